@@ -1,0 +1,64 @@
+using Grpc.Core;
+
+namespace Conclave.Api.Errors;
+
+/// <summary>
+/// The wire catalogue shared by server and client: for each <see cref="ErrorCode"/> the gRPC status code and
+/// the exact message etcd sends. etcd clients recognise errors by this text, so it must not change; details
+/// that help a person (the field, the limit) travel beside it in the <see cref="DetailTrailer"/> trailer and,
+/// for etcdctl users, in the server log.
+/// </summary>
+public static class ErrorCatalogue
+{
+    /// <summary>Trailer carrying a human explanation next to etcd's fixed message.</summary>
+    public const string DetailTrailer = "conclave-detail";
+
+    /// <summary>Trailer carrying the <see cref="ErrorCode"/> name.</summary>
+    public const string CodeTrailer = "conclave-code";
+
+    private static readonly Dictionary<ErrorCode, (StatusCode Status, string Message)> Entries = new()
+    {
+        [ErrorCode.KeyNotProvided] = (StatusCode.InvalidArgument, "etcdserver: key is not provided"),
+        [ErrorCode.KeyNotFound] = (StatusCode.InvalidArgument, "etcdserver: key not found"),
+        [ErrorCode.ValueProvided] = (StatusCode.InvalidArgument, "etcdserver: value is provided"),
+        [ErrorCode.LeaseProvided] = (StatusCode.InvalidArgument, "etcdserver: lease is provided"),
+        [ErrorCode.TooManyOps] = (StatusCode.InvalidArgument, "etcdserver: too many operations in txn request"),
+        [ErrorCode.DuplicateKey] = (StatusCode.InvalidArgument, "etcdserver: duplicate key given in txn request"),
+        [ErrorCode.RequestTooLarge] = (StatusCode.InvalidArgument, "etcdserver: request is too large"),
+        [ErrorCode.Compacted] = (StatusCode.OutOfRange, "etcdserver: mvcc: required revision has been compacted"),
+        [ErrorCode.FutureRevision] = (StatusCode.OutOfRange, "etcdserver: mvcc: required revision is a future revision"),
+        [ErrorCode.NoSpace] = (StatusCode.ResourceExhausted, "etcdserver: mvcc: database space exceeded"),
+        [ErrorCode.LeaseNotFound] = (StatusCode.NotFound, "etcdserver: requested lease not found"),
+        [ErrorCode.LeaseExists] = (StatusCode.FailedPrecondition, "etcdserver: lease already exists"),
+        [ErrorCode.LeaseTtlTooLarge] = (StatusCode.OutOfRange, "etcdserver: too large lease TTL"),
+        [ErrorCode.NoLeader] = (StatusCode.Unavailable, "etcdserver: no leader"),
+        [ErrorCode.NotLeader] = (StatusCode.FailedPrecondition, "etcdserver: not leader"),
+        [ErrorCode.Timeout] = (StatusCode.Unavailable, "etcdserver: request timed out"),
+        [ErrorCode.Stopped] = (StatusCode.Unavailable, "etcdserver: server stopped"),
+        [ErrorCode.Corrupt] = (StatusCode.DataLoss, "etcdserver: corrupt cluster"),
+        [ErrorCode.MemberNotFound] = (StatusCode.NotFound, "etcdserver: member not found"),
+        [ErrorCode.NotCapable] = (StatusCode.Unavailable, "etcdserver: not capable"),
+        [ErrorCode.InvalidArgument] = (StatusCode.InvalidArgument, "etcdserver: invalid argument"),
+        [ErrorCode.Unimplemented] = (StatusCode.Unimplemented, "etcdserver: not implemented"),
+    };
+
+    /// <summary>The gRPC status code for <paramref name="code"/>.</summary>
+    public static StatusCode StatusOf(ErrorCode code) => Entries[code].Status;
+
+    /// <summary>The exact etcd message for <paramref name="code"/>.</summary>
+    public static string MessageOf(ErrorCode code) => Entries[code].Message;
+
+    /// <summary>Finds the code for a status + message received from any etcd-compatible server.</summary>
+    public static ErrorCode? Recognise(StatusCode status, string? message)
+    {
+        foreach (var (code, entry) in Entries)
+        {
+            if (entry.Status == status && string.Equals(entry.Message, message, StringComparison.Ordinal))
+            {
+                return code;
+            }
+        }
+
+        return null;
+    }
+}

@@ -1,0 +1,28 @@
+namespace Conclave.Api.Errors;
+
+/// <summary>Every error Conclave reports on the wire. The catalogue (<see cref="ErrorCatalogue"/>) gives each its gRPC code and etcd's text.</summary>
+public enum ErrorCode
+{
+    KeyNotProvided,
+    KeyNotFound,
+    ValueProvided,
+    LeaseProvided,
+    TooManyOps,
+    DuplicateKey,
+    RequestTooLarge,
+    Compacted,
+    FutureRevision,
+    NoSpace,
+    LeaseNotFound,
+    LeaseExists,
+    LeaseTtlTooLarge,
+    NoLeader,
+    NotLeader,
+    Timeout,
+    Stopped,
+    Corrupt,
+    MemberNotFound,
+    NotCapable,
+    InvalidArgument,
+    Unimplemented,
+}

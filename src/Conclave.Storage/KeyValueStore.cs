@@ -1,0 +1,361 @@
+using Conclave.Api.Errors;
+using Conclave.Api.Etcd;
+using Conclave.Api.Mvcc;
+using Conclave.Api.Raft;
+using Conclave.Storage.Leases;
+using Conclave.Storage.Mvcc;
+using Conclave.Storage.Watch;
+using Google.Protobuf;
+
+namespace Conclave.Storage;
+
+/// <summary>
+/// The deterministic state machine behind the replicated log: applies committed commands to the MVCC
+/// keyspace, lease table and alarms; serves reads concurrently with applies; writes and restores snapshots.
+/// No sockets, no clocks: every member that applies the same log reaches the same state.
+/// </summary>
+public sealed partial class KeyValueStore : IDisposable
+{
+    /// <summary>The format version written in every command batch this build produces.</summary>
+    public const uint CommandFormatVersion = 1;
+
+    private readonly ReaderWriterLockSlim gate = new(LockRecursionPolicy.NoRecursion);
+    private readonly Keyspace keyspace = new();
+    private readonly LeaseTable leases = new();
+    private readonly SortedSet<(ulong Member, AlarmType Alarm)> alarms = [];
+    private long appliedIndex;
+
+    public KeyValueStore(StoreLimits? limits = null, ulong memberId = 0)
+    {
+        Limits = limits ?? new StoreLimits();
+        MemberId = memberId;
+    }
+
+    public StoreLimits Limits { get; }
+
+    /// <summary>Member id recorded on alarms this member raises.</summary>
+    public ulong MemberId { get; set; }
+
+    public long AppliedIndex => Volatile.Read(ref appliedIndex);
+
+    /// <summary>Signals every new revision and compaction to watchers.</summary>
+    public RevisionSignal Signal { get; } = new();
+
+    public EventLog Events => keyspace.Events;
+
+    public long Revision => Read(k => k.Revision);
+
+    public long CompactRevision => Read(k => k.CompactRevision);
+
+    public long SizeBytes => Read(k => k.SizeBytes);
+
+    public int KeyCount => Read(k => k.KeyCount);
+
+    /// <summary>The current revision and compact revision, read together.</summary>
+    public (long Revision, long CompactRevision) Revisions => Read(k => (k.Revision, k.CompactRevision));
+
+    public IReadOnlyList<AlarmMember> Alarms
+    {
+        get
+        {
+            gate.EnterReadLock();
+            try
+            {
+                return alarms.Select(a => new AlarmMember { MemberID = a.Member, Alarm = a.Alarm }).ToList();
+            }
+            finally
+            {
+                gate.ExitReadLock();
+            }
+        }
+    }
+
+    // ---- reads ---------------------------------------------------------------------------------------------
+
+    /// <summary>A range read against the applied state; throws <see cref="ConclaveErrorException"/> for a bad revision.</summary>
+    public RangeResponse Range(RangeRequest request)
+    {
+        gate.EnterReadLock();
+        try
+        {
+            return keyspace.Range(request);
+        }
+        finally
+        {
+            gate.ExitReadLock();
+        }
+    }
+
+    /// <summary>Runs <paramref name="read"/> under the read lock.</summary>
+    public T Read<T>(Func<Keyspace, T> read)
+    {
+        gate.EnterReadLock();
+        try
+        {
+            return read(keyspace);
+        }
+        finally
+        {
+            gate.ExitReadLock();
+        }
+    }
+
+    public LeaseRecord? FindLease(long id) => Read(_ => leases.Find(id) is { } l ? Copy(l) : null);
+
+    public IReadOnlyList<LeaseRecord> ListLeases() => Read(_ => leases.All.Select(Copy).ToList());
+
+    private static LeaseRecord Copy(LeaseRecord l)
+    {
+        var copy = new LeaseRecord(l.Id, l.Ttl);
+        copy.Keys.UnionWith(l.Keys);
+        return copy;
+    }
+
+    // ---- apply ---------------------------------------------------------------------------------------------
+
+    /// <summary>Encodes commands as one log entry payload.</summary>
+    public static byte[] Encode(IEnumerable<Command> commands)
+    {
+        var batch = new CommandBatch { FormatVersion = CommandFormatVersion };
+        batch.Commands.AddRange(commands);
+        return batch.ToByteArray();
+    }
+
+    /// <summary>
+    /// Applies one committed log entry. Returns one result per command: the response message, or a
+    /// <see cref="ConclaveErrorException"/> when the command was rejected (rejection is deterministic too).
+    /// </summary>
+    public IReadOnlyList<object?> Apply(long index, ReadOnlySpan<byte> payload)
+    {
+        if (payload.IsEmpty)
+        {
+            // Raft's own entries (leader no-ops, configuration) carry no commands.
+            Volatile.Write(ref appliedIndex, index);
+            return [];
+        }
+
+        var batch = CommandBatch.Parser.ParseFrom(payload);
+        if (batch.FormatVersion != CommandFormatVersion)
+        {
+            throw new InvalidDataException($"log entry {index} has command format {batch.FormatVersion}; this build reads format {CommandFormatVersion}");
+        }
+
+        var results = new object?[batch.Commands.Count];
+        var before = keyspace.Revision;
+        var compacted = false;
+        gate.EnterWriteLock();
+        try
+        {
+            for (var i = 0; i < results.Length; i++)
+            {
+                var command = batch.Commands[i];
+                compacted |= command.KindCase == Command.KindOneofCase.Compaction;
+                try
+                {
+                    results[i] = ApplyOne(command);
+                }
+                catch (ConclaveErrorException e)
+                {
+                    results[i] = e;
+                }
+            }
+
+            Volatile.Write(ref appliedIndex, index);
+        }
+        finally
+        {
+            gate.ExitWriteLock();
+        }
+
+        if (keyspace.Revision != before)
+        {
+            Signal.Publish(keyspace.Revision);
+        }
+        else if (compacted)
+        {
+            Signal.Pulse();
+        }
+
+        return results;
+    }
+
+    private object ApplyOne(Command command) => command.KindCase switch
+    {
+        Command.KindOneofCase.Put => ApplyWrite(b => PutIn(b, command.Put, checkSpace: true), needsSpace: true),
+        Command.KindOneofCase.DeleteRange => ApplyWrite(b => DeleteIn(b, command.DeleteRange), needsSpace: false),
+        Command.KindOneofCase.Txn => ApplyTxn(command.Txn),
+        Command.KindOneofCase.Compaction => ApplyCompaction(command.Compaction),
+        Command.KindOneofCase.Alarm => ApplyAlarm(command.Alarm),
+        Command.KindOneofCase.LeaseGrant => ApplyLeaseGrant(command.LeaseGrant),
+        Command.KindOneofCase.LeaseRevoke => ApplyLeaseRevoke(command.LeaseRevoke),
+        _ => throw new ConclaveErrorException(ErrorCode.Unimplemented, $"unknown command {command.KindCase}"),
+    };
+
+    private T ApplyWrite<T>(Func<WriteBatch, T> write, bool needsSpace)
+        where T : IMessage
+    {
+        if (needsSpace)
+        {
+            CheckSpace(0);
+        }
+
+        var batch = keyspace.BeginWrite();
+        var response = write(batch);
+        batch.Commit();
+        return response;
+    }
+
+    private void CheckSpace(long incoming)
+    {
+        if (alarms.Any(a => a.Alarm == AlarmType.Nospace))
+        {
+            throw new ConclaveErrorException(ErrorCode.NoSpace, $"the NOSPACE alarm is active (quota {Limits.QuotaBytes} bytes); compact, then disarm the alarm");
+        }
+
+        if (keyspace.SizeBytes + incoming > Limits.QuotaBytes)
+        {
+            alarms.Add((MemberId, AlarmType.Nospace));
+            throw new ConclaveErrorException(ErrorCode.NoSpace, $"the store holds {keyspace.SizeBytes} bytes; this write would exceed the quota of {Limits.QuotaBytes} bytes (--quota-backend-bytes)");
+        }
+    }
+
+    private PutResponse PutIn(WriteBatch batch, PutRequest r, bool checkSpace)
+    {
+        var existing = keyspace.Get(r.Key, batch.ReadRevision);
+        if ((r.IgnoreValue || r.IgnoreLease) && existing is null)
+        {
+            throw new ConclaveErrorException(ErrorCode.KeyNotFound, $"put: key '{r.Key.ToStringUtf8()}' does not exist, so its value or lease cannot be kept");
+        }
+
+        var lease = r.IgnoreLease ? existing!.Lease : r.Lease;
+        if (lease != 0 && !leases.Contains(lease))
+        {
+            throw new ConclaveErrorException(ErrorCode.LeaseNotFound, $"put: lease {lease:x} does not exist");
+        }
+
+        var value = r.IgnoreValue ? existing!.Value : r.Value;
+        if (checkSpace)
+        {
+            CheckSpace(r.Key.Length + value.Length + 48);
+        }
+
+        if (existing is not null && existing.Lease != 0 && existing.Lease != lease)
+        {
+            leases.Detach(existing.Lease, r.Key);
+        }
+
+        batch.Put(r.Key, value, lease);
+        if (lease != 0)
+        {
+            leases.Attach(lease, r.Key);
+        }
+
+        var response = new PutResponse { Header = new ResponseHeader { Revision = batch.Revision } };
+        if (r.PrevKv && existing is not null)
+        {
+            response.PrevKv = existing;
+        }
+
+        return response;
+    }
+
+    private DeleteRangeResponse DeleteIn(WriteBatch batch, DeleteRangeRequest r)
+    {
+        var keys = new List<ByteString>();
+        keyspace.Scan(r.Key, r.RangeEnd, batch.ReadRevision, kv =>
+        {
+            keys.Add(kv.Key);
+            return true;
+        });
+        var response = new DeleteRangeResponse();
+        foreach (var key in keys)
+        {
+            var previous = batch.Delete(key);
+            if (previous is null)
+            {
+                continue;
+            }
+
+            response.Deleted++;
+            if (previous.Lease != 0)
+            {
+                leases.Detach(previous.Lease, key);
+            }
+
+            if (r.PrevKv)
+            {
+                response.PrevKvs.Add(previous);
+            }
+        }
+
+        response.Header = new ResponseHeader { Revision = batch.Changed ? batch.Revision : keyspace.Revision };
+        return response;
+    }
+
+    private CompactionResponse ApplyCompaction(CompactionRequest r)
+    {
+        keyspace.Compact(r.Revision);
+        return new CompactionResponse { Header = new ResponseHeader { Revision = keyspace.Revision } };
+    }
+
+    private AlarmResponse ApplyAlarm(AlarmRequest r)
+    {
+        var response = new AlarmResponse { Header = new ResponseHeader { Revision = keyspace.Revision } };
+        switch (r.Action)
+        {
+            case AlarmRequest.Types.AlarmAction.Activate:
+                if (r.Alarm != AlarmType.None)
+                {
+                    alarms.Add((r.MemberID, r.Alarm));
+                    response.Alarms.Add(new AlarmMember { MemberID = r.MemberID, Alarm = r.Alarm });
+                }
+
+                break;
+            case AlarmRequest.Types.AlarmAction.Deactivate:
+                var removed = alarms.Where(a => (r.MemberID == 0 || a.Member == r.MemberID) && (r.Alarm == AlarmType.None || a.Alarm == r.Alarm)).ToList();
+                foreach (var a in removed)
+                {
+                    alarms.Remove(a);
+                    response.Alarms.Add(new AlarmMember { MemberID = a.Member, Alarm = a.Alarm });
+                }
+
+                break;
+            default:
+                response.Alarms.AddRange(alarms.Select(a => new AlarmMember { MemberID = a.Member, Alarm = a.Alarm }));
+                break;
+        }
+
+        return response;
+    }
+
+    private LeaseGrantResponse ApplyLeaseGrant(LeaseGrantRequest r)
+    {
+        if (r.ID == 0)
+        {
+            throw new ConclaveErrorException(ErrorCode.InvalidArgument, "lease grant reached the log without an id");
+        }
+
+        if (leases.Contains(r.ID))
+        {
+            throw new ConclaveErrorException(ErrorCode.LeaseExists, $"lease {r.ID:x} already exists");
+        }
+
+        leases.Grant(r.ID, r.TTL);
+        return new LeaseGrantResponse { Header = new ResponseHeader { Revision = keyspace.Revision }, ID = r.ID, TTL = r.TTL };
+    }
+
+    private LeaseRevokeResponse ApplyLeaseRevoke(LeaseRevokeRequest r)
+    {
+        var lease = leases.Remove(r.ID) ?? throw new ConclaveErrorException(ErrorCode.LeaseNotFound, $"lease {r.ID:x} does not exist");
+        var batch = keyspace.BeginWrite();
+        foreach (var key in lease.Keys.OrderBy(k => k, Comparer<ByteString>.Create(KeyOrder.Compare)))
+        {
+            batch.Delete(key);
+        }
+
+        batch.Commit();
+        return new LeaseRevokeResponse { Header = new ResponseHeader { Revision = keyspace.Revision } };
+    }
+
+    public void Dispose() => gate.Dispose();
+}

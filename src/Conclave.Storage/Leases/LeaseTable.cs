@@ -1,0 +1,58 @@
+using Google.Protobuf;
+
+namespace Conclave.Storage.Leases;
+
+/// <summary>
+/// Leases known to the state machine and the keys attached to each. Deadlines are not state: the leader's
+/// clock decides expiry and proposes a revoke through the log, so every member deletes the same keys at the
+/// same revision.
+/// </summary>
+public sealed class LeaseTable
+{
+    private readonly Dictionary<long, LeaseRecord> leases = [];
+
+    public int Count => leases.Count;
+
+    public IEnumerable<LeaseRecord> All => leases.Values;
+
+    public bool Contains(long id) => leases.ContainsKey(id);
+
+    public LeaseRecord? Find(long id) => leases.GetValueOrDefault(id);
+
+    public LeaseRecord Grant(long id, long ttl)
+    {
+        var lease = new LeaseRecord(id, ttl);
+        leases.Add(id, lease);
+        return lease;
+    }
+
+    public LeaseRecord? Remove(long id) => leases.Remove(id, out var lease) ? lease : null;
+
+    public void Attach(long id, ByteString key)
+    {
+        if (leases.TryGetValue(id, out var lease))
+        {
+            lease.Keys.Add(key);
+        }
+    }
+
+    public void Detach(long id, ByteString key)
+    {
+        if (leases.TryGetValue(id, out var lease))
+        {
+            lease.Keys.Remove(key);
+        }
+    }
+
+    public void Clear() => leases.Clear();
+}
+
+/// <summary>One lease: its id, granted TTL in seconds, and attached keys.</summary>
+public sealed class LeaseRecord(long id, long ttl)
+{
+    public long Id { get; } = id;
+
+    public long Ttl { get; } = ttl;
+
+    public HashSet<ByteString> Keys { get; } = [];
+}

@@ -1,0 +1,360 @@
+using Conclave.Api.Errors;
+using Conclave.Api.Etcd;
+using Conclave.Api.Mvcc;
+using Conclave.Storage.Watch;
+using Google.Protobuf;
+
+namespace Conclave.Storage.Mvcc;
+
+/// <summary>
+/// The MVCC keyspace with etcd's semantics: one store-wide revision that every write transaction bumps once,
+/// per-key create/mod revision and version, reads at past revisions, compaction. Not thread-safe: the owner
+/// (<see cref="KeyValueStore"/>) serialises writers and readers.
+/// </summary>
+public sealed class Keyspace
+{
+    private readonly SortedSet<KeyHistory> ordered = new(KeyHistoryComparer.Instance);
+    private readonly Dictionary<ByteString, KeyHistory> byKey = [];
+
+    /// <summary>The newest revision; a fresh store is at revision 1, as etcd's is.</summary>
+    public long Revision { get; private set; } = 1;
+
+    /// <summary>The revision of the last compaction (0 when never compacted).</summary>
+    public long CompactRevision { get; private set; }
+
+    /// <summary>Bytes of retained history, charged against the space quota.</summary>
+    public long SizeBytes { get; private set; }
+
+    /// <summary>Number of keys with at least one retained version.</summary>
+    public int KeyCount => byKey.Count;
+
+    public EventLog Events { get; } = new();
+
+    internal IEnumerable<KeyHistory> AllHistories => ordered;
+
+    // ---- reads ---------------------------------------------------------------------------------------------
+
+    /// <summary>Checks that <paramref name="revision"/> (0 = newest) can be read.</summary>
+    public long ResolveReadRevision(long revision)
+    {
+        if (revision <= 0)
+        {
+            return Revision;
+        }
+
+        if (revision > Revision)
+        {
+            throw new ConclaveErrorException(ErrorCode.FutureRevision, $"revision {revision} is newer than the store's revision {Revision}");
+        }
+
+        if (revision < CompactRevision)
+        {
+            throw new ConclaveErrorException(ErrorCode.Compacted, $"revision {revision} was compacted (compact revision {CompactRevision})");
+        }
+
+        return revision;
+    }
+
+    public KeyValue? Get(ByteString key, long revision) => byKey.TryGetValue(key, out var h) ? h.At(revision) : null;
+
+    /// <summary>Visits the live values in [key, end) at <paramref name="revision"/>, in key order.</summary>
+    public void Scan(ByteString key, ByteString end, long revision, Func<KeyValue, bool> visit)
+    {
+        if (end.IsEmpty)
+        {
+            var kv = Get(key, revision);
+            if (kv is not null)
+            {
+                visit(kv);
+            }
+
+            return;
+        }
+
+        if (ordered.Count == 0)
+        {
+            return;
+        }
+
+        var openEnd = KeyOrder.IsOpenEnd(end);
+        if (!openEnd && KeyOrder.Compare(key, end) >= 0)
+        {
+            return;
+        }
+
+        var lower = new KeyHistory(key);
+        var upper = openEnd ? KeyHistory.UpperBound : new KeyHistory(end);
+        foreach (var h in ordered.GetViewBetween(lower, upper))
+        {
+            if (!openEnd && KeyOrder.Compare(h.Key, end) >= 0)
+            {
+                break;
+            }
+
+            var kv = h.At(revision);
+            if (kv is not null && !visit(kv))
+            {
+                return;
+            }
+        }
+    }
+
+    public RangeResponse Range(RangeRequest r) => Range(r, ResolveReadRevision(r.Revision));
+
+    internal RangeResponse Range(RangeRequest r, long revision)
+    {
+        var response = new RangeResponse { Header = new ResponseHeader { Revision = Revision } };
+        var filtered = r.MinModRevision != 0 || r.MaxModRevision != 0 || r.MinCreateRevision != 0 || r.MaxCreateRevision != 0;
+        var sortOrder = r.SortOrder;
+        if (sortOrder == RangeRequest.Types.SortOrder.None && r.SortTarget != RangeRequest.Types.SortTarget.Key)
+        {
+            sortOrder = RangeRequest.Types.SortOrder.Ascend; // etcd's default when only a target is given
+        }
+
+        var needsAll = filtered || (sortOrder != RangeRequest.Types.SortOrder.None && !(sortOrder == RangeRequest.Types.SortOrder.Ascend && r.SortTarget == RangeRequest.Types.SortTarget.Key));
+        var limit = r.Limit;
+        var collected = new List<KeyValue>();
+        long count = 0;
+        Scan(r.Key, r.RangeEnd, revision, kv =>
+        {
+            count++;
+            if (r.CountOnly)
+            {
+                return true;
+            }
+
+            if (filtered && !PassesFilters(r, kv))
+            {
+                return true;
+            }
+
+            if (needsAll || limit <= 0 || collected.Count <= limit)
+            {
+                collected.Add(kv);
+            }
+
+            return true;
+        });
+
+        response.Count = count;
+        if (r.CountOnly)
+        {
+            return response;
+        }
+
+        if (needsAll)
+        {
+            Sort(collected, sortOrder, r.SortTarget);
+        }
+
+        if (limit > 0 && collected.Count > limit)
+        {
+            collected.RemoveRange((int)limit, collected.Count - (int)limit);
+            response.More = true;
+        }
+        else if (limit > 0 && !filtered && count > limit)
+        {
+            response.More = true;
+        }
+
+        if (r.KeysOnly)
+        {
+            foreach (var kv in collected)
+            {
+                response.Kvs.Add(new KeyValue
+                {
+                    Key = kv.Key,
+                    CreateRevision = kv.CreateRevision,
+                    ModRevision = kv.ModRevision,
+                    Version = kv.Version,
+                    Lease = kv.Lease,
+                });
+            }
+        }
+        else
+        {
+            response.Kvs.AddRange(collected);
+        }
+
+        return response;
+    }
+
+    private static bool PassesFilters(RangeRequest r, KeyValue kv) =>
+        (r.MinModRevision == 0 || kv.ModRevision >= r.MinModRevision)
+        && (r.MaxModRevision == 0 || kv.ModRevision <= r.MaxModRevision)
+        && (r.MinCreateRevision == 0 || kv.CreateRevision >= r.MinCreateRevision)
+        && (r.MaxCreateRevision == 0 || kv.CreateRevision <= r.MaxCreateRevision);
+
+    private static void Sort(List<KeyValue> kvs, RangeRequest.Types.SortOrder order, RangeRequest.Types.SortTarget target)
+    {
+        if (order == RangeRequest.Types.SortOrder.None)
+        {
+            return;
+        }
+
+        Comparison<KeyValue> compare = target switch
+        {
+            RangeRequest.Types.SortTarget.Version => (a, b) => a.Version.CompareTo(b.Version),
+            RangeRequest.Types.SortTarget.Create => (a, b) => a.CreateRevision.CompareTo(b.CreateRevision),
+            RangeRequest.Types.SortTarget.Mod => (a, b) => a.ModRevision.CompareTo(b.ModRevision),
+            RangeRequest.Types.SortTarget.Value => (a, b) => a.Value.Span.SequenceCompareTo(b.Value.Span),
+            _ => (a, b) => KeyOrder.Compare(a.Key, b.Key),
+        };
+
+        // Stable, so ties keep key order as etcd's does.
+        var indexed = kvs.Select((kv, i) => (kv, i)).ToList();
+        indexed.Sort((x, y) =>
+        {
+            var c = compare(x.kv, y.kv);
+            if (order == RangeRequest.Types.SortOrder.Descend)
+            {
+                c = -c;
+            }
+
+            return c != 0 ? c : x.i.CompareTo(y.i);
+        });
+        for (var i = 0; i < kvs.Count; i++)
+        {
+            kvs[i] = indexed[i].kv;
+        }
+    }
+
+    // ---- writes --------------------------------------------------------------------------------------------
+
+    /// <summary>Starts a write transaction: every change made through it shares one new revision.</summary>
+    public WriteBatch BeginWrite() => new(this);
+
+    internal void Put(WriteBatch batch, ByteString key, ByteString value, long lease)
+    {
+        if (!byKey.TryGetValue(key, out var history))
+        {
+            history = new KeyHistory(key);
+            byKey.Add(key, history);
+            ordered.Add(history);
+        }
+
+        var previous = history.Latest;
+        var revision = batch.Revision;
+        var kv = new KeyValue
+        {
+            Key = key,
+            Value = value,
+            CreateRevision = previous?.CreateRevision ?? revision,
+            ModRevision = revision,
+            Version = (previous?.Version ?? 0) + 1,
+            Lease = lease,
+        };
+        var version = new KeyVersion(revision, batch.NextSub(), kv);
+        history.Append(version);
+        SizeBytes += version.Cost(key.Length);
+        batch.Record(new Event { Type = Event.Types.EventType.Put, Kv = kv, PrevKv = previous });
+    }
+
+    internal KeyValue? Delete(WriteBatch batch, ByteString key)
+    {
+        if (!byKey.TryGetValue(key, out var history) || history.Latest is not { } previous)
+        {
+            return null;
+        }
+
+        var revision = batch.Revision;
+        var version = new KeyVersion(revision, batch.NextSub(), null);
+        history.Append(version);
+        SizeBytes += version.Cost(key.Length);
+        batch.Record(new Event
+        {
+            Type = Event.Types.EventType.Delete,
+            Kv = new KeyValue { Key = key, ModRevision = revision },
+            PrevKv = previous,
+        });
+        return previous;
+    }
+
+    internal void Commit(WriteBatch batch)
+    {
+        if (batch.Changed)
+        {
+            Revision = batch.Revision;
+            Events.Append(batch.Revision, batch.TakeEvents());
+        }
+    }
+
+    /// <summary>Drops history below <paramref name="revision"/>; reads and watches below it fail afterwards.</summary>
+    public void Compact(long revision)
+    {
+        if (revision <= CompactRevision)
+        {
+            throw new ConclaveErrorException(ErrorCode.Compacted, $"revision {revision} is at or below the last compaction ({CompactRevision})");
+        }
+
+        if (revision > Revision)
+        {
+            throw new ConclaveErrorException(ErrorCode.FutureRevision, $"cannot compact at {revision}: the store is at revision {Revision}");
+        }
+
+        CompactRevision = revision;
+        List<KeyHistory>? empty = null;
+        foreach (var history in ordered)
+        {
+            SizeBytes -= history.Compact(revision);
+            if (history.Count == 0)
+            {
+                (empty ??= []).Add(history);
+            }
+        }
+
+        if (empty is not null)
+        {
+            foreach (var history in empty)
+            {
+                ordered.Remove(history);
+                byKey.Remove(history.Key);
+            }
+        }
+
+        Events.TruncateBefore(revision);
+    }
+
+    // ---- snapshot support ----------------------------------------------------------------------------------
+
+    internal void Restore(long revision, long compactRevision, IEnumerable<KeyHistory> histories)
+    {
+        ordered.Clear();
+        byKey.Clear();
+        SizeBytes = 0;
+        Revision = revision;
+        CompactRevision = compactRevision;
+        var events = new SortedDictionary<long, List<(int Sub, Event Event)>>();
+        foreach (var history in histories)
+        {
+            ordered.Add(history);
+            byKey.Add(history.Key, history);
+            KeyValue? previous = null;
+            foreach (var v in history.Versions)
+            {
+                SizeBytes += v.Cost(history.Key.Length);
+                if (v.Main >= compactRevision)
+                {
+                    var e = v.Value is { } kv
+                        ? new Event { Type = Event.Types.EventType.Put, Kv = kv, PrevKv = previous }
+                        : new Event { Type = Event.Types.EventType.Delete, Kv = new KeyValue { Key = history.Key, ModRevision = v.Main }, PrevKv = previous };
+                    if (!events.TryGetValue(v.Main, out var list))
+                    {
+                        events[v.Main] = list = [];
+                    }
+
+                    list.Add((v.Sub, e));
+                }
+
+                previous = v.Value;
+            }
+        }
+
+        Events.Clear(Math.Max(1, compactRevision));
+        foreach (var (rev, list) in events)
+        {
+            list.Sort((a, b) => a.Sub.CompareTo(b.Sub));
+            Events.Append(rev, list.Select(x => x.Event).ToArray());
+        }
+    }
+}

@@ -1,0 +1,46 @@
+using Conclave.Api.Mvcc;
+using Google.Protobuf;
+
+namespace Conclave.Storage.Mvcc;
+
+/// <summary>
+/// The changes of one write transaction: all share revision <see cref="Revision"/>, ordered by sub-revision.
+/// Reads through <see cref="Keyspace"/> at <see cref="ReadRevision"/> see the changes made so far.
+/// </summary>
+public sealed class WriteBatch
+{
+    private readonly Keyspace keyspace;
+    private List<Event>? events;
+    private int sub;
+
+    internal WriteBatch(Keyspace keyspace)
+    {
+        this.keyspace = keyspace;
+        Revision = keyspace.Revision + 1;
+    }
+
+    /// <summary>The revision this transaction writes at.</summary>
+    public long Revision { get; }
+
+    public bool Changed => events is { Count: > 0 };
+
+    /// <summary>The revision a read inside this transaction uses: its own writes are visible.</summary>
+    public long ReadRevision => Changed ? Revision : keyspace.Revision;
+
+    public void Put(ByteString key, ByteString value, long lease) => keyspace.Put(this, key, value, lease);
+
+    public KeyValue? Delete(ByteString key) => keyspace.Delete(this, key);
+
+    public void Commit() => keyspace.Commit(this);
+
+    internal int NextSub() => sub++;
+
+    internal void Record(Event e) => (events ??= []).Add(e);
+
+    internal Event[] TakeEvents()
+    {
+        var result = events?.ToArray() ?? [];
+        events = null;
+        return result;
+    }
+}

@@ -1,0 +1,35 @@
+using System.Diagnostics.Metrics;
+
+namespace Conclave.Cluster;
+
+/// <summary>Instruments of the consensus layer, under the meter "Conclave.Cluster".</summary>
+internal sealed class ClusterMetrics : IDisposable
+{
+    public const string MeterName = "Conclave.Cluster";
+
+    private readonly Meter meter;
+
+    public ClusterMetrics(Func<long> appliedIndex, Func<long> commitIndex)
+    {
+        meter = new Meter(MeterName);
+        Proposals = meter.CreateCounter<long>("conclave.cluster.proposals", "{command}", "Commands proposed on this member");
+        FailedProposals = meter.CreateCounter<long>("conclave.cluster.proposals.failed", "{command}", "Proposed commands that failed (not committed or outcome unknown)");
+        BatchSize = meter.CreateHistogram<int>("conclave.cluster.batch.size", "{command}", "Commands per proposed log entry");
+        BatchBytes = meter.CreateHistogram<int>("conclave.cluster.batch.bytes", "By", "Payload bytes per proposed log entry");
+        Snapshots = meter.CreateCounter<long>("conclave.cluster.snapshots", "{snapshot}", "Snapshots written");
+        meter.CreateObservableGauge("conclave.cluster.applied_index", appliedIndex, "{entry}", "Highest log index applied on this member");
+        meter.CreateObservableGauge("conclave.cluster.commit_index", commitIndex, "{entry}", "Highest log index known committed");
+    }
+
+    public Counter<long> Proposals { get; }
+
+    public Counter<long> FailedProposals { get; }
+
+    public Histogram<int> BatchSize { get; }
+
+    public Histogram<int> BatchBytes { get; }
+
+    public Counter<long> Snapshots { get; }
+
+    public void Dispose() => meter.Dispose();
+}

@@ -1,0 +1,61 @@
+using Microsoft.Extensions.Logging;
+
+namespace Conclave.Cluster;
+
+/// <summary>Source-generated log messages of the consensus layer; EventIds 2000-2099.</summary>
+internal static partial class Log
+{
+    [LoggerMessage(EventId = 2000, Level = LogLevel.Information,
+        Message = "Raft member {MemberName} ({MemberId:x16}) starting: data {DataDirectory}, peer listener {PeerEndpoint}, {MemberCount} member(s)")]
+    public static partial void Starting(ILogger logger, string memberName, ulong memberId, string dataDirectory, string peerEndpoint, int memberCount);
+
+    [LoggerMessage(EventId = 2001, Level = LogLevel.Information,
+        Message = "Raft member started: last log index {LastIndex}, committed {CommitIndex}, applied {AppliedIndex}, snapshot {SnapshotIndex}")]
+    public static partial void Started(ILogger logger, long lastIndex, long commitIndex, long appliedIndex, long snapshotIndex);
+
+    [LoggerMessage(EventId = 2002, Level = LogLevel.Information, Message = "Raft member stopping")]
+    public static partial void Stopping(ILogger logger);
+
+    [LoggerMessage(EventId = 2003, Level = LogLevel.Information, Message = "Raft member stopped in {ElapsedMs} ms")]
+    public static partial void Stopped(ILogger logger, long elapsedMs);
+
+    [LoggerMessage(EventId = 2004, Level = LogLevel.Information, Message = "Leader changed to {LeaderName} ({LeaderId:x16}) in term {Term}")]
+    public static partial void LeaderChanged(ILogger logger, string leaderName, ulong leaderId, long term);
+
+    [LoggerMessage(EventId = 2005, Level = LogLevel.Warning, Message = "No leader known in term {Term}")]
+    public static partial void LeaderLost(ILogger logger, long term);
+
+    [LoggerMessage(EventId = 2010, Level = LogLevel.Information, Message = "Restoring snapshot {SnapshotFile} (index {Index}, term {Term}, {Bytes} bytes)")]
+    public static partial void RestoringSnapshot(ILogger logger, string snapshotFile, long index, long term, long bytes);
+
+    [LoggerMessage(EventId = 2011, Level = LogLevel.Information, Message = "Snapshot at index {Index} (term {Term}) written: {Bytes} bytes, captured in {CaptureMs} ms, persisted in {PersistMs} ms")]
+    public static partial void SnapshotWritten(ILogger logger, long index, long term, long bytes, long captureMs, long persistMs);
+
+    [LoggerMessage(EventId = 2012, Level = LogLevel.Error, Message = "Snapshot at index {Index} could not be written; the log is kept until the next one")]
+    public static partial void SnapshotFailed(ILogger logger, long index, Exception exception);
+
+    [LoggerMessage(EventId = 2013, Level = LogLevel.Warning, Message = "Snapshot file {SnapshotFile} is unreadable and is skipped: {Reason}")]
+    public static partial void SnapshotUnreadable(ILogger logger, string snapshotFile, string reason);
+
+    [LoggerMessage(EventId = 2014, Level = LogLevel.Information, Message = "Installing snapshot received from the leader at index {Index} (term {Term})")]
+    public static partial void InstallingSnapshot(ILogger logger, long index, long term);
+
+    [LoggerMessage(EventId = 2015, Level = LogLevel.Debug, Message = "Deleted snapshot {SnapshotFile} older than index {Watermark}")]
+    public static partial void SnapshotDeleted(ILogger logger, string snapshotFile, long watermark);
+
+    [LoggerMessage(EventId = 2020, Level = LogLevel.Critical,
+        Message = "The write-ahead log in {WalDirectory} failed its integrity check on start ({Reason}). It is moved to {QuarantineDirectory}; recovering from the snapshot and the {RecoveredEntries} intact committed entries (1..{RecoveredThrough}) of it")]
+    public static partial void WalCorrupt(ILogger logger, string walDirectory, string reason, string quarantineDirectory, long recoveredEntries, long recoveredThrough, Exception exception);
+
+    [LoggerMessage(EventId = 2021, Level = LogLevel.Warning, Message = "Dropped the uncommitted WAL tail after index {CommitIndex} ({DroppedEntries} entries); none was acknowledged")]
+    public static partial void WalTailDropped(ILogger logger, long commitIndex, long droppedEntries);
+
+    [LoggerMessage(EventId = 2030, Level = LogLevel.Warning, Message = "Proposal batch of {Commands} command(s) failed: {Reason}")]
+    public static partial void BatchFailed(ILogger logger, int commands, string reason);
+
+    [LoggerMessage(EventId = 2031, Level = LogLevel.Error, Message = "State machine returned {Actual} results for a batch of {Expected} commands at index {Index}")]
+    public static partial void ResultCountMismatch(ILogger logger, long index, int expected, int actual);
+
+    [LoggerMessage(EventId = 2032, Level = LogLevel.Critical, Message = "The proposal pipeline stopped unexpectedly")]
+    public static partial void PipelineCrashed(ILogger logger, Exception exception);
+}

@@ -1,0 +1,117 @@
+using System.Buffers;
+using Conclave.Api.Raft;
+using Google.Protobuf;
+
+namespace Conclave.Cluster;
+
+/// <summary>
+/// The proposals that share one log entry, and that entry's payload: a <see cref="CommandBatch"/>
+/// (format_version 1) serialized straight into a pooled buffer. The batch rides along the entry as
+/// DotNext's per-entry context, so the apply of the entry on this member hands each proposer its result.
+/// </summary>
+internal sealed class ProposalBatch
+{
+    private const uint CurrentFormatVersion = 1;
+    private const byte FormatVersionTag = (1 << 3) | 0; // field 1, varint
+    private const byte CommandTag = (2 << 3) | 2; // field 2, length-delimited
+    private readonly Proposal[] proposals;
+    private byte[]? buffer;
+
+    private ProposalBatch(Proposal[] proposals, byte[] buffer, int length)
+    {
+        this.proposals = proposals;
+        this.buffer = buffer;
+        Payload = buffer.AsMemory(0, length);
+    }
+
+    public int Count => proposals.Length;
+
+    public ReadOnlyMemory<byte> Payload { get; private set; }
+
+    /// <summary>Bytes one command adds to a batch: its tag, its length prefix and itself.</summary>
+    public static int FramedSize(int commandSize) => 1 + CodedOutputStream.ComputeLengthSize(commandSize) + commandSize;
+
+    public static ProposalBatch Create(List<Proposal> pending)
+    {
+        var proposals = pending.ToArray();
+        var length = 2; // format_version: tag + one-byte varint
+        foreach (var p in proposals)
+        {
+            length += FramedSize(p.Size);
+        }
+
+        var buffer = ArrayPool<byte>.Shared.Rent(length);
+        var span = buffer.AsSpan(0, length);
+        span[0] = FormatVersionTag;
+        span[1] = (byte)CurrentFormatVersion;
+        var position = 2;
+        foreach (var p in proposals)
+        {
+            span[position++] = CommandTag;
+            position += WriteVarint(span[position..], (uint)p.Size);
+            p.Command.WriteTo(span.Slice(position, p.Size));
+            position += p.Size;
+        }
+
+        return new ProposalBatch(proposals, buffer, length);
+    }
+
+    /// <summary>Hands each proposer its command's result, as returned by the state machine.</summary>
+    /// <returns><see langword="false"/> if the number of results does not match the number of commands.</returns>
+    public bool Complete(IReadOnlyList<object?> results)
+    {
+        if (results.Count != proposals.Length)
+        {
+            Fail(new InvalidOperationException(
+                $"The state machine returned {results.Count} results for a batch of {proposals.Length} commands."));
+            return false;
+        }
+
+        for (var i = 0; i < proposals.Length; i++)
+        {
+            proposals[i].TrySetResult(results[i]);
+        }
+
+        return true;
+    }
+
+    /// <summary>Fails every proposal that has no result yet.</summary>
+    /// <returns>How many proposals this call failed.</returns>
+    public int Fail(Exception error)
+    {
+        var failed = 0;
+        foreach (var p in proposals)
+        {
+            if (p.TrySetException(error))
+            {
+                failed++;
+            }
+        }
+
+        return failed;
+    }
+
+    /// <summary>Returns the payload buffer once the log has its own copy (after the append).</summary>
+    public void ReleasePayload()
+    {
+        var b = Interlocked.Exchange(ref buffer, null);
+        if (b is not null)
+        {
+            Payload = default;
+            ArrayPool<byte>.Shared.Return(b);
+        }
+    }
+
+    private static int WriteVarint(Span<byte> destination, uint value)
+    {
+        var i = 0;
+        while (value >= 0x80)
+        {
+            destination[i++] = (byte)(value | 0x80);
+            value >>= 7;
+        }
+
+        destination[i++] = (byte)value;
+        return i;
+    }
+}

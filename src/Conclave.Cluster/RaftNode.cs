@@ -1,0 +1,450 @@
+using System.Diagnostics;
+using System.Net;
+using System.Runtime.CompilerServices;
+using System.Threading.Channels;
+using Conclave.Api.Raft;
+using DotNext.Net.Cluster.Consensus.Raft;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Conclave.Cluster;
+
+/// <summary>
+/// <see cref="IConsensus"/> over DotNext's Raft (TCP transport, <c>WriteAheadLog</c>). A single member is a
+/// one-member cluster on the same code path. Concurrent proposals are batched into one log entry each
+/// (<see cref="CommandBatch"/>), and several entries are in flight at once, so the next batch forms while the
+/// previous one is replicated and flushed.
+/// </summary>
+public sealed partial class RaftNode : IConsensus
+{
+    private readonly RaftNodeOptions options;
+    private readonly ClusterTopology topology;
+    private readonly RaftCluster cluster;
+    private readonly ConclaveWriteAheadLog wal;
+    private readonly SnapshottingStateMachine stateMachine;
+    private readonly PeerConfigurationStorage membership;
+    private readonly ClusterMetrics metrics;
+    private readonly ILogger logger;
+    private readonly CancellationTokenSource stopping = new();
+    private readonly Channel<Proposal> queue;
+    private readonly SemaphoreSlim inFlight;
+    private readonly Task pipeline;
+    private int disposed;
+
+    private RaftNode(
+        RaftNodeOptions options,
+        ClusterTopology topology,
+        RaftCluster cluster,
+        ConclaveWriteAheadLog wal,
+        SnapshottingStateMachine stateMachine,
+        PeerConfigurationStorage membership,
+        ClusterMetrics metrics,
+        ILogger logger)
+    {
+        this.options = options;
+        this.topology = topology;
+        this.cluster = cluster;
+        this.wal = wal;
+        this.stateMachine = stateMachine;
+        this.membership = membership;
+        this.metrics = metrics;
+        this.logger = logger;
+        queue = Channel.CreateBounded<Proposal>(new BoundedChannelOptions(options.MaxQueuedProposals)
+        {
+            FullMode = BoundedChannelFullMode.Wait,
+            SingleReader = true,
+            SingleWriter = false,
+            AllowSynchronousContinuations = false,
+        });
+        inFlight = new SemaphoreSlim(options.MaxInFlightBatches, options.MaxInFlightBatches);
+        cluster.LeaderChanged += OnLeaderChanged;
+        pipeline = Task.Run(RunPipelineAsync);
+    }
+
+    /// <inheritdoc />
+    public CancellationToken Stopping => stopping.Token;
+
+    /// <inheritdoc />
+    public ConsensusStatus Status
+    {
+        get
+        {
+            var leader = cluster.Leader;
+            return new ConsensusStatus(
+                topology.ClusterId,
+                topology.Local.Id,
+                topology.Find(leader?.EndPoint)?.Id ?? 0,
+                (ulong)((IPersistentState)wal).Term,
+                wal.LastCommittedEntryIndex,
+                wal.LastAppliedIndex,
+                topology.Members.Select(static m => m.ToInfo()).ToArray());
+        }
+    }
+
+    /// <summary>Index of the newest durable snapshot (0 when none); the log behind it is truncated.</summary>
+    public long SnapshotIndex => stateMachine.SnapshotIndex;
+
+    /// <summary>Whether this member is the leader now.</summary>
+    public bool IsLeader => !cluster.LeadershipToken.IsCancellationRequested;
+
+    /// <summary>
+    /// Opens the durable state in <see cref="RaftNodeOptions.DataDirectory"/> (newest snapshot, then the log
+    /// tail), starts the Raft listener, and joins (or, alone, forms) the cluster.
+    /// </summary>
+    public static async Task<RaftNode> StartAsync(RaftNodeOptions options, IReplicatedStateMachine stateMachine, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(stateMachine);
+        Validate(options);
+        var topology = ClusterTopology.Create(options);
+        var loggerFactory = options.LoggerFactory ?? NullLoggerFactory.Instance;
+        var logger = loggerFactory.CreateLogger<RaftNode>();
+        Log.Starting(logger, options.MemberName, topology.Local.Id, options.DataDirectory, options.PeerEndpoint.ToString(), topology.Members.Count);
+
+        var dataDirectory = Path.GetFullPath(options.DataDirectory);
+        Directory.CreateDirectory(dataDirectory);
+        ConclaveWriteAheadLog? wal = null;
+        var metrics = new ClusterMetrics(() => wal?.LastAppliedIndex ?? 0, () => wal?.LastCommittedEntryIndex ?? 0);
+        var adapter = new SnapshottingStateMachine(stateMachine, Path.Combine(dataDirectory, "snap"), options.SnapshotInterval, logger, metrics);
+        PeerConfigurationStorage? membership = null;
+        RaftCluster? cluster = null;
+        try
+        {
+            adapter.RestoreLatest();
+            wal = await ConclaveWriteAheadLog.OpenAsync(Path.Combine(dataDirectory, "wal"), options.WalChunkSize, adapter, logger, cancellationToken)
+                .ConfigureAwait(false);
+            membership = new PeerConfigurationStorage(Path.Combine(dataDirectory, "members"));
+            await membership.SeedAsync(topology.Members.Select(static m => m.EndPoint), cancellationToken).ConfigureAwait(false);
+            var configuration = new RaftCluster.TcpConfiguration(options.PeerEndpoint)
+            {
+                PublicEndPoint = topology.Local.EndPoint,
+                ConfigurationStorage = membership,
+                ColdStart = false,
+                LowerElectionTimeout = (int)options.LowerElectionTimeout.TotalMilliseconds,
+                UpperElectionTimeout = (int)options.UpperElectionTimeout.TotalMilliseconds,
+                RequestTimeout = options.RequestTimeout,
+                // Stopping must be quick; a peer that has not answered by then is cut off.
+                GracefulShutdownTimeout = TimeSpan.FromMilliseconds(200),
+                LoggerFactory = loggerFactory,
+            };
+            cluster = new RaftCluster(configuration) { AuditTrail = wal };
+            await cluster.StartAsync(cancellationToken).ConfigureAwait(false);
+            Log.Started(logger, wal.LastEntryIndex, wal.LastCommittedEntryIndex, wal.LastAppliedIndex, adapter.SnapshotIndex);
+            return new RaftNode(options, topology, cluster, wal, adapter, membership, metrics, logger);
+        }
+        catch
+        {
+            if (cluster is not null)
+            {
+                await cluster.DisposeAsync().ConfigureAwait(false);
+            }
+
+            if (wal is not null)
+            {
+                await wal.DisposeAsync().ConfigureAwait(false);
+            }
+
+            membership?.Dispose();
+            await adapter.DisposeAsync().ConfigureAwait(false);
+            metrics.Dispose();
+            throw;
+        }
+    }
+
+    private static void Validate(RaftNodeOptions options)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(options.DataDirectory, nameof(options.DataDirectory));
+        ArgumentNullException.ThrowIfNull(options.PeerEndpoint, nameof(options.PeerEndpoint));
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.WalChunkSize, 1024 * 1024, nameof(options.WalChunkSize));
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxBatchCommands, 1, nameof(options.MaxBatchCommands));
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxBatchBytes, 1024, nameof(options.MaxBatchBytes));
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxInFlightBatches, 1, nameof(options.MaxInFlightBatches));
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxQueuedProposals, 1, nameof(options.MaxQueuedProposals));
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.SnapshotInterval, 1, nameof(options.SnapshotInterval));
+        if (options.UpperElectionTimeout <= options.LowerElectionTimeout)
+        {
+            throw new ArgumentException(
+                $"UpperElectionTimeout ({options.UpperElectionTimeout}) must be greater than LowerElectionTimeout ({options.LowerElectionTimeout}).",
+                nameof(options));
+        }
+    }
+
+    /// <inheritdoc />
+    public ValueTask<object?> ProposeAsync(Command command, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(command);
+        if (stopping.IsCancellationRequested)
+        {
+            return ValueTask.FromException<object?>(StoppingError());
+        }
+
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return ValueTask.FromCanceled<object?>(cancellationToken);
+        }
+
+        if (!IsLeader)
+        {
+            // Forwarding to the leader is the next step; until then a follower refuses.
+            return ValueTask.FromException<object?>(NotLeaderError());
+        }
+
+        var proposal = new Proposal(command, command.CalculateSize());
+        metrics.Proposals.Add(1);
+        if (!queue.Writer.TryWrite(proposal))
+        {
+            return WaitForRoomAsync(proposal, cancellationToken);
+        }
+
+        return cancellationToken.CanBeCanceled
+            ? WaitAsync(proposal, cancellationToken)
+            : new ValueTask<object?>(proposal.Task);
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<object?> WaitForRoomAsync(Proposal proposal, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await queue.Writer.WriteAsync(proposal, cancellationToken).ConfigureAwait(false);
+        }
+        catch (ChannelClosedException)
+        {
+            throw StoppingError();
+        }
+
+        return await WaitAsync(proposal, cancellationToken).ConfigureAwait(false);
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private static async ValueTask<object?> WaitAsync(Proposal proposal, CancellationToken cancellationToken)
+    {
+        // Cancelling stops the wait only: a command already handed to the log may still commit.
+        await using (cancellationToken.UnsafeRegister(static (state, token) => ((Proposal)state!).TrySetCanceled(token), proposal)
+            .ConfigureAwait(false))
+        {
+            return await proposal.Task.ConfigureAwait(false);
+        }
+    }
+
+    /// <inheritdoc />
+    public async ValueTask ReadBarrierAsync(CancellationToken cancellationToken = default)
+    {
+        if (stopping.IsCancellationRequested)
+        {
+            throw StoppingError();
+        }
+
+        using var timeout = new CancellationTokenSource(options.ReadBarrierTimeout, options.TimeProvider);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token, stopping.Token);
+        try
+        {
+            await cluster.ApplyReadBarrierAsync(ReadBarrierType.Strong, linked.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            throw;
+        }
+        catch (OperationCanceledException e) when (stopping.IsCancellationRequested)
+        {
+            throw StoppingError(e);
+        }
+        catch (OperationCanceledException e)
+        {
+            throw new ConsensusUnavailableException(
+                $"Read barrier timed out after {options.ReadBarrierTimeout.TotalMilliseconds:0} ms: no leader, or the leader cannot reach a quorum.", e);
+        }
+        catch (QuorumUnreachableException e)
+        {
+            throw new ConsensusUnavailableException("Read barrier failed: no leader is known.", e);
+        }
+        catch (ObjectDisposedException e)
+        {
+            throw StoppingError(e);
+        }
+    }
+
+    private async Task RunPipelineAsync()
+    {
+        var reader = queue.Reader;
+        var batch = new List<Proposal>(options.MaxBatchCommands);
+        Proposal? carried = null;
+        try
+        {
+            while (true)
+            {
+                if (carried is null && !await reader.WaitToReadAsync(stopping.Token).ConfigureAwait(false))
+                {
+                    break;
+                }
+
+                await inFlight.WaitAsync(stopping.Token).ConfigureAwait(false);
+                var bytes = 0;
+                if (carried is not null)
+                {
+                    batch.Add(carried);
+                    bytes = ProposalBatch.FramedSize(carried.Size);
+                    carried = null;
+                }
+
+                while (batch.Count < options.MaxBatchCommands && reader.TryRead(out var proposal))
+                {
+                    if (proposal.Task.IsCompleted)
+                    {
+                        continue; // cancelled by its caller before it reached the log
+                    }
+
+                    var size = ProposalBatch.FramedSize(proposal.Size);
+                    if (batch.Count > 0 && bytes + size > options.MaxBatchBytes)
+                    {
+                        carried = proposal;
+                        break;
+                    }
+
+                    batch.Add(proposal);
+                    bytes += size;
+                }
+
+                if (batch.Count == 0)
+                {
+                    inFlight.Release();
+                    continue;
+                }
+
+                var entry = ProposalBatch.Create(batch);
+                batch.Clear();
+                metrics.BatchSize.Record(entry.Count);
+                metrics.BatchBytes.Record(entry.Payload.Length);
+                _ = ReplicateAsync(entry);
+            }
+        }
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+        {
+        }
+        catch (Exception e)
+        {
+            Log.PipelineCrashed(logger, e);
+        }
+        finally
+        {
+            var error = StoppingError();
+            carried?.TrySetException(error);
+            foreach (var p in batch)
+            {
+                p.TrySetException(error);
+            }
+
+            queue.Writer.TryComplete();
+            while (reader.TryRead(out var p))
+            {
+                p.TrySetException(error);
+            }
+        }
+    }
+
+    private async Task ReplicateAsync(ProposalBatch batch)
+    {
+        try
+        {
+            using var timeout = new CancellationTokenSource(options.ProposalTimeout, options.TimeProvider);
+            using var linked = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, stopping.Token);
+            var entry = new BinaryLogEntry
+            {
+                Content = batch.Payload,
+                Term = ((IPersistentState)wal).Term,
+                Context = batch,
+            };
+            try
+            {
+                await cluster.ReplicateAsync(entry, linked.Token).ConfigureAwait(false);
+                Fail(batch, new ConsensusUnavailableException("The log entry was applied without its proposals' results."));
+            }
+            catch (NotLeaderException e)
+            {
+                Fail(batch, new ConsensusUnavailableException("Leadership was lost before the proposal committed; its outcome is unknown.", e));
+            }
+            catch (OperationCanceledException e) when (stopping.IsCancellationRequested)
+            {
+                Fail(batch, StoppingError(e));
+            }
+            catch (OperationCanceledException e) when (timeout.IsCancellationRequested)
+            {
+                Fail(batch, new ConsensusUnavailableException(
+                    $"The proposal was not committed within {options.ProposalTimeout.TotalMilliseconds:0} ms; its outcome is unknown.", e));
+            }
+            catch (ObjectDisposedException e)
+            {
+                Fail(batch, StoppingError(e));
+            }
+            catch (Exception e)
+            {
+                Fail(batch, new ConsensusUnavailableException($"The proposal failed in the Raft log: {e.Message}", e));
+            }
+        }
+        finally
+        {
+            batch.ReleasePayload();
+            inFlight.Release();
+        }
+    }
+
+    private void Fail(ProposalBatch batch, ConsensusUnavailableException error)
+    {
+        var failed = batch.Fail(error);
+        if (failed > 0)
+        {
+            metrics.FailedProposals.Add(failed);
+            Log.BatchFailed(logger, failed, error.Message);
+        }
+    }
+
+    private void OnLeaderChanged(RaftCluster<RaftClusterMember> sender, RaftClusterMember? leader)
+    {
+        var term = ((IPersistentState)wal).Term;
+        var member = topology.Find(leader?.EndPoint);
+        if (leader is null)
+        {
+            Log.LeaderLost(logger, term);
+        }
+        else
+        {
+            Log.LeaderChanged(logger, member?.Name ?? leader.EndPoint.ToString() ?? "?", member?.Id ?? 0, term);
+        }
+    }
+
+    private ConsensusUnavailableException NotLeaderError()
+    {
+        var leader = topology.Find(cluster.Leader?.EndPoint);
+        return new ConsensusUnavailableException(leader is null
+            ? "No leader is known; retry once the cluster has elected one."
+            : $"This member is not the leader; the leader is {leader.Name} ({leader.PeerUrl}). Forwarding is not implemented yet.");
+    }
+
+    private static ConsensusUnavailableException StoppingError(Exception? inner = null) =>
+        new("This member is stopping.", inner);
+
+    /// <summary>Stops proposing, fails what is still queued, stops Raft and closes the log.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref disposed, 1) != 0)
+        {
+            return;
+        }
+
+        var started = Stopwatch.GetTimestamp();
+        Log.Stopping(logger);
+        await stopping.CancelAsync().ConfigureAwait(false);
+        queue.Writer.TryComplete();
+        await pipeline.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        cluster.LeaderChanged -= OnLeaderChanged;
+        await cluster.StopAsync(CancellationToken.None).ConfigureAwait(false);
+        await cluster.DisposeAsync().ConfigureAwait(false);
+        await wal.DisposeAsync().ConfigureAwait(false);
+        membership.Dispose();
+        await stateMachine.DisposeAsync().ConfigureAwait(false);
+        metrics.Dispose();
+        // 'stopping' is not disposed: its token stays observable (Stopping) after the member stopped.
+        inFlight.Dispose();
+        Log.Stopped(logger, (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+    }
+}

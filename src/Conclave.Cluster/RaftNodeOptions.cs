@@ -1,0 +1,72 @@
+using System.Net;
+using Microsoft.Extensions.Logging;
+
+namespace Conclave.Cluster;
+
+/// <summary>How one Raft member is started: identity, peers, storage and tuning.</summary>
+public sealed record RaftNodeOptions
+{
+    /// <summary>This member's name (etcd's <c>--name</c>); must be a key of <see cref="InitialCluster"/>.</summary>
+    public string MemberName { get; init; } = "default";
+
+    /// <summary>Root folder of this member's durable state (WAL, snapshots, membership).</summary>
+    public required string DataDirectory { get; init; }
+
+    /// <summary>Address the Raft TCP listener binds to (etcd's <c>--listen-peer-urls</c>).</summary>
+    public required IPEndPoint PeerEndpoint { get; init; }
+
+    /// <summary>
+    /// Initial members, name to advertised peer URL, as etcd's <c>--initial-cluster</c>
+    /// (<c>a=http://10.0.0.1:2380,b=...</c>). Empty means a one-member cluster of this member at
+    /// <see cref="PeerEndpoint"/>. Only read on the first start; later starts use the persisted membership.
+    /// </summary>
+    public IReadOnlyDictionary<string, string> InitialCluster { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>Token mixed into the cluster id, as etcd's <c>--initial-cluster-token</c>.</summary>
+    public string InitialClusterToken { get; init; } = "conclave-cluster";
+
+    /// <summary>This member's advertised client URLs, reported in <see cref="MemberInfo"/>.</summary>
+    public IReadOnlyList<string> ClientUrls { get; init; } = [];
+
+    /// <summary>Lower bound of the randomized election timeout.</summary>
+    public TimeSpan LowerElectionTimeout { get; init; } = TimeSpan.FromMilliseconds(150);
+
+    /// <summary>Upper bound of the randomized election timeout.</summary>
+    public TimeSpan UpperElectionTimeout { get; init; } = TimeSpan.FromMilliseconds(300);
+
+    /// <summary>
+    /// Timeout of one peer request. It must cover an InstallSnapshot of the whole state: DotNext 6.12 retries
+    /// an InstallSnapshot that exceeds it forever.
+    /// </summary>
+    public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>How long a proposal may wait to be committed and applied before it fails.</summary>
+    public TimeSpan ProposalTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>How long a read barrier may wait before it fails.</summary>
+    public TimeSpan ReadBarrierTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>A snapshot is taken every this many applied log entries; the log behind it is truncated.</summary>
+    public long SnapshotInterval { get; init; } = 10_000;
+
+    /// <summary>Most commands in one log entry.</summary>
+    public int MaxBatchCommands { get; init; } = 512;
+
+    /// <summary>Most payload bytes in one log entry (a single larger command still gets its own entry).</summary>
+    public int MaxBatchBytes { get; init; } = 1024 * 1024;
+
+    /// <summary>Most log entries proposed by this member and not yet applied; the next batch forms meanwhile.</summary>
+    public int MaxInFlightBatches { get; init; } = 4;
+
+    /// <summary>Most proposals queued for batching; further callers wait for room.</summary>
+    public int MaxQueuedProposals { get; init; } = 65_536;
+
+    /// <summary>Size of one WAL chunk file. DotNext's default (one OS page) is far too small; at least 1 MiB.</summary>
+    public int WalChunkSize { get; init; } = 4 * 1024 * 1024;
+
+    /// <summary>Clock for timeouts.</summary>
+    public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
+
+    /// <summary>Logging for this component and DotNext's Raft engine.</summary>
+    public ILoggerFactory? LoggerFactory { get; init; }
+}

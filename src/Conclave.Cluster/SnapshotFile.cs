@@ -1,0 +1,281 @@
+using System.Buffers.Binary;
+using System.Globalization;
+using System.IO.Hashing;
+using System.Runtime.InteropServices;
+using DotNext.IO;
+using DotNext.Net.Cluster.Consensus.Raft.StateMachine;
+
+namespace Conclave.Cluster;
+
+/// <summary>
+/// One durable snapshot: the state machine's image as of <see cref="Index"/>, framed so that a torn or foreign
+/// file is detected before it replaces the state. The same bytes travel to lagging followers as
+/// InstallSnapshot, so the frame is also the wire format.
+/// </summary>
+/// <remarks>
+/// Layout (little endian), format version 1:
+/// <c>magic "CNCLSNAP" (8) | version u32 | reserved u32 | index i64 | term i64 | payload length i64 | payload | xxHash64(payload) u64</c>.
+/// Files are written to a temporary name, flushed, renamed, and the directory flushed: a snapshot either
+/// exists whole or not at all.
+/// </remarks>
+internal sealed partial class SnapshotFile : ISnapshot
+{
+    public const uint FormatVersion = 1;
+    public const int HeaderSize = 40;
+    public const int TrailerSize = 8;
+    private const string Prefix = "snapshot-";
+    private const string Suffix = ".snap";
+    private static ReadOnlySpan<byte> Magic => "CNCLSNAP"u8;
+
+    private SnapshotFile(string path, long index, long term, long length)
+    {
+        Path = path;
+        Index = index;
+        Term = term;
+        FileLength = length;
+    }
+
+    public string Path { get; }
+
+    public long Index { get; }
+
+    public long Term { get; }
+
+    public long FileLength { get; }
+
+    /// <summary>Bytes of the state machine's own image inside the frame.</summary>
+    public long PayloadLength => FileLength - HeaderSize - TrailerSize;
+
+    long? IDataTransferObject.Length => FileLength;
+
+    bool IDataTransferObject.IsReusable => true;
+
+    int? DotNext.Net.Cluster.Consensus.Raft.IRaftLogEntry.CommandId => null;
+
+    bool DotNext.Net.Cluster.Consensus.Raft.IRaftLogEntry.IsConfiguration => false;
+
+    async ValueTask IDataTransferObject.WriteToAsync<TWriter>(TWriter writer, CancellationToken token)
+    {
+        var stream = new FileStream(Path, new FileStreamOptions
+        {
+            Mode = FileMode.Open,
+            Access = FileAccess.Read,
+            Share = FileShare.Read | FileShare.Delete,
+            Options = FileOptions.Asynchronous | FileOptions.SequentialScan,
+            BufferSize = 0,
+        });
+        await using (stream.ConfigureAwait(false))
+        {
+            await writer.CopyFromAsync(stream, null, token).ConfigureAwait(false);
+        }
+    }
+
+    public static string FileName(long index, long term) =>
+        string.Create(CultureInfo.InvariantCulture, $"{Prefix}{index:D20}-{term:D20}{Suffix}");
+
+    /// <summary>Snapshot files in <paramref name="directory"/>, newest first (by the index in the name).</summary>
+    public static IEnumerable<(string Path, long Index, long Term)> List(string directory) =>
+        Directory.EnumerateFiles(directory, Prefix + "*" + Suffix)
+            .Select(static path => (Path: path, Parsed: TryParseName(System.IO.Path.GetFileName(path))))
+            .Where(static f => f.Parsed is not null)
+            .Select(static f => (f.Path, f.Parsed!.Value.Index, f.Parsed.Value.Term))
+            .OrderByDescending(static f => f.Index);
+
+    private static (long Index, long Term)? TryParseName(string name)
+    {
+        if (!name.StartsWith(Prefix, StringComparison.Ordinal) || !name.EndsWith(Suffix, StringComparison.Ordinal))
+        {
+            return null;
+        }
+
+        var parts = name[Prefix.Length..^Suffix.Length].Split('-');
+        return parts.Length == 2
+               && long.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out var index)
+               && long.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out var term)
+            ? (index, term)
+            : null;
+    }
+
+    /// <summary>Writes <paramref name="payload"/> as a durable snapshot file and returns it.</summary>
+    public static SnapshotFile Write(string directory, long index, long term, SnapshotBuffer payload)
+    {
+        var hash = new XxHash64();
+        foreach (var segment in payload.Segments)
+        {
+            hash.Append(segment.Span);
+        }
+
+        var temp = System.IO.Path.Combine(directory, $"{Guid.NewGuid():N}.tmp");
+        try
+        {
+            using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, bufferSize: 0))
+            {
+                Span<byte> header = stackalloc byte[HeaderSize];
+                FormatHeader(header, index, term, payload.Length);
+                stream.Write(header);
+                foreach (var segment in payload.Segments)
+                {
+                    stream.Write(segment.Span);
+                }
+
+                Span<byte> trailer = stackalloc byte[TrailerSize];
+                BinaryPrimitives.WriteUInt64LittleEndian(trailer, hash.GetCurrentHashAsUInt64());
+                stream.Write(trailer);
+                stream.Flush(flushToDisk: true);
+            }
+
+            return Commit(directory, temp, index, term);
+        }
+        catch
+        {
+            File.Delete(temp);
+            throw;
+        }
+    }
+
+    /// <summary>Receives a snapshot image sent by the leader, verifies it, and makes it durable.</summary>
+    public static async ValueTask<SnapshotFile> ReceiveAsync(string directory, LogEntry entry, CancellationToken token)
+    {
+        var temp = System.IO.Path.Combine(directory, $"{Guid.NewGuid():N}.tmp");
+        try
+        {
+            var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, bufferSize: 0, FileOptions.Asynchronous);
+            await using (stream.ConfigureAwait(false))
+            {
+                var buffer = new byte[64 * 1024];
+                await entry.WriteToAsync(IAsyncBinaryWriter.Create(stream, buffer), token).ConfigureAwait(false);
+                await stream.FlushAsync(token).ConfigureAwait(false);
+                stream.Flush(flushToDisk: true);
+            }
+
+            var (index, term) = Verify(temp);
+            if (index != entry.Index)
+            {
+                throw new InvalidDataException($"Snapshot from the leader claims index {index} but was sent as index {entry.Index}.");
+            }
+
+            return Commit(directory, temp, index, term);
+        }
+        catch
+        {
+            File.Delete(temp);
+            throw;
+        }
+    }
+
+    /// <summary>Opens an existing snapshot after checking its frame and checksum.</summary>
+    public static SnapshotFile Open(string path)
+    {
+        var (index, term) = Verify(path);
+        return new SnapshotFile(path, index, term, new FileInfo(path).Length);
+    }
+
+    /// <summary>A read-only stream over the state machine's image inside the frame.</summary>
+    public Stream OpenPayload()
+    {
+        var stream = new FileStream(Path, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete, 64 * 1024, FileOptions.SequentialScan);
+        stream.Position = HeaderSize;
+        return new BoundedReadStream(stream, PayloadLength);
+    }
+
+    public void Delete() => File.Delete(Path);
+
+    private static SnapshotFile Commit(string directory, string temp, long index, long term)
+    {
+        var path = System.IO.Path.Combine(directory, FileName(index, term));
+        File.Move(temp, path, overwrite: true);
+        FlushDirectory(directory);
+        return new SnapshotFile(path, index, term, new FileInfo(path).Length);
+    }
+
+    private static void FormatHeader(Span<byte> header, long index, long term, long payloadLength)
+    {
+        Magic.CopyTo(header);
+        BinaryPrimitives.WriteUInt32LittleEndian(header[8..], FormatVersion);
+        BinaryPrimitives.WriteUInt32LittleEndian(header[12..], 0);
+        BinaryPrimitives.WriteInt64LittleEndian(header[16..], index);
+        BinaryPrimitives.WriteInt64LittleEndian(header[24..], term);
+        BinaryPrimitives.WriteInt64LittleEndian(header[32..], payloadLength);
+    }
+
+    private static (long Index, long Term) Verify(string path)
+    {
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete, 64 * 1024, FileOptions.SequentialScan);
+        Span<byte> header = stackalloc byte[HeaderSize];
+        if (stream.Length < HeaderSize + TrailerSize)
+        {
+            throw new InvalidDataException($"Snapshot {path} is {stream.Length} bytes, shorter than its frame.");
+        }
+
+        stream.ReadExactly(header);
+        if (!header[..8].SequenceEqual(Magic))
+        {
+            throw new InvalidDataException($"Snapshot {path} does not start with the Conclave snapshot magic.");
+        }
+
+        var version = BinaryPrimitives.ReadUInt32LittleEndian(header[8..]);
+        if (version != FormatVersion)
+        {
+            throw new InvalidDataException($"Snapshot {path} has format version {version}; this build reads version {FormatVersion}.");
+        }
+
+        var index = BinaryPrimitives.ReadInt64LittleEndian(header[16..]);
+        var term = BinaryPrimitives.ReadInt64LittleEndian(header[24..]);
+        var payloadLength = BinaryPrimitives.ReadInt64LittleEndian(header[32..]);
+        if (payloadLength != stream.Length - HeaderSize - TrailerSize)
+        {
+            throw new InvalidDataException($"Snapshot {path} declares {payloadLength} payload bytes but holds {stream.Length - HeaderSize - TrailerSize}.");
+        }
+
+        var hash = new XxHash64();
+        var buffer = new byte[64 * 1024];
+        for (var remaining = payloadLength; remaining > 0;)
+        {
+            var n = stream.Read(buffer, 0, (int)Math.Min(buffer.Length, remaining));
+            if (n == 0)
+            {
+                throw new EndOfStreamException();
+            }
+
+            hash.Append(buffer.AsSpan(0, n));
+            remaining -= n;
+        }
+
+        Span<byte> trailer = stackalloc byte[TrailerSize];
+        stream.ReadExactly(trailer);
+        if (BinaryPrimitives.ReadUInt64LittleEndian(trailer) != hash.GetCurrentHashAsUInt64())
+        {
+            throw new InvalidDataException($"Snapshot {path} fails its checksum.");
+        }
+
+        return (index, term);
+    }
+
+    private static void FlushDirectory(string directory)
+    {
+        // A rename is durable only once the directory entry is; .NET has no API for that, so use fsync(2).
+        if (!OperatingSystem.IsLinux() && !OperatingSystem.IsMacOS())
+        {
+            return;
+        }
+
+        var fd = NativeMethods.open(directory, 0 /* O_RDONLY */);
+        if (fd >= 0)
+        {
+            _ = NativeMethods.fsync(fd);
+            _ = NativeMethods.close(fd);
+        }
+    }
+
+    private static partial class NativeMethods
+    {
+        [LibraryImport("libc", StringMarshalling = StringMarshalling.Utf8)]
+        internal static partial int open(string path, int flags);
+
+        [LibraryImport("libc")]
+        internal static partial int fsync(int fd);
+
+        [LibraryImport("libc")]
+        internal static partial int close(int fd);
+    }
+}

@@ -1,0 +1,242 @@
+using System.Buffers;
+using System.Diagnostics;
+using DotNext.Net.Cluster.Consensus.Raft.StateMachine;
+using Microsoft.Extensions.Logging;
+
+namespace Conclave.Cluster;
+
+/// <summary>
+/// DotNext's <see cref="IStateMachine"/> over our <see cref="IReplicatedStateMachine"/>: applies committed
+/// entries in order, hands results to the proposers on this member, and keeps snapshots.
+/// </summary>
+/// <remarks>
+/// A snapshot is captured in memory under the apply order (so it is consistent without the state machine
+/// knowing about concurrency) and written to disk in the background while applies go on. Once it is durable,
+/// <see cref="Snapshot"/> reports it and the WAL deletes the log behind it and calls
+/// <see cref="ReclaimGarbageAsync"/>, which deletes older snapshot files.
+/// </remarks>
+internal sealed class SnapshottingStateMachine : IStateMachine, IAsyncDisposable
+{
+    private readonly IReplicatedStateMachine machine;
+    private readonly string directory;
+    private readonly long interval;
+    private readonly ILogger logger;
+    private readonly ClusterMetrics metrics;
+    private readonly Lock snapshotLock = new();
+    private SnapshotFile? snapshot;
+    private Task persisting = Task.CompletedTask;
+    private long appliedIndex;
+    private long lastCapturedIndex;
+
+    public SnapshottingStateMachine(IReplicatedStateMachine machine, string directory, long interval, ILogger logger, ClusterMetrics metrics)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(interval, 1, nameof(interval));
+        this.machine = machine;
+        this.directory = directory;
+        this.interval = interval;
+        this.logger = logger;
+        this.metrics = metrics;
+        Directory.CreateDirectory(directory);
+    }
+
+    /// <summary>Index of the last log entry passed through this adapter (including entries without payload).</summary>
+    public long AppliedIndex => Volatile.Read(ref appliedIndex);
+
+    public ISnapshot? Snapshot => Volatile.Read(ref snapshot);
+
+    /// <summary>Index of the newest durable snapshot, 0 when none.</summary>
+    public long SnapshotIndex => Volatile.Read(ref snapshot)?.Index ?? 0;
+
+    /// <summary>
+    /// Loads the newest readable snapshot into the state machine. Must run before the WAL is opened: the WAL
+    /// replays from the snapshot's index.
+    /// </summary>
+    /// <exception cref="InvalidDataException">Snapshots exist but none is readable.</exception>
+    public void RestoreLatest()
+    {
+        foreach (var stale in Directory.EnumerateFiles(directory, "*.tmp"))
+        {
+            File.Delete(stale);
+        }
+
+        var candidates = SnapshotFile.List(directory).ToList();
+        foreach (var (path, _, _) in candidates)
+        {
+            SnapshotFile file;
+            try
+            {
+                file = SnapshotFile.Open(path);
+            }
+            catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException)
+            {
+                Log.SnapshotUnreadable(logger, path, e.Message);
+                continue;
+            }
+
+            Log.RestoringSnapshot(logger, path, file.Index, file.Term, file.FileLength);
+            using (var payload = file.OpenPayload())
+            {
+                machine.RestoreSnapshot(payload);
+            }
+
+            snapshot = file;
+            appliedIndex = lastCapturedIndex = file.Index;
+            return;
+        }
+
+        if (candidates.Count > 0)
+        {
+            throw new InvalidDataException(
+                $"None of the {candidates.Count} snapshot(s) in {directory} is readable, and the log behind them was truncated: " +
+                "this member cannot rebuild its state. Restore the data directory from a backup or re-join the member.");
+        }
+    }
+
+    public ValueTask<long> ApplyAsync(LogEntry entry, CancellationToken token)
+    {
+        if (entry.IsSnapshot)
+        {
+            return InstallSnapshotAsync(entry, token);
+        }
+
+        if (entry.Index <= appliedIndex)
+        {
+            return ValueTask.FromResult(appliedIndex);
+        }
+
+        if (entry.TryGetPayload(out var payload) && !payload.IsEmpty)
+        {
+            Apply(entry, payload);
+        }
+
+        Volatile.Write(ref appliedIndex, entry.Index);
+        if (entry.Index - lastCapturedIndex >= interval && persisting.IsCompleted)
+        {
+            CaptureSnapshot(entry.Index, entry.Term);
+        }
+
+        return ValueTask.FromResult(entry.Index);
+    }
+
+    private void Apply(in LogEntry entry, ReadOnlySequence<byte> payload)
+    {
+        byte[]? rented = null;
+        ReadOnlySpan<byte> span;
+        if (payload.IsSingleSegment)
+        {
+            span = payload.FirstSpan;
+        }
+        else
+        {
+            rented = ArrayPool<byte>.Shared.Rent(checked((int)payload.Length));
+            payload.CopyTo(rented);
+            span = rented.AsSpan(0, (int)payload.Length);
+        }
+
+        try
+        {
+            var results = machine.Apply(entry.Index, entry.Term, span);
+            if (entry.Context is ProposalBatch batch && !batch.Complete(results))
+            {
+                Log.ResultCountMismatch(logger, entry.Index, batch.Count, results.Count);
+            }
+        }
+        catch (Exception e)
+        {
+            // Apply must not throw (a rejected command is a result). If it does, the state is undefined: fail the
+            // proposers and let DotNext stop applying on this member rather than diverge silently.
+            (entry.Context as ProposalBatch)?.Fail(new ConsensusUnavailableException(
+                $"The state machine failed to apply log entry {entry.Index}; this member stopped applying.", e));
+            throw;
+        }
+        finally
+        {
+            if (rented is not null)
+            {
+                ArrayPool<byte>.Shared.Return(rented);
+            }
+        }
+    }
+
+    private void CaptureSnapshot(long index, long term)
+    {
+        lastCapturedIndex = index;
+        var started = Stopwatch.GetTimestamp();
+        var image = new SnapshotBuffer();
+        try
+        {
+            machine.WriteSnapshot(image);
+        }
+        catch (Exception e)
+        {
+            image.Dispose();
+            Log.SnapshotFailed(logger, index, e);
+            return;
+        }
+
+        var captureMs = (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+        persisting = Task.Run(() =>
+        {
+            using (image)
+            {
+                try
+                {
+                    var persistStarted = Stopwatch.GetTimestamp();
+                    var file = SnapshotFile.Write(directory, index, term, image);
+                    Publish(file);
+                    metrics.Snapshots.Add(1);
+                    Log.SnapshotWritten(logger, index, term, file.FileLength, captureMs, (long)Stopwatch.GetElapsedTime(persistStarted).TotalMilliseconds);
+                }
+                catch (Exception e)
+                {
+                    Log.SnapshotFailed(logger, index, e);
+                }
+            }
+        });
+    }
+
+    private async ValueTask<long> InstallSnapshotAsync(LogEntry entry, CancellationToken token)
+    {
+        Log.InstallingSnapshot(logger, entry.Index, entry.Term);
+        await persisting.ConfigureAwait(false);
+        var file = await SnapshotFile.ReceiveAsync(directory, entry, token).ConfigureAwait(false);
+        using (var payload = file.OpenPayload())
+        {
+            machine.RestoreSnapshot(payload);
+        }
+
+        Publish(file);
+        lastCapturedIndex = entry.Index;
+        Volatile.Write(ref appliedIndex, entry.Index);
+        return entry.Index;
+    }
+
+    private void Publish(SnapshotFile file)
+    {
+        lock (snapshotLock)
+        {
+            if (snapshot is null || file.Index > snapshot.Index)
+            {
+                Volatile.Write(ref snapshot, file);
+            }
+        }
+    }
+
+    public ValueTask ReclaimGarbageAsync(long watermark, CancellationToken token)
+    {
+        var current = Snapshot?.Index ?? 0;
+        foreach (var (path, index, _) in SnapshotFile.List(directory))
+        {
+            if (index < watermark && index != current)
+            {
+                File.Delete(path);
+                Log.SnapshotDeleted(logger, Path.GetFileName(path), watermark);
+            }
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>Waits for a snapshot being written in the background.</summary>
+    public async ValueTask DisposeAsync() => await persisting.ConfigureAwait(false);
+}

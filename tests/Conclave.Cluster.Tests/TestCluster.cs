@@ -1,0 +1,80 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+
+namespace Conclave.Cluster.Tests;
+
+/// <summary>A data directory and a port for one member, and helpers to (re)start it.</summary>
+internal sealed class TestMember : IAsyncDisposable
+{
+    private readonly List<RaftNode> started = [];
+
+    public TestMember(Func<RaftNodeOptions, RaftNodeOptions>? configure = null)
+    {
+        DataDirectory = Path.Combine(Path.GetTempPath(), "conclave-cluster-tests", Guid.NewGuid().ToString("N"));
+        var options = new RaftNodeOptions
+        {
+            MemberName = "m1",
+            DataDirectory = DataDirectory,
+            PeerEndpoint = new IPEndPoint(IPAddress.Loopback, FreePort()),
+            ClientUrls = ["http://127.0.0.1:2379"],
+        };
+        Options = configure is null ? options : configure(options);
+    }
+
+    public string DataDirectory { get; }
+
+    public RaftNodeOptions Options { get; }
+
+    public async Task<RaftNode> StartAsync(RecordingStateMachine machine)
+    {
+        var node = await RaftNode.StartAsync(Options, machine, CancellationToken.None);
+        started.Add(node);
+        return node;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var node in started)
+        {
+            await node.DisposeAsync();
+        }
+
+        try
+        {
+            Directory.Delete(DataDirectory, recursive: true);
+        }
+        catch (DirectoryNotFoundException)
+        {
+        }
+    }
+
+    public static int FreePort()
+    {
+        var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        try
+        {
+            return ((IPEndPoint)listener.LocalEndpoint).Port;
+        }
+        finally
+        {
+            listener.Stop();
+        }
+    }
+
+    /// <summary>Polls <paramref name="condition"/> until it holds or the deadline passes.</summary>
+    public static async Task WaitUntilAsync(Func<bool> condition, string what, int timeoutMs = 5000)
+    {
+        var watch = Stopwatch.StartNew();
+        while (!condition())
+        {
+            if (watch.ElapsedMilliseconds > timeoutMs)
+            {
+                Assert.Fail($"Timed out after {timeoutMs} ms waiting for {what}.");
+            }
+
+            await Task.Delay(10);
+        }
+    }
+}

@@ -1,0 +1,61 @@
+namespace Conclave.Client;
+
+/// <summary>
+/// Settings for a <see cref="ConclaveClient"/>. Every member has a working default, so
+/// <c>new ConclaveClientOptions()</c> talks to a single member on <c>127.0.0.1:2379</c>.
+/// </summary>
+public sealed record ConclaveClientOptions
+{
+    /// <summary>
+    /// Client URLs of the cluster members, e.g. <c>http://127.0.0.1:2379</c> or just <c>127.0.0.1:2379</c>
+    /// (cleartext HTTP/2 is assumed when no scheme is given). The first reachable one is used; on failure the
+    /// client moves to the next one in the list.
+    /// </summary>
+    public IReadOnlyList<string> Endpoints { get; init; } = ["http://127.0.0.1:2379"];
+
+    /// <summary>
+    /// A stable identifier of this client instance (for example a host name or pod name). Sent to the server as
+    /// <c>conclave-instance-id</c> metadata when set; it will also pick this client's home member once endpoint
+    /// selection uses a hash ring.
+    /// </summary>
+    public string? InstanceId { get; init; }
+
+    /// <summary>How long opening a TCP connection to one endpoint may take.</summary>
+    public TimeSpan DialTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// Deadline for one attempt of a unary call (get, put, delete, txn, compact, status, member list).
+    /// <see cref="Timeout.InfiniteTimeSpan"/> disables the deadline. Watches have no deadline.
+    /// </summary>
+    public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// How many attempts a retryable call gets in total. Reads are retried when the endpoint is unavailable;
+    /// writes only when the connection could not be opened, so the request certainly never reached a server.
+    /// </summary>
+    public int MaxAttempts { get; init; } = 5;
+
+    /// <summary>First delay between retries and reconnects; it doubles on every further failure.</summary>
+    public TimeSpan RetryBaseDelay { get; init; } = TimeSpan.FromMilliseconds(50);
+
+    /// <summary>Upper bound of the delay between retries and reconnects.</summary>
+    public TimeSpan RetryMaxDelay { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// Interval of HTTP/2 keep-alive pings on connections with active calls. etcd rejects pings more frequent
+    /// than every 5 s (its <c>--grpc-keepalive-min-time</c>), so keep this above that.
+    /// </summary>
+    public TimeSpan KeepAliveInterval { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How long to wait for a keep-alive ping answer before the connection is considered dead.</summary>
+    public TimeSpan KeepAliveTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// Default capacity, in server responses, of each watch's buffer. When it is full the client stops reading
+    /// from the watch stream, so a slow consumer slows the server down instead of losing events.
+    /// </summary>
+    public int WatchBufferCapacity { get; init; } = 256;
+
+    /// <summary>Clock used for deadlines, retry delays and reconnect back-off.</summary>
+    public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
+}

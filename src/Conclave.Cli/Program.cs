@@ -1,1 +1,11 @@
-﻿Console.WriteLine("Hello, World!");
+using System.CommandLine;
+using Conclave.Cli.Commands;
+
+var root = new RootCommand("Conclave: a strongly consistent configuration service that speaks the etcd v3 protocol.");
+root.Subcommands.Add(ServeCommand.Create());
+foreach (var command in ClientCommandsHook.Create())
+{
+    root.Subcommands.Add(command);
+}
+
+return await root.Parse(args).InvokeAsync();

@@ -30,6 +30,35 @@ public sealed partial class KeyValueStore
         return response;
     }
 
+    /// <summary>Runs a txn whose branches only read, against the applied state, without the log.</summary>
+    public TxnResponse ReadOnlyTxn(TxnRequest r)
+    {
+        gate.EnterReadLock();
+        try
+        {
+            var revision = keyspace.Revision;
+            var path = new List<bool>();
+            ChoosePath(r, revision, path);
+            var cursor = 0;
+            long incoming = 0;
+            CheckPath(r, revision, path, ref cursor, ref incoming);
+            cursor = 0;
+            var batch = keyspace.BeginWrite();
+            var response = Execute(batch, r, path, ref cursor);
+            if (batch.Changed)
+            {
+                throw new InvalidOperationException("a read-only txn wrote");
+            }
+
+            response.Header = new ResponseHeader { Revision = revision };
+            return response;
+        }
+        finally
+        {
+            gate.ExitReadLock();
+        }
+    }
+
     private void ChoosePath(TxnRequest r, long revision, List<bool> path)
     {
         var succeeded = r.Compare.All(c => Evaluate(c, revision));

@@ -1,0 +1,67 @@
+using System.CommandLine;
+using Conclave.Server;
+
+namespace Conclave.Cli.Commands;
+
+/// <summary><c>conclave serve</c>: runs one member with etcd-style flags.</summary>
+internal static class ServeCommand
+{
+    public static Command Create()
+    {
+        var defaults = new ServerOptions();
+        var name = new Option<string>("--name") { Description = "Human-readable name for this member.", DefaultValueFactory = _ => defaults.Name };
+        var dataDir = new Option<string>("--data-dir") { Description = "Directory for the log and snapshots.", DefaultValueFactory = _ => defaults.DataDirectory };
+        var listenClient = new Option<string>("--listen-client-urls") { Description = "gRPC (etcd v3) listen URLs, comma separated.", DefaultValueFactory = _ => string.Join(',', defaults.ListenClientUrls) };
+        var advertiseClient = new Option<string?>("--advertise-client-urls") { Description = "Client URLs advertised to the cluster (default: the listen URLs)." };
+        var listenHttp = new Option<string>("--listen-http-urls") { Description = "HTTP/1.1 listen URLs for /health, /metrics and the JSON API.", DefaultValueFactory = _ => string.Join(',', defaults.ListenHttpUrls) };
+        var listenPeer = new Option<string>("--listen-peer-urls") { Description = "Raft peer listen URL.", DefaultValueFactory = _ => defaults.ListenPeerUrl };
+        var advertisePeer = new Option<string?>("--initial-advertise-peer-urls") { Description = "Peer URL advertised to the cluster (default: the listen peer URL)." };
+        var initialCluster = new Option<string?>("--initial-cluster") { Description = "Initial cluster: name=peerURL,... (default: this member alone)." };
+        var initialState = new Option<string>("--initial-cluster-state") { Description = "'new' or 'existing'.", DefaultValueFactory = _ => defaults.InitialClusterState };
+        var maxRequest = new Option<int>("--max-request-bytes") { Description = "Largest request accepted, in bytes.", DefaultValueFactory = _ => defaults.MaxRequestBytes };
+        var maxTxnOps = new Option<int>("--max-txn-ops") { Description = "Most operations in one txn branch.", DefaultValueFactory = _ => defaults.MaxTxnOps };
+        var quota = new Option<long>("--quota-backend-bytes") { Description = "Space quota in bytes; past it the NOSPACE alarm rejects writes.", DefaultValueFactory = _ => defaults.QuotaBackendBytes };
+        var snapshotCount = new Option<int>("--snapshot-count") { Description = "Applied entries between snapshots.", DefaultValueFactory = _ => defaults.SnapshotCount };
+
+        var command = new Command("serve", "Run a Conclave member (a single-member cluster by default, data in ./conclave.data).")
+        {
+            name, dataDir, listenClient, advertiseClient, listenHttp, listenPeer, advertisePeer, initialCluster, initialState, maxRequest, maxTxnOps, quota, snapshotCount,
+        };
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            var options = new ServerOptions
+            {
+                Name = parse.GetValue(name)!,
+                DataDirectory = parse.GetValue(dataDir)!,
+                ListenClientUrls = Split(parse.GetValue(listenClient)),
+                AdvertiseClientUrls = parse.GetValue(advertiseClient) is { } ac ? Split(ac) : null,
+                ListenHttpUrls = Split(parse.GetValue(listenHttp)),
+                ListenPeerUrl = parse.GetValue(listenPeer)!,
+                InitialAdvertisePeerUrl = parse.GetValue(advertisePeer),
+                InitialCluster = parse.GetValue(initialCluster),
+                InitialClusterState = parse.GetValue(initialState)!,
+                MaxRequestBytes = parse.GetValue(maxRequest),
+                MaxTxnOps = parse.GetValue(maxTxnOps),
+                QuotaBackendBytes = parse.GetValue(quota),
+                SnapshotCount = parse.GetValue(snapshotCount),
+            };
+
+            try
+            {
+                await using var server = await ConclaveServer.StartAsync(options, cancellationToken: cancellationToken);
+                // Ctrl-C / SIGTERM stop the host; the server then stops its listeners and the member.
+                await server.RunUntilStoppedAsync();
+                return 0;
+            }
+            catch (Exception e) when (e is ArgumentException or IOException or InvalidDataException or System.Net.Sockets.SocketException)
+            {
+                await Console.Error.WriteLineAsync($"conclave serve: {e.Message}");
+                return 1;
+            }
+        });
+        return command;
+    }
+
+    private static IReadOnlyList<string> Split(string? value) =>
+        (value ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+}

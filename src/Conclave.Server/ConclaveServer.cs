@@ -1,0 +1,219 @@
+using System.Net;
+using System.Net.Sockets;
+using Conclave.Server.Grpc;
+using Conclave.Server.Http;
+using Conclave.Server.Node;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Conclave.Server;
+
+/// <summary>
+/// A running Conclave member: the replicated store plus its two listeners (gRPC on the client URLs, HTTP/1.1
+/// on the HTTP URLs). Used by <c>conclave serve</c> and by tests that start real nodes in-process.
+/// </summary>
+public sealed class ConclaveServer : IAsyncDisposable
+{
+    private readonly WebApplication app;
+    private int disposed;
+
+    private ConclaveServer(WebApplication app, ConclaveNode node, IReadOnlyList<string> clientUrls, IReadOnlyList<string> httpUrls, string peerUrl)
+    {
+        this.app = app;
+        Node = node;
+        ClientUrls = clientUrls;
+        HttpUrls = httpUrls;
+        PeerUrl = peerUrl;
+    }
+
+    public ConclaveNode Node { get; }
+
+    /// <summary>The bound gRPC URLs (ports resolved).</summary>
+    public IReadOnlyList<string> ClientUrls { get; }
+
+    /// <summary>The bound HTTP URLs (ports resolved).</summary>
+    public IReadOnlyList<string> HttpUrls { get; }
+
+    /// <summary>The bound Raft peer URL (port resolved).</summary>
+    public string PeerUrl { get; }
+
+    /// <summary>Completes when the host has stopped (Ctrl-C, SIGTERM or <see cref="DisposeAsync"/>).</summary>
+    public Task Stopped => app.WaitForShutdownAsync();
+
+    public static async Task<ConclaveServer> StartAsync(ServerOptions options, Action<ILoggingBuilder>? configureLogging = null, CancellationToken cancellationToken = default)
+    {
+        var clientUrls = options.ListenClientUrls.Select(ResolvePort).ToList();
+        var httpUrls = options.ListenHttpUrls.Select(ResolvePort).ToList();
+        var peerUrl = ResolvePort(options.ListenPeerUrl);
+        var advertisedClientUrls = options.AdvertiseClientUrls is { Count: > 0 } a ? a : clientUrls;
+        var advertisedPeerUrl = options.InitialAdvertisePeerUrl ?? peerUrl;
+
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [], ContentRootPath = AppContext.BaseDirectory });
+        builder.Logging.ClearProviders();
+        if (configureLogging is null)
+        {
+            builder.Logging.AddSimpleConsole(o =>
+            {
+                o.SingleLine = true;
+                o.TimestampFormat = "HH:mm:ss.fff ";
+            });
+            builder.Logging.SetMinimumLevel(LogLevel.Information);
+            builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+            builder.Logging.AddFilter("Grpc", LogLevel.Warning);
+            builder.Logging.AddFilter("DotNext", LogLevel.Warning);
+        }
+        else
+        {
+            configureLogging(builder.Logging);
+        }
+
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(1.5));
+        builder.WebHost.ConfigureKestrel(k =>
+        {
+            k.AddServerHeader = false;
+            k.Limits.MaxRequestBodySize = options.MaxRequestBytes + (512 * 1024);
+            k.Limits.Http2.MaxStreamsPerConnection = 100_000;
+            k.Limits.Http2.InitialConnectionWindowSize = 4 * 1024 * 1024;
+            k.Limits.Http2.InitialStreamWindowSize = 1024 * 1024;
+            k.Limits.Http2.KeepAlivePingDelay = TimeSpan.FromSeconds(30);
+            k.Limits.Http2.KeepAlivePingTimeout = TimeSpan.FromSeconds(20);
+            foreach (var url in clientUrls)
+            {
+                Listen(k, url, HttpProtocols.Http2);
+            }
+
+            foreach (var url in httpUrls)
+            {
+                Listen(k, url, HttpProtocols.Http1);
+            }
+        });
+
+        builder.Services.AddSingleton<ServerMetrics>();
+        builder.Services.AddSingleton<ErrorMappingInterceptor>();
+        builder.Services.AddGrpc(o =>
+        {
+            o.MaxReceiveMessageSize = options.MaxRequestBytes + (512 * 1024);
+            o.MaxSendMessageSize = null;
+            o.EnableDetailedErrors = false;
+            o.Interceptors.Add<ErrorMappingInterceptor>();
+        });
+
+        var bootLogger = LoggerFactory.Create(l =>
+        {
+            if (configureLogging is null)
+            {
+                l.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss.fff "; });
+                l.AddFilter("DotNext", LogLevel.Warning);
+            }
+            else
+            {
+                configureLogging(l);
+            }
+        });
+        var peerEndpoint = ToEndPoint(peerUrl);
+        var node = await ConclaveNode.StartAsync(options, peerEndpoint, advertisedPeerUrl, advertisedClientUrls, bootLogger, cancellationToken);
+        builder.Services.AddSingleton(node);
+        builder.Services.AddSingleton<KvFrontend>();
+
+        var app = builder.Build();
+        app.MapGrpcService<KvService>();
+        app.MapGrpcService<WatchService>();
+        app.MapGrpcService<MaintenanceService>();
+        app.MapGrpcService<ClusterService>();
+        HttpEndpoints.Map(app);
+
+        try
+        {
+            await app.StartAsync(cancellationToken);
+        }
+        catch
+        {
+            await node.DisposeAsync();
+            bootLogger.Dispose();
+            throw;
+        }
+
+        var server = new ConclaveServer(app, node, clientUrls, httpUrls, peerUrl);
+        app.Lifetime.ApplicationStopped.Register(bootLogger.Dispose);
+        app.Logger.LogInformation(
+            "conclave member {Name} ready: grpc {ClientUrls}, http {HttpUrls}, peer {PeerUrl}, data {DataDir}",
+            options.Name,
+            string.Join(",", clientUrls),
+            string.Join(",", httpUrls),
+            peerUrl,
+            Path.GetFullPath(options.DataDirectory));
+        return server;
+    }
+
+    /// <summary>Stops the listeners (ending open watches), then the member.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref disposed, 1) == 1)
+        {
+            return;
+        }
+
+        try
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+            await app.StopAsync(timeout.Token);
+        }
+        finally
+        {
+            await Node.DisposeAsync();
+            await app.DisposeAsync();
+        }
+    }
+
+    /// <summary>Stops when the host is asked to (SIGTERM / Ctrl-C) and cleans up.</summary>
+    public async Task RunUntilStoppedAsync()
+    {
+        await app.WaitForShutdownAsync();
+        await DisposeAsync();
+    }
+
+    private static void Listen(KestrelServerOptions kestrel, string url, HttpProtocols protocols)
+    {
+        var endpoint = ToEndPoint(url);
+        kestrel.Listen(endpoint, l => l.Protocols = protocols);
+    }
+
+    internal static IPEndPoint ToEndPoint(string url)
+    {
+        var uri = new Uri(url.Contains("://", StringComparison.Ordinal) ? url : "http://" + url);
+        if (uri.Scheme != "http")
+        {
+            throw new ArgumentException($"'{url}': only http:// URLs are supported until TLS arrives");
+        }
+
+        var address = uri.Host switch
+        {
+            "localhost" => IPAddress.Loopback,
+            "0.0.0.0" or "*" or "+" => IPAddress.Any,
+            var h => IPAddress.TryParse(h.Trim('[', ']'), out var ip) ? ip : throw new ArgumentException($"'{url}': the host must be an IP address or localhost"),
+        };
+        return new IPEndPoint(address, uri.Port);
+    }
+
+    /// <summary>Turns port 0 into a free port now, so every component agrees on the address.</summary>
+    private static string ResolvePort(string url)
+    {
+        var endpoint = ToEndPoint(url);
+        if (endpoint.Port != 0)
+        {
+            return $"http://{Format(endpoint)}";
+        }
+
+        using var probe = new TcpListener(endpoint.Address, 0);
+        probe.Start();
+        var port = ((IPEndPoint)probe.LocalEndpoint).Port;
+        probe.Stop();
+        return $"http://{Format(new IPEndPoint(endpoint.Address, port))}";
+    }
+
+    private static string Format(IPEndPoint e) => e.Address.AddressFamily == AddressFamily.InterNetworkV6 ? $"[{e.Address}]:{e.Port}" : $"{e.Address}:{e.Port}";
+}

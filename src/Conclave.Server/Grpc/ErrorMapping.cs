@@ -1,0 +1,48 @@
+using Conclave.Api.Errors;
+using Conclave.Cluster;
+using Grpc.Core;
+
+namespace Conclave.Server.Grpc;
+
+/// <summary>
+/// The one place that turns internal failures into what etcd clients expect: etcd's status code and exact
+/// message, with the human explanation in the <see cref="ErrorCatalogue.DetailTrailer"/> trailer.
+/// </summary>
+internal static class ErrorMapping
+{
+    public static RpcException ToRpc(Exception e, CancellationToken callCancelled)
+    {
+        switch (e)
+        {
+            case RpcException rpc:
+                return rpc;
+            case ConclaveErrorException c:
+                return Create(c.Code, c.Message);
+            case ConsensusUnavailableException u:
+                return Create(u.Message.Contains("timed out", StringComparison.OrdinalIgnoreCase) ? ErrorCode.Timeout : ErrorCode.NoLeader, u.Message);
+            case OperationCanceledException when callCancelled.IsCancellationRequested:
+                return new RpcException(new Status(StatusCode.Cancelled, "context canceled"));
+            case OperationCanceledException:
+                return Create(ErrorCode.Stopped, "the member is stopping");
+            default:
+                return new RpcException(new Status(StatusCode.Internal, "etcdserver: internal error: " + e.Message));
+        }
+    }
+
+    public static RpcException Create(ErrorCode code, string detail)
+    {
+        var trailers = new Metadata
+        {
+            { ErrorCatalogue.CodeTrailer, code.ToString() },
+            { ErrorCatalogue.DetailTrailer, Sanitize(detail) },
+        };
+        return new RpcException(new Status(ErrorCatalogue.StatusOf(code), ErrorCatalogue.MessageOf(code)), trailers);
+    }
+
+    // Metadata values must be printable ASCII.
+    private static string Sanitize(string s)
+    {
+        var chars = s.Select(c => c is >= ' ' and <= '~' ? c : '?').ToArray();
+        return new string(chars);
+    }
+}

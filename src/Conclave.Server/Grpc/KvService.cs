@@ -1,0 +1,107 @@
+using Conclave.Api.Etcd;
+using Conclave.Api.Errors;
+using Conclave.Api.Raft;
+using Conclave.Server.Node;
+using Conclave.Storage;
+using Google.Protobuf;
+using Grpc.Core;
+
+namespace Conclave.Server.Grpc;
+
+/// <summary>etcd's KV service over gRPC.</summary>
+internal sealed class KvService(KvFrontend kv) : KV.KVBase
+{
+    public override Task<RangeResponse> Range(RangeRequest request, ServerCallContext context) => kv.RangeAsync(request, context.CancellationToken);
+
+    public override Task<PutResponse> Put(PutRequest request, ServerCallContext context) => kv.PutAsync(request, context.CancellationToken);
+
+    public override Task<DeleteRangeResponse> DeleteRange(DeleteRangeRequest request, ServerCallContext context) => kv.DeleteRangeAsync(request, context.CancellationToken);
+
+    public override Task<TxnResponse> Txn(TxnRequest request, ServerCallContext context) => kv.TxnAsync(request, context.CancellationToken);
+
+    public override Task<CompactionResponse> Compact(CompactionRequest request, ServerCallContext context) => kv.CompactAsync(request, context.CancellationToken);
+}
+
+/// <summary>
+/// The KV operations shared by gRPC and the JSON gateway: validation, read barriers (reads are linearizable
+/// unless <c>serializable</c> is set), proposals for writes, headers.
+/// </summary>
+internal sealed class KvFrontend(ConclaveNode node)
+{
+    public async Task<RangeResponse> RangeAsync(RangeRequest request, CancellationToken cancellationToken)
+    {
+        RequestValidator.ValidateRange(request);
+        if (!request.Serializable)
+        {
+            await node.Consensus.ReadBarrierAsync(cancellationToken);
+        }
+
+        var response = node.Store.Range(request);
+        response.Header = node.Fill(response.Header);
+        return response;
+    }
+
+    public async Task<PutResponse> PutAsync(PutRequest request, CancellationToken cancellationToken)
+    {
+        RequestValidator.ValidatePut(request);
+        CheckSize(request);
+        var response = await node.ProposeAsync<PutResponse>(new Command { Put = request }, cancellationToken);
+        response.Header = node.Fill(response.Header);
+        return response;
+    }
+
+    public async Task<DeleteRangeResponse> DeleteRangeAsync(DeleteRangeRequest request, CancellationToken cancellationToken)
+    {
+        RequestValidator.ValidateDelete(request);
+        CheckSize(request);
+        var response = await node.ProposeAsync<DeleteRangeResponse>(new Command { DeleteRange = request }, cancellationToken);
+        response.Header = node.Fill(response.Header);
+        return response;
+    }
+
+    public async Task<TxnResponse> TxnAsync(TxnRequest request, CancellationToken cancellationToken)
+    {
+        RequestValidator.ValidateTxn(request, node.Options.MaxTxnOps);
+        CheckSize(request);
+        if (IsReadOnly(request))
+        {
+            // A read-only txn needs no log entry: a read barrier makes it linearizable, as etcd does.
+            await node.Consensus.ReadBarrierAsync(cancellationToken);
+            return WithHeader(node.Store.ReadOnlyTxn(request));
+        }
+
+        return WithHeader(await node.ProposeAsync<TxnResponse>(new Command { Txn = request }, cancellationToken));
+    }
+
+    public async Task<CompactionResponse> CompactAsync(CompactionRequest request, CancellationToken cancellationToken)
+    {
+        var response = await node.ProposeAsync<CompactionResponse>(new Command { Compaction = request }, cancellationToken);
+        response.Header = node.Fill(response.Header);
+        return response;
+    }
+
+    private TxnResponse WithHeader(TxnResponse response)
+    {
+        response.Header = node.Fill(response.Header);
+        return response;
+    }
+
+    private void CheckSize(IMessage request)
+    {
+        var size = request.CalculateSize();
+        if (size > node.Options.MaxRequestBytes)
+        {
+            throw new ConclaveErrorException(ErrorCode.RequestTooLarge, $"request is {size} bytes; the limit is {node.Options.MaxRequestBytes} bytes (--max-request-bytes)");
+        }
+    }
+
+    internal static bool IsReadOnly(TxnRequest r) =>
+        r.Success.All(IsReadOnly) && r.Failure.All(IsReadOnly);
+
+    private static bool IsReadOnly(RequestOp op) => op.RequestCase switch
+    {
+        RequestOp.RequestOneofCase.RequestRange => true,
+        RequestOp.RequestOneofCase.RequestTxn => IsReadOnly(op.RequestTxn),
+        _ => false,
+    };
+}

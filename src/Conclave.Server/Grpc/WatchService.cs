@@ -1,0 +1,49 @@
+using Conclave.Api.Etcd;
+using Conclave.Server.Node;
+using Grpc.Core;
+using Microsoft.Extensions.Hosting;
+
+namespace Conclave.Server.Grpc;
+
+/// <summary>etcd's Watch service: many watches multiplexed on one bidirectional stream.</summary>
+internal sealed class WatchService(ConclaveNode node, IHostApplicationLifetime lifetime, ServerMetrics metrics) : Watch.WatchBase
+{
+    public override async Task Watch(IAsyncStreamReader<WatchRequest> requestStream, IServerStreamWriter<WatchResponse> responseStream, ServerCallContext context)
+    {
+        // The stream ends when the client goes away, or promptly when this member stops.
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, lifetime.ApplicationStopping, node.Consensus.Stopping);
+        var session = new WatchSession(node, responseStream, metrics, node.Options.WatchProgressNotifyInterval);
+        var reader = ReadRequestsAsync(requestStream, session, linked);
+        try
+        {
+            await session.RunAsync(linked.Token);
+        }
+        catch (OperationCanceledException) when (linked.IsCancellationRequested)
+        {
+            // Client gone or server stopping: the stream simply ends.
+        }
+        finally
+        {
+            await linked.CancelAsync();
+            // The request reader ends when the call completes; do not hold the call open waiting for it.
+            _ = reader.ContinueWith(static _ => { }, TaskScheduler.Default);
+            session.Dispose();
+        }
+    }
+
+    private static async Task ReadRequestsAsync(IAsyncStreamReader<WatchRequest> requests, WatchSession session, CancellationTokenSource linked)
+    {
+        try
+        {
+            while (await requests.MoveNext(linked.Token))
+            {
+                session.Post(requests.Current);
+            }
+        }
+        catch (Exception e) when (e is OperationCanceledException or IOException or RpcException or InvalidOperationException)
+        {
+            // The client closed or reset the stream; the session ends with it.
+            await linked.CancelAsync();
+        }
+    }
+}

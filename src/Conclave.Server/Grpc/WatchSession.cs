@@ -1,0 +1,197 @@
+using System.Collections.Concurrent;
+using Conclave.Api.Etcd;
+using Conclave.Api.Mvcc;
+using Conclave.Server.Node;
+using Conclave.Storage.Watch;
+using Grpc.Core;
+
+namespace Conclave.Server.Grpc;
+
+/// <summary>
+/// Serves one Watch stream. A single loop owns the response stream: it handles create / cancel / progress
+/// requests and moves every watcher's cursor through the event history. A slow client slows only its own
+/// loop (the write awaits HTTP/2 flow control); the server never buffers events for it, because the history is
+/// the buffer. If the history a watcher still needs is compacted, the watcher is cancelled with the compact
+/// revision, never silently skipped.
+/// </summary>
+internal sealed class WatchSession(ConclaveNode node, IServerStreamWriter<WatchResponse> responses, ServerMetrics metrics, TimeSpan progressInterval) : IDisposable
+{
+    private const int MaxEventsPerResponse = 1000;
+
+    private readonly ConcurrentQueue<WatchRequest> control = new();
+    private readonly Dictionary<long, Watcher> watchers = [];
+    private readonly List<Event> events = [];
+    private readonly List<RevisionEvents> scratch = [];
+    private TaskCompletionSource wake = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private long nextWatchId;
+    private bool progressRequested;
+    private DateTimeOffset nextProgress = DateTimeOffset.UtcNow + progressInterval;
+
+    public void Post(WatchRequest request)
+    {
+        control.Enqueue(request);
+        Volatile.Read(ref wake).TrySetResult();
+    }
+
+    public async Task RunAsync(CancellationToken cancellationToken)
+    {
+        var store = node.Store;
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            Interlocked.Exchange(ref wake, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+            var upTo = store.Signal.Revision;
+            if (upTo == 0)
+            {
+                upTo = store.Revision;
+            }
+
+            while (control.TryDequeue(out var request))
+            {
+                await HandleAsync(request, cancellationToken);
+            }
+
+            var behind = false;
+            foreach (var watcher in watchers.Values.ToList())
+            {
+                behind |= await PumpAsync(watcher, upTo, cancellationToken);
+            }
+
+            if (progressRequested && !behind)
+            {
+                progressRequested = false;
+                await SendAsync(new WatchResponse { Header = node.Header(upTo), WatchId = -1 }, cancellationToken);
+            }
+
+            var now = DateTimeOffset.UtcNow;
+            if (now >= nextProgress)
+            {
+                nextProgress = now + progressInterval;
+                foreach (var w in watchers.Values)
+                {
+                    if (w.ProgressNotify && w.IsSyncedTo(upTo))
+                    {
+                        await SendAsync(new WatchResponse { Header = node.Header(upTo), WatchId = w.Id }, cancellationToken);
+                    }
+                }
+            }
+
+            if (behind)
+            {
+                continue;
+            }
+
+            var delay = nextProgress - now;
+            using var timer = new CancellationTokenSource(delay > TimeSpan.Zero ? delay : TimeSpan.Zero);
+            using var both = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timer.Token);
+            var stopped = Task.Delay(Timeout.Infinite, both.Token);
+            await Task.WhenAny(store.Signal.WaitAsync(upTo), Volatile.Read(ref wake).Task, stopped);
+        }
+
+        cancellationToken.ThrowIfCancellationRequested();
+    }
+
+    /// <summary>Sends what <paramref name="watcher"/> has not seen up to <paramref name="upTo"/>; true if more remains.</summary>
+    private async ValueTask<bool> PumpAsync(Watcher watcher, long upTo, CancellationToken cancellationToken)
+    {
+        if (watcher.IsSyncedTo(upTo))
+        {
+            return false;
+        }
+
+        events.Clear();
+        if (!watcher.Read(node.Store.Events, upTo, MaxEventsPerResponse, events, scratch))
+        {
+            watchers.Remove(watcher.Id);
+            metrics.WatcherRemoved();
+            await SendAsync(new WatchResponse
+            {
+                Header = node.Header(upTo),
+                WatchId = watcher.Id,
+                Canceled = true,
+                CompactRevision = node.Store.CompactRevision,
+                CancelReason = "etcdserver: mvcc: required revision has been compacted",
+            }, cancellationToken);
+            return false;
+        }
+
+        if (events.Count > 0)
+        {
+            var response = new WatchResponse { Header = node.Header(upTo), WatchId = watcher.Id };
+            response.Events.AddRange(events);
+            await SendAsync(response, cancellationToken);
+            metrics.EventsSent(events.Count);
+        }
+
+        return !watcher.IsSyncedTo(upTo);
+    }
+
+    private async ValueTask HandleAsync(WatchRequest request, CancellationToken cancellationToken)
+    {
+        switch (request.RequestUnionCase)
+        {
+            case WatchRequest.RequestUnionOneofCase.CreateRequest:
+                await CreateAsync(request.CreateRequest, cancellationToken);
+                break;
+            case WatchRequest.RequestUnionOneofCase.CancelRequest:
+                var id = request.CancelRequest.WatchId;
+                if (watchers.Remove(id))
+                {
+                    metrics.WatcherRemoved();
+                    await SendAsync(new WatchResponse { Header = node.Header(node.Store.Revision), WatchId = id, Canceled = true }, cancellationToken);
+                }
+
+                break;
+            case WatchRequest.RequestUnionOneofCase.ProgressRequest:
+                progressRequested = true;
+                break;
+        }
+    }
+
+    private async ValueTask CreateAsync(WatchCreateRequest create, CancellationToken cancellationToken)
+    {
+        var (revision, _) = node.Store.Revisions;
+        var id = create.WatchId;
+        if (id == 0)
+        {
+            while (watchers.ContainsKey(nextWatchId))
+            {
+                nextWatchId++;
+            }
+
+            id = nextWatchId++;
+        }
+        else if (watchers.ContainsKey(id))
+        {
+            await SendAsync(new WatchResponse
+            {
+                Header = node.Header(revision),
+                WatchId = id,
+                Created = true,
+                Canceled = true,
+                CancelReason = $"etcdserver: duplicate watch id {id}",
+            }, cancellationToken);
+            return;
+        }
+
+        var noPut = create.Filters.Contains(WatchCreateRequest.Types.FilterType.Noput);
+        var noDelete = create.Filters.Contains(WatchCreateRequest.Types.FilterType.Nodelete);
+        var start = create.StartRevision > 0 ? create.StartRevision : revision + 1;
+        var watcher = new Watcher(id, create.Key, create.RangeEnd, start, create.PrevKv, noPut, noDelete, create.ProgressNotify);
+        watchers[id] = watcher;
+        metrics.WatcherAdded();
+        await SendAsync(new WatchResponse { Header = node.Header(revision), WatchId = id, Created = true }, cancellationToken);
+    }
+
+    private Task SendAsync(WatchResponse response, CancellationToken cancellationToken) =>
+        responses.WriteAsync(response, cancellationToken);
+
+    public void Dispose()
+    {
+        for (var i = 0; i < watchers.Count; i++)
+        {
+            metrics.WatcherRemoved();
+        }
+
+        watchers.Clear();
+    }
+}

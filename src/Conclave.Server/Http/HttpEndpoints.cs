@@ -1,0 +1,149 @@
+using System.Text;
+using Conclave.Api.Errors;
+using Conclave.Api.Etcd;
+using Conclave.Server.Grpc;
+using Conclave.Server.Node;
+using Google.Protobuf;
+using Grpc.Core;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+
+namespace Conclave.Server.Http;
+
+/// <summary>
+/// The HTTP/1.1 listener: etcd's <c>/health</c>, Prometheus <c>/metrics</c>, and etcd's JSON gateway for KV
+/// (<c>POST /v3/kv/range|put|deleterange|txn|compaction</c>, proto field names, base64 bytes, int64 as strings).
+/// </summary>
+internal static class HttpEndpoints
+{
+    private static readonly JsonParser Parser = new(JsonParser.Settings.Default.WithIgnoreUnknownFields(true));
+    private static readonly JsonFormatter Formatter = new(JsonFormatter.Settings.Default.WithPreserveProtoFieldNames(true));
+
+    public static void Map(IEndpointRouteBuilder app)
+    {
+        app.MapGet("/health", HealthAsync);
+        app.MapGet("/metrics", (ConclaveNode node, ServerMetrics metrics) => Results.Text(Metrics(node, metrics), "text/plain; version=0.0.4"));
+        app.MapGet("/version", () => Results.Json(new Dictionary<string, string> { ["etcdserver"] = MaintenanceService.ApiVersion, ["etcdcluster"] = MaintenanceService.ApiVersion, ["conclave"] = typeof(HttpEndpoints).Assembly.GetName().Version?.ToString() ?? "0" }));
+        MapGateway<RangeRequest, RangeResponse>(app, "/v3/kv/range", RangeRequest.Parser, (kv, r, ct) => kv.RangeAsync(r, ct));
+        MapGateway<PutRequest, PutResponse>(app, "/v3/kv/put", PutRequest.Parser, (kv, r, ct) => kv.PutAsync(r, ct));
+        MapGateway<DeleteRangeRequest, DeleteRangeResponse>(app, "/v3/kv/deleterange", DeleteRangeRequest.Parser, (kv, r, ct) => kv.DeleteRangeAsync(r, ct));
+        MapGateway<TxnRequest, TxnResponse>(app, "/v3/kv/txn", TxnRequest.Parser, (kv, r, ct) => kv.TxnAsync(r, ct));
+        MapGateway<CompactionRequest, CompactionResponse>(app, "/v3/kv/compaction", CompactionRequest.Parser, (kv, r, ct) => kv.CompactAsync(r, ct));
+    }
+
+    private static async Task<IResult> HealthAsync(ConclaveNode node, CancellationToken cancellationToken)
+    {
+        var status = node.Consensus.Status;
+        string? reason = null;
+        if (status.LeaderId == 0)
+        {
+            reason = "RAFT NO LEADER";
+        }
+        else if (node.Store.Alarms.Count > 0)
+        {
+            reason = "ALARM " + string.Join(",", node.Store.Alarms.Select(a => a.Alarm.ToString().ToUpperInvariant()));
+        }
+        else
+        {
+            try
+            {
+                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                timeout.CancelAfter(TimeSpan.FromSeconds(1));
+                await node.Consensus.ReadBarrierAsync(timeout.Token);
+            }
+            catch (Exception e) when (e is OperationCanceledException or Cluster.ConsensusUnavailableException)
+            {
+                reason = "QGET ERROR: " + e.Message;
+            }
+        }
+
+        var body = new Dictionary<string, string> { ["health"] = reason is null ? "true" : "false", ["reason"] = reason ?? "" };
+        return Results.Json(body, statusCode: reason is null ? 200 : 503);
+    }
+
+    private static string Metrics(ConclaveNode node, ServerMetrics metrics)
+    {
+        var text = new StringBuilder();
+        metrics.WritePrometheus(text);
+        var status = node.Consensus.Status;
+        void Gauge(string name, string help, double value)
+        {
+            text.Append("# HELP ").Append(name).Append(' ').AppendLine(help);
+            text.Append("# TYPE ").Append(name).AppendLine(" gauge");
+            text.Append(name).Append(' ').AppendLine(value.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        }
+
+        Gauge("conclave_server_has_leader", "1 when this member knows a leader.", status.LeaderId != 0 ? 1 : 0);
+        Gauge("conclave_server_is_leader", "1 when this member is the leader.", status.LeaderId == status.MemberId && status.LeaderId != 0 ? 1 : 0);
+        Gauge("conclave_raft_term", "Current Raft term.", status.Term);
+        Gauge("conclave_raft_commit_index", "Highest committed log index.", status.CommitIndex);
+        Gauge("conclave_raft_applied_index", "Highest applied log index.", status.AppliedIndex);
+        Gauge("conclave_mvcc_revision", "Current store revision.", node.Store.Revision);
+        Gauge("conclave_mvcc_compact_revision", "Last compaction revision.", node.Store.CompactRevision);
+        Gauge("conclave_mvcc_db_size_bytes", "Bytes of retained history charged against the quota.", node.Store.SizeBytes);
+        Gauge("conclave_mvcc_keys", "Keys with retained history.", node.Store.KeyCount);
+        Gauge("conclave_quota_bytes", "Space quota.", node.Options.QuotaBackendBytes);
+        return text.ToString();
+    }
+
+    private static void MapGateway<TRequest, TResponse>(IEndpointRouteBuilder app, string path, MessageParser<TRequest> parser, Func<KvFrontend, TRequest, CancellationToken, Task<TResponse>> call)
+        where TRequest : IMessage<TRequest>, new()
+        where TResponse : IMessage
+    {
+        app.MapPost(path, async (HttpContext http, KvFrontend kv) =>
+        {
+            string body;
+            using (var reader = new StreamReader(http.Request.Body, Encoding.UTF8))
+            {
+                body = await reader.ReadToEndAsync(http.RequestAborted);
+            }
+
+            TRequest request;
+            try
+            {
+                request = string.IsNullOrWhiteSpace(body) ? new TRequest() : Parser.Parse<TRequest>(body);
+            }
+            catch (InvalidProtocolBufferException e)
+            {
+                return Error(StatusCode.InvalidArgument, "malformed JSON request: " + e.Message);
+            }
+            catch (FormatException e)
+            {
+                return Error(StatusCode.InvalidArgument, "malformed JSON request: " + e.Message);
+            }
+
+            try
+            {
+                var response = await call(kv, request, http.RequestAborted);
+                return Results.Text(Formatter.Format(response), "application/json");
+            }
+            catch (Exception e)
+            {
+                var rpc = ErrorMapping.ToRpc(e, http.RequestAborted);
+                var detail = rpc.Trailers.GetValue(ErrorCatalogue.DetailTrailer);
+                return Error(rpc.StatusCode, rpc.Status.Detail, detail);
+            }
+        });
+    }
+
+    private static IResult Error(StatusCode code, string message, string? detail = null)
+    {
+        var body = new Dictionary<string, object> { ["error"] = message, ["message"] = message, ["code"] = (int)code };
+        if (detail is not null)
+        {
+            body["detail"] = detail;
+        }
+
+        return Results.Json(body, statusCode: code switch
+        {
+            StatusCode.InvalidArgument or StatusCode.OutOfRange or StatusCode.FailedPrecondition => 400,
+            StatusCode.NotFound => 404,
+            StatusCode.ResourceExhausted => 429,
+            StatusCode.Unavailable => 503,
+            StatusCode.Unimplemented => 501,
+            StatusCode.Cancelled => 499,
+            _ => 500,
+        });
+    }
+}

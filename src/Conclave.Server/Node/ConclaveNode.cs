@@ -1,0 +1,123 @@
+using System.Net;
+using Conclave.Api.Etcd;
+using Conclave.Api.Raft;
+using Conclave.Cluster;
+using Conclave.Storage;
+using Microsoft.Extensions.Logging;
+
+namespace Conclave.Server.Node;
+
+/// <summary>
+/// One member: the key-value store driven by the replicated log. The gRPC and HTTP edges go through here to
+/// propose writes, pass read barriers and fill response headers as etcd does.
+/// </summary>
+public sealed class ConclaveNode : IAsyncDisposable
+{
+    private ConclaveNode(ServerOptions options, KeyValueStore store, RaftNode consensus)
+    {
+        Options = options;
+        Store = store;
+        Consensus = consensus;
+    }
+
+    public ServerOptions Options { get; }
+
+    public KeyValueStore Store { get; }
+
+    public IConsensus Consensus { get; }
+
+    /// <summary>Client URLs this member advertises; set once the listeners are bound.</summary>
+    public IReadOnlyList<string> ClientUrls { get; internal set; } = [];
+
+    public static async Task<ConclaveNode> StartAsync(ServerOptions options, IPEndPoint peerEndpoint, string advertisedPeerUrl, IReadOnlyList<string> clientUrls, ILoggerFactory loggerFactory, CancellationToken cancellationToken)
+    {
+        var store = new KeyValueStore(new StoreLimits
+        {
+            MaxRequestBytes = options.MaxRequestBytes,
+            MaxTxnOps = options.MaxTxnOps,
+            QuotaBytes = options.QuotaBackendBytes,
+        });
+        var initialCluster = ParseInitialCluster(options.InitialCluster, options.Name, advertisedPeerUrl);
+        var raftOptions = new RaftNodeOptions
+        {
+            MemberName = options.Name,
+            DataDirectory = Path.GetFullPath(options.DataDirectory),
+            PeerEndpoint = peerEndpoint,
+            InitialCluster = initialCluster,
+            ClientUrls = clientUrls,
+            SnapshotInterval = options.SnapshotCount,
+            LoggerFactory = loggerFactory,
+        };
+        RaftNode consensus;
+        try
+        {
+            consensus = await RaftNode.StartAsync(raftOptions, new StoreStateMachine(store), cancellationToken);
+        }
+        catch
+        {
+            store.Dispose();
+            throw;
+        }
+
+        store.MemberId = consensus.Status.MemberId;
+        return new ConclaveNode(options, store, consensus) { ClientUrls = clientUrls };
+    }
+
+    internal static IReadOnlyDictionary<string, string> ParseInitialCluster(string? initialCluster, string name, string advertisedPeerUrl)
+    {
+        var members = new Dictionary<string, string>(StringComparer.Ordinal);
+        if (string.IsNullOrWhiteSpace(initialCluster))
+        {
+            members[name] = advertisedPeerUrl;
+            return members;
+        }
+
+        foreach (var part in initialCluster.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var eq = part.IndexOf('=', StringComparison.Ordinal);
+            if (eq <= 0 || eq == part.Length - 1)
+            {
+                throw new ArgumentException($"--initial-cluster entry '{part}' is not name=peerURL");
+            }
+
+            members[part[..eq]] = part[(eq + 1)..];
+        }
+
+        if (!members.ContainsKey(name))
+        {
+            throw new ArgumentException($"--initial-cluster does not name this member ('{name}')");
+        }
+
+        return members;
+    }
+
+    /// <summary>A header as etcd fills it: cluster id, this member's id, the revision, the raft term.</summary>
+    public ResponseHeader Header(long revision)
+    {
+        var status = Consensus.Status;
+        return new ResponseHeader { ClusterId = status.ClusterId, MemberId = status.MemberId, Revision = revision, RaftTerm = status.Term };
+    }
+
+    /// <summary>Fills the identity fields of a header the state machine produced (it knows only the revision).</summary>
+    public ResponseHeader Fill(ResponseHeader? header) => Header(header?.Revision ?? Store.Revision);
+
+    /// <summary>Proposes <paramref name="command"/> and returns its applied result, throwing if it was rejected.</summary>
+    public async ValueTask<T> ProposeAsync<T>(Command command, CancellationToken cancellationToken)
+    {
+        var result = await Consensus.ProposeAsync(command, cancellationToken);
+        return result switch
+        {
+            Exception e => throw e,
+            T response => response,
+            _ => throw new InvalidOperationException($"the state machine answered {result?.GetType().Name ?? "null"} where {typeof(T).Name} was expected"),
+        };
+    }
+
+    public ValueTask DisposeAsync() => DisposeCoreAsync();
+
+    private async ValueTask DisposeCoreAsync()
+    {
+        await Consensus.DisposeAsync();
+        Store.Dispose();
+    }
+}

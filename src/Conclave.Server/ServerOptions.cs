@@ -1,0 +1,50 @@
+namespace Conclave.Server;
+
+/// <summary>
+/// How one member runs. Names follow etcd's flags so an operator who knows etcd knows Conclave
+/// (<c>--name</c> is <see cref="Name"/>, <c>--data-dir</c> is <see cref="DataDirectory"/>, and so on).
+/// </summary>
+public sealed record ServerOptions
+{
+    /// <summary>Member name (<c>--name</c>).</summary>
+    public string Name { get; init; } = "default";
+
+    /// <summary>Where the log and snapshots live (<c>--data-dir</c>); default <c>./conclave.data</c>.</summary>
+    public string DataDirectory { get; init; } = "conclave.data";
+
+    /// <summary>gRPC listen URLs (<c>--listen-client-urls</c>); port 0 picks a free port.</summary>
+    public IReadOnlyList<string> ListenClientUrls { get; init; } = ["http://127.0.0.1:2379"];
+
+    /// <summary>Client URLs told to others (<c>--advertise-client-urls</c>); defaults to the bound client URLs.</summary>
+    public IReadOnlyList<string>? AdvertiseClientUrls { get; init; }
+
+    /// <summary>HTTP/1.1 listen URLs for the JSON API, /health and /metrics (<c>--listen-http-urls</c>).</summary>
+    public IReadOnlyList<string> ListenHttpUrls { get; init; } = ["http://127.0.0.1:2381"];
+
+    /// <summary>Raft peer listen URL (<c>--listen-peer-urls</c>); port 0 picks a free port.</summary>
+    public string ListenPeerUrl { get; init; } = "http://127.0.0.1:2380";
+
+    /// <summary>Peer URL told to others (<c>--initial-advertise-peer-urls</c>); defaults to the bound peer URL.</summary>
+    public string? InitialAdvertisePeerUrl { get; init; }
+
+    /// <summary><c>--initial-cluster</c>: <c>name=peerUrl,...</c>; empty means this member alone.</summary>
+    public string? InitialCluster { get; init; }
+
+    /// <summary><c>--initial-cluster-state</c>: <c>new</c> or <c>existing</c>.</summary>
+    public string InitialClusterState { get; init; } = "new";
+
+    /// <summary>Largest request accepted, in bytes (<c>--max-request-bytes</c>, default 1.5 MiB).</summary>
+    public int MaxRequestBytes { get; init; } = 1536 * 1024;
+
+    /// <summary>Most operations per txn branch (<c>--max-txn-ops</c>, default 128).</summary>
+    public int MaxTxnOps { get; init; } = 128;
+
+    /// <summary>Space quota in bytes (<c>--quota-backend-bytes</c>, default 2 GiB).</summary>
+    public long QuotaBackendBytes { get; init; } = 2L * 1024 * 1024 * 1024;
+
+    /// <summary>Applied entries between snapshots (<c>--snapshot-count</c>).</summary>
+    public int SnapshotCount { get; init; } = 10_000;
+
+    /// <summary>Interval of watch progress notifications for watches that asked for them.</summary>
+    public TimeSpan WatchProgressNotifyInterval { get; init; } = TimeSpan.FromMinutes(10);
+}

@@ -33,6 +33,9 @@ internal sealed class ConclaveWriteAheadLog : WriteAheadLog
     {
         Location = directory,
         ChunkSize = chunkSize,
+        // Private buffers flushed explicitly: measured 2-3x faster commits than the memory-mapped default here.
+        // The live log (everything after the newest snapshot) stays in memory; snapshots bound it.
+        MemoryManagement = MemoryManagementStrategy.PrivateMemory,
         // Each entry's metadata carries a hash, checked on open: a damaged log is detected, never replayed.
         HashAlgorithm = IntegrityHashAlgorithm.XxHash64,
     };

@@ -105,7 +105,7 @@ public sealed partial class RaftNode : IConsensus
         Directory.CreateDirectory(dataDirectory);
         ConclaveWriteAheadLog? wal = null;
         var metrics = new ClusterMetrics(() => wal?.LastAppliedIndex ?? 0, () => wal?.LastCommittedEntryIndex ?? 0);
-        var adapter = new SnapshottingStateMachine(stateMachine, Path.Combine(dataDirectory, "snap"), options.SnapshotInterval, logger, metrics);
+        var adapter = new SnapshottingStateMachine(stateMachine, Path.Combine(dataDirectory, "snap"), options.SnapshotInterval, options.SnapshotLogBytes, logger, metrics);
         PeerConfigurationStorage? membership = null;
         RaftCluster? cluster = null;
         try
@@ -161,6 +161,7 @@ public sealed partial class RaftNode : IConsensus
         ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxInFlightBatches, 1, nameof(options.MaxInFlightBatches));
         ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxQueuedProposals, 1, nameof(options.MaxQueuedProposals));
         ArgumentOutOfRangeException.ThrowIfLessThan(options.SnapshotInterval, 1, nameof(options.SnapshotInterval));
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.SnapshotLogBytes, 1, nameof(options.SnapshotLogBytes));
         if (options.UpperElectionTimeout <= options.LowerElectionTimeout)
         {
             throw new ArgumentException(

@@ -49,6 +49,12 @@ public sealed record RaftNodeOptions
     /// <summary>A snapshot is taken every this many applied log entries; the log behind it is truncated.</summary>
     public long SnapshotInterval { get; init; } = 10_000;
 
+    /// <summary>
+    /// A snapshot is also taken once this many payload bytes were applied since the last one. The WAL keeps
+    /// the live log in memory (its fastest mode), so this bounds memory and replay time when entries are big.
+    /// </summary>
+    public long SnapshotLogBytes { get; init; } = 64L * 1024 * 1024;
+
     /// <summary>Most commands in one log entry.</summary>
     public int MaxBatchCommands { get; init; } = 512;
 

@@ -20,6 +20,7 @@ internal sealed class SnapshottingStateMachine : IStateMachine, IAsyncDisposable
     private readonly IReplicatedStateMachine machine;
     private readonly string directory;
     private readonly long interval;
+    private readonly long logBytes;
     private readonly ILogger logger;
     private readonly ClusterMetrics metrics;
     private readonly Lock snapshotLock = new();
@@ -27,13 +28,16 @@ internal sealed class SnapshottingStateMachine : IStateMachine, IAsyncDisposable
     private Task persisting = Task.CompletedTask;
     private long appliedIndex;
     private long lastCapturedIndex;
+    private long bytesSinceCapture;
 
-    public SnapshottingStateMachine(IReplicatedStateMachine machine, string directory, long interval, ILogger logger, ClusterMetrics metrics)
+    public SnapshottingStateMachine(IReplicatedStateMachine machine, string directory, long interval, long logBytes, ILogger logger, ClusterMetrics metrics)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(interval, 1, nameof(interval));
+        ArgumentOutOfRangeException.ThrowIfLessThan(logBytes, 1, nameof(logBytes));
         this.machine = machine;
         this.directory = directory;
         this.interval = interval;
+        this.logBytes = logBytes;
         this.logger = logger;
         this.metrics = metrics;
         Directory.CreateDirectory(directory);
@@ -107,10 +111,11 @@ internal sealed class SnapshottingStateMachine : IStateMachine, IAsyncDisposable
         if (entry.TryGetPayload(out var payload) && !payload.IsEmpty)
         {
             Apply(entry, payload);
+            bytesSinceCapture += payload.Length;
         }
 
         Volatile.Write(ref appliedIndex, entry.Index);
-        if (entry.Index - lastCapturedIndex >= interval && persisting.IsCompleted)
+        if ((entry.Index - lastCapturedIndex >= interval || bytesSinceCapture >= logBytes) && persisting.IsCompleted)
         {
             CaptureSnapshot(entry.Index, entry.Term);
         }
@@ -161,6 +166,7 @@ internal sealed class SnapshottingStateMachine : IStateMachine, IAsyncDisposable
     private void CaptureSnapshot(long index, long term)
     {
         lastCapturedIndex = index;
+        bytesSinceCapture = 0;
         var started = Stopwatch.GetTimestamp();
         var image = new SnapshotBuffer();
         try
@@ -207,6 +213,7 @@ internal sealed class SnapshottingStateMachine : IStateMachine, IAsyncDisposable
 
         Publish(file);
         lastCapturedIndex = entry.Index;
+        bytesSinceCapture = 0;
         Volatile.Write(ref appliedIndex, entry.Index);
         return entry.Index;
     }

@@ -39,6 +39,21 @@ public sealed class EventLog
             }
 
             firstRetainedRevision = Math.Max(firstRetainedRevision, revision);
+
+            // History before the compaction revision is gone, so the previous values of the events at that
+            // revision are too: drop them here as well, so a member restored from a snapshot serves the same.
+            if (head < entries.Count && entries[head].Revision == revision)
+            {
+                var events = entries[head].Events;
+                for (var i = 0; i < events.Length; i++)
+                {
+                    if (events[i].PrevKv is { } prev && prev.ModRevision < revision)
+                    {
+                        events[i] = new Event { Type = events[i].Type, Kv = events[i].Kv };
+                    }
+                }
+            }
+
             if (head > 1024 && head > entries.Count / 2)
             {
                 entries.RemoveRange(0, head);

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Runs the whole test suite. Installs what the tests drive for real (etcdctl 3.4 from Debian's etcd-client,
+# etcd 3.4 from etcd-server for side-by-side checks) when missing, builds, runs every test project, and ends
+# with one line: "N passed, N failed".
+set -uo pipefail
+cd "$(dirname "$0")"
+
+missing=()
+command -v etcdctl >/dev/null 2>&1 || missing+=(etcd-client)
+command -v etcd >/dev/null 2>&1 || missing+=(etcd-server)
+if ((${#missing[@]})); then
+  echo "installing ${missing[*]} ..."
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null \
+    || { echo "could not install ${missing[*]}"; echo "0 passed, 1 failed"; exit 1; }
+fi
+
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+dotnet test Conclave.slnx "$@" 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+
+passed=0; failed=0; projects=0
+while IFS= read -r line; do
+  p=$(sed -n 's/.*Passed: *\([0-9]*\).*/\1/p' <<<"$line")
+  f=$(sed -n 's/.*Failed: *\([0-9]*\),.*/\1/p' <<<"$line")
+  passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0})); projects=$((projects + 1))
+done < <(grep -E '^(Passed|Failed)! +- +Failed: ' "$log")
+
+if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then
+  # The build broke or a test host crashed: never report that as green.
+  echo "dotnet test exited with $status without a failing test count (build error or crashed test host)"
+  failed=1
+fi
+echo "test projects: $projects"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -118,12 +118,15 @@ public sealed class ConclaveServer : IAsyncDisposable
         var node = await ConclaveNode.StartAsync(options, peerEndpoint, advertisedPeerUrl, advertisedClientUrls, bootLogger, cancellationToken);
         builder.Services.AddSingleton(node);
         builder.Services.AddSingleton<KvFrontend>();
+        builder.Services.AddSingleton<Leases.LeaseKeeper>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<Leases.LeaseKeeper>());
 
         var app = builder.Build();
         app.MapGrpcService<KvService>();
         app.MapGrpcService<WatchService>();
         app.MapGrpcService<MaintenanceService>();
         app.MapGrpcService<ClusterService>();
+        app.MapGrpcService<LeaseService>();
         HttpEndpoints.Map(app);
 
         try

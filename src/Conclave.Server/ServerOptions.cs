@@ -45,6 +45,21 @@ public sealed record ServerOptions
     /// <summary>Applied entries between snapshots (<c>--snapshot-count</c>).</summary>
     public int SnapshotCount { get; init; } = 10_000;
 
+    /// <summary>Smallest lease TTL granted, in seconds; shorter requests are raised to it (as etcd does).</summary>
+    public long MinLeaseTtlSeconds { get; init; } = 2;
+
+    /// <summary>Most leases alive at once; grants beyond it fail with a clear error.</summary>
+    public int MaxLeases { get; init; } = 1_000_000;
+
+    /// <summary>How often the leader looks for expired leases.</summary>
+    public TimeSpan LeaseCheckInterval { get; init; } = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>Added to every remaining lease TTL when this member becomes leader, so a failover does not expire leases clients were keeping alive.</summary>
+    public TimeSpan LeaseLeaderChangeExtension { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>The clock lease expiry uses; tests pass a fake one.</summary>
+    public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
+
     /// <summary>Interval of watch progress notifications for watches that asked for them.</summary>
     public TimeSpan WatchProgressNotifyInterval { get; init; } = TimeSpan.FromMinutes(10);
 }

@@ -100,6 +100,11 @@ public sealed partial class KeyValueStore : IDisposable
         }
     }
 
+    public int LeaseCount => Read(_ => leases.Count);
+
+    /// <summary>Every lease id with its granted TTL in seconds.</summary>
+    public Dictionary<long, long> LeaseTtls() => Read(_ => leases.All.ToDictionary(l => l.Id, l => l.Ttl));
+
     public LeaseRecord? FindLease(long id) => Read(_ => leases.Find(id) is { } l ? Copy(l) : null);
 
     public IReadOnlyList<LeaseRecord> ListLeases() => Read(_ => leases.All.Select(Copy).ToList());

@@ -1,0 +1,75 @@
+using Conclave.Api.Errors;
+using Conclave.Api.Etcd;
+using Conclave.Server.Leases;
+using Conclave.Server.Node;
+using Grpc.Core;
+using Microsoft.Extensions.Hosting;
+
+namespace Conclave.Server.Grpc;
+
+/// <summary>etcd's Lease service.</summary>
+internal sealed class LeaseService(ConclaveNode node, LeaseKeeper keeper, IHostApplicationLifetime lifetime) : Lease.LeaseBase
+{
+    public override Task<LeaseGrantResponse> LeaseGrant(LeaseGrantRequest request, ServerCallContext context) =>
+        keeper.GrantAsync(request, context.CancellationToken);
+
+    public override Task<LeaseRevokeResponse> LeaseRevoke(LeaseRevokeRequest request, ServerCallContext context) =>
+        keeper.RevokeAsync(request.ID, context.CancellationToken);
+
+    public override async Task<LeaseTimeToLiveResponse> LeaseTimeToLive(LeaseTimeToLiveRequest request, ServerCallContext context)
+    {
+        await node.Consensus.ReadBarrierAsync(context.CancellationToken);
+        var lease = node.Store.FindLease(request.ID);
+        var response = new LeaseTimeToLiveResponse { Header = node.Header(node.Store.Revision), ID = request.ID };
+        if (lease is null)
+        {
+            // etcd answers an unknown lease with TTL -1 rather than an error.
+            response.TTL = -1;
+            return response;
+        }
+
+        response.TTL = keeper.RemainingSeconds(request.ID) ?? -1;
+        response.GrantedTTL = lease.Ttl;
+        if (request.Keys)
+        {
+            response.Keys.AddRange(lease.Keys.OrderBy(k => k, Comparer<Google.Protobuf.ByteString>.Create(Storage.Mvcc.KeyOrder.Compare)));
+        }
+
+        return response;
+    }
+
+    public override async Task<LeaseLeasesResponse> LeaseLeases(LeaseLeasesRequest request, ServerCallContext context)
+    {
+        await node.Consensus.ReadBarrierAsync(context.CancellationToken);
+        var response = new LeaseLeasesResponse { Header = node.Header(node.Store.Revision) };
+        response.Leases.AddRange(node.Store.LeaseTtls().Keys.Order().Select(id => new LeaseStatus { ID = id }));
+        return response;
+    }
+
+    public override async Task LeaseKeepAlive(IAsyncStreamReader<LeaseKeepAliveRequest> requestStream, IServerStreamWriter<LeaseKeepAliveResponse> responseStream, ServerCallContext context)
+    {
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, lifetime.ApplicationStopping, node.Consensus.Stopping);
+        try
+        {
+            while (await requestStream.MoveNext(linked.Token))
+            {
+                var id = requestStream.Current.ID;
+                long ttl;
+                try
+                {
+                    ttl = keeper.Renew(id);
+                }
+                catch (ConclaveErrorException e) when (e.Code is ErrorCode.NotLeader or ErrorCode.NoLeader)
+                {
+                    throw ErrorMapping.Create(e.Code, e.Message);
+                }
+
+                await responseStream.WriteAsync(new LeaseKeepAliveResponse { Header = node.Header(node.Store.Revision), ID = id, TTL = ttl }, linked.Token);
+            }
+        }
+        catch (OperationCanceledException) when (linked.IsCancellationRequested)
+        {
+            // Client gone or member stopping.
+        }
+    }
+}

@@ -1,0 +1,245 @@
+using Conclave.Api.Errors;
+using Conclave.Api.Etcd;
+using Conclave.Api.Raft;
+using Conclave.Server.Node;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Conclave.Server.Leases;
+
+/// <summary>
+/// Decides lease expiry. Only the leader's clock takes part: the leader keeps each lease's deadline, renews it
+/// on keep-alive, and when a deadline passes proposes a revoke through the log, so every member deletes the
+/// same keys at the same revision. Deadlines are not replicated: a member that becomes leader (or restarts)
+/// gives every lease its full TTL plus <see cref="ServerOptions.LeaseLeaderChangeExtension"/>, as etcd does,
+/// so a failover never expires a lease that its client was keeping alive.
+/// </summary>
+public sealed partial class LeaseKeeper : BackgroundService
+{
+    private readonly ConclaveNode node;
+    private readonly ILogger<LeaseKeeper> logger;
+    private readonly TimeProvider clock;
+    private readonly Lock gate = new();
+    private readonly Dictionary<long, DateTimeOffset> deadlines = [];
+    private readonly HashSet<long> revoking = [];
+    private bool leading;
+
+    public LeaseKeeper(ConclaveNode node, ILogger<LeaseKeeper> logger)
+    {
+        this.node = node;
+        this.logger = logger;
+        clock = node.Options.TimeProvider;
+    }
+
+    /// <summary>Picks a fresh id, grants the lease through the log and starts its clock.</summary>
+    public async Task<LeaseGrantResponse> GrantAsync(LeaseGrantRequest request, CancellationToken cancellationToken)
+    {
+        if (request.TTL > MaxTtlSeconds)
+        {
+            throw new ConclaveErrorException(ErrorCode.LeaseTtlTooLarge, $"lease TTL {request.TTL}s is over the limit of {MaxTtlSeconds}s");
+        }
+
+        if (request.ID < 0)
+        {
+            throw new ConclaveErrorException(ErrorCode.InvalidArgument, $"lease id {request.ID} is negative");
+        }
+
+        if (node.Store.LeaseCount >= node.Options.MaxLeases)
+        {
+            throw new ConclaveErrorException(ErrorCode.InvalidArgument, $"{node.Store.LeaseCount} leases exist; the limit is {node.Options.MaxLeases}");
+        }
+
+        var ttl = Math.Max(request.TTL, node.Options.MinLeaseTtlSeconds);
+        for (var attempt = 0; ; attempt++)
+        {
+            var id = request.ID != 0 ? request.ID : NewId();
+            try
+            {
+                var response = await node.ProposeAsync<LeaseGrantResponse>(new Command { LeaseGrant = new LeaseGrantRequest { ID = id, TTL = ttl } }, cancellationToken);
+                lock (gate)
+                {
+                    deadlines[id] = clock.GetUtcNow().AddSeconds(ttl);
+                }
+
+                response.Header = node.Fill(response.Header);
+                return response;
+            }
+            catch (ConclaveErrorException e) when (e.Code == ErrorCode.LeaseExists && request.ID == 0 && attempt < 5)
+            {
+                // A generated id collided with an existing lease: pick another.
+            }
+        }
+    }
+
+    /// <summary>Revokes a lease now: its keys are deleted at one revision.</summary>
+    public async Task<LeaseRevokeResponse> RevokeAsync(long id, CancellationToken cancellationToken)
+    {
+        var response = await node.ProposeAsync<LeaseRevokeResponse>(new Command { LeaseRevoke = new LeaseRevokeRequest { ID = id } }, cancellationToken);
+        lock (gate)
+        {
+            deadlines.Remove(id);
+        }
+
+        response.Header = node.Fill(response.Header);
+        return response;
+    }
+
+    /// <summary>Renews a lease; returns its TTL, or 0 when it no longer exists (etcd's keep-alive answer).</summary>
+    public long Renew(long id)
+    {
+        EnsureLeader();
+        // A lease whose revoke is already on its way through the log is not renewed.
+        var lease = node.Store.FindLease(id);
+        lock (gate)
+        {
+            if (lease is null || revoking.Contains(id))
+            {
+                deadlines.Remove(id);
+                return 0;
+            }
+
+            deadlines[id] = clock.GetUtcNow().AddSeconds(lease.Ttl);
+            return lease.Ttl;
+        }
+    }
+
+    /// <summary>Seconds left before the lease expires (never below zero), or null when it does not exist.</summary>
+    public long? RemainingSeconds(long id)
+    {
+        var lease = node.Store.FindLease(id);
+        if (lease is null)
+        {
+            return null;
+        }
+
+        lock (gate)
+        {
+            var deadline = deadlines.TryGetValue(id, out var d) ? d : clock.GetUtcNow().AddSeconds(lease.Ttl);
+            var left = deadline - clock.GetUtcNow();
+            return Math.Max(0, (long)Math.Ceiling(left.TotalSeconds));
+        }
+    }
+
+    /// <summary>The longest TTL accepted (etcd's MaxLeaseTTL).</summary>
+    public const long MaxTtlSeconds = 9_000_000_000;
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(node.Options.LeaseCheckInterval, clock);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stoppingToken))
+            {
+                try
+                {
+                    await CheckAsync(stoppingToken);
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    LogCheckFailed(logger, e);
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // Stopping.
+        }
+    }
+
+    /// <summary>One pass of the expiry clock: adopt leases after a leader change, revoke the expired ones.</summary>
+    internal async Task CheckAsync(CancellationToken cancellationToken)
+    {
+        var status = node.Consensus.Status;
+        var isLeader = status.LeaderId != 0 && status.LeaderId == status.MemberId;
+        var now = clock.GetUtcNow();
+        var expired = new List<long>();
+        lock (gate)
+        {
+            if (!isLeader)
+            {
+                leading = false;
+                deadlines.Clear();
+                return;
+            }
+
+            var newlyLeading = !leading;
+            leading = true;
+            var ids = node.Store.LeaseTtls();
+            foreach (var (id, ttl) in ids)
+            {
+                if (newlyLeading || !deadlines.ContainsKey(id))
+                {
+                    deadlines[id] = now.AddSeconds(ttl) + node.Options.LeaseLeaderChangeExtension;
+                }
+            }
+
+            foreach (var id in deadlines.Keys.Where(id => !ids.ContainsKey(id)).ToList())
+            {
+                deadlines.Remove(id);
+            }
+
+            foreach (var (id, deadline) in deadlines)
+            {
+                if (deadline <= now && revoking.Add(id))
+                {
+                    expired.Add(id);
+                }
+            }
+        }
+
+        if (expired.Count == 0)
+        {
+            return;
+        }
+
+        await Task.WhenAll(expired.Select(id => RevokeExpiredAsync(id, cancellationToken)));
+    }
+
+    private async Task RevokeExpiredAsync(long id, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await node.ProposeAsync<LeaseRevokeResponse>(new Command { LeaseRevoke = new LeaseRevokeRequest { ID = id } }, cancellationToken);
+            LogExpired(logger, id);
+        }
+        catch (ConclaveErrorException e) when (e.Code == ErrorCode.LeaseNotFound)
+        {
+            // Revoked by a client meanwhile.
+        }
+        finally
+        {
+            lock (gate)
+            {
+                revoking.Remove(id);
+                deadlines.Remove(id);
+            }
+        }
+    }
+
+    private void EnsureLeader()
+    {
+        var status = node.Consensus.Status;
+        if (status.LeaderId == 0)
+        {
+            throw new ConclaveErrorException(ErrorCode.NoLeader, "no leader: lease keep-alives cannot be served");
+        }
+
+        if (status.LeaderId != status.MemberId)
+        {
+            throw new ConclaveErrorException(ErrorCode.NotLeader, "keep-alives are served by the leader; forwarding arrives with multi-member clusters");
+        }
+    }
+
+    private static long NewId()
+    {
+        Span<byte> bytes = stackalloc byte[8];
+        System.Security.Cryptography.RandomNumberGenerator.Fill(bytes);
+        return (long)(BitConverter.ToUInt64(bytes) & 0x7FFF_FFFF_FFFF_FFFF) is var id && id != 0 ? id : 1;
+    }
+
+    [LoggerMessage(EventId = 3100, Level = LogLevel.Information, Message = "lease {LeaseId:x} expired and was revoked")]
+    private static partial void LogExpired(ILogger logger, long leaseId);
+
+    [LoggerMessage(EventId = 3101, Level = LogLevel.Warning, Message = "lease expiry check failed")]
+    private static partial void LogCheckFailed(ILogger logger, Exception exception);
+}

@@ -57,7 +57,7 @@ internal static class RpcErrorMap
             case StatusCode.Unauthenticated:
                 return new PermissionDeniedException(code, message, endpoint, ex);
             case StatusCode.Unavailable:
-                return new EndpointUnavailableException(code, message, endpoint, ex);
+                return new EndpointUnavailableException(code, WithCause(message, ex), endpoint, ex);
             default:
                 return new ConclaveException($"Request to {endpoint ?? "the cluster"} failed: {code}: {message}", code, message, endpoint, ex);
         }
@@ -89,6 +89,20 @@ internal static class RpcErrorMap
         }
 
         return false;
+    }
+
+    // gRPC's own texts ("Error connecting to subchannel.") hide the reason; the socket error names it.
+    private static string WithCause(string message, RpcException ex)
+    {
+        Exception? innermost = null;
+        for (var inner = ex.Status.DebugException; inner is not null; inner = inner.InnerException)
+        {
+            innermost = inner;
+        }
+
+        return innermost is null || message.Contains(innermost.Message, StringComparison.Ordinal)
+            ? message
+            : $"{message} {innermost.Message}";
     }
 
     private static InvalidRequestReason InvalidReason(string message) =>

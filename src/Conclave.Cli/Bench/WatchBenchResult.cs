@@ -1,0 +1,17 @@
+namespace Conclave.Cli.Bench;
+
+/// <summary>Outcome of <c>bench watch</c>.</summary>
+internal sealed record WatchBenchResult(
+    int Watchers,
+    int Rate,
+    ClosedLoopResult Puts,
+    long ExpectedEvents,
+    long ReceivedEvents,
+    long Lost,
+    int WatchersWithLoss,
+    long Duplicates,
+    long WatchErrors,
+    LatencySummary Delivery)
+{
+    public double EventsPerSecond => Puts.Elapsed.TotalSeconds > 0 ? ReceivedEvents / Puts.Elapsed.TotalSeconds : 0;
+}

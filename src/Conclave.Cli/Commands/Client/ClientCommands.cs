@@ -1,0 +1,18 @@
+using System.CommandLine;
+using Conclave.Cli.Bench;
+
+namespace Conclave.Cli.Commands.Client;
+
+/// <summary>The client half of the <c>conclave</c> executable: <c>kv</c>, <c>endpoint</c>, <c>member</c> and <c>bench</c>.</summary>
+public static class ClientCommands
+{
+    /// <summary>Creates the client command groups, to be added to the root command.</summary>
+    /// <returns>The <c>kv</c>, <c>endpoint</c>, <c>member</c> and <c>bench</c> commands.</returns>
+    public static IEnumerable<Command> Create() =>
+    [
+        KvCommands.Create(),
+        ClusterCommands.Endpoint(),
+        ClusterCommands.Member(),
+        BenchCommand.Create(),
+    ];
+}

@@ -1,9 +1,8 @@
 using DotNext.Net.Cluster.Consensus.Raft.StateMachine;
-using Microsoft.Extensions.Logging;
 
 namespace Conclave.Cluster;
 
-/// <summary>DotNext's WAL configured for Conclave, opened and checked once before Raft starts.</summary>
+/// <summary>DotNext's WAL configured for Conclave, opened and checked once before Raft starts (see <see cref="WalRecovery"/>).</summary>
 internal sealed class ConclaveWriteAheadLog : WriteAheadLog
 {
     private int initialized;
@@ -13,7 +12,7 @@ internal sealed class ConclaveWriteAheadLog : WriteAheadLog
     {
     }
 
-    public static async Task<ConclaveWriteAheadLog> OpenAsync(string directory, int chunkSize, IStateMachine stateMachine, ILogger logger, CancellationToken cancellationToken)
+    public static async Task<ConclaveWriteAheadLog> OpenAsync(string directory, int chunkSize, IStateMachine stateMachine, CancellationToken cancellationToken)
     {
         var options = CreateOptions(directory, chunkSize);
         var wal = new ConclaveWriteAheadLog(options, stateMachine);

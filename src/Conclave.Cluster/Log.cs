@@ -25,6 +25,9 @@ internal static partial class Log
     [LoggerMessage(EventId = 2005, Level = LogLevel.Warning, Message = "No leader known in term {Term}")]
     public static partial void LeaderLost(ILogger logger, long term);
 
+    [LoggerMessage(EventId = 2006, Level = LogLevel.Warning, Message = "This one-member cluster moved from peer endpoint {Previous} to {PeerUrl}")]
+    public static partial void PeerUrlChanged(ILogger logger, string previous, string peerUrl);
+
     [LoggerMessage(EventId = 2010, Level = LogLevel.Information, Message = "Restoring snapshot {SnapshotFile} (index {Index}, term {Term}, {Bytes} bytes)")]
     public static partial void RestoringSnapshot(ILogger logger, string snapshotFile, long index, long term, long bytes);
 

@@ -11,27 +11,54 @@ namespace Conclave.Cluster;
 /// </summary>
 internal sealed class PeerConfigurationStorage(string fileName) : PersistentClusterConfigurationStorage<EndPoint>(fileName)
 {
+    private readonly string fileName = fileName;
+
     protected override void Encode(EndPoint address, ref BufferWriterSlim<byte> writer) =>
         EndPointFormatter.WriteEndPoint(ref writer, address);
 
     protected override EndPoint Decode(ref SequenceReader reader) => EndPointFormatter.ReadEndPoint(ref reader);
 
-    /// <summary>Writes the initial membership unless one is already persisted.</summary>
-    public async ValueTask SeedAsync(IEnumerable<EndPoint> members, CancellationToken cancellationToken)
+    /// <summary>
+    /// Writes the initial membership unless one is persisted, and checks that this member belongs to it.
+    /// </summary>
+    /// <returns>The endpoint this member had before, when a one-member cluster moved to a new peer URL.</returns>
+    /// <exception cref="InvalidOperationException">This member's peer URL is not in the persisted membership.</exception>
+    public async ValueTask<EndPoint?> PrepareAsync(ClusterTopology topology, CancellationToken cancellationToken)
     {
         IClusterConfigurationStorage<EndPoint> storage = this;
         var current = await storage.LoadConfigurationAsync(cancellationToken).ConfigureAwait(false);
-        if (current.Members.Count > 0)
+        if (current.Members.Count == 0)
         {
-            return;
+            var seeded = current;
+            foreach (var member in topology.Members)
+            {
+                seeded = seeded.Add(member.EndPoint);
+            }
+
+            await storage.SaveConfigurationAsync(seeded, 0, cancellationToken).ConfigureAwait(false);
+            return null;
         }
 
-        var seeded = current;
-        foreach (var member in members)
+        var local = topology.Local.EndPoint;
+        if (current.Members.Contains(local))
         {
-            seeded = seeded.Add(member);
+            return null;
         }
 
-        await storage.SaveConfigurationAsync(seeded, 0, cancellationToken).ConfigureAwait(false);
+        if (current.Members.Count == 1 && topology.Members.Count == 1)
+        {
+            // A one-member cluster whose peer URL changed (e.g. another port): it is still the only member, and
+            // Raft identifies members by endpoint, so move the membership to the new one. The persisted version
+            // is kept (it is the log index of the last configuration entry), hence the rewrite from scratch.
+            var previous = current.Members.Single();
+            var (_, version) = await ((IClusterConfigurationStorage)this).LoadConfigurationAsync(cancellationToken).ConfigureAwait(false);
+            File.Delete(fileName);
+            await storage.SaveConfigurationAsync(current.Remove(previous).Add(local), version, cancellationToken).ConfigureAwait(false);
+            return previous;
+        }
+
+        throw new InvalidOperationException(
+            $"This member's peer URL {topology.Local.PeerUrl} is not in the membership persisted in {fileName} " +
+            $"({string.Join(", ", current.Members)}). Peer URLs of a multi-member cluster cannot change across restarts yet.");
     }
 }

@@ -111,10 +111,15 @@ public sealed partial class RaftNode : IConsensus
         try
         {
             adapter.RestoreLatest();
-            wal = await ConclaveWriteAheadLog.OpenAsync(Path.Combine(dataDirectory, "wal"), options.WalChunkSize, adapter, logger, cancellationToken)
+            wal = await WalRecovery.OpenAsync(Path.Combine(dataDirectory, "wal"), options.WalChunkSize, adapter, logger, cancellationToken)
                 .ConfigureAwait(false);
             membership = new PeerConfigurationStorage(Path.Combine(dataDirectory, "members"));
-            await membership.SeedAsync(topology.Members.Select(static m => m.EndPoint), cancellationToken).ConfigureAwait(false);
+            var movedFrom = await membership.PrepareAsync(topology, cancellationToken).ConfigureAwait(false);
+            if (movedFrom is not null)
+            {
+                Log.PeerUrlChanged(logger, movedFrom.ToString() ?? "?", topology.Local.PeerUrl);
+            }
+
             var configuration = new RaftCluster.TcpConfiguration(options.PeerEndpoint)
             {
                 PublicEndPoint = topology.Local.EndPoint,
@@ -129,6 +134,14 @@ public sealed partial class RaftNode : IConsensus
             };
             cluster = new RaftCluster(configuration) { AuditTrail = wal };
             await cluster.StartAsync(cancellationToken).ConfigureAwait(false);
+            if (cluster.Members.Count == 1)
+            {
+                // Alone, this member leads at once. The checkpointed commit index may trail the last acknowledged
+                // entry (it is persisted after the commit), so commit and apply the whole log before serving:
+                // a serializable read right after a restart then sees every acknowledged write.
+                await cluster.ApplyReadBarrierAsync(ReadBarrierType.Strong, cancellationToken).ConfigureAwait(false);
+            }
+
             Log.Started(logger, wal.LastEntryIndex, wal.LastCommittedEntryIndex, wal.LastAppliedIndex, adapter.SnapshotIndex);
             return new RaftNode(options, topology, cluster, wal, adapter, membership, metrics, logger);
         }

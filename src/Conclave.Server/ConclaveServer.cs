@@ -127,6 +127,8 @@ public sealed class ConclaveServer : IAsyncDisposable
         app.MapGrpcService<MaintenanceService>();
         app.MapGrpcService<ClusterService>();
         app.MapGrpcService<LeaseService>();
+        app.MapGrpcService<Concurrency.LockService>();
+        app.MapGrpcService<Concurrency.ElectionService>();
         HttpEndpoints.Map(app);
 
         try

@@ -1,0 +1,153 @@
+using Conclave.Api.Election;
+using Conclave.Api.Errors;
+using Conclave.Api.Etcd;
+using Conclave.Api.Raft;
+using Conclave.Server.Node;
+using Google.Protobuf;
+using Grpc.Core;
+using Microsoft.Extensions.Hosting;
+
+namespace Conclave.Server.Concurrency;
+
+/// <summary>
+/// etcd's v3election service, with etcd's recipe: a candidate's key is <c>name/leaseID</c> (hex); candidates
+/// queue by create revision; the leader is the lowest. The leader's create revision (<c>LeaderKey.rev</c>) is
+/// its fencing token.
+/// </summary>
+internal sealed class ElectionService(ConclaveNode node, IHostApplicationLifetime lifetime) : Election.ElectionBase
+{
+    private readonly KeyWaiter waiter = new(node);
+
+    public override async Task<CampaignResponse> Campaign(CampaignRequest request, ServerCallContext context)
+    {
+        if (request.Name.IsEmpty)
+        {
+            throw new ConclaveErrorException(ErrorCode.KeyNotProvided, "campaign: 'name' is empty");
+        }
+
+        if (node.Store.FindLease(request.Lease) is null)
+        {
+            throw new ConclaveErrorException(ErrorCode.LeaseNotFound, $"campaign: lease {request.Lease:x} does not exist");
+        }
+
+        var prefix = Prefix(request.Name);
+        var key = ByteString.CopyFromUtf8(prefix.ToStringUtf8() + request.Lease.ToString("x", System.Globalization.CultureInfo.InvariantCulture));
+        var txn = new TxnRequest();
+        txn.Compare.Add(new Compare { Key = key, Target = Compare.Types.CompareTarget.Create, Result = Compare.Types.CompareResult.Equal, CreateRevision = 0 });
+        txn.Success.Add(new RequestOp { RequestPut = new PutRequest { Key = key, Value = request.Value, Lease = request.Lease } });
+        txn.Failure.Add(new RequestOp { RequestRange = new RangeRequest { Key = key } });
+        var enqueued = await node.ProposeAsync<TxnResponse>(new Command { Txn = txn }, context.CancellationToken);
+        long createRevision;
+        if (enqueued.Succeeded)
+        {
+            createRevision = enqueued.Header.Revision;
+        }
+        else
+        {
+            var existing = enqueued.Responses[0].ResponseRange.Kvs[0];
+            createRevision = existing.CreateRevision;
+            if (existing.Value != request.Value)
+            {
+                await ProclaimCoreAsync(key, createRevision, request.Value, context.CancellationToken);
+            }
+        }
+
+        try
+        {
+            await waiter.WaitForPredecessorsAsync(prefix, createRevision, context.CancellationToken);
+        }
+        catch
+        {
+            await ResignCoreAsync(key, createRevision, CancellationToken.None);
+            throw;
+        }
+
+        var mine = node.Store.Range(new RangeRequest { Key = key });
+        if (mine.Kvs.Count == 0 || mine.Kvs[0].CreateRevision != createRevision)
+        {
+            throw new RpcException(new Status(StatusCode.Unknown, "concurrency: session expired (the campaign's lease ended while waiting)"));
+        }
+
+        return new CampaignResponse
+        {
+            Header = node.Header(mine.Header.Revision),
+            Leader = new LeaderKey { Name = request.Name, Key = key, Rev = createRevision, Lease = request.Lease },
+        };
+    }
+
+    public override async Task<ProclaimResponse> Proclaim(ProclaimRequest request, ServerCallContext context)
+    {
+        var leader = request.Leader ?? throw new ConclaveErrorException(ErrorCode.InvalidArgument, "proclaim: the 'leader' field must be provided");
+        var revision = await ProclaimCoreAsync(leader.Key, leader.Rev, request.Value, context.CancellationToken);
+        return new ProclaimResponse { Header = node.Header(revision) };
+    }
+
+    public override async Task<LeaderResponse> Leader(LeaderRequest request, ServerCallContext context)
+    {
+        await node.Consensus.ReadBarrierAsync(context.CancellationToken);
+        var (owner, revision) = waiter.Owner(Prefix(request.Name));
+        if (owner is null)
+        {
+            throw new RpcException(new Status(StatusCode.Unknown, "election: no leader"));
+        }
+
+        return new LeaderResponse { Header = node.Header(revision), Kv = owner };
+    }
+
+    public override async Task Observe(LeaderRequest request, IServerStreamWriter<LeaderResponse> responseStream, ServerCallContext context)
+    {
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, lifetime.ApplicationStopping, node.Consensus.Stopping);
+        var prefix = Prefix(request.Name);
+        Api.Mvcc.KeyValue? last = null;
+        try
+        {
+            while (true)
+            {
+                var (owner, revision) = waiter.Owner(prefix);
+                if (owner is not null && (last is null || owner.Key != last.Key || owner.ModRevision != last.ModRevision))
+                {
+                    await responseStream.WriteAsync(new LeaderResponse { Header = node.Header(revision), Kv = owner }, linked.Token);
+                    last = owner;
+                }
+
+                await waiter.WaitForChangeAsync(prefix, revision, linked.Token);
+            }
+        }
+        catch (OperationCanceledException) when (linked.IsCancellationRequested)
+        {
+            // Observer gone or member stopping.
+        }
+    }
+
+    public override async Task<ResignResponse> Resign(ResignRequest request, ServerCallContext context)
+    {
+        var leader = request.Leader ?? throw new ConclaveErrorException(ErrorCode.InvalidArgument, "resign: the 'leader' field must be provided");
+        var revision = await ResignCoreAsync(leader.Key, leader.Rev, context.CancellationToken);
+        return new ResignResponse { Header = node.Header(revision) };
+    }
+
+    private async Task<long> ProclaimCoreAsync(ByteString key, long createRevision, ByteString value, CancellationToken cancellationToken)
+    {
+        var txn = new TxnRequest();
+        txn.Compare.Add(new Compare { Key = key, Target = Compare.Types.CompareTarget.Create, Result = Compare.Types.CompareResult.Equal, CreateRevision = createRevision });
+        txn.Success.Add(new RequestOp { RequestPut = new PutRequest { Key = key, Value = value, IgnoreLease = true } });
+        var response = await node.ProposeAsync<TxnResponse>(new Command { Txn = txn }, cancellationToken);
+        if (!response.Succeeded)
+        {
+            throw new RpcException(new Status(StatusCode.Unknown, "election: not leader"));
+        }
+
+        return response.Header.Revision;
+    }
+
+    private async Task<long> ResignCoreAsync(ByteString key, long createRevision, CancellationToken cancellationToken)
+    {
+        var txn = new TxnRequest();
+        txn.Compare.Add(new Compare { Key = key, Target = Compare.Types.CompareTarget.Create, Result = Compare.Types.CompareResult.Equal, CreateRevision = createRevision });
+        txn.Success.Add(new RequestOp { RequestDeleteRange = new DeleteRangeRequest { Key = key } });
+        var response = await node.ProposeAsync<TxnResponse>(new Command { Txn = txn }, cancellationToken);
+        return response.Header.Revision;
+    }
+
+    private static ByteString Prefix(ByteString name) => ByteString.CopyFrom([.. name.Span, (byte)'/']);
+}

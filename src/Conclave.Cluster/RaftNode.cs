@@ -3,7 +3,9 @@ using System.Net;
 using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 using Conclave.Api.Raft;
+using DotNext.Net.Cluster;
 using DotNext.Net.Cluster.Consensus.Raft;
+using DotNext.Net.Cluster.Consensus.Raft.Membership;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -118,6 +120,15 @@ public sealed partial class RaftNode : IConsensus
             if (movedFrom is not null)
             {
                 Log.PeerUrlChanged(logger, movedFrom.ToString() ?? "?", topology.Local.PeerUrl);
+            }
+
+            var peers = await ((IClusterConfigurationStorage<EndPoint>)membership).LoadConfigurationAsync(cancellationToken).ConfigureAwait(false);
+            if (peers.Members.Count == 1)
+            {
+                // Alone, DotNext makes this member leader without an election, in the persisted term (0 on a new
+                // log). Start a new term as an election would, so terms grow with every start as etcd's do.
+                await ((IPersistentState)wal).IncrementTermAsync(ClusterMemberId.FromEndPoint(topology.Local.EndPoint), cancellationToken)
+                    .ConfigureAwait(false);
             }
 
             var configuration = new RaftCluster.TcpConfiguration(options.PeerEndpoint)

@@ -10,7 +10,8 @@ internal static class ClosedLoop
     /// <param name="settings">Clients, total or duration.</param>
     /// <param name="send">Sends request number <c>i</c> for client <c>client</c>; must not allocate a closure per call.</param>
     /// <param name="cancellationToken">Stops early (Ctrl-C); the figures so far are still reported.</param>
-    public static async Task<ClosedLoopResult> RunAsync(BenchSettings settings, Func<int, long, CancellationToken, Task> send, CancellationToken cancellationToken)
+    /// <param name="pacer">Spaces the requests to a fixed rate; the wait is not counted as latency.</param>
+    public static async Task<ClosedLoopResult> RunAsync(BenchSettings settings, Func<int, long, CancellationToken, Task> send, CancellationToken cancellationToken, Pacer? pacer = null)
     {
         var recorders = new LatencyRecorder[settings.Clients];
         var errorKinds = new ConcurrentDictionary<string, long>();
@@ -42,6 +43,18 @@ internal static class ClosedLoop
                     }
 
                     i = (local++ * settings.Clients) + client;
+                }
+
+                try
+                {
+                    if (pacer is not null)
+                    {
+                        await pacer.WaitAsync(client, cancellationToken).ConfigureAwait(false);
+                    }
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
                 }
 
                 var sent = Stopwatch.GetTimestamp();

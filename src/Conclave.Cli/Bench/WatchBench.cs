@@ -72,37 +72,18 @@ internal static class WatchBench
             }
 
             var kv = connections.Kv;
-            var clientsCount = settings.Clients;
-            var interval = rate > 0 ? (long)(Stopwatch.Frequency * (double)clientsCount / rate) : 0;
-            var nextSend = new long[clientsCount];
-            var begin = Stopwatch.GetTimestamp();
-            for (var c = 0; c < clientsCount; c++)
-            {
-                nextSend[c] = begin + (interval * c / clientsCount);
-            }
-
             var puts = await ClosedLoop.RunAsync(
                 settings,
-                async (client, i, ct) =>
+                (client, i, ct) =>
                 {
-                    if (interval > 0)
-                    {
-                        // Open-loop pacing on an absolute schedule: a slow put is followed by catch-up, not by drift.
-                        var wait = nextSend[client] - Stopwatch.GetTimestamp();
-                        nextSend[client] += interval;
-                        if (wait > 0)
-                        {
-                            await Task.Delay(TimeSpan.FromSeconds((double)wait / Stopwatch.Frequency), ct);
-                        }
-                    }
-
                     var value = new byte[valueSize];
                     value[0] = Marker;
                     BinaryPrimitives.WriteInt64LittleEndian(value.AsSpan(1), Stopwatch.GetTimestamp());
                     var request = new PutRequest { Key = keys[i % keys.Length], Value = UnsafeByteOperations.UnsafeWrap(value) };
-                    await kv[client % kv.Length].PutAsync(request, cancellationToken: ct).ResponseAsync;
+                    return kv[client % kv.Length].PutAsync(request, cancellationToken: ct).ResponseAsync;
                 },
-                cancellationToken);
+                cancellationToken,
+                rate > 0 ? new Pacer(rate, settings.Clients) : null);
 
             // Events for acknowledged puts may still be in flight: give them a bounded time to arrive.
             var expected = puts.Succeeded + 1;

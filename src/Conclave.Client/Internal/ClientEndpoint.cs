@@ -55,6 +55,10 @@ internal sealed class ClientEndpoint : IDisposable
             DisposeHttpClient = true,
             MaxReceiveMessageSize = int.MaxValue,
             MaxSendMessageSize = int.MaxValue,
+            // gRPC's own reconnect back-off grows to 2 minutes by default; a member that comes back should be used again
+            // within our retry budget, so cap it like our own retries.
+            InitialReconnectBackoff = options.RetryBaseDelay,
+            MaxReconnectBackoff = options.RetryMaxDelay,
         });
         return new ClientEndpoint(address, channel);
     }

@@ -42,4 +42,34 @@ public abstract class WatchResumeConformanceTests(KvEndpointFixture fixture)
         Assert.Equal(Enumerable.Range(0, 60).Select(i => i.ToString()), seen.Select(e => e.Entry.ValueString));
         Assert.Equal(Enumerable.Range(0, 60).Select(i => start + i), seen.Select(e => e.Revision));
     }
+
+    [Fact]
+    public async Task A_watch_started_at_now_resumes_after_restart_from_where_it_was()
+    {
+        using var cts = TestKeys.Timeout(40);
+        await using var client = fixture.CreateClient(o => o with { RetryMaxDelay = TimeSpan.FromMilliseconds(300) });
+        var prefix = TestKeys.UniquePrefix("watch-now-resume");
+        await client.PutAsync(prefix + "before", "history", cancellationToken: cts.Token);
+        await using var events = client.WatchAsync(prefix, new WatchOptions { Prefix = true }, cts.Token).GetAsyncEnumerator(cts.Token);
+        var first = events.MoveNextAsync();
+
+        // The watch starts at "now" once the server has created it; keep writing until one write lands after that.
+        var probe = 0;
+        while (!first.IsCompleted)
+        {
+            await client.PutAsync(prefix + "probe", (probe++).ToString(), cancellationToken: cts.Token);
+            await Task.WhenAny(first.AsTask(), Task.Delay(50, cts.Token));
+        }
+
+        Assert.True(await first);
+        Assert.Equal(prefix + "probe", events.Current.Entry.KeyString);
+        var seenProbes = 1 + (await WatchReader.TakeAsync(events, probe - 1 - int.Parse(events.Current.Entry.ValueString), TimeSpan.FromSeconds(10))).Count;
+        await fixture.KillAndRestartAsync(cts.Token);
+        await client.PutAsync(prefix + "after", "restart", cancellationToken: cts.Token);
+
+        var after = await WatchReader.TakeAsync(events, 1, TimeSpan.FromSeconds(20));
+
+        Assert.True(seenProbes >= 1);
+        Assert.Equal(prefix + "after", after[0].Entry.KeyString);
+    }
 }

@@ -1,0 +1,73 @@
+using System.Net;
+
+namespace Conclave.Cluster.Tests;
+
+/// <summary>
+/// Smoke test of the multi-member path (forwarding and membership changes come later): three members elect a
+/// leader, replicate, and a member that was down catches up by snapshot.
+/// </summary>
+public sealed class ThreeMemberTests : IAsyncLifetime
+{
+    private readonly List<TestMember> members = [];
+
+    public Task InitializeAsync()
+    {
+        var ports = Enumerable.Range(0, 3).Select(_ => TestMember.FreePort()).ToArray();
+        var initial = Enumerable.Range(0, 3).ToDictionary(i => $"m{i}", i => $"http://127.0.0.1:{ports[i]}");
+        for (var i = 0; i < 3; i++)
+        {
+            var name = $"m{i}";
+            var port = ports[i];
+            members.Add(new TestMember(o => o with
+            {
+                MemberName = name,
+                PeerEndpoint = new IPEndPoint(IPAddress.Loopback, port),
+                InitialCluster = initial,
+                SnapshotInterval = 20,
+                MaxBatchCommands = 2,
+            }));
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public async Task DisposeAsync()
+    {
+        foreach (var member in members)
+        {
+            await member.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task MembersElectReplicateAndCatchUpBySnapshot()
+    {
+        var machines = members.Select(_ => new RecordingStateMachine()).ToArray();
+        var nodes = new RaftNode?[3];
+        nodes[0] = await members[0].StartAsync(machines[0]);
+        nodes[1] = await members[1].StartAsync(machines[1]);
+
+        await TestMember.WaitUntilAsync(() => nodes.Any(n => n?.IsLeader == true), "a leader of two members", 10_000);
+        var leader = nodes.First(n => n?.IsLeader == true)!;
+        var ids = nodes.Where(n => n is not null).Select(n => n!.Status).ToArray();
+        Assert.All(ids, s => Assert.Equal(leader.Status.MemberId, s.LeaderId));
+        Assert.Equal(3, leader.Status.Members.Count);
+
+        // Enough entries for snapshots to truncate the log behind them, while m2 is down.
+        for (var round = 0; round < 40; round++)
+        {
+            await Task.WhenAll(Enumerable.Range(0, 4).Select(i => leader.ProposeAsync(RecordingStateMachine.Put($"k{round}-{i}")).AsTask()));
+        }
+
+        await TestMember.WaitUntilAsync(() => leader.SnapshotIndex >= 40, "a snapshot on the leader", 10_000);
+        var follower = nodes.First(n => n is not null && n != leader)!;
+        await Assert.ThrowsAsync<ConsensusUnavailableException>(async () => await follower.ProposeAsync(RecordingStateMachine.Put("x")));
+
+        nodes[2] = await members[2].StartAsync(machines[2]);
+        await leader.ReadBarrierAsync();
+        var expected = machines[Array.IndexOf(nodes, leader)].Keys;
+        await TestMember.WaitUntilAsync(() => machines[2].Keys.Count == expected.Count, "m2 to catch up", 10_000);
+        Assert.Equal(expected, machines[2].Keys);
+        Assert.Equal(1, machines[2].RestoreCount);
+    }
+}

@@ -94,9 +94,3 @@ internal sealed class ClusterTopology
         return hash == 0 ? 1 : hash;
     }
 }
-
-/// <summary>One configured member.</summary>
-internal sealed record TopologyMember(ulong Id, string Name, string PeerUrl, EndPoint EndPoint, IReadOnlyList<string> ClientUrls)
-{
-    public MemberInfo ToInfo() => new(Id, Name, [PeerUrl], ClientUrls, IsLearner: false);
-}

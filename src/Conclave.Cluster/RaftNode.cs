@@ -1,7 +1,5 @@
 using System.Diagnostics;
 using System.Net;
-using System.Runtime.CompilerServices;
-using System.Threading.Channels;
 using Conclave.Api.Raft;
 using DotNext.Net.Cluster;
 using DotNext.Net.Cluster.Consensus.Raft;
@@ -17,7 +15,7 @@ namespace Conclave.Cluster;
 /// (<see cref="CommandBatch"/>), and several entries are in flight at once, so the next batch forms while the
 /// previous one is replicated and flushed.
 /// </summary>
-public sealed partial class RaftNode : IConsensus
+public sealed class RaftNode : IConsensus
 {
     private readonly RaftNodeOptions options;
     private readonly ClusterTopology topology;
@@ -28,9 +26,8 @@ public sealed partial class RaftNode : IConsensus
     private readonly ClusterMetrics metrics;
     private readonly ILogger logger;
     private readonly CancellationTokenSource stopping = new();
-    private readonly Channel<Proposal> queue;
-    private readonly SemaphoreSlim inFlight;
-    private readonly Task pipeline;
+    private readonly ProposalPipeline pipeline;
+    private readonly MemberInfo[] members;
     private int disposed;
 
     private RaftNode(
@@ -51,16 +48,9 @@ public sealed partial class RaftNode : IConsensus
         this.membership = membership;
         this.metrics = metrics;
         this.logger = logger;
-        queue = Channel.CreateBounded<Proposal>(new BoundedChannelOptions(options.MaxQueuedProposals)
-        {
-            FullMode = BoundedChannelFullMode.Wait,
-            SingleReader = true,
-            SingleWriter = false,
-            AllowSynchronousContinuations = false,
-        });
-        inFlight = new SemaphoreSlim(options.MaxInFlightBatches, options.MaxInFlightBatches);
+        members = topology.Members.Select(static m => m.ToInfo()).ToArray();
+        pipeline = new ProposalPipeline(cluster, wal, options, metrics, logger, stopping.Token);
         cluster.LeaderChanged += OnLeaderChanged;
-        pipeline = Task.Run(RunPipelineAsync);
     }
 
     /// <inheritdoc />
@@ -79,7 +69,7 @@ public sealed partial class RaftNode : IConsensus
                 (ulong)((IPersistentState)wal).Term,
                 wal.LastCommittedEntryIndex,
                 wal.LastAppliedIndex,
-                topology.Members.Select(static m => m.ToInfo()).ToArray());
+                members);
         }
     }
 
@@ -200,7 +190,7 @@ public sealed partial class RaftNode : IConsensus
         ArgumentNullException.ThrowIfNull(command);
         if (stopping.IsCancellationRequested)
         {
-            return ValueTask.FromException<object?>(StoppingError());
+            return ValueTask.FromException<object?>(Unavailable.Stopping());
         }
 
         if (cancellationToken.IsCancellationRequested)
@@ -211,45 +201,10 @@ public sealed partial class RaftNode : IConsensus
         if (!IsLeader)
         {
             // Forwarding to the leader is the next step; until then a follower refuses.
-            return ValueTask.FromException<object?>(NotLeaderError());
+            return ValueTask.FromException<object?>(Unavailable.NotLeader(topology.Find(cluster.Leader?.EndPoint)));
         }
 
-        var proposal = new Proposal(command, command.CalculateSize());
-        metrics.Proposals.Add(1);
-        if (!queue.Writer.TryWrite(proposal))
-        {
-            return WaitForRoomAsync(proposal, cancellationToken);
-        }
-
-        return cancellationToken.CanBeCanceled
-            ? WaitAsync(proposal, cancellationToken)
-            : new ValueTask<object?>(proposal.Task);
-    }
-
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<object?> WaitForRoomAsync(Proposal proposal, CancellationToken cancellationToken)
-    {
-        try
-        {
-            await queue.Writer.WriteAsync(proposal, cancellationToken).ConfigureAwait(false);
-        }
-        catch (ChannelClosedException)
-        {
-            throw StoppingError();
-        }
-
-        return await WaitAsync(proposal, cancellationToken).ConfigureAwait(false);
-    }
-
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private static async ValueTask<object?> WaitAsync(Proposal proposal, CancellationToken cancellationToken)
-    {
-        // Cancelling stops the wait only: a command already handed to the log may still commit.
-        await using (cancellationToken.UnsafeRegister(static (state, token) => ((Proposal)state!).TrySetCanceled(token), proposal)
-            .ConfigureAwait(false))
-        {
-            return await proposal.Task.ConfigureAwait(false);
-        }
+        return pipeline.ProposeAsync(command, cancellationToken);
     }
 
     /// <inheritdoc />
@@ -257,7 +212,7 @@ public sealed partial class RaftNode : IConsensus
     {
         if (stopping.IsCancellationRequested)
         {
-            throw StoppingError();
+            throw Unavailable.Stopping();
         }
 
         using var timeout = new CancellationTokenSource(options.ReadBarrierTimeout, options.TimeProvider);
@@ -272,7 +227,7 @@ public sealed partial class RaftNode : IConsensus
         }
         catch (OperationCanceledException e) when (stopping.IsCancellationRequested)
         {
-            throw StoppingError(e);
+            throw Unavailable.Stopping(e);
         }
         catch (OperationCanceledException e)
         {
@@ -285,141 +240,7 @@ public sealed partial class RaftNode : IConsensus
         }
         catch (ObjectDisposedException e)
         {
-            throw StoppingError(e);
-        }
-    }
-
-    private async Task RunPipelineAsync()
-    {
-        var reader = queue.Reader;
-        var batch = new List<Proposal>(options.MaxBatchCommands);
-        Proposal? carried = null;
-        try
-        {
-            while (true)
-            {
-                if (carried is null && !await reader.WaitToReadAsync(stopping.Token).ConfigureAwait(false))
-                {
-                    break;
-                }
-
-                await inFlight.WaitAsync(stopping.Token).ConfigureAwait(false);
-                var bytes = 0;
-                if (carried is not null)
-                {
-                    batch.Add(carried);
-                    bytes = ProposalBatch.FramedSize(carried.Size);
-                    carried = null;
-                }
-
-                while (batch.Count < options.MaxBatchCommands && reader.TryRead(out var proposal))
-                {
-                    if (proposal.Task.IsCompleted)
-                    {
-                        continue; // cancelled by its caller before it reached the log
-                    }
-
-                    var size = ProposalBatch.FramedSize(proposal.Size);
-                    if (batch.Count > 0 && bytes + size > options.MaxBatchBytes)
-                    {
-                        carried = proposal;
-                        break;
-                    }
-
-                    batch.Add(proposal);
-                    bytes += size;
-                }
-
-                if (batch.Count == 0)
-                {
-                    inFlight.Release();
-                    continue;
-                }
-
-                var entry = ProposalBatch.Create(batch);
-                batch.Clear();
-                metrics.BatchSize.Record(entry.Count);
-                metrics.BatchBytes.Record(entry.Payload.Length);
-                _ = ReplicateAsync(entry);
-            }
-        }
-        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
-        {
-        }
-        catch (Exception e)
-        {
-            Log.PipelineCrashed(logger, e);
-        }
-        finally
-        {
-            var error = StoppingError();
-            carried?.TrySetException(error);
-            foreach (var p in batch)
-            {
-                p.TrySetException(error);
-            }
-
-            queue.Writer.TryComplete();
-            while (reader.TryRead(out var p))
-            {
-                p.TrySetException(error);
-            }
-        }
-    }
-
-    private async Task ReplicateAsync(ProposalBatch batch)
-    {
-        try
-        {
-            using var timeout = new CancellationTokenSource(options.ProposalTimeout, options.TimeProvider);
-            using var linked = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, stopping.Token);
-            var entry = new BinaryLogEntry
-            {
-                Content = batch.Payload,
-                Term = ((IPersistentState)wal).Term,
-                Context = batch,
-            };
-            try
-            {
-                await cluster.ReplicateAsync(entry, linked.Token).ConfigureAwait(false);
-                Fail(batch, new ConsensusUnavailableException("The log entry was applied without its proposals' results."));
-            }
-            catch (NotLeaderException e)
-            {
-                Fail(batch, new ConsensusUnavailableException("Leadership was lost before the proposal committed; its outcome is unknown.", e));
-            }
-            catch (OperationCanceledException e) when (stopping.IsCancellationRequested)
-            {
-                Fail(batch, StoppingError(e));
-            }
-            catch (OperationCanceledException e) when (timeout.IsCancellationRequested)
-            {
-                Fail(batch, new ConsensusUnavailableException(
-                    $"The proposal was not committed within {options.ProposalTimeout.TotalMilliseconds:0} ms; its outcome is unknown.", e));
-            }
-            catch (ObjectDisposedException e)
-            {
-                Fail(batch, StoppingError(e));
-            }
-            catch (Exception e)
-            {
-                Fail(batch, new ConsensusUnavailableException($"The proposal failed in the Raft log: {e.Message}", e));
-            }
-        }
-        finally
-        {
-            batch.ReleasePayload();
-            inFlight.Release();
-        }
-    }
-
-    private void Fail(ProposalBatch batch, ConsensusUnavailableException error)
-    {
-        var failed = batch.Fail(error);
-        if (failed > 0)
-        {
-            metrics.FailedProposals.Add(failed);
-            Log.BatchFailed(logger, failed, error.Message);
+            throw Unavailable.Stopping(e);
         }
     }
 
@@ -437,17 +258,6 @@ public sealed partial class RaftNode : IConsensus
         }
     }
 
-    private ConsensusUnavailableException NotLeaderError()
-    {
-        var leader = topology.Find(cluster.Leader?.EndPoint);
-        return new ConsensusUnavailableException(leader is null
-            ? "No leader is known; retry once the cluster has elected one."
-            : $"This member is not the leader; the leader is {leader.Name} ({leader.PeerUrl}). Forwarding is not implemented yet.");
-    }
-
-    private static ConsensusUnavailableException StoppingError(Exception? inner = null) =>
-        new("This member is stopping.", inner);
-
     /// <summary>Stops proposing, fails what is still queued, stops Raft and closes the log.</summary>
     public async ValueTask DisposeAsync()
     {
@@ -459,8 +269,7 @@ public sealed partial class RaftNode : IConsensus
         var started = Stopwatch.GetTimestamp();
         Log.Stopping(logger);
         await stopping.CancelAsync().ConfigureAwait(false);
-        queue.Writer.TryComplete();
-        await pipeline.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        await pipeline.DisposeAsync().ConfigureAwait(false);
         cluster.LeaderChanged -= OnLeaderChanged;
         await cluster.StopAsync(CancellationToken.None).ConfigureAwait(false);
         await cluster.DisposeAsync().ConfigureAwait(false);
@@ -469,7 +278,6 @@ public sealed partial class RaftNode : IConsensus
         await stateMachine.DisposeAsync().ConfigureAwait(false);
         metrics.Dispose();
         // 'stopping' is not disposed: its token stays observable (Stopping) after the member stopped.
-        inFlight.Dispose();
         Log.Stopped(logger, (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds);
     }
 }

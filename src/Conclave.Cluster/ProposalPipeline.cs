@@ -1,0 +1,234 @@
+using System.Runtime.CompilerServices;
+using System.Threading.Channels;
+using Conclave.Api.Raft;
+using DotNext.Net.Cluster.Consensus.Raft;
+using Microsoft.Extensions.Logging;
+
+namespace Conclave.Cluster;
+
+/// <summary>
+/// Turns concurrent proposals into log entries: one reader collects whatever is queued into a
+/// <see cref="ProposalBatch"/> (bounded by count and bytes) and hands it to Raft without waiting for it, up to
+/// <see cref="RaftNodeOptions.MaxInFlightBatches"/> at once; the next batch forms while earlier ones are
+/// replicated and flushed. Proposers get their results from the apply of their entry (see
+/// <see cref="SnapshottingStateMachine"/>). No lock is held across an await.
+/// </summary>
+internal sealed class ProposalPipeline : IAsyncDisposable
+{
+    private readonly RaftCluster cluster;
+    private readonly IPersistentState log;
+    private readonly RaftNodeOptions options;
+    private readonly ClusterMetrics metrics;
+    private readonly ILogger logger;
+    private readonly CancellationToken stopping;
+    private readonly Channel<Proposal> queue;
+    private readonly SemaphoreSlim inFlight;
+    private readonly Task loop;
+
+    public ProposalPipeline(RaftCluster cluster, IPersistentState log, RaftNodeOptions options, ClusterMetrics metrics, ILogger logger, CancellationToken stopping)
+    {
+        this.cluster = cluster;
+        this.log = log;
+        this.options = options;
+        this.metrics = metrics;
+        this.logger = logger;
+        this.stopping = stopping;
+        queue = Channel.CreateBounded<Proposal>(new BoundedChannelOptions(options.MaxQueuedProposals)
+        {
+            FullMode = BoundedChannelFullMode.Wait,
+            SingleReader = true,
+            SingleWriter = false,
+            AllowSynchronousContinuations = false,
+        });
+        inFlight = new SemaphoreSlim(options.MaxInFlightBatches, options.MaxInFlightBatches);
+        loop = Task.Run(RunAsync);
+    }
+
+    /// <summary>Queues <paramref name="command"/> for the next batch and waits for its result.</summary>
+    public ValueTask<object?> ProposeAsync(Command command, CancellationToken cancellationToken)
+    {
+        var proposal = new Proposal(command, command.CalculateSize());
+        if (!queue.Writer.TryWrite(proposal))
+        {
+            return WaitForRoomAsync(proposal, cancellationToken);
+        }
+
+        return cancellationToken.CanBeCanceled
+            ? WaitAsync(proposal, cancellationToken)
+            : new ValueTask<object?>(proposal.Task);
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<object?> WaitForRoomAsync(Proposal proposal, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await queue.Writer.WriteAsync(proposal, cancellationToken).ConfigureAwait(false);
+        }
+        catch (ChannelClosedException)
+        {
+            throw Unavailable.Stopping();
+        }
+
+        return await WaitAsync(proposal, cancellationToken).ConfigureAwait(false);
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private static async ValueTask<object?> WaitAsync(Proposal proposal, CancellationToken cancellationToken)
+    {
+        // Cancelling stops the wait only: a command already handed to the log may still commit.
+        await using (cancellationToken.UnsafeRegister(static (state, token) => ((Proposal)state!).TrySetCanceled(token), proposal)
+            .ConfigureAwait(false))
+        {
+            return await proposal.Task.ConfigureAwait(false);
+        }
+    }
+
+    private async Task RunAsync()
+    {
+        var reader = queue.Reader;
+        var batch = new List<Proposal>(options.MaxBatchCommands);
+        Proposal? carried = null;
+        try
+        {
+            while (carried is not null || await reader.WaitToReadAsync(stopping).ConfigureAwait(false))
+            {
+                await inFlight.WaitAsync(stopping).ConfigureAwait(false);
+                var bytes = 0;
+                if (carried is not null)
+                {
+                    batch.Add(carried);
+                    bytes = ProposalBatch.FramedSize(carried.Size);
+                    carried = null;
+                }
+
+                while (batch.Count < options.MaxBatchCommands && reader.TryRead(out var proposal))
+                {
+                    if (proposal.Task.IsCompleted)
+                    {
+                        continue; // cancelled by its caller before it reached the log
+                    }
+
+                    var size = ProposalBatch.FramedSize(proposal.Size);
+                    if (batch.Count > 0 && bytes + size > options.MaxBatchBytes)
+                    {
+                        carried = proposal;
+                        break;
+                    }
+
+                    batch.Add(proposal);
+                    bytes += size;
+                }
+
+                if (batch.Count == 0)
+                {
+                    inFlight.Release();
+                    continue;
+                }
+
+                var entry = ProposalBatch.Create(batch);
+                batch.Clear();
+                metrics.Proposals.Add(entry.Count);
+                metrics.BatchSize.Record(entry.Count);
+                metrics.BatchBytes.Record(entry.Payload.Length);
+                _ = ReplicateAsync(entry);
+            }
+        }
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+        {
+        }
+        catch (Exception e)
+        {
+            Log.PipelineCrashed(logger, e);
+        }
+        finally
+        {
+            var error = Unavailable.Stopping();
+            carried?.TrySetException(error);
+            foreach (var p in batch)
+            {
+                p.TrySetException(error);
+            }
+
+            queue.Writer.TryComplete();
+            while (reader.TryRead(out var p))
+            {
+                p.TrySetException(error);
+            }
+        }
+    }
+
+    private async Task ReplicateAsync(ProposalBatch batch)
+    {
+        try
+        {
+            using var timeout = new CancellationTokenSource(options.ProposalTimeout, options.TimeProvider);
+            using var linked = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, stopping);
+            var entry = new BinaryLogEntry
+            {
+                Content = batch.Payload,
+                Term = log.Term,
+                Context = batch,
+            };
+            try
+            {
+                await cluster.ReplicateAsync(entry, linked.Token).ConfigureAwait(false);
+
+                // Normally a no-op: the apply of the entry has handed out every result already.
+                Fail(batch, new ConsensusUnavailableException("The log entry was applied without its proposals' results."));
+            }
+            catch (NotLeaderException e)
+            {
+                Fail(batch, new ConsensusUnavailableException("Leadership was lost before the proposal committed; its outcome is unknown.", e));
+            }
+            catch (OperationCanceledException e) when (stopping.IsCancellationRequested)
+            {
+                Fail(batch, Unavailable.Stopping(e));
+            }
+            catch (OperationCanceledException e) when (timeout.IsCancellationRequested)
+            {
+                Fail(batch, new ConsensusUnavailableException(
+                    $"The proposal was not committed within {options.ProposalTimeout.TotalMilliseconds:0} ms; its outcome is unknown.", e));
+            }
+            catch (ObjectDisposedException e)
+            {
+                Fail(batch, Unavailable.Stopping(e));
+            }
+            catch (Exception e)
+            {
+                Fail(batch, new ConsensusUnavailableException($"The proposal failed in the Raft log: {e.Message}", e));
+            }
+        }
+        finally
+        {
+            batch.ReleasePayload();
+            inFlight.Release();
+        }
+    }
+
+    private void Fail(ProposalBatch batch, ConsensusUnavailableException error)
+    {
+        var failed = batch.Fail(error);
+        if (failed > 0)
+        {
+            metrics.FailedProposals.Add(failed);
+            Log.BatchFailed(logger, failed, error.Message);
+        }
+    }
+
+    /// <summary>
+    /// Refuses new proposals, fails the queued ones and waits for the entries in flight to finish (they are
+    /// cancelled by the stopping token, which the owner cancels first).
+    /// </summary>
+    public async ValueTask DisposeAsync()
+    {
+        queue.Writer.TryComplete();
+        await loop.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        for (var i = 0; i < options.MaxInFlightBatches; i++)
+        {
+            await inFlight.WaitAsync(CancellationToken.None).ConfigureAwait(false);
+        }
+
+        inFlight.Dispose();
+    }
+}

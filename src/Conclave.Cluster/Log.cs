@@ -47,11 +47,10 @@ internal static partial class Log
     public static partial void SnapshotDeleted(ILogger logger, string snapshotFile, long watermark);
 
     [LoggerMessage(EventId = 2020, Level = LogLevel.Critical,
-        Message = "The write-ahead log in {WalDirectory} failed its integrity check on start ({Reason}). It is moved to {QuarantineDirectory}; recovering from the snapshot and the {RecoveredEntries} intact committed entries (1..{RecoveredThrough}) of it")]
-    public static partial void WalCorrupt(ILogger logger, string walDirectory, string reason, string quarantineDirectory, long recoveredEntries, long recoveredThrough, Exception exception);
-
-    [LoggerMessage(EventId = 2021, Level = LogLevel.Warning, Message = "Dropped the uncommitted WAL tail after index {CommitIndex} ({DroppedEntries} entries); none was acknowledged")]
-    public static partial void WalTailDropped(ILogger logger, long commitIndex, long droppedEntries);
+        Message = "The write-ahead log in {WalDirectory} failed its integrity check on open ({Reason}); a copy is kept in {QuarantineDirectory}. " +
+                  "Kept the snapshot and the intact log up to index {KeptThrough}; cut {Cut} entries after it, {CutCommitted} of them committed " +
+                  "(-1: unknown, the checkpoint was torn; a leader sends committed entries again, a lone member has lost them)")]
+    public static partial void WalCorrupt(ILogger logger, string walDirectory, string reason, string quarantineDirectory, long keptThrough, long cut, long cutCommitted, Exception exception);
 
     [LoggerMessage(EventId = 2030, Level = LogLevel.Warning, Message = "Proposal batch of {Commands} command(s) failed: {Reason}")]
     public static partial void BatchFailed(ILogger logger, int commands, string reason);

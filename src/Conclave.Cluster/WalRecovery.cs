@@ -75,7 +75,9 @@ internal static class WalRecovery
 
         var commit = Math.Min(checkpoint.Valid ? checkpoint.CommitIndex : stateMachine.SnapshotIndex, lower);
         WriteCheckpoint(directory, Math.Max(commit, stateMachine.SnapshotIndex), lower);
-        Log.WalCorrupt(logger, directory, failure.Message, quarantine, lower - stateMachine.SnapshotIndex, lower, failure);
+        var cut = checkpoint.Valid ? checkpoint.LastIndex - lower : -1;
+        var cutCommitted = checkpoint.Valid ? Math.Max(0, checkpoint.CommitIndex - lower) : -1;
+        Log.WalCorrupt(logger, directory, failure.Message, quarantine, lower, cut, cutCommitted, failure);
         return await ConclaveWriteAheadLog.OpenAsync(directory, chunkSize, stateMachine, cancellationToken).ConfigureAwait(false);
     }
 

@@ -7,7 +7,11 @@ namespace Conclave.Cluster.Tests;
 public sealed class RecoveryTests : IAsyncLifetime
 {
     // One command per entry, so there are enough entries to fill several 4 KiB metadata pages (64 entries each).
-    private readonly TestMember member = new(static o => o with { MaxBatchCommands = 1, MaxInFlightBatches = 1 });
+    private readonly RecordingLoggerFactory logs = new();
+    private readonly TestMember member;
+
+    public RecoveryTests() =>
+        member = new(o => o with { MaxBatchCommands = 1, MaxInFlightBatches = 1, LoggerFactory = logs });
 
     public Task InitializeAsync() => Task.CompletedTask;
 
@@ -52,6 +56,9 @@ public sealed class RecoveryTests : IAsyncLifetime
         await using var node = await member.StartAsync(after);
 
         Assert.Single(Directory.GetDirectories(member.DataDirectory, "wal.corrupt-*"));
+        var report = Assert.Single(logs.Records, r => r.EventId.Id == 2020);
+        Assert.Equal(Microsoft.Extensions.Logging.LogLevel.Critical, report.Level);
+        Assert.Contains("up to index 127", report.Message);
         Assert.Equal(127, node.Status.CommitIndex);
         Assert.Equal(written.Take(after.Keys.Count), after.Keys);
         Assert.True(after.Keys.Count >= 120, $"kept {after.Keys.Count} of {written.Count}");

@@ -1,0 +1,112 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using Conclave.Server.Tests.Fixtures;
+
+namespace Conclave.Server.Tests.Gateway;
+
+/// <summary>The HTTP/1.1 listener: etcd's JSON gateway (base64 bytes, int64 as strings), /health and /metrics.</summary>
+public sealed class JsonGatewayTests(NodeFixture fixture) : IClassFixture<NodeFixture>
+{
+    [Fact]
+    public async Task Put_then_range_round_trips_base64_keys_and_values()
+    {
+        using var http = fixture.Node.CreateHttpClient();
+        var key = Keys.Unique("gw");
+
+        var put = await PostAsync(http, "/v3/kv/put", new { key = B64(key), value = B64("from http") });
+        var range = await PostAsync(http, "/v3/kv/range", new { key = B64(key) });
+
+        var revision = Int64(put.GetProperty("header").GetProperty("revision"));
+        Assert.True(revision > 1);
+        Assert.Equal(1, Int64(range.GetProperty("count")));
+        var kv = Assert.Single(range.GetProperty("kvs").EnumerateArray());
+        Assert.Equal(key, Text(kv.GetProperty("key")));
+        Assert.Equal("from http", Text(kv.GetProperty("value")));
+        Assert.Equal(revision, Int64(kv.GetProperty("mod_revision")));
+        Assert.Equal(revision, Int64(kv.GetProperty("create_revision")));
+        Assert.Equal(1, Int64(kv.GetProperty("version")));
+
+        // The same key is visible over gRPC (etcdctl).
+        var get = await Etcdctl.RunAsync(fixture.Endpoint, "get", key, "--print-value-only");
+        Assert.Equal(["from http"], get.Lines);
+    }
+
+    [Fact]
+    public async Task Range_end_deleterange_and_txn_work_over_json()
+    {
+        using var http = fixture.Node.CreateHttpClient();
+        var p = Keys.Unique("gwrange");
+        await PostAsync(http, "/v3/kv/put", new { key = B64($"{p}/a"), value = B64("1") });
+        await PostAsync(http, "/v3/kv/put", new { key = B64($"{p}/b"), value = B64("2") });
+
+        var range = await PostAsync(http, "/v3/kv/range", new { key = B64($"{p}/"), range_end = B64($"{p}0") });
+        var txn = await PostAsync(http, "/v3/kv/txn", new
+        {
+            compare = new[] { new { key = B64($"{p}/a"), target = "VALUE", result = "EQUAL", value = B64("1") } },
+            success = new[] { new { request_put = new { key = B64($"{p}/c"), value = B64("3") } } },
+        });
+        var deleted = await PostAsync(http, "/v3/kv/deleterange", new { key = B64($"{p}/"), range_end = B64($"{p}0"), prev_kv = true });
+
+        Assert.Equal(2, Int64(range.GetProperty("count")));
+        Assert.True(txn.GetProperty("succeeded").GetBoolean(), txn.ToString());
+        Assert.Equal(3, Int64(deleted.GetProperty("deleted")));
+        Assert.Equal(["1", "2", "3"], deleted.GetProperty("prev_kvs").EnumerateArray().Select(kv => Text(kv.GetProperty("value"))));
+    }
+
+    [Fact]
+    public async Task Errors_carry_etcds_message_and_an_http_status()
+    {
+        using var http = fixture.Node.CreateHttpClient();
+
+        using var response = await http.PostAsJsonAsync(new Uri("/v3/kv/put", UriKind.Relative), new { key = "", value = B64("v") });
+        var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("etcdserver: key is not provided", body.GetProperty("error").GetString());
+        Assert.Equal(3, body.GetProperty("code").GetInt32());
+    }
+
+    [Fact]
+    public async Task Health_answers_true()
+    {
+        using var http = fixture.Node.CreateHttpClient();
+
+        using var response = await http.GetAsync(new Uri("/health", UriKind.Relative));
+        var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("true", body.GetProperty("health").GetString());
+    }
+
+    [Fact]
+    public async Task Metrics_expose_request_counts_and_the_applied_index()
+    {
+        using var http = fixture.Node.CreateHttpClient();
+        await PostAsync(http, "/v3/kv/put", new { key = B64(Keys.Unique("metrics")), value = B64("v") });
+        (await Etcdctl.RunAsync(fixture.Endpoint, "get", "metrics-probe")).EnsureSuccess();
+
+        var text = await http.GetStringAsync(new Uri("/metrics", UriKind.Relative));
+
+        Assert.Contains("conclave_grpc_requests_total{", text, StringComparison.Ordinal);
+        Assert.Contains("# TYPE conclave_grpc_requests_total counter", text, StringComparison.Ordinal);
+        var applied = text.Split('\n').Single(l => l.StartsWith("conclave_raft_applied_index ", StringComparison.Ordinal));
+        Assert.True(double.Parse(applied.Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture) > 0, applied);
+    }
+
+    private static async Task<JsonElement> PostAsync(HttpClient http, string path, object body)
+    {
+        using var response = await http.PostAsJsonAsync(new Uri(path, UriKind.Relative), body);
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.IsSuccessStatusCode, $"POST {path}: {(int)response.StatusCode} {text}");
+        return JsonDocument.Parse(text).RootElement.Clone();
+    }
+
+    private static string B64(string text) => Convert.ToBase64String(Encoding.UTF8.GetBytes(text));
+
+    private static string Text(JsonElement b64) => Encoding.UTF8.GetString(b64.GetBytesFromBase64());
+
+    // Proto JSON writes int64 as a string.
+    private static long Int64(JsonElement e) => e.ValueKind == JsonValueKind.String ? long.Parse(e.GetString()!, System.Globalization.CultureInfo.InvariantCulture) : e.GetInt64();
+}

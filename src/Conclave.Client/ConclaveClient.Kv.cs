@@ -164,7 +164,7 @@ public sealed partial class ConclaveClient
         var (response, _) = await InvokeAsync(
             request,
             static (e, r, o) => e.Kv.CompactAsync(r, o),
-            idempotent: true,
+            idempotent: false,
             cancellationToken,
             requestedRevision: revision).ConfigureAwait(false);
         return new CompactResult(response.Header?.Revision ?? 0);

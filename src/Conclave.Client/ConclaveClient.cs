@@ -16,9 +16,9 @@ public sealed partial class ConclaveClient : IAsyncDisposable
     private int _disposed;
 
     /// <summary>Creates a client for the given cluster endpoints with default settings.</summary>
-    /// <param name="endpoints">Client URLs, e.g. <c>127.0.0.1:2379</c>.</param>
+    /// <param name="endpoints">Client URLs, e.g. <c>127.0.0.1:2379</c>; none means <c>http://127.0.0.1:2379</c>.</param>
     public ConclaveClient(params string[] endpoints)
-        : this(new ConclaveClientOptions { Endpoints = endpoints })
+        : this(endpoints is null || endpoints.Length == 0 ? new ConclaveClientOptions() : new ConclaveClientOptions { Endpoints = endpoints })
     {
     }
 

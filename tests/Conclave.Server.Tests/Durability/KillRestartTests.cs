@@ -131,6 +131,8 @@ public sealed class KillRestartTests(ITestOutputHelper output)
         var duplicates = stored.Values.GroupBy(k => k.ModRevision).Where(g => g.Count() > 1).Select(g => g.Key).ToList();
         Assert.True(duplicates.Count == 0, $"revisions used by more than one put: {string.Join(", ", duplicates.Take(10))}");
         Assert.True(restartRevision >= log.MaxRevision, $"revision after restart {restartRevision} is below the highest acknowledged {log.MaxRevision}");
+        // Only puts of new keys happen here, so the store revision is exactly the newest put's revision.
+        Assert.Equal(stored.Values.Max(k => k.ModRevision), restartRevision);
         output.WriteLine($"verified {log.Acked.Count} acked puts; {stored.Count - log.Acked.Count} unacknowledged puts were also committed; revision after restart {restartRevision}");
 
         // New writes continue right after the recovered revision: strictly above every ack, one revision per put.

@@ -5,27 +5,34 @@ using System.Text;
 namespace Conclave.Client.Tests.Fixtures;
 
 /// <summary>
-/// A single-member etcd started from <c>/usr/bin/etcd</c> on loopback ports with a temporary data directory.
-/// Killed by its own PID on dispose; the data directory is deleted.
+/// One etcd member started from <c>/usr/bin/etcd</c> on loopback ports with a temporary data directory: alone
+/// (<see cref="StartAsync"/>) or as part of a cluster (<see cref="StartClusterAsync"/>). Killed by its own PID on
+/// dispose; the data directory is deleted.
 /// </summary>
 public sealed class EtcdProcess : IAsyncDisposable
 {
     public const string Binary = "/usr/bin/etcd";
 
     private readonly string _dataRoot;
+    private readonly string _name;
     private readonly int _clientPort;
     private readonly int _peerPort;
     private readonly StringBuilder _log = new();
+    private string _initialCluster;
     private Process? _process;
 
-    private EtcdProcess(string dataRoot, int clientPort, int peerPort)
+    private EtcdProcess(string name, int clientPort, int peerPort)
     {
-        _dataRoot = dataRoot;
+        _dataRoot = Directory.CreateTempSubdirectory("conclave-client-tests-etcd-").FullName;
+        _name = name;
         _clientPort = clientPort;
         _peerPort = peerPort;
+        _initialCluster = $"{name}={PeerUrl}";
     }
 
     public string ClientUrl => $"http://127.0.0.1:{_clientPort}";
+
+    public string PeerUrl => $"http://127.0.0.1:{_peerPort}";
 
     public int? Pid => _process?.Id;
 
@@ -40,26 +47,54 @@ public sealed class EtcdProcess : IAsyncDisposable
         }
     }
 
-    public static async Task<EtcdProcess> StartAsync(CancellationToken cancellationToken)
+    public static async Task<EtcdProcess> StartAsync(CancellationToken cancellationToken) =>
+        (await StartClusterAsync(1, cancellationToken))[0];
+
+    /// <summary>Starts <paramref name="size"/> members that form one cluster; returns when every member sees a leader.</summary>
+    public static async Task<EtcdProcess[]> StartClusterAsync(int size, CancellationToken cancellationToken)
     {
         if (!File.Exists(Binary))
         {
             throw new InvalidOperationException($"{Binary} is missing: install etcd 3.4 (Debian package 'etcd-server') to run the client tests.");
         }
 
-        var ports = FreePorts.Take(2);
-        var etcd = new EtcdProcess(Directory.CreateTempSubdirectory("conclave-client-tests-etcd-").FullName, ports[0], ports[1]);
+        var ports = FreePorts.Take(2 * size);
+        var members = new EtcdProcess[size];
+        for (var i = 0; i < size; i++)
+        {
+            members[i] = new EtcdProcess($"member{i}", ports[2 * i], ports[(2 * i) + 1]);
+        }
+
+        var initialCluster = string.Join(',', members.Select(m => $"{m._name}={m.PeerUrl}"));
         try
         {
-            await etcd.StartProcessAsync(cancellationToken);
-            return etcd;
+            foreach (var member in members)
+            {
+                member._initialCluster = initialCluster;
+                member.Launch();
+            }
+
+            // A member of a larger cluster only gets a leader once a majority runs, so launch all before waiting.
+            foreach (var member in members)
+            {
+                await member.WaitUntilServingAsync(cancellationToken);
+            }
+
+            return members;
         }
         catch
         {
-            await etcd.DisposeAsync();
+            foreach (var member in members)
+            {
+                await member.DisposeAsync();
+            }
+
             throw;
         }
     }
+
+    /// <summary>SIGKILLs the process (no graceful shutdown) and leaves it down.</summary>
+    public void KillOnly() => Kill();
 
     /// <summary>SIGKILLs the process (no graceful shutdown) and starts it again on the same data directory and ports.</summary>
     public async Task KillAndRestartAsync(CancellationToken cancellationToken)
@@ -84,7 +119,13 @@ public sealed class EtcdProcess : IAsyncDisposable
 
     private async Task StartProcessAsync(CancellationToken cancellationToken)
     {
-        var peerUrl = $"http://127.0.0.1:{_peerPort}";
+        Launch();
+        await WaitUntilServingAsync(cancellationToken);
+    }
+
+    private void Launch()
+    {
+        var peerUrl = PeerUrl;
         var info = new ProcessStartInfo(Binary)
         {
             RedirectStandardOutput = true,
@@ -93,13 +134,13 @@ public sealed class EtcdProcess : IAsyncDisposable
         };
         foreach (var arg in new[]
         {
-            "--name", "client-tests",
+            "--name", _name,
             "--data-dir", Path.Combine(_dataRoot, "data"),
             "--listen-client-urls", ClientUrl,
             "--advertise-client-urls", ClientUrl,
             "--listen-peer-urls", peerUrl,
             "--initial-advertise-peer-urls", peerUrl,
-            "--initial-cluster", $"client-tests={peerUrl}",
+            "--initial-cluster", _initialCluster,
             "--logger", "zap",
             "--log-level", "warn",
         })
@@ -118,11 +159,11 @@ public sealed class EtcdProcess : IAsyncDisposable
         _process = process;
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        await WaitUntilServingAsync(process, cancellationToken);
     }
 
-    private async Task WaitUntilServingAsync(Process process, CancellationToken cancellationToken)
+    private async Task WaitUntilServingAsync(CancellationToken cancellationToken)
     {
+        var process = _process ?? throw new InvalidOperationException("etcd was not launched.");
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(TimeSpan.FromSeconds(20));
         await using var client = new Conclave.Client.ConclaveClient(new Conclave.Client.ConclaveClientOptions

@@ -56,6 +56,23 @@ public sealed class JsonGatewayTests(NodeFixture fixture) : IClassFixture<NodeFi
     }
 
     [Fact]
+    public async Task Compaction_over_json_makes_older_revisions_unreadable()
+    {
+        using var http = fixture.Node.CreateHttpClient();
+        var key = Keys.Unique("gwcompact");
+        var first = Int64((await PostAsync(http, "/v3/kv/put", new { key = B64(key), value = B64("1") })).GetProperty("header").GetProperty("revision"));
+        var second = Int64((await PostAsync(http, "/v3/kv/put", new { key = B64(key), value = B64("2") })).GetProperty("header").GetProperty("revision"));
+
+        await PostAsync(http, "/v3/kv/compaction", new { revision = second.ToString(System.Globalization.CultureInfo.InvariantCulture) });
+        using var old = await http.PostAsJsonAsync(new Uri("/v3/kv/range", UriKind.Relative), new { key = B64(key), revision = first.ToString(System.Globalization.CultureInfo.InvariantCulture) });
+        var body = JsonDocument.Parse(await old.Content.ReadAsStringAsync()).RootElement;
+
+        Assert.Equal(HttpStatusCode.BadRequest, old.StatusCode);
+        Assert.Equal("etcdserver: mvcc: required revision has been compacted", body.GetProperty("error").GetString());
+        Assert.Equal(11, body.GetProperty("code").GetInt32());
+    }
+
+    [Fact]
     public async Task Errors_carry_etcds_message_and_an_http_status()
     {
         using var http = fixture.Node.CreateHttpClient();

@@ -193,4 +193,64 @@ public sealed class EtcdctlKvTests(NodeFixture fixture) : IClassFixture<NodeFixt
 
         Assert.Equal(["OK", key, "before"], put.Lines);
     }
+
+    [Fact]
+    public async Task Only_writes_that_change_something_advance_the_revision()
+    {
+        // Runs alone on this class's node (tests of a class run one at a time), so nothing else writes meanwhile.
+        var p = Keys.Unique("revs");
+        var start = await Etcd.PutAsync(Endpoint, $"{p}/k", "v");
+
+        var deleteNothing = await Etcdctl.RunAsync(Endpoint, "del", $"{p}/missing");
+        var afterDeleteNothing = await Etcd.RevisionAsync(Endpoint);
+        await Etcdctl.RunAsync(Endpoint, ["txn"], stdin: $"value(\"{p}/k\") = \"other\"\n\n\n\n");
+        var afterEmptyFailedTxn = await Etcd.RevisionAsync(Endpoint);
+        await Etcdctl.RunAsync(Endpoint, ["txn"], stdin: $"\nget {p}/k\n\n\n");
+        var afterReadOnlyTxn = await Etcd.RevisionAsync(Endpoint);
+        var samePut = await Etcd.PutAsync(Endpoint, $"{p}/k", "v");
+        var deleteOne = EtcdJson.Parse(await Etcdctl.RunAsync(Endpoint, "del", $"{p}/k", "-w", "json"));
+
+        Assert.Equal(["0"], deleteNothing.Lines);
+        Assert.Equal(start, afterDeleteNothing);
+        Assert.Equal(start, afterEmptyFailedTxn);
+        Assert.Equal(start, afterReadOnlyTxn);
+        Assert.Equal(start + 1, samePut);
+        Assert.Equal(start + 2, EtcdJson.HeaderRevision(deleteOne));
+    }
+
+    [Fact]
+    public async Task Put_ignore_value_keeps_the_value_and_fails_on_a_missing_key()
+    {
+        var key = Keys.Unique("ignore");
+        await Etcd.PutAsync(Endpoint, key, "kept");
+
+        var ignore = await Etcdctl.RunAsync(Endpoint, "put", key, "--ignore-value");
+        var get = EtcdJson.Parse(await Etcdctl.RunAsync(Endpoint, "get", key, "-w", "json"));
+        var missing = await Etcdctl.RunAsync(Endpoint, "put", Keys.Unique("nokey"), "--ignore-value");
+
+        Assert.Equal(["OK"], ignore.Lines);
+        var kv = Assert.Single(EtcdJson.Kvs(get));
+        Assert.Equal("kept", EtcdJson.Text(kv, "value"));
+        Assert.Equal(2, EtcdJson.Int(kv, "version"));
+        Assert.NotEqual(0, missing.ExitCode);
+        Assert.Contains("Error: etcdserver: key not found", missing.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Sort_applies_before_limit_and_from_key_reads_to_the_end()
+    {
+        var p = Keys.Unique("sortlimit");
+        await Etcd.PutAsync(Endpoint, $"{p}/a", "2");
+        await Etcd.PutAsync(Endpoint, $"{p}/b", "3");
+        await Etcd.PutAsync(Endpoint, $"{p}/c", "1");
+
+        var topByValue = await Etcdctl.RunAsync(Endpoint, "get", $"{p}/", "--prefix", "--sort-by=VALUE", "--order=DESCEND", "--limit=1");
+        var fromKey = await Etcdctl.RunAsync(Endpoint, "get", $"{p}/b", "--from-key", "--keys-only");
+        var range = await Etcdctl.RunAsync(Endpoint, "get", $"{p}/a", $"{p}/c", "--keys-only");
+
+        Assert.Equal([$"{p}/b", "3"], topByValue.Lines);
+        // --from-key reaches every key after the start, including other tests' keys: check the first two only.
+        Assert.Equal([$"{p}/b", "", $"{p}/c", ""], fromKey.Lines.Take(4));
+        Assert.Equal([$"{p}/a", "", $"{p}/b", ""], range.Lines);
+    }
 }

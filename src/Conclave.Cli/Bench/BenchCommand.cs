@@ -16,7 +16,7 @@ internal static class BenchCommand
         var endpoints = new Option<string>("--endpoints") { Description = "Comma-separated client URLs.", DefaultValueFactory = _ => ConnectionOptions.DefaultEndpoints, Recursive = true };
         var conns = new Option<int>("--conns") { Description = "Number of gRPC connections (channels).", DefaultValueFactory = _ => 1, Recursive = true };
         var clients = new Option<int>("--clients") { Description = "Number of concurrent request loops, sharing the connections round-robin.", DefaultValueFactory = _ => 1, Recursive = true };
-        var total = new Option<long>("--total") { Description = "Number of requests (puts, for watch); ignored with --duration.", DefaultValueFactory = _ => 10_000, Recursive = true };
+        var total = new Option<long?>("--total") { Description = "Number of requests: default 10000 (watch: puts, default 1000); ignored with --duration.", Recursive = true };
         var duration = new Option<string?>("--duration") { Description = "Run for this long instead of --total, e.g. 10s, 500ms, 2m.", Recursive = true };
         var keySize = new Option<int>("--key-size") { Description = "Key size in bytes.", DefaultValueFactory = _ => 8, Recursive = true };
         var valSize = new Option<int>("--val-size") { Description = "Value size in bytes.", DefaultValueFactory = _ => 8, Recursive = true };
@@ -29,11 +29,13 @@ internal static class BenchCommand
 
         BenchSettings Settings(ParseResult parse)
         {
+            // Watch runs are rate-limited: 10000 puts would take 100 s at the default 100/s.
+            var defaultTotal = parse.CommandResult.Command.Name == "watch" ? 1000 : 10_000;
             var settings = new BenchSettings(
                 ConnectionOptions.ParseEndpoints(parse.GetValue(endpoints)),
                 parse.GetValue(conns),
                 parse.GetValue(clients),
-                parse.GetValue(total),
+                parse.GetValue(total) ?? defaultTotal,
                 ParseDuration(parse.GetValue(duration)),
                 parse.GetValue(keySize),
                 parse.GetValue(valSize),
@@ -93,12 +95,6 @@ internal static class BenchCommand
             if (count < 1 || perSecond < 0 || space < 1 || space > BenchKeys.MaxKeySpace || drainSeconds < 0)
             {
                 throw new ArgumentException($"--watchers must be at least 1, --rate not negative, --key-space-size between 1 and {BenchKeys.MaxKeySpace}, --drain-timeout not negative.");
-            }
-
-            if (settings.Duration is null && parse.GetResult(total) is null)
-            {
-                // Watch runs are rate-limited: the shared default of 10000 puts would take 100 s at 100/s.
-                settings = settings with { Total = 1000 };
             }
 
             return await WatchBench.RunAsync(settings, count, parse.GetRequiredValue(watchPrefix), perSecond, space, TimeSpan.FromSeconds(drainSeconds), ct);

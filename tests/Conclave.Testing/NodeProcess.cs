@@ -120,11 +120,13 @@ public sealed class NodeProcess : IAsyncDisposable
             return;
         }
 
+        var killed = false;
         try
         {
             if (!p.HasExited)
             {
                 p.Kill(entireProcessTree: true);
+                killed = true;
             }
 
             // Also drains the redirected output.
@@ -136,7 +138,10 @@ public sealed class NodeProcess : IAsyncDisposable
             // Never started or already reaped.
         }
 
-        WriteMarker($"killed (SIGKILL), exit code {exitCode}");
+        if (killed)
+        {
+            WriteMarker($"killed (SIGKILL), exit code {exitCode}");
+        }
     }
 
     /// <summary>

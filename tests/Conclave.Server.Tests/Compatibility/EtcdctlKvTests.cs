@@ -253,4 +253,24 @@ public sealed class EtcdctlKvTests(NodeFixture fixture) : IClassFixture<NodeFixt
         Assert.Equal([$"{p}/b", "", $"{p}/c", ""], fromKey.Lines.Take(4));
         Assert.Equal([$"{p}/a", "", $"{p}/b", ""], range.Lines);
     }
+
+    [Fact]
+    public async Task Unicode_and_empty_values_round_trip_and_serializable_reads_see_them()
+    {
+        var p = Keys.Unique("unicode");
+        var unicodeKey = $"{p}/ключ/😀";
+        var emptyKey = $"{p}/empty";
+
+        await Etcd.PutAsync(Endpoint, unicodeKey, "значение ✓");
+        await Etcd.PutAsync(Endpoint, emptyKey, "");
+        var unicode = await Etcdctl.RunAsync(Endpoint, "get", unicodeKey);
+        var empty = EtcdJson.Parse(await Etcdctl.RunAsync(Endpoint, "get", emptyKey, "-w", "json"));
+        var serializable = await Etcdctl.RunAsync(Endpoint, "get", $"{p}/", "--prefix", "--keys-only", "--consistency=s");
+
+        Assert.Equal([unicodeKey, "значение ✓"], unicode.Lines);
+        var kv = Assert.Single(EtcdJson.Kvs(empty));
+        Assert.Equal("", EtcdJson.Text(kv, "value"));
+        Assert.Equal(1, EtcdJson.Int(kv, "version"));
+        Assert.Equal([emptyKey, "", unicodeKey, ""], serializable.Lines);
+    }
 }

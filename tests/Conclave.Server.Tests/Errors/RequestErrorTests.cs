@@ -73,4 +73,19 @@ public sealed class RequestErrorTests(NodeFixture fixture) : IClassFixture<NodeF
         Assert.Equal(StatusCode.InvalidArgument, status.StatusCode);
         Assert.Equal("etcdserver: duplicate key given in txn request", status.Detail);
     }
+
+    [Fact]
+    public async Task A_one_mebibyte_value_fits_under_the_default_request_limit()
+    {
+        using var channel = fixture.Node.CreateChannel();
+        var kv = new KV.KVClient(channel);
+        var key = Keys.Unique("mib");
+        var value = new string('m', 1024 * 1024);
+
+        var put = await PutAsync(kv, key, value);
+        var get = await kv.RangeAsync(new RangeRequest { Key = Bytes(key) });
+
+        Assert.Equal(value.Length, get.Kvs[0].Value.Length);
+        Assert.Equal(put.Header.Revision, get.Kvs[0].ModRevision);
+    }
 }

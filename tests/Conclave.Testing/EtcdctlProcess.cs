@@ -84,6 +84,22 @@ public sealed class EtcdctlProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>Waits until a stdout line satisfies <paramref name="match"/> and returns the first such line.</summary>
+    public async Task<string> WaitForLineAsync(Func<string, bool> match, TimeSpan timeout, string description, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(match);
+        try
+        {
+            await Eventually.WaitAsync(() => Lines.Any(match), timeout, $"etcdctl (pid {Pid}) to print {description}", cancellationToken);
+        }
+        catch (TimeoutException e)
+        {
+            throw new TimeoutException($"{e.Message}\n{Describe()}", e);
+        }
+
+        return Lines.First(match);
+    }
+
     /// <summary>Waits for the process to exit by itself and returns its exit code.</summary>
     public async Task<int> WaitForExitAsync(TimeSpan timeout, CancellationToken cancellationToken = default)
     {

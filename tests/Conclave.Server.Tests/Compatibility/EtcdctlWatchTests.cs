@@ -76,8 +76,7 @@ public sealed class EtcdctlWatchTests(NodeFixture fixture) : IClassFixture<NodeF
 
         var rev = await Etcd.PutAsync(Endpoint, key, "j");
 
-        await Eventually.WaitAsync(() => watch.Lines.Any(l => l.Contains("\"Events\"", StringComparison.Ordinal)), LinesTimeout, "a JSON watch response\n" + watch.Describe());
-        var line = watch.Lines.First(l => l.Contains("\"Events\"", StringComparison.Ordinal));
+        var line = await watch.WaitForLineAsync(l => l.Contains("\"Events\"", StringComparison.Ordinal), LinesTimeout, "a JSON watch response with events");
         using var document = System.Text.Json.JsonDocument.Parse(line);
         var ev = Assert.Single(document.RootElement.GetProperty("Events").EnumerateArray());
         var kv = ev.GetProperty("kv");

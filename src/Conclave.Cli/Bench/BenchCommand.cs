@@ -85,7 +85,8 @@ internal static class BenchCommand
         var rate = new Option<int>("--rate") { Description = "Puts per second across all --clients; 0 for as fast as possible.", DefaultValueFactory = _ => 100 };
         var watchKeySpace = new Option<long>("--key-space-size") { Description = "Number of distinct keys written under the prefix.", DefaultValueFactory = _ => 100 };
         var drain = new Option<double>("--drain-timeout") { Description = "Seconds to wait after the last put for outstanding events before counting them lost.", DefaultValueFactory = _ => 10 };
-        var watch = new Command("watch", "Watchers on a prefix while puts run at --rate: put-to-delivery latency and lost events.") { watchers, watchPrefix, rate, watchKeySpace, drain };
+        var serverPid = new Option<int?>("--server-pid") { Description = "A local server process whose resident memory is reported once every watcher is attached." };
+        var watch = new Command("watch", "Watchers on a prefix while puts run at --rate: put-to-delivery latency and lost events.") { watchers, watchPrefix, rate, watchKeySpace, drain, serverPid };
         SetBenchAction(watch, Settings, async (parse, settings, ct) =>
         {
             var count = parse.GetValue(watchers);
@@ -97,7 +98,7 @@ internal static class BenchCommand
                 throw new ArgumentException($"--watchers must be at least 1, --rate not negative, --key-space-size between 1 and {BenchKeys.MaxKeySpace}, --drain-timeout not negative.");
             }
 
-            return await WatchBench.RunAsync(settings, count, parse.GetRequiredValue(watchPrefix), perSecond, space, TimeSpan.FromSeconds(drainSeconds), ct);
+            return await WatchBench.RunAsync(settings, count, parse.GetRequiredValue(watchPrefix), perSecond, space, TimeSpan.FromSeconds(drainSeconds), parse.GetValue(serverPid), ct);
         });
 
         bench.Subcommands.Add(put);

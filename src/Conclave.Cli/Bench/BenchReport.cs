@@ -60,6 +60,11 @@ internal static class BenchReport
                 json.WriteNumber("watchers_with_loss", result.WatchersWithLoss);
                 json.WriteNumber("duplicates", result.Duplicates);
                 json.WriteNumber("watch_errors", result.WatchErrors);
+                if (result.ServerRssKb is { } rss)
+                {
+                    json.WriteNumber("server_rss_kb", rss);
+                }
+
                 Latency(json, "delivery_latency_ms", result.Delivery);
                 Latency(json, "put_latency_ms", result.Puts.Latency);
                 Errors(json, result.Puts.ErrorKinds);
@@ -73,6 +78,11 @@ internal static class BenchReport
         text.Append(CultureInfo.InvariantCulture, $"  Put errors:  {result.Puts.Errors}\n");
         text.Append(CultureInfo.InvariantCulture, $"  Events:      {result.ReceivedEvents} received of {result.ExpectedEvents} expected ({result.EventsPerSecond:0.0}/s)\n");
         text.Append(CultureInfo.InvariantCulture, $"  Lost:        {result.Lost} (in {result.WatchersWithLoss} watcher(s)), duplicates {result.Duplicates}, watch errors {result.WatchErrors}\n");
+        if (result.ServerRssKb is { } rssKb)
+        {
+            text.Append(CultureInfo.InvariantCulture, $"  Server RSS:  {rssKb / 1024.0:0.0} MiB with every watcher attached\n");
+        }
+
         text.Append(LatencyLine("Delivery", result.Delivery));
         text.Append(LatencyLine("Put", result.Puts.Latency));
         ErrorLines(text, result.Puts.ErrorKinds);

@@ -26,6 +26,7 @@ internal static class WatchBench
         int rate,
         long keySpace,
         TimeSpan drainTimeout,
+        int? serverPid,
         CancellationToken cancellationToken)
     {
         // A sub-prefix per run keeps other writers (and earlier runs) out of the counts.
@@ -71,6 +72,8 @@ internal static class WatchBench
                 throw new InvalidOperationException($"Not every watcher saw the start marker within 30 s ({watchErrors.Count} watch error(s){(watchErrors.TryPeek(out var first) ? ": " + first.Message : string.Empty)}).");
             }
 
+            // Every watcher is attached now: this is the server's footprint for W watchers.
+            var serverRss = serverPid is { } pid ? ReadRssKb(pid) : null;
             var kv = connections.Kv;
             var puts = await ClosedLoop.RunAsync(
                 settings,
@@ -112,7 +115,8 @@ internal static class WatchBench
                 withLoss,
                 dup,
                 watchErrors.Count,
-                LatencyRecorder.Summarize(recorders));
+                LatencyRecorder.Summarize(recorders),
+                serverRss);
             var report = BenchReport.Watch(settings, result);
             foreach (var error in watchErrors.Take(3))
             {
@@ -197,5 +201,25 @@ internal static class WatchBench
         }
 
         return false;
+    }
+
+    /// <summary>Resident set size of a local process in KiB, from /proc (Linux); null when unavailable.</summary>
+    private static long? ReadRssKb(int pid)
+    {
+        try
+        {
+            foreach (var line in File.ReadLines($"/proc/{pid}/status"))
+            {
+                if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
+                {
+                    return long.Parse(line.AsSpan(6).Trim().ToString().Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture);
+                }
+            }
+        }
+        catch (IOException)
+        {
+        }
+
+        return null;
     }
 }

@@ -11,7 +11,8 @@ internal sealed record WatchBenchResult(
     int WatchersWithLoss,
     long Duplicates,
     long WatchErrors,
-    LatencySummary Delivery)
+    LatencySummary Delivery,
+    long? ServerRssKb = null)
 {
     public double EventsPerSecond => Puts.Elapsed.TotalSeconds > 0 ? ReceivedEvents / Puts.Elapsed.TotalSeconds : 0;
 }

@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# Side-by-side benchmark: etcd 3.4 (Debian's etcd-server) and Conclave, both single-member, durable, default
+# settings, on loopback. Every workload runs against each server in alternation, ROUNDS times; the table shows
+# medians and the ratio Conclave/etcd. Server CPU per request (from /proc) is reported too, since on a small
+# machine the load generator shares the cores with the server.
+#
+#   bench/compare-etcd.sh                # all workloads, 3 rounds
+#   ROUNDS=5 WORKLOADS="put range-l" bench/compare-etcd.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROUNDS=${ROUNDS:-3}
+WORKLOADS=${WORKLOADS:-"put range-l range-s watch rss startup"}
+PUT_TOTAL=${PUT_TOTAL:-30000}
+RANGE_TOTAL=${RANGE_TOTAL:-60000}
+CLIENTS=${CLIENTS:-64}
+CONNS=${CONNS:-4}
+WATCHERS=${WATCHERS:-1000}
+WATCH_RATE=${WATCH_RATE:-100}
+WATCH_PUTS=${WATCH_PUTS:-1000}
+RSS_WATCHERS=${RSS_WATCHERS:-10000}
+
+if ! command -v etcd >/dev/null; then
+  echo "installing etcd-server ..." >&2
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq >/dev/null && $SUDO apt-get install -y -qq etcd-server >/dev/null
+fi
+
+dotnet build src/Conclave.Cli -c Release -nologo -v q >/dev/null
+CONCLAVE=src/Conclave.Cli/bin/Release/net10.0/conclave
+WORK=$(mktemp -d /tmp/conclave-bench.XXXXXX)
+PIDS=()
+cleanup() { for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill -9 "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
+rss_kb() { awk '/VmRSS/{print $2}' "/proc/$1/status"; }
+now() { date +%s.%N; }
+
+wait_ready() { # endpoint
+  for _ in $(seq 1 200); do
+    ETCDCTL_API=3 etcdctl --endpoints="$1" --command-timeout=1s endpoint health >/dev/null 2>&1 && return 0
+    sleep 0.05
+  done
+  echo "server at $1 did not become ready" >&2; return 1
+}
+
+start_etcd() { # sets EP_PID EP_ADDR; prints seconds to ready
+  local c p t0; c=$(free_port); p=$(free_port); rm -rf "$WORK/etcd"
+  t0=$(now)
+  etcd --name bench --data-dir "$WORK/etcd" --listen-client-urls "http://127.0.0.1:$c" --advertise-client-urls "http://127.0.0.1:$c" \
+    --listen-peer-urls "http://127.0.0.1:$p" --initial-advertise-peer-urls "http://127.0.0.1:$p" --initial-cluster "bench=http://127.0.0.1:$p" \
+    >"$WORK/etcd.log" 2>&1 &
+  EP_PID=$!; PIDS+=("$EP_PID"); EP_ADDR="127.0.0.1:$c"
+  wait_ready "$EP_ADDR"; echo "$(now) - $t0" | bc
+}
+
+start_conclave() { # sets CP_PID CP_ADDR; prints seconds to ready
+  local c h p t0; c=$(free_port); h=$(free_port); p=$(free_port); rm -rf "$WORK/conclave"
+  t0=$(now)
+  "$CONCLAVE" serve --name bench --data-dir "$WORK/conclave" --listen-client-urls "http://127.0.0.1:$c" \
+    --listen-http-urls "http://127.0.0.1:$h" --listen-peer-urls "http://127.0.0.1:$p" >"$WORK/conclave.log" 2>&1 &
+  CP_PID=$!; PIDS+=("$CP_PID"); CP_ADDR="127.0.0.1:$c"
+  wait_ready "$CP_ADDR"; echo "$(now) - $t0" | bc
+}
+
+stop() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
+
+RESULTS="$WORK/results.tsv"; : >"$RESULTS"
+record() { printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >>"$RESULTS"; } # workload server metric value
+
+run_closed() { # workload server addr pid args...
+  local w=$1 s=$2 a=$3 pid=$4; shift 4
+  local c0 c1 out
+  c0=$(cpu_ticks "$pid")
+  out=$("$CONCLAVE" bench "$@" --endpoints "$a" --json)
+  c1=$(cpu_ticks "$pid")
+  local rps p99 total
+  rps=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["requests_per_s"])' "$out")
+  p99=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["latency_ms"]["p99"])' "$out")
+  total=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["total"])' "$out")
+  record "$w" "$s" "req/s" "$rps"
+  record "$w" "$s" "p99 ms" "$p99"
+  record "$w" "$s" "server cpu us/req" "$(echo "scale=1; ($c1 - $c0) * 10000 / $total" | bc)"
+}
+
+for round in $(seq 1 "$ROUNDS"); do
+  echo "round $round/$ROUNDS" >&2
+  for server in etcd conclave; do
+    if [ "$server" = etcd ]; then t=$(start_etcd); addr=$EP_ADDR; pid=$EP_PID; else t=$(start_conclave); addr=$CP_ADDR; pid=$CP_PID; fi
+    for w in $WORKLOADS; do
+      case $w in
+        startup) record startup "$server" "s to ready" "$t" ;;
+        put) "$CONCLAVE" bench put --endpoints "$addr" --conns "$CONNS" --clients "$CLIENTS" --total 3000 --val-size 256 --json >/dev/null # warm-up
+             run_closed put "$server" "$addr" "$pid" put --conns "$CONNS" --clients "$CLIENTS" --total "$PUT_TOTAL" --val-size 256 ;;
+        range-l) ETCDCTL_API=3 etcdctl --endpoints="$addr" put bench-range-key "$(head -c 256 /dev/zero | tr '\0' v)" >/dev/null
+             "$CONCLAVE" bench range --endpoints "$addr" --conns "$CONNS" --clients "$CLIENTS" --total 3000 --key bench-range-key --consistency l --json >/dev/null
+             run_closed range-l "$server" "$addr" "$pid" range --conns "$CONNS" --clients "$CLIENTS" --total "$RANGE_TOTAL" --key bench-range-key --consistency l ;;
+        range-s) ETCDCTL_API=3 etcdctl --endpoints="$addr" put bench-range-key "$(head -c 256 /dev/zero | tr '\0' v)" >/dev/null
+             run_closed range-s "$server" "$addr" "$pid" range --conns "$CONNS" --clients "$CLIENTS" --total "$RANGE_TOTAL" --key bench-range-key --consistency s ;;
+        watch) out=$("$CONCLAVE" bench watch --endpoints "$addr" --conns "$CONNS" --clients 4 --watchers "$WATCHERS" --rate "$WATCH_RATE" --total "$WATCH_PUTS" --json)
+             record watch "$server" "delivery p99 ms" "$(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(d["delivery_latency_ms"]["p99"])' "$out")"
+             record watch "$server" "lost events" "$(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(d["lost"])' "$out")" ;;
+        rss) base=$(rss_kb "$pid")
+             "$CONCLAVE" bench watch --endpoints "$addr" --conns "$CONNS" --clients 1 --watchers "$RSS_WATCHERS" --rate 10 --total 20 --server-pid "$pid" --json >"$WORK/rss.json"
+             record rss "$server" "RSS MiB idle" "$(echo "scale=1; $base / 1024" | bc)"
+             record rss "$server" "RSS MiB with watchers" "$(python3 -c 'import json,sys; print(round(json.load(open(sys.argv[1]))["server_rss_kb"]/1024,1))' "$WORK/rss.json")" ;;
+      esac
+    done
+    stop "$pid"
+  done
+done
+
+python3 - "$RESULTS" "$ROUNDS" <<'PY'
+import sys, statistics, collections
+rows = collections.defaultdict(list)
+for line in open(sys.argv[1]):
+    w, s, m, v = line.rstrip("\n").split("\t")
+    rows[(w, m, s)].append(float(v))
+keys = sorted({(w, m) for (w, m, s) in rows}, key=lambda k: (["put","range-l","range-s","watch","rss","startup"].index(k[0]) if k[0] in ["put","range-l","range-s","watch","rss","startup"] else 9, k[1]))
+print(f"rounds: {sys.argv[2]}; medians")
+print(f"{'workload':10} {'metric':24} {'etcd':>12} {'conclave':>12} {'conclave/etcd':>14}")
+for w, m in keys:
+    e = rows.get((w, m, "etcd")); c = rows.get((w, m, "conclave"))
+    em = statistics.median(e) if e else float("nan"); cm = statistics.median(c) if c else float("nan")
+    ratio = f"{cm/em:.2f}" if em else "-"
+    print(f"{w:10} {m:24} {em:12.1f} {cm:12.1f} {ratio:>14}")
+PY

@@ -1,8 +1,0 @@
-using System.CommandLine;
-
-namespace Conclave.Cli.Commands;
-
-internal static class ClientCommandsHook
-{
-    public static IEnumerable<Command> Create() => [];
-}

@@ -45,23 +45,23 @@ wait_ready() { # endpoint
   echo "server at $1 did not become ready" >&2; return 1
 }
 
-start_etcd() { # sets EP_PID EP_ADDR; prints seconds to ready
+start_etcd() { # sets EP_PID EP_ADDR T (seconds to ready)
   local c p t0; c=$(free_port); p=$(free_port); rm -rf "$WORK/etcd"
   t0=$(now)
   etcd --name bench --data-dir "$WORK/etcd" --listen-client-urls "http://127.0.0.1:$c" --advertise-client-urls "http://127.0.0.1:$c" \
     --listen-peer-urls "http://127.0.0.1:$p" --initial-advertise-peer-urls "http://127.0.0.1:$p" --initial-cluster "bench=http://127.0.0.1:$p" \
     >"$WORK/etcd.log" 2>&1 &
   EP_PID=$!; PIDS+=("$EP_PID"); EP_ADDR="127.0.0.1:$c"
-  wait_ready "$EP_ADDR"; echo "$(now) - $t0" | bc
+  wait_ready "$EP_ADDR"; T=$(echo "$(now) - $t0" | bc)
 }
 
-start_conclave() { # sets CP_PID CP_ADDR; prints seconds to ready
+start_conclave() { # sets CP_PID CP_ADDR T (seconds to ready)
   local c h p t0; c=$(free_port); h=$(free_port); p=$(free_port); rm -rf "$WORK/conclave"
   t0=$(now)
   "$CONCLAVE" serve --name bench --data-dir "$WORK/conclave" --listen-client-urls "http://127.0.0.1:$c" \
     --listen-http-urls "http://127.0.0.1:$h" --listen-peer-urls "http://127.0.0.1:$p" >"$WORK/conclave.log" 2>&1 &
   CP_PID=$!; PIDS+=("$CP_PID"); CP_ADDR="127.0.0.1:$c"
-  wait_ready "$CP_ADDR"; echo "$(now) - $t0" | bc
+  wait_ready "$CP_ADDR"; T=$(echo "$(now) - $t0" | bc)
 }
 
 stop() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
@@ -87,7 +87,7 @@ run_closed() { # workload server addr pid args...
 for round in $(seq 1 "$ROUNDS"); do
   echo "round $round/$ROUNDS" >&2
   for server in etcd conclave; do
-    if [ "$server" = etcd ]; then t=$(start_etcd); addr=$EP_ADDR; pid=$EP_PID; else t=$(start_conclave); addr=$CP_ADDR; pid=$CP_PID; fi
+    if [ "$server" = etcd ]; then start_etcd; addr=$EP_ADDR; pid=$EP_PID; else start_conclave; addr=$CP_ADDR; pid=$CP_PID; fi; t=$T
     for w in $WORKLOADS; do
       case $w in
         startup) record startup "$server" "s to ready" "$t" ;;

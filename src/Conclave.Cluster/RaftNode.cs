@@ -27,6 +27,7 @@ public sealed class RaftNode : IConsensus
     private readonly ILogger logger;
     private readonly CancellationTokenSource stopping = new();
     private readonly ProposalPipeline pipeline;
+    private readonly ReadBarrierCoalescer barriers;
     private readonly MemberInfo[] members;
     private int disposed;
 
@@ -50,6 +51,7 @@ public sealed class RaftNode : IConsensus
         this.logger = logger;
         members = topology.Members.Select(static m => m.ToInfo()).ToArray();
         pipeline = new ProposalPipeline(cluster, wal, options, metrics, logger, stopping.Token);
+        barriers = new ReadBarrierCoalescer(BarrierRoundAsync);
         cluster.LeaderChanged += OnLeaderChanged;
     }
 
@@ -215,15 +217,17 @@ public sealed class RaftNode : IConsensus
             throw Unavailable.Stopping();
         }
 
+        await barriers.WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>One shared barrier round (see <see cref="ReadBarrierCoalescer"/>).</summary>
+    private async Task BarrierRoundAsync(CancellationToken cancellationToken)
+    {
         using var timeout = new CancellationTokenSource(options.ReadBarrierTimeout, options.TimeProvider);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token, stopping.Token);
         try
         {
             await cluster.ApplyReadBarrierAsync(ReadBarrierType.Strong, linked.Token).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
-            throw;
         }
         catch (OperationCanceledException e) when (stopping.IsCancellationRequested)
         {

@@ -18,6 +18,7 @@ WATCHERS=${WATCHERS:-1000}
 WATCH_RATE=${WATCH_RATE:-100}
 WATCH_PUTS=${WATCH_PUTS:-1000}
 RSS_WATCHERS=${RSS_WATCHERS:-10000}
+WARMUP=${WARMUP:-40000}
 
 if ! command -v etcd >/dev/null; then
   echo "installing etcd-server ..." >&2
@@ -25,8 +26,8 @@ if ! command -v etcd >/dev/null; then
   $SUDO apt-get update -qq >/dev/null && $SUDO apt-get install -y -qq etcd-server >/dev/null
 fi
 
-dotnet build src/Conclave.Cli -c Release -nologo -v q >/dev/null
-CONCLAVE=src/Conclave.Cli/bin/Release/net10.0/conclave
+./conclave --help >/dev/null # publishes the ReadyToRun build when stale
+CONCLAVE=artifacts/conclave/conclave
 WORK=$(mktemp -d /tmp/conclave-bench.XXXXXX)
 PIDS=()
 cleanup() { for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill -9 "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
@@ -91,10 +92,11 @@ for round in $(seq 1 "$ROUNDS"); do
     for w in $WORKLOADS; do
       case $w in
         startup) record startup "$server" "s to ready" "$t" ;;
-        put) "$CONCLAVE" bench put --endpoints "$addr" --conns "$CONNS" --clients "$CLIENTS" --total 3000 --val-size 256 --json >/dev/null # warm-up
+        put) # warm-up: a JIT runtime reaches steady state only after tens of thousands of requests
+             "$CONCLAVE" bench put --endpoints "$addr" --conns "$CONNS" --clients "$CLIENTS" --total "$WARMUP" --val-size 256 --json >/dev/null
              run_closed put "$server" "$addr" "$pid" put --conns "$CONNS" --clients "$CLIENTS" --total "$PUT_TOTAL" --val-size 256 ;;
         range-l) ETCDCTL_API=3 etcdctl --endpoints="$addr" put bench-range-key "$(head -c 256 /dev/zero | tr '\0' v)" >/dev/null
-             "$CONCLAVE" bench range --endpoints "$addr" --conns "$CONNS" --clients "$CLIENTS" --total 3000 --key bench-range-key --consistency l --json >/dev/null
+             "$CONCLAVE" bench range --endpoints "$addr" --conns "$CONNS" --clients "$CLIENTS" --total "$WARMUP" --key bench-range-key --consistency l --json >/dev/null
              run_closed range-l "$server" "$addr" "$pid" range --conns "$CONNS" --clients "$CLIENTS" --total "$RANGE_TOTAL" --key bench-range-key --consistency l ;;
         range-s) ETCDCTL_API=3 etcdctl --endpoints="$addr" put bench-range-key "$(head -c 256 /dev/zero | tr '\0' v)" >/dev/null
              run_closed range-s "$server" "$addr" "$pid" range --conns "$CONNS" --clients "$CLIENTS" --total "$RANGE_TOTAL" --key bench-range-key --consistency s ;;

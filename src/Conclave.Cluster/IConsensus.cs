@@ -21,6 +21,9 @@ public interface IConsensus : IAsyncDisposable
     /// </summary>
     ValueTask ReadBarrierAsync(CancellationToken cancellationToken = default);
 
+    /// <summary>The current Raft term, cheap enough to read on every response.</summary>
+    ulong Term { get; }
+
     /// <summary>A point-in-time view of this member's consensus state.</summary>
     ConsensusStatus Status { get; }
 

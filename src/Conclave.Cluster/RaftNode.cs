@@ -59,6 +59,9 @@ public sealed class RaftNode : IConsensus
     public CancellationToken Stopping => stopping.Token;
 
     /// <inheritdoc />
+    public ulong Term => (ulong)((IPersistentState)wal).Term;
+
+    /// <inheritdoc />
     public ConsensusStatus Status
     {
         get

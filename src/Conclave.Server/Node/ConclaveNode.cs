@@ -13,11 +13,17 @@ namespace Conclave.Server.Node;
 /// </summary>
 public sealed class ConclaveNode : IAsyncDisposable
 {
+    private readonly ulong clusterId;
+    private readonly ulong memberId;
+
     private ConclaveNode(ServerOptions options, KeyValueStore store, RaftNode consensus)
     {
         Options = options;
         Store = store;
         Consensus = consensus;
+        var status = consensus.Status;
+        clusterId = status.ClusterId;
+        memberId = status.MemberId;
     }
 
     public ServerOptions Options { get; }
@@ -94,8 +100,7 @@ public sealed class ConclaveNode : IAsyncDisposable
     /// <summary>A header as etcd fills it: cluster id, this member's id, the revision, the raft term.</summary>
     public ResponseHeader Header(long revision)
     {
-        var status = Consensus.Status;
-        return new ResponseHeader { ClusterId = status.ClusterId, MemberId = status.MemberId, Revision = revision, RaftTerm = status.Term };
+        return new ResponseHeader { ClusterId = clusterId, MemberId = memberId, Revision = revision, RaftTerm = Consensus.Term };
     }
 
     /// <summary>Fills the identity fields of a header the state machine produced (it knows only the revision).</summary>

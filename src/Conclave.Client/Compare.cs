@@ -66,4 +66,24 @@ public sealed class Compare
     /// <param name="key">Key bytes.</param>
     /// <returns>The left-hand side; pick the comparison with one of its methods.</returns>
     public static NumericCompareTarget Lease(ByteString key) => new(KeyBytes.Checked(key), Api.Etcd.Compare.Types.CompareTarget.Lease);
+
+    /// <summary>
+    /// The fencing condition of a lock or leadership: the holder key still exists with the create revision it had
+    /// when it was acquired (its fencing token). Put it in a transaction to make a write that a stale holder (one
+    /// whose lease expired while it was paused) cannot make: <c>client.Txn().If(Compare.Fenced(key, token)).Then(...)</c>.
+    /// </summary>
+    /// <param name="holderKey">The holder key (<see cref="LockHandle.Key"/> or <see cref="Leadership.Key"/>), as UTF-8.</param>
+    /// <param name="fencingToken">The token handed out with it (<see cref="LockHandle.FencingToken"/>).</param>
+    /// <returns>The condition.</returns>
+    public static Compare Fenced(string holderKey, long fencingToken) => Fenced(KeyBytes.From(holderKey), fencingToken);
+
+    /// <summary>The fencing condition of a lock or leadership; see <see cref="Fenced(string, long)"/>.</summary>
+    /// <param name="holderKey">The holder key bytes.</param>
+    /// <param name="fencingToken">The token handed out with it.</param>
+    /// <returns>The condition.</returns>
+    public static Compare Fenced(ByteString holderKey, long fencingToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(fencingToken);
+        return CreateRevision(holderKey).EqualTo(fencingToken);
+    }
 }

@@ -4,14 +4,15 @@ using Grpc.Core;
 namespace Conclave.Client;
 
 /// <summary>
-/// Client of a Conclave (or any etcd v3) cluster: key-value reads and writes, transactions, watches and cluster
-/// status. Thread-safe; create one per application and share it. All calls go over one cleartext (or TLS)
+/// Client of a Conclave (or any etcd v3) cluster: key-value reads and writes, transactions, watches, leases,
+/// sessions with locks and elections, and cluster status. Thread-safe; create one per application and share it. All calls go over one cleartext (or TLS)
 /// HTTP/2 channel per endpoint, and all watches share one multiplexed watch stream.
 /// </summary>
 public sealed partial class ConclaveClient : IAsyncDisposable
 {
     private readonly EndpointSelector _endpoints;
     private readonly WatchMultiplexer _watches;
+    private readonly KeepAliveMultiplexer _keepAlives;
     private readonly Metadata? _headers;
     private int _disposed;
 
@@ -54,6 +55,7 @@ public sealed partial class ConclaveClient : IAsyncDisposable
         }
 
         _watches = new WatchMultiplexer(_endpoints, options, _headers);
+        _keepAlives = new KeepAliveMultiplexer(_endpoints, options, _headers);
     }
 
     /// <summary>The settings this client was created with.</summary>
@@ -62,7 +64,10 @@ public sealed partial class ConclaveClient : IAsyncDisposable
     /// <summary>The endpoints in URL form (<c>http://host:port</c>), in configuration order, without duplicates.</summary>
     public IReadOnlyList<string> Endpoints { get; }
 
-    /// <summary>Closes every watch (their enumerations end with <see cref="ObjectDisposedException"/>) and every connection.</summary>
+    /// <summary>
+    /// Closes every watch and keep-alive (their enumerations end with <see cref="ObjectDisposedException"/>; sessions
+    /// see <see cref="ConclaveSession.Lost"/> fire, their leases are left to expire) and every connection.
+    /// </summary>
     /// <returns>A task that completes when everything is closed.</returns>
     public async ValueTask DisposeAsync()
     {
@@ -71,6 +76,7 @@ public sealed partial class ConclaveClient : IAsyncDisposable
             return;
         }
 
+        await _keepAlives.DisposeAsync().ConfigureAwait(false);
         await _watches.DisposeAsync().ConfigureAwait(false);
         _endpoints.Dispose();
     }

@@ -16,6 +16,8 @@ internal sealed class ClientEndpoint : IDisposable
         Maintenance = new Maintenance.MaintenanceClient(channel);
         Cluster = new Cluster.ClusterClient(channel);
         Lease = new Lease.LeaseClient(channel);
+        Lock = new Api.Lock.Lock.LockClient(channel);
+        Election = new Api.Election.Election.ElectionClient(channel);
     }
 
     public string Address { get; }
@@ -31,6 +33,10 @@ internal sealed class ClientEndpoint : IDisposable
     public Cluster.ClusterClient Cluster { get; }
 
     public Lease.LeaseClient Lease { get; }
+
+    public Api.Lock.Lock.LockClient Lock { get; }
+
+    public Api.Election.Election.ElectionClient Election { get; }
 
     public static ClientEndpoint Create(string address, ConclaveClientOptions options)
     {

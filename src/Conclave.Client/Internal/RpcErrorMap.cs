@@ -35,6 +35,12 @@ internal static class RpcErrorMap
             return new LeaseNotFoundException(leaseId, code, message, endpoint, ex);
         }
 
+        if (Has(message, "election: no leader"))
+        {
+            // Not Raft's "no leader": the election simply has no candidate; callers turn it into an empty result.
+            return new ConclaveException($"Request to {endpoint ?? "the cluster"} failed: {message}", code, message, endpoint, ex);
+        }
+
         if (Has(message, "no leader") || Has(message, "leader changed"))
         {
             return new NoLeaderException(code, message, endpoint, ex);
@@ -73,6 +79,46 @@ internal static class RpcErrorMap
 
         // Reads may always be repeated; a write only when the connection was never established.
         return idempotent || IsConnectFailure(ex);
+    }
+
+    /// <summary>
+    /// Whether the call failed in transport (connection refused, reset or lost mid-call) or because the cluster had
+    /// no leader for a moment: worth sending again for calls that are safe to repeat.
+    /// </summary>
+    public static bool IsTransient(RpcException ex)
+    {
+        var message = ex.Status.Detail ?? string.Empty;
+        if (Has(message, "election:"))
+        {
+            // The election's answers ("no leader", "not leader") are about candidates, not about Raft.
+            return false;
+        }
+
+        if (ex.StatusCode == StatusCode.Unavailable || Has(message, "no leader") || Has(message, "not leader") || Has(message, "leader changed"))
+        {
+            return true;
+        }
+
+        // A connection that dies mid-call surfaces as Internal ("Error reading next message") with an I/O cause.
+        if (ex.StatusCode == StatusCode.Internal)
+        {
+            for (Exception? inner = ex.Status.DebugException ?? ex.InnerException; inner is not null; inner = inner.InnerException)
+            {
+                if (inner is IOException or HttpRequestException or SocketException)
+                {
+                    return true;
+                }
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>Whether the server says the request's lease is gone (or a lock/election session ended while waiting).</summary>
+    public static bool IsLeaseGone(RpcException ex)
+    {
+        var message = ex.Status.Detail ?? string.Empty;
+        return Has(message, "requested lease not found") || Has(message, "session expired");
     }
 
     private static bool IsConnectFailure(RpcException ex)

@@ -18,6 +18,8 @@ internal static class ErrorMapping
                 return rpc;
             case ConclaveErrorException c:
                 return Create(c.Code, c.Message);
+            case ConsensusUnavailableException u when FindIoFailure(u) is { } io:
+                return StorageFailure(io);
             case ConsensusUnavailableException u:
                 return Create(u.Message.Contains("timed out", StringComparison.OrdinalIgnoreCase) ? ErrorCode.Timeout : ErrorCode.NoLeader, u.Message);
             case OperationCanceledException when callCancelled.IsCancellationRequested:
@@ -27,6 +29,30 @@ internal static class ErrorMapping
             default:
                 return new RpcException(new Status(StatusCode.Internal, "etcdserver: internal error: " + e.Message));
         }
+    }
+
+    /// <summary>The log could not be written: say so (and whether the disk is full) instead of blaming the leader.</summary>
+    private static RpcException StorageFailure(IOException io)
+    {
+        var full = io.HResult is 28 or 112 || io.Message.Contains("No space left", StringComparison.OrdinalIgnoreCase);
+        var message = full
+            ? "etcdserver: no space left on device: the member cannot write its log"
+            : "etcdserver: storage failure: the member cannot write its log";
+        var trailers = new Metadata { { ErrorCatalogue.DetailTrailer, Sanitize(io.Message) } };
+        return new RpcException(new Status(full ? StatusCode.ResourceExhausted : StatusCode.Unavailable, message), trailers);
+    }
+
+    private static IOException? FindIoFailure(Exception e)
+    {
+        for (var inner = e.InnerException; inner is not null; inner = inner.InnerException)
+        {
+            if (inner is IOException io)
+            {
+                return io;
+            }
+        }
+
+        return null;
     }
 
     public static RpcException Create(ErrorCode code, string detail)

@@ -103,7 +103,7 @@ public sealed partial class LeaseKeeper : BackgroundService
         }
     }
 
-    /// <summary>Seconds left before the lease expires (never below zero), or null when it does not exist.</summary>
+    /// <summary>Seconds left before the lease expires (between zero and the granted TTL), or null when it does not exist.</summary>
     public long? RemainingSeconds(long id)
     {
         var lease = node.Store.FindLease(id);
@@ -116,7 +116,10 @@ public sealed partial class LeaseKeeper : BackgroundService
         {
             var deadline = deadlines.TryGetValue(id, out var d) ? d : clock.GetUtcNow().AddSeconds(lease.Ttl);
             var left = deadline - clock.GetUtcNow();
-            return Math.Max(0, (long)Math.Ceiling(left.TotalSeconds));
+
+            // Truncated, as etcd reports it. The grace added after a leader change (or a restart) is a server-side
+            // margin, not a promise: a client is told at most the TTL it was granted, so it never renews late.
+            return Math.Clamp((long)Math.Floor(left.TotalSeconds), 0, lease.Ttl);
         }
     }
 

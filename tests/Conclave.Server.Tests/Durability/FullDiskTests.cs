@@ -27,7 +27,7 @@ public sealed class FullDiskTests(ITestOutputHelper output)
         {
             var dataDirectory = Path.Combine(mountPoint, "data");
             await using var node = await NodeProcess.StartAsync(dataDirectory, new NodeProcessOptions { Name = "fulldisk", Output = output });
-            using var channel = GrpcChannel.ForAddress("http://" + node.Endpoint);
+            using var channel = GrpcChannel.ForAddress(node.Endpoint);
             var kv = new KV.KVClient(channel);
             var value = ByteString.CopyFrom(new byte[100_000]);
             var acked = new Dictionary<string, long>();
@@ -55,7 +55,7 @@ public sealed class FullDiskTests(ITestOutputHelper output)
             node.Kill();
             await RunAsync("mount", "-o", "remount,size=64m", mountPoint);
             await node.RestartAsync();
-            using var after = GrpcChannel.ForAddress("http://" + node.Endpoint);
+            using var after = GrpcChannel.ForAddress(node.Endpoint);
             var reader = new KV.KVClient(after);
             foreach (var (key, revision) in acked)
             {

@@ -52,6 +52,8 @@ public sealed class ConclaveServer : IAsyncDisposable
         var advertisedClientUrls = options.AdvertiseClientUrls is { Count: > 0 } a ? a : clientUrls;
         var advertisedPeerUrl = options.InitialAdvertisePeerUrl ?? peerUrl;
 
+        // Listening before the Raft node starts, so its instruments are seen from the first proposal.
+        var meterBridge = new MeterBridge();
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [], ContentRootPath = AppContext.BaseDirectory });
         builder.Logging.ClearProviders();
         if (configureLogging is null)
@@ -93,6 +95,7 @@ public sealed class ConclaveServer : IAsyncDisposable
         });
 
         builder.Services.AddSingleton<ServerMetrics>();
+        builder.Services.AddSingleton(meterBridge);
         builder.Services.AddSingleton<ErrorMappingInterceptor>();
         builder.Services.AddGrpc(o =>
         {
@@ -115,7 +118,18 @@ public sealed class ConclaveServer : IAsyncDisposable
             }
         });
         var peerEndpoint = ToEndPoint(peerUrl);
-        var node = await ConclaveNode.StartAsync(options, peerEndpoint, advertisedPeerUrl, advertisedClientUrls, bootLogger, cancellationToken);
+        ConclaveNode node;
+        try
+        {
+            node = await ConclaveNode.StartAsync(options, peerEndpoint, advertisedPeerUrl, advertisedClientUrls, bootLogger, cancellationToken);
+        }
+        catch
+        {
+            bootLogger.Dispose();
+            meterBridge.Dispose();
+            throw;
+        }
+
         builder.Services.AddSingleton(node);
         builder.Services.AddSingleton<KvFrontend>();
         builder.Services.AddSingleton<Leases.LeaseKeeper>();
@@ -139,11 +153,13 @@ public sealed class ConclaveServer : IAsyncDisposable
         {
             await node.DisposeAsync();
             bootLogger.Dispose();
+            meterBridge.Dispose();
             throw;
         }
 
         var server = new ConclaveServer(app, node, clientUrls, httpUrls, peerUrl);
         app.Lifetime.ApplicationStopped.Register(bootLogger.Dispose);
+        app.Lifetime.ApplicationStopped.Register(meterBridge.Dispose);
         app.Logger.LogInformation(
             "conclave member {Name} ready: grpc {ClientUrls}, http {HttpUrls}, peer {PeerUrl}, data {DataDir}",
             options.Name,

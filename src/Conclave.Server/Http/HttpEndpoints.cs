@@ -23,7 +23,7 @@ internal static class HttpEndpoints
     public static void Map(IEndpointRouteBuilder app)
     {
         app.MapGet("/health", HealthAsync);
-        app.MapGet("/metrics", (ConclaveNode node, ServerMetrics metrics) => Results.Text(Metrics(node, metrics), "text/plain; version=0.0.4"));
+        app.MapGet("/metrics", (ConclaveNode node, ServerMetrics metrics, MeterBridge bridge) => Results.Text(Metrics(node, metrics, bridge), "text/plain; version=0.0.4"));
         app.MapGet("/version", () => Results.Json(new Dictionary<string, string> { ["etcdserver"] = MaintenanceService.ApiVersion, ["etcdcluster"] = MaintenanceService.ApiVersion, ["conclave"] = typeof(HttpEndpoints).Assembly.GetName().Version?.ToString() ?? "0" }));
         MapGateway<RangeRequest, RangeResponse>(app, "/v3/kv/range", RangeRequest.Parser, (kv, r, ct) => kv.RangeAsync(r, ct));
         MapGateway<PutRequest, PutResponse>(app, "/v3/kv/put", PutRequest.Parser, (kv, r, ct) => kv.PutAsync(r, ct));
@@ -62,10 +62,11 @@ internal static class HttpEndpoints
         return Results.Json(body, statusCode: reason is null ? 200 : 503);
     }
 
-    private static string Metrics(ConclaveNode node, ServerMetrics metrics)
+    private static string Metrics(ConclaveNode node, ServerMetrics metrics, MeterBridge bridge)
     {
         var text = new StringBuilder();
         metrics.WritePrometheus(text);
+        bridge.WritePrometheus(text);
         var status = node.Consensus.Status;
         void Gauge(string name, string help, double value)
         {

@@ -1,0 +1,92 @@
+using System.Collections.Concurrent;
+using System.Diagnostics.Metrics;
+using System.Globalization;
+using System.Text;
+
+namespace Conclave.Server;
+
+/// <summary>
+/// Carries the counters and histograms that other components publish through System.Diagnostics.Metrics
+/// (meters named "Conclave.*" other than the server's own) into the Prometheus text at <c>/metrics</c>:
+/// counters as <c>_total</c>, histograms as <c>_sum</c> / <c>_count</c>. Names: dots become underscores.
+/// </summary>
+public sealed class MeterBridge : IDisposable
+{
+    private readonly MeterListener listener = new();
+    private readonly ConcurrentDictionary<Instrument, Aggregate> aggregates = new();
+
+    public MeterBridge()
+    {
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Name.StartsWith("Conclave.", StringComparison.Ordinal) && instrument.Meter.Name != "Conclave.Server"
+                && instrument.GetType().Name is var kind && (kind.StartsWith("Counter", StringComparison.Ordinal) || kind.StartsWith("Histogram", StringComparison.Ordinal)))
+            {
+                aggregates.TryAdd(instrument, new Aggregate(kind.StartsWith("Counter", StringComparison.Ordinal)));
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<long>((instrument, value, _, _) => Record(instrument, value));
+        listener.SetMeasurementEventCallback<int>((instrument, value, _, _) => Record(instrument, value));
+        listener.SetMeasurementEventCallback<double>((instrument, value, _, _) => Record(instrument, value));
+        listener.Start();
+    }
+
+    private void Record(Instrument instrument, double value)
+    {
+        if (aggregates.TryGetValue(instrument, out var a))
+        {
+            a.Add(value);
+        }
+    }
+
+    public void WritePrometheus(StringBuilder text)
+    {
+        foreach (var (instrument, a) in aggregates.OrderBy(p => p.Key.Name, StringComparer.Ordinal))
+        {
+            var name = instrument.Name.Replace('.', '_');
+            if (a.IsCounter)
+            {
+                text.Append("# HELP ").Append(name).Append("_total ").AppendLine(instrument.Description);
+                text.Append("# TYPE ").Append(name).AppendLine("_total counter");
+                text.Append(CultureInfo.InvariantCulture, $"{name}_total {a.Sum}\n");
+            }
+            else
+            {
+                text.Append("# HELP ").Append(name).Append(' ').AppendLine(instrument.Description);
+                text.Append("# TYPE ").Append(name).AppendLine(" summary");
+                text.Append(CultureInfo.InvariantCulture, $"{name}_sum {a.Sum}\n{name}_count {a.Count}\n");
+            }
+        }
+    }
+
+    public void Dispose() => listener.Dispose();
+
+    private sealed class Aggregate(bool isCounter)
+    {
+        private readonly Lock gate = new();
+        private double sum;
+        private long count;
+
+        public bool IsCounter { get; } = isCounter;
+
+        public double Sum
+        {
+            get { lock (gate) { return sum; } }
+        }
+
+        public long Count
+        {
+            get { lock (gate) { return count; } }
+        }
+
+        public void Add(double value)
+        {
+            lock (gate)
+            {
+                sum += value;
+                count++;
+            }
+        }
+    }
+}

@@ -1,0 +1,461 @@
+using System.Security.Cryptography;
+using System.Text;
+using Conclave.Api.Etcd;
+using Conclave.ConfigCenter.Keyspace;
+using Conclave.ConfigCenter.Model;
+using Conclave.ConfigCenter.Validation;
+
+namespace Conclave.ConfigCenter;
+
+/// <summary>
+/// The administrative side of the center: apps, environments, namespaces, the working copy, releases, rollback,
+/// gray release and history. Every change is one guarded transaction that also writes its audit entry, so a
+/// refused or failed change writes nothing.
+/// </summary>
+public sealed class ConfigCenterService(IKeyValuePort port, ConfigLimits? limits = null, TimeProvider? clock = null)
+{
+    private const int MaxRetries = 5;
+
+    public ConfigLimits Limits { get; } = limits ?? new ConfigLimits();
+
+    public ConfigStore Store { get; } = new(port);
+
+    private readonly TimeProvider clock = clock ?? TimeProvider.System;
+
+    // ---- apps and environments ----
+
+    public async ValueTask<AppRecord> CreateAppAsync(string id, string? name, string? owner, ChangeContext who, CancellationToken cancellationToken = default)
+    {
+        ConfigNames.CheckName("app", id, Limits);
+        var now = clock.GetUtcNow();
+        var app = new AppRecord { Id = id, Name = string.IsNullOrWhiteSpace(name) ? id : name, Owner = owner ?? who.Author, CreatedAt = now, CreatedBy = who.Author };
+        var key = ConfigKeys.App(id);
+        var (ok, _) = await Store.CommitAsync([ConfigStore.Absent(key)], [ConfigStore.Put(key, app), ConfigStore.Audit(id, Audit(who, now, "app.create", id))], cancellationToken);
+        return ok ? app : throw new ConfigCenterException(ConfigErrorKind.AlreadyExists, $"app '{id}' already exists");
+    }
+
+    public async ValueTask<AppRecord> GetAppAsync(string id, CancellationToken cancellationToken = default) =>
+        (await Store.GetAsync<AppRecord>(ConfigKeys.App(id), cancellationToken)).Value
+        ?? throw new ConfigCenterException(ConfigErrorKind.NotFound, $"app '{id}' does not exist");
+
+    public async ValueTask<IReadOnlyList<AppRecord>> ListAppsAsync(CancellationToken cancellationToken = default) =>
+        (await Store.ListAsync<AppRecord>(ConfigKeys.Apps(), cancellationToken)).Select(x => x.Value).ToList();
+
+    public async ValueTask<EnvironmentRecord> CreateEnvironmentAsync(string app, string env, ChangeContext who, CancellationToken cancellationToken = default)
+    {
+        ConfigNames.CheckName("app", app, Limits);
+        ConfigNames.CheckName("environment", env, Limits);
+        var now = clock.GetUtcNow();
+        var record = new EnvironmentRecord { App = app, Name = env, CreatedAt = now, CreatedBy = who.Author };
+        var key = ConfigKeys.Environment(app, env);
+        var (ok, _) = await Store.CommitAsync(
+            [ConfigStore.Present(ConfigKeys.App(app)), ConfigStore.Absent(key)],
+            [ConfigStore.Put(key, record), ConfigStore.Audit(app, Audit(who, now, "env.create", $"{app}/{env}"))],
+            cancellationToken);
+        if (ok)
+        {
+            return record;
+        }
+
+        await Store.ThrowMissingAsync(app, null, null, cancellationToken);
+        throw new ConfigCenterException(ConfigErrorKind.AlreadyExists, $"environment '{env}' of app '{app}' already exists");
+    }
+
+    public async ValueTask<IReadOnlyList<EnvironmentRecord>> ListEnvironmentsAsync(string app, CancellationToken cancellationToken = default)
+    {
+        await GetAppAsync(app, cancellationToken);
+        return (await Store.ListAsync<EnvironmentRecord>(ConfigKeys.Environments(app), cancellationToken)).Select(x => x.Value).ToList();
+    }
+
+    // ---- namespaces and the working copy ----
+
+    public async ValueTask<NamespaceRecord> CreateNamespaceAsync(string app, string env, string ns, NamespaceFormat format, string? schema, ChangeContext who, CancellationToken cancellationToken = default)
+    {
+        ConfigNames.CheckName("app", app, Limits);
+        ConfigNames.CheckName("environment", env, Limits);
+        ConfigNames.CheckName("namespace", ns, Limits);
+        if (!Enum.IsDefined(format))
+        {
+            throw new ConfigCenterException(ConfigErrorKind.InvalidArgument, $"format '{format}' is not one of properties, json, yaml, text");
+        }
+
+        if (!string.IsNullOrWhiteSpace(schema))
+        {
+            DocumentValidator.CompileSchema(schema, Limits);
+        }
+
+        var now = clock.GetUtcNow();
+        var record = new NamespaceRecord
+        {
+            App = app, Env = env, Name = ns, Format = format, Schema = string.IsNullOrWhiteSpace(schema) ? null : schema,
+            UpdatedAt = now, UpdatedBy = who.Author,
+        };
+        var key = ConfigKeys.Namespace(app, env, ns);
+        var (ok, revision) = await Store.CommitAsync(
+            [ConfigStore.Present(ConfigKeys.Environment(app, env)), ConfigStore.Absent(key)],
+            [ConfigStore.Put(key, record), ConfigStore.Audit(app, Audit(who, now, "namespace.create", $"{app}/{env}/{ns}", format.ToString()))],
+            cancellationToken);
+        if (ok)
+        {
+            return record with { Revision = revision };
+        }
+
+        await Store.ThrowMissingAsync(app, env, null, cancellationToken);
+        throw new ConfigCenterException(ConfigErrorKind.AlreadyExists, $"namespace '{ns}' in {app}/{env} already exists");
+    }
+
+    public ValueTask<NamespaceRecord> GetNamespaceAsync(string app, string env, string ns, CancellationToken cancellationToken = default) =>
+        Store.NamespaceAsync(app, env, ns, cancellationToken);
+
+    public async ValueTask<IReadOnlyList<NamespaceRecord>> ListNamespacesAsync(string app, string env, CancellationToken cancellationToken = default)
+    {
+        var list = await Store.ListAsync<NamespaceRecord>(ConfigKeys.Namespaces(app, env), cancellationToken);
+        if (list.Count == 0)
+        {
+            await Store.ThrowMissingAsync(app, env, null, cancellationToken);
+        }
+
+        return list.Select(x => x.Value with { Revision = x.Kv.ModRevision }).ToList();
+    }
+
+    /// <summary>Sets (adds or replaces) one item of a properties namespace's working copy.</summary>
+    public ValueTask<NamespaceRecord> SetItemAsync(string app, string env, string ns, ConfigItem item, long expectedRevision, ChangeContext who, CancellationToken cancellationToken = default)
+    {
+        ConfigNames.CheckItemKey(item.Key, Limits);
+        ConfigNames.CheckValue(item.Key, item.Value, Limits);
+        if (item.Value.Contains('\n', StringComparison.Ordinal) || item.Value.Contains('\r', StringComparison.Ordinal))
+        {
+            throw new ConfigCenterException(ConfigErrorKind.InvalidArgument, $"the value of '{item.Key}' has a line break; properties values are single-line");
+        }
+
+        return MutateAsync(app, env, ns, expectedRevision, who, "item.set", $"{item.Key}", n =>
+        {
+            RequireProperties(n);
+            var items = n.Items.ToList();
+            var at = items.FindIndex(i => i.Key == item.Key);
+            if (at >= 0)
+            {
+                items[at] = item;
+            }
+            else
+            {
+                items.Add(item);
+            }
+
+            var next = n with { Items = items };
+            ConfigNames.CheckContent(PropertiesDocument.Render(items), Limits);
+            return (next, []);
+        }, cancellationToken);
+    }
+
+    public ValueTask<NamespaceRecord> DeleteItemAsync(string app, string env, string ns, string key, long expectedRevision, ChangeContext who, CancellationToken cancellationToken = default) =>
+        MutateAsync(app, env, ns, expectedRevision, who, "item.delete", key, n =>
+        {
+            RequireProperties(n);
+            if (!n.Items.Any(i => i.Key == key))
+            {
+                throw new ConfigCenterException(ConfigErrorKind.NotFound, $"item '{key}' is not in {app}/{env}/{ns}");
+            }
+
+            return (n with { Items = n.Items.Where(i => i.Key != key).ToList() }, []);
+        }, cancellationToken);
+
+    /// <summary>Replaces the whole working copy. For properties the text is parsed into items (and must parse).</summary>
+    public ValueTask<NamespaceRecord> SetContentAsync(string app, string env, string ns, string content, long expectedRevision, ChangeContext who, CancellationToken cancellationToken = default)
+    {
+        ConfigNames.CheckContent(content, Limits);
+        return MutateAsync(app, env, ns, expectedRevision, who, "content.set", $"{Encoding.UTF8.GetByteCount(content)} bytes", n =>
+            n.Format == NamespaceFormat.Properties
+                ? (n with { Items = PropertiesDocument.Parse(content, Limits), Content = "" }, [])
+                : (n with { Content = content }, []), cancellationToken);
+    }
+
+    /// <summary>Attaches (or with null removes) a JSON Schema checked at every publish.</summary>
+    public ValueTask<NamespaceRecord> SetSchemaAsync(string app, string env, string ns, string? schema, long expectedRevision, ChangeContext who, CancellationToken cancellationToken = default)
+    {
+        if (!string.IsNullOrWhiteSpace(schema))
+        {
+            DocumentValidator.CompileSchema(schema, Limits);
+        }
+
+        return MutateAsync(app, env, ns, expectedRevision, who, "schema.set", schema is null ? "removed" : "set", n =>
+            (n with { Schema = string.IsNullOrWhiteSpace(schema) ? null : schema }, []), cancellationToken);
+    }
+
+    /// <summary>The working copy as one document (properties rendered as lines).</summary>
+    public static string WorkingContent(NamespaceRecord n) =>
+        n.Format == NamespaceFormat.Properties ? PropertiesDocument.Render(n.Items) : n.Content;
+
+    // ---- releases ----
+
+    /// <summary>Validates the working copy and publishes it as the next release: release + history + head in one txn.</summary>
+    public async ValueTask<ReleaseRecord> PublishAsync(string app, string env, string ns, string? title, string? comment, long expectedRevision, ChangeContext who, CancellationToken cancellationToken = default)
+    {
+        ReleaseRecord? release = null;
+        await MutateAsync(app, env, ns, expectedRevision, who, "release.publish", title ?? "", n =>
+        {
+            release = NewRelease(n, ReleaseKind.Normal, title, comment, who, WorkingContent(n));
+            var history = History(n, "publish", release.Id, n.HeadReleaseId, null, who, comment);
+            var next = n with { HeadReleaseId = release.Id, LastReleaseId = release.Id, LastHistoryId = history.Id };
+            return (next, [ReleasePut(release), HistoryPut(n, history)]);
+        }, cancellationToken);
+        return release!;
+    }
+
+    /// <summary>Publishes a release restoring the content of <paramref name="toReleaseId"/>; clients move to it.</summary>
+    public async ValueTask<ReleaseRecord> RollbackAsync(string app, string env, string ns, long toReleaseId, string? comment, long expectedRevision, ChangeContext who, CancellationToken cancellationToken = default)
+    {
+        var target = await Store.ReleaseAsync(app, env, ns, toReleaseId, cancellationToken);
+        if (target is null)
+        {
+            await Store.NamespaceAsync(app, env, ns, cancellationToken);
+            throw new ConfigCenterException(ConfigErrorKind.NotFound, $"release {toReleaseId} of {app}/{env}/{ns} does not exist");
+        }
+
+        ReleaseRecord? release = null;
+        await MutateAsync(app, env, ns, expectedRevision, who, "release.rollback", $"to {toReleaseId}", n =>
+        {
+            release = NewRelease(n, ReleaseKind.Rollback, $"rollback to {toReleaseId}", comment, who, target.Content) with
+            {
+                Configurations = target.Configurations,
+                RollbackOf = toReleaseId,
+            };
+            var history = History(n, "rollback", release.Id, n.HeadReleaseId, null, who, comment);
+            return (n with { HeadReleaseId = release.Id, LastReleaseId = release.Id, LastHistoryId = history.Id }, [ReleasePut(release), HistoryPut(n, history)]);
+        }, cancellationToken);
+        return release!;
+    }
+
+    /// <summary>Publishes the working copy to the instances <paramref name="rule"/> selects (replacing any active gray release).</summary>
+    public async ValueTask<ReleaseRecord> GrayPublishAsync(string app, string env, string ns, GrayRule rule, string? title, string? comment, long expectedRevision, ChangeContext who, CancellationToken cancellationToken = default)
+    {
+        CheckRule(rule);
+        ReleaseRecord? release = null;
+        await MutateAsync(app, env, ns, expectedRevision, who, "gray.publish", Describe(rule), n =>
+        {
+            release = NewRelease(n, ReleaseKind.Gray, title, comment, who, WorkingContent(n));
+            var history = History(n, "gray-publish", release.Id, n.HeadReleaseId, rule, who, comment);
+            return (n with { Gray = new GrayState(release.Id, rule), LastReleaseId = release.Id, LastHistoryId = history.Id }, [ReleasePut(release), HistoryPut(n, history)]);
+        }, cancellationToken);
+        return release!;
+    }
+
+    /// <summary>Changes who gets the active gray release (e.g. 10% to 20%).</summary>
+    public ValueTask<NamespaceRecord> UpdateGrayRuleAsync(string app, string env, string ns, GrayRule rule, long expectedRevision, ChangeContext who, CancellationToken cancellationToken = default)
+    {
+        CheckRule(rule);
+        return MutateAsync(app, env, ns, expectedRevision, who, "gray.rule", Describe(rule), n =>
+        {
+            var gray = RequireGray(n);
+            var history = History(n, "gray-rule", gray.ReleaseId, n.HeadReleaseId, rule, who, null);
+            return (n with { Gray = gray with { Rule = rule }, LastHistoryId = history.Id }, [HistoryPut(n, history)]);
+        }, cancellationToken);
+    }
+
+    /// <summary>Makes the gray release the main release for everyone.</summary>
+    public ValueTask<NamespaceRecord> PromoteGrayAsync(string app, string env, string ns, long expectedRevision, ChangeContext who, CancellationToken cancellationToken = default) =>
+        MutateAsync(app, env, ns, expectedRevision, who, "gray.promote", "", n =>
+        {
+            var gray = RequireGray(n);
+            var history = History(n, "gray-promote", gray.ReleaseId, n.HeadReleaseId, gray.Rule, who, null);
+            return (n with { HeadReleaseId = gray.ReleaseId, Gray = null, LastHistoryId = history.Id }, [HistoryPut(n, history)]);
+        }, cancellationToken);
+
+    /// <summary>Ends the gray release: its instances go back to the main release.</summary>
+    public ValueTask<NamespaceRecord> AbandonGrayAsync(string app, string env, string ns, long expectedRevision, ChangeContext who, CancellationToken cancellationToken = default) =>
+        MutateAsync(app, env, ns, expectedRevision, who, "gray.abandon", "", n =>
+        {
+            var gray = RequireGray(n);
+            var history = History(n, "gray-abandon", n.HeadReleaseId, gray.ReleaseId, gray.Rule, who, null);
+            return (n with { Gray = null, LastHistoryId = history.Id }, [HistoryPut(n, history)]);
+        }, cancellationToken);
+
+    public async ValueTask<ReleaseRecord> GetReleaseAsync(string app, string env, string ns, long id, CancellationToken cancellationToken = default)
+    {
+        var release = await Store.ReleaseAsync(app, env, ns, id, cancellationToken);
+        if (release is null)
+        {
+            await Store.NamespaceAsync(app, env, ns, cancellationToken);
+            throw new ConfigCenterException(ConfigErrorKind.NotFound, $"release {id} of {app}/{env}/{ns} does not exist");
+        }
+
+        return release;
+    }
+
+    /// <summary>The main release, or NoRelease when nothing was published yet.</summary>
+    public async ValueTask<ReleaseRecord> LatestReleaseAsync(string app, string env, string ns, CancellationToken cancellationToken = default)
+    {
+        var n = await Store.NamespaceAsync(app, env, ns, cancellationToken);
+        return await Store.ReleaseAsync(app, env, ns, n.HeadReleaseId, cancellationToken)
+            ?? throw new ConfigCenterException(ConfigErrorKind.NoRelease, $"{app}/{env}/{ns} has no release yet");
+    }
+
+    public async ValueTask<IReadOnlyList<ReleaseRecord>> ListReleasesAsync(string app, string env, string ns, int limit = 50, CancellationToken cancellationToken = default)
+    {
+        await Store.NamespaceAsync(app, env, ns, cancellationToken);
+        return (await Store.ListAsync<ReleaseRecord>(ConfigKeys.Releases(app, env, ns), cancellationToken, limit, descending: true)).Select(x => x.Value).ToList();
+    }
+
+    public async ValueTask<IReadOnlyList<HistoryEntry>> HistoryAsync(string app, string env, string ns, int limit = 100, CancellationToken cancellationToken = default)
+    {
+        await Store.NamespaceAsync(app, env, ns, cancellationToken);
+        return (await Store.ListAsync<HistoryEntry>(ConfigKeys.Histories(app, env, ns), cancellationToken, limit, descending: true)).Select(x => x.Value).ToList();
+    }
+
+    public async ValueTask<IReadOnlyList<AuditEntry>> AuditAsync(string app, int limit = 100, CancellationToken cancellationToken = default)
+    {
+        await GetAppAsync(app, cancellationToken);
+        return (await Store.ListAsync<AuditEntry>(ConfigKeys.Audits(app), cancellationToken, limit, descending: true)).Select(x => x.Value).ToList();
+    }
+
+    // ---- diff ----
+
+    public async ValueTask<IReadOnlyList<DiffEntry>> DiffReleasesAsync(string app, string env, string ns, long from, long to, CancellationToken cancellationToken = default)
+    {
+        var a = await GetReleaseAsync(app, env, ns, from, cancellationToken);
+        var b = await GetReleaseAsync(app, env, ns, to, cancellationToken);
+        return ReleaseDiff.Compare(a.Format, a.Content, a.Configurations, b.Content, b.Configurations);
+    }
+
+    /// <summary>What publishing now would change: the main release against the working copy.</summary>
+    public async ValueTask<IReadOnlyList<DiffEntry>> DiffWorkingCopyAsync(string app, string env, string ns, CancellationToken cancellationToken = default)
+    {
+        var n = await Store.NamespaceAsync(app, env, ns, cancellationToken);
+        var head = await Store.ReleaseAsync(app, env, ns, n.HeadReleaseId, cancellationToken);
+        return ReleaseDiff.Compare(n.Format, head?.Content, head?.Configurations, WorkingContent(n), ToMap(n.Items));
+    }
+
+    /// <summary>The same namespace's main releases in two environments.</summary>
+    public async ValueTask<IReadOnlyList<DiffEntry>> DiffEnvironmentsAsync(string app, string envA, string envB, string ns, CancellationToken cancellationToken = default)
+    {
+        var a = await Store.NamespaceAsync(app, envA, ns, cancellationToken);
+        var b = await Store.NamespaceAsync(app, envB, ns, cancellationToken);
+        var ra = await Store.ReleaseAsync(app, envA, ns, a.HeadReleaseId, cancellationToken);
+        var rb = await Store.ReleaseAsync(app, envB, ns, b.HeadReleaseId, cancellationToken);
+        return ReleaseDiff.Compare(a.Format, ra?.Content, ra?.Configurations, rb?.Content, rb?.Configurations);
+    }
+
+    // ---- machinery ----
+
+    /// <summary>
+    /// Reads the namespace, applies <paramref name="change"/>, and writes the result (plus extra writes and an
+    /// audit entry) guarded by the revision read. With <paramref name="expectedRevision"/> &gt; 0 the caller's
+    /// revision must still be current (else Conflict); with 0 a concurrent change makes us re-read and retry.
+    /// </summary>
+    private async ValueTask<NamespaceRecord> MutateAsync(
+        string app, string env, string ns, long expectedRevision, ChangeContext who, string action, string detail,
+        Func<NamespaceRecord, (NamespaceRecord Next, List<RequestOp> Writes)> change, CancellationToken cancellationToken)
+    {
+        CheckAuthor(who);
+        for (var attempt = 0; ; attempt++)
+        {
+            var current = await Store.NamespaceAsync(app, env, ns, cancellationToken);
+            if (expectedRevision > 0 && current.Revision != expectedRevision)
+            {
+                throw Conflict(app, env, ns, expectedRevision, current.Revision);
+            }
+
+            var now = clock.GetUtcNow();
+            var (next, writes) = change(current);
+            next = next with { UpdatedAt = now, UpdatedBy = who.Author };
+            var key = ConfigKeys.Namespace(app, env, ns);
+            writes.Add(ConfigStore.Put(key, next));
+            writes.Add(ConfigStore.Audit(app, Audit(who, now, action, $"{app}/{env}/{ns}", detail)));
+            var (ok, revision) = await Store.CommitAsync([ConfigStore.ModifiedAt(key, current.Revision)], writes, cancellationToken);
+            if (ok)
+            {
+                return next with { Revision = revision };
+            }
+
+            if (expectedRevision > 0 || attempt >= MaxRetries)
+            {
+                var now2 = await Store.GetAsync<NamespaceRecord>(key, cancellationToken);
+                throw Conflict(app, env, ns, expectedRevision > 0 ? expectedRevision : current.Revision, now2.ModRevision);
+            }
+        }
+    }
+
+    private ReleaseRecord NewRelease(NamespaceRecord n, ReleaseKind kind, string? title, string? comment, ChangeContext who, string content)
+    {
+        var schema = n.Schema;
+        DocumentValidator.Validate(n.Format, content, schema, Limits);
+        return new ReleaseRecord
+        {
+            App = n.App, Env = n.Env, Namespace = n.Name, Id = n.LastReleaseId + 1, Kind = kind, Format = n.Format,
+            Title = title ?? "", Comment = comment ?? "", Author = who.Author, CreatedAt = clock.GetUtcNow(),
+            Content = content, Configurations = n.Format == NamespaceFormat.Properties ? ToMap(n.Items) : new Dictionary<string, string>(),
+            ContentHash = Hash(content),
+        };
+    }
+
+    private HistoryEntry History(NamespaceRecord n, string operation, long releaseId, long previous, GrayRule? rule, ChangeContext who, string? comment) =>
+        new()
+        {
+            Id = n.LastHistoryId + 1, Operation = operation, ReleaseId = releaseId, PreviousReleaseId = previous, Rule = rule,
+            Author = who.Author, At = clock.GetUtcNow(), Comment = comment ?? "",
+        };
+
+    private static RequestOp ReleasePut(ReleaseRecord r) => ConfigStore.Put(ConfigKeys.Release(r.App, r.Env, r.Namespace, r.Id), r);
+
+    private static RequestOp HistoryPut(NamespaceRecord n, HistoryEntry h) => ConfigStore.Put(ConfigKeys.History(n.App, n.Env, n.Name, h.Id), h);
+
+    private static AuditEntry Audit(ChangeContext who, DateTimeOffset at, string action, string target, string detail = "") =>
+        new() { At = at, Author = who.Author, From = who.From, Action = action, Target = target, Detail = detail };
+
+    public static string Hash(string content) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(content)));
+
+    private static Dictionary<string, string> ToMap(IEnumerable<ConfigItem> items) => items.ToDictionary(i => i.Key, i => i.Value, StringComparer.Ordinal);
+
+    private static void RequireProperties(NamespaceRecord n)
+    {
+        if (n.Format != NamespaceFormat.Properties)
+        {
+            throw new ConfigCenterException(ConfigErrorKind.FailedPrecondition, $"{n.App}/{n.Env}/{n.Name} is {n.Format}: edit its document, not items");
+        }
+    }
+
+    private static GrayState RequireGray(NamespaceRecord n) =>
+        n.Gray ?? throw new ConfigCenterException(ConfigErrorKind.FailedPrecondition, $"{n.App}/{n.Env}/{n.Name} has no active gray release");
+
+    private void CheckRule(GrayRule rule)
+    {
+        if (double.IsNaN(rule.Percentage) || rule.Percentage is < 0 or > 100)
+        {
+            throw new ConfigCenterException(ConfigErrorKind.InvalidArgument, $"gray percentage {rule.Percentage} is not between 0 and 100");
+        }
+
+        if (rule.InstanceIds.Count > Limits.MaxGrayInstanceIds)
+        {
+            throw new ConfigCenterException(ConfigErrorKind.InvalidArgument, $"a gray rule lists {rule.InstanceIds.Count} instance ids; the limit is {Limits.MaxGrayInstanceIds}");
+        }
+
+        foreach (var id in rule.InstanceIds)
+        {
+            ConfigNames.CheckInstanceId(id, Limits);
+        }
+
+        foreach (var label in rule.Labels)
+        {
+            ConfigNames.CheckLabel(label);
+        }
+
+        if (rule.InstanceIds.Count == 0 && rule.Labels.Count == 0 && rule.Percentage == 0)
+        {
+            throw new ConfigCenterException(ConfigErrorKind.InvalidArgument, "a gray rule must name instance ids, labels or a percentage above 0");
+        }
+    }
+
+    private static void CheckAuthor(ChangeContext who)
+    {
+        if (string.IsNullOrWhiteSpace(who.Author) || who.Author.Length > 128)
+        {
+            throw new ConfigCenterException(ConfigErrorKind.InvalidArgument, "the author is missing or longer than 128 characters (set X-Conclave-Author or --author)");
+        }
+    }
+
+    private static string Describe(GrayRule rule) =>
+        $"ids={rule.InstanceIds.Count} labels=[{string.Join(",", rule.Labels)}] percentage={rule.Percentage}";
+
+    private static ConfigCenterException Conflict(string app, string env, string ns, long read, long now) =>
+        new(ConfigErrorKind.Conflict, $"{app}/{env}/{ns} changed since revision {read} (it is at revision {now}): read it again and reapply your edit") { CurrentRevision = now };
+}

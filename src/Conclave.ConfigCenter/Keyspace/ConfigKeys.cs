@@ -1,0 +1,71 @@
+using System.Globalization;
+using System.Text;
+using Google.Protobuf;
+
+namespace Conclave.ConfigCenter.Keyspace;
+
+/// <summary>
+/// The layout of the configuration center in the keyspace (format version 1). Every record lives under
+/// <see cref="Root"/>; names never contain '/', so each level is an unambiguous prefix.
+/// </summary>
+public static class ConfigKeys
+{
+    /// <summary>The reserved prefix: plain KV writes under it are refused.</summary>
+    public const string ReservedPrefix = "/_conclave/config/";
+
+    /// <summary>The root of layout version 1.</summary>
+    public const string Root = ReservedPrefix + "v1/";
+
+    public static ByteString App(string app) => Key($"apps/{app}");
+
+    public static ByteString Apps() => Key("apps/");
+
+    public static ByteString Environment(string app, string env) => Key($"envs/{app}/{env}");
+
+    public static ByteString Environments(string app) => Key($"envs/{app}/");
+
+    public static ByteString Namespace(string app, string env, string ns) => Key($"ns/{app}/{env}/{ns}");
+
+    public static ByteString Namespaces(string app, string env) => Key($"ns/{app}/{env}/");
+
+    public static ByteString Release(string app, string env, string ns, long id) => Key($"releases/{app}/{env}/{ns}/{Seq(id)}");
+
+    public static ByteString Releases(string app, string env, string ns) => Key($"releases/{app}/{env}/{ns}/");
+
+    public static ByteString History(string app, string env, string ns, long id) => Key($"history/{app}/{env}/{ns}/{Seq(id)}");
+
+    public static ByteString Histories(string app, string env, string ns) => Key($"history/{app}/{env}/{ns}/");
+
+    public static ByteString Instance(string app, string env, string ns, string instanceId) => Key($"instances/{app}/{env}/{ns}/{instanceId}");
+
+    public static ByteString Instances(string app, string env, string ns) => Key($"instances/{app}/{env}/{ns}/");
+
+    public static ByteString Audit(string app, DateTimeOffset at, string unique) => Key($"audit/{app}/{at.UtcTicks.ToString("D19", CultureInfo.InvariantCulture)}-{unique}");
+
+    public static ByteString Audits(string app) => Key($"audit/{app}/");
+
+    /// <summary>The first key after every key starting with <paramref name="prefix"/> (etcd's prefix range end).</summary>
+    public static ByteString PrefixEnd(ByteString prefix)
+    {
+        var bytes = prefix.ToByteArray();
+        for (var i = bytes.Length - 1; i >= 0; i--)
+        {
+            if (bytes[i] < 0xff)
+            {
+                bytes[i]++;
+                return ByteString.CopyFrom(bytes, 0, i + 1);
+            }
+        }
+
+        return ByteString.CopyFrom(0);
+    }
+
+    /// <summary>True when <paramref name="key"/> lies under the reserved prefix.</summary>
+    public static bool IsReserved(ByteString key) => key.Span.StartsWith(ReservedPrefixBytes);
+
+    private static readonly byte[] ReservedPrefixBytes = Encoding.UTF8.GetBytes(ReservedPrefix);
+
+    private static string Seq(long id) => id.ToString("D12", CultureInfo.InvariantCulture);
+
+    private static ByteString Key(string suffix) => ByteString.CopyFromUtf8(Root + suffix);
+}

@@ -1,0 +1,22 @@
+using System.Text.Json.Serialization;
+
+namespace Conclave.ConfigCenter.Model;
+
+/// <summary>Who changed what, when, and from where. Written in the same transaction as the change.</summary>
+public sealed record AuditEntry
+{
+    [JsonPropertyName("v")]
+    public int FormatVersion { get; init; } = 1;
+
+    public required DateTimeOffset At { get; init; }
+
+    public required string Author { get; init; }
+
+    public string? From { get; init; }
+
+    public required string Action { get; init; }
+
+    public required string Target { get; init; }
+
+    public string Detail { get; init; } = "";
+}

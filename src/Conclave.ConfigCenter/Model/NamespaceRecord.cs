@@ -1,0 +1,46 @@
+using System.Text.Json.Serialization;
+
+namespace Conclave.ConfigCenter.Model;
+
+/// <summary>
+/// A namespace: its format, optional JSON Schema, working copy (items for properties, one document otherwise),
+/// and the head pointers clients are served from (<see cref="HeadReleaseId"/>, <see cref="Gray"/>).
+/// </summary>
+public sealed record NamespaceRecord
+{
+    [JsonPropertyName("v")]
+    public int FormatVersion { get; init; } = 1;
+
+    public required string App { get; init; }
+
+    public required string Env { get; init; }
+
+    public required string Name { get; init; }
+
+    public required NamespaceFormat Format { get; init; }
+
+    public string? Schema { get; init; }
+
+    /// <summary>Working copy of a properties namespace, in order.</summary>
+    public IReadOnlyList<ConfigItem> Items { get; init; } = [];
+
+    /// <summary>Working copy of a json, yaml or text namespace.</summary>
+    public string Content { get; init; } = "";
+
+    /// <summary>The main release clients get; 0 before the first publish.</summary>
+    public long HeadReleaseId { get; init; }
+
+    public GrayState? Gray { get; init; }
+
+    public long LastReleaseId { get; init; }
+
+    public long LastHistoryId { get; init; }
+
+    public required DateTimeOffset UpdatedAt { get; init; }
+
+    public required string UpdatedBy { get; init; }
+
+    /// <summary>The keyspace revision this record was last written at: pass it back to guard an edit.</summary>
+    [JsonIgnore]
+    public long Revision { get; init; }
+}

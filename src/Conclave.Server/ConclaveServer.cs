@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using Conclave.Server.Config;
 using Conclave.Server.Grpc;
 using Conclave.Server.Http;
 using Conclave.Server.Node;
@@ -134,6 +135,7 @@ public sealed class ConclaveServer : IAsyncDisposable
         builder.Services.AddSingleton<KvFrontend>();
         builder.Services.AddSingleton<Leases.LeaseKeeper>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<Leases.LeaseKeeper>());
+        builder.Services.AddConfigCenter();
 
         var app = builder.Build();
         app.MapGrpcService<KvService>();
@@ -144,6 +146,7 @@ public sealed class ConclaveServer : IAsyncDisposable
         app.MapGrpcService<Concurrency.LockService>();
         app.MapGrpcService<Concurrency.ElectionService>();
         HttpEndpoints.Map(app);
+        app.MapConfigCenter();
 
         try
         {

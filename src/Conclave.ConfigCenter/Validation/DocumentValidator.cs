@@ -128,21 +128,41 @@ public static class DocumentValidator
 
     private static JsonNode? ParseYaml(string content)
     {
+        // Walk the parser's events first: its errors carry the position, which YamlStream.Load can lose.
+        var parser = new Parser(new StringReader(content));
+        Mark last = Mark.Empty;
+        try
+        {
+            while (parser.MoveNext())
+            {
+                last = parser.Current?.End ?? last;
+            }
+        }
+        catch (YamlException e)
+        {
+            var message = e.InnerException is YamlException inner ? inner.Message : e.Message;
+            throw YamlError((int)e.Start.Line, (int)e.Start.Column, message);
+        }
+        catch (InvalidOperationException e)
+        {
+            throw YamlError((int)last.Line, (int)last.Column, e.Message);
+        }
+
         var stream = new YamlStream();
         try
         {
             stream.Load(new StringReader(content));
         }
-        catch (YamlException e)
+        catch (Exception e) when (e is YamlException or InvalidOperationException)
         {
-            var line = (int)e.Start.Line;
-            var column = (int)e.Start.Column;
-            var message = e.InnerException is YamlException inner ? inner.Message : e.Message;
-            throw new ConfigCenterException(ConfigErrorKind.InvalidDocument, $"yaml: line {line}, column {column}: {FirstSentence(message)}") { Line = line, Column = column };
+            throw YamlError(e is YamlException y ? (int)y.Start.Line : (int)last.Line, e is YamlException y2 ? (int)y2.Start.Column : (int)last.Column, e.Message);
         }
 
         return stream.Documents.Count == 0 ? null : ToJson(stream.Documents[0].RootNode);
     }
+
+    private static ConfigCenterException YamlError(int line, int column, string message) =>
+        new(ConfigErrorKind.InvalidDocument, $"yaml: line {line}, column {column}: {FirstSentence(message)}") { Line = line, Column = column };
 
     private static JsonNode? ToJson(YamlNode node)
     {

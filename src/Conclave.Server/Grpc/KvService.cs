@@ -44,6 +44,7 @@ internal sealed class KvFrontend(ConclaveNode node)
     public async Task<PutResponse> PutAsync(PutRequest request, CancellationToken cancellationToken)
     {
         RequestValidator.ValidatePut(request);
+        Config.ReservedPrefixGuard.CheckPut(request);
         CheckSize(request);
         var response = await node.ProposeAsync<PutResponse>(new Command { Put = request }, cancellationToken);
         response.Header = node.Fill(response.Header);
@@ -53,6 +54,7 @@ internal sealed class KvFrontend(ConclaveNode node)
     public async Task<DeleteRangeResponse> DeleteRangeAsync(DeleteRangeRequest request, CancellationToken cancellationToken)
     {
         RequestValidator.ValidateDelete(request);
+        Config.ReservedPrefixGuard.CheckDelete(request);
         CheckSize(request);
         var response = await node.ProposeAsync<DeleteRangeResponse>(new Command { DeleteRange = request }, cancellationToken);
         response.Header = node.Fill(response.Header);
@@ -62,6 +64,7 @@ internal sealed class KvFrontend(ConclaveNode node)
     public async Task<TxnResponse> TxnAsync(TxnRequest request, CancellationToken cancellationToken)
     {
         RequestValidator.ValidateTxn(request, node.Options.MaxTxnOps);
+        Config.ReservedPrefixGuard.CheckTxn(request);
         CheckSize(request);
         if (IsReadOnly(request))
         {

@@ -1,0 +1,26 @@
+using Conclave.ConfigCenter;
+using Conclave.ConfigCenter.Keyspace;
+using Conclave.Server.Node;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Conclave.Server.Config;
+
+/// <summary>Wires the configuration center into the server: its port over the local member, gRPC and HTTP.</summary>
+public static class ConfigCenterHosting
+{
+    public static IServiceCollection AddConfigCenter(this IServiceCollection services)
+    {
+        services.AddSingleton<IKeyValuePort, LocalKeyValuePort>();
+        services.AddSingleton(sp => new ConfigCenterService(sp.GetRequiredService<IKeyValuePort>(), new ConfigLimits(), sp.GetRequiredService<ConclaveNode>().Options.TimeProvider));
+        services.AddSingleton(sp => new DeliveryService(sp.GetRequiredService<IKeyValuePort>(), new ConfigLimits(), sp.GetRequiredService<ConclaveNode>().Options.TimeProvider));
+        return services;
+    }
+
+    public static WebApplication MapConfigCenter(this WebApplication app)
+    {
+        app.MapGrpcService<ConfigGrpcService>();
+        ConfigHttpApi.Map(app);
+        return app;
+    }
+}

@@ -1,0 +1,98 @@
+using Conclave.Api.Config.V1;
+using Conclave.ConfigCenter;
+using Conclave.ConfigCenter.Model;
+using Grpc.Core;
+using Microsoft.Extensions.Hosting;
+using ReleaseMessage = Conclave.Api.Config.V1.Release;
+
+namespace Conclave.Server.Config;
+
+/// <summary><c>conclave.config.v1.ConfigService</c>: what configuration clients call.</summary>
+public sealed class ConfigGrpcService(DeliveryService delivery, IHostApplicationLifetime lifetime) : ConfigService.ConfigServiceBase
+{
+    public override async Task<FetchResponse> Fetch(FetchRequest request, ServerCallContext context)
+    {
+        var response = new FetchResponse();
+        foreach (var ns in request.Namespaces)
+        {
+            var effective = await Guard(() => delivery.FetchAsync(request.App, request.Env, ns, request.Instance?.InstanceId, request.Instance?.Labels ?? [], context.CancellationToken).AsTask());
+            response.Releases.Add(ToMessage(effective));
+        }
+
+        return response;
+    }
+
+    public override async Task Subscribe(SubscribeRequest request, IServerStreamWriter<ReleaseMessage> responseStream, ServerCallContext context)
+    {
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, lifetime.ApplicationStopping);
+        var stream = delivery.SubscribeAsync(request.App, request.Env, request.Namespaces, request.Instance?.InstanceId, request.Instance?.Labels ?? [], request.LastSeen, linked.Token);
+        try
+        {
+            await foreach (var effective in stream)
+            {
+                await responseStream.WriteAsync(ToMessage(effective), linked.Token);
+            }
+        }
+        catch (ConfigCenterException e)
+        {
+            throw ConfigErrors.ToRpc(e);
+        }
+        catch (OperationCanceledException) when (linked.IsCancellationRequested)
+        {
+            // The client left or the member is stopping.
+        }
+    }
+
+    public override Task<ReportResponse> Report(ReportRequest request, ServerCallContext context) =>
+        Guard(async () =>
+        {
+            var record = await delivery.ReportAsync(
+                request.App, request.Env, request.Namespace, request.Instance?.InstanceId ?? "", request.Instance?.Labels.ToList() ?? [],
+                request.ReleaseId, request.Status == Api.Config.V1.DeliveryStatus.Rejected ? ConfigCenter.Model.DeliveryStatus.Rejected : ConfigCenter.Model.DeliveryStatus.Applied,
+                request.Reason, context.Peer, context.CancellationToken);
+            return new ReportResponse { LeaseId = record.LeaseId };
+        });
+
+    public override Task<ConvergenceResponse> GetConvergence(ConvergenceRequest request, ServerCallContext context) =>
+        Guard(async () =>
+        {
+            var c = await delivery.ConvergenceAsync(request.App, request.Env, request.Namespace, request.ReleaseId, context.CancellationToken);
+            var response = new ConvergenceResponse { ReleaseId = c.ReleaseId, Instances = c.Instances, Applied = c.Applied };
+            foreach (var (id, count) in c.ByRelease)
+            {
+                response.ByRelease[id] = count;
+            }
+
+            response.Rejected.AddRange(c.Rejected.Select(r => new RejectedInstance { InstanceId = r.InstanceId, Reason = r.Reason ?? "" }));
+            return response;
+        });
+
+    public static ReleaseMessage ToMessage(EffectiveRelease effective)
+    {
+        var r = effective.Release;
+        var message = new ReleaseMessage
+        {
+            App = r.App, Env = r.Env, Namespace = r.Namespace, ReleaseId = r.Id, Format = r.Format.ToString().ToLowerInvariant(),
+            Content = r.Content, ContentHash = r.ContentHash, Gray = effective.IsGray, Title = r.Title, Author = r.Author,
+            CreatedUnixMs = r.CreatedAt.ToUnixTimeMilliseconds(),
+        };
+        foreach (var (k, v) in r.Configurations)
+        {
+            message.Configurations[k] = v;
+        }
+
+        return message;
+    }
+
+    private static async Task<T> Guard<T>(Func<Task<T>> call)
+    {
+        try
+        {
+            return await call();
+        }
+        catch (ConfigCenterException e)
+        {
+            throw ConfigErrors.ToRpc(e);
+        }
+    }
+}

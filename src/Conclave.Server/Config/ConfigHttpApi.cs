@@ -1,0 +1,112 @@
+using Conclave.ConfigCenter;
+using Conclave.ConfigCenter.Model;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.AspNetCore.Routing;
+
+namespace Conclave.Server.Config;
+
+/// <summary>
+/// The configuration center's JSON API under <c>/api/v1</c> on the HTTP listener. Changes name their author
+/// in the <see cref="AuthorHeader"/> header; refusals are RFC 7807 problem details.
+/// </summary>
+public static class ConfigHttpApi
+{
+    /// <summary>Who makes a change, until authentication exists. Required on every write.</summary>
+    public const string AuthorHeader = "X-Conclave-Author";
+
+    public static void Map(IEndpointRouteBuilder routes)
+    {
+        var api = routes.MapGroup("/api/v1");
+        api.AddEndpointFilter(async (context, next) =>
+        {
+            try
+            {
+                return await next(context);
+            }
+            catch (ConfigCenterException e)
+            {
+                return ConfigErrors.ToProblem(e, context.HttpContext);
+            }
+            catch (BadHttpRequestException e)
+            {
+                return Results.Problem(detail: e.Message, statusCode: StatusCodes.Status400BadRequest, title: "bad request");
+            }
+        });
+
+        api.MapGet("/apps", async (ConfigCenterService c, CancellationToken ct) => Results.Ok(await c.ListAppsAsync(ct)));
+        api.MapPost("/apps", async (CreateAppBody b, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
+            Results.Created($"/api/v1/apps/{b.Id}", await c.CreateAppAsync(b.Id, b.Name, b.Owner, Who(h), ct)));
+        api.MapGet("/apps/{app}", async (string app, ConfigCenterService c, CancellationToken ct) => Results.Ok(await c.GetAppAsync(app, ct)));
+        api.MapGet("/apps/{app}/audit", async (string app, int? limit, ConfigCenterService c, CancellationToken ct) => Results.Ok(await c.AuditAsync(app, limit ?? 100, ct)));
+        api.MapGet("/apps/{app}/envs", async (string app, ConfigCenterService c, CancellationToken ct) => Results.Ok(await c.ListEnvironmentsAsync(app, ct)));
+        api.MapPost("/apps/{app}/envs", async (string app, CreateEnvironmentBody b, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
+            Results.Created($"/api/v1/apps/{app}/envs/{b.Name}", await c.CreateEnvironmentAsync(app, b.Name, Who(h), ct)));
+        api.MapGet("/apps/{app}/diff", async (string app, string ns, string envA, string envB, ConfigCenterService c, CancellationToken ct) =>
+            Results.Ok(await c.DiffEnvironmentsAsync(app, envA, envB, ns, ct)));
+
+        var envs = api.MapGroup("/apps/{app}/envs/{env}/namespaces");
+        envs.MapGet("", async (string app, string env, ConfigCenterService c, CancellationToken ct) => Results.Ok(await c.ListNamespacesAsync(app, env, ct)));
+        envs.MapPost("", async (string app, string env, CreateNamespaceBody b, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
+            Results.Created($"/api/v1/apps/{app}/envs/{env}/namespaces/{b.Name}", View(await c.CreateNamespaceAsync(app, env, b.Name, b.Format, b.Schema, Who(h), ct))));
+
+        var ns = envs.MapGroup("/{ns}");
+        ns.MapGet("", async (string app, string env, string ns, ConfigCenterService c, CancellationToken ct) => Results.Ok(View(await c.GetNamespaceAsync(app, env, ns, ct))));
+        ns.MapPut("/items/{key}", async (string app, string env, string ns, string key, SetItemBody b, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
+            Results.Ok(View(await c.SetItemAsync(app, env, ns, new ConfigItem(key, b.Value ?? "", b.Comment), b.ExpectedRevision, Who(h), ct))));
+        ns.MapDelete("/items/{key}", async (string app, string env, string ns, string key, long? expectedRevision, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
+            Results.Ok(View(await c.DeleteItemAsync(app, env, ns, key, expectedRevision ?? 0, Who(h), ct))));
+        ns.MapPut("/content", async (string app, string env, string ns, SetContentBody b, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
+            Results.Ok(View(await c.SetContentAsync(app, env, ns, b.Content ?? "", b.ExpectedRevision, Who(h), ct))));
+        ns.MapPut("/schema", async (string app, string env, string ns, SetSchemaBody b, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
+            Results.Ok(View(await c.SetSchemaAsync(app, env, ns, b.Schema, b.ExpectedRevision, Who(h), ct))));
+        ns.MapGet("/releases", async (string app, string env, string ns, int? limit, ConfigCenterService c, CancellationToken ct) => Results.Ok(await c.ListReleasesAsync(app, env, ns, limit ?? 50, ct)));
+        ns.MapPost("/releases", async (string app, string env, string ns, PublishBody b, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
+            Results.Ok(await c.PublishAsync(app, env, ns, b.Title, b.Comment, b.ExpectedRevision, Who(h), ct)));
+        ns.MapGet("/releases/latest", async (string app, string env, string ns, ConfigCenterService c, CancellationToken ct) => Results.Ok(await c.LatestReleaseAsync(app, env, ns, ct)));
+        ns.MapGet("/releases/{id:long}", async (string app, string env, string ns, long id, ConfigCenterService c, CancellationToken ct) => Results.Ok(await c.GetReleaseAsync(app, env, ns, id, ct)));
+        ns.MapPost("/rollback", async (string app, string env, string ns, RollbackBody b, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
+            Results.Ok(await c.RollbackAsync(app, env, ns, b.ToReleaseId, b.Comment, b.ExpectedRevision, Who(h), ct)));
+        ns.MapPost("/gray", async (string app, string env, string ns, GrayPublishBody b, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
+            Results.Ok(await c.GrayPublishAsync(app, env, ns, b.Rule, b.Title, b.Comment, b.ExpectedRevision, Who(h), ct)));
+        ns.MapPut("/gray/rule", async (string app, string env, string ns, GrayRuleBody b, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
+            Results.Ok(View(await c.UpdateGrayRuleAsync(app, env, ns, b.Rule, b.ExpectedRevision, Who(h), ct))));
+        ns.MapPost("/gray/promote", async (string app, string env, string ns, [FromBody] GuardBody? b, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
+            Results.Ok(View(await c.PromoteGrayAsync(app, env, ns, b?.ExpectedRevision ?? 0, Who(h), ct))));
+        ns.MapPost("/gray/abandon", async (string app, string env, string ns, [FromBody] GuardBody? b, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
+            Results.Ok(View(await c.AbandonGrayAsync(app, env, ns, b?.ExpectedRevision ?? 0, Who(h), ct))));
+        ns.MapGet("/history", async (string app, string env, string ns, int? limit, ConfigCenterService c, CancellationToken ct) => Results.Ok(await c.HistoryAsync(app, env, ns, limit ?? 100, ct)));
+        ns.MapGet("/diff", async (string app, string env, string ns, long? from, long? to, ConfigCenterService c, CancellationToken ct) =>
+            Results.Ok(from is { } f && to is { } t ? await c.DiffReleasesAsync(app, env, ns, f, t, ct) : await c.DiffWorkingCopyAsync(app, env, ns, ct)));
+        ns.MapGet("/effective", async (string app, string env, string ns, string? instanceId, string? labels, DeliveryService d, CancellationToken ct) =>
+            Results.Ok(await d.FetchAsync(app, env, ns, instanceId, SplitLabels(labels), ct)));
+        ns.MapPost("/reports", async (string app, string env, string ns, ReportBody b, HttpContext h, DeliveryService d, CancellationToken ct) =>
+            Results.Ok(await d.ReportAsync(app, env, ns, b.InstanceId, b.Labels ?? [], b.ReleaseId, b.Status, b.Reason, From(h), ct)));
+        ns.MapGet("/instances", async (string app, string env, string ns, DeliveryService d, CancellationToken ct) => Results.Ok(await d.InstancesAsync(app, env, ns, ct)));
+        ns.MapGet("/convergence", async (string app, string env, string ns, long? releaseId, DeliveryService d, CancellationToken ct) =>
+            Results.Ok(await d.ConvergenceAsync(app, env, ns, releaseId ?? 0, ct)));
+    }
+
+    private static object View(NamespaceRecord n) => new
+    {
+        n.App, n.Env, n.Name, n.Format, n.Schema, n.Items, Content = ConfigCenterService.WorkingContent(n),
+        n.HeadReleaseId, n.Gray, n.LastReleaseId, n.UpdatedAt, n.UpdatedBy, n.Revision,
+    };
+
+    private static ChangeContext Who(HttpContext h)
+    {
+        var author = h.Request.Headers[AuthorHeader].ToString();
+        if (string.IsNullOrWhiteSpace(author))
+        {
+            throw new ConfigCenterException(ConfigErrorKind.InvalidArgument, $"the {AuthorHeader} header is required on changes: it names who makes them");
+        }
+
+        return new ChangeContext(author, From(h));
+    }
+
+    private static string? From(HttpContext h) => h.Connection.RemoteIpAddress is { } ip ? $"{ip}:{h.Connection.RemotePort}" : null;
+
+    private static string[] SplitLabels(string? labels) =>
+        string.IsNullOrWhiteSpace(labels) ? [] : labels.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+}

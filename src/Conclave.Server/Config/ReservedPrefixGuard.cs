@@ -1,0 +1,65 @@
+using Conclave.Api.Errors;
+using Conclave.Api.Etcd;
+using Conclave.ConfigCenter.Keyspace;
+using Google.Protobuf;
+using Grpc.Core;
+
+namespace Conclave.Server.Config;
+
+/// <summary>
+/// Keeps plain KV writes out of the configuration center's reserved prefix (DESIGN.md decision 7): those
+/// records change only through the center, which keeps releases, history and audit consistent. Reads stay allowed.
+/// </summary>
+public static class ReservedPrefixGuard
+{
+    private static readonly ByteString Start = ByteString.CopyFromUtf8(ConfigKeys.ReservedPrefix);
+    private static readonly ByteString End = ConfigKeys.PrefixEnd(Start);
+
+    public static void CheckPut(PutRequest r) => Check(r.Key, ByteString.Empty);
+
+    public static void CheckDelete(DeleteRangeRequest r) => Check(r.Key, r.RangeEnd);
+
+    public static void CheckTxn(TxnRequest r)
+    {
+        foreach (var op in r.Success.Concat(r.Failure))
+        {
+            switch (op.RequestCase)
+            {
+                case RequestOp.RequestOneofCase.RequestPut:
+                    CheckPut(op.RequestPut);
+                    break;
+                case RequestOp.RequestOneofCase.RequestDeleteRange:
+                    CheckDelete(op.RequestDeleteRange);
+                    break;
+                case RequestOp.RequestOneofCase.RequestTxn:
+                    CheckTxn(op.RequestTxn);
+                    break;
+            }
+        }
+    }
+
+    private static void Check(ByteString key, ByteString rangeEnd)
+    {
+        bool touches;
+        if (rangeEnd.IsEmpty)
+        {
+            touches = key.Span.StartsWith(Start.Span);
+        }
+        else
+        {
+            // [key, rangeEnd) meets [Start, End): key < End and (rangeEnd is "\0" = to the end, or rangeEnd > Start).
+            var toEnd = rangeEnd.Length == 1 && rangeEnd[0] == 0;
+            touches = key.Span.SequenceCompareTo(End.Span) < 0 && (toEnd || rangeEnd.Span.SequenceCompareTo(Start.Span) > 0);
+        }
+
+        if (touches)
+        {
+            var trailers = new Metadata
+            {
+                { ErrorCatalogue.CodeTrailer, "PermissionDenied" },
+                { ErrorCatalogue.DetailTrailer, $"keys under {ConfigKeys.ReservedPrefix} belong to the configuration center: change them through its API (conclave config ..., /api/v1), not plain KV writes" },
+            };
+            throw new RpcException(new Status(StatusCode.PermissionDenied, "etcdserver: permission denied"), trailers);
+        }
+    }
+}

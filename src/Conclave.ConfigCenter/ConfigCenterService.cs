@@ -14,7 +14,8 @@ namespace Conclave.ConfigCenter;
 /// </summary>
 public sealed class ConfigCenterService(IKeyValuePort port, ConfigLimits? limits = null, TimeProvider? clock = null)
 {
-    private const int MaxRetries = 5;
+    // Each failed round means another edit landed, so this bounds the editors racing on one namespace, not the time.
+    private const int MaxRetries = 32;
 
     public ConfigLimits Limits { get; } = limits ?? new ConfigLimits();
 

@@ -6,7 +6,7 @@ using Conclave.Client;
 namespace Conclave.Cli.Bench;
 
 /// <summary>
-/// <c>conclave bench put|range|watch</c>: load generators that speak plain etcd v3 gRPC, so they measure a Conclave
+/// <c>conclave bench put|range|watch|lock|keepalive</c>: load generators that speak plain etcd v3 gRPC, so they measure a Conclave
 /// cluster and a real etcd alike.
 /// </summary>
 internal static class BenchCommand
@@ -104,6 +104,8 @@ internal static class BenchCommand
         bench.Subcommands.Add(put);
         bench.Subcommands.Add(range);
         bench.Subcommands.Add(watch);
+        bench.Subcommands.Add(LockBench.Create(endpoints, duration, json));
+        bench.Subcommands.Add(KeepAliveBench.Create(endpoints, duration, json));
         return bench;
     }
 

@@ -21,10 +21,12 @@ internal static class BenchCommand
         var keySize = new Option<int>("--key-size") { Description = "Key size in bytes.", DefaultValueFactory = _ => 8, Recursive = true };
         var valSize = new Option<int>("--val-size") { Description = "Value size in bytes.", DefaultValueFactory = _ => 8, Recursive = true };
         var json = new Option<bool>("--json") { Description = "Print the figures as one JSON object.", Recursive = true };
+        var transport = new Option<string>("--transport") { Description = "lean: the bench's own minimal HTTP/2 client, cheap on CPU (unary calls; https endpoints use grpc); grpc: grpc-dotnet.", DefaultValueFactory = _ => "lean", Recursive = true };
+        transport.AcceptOnlyFromAmong("lean", "grpc");
 
         var bench = new Command("bench", "Benchmark a cluster (Conclave or etcd) over the etcd v3 gRPC API.")
         {
-            endpoints, conns, clients, total, duration, keySize, valSize, json,
+            endpoints, conns, clients, total, duration, keySize, valSize, json, transport,
         };
 
         BenchSettings Settings(ParseResult parse)
@@ -39,7 +41,10 @@ internal static class BenchCommand
                 ParseDuration(parse.GetValue(duration)),
                 parse.GetValue(keySize),
                 parse.GetValue(valSize),
-                parse.GetValue(json));
+                parse.GetValue(json))
+            {
+                Transport = parse.GetValue(transport) == "grpc" ? BenchTransport.Grpc : BenchTransport.Lean,
+            };
             if (settings.Conns < 1 || settings.Clients < 1)
             {
                 throw new ArgumentException("--conns and --clients must be at least 1.");

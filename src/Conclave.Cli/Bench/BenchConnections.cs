@@ -1,44 +1,68 @@
 using Conclave.Api.Etcd;
+using Conclave.Cli.Bench.Http2;
+using Grpc.Core;
 using Grpc.Net.Client;
 
 namespace Conclave.Cli.Bench;
 
 /// <summary>
-/// <c>--conns</c> gRPC channels, each with its own HTTP/2 connection, spread over the endpoints; the
-/// <c>--clients</c> loops share them round-robin. Raw generated stubs keep the bench itself cheap.
+/// <c>--conns</c> connections, each its own HTTP/2 connection, spread over the endpoints; the <c>--clients</c>
+/// loops share them round-robin. Raw generated stubs keep the bench itself cheap. With the lean transport (the
+/// default) the stubs run on <see cref="LeanCallInvoker"/>; https endpoints always use grpc-dotnet.
 /// </summary>
 internal sealed class BenchConnections : IDisposable
 {
-    private readonly GrpcChannel[] _channels;
+    private readonly IDisposable[] _owned;
 
-    public BenchConnections(IReadOnlyList<string> endpoints, int conns)
+    public BenchConnections(BenchSettings settings)
+        : this(settings.Endpoints, settings.Conns, settings.Transport)
     {
-        _channels = new GrpcChannel[conns];
+    }
+
+    public BenchConnections(IReadOnlyList<string> endpoints, int conns, BenchTransport transport = BenchTransport.Lean)
+    {
+        _owned = new IDisposable[conns];
+        Invokers = new CallInvoker[conns];
         Kv = new KV.KVClient[conns];
         for (var i = 0; i < conns; i++)
         {
-            var handler = new SocketsHttpHandler
+            var endpoint = endpoints[i % endpoints.Count];
+            if (transport == BenchTransport.Lean && LeanCallInvoker.TryCreate(endpoint, out var lean))
             {
-                EnableMultipleHttp2Connections = true,
-                ConnectTimeout = TimeSpan.FromSeconds(5),
-                PooledConnectionIdleTimeout = Timeout.InfiniteTimeSpan,
-                UseProxy = false,
-            };
-            _channels[i] = GrpcChannel.ForAddress(Url(endpoints[i % endpoints.Count]), new GrpcChannelOptions { HttpHandler = handler, DisposeHttpClient = true });
-            Kv[i] = new KV.KVClient(_channels[i]);
+                _owned[i] = lean;
+                Invokers[i] = lean;
+            }
+            else
+            {
+                var handler = new SocketsHttpHandler
+                {
+                    EnableMultipleHttp2Connections = true,
+                    ConnectTimeout = TimeSpan.FromSeconds(5),
+                    PooledConnectionIdleTimeout = Timeout.InfiniteTimeSpan,
+                    UseProxy = false,
+                };
+                var channel = GrpcChannel.ForAddress(Url(endpoint), new GrpcChannelOptions { HttpHandler = handler, DisposeHttpClient = true });
+                _owned[i] = channel;
+                Invokers[i] = channel.CreateCallInvoker();
+            }
+
+            Kv[i] = new KV.KVClient(Invokers[i]);
         }
     }
 
     public KV.KVClient[] Kv { get; }
+
+    /// <summary>One invoker per connection, for other generated clients (<c>new Lease.LeaseClient(Invokers[i])</c>); unary calls only on lean.</summary>
+    public CallInvoker[] Invokers { get; }
 
     public static string Url(string endpoint) =>
         endpoint.Contains("://", StringComparison.Ordinal) ? endpoint : "http://" + endpoint;
 
     public void Dispose()
     {
-        foreach (var channel in _channels)
+        foreach (var owned in _owned)
         {
-            channel.Dispose();
+            owned.Dispose();
         }
     }
 }

@@ -11,6 +11,9 @@ internal sealed record BenchSettings(
     int ValueSize,
     bool Json)
 {
+    /// <summary><c>--transport</c>: the bench's lean HTTP/2 client (default) or grpc-dotnet.</summary>
+    public BenchTransport Transport { get; init; } = BenchTransport.Lean;
+
     /// <summary>Samples each worker should expect, to size its recorder up front.</summary>
     public int ExpectedPerClient => Duration is null ? (int)Math.Min(Total / Clients + 1, 1 << 24) : 1 << 16;
 

@@ -21,7 +21,7 @@ internal static class PutBench
             randoms[c] = new Random(c);
         }
 
-        using var connections = new BenchConnections(settings.Endpoints, settings.Conns);
+        using var connections = new BenchConnections(settings);
         var kv = connections.Kv;
         var result = await ClosedLoop.RunAsync(
             settings,

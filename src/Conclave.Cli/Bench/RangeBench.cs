@@ -15,7 +15,7 @@ internal static class RangeBench
             request.RangeEnd = PrefixEnd(keyBytes);
         }
 
-        using var connections = new BenchConnections(settings.Endpoints, settings.Conns);
+        using var connections = new BenchConnections(settings);
         var kv = connections.Kv;
         var result = await ClosedLoop.RunAsync(
             settings,

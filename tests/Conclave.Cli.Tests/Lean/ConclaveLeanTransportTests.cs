@@ -1,0 +1,3 @@
+namespace Conclave.Cli.Tests.Lean;
+
+public sealed class ConclaveLeanTransportTests(ConclaveNodeFixture node) : LeanTransportConformance(node), IClassFixture<ConclaveNodeFixture>;

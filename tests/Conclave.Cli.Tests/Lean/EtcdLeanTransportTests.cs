@@ -1,0 +1,3 @@
+namespace Conclave.Cli.Tests.Lean;
+
+public sealed class EtcdLeanTransportTests(EtcdServerFixture etcd) : LeanTransportConformance(etcd), IClassFixture<EtcdServerFixture>;

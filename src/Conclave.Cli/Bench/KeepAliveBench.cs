@@ -170,7 +170,9 @@ internal static class KeepAliveBench
             while (!stop.IsCancellationRequested)
             {
                 await inFlight.WaitAsync(stop);
-                await call.RequestStream.WriteAsync(new LeaseKeepAliveRequest { ID = ids[next] }, stop);
+
+                // No token on the write itself: cancelling a write cancels the whole call, answers in flight included.
+                await call.RequestStream.WriteAsync(new LeaseKeepAliveRequest { ID = ids[next] });
                 next = (next + 1) % ids.Length;
             }
         }

@@ -23,6 +23,8 @@ internal sealed class WatchSession(ConclaveNode node, IServerStreamWriter<WatchR
     private readonly List<Event> events = [];
     private readonly List<RevisionEvents> scratch = [];
     private TaskCompletionSource wake = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private static readonly WriteOptions Buffered = new(WriteFlags.BufferHint);
+    private WatchResponse? heldBack;
     private long nextWatchId;
     private bool progressRequested;
     private DateTimeOffset nextProgress = DateTimeOffset.UtcNow + progressInterval;
@@ -75,6 +77,7 @@ internal sealed class WatchSession(ConclaveNode node, IServerStreamWriter<WatchR
                 }
             }
 
+            await FlushAsync(cancellationToken);
             if (behind)
             {
                 continue;
@@ -182,8 +185,28 @@ internal sealed class WatchSession(ConclaveNode node, IServerStreamWriter<WatchR
         await SendAsync(new WatchResponse { Header = node.Header(revision), WatchId = id, Created = true }, cancellationToken);
     }
 
-    private Task SendAsync(WatchResponse response, CancellationToken cancellationToken) =>
-        responses.WriteAsync(response, cancellationToken);
+    // Responses are written with BufferHint and the newest one is held back; FlushAsync writes it without the
+    // hint, which flushes them all: one send per loop pass instead of one per watcher.
+    private async Task SendAsync(WatchResponse response, CancellationToken cancellationToken)
+    {
+        if (heldBack is { } previous)
+        {
+            responses.WriteOptions = Buffered;
+            await responses.WriteAsync(previous, cancellationToken);
+        }
+
+        heldBack = response;
+    }
+
+    private async Task FlushAsync(CancellationToken cancellationToken)
+    {
+        if (heldBack is { } last)
+        {
+            heldBack = null;
+            responses.WriteOptions = null;
+            await responses.WriteAsync(last, cancellationToken);
+        }
+    }
 
     public void Dispose()
     {

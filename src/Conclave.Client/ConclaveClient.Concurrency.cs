@@ -133,9 +133,10 @@ public sealed partial class ConclaveClient
                 session.ThrowIfLost();
             }
         }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        catch (Exception) when (!acquired)
         {
-            // The server may have granted the lock just as we gave up: leave the queue so nobody waits on us.
+            // Gave up or failed: the server may have queued (or even granted) us anyway. Leave the queue so nobody
+            // waits on a contender that is gone. Safe: the session claimed the name, so no other handle of it uses the key.
             await TryDeleteAsync(CandidateKey(name, session.LeaseId)).ConfigureAwait(false);
             throw;
         }
@@ -175,7 +176,7 @@ public sealed partial class ConclaveClient
             won = true;
             return new Leadership(this, session, name, leader.Key, leader.Rev, value);
         }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        catch (Exception) when (!won)
         {
             await TryDeleteAsync(CandidateKey(name, session.LeaseId)).ConfigureAwait(false);
             throw;

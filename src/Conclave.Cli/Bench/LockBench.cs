@@ -140,6 +140,8 @@ internal static class LockBench
                 w.WriteNumber("errors", errors.Values.Sum());
                 w.WriteNumber("duration_s", Math.Round(elapsed.TotalSeconds, 3));
                 w.WriteNumber("cycles_per_s", Math.Round(total / elapsed.TotalSeconds, 1));
+                w.WriteNumber("min_cycles_per_contender", cycles.Min());
+                w.WriteNumber("max_cycles_per_contender", cycles.Max());
                 w.WriteStartObject("acquire_latency_ms");
                 w.WriteNumber("p50", Math.Round(latency.P50, 3));
                 w.WriteNumber("p90", Math.Round(latency.P90, 3));
@@ -159,6 +161,7 @@ internal static class LockBench
         var text = new StringBuilder();
         text.Append(CultureInfo.InvariantCulture, $"bench lock: {contenders} contender(s) on {perName}, {elapsed.TotalSeconds:0.0} s, {endpoint}\n");
         text.Append(CultureInfo.InvariantCulture, $"  Cycles:      {total} ({total / elapsed.TotalSeconds:0.0}/s acquire+release)\n");
+        text.Append(CultureInfo.InvariantCulture, $"  Fairness:    {cycles.Min()} to {cycles.Max()} cycles per contender\n");
         text.Append(CultureInfo.InvariantCulture, $"  Errors:      {errors.Values.Sum()}\n");
         text.Append(CultureInfo.InvariantCulture, $"  Acquire ms:  p50 {latency.P50:0.000}  p90 {latency.P90:0.000}  p99 {latency.P99:0.000}  max {latency.Max:0.000}\n");
         if (cpu is { } percent)

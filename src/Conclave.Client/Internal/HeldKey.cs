@@ -16,9 +16,11 @@ internal sealed class HeldKey
     private HeldKey(ConclaveSession session)
     {
         _lost = CancellationTokenSource.CreateLinkedTokenSource(session.Lost);
+        Lost = _lost.Token;
     }
 
-    public CancellationToken Lost => _lost.Token;
+    /// <summary>The token stays valid (and cancelled) after <see cref="StopAsync"/> released its source.</summary>
+    public CancellationToken Lost { get; }
 
     public static HeldKey Start(ConclaveClient client, ConclaveSession session, ByteString key, long createRevision)
     {
@@ -31,7 +33,11 @@ internal sealed class HeldKey
     {
         await _stop.CancelAsync().ConfigureAwait(false);
         await _watch.ConfigureAwait(false);
-        Fire();
+        _lost.Cancel();
+
+        // Unhooks from the session's token: a long session taking many locks must not collect a callback per lock.
+        _lost.Dispose();
+        _stop.Dispose();
     }
 
     private async Task WatchAsync(ConclaveClient client, ByteString key, long createRevision)
@@ -100,10 +106,12 @@ internal sealed class HeldKey
     {
         try
         {
+            // Callbacks run on the thread pool, not on the watch loop.
             _ = _lost.CancelAsync();
         }
         catch (ObjectDisposedException)
         {
+            // Stopped meanwhile: already cancelled.
         }
     }
 }

@@ -55,6 +55,40 @@ internal sealed class BenchConnections : IDisposable
     /// <summary>One invoker per connection, for other generated clients (<c>new Lease.LeaseClient(Invokers[i])</c>); unary calls only on lean.</summary>
     public CallInvoker[] Invokers { get; }
 
+    /// <summary>
+    /// A Status call to every endpoint over the lean transport; throws <see cref="InvalidOperationException"/>
+    /// naming the first unreachable one. False, having checked nothing conclusive, when an endpoint needs
+    /// grpc-dotnet (https): the caller then checks with the SDK.
+    /// </summary>
+    public static async Task<bool> TryCheckReachableAsync(IReadOnlyList<string> endpoints, CancellationToken cancellationToken)
+    {
+        foreach (var endpoint in endpoints)
+        {
+            if (!LeanCallInvoker.TryCreate(endpoint, out var invoker))
+            {
+                return false;
+            }
+
+            using (invoker)
+            {
+                try
+                {
+                    await new Maintenance.MaintenanceClient(invoker).StatusAsync(new StatusRequest(), deadline: DateTime.UtcNow.AddSeconds(5), cancellationToken: cancellationToken);
+                }
+                catch (RpcException) when (cancellationToken.IsCancellationRequested)
+                {
+                    throw new OperationCanceledException(cancellationToken);
+                }
+                catch (RpcException e)
+                {
+                    throw new InvalidOperationException($"{Url(endpoint)} is unavailable: {e.Status.Detail}", e);
+                }
+            }
+        }
+
+        return true;
+    }
+
     public static string Url(string endpoint) =>
         endpoint.Contains("://", StringComparison.Ordinal) ? endpoint : "http://" + endpoint;
 

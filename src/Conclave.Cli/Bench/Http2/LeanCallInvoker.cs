@@ -39,9 +39,14 @@ internal sealed class LeanCallInvoker : CallInvoker, IDisposable
             return false;
         }
 
-        invoker = new LeanCallInvoker(uri.IdnHost, uri.Port, uri.Authority);
+        // Sockets want an IPv6 literal without its brackets; :authority keeps them.
+        var host = uri.HostNameType == UriHostNameType.IPv6 ? uri.Host.Trim('[', ']') : uri.IdnHost;
+        invoker = new LeanCallInvoker(host, uri.Port, uri.Authority);
         return true;
     }
+
+    /// <summary>Where the connection goes: (host for the socket, port, :authority).</summary>
+    internal (string Host, int Port, string Authority) Target => (_host, _port, _authority);
 
     public override AsyncUnaryCall<TResponse> AsyncUnaryCall<TRequest, TResponse>(Method<TRequest, TResponse> method, string? host, CallOptions options, TRequest request)
     {

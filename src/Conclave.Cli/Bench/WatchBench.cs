@@ -47,7 +47,7 @@ internal static class WatchBench
             clients[i] = new ConclaveClient(new ConclaveClientOptions { Endpoints = rotated, WatchBufferCapacity = 1024 });
         }
 
-        using var connections = new BenchConnections(settings.Endpoints, settings.Conns);
+        using var connections = new BenchConnections(settings);
         using var stopWatchers = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         try
         {

@@ -19,7 +19,8 @@ public abstract class WatchResumeConformanceTests(KvEndpointFixture fixture)
         var start = (await writer.GetAsync(prefix, cancellationToken: cts.Token)).Revision + 1;
         await using var events = watcher.WatchAsync(prefix, new WatchOptions { Prefix = true, StartRevision = start, BufferCapacity = 4 }, cts.Token)
             .GetAsyncEnumerator(cts.Token);
-        var first = events.MoveNextAsync();
+        // A ValueTask may be observed only once: turn it into a Task a single time and use that.
+        var first = events.MoveNextAsync().AsTask();
 
         for (var i = 0; i < 30; i++)
         {
@@ -51,14 +52,15 @@ public abstract class WatchResumeConformanceTests(KvEndpointFixture fixture)
         var prefix = TestKeys.UniquePrefix("watch-now-resume");
         await client.PutAsync(prefix + "before", "history", cancellationToken: cts.Token);
         await using var events = client.WatchAsync(prefix, new WatchOptions { Prefix = true }, cts.Token).GetAsyncEnumerator(cts.Token);
-        var first = events.MoveNextAsync();
+        // A ValueTask may be observed only once: turn it into a Task a single time and use that.
+        var first = events.MoveNextAsync().AsTask();
 
         // The watch starts at "now" once the server has created it; keep writing until one write lands after that.
         var probe = 0;
         while (!first.IsCompleted)
         {
             await client.PutAsync(prefix + "probe", (probe++).ToString(), cancellationToken: cts.Token);
-            await Task.WhenAny(first.AsTask(), Task.Delay(50, cts.Token));
+            await Task.WhenAny(first, Task.Delay(50, cts.Token));
         }
 
         Assert.True(await first);

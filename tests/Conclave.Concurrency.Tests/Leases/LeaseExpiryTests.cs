@@ -8,33 +8,8 @@ namespace Conclave.Concurrency.Tests.Leases;
 /// so what happens at that moment (one revoke through the log, all keys deleted at one revision, watchers told)
 /// is checked exactly, without waiting for a TTL.
 /// </summary>
-public sealed class LeaseExpiryTests(ITestOutputHelper output) : IAsyncLifetime
+public sealed class LeaseExpiryTests(ITestOutputHelper output) : ManualClockNodeTests(output)
 {
-    private readonly ManualClock clock = new();
-    private TestNode? node;
-    private ConclaveClient? client;
-
-    private ConclaveClient Client => client!;
-
-    public async Task InitializeAsync()
-    {
-        node = await TestNode.StartInProcessAsync(output, o => o with { TimeProvider = clock });
-        client = new ConclaveClient(node.Endpoint);
-    }
-
-    public async Task DisposeAsync()
-    {
-        if (client is not null)
-        {
-            await client.DisposeAsync();
-        }
-
-        if (node is not null)
-        {
-            await node.DisposeAsync();
-        }
-    }
-
     [Fact]
     public async Task Expiry_deletes_every_attached_key_at_one_revision_and_a_watcher_sees_exactly_those_deletes()
     {
@@ -71,7 +46,7 @@ public sealed class LeaseExpiryTests(ITestOutputHelper output) : IAsyncLifetime
         await Eventually.WaitAsync(
             async ct =>
             {
-                clock.Advance(TimeSpan.FromSeconds(10));
+                Clock.Advance(TimeSpan.FromSeconds(10));
                 return !(await Client.LeaseTimeToLiveAsync(lease.Id, cancellationToken: ct)).Exists;
             },
             TimeSpan.FromSeconds(20),
@@ -115,7 +90,7 @@ public sealed class LeaseExpiryTests(ITestOutputHelper output) : IAsyncLifetime
         // Let the keeper take the lease into its clock, then renew after every step shorter than the TTL.
         for (var i = 0; i < 6; i++)
         {
-            clock.Advance(TimeSpan.FromSeconds(3));
+            Clock.Advance(TimeSpan.FromSeconds(3));
             var renewed = await Client.KeepAliveOnceAsync(lease.Id);
             Assert.Equal(5, renewed.Ttl);
         }
@@ -128,7 +103,7 @@ public sealed class LeaseExpiryTests(ITestOutputHelper output) : IAsyncLifetime
         await Eventually.WaitAsync(
             async ct =>
             {
-                clock.Advance(TimeSpan.FromSeconds(10));
+                Clock.Advance(TimeSpan.FromSeconds(10));
                 return !(await Client.GetAsync(key, cancellationToken: ct)).Found;
             },
             TimeSpan.FromSeconds(20),
@@ -147,7 +122,7 @@ public sealed class LeaseExpiryTests(ITestOutputHelper output) : IAsyncLifetime
         await Eventually.WaitAsync(
             async ct =>
             {
-                clock.Advance(TimeSpan.FromSeconds(10));
+                Clock.Advance(TimeSpan.FromSeconds(10));
                 return !(await Client.LeaseTimeToLiveAsync(session.LeaseId, cancellationToken: ct)).Exists;
             },
             TimeSpan.FromSeconds(20),

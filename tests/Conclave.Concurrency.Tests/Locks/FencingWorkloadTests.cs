@@ -12,33 +12,9 @@ namespace Conclave.Concurrency.Tests.Locks;
 /// an increment is lost; with the guarded write (a txn comparing the holder key's create revision) it is
 /// rejected, the holder retries under a fresh lock, and nothing is lost.
 /// </summary>
-public sealed class FencingWorkloadTests(ITestOutputHelper output) : IAsyncLifetime
+public sealed class FencingWorkloadTests(ITestOutputHelper output) : ManualClockNodeTests(output)
 {
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(20);
-    private readonly ManualClock clock = new();
-    private TestNode? node;
-    private ConclaveClient? client;
-
-    private ConclaveClient Client => client!;
-
-    public async Task InitializeAsync()
-    {
-        node = await TestNode.StartInProcessAsync(output, o => o with { TimeProvider = clock });
-        client = new ConclaveClient(node.Endpoint);
-    }
-
-    public async Task DisposeAsync()
-    {
-        if (client is not null)
-        {
-            await client.DisposeAsync();
-        }
-
-        if (node is not null)
-        {
-            await node.DisposeAsync();
-        }
-    }
 
     [Fact]
     public async Task Without_fencing_a_paused_holder_loses_an_update()
@@ -146,7 +122,7 @@ public sealed class FencingWorkloadTests(ITestOutputHelper output) : IAsyncLifet
         Eventually.WaitAsync(
             async ct =>
             {
-                clock.Advance(TimeSpan.FromSeconds(10));
+                Clock.Advance(TimeSpan.FromSeconds(10));
                 return !(await Client.LeaseTimeToLiveAsync(leaseId, cancellationToken: ct)).Exists;
             },
             Deadline,

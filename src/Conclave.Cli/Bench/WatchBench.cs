@@ -73,7 +73,7 @@ internal static class WatchBench
             }
 
             // Every watcher is attached now: this is the server's footprint for W watchers.
-            var serverRss = serverPid is { } pid ? ReadRssKb(pid) : null;
+            var serverRss = ProcessUsage.Sample(serverPid)?.RssKb;
             var kv = connections.Kv;
             var puts = await ClosedLoop.RunAsync(
                 settings,
@@ -201,25 +201,5 @@ internal static class WatchBench
         }
 
         return false;
-    }
-
-    /// <summary>Resident set size of a local process in KiB, from /proc (Linux); null when unavailable.</summary>
-    private static long? ReadRssKb(int pid)
-    {
-        try
-        {
-            foreach (var line in File.ReadLines($"/proc/{pid}/status"))
-            {
-                if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
-                {
-                    return long.Parse(line.AsSpan(6).Trim().ToString().Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture);
-                }
-            }
-        }
-        catch (IOException)
-        {
-        }
-
-        return null;
     }
 }

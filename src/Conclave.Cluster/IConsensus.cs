@@ -24,6 +24,9 @@ public interface IConsensus : IAsyncDisposable
     /// <summary>The current Raft term, cheap enough to read on every response.</summary>
     ulong Term { get; }
 
+    /// <summary>Whether this member leads now; cheap enough for every request.</summary>
+    bool IsLeader { get; }
+
     /// <summary>A point-in-time view of this member's consensus state.</summary>
     ConsensusStatus Status { get; }
 

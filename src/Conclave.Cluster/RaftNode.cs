@@ -81,7 +81,7 @@ public sealed class RaftNode : IConsensus
     /// <summary>Index of the newest durable snapshot (0 when none); the log behind it is truncated.</summary>
     public long SnapshotIndex => stateMachine.SnapshotIndex;
 
-    /// <summary>Whether this member is the leader now.</summary>
+    /// <inheritdoc />
     public bool IsLeader => !cluster.LeadershipToken.IsCancellationRequested;
 
     /// <summary>

@@ -221,6 +221,12 @@ public sealed partial class LeaseKeeper : BackgroundService
 
     private void EnsureLeader()
     {
+        // Called for every keep-alive: the cheap check first, the full status only to explain a refusal.
+        if (node.Consensus.IsLeader)
+        {
+            return;
+        }
+
         var status = node.Consensus.Status;
         if (status.LeaderId == 0)
         {

@@ -17,6 +17,9 @@ internal sealed class ClusterMetrics : IDisposable
         BatchSize = meter.CreateHistogram<int>("conclave.cluster.batch.size", "{command}", "Commands per proposed log entry");
         BatchBytes = meter.CreateHistogram<int>("conclave.cluster.batch.bytes", "By", "Payload bytes per proposed log entry");
         Snapshots = meter.CreateCounter<long>("conclave.cluster.snapshots", "{snapshot}", "Snapshots written");
+        ForwardedBatches = meter.CreateCounter<long>("conclave.cluster.forwarded_batches", "{entry}", "Proposal batches this member sent to the leader");
+        ResentBatches = meter.CreateCounter<long>("conclave.cluster.resent_batches", "{entry}", "Batches sent again after a leader change proved they were not appended");
+        LeaderChanges = meter.CreateCounter<long>("conclave.cluster.leader_changes", "{change}", "Leader changes seen by this member (including losing the leader)");
         meter.CreateObservableGauge("conclave.cluster.applied_index", appliedIndex, "{entry}", "Highest log index applied on this member");
         meter.CreateObservableGauge("conclave.cluster.commit_index", commitIndex, "{entry}", "Highest log index known committed");
     }
@@ -30,6 +33,12 @@ internal sealed class ClusterMetrics : IDisposable
     public Histogram<int> BatchBytes { get; }
 
     public Counter<long> Snapshots { get; }
+
+    public Counter<long> ForwardedBatches { get; }
+
+    public Counter<long> ResentBatches { get; }
+
+    public Counter<long> LeaderChanges { get; }
 
     public void Dispose() => meter.Dispose();
 }

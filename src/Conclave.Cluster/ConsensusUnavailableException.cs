@@ -1,7 +1,12 @@
 namespace Conclave.Cluster;
 
-/// <summary>The log cannot accept or finish a proposal now: no leader, the member is stopping, or a timeout.</summary>
-public sealed class ConsensusUnavailableException : Exception
+/// <summary>
+/// Consensus could not serve the request: no leader, leadership lost, a timeout, or this member is stopping.
+/// For a proposal the outcome is unknown (it may still be applied) unless <see cref="NotApplied"/> says otherwise.
+/// </summary>
+public sealed class ConsensusUnavailableException(string message, Exception? innerException = null, bool notApplied = false)
+    : Exception(message, innerException)
 {
-    public ConsensusUnavailableException(string message, Exception? inner = null) : base(message, inner) { }
+    /// <summary>The request certainly was not, and will not be, applied: retrying it is safe.</summary>
+    public bool NotApplied { get; } = notApplied;
 }

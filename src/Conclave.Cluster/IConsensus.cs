@@ -21,6 +21,28 @@ public interface IConsensus : IAsyncDisposable
     /// </summary>
     ValueTask ReadBarrierAsync(CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Leader side of forwarding: appends a follower's batch (a serialized <see cref="CommandBatch"/> carrying
+    /// its origin member) as one entry and returns once it is committed.
+    /// </summary>
+    /// <exception cref="ConsensusUnavailableException">
+    /// Not the leader (<see cref="ConsensusUnavailableException.NotApplied"/>), or the outcome is unknown.
+    /// </exception>
+    ValueTask AppendForwardedAsync(ReadOnlyMemory<byte> batch, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Leader side of a follower's linearizable read (Raft's ReadIndex): confirms this member still leads a
+    /// quorum and returns the commit index the follower must apply before it reads.
+    /// </summary>
+    /// <exception cref="ConsensusUnavailableException">Not the leader (<see cref="ConsensusUnavailableException.NotApplied"/>).</exception>
+    ValueTask<long> ConfirmLeadershipAsync(CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Waits for a leader and returns a gRPC invoker for its client URL, or null when this member leads: for
+    /// requests only the leader can answer (lease keep-alives, remaining TTLs).
+    /// </summary>
+    ValueTask<Grpc.Core.CallInvoker?> LeaderInvokerAsync(CancellationToken cancellationToken);
+
     /// <summary>The current Raft term, cheap enough to read on every response.</summary>
     ulong Term { get; }
 

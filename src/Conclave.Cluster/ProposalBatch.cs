@@ -14,27 +14,43 @@ internal sealed class ProposalBatch
     private const uint CurrentFormatVersion = 1;
     private const byte FormatVersionTag = (1 << 3) | 0; // field 1, varint
     private const byte CommandTag = (2 << 3) | 2; // field 2, length-delimited
+    private const byte OriginMemberTag = (3 << 3) | 0; // field 3, varint
+    private const byte OriginBatchTag = (4 << 3) | 0; // field 4, varint
     private readonly Proposal[] proposals;
     private byte[]? buffer;
+    private Task? done;
 
-    private ProposalBatch(Proposal[] proposals, byte[] buffer, int length)
+    private ProposalBatch(Proposal[] proposals, byte[] buffer, int length, ulong id)
     {
         this.proposals = proposals;
         this.buffer = buffer;
+        Id = id;
         Payload = buffer.AsMemory(0, length);
     }
 
     public int Count => proposals.Length;
+
+    /// <summary>Unique among the batches of this member's process (see <see cref="CommandBatch.OriginBatch"/>).</summary>
+    public ulong Id { get; }
+
+    /// <summary>Completes (never faults) once every proposal in the batch has an outcome.</summary>
+    public Task Done => done ??= Task.WhenAll(proposals.Select(static p => p.Task))
+        .ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+
+    /// <summary>Whether every proposal has an outcome.</summary>
+    public bool IsSettled => proposals.All(static p => p.Task.IsCompleted);
 
     public ReadOnlyMemory<byte> Payload { get; private set; }
 
     /// <summary>Bytes one command adds to a batch: its tag, its length prefix and itself.</summary>
     public static int FramedSize(int commandSize) => 1 + CodedOutputStream.ComputeLengthSize(commandSize) + commandSize;
 
-    public static ProposalBatch Create(List<Proposal> pending)
+    public static ProposalBatch Create(List<Proposal> pending, ulong origin, ulong id)
     {
         var proposals = pending.ToArray();
-        var length = 2; // format_version: tag + one-byte varint
+        var length = 2 // format_version: tag + one-byte varint
+            + 1 + CodedOutputStream.ComputeUInt64Size(origin)
+            + 1 + CodedOutputStream.ComputeUInt64Size(id);
         foreach (var p in proposals)
         {
             length += FramedSize(p.Size);
@@ -45,6 +61,10 @@ internal sealed class ProposalBatch
         span[0] = FormatVersionTag;
         span[1] = (byte)CurrentFormatVersion;
         var position = 2;
+        span[position++] = OriginMemberTag;
+        position += WriteVarint(span[position..], origin);
+        span[position++] = OriginBatchTag;
+        position += WriteVarint(span[position..], id);
         foreach (var p in proposals)
         {
             span[position++] = CommandTag;
@@ -53,7 +73,44 @@ internal sealed class ProposalBatch
             position += p.Size;
         }
 
-        return new ProposalBatch(proposals, buffer, length);
+        return new ProposalBatch(proposals, buffer, length, id);
+    }
+
+    /// <summary>
+    /// Reads the origin of a batch written by <see cref="Create"/> from the start of its payload, without
+    /// parsing the commands. Entries without an origin (other writers, empty entries) answer false.
+    /// </summary>
+    public static bool TryReadOrigin(ReadOnlySpan<byte> payload, out ulong origin, out ulong id)
+    {
+        origin = id = 0;
+        if (payload.Length < 4 || payload[0] != FormatVersionTag || payload[2] != OriginMemberTag)
+        {
+            return false;
+        }
+
+        var position = 3;
+        if (!TryReadVarint(payload, ref position, out origin) || position >= payload.Length || payload[position++] != OriginBatchTag)
+        {
+            return false;
+        }
+
+        return TryReadVarint(payload, ref position, out id);
+    }
+
+    private static bool TryReadVarint(ReadOnlySpan<byte> span, ref int position, out ulong value)
+    {
+        value = 0;
+        for (var shift = 0; shift < 64 && position < span.Length; shift += 7)
+        {
+            var b = span[position++];
+            value |= (ulong)(b & 0x7F) << shift;
+            if (b < 0x80)
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     /// <summary>Hands each proposer its command's result, as returned by the state machine.</summary>
@@ -102,7 +159,7 @@ internal sealed class ProposalBatch
         }
     }
 
-    private static int WriteVarint(Span<byte> destination, uint value)
+    private static int WriteVarint(Span<byte> destination, ulong value)
     {
         var i = 0;
         while (value >= 0x80)

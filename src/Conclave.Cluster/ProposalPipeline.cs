@@ -1,7 +1,10 @@
 using System.Runtime.CompilerServices;
 using System.Threading.Channels;
+using Conclave.Api.ClusterInternal;
 using Conclave.Api.Raft;
 using DotNext.Net.Cluster.Consensus.Raft;
+using Google.Protobuf;
+using Grpc.Core;
 using Microsoft.Extensions.Logging;
 
 namespace Conclave.Cluster;
@@ -10,8 +13,9 @@ namespace Conclave.Cluster;
 /// Turns concurrent proposals into log entries: one reader collects whatever is queued into a
 /// <see cref="ProposalBatch"/> (bounded by count and bytes) and hands it to Raft without waiting for it, up to
 /// <see cref="RaftNodeOptions.MaxInFlightBatches"/> at once; the next batch forms while earlier ones are
-/// replicated and flushed. Proposers get their results from the apply of their entry (see
-/// <see cref="SnapshottingStateMachine"/>). No lock is held across an await.
+/// replicated and flushed. On a follower the batch is forwarded to the leader, which appends it as it is.
+/// Either way proposers get their results from the apply of their entry on this member (see
+/// <see cref="SnapshottingStateMachine"/> and <see cref="PendingBatches"/>). No lock is held across an await.
 /// </summary>
 internal sealed class ProposalPipeline : IAsyncDisposable
 {
@@ -23,11 +27,26 @@ internal sealed class ProposalPipeline : IAsyncDisposable
     private readonly CancellationToken stopping;
     private readonly Channel<Proposal> queue;
     private readonly SemaphoreSlim inFlight;
+    private readonly LeaderLink link;
+    private readonly LeaderBarrier barrier;
+    private readonly PendingBatches pending;
     private readonly Task loop;
 
-    public ProposalPipeline(RaftCluster cluster, IPersistentState log, RaftNodeOptions options, ClusterMetrics metrics, ILogger logger, CancellationToken stopping)
+    public ProposalPipeline(
+        RaftCluster cluster,
+        IPersistentState log,
+        LeaderLink link,
+        LeaderBarrier barrier,
+        PendingBatches pending,
+        RaftNodeOptions options,
+        ClusterMetrics metrics,
+        ILogger logger,
+        CancellationToken stopping)
     {
         this.cluster = cluster;
+        this.link = link;
+        this.barrier = barrier;
+        this.pending = pending;
         this.log = log;
         this.options = options;
         this.metrics = metrics;
@@ -126,7 +145,7 @@ internal sealed class ProposalPipeline : IAsyncDisposable
                     continue;
                 }
 
-                var entry = ProposalBatch.Create(batch);
+                var entry = ProposalBatch.Create(batch, pending.LocalMember, pending.NextId());
                 batch.Clear();
                 metrics.Proposals.Add(entry.Count);
                 metrics.BatchSize.Record(entry.Count);
@@ -160,26 +179,14 @@ internal sealed class ProposalPipeline : IAsyncDisposable
 
     private async Task ReplicateAsync(ProposalBatch batch)
     {
+        pending.Add(batch);
         try
         {
             using var timeout = new CancellationTokenSource(options.ProposalTimeout, options.TimeProvider);
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, stopping);
-            var entry = new BinaryLogEntry
-            {
-                Content = batch.Payload,
-                Term = log.Term,
-                Context = batch,
-            };
             try
             {
-                await cluster.ReplicateAsync(entry, linked.Token).ConfigureAwait(false);
-
-                // Normally a no-op: the apply of the entry has handed out every result already.
-                Fail(batch, new ConsensusUnavailableException("The log entry was applied without its proposals' results."));
-            }
-            catch (NotLeaderException e)
-            {
-                Fail(batch, new ConsensusUnavailableException("Leadership was lost before the proposal committed; its outcome is unknown.", e));
+                await DeliverAsync(batch, linked.Token).ConfigureAwait(false);
             }
             catch (OperationCanceledException e) when (stopping.IsCancellationRequested)
             {
@@ -194,6 +201,10 @@ internal sealed class ProposalPipeline : IAsyncDisposable
             {
                 Fail(batch, Unavailable.Stopping(e));
             }
+            catch (ConsensusUnavailableException e)
+            {
+                Fail(batch, e);
+            }
             catch (Exception e)
             {
                 Fail(batch, new ConsensusUnavailableException($"The proposal failed in the Raft log: {e.Message}", e));
@@ -201,9 +212,116 @@ internal sealed class ProposalPipeline : IAsyncDisposable
         }
         finally
         {
+            pending.Remove(batch);
             batch.ReleasePayload();
             inFlight.Release();
         }
+    }
+
+    /// <summary>
+    /// Gets the batch into the leader's log and waits for its apply here. When a leader may or may not have
+    /// appended it (it failed or was cut off mid-request), the batch is sent again only once that is known not to
+    /// have happened: a different leader has confirmed its quorum and this member has applied up to that leader's
+    /// commit index. A new leader's log holds every entry that can still commit, so a batch not applied by then
+    /// never will be. Everything else ends at the proposal timeout with an unknown outcome, as etcd's does.
+    /// </summary>
+    private async Task DeliverAsync(ProposalBatch batch, CancellationToken token)
+    {
+        RaftClusterMember? mayHaveAppended = null;
+        while (!batch.IsSettled)
+        {
+            var leader = await link.WaitForLeaderAsync(token).ConfigureAwait(false);
+            if (mayHaveAppended is not null)
+            {
+                if (Equals(leader.EndPoint, mayHaveAppended.EndPoint))
+                {
+                    await Task.WhenAny(batch.Done, link.Changed).WaitAsync(token).ConfigureAwait(false);
+                    continue;
+                }
+
+                try
+                {
+                    await barrier.PassAsync(leader, token).ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is RpcException or NotLeaderException or ConsensusUnavailableException or QuorumUnreachableException)
+                {
+                    await WaitForChangeOrPauseAsync(leader, token).ConfigureAwait(false);
+                    continue;
+                }
+
+                if (batch.IsSettled)
+                {
+                    break;
+                }
+
+                metrics.ResentBatches.Add(1);
+                mayHaveAppended = null;
+            }
+
+            if (link.IsLocal(leader))
+            {
+                var entry = new BinaryLogEntry
+                {
+                    Content = batch.Payload,
+                    Term = log.Term,
+                    Context = batch,
+                };
+                try
+                {
+                    await cluster.ReplicateAsync(entry, token).ConfigureAwait(false);
+                }
+                catch (NotLeaderException)
+                {
+                    mayHaveAppended = leader;
+                    continue;
+                }
+            }
+            else
+            {
+                CallInvoker invoker;
+                try
+                {
+                    invoker = await link.ConnectAsync(leader, token).ConfigureAwait(false);
+                }
+                catch (ConsensusUnavailableException)
+                {
+                    await WaitForChangeOrPauseAsync(leader, token).ConfigureAwait(false);
+                    continue;
+                }
+
+                try
+                {
+                    metrics.ForwardedBatches.Add(1);
+                    await new Forwarding.ForwardingClient(invoker)
+                        .ProposeAsync(
+                            new ForwardProposalRequest { FromMember = pending.LocalMember, Batch = UnsafeByteOperations.UnsafeWrap(batch.Payload) },
+                            cancellationToken: token)
+                        .ConfigureAwait(false);
+                }
+                catch (RpcException e) when (e.StatusCode == StatusCode.FailedPrecondition)
+                {
+                    // It is not (or no longer) the leader and did not append the batch.
+                    await WaitForChangeOrPauseAsync(leader, token).ConfigureAwait(false);
+                    continue;
+                }
+                catch (RpcException) when (!token.IsCancellationRequested)
+                {
+                    mayHaveAppended = leader;
+                    continue;
+                }
+            }
+
+            // Committed: the apply on this member hands out the results.
+            await batch.Done.WaitAsync(token).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Waits for a new leader, or a moment when the same one stays (so a retry is never a busy loop).</summary>
+    private async Task WaitForChangeOrPauseAsync(RaftClusterMember leader, CancellationToken token)
+    {
+        var changed = link.WaitForChangeFromAsync(leader, token).AsTask();
+        await Task.WhenAny(changed, Task.Delay(TimeSpan.FromMilliseconds(50), options.TimeProvider, token)).ConfigureAwait(false);
+        token.ThrowIfCancellationRequested();
     }
 
     private void Fail(ProposalBatch batch, ConsensusUnavailableException error)

@@ -28,6 +28,8 @@ public sealed class RaftNode : IConsensus
     private readonly CancellationTokenSource stopping = new();
     private readonly ProposalPipeline pipeline;
     private readonly ReadBarrierCoalescer barriers;
+    private readonly LeaderLink link;
+    private readonly LeaderBarrier leaderBarrier;
     private readonly MemberInfo[] members;
     private int disposed;
 
@@ -50,7 +52,11 @@ public sealed class RaftNode : IConsensus
         this.metrics = metrics;
         this.logger = logger;
         members = topology.Members.Select(static m => m.ToInfo()).ToArray();
-        pipeline = new ProposalPipeline(cluster, wal, options, metrics, logger, stopping.Token);
+        link = new LeaderLink(cluster, topology);
+        leaderBarrier = new LeaderBarrier(cluster, wal, link, topology.Local.Id);
+        var pending = new PendingBatches(topology.Local.Id);
+        stateMachine.Pending = pending;
+        pipeline = new ProposalPipeline(cluster, wal, link, leaderBarrier, pending, options, metrics, logger, stopping.Token);
         barriers = new ReadBarrierCoalescer(BarrierRoundAsync);
         cluster.LeaderChanged += OnLeaderChanged;
     }
@@ -138,6 +144,7 @@ public sealed class RaftNode : IConsensus
                 GracefulShutdownTimeout = TimeSpan.FromMilliseconds(200),
                 LoggerFactory = loggerFactory,
             };
+            LeaderLink.Describe(configuration.Metadata, topology.Local);
             cluster = new RaftCluster(configuration) { AuditTrail = wal };
             await cluster.StartAsync(cancellationToken).ConfigureAwait(false);
             if (cluster.Members.Count == 1)
@@ -203,13 +210,88 @@ public sealed class RaftNode : IConsensus
             return ValueTask.FromCanceled<object?>(cancellationToken);
         }
 
-        if (!IsLeader)
+        // On a follower the pipeline forwards the batch to the leader.
+        return pipeline.ProposeAsync(command, cancellationToken);
+    }
+
+    /// <summary>
+    /// Leader side of forwarding: appends a follower's batch (a serialized <see cref="CommandBatch"/>) as one
+    /// entry and returns once it is committed. The follower gets its results from its own apply of the entry.
+    /// </summary>
+    /// <exception cref="ConsensusUnavailableException">
+    /// Not the leader (<see cref="ConsensusUnavailableException.NotApplied"/>), or the outcome is unknown.
+    /// </exception>
+    /// <inheritdoc />
+    public async ValueTask AppendForwardedAsync(ReadOnlyMemory<byte> batch, CancellationToken cancellationToken)
+    {
+        if (!ProposalBatch.TryReadOrigin(batch.Span, out var origin, out _) || origin == 0)
         {
-            // Forwarding to the leader is the next step; until then a follower refuses.
-            return ValueTask.FromException<object?>(Unavailable.NotLeader(topology.Find(cluster.Leader?.EndPoint)));
+            throw new ArgumentException("The forwarded batch is not a conclave.raft.v1.CommandBatch with an origin member.", nameof(batch));
         }
 
-        return pipeline.ProposeAsync(command, cancellationToken);
+        if (stopping.IsCancellationRequested)
+        {
+            throw new ConsensusUnavailableException("This member is stopping.", notApplied: true);
+        }
+
+        if (!IsLeader)
+        {
+            throw NotLeaderHere();
+        }
+
+        using var timeout = new CancellationTokenSource(options.ProposalTimeout, options.TimeProvider);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token, stopping.Token);
+        var entry = new BinaryLogEntry { Content = batch, Term = ((IPersistentState)wal).Term };
+        try
+        {
+            await cluster.ReplicateAsync(entry, linked.Token).ConfigureAwait(false);
+        }
+        catch (NotLeaderException e)
+        {
+            throw new ConsensusUnavailableException("Leadership was lost before the forwarded batch committed; its outcome is unknown.", e);
+        }
+        catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new ConsensusUnavailableException("The forwarded batch was not committed in time; its outcome is unknown.", e);
+        }
+    }
+
+    /// <summary>
+    /// Leader side of a follower's read barrier: confirms this member still leads a quorum and returns the commit
+    /// index the follower must apply before it reads.
+    /// </summary>
+    /// <exception cref="ConsensusUnavailableException">Not the leader (<see cref="ConsensusUnavailableException.NotApplied"/>).</exception>
+    /// <inheritdoc />
+    public async ValueTask<long> ConfirmLeadershipAsync(CancellationToken cancellationToken)
+    {
+        if (!IsLeader)
+        {
+            throw NotLeaderHere();
+        }
+
+        var term = Term;
+        await ReadBarrierAsync(cancellationToken).ConfigureAwait(false);
+        if (!IsLeader || Term != term)
+        {
+            throw NotLeaderHere();
+        }
+
+        return wal.LastCommittedEntryIndex;
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<Grpc.Core.CallInvoker?> LeaderInvokerAsync(CancellationToken cancellationToken)
+    {
+        var leader = await link.WaitForLeaderAsync(cancellationToken).ConfigureAwait(false);
+        return link.IsLocal(leader) ? null : await link.ConnectAsync(leader, cancellationToken).ConfigureAwait(false);
+    }
+
+    private ConsensusUnavailableException NotLeaderHere()
+    {
+        var leader = topology.Find(cluster.Leader?.EndPoint);
+        return new ConsensusUnavailableException(
+            leader is null ? "This member is not the leader and knows no leader." : $"This member is not the leader; {leader.Name} is.",
+            notApplied: true);
     }
 
     /// <inheritdoc />
@@ -230,7 +312,24 @@ public sealed class RaftNode : IConsensus
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token, stopping.Token);
         try
         {
-            await cluster.ApplyReadBarrierAsync(ReadBarrierType.Strong, linked.Token).ConfigureAwait(false);
+            while (true)
+            {
+                var leader = await link.WaitForLeaderAsync(linked.Token).ConfigureAwait(false);
+                try
+                {
+                    await leaderBarrier.PassAsync(leader, linked.Token).ConfigureAwait(false);
+                    return;
+                }
+                catch (Grpc.Core.RpcException e) when (e.StatusCode == Grpc.Core.StatusCode.FailedPrecondition)
+                {
+                    // That member stopped leading before it answered: ask the next one.
+                    await link.WaitForChangeFromAsync(leader, linked.Token).ConfigureAwait(false);
+                }
+                catch (Grpc.Core.RpcException e) when (!linked.IsCancellationRequested)
+                {
+                    throw new ConsensusUnavailableException($"Read barrier failed: the leader could not be reached ({e.Status.Detail}).", e);
+                }
+            }
         }
         catch (OperationCanceledException e) when (stopping.IsCancellationRequested)
         {
@@ -253,6 +352,7 @@ public sealed class RaftNode : IConsensus
 
     private void OnLeaderChanged(RaftCluster<RaftClusterMember> sender, RaftClusterMember? leader)
     {
+        metrics.LeaderChanges.Add(1);
         var term = ((IPersistentState)wal).Term;
         var member = topology.Find(leader?.EndPoint);
         if (leader is null)
@@ -278,6 +378,7 @@ public sealed class RaftNode : IConsensus
         await stopping.CancelAsync().ConfigureAwait(false);
         await pipeline.DisposeAsync().ConfigureAwait(false);
         cluster.LeaderChanged -= OnLeaderChanged;
+        await link.DisposeAsync().ConfigureAwait(false);
         await cluster.StopAsync(CancellationToken.None).ConfigureAwait(false);
         await cluster.DisposeAsync().ConfigureAwait(false);
         await wal.DisposeAsync().ConfigureAwait(false);

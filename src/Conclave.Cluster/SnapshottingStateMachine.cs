@@ -24,6 +24,7 @@ internal sealed class SnapshottingStateMachine : IStateMachine, IAsyncDisposable
     private readonly ILogger logger;
     private readonly ClusterMetrics metrics;
     private readonly Lock snapshotLock = new();
+    private PendingBatches? pending;
     private SnapshotFile? snapshot;
     private Task persisting = Task.CompletedTask;
     private long appliedIndex;
@@ -41,6 +42,13 @@ internal sealed class SnapshottingStateMachine : IStateMachine, IAsyncDisposable
         this.logger = logger;
         this.metrics = metrics;
         Directory.CreateDirectory(directory);
+    }
+
+    /// <summary>Where batches proposed by this member wait for their results (set once the member id is known).</summary>
+    public PendingBatches? Pending
+    {
+        get => Volatile.Read(ref pending);
+        set => Volatile.Write(ref pending, value);
     }
 
     /// <summary>Index of the last log entry passed through this adapter (including entries without payload).</summary>
@@ -141,7 +149,8 @@ internal sealed class SnapshottingStateMachine : IStateMachine, IAsyncDisposable
         try
         {
             var results = machine.Apply(entry.Index, entry.Term, span);
-            if (entry.Context is ProposalBatch batch && !batch.Complete(results))
+            var batch = entry.Context as ProposalBatch ?? Pending?.Find(span);
+            if (batch is not null && !batch.Complete(results))
             {
                 Log.ResultCountMismatch(logger, entry.Index, batch.Count, results.Count);
             }
@@ -150,7 +159,7 @@ internal sealed class SnapshottingStateMachine : IStateMachine, IAsyncDisposable
         {
             // Apply must not throw (a rejected command is a result). If it does, the state is undefined: fail the
             // proposers and let DotNext stop applying on this member rather than diverge silently.
-            (entry.Context as ProposalBatch)?.Fail(new ConsensusUnavailableException(
+            (entry.Context as ProposalBatch ?? Pending?.Find(span))?.Fail(new ConsensusUnavailableException(
                 $"The state machine failed to apply log entry {entry.Index}; this member stopped applying.", e));
             throw;
         }

@@ -145,6 +145,7 @@ public sealed class ConclaveServer : IAsyncDisposable
         app.MapGrpcService<LeaseService>();
         app.MapGrpcService<Concurrency.LockService>();
         app.MapGrpcService<Concurrency.ElectionService>();
+        app.MapGrpcService<ForwardingService>();
         HttpEndpoints.Map(app);
         app.MapConfigCenter();
 

@@ -54,6 +54,9 @@ public sealed record ServerOptions
     /// <summary>How often the leader looks for expired leases.</summary>
     public TimeSpan LeaseCheckInterval { get; init; } = TimeSpan.FromMilliseconds(250);
 
+    /// <summary>How long a follower waits for a leader to answer a request only the leader can serve (keep-alives).</summary>
+    public TimeSpan LeaderWaitTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
     /// <summary>Added to every remaining lease TTL when this member becomes leader, so a failover does not expire leases clients were keeping alive.</summary>
     public TimeSpan LeaseLeaderChangeExtension { get; init; } = TimeSpan.FromSeconds(1);
 

@@ -17,7 +17,7 @@ public sealed class TestNode : IAsyncDisposable
     private readonly TempDirectory directory;
     private int disposed;
 
-    private TestNode(ConclaveServer server, TempDirectory directory)
+    internal TestNode(ConclaveServer server, TempDirectory directory)
     {
         Server = server;
         this.directory = directory;
@@ -122,7 +122,7 @@ public sealed class TestNode : IAsyncDisposable
         return false;
     }
 
-    private static void ConfigureLogging(ILoggingBuilder logging, ITestOutputHelper? output)
+    internal static void ConfigureLogging(ILoggingBuilder logging, ITestOutputHelper? output, string prefix = "[node] ")
     {
         logging.ClearProviders();
         if (output is null)
@@ -130,7 +130,7 @@ public sealed class TestNode : IAsyncDisposable
             return;
         }
 
-        logging.AddProvider(new TestOutputLoggerProvider(output, "[node] "));
+        logging.AddProvider(new TestOutputLoggerProvider(output, prefix));
         logging.SetMinimumLevel(LogLevel.Information);
         logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
         logging.AddFilter("Microsoft.Hosting", LogLevel.Warning);

@@ -18,6 +18,14 @@ internal sealed class LeaseService(ConclaveNode node, LeaseKeeper keeper, IHostA
 
     public override async Task<LeaseTimeToLiveResponse> LeaseTimeToLive(LeaseTimeToLiveRequest request, ServerCallContext context)
     {
+        if (!node.Consensus.IsLeader && await node.Consensus.LeaderInvokerAsync(context.CancellationToken) is { } leader)
+        {
+            // Only the leader's clock knows how long a lease has left.
+            var forwarded = await new Lease.LeaseClient(leader).LeaseTimeToLiveAsync(request, cancellationToken: context.CancellationToken);
+            forwarded.Header = node.Fill(forwarded.Header);
+            return forwarded;
+        }
+
         await node.Consensus.ReadBarrierAsync(context.CancellationToken);
         var lease = node.Store.FindLease(request.ID);
         var response = new LeaseTimeToLiveResponse { Header = node.Header(node.Store.Revision), ID = request.ID };
@@ -57,7 +65,7 @@ internal sealed class LeaseService(ConclaveNode node, LeaseKeeper keeper, IHostA
                 long ttl;
                 try
                 {
-                    ttl = keeper.Renew(id);
+                    ttl = await keeper.RenewAnywhereAsync(id, linked.Token);
                 }
                 catch (ConclaveErrorException e) when (e.Code is ErrorCode.NotLeader or ErrorCode.NoLeader)
                 {

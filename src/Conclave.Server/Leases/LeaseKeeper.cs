@@ -103,6 +103,46 @@ public sealed partial class LeaseKeeper : BackgroundService
         }
     }
 
+    /// <summary>
+    /// Renews a lease from any member: the leader owns the expiry clock, so a follower passes the renewal on to
+    /// it (waiting at most a few seconds for a leader).
+    /// </summary>
+    public async ValueTask<long> RenewAnywhereAsync(long id, CancellationToken cancellationToken)
+    {
+        if (node.Consensus.IsLeader)
+        {
+            return Renew(id);
+        }
+
+        using var timeout = new CancellationTokenSource(node.Options.LeaderWaitTimeout, clock);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
+        while (true)
+        {
+            try
+            {
+                var invoker = await node.Consensus.LeaderInvokerAsync(linked.Token);
+                if (invoker is null)
+                {
+                    return Renew(id);
+                }
+
+                var response = await new Api.ClusterInternal.Forwarding.ForwardingClient(invoker)
+                    .LeaseRenewAsync(new Api.ClusterInternal.LeaseRenewRequest { Id = id }, cancellationToken: linked.Token);
+                return response.Ttl;
+            }
+            catch (global::Grpc.Core.RpcException e) when (e.StatusCode == global::Grpc.Core.StatusCode.FailedPrecondition && !linked.IsCancellationRequested)
+            {
+                // Leadership moved between the lookup and the call: ask again.
+                await Task.Delay(TimeSpan.FromMilliseconds(20), clock, linked.Token);
+            }
+            catch (Exception e) when (e is OperationCanceledException or global::Grpc.Core.RpcException or Cluster.ConsensusUnavailableException
+                && timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+            {
+                throw new ConclaveErrorException(ErrorCode.NoLeader, $"no leader answered the keep-alive within {node.Options.LeaderWaitTimeout.TotalSeconds:0.#} s");
+            }
+        }
+    }
+
     /// <summary>Seconds left before the lease expires (between zero and the granted TTL), or null when it does not exist.</summary>
     public long? RemainingSeconds(long id)
     {

@@ -1,0 +1,33 @@
+using Conclave.Api.ClusterInternal;
+using DotNext.Net.Cluster.Consensus.Raft;
+using Grpc.Core;
+
+namespace Conclave.Cluster;
+
+/// <summary>
+/// Raft's ReadIndex from any member: the leader confirms it still leads a quorum (a heartbeat round) and
+/// answers its commit index; this member then waits until it has applied that index. A follower never trusts
+/// its own view of the commit index. On the leader itself this is DotNext's strong read barrier.
+/// </summary>
+internal sealed class LeaderBarrier(RaftCluster cluster, IPersistentState log, LeaderLink link, ulong localMember)
+{
+    /// <summary>
+    /// Passes one barrier through <paramref name="leader"/>. Afterwards this member has applied every entry that
+    /// was committed when the barrier began.
+    /// </summary>
+    /// <exception cref="RpcException">The remote leader refused (not leader any more) or was unreachable.</exception>
+    public async Task PassAsync(RaftClusterMember leader, CancellationToken cancellationToken)
+    {
+        if (link.IsLocal(leader))
+        {
+            await cluster.ApplyReadBarrierAsync(ReadBarrierType.Strong, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        var invoker = await link.ConnectAsync(leader, cancellationToken).ConfigureAwait(false);
+        var response = await new Forwarding.ForwardingClient(invoker)
+            .ReadIndexAsync(new ReadIndexRequest { FromMember = localMember }, cancellationToken: cancellationToken)
+            .ConfigureAwait(false);
+        await log.WaitForApplyAsync(response.CommitIndex, cancellationToken).ConfigureAwait(false);
+    }
+}

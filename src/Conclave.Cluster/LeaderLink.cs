@@ -1,0 +1,189 @@
+using System.Collections.Concurrent;
+using System.Net;
+using DotNext.Net.Cluster.Consensus.Raft;
+using Grpc.Core;
+using Grpc.Net.Client;
+
+namespace Conclave.Cluster;
+
+/// <summary>
+/// How a member reaches the current leader: who it is (from Raft), where it serves (its advertised client URL,
+/// learned from the member metadata DotNext exchanges between members), one gRPC channel per leader, and a
+/// signal for "the leader changed" so that waits end as soon as a new leader is known.
+/// </summary>
+internal sealed class LeaderLink : IAsyncDisposable
+{
+    /// <summary>Metadata key under which a member advertises its client URLs (comma separated).</summary>
+    public const string ClientUrlsKey = "conclave.client-urls";
+
+    /// <summary>Metadata key under which a member advertises its name.</summary>
+    public const string NameKey = "conclave.name";
+
+    /// <summary>Metadata key under which a member advertises its id.</summary>
+    public const string MemberIdKey = "conclave.member-id";
+
+    private readonly RaftCluster cluster;
+    private readonly ClusterTopology topology;
+    private readonly ConcurrentDictionary<string, GrpcChannel> channels = new(StringComparer.Ordinal);
+    private readonly Lock gate = new();
+    private TaskCompletionSource changed = NewSignal();
+
+    public LeaderLink(RaftCluster cluster, ClusterTopology topology)
+    {
+        this.cluster = cluster;
+        this.topology = topology;
+        cluster.LeaderChanged += OnLeaderChanged;
+    }
+
+    /// <summary>Completes at the next leader change (including "no leader").</summary>
+    public Task Changed
+    {
+        get
+        {
+            lock (gate)
+            {
+                return changed.Task;
+            }
+        }
+    }
+
+    /// <summary>The leader this member knows of, or null.</summary>
+    public RaftClusterMember? Current => cluster.Leader;
+
+    /// <summary>Waits until some leader is known (or the token ends) and returns it.</summary>
+    public async ValueTask<RaftClusterMember> WaitForLeaderAsync(CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            var signal = Changed;
+            if (cluster.Leader is { } leader)
+            {
+                return leader;
+            }
+
+            await signal.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Waits until the leader is no longer <paramref name="leader"/>.</summary>
+    public async ValueTask WaitForChangeFromAsync(RaftClusterMember leader, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            var signal = Changed;
+            if (!ReferenceEquals(cluster.Leader, leader))
+            {
+                return;
+            }
+
+            await signal.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Whether <paramref name="member"/> is this member.</summary>
+    public bool IsLocal(RaftClusterMember member) => member.IsRemote is false || Equals(member.EndPoint, topology.Local.EndPoint);
+
+    /// <summary>A call invoker for <paramref name="member"/>'s client URL.</summary>
+    /// <exception cref="ConsensusUnavailableException">The member's client URL is not known (yet).</exception>
+    public async ValueTask<CallInvoker> ConnectAsync(RaftClusterMember member, CancellationToken cancellationToken)
+    {
+        var url = await ClientUrlAsync(member, cancellationToken).ConfigureAwait(false);
+        var channel = channels.GetOrAdd(url, static u => GrpcChannel.ForAddress(u, new GrpcChannelOptions
+        {
+            MaxReceiveMessageSize = null,
+            MaxSendMessageSize = null,
+            HttpHandler = new SocketsHttpHandler
+            {
+                EnableMultipleHttp2Connections = true,
+                PooledConnectionIdleTimeout = Timeout.InfiniteTimeSpan,
+                KeepAlivePingDelay = TimeSpan.FromSeconds(10),
+                KeepAlivePingTimeout = TimeSpan.FromSeconds(5),
+                ConnectTimeout = TimeSpan.FromSeconds(2),
+            },
+        }));
+        return channel.CreateCallInvoker();
+    }
+
+    /// <summary>The id of <paramref name="member"/>: from the initial topology, else from its metadata.</summary>
+    public async ValueTask<ulong> MemberIdAsync(RaftClusterMember member, CancellationToken cancellationToken)
+    {
+        if (topology.Find(member.EndPoint) is { } known)
+        {
+            return known.Id;
+        }
+
+        var metadata = await MetadataAsync(member, cancellationToken).ConfigureAwait(false);
+        return metadata.TryGetValue(MemberIdKey, out var id) && ulong.TryParse(id, out var parsed) ? parsed : 0;
+    }
+
+    /// <summary>A member's metadata, from DotNext's cache when it has it.</summary>
+    public static async ValueTask<IReadOnlyDictionary<string, string>> MetadataAsync(RaftClusterMember member, CancellationToken cancellationToken)
+    {
+        if (member.TryGetMetadata() is { Count: > 0 } cached)
+        {
+            return cached;
+        }
+
+        try
+        {
+            return await member.GetMetadataAsync(refresh: true, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            throw new ConsensusUnavailableException($"The leader at {member.EndPoint} did not say where it serves clients: {e.Message}", e);
+        }
+    }
+
+    private async ValueTask<string> ClientUrlAsync(RaftClusterMember member, CancellationToken cancellationToken)
+    {
+        if (topology.Find(member.EndPoint) is { ClientUrls.Count: > 0 } known)
+        {
+            return known.ClientUrls[0];
+        }
+
+        var metadata = await MetadataAsync(member, cancellationToken).ConfigureAwait(false);
+        if (metadata.TryGetValue(ClientUrlsKey, out var urls) && urls.Split(',', StringSplitOptions.RemoveEmptyEntries) is [var first, ..])
+        {
+            return first;
+        }
+
+        throw new ConsensusUnavailableException($"The leader at {member.EndPoint} advertises no client URL.");
+    }
+
+    /// <summary>Metadata this member advertises to its peers.</summary>
+    public static void Describe(IDictionary<string, string> metadata, TopologyMember local)
+    {
+        metadata[NameKey] = local.Name;
+        metadata[MemberIdKey] = local.Id.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        metadata[ClientUrlsKey] = string.Join(',', local.ClientUrls);
+    }
+
+    private void OnLeaderChanged(RaftCluster<RaftClusterMember> sender, RaftClusterMember? leader)
+    {
+        TaskCompletionSource previous;
+        lock (gate)
+        {
+            previous = changed;
+            changed = NewSignal();
+        }
+
+        previous.TrySetResult();
+    }
+
+    private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public ValueTask DisposeAsync()
+    {
+        cluster.LeaderChanged -= OnLeaderChanged;
+        foreach (var channel in channels.Values)
+        {
+            channel.Dispose();
+        }
+
+        channels.Clear();
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>For log messages.</summary>
+    public static string Describe(EndPoint? endPoint) => endPoint?.ToString() ?? "?";
+}

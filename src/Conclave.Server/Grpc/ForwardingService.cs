@@ -1,0 +1,59 @@
+using Conclave.Api.ClusterInternal;
+using Conclave.Api.Errors;
+using Conclave.Cluster;
+using Conclave.Server.Leases;
+using Conclave.Server.Node;
+using Grpc.Core;
+
+namespace Conclave.Server.Grpc;
+
+/// <summary>
+/// The leader's side of member-to-member requests (conclave.cluster.v1.Forwarding): followers forward their
+/// proposal batches, ask for read indexes and renew leases here. "Not the leader" is FAILED_PRECONDITION, which
+/// tells the follower nothing was appended and it may ask the next leader.
+/// </summary>
+internal sealed class ForwardingService(ConclaveNode node, LeaseKeeper keeper) : Forwarding.ForwardingBase
+{
+    public override async Task<ForwardProposalResponse> Propose(ForwardProposalRequest request, ServerCallContext context)
+    {
+        try
+        {
+            await node.Consensus.AppendForwardedAsync(request.Batch.Memory, context.CancellationToken);
+        }
+        catch (ConsensusUnavailableException e) when (e.NotApplied)
+        {
+            throw new RpcException(new Status(StatusCode.FailedPrecondition, e.Message));
+        }
+        catch (ArgumentException e)
+        {
+            throw new RpcException(new Status(StatusCode.InvalidArgument, e.Message));
+        }
+
+        return new ForwardProposalResponse { Term = node.Consensus.Term };
+    }
+
+    public override async Task<ReadIndexResponse> ReadIndex(ReadIndexRequest request, ServerCallContext context)
+    {
+        try
+        {
+            var index = await node.Consensus.ConfirmLeadershipAsync(context.CancellationToken);
+            return new ReadIndexResponse { CommitIndex = index, Term = node.Consensus.Term };
+        }
+        catch (ConsensusUnavailableException e) when (e.NotApplied)
+        {
+            throw new RpcException(new Status(StatusCode.FailedPrecondition, e.Message));
+        }
+    }
+
+    public override Task<LeaseRenewResponse> LeaseRenew(LeaseRenewRequest request, ServerCallContext context)
+    {
+        try
+        {
+            return Task.FromResult(new LeaseRenewResponse { Ttl = keeper.Renew(request.Id) });
+        }
+        catch (ConclaveErrorException e) when (e.Code is ErrorCode.NotLeader or ErrorCode.NoLeader)
+        {
+            throw new RpcException(new Status(StatusCode.FailedPrecondition, e.Message));
+        }
+    }
+}

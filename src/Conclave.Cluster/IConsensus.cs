@@ -43,6 +43,12 @@ public interface IConsensus : IAsyncDisposable
     /// </summary>
     ValueTask<Grpc.Core.CallInvoker?> LeaderInvokerAsync(CancellationToken cancellationToken);
 
+    /// <summary>
+    /// The current members with their client URLs (learned from each member's advertised metadata; a member
+    /// that was never reachable from here is listed without them).
+    /// </summary>
+    ValueTask<IReadOnlyList<MemberInfo>> MembersAsync(CancellationToken cancellationToken);
+
     /// <summary>The current Raft term, cheap enough to read on every response.</summary>
     ulong Term { get; }
 

@@ -280,6 +280,41 @@ public sealed class RaftNode : IConsensus
     }
 
     /// <inheritdoc />
+    public async ValueTask<IReadOnlyList<MemberInfo>> MembersAsync(CancellationToken cancellationToken)
+    {
+        var result = new List<MemberInfo>();
+        foreach (var member in cluster.Members)
+        {
+            var known = topology.Find(member.EndPoint);
+            if (known is not null && (known.ClientUrls.Count > 0 || !member.IsRemote))
+            {
+                result.Add(known.ToInfo());
+                continue;
+            }
+
+            IReadOnlyDictionary<string, string>? metadata = null;
+            try
+            {
+                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                timeout.CancelAfter(TimeSpan.FromSeconds(1));
+                metadata = await LeaderLink.MetadataAsync(member, timeout.Token).ConfigureAwait(false);
+            }
+            catch (ConsensusUnavailableException)
+            {
+                // Unreachable now and never seen: list what the configuration says.
+            }
+
+            var name = metadata?.GetValueOrDefault(LeaderLink.NameKey) ?? known?.Name ?? "";
+            var id = known?.Id ?? (ulong.TryParse(metadata?.GetValueOrDefault(LeaderLink.MemberIdKey), out var parsed) ? parsed : 0);
+            var clientUrls = metadata?.GetValueOrDefault(LeaderLink.ClientUrlsKey)?.Split(',', StringSplitOptions.RemoveEmptyEntries) ?? [];
+            var peerUrl = known?.PeerUrl ?? $"http://{member.EndPoint}";
+            result.Add(new MemberInfo(id, name, [peerUrl], clientUrls, IsLearner: false));
+        }
+
+        return result;
+    }
+
+    /// <inheritdoc />
     public async ValueTask<Grpc.Core.CallInvoker?> LeaderInvokerAsync(CancellationToken cancellationToken)
     {
         var leader = await link.WaitForLeaderAsync(cancellationToken).ConfigureAwait(false);

@@ -16,7 +16,7 @@ internal sealed class ClusterService(ConclaveNode node) : Api.Etcd.Cluster.Clust
         }
 
         var response = new MemberListResponse { Header = node.Header(node.Store.Revision) };
-        response.Members.AddRange(Members());
+        response.Members.AddRange(await MembersAsync(context.CancellationToken));
         return response;
     }
 
@@ -28,16 +28,19 @@ internal sealed class ClusterService(ConclaveNode node) : Api.Etcd.Cluster.Clust
 
     public override Task<MemberPromoteResponse> MemberPromote(MemberPromoteRequest request, ServerCallContext context) => NotYet<MemberPromoteResponse>();
 
-    private IEnumerable<Member> Members()
+    private async Task<List<Member>> MembersAsync(CancellationToken cancellationToken)
     {
-        var status = node.Consensus.Status;
-        foreach (var m in status.Members)
+        var local = node.Consensus.Status.MemberId;
+        var members = new List<Member>();
+        foreach (var m in await node.Consensus.MembersAsync(cancellationToken))
         {
             var member = new Member { ID = m.Id, Name = m.Name, IsLearner = m.IsLearner };
             member.PeerURLs.AddRange(m.PeerUrls);
-            member.ClientURLs.AddRange(m.Id == status.MemberId ? node.ClientUrls : m.ClientUrls);
-            yield return member;
+            member.ClientURLs.AddRange(m.Id == local ? node.ClientUrls : m.ClientUrls);
+            members.Add(member);
         }
+
+        return members;
     }
 
     private static Task<T> NotYet<T>() =>

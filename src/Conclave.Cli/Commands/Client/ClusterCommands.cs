@@ -13,15 +13,33 @@ internal static class ClusterCommands
         connection.AddTo(endpoint);
 
         var status = new Command("status", "Print the status of every endpoint (version, size, leader, raft index and term, errors).");
+        var cluster = new Option<bool>("--cluster")
+        {
+            Description = "Ask the cluster for its members and print the status of every member, not only the given endpoints.",
+        };
+        status.Options.Add(cluster);
         status.SetClientAction(connection, async context =>
         {
             var statuses = new List<EndpointStatus>();
             var failed = false;
-            foreach (var address in context.Client.Endpoints)
+            var client = context.Client;
+            ConclaveClient? members = null;
+            if (context.Parse.GetValue(cluster))
+            {
+                var urls = (await client.MemberListAsync(context.CancellationToken))
+                    .Where(static m => m.ClientUrls.Count > 0)
+                    .Select(static m => m.ClientUrls[0])
+                    .ToList();
+                members = new ConclaveClient(new ConclaveClientOptions { Endpoints = urls, MaxAttempts = 1 });
+                client = members;
+            }
+
+            await using var owned = members;
+            foreach (var address in client.Endpoints)
             {
                 try
                 {
-                    statuses.Add(await context.Client.StatusAsync(address, context.CancellationToken));
+                    statuses.Add(await client.StatusAsync(address, context.CancellationToken));
                 }
                 catch (ConclaveException e)
                 {

@@ -140,6 +140,7 @@ public sealed class RaftNode : IConsensus
                 LowerElectionTimeout = (int)options.LowerElectionTimeout.TotalMilliseconds,
                 UpperElectionTimeout = (int)options.UpperElectionTimeout.TotalMilliseconds,
                 RequestTimeout = options.RequestTimeout,
+                HeartbeatThreshold = options.HeartbeatInterval / options.LowerElectionTimeout,
                 // Stopping must be quick; a peer that has not answered by then is cut off.
                 GracefulShutdownTimeout = TimeSpan.FromMilliseconds(200),
                 LoggerFactory = loggerFactory,

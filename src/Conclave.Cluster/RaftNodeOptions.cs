@@ -35,10 +35,16 @@ public sealed record RaftNodeOptions
     public TimeSpan UpperElectionTimeout { get; init; } = TimeSpan.FromMilliseconds(300);
 
     /// <summary>
-    /// Timeout of one peer request. It must cover an InstallSnapshot of the whole state: DotNext 6.12 retries
-    /// an InstallSnapshot that exceeds it forever.
+    /// Timeout of one peer request; must be shorter than <see cref="LowerElectionTimeout"/>. DotNext 6.12's
+    /// candidate waits for every member's vote until its election timeout, so a member that accepts the
+    /// connection but never answers (SIGSTOP, a partition that drops packets) would make every election fail
+    /// unless its vote request times out first (ADR 0001). It must also cover an InstallSnapshot of the whole
+    /// state: DotNext 6.12 retries an InstallSnapshot that exceeds it, forever.
     /// </summary>
-    public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(10);
+    public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromMilliseconds(75);
+
+    /// <summary>Leader heartbeat interval; under half of <see cref="LowerElectionTimeout"/>.</summary>
+    public TimeSpan HeartbeatInterval { get; init; } = TimeSpan.FromMilliseconds(50);
 
     /// <summary>How long a proposal may wait to be committed and applied before it fails.</summary>
     public TimeSpan ProposalTimeout { get; init; } = TimeSpan.FromSeconds(10);

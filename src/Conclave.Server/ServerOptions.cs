@@ -42,6 +42,16 @@ public sealed record ServerOptions
     /// <summary>Space quota in bytes (<c>--quota-backend-bytes</c>, default 2 GiB).</summary>
     public long QuotaBackendBytes { get; init; } = 2L * 1024 * 1024 * 1024;
 
+    /// <summary>
+    /// Election timeout (<c>--election-timeout</c>): a follower that hears no leader for a random time between
+    /// this and twice this starts an election. Peer requests time out at half of it, so a member that accepts
+    /// connections but never answers (paused, or cut off by a network that drops packets) cannot stall an election.
+    /// </summary>
+    public TimeSpan ElectionTimeout { get; init; } = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>Leader heartbeat interval (<c>--heartbeat-interval</c>); must be under half the election timeout.</summary>
+    public TimeSpan HeartbeatInterval { get; init; } = TimeSpan.FromMilliseconds(100);
+
     /// <summary>Applied entries between snapshots (<c>--snapshot-count</c>).</summary>
     public int SnapshotCount { get; init; } = 10_000;
 

@@ -72,7 +72,7 @@ public sealed class NodeProcess : IAsyncDisposable
             var node = new NodeProcess(dataDirectory, options, FreePorts.Take(3));
             try
             {
-                await node.LaunchAsync(cancellationToken);
+                await node.LaunchAsync(cancellationToken, waitForHealth: true);
                 return node;
             }
             catch (NodeStartException e) when (fresh && e.AddressInUse && attempt < MaxStartAttempts)
@@ -100,6 +100,38 @@ public sealed class NodeProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Starts <c>conclave serve</c> on the given ports (client, http, peer), e.g. a member of a cluster whose
+    /// peer URLs had to be known in advance. No retry on a port race: the caller chose the ports.
+    /// </summary>
+    /// <param name="waitForHealth">Wait for /health 200 (a cluster member is healthy only once a quorum is up).</param>
+    public static async Task<NodeProcess> StartOnPortsAsync(string dataDirectory, int[] ports, NodeProcessOptions options, bool waitForHealth, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNotEqual(ports.Length, 3, nameof(ports));
+        Directory.CreateDirectory(dataDirectory);
+        var node = new NodeProcess(dataDirectory, options, ports);
+        try
+        {
+            await node.LaunchAsync(cancellationToken, waitForHealth);
+            return node;
+        }
+        catch
+        {
+            await node.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>Waits until /health answers 200 (the member is up and knows a leader).</summary>
+    public Task WaitUntilHealthyAsync(CancellationToken cancellationToken = default) =>
+        WaitUntilHealthyAsync(process ?? throw new InvalidOperationException("not started"), Stopwatch.StartNew(), cancellationToken);
+
+    /// <summary>SIGSTOP: the process freezes (no timers, no sockets answered) until <see cref="Resume"/>.</summary>
+    public void Pause() => PosixSignals.Send(Pid, PosixSignals.SigStop);
+
+    /// <summary>SIGCONT after <see cref="Pause"/>.</summary>
+    public void Resume() => PosixSignals.Send(Pid, PosixSignals.SigCont);
+
     /// <summary>Starts the process again on the same data directory and ports (after <see cref="Kill"/> or <see cref="StopAsync"/>).</summary>
     public async Task RestartAsync(CancellationToken cancellationToken = default)
     {
@@ -108,7 +140,18 @@ public sealed class NodeProcess : IAsyncDisposable
             throw new InvalidOperationException($"conclave (pid {Pid}) is still running; kill or stop it first");
         }
 
-        await LaunchAsync(cancellationToken);
+        await LaunchAsync(cancellationToken, waitForHealth: true);
+    }
+
+    /// <summary>Starts the process again without waiting for /health (a member that needs its peers to be healthy).</summary>
+    public async Task RestartWithoutWaitingAsync(CancellationToken cancellationToken = default)
+    {
+        if (!HasExited)
+        {
+            throw new InvalidOperationException($"conclave (pid {Pid}) is still running; kill or stop it first");
+        }
+
+        await LaunchAsync(cancellationToken, waitForHealth: false);
     }
 
     /// <summary>SIGKILL: no shutdown code runs. Returns once the process is gone.</summary>
@@ -205,7 +248,7 @@ public sealed class NodeProcess : IAsyncDisposable
 
     public override string ToString() => $"conclave pid {Pid} grpc {Endpoint} http {HttpUrl} data {DataDirectory}";
 
-    private async Task LaunchAsync(CancellationToken cancellationToken)
+    private async Task LaunchAsync(CancellationToken cancellationToken, bool waitForHealth)
     {
         process?.Dispose();
         process = null;
@@ -260,6 +303,11 @@ public sealed class NodeProcess : IAsyncDisposable
         Pid = p.Id;
         p.BeginOutputReadLine();
         p.BeginErrorReadLine();
+        if (!waitForHealth)
+        {
+            return;
+        }
+
         await WaitUntilHealthyAsync(p, clock, cancellationToken);
         StartupTime = clock.Elapsed;
         WriteMarker($"healthy after {StartupTime.TotalMilliseconds:F0} ms (pid {Pid})");

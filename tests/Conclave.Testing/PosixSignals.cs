@@ -7,6 +7,10 @@ internal static class PosixSignals
 {
     public const int SigTerm = 15;
 
+    public const int SigStop = 19;
+
+    public const int SigCont = 18;
+
     public static void Send(int pid, int signal)
     {
         if (!OperatingSystem.IsLinux() && !OperatingSystem.IsMacOS())

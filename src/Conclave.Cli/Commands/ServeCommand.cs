@@ -22,10 +22,20 @@ internal static class ServeCommand
         var maxTxnOps = new Option<int>("--max-txn-ops") { Description = "Most operations in one txn branch.", DefaultValueFactory = _ => defaults.MaxTxnOps };
         var quota = new Option<long>("--quota-backend-bytes") { Description = "Space quota in bytes; past it the NOSPACE alarm rejects writes.", DefaultValueFactory = _ => defaults.QuotaBackendBytes };
         var snapshotCount = new Option<int>("--snapshot-count") { Description = "Applied entries between snapshots.", DefaultValueFactory = _ => defaults.SnapshotCount };
+        var electionTimeout = new Option<int>("--election-timeout")
+        {
+            Description = "Election timeout in milliseconds (randomized between it and twice it); peer requests time out at half of it.",
+            DefaultValueFactory = _ => (int)defaults.ElectionTimeout.TotalMilliseconds,
+        };
+        var heartbeat = new Option<int>("--heartbeat-interval")
+        {
+            Description = "Leader heartbeat interval in milliseconds; less than half the election timeout.",
+            DefaultValueFactory = _ => (int)defaults.HeartbeatInterval.TotalMilliseconds,
+        };
 
         var command = new Command("serve", "Run a Conclave member (a single-member cluster by default, data in ./conclave.data).")
         {
-            name, dataDir, listenClient, advertiseClient, listenHttp, listenPeer, advertisePeer, initialCluster, initialState, maxRequest, maxTxnOps, quota, snapshotCount,
+            name, dataDir, listenClient, advertiseClient, listenHttp, listenPeer, advertisePeer, initialCluster, initialState, maxRequest, maxTxnOps, quota, snapshotCount, electionTimeout, heartbeat,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -44,6 +54,8 @@ internal static class ServeCommand
                 MaxTxnOps = parse.GetValue(maxTxnOps),
                 QuotaBackendBytes = parse.GetValue(quota),
                 SnapshotCount = parse.GetValue(snapshotCount),
+                ElectionTimeout = TimeSpan.FromMilliseconds(parse.GetValue(electionTimeout)),
+                HeartbeatInterval = TimeSpan.FromMilliseconds(parse.GetValue(heartbeat)),
             };
 
             try

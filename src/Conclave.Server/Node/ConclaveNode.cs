@@ -52,6 +52,10 @@ public sealed class ConclaveNode : IAsyncDisposable
             InitialCluster = initialCluster,
             ClientUrls = clientUrls,
             SnapshotInterval = options.SnapshotCount,
+            LowerElectionTimeout = options.ElectionTimeout,
+            UpperElectionTimeout = options.ElectionTimeout * 2,
+            RequestTimeout = options.ElectionTimeout / 2,
+            HeartbeatInterval = options.HeartbeatInterval,
             LoggerFactory = loggerFactory,
         };
         RaftNode consensus;

@@ -1,0 +1,117 @@
+using Xunit.Abstractions;
+
+namespace Conclave.Testing;
+
+/// <summary>
+/// A real multi-member cluster of <c>conclave serve</c> processes on loopback, bootstrapped with etcd's static
+/// <c>--initial-cluster</c>. Members can be killed (SIGKILL), paused (SIGSTOP) and restarted on their data
+/// directories; disposing kills every process and deletes the data.
+/// </summary>
+public sealed class ProcessCluster : IAsyncDisposable
+{
+    private readonly TempDirectory directory;
+    private readonly NodeProcess[] members;
+    private int disposed;
+
+    private ProcessCluster(TempDirectory directory, NodeProcess[] members)
+    {
+        this.directory = directory;
+        this.members = members;
+    }
+
+    public int Count => members.Length;
+
+    public NodeProcess this[int index] => members[index];
+
+    /// <summary>gRPC URLs of every member in member order.</summary>
+    public IReadOnlyList<string> Endpoints => [.. members.Select(static m => m.Endpoint)];
+
+    /// <summary>Starts <paramref name="count"/> members and waits until every one is healthy (knows a leader).</summary>
+    public static async Task<ProcessCluster> StartAsync(int count, ITestOutputHelper? output = null, IReadOnlyList<string>? extraArguments = null, CancellationToken cancellationToken = default)
+    {
+        var directory = TempDirectory.Create("conclave-pcluster-");
+        var ports = FreePorts.Take(count * 3);
+        var names = Enumerable.Range(1, count).Select(static i => $"m{i}").ToArray();
+        var initialCluster = string.Join(',', names.Select((n, i) => $"{n}=http://127.0.0.1:{ports[(i * 3) + 2]}"));
+        var started = new NodeProcess?[count];
+        try
+        {
+            await Task.WhenAll(names.Select(async (name, i) =>
+            {
+                var options = new NodeProcessOptions
+                {
+                    Name = name,
+                    Output = output,
+                    ExtraArguments = ["--initial-cluster", initialCluster, "--initial-cluster-state", "new", .. extraArguments ?? []],
+                };
+                started[i] = await NodeProcess.StartOnPortsAsync(directory.Combine(name), ports[(i * 3)..((i * 3) + 3)], options, waitForHealth: false, cancellationToken);
+            }));
+            await Task.WhenAll(started.Select(m => m!.WaitUntilHealthyAsync(cancellationToken)));
+            return new ProcessCluster(directory, [.. started.Select(static m => m!)]);
+        }
+        catch
+        {
+            foreach (var m in started)
+            {
+                if (m is not null)
+                {
+                    await m.DisposeAsync();
+                }
+            }
+
+            directory.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// The index of the member that every running member names as leader, asked over gRPC (Maintenance.Status),
+    /// once they agree. Paused or killed members are skipped.
+    /// </summary>
+    public async Task<int> WaitForLeaderAsync(IReadOnlyCollection<int>? skip = null, TimeSpan? timeout = null, CancellationToken cancellationToken = default)
+    {
+        var leader = -1;
+        await Eventually.WaitAsync(
+            async ct =>
+            {
+                var asked = Enumerable.Range(0, Count).Where(i => !members[i].HasExited && (skip is null || !skip.Contains(i))).ToArray();
+                var statuses = await Task.WhenAll(asked.Select(i => StatusAsync(i, ct)));
+                var ids = statuses.Select(static s => s.Leader).Distinct().ToArray();
+                if (ids is not [var id] || id == 0)
+                {
+                    return false;
+                }
+
+                var index = Array.FindIndex(statuses, s => s.Header.MemberId == id);
+                leader = index >= 0 ? asked[index] : -1;
+                return leader >= 0;
+            },
+            timeout ?? Eventually.DefaultTimeout,
+            "the running members agree on a running leader",
+            cancellationToken);
+        return leader;
+    }
+
+    /// <summary>Maintenance.Status of member <paramref name="index"/>.</summary>
+    public async Task<Api.Etcd.StatusResponse> StatusAsync(int index, CancellationToken cancellationToken = default)
+    {
+        using var channel = Grpc.Net.Client.GrpcChannel.ForAddress(members[index].Endpoint);
+        return await new Api.Etcd.Maintenance.MaintenanceClient(channel)
+            .StatusAsync(new Api.Etcd.StatusRequest(), deadline: DateTime.UtcNow.AddSeconds(2), cancellationToken: cancellationToken);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref disposed, 1) == 1)
+        {
+            return;
+        }
+
+        foreach (var m in members)
+        {
+            await m.DisposeAsync();
+        }
+
+        directory.Dispose();
+    }
+}

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the whole test suite. Installs what the tests drive for real (etcdctl 3.4 from Debian's etcd-client,
-# etcd 3.4 from etcd-server for side-by-side checks) when missing, builds, runs every test project, and ends
+# etcd 3.4 from etcd-server for side-by-side checks, Debian's chromium for the console's browser tests) when missing, builds, runs every test project, and ends
 # with one line: "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")"
@@ -8,6 +8,7 @@ cd "$(dirname "$0")"
 missing=()
 command -v etcdctl >/dev/null 2>&1 || missing+=(etcd-client)
 command -v etcd >/dev/null 2>&1 || missing+=(etcd-server)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
 if ((${#missing[@]})); then
   echo "installing ${missing[*]} ..."
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"

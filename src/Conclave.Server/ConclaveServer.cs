@@ -147,7 +147,9 @@ public sealed class ConclaveServer : IAsyncDisposable
         app.MapGrpcService<Concurrency.ElectionService>();
         app.MapGrpcService<ForwardingService>();
         HttpEndpoints.Map(app);
+        OperatorHttpApi.Map(app);
         app.MapConfigCenter();
+        Console.ConsoleEndpoints.Map(app);
 
         try
         {

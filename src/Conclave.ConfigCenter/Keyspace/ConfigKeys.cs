@@ -44,6 +44,9 @@ public static class ConfigKeys
 
     public static ByteString Audits(string app) => Key($"audit/{app}/");
 
+    /// <summary>The audit entries of every app (keys name the app: <c>audit/{app}/...</c>).</summary>
+    public static ByteString AllAudits() => Key("audit/");
+
     /// <summary>The first key after every key starting with <paramref name="prefix"/> (etcd's prefix range end).</summary>
     public static ByteString PrefixEnd(ByteString prefix)
     {

@@ -14,6 +14,7 @@ public static class ConfigCenterHosting
         services.AddSingleton<IKeyValuePort, LocalKeyValuePort>();
         services.AddSingleton(sp => new ConfigCenterService(sp.GetRequiredService<IKeyValuePort>(), new ConfigLimits(), sp.GetRequiredService<ConclaveNode>().Options.TimeProvider));
         services.AddSingleton(sp => new DeliveryService(sp.GetRequiredService<IKeyValuePort>(), new ConfigLimits(), sp.GetRequiredService<ConclaveNode>().Options.TimeProvider));
+        services.AddSingleton<DeliveryFeed>();
         return services;
     }
 

@@ -86,6 +86,8 @@ public static class ConfigHttpApi
         ns.MapGet("/instances", async (string app, string env, string ns, DeliveryService d, CancellationToken ct) => Results.Ok(await d.InstancesAsync(app, env, ns, ct)));
         ns.MapGet("/convergence", async (string app, string env, string ns, long? releaseId, DeliveryService d, CancellationToken ct) =>
             Results.Ok(await d.ConvergenceAsync(app, env, ns, releaseId ?? 0, ct)));
+
+        ConfigConsoleApi.Map(api);
     }
 
     private static object View(NamespaceRecord n) => new

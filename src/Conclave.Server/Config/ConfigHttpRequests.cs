@@ -28,3 +28,5 @@ public sealed record GrayRuleBody(GrayRule Rule, long ExpectedRevision);
 public sealed record GuardBody(long ExpectedRevision);
 
 public sealed record ReportBody(string InstanceId, IReadOnlyList<string>? Labels, long ReleaseId, DeliveryStatus Status, string? Reason);
+
+public sealed record ValidateBody(string? Content);

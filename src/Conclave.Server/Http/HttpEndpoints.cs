@@ -34,6 +34,14 @@ internal static class HttpEndpoints
 
     private static async Task<IResult> HealthAsync(ConclaveNode node, CancellationToken cancellationToken)
     {
+        var reason = await UnhealthyReasonAsync(node, cancellationToken);
+        var body = new Dictionary<string, string> { ["health"] = reason is null ? "true" : "false", ["reason"] = reason ?? "" };
+        return Results.Json(body, statusCode: reason is null ? 200 : 503);
+    }
+
+    /// <summary>Why this member is unhealthy (etcd's wording), or null when it is healthy. Shared by /health and the console.</summary>
+    internal static async Task<string?> UnhealthyReasonAsync(ConclaveNode node, CancellationToken cancellationToken)
+    {
         var status = node.Consensus.Status;
         string? reason = null;
         if (status.LeaderId == 0)
@@ -58,8 +66,7 @@ internal static class HttpEndpoints
             }
         }
 
-        var body = new Dictionary<string, string> { ["health"] = reason is null ? "true" : "false", ["reason"] = reason ?? "" };
-        return Results.Json(body, statusCode: reason is null ? 200 : 503);
+        return reason;
     }
 
     private static string Metrics(ConclaveNode node, ServerMetrics metrics, MeterBridge bridge)

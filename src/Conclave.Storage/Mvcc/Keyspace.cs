@@ -57,6 +57,9 @@ public sealed class Keyspace
 
     public KeyValue? Get(ByteString key, long revision) => byKey.TryGetValue(key, out var h) ? h.At(revision) : null;
 
+    /// <summary>Every retained version of <paramref name="key"/>, oldest first, deletions as tombstones (a copy).</summary>
+    public IReadOnlyList<KeyVersion> VersionsOf(ByteString key) => byKey.TryGetValue(key, out var h) ? h.Versions.ToArray() : [];
+
     /// <summary>Visits the live values in [key, end) at <paramref name="revision"/>, in key order.</summary>
     public void Scan(ByteString key, ByteString end, long revision, Func<KeyValue, bool> visit)
     {

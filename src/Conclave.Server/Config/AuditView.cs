@@ -1,0 +1,4 @@
+namespace Conclave.Server.Config;
+
+/// <summary>An audit entry with the app it belongs to (the global audit spans every app).</summary>
+public sealed record AuditView(string App, DateTimeOffset At, string Author, string? From, string Action, string Target, string Detail);

@@ -1,0 +1,91 @@
+namespace Conclave.Console.Tests;
+
+[Collection(ConsoleCollection.Name)]
+public sealed class ReleaseTests(ConsoleFixture fixture, ITestOutputHelper output) : BrowserTest(fixture, output)
+{
+    [Fact]
+    public Task Diff_two_releases_then_roll_back_after_seeing_the_diff() => InBrowserAsync(async page =>
+    {
+        var app = NewName("billing");
+        using var http = Fixture.Http();
+        var ns = await http.NamespaceAsync(app, "PRO", "application", "properties");
+        foreach (var (port, timeout) in new[] { ("8080", "5s"), ("8081", "5s"), ("9090", "30s") })
+        {
+            await http.SetItemAsync(ns, "port", port);
+            await http.SetItemAsync(ns, "timeout", timeout);
+            await http.PublishAsync(ns, $"port {port}");
+        }
+
+        await page.GotoAsync($"/#/apps/{app}/PRO/application?tab=releases");
+        var releases = page.GetByRole(AriaRole.Table, new() { Name = "Releases" });
+        await Expect(releases.GetByRole(AriaRole.Row)).ToHaveCountAsync(4);
+        await page.GetByLabel("Diff from r1").CheckAsync();
+        await page.GetByLabel("Diff to r3").CheckAsync();
+        await page.GetByRole(AriaRole.Button, new() { Name = "Diff selected releases" }).ClickAsync();
+        var diff = page.GetByRole(AriaRole.Table, new() { Name = "Differences from r1 to r3" });
+        await Expect(diff.GetByRole(AriaRole.Row).Filter(new() { HasText = "port" })).ToContainTextAsync("Changed80809090");
+        await Expect(diff.GetByRole(AriaRole.Row).Filter(new() { HasText = "timeout" })).ToContainTextAsync("Changed5s30s");
+        await ScreenAsync(page, "releases-diff");
+
+        await page.GetByRole(AriaRole.Button, new() { Name = "Roll back to r1" }).ClickAsync();
+        var dialog = page.GetByRole(AriaRole.Dialog, new() { Name = "Roll back to r1?" });
+        var confirmDiff = dialog.GetByRole(AriaRole.Table, new() { Name = "Changes the rollback makes" });
+        await Expect(confirmDiff.GetByRole(AriaRole.Row).Filter(new() { HasText = "port" })).ToContainTextAsync("Changed90908080");
+        await dialog.GetByLabel("Comment").FillAsync("9090 is firewalled");
+        await ScreenAsync(page, "rollback-confirm");
+        await dialog.GetByRole(AriaRole.Button, new() { Name = "Confirm rollback" }).ClickAsync();
+        await Expect(Banner(page)).ToHaveTextAsync("Rolled back: r4 restores r1");
+        await Expect(releases.GetByRole(AriaRole.Row).Filter(new() { HasText = "r4" })).ToContainTextAsync("rollback");
+
+        var latest = await http.SendAsync(HttpMethod.Get, $"{ns}/releases/latest");
+        Assert.Equal(4, latest.GetProperty("id").GetInt64());
+        Assert.Equal(1, latest.GetProperty("rollbackOf").GetInt64());
+        Assert.Equal("8080", latest.GetProperty("configurations").GetProperty("port").GetString());
+        var history = page.GetByRole(AriaRole.Table, new() { Name = "History" });
+        await Expect(history.GetByRole(AriaRole.Row).Nth(1)).ToContainTextAsync("9090 is firewalled");
+    });
+
+    [Fact]
+    public Task Gray_release_to_half_the_instances_then_promote() => InBrowserAsync(async page =>
+    {
+        var app = NewName("search");
+        using var http = Fixture.Http();
+        var ns = await http.NamespaceAsync(app, "PRO", "application", "properties");
+        await http.SetItemAsync(ns, "ranker", "bm25");
+        await http.PublishAsync(ns, "baseline");
+        await http.SetItemAsync(ns, "ranker", "neural");
+
+        await page.GotoAsync($"/#/apps/{app}/PRO/application?tab=gray");
+        await page.GetByLabel("Percentage of instances").FillAsync("50");
+        await page.GetByLabel("Release title").FillAsync("neural ranker");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Start gray release" }).ClickAsync();
+        await Expect(Banner(page)).ToHaveTextAsync("Gray release r2 started");
+        await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Gray release r2" })).ToBeVisibleAsync();
+        await Expect(page.GetByTestId("live-state")).ToHaveTextAsync("live");
+
+        // Twenty instances ask the real API what they should run and report it, as the client SDK does.
+        var gray = 0;
+        for (var i = 0; i < 20; i++)
+        {
+            var effective = await http.SendAsync(HttpMethod.Get, $"{ns}/effective?instanceId=pod-{i}");
+            var release = effective.GetProperty("release").GetProperty("id").GetInt64();
+            gray += effective.GetProperty("isGray").GetBoolean() ? 1 : 0;
+            await http.ReportAsync(ns, $"pod-{i}", release, applied: true);
+        }
+
+        Assert.InRange(gray, 1, 19);
+        await Expect(page.GetByTestId("cohort")).ToHaveTextAsync($"{gray} of 20 reporting instances in the cohort, {gray} on r2");
+        await Expect(page.GetByRole(AriaRole.Table, new() { Name = "Gray cohort" }).GetByRole(AriaRole.Row)).ToHaveCountAsync(gray + 1);
+        await Expect(page.GetByTestId("convergence")).ToHaveTextAsync($"{20 - gray} of 20 on r1, 0 rejected");
+        await ScreenAsync(page, "gray-release");
+
+        await page.GetByRole(AriaRole.Button, new() { Name = "Promote r2 to main" }).ClickAsync();
+        await Expect(Banner(page)).ToHaveTextAsync("Promoted r2: it is the main release now");
+        await Expect(page.GetByRole(AriaRole.Button, new() { Name = "Start gray release" })).ToBeVisibleAsync();
+        var n = await http.SendAsync(HttpMethod.Get, ns);
+        Assert.Equal(2, n.GetProperty("headReleaseId").GetInt64());
+        Assert.Equal(System.Text.Json.JsonValueKind.Null, n.GetProperty("gray").ValueKind);
+        var effectiveAfter = await http.SendAsync(HttpMethod.Get, $"{ns}/effective?instanceId=pod-0");
+        Assert.Equal("neural", effectiveAfter.GetProperty("release").GetProperty("configurations").GetProperty("ranker").GetString());
+    });
+}

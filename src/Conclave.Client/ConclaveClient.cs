@@ -48,7 +48,14 @@ public sealed partial class ConclaveClient : IAsyncDisposable
             endpoints[i] = ClientEndpoint.Create(addresses[i], options);
         }
 
-        _endpoints = new OrderedFailoverSelector(endpoints);
+        InstanceId = string.IsNullOrEmpty(options.InstanceId) ? DefaultInstanceId() : options.InstanceId;
+        _endpoints = new HashRingSelector(
+            endpoints,
+            InstanceId,
+            (endpoint, ct) => EndpointHealth.IsHealthyAsync(endpoint, options, _headers, ct),
+            options.TimeProvider,
+            options.RetryBaseDelay,
+            options.RetryMaxDelay);
         if (!string.IsNullOrEmpty(options.InstanceId))
         {
             _headers = new Metadata { { "conclave-instance-id", options.InstanceId } };
@@ -63,6 +70,12 @@ public sealed partial class ConclaveClient : IAsyncDisposable
 
     /// <summary>The endpoints in URL form (<c>http://host:port</c>), in configuration order, without duplicates.</summary>
     public IReadOnlyList<string> Endpoints { get; }
+
+    /// <summary>
+    /// The id that places this client on the endpoint hash ring: <see cref="ConclaveClientOptions.InstanceId"/>, or
+    /// <c>{machine name}/{process id}</c> when that is not set.
+    /// </summary>
+    public string InstanceId { get; }
 
     /// <summary>
     /// Closes every watch and keep-alive (their enumerations end with <see cref="ObjectDisposedException"/>; sessions
@@ -81,6 +94,8 @@ public sealed partial class ConclaveClient : IAsyncDisposable
         _endpoints.Dispose();
     }
 
+    private static string DefaultInstanceId() => $"{Environment.MachineName}/{Environment.ProcessId}";
+
     private static void Validate(ConclaveClientOptions options)
     {
         if (options.Endpoints is null || options.Endpoints.Count == 0)
@@ -96,6 +111,12 @@ public sealed partial class ConclaveClient : IAsyncDisposable
         if (options.RequestTimeout <= TimeSpan.Zero && options.RequestTimeout != Timeout.InfiniteTimeSpan)
         {
             throw new ArgumentOutOfRangeException(nameof(options), options.RequestTimeout, "ConclaveClientOptions.RequestTimeout must be positive or Timeout.InfiniteTimeSpan.");
+        }
+
+        if (options.RetryBaseDelay <= TimeSpan.Zero || options.RetryMaxDelay < options.RetryBaseDelay)
+        {
+            // A zero delay would turn reconnects and health probes of a dead member into busy loops.
+            throw new ArgumentOutOfRangeException(nameof(options), options.RetryBaseDelay, "ConclaveClientOptions.RetryBaseDelay must be positive and at most RetryMaxDelay.");
         }
 
         if (options.WatchBufferCapacity < 1)

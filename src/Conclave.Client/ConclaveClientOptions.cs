@@ -8,15 +8,19 @@ public sealed record ConclaveClientOptions
 {
     /// <summary>
     /// Client URLs of the cluster members, e.g. <c>http://127.0.0.1:2379</c> or just <c>127.0.0.1:2379</c>
-    /// (cleartext HTTP/2 is assumed when no scheme is given). The first reachable one is used; on failure the
-    /// client moves to the next one in the list.
+    /// (cleartext HTTP/2 is assumed when no scheme is given). With several endpoints the client picks a home member
+    /// by a consistent-hash ring over these addresses and <see cref="InstanceId"/>; on failure it moves to the next
+    /// member on the ring and returns home once the home member answers again. Give every client the same address
+    /// for a member (the ring hashes the address text) so clients agree on who goes where.
     /// </summary>
     public IReadOnlyList<string> Endpoints { get; init; } = ["http://127.0.0.1:2379"];
 
     /// <summary>
-    /// A stable identifier of this client instance (for example a host name or pod name). Sent to the server as
-    /// <c>conclave-instance-id</c> metadata when set; it will also pick this client's home member once endpoint
-    /// selection uses a hash ring.
+    /// A stable identifier of this client instance (for example a pod or host name). Its hash places the client on
+    /// the endpoint ring, so it picks the client's home member: a stable id keeps a client on the same member across
+    /// restarts, and different ids spread over the members. When <c>null</c>, <c>{machine name}/{process id}</c> is
+    /// used (see <see cref="ConclaveClient.InstanceId"/>). When set, it is also sent to the server as
+    /// <c>conclave-instance-id</c> metadata.
     /// </summary>
     public string? InstanceId { get; init; }
 
@@ -35,10 +39,13 @@ public sealed record ConclaveClientOptions
     /// </summary>
     public int MaxAttempts { get; init; } = 5;
 
-    /// <summary>First delay between retries and reconnects; it doubles on every further failure.</summary>
+    /// <summary>
+    /// First delay between retries and reconnects; it doubles on every further failure. Also the first delay before
+    /// the client probes a member it left after a failure, to return to it when it is healthy again.
+    /// </summary>
     public TimeSpan RetryBaseDelay { get; init; } = TimeSpan.FromMilliseconds(50);
 
-    /// <summary>Upper bound of the delay between retries and reconnects.</summary>
+    /// <summary>Upper bound of the delay between retries and reconnects, and between probes of a member the client left.</summary>
     public TimeSpan RetryMaxDelay { get; init; } = TimeSpan.FromSeconds(2);
 
     /// <summary>

@@ -1,8 +1,9 @@
 namespace Conclave.Client.Internal;
 
 /// <summary>
-/// Decides which endpoint a call goes to and where to go after a failure. The seam where the consistent-hash
-/// ring (a stable home member per client instance) will plug in.
+/// Decides which endpoint a call goes to and where to go after a failure. Unary calls, the watch stream and the
+/// keep-alive stream all ask <see cref="Current"/> before they dial and call <see cref="ReportFailure"/> when the
+/// transport fails, so the policy lives here alone (today: <see cref="HashRingSelector"/>).
 /// </summary>
 internal abstract class EndpointSelector : IDisposable
 {
@@ -17,9 +18,15 @@ internal abstract class EndpointSelector : IDisposable
 
     public void Dispose()
     {
+        Stop();
         foreach (var endpoint in All)
         {
             endpoint.Dispose();
         }
+    }
+
+    /// <summary>Stops background work (health probes) before the endpoints' channels are closed.</summary>
+    protected virtual void Stop()
+    {
     }
 }

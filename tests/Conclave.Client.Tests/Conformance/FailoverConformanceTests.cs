@@ -11,7 +11,11 @@ public abstract class FailoverConformanceTests(KvClusterFixture fixture)
         using var cts = TestKeys.Timeout(40);
         var endpoints = fixture.Endpoints;
         await using var client = fixture.CreateClient(o => o with { RetryMaxDelay = TimeSpan.FromMilliseconds(300) });
-        await using var writer = fixture.CreateClient(o => o with { Endpoints = [endpoints[1], endpoints[2]] });
+
+        // The client uses its home member on the hash ring until it fails; the writer uses the others.
+        var victim = await client.StatusAsync(cancellationToken: cts.Token);
+        var victimIndex = IndexOf(endpoints, victim.Endpoint);
+        await using var writer = fixture.CreateClient(o => o with { Endpoints = [.. endpoints.Where((_, i) => i != victimIndex)] });
         var prefix = TestKeys.UniquePrefix("failover-watch");
         var start = (await writer.GetAsync(prefix, cancellationToken: cts.Token)).Revision + 1;
         await using var events = client.WatchAsync(prefix, new WatchOptions { Prefix = true, StartRevision = start }, cts.Token).GetAsyncEnumerator(cts.Token);
@@ -25,10 +29,8 @@ public abstract class FailoverConformanceTests(KvClusterFixture fixture)
         var seen = new List<WatchEvent> { events.Current };
         seen.AddRange(await WatchReader.TakeAsync(events, 4, TimeSpan.FromSeconds(10)));
 
-        // The client uses the first endpoint until it fails.
-        var victim = await client.StatusAsync(cancellationToken: cts.Token);
-        Assert.Equal(endpoints[0], victim.Endpoint);
-        await fixture.KillMemberAsync(0, cts.Token);
+        Assert.Equal(victim.Endpoint, (await client.StatusAsync(cancellationToken: cts.Token)).Endpoint);
+        await fixture.KillMemberAsync(victimIndex, cts.Token);
         for (var i = 10; i < 20; i++)
         {
             await CreateAsync(writer, prefix + i, i.ToString(), victim.MemberId, cts.Token);
@@ -40,7 +42,20 @@ public abstract class FailoverConformanceTests(KvClusterFixture fixture)
         Assert.Equal(Enumerable.Range(0, 20).Select(i => i.ToString()), seen.Select(e => e.Entry.ValueString));
         Assert.Equal(Enumerable.Range(0, 20).Select(i => start + i), seen.Select(e => e.Revision));
         Assert.Equal(20, read.Count);
-        Assert.NotEqual(endpoints[0], (await client.StatusAsync(cancellationToken: cts.Token)).Endpoint);
+        Assert.NotEqual(victim.Endpoint, (await client.StatusAsync(cancellationToken: cts.Token)).Endpoint);
+    }
+
+    private static int IndexOf(IReadOnlyList<string> endpoints, string address)
+    {
+        for (var i = 0; i < endpoints.Count; i++)
+        {
+            if (endpoints[i].TrimEnd('/') == address.TrimEnd('/'))
+            {
+                return i;
+            }
+        }
+
+        throw new InvalidOperationException($"{address} is not one of {string.Join(", ", endpoints)}");
     }
 
     /// <summary>

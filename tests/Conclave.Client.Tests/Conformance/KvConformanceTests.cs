@@ -242,11 +242,16 @@ public abstract class KvConformanceTests(KvEndpointFixture fixture)
     }
 
     [Fact]
-    public async Task A_dead_first_endpoint_fails_over_to_the_next()
+    public async Task A_dead_home_endpoint_fails_over_to_the_next()
     {
         using var cts = TestKeys.Timeout();
         var dead = $"127.0.0.1:{FreePorts.Take(1)[0]}";
-        await using var client = fixture.CreateClient(o => o with { Endpoints = [dead, .. fixture.Endpoints] });
+        string[] endpoints = [dead, .. fixture.Endpoints];
+
+        // An instance id whose home on the hash ring is the dead endpoint.
+        var ring = new Conclave.Client.Internal.HashRing([.. endpoints.Select(Conclave.Client.Internal.ClientEndpoint.Normalize)]);
+        var instanceId = Enumerable.Range(0, 1000).Select(i => $"pod-{i}").First(id => ring.Home(id) == 0);
+        await using var client = fixture.CreateClient(o => o with { Endpoints = endpoints, InstanceId = instanceId });
         var key = TestKeys.UniquePrefix("failover") + "k";
 
         // Writes fail over too when the connection was refused: the request never reached a server.

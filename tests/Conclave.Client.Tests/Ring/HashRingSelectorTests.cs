@@ -134,9 +134,17 @@ public sealed class HashRingSelectorTests
             "pod-5",
             async (_, ct) =>
             {
-                await using var registration = ct.Register(() => cancelled.TrySetResult());
                 started.TrySetResult();
-                await Task.Delay(Timeout.Infinite, ct);
+                try
+                {
+                    await Task.Delay(Timeout.Infinite, ct);
+                }
+                catch (OperationCanceledException)
+                {
+                    cancelled.TrySetResult();
+                    throw;
+                }
+
                 return true;
             },
             TimeProvider.System,

@@ -260,11 +260,13 @@ internal sealed class ProposalPipeline : IAsyncDisposable
 
             if (link.IsLocal(leader))
             {
+                // No per-entry context: DotNext can keep an entry's context for its index after a new leader
+                // replaced the entry there, which would hand this batch another entry's results. The batch is found
+                // by the origin written in the payload, which is the entry's own bytes.
                 var entry = new BinaryLogEntry
                 {
                     Content = batch.Payload,
                     Term = log.Term,
-                    Context = batch,
                 };
                 try
                 {
@@ -311,8 +313,10 @@ internal sealed class ProposalPipeline : IAsyncDisposable
                 }
             }
 
-            // Committed: the apply on this member hands out the results.
-            await batch.Done.WaitAsync(token).ConfigureAwait(false);
+            // Appended and committed at its index. The apply of that index on this member hands out the results,
+            // unless a new leader replaced the entry there first: so wait for the results or a leader change,
+            // which the top of the loop turns into a check with the next leader.
+            mayHaveAppended = leader;
         }
     }
 

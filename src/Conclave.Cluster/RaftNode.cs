@@ -251,6 +251,7 @@ public sealed class RaftNode : IConsensus
         {
             throw new ConsensusUnavailableException("Leadership was lost before the forwarded batch committed; its outcome is unknown.", e);
         }
+
         catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
         {
             throw new ConsensusUnavailableException("The forwarded batch was not committed in time; its outcome is unknown.", e);

@@ -149,7 +149,8 @@ internal sealed class SnapshottingStateMachine : IStateMachine, IAsyncDisposable
         try
         {
             var results = machine.Apply(entry.Index, entry.Term, span);
-            var batch = entry.Context as ProposalBatch ?? Pending?.Find(span);
+            // Found by the origin in the entry's own bytes, never by DotNext's per-entry context (see ProposalPipeline).
+            var batch = Pending?.Find(span);
             if (batch is not null && !batch.Complete(results))
             {
                 Log.ResultCountMismatch(logger, entry.Index, batch.Count, results.Count);
@@ -159,7 +160,7 @@ internal sealed class SnapshottingStateMachine : IStateMachine, IAsyncDisposable
         {
             // Apply must not throw (a rejected command is a result). If it does, the state is undefined: fail the
             // proposers and let DotNext stop applying on this member rather than diverge silently.
-            (entry.Context as ProposalBatch ?? Pending?.Find(span))?.Fail(new ConsensusUnavailableException(
+            Pending?.Find(span)?.Fail(new ConsensusUnavailableException(
                 $"The state machine failed to apply log entry {entry.Index}; this member stopped applying.", e));
             throw;
         }

@@ -47,7 +47,7 @@ public sealed record ServerOptions
     /// this and twice this starts an election. Peer requests time out at half of it, so a member that accepts
     /// connections but never answers (paused, or cut off by a network that drops packets) cannot stall an election.
     /// </summary>
-    public TimeSpan ElectionTimeout { get; init; } = TimeSpan.FromMilliseconds(500);
+    public TimeSpan ElectionTimeout { get; init; } = TimeSpan.FromMilliseconds(1000);
 
     /// <summary>Leader heartbeat interval (<c>--heartbeat-interval</c>); must be under half the election timeout.</summary>
     public TimeSpan HeartbeatInterval { get; init; } = TimeSpan.FromMilliseconds(100);

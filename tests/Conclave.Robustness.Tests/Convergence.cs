@@ -43,7 +43,7 @@ internal static class Convergence
                 });
                 var present = range.Kvs.Select(static kv => kv.Key.ToStringUtf8()).ToHashSet();
                 var lost = acknowledged.Keys.Where(k => !present.Contains(k)).Order().ToList();
-                Assert.True(lost.Count == 0, $"member {i} ({endpoints[i]}) lost {lost.Count} acknowledged write(s): {string.Join(", ", lost.Take(20))}");
+                Assert.True(lost.Count == 0, $"member {i} ({endpoints[i]}) lost {lost.Count} acknowledged write(s) (HashKV-equal at revision {revision}): {string.Join(", ", lost.Take(20).Select(k => $"{k}@rev{acknowledged[k]}"))}");
             }
         }
         finally

@@ -27,9 +27,9 @@ public sealed class LeaderFaultTests(ITestOutputHelper output)
 
             long? firstAck = null;
             await Eventually.WaitAsync(
-                _ => Task.FromResult((firstAck = workload.FirstAckStartedAfter(killedAt, term)) is not null),
+                _ => Task.FromResult((firstAck = workload.FirstAckAfter(killedAt, term)) is not null),
                 TimeSpan.FromSeconds(20),
-                $"round {round}: a write started after the leader (member {leader}, term {term}) was killed is acknowledged in a later term");
+                $"round {round}: after the leader (member {leader}, term {term}) was killed, a write is acknowledged in a later term");
             var recovery = Stopwatch.GetElapsedTime(killedAt, firstAck!.Value);
             recoveries.Add(recovery);
             output.WriteLine($"round {round}: killed leader m{leader + 1} (pid {cluster[leader].Pid}); first write acknowledged {recovery.TotalMilliseconds:F0} ms later; {workload.AckCount} acked so far");
@@ -99,6 +99,18 @@ public sealed class LeaderFaultTests(ITestOutputHelper output)
         await workload.StopAsync();
 
         TermLeaders.AssertOneLeaderPerTerm(cluster, output);
-        await Convergence.AssertAsync(cluster.Endpoints, workload.Acknowledged, output);
+        try
+        {
+            await Convergence.AssertAsync(cluster.Endpoints, workload.Acknowledged, output);
+        }
+        catch
+        {
+            foreach (var line in workload.Log.Take(2000))
+            {
+                output.WriteLine(line);
+            }
+
+            throw;
+        }
     }
 }

@@ -21,6 +21,9 @@ internal sealed class WriteWorkload : IAsyncDisposable
     private readonly List<Task> writers = [];
     private long failures;
 
+    /// <summary>What happened to every write, for a post-mortem when a check fails.</summary>
+    public ConcurrentQueue<string> Log { get; } = new();
+
     public WriteWorkload(IReadOnlyList<string> endpoints, int writerCount)
     {
         channels = [.. endpoints.Select(static e => GrpcChannel.ForAddress(e))];
@@ -39,11 +42,12 @@ internal sealed class WriteWorkload : IAsyncDisposable
     public long Failures => Interlocked.Read(ref failures);
 
     /// <summary>
-    /// Stopwatch timestamp at which the first write that started after <paramref name="since"/> was acknowledged
-    /// in a Raft term after <paramref name="afterTerm"/> (so by a newer leader), if any.
+    /// Stopwatch timestamp of the first acknowledgement after <paramref name="since"/> in a Raft term after
+    /// <paramref name="afterTerm"/> (so committed under a newer leader), if any. The write may have been sent
+    /// before <paramref name="since"/> and waited through the failover, as a client's would.
     /// </summary>
-    public long? FirstAckStartedAfter(long since, ulong afterTerm) =>
-        ackTimes.Where(t => t.Started >= since && t.Term > afterTerm).Select(static t => (long?)t.Finished).Min();
+    public long? FirstAckAfter(long since, ulong afterTerm) =>
+        ackTimes.Where(t => t.Finished >= since && t.Term > afterTerm).Select(static t => (long?)t.Finished).Min();
 
     public Task WaitForAcksAsync(int atLeast, TimeSpan? timeout = null) =>
         Eventually.WaitAsync(_ => Task.FromResult(AckCount >= atLeast), timeout ?? Eventually.DefaultTimeout, $"{atLeast} acknowledged writes (have {AckCount})");
@@ -62,10 +66,12 @@ internal sealed class WriteWorkload : IAsyncDisposable
                     deadline: DateTime.UtcNow.AddSeconds(3),
                     cancellationToken: stop.Token);
                 acknowledged[key] = response.Header.Revision;
+                Log.Enqueue($"{DateTime.UtcNow:HH:mm:ss.fff} ack {key} rev {response.Header.Revision} term {response.Header.RaftTerm} by {response.Header.MemberId:x} via {channels[member].Target}");
                 ackTimes.Enqueue((started, Stopwatch.GetTimestamp(), response.Header.RaftTerm));
             }
-            catch (RpcException) when (!stop.IsCancellationRequested)
+            catch (RpcException e) when (!stop.IsCancellationRequested)
             {
+                Log.Enqueue($"{DateTime.UtcNow:HH:mm:ss.fff} fail {key} via {channels[member].Target}: {e.StatusCode} {e.Status.Detail}");
                 Interlocked.Increment(ref failures);
                 member = (member + 1) % channels.Length;
                 await Task.Delay(10);

@@ -13,7 +13,17 @@ public sealed class TempDirectory : IDisposable
     /// <summary>A path inside this directory (not created).</summary>
     public string Combine(params string[] parts) => System.IO.Path.Combine([Path, .. parts]);
 
-    public void Dispose() => DeleteQuietly(Path);
+    /// <summary>Deletes the directory, unless <c>CONCLAVE_TEST_KEEP_DATA=1</c> asks to keep it for a post-mortem.</summary>
+    public void Dispose()
+    {
+        if (Environment.GetEnvironmentVariable("CONCLAVE_TEST_KEEP_DATA") == "1")
+        {
+            Console.Error.WriteLine($"kept test data in {Path}");
+            return;
+        }
+
+        DeleteQuietly(Path);
+    }
 
     /// <summary>Deletes a directory tree, retrying briefly while a just-killed process still holds a file.</summary>
     public static void DeleteQuietly(string path)

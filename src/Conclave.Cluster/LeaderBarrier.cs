@@ -20,7 +20,19 @@ internal sealed class LeaderBarrier(RaftCluster cluster, IPersistentState log, L
     {
         if (link.IsLocal(leader))
         {
+            // The barrier must end in the term it began in: a leader that learns of a newer term during its
+            // heartbeat round was deposed, and what it has applied may already be stale.
+            if (!link.TryGetLeadershipTerm(out var term))
+            {
+                throw new ConsensusUnavailableException("This member is stepping down: a newer term is known.", notApplied: true);
+            }
+
             await cluster.ApplyReadBarrierAsync(ReadBarrierType.Strong, cancellationToken).ConfigureAwait(false);
+            if (!link.TryGetLeadershipTerm(out var after) || after != term)
+            {
+                throw new ConsensusUnavailableException("Leadership was lost during the read barrier.", notApplied: true);
+            }
+
             return;
         }
 

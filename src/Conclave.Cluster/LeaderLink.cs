@@ -23,16 +23,36 @@ internal sealed class LeaderLink : IAsyncDisposable
     public const string MemberIdKey = "conclave.member-id";
 
     private readonly RaftCluster cluster;
+    private readonly IPersistentState log;
     private readonly ClusterTopology topology;
     private readonly ConcurrentDictionary<string, GrpcChannel> channels = new(StringComparer.Ordinal);
     private readonly Lock gate = new();
     private TaskCompletionSource changed = NewSignal();
+    private long leadershipTerm;
 
-    public LeaderLink(RaftCluster cluster, ClusterTopology topology)
+    public LeaderLink(RaftCluster cluster, IPersistentState log, ClusterTopology topology)
     {
         this.cluster = cluster;
+        this.log = log;
         this.topology = topology;
         cluster.LeaderChanged += OnLeaderChanged;
+        if (cluster.Leader is { } leader && IsLocal(leader))
+        {
+            // Became leader before this link existed (a lone member leads as soon as it starts).
+            leadershipTerm = log.Term;
+        }
+    }
+
+    /// <summary>
+    /// The term in which this member leads, if it leads now. Entries this member appends must carry it, not the
+    /// log's current term: a leader that has just learned of a newer term (e.g. resumed after SIGSTOP) is still in
+    /// its leader state for a moment, and an entry stamped with the newer term would pass as the new leader's and
+    /// never be replaced, so the logs would diverge.
+    /// </summary>
+    public bool TryGetLeadershipTerm(out long term)
+    {
+        term = Volatile.Read(ref leadershipTerm);
+        return term != 0 && term == log.Term && !cluster.LeadershipToken.IsCancellationRequested;
     }
 
     /// <summary>Completes at the next leader change (including "no leader").</summary>
@@ -160,6 +180,8 @@ internal sealed class LeaderLink : IAsyncDisposable
 
     private void OnLeaderChanged(RaftCluster<RaftClusterMember> sender, RaftClusterMember? leader)
     {
+        // Raised as this member takes office, when the log's term is the term it was elected in.
+        Volatile.Write(ref leadershipTerm, leader is not null && IsLocal(leader) ? log.Term : 0);
         TaskCompletionSource previous;
         lock (gate)
         {

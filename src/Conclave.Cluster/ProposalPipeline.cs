@@ -263,10 +263,17 @@ internal sealed class ProposalPipeline : IAsyncDisposable
                 // No per-entry context: DotNext can keep an entry's context for its index after a new leader
                 // replaced the entry there, which would hand this batch another entry's results. The batch is found
                 // by the origin written in the payload, which is the entry's own bytes.
+                if (!link.TryGetLeadershipTerm(out var term))
+                {
+                    // Leading by DotNext's account, but a newer term is known: stepping down. Nothing appended.
+                    await WaitForChangeOrPauseAsync(leader, token).ConfigureAwait(false);
+                    continue;
+                }
+
                 var entry = new BinaryLogEntry
                 {
                     Content = batch.Payload,
-                    Term = log.Term,
+                    Term = term,
                 };
                 try
                 {

@@ -52,7 +52,7 @@ public sealed class RaftNode : IConsensus
         this.metrics = metrics;
         this.logger = logger;
         members = topology.Members.Select(static m => m.ToInfo()).ToArray();
-        link = new LeaderLink(cluster, topology);
+        link = new LeaderLink(cluster, wal, topology);
         leaderBarrier = new LeaderBarrier(cluster, wal, link, topology.Local.Id);
         var pending = new PendingBatches(topology.Local.Id);
         stateMachine.Pending = pending;
@@ -235,14 +235,14 @@ public sealed class RaftNode : IConsensus
             throw new ConsensusUnavailableException("This member is stopping.", notApplied: true);
         }
 
-        if (!IsLeader)
+        if (!link.TryGetLeadershipTerm(out var term))
         {
             throw NotLeaderHere();
         }
 
         using var timeout = new CancellationTokenSource(options.ProposalTimeout, options.TimeProvider);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token, stopping.Token);
-        var entry = new BinaryLogEntry { Content = batch, Term = ((IPersistentState)wal).Term };
+        var entry = new BinaryLogEntry { Content = batch, Term = term };
         try
         {
             await cluster.ReplicateAsync(entry, linked.Token).ConfigureAwait(false);
@@ -357,7 +357,8 @@ public sealed class RaftNode : IConsensus
                     await leaderBarrier.PassAsync(leader, linked.Token).ConfigureAwait(false);
                     return;
                 }
-                catch (Grpc.Core.RpcException e) when (e.StatusCode == Grpc.Core.StatusCode.FailedPrecondition)
+                catch (Exception e) when (e is Grpc.Core.RpcException { StatusCode: Grpc.Core.StatusCode.FailedPrecondition }
+                    or ConsensusUnavailableException { NotApplied: true })
                 {
                     // That member stopped leading before it answered: ask the next one.
                     await link.WaitForChangeFromAsync(leader, linked.Token).ConfigureAwait(false);

@@ -15,6 +15,7 @@ public sealed class LeaderFaultTests(ITestOutputHelper output)
     {
         await using var cluster = await ProcessCluster.StartAsync(3, output);
         await using var workload = new WriteWorkload(cluster.Endpoints, Writers);
+        await using var registers = new RegisterWorkload(cluster.Endpoints, clientCount: 6, keyCount: 20);
         await workload.WaitForAcksAsync(100);
 
         var recoveries = new List<TimeSpan>();
@@ -40,9 +41,19 @@ public sealed class LeaderFaultTests(ITestOutputHelper output)
         }
 
         await workload.StopAsync();
+        await registers.StopAsync();
         var sorted = recoveries.Order().ToList();
         output.WriteLine($"kill -9 leader -> first acknowledged write: median {sorted[sorted.Count / 2].TotalMilliseconds:F0} ms, max {sorted[^1].TotalMilliseconds:F0} ms; {workload.AckCount} writes acknowledged, {workload.Failures} failed or unknown");
         await Convergence.AssertAsync(cluster.Endpoints, workload.Acknowledged, output);
+        AssertLinearizable(registers, output);
+    }
+
+    private static void AssertLinearizable(RegisterWorkload registers, ITestOutputHelper output)
+    {
+        var history = registers.Recorder.History();
+        var result = Conclave.Testing.Linearizability.LinearizabilityChecker.Check(history, TimeSpan.FromSeconds(60));
+        output.WriteLine($"linearizability of {history.Count} get/put/compare-and-set operations on 20 keys: {result.Verdict}");
+        Assert.True(result.Verdict == Conclave.Testing.Linearizability.LinearizabilityVerdict.Linearizable, result.Report);
     }
 
     [Fact]
@@ -71,6 +82,7 @@ public sealed class LeaderFaultTests(ITestOutputHelper output)
     {
         await using var cluster = await ProcessCluster.StartAsync(3, output);
         await using var workload = new WriteWorkload(cluster.Endpoints, Writers);
+        await using var registers = new RegisterWorkload(cluster.Endpoints, clientCount: 6, keyCount: 20);
         await workload.WaitForAcksAsync(100);
         var leader = await cluster.WaitForLeaderAsync();
 
@@ -97,8 +109,10 @@ public sealed class LeaderFaultTests(ITestOutputHelper output)
             "the resumed old leader follows the new one");
         await workload.WaitForAcksAsync(workload.AckCount + 100);
         await workload.StopAsync();
+        await registers.StopAsync();
 
         TermLeaders.AssertOneLeaderPerTerm(cluster, output);
+        AssertLinearizable(registers, output);
         try
         {
             await Convergence.AssertAsync(cluster.Endpoints, workload.Acknowledged, output);

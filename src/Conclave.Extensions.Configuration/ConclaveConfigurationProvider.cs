@@ -38,7 +38,7 @@ public sealed class ConclaveConfigurationProvider : ConfigurationProvider, IDisp
     public ConclaveConfigurationProvider(ConclaveConfigurationOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        Check(options);
+        SourceOptionsCheck.Check(options);
         Options = options;
         logger = (options.LoggerFactory ?? NullLoggerFactory.Instance).CreateLogger<ConclaveConfigurationProvider>();
         var instanceId = options.InstanceId
@@ -75,7 +75,7 @@ public sealed class ConclaveConfigurationProvider : ConfigurationProvider, IDisp
         {
             var identity = $"{options.App}\n{options.Environment}\n{string.Join(',', options.Namespaces)}";
             var path = options.CachePath ?? Path.Combine(
-                options.CacheDirectory ?? DefaultCacheDirectory(),
+                options.CacheDirectory ?? SourceOptionsCheck.DefaultCacheDirectory(),
                 LastKnownGoodCache.FileNameFor(identity, options.App, options.Environment));
             cache = new LastKnownGoodCache(path, LastKnownGoodCache.ParseKey(keyText), identity, options.TimeProvider);
         }
@@ -429,7 +429,7 @@ public sealed class ConclaveConfigurationProvider : ConfigurationProvider, IDisp
             return;
         }
 
-        var changed = ChangedKeys(Data, candidate);
+        var changed = KeyDiff.Changed(Data, candidate);
         lock (gate)
         {
             applied = candidateReleases;
@@ -522,63 +522,6 @@ public sealed class ConclaveConfigurationProvider : ConfigurationProvider, IDisp
         }
     }
 
-    private static List<string> ChangedKeys(IDictionary<string, string?> before, Dictionary<string, string?> after)
-    {
-        var changed = new List<string>();
-        foreach (var (key, value) in after)
-        {
-            if (!before.TryGetValue(key, out var old) || !string.Equals(old, value, StringComparison.Ordinal))
-            {
-                changed.Add(key);
-            }
-        }
-
-        foreach (var key in before.Keys)
-        {
-            if (!after.ContainsKey(key))
-            {
-                changed.Add(key);
-            }
-        }
-
-        changed.Sort(StringComparer.OrdinalIgnoreCase);
-        return changed;
-    }
-
     private static string Describe(IEnumerable<ConfigRelease> releases) =>
         string.Join(", ", releases.Select(r => $"{r.Namespace}#{r.ReleaseId}{(r.IsGray ? " gray" : "")}"));
-
-    private static string DefaultCacheDirectory()
-    {
-        var root = System.Environment.GetFolderPath(System.Environment.SpecialFolder.LocalApplicationData);
-        return Path.Combine(string.IsNullOrEmpty(root) ? Path.GetTempPath() : root, "conclave", "cache");
-    }
-
-    private static void Check(ConclaveConfigurationOptions options)
-    {
-        if (string.IsNullOrWhiteSpace(options.App))
-        {
-            throw new ArgumentException("ConclaveConfigurationOptions.App is required (the app id in the configuration center).", nameof(options));
-        }
-
-        if (string.IsNullOrWhiteSpace(options.Environment))
-        {
-            throw new ArgumentException("ConclaveConfigurationOptions.Environment is required (e.g. PRO).", nameof(options));
-        }
-
-        if (options.Namespaces is null || options.Namespaces.Count == 0)
-        {
-            throw new ArgumentException("ConclaveConfigurationOptions.Namespaces must name at least one namespace.", nameof(options));
-        }
-
-        if (options.Client is null && (options.Endpoints is null || options.Endpoints.Count == 0))
-        {
-            throw new ArgumentException("ConclaveConfigurationOptions.Endpoints must name at least one endpoint.", nameof(options));
-        }
-
-        if (options.StartupTimeout <= TimeSpan.Zero)
-        {
-            throw new ArgumentOutOfRangeException(nameof(options), options.StartupTimeout, "ConclaveConfigurationOptions.StartupTimeout must be positive.");
-        }
-    }
 }

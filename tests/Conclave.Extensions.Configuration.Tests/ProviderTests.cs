@@ -31,7 +31,7 @@ public sealed class ProviderTests(NodeFixture fixture) : IClassFixture<NodeFixtu
         Assert.Equal("20", root["Db:Pool"]);
         Assert.Equal("b", root["Db:Hosts:1"]);
         Assert.Equal("True", root["Db:Tls"], ignoreCase: true);
-        Assert.Null(root["Db:Empty"]);
+        Assert.Equal("", root["Db:Empty"]);
         Assert.Equal("on", root["Flags:Beta"]);
         Assert.Equal("us", root["Flags:Regions:1"]);
         Assert.Equal(ConclaveConfigurationOrigin.Server, provider.Status.Origin);

@@ -7,8 +7,8 @@ namespace Conclave.Extensions.Configuration.Internal;
 
 /// <summary>
 /// Turns releases into configuration keys. Properties: <c>a.b.c</c> becomes <c>a:b:c</c>. json: flattened as
-/// <c>AddJsonFile</c> does (objects by property name, arrays by index, an empty object or array is a key with a
-/// null value, a JSON null is an empty string). yaml: the same rules over mappings, sequences and scalars. text: one
+/// <c>AddJsonFile</c> does (objects by property name, arrays by index, an empty object or array is a key with
+/// an empty string, a JSON null a key with a null value). yaml: the same rules over mappings, sequences and scalars. text: one
 /// key, the namespace name, holding the document. Later releases override earlier ones key by key.
 /// </summary>
 internal static class ReleaseFlattener
@@ -96,7 +96,7 @@ internal static class ReleaseFlattener
 
                 if (!anyProperty && path is not null)
                 {
-                    data[path] = null;
+                    data[path] = string.Empty;
                 }
 
                 break;
@@ -110,13 +110,13 @@ internal static class ReleaseFlattener
 
                 if (index == 0 && path is not null)
                 {
-                    data[path] = null;
+                    data[path] = string.Empty;
                 }
 
                 break;
             default:
                 var key = path ?? string.Empty;
-                if (!data.TryAdd(key, element.ValueKind == JsonValueKind.Null ? string.Empty : element.ToString()))
+                if (!data.TryAdd(key, element.ValueKind == JsonValueKind.Null ? null : element.ToString()))
                 {
                     throw new FormatException($"{release.Namespace}#{release.ReleaseId}: the key '{key}' is duplicated (keys are case-insensitive)");
                 }
@@ -169,7 +169,7 @@ internal static class ReleaseFlattener
 
                 if (mapping.Children.Count == 0 && path is not null)
                 {
-                    data[path] = null;
+                    data[path] = string.Empty;
                 }
 
                 break;
@@ -181,14 +181,14 @@ internal static class ReleaseFlattener
 
                 if (sequence.Children.Count == 0 && path is not null)
                 {
-                    data[path] = null;
+                    data[path] = string.Empty;
                 }
 
                 break;
             case YamlScalarNode scalar:
                 var key = path ?? string.Empty;
                 var plainNull = scalar.Style == YamlDotNet.Core.ScalarStyle.Plain && scalar.Value is null or "~" or "null" or "Null" or "NULL";
-                if (!data.TryAdd(key, plainNull ? string.Empty : scalar.Value ?? string.Empty))
+                if (!data.TryAdd(key, plainNull ? null : scalar.Value ?? string.Empty))
                 {
                     throw new FormatException($"{release.Namespace}#{release.ReleaseId}: the key '{key}' is duplicated (keys are case-insensitive)");
                 }

@@ -121,7 +121,8 @@ public sealed partial class ConclaveClient
 
             _endpoints.ReportFailure(endpoint);
             failures++;
-            await Task.Delay(Backoff.Delay(failures, Options.RetryBaseDelay, Options.RetryMaxDelay), Options.TimeProvider, cancellationToken).ConfigureAwait(false);
+            var delay = Backoff.Delay(failures, options.ReconnectBaseDelay ?? Options.RetryBaseDelay, options.ReconnectMaxDelay ?? Options.RetryMaxDelay);
+            await Task.Delay(delay, Options.TimeProvider, cancellationToken).ConfigureAwait(false);
         }
     }
 

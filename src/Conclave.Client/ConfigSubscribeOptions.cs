@@ -15,4 +15,10 @@ public sealed record ConfigSubscribeOptions
     /// keep it short.
     /// </summary>
     public Action<bool>? ConnectionChanged { get; init; }
+
+    /// <summary>First delay before reconnecting; doubles per failure, with jitter. Null: <see cref="ConclaveClientOptions.RetryBaseDelay"/>.</summary>
+    public TimeSpan? ReconnectBaseDelay { get; init; }
+
+    /// <summary>Longest delay between reconnect attempts. Null: <see cref="ConclaveClientOptions.RetryMaxDelay"/>.</summary>
+    public TimeSpan? ReconnectMaxDelay { get; init; }
 }

@@ -66,7 +66,10 @@ public sealed class ConclaveConfigurationOptions
     /// </summary>
     public string? CacheKey { get; set; }
 
-    /// <summary>First delay before reconnecting to the service; doubles per failure, with jitter. Default 200 ms.</summary>
+    /// <summary>
+    /// First delay before the subscription reconnects; doubles per failure, with jitter. Default 200 ms. (The
+    /// start-up fetch uses the client's own short retries, so a dead service falls back to the cache in under a second.)
+    /// </summary>
     public TimeSpan RetryBaseDelay { get; set; } = TimeSpan.FromMilliseconds(200);
 
     /// <summary>Longest delay between reconnect attempts. Default 30 s, so a fleet never hammers a recovering service.</summary>

@@ -59,11 +59,11 @@ public sealed class ConclaveConfigurationProvider : ConfigurationProvider, IDisp
         {
             Endpoints = [.. options.Endpoints],
             InstanceId = instanceId,
+
+            // Two rounds over the endpoints, then the cache: a dead service costs start-up ~50 ms of back-off, not seconds.
+            MaxAttempts = Math.Max(2, 2 * options.Endpoints.Count),
             DialTimeout = options.StartupTimeout < TimeSpan.FromSeconds(5) ? options.StartupTimeout : TimeSpan.FromSeconds(5),
-            RetryBaseDelay = options.RetryBaseDelay,
-            RetryMaxDelay = options.RetryMaxDelay,
             TimeProvider = options.TimeProvider,
-            LoggerFactory = options.LoggerFactory,
         });
 
         var keyText = options.CacheKey ?? System.Environment.GetEnvironmentVariable(ConclaveConfigurationOptions.CacheKeyEnvironmentVariable);
@@ -311,7 +311,13 @@ public sealed class ConclaveConfigurationProvider : ConfigurationProvider, IDisp
                     lastSeen = applied.ToDictionary(p => p.Key, p => p.Value.ReleaseId, StringComparer.Ordinal);
                 }
 
-                var subscription = client.SubscribeConfigAsync(Target, new ConfigSubscribeOptions { LastSeen = lastSeen, ConnectionChanged = OnConnectionChanged }, cancellationToken);
+                var subscription = client.SubscribeConfigAsync(Target, new ConfigSubscribeOptions
+                {
+                    LastSeen = lastSeen,
+                    ConnectionChanged = OnConnectionChanged,
+                    ReconnectBaseDelay = Options.RetryBaseDelay,
+                    ReconnectMaxDelay = Options.RetryMaxDelay,
+                }, cancellationToken);
                 await foreach (var release in subscription.ConfigureAwait(false))
                 {
                     failures = 0;

@@ -15,7 +15,7 @@ public sealed class ProviderTests(NodeFixture fixture) : IClassFixture<NodeFixtu
     [Fact]
     public async Task Initial_load_maps_properties_flattens_json_and_later_namespaces_override()
     {
-        using var admin = await fixture.NewAppAsync(("application", "properties"), ("db.json", "json"), ("flags.yaml", "yaml"));
+        using var admin = await fixture.NewAppAsync(("application", "properties"), ("unreleased", "properties"), ("db.json", "json"), ("flags.yaml", "yaml"));
         await admin.SetItemAsync("application", "Orders.Greeting", "hello");
         await admin.SetItemAsync("application", "Db.Pool", "5");
         await admin.PublishAsync("application");
@@ -24,7 +24,7 @@ public sealed class ProviderTests(NodeFixture fixture) : IClassFixture<NodeFixtu
         await admin.SetContentAsync("flags.yaml", "Flags:\n  Beta: on\n  Regions:\n    - eu\n    - us\n");
         await admin.PublishAsync("flags.yaml");
 
-        using var root = Sources.Build(Sources.Options(fixture.Node.Endpoint, admin.App, "pod-1", "application", "db.json", "flags.yaml"));
+        using var root = Sources.Build(Sources.Options(fixture.Node.Endpoint, admin.App, "pod-1", "application", "unreleased", "db.json", "flags.yaml"));
         await using var provider = root.Provider();
 
         Assert.Equal("hello", root["Orders:Greeting"]);
@@ -36,6 +36,12 @@ public sealed class ProviderTests(NodeFixture fixture) : IClassFixture<NodeFixtu
         Assert.Equal("us", root["Flags:Regions:1"]);
         Assert.Equal(ConclaveConfigurationOrigin.Server, provider.Status.Origin);
         Assert.Equal(1, provider.Status.Releases["db.json"]);
+        Assert.False(provider.Status.Releases.ContainsKey("unreleased"));
+
+        // A namespace's first release arrives live like any other.
+        await ProviderTests.WaitConnectedAsync(provider);
+        await admin.SetAndPublishAsync("unreleased", "Late.Key", "here");
+        await Eventually.WaitAsync(() => root["Late:Key"] == "here", Deadline, "the first release of a namespace that had none");
     }
 
     [Fact]

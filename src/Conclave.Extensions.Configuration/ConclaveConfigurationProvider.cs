@@ -19,6 +19,7 @@ public sealed class ConclaveConfigurationProvider : ConfigurationProvider, IDisp
     private readonly ConclaveClient client;
     private readonly bool ownsClient;
     private readonly LastKnownGoodCache? cache;
+    private readonly DeliveryReporter reporter;
     private readonly CancellationTokenSource stop = new();
     private readonly Lock gate = new();
     private ILogger logger;
@@ -38,13 +39,10 @@ public sealed class ConclaveConfigurationProvider : ConfigurationProvider, IDisp
     public ConclaveConfigurationProvider(ConclaveConfigurationOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        SourceOptionsCheck.Check(options);
+        SourceSetup.Check(options);
         Options = options;
         logger = (options.LoggerFactory ?? NullLoggerFactory.Instance).CreateLogger<ConclaveConfigurationProvider>();
-        var instanceId = options.InstanceId
-            ?? System.Environment.GetEnvironmentVariable(ConclaveConfigurationOptions.InstanceIdEnvironmentVariable)
-            ?? System.Environment.GetEnvironmentVariable("HOSTNAME")
-            ?? System.Environment.MachineName;
+        var instanceId = SourceSetup.InstanceId(options);
         Target = new ConfigTarget
         {
             App = options.App,
@@ -55,30 +53,9 @@ public sealed class ConclaveConfigurationProvider : ConfigurationProvider, IDisp
         };
 
         ownsClient = options.Client is null;
-        client = options.Client ?? new ConclaveClient(new ConclaveClientOptions
-        {
-            Endpoints = [.. options.Endpoints],
-            InstanceId = instanceId,
-
-            // Two rounds over the endpoints, then the cache: a dead service costs start-up ~50 ms of back-off, not seconds.
-            MaxAttempts = Math.Max(2, 2 * options.Endpoints.Count),
-            DialTimeout = options.StartupTimeout < TimeSpan.FromSeconds(5) ? options.StartupTimeout : TimeSpan.FromSeconds(5),
-            TimeProvider = options.TimeProvider,
-        });
-
-        var keyText = options.CacheKey ?? System.Environment.GetEnvironmentVariable(ConclaveConfigurationOptions.CacheKeyEnvironmentVariable);
-        if (string.IsNullOrWhiteSpace(keyText))
-        {
-            Log.CacheOff(logger, options.App, options.Environment);
-        }
-        else
-        {
-            var identity = $"{options.App}\n{options.Environment}\n{string.Join(',', options.Namespaces)}";
-            var path = options.CachePath ?? Path.Combine(
-                options.CacheDirectory ?? SourceOptionsCheck.DefaultCacheDirectory(),
-                LastKnownGoodCache.FileNameFor(identity, options.App, options.Environment));
-            cache = new LastKnownGoodCache(path, LastKnownGoodCache.ParseKey(keyText), identity, options.TimeProvider);
-        }
+        client = options.Client ?? SourceSetup.CreateClient(options, instanceId);
+        cache = SourceSetup.CreateCache(options, logger);
+        reporter = new DeliveryReporter(client, Target, options.ReportDelivery);
     }
 
     /// <summary>Raised after a release was applied (data swapped, reload token fired), with the keys that changed.</summary>
@@ -195,86 +172,21 @@ public sealed class ConclaveConfigurationProvider : ConfigurationProvider, IDisp
 
     private async Task LoadInitialAsync()
     {
-        using var timeout = new CancellationTokenSource(Options.StartupTimeout, Options.TimeProvider);
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, stop.Token);
-        Exception failure;
-        try
-        {
-            var releases = await client.FetchConfigAsync(Target, linked.Token).ConfigureAwait(false);
-            Install(releases, ConclaveConfigurationOrigin.Server);
-            Log.LoadedFromServer(logger, Options.App, Options.Environment, string.Join(",", Options.Namespaces), string.Join(",", client.Endpoints), Describe(releases));
-            return;
-        }
-        catch (ConfigNotFoundException e) when (!Options.Optional)
-        {
-            // The app, environment or a namespace does not exist: a configuration mistake, not an outage.
-            throw new ConclaveStartupException(
-                $"Conclave configuration {Options.App}/{Options.Environment} ({string.Join(", ", Options.Namespaces)}) does not exist on {string.Join(", ", client.Endpoints)}: {e.ServerMessage}",
-                client.Endpoints,
-                e);
-        }
-        catch (OperationCanceledException e) when (timeout.IsCancellationRequested)
-        {
-            failure = new TimeoutException($"no answer within the start-up timeout of {Options.StartupTimeout.TotalSeconds:0.###} s", e);
-        }
-        catch (Exception e) when (e is ConclaveException or FormatException)
-        {
-            failure = e;
-        }
-
+        var startup = new StartupLoad(client, Target, Options, cache, Volatile.Read(ref logger));
+        var outcome = await startup.RunAsync(stop.Token).ConfigureAwait(false);
         lock (gate)
         {
-            lastError = failure.Message;
+            lastError = outcome.Error;
         }
 
-        if (TryLoadCache(failure))
+        if (outcome.Data is not null)
         {
-            return;
-        }
-
-        if (Options.Optional)
-        {
-            Log.StartedEmpty(logger, Options.App, Options.Environment, failure.Message);
-            return;
-        }
-
-        var cacheNote = cache is null
-            ? "the last-known-good cache is off (no CacheKey / CONCLAVE_CACHE_KEY)"
-            : $"there is no usable last-known-good cache at {cache.Path}";
-        throw new ConclaveStartupException(
-            $"Conclave configuration {Options.App}/{Options.Environment} ({string.Join(", ", Options.Namespaces)}) could not be loaded from {string.Join(", ", client.Endpoints)}: {failure.Message}; {cacheNote}. Set Optional = true to start without it.",
-            client.Endpoints,
-            failure);
-    }
-
-    private bool TryLoadCache(Exception failure)
-    {
-        if (cache is null)
-        {
-            return false;
-        }
-
-        try
-        {
-            var document = cache.Load();
-            if (document is null)
-            {
-                return false;
-            }
-
-            Install(document.Releases, ConclaveConfigurationOrigin.Cache);
-            Log.LoadedFromCache(logger, Options.App, Options.Environment, failure.Message, cache.Path, document.SavedAt, Describe(document.Releases));
-            return true;
-        }
-        catch (Exception e) when (e is InvalidDataException or IOException or UnauthorizedAccessException or FormatException)
-        {
-            Log.CacheRejected(logger, cache.Path, e.Message);
-            return false;
+            Install(outcome.Releases, outcome.Data, outcome.Origin);
         }
     }
 
     /// <summary>Start-up: nobody listens yet, so the data is set without a reload signal.</summary>
-    private void Install(IEnumerable<ConfigRelease> releases, ConclaveConfigurationOrigin from)
+    private void Install(IReadOnlyList<ConfigRelease> releases, Dictionary<string, string?> data, ConclaveConfigurationOrigin from)
     {
         var byNamespace = new Dictionary<string, ConfigRelease>(StringComparer.Ordinal);
         foreach (var release in releases)
@@ -282,7 +194,6 @@ public sealed class ConclaveConfigurationProvider : ConfigurationProvider, IDisp
             byNamespace[release.Namespace] = release;
         }
 
-        var data = ReleaseFlattener.Merge(InOrder(byNamespace));
         lock (gate)
         {
             applied = byNamespace;
@@ -485,7 +396,7 @@ public sealed class ConclaveConfigurationProvider : ConfigurationProvider, IDisp
         }
     }
 
-    private async Task ReportAllAppliedAsync(CancellationToken cancellationToken)
+    private Task ReportAllAppliedAsync(CancellationToken cancellationToken)
     {
         ConfigRelease[] releases;
         lock (gate)
@@ -493,29 +404,11 @@ public sealed class ConclaveConfigurationProvider : ConfigurationProvider, IDisp
             releases = [.. applied.Values];
         }
 
-        foreach (var release in releases)
-        {
-            await ReportAsync(release, ConfigDeliveryStatus.Applied, null, cancellationToken).ConfigureAwait(false);
-        }
+        return reporter.ReportAllAsync(releases, Volatile.Read(ref logger), cancellationToken);
     }
 
-    private async Task ReportAsync(ConfigRelease release, ConfigDeliveryStatus status, string? reason, CancellationToken cancellationToken)
-    {
-        if (!Options.ReportDelivery)
-        {
-            return;
-        }
-
-        try
-        {
-            await client.ReportConfigAsync(Target, release.Namespace, release.ReleaseId, status, reason, cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is ConclaveException || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested))
-        {
-            // Delivery tracking is best effort: the next report (or the lease running out) corrects it.
-            Log.ReportFailed(logger, Options.App, Options.Environment, release.Namespace, release.ReleaseId, e);
-        }
-    }
+    private Task ReportAsync(ConfigRelease release, ConfigDeliveryStatus status, string? reason, CancellationToken cancellationToken) =>
+        reporter.ReportAsync(release, status, reason, Volatile.Read(ref logger), cancellationToken);
 
     private IEnumerable<ConfigRelease> InOrder(IReadOnlyDictionary<string, ConfigRelease> byNamespace)
     {
@@ -527,7 +420,4 @@ public sealed class ConclaveConfigurationProvider : ConfigurationProvider, IDisp
             }
         }
     }
-
-    private static string Describe(IEnumerable<ConfigRelease> releases) =>
-        string.Join(", ", releases.Select(r => $"{r.Namespace}#{r.ReleaseId}{(r.IsGray ? " gray" : "")}"));
 }

@@ -147,8 +147,9 @@ internal static class Fanout
             allSeen = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             Volatile.Write(ref pending, providers);
             Volatile.Write(ref expected, r);
+            await SetItemAsync(http, ns, r);
             Volatile.Write(ref sent, Stopwatch.GetTimestamp());
-            await PublishAsync(http, ns, r);
+            await Post(http, $"{ns}/application/releases", new { title = $"r{r}" });
             var done = await Task.WhenAny(allSeen.Task, Task.Delay(TimeSpan.FromSeconds(30)));
             if (done != allSeen.Task)
             {
@@ -179,9 +180,14 @@ internal static class Fanout
 
     private static async Task PublishAsync(HttpClient http, string ns, long seq)
     {
+        await SetItemAsync(http, ns, seq);
+        await Post(http, $"{ns}/application/releases", new { title = $"r{seq}" });
+    }
+
+    private static async Task SetItemAsync(HttpClient http, string ns, long seq)
+    {
         using var put = await http.PutAsJsonAsync($"{ns}/application/items/Bench.Seq", new { value = seq.ToString(System.Globalization.CultureInfo.InvariantCulture) });
         put.EnsureSuccessStatusCode();
-        await Post(http, $"{ns}/application/releases", new { title = $"r{seq}" });
     }
 
     private static async Task Post(HttpClient http, string path, object body)

@@ -27,7 +27,7 @@ public static class ConclaveConfigurationExtensions
     /// section of appsettings.json or <c>Conclave__App</c> environment variables): <c>Endpoints</c> and
     /// <c>Namespaces</c> (arrays or comma-separated), <c>App</c>, <c>Environment</c>, <c>InstanceId</c>, <c>Labels</c>,
     /// <c>Optional</c>, <c>StartupTimeout</c>, <c>CacheDirectory</c>, <c>CachePath</c>, <c>CacheKey</c>,
-    /// <c>RetryBaseDelay</c>, <c>RetryMaxDelay</c>, <c>ReportDelivery</c>; then <paramref name="configure"/> may adjust them.
+    /// <c>RetryBaseDelay</c>, <c>RetryMaxDelay</c>, <c>ReportDelivery</c>, <c>ReportSpread</c>; then <paramref name="configure"/> may adjust them.
     /// </summary>
     /// <param name="builder">The configuration builder.</param>
     /// <param name="section">The section with the settings; read once, now.</param>

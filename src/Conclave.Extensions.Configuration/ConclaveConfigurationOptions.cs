@@ -79,6 +79,12 @@ public sealed class ConclaveConfigurationOptions
     public bool ReportDelivery { get; set; } = true;
 
     /// <summary>
+    /// Reports wait a random delay up to this long (default 1 s), so a fleet that applied a release in the same
+    /// millisecond does not write its reports to the center in the same millisecond. Zero reports at once.
+    /// </summary>
+    public TimeSpan ReportSpread { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
     /// A client to share (for example one registered with <c>AddConclaveClient</c>); the provider does not dispose
     /// it. When null the provider creates its own from <see cref="Endpoints"/> and the retry delays.
     /// </summary>

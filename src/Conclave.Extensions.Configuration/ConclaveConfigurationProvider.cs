@@ -55,7 +55,7 @@ public sealed class ConclaveConfigurationProvider : ConfigurationProvider, IDisp
         ownsClient = options.Client is null;
         client = options.Client ?? SourceSetup.CreateClient(options, instanceId);
         cache = SourceSetup.CreateCache(options, logger);
-        reporter = new DeliveryReporter(client, Target, options.ReportDelivery);
+        reporter = new DeliveryReporter(client, Target, options, () => Volatile.Read(ref logger));
     }
 
     /// <summary>Raised after a release was applied (data swapped, reload token fired), with the keys that changed.</summary>
@@ -125,7 +125,7 @@ public sealed class ConclaveConfigurationProvider : ConfigurationProvider, IDisp
         // The one sync-over-async place (STYLE.md): IConfigurationProvider.Load is synchronous and runs inside the
         // app's start-up. Task.Run keeps a caller's synchronization context out; the wait is bounded by the timeout.
         Task.Run(LoadInitialAsync).GetAwaiter().GetResult();
-        background = Task.Run(() => FollowAsync(stop.Token));
+        background = Task.WhenAll(Task.Run(() => FollowAsync(stop.Token)), Task.Run(() => reporter.RunAsync(stop.Token)));
     }
 
     /// <inheritdoc />
@@ -208,7 +208,7 @@ public sealed class ConclaveConfigurationProvider : ConfigurationProvider, IDisp
         if (Status.Origin == ConclaveConfigurationOrigin.Server)
         {
             await SaveCacheAsync(cancellationToken).ConfigureAwait(false);
-            await ReportAllAppliedAsync(cancellationToken).ConfigureAwait(false);
+            ReportAllApplied();
         }
 
         var failures = 0;
@@ -288,7 +288,7 @@ public sealed class ConclaveConfigurationProvider : ConfigurationProvider, IDisp
             Log.Connected(logger, Options.App, Options.Environment);
             if (confirmCache)
             {
-                _ = ReportAllAppliedAsync(stop.Token);
+                ReportAllApplied();
             }
         }
         else
@@ -342,7 +342,7 @@ public sealed class ConclaveConfigurationProvider : ConfigurationProvider, IDisp
             }
 
             Log.Rejected(logger, Options.App, Options.Environment, release.Namespace, release.ReleaseId, rejection);
-            await ReportAsync(release, ConfigDeliveryStatus.Rejected, rejection, cancellationToken).ConfigureAwait(false);
+            reporter.Enqueue(release, ConfigDeliveryStatus.Rejected, rejection);
             return;
         }
 
@@ -358,7 +358,7 @@ public sealed class ConclaveConfigurationProvider : ConfigurationProvider, IDisp
         Log.Applied(logger, Options.App, Options.Environment, release.Namespace, release.ReleaseId, release.IsGray ? " (gray)" : "", changed.Count);
         RaiseChanged(new ConclaveConfigurationChangedEventArgs([release], changed, ConclaveConfigurationOrigin.Server));
         await SaveCacheAsync(cancellationToken).ConfigureAwait(false);
-        await ReportAsync(release, ConfigDeliveryStatus.Applied, null, cancellationToken).ConfigureAwait(false);
+        reporter.Enqueue(release, ConfigDeliveryStatus.Applied, null);
     }
 
     private void RaiseChanged(ConclaveConfigurationChangedEventArgs args)
@@ -396,19 +396,16 @@ public sealed class ConclaveConfigurationProvider : ConfigurationProvider, IDisp
         }
     }
 
-    private Task ReportAllAppliedAsync(CancellationToken cancellationToken)
+    private void ReportAllApplied()
     {
-        ConfigRelease[] releases;
         lock (gate)
         {
-            releases = [.. applied.Values];
+            foreach (var release in applied.Values)
+            {
+                reporter.Enqueue(release, ConfigDeliveryStatus.Applied, null);
+            }
         }
-
-        return reporter.ReportAllAsync(releases, Volatile.Read(ref logger), cancellationToken);
     }
-
-    private Task ReportAsync(ConfigRelease release, ConfigDeliveryStatus status, string? reason, CancellationToken cancellationToken) =>
-        reporter.ReportAsync(release, status, reason, Volatile.Read(ref logger), cancellationToken);
 
     private IEnumerable<ConfigRelease> InOrder(IReadOnlyDictionary<string, ConfigRelease> byNamespace)
     {

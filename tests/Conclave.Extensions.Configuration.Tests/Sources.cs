@@ -41,6 +41,7 @@ public static class Sources
         to.RetryBaseDelay = from.RetryBaseDelay;
         to.RetryMaxDelay = from.RetryMaxDelay;
         to.ReportDelivery = from.ReportDelivery;
+        to.ReportSpread = from.ReportSpread;
         to.Client = from.Client;
         to.LoggerFactory = from.LoggerFactory;
         to.TimeProvider = from.TimeProvider;

@@ -34,6 +34,7 @@ internal static class SourceSettings
         options.StartupTimeout = Time(section, "StartupTimeout") ?? options.StartupTimeout;
         options.RetryBaseDelay = Time(section, "RetryBaseDelay") ?? options.RetryBaseDelay;
         options.RetryMaxDelay = Time(section, "RetryMaxDelay") ?? options.RetryMaxDelay;
+        options.ReportSpread = Time(section, "ReportSpread") ?? options.ReportSpread;
         options.CacheDirectory = section["CacheDirectory"] ?? options.CacheDirectory;
         options.CachePath = section["CachePath"] ?? options.CachePath;
         options.CacheKey = section["CacheKey"] ?? options.CacheKey;

@@ -157,8 +157,9 @@ internal static class Fanout
                 return 1;
             }
 
-            // Let the delivery reports of this round settle so rounds do not overlap.
-            await Task.Delay(report ? 500 : 100);
+            // Let the delivery reports of this round (spread over ReportSpread, 1 s) settle so rounds do not overlap:
+            // publishes are minutes apart in real life.
+            await Task.Delay(report ? 1500 : 100);
         }
 
         Console.WriteLine($"publish -> reload (OnChange) over {releases} releases x {providers} providers: {Stats.Describe(latencies)}");

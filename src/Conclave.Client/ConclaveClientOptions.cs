@@ -63,6 +63,11 @@ public sealed record ConclaveClientOptions
     /// </summary>
     public int WatchBufferCapacity { get; init; } = 256;
 
+    /// <summary>
+    /// Logging for the gRPC channels (connection attempts, failures, retries at Debug level). <c>null</c> logs nothing.
+    /// </summary>
+    public Microsoft.Extensions.Logging.ILoggerFactory? LoggerFactory { get; init; }
+
     /// <summary>Clock used for deadlines, retry delays and reconnect back-off.</summary>
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 }

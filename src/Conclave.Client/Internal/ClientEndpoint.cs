@@ -65,6 +65,7 @@ internal sealed class ClientEndpoint : IDisposable
             // within our retry budget, so cap it like our own retries.
             InitialReconnectBackoff = options.RetryBaseDelay,
             MaxReconnectBackoff = options.RetryMaxDelay,
+            LoggerFactory = options.LoggerFactory,
         });
         return new ClientEndpoint(address, channel);
     }

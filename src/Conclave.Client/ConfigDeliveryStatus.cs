@@ -1,0 +1,11 @@
+namespace Conclave.Client;
+
+/// <summary>What an instance did with a release, as reported to the configuration center's delivery tracking.</summary>
+public enum ConfigDeliveryStatus
+{
+    /// <summary>The instance runs the release.</summary>
+    Applied = 0,
+
+    /// <summary>The instance refused the release (for example it failed validation) and keeps its previous one.</summary>
+    Rejected = 1,
+}

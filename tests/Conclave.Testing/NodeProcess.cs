@@ -28,9 +28,9 @@ public sealed class NodeProcess : IAsyncDisposable
     {
         DataDirectory = Path.GetFullPath(dataDirectory);
         this.options = options;
-        Endpoint = $"http://127.0.0.1:{ports[0]}";
-        HttpUrl = $"http://127.0.0.1:{ports[1]}";
-        PeerUrl = $"http://127.0.0.1:{ports[2]}";
+        Endpoint = $"http://{options.Host}:{ports[0]}";
+        HttpUrl = $"http://{options.Host}:{ports[1]}";
+        PeerUrl = $"http://{options.Host}:{ports[2]}";
         LogPath = Path.Combine(DataDirectory, LogFileName);
     }
 
@@ -259,7 +259,7 @@ public sealed class NodeProcess : IAsyncDisposable
             tail.Clear();
         }
 
-        var info = new ProcessStartInfo(DotnetHost.Muxer)
+        var info = new ProcessStartInfo(options.Launcher is [var launcher, ..] ? launcher : DotnetHost.Muxer)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -267,6 +267,16 @@ public sealed class NodeProcess : IAsyncDisposable
             UseShellExecute = false,
             WorkingDirectory = DataDirectory,
         };
+        foreach (var arg in options.Launcher.Skip(1))
+        {
+            info.ArgumentList.Add(arg);
+        }
+
+        if (options.Launcher.Count > 0)
+        {
+            info.ArgumentList.Add(DotnetHost.Muxer);
+        }
+
         info.ArgumentList.Add(DotnetHost.ConclaveDll);
         foreach (var arg in (string[])
         [
@@ -292,7 +302,7 @@ public sealed class NodeProcess : IAsyncDisposable
         var p = new Process { StartInfo = info, EnableRaisingEvents = true };
         p.OutputDataReceived += (_, e) => Append(e.Data);
         p.ErrorDataReceived += (_, e) => Append(e.Data is null ? null : "stderr: " + e.Data);
-        WriteMarker($"starting: {DotnetHost.Muxer} {string.Join(' ', info.ArgumentList)}");
+        WriteMarker($"starting: {info.FileName} {string.Join(' ', info.ArgumentList)}");
         var clock = Stopwatch.StartNew();
         if (!p.Start())
         {

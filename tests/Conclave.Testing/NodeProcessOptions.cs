@@ -14,6 +14,12 @@ public sealed record NodeProcessOptions
     /// <summary>How long the process may take to answer <c>/health</c> with 200.</summary>
     public TimeSpan StartTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>Address every listener binds to and clients dial (a network namespace's address, for partitions).</summary>
+    public string Host { get; init; } = "127.0.0.1";
+
+    /// <summary>A command the server runs under, e.g. <c>["ip", "netns", "exec", "ns1"]</c> (it must exec, keeping the PID).</summary>
+    public IReadOnlyList<string> Launcher { get; init; } = [];
+
     /// <summary>Where to echo the process's stdout and stderr as well as its log file (none: the file only).</summary>
     public ITestOutputHelper? Output { get; init; }
 }

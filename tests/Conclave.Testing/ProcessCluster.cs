@@ -26,13 +26,28 @@ public sealed class ProcessCluster : IAsyncDisposable
     /// <summary>gRPC URLs of every member in member order.</summary>
     public IReadOnlyList<string> Endpoints => [.. members.Select(static m => m.Endpoint)];
 
-    /// <summary>Starts <paramref name="count"/> members and waits until every one is healthy (knows a leader).</summary>
-    public static async Task<ProcessCluster> StartAsync(int count, ITestOutputHelper? output = null, IReadOnlyList<string>? extraArguments = null, CancellationToken cancellationToken = default)
+    /// <summary>Starts <paramref name="count"/> members on loopback and waits until every one is healthy (knows a leader).</summary>
+    public static Task<ProcessCluster> StartAsync(int count, ITestOutputHelper? output = null, IReadOnlyList<string>? extraArguments = null, CancellationToken cancellationToken = default)
+    {
+        var ports = FreePorts.Take(count * 3);
+        return StartAsync(count, i => new MemberPlacement("127.0.0.1", ports[(i * 3)..((i * 3) + 3)], []), output, extraArguments, cancellationToken);
+    }
+
+    /// <summary>
+    /// Starts <paramref name="count"/> members where <paramref name="placement"/> puts them (address, ports
+    /// client/http/peer, launcher such as <c>ip netns exec</c>) and waits until every one is healthy.
+    /// </summary>
+    public static async Task<ProcessCluster> StartAsync(
+        int count,
+        Func<int, MemberPlacement> placement,
+        ITestOutputHelper? output = null,
+        IReadOnlyList<string>? extraArguments = null,
+        CancellationToken cancellationToken = default)
     {
         var directory = TempDirectory.Create("conclave-pcluster-");
-        var ports = FreePorts.Take(count * 3);
+        var places = Enumerable.Range(0, count).Select(placement).ToArray();
         var names = Enumerable.Range(1, count).Select(static i => $"m{i}").ToArray();
-        var initialCluster = string.Join(',', names.Select((n, i) => $"{n}=http://127.0.0.1:{ports[(i * 3) + 2]}"));
+        var initialCluster = string.Join(',', names.Select((n, i) => $"{n}=http://{places[i].Host}:{places[i].Ports[2]}"));
         var started = new NodeProcess?[count];
         try
         {
@@ -42,9 +57,11 @@ public sealed class ProcessCluster : IAsyncDisposable
                 {
                     Name = name,
                     Output = output,
+                    Host = places[i].Host,
+                    Launcher = places[i].Launcher,
                     ExtraArguments = ["--initial-cluster", initialCluster, "--initial-cluster-state", "new", .. extraArguments ?? []],
                 };
-                started[i] = await NodeProcess.StartOnPortsAsync(directory.Combine(name), ports[(i * 3)..((i * 3) + 3)], options, waitForHealth: false, cancellationToken);
+                started[i] = await NodeProcess.StartOnPortsAsync(directory.Combine(name), places[i].Ports, options, waitForHealth: false, cancellationToken);
             }));
             await Task.WhenAll(started.Select(m => m!.WaitUntilHealthyAsync(cancellationToken)));
             return new ProcessCluster(directory, [.. started.Select(static m => m!)]);

@@ -230,7 +230,9 @@ internal sealed class ProposalPipeline : IAsyncDisposable
         RaftClusterMember? mayHaveAppended = null;
         while (!batch.IsSettled)
         {
-            var leader = await link.WaitForLeaderAsync(token).ConfigureAwait(false);
+            var leader = mayHaveAppended is null
+                ? await WaitForLeaderBeforeSendingAsync(token).ConfigureAwait(false)
+                : await link.WaitForLeaderAsync(token).ConfigureAwait(false);
             if (mayHaveAppended is not null)
             {
                 if (Equals(leader.EndPoint, mayHaveAppended.EndPoint))
@@ -324,6 +326,31 @@ internal sealed class ProposalPipeline : IAsyncDisposable
             // unless a new leader replaced the entry there first: so wait for the results or a leader change,
             // which the top of the loop turns into a check with the next leader.
             mayHaveAppended = leader;
+        }
+    }
+
+    /// <summary>
+    /// Waits for a leader while nothing has been sent, at most <see cref="RaftNodeOptions.LeaderWaitTimeout"/>: a
+    /// member cut off from the majority answers "no leader" soon, and the caller knows nothing was applied.
+    /// </summary>
+    private async Task<RaftClusterMember> WaitForLeaderBeforeSendingAsync(CancellationToken token)
+    {
+        if (link.Current is { } known)
+        {
+            return known;
+        }
+
+        using var wait = new CancellationTokenSource(options.LeaderWaitTimeout, options.TimeProvider);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(token, wait.Token);
+        try
+        {
+            return await link.WaitForLeaderAsync(linked.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (wait.IsCancellationRequested && !token.IsCancellationRequested)
+        {
+            throw new ConsensusUnavailableException(
+                $"No leader has been known for {options.LeaderWaitTimeout.TotalMilliseconds:0} ms; the proposal was not applied.",
+                notApplied: true);
         }
     }
 

@@ -49,6 +49,12 @@ public sealed record RaftNodeOptions
     /// <summary>How long a proposal may wait to be committed and applied before it fails.</summary>
     public TimeSpan ProposalTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// How long a proposal waits for a leader to be known before it fails as "no leader" (nothing sent, nothing
+    /// applied). Longer than an election normally takes.
+    /// </summary>
+    public TimeSpan LeaderWaitTimeout { get; init; } = TimeSpan.FromSeconds(3);
+
     /// <summary>How long a read barrier may wait before it fails.</summary>
     public TimeSpan ReadBarrierTimeout { get; init; } = TimeSpan.FromSeconds(5);
 

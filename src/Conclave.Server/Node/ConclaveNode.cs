@@ -56,6 +56,7 @@ public sealed class ConclaveNode : IAsyncDisposable
             UpperElectionTimeout = options.ElectionTimeout * 2,
             RequestTimeout = options.ElectionTimeout / 2,
             HeartbeatInterval = options.HeartbeatInterval,
+            LeaderWaitTimeout = options.LeaderWaitTimeout,
             LoggerFactory = loggerFactory,
         };
         RaftNode consensus;

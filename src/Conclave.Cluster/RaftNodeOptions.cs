@@ -29,10 +29,10 @@ public sealed record RaftNodeOptions
     public IReadOnlyList<string> ClientUrls { get; init; } = [];
 
     /// <summary>Lower bound of the randomized election timeout.</summary>
-    public TimeSpan LowerElectionTimeout { get; init; } = TimeSpan.FromMilliseconds(150);
+    public TimeSpan LowerElectionTimeout { get; init; } = TimeSpan.FromMilliseconds(1000);
 
     /// <summary>Upper bound of the randomized election timeout.</summary>
-    public TimeSpan UpperElectionTimeout { get; init; } = TimeSpan.FromMilliseconds(300);
+    public TimeSpan UpperElectionTimeout { get; init; } = TimeSpan.FromMilliseconds(2000);
 
     /// <summary>
     /// Timeout of one peer request; must be shorter than <see cref="LowerElectionTimeout"/>. DotNext 6.12's
@@ -41,10 +41,10 @@ public sealed record RaftNodeOptions
     /// unless its vote request times out first (ADR 0001). It must also cover an InstallSnapshot of the whole
     /// state: DotNext 6.12 retries an InstallSnapshot that exceeds it, forever.
     /// </summary>
-    public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromMilliseconds(75);
+    public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromMilliseconds(500);
 
     /// <summary>Leader heartbeat interval; under half of <see cref="LowerElectionTimeout"/>.</summary>
-    public TimeSpan HeartbeatInterval { get; init; } = TimeSpan.FromMilliseconds(50);
+    public TimeSpan HeartbeatInterval { get; init; } = TimeSpan.FromMilliseconds(100);
 
     /// <summary>How long a proposal may wait to be committed and applied before it fails.</summary>
     public TimeSpan ProposalTimeout { get; init; } = TimeSpan.FromSeconds(10);

@@ -96,6 +96,8 @@ public sealed class ConclaveServer : IAsyncDisposable
         });
 
         builder.Services.AddSingleton<ServerMetrics>();
+        builder.Services.AddSingleton(new Diagnostics.FollowerProgress(options.FollowerStallThreshold));
+        builder.Services.AddHostedService<Diagnostics.FollowerMonitor>();
         builder.Services.AddSingleton(meterBridge);
         builder.Services.AddSingleton<ErrorMappingInterceptor>();
         builder.Services.AddGrpc(o =>

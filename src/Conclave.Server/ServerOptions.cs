@@ -64,6 +64,9 @@ public sealed record ServerOptions
     /// <summary>How often the leader looks for expired leases.</summary>
     public TimeSpan LeaseCheckInterval { get; init; } = TimeSpan.FromMilliseconds(250);
 
+    /// <summary>A follower that has not applied, within this time, what the leader had committed this long ago is reported stalled (/metrics).</summary>
+    public TimeSpan FollowerStallThreshold { get; init; } = TimeSpan.FromSeconds(10);
+
     /// <summary>How long a follower waits for a leader to answer a request only the leader can serve (keep-alives).</summary>
     public TimeSpan LeaderWaitTimeout { get; init; } = TimeSpan.FromSeconds(5);
 

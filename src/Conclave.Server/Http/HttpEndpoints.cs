@@ -1,6 +1,7 @@
 using System.Text;
 using Conclave.Api.Errors;
 using Conclave.Api.Etcd;
+using Conclave.Server.Diagnostics;
 using Conclave.Server.Grpc;
 using Conclave.Server.Node;
 using Google.Protobuf;
@@ -23,7 +24,7 @@ internal static class HttpEndpoints
     public static void Map(IEndpointRouteBuilder app)
     {
         app.MapGet("/health", HealthAsync);
-        app.MapGet("/metrics", (ConclaveNode node, ServerMetrics metrics, MeterBridge bridge) => Results.Text(Metrics(node, metrics, bridge), "text/plain; version=0.0.4"));
+        app.MapGet("/metrics", (ConclaveNode node, ServerMetrics metrics, MeterBridge bridge, FollowerProgress progress) => Results.Text(Metrics(node, metrics, bridge, progress), "text/plain; version=0.0.4"));
         app.MapGet("/version", () => Results.Json(new Dictionary<string, string> { ["etcdserver"] = MaintenanceService.ApiVersion, ["etcdcluster"] = MaintenanceService.ApiVersion, ["conclave"] = typeof(HttpEndpoints).Assembly.GetName().Version?.ToString() ?? "0" }));
         MapGateway<RangeRequest, RangeResponse>(app, "/v3/kv/range", RangeRequest.Parser, (kv, r, ct) => kv.RangeAsync(r, ct));
         MapGateway<PutRequest, PutResponse>(app, "/v3/kv/put", PutRequest.Parser, (kv, r, ct) => kv.PutAsync(r, ct));
@@ -69,7 +70,7 @@ internal static class HttpEndpoints
         return reason;
     }
 
-    private static string Metrics(ConclaveNode node, ServerMetrics metrics, MeterBridge bridge)
+    private static string Metrics(ConclaveNode node, ServerMetrics metrics, MeterBridge bridge, FollowerProgress progress)
     {
         var text = new StringBuilder();
         metrics.WritePrometheus(text);
@@ -87,6 +88,8 @@ internal static class HttpEndpoints
         Gauge("conclave_raft_term", "Current Raft term.", status.Term);
         Gauge("conclave_raft_commit_index", "Highest committed log index.", status.CommitIndex);
         Gauge("conclave_raft_applied_index", "Highest applied log index.", status.AppliedIndex);
+        Gauge("conclave_raft_apply_lag", "On a follower: the leader's last known commit index minus this member's applied index.", progress.Lag);
+        Gauge("conclave_raft_follower_stalled", "1 when this follower has not applied, within the stall threshold, what the leader had committed that long ago.", progress.Stalled ? 1 : 0);
         Gauge("conclave_mvcc_revision", "Current store revision.", node.Store.Revision);
         Gauge("conclave_mvcc_compact_revision", "Last compaction revision.", node.Store.CompactRevision);
         Gauge("conclave_mvcc_db_size_bytes", "Bytes of retained history charged against the quota.", node.Store.SizeBytes);

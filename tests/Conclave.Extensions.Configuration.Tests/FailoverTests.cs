@@ -63,6 +63,23 @@ public sealed class FailoverTests(ITestOutputHelper output)
         await Eventually.WaitAsync(() => !provider.Status.Connected, Eventually.DefaultTimeout, "the subscription to notice its member stopped", cts.Token);
 
         var survivor = await cluster.WaitForLeaderAsync(cancellationToken: cts.Token);
+
+        // Publish only once the new leader commits writes: a publish during the election may fail with an unknown
+        // outcome, and retrying it could publish twice.
+        // (A separate client on the real clock: the subscriber's clock must not move yet.)
+        await using (var probe = new ConclaveClient(new ConclaveClientOptions { Endpoints = [cluster.Endpoints[survivor]] }))
+        {
+            await Eventually.WaitAsync(
+                async ct =>
+                {
+                    await probe.PutAsync("failover/probe", "x", cancellationToken: ct);
+                    return true;
+                },
+                TimeSpan.FromSeconds(30),
+                "the surviving members to accept writes",
+                cts.Token);
+        }
+
         long published;
         using (var admin = new CenterAdmin(cluster.HttpUrl(survivor), app))
         {

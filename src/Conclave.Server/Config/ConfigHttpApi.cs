@@ -33,6 +33,26 @@ public static class ConfigHttpApi
             {
                 return Results.Problem(detail: e.Message, statusCode: StatusCodes.Status400BadRequest, title: "bad request");
             }
+            catch (Cluster.ConsensusUnavailableException e)
+            {
+                // No leader, a leader change, a timeout: say so (and whether it certainly did not apply) instead of a bare 500.
+                context.HttpContext.Response.Headers.RetryAfter = "1";
+                return Results.Problem(
+                    detail: e.Message,
+                    statusCode: StatusCodes.Status503ServiceUnavailable,
+                    title: e.NotApplied ? "unavailable; not applied" : "unavailable; outcome unknown",
+                    extensions: new Dictionary<string, object?> { ["code"] = "Unavailable", ["notApplied"] = e.NotApplied });
+            }
+            catch (Api.Errors.ConclaveErrorException e)
+            {
+                var status = e.Code switch
+                {
+                    Api.Errors.ErrorCode.NoLeader or Api.Errors.ErrorCode.NotLeader or Api.Errors.ErrorCode.Timeout or Api.Errors.ErrorCode.Stopped => StatusCodes.Status503ServiceUnavailable,
+                    Api.Errors.ErrorCode.NoSpace => StatusCodes.Status507InsufficientStorage,
+                    _ => StatusCodes.Status400BadRequest,
+                };
+                return Results.Problem(detail: e.Message, statusCode: status, title: e.Code.ToString(), extensions: new Dictionary<string, object?> { ["code"] = e.Code.ToString() });
+            }
         });
 
         api.MapGet("/apps", async (ConfigCenterService c, CancellationToken ct) => Results.Ok(await c.ListAppsAsync(ct)));

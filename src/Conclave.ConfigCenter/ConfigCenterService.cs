@@ -116,7 +116,7 @@ public sealed class ConfigCenterService(IKeyValuePort port, ConfigLimits? limits
             await Store.ThrowMissingAsync(app, env, null, cancellationToken);
         }
 
-        return list.Select(x => x.Value with { Revision = x.Kv.ModRevision }).ToList();
+        return list.Select(x => ConfigStore.NamespaceOf(x.Kv)).ToList();
     }
 
     /// <summary>Sets (adds or replaces) one item of a properties namespace's working copy.</summary>
@@ -400,14 +400,14 @@ public sealed class ConfigCenterService(IKeyValuePort port, ConfigLimits? limits
 
     private static RequestOp HistoryPut(NamespaceRecord n, HistoryEntry h) => ConfigStore.Put(ConfigKeys.History(n.App, n.Env, n.Name, h.Id), h);
 
-    private static AuditEntry Audit(ChangeContext who, DateTimeOffset at, string action, string target, string detail = "") =>
+    internal static AuditEntry Audit(ChangeContext who, DateTimeOffset at, string action, string target, string detail = "") =>
         new() { At = at, Author = who.Author, From = who.From, Action = action, Target = target, Detail = detail };
 
     public static string Hash(string content) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(content)));
 
     private static Dictionary<string, string> ToMap(IEnumerable<ConfigItem> items) => items.ToDictionary(i => i.Key, i => i.Value, StringComparer.Ordinal);
 
-    private static void RequireProperties(NamespaceRecord n)
+    internal static void RequireProperties(NamespaceRecord n)
     {
         if (n.Format != NamespaceFormat.Properties)
         {
@@ -446,7 +446,7 @@ public sealed class ConfigCenterService(IKeyValuePort port, ConfigLimits? limits
         }
     }
 
-    private static void CheckAuthor(ChangeContext who)
+    internal static void CheckAuthor(ChangeContext who)
     {
         if (string.IsNullOrWhiteSpace(who.Author) || who.Author.Length > 128)
         {

@@ -14,6 +14,7 @@ public sealed class DeliveryService(IKeyValuePort port, ConfigLimits? limits = n
 {
     private readonly ConfigStore store = new(port);
     private readonly TimeProvider clock = clock ?? TimeProvider.System;
+    private readonly ReleaseCache releases = new(new ConfigStore(port));
 
     public ConfigLimits Limits { get; } = limits ?? new ConfigLimits();
 
@@ -29,7 +30,9 @@ public sealed class DeliveryService(IKeyValuePort port, ConfigLimits? limits = n
     /// Streams the effective release of each namespace whenever it differs from what the instance has:
     /// first at once for any namespace whose effective release id is not <paramref name="lastSeen"/>'s, then on
     /// every publish, rollback or gray change. The state is re-read on each change, so a reconnect (or a
-    /// compacted watch) never misses the latest release.
+    /// compacted watch) never misses the latest release. While the stream is open, the leases of the instance's
+    /// delivery records are renewed, so a connected instance stays listed without reporting again, and its
+    /// records vanish one lease lifetime after it goes away.
     /// </summary>
     public async IAsyncEnumerable<EffectiveRelease> SubscribeAsync(
         string app, string env, IReadOnlyCollection<string> namespaces, string? instanceId, IReadOnlyCollection<string> labels,
@@ -37,21 +40,41 @@ public sealed class DeliveryService(IKeyValuePort port, ConfigLimits? limits = n
     {
         var seen = new Dictionary<string, long>(lastSeen, StringComparer.Ordinal);
         var wanted = new HashSet<string>(namespaces, StringComparer.Ordinal);
-        var revision = 0L;
         foreach (var ns in wanted)
         {
-            var n = await store.NamespaceAsync(app, env, ns, cancellationToken);
-            revision = Math.Max(revision, n.Revision);
+            await store.NamespaceAsync(app, env, ns, cancellationToken);
         }
 
+        using var stopRenewal = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var renewal = string.IsNullOrEmpty(instanceId)
+            ? Task.CompletedTask
+            : RenewInstanceLeasesAsync(app, env, [.. wanted], instanceId, stopRenewal.Token);
+        try
+        {
+            await foreach (var effective in ChangesAsync(app, env, wanted, instanceId, labels, seen, cancellationToken))
+            {
+                yield return effective;
+            }
+        }
+        finally
+        {
+            await stopRenewal.CancelAsync();
+            await renewal;
+        }
+    }
+
+    private async IAsyncEnumerable<EffectiveRelease> ChangesAsync(
+        string app, string env, HashSet<string> wanted, string? instanceId, IReadOnlyCollection<string> labels,
+        Dictionary<string, long> seen, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
         while (true)
         {
             // Level-triggered: read the heads now, then watch from the revision after the read.
             var range = await port.RangeAsync(new RangeRequest { Key = ConfigKeys.Namespaces(app, env), RangeEnd = ConfigKeys.PrefixEnd(ConfigKeys.Namespaces(app, env)) }, cancellationToken);
-            revision = range.Header.Revision;
+            var revision = range.Header.Revision;
             foreach (var kv in range.Kvs)
             {
-                var n = ConfigJson.Decode<NamespaceRecord>(kv.Value);
+                var n = ConfigStore.NamespaceOf(kv);
                 if (wanted.Contains(n.Name) && await ResolveAsync(n, instanceId, labels, cancellationToken) is { } effective
                     && (!seen.TryGetValue(n.Name, out var had) || had != effective.Release.Id))
                 {
@@ -87,7 +110,7 @@ public sealed class DeliveryService(IKeyValuePort port, ConfigLimits? limits = n
                         continue;
                     }
 
-                    var n = ConfigJson.Decode<NamespaceRecord>(e.Kv.Value);
+                    var n = ConfigStore.NamespaceOf(e.Kv);
                     if (wanted.Contains(n.Name) && await ResolveAsync(n, instanceId, labels, cancellationToken) is { } effective
                         && (!seen.TryGetValue(n.Name, out var had) || had != effective.Release.Id))
                     {
@@ -159,15 +182,50 @@ public sealed class DeliveryService(IKeyValuePort port, ConfigLimits? limits = n
             instances.Where(i => i.Status == DeliveryStatus.Rejected && i.ReleaseId == target).ToList());
     }
 
+    /// <summary>
+    /// Renews the leases of <paramref name="instanceId"/>'s delivery records every third of their lifetime until
+    /// cancelled. Best effort: a failed round is retried at the next; a record not written yet (no report so far) is
+    /// picked up once it exists.
+    /// </summary>
+    private async Task RenewInstanceLeasesAsync(string app, string env, IReadOnlyList<string> namespaces, string instanceId, CancellationToken cancellationToken)
+    {
+        var interval = TimeSpan.FromSeconds(Math.Max(1, Limits.InstanceLeaseSeconds) / 3.0);
+        try
+        {
+            while (true)
+            {
+                await Task.Delay(interval, clock, cancellationToken);
+                foreach (var ns in namespaces)
+                {
+                    try
+                    {
+                        var (record, _, _) = await store.GetAsync<InstanceRecord>(ConfigKeys.Instance(app, env, ns, instanceId), cancellationToken);
+                        if (record is { LeaseId: > 0 })
+                        {
+                            await port.KeepAliveAsync(record.LeaseId, cancellationToken);
+                        }
+                    }
+                    catch (Exception) when (!cancellationToken.IsCancellationRequested)
+                    {
+                        // A leader change or a busy member: the next round tries again, well within the lease.
+                    }
+                }
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+    }
+
     private async ValueTask<EffectiveRelease?> ResolveAsync(NamespaceRecord n, string? instanceId, IReadOnlyCollection<string> labels, CancellationToken cancellationToken)
     {
         if (n.Gray is { } gray && GrayCohort.Matches(gray.Rule, n.App, n.Name, instanceId, labels)
-            && await store.ReleaseAsync(n.App, n.Env, n.Name, gray.ReleaseId, cancellationToken) is { } grayRelease)
+            && await releases.GetAsync(n, gray.ReleaseId, cancellationToken) is { } grayRelease)
         {
             return new EffectiveRelease(grayRelease, true);
         }
 
-        return await store.ReleaseAsync(n.App, n.Env, n.Name, n.HeadReleaseId, cancellationToken) is { } head
+        return await releases.GetAsync(n, n.HeadReleaseId, cancellationToken) is { } head
             ? new EffectiveRelease(head, false)
             : null;
     }

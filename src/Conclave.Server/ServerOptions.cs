@@ -76,6 +76,9 @@ public sealed record ServerOptions
     /// <summary>The clock lease expiry uses; tests pass a fake one.</summary>
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 
+    /// <summary>The configuration center's limits (names, sizes, the lifetime of an instance's delivery record).</summary>
+    public ConfigCenter.ConfigLimits ConfigLimits { get; init; } = new();
+
     /// <summary>Interval of watch progress notifications for watches that asked for them.</summary>
     public TimeSpan WatchProgressNotifyInterval { get; init; } = TimeSpan.FromMinutes(10);
 }

@@ -33,14 +33,19 @@ public sealed class ConfigStore(IKeyValuePort port)
 
     public async ValueTask<NamespaceRecord> NamespaceAsync(string app, string env, string ns, CancellationToken cancellationToken)
     {
-        var (record, mod, _) = await GetAsync<NamespaceRecord>(ConfigKeys.Namespace(app, env, ns), cancellationToken);
-        if (record is null)
+        var response = await Port.RangeAsync(new RangeRequest { Key = ConfigKeys.Namespace(app, env, ns) }, cancellationToken);
+        if (response.Kvs.FirstOrDefault() is not { } kv)
         {
             await ThrowMissingAsync(app, env, ns, cancellationToken);
+            throw new InvalidOperationException("unreachable");
         }
 
-        return record! with { Revision = mod };
+        return NamespaceOf(kv);
     }
+
+    /// <summary>Decodes a namespace record with the revisions it was created and last written at.</summary>
+    public static NamespaceRecord NamespaceOf(KeyValue kv) =>
+        ConfigJson.Decode<NamespaceRecord>(kv.Value) with { Revision = kv.ModRevision, CreateRevision = kv.CreateRevision };
 
     /// <summary>Throws NotFound naming the first missing level of app / environment / namespace.</summary>
     public async ValueTask ThrowMissingAsync(string app, string? env, string? ns, CancellationToken cancellationToken)
@@ -82,6 +87,18 @@ public sealed class ConfigStore(IKeyValuePort port)
 
     public static Compare Present(ByteString key) =>
         new() { Key = key, Target = Compare.Types.CompareTarget.Create, Result = Compare.Types.CompareResult.Greater, CreateRevision = 0 };
+
+    /// <summary>Holds when no key starts with <paramref name="prefix"/>.</summary>
+    public static Compare NoneUnder(ByteString prefix) =>
+        new() { Key = prefix, RangeEnd = ConfigKeys.PrefixEnd(prefix), Target = Compare.Types.CompareTarget.Create, Result = Compare.Types.CompareResult.Equal, CreateRevision = 0 };
+
+    public static RequestOp Delete(ByteString key) => new() { RequestDeleteRange = new DeleteRangeRequest { Key = key } };
+
+    public static RequestOp DeleteUnder(ByteString prefix) =>
+        new() { RequestDeleteRange = new DeleteRangeRequest { Key = prefix, RangeEnd = ConfigKeys.PrefixEnd(prefix) } };
+
+    public async ValueTask<long> CountAsync(ByteString prefix, CancellationToken cancellationToken) =>
+        (await Port.RangeAsync(new RangeRequest { Key = prefix, RangeEnd = ConfigKeys.PrefixEnd(prefix), CountOnly = true }, cancellationToken)).Count;
 
     public static Compare ModifiedAt(ByteString key, long revision) =>
         new() { Key = key, Target = Compare.Types.CompareTarget.Mod, Result = Compare.Types.CompareResult.Equal, ModRevision = revision };

@@ -43,4 +43,8 @@ public sealed record NamespaceRecord
     /// <summary>The keyspace revision this record was last written at: pass it back to guard an edit.</summary>
     [JsonIgnore]
     public long Revision { get; init; }
+
+    /// <summary>The keyspace revision the namespace was created at: tells a re-created namespace from the old one.</summary>
+    [JsonIgnore]
+    public long CreateRevision { get; init; }
 }

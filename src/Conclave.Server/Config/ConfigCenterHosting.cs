@@ -12,11 +12,15 @@ public static class ConfigCenterHosting
     public static IServiceCollection AddConfigCenter(this IServiceCollection services)
     {
         services.AddSingleton<IKeyValuePort, LocalKeyValuePort>();
-        services.AddSingleton(sp => new ConfigCenterService(sp.GetRequiredService<IKeyValuePort>(), new ConfigLimits(), sp.GetRequiredService<ConclaveNode>().Options.TimeProvider));
-        services.AddSingleton(sp => new DeliveryService(sp.GetRequiredService<IKeyValuePort>(), new ConfigLimits(), sp.GetRequiredService<ConclaveNode>().Options.TimeProvider));
+        services.AddSingleton(sp => new ConfigCenterService(sp.GetRequiredService<IKeyValuePort>(), Options(sp).ConfigLimits, Options(sp).TimeProvider));
+        services.AddSingleton(sp => new DeliveryService(sp.GetRequiredService<IKeyValuePort>(), Options(sp).ConfigLimits, Options(sp).TimeProvider));
+        services.AddSingleton(sp => new ConfigRemovalService(sp.GetRequiredService<IKeyValuePort>(), Options(sp).TimeProvider));
+        services.AddSingleton(sp => new ConfigTransferService(sp.GetRequiredService<IKeyValuePort>(), Options(sp).ConfigLimits, Options(sp).TimeProvider));
         services.AddSingleton<DeliveryFeed>();
         return services;
     }
+
+    private static ServerOptions Options(IServiceProvider services) => services.GetRequiredService<ConclaveNode>().Options;
 
     public static WebApplication MapConfigCenter(this WebApplication app)
     {

@@ -59,10 +59,24 @@ public static class ConfigHttpApi
         api.MapPost("/apps", async (CreateAppBody b, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
             Results.Created($"/api/v1/apps/{b.Id}", await c.CreateAppAsync(b.Id, b.Name, b.Owner, Who(h), ct)));
         api.MapGet("/apps/{app}", async (string app, ConfigCenterService c, CancellationToken ct) => Results.Ok(await c.GetAppAsync(app, ct)));
+        api.MapDelete("/apps/{app}", async (string app, HttpContext h, ConfigRemovalService r, CancellationToken ct) =>
+        {
+            await r.DeleteAppAsync(app, Who(h), ct);
+            return Results.NoContent();
+        });
+        api.MapGet("/apps/{app}/export", async (string app, string? env, string? ns, ConfigTransferService t, CancellationToken ct) =>
+            Results.Ok(await t.ExportAsync(app, env, ns, ct)));
+        api.MapPost("/apps/{app}/import", async (string app, string? env, bool? overwrite, bool? dryRun, ConfigExport file, HttpContext h, ConfigTransferService t, CancellationToken ct) =>
+            Results.Ok(await t.ImportAsync(app, file, env, overwrite ?? false, dryRun ?? false, Who(h), ct)));
         api.MapGet("/apps/{app}/audit", async (string app, int? limit, ConfigCenterService c, CancellationToken ct) => Results.Ok(await c.AuditAsync(app, limit ?? 100, ct)));
         api.MapGet("/apps/{app}/envs", async (string app, ConfigCenterService c, CancellationToken ct) => Results.Ok(await c.ListEnvironmentsAsync(app, ct)));
         api.MapPost("/apps/{app}/envs", async (string app, CreateEnvironmentBody b, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
             Results.Created($"/api/v1/apps/{app}/envs/{b.Name}", await c.CreateEnvironmentAsync(app, b.Name, Who(h), ct)));
+        api.MapDelete("/apps/{app}/envs/{env}", async (string app, string env, HttpContext h, ConfigRemovalService r, CancellationToken ct) =>
+        {
+            await r.DeleteEnvironmentAsync(app, env, Who(h), ct);
+            return Results.NoContent();
+        });
         api.MapGet("/apps/{app}/diff", async (string app, string ns, string envA, string envB, ConfigCenterService c, CancellationToken ct) =>
             Results.Ok(await c.DiffEnvironmentsAsync(app, envA, envB, ns, ct)));
 
@@ -73,6 +87,11 @@ public static class ConfigHttpApi
 
         var ns = envs.MapGroup("/{ns}");
         ns.MapGet("", async (string app, string env, string ns, ConfigCenterService c, CancellationToken ct) => Results.Ok(View(await c.GetNamespaceAsync(app, env, ns, ct))));
+        ns.MapDelete("", async (string app, string env, string ns, bool? force, HttpContext h, ConfigRemovalService r, CancellationToken ct) =>
+        {
+            await r.DeleteNamespaceAsync(app, env, ns, force ?? false, Who(h), ct);
+            return Results.NoContent();
+        });
         ns.MapPut("/items/{key}", async (string app, string env, string ns, string key, SetItemBody b, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
             Results.Ok(View(await c.SetItemAsync(app, env, ns, new ConfigItem(key, b.Value ?? "", b.Comment), b.ExpectedRevision, Who(h), ct))));
         ns.MapDelete("/items/{key}", async (string app, string env, string ns, string key, long? expectedRevision, HttpContext h, ConfigCenterService c, CancellationToken ct) =>

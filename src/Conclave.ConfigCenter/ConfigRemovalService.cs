@@ -1,0 +1,100 @@
+using Conclave.ConfigCenter.Keyspace;
+using Conclave.ConfigCenter.Model;
+
+namespace Conclave.ConfigCenter;
+
+/// <summary>
+/// Deletes namespaces, environments and apps, each in one guarded transaction with its audit entry (audit entries
+/// outlive what they describe). What is refused, and why:
+/// <list type="bullet">
+/// <item>a namespace while live instance records exist (instances are reporting or subscribed), unless forced:
+/// deleting it sends nothing to them, they keep their last release, and the operator should know who still reads it;</item>
+/// <item>an environment that still has namespaces, and an app that still has environments: delete from the bottom
+/// up, so one command never removes more than its target names.</item>
+/// </list>
+/// A namespace's releases, history and instance records go with it; a namespace created again under the same name
+/// starts at release 1.
+/// </summary>
+public sealed class ConfigRemovalService(IKeyValuePort port, TimeProvider? clock = null)
+{
+    private readonly ConfigStore store = new(port);
+    private readonly TimeProvider clock = clock ?? TimeProvider.System;
+
+    public async ValueTask DeleteNamespaceAsync(string app, string env, string ns, bool force, ChangeContext who, CancellationToken cancellationToken = default)
+    {
+        ConfigCenterService.CheckAuthor(who);
+        var n = await store.NamespaceAsync(app, env, ns, cancellationToken);
+        var key = ConfigKeys.Namespace(app, env, ns);
+        var instances = ConfigKeys.Instances(app, env, ns);
+        var compares = new List<Api.Etcd.Compare> { ConfigStore.ModifiedAt(key, n.Revision) };
+        if (!force)
+        {
+            compares.Add(ConfigStore.NoneUnder(instances));
+        }
+
+        var now = clock.GetUtcNow();
+        var (ok, _) = await store.CommitAsync(
+            compares,
+            [
+                ConfigStore.Delete(key),
+                ConfigStore.DeleteUnder(ConfigKeys.Releases(app, env, ns)),
+                ConfigStore.DeleteUnder(ConfigKeys.Histories(app, env, ns)),
+                ConfigStore.DeleteUnder(instances),
+                ConfigStore.Audit(app, ConfigCenterService.Audit(who, now, "namespace.delete", $"{app}/{env}/{ns}", force ? "forced" : "")),
+            ],
+            cancellationToken);
+        if (ok)
+        {
+            return;
+        }
+
+        var live = force ? 0 : await store.CountAsync(instances, cancellationToken);
+        if (live > 0)
+        {
+            throw new ConfigCenterException(ConfigErrorKind.FailedPrecondition,
+                $"{app}/{env}/{ns} still has {live} live instance record(s): instances read it; stop them or delete with force (they keep their last release)");
+        }
+
+        throw new ConfigCenterException(ConfigErrorKind.Conflict, $"{app}/{env}/{ns} changed while it was being deleted: try again");
+    }
+
+    public async ValueTask DeleteEnvironmentAsync(string app, string env, ChangeContext who, CancellationToken cancellationToken = default)
+    {
+        ConfigCenterService.CheckAuthor(who);
+        var key = ConfigKeys.Environment(app, env);
+        var namespaces = ConfigKeys.Namespaces(app, env);
+        var now = clock.GetUtcNow();
+        var (ok, _) = await store.CommitAsync(
+            [ConfigStore.Present(key), ConfigStore.NoneUnder(namespaces)],
+            [ConfigStore.Delete(key), ConfigStore.Audit(app, ConfigCenterService.Audit(who, now, "env.delete", $"{app}/{env}"))],
+            cancellationToken);
+        if (ok)
+        {
+            return;
+        }
+
+        await store.ThrowMissingAsync(app, env, null, cancellationToken);
+        var count = await store.CountAsync(namespaces, cancellationToken);
+        throw new ConfigCenterException(ConfigErrorKind.FailedPrecondition, $"environment '{env}' of app '{app}' still has {count} namespace(s): delete them first");
+    }
+
+    public async ValueTask DeleteAppAsync(string app, ChangeContext who, CancellationToken cancellationToken = default)
+    {
+        ConfigCenterService.CheckAuthor(who);
+        var key = ConfigKeys.App(app);
+        var environments = ConfigKeys.Environments(app);
+        var now = clock.GetUtcNow();
+        var (ok, _) = await store.CommitAsync(
+            [ConfigStore.Present(key), ConfigStore.NoneUnder(environments)],
+            [ConfigStore.Delete(key), ConfigStore.Audit(app, ConfigCenterService.Audit(who, now, "app.delete", app))],
+            cancellationToken);
+        if (ok)
+        {
+            return;
+        }
+
+        await store.ThrowMissingAsync(app, null, null, cancellationToken);
+        var count = await store.CountAsync(environments, cancellationToken);
+        throw new ConfigCenterException(ConfigErrorKind.FailedPrecondition, $"app '{app}' still has {count} environment(s): delete them first");
+    }
+}

@@ -1,0 +1,224 @@
+using Conclave.ConfigCenter.Keyspace;
+using Conclave.ConfigCenter.Model;
+using Conclave.ConfigCenter.Validation;
+
+namespace Conclave.ConfigCenter;
+
+/// <summary>
+/// Export of an app, an environment or one namespace as a versioned file (<see cref="ConfigExport"/>), and import of
+/// such a file into an app. Import writes working copies only (a publish is separate), each namespace in its own
+/// guarded transaction with its audit entry, and reports per namespace what it did and what it refused:
+/// a namespace of another format, one with unpublished edits (unless overwriting), one edited concurrently, or
+/// content that breaks a rule.
+/// </summary>
+public sealed class ConfigTransferService(IKeyValuePort port, ConfigLimits? limits = null, TimeProvider? clock = null)
+{
+    private readonly ConfigStore store = new(port);
+    private readonly TimeProvider clock = clock ?? TimeProvider.System;
+
+    public ConfigLimits Limits { get; } = limits ?? new ConfigLimits();
+
+    /// <summary>The working copies of every namespace of <paramref name="app"/> (or of one environment, or one namespace).</summary>
+    public async ValueTask<ConfigExport> ExportAsync(string app, string? env, string? ns, CancellationToken cancellationToken = default)
+    {
+        await store.ThrowMissingAsync(app, env, null, cancellationToken);
+        var envs = env is not null
+            ? [env]
+            : (await store.ListAsync<EnvironmentRecord>(ConfigKeys.Environments(app), cancellationToken)).Select(e => e.Value.Name).ToList();
+        var result = new List<EnvironmentExport>();
+        foreach (var name in envs)
+        {
+            var namespaces = ns is not null
+                ? [await store.NamespaceAsync(app, name, ns, cancellationToken)]
+                : (await store.ListAsync<NamespaceRecord>(ConfigKeys.Namespaces(app, name), cancellationToken)).Select(x => x.Value).ToList();
+            var exported = new List<NamespaceExport>();
+            foreach (var n in namespaces)
+            {
+                var head = await store.ReleaseAsync(app, name, n.Name, n.HeadReleaseId, cancellationToken);
+                exported.Add(new NamespaceExport
+                {
+                    Name = n.Name, Format = n.Format, Schema = n.Schema, Items = n.Items, Content = n.Format == NamespaceFormat.Properties ? "" : n.Content,
+                    HeadReleaseId = n.HeadReleaseId, HeadContentHash = head?.ContentHash,
+                });
+            }
+
+            result.Add(new EnvironmentExport(name, exported));
+        }
+
+        return new ConfigExport { App = app, ExportedAt = clock.GetUtcNow(), Environments = result };
+    }
+
+    /// <summary>
+    /// Imports <paramref name="file"/> into <paramref name="app"/> (which must exist). <paramref name="intoEnv"/> imports a
+    /// one-environment file into another environment (e.g. DEV's export into FAT). Missing environments and
+    /// namespaces are created. With <paramref name="dryRun"/> nothing is written and the outcomes say what would happen.
+    /// </summary>
+    public async ValueTask<ImportResult> ImportAsync(string app, ConfigExport file, string? intoEnv, bool overwrite, bool dryRun, ChangeContext who, CancellationToken cancellationToken = default)
+    {
+        ConfigCenterService.CheckAuthor(who);
+        if (file.Kind != ConfigExport.KindName || file.FormatVersion != 1)
+        {
+            throw new ConfigCenterException(ConfigErrorKind.InvalidArgument,
+                $"the file is '{file.Kind}' version {file.FormatVersion}; this server imports '{ConfigExport.KindName}' version 1");
+        }
+
+        if (intoEnv is not null && file.Environments.Count != 1)
+        {
+            throw new ConfigCenterException(ConfigErrorKind.InvalidArgument,
+                $"the file holds {file.Environments.Count} environments; importing into one named environment needs a file of exactly one");
+        }
+
+        await store.ThrowMissingAsync(app, null, null, cancellationToken);
+        var outcomes = new List<ImportOutcome>();
+        foreach (var environment in file.Environments)
+        {
+            var env = intoEnv ?? environment.Name;
+            try
+            {
+                ConfigNames.CheckName("environment", env, Limits);
+            }
+            catch (ConfigCenterException e)
+            {
+                outcomes.AddRange(environment.Namespaces.Select(n => new ImportOutcome(env, n.Name, ImportAction.Invalid, e.Message)));
+                continue;
+            }
+
+            if (!dryRun)
+            {
+                await EnsureEnvironmentAsync(app, env, who, cancellationToken);
+            }
+
+            foreach (var ns in environment.Namespaces)
+            {
+                outcomes.Add(await ImportNamespaceAsync(app, env, ns, overwrite, dryRun, who, cancellationToken));
+            }
+        }
+
+        return new ImportResult(app, dryRun, outcomes);
+    }
+
+    private async ValueTask<ImportOutcome> ImportNamespaceAsync(string app, string env, NamespaceExport file, bool overwrite, bool dryRun, ChangeContext who, CancellationToken cancellationToken)
+    {
+        IReadOnlyList<ConfigItem> items;
+        try
+        {
+            items = Check(file);
+        }
+        catch (ConfigCenterException e)
+        {
+            return new ImportOutcome(env, file.Name, ImportAction.Invalid, e.Message);
+        }
+
+        var content = file.Format == NamespaceFormat.Properties ? "" : file.Content;
+        var schema = string.IsNullOrWhiteSpace(file.Schema) ? null : file.Schema;
+        var key = ConfigKeys.Namespace(app, env, file.Name);
+        var now = clock.GetUtcNow();
+        var current = (await port.RangeAsync(new() { Key = key }, cancellationToken)).Kvs.FirstOrDefault();
+        if (current is null)
+        {
+            if (dryRun)
+            {
+                return new ImportOutcome(env, file.Name, ImportAction.Created);
+            }
+
+            var record = new NamespaceRecord
+            {
+                App = app, Env = env, Name = file.Name, Format = file.Format, Schema = schema, Items = items, Content = content,
+                UpdatedAt = now, UpdatedBy = who.Author,
+            };
+            var (created, _) = await store.CommitAsync(
+                [ConfigStore.Present(ConfigKeys.Environment(app, env)), ConfigStore.Absent(key)],
+                [ConfigStore.Put(key, record), ConfigStore.Audit(app, ConfigCenterService.Audit(who, now, "import.create", $"{app}/{env}/{file.Name}", file.Format.ToString()))],
+                cancellationToken);
+            return created
+                ? new ImportOutcome(env, file.Name, ImportAction.Created)
+                : new ImportOutcome(env, file.Name, ImportAction.Conflict, "the namespace was created (or its environment deleted) during the import");
+        }
+
+        var n = ConfigStore.NamespaceOf(current);
+        if (n.Format != file.Format)
+        {
+            return new ImportOutcome(env, file.Name, ImportAction.Conflict, $"the namespace is {n.Format}, the file's is {file.Format}");
+        }
+
+        if (n.Items.SequenceEqual(items) && n.Content == content && n.Schema == schema)
+        {
+            return new ImportOutcome(env, file.Name, ImportAction.Unchanged);
+        }
+
+        var head = await store.ReleaseAsync(app, env, file.Name, n.HeadReleaseId, cancellationToken);
+        var working = ConfigCenterService.WorkingContent(n);
+        var unpublished = head is null ? working.Length > 0 : ConfigCenterService.Hash(working) != head.ContentHash;
+        if (unpublished && !overwrite)
+        {
+            return new ImportOutcome(env, file.Name, ImportAction.Conflict, "the working copy has unpublished edits: publish or discard them, or import with overwrite");
+        }
+
+        if (dryRun)
+        {
+            return new ImportOutcome(env, file.Name, ImportAction.Updated);
+        }
+
+        var next = n with { Items = items, Content = content, Schema = schema, UpdatedAt = now, UpdatedBy = who.Author };
+        var (ok, _) = await store.CommitAsync(
+            [ConfigStore.ModifiedAt(key, n.Revision)],
+            [ConfigStore.Put(key, next), ConfigStore.Audit(app, ConfigCenterService.Audit(who, now, "import.update", $"{app}/{env}/{file.Name}", overwrite && unpublished ? "overwrote unpublished edits" : ""))],
+            cancellationToken);
+        return ok
+            ? new ImportOutcome(env, file.Name, ImportAction.Updated)
+            : new ImportOutcome(env, file.Name, ImportAction.Conflict, "the namespace was edited during the import: nothing of it was imported");
+    }
+
+    /// <summary>Checks a namespace of the file against the same rules as edits; returns its items (parsed from content for properties without items).</summary>
+    private IReadOnlyList<ConfigItem> Check(NamespaceExport file)
+    {
+        ConfigNames.CheckName("namespace", file.Name, Limits);
+        if (!Enum.IsDefined(file.Format))
+        {
+            throw new ConfigCenterException(ConfigErrorKind.InvalidArgument, $"format '{file.Format}' is not one of properties, json, yaml, text");
+        }
+
+        if (!string.IsNullOrWhiteSpace(file.Schema))
+        {
+            DocumentValidator.CompileSchema(file.Schema, Limits);
+        }
+
+        if (file.Format != NamespaceFormat.Properties)
+        {
+            ConfigNames.CheckContent(file.Content ?? "", Limits);
+            return [];
+        }
+
+        var items = file.Items.Count == 0 && !string.IsNullOrEmpty(file.Content) ? PropertiesDocument.Parse(file.Content, Limits) : file.Items.ToList();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var item in items)
+        {
+            ConfigNames.CheckItemKey(item.Key, Limits);
+            ConfigNames.CheckValue(item.Key, item.Value, Limits);
+            if (item.Value is null || item.Value.Contains('\n', StringComparison.Ordinal) || item.Value.Contains('\r', StringComparison.Ordinal))
+            {
+                throw new ConfigCenterException(ConfigErrorKind.InvalidArgument, $"the value of '{item.Key}' is missing or has a line break; properties values are single-line");
+            }
+
+            if (!seen.Add(item.Key))
+            {
+                throw new ConfigCenterException(ConfigErrorKind.InvalidArgument, $"item '{item.Key}' appears twice");
+            }
+        }
+
+        ConfigNames.CheckContent(PropertiesDocument.Render(items), Limits);
+        return items;
+    }
+
+    private async ValueTask EnsureEnvironmentAsync(string app, string env, ChangeContext who, CancellationToken cancellationToken)
+    {
+        var key = ConfigKeys.Environment(app, env);
+        var now = clock.GetUtcNow();
+        var record = new EnvironmentRecord { App = app, Name = env, CreatedAt = now, CreatedBy = who.Author };
+        // Absent or not, the environment exists afterwards; a concurrent creation is as good as ours.
+        await store.CommitAsync(
+            [ConfigStore.Present(ConfigKeys.App(app)), ConfigStore.Absent(key)],
+            [ConfigStore.Put(key, record), ConfigStore.Audit(app, ConfigCenterService.Audit(who, now, "env.create", $"{app}/{env}", "import"))],
+            cancellationToken);
+    }
+}

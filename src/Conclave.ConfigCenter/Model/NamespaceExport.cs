@@ -1,0 +1,23 @@
+namespace Conclave.ConfigCenter.Model;
+
+/// <summary>
+/// One namespace in an export file: its format, schema and working copy (items for properties, the document
+/// otherwise). <see cref="HeadReleaseId"/> and <see cref="HeadContentHash"/> say what was released when it was
+/// exported; import ignores them.
+/// </summary>
+public sealed record NamespaceExport
+{
+    public required string Name { get; init; }
+
+    public required NamespaceFormat Format { get; init; }
+
+    public string? Schema { get; init; }
+
+    public IReadOnlyList<ConfigItem> Items { get; init; } = [];
+
+    public string Content { get; init; } = "";
+
+    public long HeadReleaseId { get; init; }
+
+    public string? HeadContentHash { get; init; }
+}

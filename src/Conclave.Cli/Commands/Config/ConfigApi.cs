@@ -1,0 +1,105 @@
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+
+namespace Conclave.Cli.Commands.Config;
+
+/// <summary>
+/// The CLI's client of the configuration center's JSON API (<c>/api/v1</c> on a member's HTTP listener). The CLI uses
+/// the HTTP API rather than gRPC because it is the one surface that covers every operation (the console and scripts
+/// use it too), and its RFC 7807 problems carry what a person needs (detail, line and column, current revision).
+/// </summary>
+internal sealed class ConfigApi : IDisposable
+{
+    private readonly HttpClient http;
+    private readonly string baseUrl;
+
+    public ConfigApi(string baseUrl, string author, TimeSpan timeout)
+    {
+        if (!Uri.TryCreate(baseUrl, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps))
+        {
+            throw new ArgumentException($"--api must be an http(s) URL of a member's HTTP listener, e.g. http://127.0.0.1:2381; got '{baseUrl}'.");
+        }
+
+        this.baseUrl = baseUrl.TrimEnd('/');
+        http = new HttpClient { Timeout = timeout };
+        http.DefaultRequestHeaders.Add("X-Conclave-Author", author);
+        http.DefaultRequestHeaders.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
+    }
+
+    /// <summary>Builds <c>/api/v1/...</c> from path segments (each escaped) and an optional query.</summary>
+    public static string Path(params string[] segments) => "/api/v1/" + string.Join('/', segments.Select(Uri.EscapeDataString));
+
+    public Task<JsonElement?> GetAsync(string path, CancellationToken cancellationToken) => SendAsync(HttpMethod.Get, path, null, cancellationToken);
+
+    public Task<JsonElement?> PostAsync(string path, object? body, CancellationToken cancellationToken) => SendAsync(HttpMethod.Post, path, body ?? new { }, cancellationToken);
+
+    public Task<JsonElement?> PutAsync(string path, object body, CancellationToken cancellationToken) => SendAsync(HttpMethod.Put, path, body, cancellationToken);
+
+    public Task<JsonElement?> DeleteAsync(string path, CancellationToken cancellationToken) => SendAsync(HttpMethod.Delete, path, null, cancellationToken);
+
+    /// <summary>Sends a request; returns the JSON answer (null for 204) or throws <see cref="ConfigApiException"/> with the problem's detail.</summary>
+    public async Task<JsonElement?> SendAsync(HttpMethod method, string path, object? body, CancellationToken cancellationToken)
+    {
+        using var request = new HttpRequestMessage(method, baseUrl + path);
+        if (body is not null)
+        {
+            var json = body as string ?? JsonSerializer.Serialize(body, ConfigJsonOptions.Web);
+            request.Content = new StringContent(json, Encoding.UTF8, "application/json");
+        }
+
+        HttpResponseMessage response;
+        try
+        {
+            response = await http.SendAsync(request, cancellationToken);
+        }
+        catch (HttpRequestException e)
+        {
+            throw new ConfigApiException($"cannot reach the configuration API at {baseUrl} ({e.Message}); is a member serving its HTTP listener there (--api, --listen-http-urls)?");
+        }
+        catch (TaskCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new ConfigApiException($"the configuration API at {baseUrl} did not answer within {http.Timeout.TotalSeconds:0.#} s (--timeout)");
+        }
+
+        using (response)
+        {
+            var text = await response.Content.ReadAsStringAsync(cancellationToken);
+            if (response.IsSuccessStatusCode)
+            {
+                return text.Length == 0 ? null : JsonDocument.Parse(text).RootElement.Clone();
+            }
+
+            throw Problem((int)response.StatusCode, text);
+        }
+    }
+
+    private static ConfigApiException Problem(int status, string text)
+    {
+        try
+        {
+            var problem = JsonDocument.Parse(text).RootElement;
+            var detail = problem.TryGetProperty("detail", out var d) ? d.GetString() : null;
+            var title = problem.TryGetProperty("title", out var t) ? t.GetString() : null;
+            var code = problem.TryGetProperty("code", out var c) ? c.GetString() : null;
+            var message = new StringBuilder($"{status} {title ?? "error"}");
+            if (!string.IsNullOrEmpty(detail))
+            {
+                message.Append(": ").Append(detail);
+            }
+
+            if (problem.TryGetProperty("currentRevision", out var revision))
+            {
+                message.Append($" (current revision {revision.GetInt64()})");
+            }
+
+            return new ConfigApiException(message.ToString(), status, code);
+        }
+        catch (JsonException)
+        {
+            return new ConfigApiException($"{status}: {(text.Length > 200 ? text[..200] : text)}", status);
+        }
+    }
+
+    public void Dispose() => http.Dispose();
+}

@@ -1,0 +1,209 @@
+using System.CommandLine;
+
+namespace Conclave.Cli.Commands.Config;
+
+/// <summary>
+/// <c>conclave config ...</c>: the configuration center from the command line, over the JSON API of a member's HTTP
+/// listener (<c>--api</c>). Changes carry <c>--author</c> until authentication exists.
+/// </summary>
+internal static class ConfigCommands
+{
+    public static Command Create()
+    {
+        var options = new ConfigOptions();
+        var config = new Command("config", "Apps, environments, namespaces, items, releases, rollback, diff, gray release, delivery, import and export.");
+        options.AddTo(config);
+        config.Subcommands.Add(App(options));
+        config.Subcommands.Add(Env(options));
+        config.Subcommands.Add(Ns(options));
+        config.Subcommands.Add(ConfigItemCommands.Create(options));
+        config.Subcommands.Add(ConfigReleaseCommands.Release(options));
+        config.Subcommands.Add(ConfigReleaseCommands.Rollback(options));
+        config.Subcommands.Add(ConfigReleaseCommands.Diff(options));
+        config.Subcommands.Add(ConfigReleaseCommands.History(options));
+        config.Subcommands.Add(ConfigGrayCommands.Create(options));
+        config.Subcommands.Add(ConfigDeliveryCommands.Instances(options));
+        config.Subcommands.Add(ConfigDeliveryCommands.Audit(options));
+        config.Subcommands.Add(ConfigTransferCommands.Export(options));
+        config.Subcommands.Add(ConfigTransferCommands.Import(options));
+        return config;
+    }
+
+    private static Command App(ConfigOptions options)
+    {
+        var app = new Command("app", "List, show, create and delete apps.");
+
+        var list = new Command("list", "List the apps.");
+        list.SetConfigAction(options, async c =>
+        {
+            await c.PrintAsync(await c.Api.GetAsync(ConfigApi.Path("apps"), c.CancellationToken), ConfigTables.Apps);
+            return 0;
+        });
+
+        var getId = new Argument<string>("ID") { Description = "The app id." };
+        var get = new Command("get", "Show one app.") { getId };
+        get.SetConfigAction(options, async c =>
+        {
+            await c.PrintAsync(await c.Api.GetAsync(ConfigApi.Path("apps", c.Parse.GetRequiredValue(getId)), c.CancellationToken), a => ConfigTables.Apps(Array(a)));
+            return 0;
+        });
+
+        var id = new Argument<string>("ID") { Description = "The app id: 1-64 of A-Z a-z 0-9 . _ -, starting with a letter or digit." };
+        var name = new Option<string?>("--name") { Description = "Display name (default: the id)." };
+        var owner = new Option<string?>("--owner") { Description = "Owner (default: the author)." };
+        var create = new Command("create", "Create an app.") { id, name, owner };
+        create.SetConfigAction(options, async c =>
+        {
+            var answer = await c.Api.PostAsync(ConfigApi.Path("apps"), new { id = c.Parse.GetRequiredValue(id), name = c.Parse.GetValue(name), owner = c.Parse.GetValue(owner) }, c.CancellationToken);
+            await c.PrintAsync(answer, a => $"created app {ConfigTables.S(a, "id")}");
+            return 0;
+        });
+
+        var deleteId = new Argument<string>("ID") { Description = "The app to delete; it must have no environments left." };
+        var delete = new Command("delete", "Delete an app that has no environments (its audit stays).") { deleteId };
+        delete.SetConfigAction(options, async c =>
+        {
+            var target = c.Parse.GetRequiredValue(deleteId);
+            await c.Api.DeleteAsync(ConfigApi.Path("apps", target), c.CancellationToken);
+            await Done(c, $"deleted app {target}");
+            return 0;
+        });
+
+        app.Subcommands.Add(list);
+        app.Subcommands.Add(get);
+        app.Subcommands.Add(create);
+        app.Subcommands.Add(delete);
+        return app;
+    }
+
+    private static Command Env(ConfigOptions options)
+    {
+        var env = new Command("env", "List, create and delete the environments of an app (--app).");
+
+        var list = new Command("list", "List the environments of --app.");
+        list.SetConfigAction(options, async c =>
+        {
+            await c.PrintAsync(await c.Api.GetAsync(ConfigApi.Path("apps", c.App, "envs"), c.CancellationToken), ConfigTables.Environments);
+            return 0;
+        });
+
+        var name = new Argument<string>("NAME") { Description = "The environment (DEV, FAT, UAT, PRO, ...)." };
+        var create = new Command("create", "Create an environment of --app.") { name };
+        create.SetConfigAction(options, async c =>
+        {
+            var answer = await c.Api.PostAsync(ConfigApi.Path("apps", c.App, "envs"), new { name = c.Parse.GetRequiredValue(name) }, c.CancellationToken);
+            await c.PrintAsync(answer, e => $"created environment {ConfigTables.S(e, "app")}/{ConfigTables.S(e, "name")}");
+            return 0;
+        });
+
+        var deleteName = new Argument<string>("NAME") { Description = "The environment to delete; it must have no namespaces left." };
+        var delete = new Command("delete", "Delete an environment of --app that has no namespaces.") { deleteName };
+        delete.SetConfigAction(options, async c =>
+        {
+            var target = c.Parse.GetRequiredValue(deleteName);
+            await c.Api.DeleteAsync(ConfigApi.Path("apps", c.App, "envs", target), c.CancellationToken);
+            await Done(c, $"deleted environment {c.App}/{target}");
+            return 0;
+        });
+
+        env.Subcommands.Add(list);
+        env.Subcommands.Add(create);
+        env.Subcommands.Add(delete);
+        return env;
+    }
+
+    private static Command Ns(ConfigOptions options)
+    {
+        var ns = new Command("ns", "List, show, create and delete namespaces (--app, --env); set a document or a JSON Schema.");
+
+        var list = new Command("list", "List the namespaces of --app in --env.");
+        list.SetConfigAction(options, async c =>
+        {
+            await c.PrintAsync(await c.Api.GetAsync(ConfigApi.Path("apps", c.App, "envs", c.Env, "namespaces"), c.CancellationToken), ConfigTables.Namespaces);
+            return 0;
+        });
+
+        var getName = NameArgument();
+        var get = new Command("get", "Show a namespace's working copy.") { getName };
+        get.SetConfigAction(options, async c =>
+        {
+            await c.PrintAsync(await c.Api.GetAsync(NsPath(c, c.Parse.GetRequiredValue(getName)), c.CancellationToken), ConfigTables.Namespace);
+            return 0;
+        });
+
+        var createName = NameArgument();
+        var format = new Option<string>("--format", "-f") { Description = "properties, json, yaml or text.", DefaultValueFactory = _ => "properties" };
+        format.AcceptOnlyFromAmong("properties", "json", "yaml", "text");
+        var schemaFile = new Option<FileInfo?>("--schema-file") { Description = "A JSON Schema the namespace's document must satisfy at every publish." };
+        var create = new Command("create", "Create a namespace.") { createName, format, schemaFile };
+        create.SetConfigAction(options, async c =>
+        {
+            var schema = c.Parse.GetValue(schemaFile) is { } file ? await File.ReadAllTextAsync(file.FullName, c.CancellationToken) : null;
+            var answer = await c.Api.PostAsync(ConfigApi.Path("apps", c.App, "envs", c.Env, "namespaces"), new { name = c.Parse.GetRequiredValue(createName), format = c.Parse.GetRequiredValue(format), schema }, c.CancellationToken);
+            await c.PrintAsync(answer, n => $"created namespace {ConfigTables.S(n, "app")}/{ConfigTables.S(n, "env")}/{ConfigTables.S(n, "name")} ({ConfigTables.S(n, "format")})");
+            return 0;
+        });
+
+        var deleteName = NameArgument();
+        var force = new Option<bool>("--force") { Description = "Delete even while instances still report it (they keep their last release)." };
+        var delete = new Command("delete", "Delete a namespace with its releases, history and delivery records.") { deleteName, force };
+        delete.SetConfigAction(options, async c =>
+        {
+            var target = c.Parse.GetRequiredValue(deleteName);
+            await c.Api.DeleteAsync(NsPath(c, target) + (c.Parse.GetValue(force) ? "?force=true" : ""), c.CancellationToken);
+            await Done(c, $"deleted namespace {c.App}/{c.Env}/{target}");
+            return 0;
+        });
+
+        var contentName = NameArgument();
+        var contentFile = new Option<FileInfo>("--file") { Description = "The document ('-' reads standard input). For properties, the text is parsed into items.", Required = true };
+        var expect = ExpectOption();
+        var setContent = new Command("set-content", "Replace the working copy with a document.") { contentName, contentFile, expect };
+        setContent.SetConfigAction(options, async c =>
+        {
+            var content = await ReadFileAsync(c.Parse.GetRequiredValue(contentFile), c.CancellationToken);
+            var answer = await c.Api.PutAsync(NsPath(c, c.Parse.GetRequiredValue(contentName)) + "/content", new { content, expectedRevision = c.Parse.GetValue(expect) }, c.CancellationToken);
+            await c.PrintAsync(answer, n => $"working copy set; revision {ConfigTables.S(n, "revision")}");
+            return 0;
+        });
+
+        var schemaName = NameArgument();
+        var schemaSource = new Option<FileInfo?>("--file") { Description = "The JSON Schema; omit to remove the namespace's schema." };
+        var setSchema = new Command("set-schema", "Attach (or with no --file remove) a JSON Schema.") { schemaName, schemaSource };
+        setSchema.SetConfigAction(options, async c =>
+        {
+            var schema = c.Parse.GetValue(schemaSource) is { } file ? await ReadFileAsync(file, c.CancellationToken) : null;
+            var answer = await c.Api.PutAsync(NsPath(c, c.Parse.GetRequiredValue(schemaName)) + "/schema", new { schema }, c.CancellationToken);
+            await c.PrintAsync(answer, n => schema is null ? "schema removed" : $"schema set; revision {ConfigTables.S(n, "revision")}");
+            return 0;
+        });
+
+        ns.Subcommands.Add(list);
+        ns.Subcommands.Add(get);
+        ns.Subcommands.Add(create);
+        ns.Subcommands.Add(delete);
+        ns.Subcommands.Add(setContent);
+        ns.Subcommands.Add(setSchema);
+        return ns;
+    }
+
+    /// <summary>The namespace revision an edit expects (its <c>revision</c> as read); a change since then is refused.</summary>
+    public static Option<long> ExpectOption() => new("--expect-revision")
+    {
+        Description = "Refuse the change (409) if the namespace changed since this revision (as 'ns get' printed it).",
+    };
+
+    public static async Task<string> ReadFileAsync(FileInfo file, CancellationToken cancellationToken) =>
+        file.Name == "-" ? await Console.In.ReadToEndAsync(cancellationToken) : await File.ReadAllTextAsync(file.FullName, cancellationToken);
+
+    /// <summary>Prints the outcome of a change that answers nothing (204): a line for people, an object for -o json.</summary>
+    public static Task Done(ConfigContext c, string message) =>
+        c.Out.WriteLineAsync(c.Json ? System.Text.Json.JsonSerializer.Serialize(new { ok = true, message }) : message);
+
+    private static Argument<string> NameArgument() => new("NAME") { Description = "The namespace (e.g. application)." };
+
+    private static string NsPath(ConfigContext c, string ns) => ConfigApi.Path("apps", c.App, "envs", c.Env, "namespaces", ns);
+
+    private static System.Text.Json.JsonElement Array(System.Text.Json.JsonElement one) =>
+        System.Text.Json.JsonSerializer.SerializeToElement(new[] { one });
+}

@@ -7,7 +7,7 @@ namespace Conclave.Cli.Bench;
 
 /// <summary>
 /// <c>conclave bench put|range|watch|lock|keepalive</c>: load generators that speak plain etcd v3 gRPC, so they measure a Conclave
-/// cluster and a real etcd alike.
+/// cluster and a real etcd alike; <c>bench config</c> measures the configuration center (Conclave only).
 /// </summary>
 internal static class BenchCommand
 {
@@ -111,6 +111,7 @@ internal static class BenchCommand
         bench.Subcommands.Add(watch);
         bench.Subcommands.Add(LockBench.Create(endpoints, duration, json));
         bench.Subcommands.Add(KeepAliveBench.Create(endpoints, duration, json));
+        bench.Subcommands.Add(ConfigBench.Create(Settings));
         return bench;
     }
 

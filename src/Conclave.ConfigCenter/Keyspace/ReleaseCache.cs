@@ -13,6 +13,8 @@ internal sealed class ReleaseCache(ConfigStore store)
 {
     public const int Capacity = 4096;
 
+    private int added;
+
     private readonly ConcurrentDictionary<(string App, string Env, string Ns, long Created, long Id), Lazy<Task<ReleaseRecord?>>> entries = new();
 
     public async ValueTask<ReleaseRecord?> GetAsync(NamespaceRecord n, long id, CancellationToken cancellationToken)
@@ -27,14 +29,20 @@ internal sealed class ReleaseCache(ConfigStore store)
             return await store.ReleaseAsync(n.App, n.Env, n.Name, id, cancellationToken);
         }
 
-        if (entries.Count >= Capacity)
+        var key = (n.App, n.Env, n.Name, n.CreateRevision, id);
+        if (!entries.TryGetValue(key, out var entry))
         {
-            entries.Clear();
+            // ConcurrentDictionary.Count takes every lock: count additions instead (an estimate is enough for a bound).
+            if (Interlocked.Increment(ref added) > Capacity)
+            {
+                entries.Clear();
+                Interlocked.Exchange(ref added, 0);
+            }
+
+            // The shared read does not take one subscriber's token: a subscriber that leaves must not fail the others.
+            entry = entries.GetOrAdd(key, k => new Lazy<Task<ReleaseRecord?>>(() => store.ReleaseAsync(k.App, k.Env, k.Ns, k.Id, CancellationToken.None).AsTask()));
         }
 
-        var key = (n.App, n.Env, n.Name, n.CreateRevision, id);
-        // The shared read does not take one subscriber's token: a subscriber that leaves must not fail the others.
-        var entry = entries.GetOrAdd(key, k => new Lazy<Task<ReleaseRecord?>>(() => store.ReleaseAsync(k.App, k.Env, k.Ns, k.Id, CancellationToken.None).AsTask()));
         try
         {
             var release = await entry.Value.WaitAsync(cancellationToken);

@@ -70,7 +70,11 @@ public sealed class ConfigCenterService(IKeyValuePort port, ConfigLimits? limits
 
     // ---- namespaces and the working copy ----
 
-    public async ValueTask<NamespaceRecord> CreateNamespaceAsync(string app, string env, string ns, NamespaceFormat format, string? schema, ChangeContext who, CancellationToken cancellationToken = default)
+    public async ValueTask<NamespaceRecord> CreateNamespaceAsync(string app, string env, string ns, NamespaceFormat format, string? schema, ChangeContext who, CancellationToken cancellationToken = default) =>
+        await CreateNamespaceAsync(app, env, ns, format, schema, isPublic: false, who, cancellationToken);
+
+    /// <summary>Creates a namespace; a public one (<paramref name="isPublic"/>) can be associated by other apps.</summary>
+    public async ValueTask<NamespaceRecord> CreateNamespaceAsync(string app, string env, string ns, NamespaceFormat format, string? schema, bool isPublic, ChangeContext who, CancellationToken cancellationToken = default)
     {
         ConfigNames.CheckName("app", app, Limits);
         ConfigNames.CheckName("environment", env, Limits);
@@ -88,13 +92,13 @@ public sealed class ConfigCenterService(IKeyValuePort port, ConfigLimits? limits
         var now = clock.GetUtcNow();
         var record = new NamespaceRecord
         {
-            App = app, Env = env, Name = ns, Format = format, Schema = string.IsNullOrWhiteSpace(schema) ? null : schema,
+            App = app, Env = env, Name = ns, Format = format, Schema = string.IsNullOrWhiteSpace(schema) ? null : schema, IsPublic = isPublic,
             UpdatedAt = now, UpdatedBy = who.Author,
         };
         var key = ConfigKeys.Namespace(app, env, ns);
         var (ok, revision) = await Store.CommitAsync(
             [ConfigStore.Present(ConfigKeys.Environment(app, env)), ConfigStore.Absent(key)],
-            [ConfigStore.Put(key, record), ConfigStore.Audit(app, Audit(who, now, "namespace.create", $"{app}/{env}/{ns}", format.ToString()))],
+            [ConfigStore.Put(key, record), ConfigStore.Audit(app, Audit(who, now, "namespace.create", $"{app}/{env}/{ns}", isPublic ? $"{format} public" : format.ToString()))],
             cancellationToken);
         if (ok)
         {

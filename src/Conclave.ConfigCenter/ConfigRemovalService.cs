@@ -7,6 +7,7 @@ namespace Conclave.ConfigCenter;
 /// Deletes namespaces, environments and apps, each in one guarded transaction with its audit entry (audit entries
 /// outlive what they describe). What is refused, and why:
 /// <list type="bullet">
+/// <item>a public namespace while other apps associate it;</item>
 /// <item>a namespace while live instance records exist (instances are reporting or subscribed), unless forced:
 /// deleting it sends nothing to them, they keep their last release, and the operator should know who still reads it;</item>
 /// <item>an environment that still has namespaces, and an app that still has environments: delete from the bottom
@@ -24,6 +25,18 @@ public sealed class ConfigRemovalService(IKeyValuePort port, TimeProvider? clock
     {
         ConfigCenterService.CheckAuthor(who);
         var n = await store.NamespaceAsync(app, env, ns, cancellationToken);
+        if (n.IsPublic)
+        {
+            // Associating rewrites the base record, so the revision guard below catches an association made after this read.
+            var associated = (await store.ListAsync<NamespaceRecord>(ConfigKeys.AllNamespaces(), cancellationToken))
+                .Select(x => x.Value).Where(a => a.BaseApp == app && a.Env == env && a.Name == ns).Select(a => a.App).ToList();
+            if (associated.Count > 0)
+            {
+                throw new ConfigCenterException(ConfigErrorKind.FailedPrecondition,
+                    $"{app}/{env}/{ns} is public and associated by {string.Join(", ", associated)}: delete those associations first");
+            }
+        }
+
         var key = ConfigKeys.Namespace(app, env, ns);
         var instances = ConfigKeys.Instances(app, env, ns);
         var compares = new List<Api.Etcd.Compare> { ConfigStore.ModifiedAt(key, n.Revision) };

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using Conclave.Api.Etcd;
+using Google.Protobuf;
 using Conclave.ConfigCenter.Gray;
 using Conclave.ConfigCenter.Keyspace;
 using Conclave.ConfigCenter.Model;
@@ -67,24 +68,30 @@ public sealed class DeliveryService(IKeyValuePort port, ConfigLimits? limits = n
         string app, string env, HashSet<string> wanted, string? instanceId, IReadOnlyCollection<string> labels,
         Dictionary<string, long> seen, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
+        // Keys decide before any decoding: the subscriber's own namespace records, and the public namespaces they associate.
+        var own = wanted.ToDictionary(ns => ConfigKeys.Namespace(app, env, ns), ns => ns);
+        var bases = new Dictionary<ByteString, string>();
         while (true)
         {
             // Level-triggered: read the heads now, then watch from the revision after the read.
             var range = await port.RangeAsync(new RangeRequest { Key = ConfigKeys.Namespaces(app, env), RangeEnd = ConfigKeys.PrefixEnd(ConfigKeys.Namespaces(app, env)) }, cancellationToken);
             var revision = range.Header.Revision;
+            bases.Clear();
             foreach (var kv in range.Kvs)
             {
-                var n = ConfigStore.NamespaceOf(kv);
-                if (wanted.Contains(n.Name) && await ResolveAsync(n, instanceId, labels, cancellationToken) is { } effective
-                    && (!seen.TryGetValue(n.Name, out var had) || had != effective.Release.Id))
+                if (own.ContainsKey(kv.Key))
                 {
-                    seen[n.Name] = effective.Release.Id;
-                    yield return effective;
+                    var n = ConfigStore.NamespaceOf(kv);
+                    Track(n);
+                    if (await ChangedAsync(n, null) is { } effective)
+                    {
+                        yield return effective;
+                    }
                 }
             }
 
             var compacted = false;
-            await using var changes = port.WatchAsync(ConfigKeys.Namespaces(app, env), revision + 1, cancellationToken).GetAsyncEnumerator(cancellationToken);
+            await using var changes = port.WatchAsync(ConfigKeys.AllNamespaces(), revision + 1, cancellationToken).GetAsyncEnumerator(cancellationToken);
             while (true)
             {
                 KeyspaceChange change;
@@ -110,11 +117,20 @@ public sealed class DeliveryService(IKeyValuePort port, ConfigLimits? limits = n
                         continue;
                     }
 
-                    var n = ConfigStore.NamespaceOf(e.Kv);
-                    if (wanted.Contains(n.Name) && await ResolveAsync(n, instanceId, labels, cancellationToken) is { } effective
-                        && (!seen.TryGetValue(n.Name, out var had) || had != effective.Release.Id))
+                    EffectiveRelease? effective = null;
+                    if (own.ContainsKey(e.Kv.Key))
                     {
-                        seen[n.Name] = effective.Release.Id;
+                        var n = ConfigStore.NamespaceOf(e.Kv);
+                        Track(n);
+                        effective = await ChangedAsync(n, null);
+                    }
+                    else if (bases.TryGetValue(e.Kv.Key, out var name) && await TryNamespaceAsync(app, env, name, cancellationToken) is { } associated)
+                    {
+                        effective = await ChangedAsync(associated, ConfigStore.NamespaceOf(e.Kv));
+                    }
+
+                    if (effective is not null)
+                    {
                         yield return effective;
                     }
                 }
@@ -124,6 +140,31 @@ public sealed class DeliveryService(IKeyValuePort port, ConfigLimits? limits = n
             {
                 yield break;
             }
+        }
+
+        void Track(NamespaceRecord n)
+        {
+            foreach (var stale in bases.Where(b => b.Value == n.Name).Select(b => b.Key).ToList())
+            {
+                bases.Remove(stale);
+            }
+
+            if (n.BaseApp is { } baseApp)
+            {
+                bases[ConfigKeys.Namespace(baseApp, env, n.Name)] = n.Name;
+            }
+        }
+
+        async ValueTask<EffectiveRelease?> ChangedAsync(NamespaceRecord n, NamespaceRecord? knownBase)
+        {
+            if (await ResolveAsync(n, instanceId, labels, cancellationToken, knownBase) is { } effective
+                && (!seen.TryGetValue(n.Name, out var had) || had != effective.Release.Id))
+            {
+                seen[n.Name] = effective.Release.Id;
+                return effective;
+            }
+
+            return null;
         }
     }
 
@@ -171,7 +212,9 @@ public sealed class DeliveryService(IKeyValuePort port, ConfigLimits? limits = n
     public async ValueTask<Convergence> ConvergenceAsync(string app, string env, string ns, long releaseId = 0, CancellationToken cancellationToken = default)
     {
         var n = await store.NamespaceAsync(app, env, ns, cancellationToken);
-        var target = releaseId > 0 ? releaseId : n.HeadReleaseId;
+        var target = releaseId > 0 ? releaseId
+            : n.BaseApp is { } baseApp ? AssociatedRelease.Id((await TryNamespaceAsync(baseApp, env, ns, cancellationToken))?.HeadReleaseId ?? 0, n.HeadReleaseId)
+            : n.HeadReleaseId;
         var instances = await InstancesAsync(app, env, ns, cancellationToken);
         var byRelease = instances.Where(i => i.Status == DeliveryStatus.Applied).GroupBy(i => i.ReleaseId).ToDictionary(g => g.Key, g => g.Count());
         return new Convergence(
@@ -217,7 +260,28 @@ public sealed class DeliveryService(IKeyValuePort port, ConfigLimits? limits = n
         }
     }
 
-    private async ValueTask<EffectiveRelease?> ResolveAsync(NamespaceRecord n, string? instanceId, IReadOnlyCollection<string> labels, CancellationToken cancellationToken)
+    /// <summary>
+    /// The release <paramref name="instanceId"/> should run for <paramref name="n"/>; for an association, the base's
+    /// effective release with <paramref name="n"/>'s own effective release applied over it (<see cref="AssociatedRelease"/>).
+    /// </summary>
+    private async ValueTask<EffectiveRelease?> ResolveAsync(NamespaceRecord n, string? instanceId, IReadOnlyCollection<string> labels, CancellationToken cancellationToken, NamespaceRecord? knownBase = null)
+    {
+        if (n.BaseApp is not { } baseApp)
+        {
+            return await ResolveOwnAsync(n, instanceId, labels, cancellationToken);
+        }
+
+        var baseRecord = knownBase ?? await TryNamespaceAsync(baseApp, n.Env, n.Name, cancellationToken);
+        var baseEffective = baseRecord is null ? null : await ResolveOwnAsync(baseRecord, instanceId, labels, cancellationToken);
+        return AssociatedRelease.Merge(n, baseEffective, await ResolveOwnAsync(n, instanceId, labels, cancellationToken));
+    }
+
+    private async ValueTask<NamespaceRecord?> TryNamespaceAsync(string app, string env, string ns, CancellationToken cancellationToken) =>
+        (await port.RangeAsync(new RangeRequest { Key = ConfigKeys.Namespace(app, env, ns) }, cancellationToken)).Kvs.FirstOrDefault() is { } kv
+            ? ConfigStore.NamespaceOf(kv)
+            : null;
+
+    private async ValueTask<EffectiveRelease?> ResolveOwnAsync(NamespaceRecord n, string? instanceId, IReadOnlyCollection<string> labels, CancellationToken cancellationToken)
     {
         if (n.Gray is { } gray && GrayCohort.Matches(gray.Rule, n.App, n.Name, instanceId, labels)
             && await releases.GetAsync(n, gray.ReleaseId, cancellationToken) is { } grayRelease)

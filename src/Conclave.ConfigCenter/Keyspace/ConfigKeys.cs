@@ -28,6 +28,9 @@ public static class ConfigKeys
 
     public static ByteString Namespaces(string app, string env) => Key($"ns/{app}/{env}/");
 
+    /// <summary>Every namespace record of every app.</summary>
+    public static ByteString AllNamespaces() => Key("ns/");
+
     public static ByteString Release(string app, string env, string ns, long id) => Key($"releases/{app}/{env}/{ns}/{Seq(id)}");
 
     public static ByteString Releases(string app, string env, string ns) => Key($"releases/{app}/{env}/{ns}/");

@@ -21,6 +21,15 @@ public sealed record NamespaceRecord
 
     public string? Schema { get; init; }
 
+    /// <summary>Other apps may associate this namespace (same environment and name) and override its keys.</summary>
+    public bool IsPublic { get; init; }
+
+    /// <summary>
+    /// For an association: the app whose public namespace of the same name and environment this one builds on.
+    /// Its own releases hold the overrides; clients get the base's effective release with them applied.
+    /// </summary>
+    public string? BaseApp { get; init; }
+
     /// <summary>Working copy of a properties namespace, in order.</summary>
     public IReadOnlyList<ConfigItem> Items { get; init; } = [];
 

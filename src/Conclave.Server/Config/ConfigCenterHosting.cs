@@ -14,6 +14,7 @@ public static class ConfigCenterHosting
         services.AddSingleton<IKeyValuePort, LocalKeyValuePort>();
         services.AddSingleton(sp => new ConfigCenterService(sp.GetRequiredService<IKeyValuePort>(), Options(sp).ConfigLimits, Options(sp).TimeProvider));
         services.AddSingleton(sp => new DeliveryService(sp.GetRequiredService<IKeyValuePort>(), Options(sp).ConfigLimits, Options(sp).TimeProvider));
+        services.AddSingleton(sp => new PublicNamespaceService(sp.GetRequiredService<IKeyValuePort>(), Options(sp).ConfigLimits, Options(sp).TimeProvider));
         services.AddSingleton(sp => new ConfigRemovalService(sp.GetRequiredService<IKeyValuePort>(), Options(sp).TimeProvider));
         services.AddSingleton(sp => new ConfigTransferService(sp.GetRequiredService<IKeyValuePort>(), Options(sp).ConfigLimits, Options(sp).TimeProvider));
         services.AddSingleton<DeliveryFeed>();

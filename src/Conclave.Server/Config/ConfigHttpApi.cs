@@ -83,7 +83,7 @@ public static class ConfigHttpApi
         var envs = api.MapGroup("/apps/{app}/envs/{env}/namespaces");
         envs.MapGet("", async (string app, string env, ConfigCenterService c, CancellationToken ct) => Results.Ok(await c.ListNamespacesAsync(app, env, ct)));
         envs.MapPost("", async (string app, string env, CreateNamespaceBody b, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
-            Results.Created($"/api/v1/apps/{app}/envs/{env}/namespaces/{b.Name}", View(await c.CreateNamespaceAsync(app, env, b.Name, b.Format, b.Schema, Who(h), ct))));
+            Results.Created($"/api/v1/apps/{app}/envs/{env}/namespaces/{b.Name}", View(await c.CreateNamespaceAsync(app, env, b.Name, b.Format, b.Schema, b.Public, Who(h), ct))));
 
         var ns = envs.MapGroup("/{ns}");
         ns.MapGet("", async (string app, string env, string ns, ConfigCenterService c, CancellationToken ct) => Results.Ok(View(await c.GetNamespaceAsync(app, env, ns, ct))));
@@ -92,6 +92,10 @@ public static class ConfigHttpApi
             await r.DeleteNamespaceAsync(app, env, ns, force ?? false, Who(h), ct);
             return Results.NoContent();
         });
+        ns.MapPost("/associate", async (string app, string env, string ns, AssociateBody b, HttpContext h, PublicNamespaceService p, CancellationToken ct) =>
+            Results.Created($"/api/v1/apps/{app}/envs/{env}/namespaces/{ns}", View(await p.AssociateNamespaceAsync(app, env, ns, b.BaseApp, Who(h), ct))));
+        ns.MapGet("/associations", async (string app, string env, string ns, PublicNamespaceService p, CancellationToken ct) =>
+            Results.Ok((await p.AssociationsAsync(app, env, ns, ct)).Select(View)));
         ns.MapPut("/items/{key}", async (string app, string env, string ns, string key, SetItemBody b, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
             Results.Ok(View(await c.SetItemAsync(app, env, ns, new ConfigItem(key, b.Value ?? "", b.Comment), b.ExpectedRevision, Who(h), ct))));
         ns.MapDelete("/items/{key}", async (string app, string env, string ns, string key, long? expectedRevision, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
@@ -131,7 +135,7 @@ public static class ConfigHttpApi
 
     private static object View(NamespaceRecord n) => new
     {
-        n.App, n.Env, n.Name, n.Format, n.Schema, n.Items, Content = ConfigCenterService.WorkingContent(n),
+        n.App, n.Env, n.Name, n.Format, n.Schema, n.IsPublic, n.BaseApp, n.Items, Content = ConfigCenterService.WorkingContent(n),
         n.HeadReleaseId, n.Gray, n.LastReleaseId, n.UpdatedAt, n.UpdatedBy, n.Revision,
     };
 

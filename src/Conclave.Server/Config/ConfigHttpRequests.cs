@@ -9,7 +9,9 @@ public sealed record CreateAppBody(string Id, string? Name, string? Owner);
 
 public sealed record CreateEnvironmentBody(string Name);
 
-public sealed record CreateNamespaceBody(string Name, NamespaceFormat Format, string? Schema);
+public sealed record CreateNamespaceBody(string Name, NamespaceFormat Format, string? Schema, bool Public = false);
+
+public sealed record AssociateBody(string BaseApp);
 
 public sealed record SetItemBody(string? Value, string? Comment, long ExpectedRevision);
 

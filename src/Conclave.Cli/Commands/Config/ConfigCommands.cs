@@ -135,12 +135,23 @@ internal static class ConfigCommands
         var format = new Option<string>("--format", "-f") { Description = "properties, json, yaml or text.", DefaultValueFactory = _ => "properties" };
         format.AcceptOnlyFromAmong("properties", "json", "yaml", "text");
         var schemaFile = new Option<FileInfo?>("--schema-file") { Description = "A JSON Schema the namespace's document must satisfy at every publish." };
-        var create = new Command("create", "Create a namespace.") { createName, format, schemaFile };
+        var isPublic = new Option<bool>("--public") { Description = "Other apps may associate this namespace and override its keys (as Apollo's public namespaces)." };
+        var create = new Command("create", "Create a namespace.") { createName, format, schemaFile, isPublic };
         create.SetConfigAction(options, async c =>
         {
             var schema = c.Parse.GetValue(schemaFile) is { } file ? await File.ReadAllTextAsync(file.FullName, c.CancellationToken) : null;
-            var answer = await c.Api.PostAsync(ConfigApi.Path("apps", c.App, "envs", c.Env, "namespaces"), new { name = c.Parse.GetRequiredValue(createName), format = c.Parse.GetRequiredValue(format), schema }, c.CancellationToken);
-            await c.PrintAsync(answer, n => $"created namespace {ConfigTables.S(n, "app")}/{ConfigTables.S(n, "env")}/{ConfigTables.S(n, "name")} ({ConfigTables.S(n, "format")})");
+            var answer = await c.Api.PostAsync(ConfigApi.Path("apps", c.App, "envs", c.Env, "namespaces"), new { name = c.Parse.GetRequiredValue(createName), format = c.Parse.GetRequiredValue(format), schema, @public = c.Parse.GetValue(isPublic) }, c.CancellationToken);
+            await c.PrintAsync(answer, n => $"created {(c.Parse.GetValue(isPublic) ? "public " : "")}namespace {ConfigTables.S(n, "app")}/{ConfigTables.S(n, "env")}/{ConfigTables.S(n, "name")} ({ConfigTables.S(n, "format")})");
+            return 0;
+        });
+
+        var associateName = NameArgument();
+        var baseApp = new Option<string>("--base-app") { Description = "The app owning the public namespace (same environment and name).", Required = true };
+        var associate = new Command("associate", "Associate another app's public namespace: --app gets its own copy whose items override the base's keys.") { associateName, baseApp };
+        associate.SetConfigAction(options, async c =>
+        {
+            var answer = await c.Api.PostAsync(NsPath(c, c.Parse.GetRequiredValue(associateName)) + "/associate", new { baseApp = c.Parse.GetRequiredValue(baseApp) }, c.CancellationToken);
+            await c.PrintAsync(answer, n => $"{ConfigTables.S(n, "app")}/{ConfigTables.S(n, "env")}/{ConfigTables.S(n, "name")} associates {ConfigTables.S(n, "baseApp")}'s public namespace; its items override the base's");
             return 0;
         });
 
@@ -181,6 +192,7 @@ internal static class ConfigCommands
         ns.Subcommands.Add(list);
         ns.Subcommands.Add(get);
         ns.Subcommands.Add(create);
+        ns.Subcommands.Add(associate);
         ns.Subcommands.Add(delete);
         ns.Subcommands.Add(setContent);
         ns.Subcommands.Add(setSchema);

@@ -47,14 +47,17 @@ internal static class ConfigTables
         Table(list, ["NAME", "CREATED BY", "CREATED"], e => [S(e, "name"), S(e, "createdBy"), Time(e, "createdAt")]);
 
     public static string Namespaces(JsonElement list) =>
-        Table(list, ["NAME", "FORMAT", "MAIN RELEASE", "GRAY RELEASE", "REVISION", "UPDATED BY", "UPDATED"], n =>
-            [S(n, "name"), S(n, "format"), Release(L(n, "headReleaseId")), Gray(n), S(n, "revision"), S(n, "updatedBy"), Time(n, "updatedAt")]);
+        Table(list, ["NAME", "FORMAT", "SHARING", "MAIN RELEASE", "GRAY RELEASE", "REVISION", "UPDATED BY", "UPDATED"], n =>
+            [S(n, "name"), S(n, "format"), Sharing(n), Release(L(n, "headReleaseId")), Gray(n), S(n, "revision"), S(n, "updatedBy"), Time(n, "updatedAt")]);
+
+    private static string Sharing(JsonElement n) =>
+        S(n, "baseApp") is { Length: > 0 } baseApp ? $"overrides {baseApp}" : S(n, "isPublic") == "true" ? "public" : "private";
 
     /// <summary>One namespace: a summary line, then its items (properties) or its document.</summary>
     public static string Namespace(JsonElement n)
     {
         var text = new StringBuilder();
-        text.Append(CultureInfo.InvariantCulture, $"{S(n, "app")}/{S(n, "env")}/{S(n, "name")}  format {S(n, "format")}  main release {Release(L(n, "headReleaseId"))}  gray {Gray(n)}  revision {S(n, "revision")}  schema {(S(n, "schema").Length > 0 ? "yes" : "no")}\n");
+        text.Append(CultureInfo.InvariantCulture, $"{S(n, "app")}/{S(n, "env")}/{S(n, "name")}  format {S(n, "format")}  main release {Release(L(n, "headReleaseId"))}  gray {Gray(n)}  {Sharing(n)}  revision {S(n, "revision")}  schema {(S(n, "schema").Length > 0 ? "yes" : "no")}\n");
         if (S(n, "format") == "Properties")
         {
             text.Append(Items(n.GetProperty("items")));

@@ -37,7 +37,7 @@ public sealed class ConfigTransferService(IKeyValuePort port, ConfigLimits? limi
                 var head = await store.ReleaseAsync(app, name, n.Name, n.HeadReleaseId, cancellationToken);
                 exported.Add(new NamespaceExport
                 {
-                    Name = n.Name, Format = n.Format, Schema = n.Schema, Items = n.Items, Content = n.Format == NamespaceFormat.Properties ? "" : n.Content,
+                    Name = n.Name, Format = n.Format, Schema = n.Schema, IsPublic = n.IsPublic, BaseApp = n.BaseApp, Items = n.Items, Content = n.Format == NamespaceFormat.Properties ? "" : n.Content,
                     HeadReleaseId = n.HeadReleaseId, HeadContentHash = head?.ContentHash,
                 });
             }
@@ -123,7 +123,7 @@ public sealed class ConfigTransferService(IKeyValuePort port, ConfigLimits? limi
 
             var record = new NamespaceRecord
             {
-                App = app, Env = env, Name = file.Name, Format = file.Format, Schema = schema, Items = items, Content = content,
+                App = app, Env = env, Name = file.Name, Format = file.Format, Schema = schema, IsPublic = file.IsPublic, Items = items, Content = content,
                 UpdatedAt = now, UpdatedBy = who.Author,
             };
             var (created, _) = await store.CommitAsync(
@@ -173,6 +173,11 @@ public sealed class ConfigTransferService(IKeyValuePort port, ConfigLimits? limi
     private IReadOnlyList<ConfigItem> Check(NamespaceExport file)
     {
         ConfigNames.CheckName("namespace", file.Name, Limits);
+        if (file.BaseApp is not null)
+        {
+            throw new ConfigCenterException(ConfigErrorKind.InvalidArgument,
+                $"it associates {file.BaseApp}'s public namespace: associations are not imported; associate it first (conclave config ns associate), then import its overrides without baseApp");
+        }
         if (!Enum.IsDefined(file.Format))
         {
             throw new ConfigCenterException(ConfigErrorKind.InvalidArgument, $"format '{file.Format}' is not one of properties, json, yaml, text");

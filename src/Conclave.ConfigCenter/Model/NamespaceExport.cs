@@ -13,6 +13,12 @@ public sealed record NamespaceExport
 
     public string? Schema { get; init; }
 
+    /// <summary>Other apps may associate it (import creates it public).</summary>
+    public bool IsPublic { get; init; }
+
+    /// <summary>Set for an association of another app's public namespace; such namespaces are exported, not imported.</summary>
+    public string? BaseApp { get; init; }
+
     public IReadOnlyList<ConfigItem> Items { get; init; } = [];
 
     public string Content { get; init; } = "";

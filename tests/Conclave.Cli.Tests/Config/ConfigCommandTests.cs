@@ -159,4 +159,35 @@ public sealed class ConfigCommandTests(ITestOutputHelper output) : IAsyncLifetim
         await cli.OkAsync("env", "delete", "FAT", "-a", "orders");
         Assert.Contains("deleted app orders", await cli.OkAsync("app", "delete", "orders"), StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task Public_namespace_associated_by_another_app_serves_overrides()
+    {
+        var cli = new ConfigCli(node);
+        foreach (var app in new[] { "platform", "checkout" })
+        {
+            await cli.OkAsync("app", "create", app);
+            await cli.OkAsync("env", "create", "PRO", "-a", app);
+        }
+
+        Assert.Contains("created public namespace platform/PRO/logging", await cli.OkAsync("ns", "create", "logging", "--public", "-a", "platform", "-e", "PRO"), StringComparison.Ordinal);
+        await cli.OkAsync("item", "set", "level", "info", "-a", "platform", "-e", "PRO", "-n", "logging");
+        await cli.OkAsync("item", "set", "format", "json", "-a", "platform", "-e", "PRO", "-n", "logging");
+        await cli.OkAsync("release", "publish", "-a", "platform", "-e", "PRO", "-n", "logging");
+
+        Assert.Contains("checkout/PRO/logging associates platform's public namespace", await cli.OkAsync("ns", "associate", "logging", "--base-app", "platform", "-a", "checkout", "-e", "PRO"), StringComparison.Ordinal);
+        Assert.Contains("overrides platform", await cli.OkAsync("ns", "list", "-a", "checkout", "-e", "PRO"), StringComparison.Ordinal);
+        await cli.OkAsync("item", "set", "level", "debug", "-a", "checkout", "-e", "PRO", "-n", "logging");
+        await cli.OkAsync("release", "publish", "-a", "checkout", "-e", "PRO", "-n", "logging");
+
+        using var http = node.CreateHttpClient();
+        var effective = await http.GetFromJsonAsync<JsonElement>("/api/v1/apps/checkout/envs/PRO/namespaces/logging/effective?instanceId=pod-1");
+        var configurations = effective.GetProperty("release").GetProperty("configurations");
+        Assert.Equal("debug", configurations.GetProperty("level").GetString());
+        Assert.Equal("json", configurations.GetProperty("format").GetString());
+
+        var (code, _, error) = await cli.RunAsync("ns", "delete", "logging", "-a", "platform", "-e", "PRO");
+        Assert.Equal(1, code);
+        Assert.Contains("is public and associated by checkout", error, StringComparison.Ordinal);
+    }
 }

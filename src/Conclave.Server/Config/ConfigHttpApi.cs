@@ -81,7 +81,7 @@ public static class ConfigHttpApi
             Results.Ok(await c.DiffEnvironmentsAsync(app, envA, envB, ns, ct)));
 
         var envs = api.MapGroup("/apps/{app}/envs/{env}/namespaces");
-        envs.MapGet("", async (string app, string env, ConfigCenterService c, CancellationToken ct) => Results.Ok(await c.ListNamespacesAsync(app, env, ct)));
+        envs.MapGet("", async (string app, string env, ConfigCenterService c, CancellationToken ct) => Results.Ok((await c.ListNamespacesAsync(app, env, ct)).Select(View)));
         envs.MapPost("", async (string app, string env, CreateNamespaceBody b, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
             Results.Created($"/api/v1/apps/{app}/envs/{env}/namespaces/{b.Name}", View(await c.CreateNamespaceAsync(app, env, b.Name, b.Format, b.Schema, b.Public, Who(h), ct))));
 

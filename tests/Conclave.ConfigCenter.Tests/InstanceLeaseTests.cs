@@ -9,7 +9,7 @@ namespace Conclave.ConfigCenter.Tests;
 
 /// <summary>
 /// An instance's delivery record lives while the instance is subscribed (the server renews its lease for the
-/// stream's life) and disappears one lease lifetime after the instance goes away. Real time with a 2 s lease: the
+/// stream's life) and disappears one lease lifetime after the instance goes away. Real time with a 3 s lease (renewed every second): the
 /// test waits for observed states only, using an unsubscribed instance's record expiring as proof that a lease
 /// lifetime has passed.
 /// </summary>
@@ -18,7 +18,7 @@ public sealed class InstanceLeaseTests(ITestOutputHelper output) : IAsyncLifetim
     private TestNode node = null!;
 
     public async Task InitializeAsync() =>
-        node = await TestNode.StartInProcessAsync(output, o => o with { ConfigLimits = new ConfigLimits { InstanceLeaseSeconds = 2 } });
+        node = await TestNode.StartInProcessAsync(output, o => o with { ConfigLimits = new ConfigLimits { InstanceLeaseSeconds = 3 } });
 
     public async Task DisposeAsync() => await node.DisposeAsync();
 

@@ -16,6 +16,12 @@ public static class ErrorCatalogue
     /// <summary>Trailer carrying the <see cref="ErrorCode"/> name.</summary>
     public const string CodeTrailer = "conclave-code";
 
+    /// <summary>
+    /// Trailer set to "true" when a failed write certainly was not, and will not be, applied (e.g. no leader was
+    /// known, so it was never sent): a client may send it again elsewhere without risking a double apply.
+    /// </summary>
+    public const string NotAppliedTrailer = "conclave-not-applied";
+
     private static readonly Dictionary<ErrorCode, (StatusCode Status, string Message)> Entries = new()
     {
         [ErrorCode.KeyNotProvided] = (StatusCode.InvalidArgument, "etcdserver: key is not provided"),

@@ -1,5 +1,6 @@
 using System.Net.Http;
 using System.Net.Sockets;
+using Conclave.Api.Errors;
 using Grpc.Core;
 
 namespace Conclave.Client.Internal;
@@ -77,9 +78,14 @@ internal static class RpcErrorMap
             return false;
         }
 
-        // Reads may always be repeated; a write only when the connection was never established.
-        return idempotent || IsConnectFailure(ex);
+        // Reads may always be repeated; a write only when the connection was never established, or when the server
+        // says it certainly did not apply it (no leader was known, so it was never sent to the log).
+        return idempotent || IsConnectFailure(ex) || WasNotApplied(ex);
     }
+
+    /// <summary>Whether the server marked the failure "certainly not applied".</summary>
+    public static bool WasNotApplied(RpcException ex) =>
+        ex.Trailers.GetValue(ErrorCatalogue.NotAppliedTrailer) == "true";
 
     /// <summary>
     /// Whether the call failed in transport (connection refused, reset or lost mid-call) or because the cluster had

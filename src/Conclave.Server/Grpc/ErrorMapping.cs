@@ -21,7 +21,13 @@ internal static class ErrorMapping
             case ConsensusUnavailableException u when FindIoFailure(u) is { } io:
                 return StorageFailure(io);
             case ConsensusUnavailableException u:
-                return Create(u.Message.Contains("timed out", StringComparison.OrdinalIgnoreCase) ? ErrorCode.Timeout : ErrorCode.NoLeader, u.Message);
+                var unavailable = Create(u.Message.Contains("timed out", StringComparison.OrdinalIgnoreCase) ? ErrorCode.Timeout : ErrorCode.NoLeader, u.Message);
+                if (u.NotApplied)
+                {
+                    unavailable.Trailers.Add(ErrorCatalogue.NotAppliedTrailer, "true");
+                }
+
+                return unavailable;
             case OperationCanceledException when callCancelled.IsCancellationRequested:
                 return new RpcException(new Status(StatusCode.Cancelled, "context canceled"));
             case OperationCanceledException:

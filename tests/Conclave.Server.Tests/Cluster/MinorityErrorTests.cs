@@ -27,6 +27,7 @@ public sealed class MinorityErrorTests(ITestOutputHelper output)
             deadline: DateTime.UtcNow.AddSeconds(30)).ResponseAsync);
         Assert.Equal(StatusCode.Unavailable, put.StatusCode);
         Assert.Equal("etcdserver: no leader", put.Status.Detail);
+        Assert.Equal("true", put.Trailers.GetValue("conclave-not-applied"));
 
         using var http = new HttpClient { BaseAddress = new Uri(cluster.HttpUrl(alone)), Timeout = TimeSpan.FromSeconds(30) };
         using var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/apps") { Content = JsonContent.Create(new { id = "orders", name = "Orders", owner = "team" }) };

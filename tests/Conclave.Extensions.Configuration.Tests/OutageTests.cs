@@ -171,10 +171,11 @@ public sealed class OutageTests(ITestOutputHelper output) : IAsyncLifetime
         }
     }
 
-    private static ConclaveConfigurationOptions WithCache(ConclaveConfigurationOptions options)
+    private ConclaveConfigurationOptions WithCache(ConclaveConfigurationOptions options)
     {
         options.CacheKey = Sources.NewCacheKey();
-        options.CacheDirectory = Path.Combine(Path.GetTempPath(), "conclave-provider-cache-" + Guid.NewGuid().ToString("N")[..8]);
+        // Inside the test's own temporary directory, so it is deleted with it.
+        options.CacheDirectory = directory.Combine("cache-" + Guid.NewGuid().ToString("N")[..8]);
         return options;
     }
 

@@ -1,9 +1,9 @@
-namespace Conclave.Concurrency.Tests.Fixtures;
+namespace Conclave.Testing;
 
 /// <summary>
-/// A clock that moves only when the test says so, with timers (the lease keeper's <see cref="PeriodicTimer"/>)
-/// that fire when <see cref="Advance"/> passes their due time. Lets a test expire a lease at a moment of its
-/// choosing instead of sleeping for the TTL.
+/// A clock that moves only when the test says so, with timers (e.g. the lease keeper's <see cref="PeriodicTimer"/>,
+/// a client's reconnect back-off) that fire when <see cref="Advance"/> passes their due time: a test decides when a
+/// lease expires or a reconnect happens instead of sleeping for it.
 /// </summary>
 public sealed class ManualClock : TimeProvider
 {

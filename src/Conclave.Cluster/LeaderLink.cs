@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Net;
 using DotNext.Net.Cluster.Consensus.Raft;
 using Grpc.Core;
 using Grpc.Net.Client;
@@ -124,18 +123,6 @@ internal sealed class LeaderLink : IAsyncDisposable
         return channel.CreateCallInvoker();
     }
 
-    /// <summary>The id of <paramref name="member"/>: from the initial topology, else from its metadata.</summary>
-    public async ValueTask<ulong> MemberIdAsync(RaftClusterMember member, CancellationToken cancellationToken)
-    {
-        if (topology.Find(member.EndPoint) is { } known)
-        {
-            return known.Id;
-        }
-
-        var metadata = await MetadataAsync(member, cancellationToken).ConfigureAwait(false);
-        return metadata.TryGetValue(MemberIdKey, out var id) && ulong.TryParse(id, out var parsed) ? parsed : 0;
-    }
-
     /// <summary>A member's metadata, from DotNext's cache when it has it.</summary>
     public static async ValueTask<IReadOnlyDictionary<string, string>> MetadataAsync(RaftClusterMember member, CancellationToken cancellationToken)
     {
@@ -205,7 +192,4 @@ internal sealed class LeaderLink : IAsyncDisposable
         channels.Clear();
         return ValueTask.CompletedTask;
     }
-
-    /// <summary>For log messages.</summary>
-    public static string Describe(EndPoint? endPoint) => endPoint?.ToString() ?? "?";
 }

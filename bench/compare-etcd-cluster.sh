@@ -21,11 +21,8 @@ CONNS=${CONNS:-6}
 WARMUP=${WARMUP:-30000}
 FAILOVERS=${FAILOVERS:-3}
 
-if ! command -v etcd >/dev/null; then
-  echo "installing etcd-server ..." >&2
-  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-  $SUDO apt-get update -qq >/dev/null && $SUDO apt-get install -y -qq etcd-server >/dev/null
-fi
+source bench/lib.sh
+ensure_etcd
 
 ./conclave --help >/dev/null # publishes the ReadyToRun build when stale
 CONCLAVE=artifacts/conclave/conclave
@@ -34,9 +31,6 @@ declare -A PID CMD
 cleanup() { for k in "${!PID[@]}"; do kill -9 "${PID[$k]}" 2>/dev/null || true; done; rm -rf "$WORK"; }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
-cpu_ticks() { local t=0; for p in "$@"; do t=$((t + $(awk '{print $14+$15}' "/proc/$p/stat"))); done; echo $t; }
-now() { date +%s.%N; }
 ctl() { ETCDCTL_API=3 etcdctl "$@"; }
 
 wait_healthy() { # endpoints...
@@ -85,7 +79,6 @@ leader_index() { # server -> 1..3
 }
 
 RESULTS="$WORK/results.tsv"; : >"$RESULTS"
-record() { printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >>"$RESULTS"; }
 
 run_closed() { # workload server args...
   local w=$1 s=$2; shift 2
@@ -136,19 +129,4 @@ for round in $(seq 1 "$ROUNDS"); do
   done
 done
 
-python3 - "$RESULTS" "$ROUNDS" <<'PY'
-import sys, statistics, collections
-rows = collections.defaultdict(list)
-for line in open(sys.argv[1]):
-    w, s, m, v = line.rstrip("\n").split("\t")
-    rows[(w, m, s)].append(float(v))
-order = ["put", "range-l", "failover"]
-keys = sorted({(w, m) for (w, m, s) in rows}, key=lambda k: (order.index(k[0]) if k[0] in order else 9, k[1]))
-print(f"3-member clusters, rounds: {sys.argv[2]}; medians (failover: median of every kill)")
-print(f"{'workload':10} {'metric':32} {'etcd':>12} {'conclave':>12} {'conclave/etcd':>14}")
-for w, m in keys:
-    e = rows.get((w, m, "etcd")); c = rows.get((w, m, "conclave"))
-    em = statistics.median(e) if e else float("nan"); cm = statistics.median(c) if c else float("nan")
-    ratio = f"{cm/em:.2f}" if em else "-"
-    print(f"{w:10} {m:32} {em:12.1f} {cm:12.1f} {ratio:>14}")
-PY
+print_table "3-member clusters, rounds: $ROUNDS; medians (failover: median of every kill)" "put range-l failover"

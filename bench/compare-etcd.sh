@@ -20,11 +20,8 @@ WATCH_PUTS=${WATCH_PUTS:-1000}
 RSS_WATCHERS=${RSS_WATCHERS:-10000}
 WARMUP=${WARMUP:-40000}
 
-if ! command -v etcd >/dev/null; then
-  echo "installing etcd-server ..." >&2
-  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-  $SUDO apt-get update -qq >/dev/null && $SUDO apt-get install -y -qq etcd-server >/dev/null
-fi
+source bench/lib.sh
+ensure_etcd
 
 ./conclave --help >/dev/null # publishes the ReadyToRun build when stale
 CONCLAVE=artifacts/conclave/conclave
@@ -33,10 +30,6 @@ PIDS=()
 cleanup() { for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill -9 "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
-cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
-rss_kb() { awk '/VmRSS/{print $2}' "/proc/$1/status"; }
-now() { date +%s.%N; }
 
 wait_ready() { # endpoint
   for _ in $(seq 1 200); do
@@ -68,7 +61,6 @@ start_conclave() { # sets CP_PID CP_ADDR T (seconds to ready)
 stop() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 
 RESULTS="$WORK/results.tsv"; : >"$RESULTS"
-record() { printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >>"$RESULTS"; } # workload server metric value
 
 run_closed() { # workload server addr pid args...
   local w=$1 s=$2 a=$3 pid=$4; shift 4
@@ -113,18 +105,4 @@ for round in $(seq 1 "$ROUNDS"); do
   done
 done
 
-python3 - "$RESULTS" "$ROUNDS" <<'PY'
-import sys, statistics, collections
-rows = collections.defaultdict(list)
-for line in open(sys.argv[1]):
-    w, s, m, v = line.rstrip("\n").split("\t")
-    rows[(w, m, s)].append(float(v))
-keys = sorted({(w, m) for (w, m, s) in rows}, key=lambda k: (["put","range-l","range-s","watch","rss","startup"].index(k[0]) if k[0] in ["put","range-l","range-s","watch","rss","startup"] else 9, k[1]))
-print(f"rounds: {sys.argv[2]}; medians")
-print(f"{'workload':10} {'metric':24} {'etcd':>12} {'conclave':>12} {'conclave/etcd':>14}")
-for w, m in keys:
-    e = rows.get((w, m, "etcd")); c = rows.get((w, m, "conclave"))
-    em = statistics.median(e) if e else float("nan"); cm = statistics.median(c) if c else float("nan")
-    ratio = f"{cm/em:.2f}" if em else "-"
-    print(f"{w:10} {m:24} {em:12.1f} {cm:12.1f} {ratio:>14}")
-PY
+print_table "rounds: $ROUNDS; medians" "put range-l range-s watch rss startup"

@@ -1,0 +1,40 @@
+# Shared by bench/compare-etcd.sh and bench/compare-etcd-cluster.sh (sourced, not run).
+
+# Installs Debian's etcd-server when missing.
+ensure_etcd() {
+  if ! command -v etcd >/dev/null; then
+    echo "installing etcd-server ..." >&2
+    local sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
+    $sudo apt-get update -qq >/dev/null && $sudo apt-get install -y -qq etcd-server >/dev/null
+  fi
+}
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+# User + system CPU ticks of one or more processes, summed.
+cpu_ticks() { local t=0 p; for p in "$@"; do t=$((t + $(awk '{print $14+$15}' "/proc/$p/stat"))); done; echo "$t"; }
+rss_kb() { awk '/VmRSS/{print $2}' "/proc/$1/status"; }
+now() { date +%s.%N; }
+
+# record WORKLOAD SERVER METRIC VALUE  (appends to $RESULTS)
+record() { printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >>"$RESULTS"; }
+
+# print_table TITLE "WORKLOAD ORDER..." : medians per (workload, metric, server) and the ratio conclave/etcd.
+print_table() {
+  python3 - "$RESULTS" "$1" "$2" <<'PY'
+import sys, statistics, collections
+rows = collections.defaultdict(list)
+for line in open(sys.argv[1]):
+    w, s, m, v = line.rstrip("\n").split("\t")
+    rows[(w, m, s)].append(float(v))
+order = sys.argv[3].split()
+keys = sorted({(w, m) for (w, m, s) in rows}, key=lambda k: (order.index(k[0]) if k[0] in order else 99, k[1]))
+width = max([24] + [len(m) for _, m in keys])
+print(sys.argv[2])
+print(f"{'workload':10} {'metric':{width}} {'etcd':>12} {'conclave':>12} {'conclave/etcd':>14}")
+for w, m in keys:
+    e = rows.get((w, m, "etcd")); c = rows.get((w, m, "conclave"))
+    em = statistics.median(e) if e else float("nan"); cm = statistics.median(c) if c else float("nan")
+    ratio = f"{cm/em:.2f}" if em else "-"
+    print(f"{w:10} {m:{width}} {em:12.1f} {cm:12.1f} {ratio:>14}")
+PY
+}

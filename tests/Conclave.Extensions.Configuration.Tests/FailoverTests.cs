@@ -93,7 +93,11 @@ public sealed class FailoverTests(ITestOutputHelper output)
             () =>
             {
                 clock.Advance(TimeSpan.FromSeconds(1));
-                return root["Orders:Greeting"] == "published-during-failover";
+                // The Changed event follows the data swap; wait for both before comparing what was applied.
+                lock (applied)
+                {
+                    return root["Orders:Greeting"] == "published-during-failover" && applied.Count > 0;
+                }
             },
             TimeSpan.FromSeconds(30),
             "the release published while the subscription was moving",

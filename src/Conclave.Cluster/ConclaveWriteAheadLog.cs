@@ -1,16 +1,93 @@
+using System.Reflection;
+using DotNext.IO.Log;
+using DotNext.Net.Cluster.Consensus.Raft;
 using DotNext.Net.Cluster.Consensus.Raft.StateMachine;
 
 namespace Conclave.Cluster;
 
 /// <summary>DotNext's WAL configured for Conclave, opened and checked once before Raft starts (see <see cref="WalRecovery"/>).</summary>
-internal sealed class ConclaveWriteAheadLog : WriteAheadLog
+/// <remarks>
+/// <para>
+/// Works around a race in DotNext 6.12's WAL (reproduced by <c>SnapshotInstallTests</c>, found by the snapshot
+/// catch-up fault test): the background flusher reads the snapshot index <em>before</em> it takes its lock. If an
+/// InstallSnapshot runs in between, the flusher then flushes from the old snapshot index up to the new last index,
+/// reads the metadata of entries that were never written (the follower's log ended before the new snapshot), throws
+/// <c>MissingPageException</c>, and the log stops for good on that member. The flusher only takes its lock when it
+/// has work (unflushed entries or an unsaved commit index), and on a follower nothing else appends or commits while
+/// an InstallSnapshot is handled (DotNext serializes AppendEntries and InstallSnapshot). So before an install this
+/// class waits until the flusher has nothing left to do; then it cannot be caught holding a stale snapshot index.
+/// </para>
+/// <para>
+/// The flusher's progress is private in 6.12; it is read by reflection (the DotNext version is pinned exactly, and
+/// the constructor fails loudly if the field is gone).
+/// </para>
+/// </remarks>
+internal sealed class ConclaveWriteAheadLog : WriteAheadLog, IAuditTrail<IRaftLogEntry>
 {
+    private static readonly FieldInfo FlusherStateField = FindField(typeof(WriteAheadLog), "flusherState");
+    private static readonly FieldInfo FlushStateValue = FindField(FlusherStateField.FieldType, "value");
+    private static readonly FieldInfo FlushStateVersion = FindField(FlusherStateField.FieldType, "version");
+    private static readonly FieldInfo UnflushedIndexField = FindField(FlushStateValue.FieldType, "UnflushedIndex");
+    private static readonly FieldInfo FlushedCommitIndexField = FindField(FlushStateValue.FieldType, "FlushedCommitIndex");
+
+    /// <summary>Longest wait for the flusher before an install goes ahead anyway (a stuck disk fails elsewhere).</summary>
+    private static readonly TimeSpan QuiesceLimit = TimeSpan.FromSeconds(10);
+
+    private readonly IStateMachine stateMachine;
     private int initialized;
 
     private ConclaveWriteAheadLog(Options options, IStateMachine stateMachine)
         : base(options, stateMachine)
     {
+        this.stateMachine = stateMachine;
     }
+
+    /// <summary>Snapshots go through <see cref="InstallSnapshotAsync"/>; everything else straight to the WAL.</summary>
+    ValueTask IAuditTrail<IRaftLogEntry>.AppendAsync<TEntry>(TEntry entry, long startIndex, CancellationToken token)
+        => entry.IsSnapshot ? InstallSnapshotAsync(entry, startIndex, token) : AppendAsync(entry, startIndex, token);
+
+    private async ValueTask InstallSnapshotAsync<TEntry>(TEntry snapshot, long startIndex, CancellationToken token)
+        where TEntry : IRaftLogEntry
+    {
+        await WaitForIdleFlusherAsync(token).ConfigureAwait(false);
+        await AppendAsync(snapshot, startIndex, token).ConfigureAwait(false);
+    }
+
+    /// <summary>Waits until every entry is flushed and the commit index is saved, so the flusher has no work.</summary>
+    private async Task WaitForIdleFlusherAsync(CancellationToken token)
+    {
+        var deadline = DateTime.UtcNow + QuiesceLimit;
+        while (!IsFlusherIdle() && DateTime.UtcNow < deadline)
+        {
+            // Wakes the flusher and waits for every appended entry; the commit index is saved in the same pass
+            // or the next one, hence the loop.
+            await FlushAsync(token).ConfigureAwait(false);
+            if (!IsFlusherIdle())
+            {
+                await Task.Delay(1, token).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private bool IsFlusherIdle()
+    {
+        // A copy of DotNext's Atomic<FlushState> (a sequence lock): an odd version means a write was in progress.
+        var atomic = FlusherStateField.GetValue(this)!;
+        if (((nuint)FlushStateVersion.GetValue(atomic)! & 1) != 0)
+        {
+            return false;
+        }
+
+        var state = FlushStateValue.GetValue(atomic)!;
+        var unflushed = (long)UnflushedIndexField.GetValue(state)!;
+        var flushedCommit = (long)FlushedCommitIndexField.GetValue(state)!;
+        var commit = long.Max(stateMachine.Snapshot?.Index ?? 0, LastCommittedEntryIndex);
+        return unflushed > LastEntryIndex && flushedCommit == commit;
+    }
+
+    private static FieldInfo FindField(Type type, string name) =>
+        type.GetField(name, BindingFlags.Instance | BindingFlags.NonPublic | BindingFlags.Public)
+        ?? throw new MissingFieldException(type.FullName, name + " (DotNext's WAL changed: re-check ConclaveWriteAheadLog's install guard)");
 
     public static async Task<ConclaveWriteAheadLog> OpenAsync(string directory, int chunkSize, IStateMachine stateMachine, CancellationToken cancellationToken)
     {

@@ -7,11 +7,12 @@ namespace Conclave.Robustness.Tests;
 /// </summary>
 public sealed class SnapshotCatchUpTests(ITestOutputHelper output)
 {
-    [Fact(Skip = "bug (found by this test, intermittent under the full suite): after a restarted follower installs two snapshots in a row, DotNext 6.12's WriteAheadLog throws MissingPageException ('WAL page N doesn't exist on the disk') in FlushAsync, and the follower stays unhealthy. Remove this Skip once the WAL is fixed or worked around.")]
+    [Fact]
     public async Task A_follower_behind_the_compacted_log_catches_up_by_snapshot_under_writes()
     {
-        // Snapshots every 500 entries, so the log the stopped follower needs is truncated quickly.
-        await using var cluster = await ProcessCluster.StartAsync(3, output, ["--snapshot-count", "500"]);
+        // Snapshots every 100 entries: the log the stopped follower needs is truncated quickly, and it installs several
+        // snapshots in a row while it catches up (the case that found the WAL flusher race, see ConclaveWriteAheadLog).
+        await using var cluster = await ProcessCluster.StartAsync(3, output, ["--snapshot-count", "100"]);
         await using var workload = new WriteWorkload(cluster.Endpoints, 6);
         await workload.WaitForAcksAsync(200);
         var leader = await cluster.WaitForLeaderAsync();
@@ -36,7 +37,9 @@ public sealed class SnapshotCatchUpTests(ITestOutputHelper output)
             },
             TimeSpan.FromSeconds(60),
             "the restarted follower to catch up with the leader while writes continue");
-        Assert.Contains("Installing snapshot", cluster[lagging].ReadLog(), StringComparison.OrdinalIgnoreCase);
+        var installs = cluster[lagging].ReadLog().Split("Installing snapshot", StringSplitOptions.None).Length - 1;
+        output.WriteLine($"the restarted follower installed {installs} snapshot(s)");
+        Assert.True(installs > 0, "the restarted follower should have caught up by snapshot");
 
         await workload.WaitForAcksAsync(workload.AckCount + 100);
         await workload.StopAsync();

@@ -4,8 +4,9 @@ using System.Text;
 namespace Conclave.Cluster;
 
 /// <summary>
-/// The members this node was configured with, their stable ids and Raft endpoints. Ids are derived the way
-/// etcd derives them (a hash of what identifies the member), so every member computes the same ids.
+/// The members this node was configured with, their stable ids and Raft endpoints. A member's id is a hash of its
+/// peer address (what identifies a member to Raft), so every member computes the same id for any member, also one
+/// added at runtime that it only knows by address.
 /// </summary>
 internal sealed class ClusterTopology
 {
@@ -47,7 +48,7 @@ internal sealed class ClusterTopology
         var members = initial
             .OrderBy(static p => p.Key, StringComparer.Ordinal)
             .Select(p => new TopologyMember(
-                MemberId(p.Key, p.Value),
+                MemberId(ParsePeerUrl(p.Key, p.Value)),
                 p.Key,
                 p.Value,
                 ParsePeerUrl(p.Key, p.Value),
@@ -66,10 +67,25 @@ internal sealed class ClusterTopology
         return new ClusterTopology(clusterId, members.Single(m => m.Name == options.MemberName), members);
     }
 
-    /// <summary>Stable id of a member: FNV-1a 64 of its name and peer URL (never 0, which means "none").</summary>
-    public static ulong MemberId(string name, string peerUrl) => Fnv1a64($"{name}\n{peerUrl}");
+    /// <summary>Stable id of a member: FNV-1a 64 of its peer address <c>host:port</c> (never 0, which means "none").</summary>
+    public static ulong MemberId(EndPoint peer) => peer switch
+    {
+        IPEndPoint ip => Fnv1a64($"{ip.Address}:{ip.Port}"),
+        DnsEndPoint dns => Fnv1a64($"{dns.Host.ToLowerInvariant()}:{dns.Port}"),
+        _ => Fnv1a64(peer.ToString() ?? ""),
+    };
 
-    private static EndPoint ParsePeerUrl(string name, string peerUrl)
+    /// <summary>A peer URL for an endpoint known only by address (a member added at runtime).</summary>
+    public static string PeerUrlOf(EndPoint peer) => peer switch
+    {
+        IPEndPoint ip => $"http://{(ip.Address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{ip.Address}]" : ip.Address.ToString())}:{ip.Port}",
+        DnsEndPoint dns => $"http://{dns.Host}:{dns.Port}",
+        _ => $"http://{peer}",
+    };
+
+    /// <summary>The Raft endpoint of a peer URL such as <c>http://10.0.0.1:2380</c>.</summary>
+    /// <exception cref="ArgumentException">Not an absolute URL with a port.</exception>
+    public static EndPoint ParsePeerUrl(string name, string peerUrl)
     {
         if (!Uri.TryCreate(peerUrl, UriKind.Absolute, out var uri) || uri.Port <= 0)
         {

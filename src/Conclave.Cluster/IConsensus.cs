@@ -49,6 +49,32 @@ public interface IConsensus : IAsyncDisposable
     /// </summary>
     ValueTask<IReadOnlyList<MemberInfo>> MembersAsync(CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Leader only: records a new voting member by peer URL and returns its id at once; the leader brings it in
+    /// (replicates the log to it, then commits the configuration with it) once it runs with
+    /// <c>--initial-cluster-state existing</c>.
+    /// </summary>
+    /// <exception cref="MembershipException">Bad URL, already a member, another change in progress, or a learner.</exception>
+    /// <exception cref="ConsensusUnavailableException">Not the leader (<see cref="ConsensusUnavailableException.NotApplied"/>).</exception>
+    ValueTask<MemberInfo> AddMemberAsync(string peerUrl, bool isLearner, CancellationToken cancellationToken);
+
+    /// <summary>Leader only: removes a member (or a member still joining) and returns once the change committed.</summary>
+    /// <exception cref="MembershipException">No such member, the last member, or another change in progress.</exception>
+    /// <exception cref="ConsensusUnavailableException">Not the leader, or the outcome is unknown.</exception>
+    ValueTask RemoveMemberAsync(ulong memberId, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// A leader said this member was removed: checks the member list at <paramref name="leaderClientUrl"/> and, when
+    /// this member is not in it, cancels <see cref="Removed"/>.
+    /// </summary>
+    ValueTask ConfirmRemovedAsync(string leaderClientUrl, CancellationToken cancellationToken);
+
+    /// <summary>Cancelled when this member was removed from the cluster (it should stop, as etcd's does).</summary>
+    CancellationToken Removed { get; }
+
+    /// <summary>The cluster's id, cheap enough to read on every response.</summary>
+    ulong ClusterId { get; }
+
     /// <summary>The current Raft term, cheap enough to read on every response.</summary>
     ulong Term { get; }
 

@@ -21,6 +21,9 @@ internal sealed class LeaderLink : IAsyncDisposable
     /// <summary>Metadata key under which a member advertises its id.</summary>
     public const string MemberIdKey = "conclave.member-id";
 
+    /// <summary>Member metadata key: the id of the cluster this member belongs to.</summary>
+    public const string ClusterIdKey = "conclave.cluster-id";
+
     private readonly RaftCluster cluster;
     private readonly IPersistentState log;
     private readonly ClusterTopology topology;
@@ -102,11 +105,9 @@ internal sealed class LeaderLink : IAsyncDisposable
     /// <summary>Whether <paramref name="member"/> is this member.</summary>
     public bool IsLocal(RaftClusterMember member) => member.IsRemote is false || Equals(member.EndPoint, topology.Local.EndPoint);
 
-    /// <summary>A call invoker for <paramref name="member"/>'s client URL.</summary>
-    /// <exception cref="ConsensusUnavailableException">The member's client URL is not known (yet).</exception>
-    public async ValueTask<CallInvoker> ConnectAsync(RaftClusterMember member, CancellationToken cancellationToken)
+    /// <summary>A call invoker for a client URL (one channel per URL, kept).</summary>
+    public CallInvoker Connect(string url)
     {
-        var url = await ClientUrlAsync(member, cancellationToken).ConfigureAwait(false);
         var channel = channels.GetOrAdd(url, static u => GrpcChannel.ForAddress(u, new GrpcChannelOptions
         {
             MaxReceiveMessageSize = null,
@@ -122,6 +123,11 @@ internal sealed class LeaderLink : IAsyncDisposable
         }));
         return channel.CreateCallInvoker();
     }
+
+    /// <summary>A call invoker for <paramref name="member"/>'s client URL.</summary>
+    /// <exception cref="ConsensusUnavailableException">The member's client URL is not known (yet).</exception>
+    public async ValueTask<CallInvoker> ConnectAsync(RaftClusterMember member, CancellationToken cancellationToken) =>
+        Connect(await ClientUrlAsync(member, cancellationToken).ConfigureAwait(false));
 
     /// <summary>A member's metadata, from DotNext's cache when it has it.</summary>
     public static async ValueTask<IReadOnlyDictionary<string, string>> MetadataAsync(RaftClusterMember member, CancellationToken cancellationToken)
@@ -141,7 +147,7 @@ internal sealed class LeaderLink : IAsyncDisposable
         }
     }
 
-    private async ValueTask<string> ClientUrlAsync(RaftClusterMember member, CancellationToken cancellationToken)
+    public async ValueTask<string> ClientUrlAsync(RaftClusterMember member, CancellationToken cancellationToken)
     {
         if (topology.Find(member.EndPoint) is { ClientUrls.Count: > 0 } known)
         {
@@ -158,8 +164,9 @@ internal sealed class LeaderLink : IAsyncDisposable
     }
 
     /// <summary>Metadata this member advertises to its peers.</summary>
-    public static void Describe(IDictionary<string, string> metadata, TopologyMember local)
+    public static void Describe(IDictionary<string, string> metadata, TopologyMember local, ulong clusterId)
     {
+        metadata[ClusterIdKey] = clusterId.ToString(System.Globalization.CultureInfo.InvariantCulture);
         metadata[NameKey] = local.Name;
         metadata[MemberIdKey] = local.Id.ToString(System.Globalization.CultureInfo.InvariantCulture);
         metadata[ClientUrlsKey] = string.Join(',', local.ClientUrls);

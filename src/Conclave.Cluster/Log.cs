@@ -60,4 +60,25 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 2032, Level = LogLevel.Critical, Message = "The proposal pipeline stopped unexpectedly")]
     public static partial void PipelineCrashed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 2040, Level = LogLevel.Information, Message = "Member {PeerUrl} (id {MemberId:x}) added: joining once it answers and has caught up")]
+    public static partial void MemberJoining(ILogger logger, string peerUrl, ulong memberId);
+
+    [LoggerMessage(EventId = 2041, Level = LogLevel.Information, Message = "Member {PeerUrl} (id {MemberId:x}) caught up and joined the configuration")]
+    public static partial void MemberJoined(ILogger logger, string peerUrl, ulong memberId);
+
+    [LoggerMessage(EventId = 2042, Level = LogLevel.Debug, Message = "Member {PeerUrl} did not join yet: {Reason}")]
+    public static partial void MemberJoinAttemptFailed(ILogger logger, string peerUrl, string reason);
+
+    [LoggerMessage(EventId = 2043, Level = LogLevel.Warning, Message = "This member stopped leading; member {PeerUrl} (id {MemberId:x}) did not join and must be added again")]
+    public static partial void MemberJoinDropped(ILogger logger, string peerUrl, ulong memberId);
+
+    [LoggerMessage(EventId = 2044, Level = LogLevel.Information, Message = "Joining member {PeerUrl} (id {MemberId:x}) removed before it joined")]
+    public static partial void MemberJoinCancelled(ILogger logger, string peerUrl, ulong memberId);
+
+    [LoggerMessage(EventId = 2045, Level = LogLevel.Information, Message = "Member {PeerAddress} (id {MemberId:x}) removed from the configuration")]
+    public static partial void MemberRemoved(ILogger logger, string peerAddress, ulong memberId);
+
+    [LoggerMessage(EventId = 2046, Level = LogLevel.Warning, Message = "This member ({Name}) was removed from the cluster; it stops serving")]
+    public static partial void LocalMemberRemoved(ILogger logger, string name);
 }

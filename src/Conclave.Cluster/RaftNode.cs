@@ -15,7 +15,7 @@ namespace Conclave.Cluster;
 /// (<see cref="CommandBatch"/>), and several entries are in flight at once, so the next batch forms while the
 /// previous one is replicated and flushed.
 /// </summary>
-public sealed class RaftNode : IConsensus
+public sealed partial class RaftNode : IConsensus
 {
     private readonly RaftNodeOptions options;
     private readonly ClusterTopology topology;
@@ -31,7 +31,9 @@ public sealed class RaftNode : IConsensus
     private readonly ReadBarrierCoalescer commitAnnouncer;
     private readonly LeaderLink link;
     private readonly LeaderBarrier leaderBarrier;
-    private readonly MemberInfo[] members;
+    private readonly string dataDirectory;
+    private ulong clusterId;
+    private bool adoptClusterId;
     private int disposed;
 
     private RaftNode(
@@ -42,8 +44,13 @@ public sealed class RaftNode : IConsensus
         SnapshottingStateMachine stateMachine,
         PeerConfigurationStorage membership,
         ClusterMetrics metrics,
-        ILogger logger)
+        ILogger logger,
+        string dataDirectory,
+        ulong? clusterId)
     {
+        this.dataDirectory = dataDirectory;
+        this.clusterId = clusterId ?? topology.ClusterId;
+        adoptClusterId = clusterId is null;
         this.options = options;
         this.topology = topology;
         this.cluster = cluster;
@@ -52,7 +59,6 @@ public sealed class RaftNode : IConsensus
         this.membership = membership;
         this.metrics = metrics;
         this.logger = logger;
-        members = topology.Members.Select(static m => m.ToInfo()).ToArray();
         link = new LeaderLink(cluster, wal, topology);
         leaderBarrier = new LeaderBarrier(cluster, wal, link, topology.Local.Id);
         var pending = new PendingBatches(topology.Local.Id);
@@ -61,10 +67,16 @@ public sealed class RaftNode : IConsensus
         barriers = new ReadBarrierCoalescer(BarrierRoundAsync);
         commitAnnouncer = new ReadBarrierCoalescer(AnnounceCommitAsync);
         cluster.LeaderChanged += OnLeaderChanged;
+        cluster.MemberRemoved += OnMemberRemoved;
+        cluster.MemberAdded += OnMemberAdded;
+        joiner = Task.Run(JoinLoopAsync);
     }
 
     /// <inheritdoc />
     public CancellationToken Stopping => stopping.Token;
+
+    /// <inheritdoc />
+    public ulong ClusterId => Volatile.Read(ref clusterId);
 
     /// <inheritdoc />
     public ulong Term => (ulong)((IPersistentState)wal).Term;
@@ -76,15 +88,20 @@ public sealed class RaftNode : IConsensus
         {
             var leader = cluster.Leader;
             return new ConsensusStatus(
-                topology.ClusterId,
+                ClusterId,
                 topology.Local.Id,
-                topology.Find(leader?.EndPoint)?.Id ?? 0,
+                leader is null ? 0 : ClusterTopology.MemberId(leader.EndPoint),
                 (ulong)((IPersistentState)wal).Term,
                 wal.LastCommittedEntryIndex,
                 wal.LastAppliedIndex,
-                members);
+                CurrentMembers());
         }
     }
+
+    /// <summary>The configuration as this member knows it now, without asking anyone (names of members added at runtime may be empty).</summary>
+    private MemberInfo[] CurrentMembers() =>
+        [.. cluster.Members.Select(m => topology.Find(m.EndPoint)?.ToInfo()
+            ?? new MemberInfo(ClusterTopology.MemberId(m.EndPoint), "", [ClusterTopology.PeerUrlOf(m.EndPoint)], [], IsLearner: false))];
 
     /// <summary>Index of the newest durable snapshot (0 when none); the log behind it is truncated.</summary>
     public long SnapshotIndex => stateMachine.SnapshotIndex;
@@ -147,7 +164,8 @@ public sealed class RaftNode : IConsensus
                 GracefulShutdownTimeout = TimeSpan.FromMilliseconds(200),
                 LoggerFactory = loggerFactory,
             };
-            LeaderLink.Describe(configuration.Metadata, topology.Local);
+            var clusterId = ClusterIdentity.Load(dataDirectory, topology, options.JoinExisting);
+            LeaderLink.Describe(configuration.Metadata, topology.Local, clusterId ?? topology.ClusterId);
             cluster = new RaftCluster(configuration) { AuditTrail = wal };
             await cluster.StartAsync(cancellationToken).ConfigureAwait(false);
             if (cluster.Members.Count == 1)
@@ -159,7 +177,7 @@ public sealed class RaftNode : IConsensus
             }
 
             Log.Started(logger, wal.LastEntryIndex, wal.LastCommittedEntryIndex, wal.LastAppliedIndex, adapter.SnapshotIndex);
-            return new RaftNode(options, topology, cluster, wal, adapter, membership, metrics, logger);
+            return new RaftNode(options, topology, cluster, wal, adapter, membership, metrics, logger, dataDirectory, clusterId);
         }
         catch
         {
@@ -317,12 +335,14 @@ public sealed class RaftNode : IConsensus
             }
 
             var name = metadata?.GetValueOrDefault(LeaderLink.NameKey) ?? known?.Name ?? "";
-            var id = known?.Id ?? (ulong.TryParse(metadata?.GetValueOrDefault(LeaderLink.MemberIdKey), out var parsed) ? parsed : 0);
+            var id = ClusterTopology.MemberId(member.EndPoint);
             var clientUrls = metadata?.GetValueOrDefault(LeaderLink.ClientUrlsKey)?.Split(',', StringSplitOptions.RemoveEmptyEntries) ?? [];
-            var peerUrl = known?.PeerUrl ?? $"http://{member.EndPoint}";
+            var peerUrl = known?.PeerUrl ?? ClusterTopology.PeerUrlOf(member.EndPoint);
             result.Add(new MemberInfo(id, name, [peerUrl], clientUrls, IsLearner: false));
         }
 
+        // Added but not joined yet (the leader keeps trying): listed as etcd lists an unstarted member, without a name.
+        result.AddRange(joining.Values.Select(static j => new MemberInfo(j.Id, "", [j.PeerUrl], [], IsLearner: false)));
         return result;
     }
 
@@ -430,6 +450,31 @@ public sealed class RaftNode : IConsensus
         else
         {
             Log.LeaderChanged(logger, member?.Name ?? leader.EndPoint.ToString() ?? "?", member?.Id ?? 0, term);
+            if (adoptClusterId && leader.IsRemote)
+            {
+                _ = AdoptClusterIdAsync(leader);
+            }
+        }
+    }
+
+    /// <summary>A member that joined a running cluster takes the cluster's id from the first leader it hears from.</summary>
+    private async Task AdoptClusterIdAsync(RaftClusterMember leader)
+    {
+        try
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stopping.Token);
+            timeout.CancelAfter(TimeSpan.FromSeconds(2));
+            var metadata = await LeaderLink.MetadataAsync(leader, timeout.Token).ConfigureAwait(false);
+            if (adoptClusterId && ulong.TryParse(metadata.GetValueOrDefault(LeaderLink.ClusterIdKey), out var id) && id != 0)
+            {
+                adoptClusterId = false;
+                Volatile.Write(ref clusterId, id);
+                ClusterIdentity.Save(dataDirectory, id);
+            }
+        }
+        catch (Exception e) when (e is ConsensusUnavailableException or OperationCanceledException or IOException)
+        {
+            // The next leader change tries again.
         }
     }
 
@@ -445,7 +490,11 @@ public sealed class RaftNode : IConsensus
         Log.Stopping(logger);
         await stopping.CancelAsync().ConfigureAwait(false);
         await pipeline.DisposeAsync().ConfigureAwait(false);
+        joinSignal.Release();
+        await joiner.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         cluster.LeaderChanged -= OnLeaderChanged;
+        cluster.MemberRemoved -= OnMemberRemoved;
+        cluster.MemberAdded -= OnMemberAdded;
         await link.DisposeAsync().ConfigureAwait(false);
         await cluster.StopAsync(CancellationToken.None).ConfigureAwait(false);
         await cluster.DisposeAsync().ConfigureAwait(false);

@@ -22,6 +22,12 @@ public sealed record RaftNodeOptions
     /// </summary>
     public IReadOnlyDictionary<string, string> InitialCluster { get; init; } = new Dictionary<string, string>();
 
+    /// <summary>
+    /// Joins a running cluster (etcd's <c>--initial-cluster-state existing</c>) instead of forming a new one: the
+    /// member waits for the leader to bring it in after a MemberAdd, and takes the cluster's id from the leader.
+    /// </summary>
+    public bool JoinExisting { get; init; }
+
     /// <summary>Token mixed into the cluster id, as etcd's <c>--initial-cluster-token</c>.</summary>
     public string InitialClusterToken { get; init; } = "conclave-cluster";
 

@@ -166,6 +166,8 @@ public sealed class ConclaveServer : IAsyncDisposable
         }
 
         var server = new ConclaveServer(app, node, clientUrls, httpUrls, peerUrl);
+        // A member removed from the cluster stops, as etcd's does: it would only serve stale data.
+        node.Consensus.Removed.Register(app.Lifetime.StopApplication);
         app.Lifetime.ApplicationStopped.Register(bootLogger.Dispose);
         app.Lifetime.ApplicationStopped.Register(meterBridge.Dispose);
         app.Logger.LogInformation(

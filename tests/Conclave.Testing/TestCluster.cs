@@ -13,8 +13,8 @@ public sealed class TestCluster : IAsyncDisposable
     private readonly TempDirectory directory;
     private readonly ITestOutputHelper? output;
     private readonly Func<ServerOptions, ServerOptions>? configure;
-    private readonly ServerOptions[] options;
-    private readonly ConclaveServer?[] servers;
+    private ServerOptions[] options;
+    private ConclaveServer?[] servers;
     private int disposed;
 
     private TestCluster(TempDirectory directory, ServerOptions[] options, ITestOutputHelper? output, Func<ServerOptions, ServerOptions>? configure)
@@ -74,6 +74,34 @@ public sealed class TestCluster : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// A new member, not started yet: the next name, fresh ports, <c>--initial-cluster</c> of every member so far
+    /// plus itself and <c>--initial-cluster-state existing</c>, as an operator starts a member after
+    /// <c>etcdctl member add</c>. Start it with <see cref="StartMemberAsync"/>.
+    /// </summary>
+    /// <returns>Its index and peer URL.</returns>
+    public (int Index, string PeerUrl) AddMemberSlot()
+    {
+        var index = options.Length;
+        var ports = FreePorts.Take(3);
+        var name = $"m{index + 1}";
+        var peerUrl = $"http://127.0.0.1:{ports[2]}";
+        var initialCluster = string.Join(',', options.Select(static o => $"{o.Name}={o.ListenPeerUrl}").Append($"{name}={peerUrl}"));
+        var added = new ServerOptions
+        {
+            Name = name,
+            DataDirectory = directory.Combine(name),
+            ListenClientUrls = [$"http://127.0.0.1:{ports[0]}"],
+            ListenHttpUrls = [$"http://127.0.0.1:{ports[1]}"],
+            ListenPeerUrl = peerUrl,
+            InitialCluster = initialCluster,
+            InitialClusterState = "existing",
+        };
+        options = [.. options, added];
+        servers = [.. servers, null];
+        return (index, peerUrl);
+    }
+
     /// <summary>Starts (or restarts) member <paramref name="index"/> on its data directory and ports.</summary>
     public async Task StartMemberAsync(int index, CancellationToken cancellationToken = default)
     {
@@ -93,6 +121,7 @@ public sealed class TestCluster : IAsyncDisposable
                 ListenHttpUrls = o.ListenHttpUrls,
                 ListenPeerUrl = o.ListenPeerUrl,
                 InitialCluster = o.InitialCluster,
+                InitialClusterState = o.InitialClusterState,
             };
         }
 

@@ -18,6 +18,18 @@ internal static class ErrorMapping
                 return rpc;
             case ConclaveErrorException c:
                 return Create(c.Code, c.Message);
+            case MembershipException m:
+                return Create(
+                    m.Error switch
+                    {
+                        MembershipError.BadUrl => ErrorCode.MemberBadUrls,
+                        MembershipError.PeerUrlExists => ErrorCode.PeerUrlExists,
+                        MembershipError.NotFound => ErrorCode.MemberNotFound,
+                        MembershipError.NotEnoughMembers => ErrorCode.MemberNotEnoughStarted,
+                        MembershipError.InProgress => ErrorCode.Unhealthy,
+                        _ => ErrorCode.NotCapable,
+                    },
+                    m.Message);
             case ConsensusUnavailableException u when FindIoFailure(u) is { } io:
                 return StorageFailure(io);
             case ConsensusUnavailableException u:

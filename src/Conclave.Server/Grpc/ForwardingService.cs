@@ -56,4 +56,14 @@ internal sealed class ForwardingService(ConclaveNode node, LeaseKeeper keeper) :
             throw new RpcException(new Status(StatusCode.FailedPrecondition, e.Message));
         }
     }
+
+    public override async Task<RemovedAck> Removed(RemovedNotice request, ServerCallContext context)
+    {
+        if (request.MemberId == node.Consensus.Status.MemberId && Uri.TryCreate(request.LeaderClientUrl, UriKind.Absolute, out _))
+        {
+            await node.Consensus.ConfirmRemovedAsync(request.LeaderClientUrl, context.CancellationToken);
+        }
+
+        return new RemovedAck();
+    }
 }

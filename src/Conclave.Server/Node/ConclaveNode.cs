@@ -13,7 +13,6 @@ namespace Conclave.Server.Node;
 /// </summary>
 public sealed class ConclaveNode : IAsyncDisposable
 {
-    private readonly ulong clusterId;
     private readonly ulong memberId;
 
     private ConclaveNode(ServerOptions options, KeyValueStore store, RaftNode consensus)
@@ -21,9 +20,7 @@ public sealed class ConclaveNode : IAsyncDisposable
         Options = options;
         Store = store;
         Consensus = consensus;
-        var status = consensus.Status;
-        clusterId = status.ClusterId;
-        memberId = status.MemberId;
+        memberId = consensus.Status.MemberId;
     }
 
     public ServerOptions Options { get; }
@@ -44,12 +41,19 @@ public sealed class ConclaveNode : IAsyncDisposable
             QuotaBytes = options.QuotaBackendBytes,
         });
         var initialCluster = ParseInitialCluster(options.InitialCluster, options.Name, advertisedPeerUrl);
+        var joinExisting = options.InitialClusterState switch
+        {
+            "new" => false,
+            "existing" => true,
+            _ => throw new ArgumentException($"--initial-cluster-state must be 'new' or 'existing', not '{options.InitialClusterState}'."),
+        };
         var raftOptions = new RaftNodeOptions
         {
             MemberName = options.Name,
             DataDirectory = Path.GetFullPath(options.DataDirectory),
             PeerEndpoint = peerEndpoint,
             InitialCluster = initialCluster,
+            JoinExisting = joinExisting,
             ClientUrls = clientUrls,
             SnapshotInterval = options.SnapshotCount,
             LowerElectionTimeout = options.ElectionTimeout,
@@ -105,7 +109,7 @@ public sealed class ConclaveNode : IAsyncDisposable
     /// <summary>A header as etcd fills it: cluster id, this member's id, the revision, the raft term.</summary>
     public ResponseHeader Header(long revision)
     {
-        return new ResponseHeader { ClusterId = clusterId, MemberId = memberId, Revision = revision, RaftTerm = Consensus.Term };
+        return new ResponseHeader { ClusterId = Consensus.ClusterId, MemberId = memberId, Revision = revision, RaftTerm = Consensus.Term };
     }
 
     /// <summary>Fills the identity fields of a header the state machine produced (it knows only the revision).</summary>

@@ -1,0 +1,278 @@
+using System.Collections.Concurrent;
+using System.Net;
+using DotNext.Net.Cluster.Consensus.Raft;
+using Microsoft.Extensions.Logging;
+
+namespace Conclave.Cluster;
+
+/// <summary>Runtime membership changes (etcd's MemberAdd / MemberRemove) on DotNext's single-server changes.</summary>
+/// <remarks>
+/// etcd adds a member to the configuration first and the new member starts afterwards. DotNext instead replicates
+/// the log to the new member (it must be running) and only then commits the configuration that includes it, so a
+/// new member that is slow or absent never counts toward the quorum. Conclave keeps etcd's order for the operator:
+/// <see cref="AddMemberAsync"/> records the member on the leader as joining and returns its id at once; the leader
+/// keeps trying DotNext's catch-up-then-commit until the member (started with
+/// <c>--initial-cluster-state existing</c>) answers. One change at a time, as DotNext enforces. A joining member is
+/// held in the leader's memory only: if the leader changes first, the member is not listed any more and the
+/// operator adds it again.
+/// </remarks>
+public sealed partial class RaftNode
+{
+    private readonly ConcurrentDictionary<ulong, JoiningMember> joining = new();
+    private readonly SemaphoreSlim joinSignal = new(0);
+    private readonly CancellationTokenSource removed = new();
+    private readonly Task joiner;
+    private TaskCompletionSource membersChanged = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <inheritdoc />
+    public CancellationToken Removed => removed.Token;
+
+    /// <inheritdoc />
+    public ValueTask<MemberInfo> AddMemberAsync(string peerUrl, bool isLearner, CancellationToken cancellationToken)
+    {
+        if (isLearner)
+        {
+            throw new MembershipException(MembershipError.NotSupported,
+                "learner members are not supported: the Raft engine (DotNext 6.12) has no non-voting members; add a voting member instead");
+        }
+
+        if (!IsLeader)
+        {
+            throw NotLeaderHere();
+        }
+
+        EndPoint endpoint;
+        try
+        {
+            endpoint = ClusterTopology.ParsePeerUrl("new member", peerUrl);
+        }
+        catch (ArgumentException e)
+        {
+            throw new MembershipException(MembershipError.BadUrl, e.Message);
+        }
+
+        var id = ClusterTopology.MemberId(endpoint);
+        if (cluster.Members.Any(m => ClusterTopology.MemberId(m.EndPoint) == id) || joining.ContainsKey(id))
+        {
+            throw new MembershipException(MembershipError.PeerUrlExists, $"a member with peer URL {peerUrl} already exists");
+        }
+
+        lock (joining)
+        {
+            if (!joining.IsEmpty)
+            {
+                throw new MembershipException(MembershipError.InProgress,
+                    $"another member ({string.Join(", ", joining.Values.Select(static j => j.PeerUrl))}) is still joining: one membership change at a time");
+            }
+
+            joining[id] = new JoiningMember(id, peerUrl, endpoint);
+        }
+
+        Log.MemberJoining(logger, peerUrl, id);
+        joinSignal.Release();
+        return ValueTask.FromResult(new MemberInfo(id, "", [peerUrl], [], IsLearner: false));
+    }
+
+    /// <inheritdoc />
+    public async ValueTask RemoveMemberAsync(ulong memberId, CancellationToken cancellationToken)
+    {
+        if (joining.TryRemove(memberId, out var pending))
+        {
+            Log.MemberJoinCancelled(logger, pending.PeerUrl, memberId);
+            return;
+        }
+
+        var member = cluster.Members.FirstOrDefault(m => ClusterTopology.MemberId(m.EndPoint) == memberId)
+            ?? throw new MembershipException(MembershipError.NotFound, $"no member has id {memberId:x}");
+        if (!IsLeader)
+        {
+            throw NotLeaderHere();
+        }
+
+        if (cluster.Members.Count == 1)
+        {
+            throw new MembershipException(MembershipError.NotEnoughMembers, "the last member of a cluster cannot be removed");
+        }
+
+        // Where the removed member serves clients, to tell it afterwards (it stops hearing from the leader).
+        string? removedClientUrl = null;
+        try
+        {
+            using var ask = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            ask.CancelAfter(TimeSpan.FromSeconds(1));
+            removedClientUrl = link.IsLocal(member) ? null : await link.ClientUrlAsync(member, ask.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is ConsensusUnavailableException or OperationCanceledException)
+        {
+            // Unreachable: it cannot serve anyone now; once back it finds no leader and is unhealthy.
+        }
+
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, stopping.Token);
+        timeout.CancelAfter(options.ProposalTimeout);
+        bool done;
+        try
+        {
+            done = await cluster.RemoveMemberAsync(member.EndPoint, timeout.Token).ConfigureAwait(false);
+        }
+        catch (RaftCluster.ConcurrentMembershipModificationException e)
+        {
+            throw new MembershipException(MembershipError.InProgress, "another membership change is in progress: one at a time", e);
+        }
+        catch (NotLeaderException e)
+        {
+            throw new ConsensusUnavailableException("Leadership was lost before the membership change committed; its outcome is unknown.", e);
+        }
+        catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new ConsensusUnavailableException("The membership change was not committed in time; its outcome is unknown.", e);
+        }
+
+        if (!done)
+        {
+            throw new MembershipException(MembershipError.NotFound, $"member {memberId:x} is not in the configuration");
+        }
+
+        // Committed; DotNext updates its member list right after, in the background. Answer with the new list.
+        await WaitForMembersAsync(members => members.All(m => ClusterTopology.MemberId(m.EndPoint) != memberId), timeout.Token).ConfigureAwait(false);
+
+        Log.MemberRemoved(logger, member.EndPoint.ToString() ?? "?", memberId);
+        if (removedClientUrl is not null && topology.Local.ClientUrls is [var leaderUrl, ..])
+        {
+            try
+            {
+                using var notify = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+                await new Api.ClusterInternal.Forwarding.ForwardingClient(link.Connect(removedClientUrl))
+                    .RemovedAsync(new Api.ClusterInternal.RemovedNotice { MemberId = memberId, LeaderClientUrl = leaderUrl }, cancellationToken: notify.Token)
+                    .ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is Grpc.Core.RpcException or OperationCanceledException)
+            {
+                // Best effort: without the notice it finds no leader and reports itself unhealthy.
+            }
+        }
+    }
+
+    /// <inheritdoc />
+    public async ValueTask ConfirmRemovedAsync(string leaderClientUrl, CancellationToken cancellationToken)
+    {
+        // Trust the notice only as far as the member list at that URL, in this cluster, agrees.
+        var list = await new Api.Etcd.Cluster.ClusterClient(link.Connect(leaderClientUrl))
+            .MemberListAsync(new Api.Etcd.MemberListRequest { Linearizable = true }, cancellationToken: cancellationToken)
+            .ConfigureAwait(false);
+        if (list.Header.ClusterId == ClusterId && list.Members.Count > 0 && list.Members.All(m => m.ID != topology.Local.Id))
+        {
+            Log.LocalMemberRemoved(logger, topology.Local.Name);
+            removed.Cancel();
+        }
+    }
+
+    /// <summary>On the leader, keeps trying to bring joining members in (catch up, then commit the configuration).</summary>
+    private async Task JoinLoopAsync()
+    {
+        var token = stopping.Token;
+        while (!token.IsCancellationRequested)
+        {
+            try
+            {
+                await joinSignal.WaitAsync(joining.IsEmpty ? Timeout.InfiniteTimeSpan : TimeSpan.FromSeconds(1), token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+
+            foreach (var member in joining.Values)
+            {
+                if (token.IsCancellationRequested || !IsLeader)
+                {
+                    break;
+                }
+
+                await TryJoinAsync(member, token).ConfigureAwait(false);
+            }
+
+            if (!IsLeader && !joining.IsEmpty)
+            {
+                // Only the leader changes the configuration; the operator adds the member again on the new leader.
+                foreach (var member in joining.Values)
+                {
+                    Log.MemberJoinDropped(logger, member.PeerUrl, member.Id);
+                }
+
+                joining.Clear();
+            }
+        }
+    }
+
+    private async Task TryJoinAsync(JoiningMember member, CancellationToken token)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(token);
+        // Catch-up of the whole state may take a while; a member that does not answer fails fast.
+        timeout.CancelAfter(TimeSpan.FromSeconds(60));
+        try
+        {
+            if (await cluster.AddMemberAsync(member.EndPoint, timeout.Token).ConfigureAwait(false))
+            {
+                await WaitForMembersAsync(members => members.Any(m => ClusterTopology.MemberId(m.EndPoint) == member.Id), timeout.Token).ConfigureAwait(false);
+                joining.TryRemove(member.Id, out _);
+                Log.MemberJoined(logger, member.PeerUrl, member.Id);
+            }
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !token.IsCancellationRequested)
+        {
+            // Not running yet, not reachable, or leadership moved: try again on the next round.
+            Log.MemberJoinAttemptFailed(logger, member.PeerUrl, e.Message);
+        }
+    }
+
+    private async Task WaitForMembersAsync(Func<IReadOnlyCollection<RaftClusterMember>, bool> condition, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            var changed = membersChanged.Task;
+            if (condition(cluster.Members))
+            {
+                return;
+            }
+
+            await changed.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private void SignalMembersChanged() =>
+        Interlocked.Exchange(ref membersChanged, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+
+    private void OnMemberAdded(RaftCluster<RaftClusterMember> sender, RaftClusterMemberEventArgs<RaftClusterMember> e) => SignalMembersChanged();
+
+    private void OnMemberRemoved(RaftCluster<RaftClusterMember> sender, RaftClusterMemberEventArgs<RaftClusterMember> e)
+    {
+        SignalMembersChanged();
+        if (e.Member.IsRemote || stopping.IsCancellationRequested)
+        {
+            return;
+        }
+
+        // This member left the configuration: like etcd, it stops serving (it would only hold stale data).
+        Log.LocalMemberRemoved(logger, topology.Local.Name);
+        removed.Cancel();
+    }
+
+    private sealed record JoiningMember(ulong Id, string PeerUrl, EndPoint EndPoint);
+}
+
+/// <summary>Why a membership change was refused.</summary>
+public enum MembershipError
+{
+    BadUrl,
+    PeerUrlExists,
+    NotFound,
+    InProgress,
+    NotEnoughMembers,
+    NotSupported,
+}
+
+/// <summary>A membership change that was refused; nothing changed.</summary>
+public sealed class MembershipException(MembershipError error, string message, Exception? inner = null) : Exception(message, inner)
+{
+    public MembershipError Error { get; } = error;
+}

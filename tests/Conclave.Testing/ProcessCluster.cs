@@ -10,13 +10,15 @@ namespace Conclave.Testing;
 public sealed class ProcessCluster : IAsyncDisposable
 {
     private readonly TempDirectory directory;
-    private readonly NodeProcess[] members;
+    private readonly IReadOnlyList<string> extraArguments;
+    private NodeProcess[] members;
     private int disposed;
 
-    private ProcessCluster(TempDirectory directory, NodeProcess[] members)
+    private ProcessCluster(TempDirectory directory, NodeProcess[] members, IReadOnlyList<string> extraArguments)
     {
         this.directory = directory;
         this.members = members;
+        this.extraArguments = extraArguments;
     }
 
     public int Count => members.Length;
@@ -64,7 +66,7 @@ public sealed class ProcessCluster : IAsyncDisposable
                 started[i] = await NodeProcess.StartOnPortsAsync(directory.Combine(name), places[i].Ports, options, waitForHealth: false, cancellationToken);
             }));
             await Task.WhenAll(started.Select(m => m!.WaitUntilHealthyAsync(cancellationToken)));
-            return new ProcessCluster(directory, [.. started.Select(static m => m!)]);
+            return new ProcessCluster(directory, [.. started.Select(static m => m!)], extraArguments ?? []);
         }
         catch
         {
@@ -79,6 +81,29 @@ public sealed class ProcessCluster : IAsyncDisposable
             directory.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// Starts one more member process on loopback as an operator does after <c>etcdctl member add</c>:
+    /// <c>--initial-cluster</c> of every member so far plus itself, <c>--initial-cluster-state existing</c>. It is
+    /// not healthy until the leader brought it in; the caller adds it (MemberAdd with <see cref="NodeProcess.PeerUrl"/>).
+    /// </summary>
+    /// <returns>Its index.</returns>
+    public async Task<int> StartJoiningMemberAsync(ITestOutputHelper? output = null, CancellationToken cancellationToken = default)
+    {
+        var index = members.Length;
+        var name = $"m{index + 1}";
+        var ports = FreePorts.Take(3);
+        var initialCluster = string.Join(',', members.Select((m, i) => $"m{i + 1}={m.PeerUrl}").Append($"{name}=http://127.0.0.1:{ports[2]}"));
+        var options = new NodeProcessOptions
+        {
+            Name = name,
+            Output = output,
+            ExtraArguments = ["--initial-cluster", initialCluster, "--initial-cluster-state", "existing", .. extraArguments],
+        };
+        var member = await NodeProcess.StartOnPortsAsync(directory.Combine(name), ports, options, waitForHealth: false, cancellationToken);
+        members = [.. members, member];
+        return index;
     }
 
     /// <summary>

@@ -132,4 +132,25 @@ public sealed class MembershipTests(ITestOutputHelper output) : IAsyncLifetime
             TimeSpan.FromSeconds(10),
             "etcdctl member list to show 3 members");
     }
+
+    [Fact]
+    public async Task Removing_the_leader_leaves_the_others_to_elect_a_new_one_and_the_old_leader_stops()
+    {
+        var leader = await cluster.WaitForLeaderAsync();
+        var leaderId = cluster[leader].Node.Consensus.Status.MemberId;
+        using (var channel = GrpcChannel.ForAddress(cluster.Endpoints[leader]))
+        {
+            var response = await new Api.Etcd.Cluster.ClusterClient(channel).MemberRemoveAsync(new MemberRemoveRequest { ID = leaderId });
+            Assert.Equal(2, response.Members.Count);
+        }
+
+        await cluster[leader].Stopped.WaitAsync(TimeSpan.FromSeconds(30));
+        await cluster.StopMemberAsync(leader);
+        var next = await cluster.WaitForLeaderAsync(TimeSpan.FromSeconds(30));
+        Assert.NotEqual(leader, next);
+        using var survivor = GrpcChannel.ForAddress(cluster.Endpoints[next]);
+        await new KV.KVClient(survivor).PutAsync(new PutRequest { Key = ByteString.CopyFromUtf8("after"), Value = ByteString.CopyFromUtf8("v") });
+        var list = await new Api.Etcd.Cluster.ClusterClient(survivor).MemberListAsync(new MemberListRequest { Linearizable = true });
+        Assert.Equal(2, list.Members.Count);
+    }
 }

@@ -94,13 +94,22 @@ public sealed partial class RaftNode
             throw new MembershipException(MembershipError.NotEnoughMembers, "the last member of a cluster cannot be removed");
         }
 
+        if (link.IsLocal(member))
+        {
+            // DotNext's leader that removes itself steps down as soon as it appends the new configuration, before
+            // it commits, and the change can be lost. So the leader steps down first; the caller asks the next
+            // leader, which removes this member as a follower.
+            await ((DotNext.Net.Cluster.ICluster)cluster).ResignAsync(cancellationToken).ConfigureAwait(false);
+            throw new ConsensusUnavailableException("This member leads and is the one to remove: it stepped down so that the next leader removes it.", notApplied: true);
+        }
+
         // Where the removed member serves clients, to tell it afterwards (it stops hearing from the leader).
         string? removedClientUrl = null;
         try
         {
             using var ask = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             ask.CancelAfter(TimeSpan.FromSeconds(1));
-            removedClientUrl = link.IsLocal(member) ? null : await link.ClientUrlAsync(member, ask.Token).ConfigureAwait(false);
+            removedClientUrl = await link.ClientUrlAsync(member, ask.Token).ConfigureAwait(false);
         }
         catch (Exception e) when (e is ConsensusUnavailableException or OperationCanceledException)
         {

@@ -27,14 +27,16 @@ internal sealed class ClusterService(ConclaveNode node) : Api.Etcd.Cluster.Clust
             throw ErrorMapping.Create(ErrorCode.MemberBadUrls, "give exactly one peer URL for the new member");
         }
 
-        if (await node.Consensus.LeaderInvokerAsync(context.CancellationToken) is { } leader)
+        var (remote, added) = await OnLeaderAsync(
+            leader => new Api.Etcd.Cluster.ClusterClient(leader).MemberAddAsync(request, cancellationToken: context.CancellationToken).ResponseAsync,
+            () => node.Consensus.AddMemberAsync(request.PeerURLs[0], request.IsLearner, context.CancellationToken).AsTask(),
+            context.CancellationToken);
+        if (remote is not null)
         {
-            // Only the leader changes the configuration: ask it, and answer its answer.
-            return await new Api.Etcd.Cluster.ClusterClient(leader).MemberAddAsync(request, cancellationToken: context.CancellationToken);
+            return remote;
         }
 
-        var added = await node.Consensus.AddMemberAsync(request.PeerURLs[0], request.IsLearner, context.CancellationToken);
-        var member = new Member { ID = added.Id, Name = added.Name, IsLearner = added.IsLearner };
+        var member = new Member { ID = added!.Id, Name = added.Name, IsLearner = added.IsLearner };
         member.PeerURLs.AddRange(added.PeerUrls);
         var response = new MemberAddResponse { Header = node.Header(node.Store.Revision), Member = member };
         response.Members.AddRange(await MembersAsync(context.CancellationToken));
@@ -43,12 +45,19 @@ internal sealed class ClusterService(ConclaveNode node) : Api.Etcd.Cluster.Clust
 
     public override async Task<MemberRemoveResponse> MemberRemove(MemberRemoveRequest request, ServerCallContext context)
     {
-        if (await node.Consensus.LeaderInvokerAsync(context.CancellationToken) is { } leader)
+        var (remote, _) = await OnLeaderAsync(
+            leader => new Api.Etcd.Cluster.ClusterClient(leader).MemberRemoveAsync(request, cancellationToken: context.CancellationToken).ResponseAsync,
+            async () =>
+            {
+                await node.Consensus.RemoveMemberAsync(request.ID, context.CancellationToken);
+                return true;
+            },
+            context.CancellationToken);
+        if (remote is not null)
         {
-            return await new Api.Etcd.Cluster.ClusterClient(leader).MemberRemoveAsync(request, cancellationToken: context.CancellationToken);
+            return remote;
         }
 
-        await node.Consensus.RemoveMemberAsync(request.ID, context.CancellationToken);
         var response = new MemberRemoveResponse { Header = node.Header(node.Store.Revision) };
         response.Members.AddRange(await MembersAsync(context.CancellationToken));
         return response;
@@ -83,6 +92,39 @@ internal sealed class ClusterService(ConclaveNode node) : Api.Etcd.Cluster.Clust
         // for a voting member.
         throw ErrorMapping.Create(ErrorCode.MemberNotLearner, $"member {request.ID:x} is a voting member");
     }
+
+    /// <summary>
+    /// Runs a membership change where only the leader can: here when this member leads, else on the leader (its
+    /// response is answered as is). A leader that is still taking office, or one that just stepped down, answers
+    /// "not leader" without changing anything; that is retried until a leader takes it or the wait runs out.
+    /// </summary>
+    private async Task<(TResponse? Remote, TLocal? Local)> OnLeaderAsync<TResponse, TLocal>(
+        Func<CallInvoker, Task<TResponse>> remote, Func<Task<TLocal>> local, CancellationToken cancellationToken)
+        where TResponse : class
+    {
+        // Long enough for a leader that was asked to remove itself to step down and a successor to take office.
+        var deadline = DateTime.UtcNow + (2 * node.Options.LeaderWaitTimeout);
+        while (true)
+        {
+            var leader = await node.Consensus.LeaderInvokerAsync(cancellationToken);
+            try
+            {
+                return leader is null ? (null, await local()) : (await remote(leader), default);
+            }
+            catch (Exception e) when (DateTime.UtcNow < deadline && NothingChanged(e))
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(50), cancellationToken);
+            }
+        }
+    }
+
+    /// <summary>"Not the leader" here or on the member asked: the change was not made.</summary>
+    private static bool NothingChanged(Exception e) => e switch
+    {
+        Cluster.ConsensusUnavailableException u => u.NotApplied,
+        RpcException r => r.Trailers.GetValue(ErrorCatalogue.NotAppliedTrailer) == "true",
+        _ => false,
+    };
 
     private async Task<List<Member>> MembersAsync(CancellationToken cancellationToken)
     {

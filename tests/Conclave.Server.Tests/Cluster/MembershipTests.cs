@@ -125,7 +125,7 @@ public sealed class MembershipTests(ITestOutputHelper output) : IAsyncLifetime
 
         var id = cluster[index].Node.Consensus.Status.MemberId.ToString("x");
         var remove = (await Etcdctl.RunAsync(endpoint, "member", "remove", id)).EnsureSuccess();
-        Assert.Contains($"Member {id} removed", remove.Stdout, StringComparison.Ordinal);
+        Assert.Contains($"{id} removed from cluster", remove.Stdout, StringComparison.Ordinal);
         // A follower learns the committed configuration with the next heartbeat.
         await Eventually.WaitAsync(
             async _ => (await Etcdctl.RunAsync(endpoint, "member", "list")).EnsureSuccess().Lines.Count == 3,

@@ -9,7 +9,7 @@ namespace Conclave.Cluster;
 /// answers its commit index; this member then waits until it has applied that index. A follower never trusts
 /// its own view of the commit index. On the leader itself this is DotNext's strong read barrier.
 /// </summary>
-internal sealed class LeaderBarrier(RaftCluster cluster, IPersistentState log, LeaderLink link, ulong localMember)
+internal sealed class LeaderBarrier(RaftCluster cluster, IPersistentState log, LeaderLink link, ulong localMember, Func<Task> restored)
 {
     /// <summary>
     /// Passes one barrier through <paramref name="leader"/>. Afterwards this member has applied every entry that
@@ -41,5 +41,7 @@ internal sealed class LeaderBarrier(RaftCluster cluster, IPersistentState log, L
             .ReadIndexAsync(new ReadIndexRequest { FromMember = localMember }, cancellationToken: cancellationToken)
             .ConfigureAwait(false);
         await log.WaitForApplyAsync(response.CommitIndex, cancellationToken).ConfigureAwait(false);
+        // A snapshot from the leader counts as applied once it is received; its state is loaded in the background.
+        await restored().WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 }

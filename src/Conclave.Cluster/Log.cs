@@ -43,6 +43,17 @@ internal static partial class Log
     [LoggerMessage(EventId = 2014, Level = LogLevel.Information, Message = "Installing snapshot received from the leader at index {Index} (term {Term})")]
     public static partial void InstallingSnapshot(ILogger logger, long index, long term);
 
+    [LoggerMessage(EventId = 2016, Level = LogLevel.Information, Message = "Installed snapshot at index {Index}: {Bytes} bytes, received and saved in {ReceivedMs} ms (the leader waited that long), loaded after {TotalMs} ms")]
+    public static partial void SnapshotInstalled(ILogger logger, long index, long bytes, long receivedMs, long totalMs);
+
+    [LoggerMessage(EventId = 2017, Level = LogLevel.Critical, Message = "Loading the snapshot received from the leader at index {Index} failed; this member stops applying")]
+    public static partial void SnapshotRestoreFailed(ILogger logger, long index, Exception exception);
+
+    [LoggerMessage(EventId = 2018, Level = LogLevel.Warning,
+        Message = "Receiving the snapshot at index {Index} took {ReceivedMs} ms, more than half the peer request timeout ({TimeoutMs} ms): " +
+                  "past the timeout the leader sends it again. Raise --election-timeout (the request timeout is half of it) or keep the state smaller")]
+    public static partial void SnapshotTransferSlow(ILogger logger, long index, long receivedMs, long timeoutMs);
+
     [LoggerMessage(EventId = 2015, Level = LogLevel.Debug, Message = "Deleted snapshot {SnapshotFile} older than index {Watermark}")]
     public static partial void SnapshotDeleted(ILogger logger, string snapshotFile, long watermark);
 

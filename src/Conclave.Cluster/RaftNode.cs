@@ -60,7 +60,7 @@ public sealed partial class RaftNode : IConsensus
         this.metrics = metrics;
         this.logger = logger;
         link = new LeaderLink(cluster, wal, topology);
-        leaderBarrier = new LeaderBarrier(cluster, wal, link, topology.Local.Id);
+        leaderBarrier = new LeaderBarrier(cluster, wal, link, topology.Local.Id, () => stateMachine.Restored);
         var pending = new PendingBatches(topology.Local.Id);
         stateMachine.Pending = pending;
         pipeline = new ProposalPipeline(cluster, wal, link, leaderBarrier, pending, options, metrics, logger, stopping.Token);
@@ -127,7 +127,10 @@ public sealed partial class RaftNode : IConsensus
         Directory.CreateDirectory(dataDirectory);
         ConclaveWriteAheadLog? wal = null;
         var metrics = new ClusterMetrics(() => wal?.LastAppliedIndex ?? 0, () => wal?.LastCommittedEntryIndex ?? 0);
-        var adapter = new SnapshottingStateMachine(stateMachine, Path.Combine(dataDirectory, "snap"), options.SnapshotInterval, options.SnapshotLogBytes, logger, metrics);
+        var adapter = new SnapshottingStateMachine(stateMachine, Path.Combine(dataDirectory, "snap"), options.SnapshotInterval, options.SnapshotLogBytes, logger, metrics)
+        {
+            RequestTimeout = options.RequestTimeout,
+        };
         PeerConfigurationStorage? membership = null;
         RaftCluster? cluster = null;
         try

@@ -21,7 +21,7 @@ public sealed class MemberViewTests(ITestOutputHelper output) : IAsyncLifetime
             Assert.Equal(3, result.Lines.Count);
             foreach (var endpoint in cluster.Endpoints)
             {
-                Assert.Contains(result.Lines, l => l.Contains(endpoint, StringComparison.Ordinal));
+                Assert.Contains(result.Lines, l => l.Contains(endpoint.Replace("http://", "", StringComparison.Ordinal), StringComparison.Ordinal));
             }
 
             Assert.All(result.Lines, l => Assert.Contains(", started, m", l, StringComparison.Ordinal));
@@ -42,5 +42,27 @@ public sealed class MemberViewTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.Single(statuses.Select(s => s.RaftTerm).Distinct());
         Assert.Contains(statuses, s => s.Header.MemberId == s.Leader);
         Assert.Equal(3, statuses.Select(s => s.Header.MemberId).Distinct().Count());
+    }
+
+    [Fact]
+    public async Task Etcdctl_endpoint_status_cluster_shows_every_member_with_one_leader_and_one_term()
+    {
+        // Right after start a member may not have heard from the leader yet: wait until all report the same view.
+        List<System.Text.Json.JsonElement> statuses = [];
+        await Eventually.WaitAsync(
+            async _ =>
+            {
+                var result = (await Etcdctl.RunAsync(cluster.Endpoints[0].Replace("http://", ""), "endpoint", "status", "--cluster", "-w", "json")).EnsureSuccess();
+                statuses = [.. System.Text.Json.JsonDocument.Parse(result.Stdout).RootElement.EnumerateArray().Select(static e => e.GetProperty("Status").Clone())];
+                return statuses.Count == 3
+                    && statuses.Select(static s => s.GetProperty("leader").GetUInt64()).Distinct().Count() == 1
+                    && statuses.All(static s => s.TryGetProperty("raftAppliedIndex", out var applied) && applied.GetUInt64() > 0);
+            },
+            TimeSpan.FromSeconds(20),
+            "etcdctl endpoint status --cluster to list 3 members that agree on the leader");
+
+        Assert.Single(statuses.Select(static s => s.GetProperty("raftTerm").GetUInt64()).Distinct());
+        Assert.Equal(3, statuses.Select(static s => s.GetProperty("header").GetProperty("member_id").GetUInt64()).Distinct().Count());
+        Assert.Contains(statuses, static s => s.GetProperty("leader").GetUInt64() == s.GetProperty("header").GetProperty("member_id").GetUInt64());
     }
 }

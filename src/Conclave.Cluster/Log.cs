@@ -92,4 +92,10 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 2046, Level = LogLevel.Warning, Message = "This member ({Name}) was removed from the cluster; it stops serving")]
     public static partial void LocalMemberRemoved(ILogger logger, string name);
+
+    [LoggerMessage(EventId = 2047, Level = LogLevel.Warning, Message = "Member {MemberId:x} is removed (committed) but the Raft engine still lists it")]
+    public static partial void MemberListLagging(ILogger logger, ulong memberId);
+
+    [LoggerMessage(EventId = 2048, Level = LogLevel.Information, Message = "Asked to remove this member while it leads: stepping aside (standby) so that the next leader removes it")]
+    public static partial void SteppingAsideForRemoval(ILogger logger);
 }

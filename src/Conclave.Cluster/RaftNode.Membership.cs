@@ -97,10 +97,27 @@ public sealed partial class RaftNode
         if (link.IsLocal(member))
         {
             // DotNext's leader that removes itself steps down as soon as it appends the new configuration, before
-            // it commits, and the change can be lost. So the leader steps down first; the caller asks the next
-            // leader, which removes this member as a follower.
-            await ((DotNext.Net.Cluster.ICluster)cluster).ResignAsync(cancellationToken).ConfigureAwait(false);
-            throw new ConsensusUnavailableException("This member leads and is the one to remove: it stepped down so that the next leader removes it.", notApplied: true);
+            // it commits, and the change can be lost. So the leader steps aside first: in standby it follows but
+            // never stands for election (a plain resignation was seen winning the next election again and again),
+            // and the caller asks the next leader, which removes this member as a follower. If no leader removes
+            // it in a while, it returns to normal.
+            if (await cluster.EnableStandbyModeAsync(cancellationToken).ConfigureAwait(false))
+            {
+                Log.SteppingAsideForRemoval(logger);
+                _ = Task.Delay(TimeSpan.FromSeconds(30), stopping.Token).ContinueWith(
+                    async _ =>
+                    {
+                        if (!removed.IsCancellationRequested && !stopping.IsCancellationRequested)
+                        {
+                            await cluster.RevertToNormalModeAsync(CancellationToken.None).ConfigureAwait(false);
+                        }
+                    },
+                    CancellationToken.None,
+                    TaskContinuationOptions.OnlyOnRanToCompletion,
+                    TaskScheduler.Default);
+            }
+
+            throw new ConsensusUnavailableException("This member leads and is the one to remove: it stepped aside so that the next leader removes it.", notApplied: true);
         }
 
         // Where the removed member serves clients, to tell it afterwards (it stops hearing from the leader).
@@ -141,8 +158,20 @@ public sealed partial class RaftNode
             throw new MembershipException(MembershipError.NotFound, $"member {memberId:x} is not in the configuration");
         }
 
-        // Committed; DotNext updates its member list right after, in the background. Answer with the new list.
-        await WaitForMembersAsync(members => members.All(m => ClusterTopology.MemberId(m.EndPoint) != memberId), timeout.Token).ConfigureAwait(false);
+        // Committed. DotNext updates its member list afterwards, in the background (seen to lag for seconds under
+        // load); give it a moment so the answer lists the new configuration, but the change is made either way.
+        using (var settle = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token))
+        {
+            settle.CancelAfter(TimeSpan.FromSeconds(3));
+            try
+            {
+                await WaitForMembersAsync(members => members.All(m => ClusterTopology.MemberId(m.EndPoint) != memberId), settle.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                Log.MemberListLagging(logger, memberId);
+            }
+        }
 
         Log.MemberRemoved(logger, member.EndPoint.ToString() ?? "?", memberId);
         if (removedClientUrl is not null && topology.Local.ClientUrls is [var leaderUrl, ..])
@@ -244,7 +273,9 @@ public sealed partial class RaftNode
                 return;
             }
 
-            await changed.WaitAsync(cancellationToken).ConfigureAwait(false);
+            // The signal comes from DotNext's member events; re-check now and then in case one is not raised.
+            await Task.WhenAny(changed, Task.Delay(TimeSpan.FromMilliseconds(100), cancellationToken)).ConfigureAwait(false);
+            cancellationToken.ThrowIfCancellationRequested();
         }
     }
 

@@ -102,6 +102,25 @@ public sealed class TestCluster : IAsyncDisposable
         return (index, peerUrl);
     }
 
+    /// <summary>
+    /// Deletes stopped member <paramref name="index"/>'s data directory and marks it to join a running cluster
+    /// (<c>--initial-cluster-state existing</c>) on its next start, as an operator re-adds a member whose disk was lost.
+    /// </summary>
+    public void WipeMember(int index)
+    {
+        if (servers[index] is not null)
+        {
+            throw new InvalidOperationException($"member {index} is running; stop it first");
+        }
+
+        if (Directory.Exists(options[index].DataDirectory))
+        {
+            Directory.Delete(options[index].DataDirectory, recursive: true);
+        }
+
+        options[index] = options[index] with { InitialClusterState = "existing" };
+    }
+
     /// <summary>Starts (or restarts) member <paramref name="index"/> on its data directory and ports.</summary>
     public async Task StartMemberAsync(int index, CancellationToken cancellationToken = default)
     {

@@ -59,7 +59,8 @@ internal sealed class ClusterService(ConclaveNode node) : Api.Etcd.Cluster.Clust
         }
 
         var response = new MemberRemoveResponse { Header = node.Header(node.Store.Revision) };
-        response.Members.AddRange(await MembersAsync(context.CancellationToken));
+        // The change is committed; the engine's own member list may trail it by a moment.
+        response.Members.AddRange((await MembersAsync(context.CancellationToken)).Where(m => m.ID != request.ID));
         return response;
     }
 

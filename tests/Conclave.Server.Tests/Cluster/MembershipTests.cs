@@ -153,4 +153,42 @@ public sealed class MembershipTests(ITestOutputHelper output) : IAsyncLifetime
         var list = await new Api.Etcd.Cluster.ClusterClient(survivor).MemberListAsync(new MemberListRequest { Linearizable = true });
         Assert.Equal(2, list.Members.Count);
     }
+
+    [Fact]
+    public async Task A_member_whose_data_directory_was_wiped_is_removed_and_added_again_and_gets_everything_back()
+    {
+        var leader = await cluster.WaitForLeaderAsync();
+        var lost = Enumerable.Range(0, 3).First(i => i != leader);
+        using var channel = GrpcChannel.ForAddress(cluster.Endpoints[leader]);
+        var kv = new KV.KVClient(channel);
+        for (var i = 0; i < 30; i++)
+        {
+            await kv.PutAsync(new PutRequest { Key = ByteString.CopyFromUtf8($"k{i}"), Value = ByteString.CopyFromUtf8("v") });
+        }
+
+        var lostId = cluster[lost].Node.Consensus.Status.MemberId;
+        var peerUrl = cluster[lost].PeerUrl;
+        await cluster.StopMemberAsync(lost);
+        cluster.WipeMember(lost);
+
+        var members = new Api.Etcd.Cluster.ClusterClient(channel);
+        await members.MemberRemoveAsync(new MemberRemoveRequest { ID = lostId });
+        await kv.PutAsync(new PutRequest { Key = ByteString.CopyFromUtf8("while-away"), Value = ByteString.CopyFromUtf8("v") });
+        var added = await members.MemberAddAsync(new MemberAddRequest { PeerURLs = { peerUrl } });
+        Assert.Equal(lostId, added.Member.ID); // the id follows the peer address
+
+        await cluster.StartMemberAsync(lost);
+        await Eventually.WaitAsync(
+            _ => Task.FromResult(Enumerable.Range(0, 3).All(i => cluster[i].Node.Consensus.Status.Members.Count == 3)
+                && cluster[lost].Node.Store.Revision == cluster[leader].Node.Store.Revision),
+            TimeSpan.FromSeconds(30),
+            "the re-added member to be in every configuration and to hold the same revision");
+
+        using var back = GrpcChannel.ForAddress(cluster.Endpoints[lost]);
+        var range = await new KV.KVClient(back).RangeAsync(new RangeRequest { Key = ByteString.CopyFromUtf8("k"), RangeEnd = ByteString.CopyFromUtf8("l"), CountOnly = true, Serializable = true });
+        Assert.Equal(30, range.Count);
+        var list = await new Api.Etcd.Cluster.ClusterClient(back).MemberListAsync(new MemberListRequest { Linearizable = true });
+        Assert.Equal(3, list.Members.Count);
+        Assert.All(list.Members, static m => Assert.NotEqual("", m.Name));
+    }
 }

@@ -77,7 +77,8 @@ public sealed class ConformanceTests(NodeFixture fixture) : IClassFixture<NodeFi
         Assert.False(first.HasChanged);
 
         await admin.SetAndPublishAsync("application", "K", "2");
-        await Eventually.WaitAsync(() => first.HasChanged, Eventually.DefaultTimeout, "the reload token to fire");
+        // The token reports HasChanged before its callbacks have run (they run on the thread that fires it): wait for both.
+        await Eventually.WaitAsync(() => first.HasChanged && Volatile.Read(ref fired) > 0, Eventually.DefaultTimeout, "the reload token to fire and call back");
         Assert.Equal("2", root["K"]);
         Assert.Equal(1, Volatile.Read(ref fired));
         var second = provider.GetReloadToken();

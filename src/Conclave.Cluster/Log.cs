@@ -81,7 +81,7 @@ internal static partial class Log
     [LoggerMessage(EventId = 2042, Level = LogLevel.Debug, Message = "Member {PeerUrl} did not join yet: {Reason}")]
     public static partial void MemberJoinAttemptFailed(ILogger logger, string peerUrl, string reason);
 
-    [LoggerMessage(EventId = 2043, Level = LogLevel.Warning, Message = "This member stopped leading; member {PeerUrl} (id {MemberId:x}) did not join and must be added again")]
+    [LoggerMessage(EventId = 2043, Level = LogLevel.Warning, Message = "This member stopped leading and could not hand member {PeerUrl} (id {MemberId:x}) to a new leader: add it again")]
     public static partial void MemberJoinDropped(ILogger logger, string peerUrl, ulong memberId);
 
     [LoggerMessage(EventId = 2044, Level = LogLevel.Information, Message = "Joining member {PeerUrl} (id {MemberId:x}) removed before it joined")]
@@ -98,4 +98,7 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 2048, Level = LogLevel.Information, Message = "Asked to remove this member while it leads: stepping aside (standby) so that the next leader removes it")]
     public static partial void SteppingAsideForRemoval(ILogger logger);
+
+    [LoggerMessage(EventId = 2049, Level = LogLevel.Information, Message = "This member stopped leading; joining member {PeerUrl} (id {MemberId:x}) handed over to the new leader")]
+    public static partial void MemberJoinHandedOver(ILogger logger, string peerUrl, ulong memberId);
 }

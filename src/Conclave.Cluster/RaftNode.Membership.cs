@@ -22,6 +22,7 @@ public sealed partial class RaftNode
     private readonly SemaphoreSlim joinSignal = new(0);
     private readonly CancellationTokenSource removed = new();
     private readonly Task joiner;
+    private int removedMarked;
     private TaskCompletionSource membersChanged = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     /// <inheritdoc />
@@ -199,8 +200,7 @@ public sealed partial class RaftNode
             .ConfigureAwait(false);
         if (list.Header.ClusterId == ClusterId && list.Members.Count > 0 && list.Members.All(m => m.ID != topology.Local.Id))
         {
-            Log.LocalMemberRemoved(logger, topology.Local.Name);
-            removed.Cancel();
+            MarkRemoved();
         }
     }
 
@@ -231,10 +231,14 @@ public sealed partial class RaftNode
 
             if (!IsLeader && !joining.IsEmpty)
             {
-                // Only the leader changes the configuration; the operator adds the member again on the new leader.
+                // Only the leader changes the configuration: hand the joining members to the next leader. If that
+                // fails (or this member crashed instead), the operator adds the member again.
                 foreach (var member in joining.Values)
                 {
-                    Log.MemberJoinDropped(logger, member.PeerUrl, member.Id);
+                    if (!await HandOverJoinAsync(member, token).ConfigureAwait(false))
+                    {
+                        Log.MemberJoinDropped(logger, member.PeerUrl, member.Id);
+                    }
                 }
 
                 joining.Clear();
@@ -242,9 +246,43 @@ public sealed partial class RaftNode
         }
     }
 
+    private async Task<bool> HandOverJoinAsync(JoiningMember member, CancellationToken token)
+    {
+        try
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(token);
+            timeout.CancelAfter(options.LeaderWaitTimeout);
+            var leader = await link.WaitForLeaderAsync(timeout.Token).ConfigureAwait(false);
+            while (link.IsLocal(leader))
+            {
+                // Still named leader for a moment after stepping down: wait for the next one.
+                await link.WaitForChangeFromAsync(leader, timeout.Token).ConfigureAwait(false);
+                leader = await link.WaitForLeaderAsync(timeout.Token).ConfigureAwait(false);
+            }
+
+            await new Api.Etcd.Cluster.ClusterClient(await link.ConnectAsync(leader, timeout.Token).ConfigureAwait(false))
+                .MemberAddAsync(new Api.Etcd.MemberAddRequest { PeerURLs = { member.PeerUrl } }, cancellationToken: timeout.Token)
+                .ConfigureAwait(false);
+            Log.MemberJoinHandedOver(logger, member.PeerUrl, member.Id);
+            return true;
+        }
+        catch (Exception e) when (e is Grpc.Core.RpcException or ConsensusUnavailableException or OperationCanceledException)
+        {
+            return false;
+        }
+    }
+
     private async Task TryJoinAsync(JoiningMember member, CancellationToken token)
     {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(token);
+        // DotNext holds its membership lock while it tries to catch a new member up, for as long as it keeps
+        // failing; only start once the member listens, so a member not started yet blocks no other change.
+        if (!await ListensAsync(member.EndPoint, token).ConfigureAwait(false))
+        {
+            return;
+        }
+
+        // Ends with this member's leadership, so that a joining member is handed over at once (JoinLoopAsync).
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(token, cluster.LeadershipToken);
         // Catch-up of the whole state may take a while; a member that does not answer fails fast.
         timeout.CancelAfter(TimeSpan.FromSeconds(60));
         try
@@ -284,6 +322,22 @@ public sealed partial class RaftNode
 
     private void OnMemberAdded(RaftCluster<RaftClusterMember> sender, RaftClusterMemberEventArgs<RaftClusterMember> e) => SignalMembersChanged();
 
+    private static async Task<bool> ListensAsync(EndPoint endpoint, CancellationToken token)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(token);
+        timeout.CancelAfter(TimeSpan.FromSeconds(1));
+        using var socket = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+        try
+        {
+            await socket.ConnectAsync(endpoint, timeout.Token).ConfigureAwait(false);
+            return true;
+        }
+        catch (Exception e) when (e is System.Net.Sockets.SocketException or OperationCanceledException)
+        {
+            return false;
+        }
+    }
+
     private void OnMemberRemoved(RaftCluster<RaftClusterMember> sender, RaftClusterMemberEventArgs<RaftClusterMember> e)
     {
         SignalMembersChanged();
@@ -293,8 +347,16 @@ public sealed partial class RaftNode
         }
 
         // This member left the configuration: like etcd, it stops serving (it would only hold stale data).
-        Log.LocalMemberRemoved(logger, topology.Local.Name);
-        removed.Cancel();
+        MarkRemoved();
+    }
+
+    private void MarkRemoved()
+    {
+        if (Interlocked.Exchange(ref removedMarked, 1) == 0)
+        {
+            Log.LocalMemberRemoved(logger, topology.Local.Name);
+            removed.Cancel();
+        }
     }
 
     private sealed record JoiningMember(ulong Id, string PeerUrl, EndPoint EndPoint);

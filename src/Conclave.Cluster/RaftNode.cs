@@ -444,6 +444,11 @@ public sealed partial class RaftNode : IConsensus
     private void OnLeaderChanged(RaftCluster<RaftClusterMember> sender, RaftClusterMember? leader)
     {
         metrics.LeaderChanges.Add(1);
+        if (!joining.IsEmpty)
+        {
+            joinSignal.Release(); // a leader that stepped down hands its joining members over
+        }
+
         var term = ((IPersistentState)wal).Term;
         var member = topology.Find(leader?.EndPoint);
         if (leader is null)

@@ -191,4 +191,32 @@ public sealed class MembershipTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.Equal(3, list.Members.Count);
         Assert.All(list.Members, static m => Assert.NotEqual("", m.Name));
     }
+
+    [Fact]
+    public async Task A_member_still_joining_when_the_leader_steps_down_is_handed_to_the_next_leader()
+    {
+        var leader = await cluster.WaitForLeaderAsync();
+        var (index, peerUrl) = cluster.AddMemberSlot();
+        using var channel = GrpcChannel.ForAddress(cluster.Endpoints[leader]);
+        var members = new Api.Etcd.Cluster.ClusterClient(channel);
+        var added = await members.MemberAddAsync(new MemberAddRequest { PeerURLs = { peerUrl } });
+
+        // The leader leaves before the new member has started: removing it makes it step aside first.
+        var leaderId = cluster[leader].Node.Consensus.Status.MemberId;
+        await members.MemberRemoveAsync(new MemberRemoveRequest { ID = leaderId });
+        await cluster[leader].Stopped.WaitAsync(TimeSpan.FromSeconds(30));
+        await cluster.StopMemberAsync(leader);
+
+        await cluster.StartMemberAsync(index);
+        var survivor = Enumerable.Range(0, 3).First(i => i != leader);
+        await Eventually.WaitAsync(
+            async _ =>
+            {
+                using var c = GrpcChannel.ForAddress(cluster.Endpoints[survivor]);
+                var list = await new Api.Etcd.Cluster.ClusterClient(c).MemberListAsync(new MemberListRequest { Linearizable = true });
+                return list.Members.Count == 3 && list.Members.Any(m => m.ID == added.Member.ID && m.Name == $"m{index + 1}");
+            },
+            TimeSpan.FromSeconds(30),
+            "the new member to join through the next leader");
+    }
 }

@@ -315,6 +315,12 @@ internal sealed class ProposalPipeline : IAsyncDisposable
                     await WaitForChangeOrPauseAsync(leader, token).ConfigureAwait(false);
                     continue;
                 }
+                catch (RpcException e) when (!token.IsCancellationRequested && NeverReachedLeader(e))
+                {
+                    // No connection was made (e.g. refused: the leader is down), so nothing was sent.
+                    await WaitForChangeOrPauseAsync(leader, token).ConfigureAwait(false);
+                    continue;
+                }
                 catch (RpcException) when (!token.IsCancellationRequested)
                 {
                     mayHaveAppended = leader;
@@ -327,6 +333,26 @@ internal sealed class ProposalPipeline : IAsyncDisposable
             // which the top of the loop turns into a check with the next leader.
             mayHaveAppended = leader;
         }
+    }
+
+    /// <summary>Whether the call failed before a connection to the leader existed, so the batch never left.</summary>
+    private static bool NeverReachedLeader(RpcException e)
+    {
+        if (e.StatusCode != StatusCode.Unavailable)
+        {
+            return false;
+        }
+
+        for (var inner = e.Status.DebugException; inner is not null; inner = inner.InnerException)
+        {
+            if (inner is System.Net.Http.HttpRequestException { HttpRequestError: System.Net.Http.HttpRequestError.ConnectionError }
+                || inner is System.Net.Sockets.SocketException { SocketErrorCode: System.Net.Sockets.SocketError.ConnectionRefused })
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     /// <summary>

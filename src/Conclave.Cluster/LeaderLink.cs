@@ -18,9 +18,6 @@ internal sealed class LeaderLink : IAsyncDisposable
     /// <summary>Metadata key under which a member advertises its name.</summary>
     public const string NameKey = "conclave.name";
 
-    /// <summary>Metadata key under which a member advertises its id.</summary>
-    public const string MemberIdKey = "conclave.member-id";
-
     /// <summary>Member metadata key: the id of the cluster this member belongs to.</summary>
     public const string ClusterIdKey = "conclave.cluster-id";
 
@@ -168,7 +165,6 @@ internal sealed class LeaderLink : IAsyncDisposable
     {
         metadata[ClusterIdKey] = clusterId.ToString(System.Globalization.CultureInfo.InvariantCulture);
         metadata[NameKey] = local.Name;
-        metadata[MemberIdKey] = local.Id.ToString(System.Globalization.CultureInfo.InvariantCulture);
         metadata[ClientUrlsKey] = string.Join(',', local.ClientUrls);
     }
 

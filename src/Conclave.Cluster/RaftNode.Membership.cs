@@ -12,9 +12,9 @@ namespace Conclave.Cluster;
 /// new member that is slow or absent never counts toward the quorum. Conclave keeps etcd's order for the operator:
 /// <see cref="AddMemberAsync"/> records the member on the leader as joining and returns its id at once; the leader
 /// keeps trying DotNext's catch-up-then-commit until the member (started with
-/// <c>--initial-cluster-state existing</c>) answers. One change at a time, as DotNext enforces. A joining member is
-/// held in the leader's memory only: if the leader changes first, the member is not listed any more and the
-/// operator adds it again.
+/// <c>--initial-cluster-state existing</c>) listens. One change at a time, as DotNext enforces. A joining member is
+/// held in the leader's memory: a leader that steps down hands it to the next one; if the leader crashes first, the
+/// member is not listed any more and the operator adds it again.
 /// </remarks>
 public sealed partial class RaftNode
 {
@@ -23,6 +23,7 @@ public sealed partial class RaftNode
     private readonly CancellationTokenSource removed = new();
     private readonly Task joiner;
     private int removedMarked;
+    private bool inConfiguration;
     private TaskCompletionSource membersChanged = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     /// <inheritdoc />
@@ -53,7 +54,7 @@ public sealed partial class RaftNode
         }
 
         var id = ClusterTopology.MemberId(endpoint);
-        if (cluster.Members.Any(m => ClusterTopology.MemberId(m.EndPoint) == id) || joining.ContainsKey(id))
+        if (MemberById(id) is not null || joining.ContainsKey(id))
         {
             throw new MembershipException(MembershipError.PeerUrlExists, $"a member with peer URL {peerUrl} already exists");
         }
@@ -83,7 +84,7 @@ public sealed partial class RaftNode
             return;
         }
 
-        var member = cluster.Members.FirstOrDefault(m => ClusterTopology.MemberId(m.EndPoint) == memberId)
+        var member = MemberById(memberId)
             ?? throw new MembershipException(MembershipError.NotFound, $"no member has id {memberId:x}");
         if (!IsLeader)
         {
@@ -166,7 +167,7 @@ public sealed partial class RaftNode
             settle.CancelAfter(TimeSpan.FromSeconds(3));
             try
             {
-                await WaitForMembersAsync(members => members.All(m => ClusterTopology.MemberId(m.EndPoint) != memberId), settle.Token).ConfigureAwait(false);
+                await WaitForMembershipAsync(memberId, listed: false, settle.Token).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {
@@ -289,7 +290,7 @@ public sealed partial class RaftNode
         {
             if (await cluster.AddMemberAsync(member.EndPoint, timeout.Token).ConfigureAwait(false))
             {
-                await WaitForMembersAsync(members => members.Any(m => ClusterTopology.MemberId(m.EndPoint) == member.Id), timeout.Token).ConfigureAwait(false);
+                await WaitForMembershipAsync(member.Id, listed: true, timeout.Token).ConfigureAwait(false);
                 joining.TryRemove(member.Id, out _);
                 Log.MemberJoined(logger, member.PeerUrl, member.Id);
             }
@@ -301,12 +302,16 @@ public sealed partial class RaftNode
         }
     }
 
-    private async Task WaitForMembersAsync(Func<IReadOnlyCollection<RaftClusterMember>, bool> condition, CancellationToken cancellationToken)
+    private RaftClusterMember? MemberById(ulong id) =>
+        cluster.Members.FirstOrDefault(m => ClusterTopology.MemberId(m.EndPoint) == id);
+
+    /// <summary>Waits until DotNext's member list does (or does not) hold member <paramref name="id"/>.</summary>
+    private async Task WaitForMembershipAsync(ulong id, bool listed, CancellationToken cancellationToken)
     {
         while (true)
         {
             var changed = membersChanged.Task;
-            if (condition(cluster.Members))
+            if (MemberById(id) is not null == listed)
             {
                 return;
             }
@@ -320,7 +325,15 @@ public sealed partial class RaftNode
     private void SignalMembersChanged() =>
         Interlocked.Exchange(ref membersChanged, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
 
-    private void OnMemberAdded(RaftCluster<RaftClusterMember> sender, RaftClusterMemberEventArgs<RaftClusterMember> e) => SignalMembersChanged();
+    private void OnMemberAdded(RaftCluster<RaftClusterMember> sender, RaftClusterMemberEventArgs<RaftClusterMember> e)
+    {
+        if (!e.Member.IsRemote)
+        {
+            Volatile.Write(ref inConfiguration, true);
+        }
+
+        SignalMembersChanged();
+    }
 
     private static async Task<bool> ListensAsync(EndPoint endpoint, CancellationToken token)
     {
@@ -341,7 +354,7 @@ public sealed partial class RaftNode
     private void OnMemberRemoved(RaftCluster<RaftClusterMember> sender, RaftClusterMemberEventArgs<RaftClusterMember> e)
     {
         SignalMembersChanged();
-        if (e.Member.IsRemote || stopping.IsCancellationRequested)
+        if (e.Member.IsRemote || stopping.IsCancellationRequested || !Volatile.Read(ref inConfiguration))
         {
             return;
         }

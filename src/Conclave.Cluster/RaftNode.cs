@@ -51,6 +51,9 @@ public sealed partial class RaftNode : IConsensus
         this.dataDirectory = dataDirectory;
         this.clusterId = clusterId ?? topology.ClusterId;
         adoptClusterId = clusterId is null;
+        // A member joining a running cluster is not in its configuration yet: while it catches up it receives the
+        // configuration without itself, which is not a removal. It counts as a member once it is added.
+        inConfiguration = clusterId is not null;
         this.options = options;
         this.topology = topology;
         this.cluster = cluster;

@@ -67,6 +67,7 @@ public sealed class MembershipTests(ITestOutputHelper output) : IAsyncLifetime
         await cluster.StopMemberAsync(victim);
 
         await joinedKv.PutAsync(new PutRequest { Key = ByteString.CopyFromUtf8("after-remove"), Value = ByteString.CopyFromUtf8("v") });
+        Assert.False(newMember.Consensus.Removed.IsCancellationRequested);
         foreach (var i in Enumerable.Range(0, 4).Where(i => i != victim))
         {
             using var channel = GrpcChannel.ForAddress(cluster.Endpoints[i]);
@@ -218,5 +219,11 @@ public sealed class MembershipTests(ITestOutputHelper output) : IAsyncLifetime
             },
             TimeSpan.FromSeconds(30),
             "the new member to join through the next leader");
+
+        // It serves: receiving the configuration without itself while it caught up did not count as a removal.
+        using var joined = GrpcChannel.ForAddress(cluster.Endpoints[index]);
+        await new KV.KVClient(joined).PutAsync(new PutRequest { Key = ByteString.CopyFromUtf8("via-new"), Value = ByteString.CopyFromUtf8("v") });
+        Assert.False(cluster[index].Node.Consensus.Removed.IsCancellationRequested);
+        Assert.False(cluster[index].Stopped.IsCompleted);
     }
 }

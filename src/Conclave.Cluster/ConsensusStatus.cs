@@ -8,6 +8,7 @@ namespace Conclave.Cluster;
 /// <param name="CommitIndex">Highest log index known committed.</param>
 /// <param name="AppliedIndex">Highest log index applied to the state machine.</param>
 /// <param name="Members">The current membership.</param>
+/// <param name="IsLearner">Whether this member is a learner (follows the log, does not vote).</param>
 public sealed record ConsensusStatus(
     ulong ClusterId,
     ulong MemberId,
@@ -15,7 +16,8 @@ public sealed record ConsensusStatus(
     ulong Term,
     long CommitIndex,
     long AppliedIndex,
-    IReadOnlyList<MemberInfo> Members);
+    IReadOnlyList<MemberInfo> Members,
+    bool IsLearner = false);
 
 /// <summary>One member of the cluster.</summary>
 public sealed record MemberInfo(ulong Id, string Name, IReadOnlyList<string> PeerUrls, IReadOnlyList<string> ClientUrls, bool IsLearner);

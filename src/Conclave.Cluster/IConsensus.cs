@@ -69,6 +69,32 @@ public interface IConsensus : IAsyncDisposable
     /// </summary>
     ValueTask ConfirmRemovedAsync(string leaderClientUrl, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Leader side of a learner's feed (<c>Forwarding/Follow</c>): streams the committed log after
+    /// <paramref name="first"/>'s index (a snapshot first when the log behind it is compacted) until the learner goes
+    /// away, this member stops leading, or the learner is promoted.
+    /// </summary>
+    /// <exception cref="ConsensusUnavailableException">Not the leader (<see cref="ConsensusUnavailableException.NotApplied"/>).</exception>
+    Task ServeFollowerAsync(
+        Api.ClusterInternal.FollowRequest first,
+        Grpc.Core.IAsyncStreamReader<Api.ClusterInternal.FollowRequest> requests,
+        Grpc.Core.IServerStreamWriter<Api.ClusterInternal.FollowResponse> responses,
+        CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Leader only: turns a learner that follows this leader and holds at least 90% of its log into a voting member;
+    /// returns once the configuration with it is committed.
+    /// </summary>
+    /// <exception cref="MembershipException">The learner is not in sync (or not following), or another change is in progress.</exception>
+    /// <exception cref="ConsensusUnavailableException">Not the leader, or the change did not finish in time (the leader keeps trying).</exception>
+    ValueTask PromoteLearnerAsync(ulong memberId, string peerUrl, CancellationToken cancellationToken);
+
+    /// <summary>Ends a learner's feed on this member (after the learner was removed).</summary>
+    void DropFollower(ulong memberId);
+
+    /// <summary>Whether this member is a learner now (it serves serializable reads and watches only).</summary>
+    bool IsLearner { get; }
+
     /// <summary>Cancelled when this member was removed from the cluster (it should stop, as etcd's does).</summary>
     CancellationToken Removed { get; }
 

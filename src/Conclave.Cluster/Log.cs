@@ -101,4 +101,22 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 2049, Level = LogLevel.Information, Message = "This member stopped leading; joining member {PeerUrl} (id {MemberId:x}) handed over to the new leader")]
     public static partial void MemberJoinHandedOver(ILogger logger, string peerUrl, ulong memberId);
+
+    [LoggerMessage(EventId = 2050, Level = LogLevel.Information, Message = "This member is a learner: it follows the leader's committed log from index {FromIndex} and does not vote")]
+    public static partial void LearnerFollowing(ILogger logger, long fromIndex);
+
+    [LoggerMessage(EventId = 2051, Level = LogLevel.Debug, Message = "Learner feed from {Url} ended: {Reason}")]
+    public static partial void LearnerFeedEnded(ILogger logger, string url, string reason);
+
+    [LoggerMessage(EventId = 2052, Level = LogLevel.Information, Message = "Learner promoted at index {Index}: it joins as a voting member")]
+    public static partial void LearnerPromoted(ILogger logger, long index);
+
+    [LoggerMessage(EventId = 2053, Level = LogLevel.Information, Message = "Learner {MemberId:x} follows this leader from index {FromIndex}")]
+    public static partial void FollowerAttached(ILogger logger, ulong memberId, long fromIndex);
+
+    [LoggerMessage(EventId = 2054, Level = LogLevel.Information, Message = "Sending snapshot {Index} ({Bytes} bytes) to learner {MemberId:x}")]
+    public static partial void FollowerSnapshot(ILogger logger, ulong memberId, long index, long bytes);
+
+    [LoggerMessage(EventId = 2055, Level = LogLevel.Information, Message = "Promoting learner {MemberId:x}: it stopped following at index {Index}; adding it as a voting member")]
+    public static partial void PromotingLearner(ILogger logger, ulong memberId, long index);
 }

@@ -32,12 +32,6 @@ public sealed partial class RaftNode
     /// <inheritdoc />
     public ValueTask<MemberInfo> AddMemberAsync(string peerUrl, bool isLearner, CancellationToken cancellationToken)
     {
-        if (isLearner)
-        {
-            throw new MembershipException(MembershipError.NotSupported,
-                "learner members are not supported: the Raft engine (DotNext 6.12) has no non-voting members; add a voting member instead");
-        }
-
         if (!IsLeader)
         {
             throw NotLeaderHere();
@@ -57,6 +51,12 @@ public sealed partial class RaftNode
         if (MemberById(id) is not null || joining.ContainsKey(id))
         {
             throw new MembershipException(MembershipError.PeerUrlExists, $"a member with peer URL {peerUrl} already exists");
+        }
+
+        if (isLearner)
+        {
+            // Not part of the Raft configuration: the server records it (in the keyspace) and it follows the log.
+            return ValueTask.FromResult(new MemberInfo(id, "", [peerUrl], [], IsLearner: true));
         }
 
         lock (joining)
@@ -220,7 +220,7 @@ public sealed partial class RaftNode
                 return;
             }
 
-            foreach (var member in joining.Values)
+            foreach (var member in joining.Values.Where(static j => !j.Held))
             {
                 if (token.IsCancellationRequested || !IsLeader)
                 {
@@ -234,7 +234,7 @@ public sealed partial class RaftNode
             {
                 // Only the leader changes the configuration: hand the joining members to the next leader. If that
                 // fails (or this member crashed instead), the operator adds the member again.
-                foreach (var member in joining.Values)
+                foreach (var member in joining.Values.Where(static j => !j.Held))
                 {
                     if (!await HandOverJoinAsync(member, token).ConfigureAwait(false))
                     {
@@ -372,7 +372,11 @@ public sealed partial class RaftNode
         }
     }
 
-    private sealed record JoiningMember(ulong Id, string PeerUrl, EndPoint EndPoint);
+    private sealed record JoiningMember(ulong Id, string PeerUrl, EndPoint EndPoint)
+    {
+        /// <summary>A learner being promoted that may still append from its feed: not to be replicated to yet.</summary>
+        public bool Held { get; init; }
+    }
 }
 
 /// <summary>Why a membership change was refused.</summary>
@@ -384,6 +388,7 @@ public enum MembershipError
     InProgress,
     NotEnoughMembers,
     NotSupported,
+    LearnerNotReady,
 }
 
 /// <summary>A membership change that was refused; nothing changed.</summary>

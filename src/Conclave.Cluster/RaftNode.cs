@@ -53,7 +53,8 @@ public sealed partial class RaftNode : IConsensus
         adoptClusterId = clusterId is null;
         // A member joining a running cluster is not in its configuration yet: while it catches up it receives the
         // configuration without itself, which is not a removal. It counts as a member once it is added.
-        inConfiguration = clusterId is not null;
+        // A learner (see RaftNode.Learner.cs) is never in the configuration, also after a restart.
+        inConfiguration = clusterId is not null && !File.Exists(LearnerMarker(dataDirectory));
         this.options = options;
         this.topology = topology;
         this.cluster = cluster;
@@ -73,6 +74,8 @@ public sealed partial class RaftNode : IConsensus
         cluster.MemberRemoved += OnMemberRemoved;
         cluster.MemberAdded += OnMemberAdded;
         joiner = Task.Run(JoinLoopAsync);
+        // A member started to join a running cluster may have been added as a learner: find out, and follow if so.
+        learnerLoop = inConfiguration ? Task.CompletedTask : Task.Run(LearnerLoopAsync);
     }
 
     /// <inheritdoc />
@@ -90,21 +93,30 @@ public sealed partial class RaftNode : IConsensus
         get
         {
             var leader = cluster.Leader;
+            var learner = isLearner;
             return new ConsensusStatus(
                 ClusterId,
                 topology.Local.Id,
-                leader is null ? 0 : ClusterTopology.MemberId(leader.EndPoint),
-                (ulong)((IPersistentState)wal).Term,
+                learner ? Volatile.Read(ref followedLeader) : leader is null ? 0 : ClusterTopology.MemberId(leader.EndPoint),
+                learner ? (ulong)Math.Max(Volatile.Read(ref followedTerm), ((IPersistentState)wal).Term) : (ulong)((IPersistentState)wal).Term,
                 wal.LastCommittedEntryIndex,
                 wal.LastAppliedIndex,
-                CurrentMembers());
+                CurrentMembers(),
+                learner);
         }
     }
 
     /// <summary>The configuration as this member knows it now, without asking anyone (names of members added at runtime may be empty).</summary>
     private MemberInfo[] CurrentMembers() =>
-        [.. cluster.Members.Select(m => topology.Find(m.EndPoint)?.ToInfo()
+        [.. ConfiguredMembers().Select(m => topology.Find(m.EndPoint)?.ToInfo()
             ?? new MemberInfo(ClusterTopology.MemberId(m.EndPoint), "", [ClusterTopology.PeerUrlOf(m.EndPoint)], [], IsLearner: false))];
+
+    /// <summary>
+    /// The Raft configuration's members. A learner has only the list it was started with, which names itself: it is
+    /// not a voting member, so it is left out.
+    /// </summary>
+    private IEnumerable<RaftClusterMember> ConfiguredMembers() =>
+        isLearner ? cluster.Members.Where(m => !link.IsLocal(m)) : cluster.Members;
 
     /// <summary>Index of the newest durable snapshot (0 when none); the log behind it is truncated.</summary>
     public long SnapshotIndex => stateMachine.SnapshotIndex;
@@ -237,6 +249,11 @@ public sealed partial class RaftNode : IConsensus
             return ValueTask.FromCanceled<object?>(cancellationToken);
         }
 
+        if (isLearner)
+        {
+            return ValueTask.FromException<object?>(NotForLearner("writes"));
+        }
+
         // On a follower the pipeline forwards the batch to the leader.
         return pipeline.ProposeAsync(command, cancellationToken);
     }
@@ -319,7 +336,7 @@ public sealed partial class RaftNode : IConsensus
     public async ValueTask<IReadOnlyList<MemberInfo>> MembersAsync(CancellationToken cancellationToken)
     {
         var result = new List<MemberInfo>();
-        foreach (var member in cluster.Members)
+        foreach (var member in ConfiguredMembers())
         {
             var known = topology.Find(member.EndPoint);
             if (known is not null && (known.ClientUrls.Count > 0 || !member.IsRemote))
@@ -373,6 +390,11 @@ public sealed partial class RaftNode : IConsensus
         if (stopping.IsCancellationRequested)
         {
             throw Unavailable.Stopping();
+        }
+
+        if (isLearner)
+        {
+            throw NotForLearner("linearizable reads");
         }
 
         await barriers.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -503,6 +525,12 @@ public sealed partial class RaftNode : IConsensus
         await pipeline.DisposeAsync().ConfigureAwait(false);
         joinSignal.Release();
         await joiner.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        foreach (var session in followers.Values)
+        {
+            session.End();
+        }
+
+        await learnerLoop.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         cluster.LeaderChanged -= OnLeaderChanged;
         cluster.MemberRemoved -= OnMemberRemoved;
         cluster.MemberAdded -= OnMemberAdded;

@@ -47,6 +47,8 @@ public static class ErrorCatalogue
         [ErrorCode.MemberBadUrls] = (StatusCode.InvalidArgument, "etcdserver: given member URLs are invalid"),
         [ErrorCode.MemberNotEnoughStarted] = (StatusCode.FailedPrecondition, "etcdserver: re-configuration failed due to not enough started members"),
         [ErrorCode.MemberNotLearner] = (StatusCode.FailedPrecondition, "etcdserver: can only promote a learner member"),
+        [ErrorCode.LearnerNotReady] = (StatusCode.FailedPrecondition, "etcdserver: can only promote a learner member which is in sync with leader"),
+        [ErrorCode.NotSupportedForLearner] = (StatusCode.Unavailable, "etcdserver: rpc not supported for learner"),
         [ErrorCode.Unhealthy] = (StatusCode.Unavailable, "etcdserver: unhealthy cluster"),
         [ErrorCode.NotCapable] = (StatusCode.Unavailable, "etcdserver: not capable"),
         [ErrorCode.InvalidArgument] = (StatusCode.InvalidArgument, "etcdserver: invalid argument"),

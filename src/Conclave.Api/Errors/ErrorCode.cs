@@ -26,6 +26,8 @@ public enum ErrorCode
     MemberBadUrls,
     MemberNotEnoughStarted,
     MemberNotLearner,
+    LearnerNotReady,
+    NotSupportedForLearner,
     Unhealthy,
     NotCapable,
     InvalidArgument,

@@ -12,8 +12,18 @@ namespace Conclave.Server.Config;
 /// </summary>
 public static class ReservedPrefixGuard
 {
-    private static readonly ByteString Start = ByteString.CopyFromUtf8(ConfigKeys.ReservedPrefix);
-    private static readonly ByteString End = ConfigKeys.PrefixEnd(Start);
+    /// <summary>Reserved prefixes and who owns them (the configuration center; the cluster's learner records).</summary>
+    private static readonly (ByteString Start, ByteString End, string Owner)[] Reserved =
+    [
+        Range(ConfigKeys.ReservedPrefix, "the configuration center: change them through its API (conclave config ..., /api/v1)"),
+        Range(Node.LearnerRecords.Prefix, "the cluster's membership: change them with member add / remove / promote"),
+    ];
+
+    private static (ByteString, ByteString, string) Range(string prefix, string owner)
+    {
+        var start = ByteString.CopyFromUtf8(prefix);
+        return (start, ConfigKeys.PrefixEnd(start), owner);
+    }
 
     public static void CheckPut(PutRequest r) => Check(r.Key, ByteString.Empty);
 
@@ -40,26 +50,29 @@ public static class ReservedPrefixGuard
 
     private static void Check(ByteString key, ByteString rangeEnd)
     {
-        bool touches;
-        if (rangeEnd.IsEmpty)
+        foreach (var (start, end, owner) in Reserved)
         {
-            touches = key.Span.StartsWith(Start.Span);
-        }
-        else
-        {
-            // [key, rangeEnd) meets [Start, End): key < End and (rangeEnd is "\0" = to the end, or rangeEnd > Start).
-            var toEnd = rangeEnd.Length == 1 && rangeEnd[0] == 0;
-            touches = key.Span.SequenceCompareTo(End.Span) < 0 && (toEnd || rangeEnd.Span.SequenceCompareTo(Start.Span) > 0);
-        }
-
-        if (touches)
-        {
-            var trailers = new Metadata
+            bool touches;
+            if (rangeEnd.IsEmpty)
             {
-                { ErrorCatalogue.CodeTrailer, "PermissionDenied" },
-                { ErrorCatalogue.DetailTrailer, $"keys under {ConfigKeys.ReservedPrefix} belong to the configuration center: change them through its API (conclave config ..., /api/v1), not plain KV writes" },
-            };
-            throw new RpcException(new Status(StatusCode.PermissionDenied, "etcdserver: permission denied"), trailers);
+                touches = key.Span.StartsWith(start.Span);
+            }
+            else
+            {
+                // [key, rangeEnd) meets [start, end): key < end and (rangeEnd is "\0" = to the end, or rangeEnd > start).
+                var toEnd = rangeEnd.Length == 1 && rangeEnd[0] == 0;
+                touches = key.Span.SequenceCompareTo(end.Span) < 0 && (toEnd || rangeEnd.Span.SequenceCompareTo(start.Span) > 0);
+            }
+
+            if (touches)
+            {
+                var trailers = new Metadata
+                {
+                    { ErrorCatalogue.CodeTrailer, "PermissionDenied" },
+                    { ErrorCatalogue.DetailTrailer, $"keys under {start.ToStringUtf8()} belong to {owner}, not plain KV writes" },
+                };
+                throw new RpcException(new Status(StatusCode.PermissionDenied, "etcdserver: permission denied"), trailers);
+            }
         }
     }
 }

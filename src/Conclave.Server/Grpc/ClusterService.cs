@@ -29,7 +29,7 @@ internal sealed class ClusterService(ConclaveNode node) : Api.Etcd.Cluster.Clust
 
         var (remote, added) = await OnLeaderAsync(
             leader => new Api.Etcd.Cluster.ClusterClient(leader).MemberAddAsync(request, cancellationToken: context.CancellationToken).ResponseAsync,
-            () => node.Consensus.AddMemberAsync(request.PeerURLs[0], request.IsLearner, context.CancellationToken).AsTask(),
+            () => AddHereAsync(request.PeerURLs[0], request.IsLearner, context.CancellationToken),
             context.CancellationToken);
         if (remote is not null)
         {
@@ -43,12 +43,43 @@ internal sealed class ClusterService(ConclaveNode node) : Api.Etcd.Cluster.Clust
         return response;
     }
 
+    /// <summary>On the leader: a voting member joins through Raft; a learner is recorded in the keyspace and follows the log.</summary>
+    private async Task<Cluster.MemberInfo> AddHereAsync(string peerUrl, bool isLearner, CancellationToken cancellationToken)
+    {
+        var learners = LearnerRecords.List(node.Store);
+        if (learners.Any(m => m.PeerURLs.Contains(peerUrl)))
+        {
+            throw ErrorMapping.Create(ErrorCode.PeerUrlExists, $"a learner with peer URL {peerUrl} already exists");
+        }
+
+        var added = await node.Consensus.AddMemberAsync(peerUrl, isLearner, cancellationToken);
+        if (isLearner)
+        {
+            var record = new Member { ID = added.Id, IsLearner = true };
+            record.PeerURLs.AddRange(added.PeerUrls);
+            if (!await LearnerRecords.PutAsync(node, record, createOnly: true, cancellationToken))
+            {
+                throw ErrorMapping.Create(ErrorCode.PeerUrlExists, $"a learner with peer URL {peerUrl} already exists");
+            }
+        }
+
+        return added;
+    }
+
     public override async Task<MemberRemoveResponse> MemberRemove(MemberRemoveRequest request, ServerCallContext context)
     {
         var (remote, _) = await OnLeaderAsync(
             leader => new Api.Etcd.Cluster.ClusterClient(leader).MemberRemoveAsync(request, cancellationToken: context.CancellationToken).ResponseAsync,
             async () =>
             {
+                if (LearnerRecords.Find(node.Store, request.ID) is not null && !await IsVoterAsync(request.ID, context.CancellationToken))
+                {
+                    // A learner leaves by losing its record; its feed ends, and it finds itself unlisted and stops.
+                    await LearnerRecords.DeleteAsync(node, request.ID, context.CancellationToken);
+                    node.Consensus.DropFollower(request.ID);
+                    return true;
+                }
+
                 await node.Consensus.RemoveMemberAsync(request.ID, context.CancellationToken);
                 return true;
             },
@@ -83,16 +114,37 @@ internal sealed class ClusterService(ConclaveNode node) : Api.Etcd.Cluster.Clust
 
     public override async Task<MemberPromoteResponse> MemberPromote(MemberPromoteRequest request, ServerCallContext context)
     {
-        var members = await MembersAsync(context.CancellationToken);
-        if (members.All(m => m.ID != request.ID))
+        var (remote, _) = await OnLeaderAsync(
+            leader => new Api.Etcd.Cluster.ClusterClient(leader).MemberPromoteAsync(request, cancellationToken: context.CancellationToken).ResponseAsync,
+            async () =>
+            {
+                var voter = await IsVoterAsync(request.ID, context.CancellationToken);
+                var record = LearnerRecords.Find(node.Store, request.ID);
+                if (record is null || voter)
+                {
+                    throw voter
+                        ? ErrorMapping.Create(ErrorCode.MemberNotLearner, $"member {request.ID:x} is a voting member")
+                        : ErrorMapping.Create(ErrorCode.MemberNotFound, $"no member has id {request.ID:x}");
+                }
+
+                await node.Consensus.PromoteLearnerAsync(request.ID, record.PeerURLs[0], context.CancellationToken);
+                // A voting member now (committed): the record goes; until then the voter entry shadows it.
+                await LearnerRecords.DeleteAsync(node, request.ID, context.CancellationToken);
+                return true;
+            },
+            context.CancellationToken);
+        if (remote is not null)
         {
-            throw ErrorMapping.Create(ErrorCode.MemberNotFound, $"no member has id {request.ID:x}");
+            return remote;
         }
 
-        // Every member is a voter (learners are not supported), so there is nothing to promote, as etcd answers
-        // for a voting member.
-        throw ErrorMapping.Create(ErrorCode.MemberNotLearner, $"member {request.ID:x} is a voting member");
+        var response = new MemberPromoteResponse { Header = node.Header(node.Store.Revision) };
+        response.Members.AddRange(await MembersAsync(context.CancellationToken));
+        return response;
     }
+
+    private async Task<bool> IsVoterAsync(ulong id, CancellationToken cancellationToken) =>
+        (await node.Consensus.MembersAsync(cancellationToken)).Any(m => m.Id == id);
 
     /// <summary>
     /// Runs a membership change where only the leader can: here when this member leads, else on the leader (its
@@ -147,6 +199,25 @@ internal sealed class ClusterService(ConclaveNode node) : Api.Etcd.Cluster.Clust
             member.PeerURLs.AddRange(m.PeerUrls);
             member.ClientURLs.AddRange((m.Id == local ? node.ClientUrls : m.ClientUrls).Select(AsEtcdctlEndpoint));
             members.Add(member);
+        }
+
+        // Learners are recorded in the keyspace; one being promoted is listed once, as the voter it becomes.
+        foreach (var learner in LearnerRecords.List(node.Store))
+        {
+            if (members.All(m => m.ID != learner.ID))
+            {
+                var member = learner.Clone();
+                if (learner.ID == local)
+                {
+                    member.ClientURLs.Clear();
+                    member.ClientURLs.AddRange(node.ClientUrls);
+                }
+
+                var urls = member.ClientURLs.Select(AsEtcdctlEndpoint).ToList();
+                member.ClientURLs.Clear();
+                member.ClientURLs.AddRange(urls);
+                members.Add(member);
+            }
         }
 
         return members;

@@ -27,6 +27,7 @@ internal static class ErrorMapping
                         MembershipError.NotFound => ErrorCode.MemberNotFound,
                         MembershipError.NotEnoughMembers => ErrorCode.MemberNotEnoughStarted,
                         MembershipError.InProgress => ErrorCode.Unhealthy,
+                        MembershipError.LearnerNotReady => ErrorCode.LearnerNotReady,
                         _ => ErrorCode.NotCapable,
                     },
                     m.Message);

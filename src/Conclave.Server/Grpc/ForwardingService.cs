@@ -66,4 +66,39 @@ internal sealed class ForwardingService(ConclaveNode node, LeaseKeeper keeper) :
 
         return new RemovedAck();
     }
+
+    public override async Task Follow(IAsyncStreamReader<FollowRequest> requestStream, IServerStreamWriter<FollowResponse> responseStream, ServerCallContext context)
+    {
+        if (!await requestStream.MoveNext(context.CancellationToken))
+        {
+            return;
+        }
+
+        var first = requestStream.Current;
+        try
+        {
+            if (!node.Consensus.IsLeader)
+            {
+                throw new RpcException(new Status(StatusCode.FailedPrecondition, "not the leader: follow the leader"));
+            }
+
+            var record = LearnerRecords.Find(node.Store, first.MemberId)
+                ?? throw new RpcException(new Status(StatusCode.NotFound, $"no learner has id {first.MemberId:x}"));
+            if (record.Name != first.Name || !record.ClientURLs.SequenceEqual(first.ClientUrls))
+            {
+                // How the learner is listed: its name and client URLs, as it reports them.
+                var updated = record.Clone();
+                updated.Name = first.Name;
+                updated.ClientURLs.Clear();
+                updated.ClientURLs.AddRange(first.ClientUrls);
+                await LearnerRecords.PutAsync(node, updated, createOnly: false, context.CancellationToken);
+            }
+
+            await node.Consensus.ServeFollowerAsync(first, requestStream, responseStream, context.CancellationToken);
+        }
+        catch (ConsensusUnavailableException e) when (e.NotApplied)
+        {
+            throw new RpcException(new Status(StatusCode.FailedPrecondition, e.Message));
+        }
+    }
 }

@@ -28,7 +28,7 @@ internal sealed class MaintenanceService(ConclaveNode node) : Maintenance.Mainte
             RaftIndex = (ulong)status.CommitIndex,
             RaftTerm = status.Term,
             RaftAppliedIndex = (ulong)status.AppliedIndex,
-            IsLearner = status.Members.FirstOrDefault(m => m.Id == status.MemberId)?.IsLearner ?? false,
+            IsLearner = status.IsLearner,
         };
         foreach (var alarm in node.Store.Alarms)
         {

@@ -53,8 +53,9 @@ internal static class HttpEndpoints
         {
             reason = "ALARM " + string.Join(",", node.Store.Alarms.Select(a => a.Alarm.ToString().ToUpperInvariant()));
         }
-        else
+        else if (!status.IsLearner)
         {
+            // A learner has no linearizable reads; it is healthy while it follows a leader (checked above).
             try
             {
                 using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);

@@ -91,9 +91,14 @@ public sealed class MembershipTests(ITestOutputHelper output) : IAsyncLifetime
         var bad = await Assert.ThrowsAsync<RpcException>(async () => await client.MemberAddAsync(new MemberAddRequest { PeerURLs = { "not a url" } }));
         Assert.Equal((StatusCode.InvalidArgument, "etcdserver: given member URLs are invalid"), (bad.StatusCode, bad.Status.Detail));
 
-        var learner = await Assert.ThrowsAsync<RpcException>(async () => await client.MemberAddAsync(new MemberAddRequest { PeerURLs = { "http://127.0.0.1:1" }, IsLearner = true }));
-        Assert.Equal("etcdserver: not capable", learner.Status.Detail);
-        Assert.Contains("learner", learner.Trailers.GetValue("conclave-detail"), StringComparison.Ordinal);
+        // A learner added but never started: listed as one; promoting it answers etcd's "not in sync"; removable.
+        var learner = await client.MemberAddAsync(new MemberAddRequest { PeerURLs = { "http://127.0.0.1:1" }, IsLearner = true });
+        Assert.Contains(learner.Members, m => m.ID == learner.Member.ID && m.IsLearner);
+        var twice = await Assert.ThrowsAsync<RpcException>(async () => await client.MemberAddAsync(new MemberAddRequest { PeerURLs = { "http://127.0.0.1:1" }, IsLearner = true }));
+        Assert.Equal("etcdserver: Peer URLs already exists", twice.Status.Detail);
+        var notReady = await Assert.ThrowsAsync<RpcException>(async () => await client.MemberPromoteAsync(new MemberPromoteRequest { ID = learner.Member.ID }));
+        Assert.Equal((StatusCode.FailedPrecondition, "etcdserver: can only promote a learner member which is in sync with leader"), (notReady.StatusCode, notReady.Status.Detail));
+        Assert.Equal(3, (await client.MemberRemoveAsync(new MemberRemoveRequest { ID = learner.Member.ID })).Members.Count);
 
         var unknown = await Assert.ThrowsAsync<RpcException>(async () => await client.MemberRemoveAsync(new MemberRemoveRequest { ID = 42 }));
         Assert.Equal((StatusCode.NotFound, "etcdserver: member not found"), (unknown.StatusCode, unknown.Status.Detail));

@@ -1,0 +1,52 @@
+using Conclave.Api.Etcd;
+using Conclave.Api.Raft;
+using Conclave.Storage;
+using Google.Protobuf;
+
+namespace Conclave.Server.Node;
+
+/// <summary>
+/// Learners are not in the Raft configuration (the engine has no non-voting members), so the cluster records them
+/// as data: one key per learner under a reserved prefix, the value an etcd <see cref="Member"/>. Replicated and
+/// snapshotted with everything else, so the record survives restarts and log compaction on every member; plain KV
+/// writes cannot touch it (<see cref="Config.ReservedPrefixGuard"/>).
+/// </summary>
+public static class LearnerRecords
+{
+    public const string Prefix = "/_conclave/cluster/learners/";
+
+    private static ByteString Key(ulong id) => ByteString.CopyFromUtf8(Prefix + id.ToString("x16", System.Globalization.CultureInfo.InvariantCulture));
+
+    /// <summary>The learners as this member's state has them (a local, serializable read).</summary>
+    public static IReadOnlyList<Member> List(KeyValueStore store)
+    {
+        var start = ByteString.CopyFromUtf8(Prefix);
+        var response = store.Range(new RangeRequest { Key = start, RangeEnd = Config.PrefixEnd(start) });
+        return [.. response.Kvs.Select(static kv => Member.Parser.ParseFrom(kv.Value))];
+    }
+
+    public static Member? Find(KeyValueStore store, ulong id) => List(store).FirstOrDefault(m => m.ID == id);
+
+    /// <summary>Writes the record (replicated like any write); with <paramref name="createOnly"/>, fails if it exists.</summary>
+    public static async ValueTask<bool> PutAsync(ConclaveNode node, Member member, bool createOnly, CancellationToken cancellationToken)
+    {
+        var key = Key(member.ID);
+        var txn = new TxnRequest();
+        if (createOnly)
+        {
+            txn.Compare.Add(new Compare { Key = key, Target = Compare.Types.CompareTarget.Version, Result = Compare.Types.CompareResult.Equal, Version = 0 });
+        }
+
+        txn.Success.Add(new RequestOp { RequestPut = new PutRequest { Key = key, Value = member.ToByteString() } });
+        var response = await node.ProposeAsync<TxnResponse>(new Command { Txn = txn }, cancellationToken);
+        return response.Succeeded;
+    }
+
+    public static async ValueTask DeleteAsync(ConclaveNode node, ulong id, CancellationToken cancellationToken) =>
+        await node.ProposeAsync<DeleteRangeResponse>(new Command { DeleteRange = new DeleteRangeRequest { Key = Key(id) } }, cancellationToken);
+
+    private static class Config
+    {
+        public static ByteString PrefixEnd(ByteString prefix) => ConfigCenter.Keyspace.ConfigKeys.PrefixEnd(prefix);
+    }
+}

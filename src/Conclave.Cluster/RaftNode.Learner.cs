@@ -102,21 +102,23 @@ public sealed partial class RaftNode
                     continue; // the promotion was called off
                 }
 
-                if (stateMachine.Snapshot is SnapshotFile snapshot && next <= snapshot.Index)
-                {
-                    await SendSnapshotAsync(session, snapshot, responses, (ulong)term, leaderId, ended.Token).ConfigureAwait(false);
-                    next = snapshot.Index + 1;
-                    continue;
-                }
-
                 var commit = wal.LastCommittedEntryIndex;
                 if (next <= commit)
                 {
                     var response = await ReadCommittedAsync(next, commit, ended.Token).ConfigureAwait(false);
                     if (response.Entries.Count == 0)
                     {
-                        // The log before 'next' was compacted into a snapshot meanwhile: send that on the next round.
-                        await Task.Delay(10, ended.Token).ConfigureAwait(false);
+                        // The log at 'next' is compacted into the snapshot: send that first.
+                        if (stateMachine.Snapshot is SnapshotFile snapshot && next <= snapshot.Index)
+                        {
+                            await SendSnapshotAsync(session, snapshot, responses, (ulong)term, leaderId, ended.Token).ConfigureAwait(false);
+                            next = snapshot.Index + 1;
+                        }
+                        else
+                        {
+                            await Task.Delay(10, ended.Token).ConfigureAwait(false); // a snapshot being published
+                        }
+
                         continue;
                     }
 

@@ -372,6 +372,11 @@ public sealed partial class RaftNode : IConsensus
     /// <inheritdoc />
     public async ValueTask<Grpc.Core.CallInvoker?> LeaderInvokerAsync(CancellationToken cancellationToken)
     {
+        if (isLearner)
+        {
+            throw NotForLearner("lease keep-alives or leader requests");
+        }
+
         var leader = await link.WaitForLeaderAsync(cancellationToken).ConfigureAwait(false);
         return link.IsLocal(leader) ? null : await link.ConnectAsync(leader, cancellationToken).ConfigureAwait(false);
     }

@@ -33,7 +33,7 @@ internal sealed partial class FollowerMonitor(ConclaveNode node, FollowerProgres
 
     private async Task SampleAsync(TimeProvider clock, CancellationToken cancellationToken)
     {
-        if (node.Consensus.IsLeader || node.Consensus.Status.LeaderId == 0)
+        if (node.Consensus.IsLeader || node.Consensus.IsLearner || node.Consensus.Status.LeaderId == 0)
         {
             progress.Reset();
             return;

@@ -171,8 +171,11 @@ public sealed class LearnerTests(ITestOutputHelper output) : IAsyncLifetime
             async _ => (await Etcdctl.RunAsync(learnerEndpoint, "get", "k", "--consistency=s", "--print-value-only")).Stdout.Trim() == "v",
             TimeSpan.FromSeconds(30),
             "the learner to serve k");
-        var table = (await Etcdctl.RunAsync(endpoint, "member", "list")).EnsureSuccess();
-        Assert.Contains($"m{index + 1}, {peerUrl}, {learnerEndpoint}, true", table.Stdout, StringComparison.Ordinal);
+        // Listed with the name and client URL the learner reported when it started following.
+        await Eventually.WaitAsync(
+            async _ => (await Etcdctl.RunAsync(endpoint, "member", "list")).EnsureSuccess().Stdout.Contains($"m{index + 1}, {peerUrl}, {learnerEndpoint}, true", StringComparison.Ordinal),
+            TimeSpan.FromSeconds(10),
+            "etcdctl member list to show the learner");
         var status = (await Etcdctl.RunAsync(learnerEndpoint, "endpoint", "status")).EnsureSuccess();
         Assert.Contains(", false, true, ", status.Stdout, StringComparison.Ordinal); // not leader, learner
         var get = await Etcdctl.RunAsync(learnerEndpoint, "get", "k");

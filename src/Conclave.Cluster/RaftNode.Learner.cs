@@ -356,9 +356,9 @@ public sealed partial class RaftNode
                     return; // added as a voting member: Raft brings it in
                 }
 
-                if (role is { Listed: false } && isLearner)
+                if (role is { Listed: false } && (isLearner || File.Exists(LearnerMarker(dataDirectory))))
                 {
-                    MarkRemoved(); // it was a learner and is not listed any more
+                    MarkRemoved(); // it was a learner and is not listed any more (also: removed while it was down)
                     return;
                 }
 
@@ -400,7 +400,8 @@ public sealed partial class RaftNode
 
             try
             {
-                await Task.Delay(TimeSpan.FromMilliseconds(300), token).ConfigureAwait(false);
+                // Not listed yet (started before 'member add'), or between feeds.
+                await Task.Delay(TimeSpan.FromMilliseconds(isLearner ? 300 : 1000), token).ConfigureAwait(false);
             }
             catch (OperationCanceledException)
             {

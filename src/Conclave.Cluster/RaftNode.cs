@@ -85,7 +85,9 @@ public sealed partial class RaftNode : IConsensus
     public ulong ClusterId => Volatile.Read(ref clusterId);
 
     /// <inheritdoc />
-    public ulong Term => (ulong)((IPersistentState)wal).Term;
+    public ulong Term => isLearner
+        ? (ulong)Math.Max(Volatile.Read(ref followedTerm), ((IPersistentState)wal).Term)
+        : (ulong)((IPersistentState)wal).Term;
 
     /// <inheritdoc />
     public ConsensusStatus Status

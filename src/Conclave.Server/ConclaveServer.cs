@@ -98,6 +98,7 @@ public sealed class ConclaveServer : IAsyncDisposable
         builder.Services.AddSingleton<ServerMetrics>();
         builder.Services.AddSingleton(new Diagnostics.FollowerProgress(options.FollowerStallThreshold));
         builder.Services.AddHostedService<Diagnostics.FollowerMonitor>();
+        builder.Services.AddHostedService<Node.JoiningKeeper>();
         builder.Services.AddSingleton(meterBridge);
         builder.Services.AddSingleton<ErrorMappingInterceptor>();
         builder.Services.AddGrpc(o =>

@@ -16,7 +16,7 @@ public static class ReservedPrefixGuard
     private static readonly (ByteString Start, ByteString End, string Owner)[] Reserved =
     [
         Range(ConfigKeys.ReservedPrefix, "the configuration center: change them through its API (conclave config ..., /api/v1)"),
-        Range(Node.LearnerRecords.Prefix, "the cluster's membership: change them with member add / remove / promote"),
+        Range(Node.MemberRecords.ReservedPrefix, "the cluster's membership: change them with member add / remove / promote"),
     ];
 
     private static (ByteString, ByteString, string) Range(string prefix, string owner)

@@ -46,21 +46,27 @@ internal sealed class ClusterService(ConclaveNode node) : Api.Etcd.Cluster.Clust
     /// <summary>On the leader: a voting member joins through Raft; a learner is recorded in the keyspace and follows the log.</summary>
     private async Task<Cluster.MemberInfo> AddHereAsync(string peerUrl, bool isLearner, CancellationToken cancellationToken)
     {
-        var learners = LearnerRecords.List(node.Store);
+        var learners = MemberRecords.Learners.List(node.Store);
         if (learners.Any(m => m.PeerURLs.Contains(peerUrl)))
         {
             throw ErrorMapping.Create(ErrorCode.PeerUrlExists, $"a learner with peer URL {peerUrl} already exists");
         }
 
         var added = await node.Consensus.AddMemberAsync(peerUrl, isLearner, cancellationToken);
+        var record = new Member { ID = added.Id, IsLearner = isLearner };
+        record.PeerURLs.AddRange(added.PeerUrls);
         if (isLearner)
         {
-            var record = new Member { ID = added.Id, IsLearner = true };
-            record.PeerURLs.AddRange(added.PeerUrls);
-            if (!await LearnerRecords.PutAsync(node, record, createOnly: true, cancellationToken))
+            if (!await MemberRecords.Learners.PutAsync(node, record, createOnly: true, cancellationToken))
             {
                 throw ErrorMapping.Create(ErrorCode.PeerUrlExists, $"a learner with peer URL {peerUrl} already exists");
             }
+        }
+        else
+        {
+            // The leader holds a joining member in memory; the record lets the next leader continue if this one fails
+            // before the member joined (Node.JoiningKeeper).
+            await MemberRecords.Joining.PutAsync(node, record, createOnly: false, cancellationToken);
         }
 
         return added;
@@ -72,15 +78,29 @@ internal sealed class ClusterService(ConclaveNode node) : Api.Etcd.Cluster.Clust
             leader => new Api.Etcd.Cluster.ClusterClient(leader).MemberRemoveAsync(request, cancellationToken: context.CancellationToken).ResponseAsync,
             async () =>
             {
-                if (LearnerRecords.Find(node.Store, request.ID) is not null && !await IsVoterAsync(request.ID, context.CancellationToken))
+                if (MemberRecords.Learners.Find(node.Store, request.ID) is not null && !await IsVoterAsync(request.ID, context.CancellationToken))
                 {
                     // A learner leaves by losing its record; its feed ends, and it finds itself unlisted and stops.
-                    await LearnerRecords.DeleteAsync(node, request.ID, context.CancellationToken);
+                    await MemberRecords.Learners.DeleteAsync(node, request.ID, context.CancellationToken);
                     node.Consensus.DropFollower(request.ID);
                     return true;
                 }
 
-                await node.Consensus.RemoveMemberAsync(request.ID, context.CancellationToken);
+                var joining = MemberRecords.Joining.Find(node.Store, request.ID);
+                try
+                {
+                    await node.Consensus.RemoveMemberAsync(request.ID, context.CancellationToken);
+                }
+                catch (Cluster.MembershipException e) when (e.Error == Cluster.MembershipError.NotFound && joining is not null)
+                {
+                    // Added, not joined, and forgotten by a leader that failed: the record is all there is.
+                }
+
+                if (joining is not null)
+                {
+                    await MemberRecords.Joining.DeleteAsync(node, request.ID, context.CancellationToken);
+                }
+
                 return true;
             },
             context.CancellationToken);
@@ -119,7 +139,7 @@ internal sealed class ClusterService(ConclaveNode node) : Api.Etcd.Cluster.Clust
             async () =>
             {
                 var voter = await IsVoterAsync(request.ID, context.CancellationToken);
-                var record = LearnerRecords.Find(node.Store, request.ID);
+                var record = MemberRecords.Learners.Find(node.Store, request.ID);
                 if (record is null || voter)
                 {
                     throw voter
@@ -129,7 +149,7 @@ internal sealed class ClusterService(ConclaveNode node) : Api.Etcd.Cluster.Clust
 
                 await node.Consensus.PromoteLearnerAsync(request.ID, record.PeerURLs[0], context.CancellationToken);
                 // A voting member now (committed): the record goes; until then the voter entry shadows it.
-                await LearnerRecords.DeleteAsync(node, request.ID, context.CancellationToken);
+                await MemberRecords.Learners.DeleteAsync(node, request.ID, context.CancellationToken);
                 return true;
             },
             context.CancellationToken);
@@ -201,8 +221,9 @@ internal sealed class ClusterService(ConclaveNode node) : Api.Etcd.Cluster.Clust
             members.Add(member);
         }
 
-        // Learners are recorded in the keyspace; one being promoted is listed once, as the voter it becomes.
-        foreach (var learner in LearnerRecords.List(node.Store))
+        // Learners and members added but not joined are recorded in the keyspace; Raft's view shadows a record (a
+        // learner being promoted is listed once, as the voter it becomes).
+        foreach (var learner in MemberRecords.Learners.List(node.Store).Concat(MemberRecords.Joining.List(node.Store)))
         {
             if (members.All(m => m.ID != learner.ID))
             {

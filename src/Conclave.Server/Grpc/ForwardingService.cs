@@ -82,7 +82,7 @@ internal sealed class ForwardingService(ConclaveNode node, LeaseKeeper keeper) :
                 throw new RpcException(new Status(StatusCode.FailedPrecondition, "not the leader: follow the leader"));
             }
 
-            var record = LearnerRecords.Find(node.Store, first.MemberId)
+            var record = MemberRecords.Learners.Find(node.Store, first.MemberId)
                 ?? throw new RpcException(new Status(StatusCode.NotFound, $"no learner has id {first.MemberId:x}"));
             if (record.Name != first.Name || !record.ClientURLs.SequenceEqual(first.ClientUrls))
             {
@@ -91,7 +91,7 @@ internal sealed class ForwardingService(ConclaveNode node, LeaseKeeper keeper) :
                 updated.Name = first.Name;
                 updated.ClientURLs.Clear();
                 updated.ClientURLs.AddRange(first.ClientUrls);
-                await LearnerRecords.PutAsync(node, updated, createOnly: false, context.CancellationToken);
+                await MemberRecords.Learners.PutAsync(node, updated, createOnly: false, context.CancellationToken);
             }
 
             await node.Consensus.ServeFollowerAsync(first, requestStream, responseStream, context.CancellationToken);

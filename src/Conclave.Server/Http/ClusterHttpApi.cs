@@ -25,8 +25,8 @@ internal static class ClusterHttpApi
         var status = node.Consensus.Status;
         var members = status.Members.Select(m => new MemberView(
             Hex(m.Id), m.Name, m.PeerUrls, m.Id == status.MemberId ? node.ClientUrls : m.ClientUrls, m.IsLearner, m.Id == status.LeaderId, m.Id == status.MemberId)).ToList();
-        // Learners are recorded in the keyspace, not in the Raft configuration (see LearnerRecords).
-        members.AddRange(LearnerRecords.List(node.Store).Where(l => members.All(m => m.Id != Hex(l.ID))).Select(l => new MemberView(
+        // Learners are recorded in the keyspace, not in the Raft configuration (see MemberRecords).
+        members.AddRange(MemberRecords.Learners.List(node.Store).Where(l => members.All(m => m.Id != Hex(l.ID))).Select(l => new MemberView(
             Hex(l.ID), l.Name, [.. l.PeerURLs], l.ID == status.MemberId ? node.ClientUrls : [.. l.ClientURLs], true, false, l.ID == status.MemberId)));
         var (revision, compacted) = node.Store.Revisions;
         return Results.Ok(new ClusterView(

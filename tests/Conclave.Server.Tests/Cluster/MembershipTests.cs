@@ -231,4 +231,37 @@ public sealed class MembershipTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.False(cluster[index].Node.Consensus.Removed.IsCancellationRequested);
         Assert.False(cluster[index].Stopped.IsCompleted);
     }
+
+    [Fact]
+    public async Task A_member_added_under_a_leader_that_stops_before_it_joins_is_still_added_by_the_next_leader()
+    {
+        var leader = await cluster.WaitForLeaderAsync();
+        var (index, peerUrl) = cluster.AddMemberSlot();
+        using (var channel = GrpcChannel.ForAddress(cluster.Endpoints[leader]))
+        {
+            await new Api.Etcd.Cluster.ClusterClient(channel).MemberAddAsync(new MemberAddRequest { PeerURLs = { peerUrl } });
+        }
+
+        // The leader goes away without handing the joining member over (as if it crashed): only the replicated
+        // record of the addition is left, and the next leader continues from it.
+        await cluster.StopMemberAsync(leader);
+        var next = await cluster.WaitForLeaderAsync();
+        using var survivor = GrpcChannel.ForAddress(cluster.Endpoints[next]);
+        var listed = await new Api.Etcd.Cluster.ClusterClient(survivor).MemberListAsync(new MemberListRequest { Linearizable = true });
+        Assert.Contains(listed.Members, m => m.PeerURLs.Contains(peerUrl));
+
+        await cluster.StartMemberAsync(index);
+        var newId = cluster[index].Node.Consensus.Status.MemberId;
+        await Eventually.WaitAsync(
+            _ => Task.FromResult(cluster[next].Node.Consensus.Status.Members.Any(m => m.Id == newId)),
+            TimeSpan.FromSeconds(30),
+            "the next leader to add the new member");
+        using var joined = GrpcChannel.ForAddress(cluster.Endpoints[index]);
+        await new KV.KVClient(joined).PutAsync(new PutRequest { Key = ByteString.CopyFromUtf8("via-new"), Value = ByteString.CopyFromUtf8("v") });
+        await Eventually.WaitAsync(
+            async _ => (await new Api.Etcd.Cluster.ClusterClient(survivor).MemberListAsync(new MemberListRequest { Linearizable = true }))
+                .Members.Any(m => m.ID == newId && m.Name == $"m{index + 1}"),
+            TimeSpan.FromSeconds(10),
+            "the member list to name the joined member");
+    }
 }

@@ -6,29 +6,37 @@ using Google.Protobuf;
 namespace Conclave.Server.Node;
 
 /// <summary>
-/// Learners are not in the Raft configuration (the engine has no non-voting members), so the cluster records them
-/// as data: one key per learner under a reserved prefix, the value an etcd <see cref="Member"/>. Replicated and
-/// snapshotted with everything else, so the record survives restarts and log compaction on every member; plain KV
-/// writes cannot touch it (<see cref="Config.ReservedPrefixGuard"/>).
+/// Membership the Raft configuration does not hold, recorded as data: learners (the engine has no non-voting
+/// members) and members added but not joined yet (so that a new leader continues adding them). One key per member
+/// under a reserved prefix, the value an etcd <see cref="Member"/>. Replicated and snapshotted with everything else,
+/// so a record survives restarts, leader changes and log compaction on every member; plain KV writes cannot touch it
+/// (<see cref="Config.ReservedPrefixGuard"/>).
 /// </summary>
-public static class LearnerRecords
+public sealed class MemberRecords(string prefix)
 {
-    public const string Prefix = "/_conclave/cluster/learners/";
+    /// <summary>The reserved prefix of every cluster record.</summary>
+    public const string ReservedPrefix = "/_conclave/cluster/";
 
-    private static ByteString Key(ulong id) => ByteString.CopyFromUtf8(Prefix + id.ToString("x16", System.Globalization.CultureInfo.InvariantCulture));
+    public static MemberRecords Learners { get; } = new(ReservedPrefix + "learners/");
+
+    public static MemberRecords Joining { get; } = new(ReservedPrefix + "joining/");
+
+    public string Prefix { get; } = prefix;
+
+    private ByteString Key(ulong id) => ByteString.CopyFromUtf8(Prefix + id.ToString("x16", System.Globalization.CultureInfo.InvariantCulture));
 
     /// <summary>The learners as this member's state has them (a local, serializable read).</summary>
-    public static IReadOnlyList<Member> List(KeyValueStore store)
+    public IReadOnlyList<Member> List(KeyValueStore store)
     {
         var start = ByteString.CopyFromUtf8(Prefix);
         var response = store.Range(new RangeRequest { Key = start, RangeEnd = Config.PrefixEnd(start) });
         return [.. response.Kvs.Select(static kv => Member.Parser.ParseFrom(kv.Value))];
     }
 
-    public static Member? Find(KeyValueStore store, ulong id) => List(store).FirstOrDefault(m => m.ID == id);
+    public Member? Find(KeyValueStore store, ulong id) => List(store).FirstOrDefault(m => m.ID == id);
 
     /// <summary>Writes the record (replicated like any write); with <paramref name="createOnly"/>, fails if it exists.</summary>
-    public static async ValueTask<bool> PutAsync(ConclaveNode node, Member member, bool createOnly, CancellationToken cancellationToken)
+    public async ValueTask<bool> PutAsync(ConclaveNode node, Member member, bool createOnly, CancellationToken cancellationToken)
     {
         var key = Key(member.ID);
         var txn = new TxnRequest();
@@ -42,7 +50,7 @@ public static class LearnerRecords
         return response.Succeeded;
     }
 
-    public static async ValueTask DeleteAsync(ConclaveNode node, ulong id, CancellationToken cancellationToken) =>
+    public async ValueTask DeleteAsync(ConclaveNode node, ulong id, CancellationToken cancellationToken) =>
         await node.ProposeAsync<DeleteRangeResponse>(new Command { DeleteRange = new DeleteRangeRequest { Key = Key(id) } }, cancellationToken);
 
     private static class Config

@@ -82,6 +82,50 @@ public sealed partial class ConclaveClient
         return members;
     }
 
+    /// <summary>
+    /// Adds a member (etcd's <c>member add</c>): it is listed at once, unstarted, and joins when started with
+    /// <c>--initial-cluster-state existing</c>. A learner receives the log but does not vote until promoted.
+    /// </summary>
+    /// <param name="peerUrl">The new member's peer URL.</param>
+    /// <param name="isLearner">Add it as a non-voting learner.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>The new member and the member list after the change.</returns>
+    public async ValueTask<MemberChangeResult> MemberAddAsync(string peerUrl, bool isLearner = false, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(peerUrl);
+        var request = new MemberAddRequest { IsLearner = isLearner };
+        request.PeerURLs.Add(peerUrl);
+        var (response, _) = await InvokeAsync(request, static (e, r, o) => e.Cluster.MemberAddAsync(r, o), idempotent: false, cancellationToken)
+            .ConfigureAwait(false);
+        return new MemberChangeResult(ToInfo(response.Member), ToInfos(response.Members), response.Header?.ClusterId ?? 0);
+    }
+
+    /// <summary>Removes a member (or a learner, or a member added but not started); a removed member stops.</summary>
+    /// <param name="id">The member's id.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>The member list after the change.</returns>
+    public async ValueTask<IReadOnlyList<MemberInfo>> MemberRemoveAsync(ulong id, CancellationToken cancellationToken = default)
+    {
+        var (response, _) = await InvokeAsync(new MemberRemoveRequest { ID = id }, static (e, r, o) => e.Cluster.MemberRemoveAsync(r, o), idempotent: false, cancellationToken)
+            .ConfigureAwait(false);
+        return ToInfos(response.Members);
+    }
+
+    /// <summary>Promotes a learner that is in sync with the leader to a voting member.</summary>
+    /// <param name="id">The learner's id.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>The member list after the change.</returns>
+    public async ValueTask<IReadOnlyList<MemberInfo>> MemberPromoteAsync(ulong id, CancellationToken cancellationToken = default)
+    {
+        var (response, _) = await InvokeAsync(new MemberPromoteRequest { ID = id }, static (e, r, o) => e.Cluster.MemberPromoteAsync(r, o), idempotent: false, cancellationToken)
+            .ConfigureAwait(false);
+        return ToInfos(response.Members);
+    }
+
+    private static MemberInfo ToInfo(Member m) => new(m.ID, m.Name, [.. m.PeerURLs], [.. m.ClientURLs], m.IsLearner);
+
+    private static MemberInfo[] ToInfos(IReadOnlyList<Member> members) => [.. members.Select(ToInfo)];
+
     /// <summary>Lists the alarms raised in the cluster (for example NOSPACE when the storage quota is exhausted).</summary>
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>The active alarms; empty when there are none.</returns>

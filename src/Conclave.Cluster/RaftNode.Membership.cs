@@ -13,8 +13,8 @@ namespace Conclave.Cluster;
 /// <see cref="AddMemberAsync"/> records the member on the leader as joining and returns its id at once; the leader
 /// keeps trying DotNext's catch-up-then-commit until the member (started with
 /// <c>--initial-cluster-state existing</c>) listens. One change at a time, as DotNext enforces. A joining member is
-/// held in the leader's memory: a leader that steps down hands it to the next one; if the leader crashes first, the
-/// member is not listed any more and the operator adds it again.
+/// held in the leader's memory: a leader that steps down hands it to the next one; the server also records the
+/// addition in the keyspace, so that the next leader continues it if the leader fails first.
 /// </remarks>
 public sealed partial class RaftNode
 {

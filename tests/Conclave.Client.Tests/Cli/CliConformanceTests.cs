@@ -89,6 +89,34 @@ public abstract class CliConformanceTests(KvEndpointFixture fixture)
     }
 
     [Fact]
+    public async Task Member_add_learner_promote_refused_until_in_sync_then_remove()
+    {
+        // A learner never started: it changes no quorum (safe on a one-member cluster), cannot be promoted, and goes.
+        var peerUrl = $"http://127.0.0.1:{FreePorts.Take(1)[0]}";
+        var add = await CliRun.RunAsync("member", "add", "cli-learner", "--learner", "--peer-urls", peerUrl, "--endpoints", Endpoints);
+        Assert.Equal(0, add.ExitCode);
+        Assert.Contains("as a learner", add.Out, StringComparison.Ordinal);
+        Assert.Contains($"cli-learner={peerUrl}", add.Out, StringComparison.Ordinal);
+        var id = add.Out.Split(' ')[1];
+
+        var list = await CliRun.RunAsync("member", "list", "--endpoints", Endpoints);
+        Assert.Contains($"{id}, unstarted, , {peerUrl}, , true", list.Out, StringComparison.Ordinal);
+
+        var promote = await CliRun.RunAsync("member", "promote", id, "--endpoints", Endpoints);
+        Assert.Equal(1, promote.ExitCode);
+        Assert.Contains("can only promote a learner member which is in sync with leader", promote.Error, StringComparison.Ordinal);
+
+        var remove = await CliRun.RunAsync("member", "remove", id, "--endpoints", Endpoints);
+        Assert.Equal((0, $"Member {id} removed\n"), (remove.ExitCode, remove.Out));
+        var after = await CliRun.RunAsync("member", "list", "--endpoints", Endpoints);
+        Assert.DoesNotContain(id, after.Out, StringComparison.Ordinal);
+
+        var unknown = await CliRun.RunAsync("member", "remove", "2a", "--endpoints", Endpoints);
+        Assert.Equal(1, unknown.ExitCode);
+        Assert.Contains("member not found", unknown.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Errors_are_one_line_on_stderr_with_a_failing_exit_code()
     {
         var dead = $"127.0.0.1:{FreePorts.Take(1)[0]}";

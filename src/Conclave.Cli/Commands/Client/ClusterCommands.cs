@@ -3,7 +3,7 @@ using Conclave.Client;
 
 namespace Conclave.Cli.Commands.Client;
 
-/// <summary><c>conclave endpoint status</c> and <c>conclave member list</c>.</summary>
+/// <summary><c>conclave endpoint status</c> and <c>conclave member list|add|remove|promote</c>.</summary>
 internal static class ClusterCommands
 {
     public static Command Endpoint()
@@ -60,7 +60,7 @@ internal static class ClusterCommands
     public static Command Member()
     {
         var connection = new ConnectionOptions();
-        var member = new Command("member", "Query cluster membership.");
+        var member = new Command("member", "List and change the cluster's members.");
         connection.AddTo(member);
 
         var list = new Command("list", "List the members of the cluster.");
@@ -71,6 +71,45 @@ internal static class ClusterCommands
             return 0;
         });
         member.Subcommands.Add(list);
+
+        var add = new Command("add", "Add a member (it joins when started with --initial-cluster-state existing).");
+        var name = new Argument<string>("name") { Description = "The new member's name (--name when it starts)." };
+        var peerUrls = new Option<string>("--peer-urls") { Description = "The new member's peer URL.", Required = true };
+        var learner = new Option<bool>("--learner") { Description = "Add a learner: it follows the log without voting until promoted." };
+        add.Arguments.Add(name);
+        add.Options.Add(peerUrls);
+        add.Options.Add(learner);
+        add.SetClientAction(connection, async context =>
+        {
+            var result = await context.Client.MemberAddAsync(context.Parse.GetValue(peerUrls)!, context.Parse.GetValue(learner), context.CancellationToken);
+            await context.Out.WriteAsync(ClusterOutput.MemberAdded(result, context.Parse.GetValue(name)!, context.Format));
+            return 0;
+        });
+        member.Subcommands.Add(add);
+
+        var remove = new Command("remove", "Remove a member (it stops), a learner, or a member added but not started.");
+        var removeId = new Argument<string>("id") { Description = "The member's id (hex, as member list prints it)." };
+        remove.Arguments.Add(removeId);
+        remove.SetClientAction(connection, async context =>
+        {
+            var id = ClusterOutput.ParseId(context.Parse.GetValue(removeId)!);
+            var members = await context.Client.MemberRemoveAsync(id, context.CancellationToken);
+            await context.Out.WriteAsync(ClusterOutput.MemberChanged("removed", id, members, context.Format));
+            return 0;
+        });
+        member.Subcommands.Add(remove);
+
+        var promote = new Command("promote", "Promote a learner that is in sync with the leader to a voting member.");
+        var promoteId = new Argument<string>("id") { Description = "The learner's id (hex, as member list prints it)." };
+        promote.Arguments.Add(promoteId);
+        promote.SetClientAction(connection, async context =>
+        {
+            var id = ClusterOutput.ParseId(context.Parse.GetValue(promoteId)!);
+            var members = await context.Client.MemberPromoteAsync(id, context.CancellationToken);
+            await context.Out.WriteAsync(ClusterOutput.MemberChanged("promoted", id, members, context.Format));
+            return 0;
+        });
+        member.Subcommands.Add(promote);
         return member;
     }
 }

@@ -117,6 +117,44 @@ internal static class ClusterOutput
         }
     }
 
+    /// <summary>
+    /// etcdctl's answer to <c>member add</c>, with the <c>conclave serve</c> flags that start the new member instead
+    /// of etcd's environment variables.
+    /// </summary>
+    public static string MemberAdded(MemberChangeResult result, string name, OutputFormat format)
+    {
+        var initialCluster = string.Join(",", result.Members
+            .Where(m => m.Id == result.Member.Id || m.IsStarted)
+            .SelectMany(m => m.PeerUrls.Select(u => $"{(m.Id == result.Member.Id ? name : m.Name)}={u}")));
+        var peerUrl = result.Member.PeerUrls.FirstOrDefault() ?? "";
+        if (format == OutputFormat.Json)
+        {
+            return JsonText.Write(json =>
+            {
+                json.WriteStartObject();
+                json.WriteString("id", Hex(result.Member.Id));
+                json.WriteString("cluster_id", Hex(result.ClusterId));
+                json.WriteBoolean("is_learner", result.Member.IsLearner);
+                json.WriteString("initial_cluster", initialCluster);
+                json.WriteEndObject();
+            }) + "\n";
+        }
+
+        return $"Member {Hex(result.Member.Id)} added to cluster {Hex(result.ClusterId)}{(result.Member.IsLearner ? " as a learner" : "")}\n\n" +
+            "Start it with:\n" +
+            $"conclave serve --name {name} --listen-peer-urls {peerUrl} --initial-cluster {initialCluster} --initial-cluster-state existing\n";
+    }
+
+    /// <summary>etcdctl's answer to <c>member remove</c> and <c>member promote</c>.</summary>
+    public static string MemberChanged(string what, ulong id, IReadOnlyList<MemberInfo> members, OutputFormat format) =>
+        format == OutputFormat.Simple ? $"Member {Hex(id)} {what}\n" : Members(members, format);
+
+    /// <summary>A member id as <c>member list</c> prints it (hex).</summary>
+    public static ulong ParseId(string text) =>
+        ulong.TryParse(text, NumberStyles.HexNumber, CultureInfo.InvariantCulture, out var id)
+            ? id
+            : throw new ArgumentException($"'{text}' is not a member id (hex, as member list prints it)");
+
     public static string Bytes(long bytes) => bytes switch
     {
         >= 1L << 30 => (bytes / (double)(1L << 30)).ToString("0.#", CultureInfo.InvariantCulture) + " GB",

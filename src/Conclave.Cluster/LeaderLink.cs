@@ -99,6 +99,34 @@ internal sealed class LeaderLink : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Waits until the leader is no longer <paramref name="leader"/> or, when <paramref name="leader"/> is this member,
+    /// until it holds its leadership. DotNext names a new leader (and raises LeaderChanged) a moment before its
+    /// leadership token is issued, so a request refused in that window must not wait for a leader change that has
+    /// already happened: the local case is re-checked every few milliseconds.
+    /// </summary>
+    public async ValueTask WaitForChangeOrLeadershipAsync(RaftClusterMember leader, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            var signal = Changed;
+            if (!ReferenceEquals(cluster.Leader, leader) || (IsLocal(leader) && TryGetLeadershipTerm(out _)))
+            {
+                return;
+            }
+
+            if (IsLocal(leader))
+            {
+                await Task.WhenAny(signal, Task.Delay(TimeSpan.FromMilliseconds(10), cancellationToken)).ConfigureAwait(false);
+                cancellationToken.ThrowIfCancellationRequested();
+            }
+            else
+            {
+                await signal.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
     /// <summary>Whether <paramref name="member"/> is this member.</summary>
     public bool IsLocal(RaftClusterMember member) => member.IsRemote is false || Equals(member.EndPoint, topology.Local.EndPoint);
 

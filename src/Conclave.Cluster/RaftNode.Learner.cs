@@ -353,6 +353,7 @@ public sealed partial class RaftNode
                 var role = await FindRoleAsync(token).ConfigureAwait(false);
                 if (role is { Listed: true, Learner: false } && !isLearner)
                 {
+                    File.Delete(LearnerMarker(dataDirectory)); // a learner once, added again as a voter
                     return; // added as a voting member: Raft brings it in
                 }
 

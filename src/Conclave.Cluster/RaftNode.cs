@@ -445,8 +445,9 @@ public sealed partial class RaftNode : IConsensus
                 catch (Exception e) when (e is Grpc.Core.RpcException { StatusCode: Grpc.Core.StatusCode.FailedPrecondition }
                     or ConsensusUnavailableException { NotApplied: true })
                 {
-                    // That member stopped leading before it answered: ask the next one.
-                    await link.WaitForChangeFromAsync(leader, linked.Token).ConfigureAwait(false);
+                    // That member stopped leading before it answered (ask the next one), or this member was named
+                    // leader a moment before it took office (ask again once it has).
+                    await link.WaitForChangeOrLeadershipAsync(leader, linked.Token).ConfigureAwait(false);
                 }
                 catch (Grpc.Core.RpcException e) when (!linked.IsCancellationRequested)
                 {

@@ -5,9 +5,9 @@ using Microsoft.Extensions.Logging;
 namespace Conclave.Server.Node;
 
 /// <summary>
-/// On the leader, keeps <see cref="MemberRecords.Joining"/> true: a member that joined the configuration loses its
-/// record; a recorded member this leader does not know as joining (it was added under a leader that failed) is
-/// handed to the consensus layer again, which keeps adding it once it listens.
+/// On the leader, keeps the member records true: a member that joined the configuration loses its joining record
+/// (and a promoted learner its learner record); a recorded member this leader does not know as joining (it was added
+/// under a leader that failed) is handed to the consensus layer again, which keeps adding it once it listens.
 /// </summary>
 internal sealed partial class JoiningKeeper(ConclaveNode node, ILogger<JoiningKeeper> logger) : BackgroundService
 {
@@ -35,7 +35,8 @@ internal sealed partial class JoiningKeeper(ConclaveNode node, ILogger<JoiningKe
     private async Task KeepAsync(CancellationToken cancellationToken)
     {
         var records = MemberRecords.Joining.List(node.Store);
-        if (records.Count == 0)
+        var learners = MemberRecords.Learners.List(node.Store);
+        if (records.Count == 0 && learners.Count == 0)
         {
             return;
         }
@@ -43,6 +44,12 @@ internal sealed partial class JoiningKeeper(ConclaveNode node, ILogger<JoiningKe
         try
         {
             var configuration = node.Consensus.Status.Members;
+            foreach (var promoted in learners.Where(l => configuration.Any(m => m.Id == l.ID)))
+            {
+                // Promoted, but the promotion's caller gave up before it could delete the record.
+                await MemberRecords.Learners.DeleteAsync(node, promoted.ID, cancellationToken);
+            }
+
             var known = await node.Consensus.MembersAsync(cancellationToken);
             foreach (var record in records)
             {

@@ -145,6 +145,22 @@ public sealed class LearnerTests(ITestOutputHelper output) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_learner_removed_while_it_was_down_stops_when_it_starts_again()
+    {
+        using var channel = GrpcChannel.ForAddress(cluster.Endpoints[0]);
+        var (index, peerUrl) = cluster.AddMemberSlot();
+        var added = await new Api.Etcd.Cluster.ClusterClient(channel).MemberAddAsync(new MemberAddRequest { PeerURLs = { peerUrl }, IsLearner = true });
+        await cluster.StartMemberAsync(index);
+        await Eventually.WaitAsync(_ => Task.FromResult(cluster[index].Node.Consensus.IsLearner), TimeSpan.FromSeconds(30), "the member to follow as a learner");
+        await cluster.StopMemberAsync(index);
+
+        await new Api.Etcd.Cluster.ClusterClient(channel).MemberRemoveAsync(new MemberRemoveRequest { ID = added.Member.ID });
+        await cluster.StartMemberAsync(index);
+        await cluster[index].Stopped.WaitAsync(TimeSpan.FromSeconds(30));
+        await cluster.StopMemberAsync(index);
+    }
+
+    [Fact]
     public async Task Learner_records_are_not_plain_keys()
     {
         using var channel = GrpcChannel.ForAddress(cluster.Endpoints[0]);

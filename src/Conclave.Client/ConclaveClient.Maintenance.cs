@@ -72,14 +72,7 @@ public sealed partial class ConclaveClient
             idempotent: true,
             cancellationToken).ConfigureAwait(false);
 
-        var members = new MemberInfo[response.Members.Count];
-        for (var i = 0; i < members.Length; i++)
-        {
-            var m = response.Members[i];
-            members[i] = new MemberInfo(m.ID, m.Name, [.. m.PeerURLs], [.. m.ClientURLs], m.IsLearner);
-        }
-
-        return members;
+        return ToInfos(response.Members);
     }
 
     /// <summary>

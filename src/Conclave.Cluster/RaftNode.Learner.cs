@@ -212,14 +212,7 @@ public sealed partial class RaftNode
     private async Task SendSnapshotAsync(FollowerSession session, SnapshotFile snapshot, IServerStreamWriter<FollowResponse> responses, ulong term, ulong leaderId, CancellationToken token)
     {
         Log.FollowerSnapshot(logger, session.Id, snapshot.Index, snapshot.FileLength);
-        var stream = new FileStream(snapshot.Path, new FileStreamOptions
-        {
-            Mode = FileMode.Open,
-            Access = FileAccess.Read,
-            Share = FileShare.Read | FileShare.Delete,
-            Options = FileOptions.Asynchronous | FileOptions.SequentialScan,
-            BufferSize = 0,
-        });
+        var stream = snapshot.OpenFrame();
         await using (stream.ConfigureAwait(false))
         {
             var buffer = new byte[SnapshotChunkBytes];
@@ -467,12 +460,7 @@ public sealed partial class RaftNode
                     return new Role(true, false, null);
                 }
 
-                if (adoptClusterId && list.Header.ClusterId != 0)
-                {
-                    adoptClusterId = false;
-                    Volatile.Write(ref clusterId, list.Header.ClusterId);
-                    ClusterIdentity.Save(dataDirectory, list.Header.ClusterId);
-                }
+                AdoptClusterId(list.Header.ClusterId);
 
                 // Any voting member may answer; only the leader feeds (the others say so and the next is tried).
                 var urls = list.Members.Where(m => !m.IsLearner && m.ClientURLs.Count > 0)

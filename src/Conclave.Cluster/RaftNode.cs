@@ -506,16 +506,25 @@ public sealed partial class RaftNode : IConsensus
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stopping.Token);
             timeout.CancelAfter(TimeSpan.FromSeconds(2));
             var metadata = await LeaderLink.MetadataAsync(leader, timeout.Token).ConfigureAwait(false);
-            if (adoptClusterId && ulong.TryParse(metadata.GetValueOrDefault(LeaderLink.ClusterIdKey), out var id) && id != 0)
+            if (ulong.TryParse(metadata.GetValueOrDefault(LeaderLink.ClusterIdKey), out var id))
             {
-                adoptClusterId = false;
-                Volatile.Write(ref clusterId, id);
-                ClusterIdentity.Save(dataDirectory, id);
+                AdoptClusterId(id);
             }
         }
         catch (Exception e) when (e is ConsensusUnavailableException or OperationCanceledException or IOException)
         {
             // The next leader change tries again.
+        }
+    }
+
+    /// <summary>A member that joined a running cluster takes the cluster's id (once, and keeps it in its data directory).</summary>
+    private void AdoptClusterId(ulong id)
+    {
+        if (adoptClusterId && id != 0)
+        {
+            adoptClusterId = false;
+            Volatile.Write(ref clusterId, id);
+            ClusterIdentity.Save(dataDirectory, id);
         }
     }
 

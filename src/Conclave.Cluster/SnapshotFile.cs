@@ -54,16 +54,19 @@ internal sealed partial class SnapshotFile : ISnapshot
 
     bool DotNext.Net.Cluster.Consensus.Raft.IRaftLogEntry.IsConfiguration => false;
 
+    /// <summary>The whole file (frame and payload), as a snapshot is transferred; it stays readable if deleted meanwhile.</summary>
+    public FileStream OpenFrame() => new(Path, new FileStreamOptions
+    {
+        Mode = FileMode.Open,
+        Access = FileAccess.Read,
+        Share = FileShare.Read | FileShare.Delete,
+        Options = FileOptions.Asynchronous | FileOptions.SequentialScan,
+        BufferSize = 0,
+    });
+
     async ValueTask IDataTransferObject.WriteToAsync<TWriter>(TWriter writer, CancellationToken token)
     {
-        var stream = new FileStream(Path, new FileStreamOptions
-        {
-            Mode = FileMode.Open,
-            Access = FileAccess.Read,
-            Share = FileShare.Read | FileShare.Delete,
-            Options = FileOptions.Asynchronous | FileOptions.SequentialScan,
-            BufferSize = 0,
-        });
+        var stream = OpenFrame();
         await using (stream.ConfigureAwait(false))
         {
             await writer.CopyFromAsync(stream, null, token).ConfigureAwait(false);

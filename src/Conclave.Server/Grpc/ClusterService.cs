@@ -213,31 +213,25 @@ internal sealed class ClusterService(ConclaveNode node) : Api.Etcd.Cluster.Clust
     {
         var local = node.Consensus.Status.MemberId;
         var members = new List<Member>();
+        void Add(Member member, IEnumerable<string> clientUrls)
+        {
+            member.ClientURLs.Clear();
+            member.ClientURLs.AddRange((member.ID == local ? node.ClientUrls : clientUrls).Select(AsEtcdctlEndpoint));
+            members.Add(member);
+        }
+
         foreach (var m in await node.Consensus.MembersAsync(cancellationToken))
         {
-            var member = new Member { ID = m.Id, Name = m.Name, IsLearner = m.IsLearner };
-            member.PeerURLs.AddRange(m.PeerUrls);
-            member.ClientURLs.AddRange((m.Id == local ? node.ClientUrls : m.ClientUrls).Select(AsEtcdctlEndpoint));
-            members.Add(member);
+            Add(new Member { ID = m.Id, Name = m.Name, IsLearner = m.IsLearner, PeerURLs = { m.PeerUrls } }, m.ClientUrls);
         }
 
         // Learners and members added but not joined are recorded in the keyspace; Raft's view shadows a record (a
         // learner being promoted is listed once, as the voter it becomes).
-        foreach (var learner in MemberRecords.Learners.List(node.Store).Concat(MemberRecords.Joining.List(node.Store)))
+        foreach (var record in MemberRecords.Learners.List(node.Store).Concat(MemberRecords.Joining.List(node.Store)))
         {
-            if (members.All(m => m.ID != learner.ID))
+            if (members.All(m => m.ID != record.ID))
             {
-                var member = learner.Clone();
-                if (learner.ID == local)
-                {
-                    member.ClientURLs.Clear();
-                    member.ClientURLs.AddRange(node.ClientUrls);
-                }
-
-                var urls = member.ClientURLs.Select(AsEtcdctlEndpoint).ToList();
-                member.ClientURLs.Clear();
-                member.ClientURLs.AddRange(urls);
-                members.Add(member);
+                Add(record.Clone(), record.ClientURLs);
             }
         }
 

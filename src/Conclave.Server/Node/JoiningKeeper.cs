@@ -50,17 +50,22 @@ internal sealed partial class JoiningKeeper(ConclaveNode node, ILogger<JoiningKe
                 await MemberRecords.Learners.DeleteAsync(node, promoted.ID, cancellationToken);
             }
 
-            var known = await node.Consensus.MembersAsync(cancellationToken);
             foreach (var record in records)
             {
                 if (configuration.Any(m => m.Id == record.ID))
                 {
                     await MemberRecords.Joining.DeleteAsync(node, record.ID, cancellationToken);
+                    continue;
                 }
-                else if (known.All(m => m.Id != record.ID) && record.PeerURLs.Count > 0)
+
+                try
                 {
-                    LogResumed(logger, record.PeerURLs[0], record.ID);
                     await node.Consensus.AddMemberAsync(record.PeerURLs[0], isLearner: false, cancellationToken);
+                    LogResumed(logger, record.PeerURLs[0], record.ID);
+                }
+                catch (MembershipException e) when (e.Error == MembershipError.PeerUrlExists)
+                {
+                    // This leader is adding it already.
                 }
             }
         }

@@ -87,29 +87,31 @@ internal static class ClusterCommands
         });
         member.Subcommands.Add(add);
 
-        var remove = new Command("remove", "Remove a member (it stops), a learner, or a member added but not started.");
-        var removeId = new Argument<string>("id") { Description = "The member's id (hex, as member list prints it)." };
-        remove.Arguments.Add(removeId);
-        remove.SetClientAction(connection, async context =>
-        {
-            var id = ClusterOutput.ParseId(context.Parse.GetValue(removeId)!);
-            var members = await context.Client.MemberRemoveAsync(id, context.CancellationToken);
-            await context.Out.WriteAsync(ClusterOutput.MemberChanged("removed", id, members, context.Format));
-            return 0;
-        });
-        member.Subcommands.Add(remove);
-
-        var promote = new Command("promote", "Promote a learner that is in sync with the leader to a voting member.");
-        var promoteId = new Argument<string>("id") { Description = "The learner's id (hex, as member list prints it)." };
-        promote.Arguments.Add(promoteId);
-        promote.SetClientAction(connection, async context =>
-        {
-            var id = ClusterOutput.ParseId(context.Parse.GetValue(promoteId)!);
-            var members = await context.Client.MemberPromoteAsync(id, context.CancellationToken);
-            await context.Out.WriteAsync(ClusterOutput.MemberChanged("promoted", id, members, context.Format));
-            return 0;
-        });
-        member.Subcommands.Add(promote);
+        member.Subcommands.Add(ByIdCommand(connection, "remove", "Remove a member (it stops), a learner, or a member added but not started.",
+            "removed", static (client, id, ct) => client.MemberRemoveAsync(id, ct)));
+        member.Subcommands.Add(ByIdCommand(connection, "promote", "Promote a learner that is in sync with the leader to a voting member.",
+            "promoted", static (client, id, ct) => client.MemberPromoteAsync(id, ct)));
         return member;
+    }
+
+    /// <summary>A <c>member</c> subcommand that takes a member id and answers the member list after the change.</summary>
+    private static Command ByIdCommand(
+        ConnectionOptions connection,
+        string name,
+        string description,
+        string done,
+        Func<ConclaveClient, ulong, CancellationToken, ValueTask<IReadOnlyList<MemberInfo>>> change)
+    {
+        var command = new Command(name, description);
+        var idArgument = new Argument<string>("id") { Description = "The member's id (hex, as member list prints it)." };
+        command.Arguments.Add(idArgument);
+        command.SetClientAction(connection, async context =>
+        {
+            var id = ClusterOutput.ParseId(context.Parse.GetValue(idArgument)!);
+            var members = await change(context.Client, id, context.CancellationToken);
+            await context.Out.WriteAsync(ClusterOutput.MemberChanged(done, id, members, context.Format));
+            return 0;
+        });
+        return command;
     }
 }

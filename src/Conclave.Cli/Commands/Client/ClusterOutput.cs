@@ -141,8 +141,9 @@ internal static class ClusterOutput
         }
 
         return $"Member {Hex(result.Member.Id)} added to cluster {Hex(result.ClusterId)}{(result.Member.IsLearner ? " as a learner" : "")}\n\n" +
-            "Start it with:\n" +
-            $"conclave serve --name {name} --listen-peer-urls {peerUrl} --initial-cluster {initialCluster} --initial-cluster-state existing\n";
+            "Start it with its own data directory and client/HTTP URLs:\n" +
+            $"conclave serve --name {name} --data-dir <dir> --listen-client-urls <url> --listen-http-urls <url> " +
+            $"--listen-peer-urls {peerUrl} --initial-cluster {initialCluster} --initial-cluster-state existing\n";
     }
 
     /// <summary>etcdctl's answer to <c>member remove</c> and <c>member promote</c>.</summary>

@@ -31,10 +31,17 @@ cleanup() { for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill -9 "$p" 2>/dev/null 
 trap cleanup EXIT
 
 
-wait_ready() { # endpoint
+wait_ready() { # endpoint host:port
+  # First wait for the port to accept connections (a cheap probe every 10 ms), then for a health check to pass:
+  # etcdctl started before the port is open waits out its own time-out (1 s), which made the startup figure
+  # mostly etcdctl's.
+  for _ in $(seq 1 1000); do
+    (exec 3<>"/dev/tcp/${1%:*}/${1##*:}") 2>/dev/null && break
+    sleep 0.01
+  done
   for _ in $(seq 1 200); do
     ETCDCTL_API=3 etcdctl --endpoints="$1" --command-timeout=1s endpoint health >/dev/null 2>&1 && return 0
-    sleep 0.05
+    sleep 0.01
   done
   echo "server at $1 did not become ready" >&2; return 1
 }

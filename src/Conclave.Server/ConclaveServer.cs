@@ -122,45 +122,53 @@ public sealed class ConclaveServer : IAsyncDisposable
             }
         });
         var peerEndpoint = ToEndPoint(peerUrl);
-        ConclaveNode node;
-        try
-        {
-            node = await ConclaveNode.StartAsync(options, peerEndpoint, advertisedPeerUrl, advertisedClientUrls, bootLogger, cancellationToken);
-        }
-        catch
-        {
-            bootLogger.Dispose();
-            meterBridge.Dispose();
-            throw;
-        }
 
-        builder.Services.AddSingleton(node);
+        // The member starts (log replay, Raft) while the web host is built and its endpoints are materialized: both
+        // are mostly one-time JIT and reflection work (about 200 ms each here), and the endpoints would otherwise be
+        // built by the first request. The container resolves the member only once it has started.
+        var nodeStart = Task.Run(() => ConclaveNode.StartAsync(options, peerEndpoint, advertisedPeerUrl, advertisedClientUrls, bootLogger, cancellationToken), cancellationToken);
+        builder.Services.AddSingleton(_ => nodeStart.GetAwaiter().GetResult());
         builder.Services.AddSingleton<KvFrontend>();
         builder.Services.AddSingleton<Leases.LeaseKeeper>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<Leases.LeaseKeeper>());
         builder.Services.AddConfigCenter();
 
-        var app = builder.Build();
-        app.MapGrpcService<KvService>();
-        app.MapGrpcService<WatchService>();
-        app.MapGrpcService<MaintenanceService>();
-        app.MapGrpcService<ClusterService>();
-        app.MapGrpcService<LeaseService>();
-        app.MapGrpcService<Concurrency.LockService>();
-        app.MapGrpcService<Concurrency.ElectionService>();
-        app.MapGrpcService<ForwardingService>();
-        HttpEndpoints.Map(app);
-        OperatorHttpApi.Map(app);
-        app.MapConfigCenter();
-        Console.ConsoleEndpoints.Map(app);
-
+        WebApplication app;
         try
         {
+            app = builder.Build();
+            app.MapGrpcService<KvService>();
+            app.MapGrpcService<WatchService>();
+            app.MapGrpcService<MaintenanceService>();
+            app.MapGrpcService<ClusterService>();
+            app.MapGrpcService<LeaseService>();
+            app.MapGrpcService<Concurrency.LockService>();
+            app.MapGrpcService<Concurrency.ElectionService>();
+            app.MapGrpcService<ForwardingService>();
+            HttpEndpoints.Map(app);
+            OperatorHttpApi.Map(app);
+            app.MapConfigCenter();
+            Console.ConsoleEndpoints.Map(app);
+            MaterializeEndpoints(app);
+        }
+        catch
+        {
+            await StopQuietlyAsync(nodeStart);
+            bootLogger.Dispose();
+            meterBridge.Dispose();
+            throw;
+        }
+
+        ConclaveNode node;
+        try
+        {
+            node = await nodeStart;
             await app.StartAsync(cancellationToken);
         }
         catch
         {
-            await node.DisposeAsync();
+            await StopQuietlyAsync(nodeStart);
+            await app.DisposeAsync();
             bootLogger.Dispose();
             meterBridge.Dispose();
             throw;
@@ -179,6 +187,31 @@ public sealed class ConclaveServer : IAsyncDisposable
             peerUrl,
             Path.GetFullPath(options.DataDirectory));
         return server;
+    }
+
+    /// <summary>
+    /// Builds every endpoint once (route patterns, generated request delegates and the JSON contracts of their
+    /// bodies), which routing otherwise does on the first request.
+    /// </summary>
+    private static void MaterializeEndpoints(WebApplication app)
+    {
+        foreach (var source in ((Microsoft.AspNetCore.Routing.IEndpointRouteBuilder)app).DataSources)
+        {
+            _ = source.Endpoints;
+        }
+    }
+
+    /// <summary>Stops a member whose start was begun, whatever became of it (startup is failing anyway).</summary>
+    private static async Task StopQuietlyAsync(Task<ConclaveNode> nodeStart)
+    {
+        try
+        {
+            await (await nodeStart).DisposeAsync();
+        }
+        catch
+        {
+            // The start itself failed: nothing runs.
+        }
     }
 
     /// <summary>Stops the listeners (ending open watches), then the member.</summary>

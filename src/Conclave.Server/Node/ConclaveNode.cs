@@ -14,6 +14,7 @@ namespace Conclave.Server.Node;
 public sealed class ConclaveNode : IAsyncDisposable
 {
     private readonly ulong memberId;
+    private int disposed;
 
     private ConclaveNode(ServerOptions options, KeyValueStore store, RaftNode consensus)
     {
@@ -127,7 +128,8 @@ public sealed class ConclaveNode : IAsyncDisposable
         };
     }
 
-    public ValueTask DisposeAsync() => DisposeCoreAsync();
+    /// <summary>Stops the member; later calls do nothing (the host's container disposes it again at the end).</summary>
+    public ValueTask DisposeAsync() => Interlocked.Exchange(ref disposed, 1) == 0 ? DisposeCoreAsync() : ValueTask.CompletedTask;
 
     private async ValueTask DisposeCoreAsync()
     {

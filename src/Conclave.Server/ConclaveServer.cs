@@ -244,7 +244,14 @@ public sealed class ConclaveServer : IAsyncDisposable
     private static void Listen(KestrelServerOptions kestrel, string url, HttpProtocols protocols)
     {
         var endpoint = ToEndPoint(url);
-        kestrel.Listen(endpoint, l => l.Protocols = protocols);
+        kestrel.Listen(endpoint, l =>
+        {
+            l.Protocols = protocols;
+            if (protocols == HttpProtocols.Http2)
+            {
+                Grpc.Authority.AuthorityNormalization.Use(l, kestrel.Limits.Http2);
+            }
+        });
     }
 
     internal static IPEndPoint ToEndPoint(string url)

@@ -42,14 +42,15 @@ public sealed class EtcdctlMaintenanceTests(NodeFixture fixture) : IClassFixture
         Assert.True(status.TryGetProperty("raftTerm", out var term) && term.GetUInt64() >= 1, $"raftTerm missing or 0: {status}");
     }
 
-    [Theory(Skip = "bug: Kestrel resets the stream with RST_STREAM PROTOCOL_ERROR when etcdctl 3.4 sends :authority 'http://127.0.0.1:PORT' on its per-endpoint dial; etcd accepts it. Remove this Skip once the server tolerates it.")]
+    [Theory]
     [InlineData("endpoint", "status")]
     [InlineData("endpoint", "hashkv")]
     [InlineData("defrag")]
     public async Task Per_endpoint_maintenance_commands_work_with_an_http_scheme_endpoint(params string[] command)
     {
         // etcdctl 3.4 dials a connection per endpoint for these commands, and its :authority is then the whole
-        // "http://127.0.0.1:PORT". etcd accepts that; Kestrel resets the stream (PROTOCOL_ERROR) unless told not to.
+        // "http://127.0.0.1:PORT". etcd accepts that; Kestrel alone resets the stream (PROTOCOL_ERROR), so the gRPC
+        // listener repairs the value (Grpc/Authority).
         var result = await Etcdctl.RunAsync(Endpoint, [.. command, "-w", "json"], stdin: null);
 
         Assert.True(result.ExitCode == 0, result.ToString());

@@ -1,0 +1,376 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.IO.Pipelines;
+
+namespace Conclave.Server.Grpc.Authority;
+
+/// <summary>
+/// The inbound side of an HTTP/2 connection as Kestrel reads it, with :authority values Kestrel would refuse
+/// repaired (<see cref="AuthorityRewriter"/>). It decides once per connection, on the first header block:
+/// <list type="bullet">
+/// <item>a valid :authority (every well-behaved client): from then on it hands Kestrel the socket's own buffers,
+/// no copy, no parsing;</item>
+/// <item>an invalid one: from then on it decodes every header block with the client's HPACK state and re-encodes
+/// it for Kestrel without indexing, copying the other frames unchanged.</item>
+/// </list>
+/// Until the first header block is complete, Kestrel sees the bytes before it (preface, SETTINGS, ...), so the
+/// connection handshake proceeds while the decision waits.
+/// </summary>
+internal sealed class AuthorityNormalizingReader : PipeReader
+{
+    private enum Mode
+    {
+        Undecided,
+        PassThrough,
+        Rewrite,
+    }
+
+    private readonly PipeReader inner;
+    private readonly int headerTableSize;
+    private readonly int maxFrameSize;
+    private readonly Pipe output = new(new PipeOptions(pauseWriterThreshold: 0, useSynchronizationContext: false));
+    private Mode mode = Mode.Undecided;
+    private bool prefaceConsumed;
+    private long consumedBefore; // bytes Kestrel consumed from the inner reader while undecided
+    private ReadOnlySequence<byte> lastInner;
+    private bool lastFromOutput;
+    private SequencePosition lastOutputStart;
+    private SequencePosition lastOutputEnd;
+    private bool outputReadActive;
+    private bool outputExhausted = true;
+    private HpackDecoder? decoder;
+
+    public AuthorityNormalizingReader(PipeReader inner, int headerTableSize, int maxFrameSize)
+    {
+        this.inner = inner;
+        this.headerTableSize = headerTableSize;
+        this.maxFrameSize = maxFrameSize;
+    }
+
+    /// <summary>Whether this connection's header blocks are being rewritten (for tests and logs).</summary>
+    public bool Rewriting => mode == Mode.Rewrite;
+
+    /// <summary>Once passing through, the socket's reader itself: no extra state machine per read.</summary>
+    public override ValueTask<ReadResult> ReadAsync(CancellationToken cancellationToken = default) =>
+        mode == Mode.PassThrough ? inner.ReadAsync(cancellationToken) : ReadUndecidedOrRewrittenAsync(cancellationToken);
+
+    private async ValueTask<ReadResult> ReadUndecidedOrRewrittenAsync(CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            switch (mode)
+            {
+                case Mode.PassThrough:
+                    lastFromOutput = false;
+                    return await inner.ReadAsync(cancellationToken);
+                case Mode.Rewrite:
+                    return await ReadRewrittenAsync(cancellationToken);
+            }
+
+            var result = await inner.ReadAsync(cancellationToken);
+            var buffer = result.Buffer;
+            if (result.IsCanceled)
+            {
+                lastFromOutput = false;
+                return result;
+            }
+
+            var visible = Scan(buffer, out var decided);
+            if (decided == Mode.PassThrough)
+            {
+                mode = Mode.PassThrough;
+                lastFromOutput = false;
+                return result;
+            }
+
+            if (visible > 0)
+            {
+                // Kestrel may read up to the first header block (or, once rewriting, up to where the rewrite starts).
+                mode = decided;
+                lastFromOutput = false;
+                lastInner = buffer.Slice(0, visible);
+                return new ReadResult(lastInner, isCanceled: false, isCompleted: result.IsCompleted && visible == buffer.Length);
+            }
+
+            if (decided == Mode.Rewrite)
+            {
+                // The rewrite reads these same bytes again.
+                inner.AdvanceTo(buffer.Start);
+                mode = Mode.Rewrite;
+                continue;
+            }
+
+            if (result.IsCompleted)
+            {
+                // The peer stopped inside the first header block; Kestrel reports the broken frame.
+                lastFromOutput = false;
+                return result;
+            }
+
+            // Nothing new to show until more of the first header block arrives.
+            inner.AdvanceTo(buffer.Start, buffer.End);
+        }
+    }
+
+    public override bool TryRead(out ReadResult result)
+    {
+        if (mode == Mode.PassThrough)
+        {
+            lastFromOutput = false;
+            return inner.TryRead(out result);
+        }
+
+        // Kestrel's HTTP/2 loop uses ReadAsync; a miss here only means "call ReadAsync".
+        result = default;
+        return false;
+    }
+
+    public override void AdvanceTo(SequencePosition consumed) => AdvanceTo(consumed, consumed);
+
+    public override void AdvanceTo(SequencePosition consumed, SequencePosition examined)
+    {
+        if (lastFromOutput)
+        {
+            output.Reader.AdvanceTo(consumed, examined);
+            outputReadActive = false;
+            outputExhausted = examined.Equals(lastOutputEnd);
+            return;
+        }
+
+        if (mode != Mode.PassThrough && lastInner.Length > 0)
+        {
+            var count = lastInner.Slice(lastInner.Start, consumed).Length;
+            consumedBefore += count;
+            if (consumedBefore >= AuthorityRewriter.Preface.Length)
+            {
+                prefaceConsumed = true;
+            }
+
+            lastInner = default;
+        }
+
+        inner.AdvanceTo(consumed, examined);
+    }
+
+    public override void CancelPendingRead()
+    {
+        inner.CancelPendingRead();
+        output.Reader.CancelPendingRead();
+    }
+
+    public override void Complete(Exception? exception = null)
+    {
+        inner.Complete(exception);
+        output.Reader.Complete(exception);
+        output.Writer.Complete(exception);
+    }
+
+    /// <summary>
+    /// Walks the frames at the start of <paramref name="buffer"/> (which begins where Kestrel stopped consuming) and
+    /// returns how many bytes Kestrel may see; sets <paramref name="decided"/> once the first header block is whole.
+    /// </summary>
+    private long Scan(ReadOnlySequence<byte> buffer, out Mode decided)
+    {
+        decided = Mode.Undecided;
+        long offset = 0;
+        if (!prefaceConsumed)
+        {
+            // Kestrel consumes the 24-byte preface in one piece; until then the buffer starts with it.
+            offset = AuthorityRewriter.Preface.Length - consumedBefore;
+            if (buffer.Length < offset)
+            {
+                return buffer.Length;
+            }
+        }
+
+        while (buffer.Length - offset >= AuthorityRewriter.FrameHeaderLength)
+        {
+            var header = ReadFrameHeader(buffer, offset);
+            if (header.Type == AuthorityRewriter.Headers)
+            {
+                if (!TryReadHeaderBlock(buffer, offset, out var block, out _))
+                {
+                    return offset; // show everything before the first header block, wait for the rest of it
+                }
+
+                decided = AuthorityRewriter.FindInvalidAuthority(new HpackDecoder(headerTableSize).Decode(block.Fragment)) is null
+                    ? Mode.PassThrough
+                    : Mode.Rewrite;
+                return offset;
+            }
+
+            if (buffer.Length - offset < AuthorityRewriter.FrameHeaderLength + header.Length)
+            {
+                return buffer.Length; // a partial frame that is not a header block: Kestrel may look at it
+            }
+
+            offset += AuthorityRewriter.FrameHeaderLength + header.Length;
+        }
+
+        return buffer.Length;
+    }
+
+    private async ValueTask<ReadResult> ReadRewrittenAsync(CancellationToken cancellationToken)
+    {
+        decoder ??= new HpackDecoder(headerTableSize);
+        while (outputExhausted)
+        {
+            var result = await inner.ReadAsync(cancellationToken);
+            var buffer = result.Buffer;
+            var consumed = Rewrite(buffer, output.Writer, out var wrote);
+            inner.AdvanceTo(buffer.GetPosition(consumed), buffer.End);
+            if (wrote)
+            {
+                await output.Writer.FlushAsync(cancellationToken);
+                outputExhausted = false;
+            }
+            else if (result.IsCompleted)
+            {
+                await output.Writer.CompleteAsync();
+                outputExhausted = false;
+            }
+            else if (result.IsCanceled)
+            {
+                output.Reader.CancelPendingRead();
+                outputExhausted = false;
+            }
+        }
+
+        if (outputReadActive)
+        {
+            // The previous result was not advanced (a consumer that stops on a canceled read): nothing was consumed.
+            output.Reader.AdvanceTo(lastOutputStart);
+            outputReadActive = false;
+        }
+
+        var read = await output.Reader.ReadAsync(cancellationToken);
+        lastFromOutput = true;
+        outputReadActive = true;
+        lastOutputStart = read.Buffer.Start;
+        lastOutputEnd = read.Buffer.End;
+        return read;
+    }
+
+    /// <summary>Copies whole frames from <paramref name="buffer"/> to <paramref name="writer"/>, re-encoding header blocks.</summary>
+    private long Rewrite(ReadOnlySequence<byte> buffer, PipeWriter writer, out bool wrote)
+    {
+        wrote = false;
+        long offset = 0;
+        while (buffer.Length - offset >= AuthorityRewriter.FrameHeaderLength)
+        {
+            var header = ReadFrameHeader(buffer, offset);
+            if (header.Type == AuthorityRewriter.Headers)
+            {
+                if (!TryReadHeaderBlock(buffer, offset, out var block, out var blockLength))
+                {
+                    break;
+                }
+
+                var fields = decoder!.Decode(block.Fragment);
+                AuthorityRewriter.WriteHeaderFrames(writer, header.StreamId, block.EndStream, block.Priority, AuthorityRewriter.Encode(fields), maxFrameSize);
+                offset += blockLength;
+                wrote = true;
+                continue;
+            }
+
+            var frameLength = AuthorityRewriter.FrameHeaderLength + header.Length;
+            if (buffer.Length - offset < frameLength)
+            {
+                break;
+            }
+
+            foreach (var segment in buffer.Slice(offset, frameLength))
+            {
+                writer.Write(segment.Span);
+            }
+
+            offset += frameLength;
+            wrote = true;
+        }
+
+        return offset;
+    }
+
+    private readonly record struct FrameHeader(int Length, byte Type, byte Flags, int StreamId);
+
+    private readonly record struct HeaderBlock(byte[] Fragment, bool EndStream, byte[] Priority);
+
+    private static FrameHeader ReadFrameHeader(ReadOnlySequence<byte> buffer, long offset)
+    {
+        Span<byte> header = stackalloc byte[AuthorityRewriter.FrameHeaderLength];
+        buffer.Slice(offset, AuthorityRewriter.FrameHeaderLength).CopyTo(header);
+        return new FrameHeader(
+            (header[0] << 16) | (header[1] << 8) | header[2],
+            header[3],
+            header[4],
+            BinaryPrimitives.ReadInt32BigEndian(header[5..]) & 0x7fffffff);
+    }
+
+    /// <summary>
+    /// Reads a HEADERS frame at <paramref name="offset"/> and its CONTINUATION frames, without padding; false when
+    /// the block is not all in <paramref name="buffer"/> yet.
+    /// </summary>
+    private static bool TryReadHeaderBlock(ReadOnlySequence<byte> buffer, long offset, out HeaderBlock block, out long length)
+    {
+        block = default;
+        length = 0;
+        var fragment = new ArrayBufferWriter<byte>();
+        var endStream = false;
+        byte[] priority = [];
+        var at = offset;
+        var first = true;
+        while (true)
+        {
+            if (buffer.Length - at < AuthorityRewriter.FrameHeaderLength)
+            {
+                return false;
+            }
+
+            var header = ReadFrameHeader(buffer, at);
+            if (buffer.Length - at < AuthorityRewriter.FrameHeaderLength + header.Length)
+            {
+                return false;
+            }
+
+            if (!first && header.Type != AuthorityRewriter.Continuation)
+            {
+                throw new HpackException($"frame type {header.Type} inside a header block");
+            }
+
+            var payload = buffer.Slice(at + AuthorityRewriter.FrameHeaderLength, header.Length).ToArray().AsSpan();
+            if (first)
+            {
+                endStream = (header.Flags & AuthorityRewriter.EndStream) != 0;
+                var padding = 0;
+                if ((header.Flags & AuthorityRewriter.Padded) != 0)
+                {
+                    padding = payload[0];
+                    payload = payload[1..];
+                }
+
+                if ((header.Flags & AuthorityRewriter.Priority) != 0)
+                {
+                    priority = payload[..5].ToArray();
+                    payload = payload[5..];
+                }
+
+                if (padding > payload.Length)
+                {
+                    throw new HpackException("padding longer than the HEADERS frame");
+                }
+
+                payload = payload[..^padding];
+            }
+
+            fragment.Write(payload);
+            at += AuthorityRewriter.FrameHeaderLength + header.Length;
+            first = false;
+            if ((header.Flags & AuthorityRewriter.EndHeaders) != 0)
+            {
+                block = new HeaderBlock(fragment.WrittenSpan.ToArray(), endStream, priority);
+                length = at - offset;
+                return true;
+            }
+        }
+    }
+}

@@ -1,0 +1,236 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Text;
+
+namespace Conclave.Server.Grpc.Authority;
+
+/// <summary>
+/// The :authority rules and the HTTP/2 framing the rewrite needs. Kestrel resets any stream whose :authority is
+/// not a valid host[:port] (PROTOCOL_ERROR), while etcd accepts what etcd's own clients send: etcdctl 3.4 dials
+/// "http://127.0.0.1:2379" per endpoint for <c>endpoint status</c>, <c>hashkv</c> and <c>defrag</c> and sends that
+/// whole URL as :authority; clientv3 3.5.0 sent "#initially=[...]". We repair such a value (strip the scheme and
+/// path) or drop it; gRPC does not route on it.
+/// </summary>
+internal static class AuthorityRewriter
+{
+    public const int FrameHeaderLength = 9;
+    public const byte Headers = 0x1;
+    public const byte Continuation = 0x9;
+    public const byte EndStream = 0x1;
+    public const byte EndHeaders = 0x4;
+    public const byte Padded = 0x8;
+    public const byte Priority = 0x20;
+
+    public static ReadOnlySpan<byte> Preface => "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"u8;
+
+    private static readonly byte[] AuthorityName = Encoding.ASCII.GetBytes(":authority");
+
+    /// <summary>Whether Kestrel accepts <paramref name="authority"/> as a host: reg-name or IP literal, optional port.</summary>
+    public static bool IsValid(ReadOnlySpan<byte> authority)
+    {
+        if (authority.IsEmpty)
+        {
+            return true;
+        }
+
+        var host = authority;
+        var port = ReadOnlySpan<byte>.Empty;
+        if (authority[0] == (byte)'[')
+        {
+            var close = authority.IndexOf((byte)']');
+            if (close < 0)
+            {
+                return false;
+            }
+
+            host = authority[1..close];
+            var rest = authority[(close + 1)..];
+            if (!rest.IsEmpty)
+            {
+                if (rest[0] != (byte)':')
+                {
+                    return false;
+                }
+
+                port = rest[1..];
+            }
+
+            foreach (var c in host)
+            {
+                if (!(IsHex(c) || c == (byte)':' || c == (byte)'.'))
+                {
+                    return false;
+                }
+            }
+        }
+        else
+        {
+            var colon = authority.LastIndexOf((byte)':');
+            if (colon >= 0)
+            {
+                host = authority[..colon];
+                port = authority[(colon + 1)..];
+                if (port.IsEmpty)
+                {
+                    return false;
+                }
+            }
+
+            foreach (var c in host)
+            {
+                if (!IsHostChar(c))
+                {
+                    return false;
+                }
+            }
+        }
+
+        foreach (var c in port)
+        {
+            if (c is < (byte)'0' or > (byte)'9')
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>The host[:port] inside a URL-like authority, or null when none can be found.</summary>
+    public static byte[]? Repair(ReadOnlySpan<byte> authority)
+    {
+        var scheme = authority.IndexOf("://"u8);
+        if (scheme < 0)
+        {
+            return null;
+        }
+
+        var rest = authority[(scheme + 3)..];
+        var end = rest.IndexOfAny("/?#"u8);
+        var candidate = end < 0 ? rest : rest[..end];
+        return !candidate.IsEmpty && IsValid(candidate) ? candidate.ToArray() : null;
+    }
+
+    /// <summary>The :authority of a decoded block when Kestrel would refuse it, else null.</summary>
+    public static byte[]? FindInvalidAuthority(List<HeaderField> fields)
+    {
+        foreach (var field in fields)
+        {
+            if (field.Name.AsSpan().SequenceEqual(AuthorityName) && !IsValid(field.Value))
+            {
+                return field.Value;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// Encodes <paramref name="fields"/> for Kestrel with a valid :authority, every field a literal without
+    /// indexing (so Kestrel's dynamic table stays empty and never has to agree with the client's).
+    /// </summary>
+    public static byte[] Encode(List<HeaderField> fields)
+    {
+        var output = new ArrayBufferWriter<byte>(256);
+        foreach (var field in fields)
+        {
+            var value = field.Value;
+            if (field.Name.AsSpan().SequenceEqual(AuthorityName) && !IsValid(value))
+            {
+                var repaired = Repair(value);
+                if (repaired is null)
+                {
+                    continue;
+                }
+
+                value = repaired;
+            }
+
+            WriteInteger(output, 0x00, 4, 0);
+            WriteString(output, field.Name);
+            WriteString(output, value);
+        }
+
+        return output.WrittenSpan.ToArray();
+    }
+
+    /// <summary>Writes a header block as one HEADERS frame and as many CONTINUATION frames as the frame size needs.</summary>
+    public static void WriteHeaderFrames(IBufferWriter<byte> output, int streamId, bool endStream, ReadOnlySpan<byte> priority, ReadOnlySpan<byte> block, int maxFrameSize)
+    {
+        var first = true;
+        do
+        {
+            var room = maxFrameSize - (first ? priority.Length : 0);
+            var chunk = block[..Math.Min(room, block.Length)];
+            block = block[chunk.Length..];
+            byte flags = 0;
+            if (first && endStream)
+            {
+                flags |= EndStream;
+            }
+
+            if (first && !priority.IsEmpty)
+            {
+                flags |= Priority;
+            }
+
+            if (block.IsEmpty)
+            {
+                flags |= EndHeaders;
+            }
+
+            var payload = (first ? priority.Length : 0) + chunk.Length;
+            var span = output.GetSpan(FrameHeaderLength + payload);
+            span[0] = (byte)(payload >> 16);
+            span[1] = (byte)(payload >> 8);
+            span[2] = (byte)payload;
+            span[3] = first ? Headers : Continuation;
+            span[4] = flags;
+            BinaryPrimitives.WriteInt32BigEndian(span[5..], streamId);
+            var at = FrameHeaderLength;
+            if (first)
+            {
+                priority.CopyTo(span[at..]);
+                at += priority.Length;
+            }
+
+            chunk.CopyTo(span[at..]);
+            output.Advance(FrameHeaderLength + payload);
+            first = false;
+        }
+        while (!block.IsEmpty);
+    }
+
+    private static void WriteString(ArrayBufferWriter<byte> output, byte[] octets)
+    {
+        WriteInteger(output, 0x00, 7, octets.Length);
+        output.Write(octets);
+    }
+
+    private static void WriteInteger(ArrayBufferWriter<byte> output, byte pattern, int prefix, int value)
+    {
+        var max = (1 << prefix) - 1;
+        if (value < max)
+        {
+            output.Write([(byte)(pattern | value)]);
+            return;
+        }
+
+        output.Write([(byte)(pattern | max)]);
+        value -= max;
+        while (value >= 0x80)
+        {
+            output.Write([(byte)((value & 0x7f) | 0x80)]);
+            value >>= 7;
+        }
+
+        output.Write([(byte)value]);
+    }
+
+    private static bool IsHex(byte c) => c is >= (byte)'0' and <= (byte)'9' or >= (byte)'a' and <= (byte)'f' or >= (byte)'A' and <= (byte)'F';
+
+    private static bool IsHostChar(byte c) =>
+        c is >= (byte)'a' and <= (byte)'z' or >= (byte)'A' and <= (byte)'Z' or >= (byte)'0' and <= (byte)'9'
+        || c is (byte)'-' or (byte)'.' or (byte)'_' or (byte)'~' or (byte)'!' or (byte)'$' or (byte)'&' or (byte)'\''
+            or (byte)'(' or (byte)')' or (byte)'*' or (byte)'+' or (byte)',' or (byte)';' or (byte)'=' or (byte)'%';
+}

@@ -46,6 +46,21 @@ internal sealed class ConclaveWriteAheadLog : WriteAheadLog, IAuditTrail<IRaftLo
     ValueTask IAuditTrail<IRaftLogEntry>.AppendAsync<TEntry>(TEntry entry, long startIndex, CancellationToken token)
         => entry.IsSnapshot ? InstallSnapshotAsync(entry, startIndex, token) : AppendAsync(entry, startIndex, token);
 
+    /// <summary>
+    /// A follower's AppendEntries. DotNext 6.12 answers the leader once the entries are appended and the log is
+    /// flushed up to the leader's commit index, so entries past that index were acknowledged while they were only
+    /// in this process's memory (the private-memory WAL flushes in the background). The leader counts that answer
+    /// toward a majority and acknowledges the client; if every member then dies (kill -9, power loss) before the
+    /// follower's flusher runs, the next leader can be elected without the entry and overwrite the old leader's
+    /// copy: an acknowledged write lost (seen in CI: LeaderFaultTests, all members killed under writes). Raft
+    /// requires the follower to persist before it answers, so this waits for the flush of everything appended.
+    /// </summary>
+    async ValueTask IAuditTrail<IRaftLogEntry>.AppendAsync<TEntry>(ILogEntryProducer<TEntry> entries, long startIndex, bool skipCommitted, CancellationToken token)
+    {
+        await AppendAsync(entries, startIndex, skipCommitted, token).ConfigureAwait(false);
+        await FlushAsync(token).ConfigureAwait(false);
+    }
+
     private async ValueTask InstallSnapshotAsync<TEntry>(TEntry snapshot, long startIndex, CancellationToken token)
         where TEntry : IRaftLogEntry
     {

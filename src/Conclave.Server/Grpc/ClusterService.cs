@@ -199,24 +199,15 @@ internal sealed class ClusterService(ConclaveNode node) : Api.Etcd.Cluster.Clust
         _ => false,
     };
 
-    /// <summary>
-    /// Plaintext client URLs are listed as <c>host:port</c>. etcdctl 3.4's per-endpoint commands
-    /// (<c>endpoint status --cluster</c>, <c>endpoint hashkv --cluster</c>) dial each listed URL as given and send
-    /// it whole as the HTTP/2 <c>:authority</c>; Kestrel refuses <c>http://host:port</c> there (PROTOCOL_ERROR),
-    /// etcd's Go server does not check. Every etcd client accepts <c>host:port</c> endpoints; TLS (https) and unix
-    /// URLs keep their scheme.
-    /// </summary>
-    internal static string AsEtcdctlEndpoint(string url) =>
-        url.StartsWith("http://", StringComparison.OrdinalIgnoreCase) ? url["http://".Length..].TrimEnd('/') : url;
-
     private async Task<List<Member>> MembersAsync(CancellationToken cancellationToken)
     {
         var local = node.Consensus.Status.MemberId;
         var members = new List<Member>();
         void Add(Member member, IEnumerable<string> clientUrls)
         {
+            // As advertised, scheme included, as etcd lists them (ADR 0005).
             member.ClientURLs.Clear();
-            member.ClientURLs.AddRange((member.ID == local ? node.ClientUrls : clientUrls).Select(AsEtcdctlEndpoint));
+            member.ClientURLs.AddRange(member.ID == local ? node.ClientUrls : clientUrls);
             members.Add(member);
         }
 

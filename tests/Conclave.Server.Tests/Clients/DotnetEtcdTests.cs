@@ -116,7 +116,7 @@ public sealed class DotnetEtcdTests(NodeFixture fixture) : IClassFixture<NodeFix
         Assert.Equal(status.Header.MemberId, status.Leader);
         var member = Assert.Single(members.Members);
         Assert.Equal(status.Header.MemberId, member.ID);
-        Assert.Equal([fixture.Endpoint.Replace("http://", "", StringComparison.Ordinal)], member.ClientURLs);
+        Assert.Equal([fixture.Endpoint], member.ClientURLs);
     }
 
     [Fact]

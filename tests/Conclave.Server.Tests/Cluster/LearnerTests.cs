@@ -189,7 +189,7 @@ public sealed class LearnerTests(ITestOutputHelper output) : IAsyncLifetime
             "the learner to serve k");
         // Listed with the name and client URL the learner reported when it started following.
         await Eventually.WaitAsync(
-            async _ => (await Etcdctl.RunAsync(endpoint, "member", "list")).EnsureSuccess().Stdout.Contains($"m{index + 1}, {peerUrl}, {learnerEndpoint}, true", StringComparison.Ordinal),
+            async _ => (await Etcdctl.RunAsync(endpoint, "member", "list")).EnsureSuccess().Stdout.Contains($"m{index + 1}, {peerUrl}, {cluster.Endpoints[index]}, true", StringComparison.Ordinal),
             TimeSpan.FromSeconds(10),
             "etcdctl member list to show the learner");
         var status = (await Etcdctl.RunAsync(learnerEndpoint, "endpoint", "status")).EnsureSuccess();
@@ -202,6 +202,6 @@ public sealed class LearnerTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.Contains("promoted", promote.Stdout, StringComparison.Ordinal);
         (await Etcdctl.RunAsync(learnerEndpoint, "put", "k2", "v2")).EnsureSuccess();
         var list = (await Etcdctl.RunAsync(endpoint, "member", "list")).EnsureSuccess();
-        Assert.Contains($"m{index + 1}, {peerUrl}, {learnerEndpoint}, false", list.Stdout, StringComparison.Ordinal);
+        Assert.Contains($"m{index + 1}, {peerUrl}, {cluster.Endpoints[index]}, false", list.Stdout, StringComparison.Ordinal);
     }
 }

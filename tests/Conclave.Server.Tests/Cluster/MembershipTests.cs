@@ -52,7 +52,7 @@ public sealed class MembershipTests(ITestOutputHelper output) : IAsyncLifetime
             _ => Task.FromResult(newMember.Consensus.ClusterId == cluster[0].Node.Consensus.ClusterId),
             TimeSpan.FromSeconds(10),
             "the new member to take the cluster's id");
-        Assert.Contains(list.Members, m => m.ID == added.Member.ID && m.Name == $"m{index + 1}" && m.ClientURLs.Contains(cluster.Endpoints[index].Replace("http://", "", StringComparison.Ordinal)));
+        Assert.Contains(list.Members, m => m.ID == added.Member.ID && m.Name == $"m{index + 1}" && m.ClientURLs.Contains(cluster.Endpoints[index]));
 
         // Remove one of the original followers, asking the new member.
         var leader = await cluster.WaitForLeaderAsync();

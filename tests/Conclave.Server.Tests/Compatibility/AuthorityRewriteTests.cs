@@ -49,6 +49,7 @@ public sealed class AuthorityRewriteTests
     [InlineData("http://127.0.0.1:2379", false)]
     [InlineData("#initially=[https://example.com:2379]", false)]
     [InlineData("host:", false)]
+    [InlineData(":2379", false)]
     public void Knows_which_authorities_kestrel_accepts(string authority, bool valid)
     {
         Assert.Equal(valid, AuthorityRewriter.IsValid(Encoding.ASCII.GetBytes(authority)));

@@ -128,8 +128,8 @@ public sealed class EtcdctlMaintenanceTests(NodeFixture fixture) : IClassFixture
         var id = member.GetProperty("ID").GetUInt64();
         Assert.Equal("test-node", member.GetProperty("name").GetString());
         Assert.Equal([fixture.Node.PeerUrl], member.GetProperty("peerURLs").EnumerateArray().Select(e => e.GetString()));
-        // Plaintext client URLs are listed as host:port, so etcdctl 3.4's --cluster commands can dial them (ClusterService).
-        var listed = Endpoint.Replace("http://", "", StringComparison.Ordinal);
+        // Client URLs are listed as advertised, scheme included, as etcd lists them.
+        var listed = Endpoint;
         Assert.Equal([listed], member.GetProperty("clientURLs").EnumerateArray().Select(e => e.GetString()));
         Assert.Equal([$"{id:x}, started, test-node, {fixture.Node.PeerUrl}, {listed}, false"], plain.Lines);
     }

@@ -70,9 +70,9 @@ internal static class AuthorityRewriter
             {
                 host = authority[..colon];
                 port = authority[(colon + 1)..];
-                if (port.IsEmpty)
+                if (port.IsEmpty || host.IsEmpty)
                 {
-                    return false;
+                    return false; // "host:" or ":2379" (old grpc-go sent the latter for a port-only target)
                 }
             }
 

@@ -30,8 +30,9 @@ internal sealed class AuthorityNormalizingReader : PipeReader
     private readonly int maxFrameSize;
     private readonly Pipe output = new(new PipeOptions(pauseWriterThreshold: 0, useSynchronizationContext: false));
     private Mode mode = Mode.Undecided;
-    private bool prefaceConsumed;
-    private long consumedBefore; // bytes Kestrel consumed from the inner reader while undecided
+    private long consumedAbs;                                   // stream position where the inner reader's buffer starts
+    private long scanAbs = AuthorityRewriter.Preface.Length;    // stream position of the next frame header not yet walked
+    private long rawUntilAbs;                                   // once rewriting: bytes before this position go through as they are
     private ReadOnlySequence<byte> lastInner;
     private bool lastFromOutput;
     private SequencePosition lastOutputStart;
@@ -83,21 +84,23 @@ internal sealed class AuthorityNormalizingReader : PipeReader
                 return result;
             }
 
+            if (decided == Mode.Rewrite)
+            {
+                // Everything from the consumer's position on now comes through the output pipe: the bytes before the
+                // first header block as they are, then the rewritten frames.
+                inner.AdvanceTo(buffer.Start);
+                rawUntilAbs = scanAbs;
+                mode = Mode.Rewrite;
+                continue;
+            }
+
             if (visible > 0)
             {
-                // Kestrel may read up to the first header block (or, once rewriting, up to where the rewrite starts).
-                mode = decided;
+                // Kestrel may read up to the first header block: the preface, SETTINGS, ... (its input copy loop
+                // consumes any number of bytes, frame boundaries or not).
                 lastFromOutput = false;
                 lastInner = buffer.Slice(0, visible);
                 return new ReadResult(lastInner, isCanceled: false, isCompleted: result.IsCompleted && visible == buffer.Length);
-            }
-
-            if (decided == Mode.Rewrite)
-            {
-                // The rewrite reads these same bytes again.
-                inner.AdvanceTo(buffer.Start);
-                mode = Mode.Rewrite;
-                continue;
             }
 
             if (result.IsCompleted)
@@ -137,15 +140,9 @@ internal sealed class AuthorityNormalizingReader : PipeReader
             return;
         }
 
-        if (mode != Mode.PassThrough && lastInner.Length > 0)
+        if (mode == Mode.Undecided && lastInner.Length > 0)
         {
-            var count = lastInner.Slice(lastInner.Start, consumed).Length;
-            consumedBefore += count;
-            if (consumedBefore >= AuthorityRewriter.Preface.Length)
-            {
-                prefaceConsumed = true;
-            }
-
+            consumedAbs += lastInner.Slice(lastInner.Start, consumed).Length;
             lastInner = default;
         }
 
@@ -166,48 +163,42 @@ internal sealed class AuthorityNormalizingReader : PipeReader
     }
 
     /// <summary>
-    /// Walks the frames at the start of <paramref name="buffer"/> (which begins where Kestrel stopped consuming) and
-    /// returns how many bytes Kestrel may see; sets <paramref name="decided"/> once the first header block is whole.
+    /// Walks frame headers from <see cref="scanAbs"/> (a frame is walked once its header is read, before its payload
+    /// arrives) and returns how many bytes of <paramref name="buffer"/> (which starts at <see cref="consumedAbs"/>)
+    /// Kestrel may see: never the first header block before it is decided. Sets <paramref name="decided"/> once that
+    /// block is whole.
     /// </summary>
     private long Scan(ReadOnlySequence<byte> buffer, out Mode decided)
     {
         decided = Mode.Undecided;
-        long offset = 0;
-        if (!prefaceConsumed)
+        while (true)
         {
-            // Kestrel consumes the 24-byte preface in one piece; until then the buffer starts with it.
-            offset = AuthorityRewriter.Preface.Length - consumedBefore;
-            if (buffer.Length < offset)
+            var at = scanAbs - consumedAbs;
+            if (at >= buffer.Length)
             {
-                return buffer.Length;
+                return buffer.Length; // all of it belongs to frames already walked (or to the preface)
             }
-        }
 
-        while (buffer.Length - offset >= AuthorityRewriter.FrameHeaderLength)
-        {
-            var header = ReadFrameHeader(buffer, offset);
+            if (buffer.Length - at < AuthorityRewriter.FrameHeaderLength)
+            {
+                return at; // the next frame may be the header block: show nothing of it yet
+            }
+
+            var header = ReadFrameHeader(buffer, at);
             if (header.Type == AuthorityRewriter.Headers)
             {
-                if (!TryReadHeaderBlock(buffer, offset, out var block, out _))
+                if (TryReadHeaderBlock(buffer, at, out var block, out _))
                 {
-                    return offset; // show everything before the first header block, wait for the rest of it
+                    decided = AuthorityRewriter.FindInvalidAuthority(new HpackDecoder(headerTableSize).Decode(block.Fragment)) is null
+                        ? Mode.PassThrough
+                        : Mode.Rewrite;
                 }
 
-                decided = AuthorityRewriter.FindInvalidAuthority(new HpackDecoder(headerTableSize).Decode(block.Fragment)) is null
-                    ? Mode.PassThrough
-                    : Mode.Rewrite;
-                return offset;
+                return at;
             }
 
-            if (buffer.Length - offset < AuthorityRewriter.FrameHeaderLength + header.Length)
-            {
-                return buffer.Length; // a partial frame that is not a header block: Kestrel may look at it
-            }
-
-            offset += AuthorityRewriter.FrameHeaderLength + header.Length;
+            scanAbs += AuthorityRewriter.FrameHeaderLength + header.Length;
         }
-
-        return buffer.Length;
     }
 
     private async ValueTask<ReadResult> ReadRewrittenAsync(CancellationToken cancellationToken)
@@ -217,8 +208,22 @@ internal sealed class AuthorityNormalizingReader : PipeReader
         {
             var result = await inner.ReadAsync(cancellationToken);
             var buffer = result.Buffer;
-            var consumed = Rewrite(buffer, output.Writer, out var wrote);
+            var raw = Math.Min(Math.Max(rawUntilAbs - consumedAbs, 0), buffer.Length);
+            foreach (var segment in buffer.Slice(0, raw))
+            {
+                output.Writer.Write(segment.Span);
+            }
+
+            var consumed = raw;
+            var wrote = raw > 0;
+            if (consumedAbs + raw >= rawUntilAbs)
+            {
+                consumed += Rewrite(buffer.Slice(raw), output.Writer, out var rewrote);
+                wrote |= rewrote;
+            }
+
             inner.AdvanceTo(buffer.GetPosition(consumed), buffer.End);
+            consumedAbs += consumed;
             if (wrote)
             {
                 await output.Writer.FlushAsync(cancellationToken);

@@ -1,5 +1,6 @@
 using Conclave.Cli.Bench.Http2;
 using Grpc.Core;
+using Conclave.Server.Http2;
 
 namespace Conclave.Cli.Tests.Http2;
 

@@ -1,5 +1,6 @@
 using System.Text;
 using Conclave.Cli.Bench.Http2;
+using Conclave.Server.Http2;
 
 namespace Conclave.Cli.Tests.Http2;
 

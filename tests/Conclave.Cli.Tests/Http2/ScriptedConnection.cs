@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Net.Sockets;
 using Conclave.Cli.Bench.Http2;
 using Google.Protobuf;
+using Conclave.Server.Http2;
 
 namespace Conclave.Cli.Tests.Http2;
 

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using Grpc.Core;
+using Conclave.Server.Http2;
 
 namespace Conclave.Cli.Bench.Http2;
 

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Net.Sockets;
 using Grpc.Core;
+using Conclave.Server.Http2;
 
 namespace Conclave.Cli.Bench.Http2;
 

@@ -1,5 +1,6 @@
 using System.Net.Sockets;
 using Grpc.Core;
+using Conclave.Server.Http2;
 
 namespace Conclave.Cli.Bench.Http2;
 

@@ -3,6 +3,7 @@ using System.Buffers.Binary;
 using System.Text;
 using Google.Protobuf;
 using Grpc.Core;
+using Conclave.Server.Http2;
 
 namespace Conclave.Cli.Bench.Http2;
 

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Buffers.Binary;
 using System.IO.Pipelines;
+using Conclave.Server.Http2;
 
 namespace Conclave.Server.Grpc.Authority;
 
@@ -189,7 +190,7 @@ internal sealed class AuthorityNormalizingReader : PipeReader
             {
                 if (TryReadHeaderBlock(buffer, at, out var block, out _))
                 {
-                    decided = AuthorityRewriter.FindInvalidAuthority(new HpackDecoder(headerTableSize).Decode(block.Fragment)) is null
+                    decided = AuthorityRewriter.FindInvalidAuthority(AuthorityRewriter.Decode(new HpackDecoder(headerTableSize), block.Fragment)) is null
                         ? Mode.PassThrough
                         : Mode.Rewrite;
                 }
@@ -271,7 +272,7 @@ internal sealed class AuthorityNormalizingReader : PipeReader
                     break;
                 }
 
-                var fields = decoder!.Decode(block.Fragment);
+                var fields = AuthorityRewriter.Decode(decoder!, block.Fragment);
                 AuthorityRewriter.WriteHeaderFrames(writer, header.StreamId, block.EndStream, block.Priority, AuthorityRewriter.Encode(fields), maxFrameSize);
                 offset += blockLength;
                 wrote = true;

@@ -1,8 +1,15 @@
 using System.Buffers;
 using System.Buffers.Binary;
 using System.Text;
+using Conclave.Server.Http2;
 
 namespace Conclave.Server.Grpc.Authority;
+
+/// <summary>One decoded header field; name and value are the octets the peer sent.</summary>
+internal readonly record struct HeaderField(byte[] Name, byte[] Value)
+{
+    public override string ToString() => $"{Encoding.ASCII.GetString(Name)}: {Encoding.ASCII.GetString(Value)}";
+}
 
 /// <summary>
 /// The :authority rules and the HTTP/2 framing the rewrite needs. Kestrel resets any stream whose :authority is
@@ -109,6 +116,14 @@ internal static class AuthorityRewriter
         var end = rest.IndexOfAny("/?#"u8);
         var candidate = end < 0 ? rest : rest[..end];
         return !candidate.IsEmpty && IsValid(candidate) ? candidate.ToArray() : null;
+    }
+
+    /// <summary>Decodes one header block with <paramref name="decoder"/> (the connection's HPACK state).</summary>
+    public static List<HeaderField> Decode(HpackDecoder decoder, ReadOnlySpan<byte> block)
+    {
+        var fields = new FieldList();
+        decoder.Decode(block, fields);
+        return fields.Fields;
     }
 
     /// <summary>The :authority of a decoded block when Kestrel would refuse it, else null.</summary>
@@ -233,4 +248,11 @@ internal static class AuthorityRewriter
         c is >= (byte)'a' and <= (byte)'z' or >= (byte)'A' and <= (byte)'Z' or >= (byte)'0' and <= (byte)'9'
         || c is (byte)'-' or (byte)'.' or (byte)'_' or (byte)'~' or (byte)'!' or (byte)'$' or (byte)'&' or (byte)'\''
             or (byte)'(' or (byte)')' or (byte)'*' or (byte)'+' or (byte)',' or (byte)';' or (byte)'=' or (byte)'%';
+
+    private sealed class FieldList : IHeaderSink
+    {
+        public List<HeaderField> Fields { get; } = [];
+
+        public void OnHeader(ReadOnlySpan<byte> name, ReadOnlySpan<byte> value) => Fields.Add(new HeaderField(name.ToArray(), value.ToArray()));
+    }
 }

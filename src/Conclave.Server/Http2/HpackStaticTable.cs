@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace Conclave.Cli.Bench.Http2;
+namespace Conclave.Server.Http2;
 
 /// <summary>The HPACK static table (RFC 7541 Appendix A), indexes 1 to 61.</summary>
 internal static class HpackStaticTable

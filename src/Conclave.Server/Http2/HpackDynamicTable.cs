@@ -1,4 +1,4 @@
-namespace Conclave.Cli.Bench.Http2;
+namespace Conclave.Server.Http2;
 
 /// <summary>
 /// The HPACK dynamic table (RFC 7541 §2.3.2, §4): newest entry first, sized as name + value + 32 per entry, oldest

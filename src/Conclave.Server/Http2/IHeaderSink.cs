@@ -1,4 +1,4 @@
-namespace Conclave.Cli.Bench.Http2;
+namespace Conclave.Server.Http2;
 
 /// <summary>Receives the fields of a decoded header block; the spans are valid only during the call.</summary>
 internal interface IHeaderSink

@@ -1,4 +1,4 @@
-namespace Conclave.Cli.Bench.Http2;
+namespace Conclave.Server.Http2;
 
 /// <summary>
 /// Decodes HPACK's Huffman code (RFC 7541 §5.2, Appendix B). The code is canonical (codes of one length are

@@ -1,4 +1,4 @@
-namespace Conclave.Cli.Bench.Http2;
+namespace Conclave.Server.Http2;
 
 /// <summary>
 /// HPACK decoder (RFC 7541) for one connection's response header blocks: static and dynamic table, Huffman

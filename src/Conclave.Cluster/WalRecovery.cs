@@ -147,7 +147,7 @@ internal static class WalRecovery
         return (pages + 1) * (MetadataPageSize / SmallestMetadataEntry);
     }
 
-    private static void CopyDirectory(string source, string destination)
+    internal static void CopyDirectory(string source, string destination)
     {
         Directory.CreateDirectory(destination);
         foreach (var file in Directory.EnumerateFiles(source, "*", SearchOption.AllDirectories))

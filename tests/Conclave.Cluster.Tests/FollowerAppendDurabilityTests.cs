@@ -15,9 +15,11 @@ namespace Conclave.Cluster.Tests;
 public sealed class FollowerAppendDurabilityTests : IDisposable
 {
     private readonly string root = Path.Combine(Path.GetTempPath(), "conclave-append-tests", Guid.NewGuid().ToString("N"));
+    private readonly ClusterMetrics metrics = new(static () => 0, static () => 0);
 
     public void Dispose()
     {
+        metrics.Dispose();
         if (Directory.Exists(root))
         {
             Directory.Delete(root, recursive: true);
@@ -41,7 +43,7 @@ public sealed class FollowerAppendDurabilityTests : IDisposable
                 var entries = Enumerable.Range(0, 50).Select(_ => new BinaryLogEntry { Content = payload, Term = 1 }).ToList();
                 await ((IAuditTrail<IRaftLogEntry>)log).AppendAsync(new LogEntryProducer<BinaryLogEntry>(entries), next, skipCommitted: true);
                 appended = next + entries.Count - 1;
-                CopyDirectory(wal, Path.Combine(root, $"crash-{round}"));
+                WalRecovery.CopyDirectory(wal, Path.Combine(root, $"crash-{round}"));
             }
             finally
             {
@@ -66,22 +68,10 @@ public sealed class FollowerAppendDurabilityTests : IDisposable
         }
     }
 
-    private static async Task<(ConclaveWriteAheadLog Log, SnapshottingStateMachine Adapter)> OpenAsync(string wal, string snapshots)
+    private async Task<(ConclaveWriteAheadLog Log, SnapshottingStateMachine Adapter)> OpenAsync(string wal, string snapshots)
     {
-        var metrics = new ClusterMetrics(static () => 0, static () => 0);
         var adapter = new SnapshottingStateMachine(new RecordingStateMachine(), snapshots, 1_000_000, 1L << 40, NullLogger.Instance, metrics);
         return (await ConclaveWriteAheadLog.OpenAsync(wal, 1024 * 1024, adapter, CancellationToken.None), adapter);
-    }
-
-    private static void CopyDirectory(string from, string to)
-    {
-        Directory.CreateDirectory(to);
-        foreach (var file in Directory.EnumerateFiles(from, "*", SearchOption.AllDirectories))
-        {
-            var target = Path.Combine(to, Path.GetRelativePath(from, file));
-            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-            File.Copy(file, target);
-        }
     }
 
     private static ReadOnlyMemory<byte> Batch()

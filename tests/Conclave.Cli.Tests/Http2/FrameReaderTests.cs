@@ -1,4 +1,5 @@
 using Conclave.Cli.Bench.Http2;
+using Conclave.Server.Http2;
 
 namespace Conclave.Cli.Tests.Http2;
 

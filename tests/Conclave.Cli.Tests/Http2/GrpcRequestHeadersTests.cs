@@ -40,7 +40,7 @@ public sealed class GrpcRequestHeadersTests
     public void Integers_follow_rfc_7541_c1(int value, int prefixBits, string hex)
     {
         var block = new List<byte>();
-        GrpcRequestHeaders.AppendInteger(block, 0, prefixBits, value);
+        HpackEncoder.AppendInteger(block, 0, prefixBits, value);
         Assert.Equal(hex.ToUpperInvariant(), Convert.ToHexString([.. block]));
         var position = 0;
         Assert.Equal(value, HpackDecoder.ReadInteger([.. block], ref position, prefixBits));

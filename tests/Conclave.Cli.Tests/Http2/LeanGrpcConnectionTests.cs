@@ -4,6 +4,7 @@ using Conclave.Cli.Bench.Http2;
 using Google.Protobuf;
 using Grpc.Core;
 using static Conclave.Cli.Tests.Http2.ScriptedConnection;
+using Conclave.Server.Http2;
 
 namespace Conclave.Cli.Tests.Http2;
 

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using Conclave.Cli.Bench.Http2;
+using Conclave.Server.Http2;
 
 namespace Conclave.Cli.Tests.Http2;
 

@@ -16,14 +16,14 @@ internal sealed class TestHpackEncoder
 
     public TestHpackEncoder Indexed(int index)
     {
-        GrpcRequestHeaders.AppendInteger(_block, 0x80, 7, index);
+        HpackEncoder.AppendInteger(_block, 0x80, 7, index);
         return this;
     }
 
     /// <summary>Literal with incremental indexing; <paramref name="nameIndex"/> 0 means a literal name.</summary>
     public TestHpackEncoder Incremental(int nameIndex, string? name, string value, bool huffman = true)
     {
-        GrpcRequestHeaders.AppendInteger(_block, 0x40, 6, nameIndex);
+        HpackEncoder.AppendInteger(_block, 0x40, 6, nameIndex);
         if (nameIndex == 0)
         {
             String(name!, huffman);
@@ -44,7 +44,7 @@ internal sealed class TestHpackEncoder
 
     public TestHpackEncoder SizeUpdate(int size)
     {
-        GrpcRequestHeaders.AppendInteger(_block, 0x20, 5, size);
+        HpackEncoder.AppendInteger(_block, 0x20, 5, size);
         return this;
     }
 
@@ -77,7 +77,7 @@ internal sealed class TestHpackEncoder
     private void String(string text, bool huffman)
     {
         var bytes = huffman ? Huffman(text) : Encoding.Latin1.GetBytes(text);
-        GrpcRequestHeaders.AppendInteger(_block, huffman ? (byte)0x80 : (byte)0x00, 7, bytes.Length);
+        HpackEncoder.AppendInteger(_block, huffman ? (byte)0x80 : (byte)0x00, 7, bytes.Length);
         _block.AddRange(bytes);
     }
 }

@@ -54,12 +54,12 @@ public sealed class AuthorityRewriteTests
         var second = Block(Indexed(64), Indexed(63), Indexed(62)); // the same three, newest first
         var data = Frame(0x0, 0x1, 1, [0, 0, 0, 0, 0]);
         var input = Concat(
-            AuthorityRewriter.Preface.ToArray(),
+            FrameWriter.Preface.ToArray(),
             Frame(0x4, 0, 0, []),
-            Frame(AuthorityRewriter.Headers, AuthorityRewriter.EndHeaders, 1, first),
+            Frame((byte)FrameType.Headers, FrameFlags.EndHeaders, 1, first),
             data,
-            Frame(AuthorityRewriter.Headers, AuthorityRewriter.Padded, 3, [3, .. second[..2], 0, 0, 0]),
-            Frame(AuthorityRewriter.Continuation, AuthorityRewriter.EndHeaders, 3, second[2..]));
+            Frame((byte)FrameType.Headers, FrameFlags.Padded, 3, [3, .. second[..2], 0, 0, 0]),
+            Frame((byte)FrameType.Continuation, FrameFlags.EndHeaders, 3, second[2..]));
 
         var frames = await ReadThroughAsync(input, chunk, take);
 
@@ -68,7 +68,7 @@ public sealed class AuthorityRewriteTests
         Assert.Equal(0x4, frames[0].Type);
         foreach (var headers in new[] { frames[1], frames[3] })
         {
-            Assert.Equal(AuthorityRewriter.Headers, headers.Type);
+            Assert.Equal((byte)FrameType.Headers, headers.Type);
             Assert.Equal(
                 [":authority: 127.0.0.1:2379", ":path: /etcdserverpb.Maintenance/Status", "content-type: application/grpc"],
                 Strings(AuthorityRewriter.Decode(kestrel, headers.Payload)));
@@ -84,10 +84,10 @@ public sealed class AuthorityRewriteTests
     {
         var block = Block(Literal(":authority", "127.0.0.1:2379", index: true), Literal(":path", "/etcdserverpb.KV/Range", index: true));
         var input = Concat(
-            AuthorityRewriter.Preface.ToArray(),
+            FrameWriter.Preface.ToArray(),
             Frame(0x4, 0, 0, []),
-            Frame(AuthorityRewriter.Headers, AuthorityRewriter.EndHeaders, 1, block),
-            Frame(AuthorityRewriter.Headers, AuthorityRewriter.EndHeaders, 3, Block(Indexed(63), Indexed(62))));
+            Frame((byte)FrameType.Headers, FrameFlags.EndHeaders, 1, block),
+            Frame((byte)FrameType.Headers, FrameFlags.EndHeaders, 3, Block(Indexed(63), Indexed(62))));
 
         var pipe = new Pipe();
         await pipe.Writer.WriteAsync(input);
@@ -116,7 +116,7 @@ public sealed class AuthorityRewriteTests
         await writing;
         Assert.True(reader.Rewriting);
 
-        Assert.Equal(AuthorityRewriter.Preface.ToArray(), bytes[..24]);
+        Assert.Equal(FrameWriter.Preface.ToArray(), bytes[..24]);
         var frames = new List<(byte, byte, int, byte[])>();
         for (var at = 24; at < bytes.Length;)
         {

@@ -51,43 +51,7 @@ internal static class GrpcRequestHeaders
         return [.. block];
     }
 
-    /// <summary>Literal header field without indexing (RFC 7541 §6.2.2), name by static index or literal, no Huffman.</summary>
-    internal static void AppendLiteral(List<byte> block, int nameIndex, string? name, string value)
-    {
-        AppendInteger(block, 0x00, 4, nameIndex);
-        if (nameIndex == 0)
-        {
-            AppendString(block, name!);
-        }
-
-        AppendString(block, value);
-    }
-
-    /// <summary>An integer with an N-bit prefix (RFC 7541 §5.1); <paramref name="flags"/> fills the bits above it.</summary>
-    internal static void AppendInteger(List<byte> block, byte flags, int prefixBits, int value)
-    {
-        var max = (1 << prefixBits) - 1;
-        if (value < max)
-        {
-            block.Add((byte)(flags | value));
-            return;
-        }
-
-        block.Add((byte)(flags | max));
-        value -= max;
-        while (value >= 0x80)
-        {
-            block.Add((byte)((value & 0x7f) | 0x80));
-            value >>= 7;
-        }
-
-        block.Add((byte)value);
-    }
-
-    private static void AppendString(List<byte> block, string text)
-    {
-        var bytes = Encoding.ASCII.GetBytes(text);
-        AppendInteger(block, 0x00, 7, bytes.Length);
-        block.AddRange(bytes);
-    }
+    /// <summary>Literal header field without indexing, name by static index or literal, no Huffman (<see cref="HpackEncoder"/>).</summary>
+    internal static void AppendLiteral(List<byte> block, int nameIndex, string? name, string value) =>
+        HpackEncoder.AppendLiteral(block, nameIndex, Encoding.ASCII.GetBytes(name ?? string.Empty), Encoding.ASCII.GetBytes(value));
 }

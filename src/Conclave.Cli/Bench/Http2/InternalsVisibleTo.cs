@@ -1,5 +1,5 @@
 using System.Runtime.CompilerServices;
 
-// The HPACK decoder, frame parser and lean transport are internal; their unit and end-to-end tests live in
+// The lean transport is internal (its framing and HPACK live in Conclave.Server.Http2); their unit and end-to-end tests live in
 // tests/Conclave.Cli.Tests.
 [assembly: InternalsVisibleTo("Conclave.Cli.Tests")]

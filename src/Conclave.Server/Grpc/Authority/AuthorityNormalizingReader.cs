@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Buffers.Binary;
 using System.IO.Pipelines;
 using Conclave.Server.Http2;
 
@@ -29,10 +28,10 @@ internal sealed class AuthorityNormalizingReader : PipeReader
     private readonly PipeReader inner;
     private readonly int headerTableSize;
     private readonly int maxFrameSize;
-    private readonly Pipe output = new(new PipeOptions(pauseWriterThreshold: 0, useSynchronizationContext: false));
+    private Pipe? output; // only for a connection being rewritten
     private Mode mode = Mode.Undecided;
     private long consumedAbs;                                   // stream position where the inner reader's buffer starts
-    private long scanAbs = AuthorityRewriter.Preface.Length;    // stream position of the next frame header not yet walked
+    private long scanAbs = FrameWriter.Preface.Length;    // stream position of the next frame header not yet walked
     private long rawUntilAbs;                                   // once rewriting: bytes before this position go through as they are
     private ReadOnlySequence<byte> lastInner;
     private bool lastFromOutput;
@@ -135,7 +134,7 @@ internal sealed class AuthorityNormalizingReader : PipeReader
     {
         if (lastFromOutput)
         {
-            output.Reader.AdvanceTo(consumed, examined);
+            output!.Reader.AdvanceTo(consumed, examined);
             outputReadActive = false;
             outputExhausted = examined.Equals(lastOutputEnd);
             return;
@@ -153,14 +152,14 @@ internal sealed class AuthorityNormalizingReader : PipeReader
     public override void CancelPendingRead()
     {
         inner.CancelPendingRead();
-        output.Reader.CancelPendingRead();
+        output?.Reader.CancelPendingRead();
     }
 
     public override void Complete(Exception? exception = null)
     {
         inner.Complete(exception);
-        output.Reader.Complete(exception);
-        output.Writer.Complete(exception);
+        output?.Reader.Complete(exception);
+        output?.Writer.Complete(exception);
     }
 
     /// <summary>
@@ -180,13 +179,13 @@ internal sealed class AuthorityNormalizingReader : PipeReader
                 return buffer.Length; // all of it belongs to frames already walked (or to the preface)
             }
 
-            if (buffer.Length - at < AuthorityRewriter.FrameHeaderLength)
+            if (buffer.Length - at < FrameHeader.Size)
             {
                 return at; // the next frame may be the header block: show nothing of it yet
             }
 
             var header = ReadFrameHeader(buffer, at);
-            if (header.Type == AuthorityRewriter.Headers)
+            if (header.Type == FrameType.Headers)
             {
                 if (TryReadHeaderBlock(buffer, at, out var block, out _))
                 {
@@ -198,13 +197,14 @@ internal sealed class AuthorityNormalizingReader : PipeReader
                 return at;
             }
 
-            scanAbs += AuthorityRewriter.FrameHeaderLength + header.Length;
+            scanAbs += FrameHeader.Size + header.Length;
         }
     }
 
     private async ValueTask<ReadResult> ReadRewrittenAsync(CancellationToken cancellationToken)
     {
         decoder ??= new HpackDecoder(headerTableSize);
+        var output = this.output ??= new Pipe(new PipeOptions(pauseWriterThreshold: 0, useSynchronizationContext: false));
         while (outputExhausted)
         {
             var result = await inner.ReadAsync(cancellationToken);
@@ -262,10 +262,10 @@ internal sealed class AuthorityNormalizingReader : PipeReader
     {
         wrote = false;
         long offset = 0;
-        while (buffer.Length - offset >= AuthorityRewriter.FrameHeaderLength)
+        while (buffer.Length - offset >= FrameHeader.Size)
         {
             var header = ReadFrameHeader(buffer, offset);
-            if (header.Type == AuthorityRewriter.Headers)
+            if (header.Type == FrameType.Headers)
             {
                 if (!TryReadHeaderBlock(buffer, offset, out var block, out var blockLength))
                 {
@@ -279,7 +279,7 @@ internal sealed class AuthorityNormalizingReader : PipeReader
                 continue;
             }
 
-            var frameLength = AuthorityRewriter.FrameHeaderLength + header.Length;
+            var frameLength = FrameHeader.Size + header.Length;
             if (buffer.Length - offset < frameLength)
             {
                 break;
@@ -297,29 +297,23 @@ internal sealed class AuthorityNormalizingReader : PipeReader
         return offset;
     }
 
-    private readonly record struct FrameHeader(int Length, byte Type, byte Flags, int StreamId);
-
     private readonly record struct HeaderBlock(byte[] Fragment, bool EndStream, byte[] Priority);
 
     private static FrameHeader ReadFrameHeader(ReadOnlySequence<byte> buffer, long offset)
     {
-        Span<byte> header = stackalloc byte[AuthorityRewriter.FrameHeaderLength];
-        buffer.Slice(offset, AuthorityRewriter.FrameHeaderLength).CopyTo(header);
-        return new FrameHeader(
-            (header[0] << 16) | (header[1] << 8) | header[2],
-            header[3],
-            header[4],
-            BinaryPrimitives.ReadInt32BigEndian(header[5..]) & 0x7fffffff);
+        Span<byte> header = stackalloc byte[FrameHeader.Size];
+        buffer.Slice(offset, FrameHeader.Size).CopyTo(header);
+        return FrameHeader.Read(header);
     }
 
     /// <summary>
     /// Reads a HEADERS frame at <paramref name="offset"/> and its CONTINUATION frames, without padding; false when
     /// the block is not all in <paramref name="buffer"/> yet.
     /// </summary>
-    private static bool TryReadHeaderBlock(ReadOnlySequence<byte> buffer, long offset, out HeaderBlock block, out long length)
+    private static bool TryReadHeaderBlock(ReadOnlySequence<byte> buffer, long offset, out HeaderBlock block, out long blockLength)
     {
         block = default;
-        length = 0;
+        blockLength = 0;
         var fragment = new ArrayBufferWriter<byte>();
         var endStream = false;
         byte[] priority = [];
@@ -327,54 +321,42 @@ internal sealed class AuthorityNormalizingReader : PipeReader
         var first = true;
         while (true)
         {
-            if (buffer.Length - at < AuthorityRewriter.FrameHeaderLength)
+            if (buffer.Length - at < FrameHeader.Size)
             {
                 return false;
             }
 
             var header = ReadFrameHeader(buffer, at);
-            if (buffer.Length - at < AuthorityRewriter.FrameHeaderLength + header.Length)
+            if (buffer.Length - at < FrameHeader.Size + header.Length)
             {
                 return false;
             }
 
-            if (!first && header.Type != AuthorityRewriter.Continuation)
+            if (!first && header.Type != FrameType.Continuation)
             {
-                throw new HpackException($"frame type {header.Type} inside a header block");
+                throw new Http2ProtocolException(Http2ErrorCode.ProtocolError, $"{header.Type} frame inside a header block");
             }
 
-            var payload = buffer.Slice(at + AuthorityRewriter.FrameHeaderLength, header.Length).ToArray().AsSpan();
+            var payload = buffer.Slice(at + FrameHeader.Size, header.Length).ToArray().AsSpan();
             if (first)
             {
-                endStream = (header.Flags & AuthorityRewriter.EndStream) != 0;
-                var padding = 0;
-                if ((header.Flags & AuthorityRewriter.Padded) != 0)
+                endStream = header.Has(FrameFlags.EndStream);
+                var (start, length) = FrameReader.HeaderBlockFragment(header, payload);
+                if (header.Has(FrameFlags.Priority))
                 {
-                    padding = payload[0];
-                    payload = payload[1..];
+                    priority = payload.Slice(start - 5, 5).ToArray();
                 }
 
-                if ((header.Flags & AuthorityRewriter.Priority) != 0)
-                {
-                    priority = payload[..5].ToArray();
-                    payload = payload[5..];
-                }
-
-                if (padding > payload.Length)
-                {
-                    throw new HpackException("padding longer than the HEADERS frame");
-                }
-
-                payload = payload[..^padding];
+                payload = payload.Slice(start, length);
             }
 
             fragment.Write(payload);
-            at += AuthorityRewriter.FrameHeaderLength + header.Length;
+            at += FrameHeader.Size + header.Length;
             first = false;
-            if ((header.Flags & AuthorityRewriter.EndHeaders) != 0)
+            if (header.Has(FrameFlags.EndHeaders))
             {
                 block = new HeaderBlock(fragment.WrittenSpan.ToArray(), endStream, priority);
-                length = at - offset;
+                blockLength = at - offset;
                 return true;
             }
         }

@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Buffers.Binary;
 using System.Text;
 using Conclave.Server.Http2;
 
@@ -16,20 +15,10 @@ internal readonly record struct HeaderField(byte[] Name, byte[] Value)
 /// not a valid host[:port] (PROTOCOL_ERROR), while etcd accepts what etcd's own clients send: etcdctl 3.4 dials
 /// "http://127.0.0.1:2379" per endpoint for <c>endpoint status</c>, <c>hashkv</c> and <c>defrag</c> and sends that
 /// whole URL as :authority; clientv3 3.5.0 sent "#initially=[...]". We repair such a value (strip the scheme and
-/// path) or drop it; gRPC does not route on it.
+/// path) or drop it; gRPC does not route on it. Framing and HPACK come from <c>Conclave.Server.Http2</c>.
 /// </summary>
 internal static class AuthorityRewriter
 {
-    public const int FrameHeaderLength = 9;
-    public const byte Headers = 0x1;
-    public const byte Continuation = 0x9;
-    public const byte EndStream = 0x1;
-    public const byte EndHeaders = 0x4;
-    public const byte Padded = 0x8;
-    public const byte Priority = 0x20;
-
-    public static ReadOnlySpan<byte> Preface => "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"u8;
-
     private static readonly byte[] AuthorityName = Encoding.ASCII.GetBytes(":authority");
 
     /// <summary>Whether Kestrel accepts <paramref name="authority"/> as a host: reg-name or IP literal, optional port.</summary>
@@ -146,7 +135,7 @@ internal static class AuthorityRewriter
     /// </summary>
     public static byte[] Encode(List<HeaderField> fields)
     {
-        var output = new ArrayBufferWriter<byte>(256);
+        var block = new List<byte>(256);
         foreach (var field in fields)
         {
             var value = field.Value;
@@ -161,12 +150,10 @@ internal static class AuthorityRewriter
                 value = repaired;
             }
 
-            WriteInteger(output, 0x00, 4, 0);
-            WriteString(output, field.Name);
-            WriteString(output, value);
+            HpackEncoder.AppendLiteral(block, 0, field.Name, value);
         }
 
-        return output.WrittenSpan.ToArray();
+        return [.. block];
     }
 
     /// <summary>Writes a header block as one HEADERS frame and as many CONTINUATION frames as the frame size needs.</summary>
@@ -181,28 +168,23 @@ internal static class AuthorityRewriter
             byte flags = 0;
             if (first && endStream)
             {
-                flags |= EndStream;
+                flags |= FrameFlags.EndStream;
             }
 
             if (first && !priority.IsEmpty)
             {
-                flags |= Priority;
+                flags |= FrameFlags.Priority;
             }
 
             if (block.IsEmpty)
             {
-                flags |= EndHeaders;
+                flags |= FrameFlags.EndHeaders;
             }
 
             var payload = (first ? priority.Length : 0) + chunk.Length;
-            var span = output.GetSpan(FrameHeaderLength + payload);
-            span[0] = (byte)(payload >> 16);
-            span[1] = (byte)(payload >> 8);
-            span[2] = (byte)payload;
-            span[3] = first ? Headers : Continuation;
-            span[4] = flags;
-            BinaryPrimitives.WriteInt32BigEndian(span[5..], streamId);
-            var at = FrameHeaderLength;
+            var span = output.GetSpan(FrameHeader.Size + payload);
+            FrameHeader.Write(span, payload, first ? FrameType.Headers : FrameType.Continuation, flags, streamId);
+            var at = FrameHeader.Size;
             if (first)
             {
                 priority.CopyTo(span[at..]);
@@ -210,36 +192,10 @@ internal static class AuthorityRewriter
             }
 
             chunk.CopyTo(span[at..]);
-            output.Advance(FrameHeaderLength + payload);
+            output.Advance(FrameHeader.Size + payload);
             first = false;
         }
         while (!block.IsEmpty);
-    }
-
-    private static void WriteString(ArrayBufferWriter<byte> output, byte[] octets)
-    {
-        WriteInteger(output, 0x00, 7, octets.Length);
-        output.Write(octets);
-    }
-
-    private static void WriteInteger(ArrayBufferWriter<byte> output, byte pattern, int prefix, int value)
-    {
-        var max = (1 << prefix) - 1;
-        if (value < max)
-        {
-            output.Write([(byte)(pattern | value)]);
-            return;
-        }
-
-        output.Write([(byte)(pattern | max)]);
-        value -= max;
-        while (value >= 0x80)
-        {
-            output.Write([(byte)((value & 0x7f) | 0x80)]);
-            value >>= 7;
-        }
-
-        output.Write([(byte)value]);
     }
 
     private static bool IsHex(byte c) => c is >= (byte)'0' and <= (byte)'9' or >= (byte)'a' and <= (byte)'f' or >= (byte)'A' and <= (byte)'F';

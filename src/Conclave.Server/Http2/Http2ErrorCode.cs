@@ -1,4 +1,4 @@
-namespace Conclave.Cli.Bench.Http2;
+namespace Conclave.Server.Http2;
 
 /// <summary>HTTP/2 error codes carried by RST_STREAM and GOAWAY (RFC 9113 §7).</summary>
 internal enum Http2ErrorCode : uint

@@ -1,4 +1,4 @@
-namespace Conclave.Cli.Bench.Http2;
+namespace Conclave.Server.Http2;
 
 /// <summary>A connection error (RFC 9113 §5.4.1): the connection sends GOAWAY with <see cref="ErrorCode"/> and closes.</summary>
 internal sealed class Http2ProtocolException(Http2ErrorCode errorCode, string message) : Exception(message)

@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 
-namespace Conclave.Cli.Bench.Http2;
+namespace Conclave.Server.Http2;
 
 /// <summary>The 9-byte header every HTTP/2 frame starts with (RFC 9113 §4.1).</summary>
 internal readonly record struct FrameHeader(int Length, FrameType Type, byte Flags, int StreamId)

@@ -1,4 +1,4 @@
-namespace Conclave.Cli.Bench.Http2;
+namespace Conclave.Server.Http2;
 
 /// <summary>HTTP/2 frame flags (RFC 9113 §6); their meaning depends on the frame type.</summary>
 internal static class FrameFlags

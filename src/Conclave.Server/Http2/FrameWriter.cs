@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 
-namespace Conclave.Cli.Bench.Http2;
+namespace Conclave.Server.Http2;
 
 /// <summary>Writes the small control frames a client sends; each method returns the number of bytes written.</summary>
 internal static class FrameWriter

@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 
-namespace Conclave.Cli.Bench.Http2;
+namespace Conclave.Server.Http2;
 
 /// <summary>
 /// Cuts whole frames out of received bytes and takes their payloads apart (padding, priority). Pure functions over

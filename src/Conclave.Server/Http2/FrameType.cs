@@ -1,4 +1,4 @@
-namespace Conclave.Cli.Bench.Http2;
+namespace Conclave.Server.Http2;
 
 /// <summary>HTTP/2 frame types (RFC 9113 §6).</summary>
 internal enum FrameType : byte

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Reflection;
 using DotNext.IO.Log;
 using DotNext.Net.Cluster.Consensus.Raft;
@@ -100,6 +101,11 @@ internal sealed class ConclaveWriteAheadLog : WriteAheadLog, IAuditTrail<IRaftLo
         return unflushed > LastEntryIndex && flushedCommit == commit;
     }
 
+    // The private fields read here are kept in a trimmed (Native AOT) build by these dependencies.
+    [DynamicDependency(DynamicallyAccessedMemberTypes.PublicFields | DynamicallyAccessedMemberTypes.NonPublicFields, typeof(WriteAheadLog))]
+    [DynamicDependency(DynamicallyAccessedMemberTypes.PublicFields | DynamicallyAccessedMemberTypes.NonPublicFields, "DotNext.Threading.Atomic`1", "DotNext")]
+    [DynamicDependency(DynamicallyAccessedMemberTypes.PublicFields | DynamicallyAccessedMemberTypes.NonPublicFields, "DotNext.Net.Cluster.Consensus.Raft.StateMachine.WriteAheadLog+FlushState", "DotNext.Net.Cluster")]
+    [UnconditionalSuppressMessage("Trimming", "IL2070", Justification = "The fields' types are kept by the DynamicDependency attributes above.")]
     private static FieldInfo FindField(Type type, string name) =>
         type.GetField(name, BindingFlags.Instance | BindingFlags.NonPublic | BindingFlags.Public)
         ?? throw new MissingFieldException(type.FullName, name + " (DotNext's WAL changed: re-check ConclaveWriteAheadLog's install guard)");

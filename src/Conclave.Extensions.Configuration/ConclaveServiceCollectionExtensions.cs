@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using Conclave.Client;
 using Conclave.Extensions.Configuration;
 using Conclave.Extensions.Configuration.Internal;
@@ -75,6 +76,8 @@ public static class ConclaveServiceCollectionExtensions
     /// <param name="services">The services.</param>
     /// <param name="sectionPath">The section, e.g. <c>Orders</c>.</param>
     /// <returns>The options builder, to add validation.</returns>
+    [RequiresUnreferencedCode("Binds TOptions by reflection (ConfigurationBinder), as OptionsBuilder.BindConfiguration does.")]
+    [RequiresDynamicCode("Binds TOptions by reflection (ConfigurationBinder), as OptionsBuilder.BindConfiguration does.")]
     public static OptionsBuilder<TOptions> AddConclaveOptions<TOptions>(this IServiceCollection services, string sectionPath)
         where TOptions : class, new()
     {

@@ -75,6 +75,13 @@ public sealed class ConclaveServer : IAsyncDisposable
         }
 
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(1.5));
+        // JSON bodies by compile-time metadata only (no reflection fallback): the same in the JIT and the Native AOT
+        // build, and a body type missing from HttpJsonContext fails in tests instead of in the native binary.
+        builder.Services.ConfigureHttpJsonOptions(o =>
+        {
+            o.SerializerOptions.TypeInfoResolverChain.Clear();
+            o.SerializerOptions.TypeInfoResolverChain.Add(Http.HttpJsonContext.Default);
+        });
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.AddServerHeader = false;

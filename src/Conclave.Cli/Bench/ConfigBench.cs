@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
+using System.Text.Json.Nodes;
 using Conclave.Api.Config.V1;
 using Conclave.Cli.Commands.Config;
 using Grpc.Core;
@@ -72,10 +73,10 @@ internal static class ConfigBench
     {
         using var admin = new ConfigApi(options.Api, "bench", TimeSpan.FromSeconds(30));
         var app = "bench-" + Guid.NewGuid().ToString("N")[..8];
-        await admin.PostAsync(ConfigApi.Path("apps"), new { id = app }, cancellationToken);
-        await admin.PostAsync(ConfigApi.Path("apps", app, "envs"), new { name = Env }, cancellationToken);
-        await admin.PostAsync(ConfigApi.Path("apps", app, "envs", Env, "namespaces"), new { name = "fanout", format = "properties" }, cancellationToken);
-        await admin.PostAsync(ConfigApi.Path("apps", app, "envs", Env, "namespaces"), new { name = "fetch", format = "properties" }, cancellationToken);
+        await admin.PostAsync(ConfigApi.Path("apps"), new JsonObject { ["id"] = app }, cancellationToken);
+        await admin.PostAsync(ConfigApi.Path("apps", app, "envs"), new JsonObject { ["name"] = Env }, cancellationToken);
+        await admin.PostAsync(ConfigApi.Path("apps", app, "envs", Env, "namespaces"), new JsonObject { ["name"] = "fanout", ["format"] = "properties" }, cancellationToken);
+        await admin.PostAsync(ConfigApi.Path("apps", app, "envs", Env, "namespaces"), new JsonObject { ["name"] = "fetch", ["format"] = "properties" }, cancellationToken);
         var fanout = ConfigApi.Path("apps", app, "envs", Env, "namespaces", "fanout");
         var fetch = ConfigApi.Path("apps", app, "envs", Env, "namespaces", "fetch");
         var document = new StringBuilder();
@@ -84,10 +85,10 @@ internal static class ConfigBench
             document.Append(CultureInfo.InvariantCulture, $"bench.key{k:D4}=value-{k}-{new string('x', 24)}\n");
         }
 
-        await admin.PutAsync(fetch + "/content", new { content = document.ToString() }, cancellationToken);
-        await admin.PostAsync(fetch + "/releases", new { title = "fetch" }, cancellationToken);
-        await admin.PutAsync(fanout + "/items/round", new { value = "0" }, cancellationToken);
-        await admin.PostAsync(fanout + "/releases", new { title = "round 0" }, cancellationToken);
+        await admin.PutAsync(fetch + "/content", new JsonObject { ["content"] = document.ToString() }, cancellationToken);
+        await admin.PostAsync(fetch + "/releases", new JsonObject { ["title"] = "fetch" }, cancellationToken);
+        await admin.PutAsync(fanout + "/items/round", new JsonObject { ["value"] = "0" }, cancellationToken);
+        await admin.PostAsync(fanout + "/releases", new JsonObject { ["title"] = "round 0" }, cancellationToken);
 
         var text = new StringBuilder();
         text.Append(CultureInfo.InvariantCulture, $"bench config: app {app}, {options.Instances} instances over {options.SubscriberConns} connections, {options.Releases} releases, reports {(options.Reports ? "on" : "off")}\n");
@@ -174,9 +175,9 @@ internal static class ConfigBench
         for (var round = 1; round <= options.Releases; round++)
         {
             var id = round + 1;
-            await admin.PutAsync(fanout + "/items/round", new { value = round.ToString(CultureInfo.InvariantCulture) }, cancellationToken);
+            await admin.PutAsync(fanout + "/items/round", new JsonObject { ["value"] = round.ToString(CultureInfo.InvariantCulture) }, cancellationToken);
             Volatile.Write(ref stamps[id], Stopwatch.GetTimestamp());
-            await admin.PostAsync(fanout + "/releases", new { title = $"round {round}" }, cancellationToken);
+            await admin.PostAsync(fanout + "/releases", new JsonObject { ["title"] = $"round {round}" }, cancellationToken);
             try
             {
                 await WaitUntilAsync(() => Volatile.Read(ref delivered[id]) >= options.Instances, TimeSpan.FromSeconds(10), $"release {id} to reach every instance", cancellationToken);

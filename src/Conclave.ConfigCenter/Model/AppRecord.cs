@@ -6,7 +6,7 @@ namespace Conclave.ConfigCenter.Model;
 public sealed record AppRecord
 {
     [JsonPropertyName("v")]
-    public int FormatVersion { get; init; } = 1;
+    public int FormatVersion { get; set; } = 1;
 
     public required string Id { get; init; }
 

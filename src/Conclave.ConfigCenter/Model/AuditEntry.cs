@@ -6,7 +6,7 @@ namespace Conclave.ConfigCenter.Model;
 public sealed record AuditEntry
 {
     [JsonPropertyName("v")]
-    public int FormatVersion { get; init; } = 1;
+    public int FormatVersion { get; set; } = 1;
 
     public required DateTimeOffset At { get; init; }
 
@@ -18,5 +18,5 @@ public sealed record AuditEntry
 
     public required string Target { get; init; }
 
-    public string Detail { get; init; } = "";
+    public string Detail { get; set; } = "";
 }

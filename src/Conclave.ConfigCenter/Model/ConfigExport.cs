@@ -11,14 +11,14 @@ public sealed record ConfigExport
     /// <summary>What this file is, so a wrong file is refused by name rather than by a parse error.</summary>
     public const string KindName = "conclave.config.export";
 
-    public string Kind { get; init; } = KindName;
+    public string Kind { get; set; } = KindName;
 
     [JsonPropertyName("v")]
-    public int FormatVersion { get; init; } = 1;
+    public int FormatVersion { get; set; } = 1;
 
     public required string App { get; init; }
 
     public DateTimeOffset ExportedAt { get; init; }
 
-    public IReadOnlyList<EnvironmentExport> Environments { get; init; } = [];
+    public IReadOnlyList<EnvironmentExport> Environments { get; set; } = [];
 }

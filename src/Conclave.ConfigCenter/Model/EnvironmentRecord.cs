@@ -6,7 +6,7 @@ namespace Conclave.ConfigCenter.Model;
 public sealed record EnvironmentRecord
 {
     [JsonPropertyName("v")]
-    public int FormatVersion { get; init; } = 1;
+    public int FormatVersion { get; set; } = 1;
 
     public required string App { get; init; }
 

@@ -7,10 +7,10 @@ namespace Conclave.ConfigCenter.Model;
 /// </summary>
 public sealed record GrayRule
 {
-    public IReadOnlyList<string> InstanceIds { get; init; } = [];
+    public IReadOnlyList<string> InstanceIds { get; set; } = [];
 
     /// <summary>Labels as <c>key=value</c>; all must match.</summary>
-    public IReadOnlyList<string> Labels { get; init; } = [];
+    public IReadOnlyList<string> Labels { get; set; } = [];
 
     /// <summary>0 to 100, up to two decimals (buckets are 0.01% wide).</summary>
     public double Percentage { get; init; }

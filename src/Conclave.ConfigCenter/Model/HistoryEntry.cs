@@ -6,7 +6,7 @@ namespace Conclave.ConfigCenter.Model;
 public sealed record HistoryEntry
 {
     [JsonPropertyName("v")]
-    public int FormatVersion { get; init; } = 1;
+    public int FormatVersion { get; set; } = 1;
 
     public required long Id { get; init; }
 
@@ -23,5 +23,5 @@ public sealed record HistoryEntry
 
     public required DateTimeOffset At { get; init; }
 
-    public string Comment { get; init; } = "";
+    public string Comment { get; set; } = "";
 }

@@ -6,11 +6,11 @@ namespace Conclave.ConfigCenter.Model;
 public sealed record InstanceRecord
 {
     [JsonPropertyName("v")]
-    public int FormatVersion { get; init; } = 1;
+    public int FormatVersion { get; set; } = 1;
 
     public required string InstanceId { get; init; }
 
-    public IReadOnlyList<string> Labels { get; init; } = [];
+    public IReadOnlyList<string> Labels { get; set; } = [];
 
     public required long ReleaseId { get; init; }
 

@@ -19,9 +19,9 @@ public sealed record NamespaceExport
     /// <summary>Set for an association of another app's public namespace; such namespaces are exported, not imported.</summary>
     public string? BaseApp { get; init; }
 
-    public IReadOnlyList<ConfigItem> Items { get; init; } = [];
+    public IReadOnlyList<ConfigItem> Items { get; set; } = [];
 
-    public string Content { get; init; } = "";
+    public string Content { get; set; } = "";
 
     public long HeadReleaseId { get; init; }
 

@@ -9,7 +9,7 @@ namespace Conclave.ConfigCenter.Model;
 public sealed record NamespaceRecord
 {
     [JsonPropertyName("v")]
-    public int FormatVersion { get; init; } = 1;
+    public int FormatVersion { get; set; } = 1;
 
     public required string App { get; init; }
 
@@ -31,10 +31,10 @@ public sealed record NamespaceRecord
     public string? BaseApp { get; init; }
 
     /// <summary>Working copy of a properties namespace, in order.</summary>
-    public IReadOnlyList<ConfigItem> Items { get; init; } = [];
+    public IReadOnlyList<ConfigItem> Items { get; set; } = [];
 
     /// <summary>Working copy of a json, yaml or text namespace.</summary>
-    public string Content { get; init; } = "";
+    public string Content { get; set; } = "";
 
     /// <summary>The main release clients get; 0 before the first publish.</summary>
     public long HeadReleaseId { get; init; }

@@ -6,7 +6,7 @@ namespace Conclave.ConfigCenter.Model;
 public sealed record ReleaseRecord
 {
     [JsonPropertyName("v")]
-    public int FormatVersion { get; init; } = 1;
+    public int FormatVersion { get; set; } = 1;
 
     public required string App { get; init; }
 
@@ -20,9 +20,9 @@ public sealed record ReleaseRecord
 
     public required NamespaceFormat Format { get; init; }
 
-    public string Title { get; init; } = "";
+    public string Title { get; set; } = "";
 
-    public string Comment { get; init; } = "";
+    public string Comment { get; set; } = "";
 
     public required string Author { get; init; }
 
@@ -32,7 +32,7 @@ public sealed record ReleaseRecord
     public required string Content { get; init; }
 
     /// <summary>For properties: the key/value map.</summary>
-    public IReadOnlyDictionary<string, string> Configurations { get; init; } = new Dictionary<string, string>();
+    public IReadOnlyDictionary<string, string> Configurations { get; set; } = new Dictionary<string, string>();
 
     /// <summary>Lower-case hex SHA-256 of <see cref="Content"/>.</summary>
     public required string ContentHash { get; init; }

@@ -23,7 +23,6 @@ internal sealed class LastKnownGoodCache
     private const int NonceSize = 12;
     private const int TagSize = 16;
     private static readonly byte[] Magic = "CLKG"u8.ToArray();
-    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
     private readonly byte[] key;
     private readonly byte[] identity;
@@ -60,7 +59,7 @@ internal sealed class LastKnownGoodCache
     public async Task SaveAsync(IReadOnlyCollection<ConfigRelease> releases, CancellationToken cancellationToken)
     {
         var document = new CacheDocument(FormatVersion, clock.GetUtcNow(), [.. releases]);
-        var plaintext = JsonSerializer.SerializeToUtf8Bytes(document, Json);
+        var plaintext = JsonSerializer.SerializeToUtf8Bytes(document, CacheJsonContext.Default.CacheDocument);
         var file = new byte[HeaderSize + NonceSize + TagSize + plaintext.Length];
         Magic.CopyTo(file, 0);
         file[4] = FormatVersion;
@@ -138,7 +137,7 @@ internal sealed class LastKnownGoodCache
 
         try
         {
-            var document = JsonSerializer.Deserialize<CacheDocument>(plaintext, Json)
+            var document = JsonSerializer.Deserialize(plaintext, CacheJsonContext.Default.CacheDocument)
                 ?? throw new InvalidDataException("empty cache document");
             return document.Version == FormatVersion
                 ? document

@@ -81,7 +81,7 @@ public static class ConfigHttpApi
             Results.Ok(await c.DiffEnvironmentsAsync(app, envA, envB, ns, ct)));
 
         var envs = api.MapGroup("/apps/{app}/envs/{env}/namespaces");
-        envs.MapGet("", async (string app, string env, ConfigCenterService c, CancellationToken ct) => Results.Ok((await c.ListNamespacesAsync(app, env, ct)).Select(View)));
+        envs.MapGet("", async (string app, string env, ConfigCenterService c, CancellationToken ct) => Results.Ok((await c.ListNamespacesAsync(app, env, ct)).Select(View).ToList()));
         envs.MapPost("", async (string app, string env, CreateNamespaceBody b, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
             Results.Created($"/api/v1/apps/{app}/envs/{env}/namespaces/{b.Name}", View(await c.CreateNamespaceAsync(app, env, b.Name, b.Format, b.Schema, b.Public, Who(h), ct))));
 
@@ -95,7 +95,7 @@ public static class ConfigHttpApi
         ns.MapPost("/associate", async (string app, string env, string ns, AssociateBody b, HttpContext h, PublicNamespaceService p, CancellationToken ct) =>
             Results.Created($"/api/v1/apps/{app}/envs/{env}/namespaces/{ns}", View(await p.AssociateNamespaceAsync(app, env, ns, b.BaseApp, Who(h), ct))));
         ns.MapGet("/associations", async (string app, string env, string ns, PublicNamespaceService p, CancellationToken ct) =>
-            Results.Ok((await p.AssociationsAsync(app, env, ns, ct)).Select(View)));
+            Results.Ok((await p.AssociationsAsync(app, env, ns, ct)).Select(View).ToList()));
         ns.MapPut("/items/{key}", async (string app, string env, string ns, string key, SetItemBody b, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
             Results.Ok(View(await c.SetItemAsync(app, env, ns, new ConfigItem(key, b.Value ?? "", b.Comment), b.ExpectedRevision, Who(h), ct))));
         ns.MapDelete("/items/{key}", async (string app, string env, string ns, string key, long? expectedRevision, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
@@ -133,11 +133,7 @@ public static class ConfigHttpApi
         ConfigConsoleApi.Map(api);
     }
 
-    private static object View(NamespaceRecord n) => new
-    {
-        n.App, n.Env, n.Name, n.Format, n.Schema, n.IsPublic, n.BaseApp, n.Items, Content = ConfigCenterService.WorkingContent(n),
-        n.HeadReleaseId, n.Gray, n.LastReleaseId, n.UpdatedAt, n.UpdatedBy, n.Revision,
-    };
+    private static NamespaceView View(NamespaceRecord n) => NamespaceView.Of(n);
 
     private static ChangeContext Who(HttpContext h)
     {

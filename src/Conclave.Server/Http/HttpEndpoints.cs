@@ -25,7 +25,7 @@ internal static class HttpEndpoints
     {
         app.MapGet("/health", HealthAsync);
         app.MapGet("/metrics", (ConclaveNode node, ServerMetrics metrics, MeterBridge bridge, FollowerProgress progress) => Results.Text(Metrics(node, metrics, bridge, progress), "text/plain; version=0.0.4"));
-        app.MapGet("/version", () => Results.Json(new Dictionary<string, string> { ["etcdserver"] = MaintenanceService.ApiVersion, ["etcdcluster"] = MaintenanceService.ApiVersion, ["conclave"] = typeof(HttpEndpoints).Assembly.GetName().Version?.ToString() ?? "0" }));
+        app.MapGet("/version", () => Results.Json(new Dictionary<string, string> { ["etcdserver"] = MaintenanceService.ApiVersion, ["etcdcluster"] = MaintenanceService.ApiVersion, ["conclave"] = typeof(HttpEndpoints).Assembly.GetName().Version?.ToString() ?? "0" }, HttpJsonContext.Default.DictionaryStringString));
         MapGateway<RangeRequest, RangeResponse>(app, "/v3/kv/range", RangeRequest.Parser, (kv, r, ct) => kv.RangeAsync(r, ct));
         MapGateway<PutRequest, PutResponse>(app, "/v3/kv/put", PutRequest.Parser, (kv, r, ct) => kv.PutAsync(r, ct));
         MapGateway<DeleteRangeRequest, DeleteRangeResponse>(app, "/v3/kv/deleterange", DeleteRangeRequest.Parser, (kv, r, ct) => kv.DeleteRangeAsync(r, ct));
@@ -37,7 +37,7 @@ internal static class HttpEndpoints
     {
         var reason = await UnhealthyReasonAsync(node, cancellationToken);
         var body = new Dictionary<string, string> { ["health"] = reason is null ? "true" : "false", ["reason"] = reason ?? "" };
-        return Results.Json(body, statusCode: reason is null ? 200 : 503);
+        return Results.Json(body, HttpJsonContext.Default.DictionaryStringString, statusCode: reason is null ? 200 : 503);
     }
 
     /// <summary>Why this member is unhealthy (etcd's wording), or null when it is healthy. Shared by /health and the console.</summary>
@@ -147,7 +147,7 @@ internal static class HttpEndpoints
             body["detail"] = detail;
         }
 
-        return Results.Json(body, statusCode: code switch
+        return Results.Json(body, HttpJsonContext.Default.DictionaryStringObject, statusCode: code switch
         {
             StatusCode.InvalidArgument or StatusCode.OutOfRange or StatusCode.FailedPrecondition => 400,
             StatusCode.NotFound => 404,

@@ -1,6 +1,7 @@
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 
 namespace Conclave.Cli.Commands.Config;
 
@@ -32,19 +33,18 @@ internal sealed class ConfigApi : IDisposable
 
     public Task<JsonElement?> GetAsync(string path, CancellationToken cancellationToken) => SendAsync(HttpMethod.Get, path, null, cancellationToken);
 
-    public Task<JsonElement?> PostAsync(string path, object? body, CancellationToken cancellationToken) => SendAsync(HttpMethod.Post, path, body ?? new { }, cancellationToken);
+    public Task<JsonElement?> PostAsync(string path, JsonObject? body, CancellationToken cancellationToken) => SendAsync(HttpMethod.Post, path, (body ?? []).ToJsonString(), cancellationToken);
 
-    public Task<JsonElement?> PutAsync(string path, object body, CancellationToken cancellationToken) => SendAsync(HttpMethod.Put, path, body, cancellationToken);
+    public Task<JsonElement?> PutAsync(string path, JsonObject body, CancellationToken cancellationToken) => SendAsync(HttpMethod.Put, path, body.ToJsonString(), cancellationToken);
 
     public Task<JsonElement?> DeleteAsync(string path, CancellationToken cancellationToken) => SendAsync(HttpMethod.Delete, path, null, cancellationToken);
 
     /// <summary>Sends a request; returns the JSON answer (null for 204) or throws <see cref="ConfigApiException"/> with the problem's detail.</summary>
-    public async Task<JsonElement?> SendAsync(HttpMethod method, string path, object? body, CancellationToken cancellationToken)
+    public async Task<JsonElement?> SendAsync(HttpMethod method, string path, string? json, CancellationToken cancellationToken)
     {
         using var request = new HttpRequestMessage(method, baseUrl + path);
-        if (body is not null)
+        if (json is not null)
         {
-            var json = body as string ?? JsonSerializer.Serialize(body, ConfigJsonOptions.Web);
             request.Content = new StringContent(json, Encoding.UTF8, "application/json");
         }
 

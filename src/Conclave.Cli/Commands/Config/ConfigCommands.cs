@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Text.Json.Nodes;
 
 namespace Conclave.Cli.Commands.Config;
 
@@ -54,7 +55,7 @@ internal static class ConfigCommands
         var create = new Command("create", "Create an app.") { id, name, owner };
         create.SetConfigAction(options, async c =>
         {
-            var answer = await c.Api.PostAsync(ConfigApi.Path("apps"), new { id = c.Parse.GetRequiredValue(id), name = c.Parse.GetValue(name), owner = c.Parse.GetValue(owner) }, c.CancellationToken);
+            var answer = await c.Api.PostAsync(ConfigApi.Path("apps"), new JsonObject { ["id"] = c.Parse.GetRequiredValue(id), ["name"] = c.Parse.GetValue(name), ["owner"] = c.Parse.GetValue(owner) }, c.CancellationToken);
             await c.PrintAsync(answer, a => $"created app {ConfigTables.S(a, "id")}");
             return 0;
         });
@@ -91,7 +92,7 @@ internal static class ConfigCommands
         var create = new Command("create", "Create an environment of --app.") { name };
         create.SetConfigAction(options, async c =>
         {
-            var answer = await c.Api.PostAsync(ConfigApi.Path("apps", c.App, "envs"), new { name = c.Parse.GetRequiredValue(name) }, c.CancellationToken);
+            var answer = await c.Api.PostAsync(ConfigApi.Path("apps", c.App, "envs"), new JsonObject { ["name"] = c.Parse.GetRequiredValue(name) }, c.CancellationToken);
             await c.PrintAsync(answer, e => $"created environment {ConfigTables.S(e, "app")}/{ConfigTables.S(e, "name")}");
             return 0;
         });
@@ -140,7 +141,7 @@ internal static class ConfigCommands
         create.SetConfigAction(options, async c =>
         {
             var schema = c.Parse.GetValue(schemaFile) is { } file ? await File.ReadAllTextAsync(file.FullName, c.CancellationToken) : null;
-            var answer = await c.Api.PostAsync(ConfigApi.Path("apps", c.App, "envs", c.Env, "namespaces"), new { name = c.Parse.GetRequiredValue(createName), format = c.Parse.GetRequiredValue(format), schema, @public = c.Parse.GetValue(isPublic) }, c.CancellationToken);
+            var answer = await c.Api.PostAsync(ConfigApi.Path("apps", c.App, "envs", c.Env, "namespaces"), new JsonObject { ["name"] = c.Parse.GetRequiredValue(createName), ["format"] = c.Parse.GetRequiredValue(format), ["schema"] = schema, ["public"] = c.Parse.GetValue(isPublic) }, c.CancellationToken);
             await c.PrintAsync(answer, n => $"created {(c.Parse.GetValue(isPublic) ? "public " : "")}namespace {ConfigTables.S(n, "app")}/{ConfigTables.S(n, "env")}/{ConfigTables.S(n, "name")} ({ConfigTables.S(n, "format")})");
             return 0;
         });
@@ -150,7 +151,7 @@ internal static class ConfigCommands
         var associate = new Command("associate", "Associate another app's public namespace: --app gets its own copy whose items override the base's keys.") { associateName, baseApp };
         associate.SetConfigAction(options, async c =>
         {
-            var answer = await c.Api.PostAsync(NsPath(c, c.Parse.GetRequiredValue(associateName)) + "/associate", new { baseApp = c.Parse.GetRequiredValue(baseApp) }, c.CancellationToken);
+            var answer = await c.Api.PostAsync(NsPath(c, c.Parse.GetRequiredValue(associateName)) + "/associate", new JsonObject { ["baseApp"] = c.Parse.GetRequiredValue(baseApp) }, c.CancellationToken);
             await c.PrintAsync(answer, n => $"{ConfigTables.S(n, "app")}/{ConfigTables.S(n, "env")}/{ConfigTables.S(n, "name")} associates {ConfigTables.S(n, "baseApp")}'s public namespace; its items override the base's");
             return 0;
         });
@@ -173,7 +174,7 @@ internal static class ConfigCommands
         setContent.SetConfigAction(options, async c =>
         {
             var content = await ReadFileAsync(c.Parse.GetRequiredValue(contentFile), c.CancellationToken);
-            var answer = await c.Api.PutAsync(NsPath(c, c.Parse.GetRequiredValue(contentName)) + "/content", new { content, expectedRevision = c.Parse.GetValue(expect) }, c.CancellationToken);
+            var answer = await c.Api.PutAsync(NsPath(c, c.Parse.GetRequiredValue(contentName)) + "/content", new JsonObject { ["content"] = content, ["expectedRevision"] = c.Parse.GetValue(expect) }, c.CancellationToken);
             await c.PrintAsync(answer, n => $"working copy set; revision {ConfigTables.S(n, "revision")}");
             return 0;
         });
@@ -184,7 +185,7 @@ internal static class ConfigCommands
         setSchema.SetConfigAction(options, async c =>
         {
             var schema = c.Parse.GetValue(schemaSource) is { } file ? await ReadFileAsync(file, c.CancellationToken) : null;
-            var answer = await c.Api.PutAsync(NsPath(c, c.Parse.GetRequiredValue(schemaName)) + "/schema", new { schema }, c.CancellationToken);
+            var answer = await c.Api.PutAsync(NsPath(c, c.Parse.GetRequiredValue(schemaName)) + "/schema", new JsonObject { ["schema"] = schema }, c.CancellationToken);
             await c.PrintAsync(answer, n => schema is null ? "schema removed" : $"schema set; revision {ConfigTables.S(n, "revision")}");
             return 0;
         });
@@ -210,12 +211,12 @@ internal static class ConfigCommands
 
     /// <summary>Prints the outcome of a change that answers nothing (204): a line for people, an object for -o json.</summary>
     public static Task Done(ConfigContext c, string message) =>
-        c.Out.WriteLineAsync(c.Json ? System.Text.Json.JsonSerializer.Serialize(new { ok = true, message }) : message);
+        c.Out.WriteLineAsync(c.Json ? new JsonObject { ["ok"] = true, ["message"] = message }.ToJsonString() : message);
 
     private static Argument<string> NameArgument() => new("NAME") { Description = "The namespace (e.g. application)." };
 
     private static string NsPath(ConfigContext c, string ns) => ConfigApi.Path("apps", c.App, "envs", c.Env, "namespaces", ns);
 
     private static System.Text.Json.JsonElement Array(System.Text.Json.JsonElement one) =>
-        System.Text.Json.JsonSerializer.SerializeToElement(new[] { one });
+        System.Text.Json.JsonElement.Parse("[" + one.GetRawText() + "]");
 }

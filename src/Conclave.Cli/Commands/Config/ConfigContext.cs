@@ -27,7 +27,7 @@ internal sealed record ConfigContext(ParseResult Parse, ConfigOptions Options, C
             return;
         }
 
-        await Out.WriteLineAsync(Json ? JsonSerializer.Serialize(value, ConfigJsonOptions.Web) : table(value).TrimEnd('\n'));
+        await Out.WriteLineAsync(Json ? ConfigJsonText.Compact(value) : table(value).TrimEnd('\n'));
     }
 
     private string Required(Option<string?> option, string name) =>

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 
 namespace Conclave.Cli.Commands.Config;
 
@@ -16,7 +17,7 @@ internal static class ConfigDeliveryCommands
             var convergence = await c.Api.GetAsync(c.NamespacePath("convergence") + $"?releaseId={c.Parse.GetValue(release)}", c.CancellationToken);
             if (c.Json)
             {
-                await c.Out.WriteLineAsync(JsonSerializer.Serialize(new { instances = list, convergence }, ConfigJsonOptions.Web));
+                await c.Out.WriteLineAsync(new JsonObject { ["instances"] = list is { } l ? JsonValue.Create(l) : null, ["convergence"] = convergence is { } v ? JsonValue.Create(v) : null }.ToJsonString());
             }
             else
             {

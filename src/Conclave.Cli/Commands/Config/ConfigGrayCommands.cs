@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 
 namespace Conclave.Cli.Commands.Config;
 
@@ -17,8 +18,8 @@ internal static class ConfigGrayCommands
         publish.SetConfigAction(options, async c =>
         {
             var rule = Rule(c, ids, labels, percentage);
-            var answer = await c.Api.PostAsync(c.NamespacePath("gray"), new { rule, title = c.Parse.GetValue(title), comment = c.Parse.GetValue(comment) }, c.CancellationToken);
-            await c.PrintAsync(answer, r => $"gray release {ConfigTables.S(r, "id")} published to {ConfigTables.Rule(JsonSerializer.SerializeToElement(rule, ConfigJsonOptions.Web))}");
+            var answer = await c.Api.PostAsync(c.NamespacePath("gray"), new JsonObject { ["rule"] = rule, ["title"] = c.Parse.GetValue(title), ["comment"] = c.Parse.GetValue(comment) }, c.CancellationToken);
+            await c.PrintAsync(answer, r => $"gray release {ConfigTables.S(r, "id")} published to {ConfigTables.Rule(JsonElement.Parse(rule.ToJsonString()))}");
             return 0;
         });
 
@@ -26,7 +27,7 @@ internal static class ConfigGrayCommands
         var change = new Command("rule", "Change who gets the active gray release (e.g. 10% to 20%: the first 10% stay in).") { ruleIds, ruleLabels, rulePercentage };
         change.SetConfigAction(options, async c =>
         {
-            var answer = await c.Api.PutAsync(c.NamespacePath("gray", "rule"), new { rule = Rule(c, ruleIds, ruleLabels, rulePercentage) }, c.CancellationToken);
+            var answer = await c.Api.PutAsync(c.NamespacePath("gray", "rule"), new JsonObject { ["rule"] = Rule(c, ruleIds, ruleLabels, rulePercentage) }, c.CancellationToken);
             await c.PrintAsync(answer, n => $"gray release {ConfigTables.S(n.GetProperty("gray"), "releaseId")} now goes to {ConfigTables.Rule(n.GetProperty("gray").GetProperty("rule"))}");
             return 0;
         });
@@ -34,7 +35,7 @@ internal static class ConfigGrayCommands
         var promote = new Command("promote", "Make the gray release the main release for everyone.");
         promote.SetConfigAction(options, async c =>
         {
-            var answer = await c.Api.PostAsync(c.NamespacePath("gray", "promote"), new { }, c.CancellationToken);
+            var answer = await c.Api.PostAsync(c.NamespacePath("gray", "promote"), [], c.CancellationToken);
             await c.PrintAsync(answer, n => $"promoted: main release is {ConfigTables.S(n, "headReleaseId")}");
             return 0;
         });
@@ -42,7 +43,7 @@ internal static class ConfigGrayCommands
         var abandon = new Command("abandon", "End the gray release: its instances go back to the main release.");
         abandon.SetConfigAction(options, async c =>
         {
-            var answer = await c.Api.PostAsync(c.NamespacePath("gray", "abandon"), new { }, c.CancellationToken);
+            var answer = await c.Api.PostAsync(c.NamespacePath("gray", "abandon"), [], c.CancellationToken);
             await c.PrintAsync(answer, n => $"abandoned: everyone is on main release {ConfigTables.S(n, "headReleaseId")}");
             return 0;
         });
@@ -54,7 +55,7 @@ internal static class ConfigGrayCommands
             var grayState = n?.GetProperty("gray");
             if (c.Json)
             {
-                await c.Out.WriteLineAsync(grayState is { } g ? JsonSerializer.Serialize(g, ConfigJsonOptions.Web) : "null");
+                await c.Out.WriteLineAsync(grayState is { } g ? ConfigJsonText.Compact(g) : "null");
             }
             else
             {
@@ -81,13 +82,13 @@ internal static class ConfigGrayCommands
         new Option<double>("--percentage", "-p") { Description = "0-100: a sticky cohort chosen by hashing the instance id." }
     );
 
-    private static object Rule(ConfigContext c, Option<string?> ids, Option<string?> labels, Option<double> percentage) => new
+    private static JsonObject Rule(ConfigContext c, Option<string?> ids, Option<string?> labels, Option<double> percentage) => new()
     {
-        instanceIds = Split(c.Parse.GetValue(ids)),
-        labels = Split(c.Parse.GetValue(labels)),
-        percentage = c.Parse.GetValue(percentage),
+        ["instanceIds"] = Split(c.Parse.GetValue(ids)),
+        ["labels"] = Split(c.Parse.GetValue(labels)),
+        ["percentage"] = c.Parse.GetValue(percentage),
     };
 
-    private static string[] Split(string? value) =>
-        string.IsNullOrWhiteSpace(value) ? [] : value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+    private static JsonArray Split(string? value) =>
+        string.IsNullOrWhiteSpace(value) ? [] : [.. value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(v => (JsonNode)v)];
 }

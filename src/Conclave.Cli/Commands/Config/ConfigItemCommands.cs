@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Text.Json.Nodes;
 
 namespace Conclave.Cli.Commands.Config;
 
@@ -33,7 +34,7 @@ internal static class ConfigItemCommands
         set.SetConfigAction(options, async c =>
         {
             var k = c.Parse.GetRequiredValue(key);
-            var answer = await c.Api.PutAsync(c.NamespacePath("items", k), new { value = c.Parse.GetRequiredValue(value), comment = c.Parse.GetValue(comment), expectedRevision = c.Parse.GetValue(expect) }, c.CancellationToken);
+            var answer = await c.Api.PutAsync(c.NamespacePath("items", k), new JsonObject { ["value"] = c.Parse.GetRequiredValue(value), ["comment"] = c.Parse.GetValue(comment), ["expectedRevision"] = c.Parse.GetValue(expect) }, c.CancellationToken);
             await c.PrintAsync(answer, n => $"set {k}; revision {ConfigTables.S(n, "revision")}");
             return 0;
         });

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using System.Text.Json.Nodes;
 
 namespace Conclave.Cli.Commands.Config;
 
@@ -38,7 +39,7 @@ internal static class ConfigReleaseCommands
         var publish = new Command("publish", "Validate the working copy and publish it as the next release (clients receive it).") { title, comment, expect };
         publish.SetConfigAction(options, async c =>
         {
-            var answer = await c.Api.PostAsync(c.NamespacePath("releases"), new { title = c.Parse.GetValue(title), comment = c.Parse.GetValue(comment), expectedRevision = c.Parse.GetValue(expect) }, c.CancellationToken);
+            var answer = await c.Api.PostAsync(c.NamespacePath("releases"), new JsonObject { ["title"] = c.Parse.GetValue(title), ["comment"] = c.Parse.GetValue(comment), ["expectedRevision"] = c.Parse.GetValue(expect) }, c.CancellationToken);
             await c.PrintAsync(answer, r => $"published release {ConfigTables.S(r, "id")} of {ConfigTables.S(r, "app")}/{ConfigTables.S(r, "env")}/{ConfigTables.S(r, "namespace")} (sha256 {ConfigTables.S(r, "contentHash")[..12]})");
             return 0;
         });
@@ -56,7 +57,7 @@ internal static class ConfigReleaseCommands
         var rollback = new Command("rollback", "Publish a new release restoring an earlier release's content (--app, --env, --ns).") { to, comment };
         rollback.SetConfigAction(options, async c =>
         {
-            var answer = await c.Api.PostAsync(c.NamespacePath("rollback"), new { toReleaseId = c.Parse.GetValue(to), comment = c.Parse.GetValue(comment) }, c.CancellationToken);
+            var answer = await c.Api.PostAsync(c.NamespacePath("rollback"), new JsonObject { ["toReleaseId"] = c.Parse.GetValue(to), ["comment"] = c.Parse.GetValue(comment) }, c.CancellationToken);
             await c.PrintAsync(answer, r => $"release {ConfigTables.S(r, "id")} restores release {ConfigTables.S(r, "rollbackOf")}");
             return 0;
         });

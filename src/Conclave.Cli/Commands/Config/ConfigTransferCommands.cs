@@ -26,7 +26,7 @@ internal static class ConfigTransferCommands
 
             var path = ConfigApi.Path("apps", c.App, "export") + (query.Count > 0 ? "?" + string.Join('&', query) : "");
             var answer = (await c.Api.GetAsync(path, c.CancellationToken))!.Value;
-            var text = JsonSerializer.Serialize(answer, ConfigJsonOptions.Indented) + "\n";
+            var text = ConfigJsonText.Indented(answer) + "\n";
             if (c.Parse.GetValue(file) is { } target)
             {
                 await File.WriteAllTextAsync(target.FullName, text, new UTF8Encoding(false), c.CancellationToken);

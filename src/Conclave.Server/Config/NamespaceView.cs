@@ -1,0 +1,27 @@
+using Conclave.ConfigCenter;
+using Conclave.ConfigCenter.Model;
+
+namespace Conclave.Server.Config;
+
+/// <summary>A namespace as the HTTP API shows it: the stored record, its working content and its revision.</summary>
+public sealed record NamespaceView(
+    string App,
+    string Env,
+    string Name,
+    NamespaceFormat Format,
+    string? Schema,
+    bool IsPublic,
+    string? BaseApp,
+    IReadOnlyList<ConfigItem> Items,
+    string Content,
+    long HeadReleaseId,
+    GrayState? Gray,
+    long LastReleaseId,
+    DateTimeOffset UpdatedAt,
+    string UpdatedBy,
+    long Revision)
+{
+    public static NamespaceView Of(NamespaceRecord n) => new(
+        n.App, n.Env, n.Name, n.Format, n.Schema, n.IsPublic, n.BaseApp, n.Items, ConfigCenterService.WorkingContent(n),
+        n.HeadReleaseId, n.Gray, n.LastReleaseId, n.UpdatedAt, n.UpdatedBy, n.Revision);
+}

@@ -1,0 +1,89 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Conclave.ConfigCenter.Model;
+using Conclave.Server.Config;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
+
+namespace Conclave.Server.Http;
+
+/// <summary>
+/// Compile-time JSON metadata for every body the HTTP listener reads or writes (configuration center API, console
+/// API, cluster and key views, server-sent events, problem details). The listener's JSON options resolve through
+/// this context only (<see cref="ConclaveServer"/>), with no reflection fallback: the JIT build used by the tests
+/// and the Native AOT build serialize exactly the same way, and a type missing here fails in tests. Results are
+/// written by their run-time type, so the concrete collection types handlers return are listed too.
+/// </summary>
+[JsonSourceGenerationOptions(JsonSerializerDefaults.Web)]
+// request bodies
+[JsonSerializable(typeof(CreateAppBody))]
+[JsonSerializable(typeof(CreateEnvironmentBody))]
+[JsonSerializable(typeof(CreateNamespaceBody))]
+[JsonSerializable(typeof(AssociateBody))]
+[JsonSerializable(typeof(SetItemBody))]
+[JsonSerializable(typeof(SetContentBody))]
+[JsonSerializable(typeof(SetSchemaBody))]
+[JsonSerializable(typeof(PublishBody))]
+[JsonSerializable(typeof(RollbackBody))]
+[JsonSerializable(typeof(GrayPublishBody))]
+[JsonSerializable(typeof(GrayRuleBody))]
+[JsonSerializable(typeof(GuardBody))]
+[JsonSerializable(typeof(ReportBody))]
+[JsonSerializable(typeof(ValidateBody))]
+[JsonSerializable(typeof(ConfigExport))]
+// configuration center answers
+[JsonSerializable(typeof(AppRecord))]
+[JsonSerializable(typeof(List<AppRecord>))]
+[JsonSerializable(typeof(AppRecord[]))]
+[JsonSerializable(typeof(IReadOnlyList<AppRecord>))]
+[JsonSerializable(typeof(EnvironmentRecord))]
+[JsonSerializable(typeof(List<EnvironmentRecord>))]
+[JsonSerializable(typeof(EnvironmentRecord[]))]
+[JsonSerializable(typeof(IReadOnlyList<EnvironmentRecord>))]
+[JsonSerializable(typeof(NamespaceView))]
+[JsonSerializable(typeof(List<NamespaceView>))]
+[JsonSerializable(typeof(ReleaseRecord))]
+[JsonSerializable(typeof(List<ReleaseRecord>))]
+[JsonSerializable(typeof(ReleaseRecord[]))]
+[JsonSerializable(typeof(IReadOnlyList<ReleaseRecord>))]
+[JsonSerializable(typeof(HistoryEntry))]
+[JsonSerializable(typeof(List<HistoryEntry>))]
+[JsonSerializable(typeof(HistoryEntry[]))]
+[JsonSerializable(typeof(IReadOnlyList<HistoryEntry>))]
+[JsonSerializable(typeof(AuditEntry))]
+[JsonSerializable(typeof(List<AuditEntry>))]
+[JsonSerializable(typeof(AuditEntry[]))]
+[JsonSerializable(typeof(IReadOnlyList<AuditEntry>))]
+[JsonSerializable(typeof(DiffEntry))]
+[JsonSerializable(typeof(List<DiffEntry>))]
+[JsonSerializable(typeof(DiffEntry[]))]
+[JsonSerializable(typeof(IReadOnlyList<DiffEntry>))]
+[JsonSerializable(typeof(InstanceRecord))]
+[JsonSerializable(typeof(List<InstanceRecord>))]
+[JsonSerializable(typeof(InstanceRecord[]))]
+[JsonSerializable(typeof(IReadOnlyList<InstanceRecord>))]
+[JsonSerializable(typeof(ImportResult))]
+[JsonSerializable(typeof(EffectiveRelease))]
+[JsonSerializable(typeof(Convergence))]
+[JsonSerializable(typeof(GrayState))]
+// console views
+[JsonSerializable(typeof(List<NamespaceSummary>))]
+[JsonSerializable(typeof(ValidationResult))]
+[JsonSerializable(typeof(DeliverySnapshot))]
+[JsonSerializable(typeof(List<AuditView>))]
+[JsonSerializable(typeof(ClusterView))]
+[JsonSerializable(typeof(List<LeaseView>))]
+[JsonSerializable(typeof(List<LockView>))]
+[JsonSerializable(typeof(KeyPage))]
+[JsonSerializable(typeof(KeyHistoryView))]
+[JsonSerializable(typeof(KeyWatchEvent))]
+// /health, /version, the KV gateway's errors, problem details and their extension values
+[JsonSerializable(typeof(Dictionary<string, string>))]
+[JsonSerializable(typeof(Dictionary<string, object>))]
+[JsonSerializable(typeof(ProblemDetails))]
+[JsonSerializable(typeof(HttpValidationProblemDetails))]
+[JsonSerializable(typeof(string))]
+[JsonSerializable(typeof(int))]
+[JsonSerializable(typeof(long))]
+[JsonSerializable(typeof(bool))]
+internal sealed partial class HttpJsonContext : JsonSerializerContext;

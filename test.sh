@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole test suite. Installs what the tests drive for real (etcdctl 3.4 from Debian's etcd-client,
-# etcd 3.4 from etcd-server for side-by-side checks, Debian's chromium for the console's browser tests) when missing, builds, runs every test project, and ends
+# etcd 3.4 from etcd-server for side-by-side checks, Debian's chromium for the console's browser tests, clang for the
+# native build) when missing, builds, runs every test project, and ends
 # with one line: "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")"
@@ -9,12 +10,21 @@ missing=()
 command -v etcdctl >/dev/null 2>&1 || missing+=(etcd-client)
 command -v etcd >/dev/null 2>&1 || missing+=(etcd-server)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
+command -v clang >/dev/null 2>&1 || missing+=(clang)
+[ -e /usr/include/zlib.h ] || missing+=(zlib1g-dev)
 if ((${#missing[@]})); then
   echo "installing ${missing[*]} ..."
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null \
     || { echo "could not install ${missing[*]}"; echo "0 passed, 1 failed"; exit 1; }
 fi
+
+# The member processes the cluster and fault tests start run as the binary users get: ./conclave's Native AOT
+# build (published here when stale, ~3 minutes the first time).
+if ! CONCLAVE_BUILD=aot ./conclave --version >/dev/null; then
+  echo "could not build the native conclave binary (./conclave)"; echo "0 passed, 1 failed"; exit 1
+fi
+export CONCLAVE_SERVER_BINARY="$PWD/artifacts/conclave/conclave"
 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

@@ -20,7 +20,26 @@ internal static class DotnetHost
         }
     }
 
+    /// <summary>
+    /// The native <c>conclave</c> binary member processes run as, from <c>CONCLAVE_SERVER_BINARY</c> (set by
+    /// <c>test.sh</c> to the Native AOT build <c>./conclave</c> publishes); null runs them from <see cref="ConclaveDll"/>.
+    /// </summary>
+    public static string? NativeServer { get; } = FindNativeServer();
+
     public static string Muxer { get; } = FindMuxer();
+
+    private static string? FindNativeServer()
+    {
+        var path = Environment.GetEnvironmentVariable("CONCLAVE_SERVER_BINARY");
+        if (string.IsNullOrEmpty(path))
+        {
+            return null;
+        }
+
+        return File.Exists(path)
+            ? Path.GetFullPath(path)
+            : throw new InvalidOperationException($"CONCLAVE_SERVER_BINARY names {path}, which does not exist");
+    }
 
     private static string FindMuxer()
     {

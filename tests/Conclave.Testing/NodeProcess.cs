@@ -259,7 +259,10 @@ public sealed class NodeProcess : IAsyncDisposable
             tail.Clear();
         }
 
-        var info = new ProcessStartInfo(options.Launcher is [var launcher, ..] ? launcher : DotnetHost.Muxer)
+        // The shipped native binary when the test run names one (test.sh does, after ./conclave built it); else the
+        // JIT build of the same sources next to the tests.
+        string[] server = DotnetHost.NativeServer is { } native ? [native] : [DotnetHost.Muxer, DotnetHost.ConclaveDll];
+        var info = new ProcessStartInfo(options.Launcher is [var launcher, ..] ? launcher : server[0])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -272,12 +275,11 @@ public sealed class NodeProcess : IAsyncDisposable
             info.ArgumentList.Add(arg);
         }
 
-        if (options.Launcher.Count > 0)
+        foreach (var part in options.Launcher.Count > 0 ? server : server[1..])
         {
-            info.ArgumentList.Add(DotnetHost.Muxer);
+            info.ArgumentList.Add(part);
         }
 
-        info.ArgumentList.Add(DotnetHost.ConclaveDll);
         foreach (var arg in (string[])
         [
             "serve",

@@ -104,7 +104,7 @@ internal sealed class ConclaveWriteAheadLog : WriteAheadLog, IAuditTrail<IRaftLo
     // The private fields read here are kept in a trimmed (Native AOT) build by these dependencies.
     [DynamicDependency(DynamicallyAccessedMemberTypes.PublicFields | DynamicallyAccessedMemberTypes.NonPublicFields, typeof(WriteAheadLog))]
     [DynamicDependency(DynamicallyAccessedMemberTypes.PublicFields | DynamicallyAccessedMemberTypes.NonPublicFields, "DotNext.Threading.Atomic`1", "DotNext")]
-    [DynamicDependency(DynamicallyAccessedMemberTypes.PublicFields | DynamicallyAccessedMemberTypes.NonPublicFields, "DotNext.Net.Cluster.Consensus.Raft.StateMachine.WriteAheadLog+FlushState", "DotNext.Net.Cluster")]
+    [DynamicDependency(DynamicallyAccessedMemberTypes.PublicFields | DynamicallyAccessedMemberTypes.NonPublicFields, "DotNext.Net.Cluster.Consensus.Raft.StateMachine.WriteAheadLog.FlushState", "DotNext.Net.Cluster")]
     [UnconditionalSuppressMessage("Trimming", "IL2070", Justification = "The fields' types are kept by the DynamicDependency attributes above.")]
     private static FieldInfo FindField(Type type, string name) =>
         type.GetField(name, BindingFlags.Instance | BindingFlags.NonPublic | BindingFlags.Public)

@@ -350,6 +350,19 @@ public sealed partial class RaftNode
                     return; // added as a voting member: Raft brings it in
                 }
 
+                if (role is { Listed: true, Learner: false })
+                {
+                    // Promoted, but the feed ended before its "promoted" answer arrived (the leader hands over and ends
+                    // the feed; seen in CI under a leader restart). The member list is the authority: no feed runs
+                    // here now, so hand the log to Raft as the promoted path does.
+                    if (await BecomeVoterAsync(token).ConfigureAwait(false))
+                    {
+                        return;
+                    }
+
+                    continue;
+                }
+
                 if (role is { Listed: false } && (isLearner || File.Exists(LearnerMarker(dataDirectory))))
                 {
                     MarkRemoved(); // it was a learner and is not listed any more (also: removed while it was down)
@@ -371,12 +384,8 @@ public sealed partial class RaftNode
                     {
                         if (await FollowAsync(url, token).ConfigureAwait(false))
                         {
-                            Log.LearnerPromoted(logger, wal.LastCommittedEntryIndex);
-                            isLearner = false;
-                            await cluster.RevertToNormalModeAsync(token).ConfigureAwait(false);
-                            if (await WaitUntilVoterAsync(PromotionGrace, token).ConfigureAwait(false))
+                            if (await BecomeVoterAsync(token).ConfigureAwait(false))
                             {
-                                File.Delete(LearnerMarker(dataDirectory));
                                 return;
                             }
 
@@ -405,6 +414,24 @@ public sealed partial class RaftNode
     }
 
     private static readonly TimeSpan PromotionGrace = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// Stops being a learner (no feed is running): Raft takes over the log. True once this member is a voter; false
+    /// when it was not added after all (the leader failed meanwhile), and it follows again until promoted anew.
+    /// </summary>
+    private async Task<bool> BecomeVoterAsync(CancellationToken token)
+    {
+        Log.LearnerPromoted(logger, wal.LastCommittedEntryIndex);
+        isLearner = false;
+        await cluster.RevertToNormalModeAsync(token).ConfigureAwait(false);
+        if (!await WaitUntilVoterAsync(PromotionGrace, token).ConfigureAwait(false))
+        {
+            return false;
+        }
+
+        File.Delete(LearnerMarker(dataDirectory));
+        return true;
+    }
 
     private static string LearnerMarker(string dataDirectory) => Path.Combine(dataDirectory, "learner");
 

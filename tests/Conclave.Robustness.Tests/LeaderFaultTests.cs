@@ -51,8 +51,10 @@ public sealed class LeaderFaultTests(ITestOutputHelper output)
     private static void AssertLinearizable(RegisterWorkload registers, ITestOutputHelper output)
     {
         var history = registers.Recorder.History();
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
         var result = Conclave.Testing.Linearizability.LinearizabilityChecker.Check(history, TimeSpan.FromSeconds(60));
-        output.WriteLine($"linearizability of {history.Count} get/put/compare-and-set operations on 20 keys: {result.Verdict}");
+        output.WriteLine($"linearizability of {history.Count} get/put/compare-and-set operations on 20 keys: {result.Verdict} " +
+            $"(checked in {System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds:F1} s)");
         Assert.True(result.Verdict == Conclave.Testing.Linearizability.LinearizabilityVerdict.Linearizable, result.Report);
     }
 

@@ -124,6 +124,10 @@ internal static class HttpEndpoints
             {
                 return Error(StatusCode.InvalidArgument, "malformed JSON request: " + e.Message);
             }
+            catch (InvalidJsonException e)
+            {
+                return Error(StatusCode.InvalidArgument, "malformed JSON request: " + e.Message);
+            }
 
             try
             {

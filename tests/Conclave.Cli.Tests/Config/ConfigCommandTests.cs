@@ -123,6 +123,9 @@ public sealed class ConfigCommandTests(ITestOutputHelper output) : IAsyncLifetim
         Assert.Contains("| pod-1    | 1       | Rejected | pool too small |", instances, StringComparison.Ordinal);
         Assert.Contains("0 of 1 instances on release 1, 1 rejected it", instances, StringComparison.Ordinal);
         Assert.Contains("pod-1 rejected it: pool too small", instances, StringComparison.Ordinal);
+        var instancesJson = JsonDocument.Parse(await cli.OkAsync([.. at, "instances", "-o", "json"])).RootElement;
+        Assert.Equal("pod-1", instancesJson.GetProperty("instances")[0].GetProperty("instanceId").GetString());
+        Assert.Equal(1, instancesJson.GetProperty("convergence").GetProperty("rejected").GetArrayLength());
 
         var file = Path.Combine(Path.GetTempPath(), $"conclave-export-{Guid.NewGuid():N}.json");
         try

@@ -85,6 +85,22 @@ public sealed class JsonGatewayTests(NodeFixture fixture) : IClassFixture<NodeFi
         Assert.Equal(3, body.GetProperty("code").GetInt32());
     }
 
+    [Theory]
+    [InlineData("{bad")]
+    [InlineData("{\"key\": 5}")]
+    [InlineData("[1, 2]")]
+    public async Task Malformed_json_is_invalid_argument_not_a_server_error(string json)
+    {
+        using var http = fixture.Node.CreateHttpClient();
+
+        using var response = await http.PostAsync(new Uri("/v3/kv/put", UriKind.Relative), new StringContent(json, Encoding.UTF8, "application/json"));
+        var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.StartsWith("malformed JSON request: ", body.GetProperty("error").GetString(), StringComparison.Ordinal);
+        Assert.Equal(3, body.GetProperty("code").GetInt32());
+    }
+
     [Fact]
     public async Task Health_answers_true()
     {

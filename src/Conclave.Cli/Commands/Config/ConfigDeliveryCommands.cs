@@ -17,7 +17,7 @@ internal static class ConfigDeliveryCommands
             var convergence = await c.Api.GetAsync(c.NamespacePath("convergence") + $"?releaseId={c.Parse.GetValue(release)}", c.CancellationToken);
             if (c.Json)
             {
-                await c.Out.WriteLineAsync(new JsonObject { ["instances"] = list is { } l ? JsonValue.Create(l) : null, ["convergence"] = convergence is { } v ? JsonValue.Create(v) : null }.ToJsonString());
+                await c.Out.WriteLineAsync(new JsonObject { ["instances"] = Node(list), ["convergence"] = Node(convergence) }.ToJsonString());
             }
             else
             {
@@ -41,4 +41,6 @@ internal static class ConfigDeliveryCommands
         });
         return audit;
     }
+
+    private static JsonNode? Node(JsonElement? answer) => answer is { } value ? JsonNode.Parse(value.GetRawText()) : null;
 }

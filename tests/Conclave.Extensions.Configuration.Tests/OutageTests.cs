@@ -161,10 +161,14 @@ public sealed class OutageTests(ITestOutputHelper output) : IAsyncLifetime
             () =>
             {
                 clock.Advance(TimeSpan.FromSeconds(2));
-                return root["Orders:Greeting"] == "published-while-disconnected";
+                // The provider reloads the configuration, then raises Changed: wait for both.
+                lock (applied)
+                {
+                    return root["Orders:Greeting"] == "published-while-disconnected" && applied.Count > 0;
+                }
             },
             Deadline,
-            "the release published while disconnected");
+            "the release published while disconnected, and its Changed event");
         lock (applied)
         {
             Assert.Equal([published], applied);

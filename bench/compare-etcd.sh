@@ -23,7 +23,7 @@ WARMUP=${WARMUP:-40000}
 source bench/lib.sh
 ensure_etcd
 
-./conclave --help >/dev/null # publishes the ReadyToRun build when stale
+./conclave --help >/dev/null # publishes the build (Native AOT with clang, else ReadyToRun) when stale
 CONCLAVE=artifacts/conclave/conclave
 WORK=$(mktemp -d /tmp/conclave-bench.XXXXXX)
 PIDS=()

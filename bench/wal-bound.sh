@@ -16,7 +16,7 @@ DISK_DIR=${DISK_DIR:-/tmp}
 TMPFS_DIR=${TMPFS_DIR:-/dev/shm}
 source bench/lib.sh
 
-./conclave --help >/dev/null # publishes the ReadyToRun build when stale
+./conclave --help >/dev/null # publishes the build (Native AOT with clang, else ReadyToRun) when stale
 CONCLAVE=artifacts/conclave/conclave
 PIDS=(); DIRS=()
 cleanup() { for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill -9 "$p" 2>/dev/null || true; done; for d in "${DIRS[@]:-}"; do [ -n "$d" ] && rm -rf "$d"; done; }

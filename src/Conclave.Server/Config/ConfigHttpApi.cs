@@ -2,6 +2,7 @@ using Conclave.ConfigCenter;
 using Conclave.ConfigCenter.Model;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Routing;
 
@@ -55,7 +56,7 @@ public static class ConfigHttpApi
             }
         });
 
-        api.MapGet("/apps", async (ConfigCenterService c, CancellationToken ct) => Results.Ok(await c.ListAppsAsync(ct)));
+        api.MapGet("/apps", async (ConfigCenterService c, CancellationToken ct) => Items(await c.ListAppsAsync(ct)));
         api.MapPost("/apps", async (CreateAppBody b, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
             Results.Created($"/api/v1/apps/{b.Id}", await c.CreateAppAsync(b.Id, b.Name, b.Owner, Who(h), ct)));
         api.MapGet("/apps/{app}", async (string app, ConfigCenterService c, CancellationToken ct) => Results.Ok(await c.GetAppAsync(app, ct)));
@@ -68,8 +69,8 @@ public static class ConfigHttpApi
             Results.Ok(await t.ExportAsync(app, env, ns, ct)));
         api.MapPost("/apps/{app}/import", async (string app, string? env, bool? overwrite, bool? dryRun, ConfigExport file, HttpContext h, ConfigTransferService t, CancellationToken ct) =>
             Results.Ok(await t.ImportAsync(app, file, env, overwrite ?? false, dryRun ?? false, Who(h), ct)));
-        api.MapGet("/apps/{app}/audit", async (string app, int? limit, ConfigCenterService c, CancellationToken ct) => Results.Ok(await c.AuditAsync(app, limit ?? 100, ct)));
-        api.MapGet("/apps/{app}/envs", async (string app, ConfigCenterService c, CancellationToken ct) => Results.Ok(await c.ListEnvironmentsAsync(app, ct)));
+        api.MapGet("/apps/{app}/audit", async (string app, int? limit, ConfigCenterService c, CancellationToken ct) => Items(await c.AuditAsync(app, limit ?? 100, ct)));
+        api.MapGet("/apps/{app}/envs", async (string app, ConfigCenterService c, CancellationToken ct) => Items(await c.ListEnvironmentsAsync(app, ct)));
         api.MapPost("/apps/{app}/envs", async (string app, CreateEnvironmentBody b, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
             Results.Created($"/api/v1/apps/{app}/envs/{b.Name}", await c.CreateEnvironmentAsync(app, b.Name, Who(h), ct)));
         api.MapDelete("/apps/{app}/envs/{env}", async (string app, string env, HttpContext h, ConfigRemovalService r, CancellationToken ct) =>
@@ -78,10 +79,10 @@ public static class ConfigHttpApi
             return Results.NoContent();
         });
         api.MapGet("/apps/{app}/diff", async (string app, string ns, string envA, string envB, ConfigCenterService c, CancellationToken ct) =>
-            Results.Ok(await c.DiffEnvironmentsAsync(app, envA, envB, ns, ct)));
+            Items(await c.DiffEnvironmentsAsync(app, envA, envB, ns, ct)));
 
         var envs = api.MapGroup("/apps/{app}/envs/{env}/namespaces");
-        envs.MapGet("", async (string app, string env, ConfigCenterService c, CancellationToken ct) => Results.Ok((await c.ListNamespacesAsync(app, env, ct)).Select(View).ToList()));
+        envs.MapGet("", async (string app, string env, ConfigCenterService c, CancellationToken ct) => Items((await c.ListNamespacesAsync(app, env, ct)).Select(View)));
         envs.MapPost("", async (string app, string env, CreateNamespaceBody b, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
             Results.Created($"/api/v1/apps/{app}/envs/{env}/namespaces/{b.Name}", View(await c.CreateNamespaceAsync(app, env, b.Name, b.Format, b.Schema, b.Public, Who(h), ct))));
 
@@ -95,7 +96,7 @@ public static class ConfigHttpApi
         ns.MapPost("/associate", async (string app, string env, string ns, AssociateBody b, HttpContext h, PublicNamespaceService p, CancellationToken ct) =>
             Results.Created($"/api/v1/apps/{app}/envs/{env}/namespaces/{ns}", View(await p.AssociateNamespaceAsync(app, env, ns, b.BaseApp, Who(h), ct))));
         ns.MapGet("/associations", async (string app, string env, string ns, PublicNamespaceService p, CancellationToken ct) =>
-            Results.Ok((await p.AssociationsAsync(app, env, ns, ct)).Select(View).ToList()));
+            Items((await p.AssociationsAsync(app, env, ns, ct)).Select(View)));
         ns.MapPut("/items/{key}", async (string app, string env, string ns, string key, SetItemBody b, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
             Results.Ok(View(await c.SetItemAsync(app, env, ns, new ConfigItem(key, b.Value ?? "", b.Comment), b.ExpectedRevision, Who(h), ct))));
         ns.MapDelete("/items/{key}", async (string app, string env, string ns, string key, long? expectedRevision, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
@@ -104,7 +105,7 @@ public static class ConfigHttpApi
             Results.Ok(View(await c.SetContentAsync(app, env, ns, b.Content ?? "", b.ExpectedRevision, Who(h), ct))));
         ns.MapPut("/schema", async (string app, string env, string ns, SetSchemaBody b, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
             Results.Ok(View(await c.SetSchemaAsync(app, env, ns, b.Schema, b.ExpectedRevision, Who(h), ct))));
-        ns.MapGet("/releases", async (string app, string env, string ns, int? limit, ConfigCenterService c, CancellationToken ct) => Results.Ok(await c.ListReleasesAsync(app, env, ns, limit ?? 50, ct)));
+        ns.MapGet("/releases", async (string app, string env, string ns, int? limit, ConfigCenterService c, CancellationToken ct) => Items(await c.ListReleasesAsync(app, env, ns, limit ?? 50, ct)));
         ns.MapPost("/releases", async (string app, string env, string ns, PublishBody b, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
             Results.Ok(await c.PublishAsync(app, env, ns, b.Title, b.Comment, b.ExpectedRevision, Who(h), ct)));
         ns.MapGet("/releases/latest", async (string app, string env, string ns, ConfigCenterService c, CancellationToken ct) => Results.Ok(await c.LatestReleaseAsync(app, env, ns, ct)));
@@ -119,14 +120,14 @@ public static class ConfigHttpApi
             Results.Ok(View(await c.PromoteGrayAsync(app, env, ns, b?.ExpectedRevision ?? 0, Who(h), ct))));
         ns.MapPost("/gray/abandon", async (string app, string env, string ns, [FromBody] GuardBody? b, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
             Results.Ok(View(await c.AbandonGrayAsync(app, env, ns, b?.ExpectedRevision ?? 0, Who(h), ct))));
-        ns.MapGet("/history", async (string app, string env, string ns, int? limit, ConfigCenterService c, CancellationToken ct) => Results.Ok(await c.HistoryAsync(app, env, ns, limit ?? 100, ct)));
+        ns.MapGet("/history", async (string app, string env, string ns, int? limit, ConfigCenterService c, CancellationToken ct) => Items(await c.HistoryAsync(app, env, ns, limit ?? 100, ct)));
         ns.MapGet("/diff", async (string app, string env, string ns, long? from, long? to, ConfigCenterService c, CancellationToken ct) =>
-            Results.Ok(from is { } f && to is { } t ? await c.DiffReleasesAsync(app, env, ns, f, t, ct) : await c.DiffWorkingCopyAsync(app, env, ns, ct)));
+            Items(from is { } f && to is { } t ? await c.DiffReleasesAsync(app, env, ns, f, t, ct) : await c.DiffWorkingCopyAsync(app, env, ns, ct)));
         ns.MapGet("/effective", async (string app, string env, string ns, string? instanceId, string? labels, DeliveryService d, CancellationToken ct) =>
             Results.Ok(await d.FetchAsync(app, env, ns, instanceId, SplitLabels(labels), ct)));
         ns.MapPost("/reports", async (string app, string env, string ns, ReportBody b, HttpContext h, DeliveryService d, CancellationToken ct) =>
             Results.Ok(await d.ReportAsync(app, env, ns, b.InstanceId, b.Labels ?? [], b.ReleaseId, b.Status, b.Reason, From(h), ct)));
-        ns.MapGet("/instances", async (string app, string env, string ns, DeliveryService d, CancellationToken ct) => Results.Ok(await d.InstancesAsync(app, env, ns, ct)));
+        ns.MapGet("/instances", async (string app, string env, string ns, DeliveryService d, CancellationToken ct) => Items(await d.InstancesAsync(app, env, ns, ct)));
         ns.MapGet("/convergence", async (string app, string env, string ns, long? releaseId, DeliveryService d, CancellationToken ct) =>
             Results.Ok(await d.ConvergenceAsync(app, env, ns, releaseId ?? 0, ct)));
 
@@ -134,6 +135,12 @@ public static class ConfigHttpApi
     }
 
     private static NamespaceView View(NamespaceRecord n) => NamespaceView.Of(n);
+
+    /// <summary>
+    /// A list answer as an array: arrays are sealed, so the body is written by the declared type's compile-time
+    /// metadata (<see cref="Http.HttpJsonContext"/> lists <c>T[]</c>), whatever collection the service built.
+    /// </summary>
+    private static Ok<T[]> Items<T>(IEnumerable<T> items) => TypedResults.Ok(items as T[] ?? [.. items]);
 
     private static ChangeContext Who(HttpContext h)
     {

@@ -116,15 +116,7 @@ internal static class HttpEndpoints
             {
                 request = string.IsNullOrWhiteSpace(body) ? new TRequest() : Parser.Parse<TRequest>(body);
             }
-            catch (InvalidProtocolBufferException e)
-            {
-                return Error(StatusCode.InvalidArgument, "malformed JSON request: " + e.Message);
-            }
-            catch (FormatException e)
-            {
-                return Error(StatusCode.InvalidArgument, "malformed JSON request: " + e.Message);
-            }
-            catch (InvalidJsonException e)
+            catch (Exception e) when (e is InvalidProtocolBufferException or InvalidJsonException or FormatException)
             {
                 return Error(StatusCode.InvalidArgument, "malformed JSON request: " + e.Message);
             }

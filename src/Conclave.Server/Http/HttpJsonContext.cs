@@ -11,8 +11,8 @@ namespace Conclave.Server.Http;
 /// Compile-time JSON metadata for every body the HTTP listener reads or writes (configuration center API, console
 /// API, cluster and key views, server-sent events, problem details). The listener's JSON options resolve through
 /// this context only (<see cref="ConclaveServer"/>), with no reflection fallback: the JIT build used by the tests
-/// and the Native AOT build serialize exactly the same way, and a type missing here fails in tests. Results are
-/// written by their run-time type, so the concrete collection types handlers return are listed too.
+/// and the Native AOT build serialize exactly the same way, and a type missing here fails in tests. An untyped
+/// result is written by its run-time type, so handlers build the types listed here (lists as arrays or List).
 /// </summary>
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web)]
 // request bodies
@@ -31,41 +31,23 @@ namespace Conclave.Server.Http;
 [JsonSerializable(typeof(ReportBody))]
 [JsonSerializable(typeof(ValidateBody))]
 [JsonSerializable(typeof(ConfigExport))]
-// configuration center answers
+// configuration center answers (lists as arrays: see ConfigHttpApi.Items)
 [JsonSerializable(typeof(AppRecord))]
-[JsonSerializable(typeof(List<AppRecord>))]
 [JsonSerializable(typeof(AppRecord[]))]
-[JsonSerializable(typeof(IReadOnlyList<AppRecord>))]
 [JsonSerializable(typeof(EnvironmentRecord))]
-[JsonSerializable(typeof(List<EnvironmentRecord>))]
 [JsonSerializable(typeof(EnvironmentRecord[]))]
-[JsonSerializable(typeof(IReadOnlyList<EnvironmentRecord>))]
 [JsonSerializable(typeof(NamespaceView))]
-[JsonSerializable(typeof(List<NamespaceView>))]
+[JsonSerializable(typeof(NamespaceView[]))]
 [JsonSerializable(typeof(ReleaseRecord))]
-[JsonSerializable(typeof(List<ReleaseRecord>))]
 [JsonSerializable(typeof(ReleaseRecord[]))]
-[JsonSerializable(typeof(IReadOnlyList<ReleaseRecord>))]
-[JsonSerializable(typeof(HistoryEntry))]
-[JsonSerializable(typeof(List<HistoryEntry>))]
 [JsonSerializable(typeof(HistoryEntry[]))]
-[JsonSerializable(typeof(IReadOnlyList<HistoryEntry>))]
-[JsonSerializable(typeof(AuditEntry))]
-[JsonSerializable(typeof(List<AuditEntry>))]
 [JsonSerializable(typeof(AuditEntry[]))]
-[JsonSerializable(typeof(IReadOnlyList<AuditEntry>))]
-[JsonSerializable(typeof(DiffEntry))]
-[JsonSerializable(typeof(List<DiffEntry>))]
 [JsonSerializable(typeof(DiffEntry[]))]
-[JsonSerializable(typeof(IReadOnlyList<DiffEntry>))]
 [JsonSerializable(typeof(InstanceRecord))]
-[JsonSerializable(typeof(List<InstanceRecord>))]
 [JsonSerializable(typeof(InstanceRecord[]))]
-[JsonSerializable(typeof(IReadOnlyList<InstanceRecord>))]
 [JsonSerializable(typeof(ImportResult))]
 [JsonSerializable(typeof(EffectiveRelease))]
 [JsonSerializable(typeof(Convergence))]
-[JsonSerializable(typeof(GrayState))]
 // console views
 [JsonSerializable(typeof(List<NamespaceSummary>))]
 [JsonSerializable(typeof(ValidationResult))]

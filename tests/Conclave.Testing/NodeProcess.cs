@@ -260,9 +260,13 @@ public sealed class NodeProcess : IAsyncDisposable
         }
 
         // The shipped native binary when the test run names one (test.sh does, after ./conclave built it); else the
-        // JIT build of the same sources next to the tests.
-        string[] server = DotnetHost.NativeServer is { } native ? [native] : [DotnetHost.Muxer, DotnetHost.ConclaveDll];
-        var info = new ProcessStartInfo(options.Launcher is [var launcher, ..] ? launcher : server[0])
+        // JIT build of the same sources next to the tests. A launcher (e.g. `ip netns exec NS`) goes in front.
+        string[] command =
+        [
+            .. options.Launcher,
+            .. DotnetHost.NativeServer is { } native ? [native] : (string[])[DotnetHost.Muxer, DotnetHost.ConclaveDll],
+        ];
+        var info = new ProcessStartInfo(command[0])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -270,14 +274,9 @@ public sealed class NodeProcess : IAsyncDisposable
             UseShellExecute = false,
             WorkingDirectory = DataDirectory,
         };
-        foreach (var arg in options.Launcher.Skip(1))
+        foreach (var arg in command.Skip(1))
         {
             info.ArgumentList.Add(arg);
-        }
-
-        foreach (var part in options.Launcher.Count > 0 ? server : server[1..])
-        {
-            info.ArgumentList.Add(part);
         }
 
         foreach (var arg in (string[])

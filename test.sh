@@ -20,7 +20,7 @@ if ((${#missing[@]})); then
 fi
 
 # The member processes the cluster and fault tests start run as the binary users get: ./conclave's Native AOT
-# build (published here when stale, ~3 minutes the first time).
+# build (published here when stale, 3-4 minutes the first time).
 if ! CONCLAVE_BUILD=aot ./conclave --version >/dev/null; then
   echo "could not build the native conclave binary (./conclave)"; echo "0 passed, 1 failed"; exit 1
 fi

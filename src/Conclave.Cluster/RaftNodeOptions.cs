@@ -68,10 +68,11 @@ public sealed record RaftNodeOptions
     public long SnapshotInterval { get; init; } = 10_000;
 
     /// <summary>
-    /// A snapshot is also taken once this many payload bytes were applied since the last one. The WAL keeps
-    /// the live log in memory (its fastest mode), so this bounds memory and replay time when entries are big.
+    /// A snapshot is also taken once this many payload bytes were applied since the last one, or half the last
+    /// snapshot's size if that is more. The WAL keeps the live log (everything after the newest snapshot) in memory,
+    /// its fastest mode, so this bounds that memory (and replay time) to about half the state's size.
     /// </summary>
-    public long SnapshotLogBytes { get; init; } = 64L * 1024 * 1024;
+    public long SnapshotLogBytes { get; init; } = 8L * 1024 * 1024;
 
     /// <summary>Most commands in one log entry.</summary>
     public int MaxBatchCommands { get; init; } = 512;
@@ -85,8 +86,13 @@ public sealed record RaftNodeOptions
     /// <summary>Most proposals queued for batching; further callers wait for room.</summary>
     public int MaxQueuedProposals { get; init; } = 65_536;
 
-    /// <summary>Size of one WAL chunk file. DotNext's default (one OS page) is far too small; at least 1 MiB.</summary>
-    public int WalChunkSize { get; init; } = 4 * 1024 * 1024;
+    /// <summary>
+    /// Size of one WAL chunk file (and of the memory page that holds it). DotNext's default (one OS page) is far too
+    /// small; at least 1 MiB. 1 MiB is not a multiple of the 2 MiB huge page, which matters: DotNext backs chunks
+    /// that are with huge pages and then keeps released chunks resident in its pool, while other chunks are returned
+    /// to the OS once a snapshot has made them unnecessary (docs/benchmarks.md, seventh session).
+    /// </summary>
+    public int WalChunkSize { get; init; } = 1024 * 1024;
 
     /// <summary>Clock for timeouts.</summary>
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;

@@ -136,6 +136,111 @@ internal sealed partial class SnapshotFile : ISnapshot
         }
     }
 
+    /// <summary>
+    /// Starts a snapshot written straight into its (temporary) file: the image goes to the page cache as the state
+    /// machine writes it, so a capture costs no memory of its own; <see cref="Writer.Commit"/> then makes it durable.
+    /// </summary>
+    public static Writer Create(string directory, long index, long term) => new(directory, index, term);
+
+    /// <summary>
+    /// A snapshot being written: a write-only stream of the payload that frames and hashes it on the way to the
+    /// file. Written under the apply order (memory speed: no flush), committed in the background (fsync, rename).
+    /// </summary>
+    internal sealed class Writer : Stream
+    {
+        private readonly string directory;
+        private readonly long index;
+        private readonly long term;
+        private readonly string temp;
+        private readonly FileStream file;
+        private readonly XxHash64 hash = new();
+        private long length;
+        private bool sealed_;
+
+        public Writer(string directory, long index, long term)
+        {
+            this.directory = directory;
+            this.index = index;
+            this.term = term;
+            temp = System.IO.Path.Combine(directory, $"{Guid.NewGuid():N}.tmp");
+            file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, bufferSize: 256 * 1024);
+            file.Write(new byte[HeaderSize]); // the real header (with the payload length) is written by Seal
+        }
+
+        public override bool CanRead => false;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => true;
+
+        public override long Length => length;
+
+        public override long Position
+        {
+            get => length;
+            set => throw new NotSupportedException();
+        }
+
+        public override void Write(ReadOnlySpan<byte> buffer)
+        {
+            ObjectDisposedException.ThrowIf(sealed_, this);
+            hash.Append(buffer);
+            file.Write(buffer);
+            length += buffer.Length;
+        }
+
+        public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
+
+        public override void WriteByte(byte value) => Write([value]);
+
+        public override void Flush()
+        {
+        }
+
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        /// <summary>Ends the payload: writes the trailer and the header into the file (page cache, not yet durable).</summary>
+        public void Seal()
+        {
+            sealed_ = true;
+            Span<byte> trailer = stackalloc byte[TrailerSize];
+            BinaryPrimitives.WriteUInt64LittleEndian(trailer, hash.GetCurrentHashAsUInt64());
+            file.Write(trailer);
+            Span<byte> header = stackalloc byte[HeaderSize];
+            FormatHeader(header, index, term, length);
+            file.Position = 0;
+            file.Write(header);
+            file.Flush();
+        }
+
+        /// <summary>Flushes the sealed file to disk and gives it its name: from here on it is the durable snapshot.</summary>
+        public SnapshotFile Commit()
+        {
+            file.Flush(flushToDisk: true);
+            file.Dispose();
+            return SnapshotFile.Commit(directory, temp, index, term);
+        }
+
+        /// <summary>Drops an unfinished snapshot (its temporary file is deleted).</summary>
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+            {
+                file.Dispose();
+                if (File.Exists(temp))
+                {
+                    File.Delete(temp);
+                }
+            }
+
+            base.Dispose(disposing);
+        }
+    }
+
     /// <summary>Receives a snapshot image sent by the leader, verifies it, and makes it durable.</summary>
     public static async ValueTask<SnapshotFile> ReceiveAsync(string directory, LogEntry entry, CancellationToken token)
     {

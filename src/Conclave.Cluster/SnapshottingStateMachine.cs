@@ -10,8 +10,8 @@ namespace Conclave.Cluster;
 /// entries in order, hands results to the proposers on this member, and keeps snapshots.
 /// </summary>
 /// <remarks>
-/// A snapshot is captured in memory under the apply order (so it is consistent without the state machine
-/// knowing about concurrency) and written to disk in the background while applies go on. Once it is durable,
+/// A snapshot is captured under the apply order (so it is consistent without the state machine knowing about
+/// concurrency) straight into its file's page cache, and flushed to disk in the background while applies go on. Once it is durable,
 /// <see cref="Snapshot"/> reports it and the WAL deletes the log behind it and calls
 /// <see cref="ReclaimGarbageAsync"/>, which deletes older snapshot files.
 /// </remarks>
@@ -32,6 +32,7 @@ internal sealed class SnapshottingStateMachine : IStateMachine, IAsyncDisposable
     private long appliedIndex;
     private long lastCapturedIndex;
     private long bytesSinceCapture;
+    private long lastSnapshotBytes;
 
     public SnapshottingStateMachine(IReplicatedStateMachine machine, string directory, long interval, long logBytes, ILogger logger, ClusterMetrics metrics)
     {
@@ -95,6 +96,7 @@ internal sealed class SnapshottingStateMachine : IStateMachine, IAsyncDisposable
 
             snapshot = file;
             appliedIndex = lastCapturedIndex = file.Index;
+            lastSnapshotBytes = file.PayloadLength;
             return;
         }
 
@@ -136,7 +138,7 @@ internal sealed class SnapshottingStateMachine : IStateMachine, IAsyncDisposable
         }
 
         Volatile.Write(ref appliedIndex, entry.Index);
-        if ((entry.Index - lastCapturedIndex >= interval || bytesSinceCapture >= logBytes) && persisting.IsCompleted)
+        if ((entry.Index - lastCapturedIndex >= interval || bytesSinceCapture >= LogBytesLimit) && persisting.IsCompleted)
         {
             CaptureSnapshot(entry.Index, entry.Term);
         }
@@ -186,15 +188,36 @@ internal sealed class SnapshottingStateMachine : IStateMachine, IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Log payload bytes applied since the last snapshot that trigger the next one: the configured minimum, or half
+    /// the last snapshot's size when that is more. The WAL keeps the log behind the newest snapshot in memory, so this
+    /// bounds that memory to half the state's; and since a snapshot rewrites the whole state, taking one only after
+    /// half its size of new log keeps the cost of snapshots per written byte constant as the state grows.
+    /// </summary>
+    private long LogBytesLimit => long.Max(logBytes, lastSnapshotBytes / 2);
+
     private void CaptureSnapshot(long index, long term)
     {
         lastCapturedIndex = index;
         bytesSinceCapture = 0;
         var started = Stopwatch.GetTimestamp();
-        var image = new SnapshotBuffer();
+        SnapshotFile.Writer image;
+        try
+        {
+            // Straight into the file's page cache: as fast as a copy in memory, and no buffer the size of the
+            // state (which a garbage-collected or pooled buffer would keep resident after the snapshot).
+            image = SnapshotFile.Create(directory, index, term);
+        }
+        catch (Exception e)
+        {
+            Log.SnapshotFailed(logger, index, e);
+            return;
+        }
+
         try
         {
             machine.WriteSnapshot(image);
+            image.Seal();
         }
         catch (Exception e)
         {
@@ -204,6 +227,7 @@ internal sealed class SnapshottingStateMachine : IStateMachine, IAsyncDisposable
         }
 
         var captureMs = (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+        lastSnapshotBytes = image.Length;
         persisting = Task.Run(() =>
         {
             using (image)
@@ -211,7 +235,7 @@ internal sealed class SnapshottingStateMachine : IStateMachine, IAsyncDisposable
                 try
                 {
                     var persistStarted = Stopwatch.GetTimestamp();
-                    var file = SnapshotFile.Write(directory, index, term, image);
+                    var file = image.Commit();
                     Publish(file);
                     metrics.Snapshots.Add(1);
                     Log.SnapshotWritten(logger, index, term, file.FileLength, captureMs, (long)Stopwatch.GetElapsedTime(persistStarted).TotalMilliseconds);
@@ -248,6 +272,7 @@ internal sealed class SnapshottingStateMachine : IStateMachine, IAsyncDisposable
         Publish(file);
         lastCapturedIndex = entry.Index;
         bytesSinceCapture = 0;
+        lastSnapshotBytes = file.PayloadLength;
         Volatile.Write(ref appliedIndex, entry.Index);
         var index = entry.Index;
         Volatile.Write(ref latestInstall, index);

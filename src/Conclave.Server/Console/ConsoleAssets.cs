@@ -1,5 +1,5 @@
+using System.IO.Hashing;
 using System.Reflection;
-using System.Security.Cryptography;
 using System.Text;
 
 namespace Conclave.Server.Console;
@@ -47,14 +47,16 @@ internal sealed class ConsoleAssets
             throw new InvalidOperationException("the console's index.html is not embedded in the server assembly");
         }
 
-        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        // A non-cryptographic hash names versions and ETags: they only need to change with the content, and a
+        // cryptographic one would load OpenSSL into the server for nothing else (~4 MiB resident).
+        var hash = new XxHash128();
         foreach (var (path, content) in files)
         {
-            hash.AppendData(Encoding.UTF8.GetBytes(path));
-            hash.AppendData(content);
+            hash.Append(Encoding.UTF8.GetBytes(path));
+            hash.Append(content);
         }
 
-        var version = Convert.ToHexStringLower(hash.GetHashAndReset())[..12];
+        var version = Convert.ToHexStringLower(hash.GetCurrentHash())[..12];
         var served = new Dictionary<string, ConsoleAsset>(StringComparer.Ordinal);
         foreach (var (path, content) in files.Where(f => f.Key != "index.html"))
         {
@@ -68,7 +70,7 @@ internal sealed class ConsoleAssets
     public ConsoleAsset? Find(string path) => assets.GetValueOrDefault(path);
 
     private static ConsoleAsset Asset(string path, byte[] content) =>
-        new(path, content, ContentTypeOf(path), "\"" + Convert.ToHexStringLower(SHA256.HashData(content))[..16] + "\"");
+        new(path, content, ContentTypeOf(path), "\"" + Convert.ToHexStringLower(XxHash128.Hash(content))[..16] + "\"");
 
     private static string ContentTypeOf(string path) => Path.GetExtension(path) switch
     {

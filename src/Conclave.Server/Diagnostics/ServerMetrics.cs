@@ -68,6 +68,35 @@ public sealed class ServerMetrics : IDisposable
         text.AppendLine("# HELP conclave_watch_events_total Watch events sent to clients.");
         text.AppendLine("# TYPE conclave_watch_events_total counter");
         text.Append(CultureInfo.InvariantCulture, $"conclave_watch_events_total {Interlocked.Read(ref watchEvents)}\n");
+        WriteMemory(text);
+    }
+
+    /// <summary>
+    /// The process's memory as etcd's Go runtime reports it (<c>process_resident_memory_bytes</c>) and the GC's
+    /// view of its heap, so a rising RSS can be told apart: live objects, committed but free GC memory, or
+    /// memory outside the GC (the WAL's buffers, native code).
+    /// </summary>
+    private static void WriteMemory(StringBuilder text)
+    {
+        var gc = GC.GetGCMemoryInfo();
+        Gauge(text, "process_resident_memory_bytes", "Resident memory size in bytes.", Environment.WorkingSet);
+        Gauge(text, "dotnet_gc_heap_size_bytes", "GC heap size at the last collection, including fragmentation.", gc.HeapSizeBytes);
+        Gauge(text, "dotnet_gc_fragmented_bytes", "Free space inside the GC heap at the last collection.", gc.FragmentedBytes);
+        Gauge(text, "dotnet_gc_committed_bytes", "Memory the GC has committed from the OS.", gc.TotalCommittedBytes);
+        Gauge(text, "dotnet_gc_allocated_bytes", "Bytes allocated on the GC heap since the process started.", GC.GetTotalAllocatedBytes());
+        text.AppendLine("# HELP dotnet_gc_collections_total Garbage collections, by generation.");
+        text.AppendLine("# TYPE dotnet_gc_collections_total counter");
+        for (var generation = 0; generation <= GC.MaxGeneration; generation++)
+        {
+            text.Append(CultureInfo.InvariantCulture, $"dotnet_gc_collections_total{{generation=\"{generation}\"}} {GC.CollectionCount(generation)}\n");
+        }
+    }
+
+    private static void Gauge(StringBuilder text, string name, string help, long value)
+    {
+        text.Append("# HELP ").Append(name).Append(' ').AppendLine(help);
+        text.Append("# TYPE ").Append(name).AppendLine(" gauge");
+        text.Append(CultureInfo.InvariantCulture, $"{name} {value}\n");
     }
 
     public void Dispose() => meter.Dispose();

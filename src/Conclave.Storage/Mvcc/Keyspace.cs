@@ -240,7 +240,8 @@ public sealed class Keyspace
         var revision = batch.Revision;
         var kv = new KeyValue
         {
-            Key = key,
+            // Every revision of a key shares the history's copy of the key (one allocation per key, not per write).
+            Key = history.Key,
             Value = value,
             CreateRevision = previous?.CreateRevision ?? revision,
             ModRevision = revision,
@@ -267,7 +268,7 @@ public sealed class Keyspace
         batch.Record(new Event
         {
             Type = Event.Types.EventType.Delete,
-            Kv = new KeyValue { Key = key, ModRevision = revision },
+            Kv = new KeyValue { Key = history.Key, ModRevision = revision },
             PrevKv = previous,
         });
         return previous;

@@ -128,6 +128,25 @@ public sealed class JsonGatewayTests(NodeFixture fixture) : IClassFixture<NodeFi
         Assert.True(double.Parse(applied.Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture) > 0, applied);
     }
 
+    [Fact]
+    public async Task Metrics_expose_the_process_memory_and_the_gc_heap()
+    {
+        using var http = fixture.Node.CreateHttpClient();
+        var text = await http.GetStringAsync(new Uri("/metrics", UriKind.Relative));
+
+        double Value(string name) => double.Parse(
+            text.Split('\n').Single(l => l.StartsWith(name + " ", StringComparison.Ordinal)).Split(' ')[1],
+            System.Globalization.CultureInfo.InvariantCulture);
+
+        Assert.Contains("# TYPE process_resident_memory_bytes gauge", text, StringComparison.Ordinal);
+        var resident = Value("process_resident_memory_bytes");
+        var heap = Value("dotnet_gc_heap_size_bytes");
+        var committed = Value("dotnet_gc_committed_bytes");
+        Assert.InRange(heap, 0, committed); // zero until the first collection
+        Assert.InRange(committed, 1, resident);
+        Assert.Contains("dotnet_gc_collections_total{generation=\"0\"} ", text, StringComparison.Ordinal);
+    }
+
     private static async Task<JsonElement> PostAsync(HttpClient http, string path, object body)
     {
         using var response = await http.PostAsJsonAsync(new Uri(path, UriKind.Relative), body);

@@ -281,9 +281,9 @@ public sealed partial class LeaseKeeper : BackgroundService
 
     private static long NewId()
     {
-        Span<byte> bytes = stackalloc byte[8];
-        System.Security.Cryptography.RandomNumberGenerator.Fill(bytes);
-        return (long)(BitConverter.ToUInt64(bytes) & 0x7FFF_FFFF_FFFF_FFFF) is var id && id != 0 ? id : 1;
+        // Unique, not secret (etcd derives lease ids from the member id and a clock); Random.Shared avoids loading
+        // OpenSSL into the server just for this.
+        return Random.Shared.NextInt64(1, long.MaxValue);
     }
 
     [LoggerMessage(EventId = 3100, Level = LogLevel.Information, Message = "lease {LeaseId:x} expired and was revoked")]

@@ -44,14 +44,16 @@ public sealed class EventLog
             // revision are too: drop them here as well, so a member restored from a snapshot serves the same.
             if (head < entries.Count && entries[head].Revision == revision)
             {
-                var events = entries[head].Events;
-                for (var i = 0; i < events.Length; i++)
+                var events = entries[head];
+                for (var i = 0; i < events.Count; i++)
                 {
                     if (events[i].PrevKv is { } prev && prev.ModRevision < revision)
                     {
-                        events[i] = new Event { Type = events[i].Type, Kv = events[i].Kv };
+                        events = events.With(i, new Event { Type = events[i].Type, Kv = events[i].Kv });
                     }
                 }
+
+                entries[head] = events;
             }
 
             if (head > 1024 && head > entries.Count / 2)
@@ -91,13 +93,13 @@ public sealed class EventLog
             for (; i < entries.Count; i++)
             {
                 var e = entries[i];
-                if (e.Revision > toRevision || (taken > 0 && taken + e.Events.Length > maxEvents))
+                if (e.Revision > toRevision || (taken > 0 && taken + e.Count > maxEvents))
                 {
                     break;
                 }
 
                 into.Add(e);
-                taken += e.Events.Length;
+                taken += e.Count;
             }
 
             return true;
@@ -124,5 +126,44 @@ public sealed class EventLog
     }
 }
 
-/// <summary>The events one revision produced, in the order the writes happened.</summary>
-public readonly record struct RevisionEvents(long Revision, Event[] Events);
+/// <summary>
+/// The events one revision produced, in the order the writes happened. Most revisions are one write, so a single
+/// event is kept without an array around it (32 bytes less for every retained revision).
+/// </summary>
+public readonly struct RevisionEvents
+{
+    private readonly object events; // Event, or Event[] when the revision has more (or no) events
+
+    public RevisionEvents(long revision, Event[] events)
+    {
+        Revision = revision;
+        this.events = events.Length == 1 ? events[0] : events;
+    }
+
+    private RevisionEvents(long revision, object events)
+    {
+        Revision = revision;
+        this.events = events;
+    }
+
+    public long Revision { get; }
+
+    public int Count => events is Event[] many ? many.Length : 1;
+
+    public Event this[int index] => events is Event[] many
+        ? many[index]
+        : index == 0 ? (Event)events : throw new ArgumentOutOfRangeException(nameof(index));
+
+    /// <summary>A copy with the event at <paramref name="index"/> replaced (an array is replaced in place).</summary>
+    internal RevisionEvents With(int index, Event replacement)
+    {
+        if (events is Event[] many)
+        {
+            many[index] = replacement;
+            return this;
+        }
+
+        ArgumentOutOfRangeException.ThrowIfNotEqual(index, 0);
+        return new RevisionEvents(Revision, replacement);
+    }
+}

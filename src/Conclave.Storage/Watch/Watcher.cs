@@ -65,8 +65,9 @@ public sealed class Watcher
 
             foreach (var revision in scratch)
             {
-                foreach (var e in revision.Events)
+                for (var i = 0; i < revision.Count; i++)
                 {
+                    var e = revision[i];
                     if (Matches(e))
                     {
                         into.Add(PrevKv || e.PrevKv is null ? e : new Event { Type = e.Type, Kv = e.Kv });

@@ -45,6 +45,12 @@ public sealed partial class RaftNode
     /// <inheritdoc />
     public bool IsLearner => isLearner;
 
+    /// <summary>
+    /// Fault injection for tests: as the leader, end a promoted learner's feed without its "promoted" answer, as an
+    /// answer lost with a dying connection or leader would be. The learner must find out from the member list.
+    /// </summary>
+    internal bool LosePromotedAnswers { get; set; }
+
     private ConclaveErrorException NotForLearner(string what) =>
         new(ErrorCode.NotSupportedForLearner, $"this member is a learner: it serves serializable reads and watches, not {what}; use a voting member");
 
@@ -93,8 +99,12 @@ public sealed partial class RaftNode
 
                     if (session.TryHandOver())
                     {
-                        await responses.WriteAsync(new FollowResponse { Promoted = true, Term = (ulong)term, LeaderId = leaderId, CommitIndex = next - 1 }, ended.Token)
-                            .ConfigureAwait(false);
+                        if (!LosePromotedAnswers)
+                        {
+                            await responses.WriteAsync(new FollowResponse { Promoted = true, Term = (ulong)term, LeaderId = leaderId, CommitIndex = next - 1 }, ended.Token)
+                                .ConfigureAwait(false);
+                        }
+
                         session.HandedOver.TrySetResult(next - 1);
                         return;
                     }

@@ -105,6 +105,9 @@ internal static partial class Log
     [LoggerMessage(EventId = 2050, Level = LogLevel.Information, Message = "This member is a learner: it follows the leader's committed log from index {FromIndex} and does not vote")]
     public static partial void LearnerFollowing(ILogger logger, long fromIndex);
 
+    [LoggerMessage(EventId = 2070, Level = LogLevel.Information, Message = "The WAL in {Directory} was written with {ChunkSize}-byte chunks and keeps them (a chunk's size is part of the log's format); {Configured}-byte chunks apply to new data directories")]
+    public static partial void WalChunkSizeKept(ILogger logger, string directory, int chunkSize, int configured);
+
     [LoggerMessage(EventId = 2051, Level = LogLevel.Debug, Message = "Learner feed from {Url} ended: {Reason}")]
     public static partial void LearnerFeedEnded(ILogger logger, string url, string reason);
 

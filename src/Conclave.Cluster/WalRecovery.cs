@@ -36,6 +36,7 @@ internal static class WalRecovery
     public static async Task<ConclaveWriteAheadLog> OpenAsync(
         string directory, int chunkSize, SnapshottingStateMachine stateMachine, ILogger logger, CancellationToken cancellationToken)
     {
+        chunkSize = ChunkSizeOnDisk(directory, chunkSize, logger);
         IntegrityException failure;
         var checkpoint = ReadCheckpoint(directory);
         if (checkpoint.Valid)
@@ -79,6 +80,38 @@ internal static class WalRecovery
         var cutCommitted = checkpoint.Valid ? Math.Max(0, checkpoint.CommitIndex - lower) : -1;
         Log.WalCorrupt(logger, directory, failure.Message, quarantine, lower, cut, cutCommitted, failure);
         return await ConclaveWriteAheadLog.OpenAsync(directory, chunkSize, stateMachine, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The chunk size an existing log was written with, which it must be opened with: DotNext addresses entries by
+    /// offset / chunk size, so a log opened with another size reads the wrong pages and looks damaged (and recovery
+    /// would cut it). Every data page file is created at exactly the chunk size. A new log gets <paramref name="configured"/>.
+    /// </summary>
+    internal static int ChunkSizeOnDisk(string directory, int configured, ILogger logger)
+    {
+        var data = Path.Combine(directory, "data");
+        if (!Directory.Exists(data))
+        {
+            return configured;
+        }
+
+        var sizes = new DirectoryInfo(data).EnumerateFiles()
+            .Where(static f => uint.TryParse(f.Name, NumberStyles.None, CultureInfo.InvariantCulture, out _) && f.Length > 0)
+            .Select(static f => f.Length)
+            .Distinct()
+            .ToList();
+        if (sizes.Count == 0)
+        {
+            return configured;
+        }
+
+        var onDisk = checked((int)sizes.Max());
+        if (onDisk != configured)
+        {
+            Log.WalChunkSizeKept(logger, directory, onDisk, configured);
+        }
+
+        return onDisk;
     }
 
     private static async Task<bool> IsIntactAsync(

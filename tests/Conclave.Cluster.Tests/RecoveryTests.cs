@@ -82,6 +82,34 @@ public sealed class RecoveryTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ALogWrittenWithAnotherChunkSizeIsOpenedWithItsOwn()
+    {
+        // Written with 4 MiB chunks (the default before the seventh session), about 3 MB of log in one chunk file.
+        var old = member.Options with { WalChunkSize = 4 * 1024 * 1024 };
+        var before = new RecordingStateMachine();
+        await using (var node = await RaftNode.StartAsync(old, before))
+        {
+            for (var i = 0; i < 600; i++)
+            {
+                await node.ProposeAsync(RecordingStateMachine.Put($"{i:D4}" + new string('v', 5000)));
+            }
+        }
+
+        // Opened with 1 MiB chunks: it must read the same log, not see damage (which recovery would cut).
+        var after = new RecordingStateMachine();
+        await using (var node = await RaftNode.StartAsync(member.Options with { WalChunkSize = 1024 * 1024 }, after))
+        {
+            Assert.Equal(before.Keys, after.Keys);
+            Assert.Equal(601L, await node.ProposeAsync(RecordingStateMachine.Put("next")));
+        }
+
+        Assert.False(Directory.Exists(Wal + ".corrupt"), "nothing set aside");
+        Assert.Empty(Directory.GetDirectories(member.DataDirectory, "wal.corrupt-*"));
+        Assert.Contains(logs.Records, r => r.EventId.Id == 2070);
+        Assert.All(Directory.GetFiles(Path.Combine(Wal, "data")), f => Assert.Equal(4 * 1024 * 1024, new FileInfo(f).Length));
+    }
+
+    [Fact]
     public async Task OneMemberClusterMayMoveToAnotherPeerPort()
     {
         var written = await WriteAsync(10);

@@ -155,7 +155,7 @@ internal sealed partial class SnapshotFile : ISnapshot
         private readonly FileStream file;
         private readonly XxHash64 hash = new();
         private long length;
-        private bool sealed_;
+        private bool isSealed;
 
         public Writer(string directory, long index, long term)
         {
@@ -183,7 +183,7 @@ internal sealed partial class SnapshotFile : ISnapshot
 
         public override void Write(ReadOnlySpan<byte> buffer)
         {
-            ObjectDisposedException.ThrowIf(sealed_, this);
+            ObjectDisposedException.ThrowIf(isSealed, this);
             hash.Append(buffer);
             file.Write(buffer);
             length += buffer.Length;
@@ -206,7 +206,7 @@ internal sealed partial class SnapshotFile : ISnapshot
         /// <summary>Ends the payload: writes the trailer and the header into the file (page cache, not yet durable).</summary>
         public void Seal()
         {
-            sealed_ = true;
+            isSealed = true;
             Span<byte> trailer = stackalloc byte[TrailerSize];
             BinaryPrimitives.WriteUInt64LittleEndian(trailer, hash.GetCurrentHashAsUInt64());
             file.Write(trailer);

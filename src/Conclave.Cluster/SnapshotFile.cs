@@ -146,7 +146,7 @@ internal sealed partial class SnapshotFile : ISnapshot
     /// A snapshot being written: a write-only stream of the payload that frames and hashes it on the way to the
     /// file. Written under the apply order (memory speed: no flush), committed in the background (fsync, rename).
     /// </summary>
-    internal sealed class Writer : Stream
+    internal sealed class Writer : WriteOnlyStream
     {
         private readonly string directory;
         private readonly long index;
@@ -163,23 +163,11 @@ internal sealed partial class SnapshotFile : ISnapshot
             this.index = index;
             this.term = term;
             temp = System.IO.Path.Combine(directory, $"{Guid.NewGuid():N}.tmp");
-            file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, bufferSize: 256 * 1024);
-            file.Write(new byte[HeaderSize]); // the real header (with the payload length) is written by Seal
+            file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, bufferSize: 64 * 1024);
+            file.Write(stackalloc byte[HeaderSize]); // the real header (with the payload length) is written by Seal
         }
-
-        public override bool CanRead => false;
-
-        public override bool CanSeek => false;
-
-        public override bool CanWrite => true;
 
         public override long Length => length;
-
-        public override long Position
-        {
-            get => length;
-            set => throw new NotSupportedException();
-        }
 
         public override void Write(ReadOnlySpan<byte> buffer)
         {
@@ -188,20 +176,6 @@ internal sealed partial class SnapshotFile : ISnapshot
             file.Write(buffer);
             length += buffer.Length;
         }
-
-        public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
-
-        public override void WriteByte(byte value) => Write([value]);
-
-        public override void Flush()
-        {
-        }
-
-        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
 
         /// <summary>Ends the payload: writes the trailer and the header into the file (page cache, not yet durable).</summary>
         public void Seal()

@@ -95,17 +95,16 @@ internal static class WalRecovery
             return configured;
         }
 
-        var sizes = new DirectoryInfo(data).EnumerateFiles()
-            .Where(static f => uint.TryParse(f.Name, NumberStyles.None, CultureInfo.InvariantCulture, out _) && f.Length > 0)
+        var onDisk = checked((int)new DirectoryInfo(data).EnumerateFiles()
+            .Where(static f => uint.TryParse(f.Name, NumberStyles.None, CultureInfo.InvariantCulture, out _))
             .Select(static f => f.Length)
-            .Distinct()
-            .ToList();
-        if (sizes.Count == 0)
+            .DefaultIfEmpty(0)
+            .Max());
+        if (onDisk == 0)
         {
-            return configured;
+            return configured; // no page written yet
         }
 
-        var onDisk = checked((int)sizes.Max());
         if (onDisk != configured)
         {
             Log.WalChunkSizeKept(logger, directory, onDisk, configured);

@@ -26,25 +26,37 @@ public sealed class LearnerTests(ITestOutputHelper output) : IAsyncLifetime
         return range.Count;
     }
 
+    /// <summary>
+    /// Writes <paramref name="count"/> keys under <paramref name="prefix"/>, adds a learner through
+    /// <paramref name="via"/> (a follower: the leader records it), starts it like any joining member, and waits until
+    /// it holds those keys. Returns its slot, the MemberAdd answer and a channel to it.
+    /// </summary>
+    private async Task<(int Index, MemberAddResponse Added, GrpcChannel Channel)> StartLearnerAsync(GrpcChannel via, string prefix, int count)
+    {
+        var kv = new KV.KVClient(via);
+        for (var i = 0; i < count; i++)
+        {
+            await kv.PutAsync(new PutRequest { Key = Bytes($"{prefix}{i:d3}"), Value = Bytes("v") });
+        }
+
+        var (index, peerUrl) = cluster.AddMemberSlot();
+        var added = await new Api.Etcd.Cluster.ClusterClient(via).MemberAddAsync(new MemberAddRequest { PeerURLs = { peerUrl }, IsLearner = true });
+        await cluster.StartMemberAsync(index);
+        var channel = GrpcChannel.ForAddress(cluster.Endpoints[index]);
+        await Eventually.WaitAsync(async _ => await CountAsync(channel, prefix) == count, TimeSpan.FromSeconds(30), "the learner to hold the data written before it started");
+        return (index, added, channel);
+    }
+
     [Fact]
     public async Task A_learner_follows_serves_serializable_reads_and_watches_does_not_vote_and_is_promoted()
     {
         using var follower = GrpcChannel.ForAddress(cluster.Endpoints[await cluster.FollowerAsync()]);
         var kv = new KV.KVClient(follower);
-        for (var i = 0; i < 300; i++)
-        {
-            await kv.PutAsync(new PutRequest { Key = Bytes($"before/{i:d3}"), Value = Bytes("v") });
-        }
-
-        // Added through a follower (the leader records it), then started like any joining member.
-        var (index, peerUrl) = cluster.AddMemberSlot();
-        var added = await new Api.Etcd.Cluster.ClusterClient(follower).MemberAddAsync(new MemberAddRequest { PeerURLs = { peerUrl }, IsLearner = true });
+        var (index, added, learnerChannel) = await StartLearnerAsync(follower, "before/", 300);
+        using var _ = learnerChannel;
         Assert.True(added.Member.IsLearner);
         Assert.Contains(added.Members, m => m.ID == added.Member.ID && m.IsLearner);
-        await cluster.StartMemberAsync(index);
         var learner = cluster[index].Node;
-        using var learnerChannel = GrpcChannel.ForAddress(cluster.Endpoints[index]);
-        await Eventually.WaitAsync(async _ => await CountAsync(learnerChannel, "before/") == 300, TimeSpan.FromSeconds(30), "the learner to hold the data written before it started");
         Assert.True(learner.Consensus.Status.IsLearner);
         Assert.Equal(cluster[0].Node.Consensus.ClusterId, learner.Consensus.ClusterId);
 
@@ -110,18 +122,9 @@ public sealed class LearnerTests(ITestOutputHelper output) : IAsyncLifetime
     public async Task A_learner_whose_promoted_answer_is_lost_becomes_a_voter_from_the_member_list()
     {
         using var follower = GrpcChannel.ForAddress(cluster.Endpoints[await cluster.FollowerAsync()]);
-        var kv = new KV.KVClient(follower);
-        for (var i = 0; i < 20; i++)
-        {
-            await kv.PutAsync(new PutRequest { Key = Bytes($"lost/{i:d2}"), Value = Bytes("v") });
-        }
-
-        var (index, peerUrl) = cluster.AddMemberSlot();
-        var added = await new Api.Etcd.Cluster.ClusterClient(follower).MemberAddAsync(new MemberAddRequest { PeerURLs = { peerUrl }, IsLearner = true });
-        await cluster.StartMemberAsync(index);
+        var (index, added, learnerChannel) = await StartLearnerAsync(follower, "lost/", 20);
+        using var _ = learnerChannel;
         var learner = cluster[index].Node;
-        using var learnerChannel = GrpcChannel.ForAddress(cluster.Endpoints[index]);
-        await Eventually.WaitAsync(async _ => await CountAsync(learnerChannel, "lost/") == 20, TimeSpan.FromSeconds(30), "the learner to follow the log");
 
         // Whichever member leads hands the learner over to Raft without telling it (the answer is lost, as under a
         // leader restart in CI): the learner has to learn of its promotion from the member list.

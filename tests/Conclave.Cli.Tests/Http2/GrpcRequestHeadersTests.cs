@@ -1,6 +1,7 @@
 using Conclave.Cli.Bench.Http2;
 using Grpc.Core;
 using Conclave.Server.Http2;
+using Conclave.Server.Tests.Http2;
 
 namespace Conclave.Cli.Tests.Http2;
 

@@ -5,6 +5,7 @@ using Google.Protobuf;
 using Grpc.Core;
 using static Conclave.Cli.Tests.Http2.ScriptedConnection;
 using Conclave.Server.Http2;
+using Conclave.Server.Tests.Http2;
 
 namespace Conclave.Cli.Tests.Http2;
 

@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using Conclave.Cli.Bench.Http2;
 using Google.Protobuf;
 using Conclave.Server.Http2;
+using Conclave.Server.Tests.Http2;
 
 namespace Conclave.Cli.Tests.Http2;
 

@@ -1,8 +1,7 @@
 using System.Text;
-using Conclave.Cli.Bench.Http2;
 using Conclave.Server.Http2;
 
-namespace Conclave.Cli.Tests.Http2;
+namespace Conclave.Server.Tests.Http2;
 
 public sealed class HuffmanDecoderTests
 {

@@ -1,7 +1,6 @@
-using Conclave.Cli.Bench.Http2;
 using Conclave.Server.Http2;
 
-namespace Conclave.Cli.Tests.Http2;
+namespace Conclave.Server.Tests.Http2;
 
 public sealed class FrameReaderTests
 {

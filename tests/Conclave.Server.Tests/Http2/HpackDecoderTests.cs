@@ -1,7 +1,6 @@
-using Conclave.Cli.Bench.Http2;
 using Conclave.Server.Http2;
 
-namespace Conclave.Cli.Tests.Http2;
+namespace Conclave.Server.Tests.Http2;
 
 /// <summary>The examples of RFC 7541 Appendix C, decoded block by block with the dynamic table checked after each.</summary>
 public sealed class HpackDecoderTests

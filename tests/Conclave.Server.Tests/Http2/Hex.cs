@@ -1,4 +1,4 @@
-namespace Conclave.Cli.Tests.Http2;
+namespace Conclave.Server.Tests.Http2;
 
 internal static class Hex
 {

@@ -51,6 +51,15 @@ public sealed partial class RaftNode
     /// </summary>
     internal bool LosePromotedAnswers { get; set; }
 
+    /// <summary>
+    /// Fault injection for tests: as a learner, take this long to act on a "promoted" answer, as a busy member would.
+    /// MemberPromote must still not return before this member has left learner mode.
+    /// </summary>
+    internal TimeSpan PromotedAnswerDelay { get; set; }
+
+    /// <summary>How long a leader waits for a promoted learner to leave learner mode and end its feed.</summary>
+    private static readonly TimeSpan PromotedAckWait = TimeSpan.FromSeconds(5);
+
     private ConclaveErrorException NotForLearner(string what) =>
         new(ErrorCode.NotSupportedForLearner, $"this member is a learner: it serves serializable reads and watches, not {what}; use a voting member");
 
@@ -103,6 +112,10 @@ public sealed partial class RaftNode
                         {
                             await responses.WriteAsync(new FollowResponse { Promoted = true, Term = (ulong)term, LeaderId = leaderId, CommitIndex = next - 1 }, ended.Token)
                                 .ConfigureAwait(false);
+                            // The learner leaves learner mode and then ends its feed (see FollowAsync): waiting for that
+                            // end means that when MemberPromote returns, the member no longer refuses writes as a
+                            // learner. Bounded: an answer lost on the way is covered by the member list.
+                            await Task.WhenAny(acks, Task.Delay(PromotedAckWait, ended.Token)).ConfigureAwait(false);
                         }
 
                         session.HandedOver.TrySetResult(next - 1);
@@ -531,6 +544,14 @@ public sealed partial class RaftNode
                 Volatile.Write(ref followedTerm, (long)response.Term);
                 if (response.Promoted)
                 {
+                    if (PromotedAnswerDelay > TimeSpan.Zero)
+                    {
+                        await Task.Delay(PromotedAnswerDelay, token).ConfigureAwait(false);
+                    }
+
+                    // Out of learner mode before the feed ends: the leader waits for that end before MemberPromote
+                    // returns (BecomeVoterAsync then hands the log to Raft).
+                    isLearner = false;
                     return true;
                 }
 

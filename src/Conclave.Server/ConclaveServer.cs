@@ -32,11 +32,9 @@ public sealed class ConclaveServer : IAsyncDisposable
     }
 
     /// <summary>The log category whose being enabled makes ASP.NET Core start an Activity per request.</summary>
-    internal const string HostingDiagnosticsCategory = "Microsoft.AspNetCore.Hosting.Diagnostics";
+    private const string HostingDiagnosticsCategory = "Microsoft.AspNetCore.Hosting.Diagnostics";
 
     public ConclaveNode Node { get; }
-
-    internal IServiceProvider Services => app.Services;
 
     /// <summary>The bound gRPC URLs (ports resolved).</summary>
     public IReadOnlyList<string> ClientUrls { get; }
@@ -81,7 +79,7 @@ public sealed class ConclaveServer : IAsyncDisposable
 
         // ASP.NET Core starts an Activity (a W3C trace id, a log scope) for every request while this category is
         // enabled at any level, even when nothing traces: about a tenth of the server's CPU per put. It logs only
-        // request start/finish (Information) and host start-up failures, which reach the caller as exceptions.
+        // request start/finish (Information); host start-up failures are still logged by Microsoft.Extensions.Hosting.
         builder.Logging.AddFilter(HostingDiagnosticsCategory, LogLevel.None);
 
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(1.5));

@@ -145,6 +145,24 @@ public sealed class LearnerTests(ITestOutputHelper output) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_promoted_learner_takes_writes_as_soon_as_member_promote_returns()
+    {
+        using var follower = GrpcChannel.ForAddress(cluster.Endpoints[await cluster.FollowerAsync()]);
+        var (index, added, learnerChannel) = await StartLearnerAsync(follower, "slow/", 20);
+        using var _ = learnerChannel;
+        var learner = (Conclave.Cluster.RaftNode)cluster[index].Node.Consensus;
+
+        // A busy learner is slow to act on its "promoted" answer (CI once wrote to it 50 ms after MemberPromote
+        // returned and was refused as a learner): MemberPromote waits until it has left learner mode.
+        learner.PromotedAnswerDelay = TimeSpan.FromMilliseconds(700);
+        await new Api.Etcd.Cluster.ClusterClient(follower).MemberPromoteAsync(new MemberPromoteRequest { ID = added.Member.ID });
+
+        Assert.False(learner.IsLearner);
+        var put = await new KV.KVClient(learnerChannel).PutAsync(new PutRequest { Key = Bytes("slow/after"), Value = Bytes("v") });
+        Assert.True(put.Header.Revision > 20);
+    }
+
+    [Fact]
     public async Task A_learner_restarts_from_its_own_log_and_a_removed_learner_stops()
     {
         using var channel = GrpcChannel.ForAddress(cluster.Endpoints[0]);

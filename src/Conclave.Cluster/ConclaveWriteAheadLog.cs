@@ -6,7 +6,10 @@ using DotNext.Net.Cluster.Consensus.Raft.StateMachine;
 
 namespace Conclave.Cluster;
 
-/// <summary>DotNext's WAL configured for Conclave, opened and checked once before Raft starts (see <see cref="WalRecovery"/>).</summary>
+/// <summary>
+/// DotNext's WAL as Conclave configured it before ADR 0007; now opened only to read an old data directory's log
+/// during <see cref="LogMigration"/> (see <see cref="WalRecovery"/>). The install guard below is kept with it.
+/// </summary>
 /// <remarks>
 /// <para>
 /// Works around a race in DotNext 6.12's WAL (reproduced by <c>SnapshotInstallTests</c>, found by the snapshot

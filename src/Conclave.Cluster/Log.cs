@@ -122,4 +122,22 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 2055, Level = LogLevel.Information, Message = "Promoting learner {MemberId:x}: it stopped following at index {Index}; adding it as a voting member")]
     public static partial void PromotingLearner(ILogger logger, ulong memberId, long index);
+
+    [LoggerMessage(EventId = 2080, Level = LogLevel.Warning, Message = "Raft log segment {Path} ends in a torn write at offset {Offset} ({Bytes} bytes discarded: {Reason}); it was never acknowledged")]
+    public static partial void WalTornTail(ILogger logger, string path, long offset, long bytes, string reason);
+
+    [LoggerMessage(EventId = 2081, Level = LogLevel.Critical, Message = "Raft log segment {Path} is damaged at offset {Offset}: {Reason}. The log was copied to {QuarantineDirectory} and keeps its intact prefix, through entry {KeptThrough}; a leader sends later committed entries again, a lone member has lost them")]
+    public static partial void WalDamaged(ILogger logger, string path, long offset, string reason, string quarantineDirectory, long keptThrough);
+
+    [LoggerMessage(EventId = 2082, Level = LogLevel.Warning, Message = "Preparing the next Raft log segment failed ({Reason}); it is prepared again when needed")]
+    public static partial void WalSpareFailed(ILogger logger, string reason);
+
+    [LoggerMessage(EventId = 2083, Level = LogLevel.Critical, Message = "Writing the Raft log failed; this member takes no more writes until it is restarted")]
+    public static partial void WalWriteFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 2084, Level = LogLevel.Warning, Message = "Deleting a Raft log segment behind the snapshot failed: {Reason}")]
+    public static partial void WalDeleteFailed(ILogger logger, string reason);
+
+    [LoggerMessage(EventId = 2085, Level = LogLevel.Information, Message = "Moved the Raft log from DotNext's format in {From} ({Entries} entries after snapshot {SnapshotIndex}, term {Term}, commit {Commit}) to {To}; the old log is kept in {Kept}")]
+    public static partial void WalMigrated(ILogger logger, string from, long entries, long snapshotIndex, long term, long commit, string to, string kept);
 }

@@ -206,20 +206,22 @@ public sealed partial class RaftNode
     {
         var response = new FollowResponse();
         var last = Math.Min(commit, from + FollowBatchEntries - 1);
-        using var reader = await wal.ReadAsync(from, last, token).ConfigureAwait(false);
+        await Task.CompletedTask.ConfigureAwait(false);
+        token.ThrowIfCancellationRequested();
         var bytes = 0L;
-        foreach (var entry in reader)
+        foreach (var read in wal.Read(from, last).Entries)
         {
-            if (entry.IsSnapshot)
+            if (read is not StoredEntry entry)
             {
-                break;
+                break; // the snapshot: the log before it is compacted
             }
 
             var item = new FollowEntry { Index = entry.Index, Term = entry.Term };
-            if (entry.TryGetPayload(out var payload) && !payload.IsEmpty)
+            if (entry.Payload.Length > 0)
             {
-                item.Payload = UnsafeByteOperations.UnsafeWrap(System.Buffers.BuffersExtensions.ToArray(payload));
-                bytes += payload.Length;
+                // Entries are immutable once in the log: the payload is shared, not copied.
+                item.Payload = UnsafeByteOperations.UnsafeWrap(entry.Payload);
+                bytes += entry.Payload.Length;
             }
 
             response.Entries.Add(item);
@@ -537,7 +539,6 @@ public sealed partial class RaftNode
         {
             await call.RequestStream.WriteAsync(first, token).ConfigureAwait(false);
             SnapshotBuffer? snapshot = null;
-            var audit = (IAuditTrail<IRaftLogEntry>)wal;
             await foreach (var response in call.ResponseStream.ReadAllAsync(token).ConfigureAwait(false))
             {
                 Volatile.Write(ref followedLeader, response.LeaderId);
@@ -568,7 +569,7 @@ public sealed partial class RaftNode
                     {
                         if (response.SnapshotIndex > wal.LastCommittedEntryIndex)
                         {
-                            await audit.AppendAsync(new FollowedSnapshot(response.SnapshotIndex, snapshot), response.SnapshotIndex, token).ConfigureAwait(false);
+                            await wal.AppendAsync(new FollowedSnapshot(response.SnapshotIndex, snapshot), response.SnapshotIndex, token).ConfigureAwait(false);
                         }
                     }
 
@@ -579,7 +580,7 @@ public sealed partial class RaftNode
                 {
                     if (entry.Index > wal.LastCommittedEntryIndex)
                     {
-                        await audit.AppendAsync(new BinaryLogEntry { Content = entry.Payload.Memory, Term = entry.Term }, entry.Index, token).ConfigureAwait(false);
+                        await wal.AppendAsync(new BinaryLogEntry { Content = entry.Payload.Memory, Term = entry.Term }, entry.Index, token).ConfigureAwait(false);
                     }
                 }
 

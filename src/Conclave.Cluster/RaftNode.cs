@@ -10,7 +10,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace Conclave.Cluster;
 
 /// <summary>
-/// <see cref="IConsensus"/> over DotNext's Raft (TCP transport, <c>WriteAheadLog</c>). A single member is a
+/// <see cref="IConsensus"/> over DotNext's Raft (TCP transport) and our own log (<see cref="RaftLog"/>). A single member is a
 /// one-member cluster on the same code path. Concurrent proposals are batched into one log entry each
 /// (<see cref="CommandBatch"/>), and several entries are in flight at once, so the next batch forms while the
 /// previous one is replicated and flushed.
@@ -20,7 +20,8 @@ public sealed partial class RaftNode : IConsensus
     private readonly RaftNodeOptions options;
     private readonly ClusterTopology topology;
     private readonly RaftCluster cluster;
-    private readonly ConclaveWriteAheadLog wal;
+    private readonly RaftLog wal;
+    private readonly PersistentStateShell shell;
     private readonly SnapshottingStateMachine stateMachine;
     private readonly PeerConfigurationStorage membership;
     private readonly ClusterMetrics metrics;
@@ -40,7 +41,8 @@ public sealed partial class RaftNode : IConsensus
         RaftNodeOptions options,
         ClusterTopology topology,
         RaftCluster cluster,
-        ConclaveWriteAheadLog wal,
+        RaftLog wal,
+        PersistentStateShell shell,
         SnapshottingStateMachine stateMachine,
         PeerConfigurationStorage membership,
         ClusterMetrics metrics,
@@ -59,15 +61,16 @@ public sealed partial class RaftNode : IConsensus
         this.topology = topology;
         this.cluster = cluster;
         this.wal = wal;
+        this.shell = shell;
         this.stateMachine = stateMachine;
         this.membership = membership;
         this.metrics = metrics;
         this.logger = logger;
-        link = new LeaderLink(cluster, wal, topology);
-        leaderBarrier = new LeaderBarrier(cluster, wal, link, topology.Local.Id, () => stateMachine.Restored);
+        link = new LeaderLink(cluster, shell, topology);
+        leaderBarrier = new LeaderBarrier(cluster, shell, link, topology.Local.Id, () => stateMachine.Restored);
         var pending = new PendingBatches(topology.Local.Id);
         stateMachine.Pending = pending;
-        pipeline = new ProposalPipeline(cluster, wal, link, leaderBarrier, pending, options, metrics, logger, stopping.Token);
+        pipeline = new ProposalPipeline(cluster, shell, link, leaderBarrier, pending, options, metrics, logger, stopping.Token);
         barriers = new ReadBarrierCoalescer(BarrierRoundAsync);
         commitAnnouncer = new ReadBarrierCoalescer(AnnounceCommitAsync);
         cluster.LeaderChanged += OnLeaderChanged;
@@ -86,8 +89,8 @@ public sealed partial class RaftNode : IConsensus
 
     /// <inheritdoc />
     public ulong Term => isLearner
-        ? (ulong)Math.Max(Volatile.Read(ref followedTerm), ((IPersistentState)wal).Term)
-        : (ulong)((IPersistentState)wal).Term;
+        ? (ulong)Math.Max(Volatile.Read(ref followedTerm), wal.Term)
+        : (ulong)wal.Term;
 
     /// <inheritdoc />
     public ConsensusStatus Status
@@ -100,7 +103,7 @@ public sealed partial class RaftNode : IConsensus
                 ClusterId,
                 topology.Local.Id,
                 learner ? Volatile.Read(ref followedLeader) : leader is null ? 0 : ClusterTopology.MemberId(leader.EndPoint),
-                learner ? (ulong)Math.Max(Volatile.Read(ref followedTerm), ((IPersistentState)wal).Term) : (ulong)((IPersistentState)wal).Term,
+                learner ? (ulong)Math.Max(Volatile.Read(ref followedTerm), wal.Term) : (ulong)wal.Term,
                 wal.LastCommittedEntryIndex,
                 wal.LastAppliedIndex,
                 CurrentMembers(),
@@ -142,7 +145,8 @@ public sealed partial class RaftNode : IConsensus
 
         var dataDirectory = Path.GetFullPath(options.DataDirectory);
         Directory.CreateDirectory(dataDirectory);
-        ConclaveWriteAheadLog? wal = null;
+        RaftLog? wal = null;
+        PersistentStateShell? shell = null;
         var metrics = new ClusterMetrics(() => wal?.LastAppliedIndex ?? 0, () => wal?.LastCommittedEntryIndex ?? 0);
         var adapter = new SnapshottingStateMachine(stateMachine, Path.Combine(dataDirectory, "snap"), options.SnapshotInterval, options.SnapshotLogBytes, logger, metrics)
         {
@@ -153,9 +157,11 @@ public sealed partial class RaftNode : IConsensus
         try
         {
             adapter.RestoreLatest();
-            wal = await WalRecovery.OpenAsync(Path.Combine(dataDirectory, "wal"), options.WalChunkSize, adapter, logger, cancellationToken)
-                .ConfigureAwait(false);
+            var logDirectory = Path.Combine(dataDirectory, "log");
+            await LogMigration.MigrateAsync(dataDirectory, logDirectory, options.WalSegmentSize, adapter, topology, logger, cancellationToken).ConfigureAwait(false);
+            wal = await RaftLog.OpenAsync(logDirectory, options.WalSegmentSize, adapter, logger, cancellationToken).ConfigureAwait(false);
             membership = new PeerConfigurationStorage(Path.Combine(dataDirectory, "members"));
+            wal.Configuration = membership;
             var movedFrom = await membership.PrepareAsync(topology, cancellationToken).ConfigureAwait(false);
             if (movedFrom is not null)
             {
@@ -167,7 +173,7 @@ public sealed partial class RaftNode : IConsensus
             {
                 // Alone, DotNext makes this member leader without an election, in the persisted term (0 on a new
                 // log). Start a new term as an election would, so terms grow with every start as etcd's do.
-                await ((IPersistentState)wal).IncrementTermAsync(ClusterMemberId.FromEndPoint(topology.Local.EndPoint), cancellationToken)
+                await wal.IncrementTermAsync(ClusterMemberId.FromEndPoint(topology.Local.EndPoint), cancellationToken)
                     .ConfigureAwait(false);
             }
 
@@ -186,7 +192,8 @@ public sealed partial class RaftNode : IConsensus
             };
             var clusterId = ClusterIdentity.Load(dataDirectory, topology, options.JoinExisting);
             LeaderLink.Describe(configuration.Metadata, topology.Local, clusterId ?? topology.ClusterId);
-            cluster = new RaftCluster(configuration) { AuditTrail = wal };
+            shell = PersistentStateShell.Create(Path.Combine(logDirectory, "dotnext-shell"), wal);
+            cluster = new RaftCluster(configuration) { AuditTrail = shell };
             await cluster.StartAsync(cancellationToken).ConfigureAwait(false);
             if (cluster.Members.Count == 1)
             {
@@ -197,13 +204,18 @@ public sealed partial class RaftNode : IConsensus
             }
 
             Log.Started(logger, wal.LastEntryIndex, wal.LastCommittedEntryIndex, wal.LastAppliedIndex, adapter.SnapshotIndex);
-            return new RaftNode(options, topology, cluster, wal, adapter, membership, metrics, logger, dataDirectory, clusterId);
+            return new RaftNode(options, topology, cluster, wal, shell, adapter, membership, metrics, logger, dataDirectory, clusterId);
         }
         catch
         {
             if (cluster is not null)
             {
                 await cluster.DisposeAsync().ConfigureAwait(false);
+            }
+
+            if (shell is not null)
+            {
+                await shell.DisposeAsync().ConfigureAwait(false);
             }
 
             if (wal is not null)
@@ -222,7 +234,7 @@ public sealed partial class RaftNode : IConsensus
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(options.DataDirectory, nameof(options.DataDirectory));
         ArgumentNullException.ThrowIfNull(options.PeerEndpoint, nameof(options.PeerEndpoint));
-        ArgumentOutOfRangeException.ThrowIfLessThan(options.WalChunkSize, 1024 * 1024, nameof(options.WalChunkSize));
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.WalSegmentSize, 1024 * 1024, nameof(options.WalSegmentSize));
         ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxBatchCommands, 1, nameof(options.MaxBatchCommands));
         ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxBatchBytes, 1024, nameof(options.MaxBatchBytes));
         ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxInFlightBatches, 1, nameof(options.MaxInFlightBatches));
@@ -482,7 +494,7 @@ public sealed partial class RaftNode : IConsensus
             joinSignal.Release(); // a leader that stepped down hands its joining members over
         }
 
-        var term = ((IPersistentState)wal).Term;
+        var term = wal.Term;
         var member = topology.Find(leader?.EndPoint);
         if (leader is null)
         {
@@ -554,6 +566,7 @@ public sealed partial class RaftNode : IConsensus
         await link.DisposeAsync().ConfigureAwait(false);
         await cluster.StopAsync(CancellationToken.None).ConfigureAwait(false);
         await cluster.DisposeAsync().ConfigureAwait(false);
+        await shell.DisposeAsync().ConfigureAwait(false);
         await wal.DisposeAsync().ConfigureAwait(false);
         membership.Dispose();
         await stateMachine.DisposeAsync().ConfigureAwait(false);

@@ -87,12 +87,11 @@ public sealed record RaftNodeOptions
     public int MaxQueuedProposals { get; init; } = 65_536;
 
     /// <summary>
-    /// Size of one WAL chunk file (and of the memory page that holds it). DotNext's default (one OS page) is far too
-    /// small; at least 1 MiB. 1 MiB is not a multiple of the 2 MiB huge page, which matters: DotNext backs chunks
-    /// that are with huge pages and then keeps released chunks resident in its pool, while other chunks are returned
-    /// to the OS once a snapshot has made them unnecessary (docs/benchmarks.md, seventh session).
+    /// Size of one Raft log segment file (at least 1 MiB). Segments are zero-filled before their first write, so a
+    /// flush overwrites allocated blocks; the next one is prepared in the background while the current one fills, and
+    /// segments behind the newest snapshot are deleted. Larger segments mean fewer files and rarer preparation.
     /// </summary>
-    public int WalChunkSize { get; init; } = 1024 * 1024;
+    public long WalSegmentSize { get; init; } = 4L * 1024 * 1024;
 
     /// <summary>Clock for timeouts.</summary>
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;

@@ -216,7 +216,8 @@ internal sealed partial class SnapshotFile : ISnapshot
     }
 
     /// <summary>Receives a snapshot image sent by the leader, verifies it, and makes it durable.</summary>
-    public static async ValueTask<SnapshotFile> ReceiveAsync(string directory, LogEntry entry, CancellationToken token)
+    public static async ValueTask<SnapshotFile> ReceiveAsync<TEntry>(string directory, TEntry entry, long entryIndex, CancellationToken token)
+        where TEntry : DotNext.Net.Cluster.Consensus.Raft.IRaftLogEntry
     {
         var temp = System.IO.Path.Combine(directory, $"{Guid.NewGuid():N}.tmp");
         try
@@ -231,9 +232,9 @@ internal sealed partial class SnapshotFile : ISnapshot
             }
 
             var (index, term) = Verify(temp);
-            if (index != entry.Index)
+            if (index != entryIndex)
             {
-                throw new InvalidDataException($"Snapshot from the leader claims index {index} but was sent as index {entry.Index}.");
+                throw new InvalidDataException($"Snapshot from the leader claims index {index} but was sent as index {entryIndex}.");
             }
 
             return Commit(directory, temp, index, term);

@@ -6,16 +6,16 @@ using Microsoft.Extensions.Logging;
 namespace Conclave.Cluster;
 
 /// <summary>
-/// DotNext's <see cref="IStateMachine"/> over our <see cref="IReplicatedStateMachine"/>: applies committed
-/// entries in order, hands results to the proposers on this member, and keeps snapshots.
+/// <see cref="RaftLog"/>'s view of our <see cref="IReplicatedStateMachine"/>: applies committed entries in order,
+/// hands results to the proposers on this member, and keeps snapshots.
 /// </summary>
 /// <remarks>
 /// A snapshot is captured under the apply order (so it is consistent without the state machine knowing about
 /// concurrency) straight into its file's page cache, and flushed to disk in the background while applies go on. Once it is durable,
-/// <see cref="Snapshot"/> reports it and the WAL deletes the log behind it and calls
+/// <see cref="Snapshot"/> reports it and the log drops the entries behind it and calls
 /// <see cref="ReclaimGarbageAsync"/>, which deletes older snapshot files.
 /// </remarks>
-internal sealed class SnapshottingStateMachine : IStateMachine, IAsyncDisposable
+internal sealed class SnapshottingStateMachine : IAsyncDisposable
 {
     private readonly IReplicatedStateMachine machine;
     private readonly string directory;
@@ -57,7 +57,7 @@ internal sealed class SnapshottingStateMachine : IStateMachine, IAsyncDisposable
     /// <summary>Index of the last log entry passed through this adapter (including entries without payload).</summary>
     public long AppliedIndex => Volatile.Read(ref appliedIndex);
 
-    public ISnapshot? Snapshot => Volatile.Read(ref snapshot);
+    public SnapshotFile? Snapshot => Volatile.Read(ref snapshot);
 
     /// <summary>Index of the newest durable snapshot, 0 when none.</summary>
     public long SnapshotIndex => Volatile.Read(ref snapshot)?.Index ?? 0;
@@ -108,13 +108,8 @@ internal sealed class SnapshottingStateMachine : IStateMachine, IAsyncDisposable
         }
     }
 
-    public ValueTask<long> ApplyAsync(LogEntry entry, CancellationToken token)
+    public ValueTask<long> ApplyAsync(StoredEntry entry, CancellationToken token)
     {
-        if (entry.IsSnapshot)
-        {
-            return InstallSnapshotAsync(entry, token);
-        }
-
         if (entry.Index <= appliedIndex)
         {
             return ValueTask.FromResult(appliedIndex);
@@ -123,18 +118,18 @@ internal sealed class SnapshottingStateMachine : IStateMachine, IAsyncDisposable
         return restoring.IsCompleted ? ValueTask.FromResult(ApplyEntry(entry)) : ApplyAfterRestoreAsync(entry);
     }
 
-    private async ValueTask<long> ApplyAfterRestoreAsync(LogEntry entry)
+    private async ValueTask<long> ApplyAfterRestoreAsync(StoredEntry entry)
     {
         await restoring.ConfigureAwait(false);
         return ApplyEntry(entry);
     }
 
-    private long ApplyEntry(in LogEntry entry)
+    private long ApplyEntry(StoredEntry entry)
     {
-        if (entry.TryGetPayload(out var payload) && !payload.IsEmpty)
+        if (entry.Payload.Length > 0)
         {
-            Apply(entry, payload);
-            bytesSinceCapture += payload.Length;
+            Apply(entry, entry.Payload);
+            bytesSinceCapture += entry.Payload.Length;
         }
 
         Volatile.Write(ref appliedIndex, entry.Index);
@@ -146,21 +141,8 @@ internal sealed class SnapshottingStateMachine : IStateMachine, IAsyncDisposable
         return entry.Index;
     }
 
-    private void Apply(in LogEntry entry, ReadOnlySequence<byte> payload)
+    private void Apply(StoredEntry entry, ReadOnlySpan<byte> span)
     {
-        byte[]? rented = null;
-        ReadOnlySpan<byte> span;
-        if (payload.IsSingleSegment)
-        {
-            span = payload.FirstSpan;
-        }
-        else
-        {
-            rented = ArrayPool<byte>.Shared.Rent(checked((int)payload.Length));
-            payload.CopyTo(rented);
-            span = rented.AsSpan(0, (int)payload.Length);
-        }
-
         try
         {
             var results = machine.Apply(entry.Index, entry.Term, span);
@@ -178,13 +160,6 @@ internal sealed class SnapshottingStateMachine : IStateMachine, IAsyncDisposable
             Pending?.Find(span)?.Fail(new ConsensusUnavailableException(
                 $"The state machine failed to apply log entry {entry.Index}; this member stopped applying.", e));
             throw;
-        }
-        finally
-        {
-            if (rented is not null)
-            {
-                ArrayPool<byte>.Shared.Return(rented);
-            }
         }
     }
 
@@ -255,26 +230,26 @@ internal sealed class SnapshottingStateMachine : IStateMachine, IAsyncDisposable
     /// fsync; rebuilding the keyspace (the larger part: about 0.5 s for 30 MB here) happens afterwards. Entries
     /// after the snapshot, and linearizable reads (<see cref="Restored"/>), wait for the rebuild.
     /// </summary>
-    private async ValueTask<long> InstallSnapshotAsync(LogEntry entry, CancellationToken token)
+    public async ValueTask<long> InstallSnapshotAsync<TEntry>(TEntry entry, long index, CancellationToken token)
+        where TEntry : DotNext.Net.Cluster.Consensus.Raft.IRaftLogEntry
     {
-        Log.InstallingSnapshot(logger, entry.Index, entry.Term);
+        Log.InstallingSnapshot(logger, index, entry.Term);
         var started = Stopwatch.GetTimestamp();
         await persisting.ConfigureAwait(false);
-        var file = await SnapshotFile.ReceiveAsync(directory, entry, token).ConfigureAwait(false);
+        var file = await SnapshotFile.ReceiveAsync(directory, entry, index, token).ConfigureAwait(false);
         var receivedMs = (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds;
         if (receivedMs * 2 > (long)RequestTimeout.TotalMilliseconds)
         {
-            Log.SnapshotTransferSlow(logger, entry.Index, receivedMs, (long)RequestTimeout.TotalMilliseconds);
+            Log.SnapshotTransferSlow(logger, index, receivedMs, (long)RequestTimeout.TotalMilliseconds);
         }
 
         // Durable now: a crash from here on restarts from this file. Open it before anything can delete it.
         var payload = file.OpenPayload();
         Publish(file);
-        lastCapturedIndex = entry.Index;
+        lastCapturedIndex = index;
         bytesSinceCapture = 0;
         lastSnapshotBytes = file.PayloadLength;
-        Volatile.Write(ref appliedIndex, entry.Index);
-        var index = entry.Index;
+        Volatile.Write(ref appliedIndex, index);
         Volatile.Write(ref latestInstall, index);
         var previous = restoring;
         Volatile.Write(ref restoring, Task.Run(async () =>
@@ -302,7 +277,7 @@ internal sealed class SnapshottingStateMachine : IStateMachine, IAsyncDisposable
 
             Log.SnapshotInstalled(logger, index, file.FileLength, receivedMs, (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds);
         }));
-        return entry.Index;
+        return index;
     }
 
     /// <summary>The peer request timeout; a snapshot transfer near it is reported (the leader would resend).</summary>

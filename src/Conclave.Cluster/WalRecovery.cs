@@ -7,7 +7,8 @@ using Microsoft.Extensions.Logging;
 namespace Conclave.Cluster;
 
 /// <summary>
-/// Opens the WAL and, if it is damaged, keeps its longest intact prefix.
+/// Opens a log in DotNext's format (the log of Conclave before ADR 0007) and, if it is damaged, keeps its longest
+/// intact prefix. Used only to move such a log into <see cref="RaftLog"/> (<see cref="LogMigration"/>).
 /// </summary>
 /// <remarks>
 /// What DotNext 6.12's <see cref="WriteAheadLog"/> does after a crash (kill -9 tested, and damage injected by hand):
@@ -34,7 +35,7 @@ internal static class WalRecovery
     private const int SmallestMetadataEntry = 32;
 
     public static async Task<ConclaveWriteAheadLog> OpenAsync(
-        string directory, int chunkSize, SnapshottingStateMachine stateMachine, ILogger logger, CancellationToken cancellationToken)
+        string directory, int chunkSize, MigrationStateMachine stateMachine, ILogger logger, CancellationToken cancellationToken)
     {
         chunkSize = ChunkSizeOnDisk(directory, chunkSize, logger);
         IntegrityException failure;

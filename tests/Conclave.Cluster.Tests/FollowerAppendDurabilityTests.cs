@@ -7,10 +7,11 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace Conclave.Cluster.Tests;
 
 /// <summary>
-/// What a follower has on disk when it answers AppendEntries. DotNext 6.12's follower answers after appending and
+/// What a follower has on disk when it answers AppendEntries. DotNext 6.12's WAL answered after appending and
 /// flushing up to the leader's commit index only, so entries past it were acknowledged from memory; when every
 /// member then died, the next leader could be elected without them and an acknowledged write was lost (CI,
-/// LeaderFaultTests). The directory is copied the moment the append returns, which is what survives a kill -9 then.
+/// LeaderFaultTests). <see cref="RaftLog"/> must answer only once they are durable. The directory is copied the
+/// moment the append returns, which is what survives a kill -9 then.
 /// </summary>
 public sealed class FollowerAppendDurabilityTests : IDisposable
 {
@@ -33,7 +34,7 @@ public sealed class FollowerAppendDurabilityTests : IDisposable
         var next = 1L;
         for (var round = 0; round < 20; round++)
         {
-            var wal = Path.Combine(root, "wal");
+            var wal = Path.Combine(root, "log");
             var (log, adapter) = await OpenAsync(wal, Path.Combine(root, "snap"));
             long appended;
             try
@@ -41,7 +42,7 @@ public sealed class FollowerAppendDurabilityTests : IDisposable
                 // As RaftCluster's follower path does: the leader's entries through the producer overload with the
                 // leader's commit index behind them.
                 var entries = Enumerable.Range(0, 50).Select(_ => new BinaryLogEntry { Content = payload, Term = 1 }).ToList();
-                await ((IAuditTrail<IRaftLogEntry>)log).AppendAsync(new LogEntryProducer<BinaryLogEntry>(entries), next, skipCommitted: true);
+                await log.AppendAsync(new LogEntryProducer<BinaryLogEntry>(entries), next, skipCommitted: true, CancellationToken.None);
                 appended = next + entries.Count - 1;
                 WalRecovery.CopyDirectory(wal, Path.Combine(root, $"crash-{round}"));
             }
@@ -68,10 +69,10 @@ public sealed class FollowerAppendDurabilityTests : IDisposable
         }
     }
 
-    private async Task<(ConclaveWriteAheadLog Log, SnapshottingStateMachine Adapter)> OpenAsync(string wal, string snapshots)
+    private async Task<(RaftLog Log, SnapshottingStateMachine Adapter)> OpenAsync(string wal, string snapshots)
     {
         var adapter = new SnapshottingStateMachine(new RecordingStateMachine(), snapshots, 1_000_000, 1L << 40, NullLogger.Instance, metrics);
-        return (await ConclaveWriteAheadLog.OpenAsync(wal, 1024 * 1024, adapter, CancellationToken.None), adapter);
+        return (await RaftLog.OpenAsync(wal, 1024 * 1024, adapter, NullLogger.Instance, CancellationToken.None), adapter);
     }
 
     private static ReadOnlyMemory<byte> Batch()

@@ -3,110 +3,189 @@ using System.Net;
 
 namespace Conclave.Cluster.Tests;
 
-/// <summary>Restarts over a damaged WAL: the intact prefix is kept, the damaged log is set aside.</summary>
+/// <summary>
+/// Restarts over a log a crash or the disk damaged: a torn last write is cut (it was never acknowledged), damage
+/// inside the log keeps the longest intact prefix and sets the damaged files aside, and a log in DotNext's format
+/// (before ADR 0007) is moved into ours once.
+/// </summary>
 public sealed class RecoveryTests : IAsyncLifetime
 {
-    // One command per entry, so there are enough entries to fill several 4 KiB metadata pages (64 entries each).
+    // One command per entry and one entry per flush, so every entry is a frame of its own.
     private readonly RecordingLoggerFactory logs = new();
     private readonly TestMember member;
 
     public RecoveryTests() =>
-        member = new(o => o with { MaxBatchCommands = 1, MaxInFlightBatches = 1, LoggerFactory = logs });
+        member = new(o => o with { MaxBatchCommands = 1, MaxInFlightBatches = 1, LoggerFactory = logs, WalSegmentSize = 1024 * 1024 });
 
     public Task InitializeAsync() => Task.CompletedTask;
 
     public async Task DisposeAsync() => await member.DisposeAsync();
 
-    private string Wal => Path.Combine(member.DataDirectory, "wal");
+    private string LogDirectory => Path.Combine(member.DataDirectory, "log");
 
-    private async Task<IReadOnlyList<string>> WriteAsync(int count)
+    private async Task<IReadOnlyList<string>> WriteAsync(int count, int valueBytes = 0)
     {
         var machine = new RecordingStateMachine();
         await using var node = await member.StartAsync(machine);
         for (var i = 0; i < count; i++)
         {
-            await node.ProposeAsync(RecordingStateMachine.Put($"k{i}"));
+            await node.ProposeAsync(RecordingStateMachine.Put($"k{i:D4}" + new string('v', valueBytes)));
         }
 
         return machine.Keys;
     }
 
-    [Fact]
-    public async Task GarbageAfterTheCheckpointIsIgnored()
+    /// <summary>Segments that hold frames, oldest first, with each frame's (offset, length).</summary>
+    private List<(string Path, List<(long Offset, int Length)> Frames)> Segments()
     {
-        var written = await WriteAsync(100);
-        // What a crash can leave: bytes written past the last checkpointed entry.
-        await File.WriteAllBytesAsync(Path.Combine(Wal, "metadata", "9"), Enumerable.Repeat((byte)0xAB, 4096).ToArray());
+        var result = new List<(string, List<(long, int)>)>();
+        foreach (var path in Directory.GetFiles(LogDirectory, "*.wal").Order())
+        {
+            var bytes = File.ReadAllBytes(path);
+            if (!bytes.AsSpan(0, LogSegments.SegmentHeaderSize).ContainsAnyExcept((byte)0))
+            {
+                continue; // the spare
+            }
 
-        var after = new RecordingStateMachine();
-        await using var node = await member.StartAsync(after);
+            var frames = new List<(long, int)>();
+            for (long at = LogSegments.SegmentHeaderSize; at + 8 <= bytes.Length;)
+            {
+                var length = BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan((int)at));
+                if (length == 0)
+                {
+                    break;
+                }
 
-        Assert.Equal(written, after.Keys);
-        Assert.Empty(Directory.GetDirectories(member.DataDirectory, "wal.corrupt-*"));
+                frames.Add((at, 8 + length));
+                at += 8 + length;
+            }
+
+            result.Add((path, frames));
+        }
+
+        return result;
+    }
+
+    private static void Overwrite(string path, long offset, byte[] bytes)
+    {
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Write);
+        stream.Position = offset;
+        stream.Write(bytes);
     }
 
     [Fact]
-    public async Task DamagedLogKeepsItsIntactPrefix()
+    public async Task A_torn_last_write_is_cut_and_nothing_acknowledged_is_lost()
+    {
+        var written = await WriteAsync(100);
+        // What a crash in the middle of the next flush leaves: a frame header and part of its body.
+        var (path, frames) = Segments()[^1];
+        var end = frames[^1].Offset + frames[^1].Length;
+        var torn = new byte[300];
+        BinaryPrimitives.WriteInt32LittleEndian(torn, 2000);
+        BinaryPrimitives.WriteUInt32LittleEndian(torn.AsSpan(4), 0xDEADBEEF);
+        Random.Shared.NextBytes(torn.AsSpan(8));
+        Overwrite(path, end, torn);
+
+        var after = new RecordingStateMachine();
+        await using (var node = await member.StartAsync(after))
+        {
+            Assert.Equal(written, after.Keys);
+            Assert.Equal(101L, await node.ProposeAsync(RecordingStateMachine.Put("next")));
+        }
+
+        var report = Assert.Single(logs.Records, r => r.EventId.Id == 2080);
+        Assert.Equal(Microsoft.Extensions.Logging.LogLevel.Warning, report.Level);
+        Assert.Empty(Directory.GetDirectories(member.DataDirectory, "log.corrupt-*"));
+
+        // The cut was made for good: the entry written after it survives the next restart too.
+        var again = new RecordingStateMachine();
+        await using var restarted = await member.StartAsync(again);
+        Assert.Equal([.. written, "next"], again.Keys);
+        Assert.Single(logs.Records, r => r.EventId.Id == 2080);
+    }
+
+    [Fact]
+    public async Task Damage_inside_the_log_keeps_its_intact_prefix_and_sets_the_log_aside()
     {
         var written = await WriteAsync(200);
-        // Lose the metadata page holding entries 128..191: the log is intact up to entry 127.
-        File.Delete(Path.Combine(Wal, "metadata", "2"));
+        // One flipped byte in a frame that later frames follow: not a torn write but damage.
+        var (path, frames) = Segments()[^1];
+        var damaged = frames[frames.Count / 2];
+        var bytes = File.ReadAllBytes(path);
+        Overwrite(path, damaged.Offset + damaged.Length - 3, [(byte)(bytes[damaged.Offset + damaged.Length - 3] ^ 0x40)]);
 
         var after = new RecordingStateMachine();
         await using var node = await member.StartAsync(after);
 
-        Assert.Single(Directory.GetDirectories(member.DataDirectory, "wal.corrupt-*"));
-        var report = Assert.Single(logs.Records, r => r.EventId.Id == 2020);
+        Assert.Single(Directory.GetDirectories(member.DataDirectory, "log.corrupt-*"));
+        var report = Assert.Single(logs.Records, r => r.EventId.Id == 2081);
         Assert.Equal(Microsoft.Extensions.Logging.LogLevel.Critical, report.Level);
-        Assert.Contains("up to index 127", report.Message);
-        Assert.Equal(127, node.Status.CommitIndex);
         Assert.Equal(written.Take(after.Keys.Count), after.Keys);
-        Assert.True(after.Keys.Count >= 120, $"kept {after.Keys.Count} of {written.Count}");
+        Assert.InRange(after.Keys.Count, 80, 199);
         Assert.Equal((long)after.Keys.Count + 1, await node.ProposeAsync(RecordingStateMachine.Put("next")));
     }
 
     [Fact]
-    public async Task TornCheckpointKeepsTheWholeIntactLog()
+    public async Task Damage_in_an_older_segment_keeps_the_log_before_it()
     {
-        var written = await WriteAsync(100);
-        var checkpoint = Path.Combine(Wal, "checkpoint");
-        var bytes = await File.ReadAllBytesAsync(checkpoint);
-        Assert.Equal(1u, BinaryPrimitives.ReadUInt32LittleEndian(bytes));
-        await File.WriteAllBytesAsync(checkpoint, bytes[..12]);
+        // About 3 MB of log in 1 MiB segments.
+        var written = await WriteAsync(600, valueBytes: 5000);
+        var segments = Segments();
+        Assert.True(segments.Count >= 3, $"{segments.Count} segments");
+        var (path, frames) = segments[1];
+        var damaged = frames[frames.Count / 2];
+        Overwrite(path, damaged.Offset + 20, [0xFF, 0xFF, 0xFF, 0xFF]);
 
         var after = new RecordingStateMachine();
         await using var node = await member.StartAsync(after);
 
-        Assert.Equal(written, after.Keys);
-        Assert.Single(Directory.GetDirectories(member.DataDirectory, "wal.corrupt-*"));
+        var report = Assert.Single(logs.Records, r => r.EventId.Id == 2081);
+        Assert.Contains(Path.GetFileName(path), report.Message);
+        Assert.Equal(written.Take(after.Keys.Count), after.Keys);
+        Assert.InRange(after.Keys.Count, 100, 500);
+        Assert.Equal(2, Segments().Count); // the first, and the damaged one cut at the damage; the later ones deleted
+        Assert.Equal((long)after.Keys.Count + 1, await node.ProposeAsync(RecordingStateMachine.Put("next")));
     }
 
     [Fact]
-    public async Task ALogWrittenWithAnotherChunkSizeIsOpenedWithItsOwn()
+    public async Task A_log_in_DotNexts_format_is_moved_into_ours_once()
     {
-        // Written with 4 MiB chunks (the default before the seventh session), about 3 MB of log in one chunk file.
-        var old = member.Options with { WalChunkSize = 4 * 1024 * 1024 };
-        var before = new RecordingStateMachine();
-        await using (var node = await RaftNode.StartAsync(old, before))
+        // Written as Conclave wrote its log before ADR 0007: DotNext's WAL in "wal", term 3, 50 committed entries.
+        var old = Path.Combine(member.DataDirectory, "wal");
+        var written = new List<string>();
+        await using (var wal = await ConclaveWriteAheadLog.OpenAsync(old, 1024 * 1024, new MigrationStateMachine(null), CancellationToken.None))
         {
-            for (var i = 0; i < 600; i++)
+            DotNext.Net.Cluster.Consensus.Raft.IPersistentState state = wal;
+            await state.UpdateTermAsync(3, resetLastVote: true);
+            for (var i = 0; i < 50; i++)
             {
-                await node.ProposeAsync(RecordingStateMachine.Put($"{i:D4}" + new string('v', 5000)));
+                var batch = new Conclave.Api.Raft.CommandBatch { FormatVersion = 1 };
+                batch.Commands.Add(RecordingStateMachine.Put($"old{i}"));
+                written.Add($"old{i}");
+                await wal.AppendAsync(new DotNext.Net.Cluster.Consensus.Raft.BinaryLogEntry { Content = Google.Protobuf.MessageExtensions.ToByteArray(batch), Term = 3 });
             }
+
+            await wal.CommitAsync(50);
+            await wal.FlushAsync();
         }
 
-        // Opened with 1 MiB chunks: it must read the same log, not see damage (which recovery would cut).
         var after = new RecordingStateMachine();
-        await using (var node = await RaftNode.StartAsync(member.Options with { WalChunkSize = 1024 * 1024 }, after))
+        await using (var node = await member.StartAsync(after))
         {
-            Assert.Equal(before.Keys, after.Keys);
-            Assert.Equal(601L, await node.ProposeAsync(RecordingStateMachine.Put("next")));
+            Assert.Equal(written, after.Keys);
+            Assert.True(node.Term > 3, $"term {node.Term}");
+            Assert.Equal(51L, await node.ProposeAsync(RecordingStateMachine.Put("new")));
         }
 
-        Assert.False(Directory.Exists(Wal + ".corrupt"), "nothing set aside");
-        Assert.Empty(Directory.GetDirectories(member.DataDirectory, "wal.corrupt-*"));
-        Assert.Contains(logs.Records, r => r.EventId.Id == 2070);
-        Assert.All(Directory.GetFiles(Path.Combine(Wal, "data")), f => Assert.Equal(4 * 1024 * 1024, new FileInfo(f).Length));
+        Assert.Single(logs.Records, r => r.EventId.Id == 2085);
+        Assert.False(Directory.Exists(old));
+        Assert.Single(Directory.GetDirectories(member.DataDirectory, "wal.dotnext-*"));
+
+        // Once: the next start opens our log and migrates nothing.
+        var again = new RecordingStateMachine();
+        await using var restarted = await member.StartAsync(again);
+        Assert.Equal([.. written, "new"], again.Keys);
+        Assert.Single(logs.Records, r => r.EventId.Id == 2085);
     }
 
     [Fact]

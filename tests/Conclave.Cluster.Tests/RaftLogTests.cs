@@ -1,0 +1,175 @@
+using Conclave.Api.Raft;
+using DotNext.IO.Log;
+using DotNext.Net.Cluster;
+using DotNext.Net.Cluster.Consensus.Raft;
+using Google.Protobuf;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Conclave.Cluster.Tests;
+
+/// <summary>
+/// <see cref="RaftLog"/> as Raft drives it, checked against what its files hold: the directory is copied the moment
+/// a call returns (what a kill -9 then would leave) and opened again.
+/// </summary>
+public sealed class RaftLogTests : IAsyncDisposable
+{
+    private readonly string root = Path.Combine(Path.GetTempPath(), "conclave-raftlog-tests", Guid.NewGuid().ToString("N"));
+    private readonly ClusterMetrics metrics = new(static () => 0, static () => 0);
+    private readonly List<IAsyncDisposable> opened = [];
+    private int copies;
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var item in Enumerable.Reverse(opened))
+        {
+            await item.DisposeAsync();
+        }
+
+        metrics.Dispose();
+        if (Directory.Exists(root))
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    private async Task<(RaftLog Log, RecordingStateMachine Machine)> OpenAsync(string directory)
+    {
+        var machine = new RecordingStateMachine();
+        var adapter = new SnapshottingStateMachine(machine, Path.Combine(directory, "snap"), 1_000_000, 1L << 40, NullLogger.Instance, metrics);
+        opened.Add(adapter);
+        adapter.RestoreLatest();
+        var log = await RaftLog.OpenAsync(Path.Combine(directory, "log"), 1024 * 1024, adapter, NullLogger.Instance, CancellationToken.None);
+        opened.Add(log);
+        return (log, machine);
+    }
+
+    /// <summary>What the files hold right now, opened as a restart would.</summary>
+    private async Task<(RaftLog Log, RecordingStateMachine Machine)> CrashCopyAsync(string directory)
+    {
+        var copy = Path.Combine(root, $"crash-{copies++}");
+        WalRecovery.CopyDirectory(directory, copy);
+        return await OpenAsync(copy);
+    }
+
+    private static BinaryLogEntry Put(string key, long term)
+    {
+        var batch = new CommandBatch { FormatVersion = 1 };
+        batch.Commands.Add(RecordingStateMachine.Put(key));
+        return new BinaryLogEntry { Content = batch.ToByteArray(), Term = term };
+    }
+
+    [Fact]
+    public async Task Entries_a_leader_commits_are_on_disk_when_the_commit_returns_and_are_applied_after_a_restart()
+    {
+        var directory = Path.Combine(root, "leader");
+        var (log, machine) = await OpenAsync(directory);
+        for (var i = 1; i <= 30; i++)
+        {
+            Assert.Equal(i, await log.AppendAsync(Put($"k{i}", 1), CancellationToken.None));
+            if (i % 3 == 0)
+            {
+                await log.CommitAsync(i, CancellationToken.None);
+                var (copy, copied) = await CrashCopyAsync(directory);
+                Assert.True(copy.LastEntryIndex >= i, $"committed {i}, the disk held {copy.LastEntryIndex}");
+                // A restart applies what the files say was committed (the commit index is written with the next flush).
+                Assert.True(copied.AppliedIndex >= i - 3, $"committed {i}, a restart applied {copied.AppliedIndex}");
+            }
+        }
+
+        await log.WaitForApplyAsync(30, CancellationToken.None);
+        Assert.Equal(30, machine.AppliedIndex);
+        Assert.True(log.FramesWritten <= 31, $"{log.FramesWritten} flushes for 30 entries");
+    }
+
+    [Fact]
+    public async Task Term_and_vote_are_on_disk_before_the_call_returns()
+    {
+        var directory = Path.Combine(root, "vote");
+        var (log, _) = await OpenAsync(directory);
+        var me = new ClusterMemberId(Random.Shared);
+        var other = new ClusterMemberId(Random.Shared);
+
+        Assert.Equal(1, await log.IncrementTermAsync(me, CancellationToken.None));
+        var (copy, _) = await CrashCopyAsync(directory);
+        Assert.Equal(1, copy.Term);
+        Assert.True(copy.IsVotedFor(me));
+        Assert.False(copy.IsVotedFor(other));
+
+        await log.UpdateTermAsync(7, resetLastVote: true, CancellationToken.None);
+        (copy, _) = await CrashCopyAsync(directory);
+        Assert.Equal(7, copy.Term);
+        Assert.True(copy.IsVotedFor(other)); // no vote in term 7 yet
+
+        await log.UpdateVotedForAsync(other, CancellationToken.None);
+        (copy, _) = await CrashCopyAsync(directory);
+        Assert.True(copy.IsVotedFor(other));
+        Assert.False(copy.IsVotedFor(me));
+    }
+
+    [Fact]
+    public async Task A_new_leaders_entries_replace_a_followers_uncommitted_tail_also_after_a_restart()
+    {
+        var directory = Path.Combine(root, "overwrite");
+        var (log, _) = await OpenAsync(directory);
+        await log.AppendAsync(new LogEntryProducer<BinaryLogEntry>([.. Enumerable.Range(1, 10).Select(i => Put($"a{i}", 1))]), 1, skipCommitted: true, CancellationToken.None);
+        await log.CommitAsync(5, CancellationToken.None);
+
+        // A new leader (term 2) never had entries 7..10: it sends its own from 7.
+        await log.AppendAsync(new LogEntryProducer<BinaryLogEntry>([Put("b7", 2), Put("b8", 2)]), 7, skipCommitted: true, CancellationToken.None);
+        Assert.Equal(8, log.LastEntryIndex);
+
+        var (copy, _) = await CrashCopyAsync(directory);
+        Assert.Equal(8, copy.LastEntryIndex);
+        var (entries, _) = copy.Read(1, 8);
+        Assert.Equal([1, 1, 1, 1, 1, 1, 2, 2], entries.Select(e => e.Term));
+
+        // Committed entries cannot be replaced.
+        await Assert.ThrowsAsync<InvalidOperationException>(async () =>
+            await log.AppendAsync(new LogEntryProducer<BinaryLogEntry>([Put("c5", 3)]), 5, skipCommitted: false, CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task A_resent_append_of_entries_the_follower_has_keeps_the_entries_after_them()
+    {
+        var directory = Path.Combine(root, "resend");
+        var (log, _) = await OpenAsync(directory);
+        var all = Enumerable.Range(1, 10).Select(i => Put($"a{i}", 1)).ToList();
+        await log.AppendAsync(new LogEntryProducer<BinaryLogEntry>(all), 1, skipCommitted: true, CancellationToken.None);
+
+        // A delayed copy of an earlier AppendEntries (entries 4..6, same term): Raft truncates only on a conflict,
+        // and this member may already have acknowledged 7..10.
+        await log.AppendAsync(new LogEntryProducer<BinaryLogEntry>(all.GetRange(3, 3)), 4, skipCommitted: true, CancellationToken.None);
+
+        Assert.Equal(10, log.LastEntryIndex);
+        var (copy, _) = await CrashCopyAsync(directory);
+        Assert.Equal(10, copy.LastEntryIndex);
+    }
+
+    [Fact]
+    public async Task Reads_before_the_newest_snapshot_start_with_the_snapshot()
+    {
+        var directory = Path.Combine(root, "reads");
+        var (log, _) = await OpenAsync(directory);
+        var (initial, none) = log.Read(0, 0);
+        Assert.Null(none);
+        Assert.Equal(0, Assert.Single(initial).Term);
+
+        await log.AppendAsync(new LogEntryProducer<BinaryLogEntry>([.. Enumerable.Range(1, 5).Select(i => Put($"a{i}", 1))]), 1, skipCommitted: true, CancellationToken.None);
+        var leader = new RecordingStateMachine();
+        var leaderSnapshots = Path.Combine(root, "leader-snap");
+        Directory.CreateDirectory(leaderSnapshots);
+        leader.Apply(20, 2, ((BinaryLogEntry)Put("s", 2)).Content.Span);
+        using var image = new SnapshotBuffer();
+        leader.WriteSnapshot(image);
+        await log.AppendAsync(SnapshotFile.Write(leaderSnapshots, 20, 2, image), 20, CancellationToken.None);
+        await log.AppendAsync(Put("after", 2), 21, CancellationToken.None);
+
+        var (entries, snapshotIndex) = log.Read(3, 21);
+        Assert.Equal(20, snapshotIndex);
+        Assert.Equal(2, entries.Length);
+        Assert.True(entries[0].IsSnapshot);
+        Assert.Equal(2, entries[0].Term);
+        Assert.Equal(21, ((StoredEntry)entries[1]).Index);
+        Assert.Equal(20, log.LastCommittedEntryIndex);
+    }
+}

@@ -206,7 +206,13 @@ internal sealed partial class LogSegments : IDisposable
         }
 
         var frame = FrameHeaderSize + body;
-        var newSegment = handle is null || (writeOffset > SegmentHeaderSize && writeOffset + frame > segments[^1].Capacity(segmentSize));
+        Segment? current;
+        lock (segments)
+        {
+            current = segments.Count > 0 ? segments[^1] : null;
+        }
+
+        var newSegment = handle is null || (writeOffset > SegmentHeaderSize && writeOffset + frame > current!.Capacity(segmentSize));
         var headerBytes = SegmentHeaderSize + FrameHeaderSize + (entries.Count * (RecordHeaderSize + EntryFixedSize)) + RecordHeaderSize + StateSize;
         if (scratch.Length < headerBytes)
         {
@@ -279,7 +285,12 @@ internal sealed partial class LogSegments : IDisposable
         RandomAccess.Write(handle!, parts, writeOffset);
         DataSync(handle!);
         writeOffset += (started is not null ? SegmentHeaderSize : 0) + frame;
-        var active = segments[^1];
+        Segment active;
+        lock (segments)
+        {
+            active = segments[^1];
+        }
+
         active.MaxIndex = Math.Max(active.MaxIndex, maxIndex);
         FramesWritten++;
         parts.Clear();
@@ -292,22 +303,24 @@ internal sealed partial class LogSegments : IDisposable
         }
     }
 
-    /// <summary>Deletes segments, oldest first, whose entries are all at or below <paramref name="snapshotIndex"/> (never the active one).</summary>
-    public int DeleteThrough(long snapshotIndex)
+    /// <summary>
+    /// Takes out of the log the segments, oldest first, whose entries are all at or below
+    /// <paramref name="snapshotIndex"/> (never the active one) and returns their files, for the caller to delete
+    /// (unlinking a segment takes milliseconds here, which the flusher must not wait for).
+    /// </summary>
+    public List<string> DetachThrough(long snapshotIndex)
     {
-        var deleted = 0;
-        while (segments.Count > 1 && segments[0].MaxIndex <= snapshotIndex)
+        var detached = new List<string>();
+        lock (segments)
         {
-            File.Delete(segments[0].Path);
-            lock (segments)
+            while (segments.Count > 1 && segments[0].MaxIndex <= snapshotIndex)
             {
+                detached.Add(segments[0].Path);
                 segments.RemoveAt(0);
             }
-
-            deleted++;
         }
 
-        return deleted;
+        return detached;
     }
 
     public void Dispose()
@@ -326,7 +339,12 @@ internal sealed partial class LogSegments : IDisposable
 
     private Segment StartSegment()
     {
-        var seq = segments.Count == 0 ? 1 : segments[^1].Seq + 1;
+        long seq;
+        lock (segments)
+        {
+            seq = segments.Count == 0 ? 1 : segments[^1].Seq + 1;
+        }
+
         string path;
         var prepared = spare;
         spare = null;

@@ -51,6 +51,7 @@ internal sealed class RaftLog : IReplaySink, IAsyncDisposable
     private int flushRequested;
     private long deleteThrough;
     private long writtenCommit;
+    private Task deleting = Task.CompletedTask;
     private Exception? failure;
     private bool closing;
     private TaskCompletionSource appliedChanged = NewSignal();
@@ -682,21 +683,29 @@ internal sealed class RaftLog : IReplaySink, IAsyncDisposable
                 generation.Done.TrySetResult();
             }
 
-            if (delete > 0)
+            if (delete > 0 && files.DetachThrough(delete) is { Count: > 0 } detached)
             {
-                try
-                {
-                    files.DeleteThrough(delete);
-                }
-                catch (IOException e)
-                {
-                    Log.WalDeleteFailed(logger, e.Message);
-                }
+                deleting = deleting.ContinueWith(_ => DeleteFiles(detached), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
             }
 
             if (stop)
             {
                 return;
+            }
+        }
+    }
+
+    private void DeleteFiles(List<string> paths)
+    {
+        foreach (var path in paths)
+        {
+            try
+            {
+                File.Delete(path);
+            }
+            catch (IOException e)
+            {
+                Log.WalDeleteFailed(logger, e.Message);
             }
         }
     }
@@ -757,6 +766,7 @@ internal sealed class RaftLog : IReplaySink, IAsyncDisposable
         }
 
         left.Done.TrySetException(new ObjectDisposedException(nameof(RaftLog)));
+        await deleting.ConfigureAwait(false);
         files?.Dispose();
         wake.Dispose();
     }

@@ -51,6 +51,7 @@ internal sealed class RaftLog : IReplaySink, IAsyncDisposable
     private int flushRequested;
     private long deleteThrough;
     private long writtenCommit;
+    private long truncations;
     private Task deleting = Task.CompletedTask;
     private Exception? failure;
     private bool closing;
@@ -337,6 +338,7 @@ internal sealed class RaftLog : IReplaySink, IAsyncDisposable
         var keep = (int)(index - baseIndex - 1);
         entries.RemoveRange(keep, entries.Count - keep);
         Volatile.Write(ref lastIndex, index - 1);
+        truncations++;
     }
 
     private async ValueTask InstallSnapshotAsync<TEntry>(TEntry snapshot, long index, CancellationToken token)
@@ -387,6 +389,7 @@ internal sealed class RaftLog : IReplaySink, IAsyncDisposable
     public async ValueTask<long> CommitAsync(long endIndex, CancellationToken token)
     {
         Task durable;
+        long epoch;
         lock (sync)
         {
             ThrowIfFailed();
@@ -396,24 +399,38 @@ internal sealed class RaftLog : IReplaySink, IAsyncDisposable
             }
 
             durable = DurableThrough(endIndex);
-        }
-
-        if (!durable.IsCompleted)
-        {
-            RequestFlush();
-            await durable.WaitAsync(token).ConfigureAwait(false);
+            epoch = truncations;
         }
 
         long committed;
-        lock (sync)
+        while (true)
         {
-            ThrowIfFailed();
-            // A leader change may have cut the log meanwhile; commit only what is still there.
-            var target = Math.Min(endIndex, lastIndex);
-            committed = Math.Max(0, target - commitIndex);
-            if (committed > 0)
+            if (!durable.IsCompleted)
             {
-                Volatile.Write(ref commitIndex, target);
+                RequestFlush();
+                await durable.WaitAsync(token).ConfigureAwait(false);
+            }
+
+            lock (sync)
+            {
+                ThrowIfFailed();
+                if (epoch != truncations)
+                {
+                    // The tail was replaced while we waited: what is at those indexes now must be durable too.
+                    epoch = truncations;
+                    durable = DurableThrough(Math.Min(endIndex, lastIndex));
+                    continue;
+                }
+
+                // Commit only what is still there (a replaced tail can be shorter).
+                var target = Math.Min(endIndex, lastIndex);
+                committed = Math.Max(0, target - commitIndex);
+                if (committed > 0)
+                {
+                    Volatile.Write(ref commitIndex, target);
+                }
+
+                break;
             }
         }
 
@@ -483,9 +500,15 @@ internal sealed class RaftLog : IReplaySink, IAsyncDisposable
                             throw new InvalidOperationException($"Committed entry {LastAppliedIndex + 1} is missing from the log.");
                         }
 
-                        if (entry.IsConfiguration && Configuration is { } configuration)
+                        if (entry.IsConfiguration)
                         {
-                            await configuration.SaveConfigurationAsync(entry, entry.Index, token).ConfigureAwait(false);
+                            // The membership, not the state machine's business (saved unless no storage is set yet:
+                            // the storage persists it by itself, and a leader sends it with every snapshot).
+                            if (Configuration is { } configuration)
+                            {
+                                await configuration.SaveConfigurationAsync(entry, entry.Index, token).ConfigureAwait(false);
+                            }
+
                             entry = new StoredEntry(entry.Index, entry.Term, [], isConfiguration: true, entry.CommandId);
                         }
 

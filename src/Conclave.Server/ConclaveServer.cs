@@ -36,6 +36,9 @@ public sealed class ConclaveServer : IAsyncDisposable
 
     public ConclaveNode Node { get; }
 
+    /// <summary>The host's services (for tests).</summary>
+    internal IServiceProvider Services => app.Services;
+
     /// <summary>The bound gRPC URLs (ports resolved).</summary>
     public IReadOnlyList<string> ClientUrls { get; }
 
@@ -116,13 +119,22 @@ public sealed class ConclaveServer : IAsyncDisposable
         builder.Services.AddHostedService<Node.JoiningKeeper>();
         builder.Services.AddSingleton(meterBridge);
         builder.Services.AddSingleton<ErrorMappingInterceptor>();
+        // Every service maps errors to etcd's codes and records request metrics: KvService itself (the hot path),
+        // the others through the interceptor.
         builder.Services.AddGrpc(o =>
-        {
-            o.MaxReceiveMessageSize = options.MaxRequestBytes + (512 * 1024);
-            o.MaxSendMessageSize = null;
-            o.EnableDetailedErrors = false;
-            o.Interceptors.Add<ErrorMappingInterceptor>();
-        });
+            {
+                o.MaxReceiveMessageSize = options.MaxRequestBytes + (512 * 1024);
+                o.MaxSendMessageSize = null;
+                o.EnableDetailedErrors = false;
+            })
+            .AddServiceOptions<WatchService>(static o => o.Interceptors.Add<ErrorMappingInterceptor>())
+            .AddServiceOptions<MaintenanceService>(static o => o.Interceptors.Add<ErrorMappingInterceptor>())
+            .AddServiceOptions<ClusterService>(static o => o.Interceptors.Add<ErrorMappingInterceptor>())
+            .AddServiceOptions<LeaseService>(static o => o.Interceptors.Add<ErrorMappingInterceptor>())
+            .AddServiceOptions<Concurrency.LockService>(static o => o.Interceptors.Add<ErrorMappingInterceptor>())
+            .AddServiceOptions<Concurrency.ElectionService>(static o => o.Interceptors.Add<ErrorMappingInterceptor>())
+            .AddServiceOptions<ForwardingService>(static o => o.Interceptors.Add<ErrorMappingInterceptor>())
+            .AddServiceOptions<Config.ConfigGrpcService>(static o => o.Interceptors.Add<ErrorMappingInterceptor>());
 
         var bootLogger = LoggerFactory.Create(l =>
         {
@@ -152,6 +164,7 @@ public sealed class ConclaveServer : IAsyncDisposable
         try
         {
             app = builder.Build();
+            var grpcPaths = GrpcPathLookup.UseBeforeRouting(app);
             app.MapGrpcService<KvService>();
             app.MapGrpcService<WatchService>();
             app.MapGrpcService<MaintenanceService>();
@@ -165,6 +178,7 @@ public sealed class ConclaveServer : IAsyncDisposable
             app.MapConfigCenter();
             Console.ConsoleEndpoints.Map(app);
             MaterializeEndpoints(app);
+            grpcPaths.Build(app);
         }
         catch
         {

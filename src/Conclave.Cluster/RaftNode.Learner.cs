@@ -57,6 +57,12 @@ public sealed partial class RaftNode
     /// </summary>
     internal TimeSpan PromotedAnswerDelay { get; set; }
 
+    /// <summary>
+    /// Fault injection for tests: as the leader, resume this late after a promoted learner ended its feed, as a busy
+    /// leader would (the end of the feed must not turn the promotion into an error meanwhile).
+    /// </summary>
+    internal TimeSpan HandOverDelay { get; set; }
+
     /// <summary>How long a leader waits for a promoted learner to leave learner mode and end its feed.</summary>
     private static readonly TimeSpan PromotedAckWait = TimeSpan.FromSeconds(5);
 
@@ -108,14 +114,29 @@ public sealed partial class RaftNode
 
                     if (session.TryHandOver())
                     {
-                        if (!LosePromotedAnswers)
+                        try
                         {
-                            await responses.WriteAsync(new FollowResponse { Promoted = true, Term = (ulong)term, LeaderId = leaderId, CommitIndex = next - 1 }, ended.Token)
-                                .ConfigureAwait(false);
-                            // The learner leaves learner mode and then ends its feed (see FollowAsync): waiting for that
-                            // end means that when MemberPromote returns, the member no longer refuses writes as a
-                            // learner. Bounded: an answer lost on the way is covered by the member list.
-                            await Task.WhenAny(acks, Task.Delay(PromotedAckWait, ended.Token)).ConfigureAwait(false);
+                            if (!LosePromotedAnswers)
+                            {
+                                await responses.WriteAsync(new FollowResponse { Promoted = true, Term = (ulong)term, LeaderId = leaderId, CommitIndex = next - 1 }, ended.Token)
+                                    .ConfigureAwait(false);
+                                // The learner leaves learner mode and then ends its feed (see FollowAsync): waiting for
+                                // that end means that when MemberPromote returns, the member no longer refuses writes as
+                                // a learner. Bounded: an answer lost on the way is covered by the member list. The end
+                                // of the feed is the expected answer here, so it hands over (End leaves HandedOver alone
+                                // once handing over).
+                                await Task.WhenAny(acks, Task.Delay(PromotedAckWait, ended.Token)).ConfigureAwait(false);
+                                if (HandOverDelay > TimeSpan.Zero)
+                                {
+                                    await Task.Delay(HandOverDelay, CancellationToken.None).ConfigureAwait(false);
+                                }
+                            }
+                        }
+                        catch
+                        {
+                            // The feed broke while telling it: whether it heard is unknown (PromoteLearnerAsync says so).
+                            session.HandedOver.TrySetCanceled();
+                            throw;
                         }
 
                         session.HandedOver.TrySetResult(next - 1);
@@ -685,7 +706,14 @@ public sealed partial class RaftNode
             {
             }
 
-            HandedOver.TrySetCanceled();
+            // Once handing over, the feed ending is the learner's answer (or the write of "promoted" failed, which
+            // the feed loop reports): the loop completes HandedOver either way. Found by LearnerTests under load: the
+            // learner's end raced the loop and turned a promotion that happened into a "not in sync" error.
+            if (Volatile.Read(ref state) != HandingOver)
+            {
+                HandedOver.TrySetCanceled();
+            }
+
             Signal();
         }
 

@@ -163,6 +163,27 @@ public sealed class LearnerTests(ITestOutputHelper output) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_promotion_holds_when_the_learner_ends_its_feed_before_the_leader_hands_over()
+    {
+        using var follower = GrpcChannel.ForAddress(cluster.Endpoints[await cluster.FollowerAsync()]);
+        var (index, added, learnerChannel) = await StartLearnerAsync(follower, "handover/", 20);
+        using var _ = learnerChannel;
+
+        // The learner acts on "promoted" at once and ends its feed; the leader resumes only later (seen under load:
+        // the end of the feed cancelled the hand-over and MemberPromote answered "not in sync" for a promotion that
+        // had happened).
+        for (var i = 0; i < 3; i++)
+        {
+            ((Conclave.Cluster.RaftNode)cluster[i].Node.Consensus).HandOverDelay = TimeSpan.FromMilliseconds(300);
+        }
+
+        var promoted = await new Api.Etcd.Cluster.ClusterClient(follower).MemberPromoteAsync(new MemberPromoteRequest { ID = added.Member.ID });
+        Assert.Contains(promoted.Members, m => m.ID == added.Member.ID && !m.IsLearner);
+        var put = await new KV.KVClient(learnerChannel).PutAsync(new PutRequest { Key = Bytes("handover/after"), Value = Bytes("v") });
+        Assert.True(put.Header.Revision > 20);
+    }
+
+    [Fact]
     public async Task A_learner_restarts_from_its_own_log_and_a_removed_learner_stops()
     {
         using var channel = GrpcChannel.ForAddress(cluster.Endpoints[0]);

@@ -17,14 +17,6 @@ public interface IReplicatedStateMachine
     /// </summary>
     IReadOnlyList<object?> Apply(long index, long term, ReadOnlySpan<byte> payload);
 
-    /// <summary>
-    /// Applies a committed entry that this member proposed and whose commands it still holds, exactly as they were
-    /// serialized into <paramref name="payload"/>: the same as <see cref="Apply(long, long, ReadOnlySpan{byte})"/>,
-    /// without parsing the commands back. The default parses the payload.
-    /// </summary>
-    IReadOnlyList<object?> Apply(long index, long term, ReadOnlySpan<byte> payload, IReadOnlyList<Conclave.Api.Raft.Command> commands) =>
-        Apply(index, term, payload);
-
     /// <summary>Writes a consistent, versioned image of the whole state as of <see cref="AppliedIndex"/>.</summary>
     void WriteSnapshot(Stream destination);
 

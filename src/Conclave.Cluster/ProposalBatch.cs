@@ -30,11 +30,6 @@ internal sealed class ProposalBatch
 
     public int Count => proposals.Length;
 
-    /// <summary>The commands, in the order <see cref="Create"/> serialized them into <see cref="Payload"/>.</summary>
-    public IReadOnlyList<Command> Commands => commands ??= [.. proposals.Select(static p => p.Command)];
-
-    private Command[]? commands;
-
     /// <summary>Unique among the batches of this member's process (see <see cref="CommandBatch.OriginBatch"/>).</summary>
     public ulong Id { get; }
 

@@ -145,10 +145,9 @@ internal sealed class SnapshottingStateMachine : IAsyncDisposable
     {
         try
         {
+            var results = machine.Apply(entry.Index, entry.Term, span);
             // Found by the origin in the entry's own bytes, never by DotNext's per-entry context (see ProposalPipeline).
-            // A batch proposed here still holds the commands serialized into the entry: applied as they are.
             var batch = Pending?.Find(span);
-            var results = batch is null ? machine.Apply(entry.Index, entry.Term, span) : machine.Apply(entry.Index, entry.Term, span, batch.Commands);
             if (batch is not null && !batch.Complete(results))
             {
                 Log.ResultCountMismatch(logger, entry.Index, batch.Count, results.Count);

@@ -145,16 +145,7 @@ public sealed partial class KeyValueStore : IDisposable
             throw new InvalidDataException($"log entry {index} has command format {batch.FormatVersion}; this build reads format {CommandFormatVersion}");
         }
 
-        return Apply(index, batch.Commands);
-    }
-
-    /// <summary>
-    /// Applies one committed log entry given as its commands: the commands a member proposed itself and still holds,
-    /// exactly as they were serialized into the entry (the apply then needs not parse them back).
-    /// </summary>
-    public IReadOnlyList<object?> Apply(long index, IReadOnlyList<Command> commands)
-    {
-        var results = new object?[commands.Count];
+        var results = new object?[batch.Commands.Count];
         var before = keyspace.Revision;
         var compacted = false;
         gate.EnterWriteLock();
@@ -162,7 +153,7 @@ public sealed partial class KeyValueStore : IDisposable
         {
             for (var i = 0; i < results.Length; i++)
             {
-                var command = commands[i];
+                var command = batch.Commands[i];
                 compacted |= command.KindCase == Command.KindOneofCase.Compaction;
                 try
                 {

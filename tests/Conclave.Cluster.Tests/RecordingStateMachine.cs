@@ -42,28 +42,6 @@ internal sealed class RecordingStateMachine : IReplicatedStateMachine
         }
     }
 
-    /// <summary>Entries applied from the proposer's own commands instead of their bytes.</summary>
-    public int LocalApplies => Volatile.Read(ref localApplies);
-
-    private int localApplies;
-
-    /// <summary>
-    /// Checks that the commands are exactly the ones serialized into the entry (what every other member applies),
-    /// then applies the entry as usual.
-    /// </summary>
-    public IReadOnlyList<object?> Apply(long index, long term, ReadOnlySpan<byte> payload, IReadOnlyList<Command> commands)
-    {
-        var parsed = CommandBatch.Parser.ParseFrom(payload).Commands;
-        Assert.Equal(parsed.Count, commands.Count);
-        for (var i = 0; i < parsed.Count; i++)
-        {
-            Assert.Equal(parsed[i], commands[i]);
-        }
-
-        Interlocked.Increment(ref localApplies);
-        return Apply(index, term, payload);
-    }
-
     public IReadOnlyList<object?> Apply(long index, long term, ReadOnlySpan<byte> payload)
     {
         var batch = CommandBatch.Parser.ParseFrom(payload);

@@ -10,9 +10,6 @@ internal sealed class StoreStateMachine(KeyValueStore store) : IReplicatedStateM
 
     public IReadOnlyList<object?> Apply(long index, long term, ReadOnlySpan<byte> payload) => store.Apply(index, payload);
 
-    public IReadOnlyList<object?> Apply(long index, long term, ReadOnlySpan<byte> payload, IReadOnlyList<Conclave.Api.Raft.Command> commands) =>
-        store.Apply(index, commands);
-
     public void WriteSnapshot(Stream destination) => store.WriteSnapshot(destination);
 
     public void RestoreSnapshot(Stream source) => store.RestoreSnapshot(source);

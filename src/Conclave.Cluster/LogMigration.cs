@@ -106,9 +106,9 @@ internal static class LogMigration
         }
 
         Directory.Move(temp, logDirectory);
-        LogSegments.FlushDirectory(dataDirectory);
+        DurableFiles.FlushDirectory(dataDirectory);
         Directory.Move(old, kept);
-        LogSegments.FlushDirectory(dataDirectory);
+        DurableFiles.FlushDirectory(dataDirectory);
         Log.WalMigrated(logger, old, count, source.SnapshotIndex, term, commit, logDirectory, kept);
     }
 

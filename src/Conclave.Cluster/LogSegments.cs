@@ -1,7 +1,6 @@
 using System.Buffers.Binary;
 using System.Globalization;
 using System.IO.Hashing;
-using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
 using Microsoft.Win32.SafeHandles;
 
@@ -34,7 +33,7 @@ namespace Conclave.Cluster;
 /// its longest intact prefix, copies the damaged files aside and says so at Critical level.
 /// </para>
 /// </remarks>
-internal sealed partial class LogSegments : IDisposable
+internal sealed class LogSegments : IDisposable
 {
     public const int SegmentHeaderSize = 32;
     private const int FrameHeaderSize = 8;
@@ -139,7 +138,7 @@ internal sealed partial class LogSegments : IDisposable
             else
             {
                 var quarantine = $"{directory}.corrupt-{DateTime.UtcNow.ToString("yyyyMMddTHHmmssZ", CultureInfo.InvariantCulture)}";
-                WalRecovery.CopyDirectory(directory, quarantine);
+                DurableFiles.CopyDirectory(directory, quarantine);
                 Log.WalDamaged(logger, path, result.End, result.Damage, quarantine, reader.LastIndex);
             }
 
@@ -283,7 +282,7 @@ internal sealed partial class LogSegments : IDisposable
         }
 
         RandomAccess.Write(handle!, parts, writeOffset);
-        DataSync(handle!);
+        DurableFiles.DataSync(handle!);
         writeOffset += (started is not null ? SegmentHeaderSize : 0) + frame;
         Segment active;
         lock (segments)
@@ -387,7 +386,7 @@ internal sealed partial class LogSegments : IDisposable
         }
 
         File.Move(temp, path, overwrite: true);
-        FlushDirectory(directory);
+        DurableFiles.FlushDirectory(directory);
         return path;
     }
 
@@ -710,52 +709,6 @@ internal sealed partial class LogSegments : IDisposable
 
             return capacity;
         }
-    }
-
-    private static void DataSync(SafeFileHandle file)
-    {
-        if (OperatingSystem.IsLinux())
-        {
-            if (NativeMethods.fdatasync(file.DangerousGetHandle().ToInt32()) != 0)
-            {
-                var errno = Marshal.GetLastPInvokeError();
-                throw new IOException($"fdatasync of the Raft log failed: {Marshal.GetPInvokeErrorMessage(errno)} (errno {errno})", errno);
-            }
-        }
-        else
-        {
-            RandomAccess.FlushToDisk(file);
-        }
-    }
-
-    internal static void FlushDirectory(string directory)
-    {
-        if (!OperatingSystem.IsLinux() && !OperatingSystem.IsMacOS())
-        {
-            return;
-        }
-
-        var fd = NativeMethods.open(directory, 0 /* O_RDONLY */);
-        if (fd >= 0)
-        {
-            _ = NativeMethods.fsync(fd);
-            _ = NativeMethods.close(fd);
-        }
-    }
-
-    private static partial class NativeMethods
-    {
-        [LibraryImport("libc", SetLastError = true)]
-        internal static partial int fdatasync(int fd);
-
-        [LibraryImport("libc", StringMarshalling = StringMarshalling.Utf8)]
-        internal static partial int open(string path, int flags);
-
-        [LibraryImport("libc")]
-        internal static partial int fsync(int fd);
-
-        [LibraryImport("libc")]
-        internal static partial int close(int fd);
     }
 }
 

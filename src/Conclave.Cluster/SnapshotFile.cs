@@ -1,7 +1,6 @@
 using System.Buffers.Binary;
 using System.Globalization;
 using System.IO.Hashing;
-using System.Runtime.InteropServices;
 using DotNext.IO;
 using DotNext.Net.Cluster.Consensus.Raft.StateMachine;
 
@@ -18,7 +17,7 @@ namespace Conclave.Cluster;
 /// Files are written to a temporary name, flushed, renamed, and the directory flushed: a snapshot either
 /// exists whole or not at all.
 /// </remarks>
-internal sealed partial class SnapshotFile : ISnapshot
+internal sealed class SnapshotFile : ISnapshot
 {
     public const uint FormatVersion = 1;
     public const int HeaderSize = 40;
@@ -267,7 +266,7 @@ internal sealed partial class SnapshotFile : ISnapshot
     {
         var path = System.IO.Path.Combine(directory, FileName(index, term));
         File.Move(temp, path, overwrite: true);
-        FlushDirectory(directory);
+        DurableFiles.FlushDirectory(directory);
         return new SnapshotFile(path, index, term, new FileInfo(path).Length);
     }
 
@@ -332,33 +331,5 @@ internal sealed partial class SnapshotFile : ISnapshot
         }
 
         return (index, term);
-    }
-
-    private static void FlushDirectory(string directory)
-    {
-        // A rename is durable only once the directory entry is; .NET has no API for that, so use fsync(2).
-        if (!OperatingSystem.IsLinux() && !OperatingSystem.IsMacOS())
-        {
-            return;
-        }
-
-        var fd = NativeMethods.open(directory, 0 /* O_RDONLY */);
-        if (fd >= 0)
-        {
-            _ = NativeMethods.fsync(fd);
-            _ = NativeMethods.close(fd);
-        }
-    }
-
-    private static partial class NativeMethods
-    {
-        [LibraryImport("libc", StringMarshalling = StringMarshalling.Utf8)]
-        internal static partial int open(string path, int flags);
-
-        [LibraryImport("libc")]
-        internal static partial int fsync(int fd);
-
-        [LibraryImport("libc")]
-        internal static partial int close(int fd);
     }
 }

@@ -57,7 +57,7 @@ internal static class WalRecovery
         }
 
         var quarantine = $"{directory}.corrupt-{DateTime.UtcNow.ToString("yyyyMMddTHHmmssZ", CultureInfo.InvariantCulture)}";
-        CopyDirectory(directory, quarantine);
+        DurableFiles.CopyDirectory(directory, quarantine);
 
         var lower = stateMachine.SnapshotIndex;
         var upper = checkpoint.Valid ? checkpoint.LastIndex : UpperBoundFromMetadata(directory);
@@ -178,17 +178,6 @@ internal static class WalRecovery
                 .Max()
             : -1;
         return (pages + 1) * (MetadataPageSize / SmallestMetadataEntry);
-    }
-
-    internal static void CopyDirectory(string source, string destination)
-    {
-        Directory.CreateDirectory(destination);
-        foreach (var file in Directory.EnumerateFiles(source, "*", SearchOption.AllDirectories))
-        {
-            var target = Path.Combine(destination, Path.GetRelativePath(source, file));
-            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-            File.Copy(file, target);
-        }
     }
 
     /// <summary>Exposes the restored snapshot to a probing WAL and refuses to apply anything.</summary>

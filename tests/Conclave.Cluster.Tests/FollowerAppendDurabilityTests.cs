@@ -44,7 +44,7 @@ public sealed class FollowerAppendDurabilityTests : IDisposable
                 var entries = Enumerable.Range(0, 50).Select(_ => new BinaryLogEntry { Content = payload, Term = 1 }).ToList();
                 await log.AppendAsync(new LogEntryProducer<BinaryLogEntry>(entries), next, skipCommitted: true, CancellationToken.None);
                 appended = next + entries.Count - 1;
-                WalRecovery.CopyDirectory(wal, Path.Combine(root, $"crash-{round}"));
+                DurableFiles.CopyDirectory(wal, Path.Combine(root, $"crash-{round}"));
             }
             finally
             {

@@ -47,7 +47,7 @@ public sealed class RaftLogTests : IAsyncDisposable
     private async Task<(RaftLog Log, RecordingStateMachine Machine)> CrashCopyAsync(string directory)
     {
         var copy = Path.Combine(root, $"crash-{copies++}");
-        WalRecovery.CopyDirectory(directory, copy);
+        DurableFiles.CopyDirectory(directory, copy);
         return await OpenAsync(copy);
     }
 

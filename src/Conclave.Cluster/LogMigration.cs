@@ -45,7 +45,8 @@ internal static class LogMigration
         }
 
         var source = new MigrationStateMachine(machine.Snapshot);
-        var wal = await WalRecovery.OpenAsync(old, WalRecovery.ChunkSizeOnDisk(old, 1024 * 1024, logger), source, logger, token).ConfigureAwait(false);
+        // Opened with the chunk size it was written with (WalRecovery finds it from the page files).
+        var wal = await WalRecovery.OpenAsync(old, 1024 * 1024, source, logger, token).ConfigureAwait(false);
         long count;
         long term;
         long commit;
@@ -54,8 +55,11 @@ internal static class LogMigration
             IPersistentState state = wal;
             term = state.Term;
             commit = wal.LastCommittedEntryIndex;
-            var vote = FindVote(state, topology);
-            if (vote is null && !state.IsVotedFor(new ClusterMemberId(Random.Shared)))
+            // DotNext answers only "did you vote for X", and yes for anyone when there is no vote: a made-up id
+            // tells the two apart.
+            var voted = !state.IsVotedFor(new ClusterMemberId(Random.Shared));
+            var vote = voted ? FindVote(state, topology) : null;
+            if (voted && vote is null)
             {
                 // Voted for someone we cannot name: vote in no term we may have voted in.
                 term++;
@@ -112,7 +116,7 @@ internal static class LogMigration
         Log.WalMigrated(logger, old, count, source.SnapshotIndex, term, commit, logDirectory, kept);
     }
 
-    /// <summary>The member this one voted for in the current term, if it is one it knows.</summary>
+    /// <summary>The member this one voted for (it did vote), if it is one it knows.</summary>
     private static ClusterMemberId? FindVote(IPersistentState state, ClusterTopology topology)
     {
         foreach (var member in topology.Members)
@@ -120,8 +124,7 @@ internal static class LogMigration
             var id = ClusterMemberId.FromEndPoint(member.EndPoint);
             if (state.IsVotedFor(id))
             {
-                // DotNext also answers yes when there is no vote at all; a made-up id tells the two apart.
-                return state.IsVotedFor(new ClusterMemberId(Random.Shared)) ? null : id;
+                return id;
             }
         }
 

@@ -49,6 +49,7 @@ internal sealed class LogSegments : IDisposable
     private readonly string directory;
     private readonly long segmentSize;
     private readonly ILogger logger;
+    // Changed only by the flusher thread (Append, DetachThrough); the lock is for readers of Files.
     private readonly List<Segment> segments;
     private SafeFileHandle? handle;
     private long writeOffset;
@@ -76,9 +77,6 @@ internal sealed class LogSegments : IDisposable
             }
         }
     }
-
-    /// <summary>Frames written since the log was opened (each one write and one fdatasync).</summary>
-    public long FramesWritten { get; private set; }
 
     /// <summary>
     /// Reads every segment in <paramref name="directory"/> into <paramref name="sink"/>, repairs a torn tail or
@@ -205,12 +203,7 @@ internal sealed class LogSegments : IDisposable
         }
 
         var frame = FrameHeaderSize + body;
-        Segment? current;
-        lock (segments)
-        {
-            current = segments.Count > 0 ? segments[^1] : null;
-        }
-
+        var current = segments.Count > 0 ? segments[^1] : null;
         var newSegment = handle is null || (writeOffset > SegmentHeaderSize && writeOffset + frame > current!.Capacity(segmentSize));
         var headerBytes = SegmentHeaderSize + FrameHeaderSize + (entries.Count * (RecordHeaderSize + EntryFixedSize)) + RecordHeaderSize + StateSize;
         if (scratch.Length < headerBytes)
@@ -284,14 +277,8 @@ internal sealed class LogSegments : IDisposable
         RandomAccess.Write(handle!, parts, writeOffset);
         DurableFiles.DataSync(handle!);
         writeOffset += (started is not null ? SegmentHeaderSize : 0) + frame;
-        Segment active;
-        lock (segments)
-        {
-            active = segments[^1];
-        }
-
+        var active = started ?? current!;
         active.MaxIndex = Math.Max(active.MaxIndex, maxIndex);
-        FramesWritten++;
         parts.Clear();
 
         // Prepare the next segment while this one still has room, so a roll never waits for zeros.
@@ -338,11 +325,7 @@ internal sealed class LogSegments : IDisposable
 
     private Segment StartSegment()
     {
-        long seq;
-        lock (segments)
-        {
-            seq = segments.Count == 0 ? 1 : segments[^1].Seq + 1;
-        }
+        var seq = segments.Count == 0 ? 1 : segments[^1].Seq + 1;
 
         string path;
         var prepared = spare;

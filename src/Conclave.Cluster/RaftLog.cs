@@ -209,13 +209,13 @@ internal sealed class RaftLog : IReplaySink, IAsyncDisposable
             throw new InvalidOperationException("A snapshot cannot be appended at the end of the log.");
         }
 
-        var copy = await StoredEntry.CopyAsync(entry, 0, token).ConfigureAwait(false);
+        var payload = await StoredEntry.CopyPayloadAsync(entry, token).ConfigureAwait(false);
         long index;
         lock (sync)
         {
             ThrowIfFailed();
             index = lastIndex + 1;
-            Add(copy.At(index));
+            Add(StoredEntry.Of(entry, index, payload));
         }
 
         RequestFlush();
@@ -233,7 +233,7 @@ internal sealed class RaftLog : IReplaySink, IAsyncDisposable
             return;
         }
 
-        var copy = await StoredEntry.CopyAsync(entry, startIndex, token).ConfigureAwait(false);
+        var copy = StoredEntry.Of(entry, startIndex, await StoredEntry.CopyPayloadAsync(entry, token).ConfigureAwait(false));
         lock (sync)
         {
             ThrowIfFailed();
@@ -261,7 +261,7 @@ internal sealed class RaftLog : IReplaySink, IAsyncDisposable
                 throw new InvalidOperationException("A snapshot cannot be appended among log entries.");
             }
 
-            copies.Add(await StoredEntry.CopyAsync(entry, index++, token).ConfigureAwait(false));
+            copies.Add(StoredEntry.Of(entry, index++, await StoredEntry.CopyPayloadAsync(entry, token).ConfigureAwait(false)));
         }
 
         Task durable;

@@ -149,7 +149,7 @@ public sealed partial class RaftNode
                 var commit = wal.LastCommittedEntryIndex;
                 if (next <= commit)
                 {
-                    var response = await ReadCommittedAsync(next, commit, ended.Token).ConfigureAwait(false);
+                    var response = ReadCommitted(next, commit);
                     if (response.Entries.Count == 0)
                     {
                         // The log at 'next' is compacted into the snapshot: send that first.
@@ -223,12 +223,10 @@ public sealed partial class RaftNode
         }
     }
 
-    private async Task<FollowResponse> ReadCommittedAsync(long from, long commit, CancellationToken token)
+    private FollowResponse ReadCommitted(long from, long commit)
     {
         var response = new FollowResponse();
         var last = Math.Min(commit, from + FollowBatchEntries - 1);
-        await Task.CompletedTask.ConfigureAwait(false);
-        token.ThrowIfCancellationRequested();
         var bytes = 0L;
         foreach (var read in wal.Read(from, last).Entries)
         {

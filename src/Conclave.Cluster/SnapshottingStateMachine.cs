@@ -128,7 +128,7 @@ internal sealed class SnapshottingStateMachine : IAsyncDisposable
     {
         if (entry.Payload.Length > 0)
         {
-            Apply(entry, entry.Payload);
+            Apply(entry);
             bytesSinceCapture += entry.Payload.Length;
         }
 
@@ -141,8 +141,9 @@ internal sealed class SnapshottingStateMachine : IAsyncDisposable
         return entry.Index;
     }
 
-    private void Apply(StoredEntry entry, ReadOnlySpan<byte> span)
+    private void Apply(StoredEntry entry)
     {
+        var span = entry.Payload.AsSpan();
         try
         {
             var results = machine.Apply(entry.Index, entry.Term, span);

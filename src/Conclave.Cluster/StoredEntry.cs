@@ -32,27 +32,23 @@ internal sealed class StoredEntry(long index, long term, byte[] payload, bool is
     ValueTask IDataTransferObject.WriteToAsync<TWriter>(TWriter writer, CancellationToken token) =>
         writer.Invoke(Payload, token);
 
-    /// <summary>Copies <paramref name="entry"/>'s payload (it may live in a pooled buffer or a network stream).</summary>
-    public static async ValueTask<StoredEntry> CopyAsync<TEntry>(TEntry entry, long index, CancellationToken token)
+    /// <summary>
+    /// Copies <paramref name="entry"/>'s payload out of what it arrived in (a pooled buffer, a network stream), before
+    /// its index is known.
+    /// </summary>
+    public static async ValueTask<byte[]> CopyPayloadAsync<TEntry>(TEntry entry, CancellationToken token)
         where TEntry : IRaftLogEntry
     {
-        byte[] payload;
         if (entry.TryGetMemory(out var memory))
         {
-            payload = memory.IsEmpty ? [] : memory.ToArray();
-        }
-        else if (entry.Length == 0)
-        {
-            payload = [];
-        }
-        else
-        {
-            payload = await entry.ToByteArrayAsync(null, token).ConfigureAwait(false);
+            return memory.IsEmpty ? [] : memory.ToArray();
         }
 
-        return new StoredEntry(index, entry.Term, payload, entry.IsConfiguration, entry.CommandId);
+        return entry.Length == 0 ? [] : await entry.ToByteArrayAsync(null, token).ConfigureAwait(false);
     }
 
-    /// <summary>The same entry at another index (entries are copied before their index is known).</summary>
-    public StoredEntry At(long newIndex) => newIndex == Index ? this : new StoredEntry(newIndex, Term, Payload, IsConfiguration, CommandId);
+    /// <summary><paramref name="entry"/> at <paramref name="index"/>, with its payload copied by <see cref="CopyPayloadAsync"/>.</summary>
+    public static StoredEntry Of<TEntry>(TEntry entry, long index, byte[] payload)
+        where TEntry : IRaftLogEntry =>
+        new(index, entry.Term, payload, entry.IsConfiguration, entry.CommandId);
 }

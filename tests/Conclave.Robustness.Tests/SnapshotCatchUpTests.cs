@@ -17,7 +17,7 @@ public sealed class SnapshotCatchUpTests(ITestOutputHelper output)
     public async Task A_follower_behind_the_compacted_log_catches_up_by_snapshot_under_writes()
     {
         // Snapshots every 100 entries: the log the stopped follower needs is truncated quickly, and it installs several
-        // snapshots in a row while it catches up (the case that found the WAL flusher race, see ConclaveWriteAheadLog).
+        // snapshots in a row while it catches up (the case that found DotNext's WAL flusher race, robustness.md).
         await using var cluster = await ProcessCluster.StartAsync(3, output, ["--snapshot-count", "100"]);
         var leader = await cluster.WaitForLeaderAsync();
         await LoadAsync(cluster.Endpoints[leader], megabytes: 25);

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Grpc.Core;
 using Grpc.Core.Interceptors;
 
@@ -13,13 +14,32 @@ internal sealed class ErrorMappingInterceptor(ServerMetrics metrics) : Intercept
         return slash >= 0 ? m[(slash + 1)..] : m;
     }
 
-    public override async Task<TResponse> UnaryServerHandler<TRequest, TResponse>(TRequest request, ServerCallContext context, UnaryServerMethod<TRequest, TResponse> continuation)
+    public override Task<TResponse> UnaryServerHandler<TRequest, TResponse>(TRequest request, ServerCallContext context, UnaryServerMethod<TRequest, TResponse> continuation)
     {
-        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        var started = Stopwatch.GetTimestamp();
+        Task<TResponse> call;
+        try
+        {
+            call = continuation(request, context);
+        }
+        catch (Exception e)
+        {
+            call = Task.FromException<TResponse>(e);
+        }
+
+        return ObserveAsync(started, MethodName(context), call, context, metrics);
+    }
+
+    /// <summary>
+    /// Awaits a unary call, turns its failure into etcd's status and message, and records the call in the request
+    /// metrics. Used by this interceptor and by <see cref="KvService"/>, which calls it directly (the hot path).
+    /// </summary>
+    public static async Task<TResponse> ObserveAsync<TResponse>(long started, string method, Task<TResponse> call, ServerCallContext context, ServerMetrics metrics)
+    {
         var code = "OK";
         try
         {
-            return await continuation(request, context);
+            return await call.ConfigureAwait(false);
         }
         catch (Exception e)
         {
@@ -29,7 +49,7 @@ internal sealed class ErrorMappingInterceptor(ServerMetrics metrics) : Intercept
         }
         finally
         {
-            metrics.RequestHandled(MethodName(context), code, System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds);
+            metrics.RequestHandled(method, code, Stopwatch.GetElapsedTime(started).TotalSeconds);
         }
     }
 

@@ -18,38 +18,19 @@ namespace Conclave.Server.Grpc;
 internal sealed class KvService(KvFrontend kv, ServerMetrics metrics) : KV.KVBase
 {
     public override Task<RangeResponse> Range(RangeRequest request, ServerCallContext context) =>
-        ObserveAsync(Stopwatch.GetTimestamp(), nameof(Range), kv.RangeAsync(request, context.CancellationToken), context);
+        ErrorMappingInterceptor.ObserveAsync(Stopwatch.GetTimestamp(), nameof(Range), kv.RangeAsync(request, context.CancellationToken), context, metrics);
 
     public override Task<PutResponse> Put(PutRequest request, ServerCallContext context) =>
-        ObserveAsync(Stopwatch.GetTimestamp(), nameof(Put), kv.PutAsync(request, context.CancellationToken), context);
+        ErrorMappingInterceptor.ObserveAsync(Stopwatch.GetTimestamp(), nameof(Put), kv.PutAsync(request, context.CancellationToken), context, metrics);
 
     public override Task<DeleteRangeResponse> DeleteRange(DeleteRangeRequest request, ServerCallContext context) =>
-        ObserveAsync(Stopwatch.GetTimestamp(), nameof(DeleteRange), kv.DeleteRangeAsync(request, context.CancellationToken), context);
+        ErrorMappingInterceptor.ObserveAsync(Stopwatch.GetTimestamp(), nameof(DeleteRange), kv.DeleteRangeAsync(request, context.CancellationToken), context, metrics);
 
     public override Task<TxnResponse> Txn(TxnRequest request, ServerCallContext context) =>
-        ObserveAsync(Stopwatch.GetTimestamp(), nameof(Txn), kv.TxnAsync(request, context.CancellationToken), context);
+        ErrorMappingInterceptor.ObserveAsync(Stopwatch.GetTimestamp(), nameof(Txn), kv.TxnAsync(request, context.CancellationToken), context, metrics);
 
     public override Task<CompactionResponse> Compact(CompactionRequest request, ServerCallContext context) =>
-        ObserveAsync(Stopwatch.GetTimestamp(), nameof(Compact), kv.CompactAsync(request, context.CancellationToken), context);
-
-    private async Task<TResponse> ObserveAsync<TResponse>(long started, string method, Task<TResponse> call, ServerCallContext context)
-    {
-        var code = "OK";
-        try
-        {
-            return await call.ConfigureAwait(false);
-        }
-        catch (Exception e)
-        {
-            var rpc = ErrorMapping.ToRpc(e, context.CancellationToken);
-            code = rpc.StatusCode.ToString();
-            throw rpc;
-        }
-        finally
-        {
-            metrics.RequestHandled(method, code, Stopwatch.GetElapsedTime(started).TotalSeconds);
-        }
-    }
+        ErrorMappingInterceptor.ObserveAsync(Stopwatch.GetTimestamp(), nameof(Compact), kv.CompactAsync(request, context.CancellationToken), context, metrics);
 }
 
 /// <summary>

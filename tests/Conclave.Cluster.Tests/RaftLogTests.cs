@@ -81,6 +81,32 @@ public sealed class RaftLogTests : IAsyncDisposable
         Assert.True(log.FramesWritten <= 31, $"{log.FramesWritten} flushes for 30 entries");
     }
 
+    /// <summary>
+    /// DotNext 6.12's WAL answered AppendEntries after flushing only up to the leader's commit index, so entries past it
+    /// were acknowledged from memory; when every member then died, the next leader could be elected without them and
+    /// an acknowledged write was lost (CI, LeaderFaultTests). A follower must answer only once they are durable.
+    /// </summary>
+    [Fact]
+    public async Task Entries_a_follower_acknowledges_beyond_the_commit_index_are_on_disk_when_the_append_returns()
+    {
+        var directory = Path.Combine(root, "follower");
+        var next = 1L;
+        for (var round = 0; round < 20; round++)
+        {
+            var (log, _) = await OpenAsync(directory);
+            // As RaftCluster's follower path does: the leader's entries through the producer overload, with the
+            // leader's commit index behind them.
+            var entries = Enumerable.Range(0, 50).Select(i => Put($"r{round}-{i}", 1)).ToList();
+            await log.AppendAsync(new LogEntryProducer<BinaryLogEntry>(entries), next, skipCommitted: true, CancellationToken.None);
+            var appended = next + entries.Count - 1;
+            var (copy, _) = await CrashCopyAsync(directory);
+            Assert.True(copy.LastEntryIndex >= appended, $"round {round}: the follower answered for entries up to {appended}, its disk held {copy.LastEntryIndex}");
+
+            await log.DisposeAsync();
+            next = appended + 1;
+        }
+    }
+
     [Fact]
     public async Task Term_and_vote_are_on_disk_before_the_call_returns()
     {

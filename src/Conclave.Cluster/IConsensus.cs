@@ -22,13 +22,15 @@ public interface IConsensus : IAsyncDisposable
     ValueTask ReadBarrierAsync(CancellationToken cancellationToken = default);
 
     /// <summary>
-    /// Leader side of forwarding: appends a follower's batch (a serialized <see cref="CommandBatch"/> carrying
-    /// its origin member) as one entry and returns once it is committed.
+    /// Leader side of forwarding: checks a batch member <paramref name="fromMember"/> forwarded (a serialized
+    /// <see cref="CommandBatch"/> with that member as its origin; ADR 0008), appends it as one entry and returns once it
+    /// is committed.
     /// </summary>
+    /// <exception cref="ArgumentException">The batch was refused by the check; nothing was appended.</exception>
     /// <exception cref="ConsensusUnavailableException">
     /// Not the leader (<see cref="ConsensusUnavailableException.NotApplied"/>), or the outcome is unknown.
     /// </exception>
-    ValueTask AppendForwardedAsync(ReadOnlyMemory<byte> batch, CancellationToken cancellationToken);
+    ValueTask AppendForwardedAsync(ulong fromMember, ReadOnlyMemory<byte> batch, CancellationToken cancellationToken);
 
     /// <summary>
     /// Leader side of a follower's linearizable read (Raft's ReadIndex): confirms this member still leads a
@@ -42,6 +44,12 @@ public interface IConsensus : IAsyncDisposable
     /// requests only the leader can answer (lease keep-alives, remaining TTLs).
     /// </summary>
     ValueTask<Grpc.Core.CallInvoker?> LeaderInvokerAsync(CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Waits for a leader and returns a gRPC invoker for conclave.cluster.v1.Forwarding on its peer listener, or null
+    /// when this member leads: for member-to-member requests (lease renewals, read indexes).
+    /// </summary>
+    ValueTask<Grpc.Core.CallInvoker?> LeaderPeerInvokerAsync(CancellationToken cancellationToken);
 
     /// <summary>
     /// The current members with their client URLs (learned from each member's advertised metadata; a member
@@ -64,10 +72,14 @@ public interface IConsensus : IAsyncDisposable
     ValueTask RemoveMemberAsync(ulong memberId, CancellationToken cancellationToken);
 
     /// <summary>
-    /// A leader said this member was removed: checks the member list at <paramref name="leaderClientUrl"/> and, when
-    /// this member is not in it, cancels <see cref="Removed"/>.
+    /// A notice on the peer listener said this member was removed: asks the members of this member's own
+    /// configuration (over the peer channel, never an address the notice names) and, when a leader of this cluster in
+    /// a term at least this member's answers a configuration without it, cancels <see cref="Removed"/>.
     /// </summary>
-    ValueTask ConfirmRemovedAsync(string leaderClientUrl, CancellationToken cancellationToken);
+    ValueTask ConfirmRemovedAsync(CancellationToken cancellationToken);
+
+    /// <summary>This member's view of the configuration, for a peer confirming its own removal.</summary>
+    Api.ClusterInternal.ConfigurationResponse DescribeConfiguration();
 
     /// <summary>
     /// Leader side of a learner's feed (<c>Forwarding/Follow</c>): streams the committed log after

@@ -17,6 +17,13 @@ public interface IReplicatedStateMachine
     /// </summary>
     IReadOnlyList<object?> Apply(long index, long term, ReadOnlySpan<byte> payload);
 
+    /// <summary>
+    /// Checks that <see cref="Apply"/> can apply <paramref name="command"/> on every member; throws (with the field and
+    /// the reason) when it cannot. The consensus layer calls it for every command before it enters the log: on the
+    /// proposing member, and on the leader again for every batch a follower forwards (ADR 0008).
+    /// </summary>
+    void ValidateCommand(Conclave.Api.Raft.Command command);
+
     /// <summary>Writes a consistent, versioned image of the whole state as of <see cref="AppliedIndex"/>.</summary>
     void WriteSnapshot(Stream destination);
 

@@ -36,8 +36,7 @@ internal sealed class LeaderBarrier(RaftCluster cluster, IPersistentState log, L
             return;
         }
 
-        var invoker = await link.ConnectAsync(leader, cancellationToken).ConfigureAwait(false);
-        var response = await new Forwarding.ForwardingClient(invoker)
+        var response = await new Forwarding.ForwardingClient(link.ConnectPeer(leader))
             .ReadIndexAsync(new ReadIndexRequest { FromMember = localMember }, cancellationToken: cancellationToken)
             .ConfigureAwait(false);
         await log.WaitForApplyAsync(response.CommitIndex, cancellationToken).ConfigureAwait(false);

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Net;
 using DotNext.Net.Cluster.Consensus.Raft;
 using Grpc.Core;
 using Grpc.Net.Client;
@@ -130,29 +131,44 @@ internal sealed class LeaderLink : IAsyncDisposable
     /// <summary>Whether <paramref name="member"/> is this member.</summary>
     public bool IsLocal(RaftClusterMember member) => member.IsRemote is false || Equals(member.EndPoint, topology.Local.EndPoint);
 
-    /// <summary>A call invoker for a client URL (one channel per URL, kept).</summary>
-    public CallInvoker Connect(string url)
-    {
-        var channel = channels.GetOrAdd(url, static u => GrpcChannel.ForAddress(u, new GrpcChannelOptions
-        {
-            MaxReceiveMessageSize = null,
-            MaxSendMessageSize = null,
-            HttpHandler = new SocketsHttpHandler
-            {
-                EnableMultipleHttp2Connections = true,
-                PooledConnectionIdleTimeout = Timeout.InfiniteTimeSpan,
-                KeepAlivePingDelay = TimeSpan.FromSeconds(10),
-                KeepAlivePingTimeout = TimeSpan.FromSeconds(5),
-                ConnectTimeout = TimeSpan.FromSeconds(2),
-            },
-        }));
-        return channel.CreateCallInvoker();
-    }
+    /// <summary>
+    /// A call invoker for a member's client URL (one channel per URL, kept): for the etcd services every client may
+    /// call (member list, member add). Member-to-member services are on the peer listener (<see cref="ConnectPeer"/>).
+    /// </summary>
+    public CallInvoker Connect(string url) =>
+        channels.GetOrAdd(url, static u => GrpcChannel.ForAddress(u, ChannelOptions(connectCallback: null))).CreateCallInvoker();
 
-    /// <summary>A call invoker for <paramref name="member"/>'s client URL.</summary>
+    /// <summary>
+    /// A call invoker for conclave.cluster.v1.Forwarding on a member's peer listener (one channel per peer address,
+    /// kept). Only members of the configuration (or ones named by it) are ever dialled here.
+    /// </summary>
+    public CallInvoker ConnectPeer(EndPoint peer) =>
+        channels.GetOrAdd("peer " + ClusterTopology.PeerUrlOf(peer), static (_, p) => GrpcChannel.ForAddress(
+                ClusterTopology.PeerUrlOf(p), ChannelOptions(Peers.PeerConnector.ConnectGrpcAsync)), peer)
+            .CreateCallInvoker();
+
+    private static GrpcChannelOptions ChannelOptions(Func<SocketsHttpConnectionContext, CancellationToken, ValueTask<Stream>>? connectCallback) => new()
+    {
+        MaxReceiveMessageSize = null,
+        MaxSendMessageSize = null,
+        HttpHandler = new SocketsHttpHandler
+        {
+            EnableMultipleHttp2Connections = true,
+            PooledConnectionIdleTimeout = Timeout.InfiniteTimeSpan,
+            KeepAlivePingDelay = TimeSpan.FromSeconds(10),
+            KeepAlivePingTimeout = TimeSpan.FromSeconds(5),
+            ConnectTimeout = TimeSpan.FromSeconds(2),
+            ConnectCallback = connectCallback,
+        },
+    };
+
+    /// <summary>A call invoker for <paramref name="member"/>'s client URL (for the etcd services).</summary>
     /// <exception cref="ConsensusUnavailableException">The member's client URL is not known (yet).</exception>
-    public async ValueTask<CallInvoker> ConnectAsync(RaftClusterMember member, CancellationToken cancellationToken) =>
+    public async ValueTask<CallInvoker> ConnectClientAsync(RaftClusterMember member, CancellationToken cancellationToken) =>
         Connect(await ClientUrlAsync(member, cancellationToken).ConfigureAwait(false));
+
+    /// <summary>A call invoker for Forwarding on <paramref name="member"/>'s peer listener.</summary>
+    public CallInvoker ConnectPeer(RaftClusterMember member) => ConnectPeer(member.EndPoint);
 
     /// <summary>A member's metadata, from DotNext's cache when it has it.</summary>
     public static async ValueTask<IReadOnlyDictionary<string, string>> MetadataAsync(RaftClusterMember member, CancellationToken cancellationToken)

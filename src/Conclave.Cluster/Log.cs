@@ -140,4 +140,10 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 2085, Level = LogLevel.Information, Message = "Moved the Raft log from DotNext's format in {From} ({Entries} entries after snapshot {SnapshotIndex}, term {Term}, commit {Commit}) to {To}; the old log is kept in {Kept}")]
     public static partial void WalMigrated(ILogger logger, string from, long entries, long snapshotIndex, long term, long commit, string to, string kept);
+
+    [LoggerMessage(EventId = 2086, Level = LogLevel.Error, Message = "The leader refused a batch of {Count} command(s) this member forwarded; they fail: {Reason}")]
+    public static partial void ForwardedBatchRefused(ILogger logger, int count, string reason);
+
+    [LoggerMessage(EventId = 2087, Level = LogLevel.Warning, Message = "Refused a batch forwarded by member {FromMember:x16}: {Reason}")]
+    public static partial void ForwardedBatchInvalid(ILogger logger, ulong fromMember, string reason);
 }

@@ -11,7 +11,8 @@ namespace Conclave.Cluster;
 /// </summary>
 internal sealed class ProposalBatch
 {
-    private const uint CurrentFormatVersion = 1;
+    /// <summary>The <see cref="CommandBatch.FormatVersion"/> this build writes and accepts.</summary>
+    public const uint CurrentFormatVersion = 1;
     private const byte FormatVersionTag = (1 << 3) | 0; // field 1, varint
     private const byte CommandTag = (2 << 3) | 2; // field 2, length-delimited
     private const byte OriginMemberTag = (3 << 3) | 0; // field 3, varint

@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 using Conclave.Api.ClusterInternal;
+using Conclave.Api.Errors;
 using Conclave.Api.Raft;
 using DotNext.Net.Cluster.Consensus.Raft;
 using Google.Protobuf;
@@ -64,9 +65,9 @@ internal sealed class ProposalPipeline : IAsyncDisposable
     }
 
     /// <summary>Queues <paramref name="command"/> for the next batch and waits for its result.</summary>
-    public ValueTask<object?> ProposeAsync(Command command, CancellationToken cancellationToken)
+    public ValueTask<object?> ProposeAsync(Command command, int size, CancellationToken cancellationToken)
     {
-        var proposal = new Proposal(command, command.CalculateSize());
+        var proposal = new Proposal(command, size);
         if (!queue.Writer.TryWrite(proposal))
         {
             return WaitForRoomAsync(proposal, cancellationToken);
@@ -289,16 +290,7 @@ internal sealed class ProposalPipeline : IAsyncDisposable
             }
             else
             {
-                CallInvoker invoker;
-                try
-                {
-                    invoker = await link.ConnectAsync(leader, token).ConfigureAwait(false);
-                }
-                catch (ConsensusUnavailableException)
-                {
-                    await WaitForChangeOrPauseAsync(leader, token).ConfigureAwait(false);
-                    continue;
-                }
+                var invoker = link.ConnectPeer(leader);
 
                 try
                 {
@@ -314,6 +306,13 @@ internal sealed class ProposalPipeline : IAsyncDisposable
                     // It is not (or no longer) the leader and did not append the batch.
                     await WaitForChangeOrPauseAsync(leader, token).ConfigureAwait(false);
                     continue;
+                }
+                catch (RpcException e) when (e.StatusCode == StatusCode.InvalidArgument)
+                {
+                    // The leader refused the batch before appending it (ADR 0008): no other leader would take it either.
+                    Log.ForwardedBatchRefused(logger, batch.Count, e.Status.Detail);
+                    batch.Fail(new ConclaveErrorException(ErrorCode.InvalidArgument, e.Status.Detail));
+                    return;
                 }
                 catch (RpcException e) when (!token.IsCancellationRequested && NeverReachedLeader(e))
                 {

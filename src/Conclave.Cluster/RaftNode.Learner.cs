@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Collections.Concurrent;
+using System.Net;
 using Conclave.Api.ClusterInternal;
 using Conclave.Api.Errors;
 using DotNext.IO;
@@ -424,9 +425,9 @@ public sealed partial class RaftNode
                         Log.LearnerFollowing(logger, wal.LastCommittedEntryIndex + 1);
                     }
 
-                    foreach (var url in urls)
+                    foreach (var peer in urls)
                     {
-                        if (await FollowAsync(url, token).ConfigureAwait(false))
+                        if (await FollowAsync(peer, token).ConfigureAwait(false))
                         {
                             if (await BecomeVoterAsync(token).ConfigureAwait(false))
                             {
@@ -496,7 +497,7 @@ public sealed partial class RaftNode
         return false;
     }
 
-    private sealed record Role(bool Listed, bool Learner, IReadOnlyList<string>? Urls);
+    private sealed record Role(bool Listed, bool Learner, IReadOnlyList<EndPoint>? Urls);
 
     /// <summary>Asks the members this one was started with (any that answers) how it is listed.</summary>
     private async Task<Role?> FindRoleAsync(CancellationToken token)
@@ -533,11 +534,22 @@ public sealed partial class RaftNode
 
                 AdoptClusterId(list.Header.ClusterId);
 
-                // Any voting member may answer; only the leader feeds (the others say so and the next is tried).
-                var urls = list.Members.Where(m => !m.IsLearner && m.ClientURLs.Count > 0)
-                    .Select(m => m.ClientURLs[0].Contains("://", StringComparison.Ordinal) ? m.ClientURLs[0] : "http://" + m.ClientURLs[0])
-                    .ToList();
-                return new Role(true, true, urls);
+                // Any voting member may answer; only the leader feeds (the others say so and the next is tried). The
+                // feed is member-to-member traffic: it runs on the voters' peer listeners, as the member list names them.
+                var peers = new List<EndPoint>();
+                foreach (var voter in list.Members.Where(static m => !m.IsLearner && m.PeerURLs.Count > 0))
+                {
+                    try
+                    {
+                        peers.Add(ClusterTopology.ParsePeerUrl(voter.Name, voter.PeerURLs[0]));
+                    }
+                    catch (ArgumentException)
+                    {
+                        // Not a peer URL this member can dial: skip it.
+                    }
+                }
+
+                return new Role(true, true, peers);
             }
             catch (Exception e) when (e is RpcException or ConsensusUnavailableException or OperationCanceledException && !token.IsCancellationRequested)
             {
@@ -548,10 +560,10 @@ public sealed partial class RaftNode
         return null;
     }
 
-    /// <summary>Follows the log at <paramref name="url"/> until the feed ends; true when promoted.</summary>
-    private async Task<bool> FollowAsync(string url, CancellationToken token)
+    /// <summary>Follows the log fed by the member at <paramref name="peer"/> until the feed ends; true when promoted.</summary>
+    private async Task<bool> FollowAsync(EndPoint peer, CancellationToken token)
     {
-        using var call = new Forwarding.ForwardingClient(link.Connect(url)).Follow(cancellationToken: token);
+        using var call = new Forwarding.ForwardingClient(link.ConnectPeer(peer)).Follow(cancellationToken: token);
         var first = new FollowRequest { MemberId = topology.Local.Id, CommittedIndex = wal.LastCommittedEntryIndex, Name = topology.Local.Name };
         first.ClientUrls.AddRange(topology.Local.ClientUrls);
         try
@@ -613,11 +625,11 @@ public sealed partial class RaftNode
                     .ConfigureAwait(false);
             }
 
-            Log.LearnerFeedEnded(logger, url, "the leader ended it");
+            Log.LearnerFeedEnded(logger, ClusterTopology.PeerUrlOf(peer), "the leader ended it");
         }
         catch (RpcException e) when (!token.IsCancellationRequested)
         {
-            Log.LearnerFeedEnded(logger, url, e.Status.Detail);
+            Log.LearnerFeedEnded(logger, ClusterTopology.PeerUrlOf(peer), e.Status.Detail);
         }
 
         // No leader heard from now (health says so until the feed is back).

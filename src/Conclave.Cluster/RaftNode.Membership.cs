@@ -122,19 +122,6 @@ public sealed partial class RaftNode
             throw new ConsensusUnavailableException("This member leads and is the one to remove: it stepped aside so that the next leader removes it.", notApplied: true);
         }
 
-        // Where the removed member serves clients, to tell it afterwards (it stops hearing from the leader).
-        string? removedClientUrl = null;
-        try
-        {
-            using var ask = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            ask.CancelAfter(TimeSpan.FromSeconds(1));
-            removedClientUrl = await link.ClientUrlAsync(member, ask.Token).ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is ConsensusUnavailableException or OperationCanceledException)
-        {
-            // Unreachable: it cannot serve anyone now; once back it finds no leader and is unhealthy.
-        }
-
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, stopping.Token);
         timeout.CancelAfter(options.ProposalTimeout);
         bool done;
@@ -176,32 +163,60 @@ public sealed partial class RaftNode
         }
 
         Log.MemberRemoved(logger, member.EndPoint.ToString() ?? "?", memberId);
-        if (removedClientUrl is not null && topology.Local.ClientUrls is [var leaderUrl, ..])
+        // Tell it, on its peer listener (it stops hearing from the leader); it checks with the members it knows.
+        try
         {
-            try
-            {
-                using var notify = new CancellationTokenSource(TimeSpan.FromSeconds(2));
-                await new Api.ClusterInternal.Forwarding.ForwardingClient(link.Connect(removedClientUrl))
-                    .RemovedAsync(new Api.ClusterInternal.RemovedNotice { MemberId = memberId, LeaderClientUrl = leaderUrl }, cancellationToken: notify.Token)
-                    .ConfigureAwait(false);
-            }
-            catch (Exception e) when (e is Grpc.Core.RpcException or OperationCanceledException)
-            {
-                // Best effort: without the notice it finds no leader and reports itself unhealthy.
-            }
+            using var notify = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+            await new Api.ClusterInternal.Forwarding.ForwardingClient(link.ConnectPeer(member.EndPoint))
+                .RemovedAsync(new Api.ClusterInternal.RemovedNotice { MemberId = memberId }, cancellationToken: notify.Token)
+                .ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is Grpc.Core.RpcException or OperationCanceledException)
+        {
+            // Best effort: without the notice it finds no leader and reports itself unhealthy.
         }
     }
 
     /// <inheritdoc />
-    public async ValueTask ConfirmRemovedAsync(string leaderClientUrl, CancellationToken cancellationToken)
+    public Api.ClusterInternal.ConfigurationResponse DescribeConfiguration()
     {
-        // Trust the notice only as far as the member list at that URL, in this cluster, agrees.
-        var list = await new Api.Etcd.Cluster.ClusterClient(link.Connect(leaderClientUrl))
-            .MemberListAsync(new Api.Etcd.MemberListRequest { Linearizable = true }, cancellationToken: cancellationToken)
-            .ConfigureAwait(false);
-        if (list.Header.ClusterId == ClusterId && list.Members.Count > 0 && list.Members.All(m => m.ID != topology.Local.Id))
+        var response = new Api.ClusterInternal.ConfigurationResponse
         {
-            MarkRemoved();
+            MemberId = topology.Local.Id,
+            IsLeader = IsLeader && !isLearner,
+            Term = Term,
+            ClusterId = ClusterId,
+        };
+        response.MemberIds.AddRange(ConfiguredMembers().Select(static m => ClusterTopology.MemberId(m.EndPoint)));
+        return response;
+    }
+
+    /// <inheritdoc />
+    public async ValueTask ConfirmRemovedAsync(CancellationToken cancellationToken)
+    {
+        // A notice proves nothing by itself: ask the members of this member's own configuration (never an address
+        // the notice names), and believe a leader of this cluster, in a term at least this member's, whose
+        // configuration no longer lists this member.
+        var term = Term;
+        foreach (var member in cluster.Members.Where(m => !link.IsLocal(m)).ToList())
+        {
+            try
+            {
+                using var ask = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, stopping.Token);
+                ask.CancelAfter(TimeSpan.FromSeconds(1));
+                var view = await new Api.ClusterInternal.Forwarding.ForwardingClient(link.ConnectPeer(member.EndPoint))
+                    .ConfigurationAsync(new Api.ClusterInternal.ConfigurationRequest(), cancellationToken: ask.Token)
+                    .ConfigureAwait(false);
+                if (view.IsLeader && view.ClusterId == ClusterId && view.Term >= term && view.MemberIds.Count > 0 && !view.MemberIds.Contains(topology.Local.Id))
+                {
+                    MarkRemoved();
+                    return;
+                }
+            }
+            catch (Exception e) when (e is Grpc.Core.RpcException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
+            {
+                // Not reachable: ask the next one.
+            }
         }
     }
 
@@ -261,7 +276,7 @@ public sealed partial class RaftNode
                 leader = await link.WaitForLeaderAsync(timeout.Token).ConfigureAwait(false);
             }
 
-            await new Api.Etcd.Cluster.ClusterClient(await link.ConnectAsync(leader, timeout.Token).ConfigureAwait(false))
+            await new Api.Etcd.Cluster.ClusterClient(await link.ConnectClientAsync(leader, timeout.Token).ConfigureAwait(false))
                 .MemberAddAsync(new Api.Etcd.MemberAddRequest { PeerURLs = { member.PeerUrl } }, cancellationToken: timeout.Token)
                 .ConfigureAwait(false);
             Log.MemberJoinHandedOver(logger, member.PeerUrl, member.Id);

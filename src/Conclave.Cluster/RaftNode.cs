@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Net;
+using Conclave.Api.Errors;
 using Conclave.Api.Raft;
 using DotNext.Net.Cluster;
 using DotNext.Net.Cluster.Consensus.Raft;
@@ -33,6 +34,8 @@ public sealed partial class RaftNode : IConsensus
     private readonly LeaderLink link;
     private readonly LeaderBarrier leaderBarrier;
     private readonly string dataDirectory;
+    private readonly Peers.PeerListener? ownedPeers;
+    private readonly IReplicatedStateMachine appliedMachine;
     private ulong clusterId;
     private bool adoptClusterId;
     private int disposed;
@@ -48,8 +51,12 @@ public sealed partial class RaftNode : IConsensus
         ClusterMetrics metrics,
         ILogger logger,
         string dataDirectory,
-        ulong? clusterId)
+        ulong? clusterId,
+        Peers.PeerListener? ownedPeers,
+        IReplicatedStateMachine appliedMachine)
     {
+        this.appliedMachine = appliedMachine;
+        this.ownedPeers = ownedPeers;
         this.dataDirectory = dataDirectory;
         this.clusterId = clusterId ?? topology.ClusterId;
         adoptClusterId = clusterId is null;
@@ -154,8 +161,11 @@ public sealed partial class RaftNode : IConsensus
         };
         PeerConfigurationStorage? membership = null;
         RaftCluster? cluster = null;
+        var ownPeers = options.PeerListener is null;
+        Peers.PeerListener? peerListener = null;
         try
         {
+            peerListener = options.PeerListener ?? Peers.PeerListener.Bind(options.PeerEndpoint, loggerFactory, options.TimeProvider);
             adapter.RestoreLatest();
             var logDirectory = Path.Combine(dataDirectory, "log");
             await LogMigration.MigrateAsync(dataDirectory, logDirectory, options.WalSegmentSize, adapter, topology, logger, cancellationToken).ConfigureAwait(false);
@@ -177,7 +187,8 @@ public sealed partial class RaftNode : IConsensus
                     .ConfigureAwait(false);
             }
 
-            var configuration = new RaftCluster.TcpConfiguration(options.PeerEndpoint)
+            // Raft travels over the peer listener (its Raft channel), which also carries the members' gRPC channel.
+            var configuration = new RaftCluster.CustomTransportConfiguration(options.PeerEndpoint, peerListener.RaftTransport, Peers.PeerConnector.Raft)
             {
                 PublicEndPoint = topology.Local.EndPoint,
                 ConfigurationStorage = membership,
@@ -186,8 +197,7 @@ public sealed partial class RaftNode : IConsensus
                 UpperElectionTimeout = (int)options.UpperElectionTimeout.TotalMilliseconds,
                 RequestTimeout = options.RequestTimeout,
                 HeartbeatThreshold = options.HeartbeatInterval / options.LowerElectionTimeout,
-                // Stopping must be quick; a peer that has not answered by then is cut off.
-                GracefulShutdownTimeout = TimeSpan.FromMilliseconds(200),
+                ConnectTimeout = options.RequestTimeout,
                 LoggerFactory = loggerFactory,
             };
             var clusterId = ClusterIdentity.Load(dataDirectory, topology, options.JoinExisting);
@@ -204,7 +214,7 @@ public sealed partial class RaftNode : IConsensus
             }
 
             Log.Started(logger, wal.LastEntryIndex, wal.LastCommittedEntryIndex, wal.LastAppliedIndex, adapter.SnapshotIndex);
-            return new RaftNode(options, topology, cluster, wal, shell, adapter, membership, metrics, logger, dataDirectory, clusterId);
+            return new RaftNode(options, topology, cluster, wal, shell, adapter, membership, metrics, logger, dataDirectory, clusterId, ownPeers ? peerListener : null, stateMachine);
         }
         catch
         {
@@ -226,6 +236,11 @@ public sealed partial class RaftNode : IConsensus
             membership?.Dispose();
             await adapter.DisposeAsync().ConfigureAwait(false);
             metrics.Dispose();
+            if (ownPeers && peerListener is not null)
+            {
+                await peerListener.DisposeAsync().ConfigureAwait(false);
+            }
+
             throw;
         }
     }
@@ -268,8 +283,26 @@ public sealed partial class RaftNode : IConsensus
             return ValueTask.FromException<object?>(NotForLearner("writes"));
         }
 
+        // Nothing reaches the log that some member could not apply (ADR 0008): every command is checked here, whoever
+        // proposes it, and the leader checks forwarded batches again.
+        int size;
+        try
+        {
+            size = command.CalculateSize();
+            if (size > options.MaxCommandBytes)
+            {
+                throw new ConclaveErrorException(ErrorCode.RequestTooLarge, $"the command holds {size} bytes; a command holds at most {options.MaxCommandBytes}");
+            }
+
+            appliedMachine.ValidateCommand(command);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            return ValueTask.FromException<object?>(e);
+        }
+
         // On a follower the pipeline forwards the batch to the leader.
-        return pipeline.ProposeAsync(command, cancellationToken);
+        return pipeline.ProposeAsync(command, size, cancellationToken);
     }
 
     /// <summary>
@@ -280,13 +313,8 @@ public sealed partial class RaftNode : IConsensus
     /// Not the leader (<see cref="ConsensusUnavailableException.NotApplied"/>), or the outcome is unknown.
     /// </exception>
     /// <inheritdoc />
-    public async ValueTask AppendForwardedAsync(ReadOnlyMemory<byte> batch, CancellationToken cancellationToken)
+    public async ValueTask AppendForwardedAsync(ulong fromMember, ReadOnlyMemory<byte> batch, CancellationToken cancellationToken)
     {
-        if (!ProposalBatch.TryReadOrigin(batch.Span, out var origin, out _) || origin == 0)
-        {
-            throw new ArgumentException("The forwarded batch is not a conclave.raft.v1.CommandBatch with an origin member.", nameof(batch));
-        }
-
         if (stopping.IsCancellationRequested)
         {
             throw new ConsensusUnavailableException("This member is stopping.", notApplied: true);
@@ -295,6 +323,16 @@ public sealed partial class RaftNode : IConsensus
         if (!link.TryGetLeadershipTerm(out var term))
         {
             throw NotLeaderHere();
+        }
+
+        try
+        {
+            ForwardedBatch.Validate(batch.Span, fromMember, id => MemberById(id) is not null || joining.ContainsKey(id), options, appliedMachine);
+        }
+        catch (ArgumentException e)
+        {
+            Log.ForwardedBatchInvalid(logger, fromMember, e.Message);
+            throw;
         }
 
         using var timeout = new CancellationTokenSource(options.ProposalTimeout, options.TimeProvider);
@@ -392,7 +430,19 @@ public sealed partial class RaftNode : IConsensus
         }
 
         var leader = await link.WaitForLeaderAsync(cancellationToken).ConfigureAwait(false);
-        return link.IsLocal(leader) ? null : await link.ConnectAsync(leader, cancellationToken).ConfigureAwait(false);
+        return link.IsLocal(leader) ? null : await link.ConnectClientAsync(leader, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<Grpc.Core.CallInvoker?> LeaderPeerInvokerAsync(CancellationToken cancellationToken)
+    {
+        if (isLearner)
+        {
+            throw NotForLearner("lease keep-alives or leader requests");
+        }
+
+        var leader = await link.WaitForLeaderAsync(cancellationToken).ConfigureAwait(false);
+        return link.IsLocal(leader) ? null : link.ConnectPeer(leader);
     }
 
     private ConsensusUnavailableException NotLeaderHere()
@@ -566,6 +616,11 @@ public sealed partial class RaftNode : IConsensus
         await link.DisposeAsync().ConfigureAwait(false);
         await cluster.StopAsync(CancellationToken.None).ConfigureAwait(false);
         await cluster.DisposeAsync().ConfigureAwait(false);
+        if (ownedPeers is not null)
+        {
+            await ownedPeers.DisposeAsync().ConfigureAwait(false);
+        }
+
         await shell.DisposeAsync().ConfigureAwait(false);
         await wal.DisposeAsync().ConfigureAwait(false);
         membership.Dispose();

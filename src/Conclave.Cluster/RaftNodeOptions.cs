@@ -12,8 +12,14 @@ public sealed record RaftNodeOptions
     /// <summary>Root folder of this member's durable state (WAL, snapshots, membership).</summary>
     public required string DataDirectory { get; init; }
 
-    /// <summary>Address the Raft TCP listener binds to (etcd's <c>--listen-peer-urls</c>).</summary>
+    /// <summary>Address the peer listener binds to (etcd's <c>--listen-peer-urls</c>).</summary>
     public required IPEndPoint PeerEndpoint { get; init; }
+
+    /// <summary>
+    /// The peer listener, already bound at <see cref="PeerEndpoint"/> by the host (which also serves its gRPC channel);
+    /// null: the member binds one itself and serves only Raft on it. Whoever binds it disposes it.
+    /// </summary>
+    public Peers.PeerListener? PeerListener { get; init; }
 
     /// <summary>
     /// Initial members, name to advertised peer URL, as etcd's <c>--initial-cluster</c>
@@ -79,6 +85,15 @@ public sealed record RaftNodeOptions
 
     /// <summary>Most payload bytes in one log entry (a single larger command still gets its own entry).</summary>
     public int MaxBatchBytes { get; init; } = 1024 * 1024;
+
+    /// <summary>
+    /// Largest command (serialized) this member proposes; larger ones are refused before they are queued. It also
+    /// bounds what the leader accepts from a follower: one batch of at most <see cref="MaxBatchBytes"/> plus one command.
+    /// </summary>
+    public int MaxCommandBytes { get; init; } = 2 * 1024 * 1024;
+
+    /// <summary>Largest forwarded batch the leader accepts (a full batch plus one command, and the batch's own fields).</summary>
+    public int MaxForwardedBatchBytes => MaxBatchBytes + MaxCommandBytes + 64;
 
     /// <summary>Most log entries proposed by this member and not yet applied; the next batch forms meanwhile.</summary>
     public int MaxInFlightBatches { get; init; } = 4;

@@ -20,11 +20,13 @@ namespace Conclave.Server;
 public sealed class ConclaveServer : IAsyncDisposable
 {
     private readonly WebApplication app;
+    private readonly Cluster.Peers.PeerListener peers;
     private int disposed;
 
-    private ConclaveServer(WebApplication app, ConclaveNode node, IReadOnlyList<string> clientUrls, IReadOnlyList<string> httpUrls, string peerUrl)
+    private ConclaveServer(WebApplication app, ConclaveNode node, Cluster.Peers.PeerListener peers, IReadOnlyList<string> clientUrls, IReadOnlyList<string> httpUrls, string peerUrl)
     {
         this.app = app;
+        this.peers = peers;
         Node = node;
         ClientUrls = clientUrls;
         HttpUrls = httpUrls;
@@ -113,6 +115,35 @@ public sealed class ConclaveServer : IAsyncDisposable
             }
         });
 
+        var bootLogger = LoggerFactory.Create(l =>
+        {
+            if (configureLogging is null)
+            {
+                l.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss.fff "; });
+                l.AddFilter("DotNext", LogLevel.Warning);
+            }
+            else
+            {
+                configureLogging(l);
+            }
+        });
+        // The peer listener (Cluster's): Raft and the members' gRPC channel share the peer port; its gRPC connections are
+        // served by this host's HTTP/2 server, on that listener only (see PeerOnlyEndpoints).
+        Cluster.Peers.PeerListener peers;
+        try
+        {
+            peers = Cluster.Peers.PeerListener.Bind(ToEndPoint(peerUrl), bootLogger);
+        }
+        catch
+        {
+            bootLogger.Dispose();
+            meterBridge.Dispose();
+            throw;
+        }
+
+        builder.Services.AddSingleton<Microsoft.AspNetCore.Connections.IConnectionListenerFactory>(peers.GrpcTransport);
+        builder.WebHost.ConfigureKestrel(k => k.Listen(peers.GrpcEndPoint, l => l.Protocols = HttpProtocols.Http2));
+
         builder.Services.AddSingleton<ServerMetrics>();
         builder.Services.AddSingleton(new Diagnostics.FollowerProgress(options.FollowerStallThreshold));
         builder.Services.AddHostedService<Diagnostics.FollowerMonitor>();
@@ -133,27 +164,19 @@ public sealed class ConclaveServer : IAsyncDisposable
             .AddServiceOptions<LeaseService>(static o => o.Interceptors.Add<ErrorMappingInterceptor>())
             .AddServiceOptions<Concurrency.LockService>(static o => o.Interceptors.Add<ErrorMappingInterceptor>())
             .AddServiceOptions<Concurrency.ElectionService>(static o => o.Interceptors.Add<ErrorMappingInterceptor>())
-            .AddServiceOptions<ForwardingService>(static o => o.Interceptors.Add<ErrorMappingInterceptor>())
+            .AddServiceOptions<ForwardingService>(o =>
+            {
+                o.Interceptors.Add<ErrorMappingInterceptor>();
+                // A forwarded batch: up to a full batch (1 MiB) plus one command (RaftNodeOptions.MaxForwardedBatchBytes).
+                o.MaxReceiveMessageSize = (1024 * 1024) + options.MaxRequestBytes + (512 * 1024) + 4096;
+            })
             .AddServiceOptions<Config.ConfigGrpcService>(static o => o.Interceptors.Add<ErrorMappingInterceptor>());
 
-        var bootLogger = LoggerFactory.Create(l =>
-        {
-            if (configureLogging is null)
-            {
-                l.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss.fff "; });
-                l.AddFilter("DotNext", LogLevel.Warning);
-            }
-            else
-            {
-                configureLogging(l);
-            }
-        });
-        var peerEndpoint = ToEndPoint(peerUrl);
 
         // The member starts (log replay, Raft) while the web host is built and its endpoints are materialized: both
         // are mostly one-time JIT and reflection work (about 200 ms each here), and the endpoints would otherwise be
         // built by the first request. The container resolves the member only once it has started.
-        var nodeStart = Task.Run(() => ConclaveNode.StartAsync(options, peerEndpoint, advertisedPeerUrl, advertisedClientUrls, bootLogger, cancellationToken), cancellationToken);
+        var nodeStart = Task.Run(() => ConclaveNode.StartAsync(options, peers, advertisedPeerUrl, advertisedClientUrls, bootLogger, cancellationToken), cancellationToken);
         builder.Services.AddSingleton(_ => nodeStart.GetAwaiter().GetResult());
         builder.Services.AddSingleton<KvFrontend>();
         builder.Services.AddSingleton<Leases.LeaseKeeper>();
@@ -165,6 +188,7 @@ public sealed class ConclaveServer : IAsyncDisposable
         {
             app = builder.Build();
             var grpcPaths = GrpcPathLookup.UseBeforeRouting(app);
+            PeerOnlyEndpoints.Use(app);
             app.MapGrpcService<KvService>();
             app.MapGrpcService<WatchService>();
             app.MapGrpcService<MaintenanceService>();
@@ -172,7 +196,7 @@ public sealed class ConclaveServer : IAsyncDisposable
             app.MapGrpcService<LeaseService>();
             app.MapGrpcService<Concurrency.LockService>();
             app.MapGrpcService<Concurrency.ElectionService>();
-            app.MapGrpcService<ForwardingService>();
+            app.MapGrpcService<ForwardingService>().WithMetadata(PeerOnlyEndpoints.Marker);
             HttpEndpoints.Map(app);
             OperatorHttpApi.Map(app);
             app.MapConfigCenter();
@@ -183,6 +207,7 @@ public sealed class ConclaveServer : IAsyncDisposable
         catch
         {
             await StopQuietlyAsync(nodeStart);
+            await peers.DisposeAsync();
             bootLogger.Dispose();
             meterBridge.Dispose();
             throw;
@@ -198,12 +223,13 @@ public sealed class ConclaveServer : IAsyncDisposable
         {
             await StopQuietlyAsync(nodeStart);
             await app.DisposeAsync();
+            await peers.DisposeAsync();
             bootLogger.Dispose();
             meterBridge.Dispose();
             throw;
         }
 
-        var server = new ConclaveServer(app, node, clientUrls, httpUrls, peerUrl);
+        var server = new ConclaveServer(app, node, peers, clientUrls, httpUrls, peerUrl);
         // A member removed from the cluster stops, as etcd's does: it would only serve stale data.
         node.Consensus.Removed.Register(app.Lifetime.StopApplication);
         app.Lifetime.ApplicationStopped.Register(bootLogger.Dispose);
@@ -260,6 +286,7 @@ public sealed class ConclaveServer : IAsyncDisposable
         {
             await Node.DisposeAsync();
             await app.DisposeAsync();
+            await peers.DisposeAsync();
         }
     }
 

@@ -36,6 +36,13 @@ public sealed partial class KeyValueStore : IDisposable
     /// <summary>Member id recorded on alarms this member raises.</summary>
     public ulong MemberId { get; set; }
 
+    /// <summary>
+    /// Told of a command whose apply threw something other than a rejection (a defect): the command is rejected on
+    /// every member alike and applying goes on (ADR 0008); the owner logs it and counts it. Arguments: log index,
+    /// position of the command in its entry, the exception.
+    /// </summary>
+    public Action<long, int, Exception>? CommandFailed { get; init; }
+
     public long AppliedIndex => Volatile.Read(ref appliedIndex);
 
     /// <summary>Signals every new revision and compaction to watchers.</summary>
@@ -139,10 +146,24 @@ public sealed partial class KeyValueStore : IDisposable
             return [];
         }
 
-        var batch = CommandBatch.Parser.ParseFrom(payload);
+        // An entry that does not parse, or in a format this build does not know, cannot have been appended by a leader
+        // of this build (it validates every batch first, ADR 0008): it comes from a newer member, or from a defect.
+        // Skipping it would let this member drift from the members that apply it, so this member stops applying.
+        CommandBatch batch;
+        try
+        {
+            batch = CommandBatch.Parser.ParseFrom(payload);
+        }
+        catch (InvalidProtocolBufferException e)
+        {
+            throw new InvalidDataException($"log entry {index} is not a command batch this build can read ({e.Message}); this member stops applying. " +
+                "Upgrade this member to the build the leader runs, or restore it from a healthy member.", e);
+        }
+
         if (batch.FormatVersion != CommandFormatVersion)
         {
-            throw new InvalidDataException($"log entry {index} has command format {batch.FormatVersion}; this build reads format {CommandFormatVersion}");
+            throw new InvalidDataException($"log entry {index} has command format {batch.FormatVersion}; this build reads format {CommandFormatVersion}. " +
+                "This member stops applying: upgrade it to the build the leader runs.");
         }
 
         var results = new object?[batch.Commands.Count];
@@ -162,6 +183,15 @@ public sealed partial class KeyValueStore : IDisposable
                 catch (ConclaveErrorException e)
                 {
                     results[i] = e;
+                }
+                catch (Exception e) when (e is not (OutOfMemoryException or InsufficientExecutionStackException))
+                {
+                    // A defect, not a rejection. The same code on the same state fails the same way on every member,
+                    // so rejecting the command keeps members identical and the cluster available; memory and stack
+                    // exhaustion are not deterministic and stop this member instead (ADR 0008).
+                    results[i] = new ConclaveErrorException(ErrorCode.InvalidArgument,
+                        $"the command could not be applied and was rejected on every member ({e.GetType().Name} in log entry {index})");
+                    CommandFailed?.Invoke(index, i, e);
                 }
             }
 

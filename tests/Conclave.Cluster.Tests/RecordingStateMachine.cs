@@ -42,6 +42,14 @@ internal sealed class RecordingStateMachine : IReplicatedStateMachine
         }
     }
 
+    public void ValidateCommand(Command command)
+    {
+        if (command.KindCase != Command.KindOneofCase.Put || command.Put.Key.IsEmpty)
+        {
+            throw new ArgumentException("the recording state machine applies puts with a key only");
+        }
+    }
+
     public IReadOnlyList<object?> Apply(long index, long term, ReadOnlySpan<byte> payload)
     {
         var batch = CommandBatch.Parser.ParseFrom(payload);

@@ -43,7 +43,7 @@ internal sealed partial class FollowerMonitor(ConclaveNode node, FollowerProgres
         {
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             timeout.CancelAfter(Interval);
-            var invoker = await node.Consensus.LeaderInvokerAsync(timeout.Token);
+            var invoker = await node.Consensus.LeaderPeerInvokerAsync(timeout.Token);
             if (invoker is null)
             {
                 progress.Reset();

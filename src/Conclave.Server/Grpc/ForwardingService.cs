@@ -18,7 +18,7 @@ internal sealed class ForwardingService(ConclaveNode node, LeaseKeeper keeper) :
     {
         try
         {
-            await node.Consensus.AppendForwardedAsync(request.Batch.Memory, context.CancellationToken);
+            await node.Consensus.AppendForwardedAsync(request.FromMember, request.Batch.Memory, context.CancellationToken);
         }
         catch (ConsensusUnavailableException e) when (e.NotApplied)
         {
@@ -59,13 +59,16 @@ internal sealed class ForwardingService(ConclaveNode node, LeaseKeeper keeper) :
 
     public override async Task<RemovedAck> Removed(RemovedNotice request, ServerCallContext context)
     {
-        if (request.MemberId == node.Consensus.Status.MemberId && Uri.TryCreate(request.LeaderClientUrl, UriKind.Absolute, out _))
+        if (request.MemberId == node.Consensus.Status.MemberId)
         {
-            await node.Consensus.ConfirmRemovedAsync(request.LeaderClientUrl, context.CancellationToken);
+            await node.Consensus.ConfirmRemovedAsync(context.CancellationToken);
         }
 
         return new RemovedAck();
     }
+
+    public override Task<ConfigurationResponse> Configuration(ConfigurationRequest request, ServerCallContext context) =>
+        Task.FromResult(node.Consensus.DescribeConfiguration());
 
     public override async Task Follow(IAsyncStreamReader<FollowRequest> requestStream, IServerStreamWriter<FollowResponse> responseStream, ServerCallContext context)
     {

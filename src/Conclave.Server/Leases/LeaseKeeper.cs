@@ -120,7 +120,7 @@ public sealed partial class LeaseKeeper : BackgroundService
         {
             try
             {
-                var invoker = await node.Consensus.LeaderInvokerAsync(linked.Token);
+                var invoker = await node.Consensus.LeaderPeerInvokerAsync(linked.Token);
                 if (invoker is null)
                 {
                     return Renew(id);

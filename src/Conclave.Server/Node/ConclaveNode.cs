@@ -33,14 +33,17 @@ public sealed class ConclaveNode : IAsyncDisposable
     /// <summary>Client URLs this member advertises; set once the listeners are bound.</summary>
     public IReadOnlyList<string> ClientUrls { get; internal set; } = [];
 
-    public static async Task<ConclaveNode> StartAsync(ServerOptions options, IPEndPoint peerEndpoint, string advertisedPeerUrl, IReadOnlyList<string> clientUrls, ILoggerFactory loggerFactory, CancellationToken cancellationToken)
+    public static async Task<ConclaveNode> StartAsync(ServerOptions options, Cluster.Peers.PeerListener peers, string advertisedPeerUrl, IReadOnlyList<string> clientUrls, ILoggerFactory loggerFactory, CancellationToken cancellationToken)
     {
         var store = new KeyValueStore(new StoreLimits
         {
             MaxRequestBytes = options.MaxRequestBytes,
             MaxTxnOps = options.MaxTxnOps,
             QuotaBytes = options.QuotaBackendBytes,
-        });
+        })
+        {
+            CommandFailed = ApplyFailures.Reporter(loggerFactory.CreateLogger<KeyValueStore>()),
+        };
         var initialCluster = ParseInitialCluster(options.InitialCluster, options.Name, advertisedPeerUrl);
         var joinExisting = options.InitialClusterState switch
         {
@@ -52,7 +55,8 @@ public sealed class ConclaveNode : IAsyncDisposable
         {
             MemberName = options.Name,
             DataDirectory = Path.GetFullPath(options.DataDirectory),
-            PeerEndpoint = peerEndpoint,
+            PeerEndpoint = peers.LocalEndPoint,
+            PeerListener = peers,
             InitialCluster = initialCluster,
             JoinExisting = joinExisting,
             ClientUrls = clientUrls,
@@ -62,6 +66,9 @@ public sealed class ConclaveNode : IAsyncDisposable
             RequestTimeout = options.ElectionTimeout / 2,
             HeartbeatInterval = options.HeartbeatInterval,
             LeaderWaitTimeout = options.LeaderWaitTimeout,
+            // What the gRPC edge lets through (a request of --max-request-bytes plus framing); larger commands are
+            // refused before they are queued, and the leader refuses larger forwarded batches.
+            MaxCommandBytes = options.MaxRequestBytes + (512 * 1024),
             LoggerFactory = loggerFactory,
         };
         RaftNode consensus;

@@ -10,6 +10,8 @@ internal sealed class StoreStateMachine(KeyValueStore store) : IReplicatedStateM
 
     public IReadOnlyList<object?> Apply(long index, long term, ReadOnlySpan<byte> payload) => store.Apply(index, payload);
 
+    public void ValidateCommand(Api.Raft.Command command) => CommandShape.Validate(command);
+
     public void WriteSnapshot(Stream destination) => store.WriteSnapshot(destination);
 
     public void RestoreSnapshot(Stream source) => store.RestoreSnapshot(source);

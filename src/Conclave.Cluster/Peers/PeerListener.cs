@@ -1,0 +1,222 @@
+using System.Diagnostics.Metrics;
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Conclave.Cluster.Peers;
+
+/// <summary>
+/// The member's peer listener (<c>--listen-peer-urls</c>): every member-to-member connection arrives here, opens with
+/// the <see cref="PeerPreamble"/>, and is handed to the server of its channel: Raft (DotNext) or gRPC
+/// (conclave.cluster.v1.Forwarding, served by the host's HTTP/2 server on <see cref="GrpcEndPoint"/>). Nothing on the
+/// client port trusts its caller; until members authenticate each other (TLS client certificates), this listener is
+/// the trust boundary: keep it on a network only members reach.
+/// </summary>
+/// <remarks>
+/// What it costs a stranger to connect: a connection that has not sent its preamble within
+/// <see cref="HandshakeTimeout"/> is closed, at most <see cref="MaxPendingHandshakes"/> handshakes run at once (more are
+/// closed at once), and each channel queues at most 64 connections that its server has not taken yet.
+/// </remarks>
+public sealed class PeerListener : IAsyncDisposable
+{
+    /// <summary>Most connections that may be waiting for their preamble at once.</summary>
+    public const int MaxPendingHandshakes = 128;
+
+    private readonly Socket socket;
+    private readonly ILogger logger;
+    private readonly TimeProvider time;
+    private readonly PeerConnectionQueue raft;
+    private readonly PeerConnectionQueue grpc;
+    private readonly CancellationTokenSource stopping = new();
+    private readonly Meter meter = new(ClusterMetrics.MeterName);
+    private readonly Counter<long> accepted;
+    private readonly Counter<long> refused;
+    private readonly Task acceptLoop;
+    private int pendingHandshakes;
+    private int disposed;
+
+    private PeerListener(Socket socket, ILoggerFactory loggerFactory, TimeProvider time, TimeSpan handshakeTimeout)
+    {
+        this.socket = socket;
+        this.time = time;
+        HandshakeTimeout = handshakeTimeout;
+        logger = loggerFactory.CreateLogger<PeerListener>();
+        LocalEndPoint = (IPEndPoint)socket.LocalEndPoint!;
+        raft = new PeerConnectionQueue(PeerChannel.Raft, LocalEndPoint);
+        grpc = new PeerConnectionQueue(PeerChannel.Grpc, new PeerGrpcEndPoint(LocalEndPoint));
+        accepted = meter.CreateCounter<long>("conclave.cluster.peer.connections", "{connection}", "Connections accepted on the peer listener, by channel");
+        refused = meter.CreateCounter<long>("conclave.cluster.peer.refused", "{connection}", "Connections to the peer listener closed without being served (no or a wrong preamble, too slow, too many)");
+        acceptLoop = Task.Run(AcceptLoopAsync);
+    }
+
+    /// <summary>The bound address (the port resolved when 0 was asked for).</summary>
+    public IPEndPoint LocalEndPoint { get; }
+
+    /// <summary>How long a new connection may take to send its preamble.</summary>
+    public TimeSpan HandshakeTimeout { get; }
+
+    /// <summary>Where an HTTP/2 server binds (through <see cref="GrpcTransport"/>) to serve the peer gRPC connections.</summary>
+    public EndPoint GrpcEndPoint => grpc.EndPoint;
+
+    /// <summary>The connection listener factory (and selector) that hands out the gRPC connections at <see cref="GrpcEndPoint"/>.</summary>
+    public IConnectionListenerFactory GrpcTransport => grpc;
+
+    /// <summary>The Raft connections, for DotNext's server (bound at <see cref="LocalEndPoint"/>).</summary>
+    internal IConnectionListenerFactory RaftTransport => raft;
+
+    /// <summary>Binds the peer address and starts accepting.</summary>
+    /// <exception cref="SocketException">The address is in use or cannot be bound.</exception>
+    public static PeerListener Bind(IPEndPoint endpoint, ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null, TimeSpan? handshakeTimeout = null)
+    {
+        ArgumentNullException.ThrowIfNull(endpoint);
+        var socket = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            if (endpoint.AddressFamily == AddressFamily.InterNetworkV6 && endpoint.Address.Equals(IPAddress.IPv6Any))
+            {
+                socket.DualMode = true;
+            }
+
+            socket.Bind(endpoint);
+            socket.Listen(512);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+
+        return new PeerListener(socket, loggerFactory ?? NullLoggerFactory.Instance, timeProvider ?? TimeProvider.System, handshakeTimeout ?? TimeSpan.FromSeconds(5));
+    }
+
+    private async Task AcceptLoopAsync()
+    {
+        var token = stopping.Token;
+        while (!token.IsCancellationRequested)
+        {
+            Socket client;
+            try
+            {
+                client = await socket.AcceptAsync(token).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException || token.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (SocketException e)
+            {
+                // A connection that died in the backlog (reset before it was accepted): keep accepting.
+                PeerLog.AcceptFailed(logger, e.SocketErrorCode.ToString());
+                continue;
+            }
+
+            if (Interlocked.Increment(ref pendingHandshakes) > MaxPendingHandshakes)
+            {
+                Interlocked.Decrement(ref pendingHandshakes);
+                Refuse(client, "too many connections waiting for their preamble");
+                continue;
+            }
+
+            _ = HandshakeAsync(client, token);
+        }
+    }
+
+    private async Task HandshakeAsync(Socket client, CancellationToken token)
+    {
+        var remote = client.RemoteEndPoint;
+        try
+        {
+            client.NoDelay = true;
+            var preamble = new byte[PeerPreamble.Length];
+            using (var timeout = new CancellationTokenSource(HandshakeTimeout, time))
+            using (var linked = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, token))
+            {
+                var read = 0;
+                while (read < preamble.Length)
+                {
+                    var n = await client.ReceiveAsync(preamble.AsMemory(read), SocketFlags.None, linked.Token).ConfigureAwait(false);
+                    if (n == 0)
+                    {
+                        Refuse(client, "closed before its preamble", remote);
+                        return;
+                    }
+
+                    read += n;
+                }
+            }
+
+            if (!PeerPreamble.TryRead(preamble, out var channel, out var version))
+            {
+                Refuse(client, version is not 0 and not PeerPreamble.Version ? $"peer protocol version {version}, this member speaks {PeerPreamble.Version}" : "no peer preamble", remote);
+                return;
+            }
+
+            var connection = new PeerConnection(client, channel);
+            var queue = channel == PeerChannel.Raft ? raft : grpc;
+            if (!queue.TryEnqueue(connection))
+            {
+                await connection.DisposeAsync().ConfigureAwait(false);
+                refused.Add(1, new KeyValuePair<string, object?>("reason", "queue"));
+                PeerLog.ConnectionRefused(logger, remote?.ToString() ?? "?", $"the {channel} server is not taking connections (queue full or stopped)");
+                return;
+            }
+
+            accepted.Add(1, new KeyValuePair<string, object?>("channel", channel.ToString().ToLowerInvariant()));
+        }
+        catch (OperationCanceledException)
+        {
+            Refuse(client, token.IsCancellationRequested ? "the listener is stopping" : $"no preamble within {HandshakeTimeout.TotalMilliseconds:0} ms", remote);
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException or IOException)
+        {
+            Refuse(client, e.Message, remote);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref pendingHandshakes);
+        }
+    }
+
+    private void Refuse(Socket client, string reason, EndPoint? remote = null)
+    {
+        refused.Add(1, new KeyValuePair<string, object?>("reason", "handshake"));
+        PeerLog.ConnectionRefused(logger, (remote ?? SafeRemote(client))?.ToString() ?? "?", reason);
+        try
+        {
+            client.Dispose();
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+    }
+
+    private static EndPoint? SafeRemote(Socket client)
+    {
+        try
+        {
+            return client.RemoteEndPoint;
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Stops accepting and closes the connections no server has taken.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref disposed, 1) != 0)
+        {
+            return;
+        }
+
+        await stopping.CancelAsync().ConfigureAwait(false);
+        socket.Dispose();
+        await acceptLoop.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        await raft.DisposeAsync().ConfigureAwait(false);
+        await grpc.DisposeAsync().ConfigureAwait(false);
+        meter.Dispose();
+    }
+}

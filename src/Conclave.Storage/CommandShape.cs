@@ -1,0 +1,113 @@
+using Conclave.Api.Errors;
+using Conclave.Api.Etcd;
+using Conclave.Api.Raft;
+
+namespace Conclave.Storage;
+
+/// <summary>
+/// What a command must look like for this store to apply it the same way on every member. The leader runs it on every
+/// command before it enters the log, whoever proposed it (its own clients, the server's own writers, a follower's
+/// forwarded batch): a command that would make a member fail must never be appended (ADR 0008). The client-facing
+/// limits (sizes, operations per txn) are the edges' business (<see cref="RequestValidator"/>); this is the log's.
+/// </summary>
+public static class CommandShape
+{
+    /// <summary>
+    /// Deepest txn nesting the log accepts. Applying a txn recurses once per level; a bound keeps every member's stack
+    /// safe whatever a proposer built.
+    /// </summary>
+    public const int MaxTxnDepth = 64;
+
+    /// <exception cref="ConclaveErrorException">The command is not one this store applies (says which field and why).</exception>
+    public static void Validate(Command command)
+    {
+        ArgumentNullException.ThrowIfNull(command);
+        switch (command.KindCase)
+        {
+            case Command.KindOneofCase.Put:
+                RequireKey(command.Put.Key.IsEmpty, "put");
+                break;
+            case Command.KindOneofCase.DeleteRange:
+                RequireKey(command.DeleteRange.Key.IsEmpty, "delete");
+                break;
+            case Command.KindOneofCase.Txn:
+                ValidateTxn(command.Txn, 1);
+                break;
+            case Command.KindOneofCase.Compaction:
+                break;
+            case Command.KindOneofCase.Alarm:
+                var alarm = command.Alarm;
+                if (!Enum.IsDefined(alarm.Action) || !Enum.IsDefined(alarm.Alarm))
+                {
+                    throw Invalid($"alarm: action {(int)alarm.Action} or alarm type {(int)alarm.Alarm} is not one this build knows");
+                }
+
+                break;
+            case Command.KindOneofCase.LeaseGrant:
+                if (command.LeaseGrant.ID == 0 || command.LeaseGrant.TTL < 0)
+                {
+                    throw Invalid($"lease grant: id {command.LeaseGrant.ID} / TTL {command.LeaseGrant.TTL}: the id must be set and the TTL not negative");
+                }
+
+                break;
+            case Command.KindOneofCase.LeaseRevoke:
+                break;
+            default:
+                throw Invalid("the command has no kind this build knows (a newer member's command, or not a command)");
+        }
+    }
+
+    private static void ValidateTxn(TxnRequest txn, int depth)
+    {
+        if (depth > MaxTxnDepth)
+        {
+            throw Invalid($"txn: nested more than {MaxTxnDepth} levels deep");
+        }
+
+        foreach (var c in txn.Compare)
+        {
+            RequireKey(c.Key.IsEmpty, "txn compare");
+            if (c.TargetUnionCase == Compare.TargetUnionOneofCase.None || !Enum.IsDefined(c.Target) || !Enum.IsDefined(c.Result))
+            {
+                throw Invalid($"txn: a compare on key '{c.Key.ToStringUtf8()}' has no target value, or a target or result this build does not know");
+            }
+        }
+
+        ValidateOps(txn.Success, depth);
+        ValidateOps(txn.Failure, depth);
+    }
+
+    private static void ValidateOps(IEnumerable<RequestOp> ops, int depth)
+    {
+        foreach (var op in ops)
+        {
+            switch (op.RequestCase)
+            {
+                case RequestOp.RequestOneofCase.RequestRange:
+                    RequireKey(op.RequestRange.Key.IsEmpty, "txn range");
+                    break;
+                case RequestOp.RequestOneofCase.RequestPut:
+                    RequireKey(op.RequestPut.Key.IsEmpty, "txn put");
+                    break;
+                case RequestOp.RequestOneofCase.RequestDeleteRange:
+                    RequireKey(op.RequestDeleteRange.Key.IsEmpty, "txn delete");
+                    break;
+                case RequestOp.RequestOneofCase.RequestTxn:
+                    ValidateTxn(op.RequestTxn, depth + 1);
+                    break;
+                default:
+                    throw Invalid("txn: an operation has no request set");
+            }
+        }
+    }
+
+    private static void RequireKey(bool empty, string what)
+    {
+        if (empty)
+        {
+            throw new ConclaveErrorException(ErrorCode.KeyNotProvided, $"{what}: 'key' is empty");
+        }
+    }
+
+    private static ConclaveErrorException Invalid(string detail) => new(ErrorCode.InvalidArgument, detail);
+}

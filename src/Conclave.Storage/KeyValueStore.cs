@@ -43,6 +43,9 @@ public sealed partial class KeyValueStore : IDisposable
     /// </summary>
     public Action<long, int, Exception>? CommandFailed { get; init; }
 
+    /// <summary>Test fault injection: runs before each command is applied (a throw here stands for a defect in apply).</summary>
+    internal Action<Command>? BeforeApply { get; init; }
+
     public long AppliedIndex => Volatile.Read(ref appliedIndex);
 
     /// <summary>Signals every new revision and compaction to watchers.</summary>
@@ -178,6 +181,7 @@ public sealed partial class KeyValueStore : IDisposable
                 compacted |= command.KindCase == Command.KindOneofCase.Compaction;
                 try
                 {
+                    BeforeApply?.Invoke(command);
                     results[i] = ApplyOne(command);
                 }
                 catch (ConclaveErrorException e)

@@ -27,7 +27,7 @@ public sealed class ApplyRuleTests
 
     public static TheoryData<string> Applicable() =>
     [
-        "put", "delete", "txn", "txn 64 deep", "compaction", "alarm", "lease grant", "lease revoke",
+        "put", "delete", "txn", "txn at the depth bound", "compaction", "alarm", "lease grant", "lease revoke",
     ];
 
     [Theory]
@@ -47,7 +47,7 @@ public sealed class ApplyRuleTests
                     Failure = { new RequestOp { RequestDeleteRange = new DeleteRangeRequest { Key = B("k") } } },
                 },
             },
-            "txn 64 deep" => new Command { Txn = Nested(CommandShape.MaxTxnDepth) },
+            "txn at the depth bound" => new Command { Txn = Nested(CommandShape.MaxTxnDepth) },
             "compaction" => new Command { Compaction = new CompactionRequest { Revision = 1 } },
             "alarm" => new Command { Alarm = new AlarmRequest { Action = AlarmRequest.Types.AlarmAction.Activate, Alarm = AlarmType.Nospace, MemberID = 1 } },
             "lease grant" => new Command { LeaseGrant = new LeaseGrantRequest { ID = 5, TTL = 10 } },
@@ -63,7 +63,7 @@ public sealed class ApplyRuleTests
         { "no kind", ErrorCode.InvalidArgument },
         { "put without key", ErrorCode.KeyNotProvided },
         { "delete without key", ErrorCode.KeyNotProvided },
-        { "txn 65 deep", ErrorCode.InvalidArgument },
+        { "txn one level too deep", ErrorCode.InvalidArgument },
         { "txn op without request", ErrorCode.InvalidArgument },
         { "txn compare without target value", ErrorCode.InvalidArgument },
         { "txn compare with unknown result", ErrorCode.InvalidArgument },
@@ -82,7 +82,7 @@ public sealed class ApplyRuleTests
             "no kind" => new Command(),
             "put without key" => new Command { Put = new PutRequest { Value = B("v") } },
             "delete without key" => new Command { DeleteRange = new DeleteRangeRequest() },
-            "txn 65 deep" => new Command { Txn = Nested(CommandShape.MaxTxnDepth + 1) },
+            "txn one level too deep" => new Command { Txn = Nested(CommandShape.MaxTxnDepth + 1) },
             "txn op without request" => new Command { Txn = new TxnRequest { Success = { new RequestOp() } } },
             "txn compare without target value" => new Command { Txn = new TxnRequest { Compare = { new Compare { Key = B("k"), Target = Compare.Types.CompareTarget.Value } } } },
             "txn compare with unknown result" => new Command { Txn = new TxnRequest { Compare = { new Compare { Key = B("k"), Version = 1, Result = (Compare.Types.CompareResult)42 } } } },
@@ -95,6 +95,34 @@ public sealed class ApplyRuleTests
 
         var e = Assert.Throws<ConclaveErrorException>(() => CommandShape.Validate(command));
         Assert.Equal(code, e.Code);
+    }
+
+    [Fact]
+    public void The_deepest_txn_the_log_accepts_parses_and_applies_on_every_member()
+    {
+        // The bound exists so that nothing the check lets through fails protobuf's recursion limit at apply.
+        using var store = new KeyValueStore();
+        var command = new Command { Txn = Nested(CommandShape.MaxTxnDepth) };
+        CommandShape.Validate(command);
+
+        var result = store.Apply(1, KeyValueStore.Encode([command]));
+
+        Assert.IsType<TxnResponse>(Assert.Single(result));
+        Assert.Single(store.Range(new RangeRequest { Key = B("deep") }).Kvs);
+        var firstFailing = Enumerable.Range(CommandShape.MaxTxnDepth, 40).First(d =>
+        {
+            using var s = new KeyValueStore();
+            try
+            {
+                s.Apply(1, KeyValueStore.Encode([new Command { Txn = Nested(d) }]));
+                return false;
+            }
+            catch (InvalidDataException)
+            {
+                return true;
+            }
+        });
+        Assert.Equal(50, firstFailing);
     }
 
     [Fact]

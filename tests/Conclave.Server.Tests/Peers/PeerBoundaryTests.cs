@@ -56,7 +56,7 @@ public sealed class PeerBoundaryTests(ITestOutputHelper output) : IAsyncLifetime
     public static TheoryData<string> BadBatches() =>
     [
         "format 2", "garbage", "empty", "no origin", "origin is not the sender", "origin is not a member", "no commands",
-        "a command with no kind", "a put without a key", "a txn nested 65 deep", "a txn op without a request", "too large",
+        "a command with no kind", "a put without a key", "a txn nested 33 deep", "a txn op without a request", "too large",
     ];
 
     [Theory]
@@ -77,7 +77,7 @@ public sealed class PeerBoundaryTests(ITestOutputHelper output) : IAsyncLifetime
             "no commands" => Batch(1, from),
             "a command with no kind" => Batch(1, from, new Command()),
             "a put without a key" => Batch(1, from, new Command { Put = new PutRequest { Value = ByteString.CopyFromUtf8("v") } }),
-            "a txn nested 65 deep" => Batch(1, from, new Command { Txn = Nested(65) }),
+            "a txn nested 33 deep" => Batch(1, from, new Command { Txn = Nested(33) }),
             "a txn op without a request" => Batch(1, from, new Command { Txn = new TxnRequest { Success = { new RequestOp() } } }),
             "too large" => Batch(1, from, Put("k", new string('x', 5 * 1024 * 1024))),
             _ => throw new ArgumentOutOfRangeException(nameof(kind)),

@@ -164,6 +164,7 @@ public sealed class ConclaveServer : IAsyncDisposable
         try
         {
             app = builder.Build();
+            CrossSiteGuard.Use(app, HostAllowList.Create(options.HostWhitelist, [.. clientUrls, .. httpUrls, .. advertisedClientUrls, peerUrl, advertisedPeerUrl]));
             var grpcPaths = GrpcPathLookup.UseBeforeRouting(app);
             app.MapGrpcService<KvService>();
             app.MapGrpcService<WatchService>();

@@ -33,7 +33,7 @@ internal static class ClusterIdentity
     {
         var path = Path.Combine(dataDirectory, FileName);
         var temporary = path + ".tmp";
-        File.WriteAllText(temporary, id.ToString("x16", CultureInfo.InvariantCulture) + "\n");
+        PrivateFiles.WriteAllText(temporary, id.ToString("x16", CultureInfo.InvariantCulture) + "\n");
         File.Move(temporary, path, overwrite: true);
     }
 }

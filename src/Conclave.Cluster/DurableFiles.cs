@@ -46,15 +46,15 @@ internal static partial class DurableFiles
         }
     }
 
-    /// <summary>Copies a directory tree (a damaged log is set aside this way before it is repaired).</summary>
+    /// <summary>Copies a directory tree, private as the original (a damaged log is set aside this way before it is repaired).</summary>
     public static void CopyDirectory(string source, string destination)
     {
-        Directory.CreateDirectory(destination);
+        PrivateFiles.CreateDirectory(destination);
         foreach (var file in Directory.EnumerateFiles(source, "*", SearchOption.AllDirectories))
         {
             var target = Path.Combine(destination, Path.GetRelativePath(source, file));
-            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-            File.Copy(file, target);
+            PrivateFiles.CreateDirectory(Path.GetDirectoryName(target)!);
+            PrivateFiles.Copy(file, target);
         }
     }
 

@@ -68,7 +68,7 @@ internal static class LogMigration
             var first = source.SnapshotIndex + 1;
             var last = wal.LastEntryIndex;
             count = Math.Max(0, last - first + 1);
-            Directory.CreateDirectory(temp);
+            PrivateFiles.CreateDirectory(temp);
             using (var files = LogSegments.Open(temp, segmentSize, source.SnapshotIndex, NoReplay.Instance, logger))
             {
                 var batch = new List<StoredEntry>(EntriesPerFrame);

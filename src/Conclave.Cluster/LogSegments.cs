@@ -84,7 +84,7 @@ internal sealed class LogSegments : IDisposable
     /// </summary>
     public static LogSegments Open(string directory, long segmentSize, long snapshotIndex, IReplaySink sink, ILogger logger)
     {
-        Directory.CreateDirectory(directory);
+        PrivateFiles.CreateDirectory(directory);
         foreach (var stale in Directory.EnumerateFiles(directory, "*.tmp"))
         {
             File.Delete(stale);
@@ -357,7 +357,7 @@ internal sealed class LogSegments : IDisposable
     {
         var path = Path.Combine(directory, FileName(seq));
         var temp = path + ".tmp";
-        using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None, bufferSize: 0))
+        using (var stream = PrivateFiles.Open(temp, FileMode.Create, FileAccess.Write, FileShare.None, bufferSize: 0))
         {
             var zeros = new byte[Math.Min(size, 1024 * 1024)];
             for (long written = 0; written < size; written += zeros.Length)

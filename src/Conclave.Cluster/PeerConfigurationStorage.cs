@@ -25,6 +25,19 @@ internal sealed class PeerConfigurationStorage(string fileName) : PersistentClus
     /// <exception cref="InvalidOperationException">This member's peer URL is not in the persisted membership.</exception>
     public async ValueTask<EndPoint?> PrepareAsync(ClusterTopology topology, CancellationToken cancellationToken)
     {
+        var movedFrom = await SeedOrCheckAsync(topology, cancellationToken).ConfigureAwait(false);
+        MakePrivate();
+        return movedFrom;
+    }
+
+    /// <summary>
+    /// DotNext writes the file (a new one through a temporary file on every change) with the process's default mode
+    /// and offers no way to choose it: after each save this member asks for, the file is made 0600 again.
+    /// </summary>
+    public void MakePrivate() => PrivateFiles.Restrict(fileName);
+
+    private async ValueTask<EndPoint?> SeedOrCheckAsync(ClusterTopology topology, CancellationToken cancellationToken)
+    {
         IClusterConfigurationStorage<EndPoint> storage = this;
         var current = await storage.LoadConfigurationAsync(cancellationToken).ConfigureAwait(false);
         if (current.Members.Count == 0)

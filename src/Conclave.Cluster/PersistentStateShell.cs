@@ -29,14 +29,19 @@ internal sealed class PersistentStateShell : WriteAheadLog, IPersistentState
     }
 
     /// <summary>Creates the shell; <paramref name="directory"/> holds the unused base log's (empty) files.</summary>
-    public static PersistentStateShell Create(string directory, RaftLog log) => new(
-        new Options
-        {
-            Location = directory,
-            ChunkSize = 64 * 1024,
-            MemoryManagement = MemoryManagementStrategy.PrivateMemory,
-        },
-        log);
+    public static PersistentStateShell Create(string directory, RaftLog log)
+    {
+        var shell = new PersistentStateShell(
+            new Options
+            {
+                Location = directory,
+                ChunkSize = 64 * 1024,
+                MemoryManagement = MemoryManagementStrategy.PrivateMemory,
+            },
+            log);
+        PrivateFiles.Restrict(directory); // DotNext creates them with the process's default mode
+        return shell;
+    }
 
     long IPersistentState.Term => log.Term;
 

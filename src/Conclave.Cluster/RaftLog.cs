@@ -507,6 +507,7 @@ internal sealed class RaftLog : IReplaySink, IAsyncDisposable
                             if (Configuration is { } configuration)
                             {
                                 await configuration.SaveConfigurationAsync(entry, entry.Index, token).ConfigureAwait(false);
+                                (configuration as PeerConfigurationStorage)?.MakePrivate();
                             }
 
                             entry = new StoredEntry(entry.Index, entry.Term, [], isConfiguration: true, entry.CommandId);

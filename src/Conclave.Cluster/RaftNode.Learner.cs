@@ -419,7 +419,7 @@ public sealed partial class RaftNode
                     if (!isLearner)
                     {
                         // Remembered across restarts: a learner is never in the configuration.
-                        await File.WriteAllTextAsync(LearnerMarker(dataDirectory), "learner\n", token).ConfigureAwait(false);
+                        await PrivateFiles.WriteAllTextAsync(LearnerMarker(dataDirectory), "learner\n", token).ConfigureAwait(false);
                         isLearner = true;
                         await cluster.EnableStandbyModeAsync(token).ConfigureAwait(false);
                         Log.LearnerFollowing(logger, wal.LastCommittedEntryIndex + 1);

@@ -151,7 +151,7 @@ public sealed partial class RaftNode : IConsensus
         Log.Starting(logger, options.MemberName, topology.Local.Id, options.DataDirectory, options.PeerEndpoint.ToString(), topology.Members.Count);
 
         var dataDirectory = Path.GetFullPath(options.DataDirectory);
-        Directory.CreateDirectory(dataDirectory);
+        DataDirectoryCheck.Prepare(dataDirectory, logger);
         RaftLog? wal = null;
         PersistentStateShell? shell = null;
         var metrics = new ClusterMetrics(() => wal?.LastAppliedIndex ?? 0, () => wal?.LastCommittedEntryIndex ?? 0);

@@ -110,7 +110,7 @@ internal sealed class SnapshotFile : ISnapshot
         var temp = System.IO.Path.Combine(directory, $"{Guid.NewGuid():N}.tmp");
         try
         {
-            using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, bufferSize: 0))
+            using (var stream = PrivateFiles.Open(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, bufferSize: 0))
             {
                 Span<byte> header = stackalloc byte[HeaderSize];
                 FormatHeader(header, index, term, payload.Length);
@@ -162,7 +162,7 @@ internal sealed class SnapshotFile : ISnapshot
             this.index = index;
             this.term = term;
             temp = System.IO.Path.Combine(directory, $"{Guid.NewGuid():N}.tmp");
-            file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, bufferSize: 64 * 1024);
+            file = PrivateFiles.Open(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, bufferSize: 64 * 1024);
             file.Write(stackalloc byte[HeaderSize]); // the real header (with the payload length) is written by Seal
         }
 
@@ -221,7 +221,7 @@ internal sealed class SnapshotFile : ISnapshot
         var temp = System.IO.Path.Combine(directory, $"{Guid.NewGuid():N}.tmp");
         try
         {
-            var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, bufferSize: 0, FileOptions.Asynchronous);
+            var stream = PrivateFiles.Open(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, bufferSize: 0, FileOptions.Asynchronous);
             await using (stream.ConfigureAwait(false))
             {
                 var buffer = new byte[64 * 1024];

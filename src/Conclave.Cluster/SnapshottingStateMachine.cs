@@ -44,7 +44,7 @@ internal sealed class SnapshottingStateMachine : IAsyncDisposable
         this.logBytes = logBytes;
         this.logger = logger;
         this.metrics = metrics;
-        Directory.CreateDirectory(directory);
+        PrivateFiles.CreateDirectory(directory);
     }
 
     /// <summary>Where batches proposed by this member wait for their results (set once the member id is known).</summary>

@@ -162,7 +162,7 @@ internal static class WalRecovery
         BinaryPrimitives.WriteUInt32LittleEndian(bytes, 1);
         BinaryPrimitives.WriteInt64LittleEndian(bytes.AsSpan(4), commitIndex);
         BinaryPrimitives.WriteInt64LittleEndian(bytes.AsSpan(12), lastIndex);
-        using var stream = new FileStream(Path.Combine(directory, CheckpointFile), FileMode.Create, FileAccess.Write, FileShare.None);
+        using var stream = PrivateFiles.Open(Path.Combine(directory, CheckpointFile), FileMode.Create, FileAccess.Write, FileShare.None, bufferSize: 4096);
         stream.Write(bytes);
         stream.Flush(flushToDisk: true);
     }

@@ -187,6 +187,7 @@ public sealed class ConclaveServer : IAsyncDisposable
         try
         {
             app = builder.Build();
+            CrossSiteGuard.Use(app, HostAllowList.Create(options.HostWhitelist, [.. clientUrls, .. httpUrls, .. advertisedClientUrls, peerUrl, advertisedPeerUrl]));
             var grpcPaths = GrpcPathLookup.UseBeforeRouting(app);
             PeerOnlyEndpoints.Use(app);
             app.MapGrpcService<KvService>();

@@ -21,6 +21,13 @@ public sealed record ServerOptions
     /// <summary>HTTP/1.1 listen URLs for the JSON API, /health and /metrics (<c>--listen-http-urls</c>).</summary>
     public IReadOnlyList<string> ListenHttpUrls { get; init; } = ["http://127.0.0.1:2381"];
 
+    /// <summary>
+    /// Extra host names the HTTP listener answers (<c>--host-whitelist</c>, comma separated; <c>*</c> for any), and
+    /// whose pages may write through it. Always answered: IP addresses, <c>localhost</c>, this machine's host name and
+    /// the hosts of this member's URLs. A guard against DNS rebinding; see docs/server.md.
+    /// </summary>
+    public IReadOnlyList<string>? HostWhitelist { get; init; }
+
     /// <summary>Raft peer listen URL (<c>--listen-peer-urls</c>); port 0 picks a free port.</summary>
     public string ListenPeerUrl { get; init; } = "http://127.0.0.1:2380";
 

@@ -12,6 +12,12 @@ public sealed partial class KeyValueStore
     private const int SnapshotFormatVersion = 1;
     private const uint SnapshotTrailer = 0x454E4421; // "END!"
 
+    // The fewest bytes each record takes, which bounds a count by the bytes that remain.
+    private const int AlarmRecordBytes = 8 + 4;
+    private const int LeaseRecordBytes = 8 + 8;
+    private const int KeyRecordBytes = 1 + 4; // empty key, version count
+    private const int VersionRecordBytes = 8 + 4 + 1; // tombstone
+
     /// <summary>
     /// Writes the whole state (every retained revision, leases, alarms) in snapshot format 1. Holds the read
     /// lock, so reads continue while applies wait for the image to be consistent.
@@ -74,10 +80,18 @@ public sealed partial class KeyValueStore
     }
 
     /// <summary>Replaces the whole state with a snapshot written by <see cref="WriteSnapshot"/>.</summary>
+    /// <remarks>
+    /// The image is untrusted (it also comes from the leader): it is parsed and checked whole before the state is
+    /// touched, no allocation is larger than the bytes that remain (see <see cref="SnapshotReader"/>), and anything
+    /// malformed leaves the store as it was.
+    /// </remarks>
+    /// <exception cref="InvalidDataException">The image is truncated, malformed or inconsistent (the message names the field and offset).</exception>
     public void RestoreSnapshot(Stream source)
     {
-        using var r = new BinaryReader(source, Encoding.UTF8, leaveOpen: true);
-        if (!r.ReadBytes(SnapshotMagic.Length).AsSpan().SequenceEqual(SnapshotMagic))
+        var r = new SnapshotReader(source);
+        Span<byte> magic = stackalloc byte[SnapshotMagic.Length];
+        r.ReadExactly(magic);
+        if (!magic.SequenceEqual(SnapshotMagic))
         {
             throw new InvalidDataException("not a Conclave snapshot (bad magic)");
         }
@@ -91,32 +105,73 @@ public sealed partial class KeyValueStore
         var index = r.ReadInt64();
         var revision = r.ReadInt64();
         var compactRevision = r.ReadInt64();
-        var restoredAlarms = new List<(ulong, AlarmType)>();
-        for (var n = r.ReadInt32(); n > 0; n--)
+        if (index < 0 || revision < 0 || compactRevision < 0 || compactRevision > revision)
         {
-            restoredAlarms.Add((r.ReadUInt64(), (AlarmType)r.ReadInt32()));
+            throw new InvalidDataException($"snapshot header is inconsistent: applied index {index}, revision {revision}, compact revision {compactRevision}");
         }
 
-        var restoredLeases = new List<(long Id, long Ttl)>();
-        for (var n = r.ReadInt32(); n > 0; n--)
+        var alarmCount = r.ReadCount("alarm", AlarmRecordBytes);
+        var restoredAlarms = new List<(ulong, AlarmType)>(r.Capacity(alarmCount));
+        for (var n = alarmCount; n > 0; n--)
         {
-            restoredLeases.Add((r.ReadInt64(), r.ReadInt64()));
+            var member = r.ReadUInt64();
+            var alarm = (AlarmType)r.ReadInt32();
+            if (alarm is not (AlarmType.Nospace or AlarmType.Corrupt))
+            {
+                throw new InvalidDataException($"snapshot alarm before offset {r.Position} has unknown type {(int)alarm}");
+            }
+
+            restoredAlarms.Add((member, alarm));
         }
 
-        var histories = new List<KeyHistory>();
-        for (var n = r.ReadInt32(); n > 0; n--)
+        var leaseCount = r.ReadCount("lease", LeaseRecordBytes);
+        var restoredLeases = new List<(long Id, long Ttl)>(r.Capacity(leaseCount));
+        var leaseIds = new HashSet<long>(r.Capacity(leaseCount));
+        for (var n = leaseCount; n > 0; n--)
         {
-            var key = ByteString.CopyFrom(ReadBytes(r));
+            var (id, ttl) = (r.ReadInt64(), r.ReadInt64());
+            if (id == 0 || !leaseIds.Add(id))
+            {
+                throw new InvalidDataException($"snapshot lease before offset {r.Position} has id {id}, which is 0 or repeated");
+            }
+
+            restoredLeases.Add((id, ttl));
+        }
+
+        var keyCount = r.ReadCount("key", KeyRecordBytes);
+        var histories = new List<KeyHistory>(r.Capacity(keyCount));
+        for (var n = keyCount; n > 0; n--)
+        {
+            var key = ByteString.CopyFrom(r.ReadBytes("key"));
+            if (histories.Count > 0 && KeyOrder.Compare(histories[^1].Key, key) >= 0)
+            {
+                throw new InvalidDataException($"snapshot key before offset {r.Position} is out of order or repeated");
+            }
+
             var history = new KeyHistory(key);
-            for (var m = r.ReadInt32(); m > 0; m--)
+            (long Main, int Sub) previous = (0, 0);
+            for (var m = r.ReadCount("version", VersionRecordBytes); m > 0; m--)
             {
                 var main = r.ReadInt64();
                 var sub = r.ReadInt32();
-                KeyValue? kv = null;
-                if (r.ReadByte() == 1)
+                if (main < 1 || main > revision || sub < 0 || (main, sub).CompareTo(previous) <= 0)
                 {
-                    kv = new KeyValue { Key = key, ModRevision = main, CreateRevision = r.ReadInt64(), Version = r.ReadInt64(), Lease = r.ReadInt64() };
-                    kv.Value = ByteString.CopyFrom(ReadBytes(r));
+                    throw new InvalidDataException(
+                        $"snapshot version before offset {r.Position} is at revision ({main}, {sub}): outside 1..{revision} or not after the key's previous version");
+                }
+
+                previous = (main, sub);
+                KeyValue? kv = null;
+                switch (r.ReadByte())
+                {
+                    case 0:
+                        break;
+                    case 1:
+                        kv = new KeyValue { Key = key, ModRevision = main, CreateRevision = r.ReadInt64(), Version = r.ReadInt64(), Lease = r.ReadInt64() };
+                        kv.Value = ByteString.CopyFrom(r.ReadBytes("value"));
+                        break;
+                    case var flag:
+                        throw new InvalidDataException($"snapshot version before offset {r.Position} has value flag {flag} (0 or 1 expected)");
                 }
 
                 history.Append(new KeyVersion(main, sub, kv));
@@ -127,7 +182,7 @@ public sealed partial class KeyValueStore
 
         if (r.ReadUInt32() != SnapshotTrailer)
         {
-            throw new InvalidDataException("snapshot is truncated or corrupt (missing trailer)");
+            throw new InvalidDataException($"snapshot is corrupt: no trailer at offset {r.Position - 4}");
         }
 
         gate.EnterWriteLock();
@@ -168,17 +223,5 @@ public sealed partial class KeyValueStore
     {
         w.Write7BitEncodedInt(bytes.Length);
         w.Write(bytes);
-    }
-
-    private static byte[] ReadBytes(BinaryReader r)
-    {
-        var length = r.Read7BitEncodedInt();
-        var bytes = r.ReadBytes(length);
-        if (bytes.Length != length)
-        {
-            throw new EndOfStreamException("snapshot is truncated");
-        }
-
-        return bytes;
     }
 }

@@ -49,7 +49,7 @@ public sealed class SnapshotTests
         d.Store.WriteSnapshot(image);
         var bytes = image.ToArray();
         using var restored = new KeyValueStore();
-        Assert.Throws<EndOfStreamException>(() => restored.RestoreSnapshot(new MemoryStream(bytes[..^6])));
+        Assert.Throws<InvalidDataException>(() => restored.RestoreSnapshot(new MemoryStream(bytes[..^6])));
         bytes[0] ^= 0xff;
         Assert.Throws<InvalidDataException>(() => restored.RestoreSnapshot(new MemoryStream(bytes)));
     }

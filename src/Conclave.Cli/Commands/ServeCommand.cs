@@ -14,6 +14,10 @@ internal static class ServeCommand
         var listenClient = new Option<string>("--listen-client-urls") { Description = "gRPC (etcd v3) listen URLs, comma separated.", DefaultValueFactory = _ => string.Join(',', defaults.ListenClientUrls) };
         var advertiseClient = new Option<string?>("--advertise-client-urls") { Description = "Client URLs advertised to the cluster (default: the listen URLs)." };
         var listenHttp = new Option<string>("--listen-http-urls") { Description = "HTTP/1.1 listen URLs for /health, /metrics and the JSON API.", DefaultValueFactory = _ => string.Join(',', defaults.ListenHttpUrls) };
+        var hostWhitelist = new Option<string?>("--host-whitelist")
+        {
+            Description = "Extra host names the HTTP listener answers, comma separated ('*' for any); IP addresses, localhost, this machine's name and the member's URLs are always answered.",
+        };
         var listenPeer = new Option<string>("--listen-peer-urls") { Description = "Raft peer listen URL.", DefaultValueFactory = _ => defaults.ListenPeerUrl };
         var advertisePeer = new Option<string?>("--initial-advertise-peer-urls") { Description = "Peer URL advertised to the cluster (default: the listen peer URL)." };
         var initialCluster = new Option<string?>("--initial-cluster") { Description = "Initial cluster: name=peerURL,... (default: this member alone)." };
@@ -35,7 +39,7 @@ internal static class ServeCommand
 
         var command = new Command("serve", "Run a Conclave member (a single-member cluster by default, data in ./conclave.data).")
         {
-            name, dataDir, listenClient, advertiseClient, listenHttp, listenPeer, advertisePeer, initialCluster, initialState, maxRequest, maxTxnOps, quota, snapshotCount, electionTimeout, heartbeat,
+            name, dataDir, listenClient, advertiseClient, listenHttp, hostWhitelist, listenPeer, advertisePeer, initialCluster, initialState, maxRequest, maxTxnOps, quota, snapshotCount, electionTimeout, heartbeat,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -46,6 +50,7 @@ internal static class ServeCommand
                 ListenClientUrls = Split(parse.GetValue(listenClient)),
                 AdvertiseClientUrls = parse.GetValue(advertiseClient) is { } ac ? Split(ac) : null,
                 ListenHttpUrls = Split(parse.GetValue(listenHttp)),
+                HostWhitelist = parse.GetValue(hostWhitelist) is { } hosts ? Split(hosts) : null,
                 ListenPeerUrl = parse.GetValue(listenPeer)!,
                 InitialAdvertisePeerUrl = parse.GetValue(advertisePeer),
                 InitialCluster = parse.GetValue(initialCluster),

@@ -59,6 +59,11 @@ public sealed class LearnerTests(ITestOutputHelper output) : IAsyncLifetime
         var learner = cluster[index].Node;
         Assert.True(learner.Consensus.Status.IsLearner);
         Assert.Equal(cluster[0].Node.Consensus.ClusterId, learner.Consensus.ClusterId);
+        if (!OperatingSystem.IsWindows())
+        {
+            // The marker that makes it remember being a learner is private, as everything in the data directory.
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(cluster[index].Node.Options.DataDirectory, "learner")));
+        }
 
         // It does not vote: the Raft configuration still has three members.
         var leader = cluster[await cluster.WaitForLeaderAsync()].Node;

@@ -85,7 +85,7 @@ internal static class ErrorMapping
     }
 
     // Metadata values must be printable ASCII.
-    private static string Sanitize(string s)
+    internal static string Sanitize(string s)
     {
         var chars = s.Select(c => c is >= ' ' and <= '~' ? c : '?').ToArray();
         return new string(chars);

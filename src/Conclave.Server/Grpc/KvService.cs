@@ -35,7 +35,9 @@ internal sealed class KvService(KvFrontend kv, ServerMetrics metrics) : KV.KVBas
 
 /// <summary>
 /// The KV operations shared by gRPC and the JSON gateway: validation, read barriers (reads are linearizable
-/// unless <c>serializable</c> is set), proposals for writes, headers.
+/// unless <c>serializable</c> is set), proposals for writes, headers. It is the write front: every write a client
+/// causes — KV, the gateway, and the lock and election recipes — is checked here (<see cref="RequestValidator"/>,
+/// <see cref="Config.ReservedPrefixGuard"/>, <c>--max-request-bytes</c>) before it is proposed.
 /// </summary>
 internal sealed class KvFrontend(ConclaveNode node)
 {

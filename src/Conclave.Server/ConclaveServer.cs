@@ -118,7 +118,6 @@ public sealed class ConclaveServer : IAsyncDisposable
         builder.Services.AddHostedService<Diagnostics.FollowerMonitor>();
         builder.Services.AddHostedService<Node.JoiningKeeper>();
         builder.Services.AddSingleton(meterBridge);
-        builder.Services.AddSingleton<ErrorMappingInterceptor>();
         // Every service maps errors to etcd's codes and records request metrics: KvService itself (the hot path),
         // the others through the interceptor.
         builder.Services.AddGrpc(o =>
@@ -135,6 +134,7 @@ public sealed class ConclaveServer : IAsyncDisposable
             .AddServiceOptions<Concurrency.ElectionService>(static o => o.Interceptors.Add<ErrorMappingInterceptor>())
             .AddServiceOptions<ForwardingService>(static o => o.Interceptors.Add<ErrorMappingInterceptor>())
             .AddServiceOptions<Config.ConfigGrpcService>(static o => o.Interceptors.Add<ErrorMappingInterceptor>());
+        builder.Services.AddGrpcEdge();
 
         var bootLogger = LoggerFactory.Create(l =>
         {

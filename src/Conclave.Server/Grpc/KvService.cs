@@ -15,22 +15,22 @@ namespace Conclave.Server.Grpc;
 /// other services, because gRPC's interceptor pipeline cost about as much per call as the mapping it carries
 /// (two more state machines and delegates per call; see docs/benchmarks.md, ninth session).
 /// </remarks>
-internal sealed class KvService(KvFrontend kv, ServerMetrics metrics) : KV.KVBase
+internal sealed class KvService(KvFrontend kv, ErrorMappingInterceptor edge) : KV.KVBase
 {
     public override Task<RangeResponse> Range(RangeRequest request, ServerCallContext context) =>
-        ErrorMappingInterceptor.ObserveAsync(Stopwatch.GetTimestamp(), nameof(Range), kv.RangeAsync(request, context.CancellationToken), context, metrics);
+        edge.ObserveAsync(Stopwatch.GetTimestamp(), nameof(Range), kv.RangeAsync(request, context.CancellationToken), context);
 
     public override Task<PutResponse> Put(PutRequest request, ServerCallContext context) =>
-        ErrorMappingInterceptor.ObserveAsync(Stopwatch.GetTimestamp(), nameof(Put), kv.PutAsync(request, context.CancellationToken), context, metrics);
+        edge.ObserveAsync(Stopwatch.GetTimestamp(), nameof(Put), kv.PutAsync(request, context.CancellationToken), context);
 
     public override Task<DeleteRangeResponse> DeleteRange(DeleteRangeRequest request, ServerCallContext context) =>
-        ErrorMappingInterceptor.ObserveAsync(Stopwatch.GetTimestamp(), nameof(DeleteRange), kv.DeleteRangeAsync(request, context.CancellationToken), context, metrics);
+        edge.ObserveAsync(Stopwatch.GetTimestamp(), nameof(DeleteRange), kv.DeleteRangeAsync(request, context.CancellationToken), context);
 
     public override Task<TxnResponse> Txn(TxnRequest request, ServerCallContext context) =>
-        ErrorMappingInterceptor.ObserveAsync(Stopwatch.GetTimestamp(), nameof(Txn), kv.TxnAsync(request, context.CancellationToken), context, metrics);
+        edge.ObserveAsync(Stopwatch.GetTimestamp(), nameof(Txn), kv.TxnAsync(request, context.CancellationToken), context);
 
     public override Task<CompactionResponse> Compact(CompactionRequest request, ServerCallContext context) =>
-        ErrorMappingInterceptor.ObserveAsync(Stopwatch.GetTimestamp(), nameof(Compact), kv.CompactAsync(request, context.CancellationToken), context, metrics);
+        edge.ObserveAsync(Stopwatch.GetTimestamp(), nameof(Compact), kv.CompactAsync(request, context.CancellationToken), context);
 }
 
 /// <summary>

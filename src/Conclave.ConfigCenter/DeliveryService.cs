@@ -184,6 +184,10 @@ public sealed class DeliveryService(IKeyValuePort port, ConfigLimits? limits = n
 
         var key = ConfigKeys.Instance(app, env, ns, instanceId);
         var nsKey = ConfigKeys.Namespace(app, env, ns);
+        // The namespace first: a lease granted for a report that is then refused would stay behind for its whole TTL,
+        // and reports naming namespaces that do not exist could fill the lease table. (A namespace deleted between this
+        // check and the commit below still leaves one lease, which expires.)
+        await store.NamespaceAsync(app, env, ns, cancellationToken);
         var (existing, _, _) = await store.GetAsync<InstanceRecord>(key, cancellationToken);
         var lease = existing is { LeaseId: > 0 } && await port.KeepAliveAsync(existing.LeaseId, cancellationToken)
             ? existing.LeaseId

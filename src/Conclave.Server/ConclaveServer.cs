@@ -149,7 +149,6 @@ public sealed class ConclaveServer : IAsyncDisposable
         builder.Services.AddHostedService<Diagnostics.FollowerMonitor>();
         builder.Services.AddHostedService<Node.JoiningKeeper>();
         builder.Services.AddSingleton(meterBridge);
-        builder.Services.AddSingleton<ErrorMappingInterceptor>();
         // Every service maps errors to etcd's codes and records request metrics: KvService itself (the hot path),
         // the others through the interceptor.
         builder.Services.AddGrpc(o =>
@@ -171,6 +170,7 @@ public sealed class ConclaveServer : IAsyncDisposable
                 o.MaxReceiveMessageSize = (1024 * 1024) + options.MaxRequestBytes + (512 * 1024) + 4096;
             })
             .AddServiceOptions<Config.ConfigGrpcService>(static o => o.Interceptors.Add<ErrorMappingInterceptor>());
+        builder.Services.AddGrpcEdge();
 
 
         // The member starts (log replay, Raft) while the web host is built and its endpoints are materialized: both

@@ -45,13 +45,32 @@ public static class RequestValidator
         }
     }
 
-    public static void ValidateTxn(TxnRequest r, int maxOps)
+    /// <summary>
+    /// The deepest nesting of txns accepted (the outermost txn is level 1). etcd 3.4 has no fixed depth: its
+    /// operation budget (<c>--max-txn-ops</c>, shrinking with each level) stops a one-operation chain after 128 levels.
+    /// Here every txn must also decode from the log on every member, where each level is two protobuf messages inside
+    /// two of the log's own, under protobuf's recursion limit of 100: 32 levels (66 messages deep) keeps a wide margin
+    /// and leaves the recursive checks, apply and response building far from any stack limit.
+    /// </summary>
+    public const int MaxTxnDepth = 32;
+
+    public static void ValidateTxn(TxnRequest r, int maxOps) => ValidateTxn(r, maxOps, 1);
+
+    private static void ValidateTxn(TxnRequest r, int maxOps, int depth)
     {
-        if (r.Compare.Count > maxOps || r.Success.Count > maxOps || r.Failure.Count > maxOps)
+        if (depth > MaxTxnDepth)
         {
+            throw new ConclaveErrorException(ErrorCode.TooManyOps, $"txn: nested more than {MaxTxnDepth} levels deep; the limit is {MaxTxnDepth} levels");
+        }
+
+        var ops = Math.Max(r.Compare.Count, Math.Max(r.Success.Count, r.Failure.Count));
+        if (ops > maxOps)
+        {
+            // As etcd: a nested txn may use only what its enclosing txns left of the budget.
+            var budget = depth == 1 ? "(--max-txn-ops)" : $"at nesting level {depth} (--max-txn-ops less the operations of the enclosing txns)";
             throw new ConclaveErrorException(
                 ErrorCode.TooManyOps,
-                $"txn: {r.Compare.Count} compares, {r.Success.Count} success and {r.Failure.Count} failure operations; the limit is {maxOps} each (--max-txn-ops)");
+                $"txn: {r.Compare.Count} compares, {r.Success.Count} success and {r.Failure.Count} failure operations; the limit is {Math.Max(maxOps, 0)} each {budget}");
         }
 
         foreach (var c in r.Compare)
@@ -67,13 +86,13 @@ public static class RequestValidator
             }
         }
 
-        ValidateOps(r.Success, maxOps);
-        ValidateOps(r.Failure, maxOps);
+        ValidateOps(r.Success, maxOps - ops, depth);
+        ValidateOps(r.Failure, maxOps - ops, depth);
         CheckDuplicates(r.Success);
         CheckDuplicates(r.Failure);
     }
 
-    private static void ValidateOps(IEnumerable<RequestOp> ops, int maxOps)
+    private static void ValidateOps(IEnumerable<RequestOp> ops, int maxOps, int depth)
     {
         foreach (var op in ops)
         {
@@ -82,7 +101,7 @@ public static class RequestValidator
                 case RequestOp.RequestOneofCase.RequestRange: ValidateRange(op.RequestRange); break;
                 case RequestOp.RequestOneofCase.RequestPut: ValidatePut(op.RequestPut); break;
                 case RequestOp.RequestOneofCase.RequestDeleteRange: ValidateDelete(op.RequestDeleteRange); break;
-                case RequestOp.RequestOneofCase.RequestTxn: ValidateTxn(op.RequestTxn, maxOps); break;
+                case RequestOp.RequestOneofCase.RequestTxn: ValidateTxn(op.RequestTxn, maxOps, depth + 1); break;
                 default: throw new ConclaveErrorException(ErrorCode.InvalidArgument, "txn: an operation has no request set");
             }
         }

@@ -1,7 +1,7 @@
 using Conclave.Api.Election;
 using Conclave.Api.Errors;
 using Conclave.Api.Etcd;
-using Conclave.Api.Raft;
+using Conclave.Server.Grpc;
 using Conclave.Server.Node;
 using Google.Protobuf;
 using Grpc.Core;
@@ -12,9 +12,11 @@ namespace Conclave.Server.Concurrency;
 /// <summary>
 /// etcd's v3election service, with etcd's recipe: a candidate's key is <c>name/leaseID</c> (hex); candidates
 /// queue by create revision; the leader is the lowest. The leader's create revision (<c>LeaderKey.rev</c>) is
-/// its fencing token.
+/// its fencing token. Every write goes through <see cref="KvFrontend"/> (validation, sizes, reserved prefixes);
+/// Proclaim and Resign touch only a candidate key held by the leader key's lease (etcd checks just the create
+/// revision, so there they reach any key whose revision is known).
 /// </summary>
-internal sealed class ElectionService(ConclaveNode node, IHostApplicationLifetime lifetime) : Election.ElectionBase
+internal sealed class ElectionService(ConclaveNode node, KvFrontend kv, IHostApplicationLifetime lifetime) : Election.ElectionBase
 {
     private readonly KeyWaiter waiter = new(node);
 
@@ -30,13 +32,13 @@ internal sealed class ElectionService(ConclaveNode node, IHostApplicationLifetim
             throw new ConclaveErrorException(ErrorCode.LeaseNotFound, $"campaign: lease {request.Lease:x} does not exist");
         }
 
-        var prefix = Prefix(request.Name);
-        var key = ByteString.CopyFromUtf8(prefix.ToStringUtf8() + request.Lease.ToString("x", System.Globalization.CultureInfo.InvariantCulture));
+        var prefix = RecipeKeys.Prefix(request.Name);
+        var key = RecipeKeys.Key(request.Name, request.Lease);
         var txn = new TxnRequest();
         txn.Compare.Add(new Compare { Key = key, Target = Compare.Types.CompareTarget.Create, Result = Compare.Types.CompareResult.Equal, CreateRevision = 0 });
         txn.Success.Add(new RequestOp { RequestPut = new PutRequest { Key = key, Value = request.Value, Lease = request.Lease } });
         txn.Failure.Add(new RequestOp { RequestRange = new RangeRequest { Key = key } });
-        var enqueued = await node.ProposeAsync<TxnResponse>(new Command { Txn = txn }, context.CancellationToken);
+        var enqueued = await kv.TxnAsync(txn, context.CancellationToken);
         long createRevision;
         if (enqueued.Succeeded)
         {
@@ -48,7 +50,7 @@ internal sealed class ElectionService(ConclaveNode node, IHostApplicationLifetim
             createRevision = existing.CreateRevision;
             if (existing.Value != request.Value)
             {
-                await ProclaimCoreAsync(key, createRevision, request.Value, context.CancellationToken);
+                await ProclaimCoreAsync(key, createRevision, request.Lease, request.Value, context.CancellationToken);
             }
         }
 
@@ -58,7 +60,7 @@ internal sealed class ElectionService(ConclaveNode node, IHostApplicationLifetim
         }
         catch
         {
-            await ResignCoreAsync(key, createRevision, CancellationToken.None);
+            await ResignCoreAsync(key, createRevision, request.Lease, CancellationToken.None);
             throw;
         }
 
@@ -78,14 +80,16 @@ internal sealed class ElectionService(ConclaveNode node, IHostApplicationLifetim
     public override async Task<ProclaimResponse> Proclaim(ProclaimRequest request, ServerCallContext context)
     {
         var leader = request.Leader ?? throw new ConclaveErrorException(ErrorCode.InvalidArgument, "proclaim: the 'leader' field must be provided");
-        var revision = await ProclaimCoreAsync(leader.Key, leader.Rev, request.Value, context.CancellationToken);
+        Config.ReservedPrefixGuard.CheckKey(leader.Key);
+        RecipeKeys.CheckHeldShape("proclaim", leader.Name, leader.Key, leader.Lease);
+        var revision = await ProclaimCoreAsync(leader.Key, leader.Rev, leader.Lease, request.Value, context.CancellationToken);
         return new ProclaimResponse { Header = node.Header(revision) };
     }
 
     public override async Task<LeaderResponse> Leader(LeaderRequest request, ServerCallContext context)
     {
         await node.Consensus.ReadBarrierAsync(context.CancellationToken);
-        var (owner, revision) = waiter.Owner(Prefix(request.Name));
+        var (owner, revision) = waiter.Owner(RecipeKeys.Prefix(request.Name));
         if (owner is null)
         {
             throw new RpcException(new Status(StatusCode.Unknown, "election: no leader"));
@@ -97,7 +101,7 @@ internal sealed class ElectionService(ConclaveNode node, IHostApplicationLifetim
     public override async Task Observe(LeaderRequest request, IServerStreamWriter<LeaderResponse> responseStream, ServerCallContext context)
     {
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, lifetime.ApplicationStopping, node.Consensus.Stopping);
-        var prefix = Prefix(request.Name);
+        var prefix = RecipeKeys.Prefix(request.Name);
         Api.Mvcc.KeyValue? last = null;
         try
         {
@@ -122,16 +126,18 @@ internal sealed class ElectionService(ConclaveNode node, IHostApplicationLifetim
     public override async Task<ResignResponse> Resign(ResignRequest request, ServerCallContext context)
     {
         var leader = request.Leader ?? throw new ConclaveErrorException(ErrorCode.InvalidArgument, "resign: the 'leader' field must be provided");
-        var revision = await ResignCoreAsync(leader.Key, leader.Rev, context.CancellationToken);
+        Config.ReservedPrefixGuard.CheckKey(leader.Key);
+        RecipeKeys.CheckHeldShape("resign", leader.Name, leader.Key, leader.Lease);
+        var revision = await ResignCoreAsync(leader.Key, leader.Rev, leader.Lease, context.CancellationToken);
         return new ResignResponse { Header = node.Header(revision) };
     }
 
-    private async Task<long> ProclaimCoreAsync(ByteString key, long createRevision, ByteString value, CancellationToken cancellationToken)
+    /// <summary>Sets the leader's value if <paramref name="key"/> is still the candidate created at <paramref name="createRevision"/> under <paramref name="lease"/>.</summary>
+    private async Task<long> ProclaimCoreAsync(ByteString key, long createRevision, long lease, ByteString value, CancellationToken cancellationToken)
     {
-        var txn = new TxnRequest();
-        txn.Compare.Add(new Compare { Key = key, Target = Compare.Types.CompareTarget.Create, Result = Compare.Types.CompareResult.Equal, CreateRevision = createRevision });
-        txn.Success.Add(new RequestOp { RequestPut = new PutRequest { Key = key, Value = value, IgnoreLease = true } });
-        var response = await node.ProposeAsync<TxnResponse>(new Command { Txn = txn }, cancellationToken);
+        var txn = HeldBy(key, createRevision, lease);
+        txn.Success.Add(new RequestOp { RequestPut = new PutRequest { Key = key, Value = value, Lease = lease } });
+        var response = await kv.TxnAsync(txn, cancellationToken);
         if (!response.Succeeded)
         {
             throw new RpcException(new Status(StatusCode.Unknown, "election: not leader"));
@@ -140,14 +146,20 @@ internal sealed class ElectionService(ConclaveNode node, IHostApplicationLifetim
         return response.Header.Revision;
     }
 
-    private async Task<long> ResignCoreAsync(ByteString key, long createRevision, CancellationToken cancellationToken)
+    /// <summary>Deletes the candidate key if it is still the one created at <paramref name="createRevision"/> under <paramref name="lease"/>; otherwise nothing (as etcd).</summary>
+    private async Task<long> ResignCoreAsync(ByteString key, long createRevision, long lease, CancellationToken cancellationToken)
     {
-        var txn = new TxnRequest();
-        txn.Compare.Add(new Compare { Key = key, Target = Compare.Types.CompareTarget.Create, Result = Compare.Types.CompareResult.Equal, CreateRevision = createRevision });
+        var txn = HeldBy(key, createRevision, lease);
         txn.Success.Add(new RequestOp { RequestDeleteRange = new DeleteRangeRequest { Key = key } });
-        var response = await node.ProposeAsync<TxnResponse>(new Command { Txn = txn }, cancellationToken);
+        var response = await kv.TxnAsync(txn, cancellationToken);
         return response.Header.Revision;
     }
 
-    private static ByteString Prefix(ByteString name) => ByteString.CopyFrom([.. name.Span, (byte)'/']);
+    private static TxnRequest HeldBy(ByteString key, long createRevision, long lease)
+    {
+        var txn = new TxnRequest();
+        txn.Compare.Add(new Compare { Key = key, Target = Compare.Types.CompareTarget.Create, Result = Compare.Types.CompareResult.Equal, CreateRevision = createRevision });
+        txn.Compare.Add(new Compare { Key = key, Target = Compare.Types.CompareTarget.Lease, Result = Compare.Types.CompareResult.Equal, Lease = lease });
+        return txn;
+    }
 }

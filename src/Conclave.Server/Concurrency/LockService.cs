@@ -1,7 +1,6 @@
 using Conclave.Api.Errors;
 using Conclave.Api.Etcd;
 using Conclave.Api.Lock;
-using Conclave.Api.Raft;
 using Conclave.Server.Grpc;
 using Conclave.Server.Node;
 using Google.Protobuf;
@@ -12,7 +11,9 @@ namespace Conclave.Server.Concurrency;
 /// <summary>
 /// etcd's v3lock service, with etcd's recipe: the waiter's key is <c>name/leaseID</c> (hex), waiters queue by
 /// create revision, the holder is the lowest. The holder key's create revision is the fencing token: guard
-/// writes with a txn comparing it.
+/// writes with a txn comparing it. Every write goes through <see cref="KvFrontend"/> (validation, sizes, reserved
+/// prefixes); Unlock deletes only a key of the recipe's shape held by the lease its name ends with (etcd's deletes
+/// whatever key it is given).
 /// </summary>
 internal sealed class LockService(ConclaveNode node, KvFrontend kv) : Api.Lock.Lock.LockBase
 {
@@ -30,8 +31,8 @@ internal sealed class LockService(ConclaveNode node, KvFrontend kv) : Api.Lock.L
             throw new ConclaveErrorException(ErrorCode.LeaseNotFound, $"lock: lease {request.Lease:x} does not exist");
         }
 
-        var prefix = ByteString.CopyFrom([.. request.Name.Span, (byte)'/']);
-        var key = ByteString.CopyFromUtf8(prefix.ToStringUtf8() + request.Lease.ToString("x", System.Globalization.CultureInfo.InvariantCulture));
+        var prefix = RecipeKeys.Prefix(request.Name);
+        var key = RecipeKeys.Key(request.Name, request.Lease);
         var createRevision = await EnqueueAsync(key, request.Lease, context.CancellationToken);
         try
         {
@@ -55,7 +56,33 @@ internal sealed class LockService(ConclaveNode node, KvFrontend kv) : Api.Lock.L
 
     public override async Task<UnlockResponse> Unlock(UnlockRequest request, ServerCallContext context)
     {
-        var response = await kv.DeleteRangeAsync(new DeleteRangeRequest { Key = request.Key }, context.CancellationToken);
+        if (request.Key.IsEmpty)
+        {
+            throw new ConclaveErrorException(ErrorCode.KeyNotProvided, "unlock: 'key' is empty");
+        }
+
+        Config.ReservedPrefixGuard.CheckKey(request.Key);
+        if (RecipeKeys.LeaseOf(request.Key) is not { } lease)
+        {
+            // Not a lock key: nothing to release. Answered like etcd's delete of a missing key, unless the key exists.
+            var existing = await kv.RangeAsync(new RangeRequest { Key = request.Key, CountOnly = true }, context.CancellationToken);
+            return existing.Count == 0
+                ? new UnlockResponse { Header = existing.Header }
+                : throw new ConclaveErrorException(ErrorCode.InvalidArgument, $"unlock: '{request.Key.ToStringUtf8()}' is not a lock key (name/<lease id in hex>)");
+        }
+
+        var txn = new TxnRequest();
+        txn.Compare.Add(new Compare { Key = request.Key, Target = Compare.Types.CompareTarget.Lease, Result = Compare.Types.CompareResult.Equal, Lease = lease });
+        txn.Success.Add(new RequestOp { RequestDeleteRange = new DeleteRangeRequest { Key = request.Key } });
+        txn.Failure.Add(new RequestOp { RequestRange = new RangeRequest { Key = request.Key, KeysOnly = true } });
+        var response = await kv.TxnAsync(txn, context.CancellationToken);
+        if (!response.Succeeded && response.Responses[0].ResponseRange.Kvs.Count > 0)
+        {
+            // The key exists but is not held by the lease it names: not a lock this call may release.
+            throw new ConclaveErrorException(ErrorCode.InvalidArgument, $"unlock: '{request.Key.ToStringUtf8()}' is not held by lease {lease:x}");
+        }
+
+        // A key already gone (released, or its lease ended) unlocks as nothing, as etcd's delete does.
         return new UnlockResponse { Header = response.Header };
     }
 
@@ -66,7 +93,7 @@ internal sealed class LockService(ConclaveNode node, KvFrontend kv) : Api.Lock.L
         txn.Compare.Add(new Compare { Key = key, Target = Compare.Types.CompareTarget.Create, Result = Compare.Types.CompareResult.Equal, CreateRevision = 0 });
         txn.Success.Add(new RequestOp { RequestPut = new PutRequest { Key = key, Lease = lease } });
         txn.Failure.Add(new RequestOp { RequestRange = new RangeRequest { Key = key } });
-        var response = await node.ProposeAsync<TxnResponse>(new Command { Txn = txn }, cancellationToken);
+        var response = await kv.TxnAsync(txn, cancellationToken);
         return response.Succeeded ? response.Header.Revision : response.Responses[0].ResponseRange.Kvs[0].CreateRevision;
     }
 
@@ -77,9 +104,9 @@ internal sealed class LockService(ConclaveNode node, KvFrontend kv) : Api.Lock.L
         txn.Success.Add(new RequestOp { RequestDeleteRange = new DeleteRangeRequest { Key = key } });
         try
         {
-            await node.ProposeAsync<TxnResponse>(new Command { Txn = txn }, cancellationToken);
+            await kv.TxnAsync(txn, cancellationToken);
         }
-        catch (Exception e) when (e is ConclaveErrorException or Cluster.ConsensusUnavailableException or OperationCanceledException)
+        catch (Exception e) when (e is ConclaveErrorException or RpcException or Cluster.ConsensusUnavailableException or OperationCanceledException)
         {
             // The lease will remove the key when it ends.
         }

@@ -7,8 +7,11 @@ using Grpc.Core;
 namespace Conclave.Server.Config;
 
 /// <summary>
-/// Keeps plain KV writes out of the configuration center's reserved prefix (DESIGN.md decision 7): those
-/// records change only through the center, which keeps releases, history and audit consistent. Reads stay allowed.
+/// Keeps client writes out of the reserved prefixes (DESIGN.md decision 7): the configuration center's records
+/// change only through the center, which keeps releases, history and audit consistent, and the cluster's records
+/// only through membership changes. Every client write path checks here before anything is proposed (KV and the
+/// JSON gateway through <see cref="Grpc.KvFrontend"/>, lock and election keys, lease revokes); the server's own
+/// writers (the center's port, membership) do not. Reads stay allowed.
 /// </summary>
 public static class ReservedPrefixGuard
 {
@@ -24,6 +27,9 @@ public static class ReservedPrefixGuard
         var start = ByteString.CopyFromUtf8(prefix);
         return (start, ConfigKeys.PrefixEnd(start), owner);
     }
+
+    /// <summary>Refuses a write of the single key <paramref name="key"/> when it is reserved.</summary>
+    public static void CheckKey(ByteString key) => Check(key, ByteString.Empty);
 
     public static void CheckPut(PutRequest r) => Check(r.Key, ByteString.Empty);
 
@@ -48,6 +54,25 @@ public static class ReservedPrefixGuard
         }
     }
 
+    /// <summary>
+    /// Refuses to revoke a lease that holds reserved keys: revoking deletes them, and only the server attaches a
+    /// lease to a reserved key (a delivery record's lease; puts under the prefixes are refused), so such a lease
+    /// ends by expiry, not by a client's revoke.
+    /// </summary>
+    public static void CheckRevoke(long leaseId, IEnumerable<ByteString> keys)
+    {
+        foreach (var key in keys)
+        {
+            foreach (var (start, _, owner) in Reserved)
+            {
+                if (key.Span.StartsWith(start.Span))
+                {
+                    throw Denied($"lease {leaseId:x} holds {key.ToStringUtf8()}, which belongs to {owner}; it ends when its owner stops renewing it, not by a revoke");
+                }
+            }
+        }
+    }
+
     private static void Check(ByteString key, ByteString rangeEnd)
     {
         foreach (var (start, end, owner) in Reserved)
@@ -66,13 +91,18 @@ public static class ReservedPrefixGuard
 
             if (touches)
             {
-                var trailers = new Metadata
-                {
-                    { ErrorCatalogue.CodeTrailer, "PermissionDenied" },
-                    { ErrorCatalogue.DetailTrailer, $"keys under {start.ToStringUtf8()} belong to {owner}, not plain KV writes" },
-                };
-                throw new RpcException(new Status(StatusCode.PermissionDenied, "etcdserver: permission denied"), trailers);
+                throw Denied($"keys under {start.ToStringUtf8()} belong to {owner}, not client writes");
             }
         }
+    }
+
+    private static RpcException Denied(string detail)
+    {
+        var trailers = new Metadata
+        {
+            { ErrorCatalogue.CodeTrailer, "PermissionDenied" },
+            { ErrorCatalogue.DetailTrailer, Grpc.ErrorMapping.Sanitize(detail) },
+        };
+        return new RpcException(new Status(StatusCode.PermissionDenied, "etcdserver: permission denied"), trailers);
     }
 }

@@ -18,6 +18,8 @@ public sealed class ServerMetrics : IDisposable
     private readonly Histogram<double> latency;
     private readonly ConcurrentDictionary<(string Method, string Code), long> requestCounts = new();
     private readonly ConcurrentDictionary<string, LatencyHistogram> latencies = new();
+    private readonly Counter<long> malformed;
+    private readonly ConcurrentDictionary<string, long> malformedCounts = new();
     private long watchers;
     private long watchEvents;
 
@@ -25,6 +27,7 @@ public sealed class ServerMetrics : IDisposable
     {
         requests = meter.CreateCounter<long>("conclave.grpc.requests", "{request}", "gRPC requests handled");
         latency = meter.CreateHistogram<double>("conclave.grpc.duration", "s", "gRPC request latency");
+        malformed = meter.CreateCounter<long>("conclave.grpc.malformed_requests", "{request}", "Requests refused because their bytes did not decode");
         meter.CreateObservableGauge("conclave.watch.watchers", () => Interlocked.Read(ref watchers), "{watcher}", "Open watchers");
         meter.CreateObservableCounter("conclave.watch.events", () => Interlocked.Read(ref watchEvents), "{event}", "Watch events sent");
     }
@@ -37,6 +40,13 @@ public sealed class ServerMetrics : IDisposable
         latency.Record(seconds, new KeyValuePair<string, object?>("method", method));
         requestCounts.AddOrUpdate((method, code), 1, (_, n) => n + 1);
         latencies.GetOrAdd(method, _ => new LatencyHistogram()).Record(seconds);
+    }
+
+    /// <summary>A request to <paramref name="method"/> that did not decode (gRPC or the JSON gateway).</summary>
+    public void MalformedRequest(string method)
+    {
+        malformed.Add(1, new KeyValuePair<string, object?>("method", method));
+        malformedCounts.AddOrUpdate(method, 1, (_, n) => n + 1);
     }
 
     public void WatcherAdded() => Interlocked.Increment(ref watchers);
@@ -60,6 +70,13 @@ public sealed class ServerMetrics : IDisposable
         foreach (var (method, h) in latencies.OrderBy(p => p.Key, StringComparer.Ordinal))
         {
             h.Write(text, "conclave_grpc_request_duration_seconds", $"method=\"{method}\"");
+        }
+
+        text.AppendLine("# HELP conclave_grpc_malformed_requests_total Requests refused because their bytes did not decode, by method.");
+        text.AppendLine("# TYPE conclave_grpc_malformed_requests_total counter");
+        foreach (var (method, n) in malformedCounts.OrderBy(p => p.Key, StringComparer.Ordinal))
+        {
+            text.Append(CultureInfo.InvariantCulture, $"conclave_grpc_malformed_requests_total{{method=\"{method}\"}} {n}\n");
         }
 
         text.AppendLine("# HELP conclave_watch_watchers Open watchers.");

@@ -46,9 +46,18 @@ internal static class ErrorMapping
             case OperationCanceledException:
                 return Create(ErrorCode.Stopped, "the member is stopping");
             default:
-                return new RpcException(new Status(StatusCode.Internal, "etcdserver: internal error: " + e.Message));
+                // A failure nobody anticipated: its text is about our internals, not the request, so it stays in the
+                // member's log (ErrorMappingInterceptor) and the caller gets a fixed message.
+                return new RpcException(new Status(StatusCode.Internal, InternalErrorMessage), new Metadata { { ErrorCatalogue.DetailTrailer, "an unexpected server error; the member's log has the details" } });
         }
     }
+
+    /// <summary>What a caller is told about an unexpected failure.</summary>
+    public const string InternalErrorMessage = "etcdserver: internal error";
+
+    /// <summary>True for a failure <see cref="ToRpc"/> has no meaning for: a bug, worth a log entry with its stack trace.</summary>
+    public static bool IsUnexpected(Exception e) =>
+        e is not (RpcException or ConclaveErrorException or MembershipException or ConsensusUnavailableException or OperationCanceledException);
 
     /// <summary>The log could not be written: say so (and whether the disk is full) instead of blaming the leader.</summary>
     private static RpcException StorageFailure(IOException io)
@@ -85,7 +94,7 @@ internal static class ErrorMapping
     }
 
     // Metadata values must be printable ASCII.
-    private static string Sanitize(string s)
+    internal static string Sanitize(string s)
     {
         var chars = s.Select(c => c is >= ' ' and <= '~' ? c : '?').ToArray();
         return new string(chars);

@@ -1,11 +1,16 @@
 using System.Diagnostics;
 using Grpc.Core;
 using Grpc.Core.Interceptors;
+using Microsoft.Extensions.Logging;
 
 namespace Conclave.Server.Grpc;
 
-/// <summary>Applies <see cref="ErrorMapping"/> to every gRPC call.</summary>
-internal sealed class ErrorMappingInterceptor(ServerMetrics metrics) : Interceptor
+/// <summary>
+/// Applies <see cref="ErrorMapping"/> to every gRPC call (and to the JSON gateway): expected failures become etcd's
+/// status and text; an unexpected one is logged here, once, with its stack trace, and reaches the caller only as
+/// <see cref="ErrorMapping.InternalErrorMessage"/>.
+/// </summary>
+internal sealed partial class ErrorMappingInterceptor(ServerMetrics metrics, ILogger<ErrorMappingInterceptor> logger) : Interceptor
 {
     private static string MethodName(ServerCallContext context)
     {
@@ -27,14 +32,25 @@ internal sealed class ErrorMappingInterceptor(ServerMetrics metrics) : Intercept
             call = Task.FromException<TResponse>(e);
         }
 
-        return ObserveAsync(started, MethodName(context), call, context, metrics);
+        return ObserveAsync(started, MethodName(context), call, context);
+    }
+
+    /// <summary>Maps <paramref name="e"/> for the caller, logging it first if nobody anticipated it.</summary>
+    public RpcException Map(Exception e, string method, CancellationToken callCancelled)
+    {
+        if (ErrorMapping.IsUnexpected(e))
+        {
+            Log.Unexpected(logger, e, method);
+        }
+
+        return ErrorMapping.ToRpc(e, callCancelled);
     }
 
     /// <summary>
     /// Awaits a unary call, turns its failure into etcd's status and message, and records the call in the request
     /// metrics. Used by this interceptor and by <see cref="KvService"/>, which calls it directly (the hot path).
     /// </summary>
-    public static async Task<TResponse> ObserveAsync<TResponse>(long started, string method, Task<TResponse> call, ServerCallContext context, ServerMetrics metrics)
+    public async Task<TResponse> ObserveAsync<TResponse>(long started, string method, Task<TResponse> call, ServerCallContext context)
     {
         var code = "OK";
         try
@@ -43,7 +59,7 @@ internal sealed class ErrorMappingInterceptor(ServerMetrics metrics) : Intercept
         }
         catch (Exception e)
         {
-            var rpc = ErrorMapping.ToRpc(e, context.CancellationToken);
+            var rpc = Map(e, method, context.CancellationToken);
             code = rpc.StatusCode.ToString();
             throw rpc;
         }
@@ -61,7 +77,7 @@ internal sealed class ErrorMappingInterceptor(ServerMetrics metrics) : Intercept
         }
         catch (Exception e) when (e is not RpcException)
         {
-            throw ErrorMapping.ToRpc(e, context.CancellationToken);
+            throw Map(e, MethodName(context), context.CancellationToken);
         }
     }
 
@@ -73,7 +89,13 @@ internal sealed class ErrorMappingInterceptor(ServerMetrics metrics) : Intercept
         }
         catch (Exception e) when (e is not RpcException)
         {
-            throw ErrorMapping.ToRpc(e, context.CancellationToken);
+            throw Map(e, MethodName(context), context.CancellationToken);
         }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 3300, Level = LogLevel.Error, Message = "Unexpected failure serving {Method}; the caller was told only that an internal error occurred")]
+        public static partial void Unexpected(ILogger logger, Exception exception, string method);
     }
 }

@@ -15,27 +15,29 @@ namespace Conclave.Server.Grpc;
 /// other services, because gRPC's interceptor pipeline cost about as much per call as the mapping it carries
 /// (two more state machines and delegates per call; see docs/benchmarks.md, ninth session).
 /// </remarks>
-internal sealed class KvService(KvFrontend kv, ServerMetrics metrics) : KV.KVBase
+internal sealed class KvService(KvFrontend kv, ErrorMappingInterceptor edge) : KV.KVBase
 {
     public override Task<RangeResponse> Range(RangeRequest request, ServerCallContext context) =>
-        ErrorMappingInterceptor.ObserveAsync(Stopwatch.GetTimestamp(), nameof(Range), kv.RangeAsync(request, context.CancellationToken), context, metrics);
+        edge.ObserveAsync(Stopwatch.GetTimestamp(), nameof(Range), kv.RangeAsync(request, context.CancellationToken), context);
 
     public override Task<PutResponse> Put(PutRequest request, ServerCallContext context) =>
-        ErrorMappingInterceptor.ObserveAsync(Stopwatch.GetTimestamp(), nameof(Put), kv.PutAsync(request, context.CancellationToken), context, metrics);
+        edge.ObserveAsync(Stopwatch.GetTimestamp(), nameof(Put), kv.PutAsync(request, context.CancellationToken), context);
 
     public override Task<DeleteRangeResponse> DeleteRange(DeleteRangeRequest request, ServerCallContext context) =>
-        ErrorMappingInterceptor.ObserveAsync(Stopwatch.GetTimestamp(), nameof(DeleteRange), kv.DeleteRangeAsync(request, context.CancellationToken), context, metrics);
+        edge.ObserveAsync(Stopwatch.GetTimestamp(), nameof(DeleteRange), kv.DeleteRangeAsync(request, context.CancellationToken), context);
 
     public override Task<TxnResponse> Txn(TxnRequest request, ServerCallContext context) =>
-        ErrorMappingInterceptor.ObserveAsync(Stopwatch.GetTimestamp(), nameof(Txn), kv.TxnAsync(request, context.CancellationToken), context, metrics);
+        edge.ObserveAsync(Stopwatch.GetTimestamp(), nameof(Txn), kv.TxnAsync(request, context.CancellationToken), context);
 
     public override Task<CompactionResponse> Compact(CompactionRequest request, ServerCallContext context) =>
-        ErrorMappingInterceptor.ObserveAsync(Stopwatch.GetTimestamp(), nameof(Compact), kv.CompactAsync(request, context.CancellationToken), context, metrics);
+        edge.ObserveAsync(Stopwatch.GetTimestamp(), nameof(Compact), kv.CompactAsync(request, context.CancellationToken), context);
 }
 
 /// <summary>
 /// The KV operations shared by gRPC and the JSON gateway: validation, read barriers (reads are linearizable
-/// unless <c>serializable</c> is set), proposals for writes, headers.
+/// unless <c>serializable</c> is set), proposals for writes, headers. It is the write front: every write a client
+/// causes — KV, the gateway, and the lock and election recipes — is checked here (<see cref="RequestValidator"/>,
+/// <see cref="Config.ReservedPrefixGuard"/>, <c>--max-request-bytes</c>) before it is proposed.
 /// </summary>
 internal sealed class KvFrontend(ConclaveNode node)
 {

@@ -13,8 +13,18 @@ internal sealed class LeaseService(ConclaveNode node, LeaseKeeper keeper, IHostA
     public override Task<LeaseGrantResponse> LeaseGrant(LeaseGrantRequest request, ServerCallContext context) =>
         keeper.GrantAsync(request, context.CancellationToken);
 
-    public override Task<LeaseRevokeResponse> LeaseRevoke(LeaseRevokeRequest request, ServerCallContext context) =>
-        keeper.RevokeAsync(request.ID, context.CancellationToken);
+    public override async Task<LeaseRevokeResponse> LeaseRevoke(LeaseRevokeRequest request, ServerCallContext context)
+    {
+        // Revoking deletes the lease's keys, so it is a write like any other: a lease holding reserved keys (only the
+        // server attaches those) is refused. The barrier makes the check see every key attached before this call.
+        await node.Consensus.ReadBarrierAsync(context.CancellationToken);
+        if (node.Store.FindLease(request.ID) is { } lease)
+        {
+            Config.ReservedPrefixGuard.CheckRevoke(request.ID, lease.Keys);
+        }
+
+        return await keeper.RevokeAsync(request.ID, context.CancellationToken);
+    }
 
     public override async Task<LeaseTimeToLiveResponse> LeaseTimeToLive(LeaseTimeToLiveRequest request, ServerCallContext context)
     {

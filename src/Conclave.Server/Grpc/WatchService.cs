@@ -37,7 +37,7 @@ internal sealed class WatchService(ConclaveNode node, IHostApplicationLifetime l
         {
             while (await requests.MoveNext(linked.Token))
             {
-                session.Post(requests.Current);
+                await session.PostAsync(requests.Current, linked.Token);
             }
         }
         catch (Exception e) when (e is OperationCanceledException or IOException or RpcException or InvalidOperationException)

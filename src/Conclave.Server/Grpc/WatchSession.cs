@@ -1,4 +1,4 @@
-using System.Collections.Concurrent;
+using System.Threading.Channels;
 using Conclave.Api.Etcd;
 using Conclave.Api.Mvcc;
 using Conclave.Server.Node;
@@ -12,13 +12,24 @@ namespace Conclave.Server.Grpc;
 /// requests and moves every watcher's cursor through the event history. A slow client slows only its own
 /// loop (the write awaits HTTP/2 flow control); the server never buffers events for it, because the history is
 /// the buffer. If the history a watcher still needs is compacted, the watcher is cancelled with the compact
-/// revision, never silently skipped.
+/// revision, never silently skipped. Requests wait in a queue of <see cref="ControlQueueLength"/> (etcd's control
+/// buffer is 16 too); when it is full the stream's reader waits (<see cref="BoundedChannelFullMode.Wait"/>), so a
+/// client that sends requests faster than the loop answers them is held back by HTTP/2 flow control, and a client
+/// that also stops reading answers stops the loop and then its own requests: nothing grows without bound.
 /// </summary>
 internal sealed class WatchSession(ConclaveNode node, IServerStreamWriter<WatchResponse> responses, ServerMetrics metrics, TimeSpan progressInterval) : IDisposable
 {
     private const int MaxEventsPerResponse = 1000;
 
-    private readonly ConcurrentQueue<WatchRequest> control = new();
+    /// <summary>Create / cancel / progress requests read from the stream and not yet handled, at most.</summary>
+    internal const int ControlQueueLength = 16;
+
+    private readonly Channel<WatchRequest> control = Channel.CreateBounded<WatchRequest>(new BoundedChannelOptions(ControlQueueLength)
+    {
+        FullMode = BoundedChannelFullMode.Wait,
+        SingleReader = true,
+        SingleWriter = true,
+    });
     private readonly Dictionary<long, Watcher> watchers = [];
     private readonly List<Event> events = [];
     private readonly List<RevisionEvents> scratch = [];
@@ -29,9 +40,10 @@ internal sealed class WatchSession(ConclaveNode node, IServerStreamWriter<WatchR
     private bool progressRequested;
     private DateTimeOffset nextProgress = DateTimeOffset.UtcNow + progressInterval;
 
-    public void Post(WatchRequest request)
+    /// <summary>Queues a request for the loop; waits while the queue is full.</summary>
+    public async ValueTask PostAsync(WatchRequest request, CancellationToken cancellationToken)
     {
-        control.Enqueue(request);
+        await control.Writer.WriteAsync(request, cancellationToken);
         Volatile.Read(ref wake).TrySetResult();
     }
 
@@ -47,7 +59,7 @@ internal sealed class WatchSession(ConclaveNode node, IServerStreamWriter<WatchR
                 upTo = store.Revision;
             }
 
-            while (control.TryDequeue(out var request))
+            while (control.Reader.TryRead(out var request))
             {
                 await HandleAsync(request, cancellationToken);
             }

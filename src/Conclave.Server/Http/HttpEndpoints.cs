@@ -103,7 +103,7 @@ internal static class HttpEndpoints
         where TRequest : IMessage<TRequest>, new()
         where TResponse : IMessage
     {
-        app.MapPost(path, async (HttpContext http, KvFrontend kv) =>
+        app.MapPost(path, async (HttpContext http, KvFrontend kv, ErrorMappingInterceptor edge, MalformedRequests malformed) =>
         {
             string body;
             using (var reader = new StreamReader(http.Request.Body, Encoding.UTF8))
@@ -118,7 +118,10 @@ internal static class HttpEndpoints
             }
             catch (Exception e) when (e is InvalidProtocolBufferException or InvalidJsonException or FormatException)
             {
-                return Error(StatusCode.InvalidArgument, "malformed JSON request: " + e.Message);
+                var refused = malformed.Refuse(path, typeof(TRequest), e);
+                return refused.StatusCode == StatusCode.Internal
+                    ? Error(StatusCode.InvalidArgument, "malformed JSON request: " + e.Message)
+                    : Error(refused.StatusCode, refused.Status.Detail, refused.Trailers.GetValue(ErrorCatalogue.DetailTrailer));
             }
 
             try
@@ -128,7 +131,7 @@ internal static class HttpEndpoints
             }
             catch (Exception e)
             {
-                var rpc = ErrorMapping.ToRpc(e, http.RequestAborted);
+                var rpc = edge.Map(e, path, http.RequestAborted);
                 var detail = rpc.Trailers.GetValue(ErrorCatalogue.DetailTrailer);
                 return Error(rpc.StatusCode, rpc.Status.Detail, detail);
             }
@@ -147,6 +150,7 @@ internal static class HttpEndpoints
         {
             StatusCode.InvalidArgument or StatusCode.OutOfRange or StatusCode.FailedPrecondition => 400,
             StatusCode.NotFound => 404,
+            StatusCode.PermissionDenied => 403,
             StatusCode.ResourceExhausted => 429,
             StatusCode.Unavailable => 503,
             StatusCode.Unimplemented => 501,

@@ -1,0 +1,140 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Conclave.Api.Config.V1;
+using Conclave.Api.Election;
+using Conclave.Api.Etcd;
+using Conclave.Api.Lock;
+using Conclave.ConfigCenter;
+using Conclave.ConfigCenter.Keyspace;
+using Conclave.ConfigCenter.Model;
+using Google.Protobuf;
+using Grpc.Core;
+using Grpc.Net.Client;
+using Microsoft.Extensions.DependencyInjection;
+using static Conclave.Server.Tests.Fixtures.Grpc;
+
+namespace Conclave.Server.Tests.Security;
+
+/// <summary>
+/// Every client write path (KV put / delete / txn, the JSON gateway, lease revoke, Lock / Unlock, Campaign /
+/// Proclaim / Resign) aimed at the reserved prefixes is refused with etcd's permission-denied error, and nothing
+/// changes: the configuration center still serves the release as published, its apps list still answers, the
+/// instance record with its lease is still there.
+/// </summary>
+public sealed class ReservedPrefixWritePathTests(ITestOutputHelper output) : IAsyncLifetime
+{
+    private const string App = "guarded";
+    private const string Env = "DEV";
+    private const string Ns = "application";
+
+    private TestNode node = null!;
+    private GrpcChannel channel = null!;
+    private HttpClient http = null!;
+    private ByteString releaseKey = ByteString.Empty;
+    private long releaseCreateRevision;
+
+    public async Task InitializeAsync()
+    {
+        node = await TestNode.StartInProcessAsync(output);
+        channel = node.CreateChannel();
+        http = node.CreateHttpClient();
+        var center = node.Server.Services.GetRequiredService<ConfigCenterService>();
+        var who = new ChangeContext("alice");
+        await center.CreateAppAsync(App, null, null, who);
+        await center.CreateEnvironmentAsync(App, Env, who);
+        await center.CreateNamespaceAsync(App, Env, Ns, NamespaceFormat.Properties, null, who);
+        await center.SetItemAsync(App, Env, Ns, new ConfigItem("db.password", "s3cret"), 0, who);
+        var release = await center.PublishAsync(App, Env, Ns, "r1", null, 0, who);
+        releaseKey = ConfigKeys.Release(App, Env, Ns, release.Id);
+        releaseCreateRevision = (await new KV.KVClient(channel).RangeAsync(new RangeRequest { Key = releaseKey })).Kvs.Single().CreateRevision;
+    }
+
+    public async Task DisposeAsync()
+    {
+        http.Dispose();
+        channel.Dispose();
+        await node.DisposeAsync();
+    }
+
+    public static TheoryData<string> Paths() =>
+    [
+        "kv put", "kv put with lease", "kv delete", "kv delete over everything", "kv txn put", "kv nested txn delete", "kv put cluster record",
+        "gateway put", "gateway delete", "gateway txn",
+        "lease revoke", "lock", "unlock", "campaign", "proclaim", "resign",
+    ];
+
+    [Theory]
+    [MemberData(nameof(Paths))]
+    public async Task Write_path_aimed_at_the_reserved_prefix_is_refused_and_changes_nothing(string path)
+    {
+        var kv = new KV.KVClient(channel);
+        var leases = new Lease.LeaseClient(channel);
+        var lease = (await leases.LeaseGrantAsync(new LeaseGrantRequest { TTL = 60 })).ID;
+        var instanceLease = (await new ConfigService.ConfigServiceClient(channel).ReportAsync(new ReportRequest
+        {
+            App = App, Env = Env, Namespace = Ns, Instance = new InstanceIdentity { InstanceId = "pod-1" }, ReleaseId = 1,
+        })).LeaseId;
+        var instanceKey = ConfigKeys.Instance(App, Env, Ns, "pod-1");
+        var before = await kv.RangeAsync(new RangeRequest { Key = Bytes("/_conclave/"), RangeEnd = Bytes("/_conclave0") });
+        var appsPrefix = ConfigKeys.Apps().ToStringUtf8().TrimEnd('/');
+        var attacker = ByteString.CopyFromUtf8("attacker-controlled");
+
+        (StatusCode code, string message) = path switch
+        {
+            "kv put" => await RpcAsync(() => kv.PutAsync(new PutRequest { Key = releaseKey, Value = attacker }).ResponseAsync),
+            "kv put with lease" => await RpcAsync(() => kv.PutAsync(new PutRequest { Key = Bytes(ConfigKeys.Root + "apps/evil"), Value = attacker, Lease = lease }).ResponseAsync),
+            "kv delete" => await RpcAsync(() => kv.DeleteRangeAsync(new DeleteRangeRequest { Key = releaseKey }).ResponseAsync),
+            "kv delete over everything" => await RpcAsync(() => kv.DeleteRangeAsync(new DeleteRangeRequest { Key = Bytes("\0"), RangeEnd = Bytes("\0") }).ResponseAsync),
+            "kv txn put" => await RpcAsync(() => kv.TxnAsync(new TxnRequest { Success = { new RequestOp { RequestPut = new PutRequest { Key = releaseKey, Value = attacker } } } }).ResponseAsync),
+            "kv nested txn delete" => await RpcAsync(() => kv.TxnAsync(new TxnRequest
+            {
+                Success = { new RequestOp { RequestTxn = new TxnRequest { Failure = { new RequestOp { RequestDeleteRange = new DeleteRangeRequest { Key = releaseKey } } } } } },
+            }).ResponseAsync),
+            "kv put cluster record" => await RpcAsync(() => kv.PutAsync(new PutRequest { Key = Bytes("/_conclave/cluster/learners/00000000000000ff"), Value = attacker }).ResponseAsync),
+            "gateway put" => await GatewayAsync("/v3/kv/put", new { key = B64(releaseKey), value = B64(attacker) }),
+            "gateway delete" => await GatewayAsync("/v3/kv/deleterange", new { key = B64(releaseKey) }),
+            "gateway txn" => await GatewayAsync("/v3/kv/txn", new { success = new[] { new { request_put = new { key = B64(releaseKey), value = B64(attacker) } } } }),
+            "lease revoke" => await RpcAsync(() => leases.LeaseRevokeAsync(new LeaseRevokeRequest { ID = instanceLease }).ResponseAsync),
+            "lock" => await RpcAsync(() => new Api.Lock.Lock.LockClient(channel).LockAsync(new LockRequest { Name = Bytes(appsPrefix), Lease = lease }, deadline: Soon()).ResponseAsync),
+            "unlock" => await RpcAsync(() => new Api.Lock.Lock.LockClient(channel).UnlockAsync(new UnlockRequest { Key = releaseKey }).ResponseAsync),
+            "campaign" => await RpcAsync(() => new Election.ElectionClient(channel).CampaignAsync(new CampaignRequest { Name = Bytes(appsPrefix), Lease = lease, Value = attacker }, deadline: Soon()).ResponseAsync),
+            "proclaim" => await RpcAsync(() => new Election.ElectionClient(channel).ProclaimAsync(new ProclaimRequest
+            {
+                Leader = new LeaderKey { Name = Bytes(ConfigKeys.Releases(App, Env, Ns).ToStringUtf8().TrimEnd('/')), Key = releaseKey, Rev = releaseCreateRevision, Lease = lease },
+                Value = attacker,
+            }).ResponseAsync),
+            "resign" => await RpcAsync(() => new Election.ElectionClient(channel).ResignAsync(new ResignRequest
+            {
+                Leader = new LeaderKey { Key = releaseKey, Rev = releaseCreateRevision, Lease = lease },
+            }).ResponseAsync),
+            _ => throw new ArgumentOutOfRangeException(nameof(path), path, null),
+        };
+
+        Assert.Equal((StatusCode.PermissionDenied, "etcdserver: permission denied"), (code, message));
+        var after = await kv.RangeAsync(new RangeRequest { Key = Bytes("/_conclave/"), RangeEnd = Bytes("/_conclave0") });
+        Assert.Equal(before.Kvs.Select(k => (k.Key, k.ModRevision)), after.Kvs.Select(k => (k.Key, k.ModRevision)));
+        Assert.Equal(instanceLease, after.Kvs.Single(k => k.Key == instanceKey).Lease);
+        var effective = await http.GetFromJsonAsync<JsonElement>($"/api/v1/apps/{App}/envs/{Env}/namespaces/{Ns}/effective");
+        Assert.Equal("s3cret", effective.GetProperty("release").GetProperty("configurations").GetProperty("db.password").GetString());
+        Assert.Equal(HttpStatusCode.OK, (await http.GetAsync(new Uri("/api/v1/apps", UriKind.Relative))).StatusCode);
+    }
+
+    private static DateTime Soon() => DateTime.UtcNow.AddSeconds(10);
+
+    private static string B64(ByteString b) => b.ToBase64();
+
+    private static async Task<(StatusCode, string)> RpcAsync<T>(Func<Task<T>> call)
+    {
+        var status = await FailureAsync(call);
+        return (status.StatusCode, status.Detail);
+    }
+
+    private async Task<(StatusCode, string)> GatewayAsync(string path, object body)
+    {
+        using var response = await http.PostAsJsonAsync(new Uri(path, UriKind.Relative), body);
+        var json = await response.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+        return ((StatusCode)json.GetProperty("code").GetInt32(), json.GetProperty("error").GetString()!);
+    }
+}

@@ -13,11 +13,11 @@ namespace Conclave.Storage;
 public static class CommandShape
 {
     /// <summary>
-    /// Deepest txn nesting the log accepts. Every member parses each entry with protobuf's recursion limit (100 message
-    /// levels), and a txn nested d deep sits about 2d levels down in its batch: from 50 levels on it would be appended and
-    /// then fail to parse on every member (ApplyRuleTests measures it). Applying recurses once per level too.
+    /// Deepest txn nesting the log accepts: the same as the edges (<see cref="RequestValidator.MaxTxnDepth"/>). Every member
+    /// parses each entry under protobuf's recursion limit (100 message levels); from 50 levels on a txn would be appended
+    /// and then fail to parse on every member (ApplyRuleTests measures where).
     /// </summary>
-    public const int MaxTxnDepth = 32;
+    public const int MaxTxnDepth = RequestValidator.MaxTxnDepth;
 
     /// <exception cref="ConclaveErrorException">The command is not one this store applies (says which field and why).</exception>
     public static void Validate(Command command)

@@ -118,10 +118,10 @@ internal static partial class CrossSiteGuard
     private static Task RefuseAsync(HttpContext context, int status, string title, string code, string detail) =>
         Problems.Of(status, title, code, detail, context).ExecuteAsync(context);
 
-    [LoggerMessage(EventId = 3300, Level = LogLevel.Information, Message = "HTTP listener answers {Hosts}")]
+    [LoggerMessage(EventId = 3310, Level = LogLevel.Information, Message = "HTTP listener answers {Hosts}")]
     private static partial void LogHostsAllowed(ILogger logger, string hosts);
 
     // Debug: a refusal is the answer the client needed, and one line per request cannot amplify a flood into the log.
-    [LoggerMessage(EventId = 3301, Level = LogLevel.Debug, Message = "HTTP {Method} {Path} refused: {Check} {Value}")]
+    [LoggerMessage(EventId = 3311, Level = LogLevel.Debug, Message = "HTTP {Method} {Path} refused: {Check} {Value}")]
     private static partial void LogRefused(ILogger logger, string method, string path, string check, string value);
 }

@@ -20,7 +20,7 @@ internal static partial class ApplyFailures
         CommandFailed(logger, index, position, exception);
     };
 
-    [LoggerMessage(EventId = 3300, Level = LogLevel.Critical,
+    [LoggerMessage(EventId = 3320, Level = LogLevel.Critical,
         Message = "Applying command {Position} of log entry {Index} threw: it was rejected (on every member alike) and applying goes on. This is a defect; please report it with this message")]
     private static partial void CommandFailed(ILogger logger, long index, int position, Exception exception);
 }

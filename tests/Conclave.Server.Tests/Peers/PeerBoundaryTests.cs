@@ -162,7 +162,8 @@ public sealed class PeerBoundaryTests(ITestOutputHelper output) : IAsyncLifetime
         using var channel = GrpcChannel.ForAddress(cluster[leader].PeerUrl);
         var e = await Assert.ThrowsAsync<RpcException>(() => new KV.KVClient(channel)
             .PutAsync(new PutRequest { Key = ByteString.CopyFromUtf8("via/peer"), Value = ByteString.CopyFromUtf8("x") }).ResponseAsync);
-        Assert.Equal(StatusCode.Unavailable, e.StatusCode);
+        // The connection is closed during the HTTP/2 preface: gRPC reports Unavailable or Internal depending on timing.
+        Assert.Contains(e.StatusCode, new[] { StatusCode.Unavailable, StatusCode.Internal });
         Assert.Empty(await RangeAsync(leader, "via/peer"));
     }
 

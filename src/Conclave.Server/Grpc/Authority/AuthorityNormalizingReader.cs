@@ -369,9 +369,13 @@ internal sealed class AuthorityNormalizingReader : PipeReader
                     // Not a block Kestrel would take either. It gets the block's whole frames as they came (and
                     // answers them with its own connection error when they already pass its limits), then nothing more.
                     events.RepairedBlockRefused(connectionId, assembler.Problem!);
-                    CopyTo(writer, buffer.Slice(offset, assembler.FramesLength));
-                    offset += assembler.FramesLength;
-                    wrote = true;
+                    if (assembler.FramesLength > 0)
+                    {
+                        CopyTo(writer, buffer.Slice(offset, assembler.FramesLength));
+                        offset += assembler.FramesLength;
+                        wrote = true; // else nothing to flush: an empty flush would leave Kestrel's read waiting
+                    }
+
                     ending = true;
                     break;
                 }
@@ -436,26 +440,46 @@ internal sealed class AuthorityNormalizingReader : PipeReader
 
     /// <summary>
     /// Reads from the socket; while a header block is awaited, only until its deadline. Null when that deadline
-    /// passed with the block still unfinished.
+    /// passed with the block still unfinished. Without an await of its own when the read completes at once.
     /// </summary>
-    private async ValueTask<ReadResult?> ReadInnerAsync(CancellationToken cancellationToken)
+    private ValueTask<ReadResult?> ReadInnerAsync(CancellationToken cancellationToken)
     {
-        if (deadline is null)
+        if (deadline is not null && cancellationToken.CanBeCanceled)
         {
-            return await inner.ReadAsync(cancellationToken);
+            return ReadLinkedAsync(cancellationToken);
         }
 
-        using var linked = cancellationToken.CanBeCanceled ? CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token) : null;
+        var read = inner.ReadAsync(deadline?.Token ?? cancellationToken);
+        return read.IsCompletedSuccessfully ? new ValueTask<ReadResult?>(read.Result) : AwaitReadAsync(read, cancellationToken);
+    }
+
+    private async ValueTask<ReadResult?> AwaitReadAsync(ValueTask<ReadResult> read, CancellationToken cancellationToken)
+    {
         try
         {
-            return await inner.ReadAsync(linked?.Token ?? deadline.Token);
+            return await read;
         }
-        catch (OperationCanceledException) when (deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        catch (OperationCanceledException) when (DeadlinePassed() && !cancellationToken.IsCancellationRequested)
         {
-            // The block may have finished just as the deadline passed: what has arrived decides.
-            return inner.TryRead(out var late) ? late : null;
+            return Late();
         }
     }
+
+    private async ValueTask<ReadResult?> ReadLinkedAsync(CancellationToken cancellationToken)
+    {
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline!.Token);
+        try
+        {
+            return await inner.ReadAsync(linked.Token);
+        }
+        catch (OperationCanceledException) when (DeadlinePassed() && !cancellationToken.IsCancellationRequested)
+        {
+            return Late();
+        }
+    }
+
+    /// <summary>The block may have finished just as its deadline passed: what has arrived decides.</summary>
+    private ReadResult? Late() => inner.TryRead(out var late) ? late : null;
 
     /// <summary>Starts the deadline of the header block at <paramref name="blockAbs"/>, unless it runs already.</summary>
     private void AwaitBlock(long blockAbs)

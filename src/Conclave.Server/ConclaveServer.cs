@@ -169,6 +169,7 @@ public sealed class ConclaveServer : IAsyncDisposable
         try
         {
             app = builder.Build();
+            Http2.ResetStreamFilter.Use(app);
             var grpcPaths = GrpcPathLookup.UseBeforeRouting(app);
             app.MapGrpcService<KvService>();
             app.MapGrpcService<WatchService>();

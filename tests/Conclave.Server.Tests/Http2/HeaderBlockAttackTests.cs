@@ -1,4 +1,5 @@
 using Conclave.Server.Http2;
+using Conclave.Server.Tests.Fixtures;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 
 namespace Conclave.Server.Tests.Http2;
@@ -44,6 +45,8 @@ public sealed class HeaderBlockAttackTests(ITestOutputHelper output)
         output.WriteLine($"GOAWAY {goAway?.ToString() ?? "(none)"}; memory: {memory}");
         Assert.True(memory.Growth < MaxGrowth, memory.ToString());
         Assert.Contains(goAway, new Http2ErrorCode?[] { Http2ErrorCode.ProtocolError, Http2ErrorCode.CompressionError });
+        var counter = afterAnotherRequest ? "conclave_grpc_header_blocks_refused_total" : "conclave_grpc_header_blocks_not_inspected_total";
+        Assert.True(await Metrics.ReadAsync(node.HttpUrl, counter) >= 1, $"{counter} in /metrics");
     }
 
     [Fact]
@@ -77,6 +80,7 @@ public sealed class HeaderBlockAttackTests(ITestOutputHelper output)
 
             output.WriteLine($"{Connections} connections closed; memory: {memory}");
             Assert.True(memory.Growth < MaxGrowth, memory.ToString());
+            Assert.True(await Metrics.ReadAsync(node.HttpUrl, "conclave_grpc_header_block_timeouts_total") >= Connections);
         }
         finally
         {

@@ -99,19 +99,24 @@ public sealed class ConclaveServer : IAsyncDisposable
         {
             k.AddServerHeader = false;
             k.Limits.MaxRequestBodySize = options.MaxRequestBytes + (512 * 1024);
-            k.Limits.Http2.MaxStreamsPerConnection = 100_000;
+            k.Limits.MaxConcurrentConnections = options.MaxConcurrentConnections > 0 ? options.MaxConcurrentConnections : null;
+            // etcd advertises no stream limit; Kestrel's rapid-reset defence counts in multiples of this one (a
+            // connection with more than twice as many streams still being handled is closed), so it stays finite.
+            k.Limits.Http2.MaxStreamsPerConnection = options.MaxConcurrentStreams;
             k.Limits.Http2.InitialConnectionWindowSize = 4 * 1024 * 1024;
             k.Limits.Http2.InitialStreamWindowSize = 1024 * 1024;
             k.Limits.Http2.KeepAlivePingDelay = TimeSpan.FromSeconds(30);
             k.Limits.Http2.KeepAlivePingTimeout = TimeSpan.FromSeconds(20);
+            var headerBlocks = Grpc.Authority.HeaderBlockLimits.FromKestrel(k.Limits, options.TimeProvider);
+            var headerBlockEvents = Grpc.Authority.AuthorityNormalization.CreateEvents(k.ApplicationServices);
             foreach (var url in clientUrls)
             {
-                Listen(k, url, HttpProtocols.Http2);
+                Listen(k, url, l => Grpc.Authority.AuthorityNormalization.Use(l, headerBlocks, headerBlockEvents));
             }
 
             foreach (var url in httpUrls)
             {
-                Listen(k, url, HttpProtocols.Http1);
+                Listen(k, url, null);
             }
         });
 
@@ -188,6 +193,7 @@ public sealed class ConclaveServer : IAsyncDisposable
         {
             app = builder.Build();
             CrossSiteGuard.Use(app, HostAllowList.Create(options.HostWhitelist, [.. clientUrls, .. httpUrls, .. advertisedClientUrls, peerUrl, advertisedPeerUrl]));
+            Http2.ResetStreamFilter.Use(app);
             var grpcPaths = GrpcPathLookup.UseBeforeRouting(app);
             PeerOnlyEndpoints.Use(app);
             app.MapGrpcService<KvService>();
@@ -298,16 +304,17 @@ public sealed class ConclaveServer : IAsyncDisposable
         await DisposeAsync();
     }
 
-    private static void Listen(KestrelServerOptions kestrel, string url, HttpProtocols protocols)
+    /// <summary>
+    /// Listens on <paramref name="url"/>: HTTP/2 (gRPC) with <paramref name="grpc"/>'s connection middleware, or
+    /// HTTP/1.1 when it is null.
+    /// </summary>
+    private static void Listen(KestrelServerOptions kestrel, string url, Action<ListenOptions>? grpc)
     {
         var endpoint = ToEndPoint(url);
         kestrel.Listen(endpoint, l =>
         {
-            l.Protocols = protocols;
-            if (protocols == HttpProtocols.Http2)
-            {
-                Grpc.Authority.AuthorityNormalization.Use(l, kestrel.Limits.Http2);
-            }
+            l.Protocols = grpc is null ? HttpProtocols.Http1 : HttpProtocols.Http2;
+            grpc?.Invoke(l);
         });
     }
 

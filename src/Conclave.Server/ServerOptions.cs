@@ -46,6 +46,21 @@ public sealed record ServerOptions
     /// <summary>Most operations per txn branch (<c>--max-txn-ops</c>, default 128).</summary>
     public int MaxTxnOps { get; init; } = 128;
 
+    /// <summary>
+    /// Most concurrent HTTP/2 streams a client may have open on one gRPC connection (<c>--max-concurrent-streams</c>,
+    /// etcd's flag; default 1,000 where etcd's is unlimited): the SETTINGS_MAX_CONCURRENT_STREAMS the client
+    /// listeners advertise. Kestrel's rapid-reset defence is measured against it: a connection that opens streams
+    /// faster than they are handled is closed with ENHANCE_YOUR_CALM once twice this many are in flight.
+    /// </summary>
+    public int MaxConcurrentStreams { get; init; } = 1000;
+
+    /// <summary>
+    /// Most open connections on the gRPC and HTTP listeners together (<c>--max-concurrent-connections</c>; 0 for no
+    /// limit; default 10,000). A connection past it is closed as soon as it is accepted. Peer connections do not
+    /// count.
+    /// </summary>
+    public long MaxConcurrentConnections { get; init; } = 10_000;
+
     /// <summary>Space quota in bytes (<c>--quota-backend-bytes</c>, default 2 GiB).</summary>
     public long QuotaBackendBytes { get; init; } = 2L * 1024 * 1024 * 1024;
 

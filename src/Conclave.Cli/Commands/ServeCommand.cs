@@ -24,6 +24,16 @@ internal static class ServeCommand
         var initialState = new Option<string>("--initial-cluster-state") { Description = "'new' or 'existing'.", DefaultValueFactory = _ => defaults.InitialClusterState };
         var maxRequest = new Option<int>("--max-request-bytes") { Description = "Largest request accepted, in bytes.", DefaultValueFactory = _ => defaults.MaxRequestBytes };
         var maxTxnOps = new Option<int>("--max-txn-ops") { Description = "Most operations in one txn branch.", DefaultValueFactory = _ => defaults.MaxTxnOps };
+        var maxStreams = new Option<int>("--max-concurrent-streams")
+        {
+            Description = "Most concurrent HTTP/2 streams a client may open on one gRPC connection.",
+            DefaultValueFactory = _ => defaults.MaxConcurrentStreams,
+        };
+        var maxConnections = new Option<long>("--max-concurrent-connections")
+        {
+            Description = "Most open client connections (gRPC and HTTP listeners together); 0 for no limit.",
+            DefaultValueFactory = _ => defaults.MaxConcurrentConnections,
+        };
         var quota = new Option<long>("--quota-backend-bytes") { Description = "Space quota in bytes; past it the NOSPACE alarm rejects writes.", DefaultValueFactory = _ => defaults.QuotaBackendBytes };
         var snapshotCount = new Option<int>("--snapshot-count") { Description = "Applied entries between snapshots.", DefaultValueFactory = _ => defaults.SnapshotCount };
         var electionTimeout = new Option<int>("--election-timeout")
@@ -39,7 +49,7 @@ internal static class ServeCommand
 
         var command = new Command("serve", "Run a Conclave member (a single-member cluster by default, data in ./conclave.data).")
         {
-            name, dataDir, listenClient, advertiseClient, listenHttp, hostWhitelist, listenPeer, advertisePeer, initialCluster, initialState, maxRequest, maxTxnOps, quota, snapshotCount, electionTimeout, heartbeat,
+            name, dataDir, listenClient, advertiseClient, listenHttp, hostWhitelist, listenPeer, advertisePeer, initialCluster, initialState, maxRequest, maxTxnOps, maxStreams, maxConnections, quota, snapshotCount, electionTimeout, heartbeat,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -57,6 +67,8 @@ internal static class ServeCommand
                 InitialClusterState = parse.GetValue(initialState)!,
                 MaxRequestBytes = parse.GetValue(maxRequest),
                 MaxTxnOps = parse.GetValue(maxTxnOps),
+                MaxConcurrentStreams = parse.GetValue(maxStreams),
+                MaxConcurrentConnections = parse.GetValue(maxConnections),
                 QuotaBackendBytes = parse.GetValue(quota),
                 SnapshotCount = parse.GetValue(snapshotCount),
                 ElectionTimeout = TimeSpan.FromMilliseconds(parse.GetValue(electionTimeout)),

@@ -154,6 +154,63 @@ public sealed class HpackDecoderTests
         Assert.Contains(message, e.Message, StringComparison.OrdinalIgnoreCase);
     }
 
+    [Fact]
+    public void A_string_longer_than_the_limit_is_refused_before_it_is_read()
+    {
+        var decoder = new HpackDecoder(4096, new HpackLimits(MaxStringLength: 100, MaxHeaderListSize: 10_000, MaxFieldCount: 100));
+        var block = new TestHpackEncoder().NeverIndexed("x", new string('v', 101), huffman: false).ToArray();
+
+        var e = Assert.Throws<HpackException>(() => decoder.Decode(block[..8], null)); // the length is enough
+        Assert.True(e.LimitExceeded);
+        Assert.Contains("limit of 100", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_huffman_string_that_decodes_past_the_limit_is_refused()
+    {
+        // 120 '0's take 75 bytes in Huffman code (5 bits each): within the limit encoded, past it decoded.
+        var decoder = new HpackDecoder(4096, new HpackLimits(MaxStringLength: 100, MaxHeaderListSize: 10_000, MaxFieldCount: 100));
+        var block = new TestHpackEncoder().NeverIndexed("x", new string('0', 120)).ToArray();
+
+        var e = Assert.Throws<HpackException>(() => decoder.Decode(block, null));
+        Assert.True(e.LimitExceeded);
+    }
+
+    [Fact]
+    public void Decoding_stops_as_soon_as_the_fields_pass_the_header_list_limit()
+    {
+        // One 4 KB table entry, then 10,000 one-byte references to it: 40 MB if decoded to the end.
+        var limits = new HpackLimits(MaxStringLength: 16384, MaxHeaderListSize: 65536, MaxFieldCount: 1_000_000);
+        var decoder = new HpackDecoder(4096, limits);
+        var block = new TestHpackEncoder().Incremental(0, "x", new string('b', 4000), huffman: false).ToArray().Concat(Enumerable.Repeat((byte)0xbe, 10_000)).ToArray();
+        var sink = new RecordingSink();
+
+        var e = Assert.Throws<HpackException>(() => decoder.Decode(block, sink));
+
+        Assert.True(e.LimitExceeded);
+        Assert.True(sink.Fields.Sum(f => f.Name.Length + f.Value.Length) <= limits.MaxHeaderListSize);
+        Assert.Equal(65536 / 4001, sink.Fields.Count);
+    }
+
+    [Fact]
+    public void Decoding_stops_at_the_field_count_limit()
+    {
+        var decoder = new HpackDecoder(4096, new HpackLimits(MaxStringLength: 16384, MaxHeaderListSize: 65536, MaxFieldCount: 10));
+        var sink = new RecordingSink();
+
+        var e = Assert.Throws<HpackException>(() => decoder.Decode(Enumerable.Repeat((byte)0x82, 11).ToArray(), sink));
+
+        Assert.True(e.LimitExceeded);
+        Assert.Equal(10, sink.Fields.Count);
+    }
+
+    [Fact]
+    public void An_empty_literal_name_is_a_compression_error()
+    {
+        var e = Assert.Throws<HpackException>(() => new HpackDecoder().Decode([0x00, 0x00, 0x01, (byte)'v'], null));
+        Assert.False(e.LimitExceeded);
+    }
+
     private static List<(string Name, string Value)> Decode(HpackDecoder decoder, string hex)
     {
         var sink = new RecordingSink();

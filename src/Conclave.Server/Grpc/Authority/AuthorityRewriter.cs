@@ -1,14 +1,7 @@
 using System.Buffers;
-using System.Text;
 using Conclave.Server.Http2;
 
 namespace Conclave.Server.Grpc.Authority;
-
-/// <summary>One decoded header field; name and value are the octets the peer sent.</summary>
-internal readonly record struct HeaderField(byte[] Name, byte[] Value)
-{
-    public override string ToString() => $"{Encoding.ASCII.GetString(Name)}: {Encoding.ASCII.GetString(Value)}";
-}
 
 /// <summary>
 /// The :authority rules and the HTTP/2 framing the rewrite needs. Kestrel resets any stream whose :authority is
@@ -19,7 +12,8 @@ internal readonly record struct HeaderField(byte[] Name, byte[] Value)
 /// </summary>
 internal static class AuthorityRewriter
 {
-    private static readonly byte[] AuthorityName = Encoding.ASCII.GetBytes(":authority");
+    /// <summary>The field name the rules are about.</summary>
+    public static ReadOnlySpan<byte> AuthorityName => ":authority"u8;
 
     /// <summary>Whether Kestrel accepts <paramref name="authority"/> as a host: reg-name or IP literal, optional port.</summary>
     public static bool IsValid(ReadOnlySpan<byte> authority)
@@ -107,55 +101,6 @@ internal static class AuthorityRewriter
         return !candidate.IsEmpty && IsValid(candidate) ? candidate.ToArray() : null;
     }
 
-    /// <summary>Decodes one header block with <paramref name="decoder"/> (the connection's HPACK state).</summary>
-    public static List<HeaderField> Decode(HpackDecoder decoder, ReadOnlySpan<byte> block)
-    {
-        var fields = new FieldList();
-        decoder.Decode(block, fields);
-        return fields.Fields;
-    }
-
-    /// <summary>The :authority of a decoded block when Kestrel would refuse it, else null.</summary>
-    public static byte[]? FindInvalidAuthority(List<HeaderField> fields)
-    {
-        foreach (var field in fields)
-        {
-            if (field.Name.AsSpan().SequenceEqual(AuthorityName) && !IsValid(field.Value))
-            {
-                return field.Value;
-            }
-        }
-
-        return null;
-    }
-
-    /// <summary>
-    /// Encodes <paramref name="fields"/> for Kestrel with a valid :authority, every field a literal without
-    /// indexing (so Kestrel's dynamic table stays empty and never has to agree with the client's).
-    /// </summary>
-    public static byte[] Encode(List<HeaderField> fields)
-    {
-        var block = new List<byte>(256);
-        foreach (var field in fields)
-        {
-            var value = field.Value;
-            if (field.Name.AsSpan().SequenceEqual(AuthorityName) && !IsValid(value))
-            {
-                var repaired = Repair(value);
-                if (repaired is null)
-                {
-                    continue;
-                }
-
-                value = repaired;
-            }
-
-            HpackEncoder.AppendLiteral(block, 0, field.Name, value);
-        }
-
-        return [.. block];
-    }
-
     /// <summary>Writes a header block as one HEADERS frame and as many CONTINUATION frames as the frame size needs.</summary>
     public static void WriteHeaderFrames(IBufferWriter<byte> output, int streamId, bool endStream, ReadOnlySpan<byte> priority, ReadOnlySpan<byte> block, int maxFrameSize)
     {
@@ -204,11 +149,4 @@ internal static class AuthorityRewriter
         c is >= (byte)'a' and <= (byte)'z' or >= (byte)'A' and <= (byte)'Z' or >= (byte)'0' and <= (byte)'9'
         || c is (byte)'-' or (byte)'.' or (byte)'_' or (byte)'~' or (byte)'!' or (byte)'$' or (byte)'&' or (byte)'\''
             or (byte)'(' or (byte)')' or (byte)'*' or (byte)'+' or (byte)',' or (byte)';' or (byte)'=' or (byte)'%';
-
-    private sealed class FieldList : IHeaderSink
-    {
-        public List<HeaderField> Fields { get; } = [];
-
-        public void OnHeader(ReadOnlySpan<byte> name, ReadOnlySpan<byte> value) => Fields.Add(new HeaderField(name.ToArray(), value.ToArray()));
-    }
 }

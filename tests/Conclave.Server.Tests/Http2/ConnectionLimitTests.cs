@@ -49,4 +49,35 @@ public sealed class ConnectionLimitTests(ITestOutputHelper output)
             }
         }
     }
+
+    [Fact]
+    public async Task Clients_at_the_cap_do_not_keep_members_from_the_peer_listener()
+    {
+        await using var node = await TestNode.StartInProcessAsync(output, o => o with { MaxConcurrentConnections = Cap });
+        using var timeout = new CancellationTokenSource(Eventually.DefaultTimeout);
+        var open = new List<RawHttp2Connection>();
+        try
+        {
+            for (var i = 0; i < Cap; i++)
+            {
+                var connection = await RawHttp2Connection.OpenAsync(node.Endpoint, timeout.Token);
+                open.Add(connection);
+                Assert.Equal(FrameType.Settings, (await connection.ReadFrameAsync(timeout.Token))?.Header.Type);
+            }
+
+            // The client listeners are full; a member still reaches this one's member-to-member services (Kestrel counts
+            // connections per endpoint kind: the peer listener's, handed over by PeerListener, are not in the cap).
+            using var peer = Peers.PeerChannels.Open(node.PeerUrl);
+            var view = await new Api.ClusterInternal.Forwarding.ForwardingClient(peer)
+                .ConfigurationAsync(new Api.ClusterInternal.ConfigurationRequest(), cancellationToken: timeout.Token);
+            Assert.Equal(node.Server.Node.Consensus.Status.MemberId, view.MemberId);
+        }
+        finally
+        {
+            foreach (var connection in open)
+            {
+                await connection.DisposeAsync();
+            }
+        }
+    }
 }

@@ -65,8 +65,8 @@ public sealed class ConnectionLimitTests(ITestOutputHelper output)
                 Assert.Equal(FrameType.Settings, (await connection.ReadFrameAsync(timeout.Token))?.Header.Type);
             }
 
-            // The client listeners are full; a member still reaches this one's member-to-member services (Kestrel counts
-            // connections per endpoint kind: the peer listener's, handed over by PeerListener, are not in the cap).
+            // The client listeners are full; a member still reaches this one's member-to-member services: the connections
+            // PeerListener hands to Kestrel must not count against the clients' cap.
             using var peer = Peers.PeerChannels.Open(node.PeerUrl);
             var view = await new Api.ClusterInternal.Forwarding.ForwardingClient(peer)
                 .ConfigurationAsync(new Api.ClusterInternal.ConfigurationRequest(), cancellationToken: timeout.Token);

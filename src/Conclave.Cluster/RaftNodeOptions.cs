@@ -84,7 +84,10 @@ public sealed record RaftNodeOptions
     public int MaxBatchCommands { get; init; } = 512;
 
     /// <summary>Most payload bytes in one log entry (a single larger command still gets its own entry).</summary>
-    public int MaxBatchBytes { get; init; } = 1024 * 1024;
+    public int MaxBatchBytes { get; init; } = DefaultMaxBatchBytes;
+
+    /// <summary>The default of <see cref="MaxBatchBytes"/>.</summary>
+    public const int DefaultMaxBatchBytes = 1024 * 1024;
 
     /// <summary>
     /// Largest command (serialized) this member proposes; larger ones are refused before they are queued. It also
@@ -93,7 +96,10 @@ public sealed record RaftNodeOptions
     public int MaxCommandBytes { get; init; } = 2 * 1024 * 1024;
 
     /// <summary>Largest forwarded batch the leader accepts (a full batch plus one command, and the batch's own fields).</summary>
-    public int MaxForwardedBatchBytes => MaxBatchBytes + MaxCommandBytes + 64;
+    public int MaxForwardedBatchBytes => ForwardedBatchBytes(MaxBatchBytes, MaxCommandBytes);
+
+    /// <summary>A full batch plus one command, and the batch's own fields.</summary>
+    public static int ForwardedBatchBytes(int maxBatchBytes, int maxCommandBytes) => maxBatchBytes + maxCommandBytes + 64;
 
     /// <summary>Most log entries proposed by this member and not yet applied; the next batch forms meanwhile.</summary>
     public int MaxInFlightBatches { get; init; } = 4;

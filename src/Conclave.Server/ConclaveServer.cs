@@ -98,7 +98,7 @@ public sealed class ConclaveServer : IAsyncDisposable
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.AddServerHeader = false;
-            k.Limits.MaxRequestBodySize = options.MaxRequestBytes + (512 * 1024);
+            k.Limits.MaxRequestBodySize = options.MaxMessageBytes;
             k.Limits.MaxConcurrentConnections = options.MaxConcurrentConnections > 0 ? options.MaxConcurrentConnections : null;
             // etcd advertises no stream limit; Kestrel's rapid-reset defence counts in multiples of this one (a
             // connection with more than twice as many streams still being handled is closed), so it stays finite.
@@ -158,7 +158,7 @@ public sealed class ConclaveServer : IAsyncDisposable
         // the others through the interceptor.
         builder.Services.AddGrpc(o =>
             {
-                o.MaxReceiveMessageSize = options.MaxRequestBytes + (512 * 1024);
+                o.MaxReceiveMessageSize = options.MaxMessageBytes;
                 o.MaxSendMessageSize = null;
                 o.EnableDetailedErrors = false;
             })
@@ -171,8 +171,8 @@ public sealed class ConclaveServer : IAsyncDisposable
             .AddServiceOptions<ForwardingService>(o =>
             {
                 o.Interceptors.Add<ErrorMappingInterceptor>();
-                // A forwarded batch: up to a full batch (1 MiB) plus one command (RaftNodeOptions.MaxForwardedBatchBytes).
-                o.MaxReceiveMessageSize = (1024 * 1024) + options.MaxRequestBytes + (512 * 1024) + 4096;
+                // A forwarded batch: the leader refuses larger ones itself, with the reason (ForwardedBatch).
+                o.MaxReceiveMessageSize = Cluster.RaftNodeOptions.ForwardedBatchBytes(Cluster.RaftNodeOptions.DefaultMaxBatchBytes, options.MaxMessageBytes) + 4096;
             })
             .AddServiceOptions<Config.ConfigGrpcService>(static o => o.Interceptors.Add<ErrorMappingInterceptor>());
         builder.Services.AddGrpcEdge();

@@ -43,6 +43,13 @@ public sealed record ServerOptions
     /// <summary>Largest request accepted, in bytes (<c>--max-request-bytes</c>, default 1.5 MiB).</summary>
     public int MaxRequestBytes { get; init; } = 1536 * 1024;
 
+    /// <summary>
+    /// Largest gRPC message or HTTP body accepted: <see cref="MaxRequestBytes"/> plus 512 KiB of framing, so that an
+    /// oversized request reaches the server's own check and gets etcd's "request is too large". Also the largest command
+    /// a member proposes.
+    /// </summary>
+    public int MaxMessageBytes => MaxRequestBytes + (512 * 1024);
+
     /// <summary>Most operations per txn branch (<c>--max-txn-ops</c>, default 128).</summary>
     public int MaxTxnOps { get; init; } = 128;
 

@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using Microsoft.Extensions.Logging;
 
 namespace Conclave.Cluster.Tests;
@@ -131,18 +130,7 @@ public sealed class DataDirectoryPermissionTests : IAsyncLifetime
         foreach (var path in Directory.GetFiles(Path.Combine(member.DataDirectory, "log"), "*.wal").Order().Reverse())
         {
             var bytes = File.ReadAllBytes(path);
-            var frames = new List<(long Offset, int Length)>();
-            for (long at = LogSegments.SegmentHeaderSize; at + 8 <= bytes.Length;)
-            {
-                var length = BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan((int)at));
-                if (length == 0)
-                {
-                    break;
-                }
-
-                frames.Add((at, 8 + length));
-                at += 8 + length;
-            }
+            var frames = SegmentFrames.Of(bytes);
 
             if (frames.Count < 3)
             {

@@ -47,20 +47,7 @@ public sealed class RecoveryTests : IAsyncLifetime
                 continue; // the spare
             }
 
-            var frames = new List<(long, int)>();
-            for (long at = LogSegments.SegmentHeaderSize; at + 8 <= bytes.Length;)
-            {
-                var length = BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan((int)at));
-                if (length == 0)
-                {
-                    break;
-                }
-
-                frames.Add((at, 8 + length));
-                at += 8 + length;
-            }
-
-            result.Add((path, frames));
+            result.Add((path, SegmentFrames.Of(bytes)));
         }
 
         return result;

@@ -66,9 +66,8 @@ public sealed class ConclaveNode : IAsyncDisposable
             RequestTimeout = options.ElectionTimeout / 2,
             HeartbeatInterval = options.HeartbeatInterval,
             LeaderWaitTimeout = options.LeaderWaitTimeout,
-            // What the gRPC edge lets through (a request of --max-request-bytes plus framing); larger commands are
-            // refused before they are queued, and the leader refuses larger forwarded batches.
-            MaxCommandBytes = options.MaxRequestBytes + (512 * 1024),
+            // What the gRPC edge lets through; larger commands are refused before they are queued.
+            MaxCommandBytes = options.MaxMessageBytes,
             LoggerFactory = loggerFactory,
         };
         RaftNode consensus;

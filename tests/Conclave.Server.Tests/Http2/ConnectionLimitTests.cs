@@ -18,12 +18,7 @@ public sealed class ConnectionLimitTests(ITestOutputHelper output)
         var open = new List<RawHttp2Connection>();
         try
         {
-            for (var i = 0; i < Cap; i++)
-            {
-                var connection = await RawHttp2Connection.OpenAsync(node.Endpoint, timeout.Token);
-                open.Add(connection);
-                Assert.Equal(FrameType.Settings, (await connection.ReadFrameAsync(timeout.Token))?.Header.Type);
-            }
+            await FillAsync(node, open, timeout.Token);
 
             await using (var refused = await RawHttp2Connection.OpenAsync(node.Endpoint, timeout.Token))
             {
@@ -58,12 +53,7 @@ public sealed class ConnectionLimitTests(ITestOutputHelper output)
         var open = new List<RawHttp2Connection>();
         try
         {
-            for (var i = 0; i < Cap; i++)
-            {
-                var connection = await RawHttp2Connection.OpenAsync(node.Endpoint, timeout.Token);
-                open.Add(connection);
-                Assert.Equal(FrameType.Settings, (await connection.ReadFrameAsync(timeout.Token))?.Header.Type);
-            }
+            await FillAsync(node, open, timeout.Token);
 
             // The client listeners are full; a member still reaches this one's member-to-member services: the connections
             // PeerListener hands to Kestrel must not count against the clients' cap.
@@ -78,6 +68,17 @@ public sealed class ConnectionLimitTests(ITestOutputHelper output)
             {
                 await connection.DisposeAsync();
             }
+        }
+    }
+
+    /// <summary>Opens <see cref="Cap"/> served connections (each answered with the server's SETTINGS).</summary>
+    private static async Task FillAsync(TestNode node, List<RawHttp2Connection> open, CancellationToken cancellationToken)
+    {
+        for (var i = 0; i < Cap; i++)
+        {
+            var connection = await RawHttp2Connection.OpenAsync(node.Endpoint, cancellationToken);
+            open.Add(connection);
+            Assert.Equal(FrameType.Settings, (await connection.ReadFrameAsync(cancellationToken))?.Header.Type);
         }
     }
 }

@@ -20,6 +20,10 @@ internal sealed class ClusterMetrics : IDisposable
         ForwardedBatches = meter.CreateCounter<long>("conclave.cluster.forwarded_batches", "{entry}", "Proposal batches this member sent to the leader");
         ResentBatches = meter.CreateCounter<long>("conclave.cluster.resent_batches", "{entry}", "Batches sent again after a leader change proved they were not appended");
         LeaderChanges = meter.CreateCounter<long>("conclave.cluster.leader_changes", "{change}", "Leader changes seen by this member (including losing the leader)");
+        SnapshotFetches = meter.CreateCounter<long>("conclave.cluster.snapshot.fetches", "{fetch}", "Snapshot images this member started or resumed fetching from a peer to catch up");
+        SnapshotFetchInterruptions = meter.CreateCounter<long>("conclave.cluster.snapshot.fetch_interruptions", "{interruption}", "Snapshot fetches that stopped early and resumed from the bytes already received");
+        SnapshotBytesReceived = meter.CreateCounter<long>("conclave.cluster.snapshot.received", "By", "Snapshot bytes this member received from peers");
+        SnapshotBytesSent = meter.CreateCounter<long>("conclave.cluster.snapshot.sent", "By", "Snapshot bytes this member served to peers");
         meter.CreateObservableGauge("conclave.cluster.applied_index", appliedIndex, "{entry}", "Highest log index applied on this member");
         meter.CreateObservableGauge("conclave.cluster.commit_index", commitIndex, "{entry}", "Highest log index known committed");
     }
@@ -39,6 +43,21 @@ internal sealed class ClusterMetrics : IDisposable
     public Counter<long> ResentBatches { get; }
 
     public Counter<long> LeaderChanges { get; }
+
+    public Counter<long> SnapshotFetches { get; }
+
+    public Counter<long> SnapshotFetchInterruptions { get; }
+
+    public Counter<long> SnapshotBytesReceived { get; }
+
+    public Counter<long> SnapshotBytesSent { get; }
+
+    /// <summary>Reports how far the snapshot being fetched is (bytes here, bytes in all; both 0 when none is).</summary>
+    public void ObserveSnapshotFetch(Func<long> received, Func<long> expected)
+    {
+        meter.CreateObservableGauge("conclave.cluster.snapshot.fetch_received", received, "By", "Bytes of the snapshot being fetched that are on this member");
+        meter.CreateObservableGauge("conclave.cluster.snapshot.fetch_expected", expected, "By", "Size of the snapshot being fetched (0 when none is)");
+    }
 
     public void Dispose() => meter.Dispose();
 }

@@ -43,16 +43,35 @@ internal static partial class Log
     [LoggerMessage(EventId = 2014, Level = LogLevel.Information, Message = "Installing snapshot received from the leader at index {Index} (term {Term})")]
     public static partial void InstallingSnapshot(ILogger logger, long index, long term);
 
-    [LoggerMessage(EventId = 2016, Level = LogLevel.Information, Message = "Installed snapshot at index {Index}: {Bytes} bytes, received and saved in {ReceivedMs} ms (the leader waited that long), loaded after {TotalMs} ms")]
-    public static partial void SnapshotInstalled(ILogger logger, long index, long bytes, long receivedMs, long totalMs);
+    [LoggerMessage(EventId = 2016, Level = LogLevel.Information, Message = "Installed snapshot at index {Index}: {Bytes} bytes, loaded in {TotalMs} ms")]
+    public static partial void SnapshotInstalled(ILogger logger, long index, long bytes, long totalMs);
 
     [LoggerMessage(EventId = 2017, Level = LogLevel.Critical, Message = "Loading the snapshot received from the leader at index {Index} failed; this member stops applying")]
     public static partial void SnapshotRestoreFailed(ILogger logger, long index, Exception exception);
 
-    [LoggerMessage(EventId = 2018, Level = LogLevel.Warning,
-        Message = "Receiving the snapshot at index {Index} took {ReceivedMs} ms, more than half the peer request timeout ({TimeoutMs} ms): " +
-                  "past the timeout the leader sends it again. Raise --election-timeout (the request timeout is half of it) or keep the state smaller")]
-    public static partial void SnapshotTransferSlow(ILogger logger, long index, long receivedMs, long timeoutMs);
+    [LoggerMessage(EventId = 2110, Level = LogLevel.Information, Message = "Fetching {Snapshot} from {Source}: {FromBytes} bytes already here")]
+    public static partial void SnapshotFetchStarted(ILogger logger, string snapshot, string source, long fromBytes);
+
+    [LoggerMessage(EventId = 2111, Level = LogLevel.Information, Message = "Snapshot {Index}: {Bytes} of {Total} bytes received ({Percent}%, {MegabytesPerSecond} MB/s)")]
+    public static partial void SnapshotFetchProgress(ILogger logger, long index, long bytes, long total, int percent, long megabytesPerSecond);
+
+    [LoggerMessage(EventId = 2112, Level = LogLevel.Warning, Message = "Fetching snapshot {Index} stopped at {Bytes} of {Total} bytes ({Reason}); resuming from there in {DelayMs} ms")]
+    public static partial void SnapshotFetchInterrupted(ILogger logger, long index, long bytes, long total, string reason, long delayMs);
+
+    [LoggerMessage(EventId = 2113, Level = LogLevel.Information, Message = "Snapshot {Index} received and verified: {Bytes} bytes in {ElapsedMs} ms ({MegabytesPerSecond} MB/s, {Interruptions} interruption(s))")]
+    public static partial void SnapshotFetched(ILogger logger, long index, long bytes, long elapsedMs, long megabytesPerSecond, int interruptions);
+
+    [LoggerMessage(EventId = 2114, Level = LogLevel.Error, Message = "Snapshot {Index} failed verification after download and is fetched again from the start: {Reason}")]
+    public static partial void SnapshotFetchCorrupt(ILogger logger, long index, string reason);
+
+    [LoggerMessage(EventId = 2115, Level = LogLevel.Information, Message = "Serving snapshot {Index} ({Bytes} bytes) to {Peer} from byte {Offset}; the log after it is kept until the transfer ends")]
+    public static partial void SnapshotServing(ILogger logger, long index, long bytes, string peer, long offset);
+
+    [LoggerMessage(EventId = 2117, Level = LogLevel.Debug, Message = "Snapshot fetch by {Peer} ended early: {Reason}")]
+    public static partial void SnapshotServeEnded(ILogger logger, string peer, string reason);
+
+    [LoggerMessage(EventId = 2116, Level = LogLevel.Error, Message = "Cannot fetch {Snapshot}: {Reason}")]
+    public static partial void SnapshotFetchRefused(ILogger logger, string snapshot, string reason);
 
     [LoggerMessage(EventId = 2015, Level = LogLevel.Debug, Message = "Deleted snapshot {SnapshotFile} older than index {Watermark}")]
     public static partial void SnapshotDeleted(ILogger logger, string snapshotFile, long watermark);

@@ -349,11 +349,19 @@ internal sealed class RaftLog : IReplaySink, IAsyncDisposable
             throw new InvalidOperationException($"A snapshot at {index} is not newer than the commit index {LastCommittedEntryIndex}.");
         }
 
+        // Fetched (or saved) first, outside the apply order: applies go on while the image arrives.
+        var file = await machine.ReceiveSnapshotAsync(snapshot, index, token).ConfigureAwait(false);
+
         // No apply runs meanwhile: the state machine is replaced under the apply order.
         await applyGate.WaitAsync(token).ConfigureAwait(false);
         try
         {
-            await machine.InstallSnapshotAsync(snapshot, index, token).ConfigureAwait(false);
+            if (index <= LastCommittedEntryIndex)
+            {
+                throw new InvalidOperationException($"A snapshot at {index} is not newer than the commit index {LastCommittedEntryIndex}.");
+            }
+
+            await machine.InstallAsync(file).ConfigureAwait(false);
             lock (sync)
             {
                 // Entries after the snapshot stay (the leader overwrites any that differ); those up to it go.
@@ -539,7 +547,7 @@ internal sealed class RaftLog : IReplaySink, IAsyncDisposable
     /// <summary>Drops the entries a durable snapshot covers, and has the flusher delete their segments.</summary>
     private void CompactBehindSnapshot()
     {
-        var snapshot = machine.SnapshotIndex;
+        var snapshot = machine.CompactionIndex;
         if (snapshot <= Volatile.Read(ref baseIndex))
         {
             return;
@@ -559,6 +567,7 @@ internal sealed class RaftLog : IReplaySink, IAsyncDisposable
         }
 
         RequestFlush();
+        machine.Compacted(snapshot);
         _ = machine.ReclaimGarbageAsync(snapshot, CancellationToken.None).AsTask();
     }
 
@@ -584,9 +593,11 @@ internal sealed class RaftLog : IReplaySink, IAsyncDisposable
                 return ([], null);
             }
 
-            var snapshot = machine.Snapshot;
-            if (snapshot is not null && snapshot.Index >= startIndex)
+            if (startIndex <= baseIndex && baseIndex > 0)
             {
+                // The log starts after a snapshot: a peer that needs what is before gets a description of the snapshot
+                // and fetches the image itself (ADR 0010).
+                var snapshot = machine.DescribeRetained(baseIndex);
                 var from = snapshot.Index + 1;
                 var to = Math.Max(endIndex, snapshot.Index);
                 var list = new IRaftLogEntry[to - from + 2];

@@ -5,6 +5,7 @@ using Conclave.Api.Raft;
 using DotNext.Net.Cluster;
 using DotNext.Net.Cluster.Consensus.Raft;
 using DotNext.Net.Cluster.Consensus.Raft.Membership;
+using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -35,6 +36,7 @@ public sealed partial class RaftNode : IConsensus
     private readonly LeaderBarrier leaderBarrier;
     private readonly string dataDirectory;
     private readonly Peers.PeerListener? ownedPeers;
+    private readonly Task snapshotServer;
     private readonly IReplicatedStateMachine appliedMachine;
     private ulong clusterId;
     private bool adoptClusterId;
@@ -52,9 +54,11 @@ public sealed partial class RaftNode : IConsensus
         ILogger logger,
         string dataDirectory,
         ulong? clusterId,
-        Peers.PeerListener? ownedPeers,
+        Peers.PeerListener peers,
+        bool ownsPeers,
         IReplicatedStateMachine appliedMachine)
     {
+        var ownedPeers = ownsPeers ? peers : null;
         this.appliedMachine = appliedMachine;
         this.ownedPeers = ownedPeers;
         this.dataDirectory = dataDirectory;
@@ -84,6 +88,7 @@ public sealed partial class RaftNode : IConsensus
         cluster.MemberRemoved += OnMemberRemoved;
         cluster.MemberAdded += OnMemberAdded;
         joiner = Task.Run(JoinLoopAsync);
+        snapshotServer = Task.Run(() => ServeSnapshotFetchesAsync(peers));
         // A member started to join a running cluster may have been added as a learner: find out, and follow if so.
         learnerLoop = inConfiguration ? Task.CompletedTask : Task.Run(LearnerLoopAsync);
     }
@@ -155,9 +160,15 @@ public sealed partial class RaftNode : IConsensus
         RaftLog? wal = null;
         PersistentStateShell? shell = null;
         var metrics = new ClusterMetrics(() => wal?.LastAppliedIndex ?? 0, () => wal?.LastCommittedEntryIndex ?? 0);
-        var adapter = new SnapshottingStateMachine(stateMachine, Path.Combine(dataDirectory, "snap"), options.SnapshotInterval, options.SnapshotLogBytes, logger, metrics)
+        // A lagging member fetches snapshot images from the member that described them, once this node runs.
+        RaftNode? node = null;
+        SnapshotChunkSource fetch = (snapshot, offset, token) =>
+            node?.FetchSnapshot(snapshot, offset, token) ?? throw new InvalidOperationException("This member is still starting.");
+        var adapter = new SnapshottingStateMachine(
+            stateMachine, Path.Combine(dataDirectory, "snap"), options.SnapshotInterval, options.SnapshotLogBytes, topology.Local.Id, fetch,
+            logger, metrics, options.TimeProvider)
         {
-            RequestTimeout = options.RequestTimeout,
+            InstallWait = options.RequestTimeout / 10,
         };
         PeerConfigurationStorage? membership = null;
         RaftCluster? cluster = null;
@@ -214,7 +225,8 @@ public sealed partial class RaftNode : IConsensus
             }
 
             Log.Started(logger, wal.LastEntryIndex, wal.LastCommittedEntryIndex, wal.LastAppliedIndex, adapter.SnapshotIndex);
-            return new RaftNode(options, topology, cluster, wal, shell, adapter, membership, metrics, logger, dataDirectory, clusterId, ownPeers ? peerListener : null, stateMachine);
+            node = new RaftNode(options, topology, cluster, wal, shell, adapter, membership, metrics, logger, dataDirectory, clusterId, peerListener, ownPeers, stateMachine);
+            return node;
         }
         catch
         {
@@ -243,6 +255,42 @@ public sealed partial class RaftNode : IConsensus
 
             throw;
         }
+    }
+
+    /// <summary>Reads a snapshot image from the member a descriptor names; only members of the configuration are asked.</summary>
+    private IAsyncEnumerable<(long Offset, ReadOnlyMemory<byte> Data)> FetchSnapshot(SnapshotDescriptor snapshot, long offset, CancellationToken cancellationToken)
+    {
+        var source = cluster.Members.FirstOrDefault(m => !link.IsLocal(m) && ClusterTopology.MemberId(m.EndPoint) == snapshot.Source)
+            ?? throw new SnapshotGoneException($"member {snapshot.Source:x} is not in this member's configuration");
+        return SnapshotTransfer.FetchAsync(source.EndPoint, snapshot, offset, topology.Local.Id, cancellationToken);
+    }
+
+    /// <summary>Serves snapshot fetches arriving on the peer listener's snapshot channel until this member stops.</summary>
+    private async Task ServeSnapshotFetchesAsync(Peers.PeerListener peers)
+    {
+        var serving = new List<Task>();
+        while (!stopping.IsCancellationRequested)
+        {
+            ConnectionContext? connection;
+            try
+            {
+                connection = await peers.SnapshotConnections.AcceptAsync(stopping.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+
+            if (connection is null)
+            {
+                break;
+            }
+
+            serving.RemoveAll(static t => t.IsCompleted);
+            serving.Add(SnapshotTransfer.ServeAsync(connection, stateMachine, metrics, logger, peers.HandshakeTimeout, stopping.Token));
+        }
+
+        await Task.WhenAll(serving).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
     }
 
     private static void Validate(RaftNodeOptions options)
@@ -610,6 +658,7 @@ public sealed partial class RaftNode : IConsensus
         }
 
         await learnerLoop.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        await snapshotServer.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         cluster.LeaderChanged -= OnLeaderChanged;
         cluster.MemberRemoved -= OnMemberRemoved;
         cluster.MemberAdded -= OnMemberAdded;

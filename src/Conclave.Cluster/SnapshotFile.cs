@@ -26,12 +26,13 @@ internal sealed class SnapshotFile : ISnapshot
     private const string Suffix = ".snap";
     private static ReadOnlySpan<byte> Magic => "CNCLSNAP"u8;
 
-    private SnapshotFile(string path, long index, long term, long length)
+    private SnapshotFile(string path, long index, long term, long length, ulong hash)
     {
         Path = path;
         Index = index;
         Term = term;
         FileLength = length;
+        Hash = hash;
     }
 
     public string Path { get; }
@@ -41,6 +42,9 @@ internal sealed class SnapshotFile : ISnapshot
     public long Term { get; }
 
     public long FileLength { get; }
+
+    /// <summary>The payload's xxHash64, as the trailer holds it: with index and term, what names this exact image.</summary>
+    public ulong Hash { get; }
 
     /// <summary>Bytes of the state machine's own image inside the frame.</summary>
     public long PayloadLength => FileLength - HeaderSize - TrailerSize;
@@ -126,7 +130,7 @@ internal sealed class SnapshotFile : ISnapshot
                 stream.Flush(flushToDisk: true);
             }
 
-            return Commit(directory, temp, index, term);
+            return Commit(directory, temp, index, term, hash.GetCurrentHashAsUInt64());
         }
         catch
         {
@@ -195,7 +199,7 @@ internal sealed class SnapshotFile : ISnapshot
         {
             file.Flush(flushToDisk: true);
             file.Dispose();
-            return SnapshotFile.Commit(directory, temp, index, term);
+            return SnapshotFile.Commit(directory, temp, index, term, hash.GetCurrentHashAsUInt64());
         }
 
         /// <summary>Drops an unfinished snapshot (its temporary file is deleted).</summary>
@@ -230,13 +234,13 @@ internal sealed class SnapshotFile : ISnapshot
                 stream.Flush(flushToDisk: true);
             }
 
-            var (index, term) = Verify(temp);
+            var (index, term, hash) = Verify(temp);
             if (index != entryIndex)
             {
                 throw new InvalidDataException($"Snapshot from the leader claims index {index} but was sent as index {entryIndex}.");
             }
 
-            return Commit(directory, temp, index, term);
+            return Commit(directory, temp, index, term, hash);
         }
         catch
         {
@@ -248,8 +252,8 @@ internal sealed class SnapshotFile : ISnapshot
     /// <summary>Opens an existing snapshot after checking its frame and checksum.</summary>
     public static SnapshotFile Open(string path)
     {
-        var (index, term) = Verify(path);
-        return new SnapshotFile(path, index, term, new FileInfo(path).Length);
+        var (index, term, hash) = Verify(path);
+        return new SnapshotFile(path, index, term, new FileInfo(path).Length, hash);
     }
 
     /// <summary>A read-only stream over the state machine's image inside the frame.</summary>
@@ -262,12 +266,16 @@ internal sealed class SnapshotFile : ISnapshot
 
     public void Delete() => File.Delete(Path);
 
-    private static SnapshotFile Commit(string directory, string temp, long index, long term)
+    /// <summary>
+    /// Gives a complete, verified snapshot file (flushed to disk) its name in <paramref name="directory"/>: from here on
+    /// it is a durable snapshot.
+    /// </summary>
+    internal static SnapshotFile Commit(string directory, string temp, long index, long term, ulong hash)
     {
         var path = System.IO.Path.Combine(directory, FileName(index, term));
         File.Move(temp, path, overwrite: true);
         DurableFiles.FlushDirectory(directory);
-        return new SnapshotFile(path, index, term, new FileInfo(path).Length);
+        return new SnapshotFile(path, index, term, new FileInfo(path).Length, hash);
     }
 
     private static void FormatHeader(Span<byte> header, long index, long term, long payloadLength)
@@ -280,7 +288,8 @@ internal sealed class SnapshotFile : ISnapshot
         BinaryPrimitives.WriteInt64LittleEndian(header[32..], payloadLength);
     }
 
-    private static (long Index, long Term) Verify(string path)
+    /// <summary>Checks a snapshot file's frame and checksum; returns what its header names and its payload hash.</summary>
+    internal static (long Index, long Term, ulong Hash) Verify(string path)
     {
         using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete, 64 * 1024, FileOptions.SequentialScan);
         Span<byte> header = stackalloc byte[HeaderSize];
@@ -330,6 +339,6 @@ internal sealed class SnapshotFile : ISnapshot
             throw new InvalidDataException($"Snapshot {path} fails its checksum.");
         }
 
-        return (index, term);
+        return (index, term, hash.GetCurrentHashAsUInt64());
     }
 }

@@ -24,6 +24,10 @@ internal sealed class SnapshottingStateMachine : IAsyncDisposable
     private readonly ILogger logger;
     private readonly ClusterMetrics metrics;
     private readonly Lock snapshotLock = new();
+    private readonly SnapshotCatchUp catchUp;
+    private readonly ulong localId;
+    private readonly TimeProvider time;
+    private readonly Dictionary<long, Pin> pins = [];
     private PendingBatches? pending;
     private SnapshotFile? snapshot;
     private Task persisting = Task.CompletedTask;
@@ -34,7 +38,21 @@ internal sealed class SnapshottingStateMachine : IAsyncDisposable
     private long bytesSinceCapture;
     private long lastSnapshotBytes;
 
-    public SnapshottingStateMachine(IReplicatedStateMachine machine, string directory, long interval, long logBytes, ILogger logger, ClusterMetrics metrics)
+    /// <summary>
+    /// How long a snapshot served to a peer (and the log after it) is kept after the peer last asked for it, so that an
+    /// interrupted fetch resumes and the fetched image can be installed and followed by the log.
+    /// </summary>
+    public static readonly TimeSpan PinGrace = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// Longest a served snapshot holds back log compaction, however busy its fetch: the log it keeps is in memory, so
+    /// this bounds that memory to what the cluster writes in this time.
+    /// </summary>
+    public static readonly TimeSpan MaxPin = TimeSpan.FromMinutes(15);
+
+    public SnapshottingStateMachine(
+        IReplicatedStateMachine machine, string directory, long interval, long logBytes, ulong localId, SnapshotChunkSource peers,
+        ILogger logger, ClusterMetrics metrics, TimeProvider time)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(interval, 1, nameof(interval));
         ArgumentOutOfRangeException.ThrowIfLessThan(logBytes, 1, nameof(logBytes));
@@ -42,9 +60,13 @@ internal sealed class SnapshottingStateMachine : IAsyncDisposable
         this.directory = directory;
         this.interval = interval;
         this.logBytes = logBytes;
+        this.localId = localId;
         this.logger = logger;
         this.metrics = metrics;
+        this.time = time;
         PrivateFiles.CreateDirectory(directory);
+        catchUp = new SnapshotCatchUp(Path.Combine(directory, "incoming"), peers, logger, metrics, time);
+        metrics.ObserveSnapshotFetch(() => catchUp.ReceivedBytes, () => catchUp.ExpectedBytes);
     }
 
     /// <summary>Where batches proposed by this member wait for their results (set once the member id is known).</summary>
@@ -225,24 +247,60 @@ internal sealed class SnapshottingStateMachine : IAsyncDisposable
     }
 
     /// <summary>
-    /// Receives a snapshot from the leader into a durable file and answers; the state machine is rebuilt from it in
-    /// the background. DotNext 6.12 counts an InstallSnapshot that outlasts the peer request timeout as failed and
-    /// sends it again (forever, if every attempt is as slow), so the exchange covers only the transfer and the
-    /// fsync; rebuilding the keyspace (the larger part: about 0.5 s for 30 MB here) happens afterwards. Entries
-    /// after the snapshot, and linearizable reads (<see cref="Restored"/>), wait for the rebuild.
+    /// Gets the snapshot an InstallSnapshot names into a durable file, without touching the state. From a leader the
+    /// entry is a <see cref="SnapshotDescriptor"/>: the image is fetched from the member it names in the background
+    /// (<see cref="SnapshotCatchUp"/>) and this waits at most <see cref="InstallWait"/> for it, then answers "not yet"
+    /// (<see cref="SnapshotNotReadyException"/>); the leader asks again with its next round, and the fetch goes on
+    /// meanwhile. So a Raft request never waits for the transfer, whatever the state's size (ADR 0010). A learner's feed
+    /// hands over a whole image instead, which is saved as it is.
     /// </summary>
-    public async ValueTask<long> InstallSnapshotAsync<TEntry>(TEntry entry, long index, CancellationToken token)
+    public async ValueTask<SnapshotFile> ReceiveSnapshotAsync<TEntry>(TEntry entry, long index, CancellationToken token)
         where TEntry : DotNext.Net.Cluster.Consensus.Raft.IRaftLogEntry
     {
+        if (entry is SnapshotDescriptor local)
+        {
+            return await TakeFetchedAsync(local, index, token).ConfigureAwait(false);
+        }
+
+        if (entry.Length == SnapshotDescriptor.Size)
+        {
+            // A fixed-size stream: an entry longer than it declared fails here instead of growing a buffer.
+            var bytes = new byte[SnapshotDescriptor.Size];
+            using var writer = new MemoryStream(bytes, writable: true);
+            await entry.WriteToAsync(DotNext.IO.IAsyncBinaryWriter.Create(writer, new byte[SnapshotDescriptor.Size]), token).ConfigureAwait(false);
+            if (writer.Position == SnapshotDescriptor.Size && SnapshotDescriptor.IsDescriptor(bytes))
+            {
+                return await TakeFetchedAsync(SnapshotDescriptor.Parse(bytes), index, token).ConfigureAwait(false);
+            }
+        }
+
         Log.InstallingSnapshot(logger, index, entry.Term);
+        return await SnapshotFile.ReceiveAsync(directory, entry, index, token).ConfigureAwait(false);
+    }
+
+    private async ValueTask<SnapshotFile> TakeFetchedAsync(SnapshotDescriptor descriptor, long index, CancellationToken token)
+    {
+        if (descriptor.Index != index)
+        {
+            throw new InvalidDataException($"InstallSnapshot at index {index} carries a descriptor of {descriptor}.");
+        }
+
+        var path = await catchUp.TryTakeAsync(descriptor, InstallWait, token).ConfigureAwait(false)
+            ?? throw new SnapshotNotReadyException(descriptor.Index, catchUp.ReceivedBytes, descriptor.FileLength);
+        Log.InstallingSnapshot(logger, index, descriptor.Term);
+        return SnapshotFile.Commit(directory, path, descriptor.Index, descriptor.Term, descriptor.Hash);
+    }
+
+    /// <summary>
+    /// Makes <paramref name="file"/> (from <see cref="ReceiveSnapshotAsync{TEntry}"/>) this member's state, under the
+    /// apply order; the state machine is rebuilt from it in the background (about 0.5 s per 30 MB here). Entries after
+    /// the snapshot, and linearizable reads (<see cref="Restored"/>), wait for the rebuild.
+    /// </summary>
+    public async ValueTask InstallAsync(SnapshotFile file)
+    {
         var started = Stopwatch.GetTimestamp();
         await persisting.ConfigureAwait(false);
-        var file = await SnapshotFile.ReceiveAsync(directory, entry, index, token).ConfigureAwait(false);
-        var receivedMs = (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds;
-        if (receivedMs * 2 > (long)RequestTimeout.TotalMilliseconds)
-        {
-            Log.SnapshotTransferSlow(logger, index, receivedMs, (long)RequestTimeout.TotalMilliseconds);
-        }
+        var index = file.Index;
 
         // Durable now: a crash from here on restarts from this file. Open it before anything can delete it.
         var payload = file.OpenPayload();
@@ -276,13 +334,148 @@ internal sealed class SnapshottingStateMachine : IAsyncDisposable
                 }
             }
 
-            Log.SnapshotInstalled(logger, index, file.FileLength, receivedMs, (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+            Log.SnapshotInstalled(logger, index, file.FileLength, (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds);
         }));
-        return index;
     }
 
-    /// <summary>The peer request timeout; a snapshot transfer near it is reported (the leader would resend).</summary>
-    public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromMilliseconds(500);
+    /// <summary>
+    /// How long an InstallSnapshot waits for the image to finish fetching before it answers "not yet": a small part of
+    /// the peer request timeout, so the answer (above all the one that installs) always beats the leader's timeout.
+    /// </summary>
+    public TimeSpan InstallWait { get; init; } = TimeSpan.FromMilliseconds(50);
+
+    // ---- Serving snapshots to peers ----
+
+    /// <summary>
+    /// What a leader sends for the snapshot at <paramref name="index"/> (its log's start): a descriptor of it, naming
+    /// this member as the source.
+    /// </summary>
+    public SnapshotDescriptor DescribeRetained(long index)
+    {
+        lock (snapshotLock)
+        {
+            var file = snapshot is { } newest && newest.Index == index ? newest
+                : pins.TryGetValue(index, out var pin) ? pin.File
+                : snapshot ?? throw new InvalidOperationException($"No snapshot is kept at index {index}.");
+            return SnapshotDescriptor.Of(file, localId);
+        }
+    }
+
+    /// <summary>
+    /// Opens the image a peer asks for, if this member still holds it, and pins it: it and the log after it stay
+    /// (<see cref="CompactionIndex"/>) while the peer fetches and for <see cref="PinGrace"/> after. Dispose the lease
+    /// when the transfer ends.
+    /// </summary>
+    public SnapshotLease? TryServe(long index, long term, ulong hash)
+    {
+        lock (snapshotLock)
+        {
+            SnapshotFile? file = null;
+            if (pins.TryGetValue(index, out var pin) && pin.File.Term == term && pin.File.Hash == hash)
+            {
+                file = pin.File;
+            }
+            else if (snapshot is { } newest && newest.Index == index && newest.Term == term && newest.Hash == hash)
+            {
+                file = newest;
+                pin = new Pin(file, time.GetTimestamp());
+                pins[index] = pin;
+            }
+
+            if (file is null || pin is null || !File.Exists(file.Path))
+            {
+                return null;
+            }
+
+            pin.Active++;
+            pin.LastUse = time.GetTimestamp();
+            return SnapshotLease.Create(this, pin);
+        }
+    }
+
+    private void Release(Pin pin)
+    {
+        lock (snapshotLock)
+        {
+            pin.Active--;
+            pin.LastUse = time.GetTimestamp();
+        }
+    }
+
+    /// <summary>
+    /// Index through which the log may be dropped: the newest durable snapshot's, or an older one's while a peer is
+    /// fetching that (so that, once installed, the peer continues from the log rather than from a newer snapshot).
+    /// </summary>
+    public long CompactionIndex
+    {
+        get
+        {
+            lock (snapshotLock)
+            {
+                var through = snapshot?.Index ?? 0;
+                foreach (var pin in pins.Values)
+                {
+                    var idle = pin.Active == 0 && time.GetElapsedTime(pin.LastUse) > PinGrace;
+                    if (!idle && time.GetElapsedTime(pin.Created) < MaxPin)
+                    {
+                        through = Math.Min(through, pin.File.Index);
+                    }
+                }
+
+                return through;
+            }
+        }
+    }
+
+    /// <summary>The log was compacted through <paramref name="index"/>: pins below it keep nothing anymore.</summary>
+    public void Compacted(long index)
+    {
+        lock (snapshotLock)
+        {
+            foreach (var key in pins.Keys.Where(k => k < index).ToList())
+            {
+                pins.Remove(key);
+            }
+        }
+    }
+
+    /// <summary>A snapshot a peer fetches (or fetched a moment ago) and the log after it, kept.</summary>
+    internal sealed class Pin(SnapshotFile file, long created)
+    {
+        public SnapshotFile File { get; } = file;
+
+        public long Created { get; } = created;
+
+        public int Active { get; set; }
+
+        public long LastUse { get; set; } = created;
+    }
+
+    /// <summary>A peer's use of a pinned snapshot; disposing it starts the pin's grace period.</summary>
+    internal sealed class SnapshotLease : IDisposable
+    {
+        private readonly SnapshottingStateMachine owner;
+        private readonly Pin pin;
+        private int disposed;
+
+        private SnapshotLease(SnapshottingStateMachine owner, Pin pin)
+        {
+            this.owner = owner;
+            this.pin = pin;
+        }
+
+        public SnapshotFile File => pin.File;
+
+        internal static SnapshotLease Create(SnapshottingStateMachine owner, Pin pin) => new(owner, pin);
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref disposed, 1) == 0)
+            {
+                owner.Release(pin);
+            }
+        }
+    }
 
     /// <summary>Completes once the newest snapshot received from the leader is loaded into the state machine.</summary>
     public Task Restored => Volatile.Read(ref restoring);
@@ -301,9 +494,15 @@ internal sealed class SnapshottingStateMachine : IAsyncDisposable
     public ValueTask ReclaimGarbageAsync(long watermark, CancellationToken token)
     {
         var current = Snapshot?.Index ?? 0;
+        HashSet<long> pinned;
+        lock (snapshotLock)
+        {
+            pinned = [.. pins.Keys];
+        }
+
         foreach (var (path, index, _) in SnapshotFile.List(directory))
         {
-            if (index < watermark && index != current)
+            if (index < watermark && index != current && !pinned.Contains(index))
             {
                 File.Delete(path);
                 Log.SnapshotDeleted(logger, Path.GetFileName(path), watermark);
@@ -313,9 +512,10 @@ internal sealed class SnapshottingStateMachine : IAsyncDisposable
         return ValueTask.CompletedTask;
     }
 
-    /// <summary>Waits for a snapshot being written in the background.</summary>
+    /// <summary>Stops a snapshot fetch, and waits for a snapshot being written in the background.</summary>
     public async ValueTask DisposeAsync()
     {
+        await catchUp.DisposeAsync().ConfigureAwait(false);
         await persisting.ConfigureAwait(false);
         await restoring.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
     }

@@ -18,10 +18,12 @@ public sealed class PeerListenerTests
         Assert.Equal(PeerChannel.Raft, raft);
         Assert.True(PeerPreamble.TryRead(PeerPreamble.For(PeerChannel.Grpc), out var grpc, out _));
         Assert.Equal(PeerChannel.Grpc, grpc);
+        Assert.True(PeerPreamble.TryRead(PeerPreamble.For(PeerChannel.Snapshot), out var snapshot, out _));
+        Assert.Equal(PeerChannel.Snapshot, snapshot);
 
         // Random and mutated 8-byte prefixes: never an exception, never accepted unless they equal a preamble.
         var random = new Random(18);
-        var valid = new[] { PeerPreamble.For(PeerChannel.Raft), PeerPreamble.For(PeerChannel.Grpc) };
+        var valid = new[] { PeerPreamble.For(PeerChannel.Raft), PeerPreamble.For(PeerChannel.Grpc), PeerPreamble.For(PeerChannel.Snapshot) };
         var bytes = new byte[PeerPreamble.Length];
         for (var i = 0; i < 200_000; i++)
         {
@@ -31,7 +33,7 @@ public sealed class PeerListenerTests
             }
             else
             {
-                valid[i % 4 / 2].CopyTo(bytes, 0);
+                valid[i / 2 % valid.Length].CopyTo(bytes, 0);
                 bytes[random.Next(bytes.Length)] ^= (byte)(1 << random.Next(8));
             }
 

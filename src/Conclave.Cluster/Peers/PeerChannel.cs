@@ -8,4 +8,7 @@ public enum PeerChannel : byte
 
     /// <summary>HTTP/2 with gRPC: conclave.cluster.v1.Forwarding (forwarded proposals, read index, lease renewals, the learner feed, removal notices).</summary>
     Grpc = (byte)'G',
+
+    /// <summary>A snapshot image fetched by a lagging member (<see cref="SnapshotTransfer"/>, ADR 0010): one fetch per connection.</summary>
+    Snapshot = (byte)'S',
 }

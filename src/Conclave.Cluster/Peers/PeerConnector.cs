@@ -21,7 +21,8 @@ internal sealed class PeerConnector : IConnectionFactory
     public static async ValueTask<Stream> ConnectGrpcAsync(SocketsHttpConnectionContext context, CancellationToken cancellationToken) =>
         new NetworkStream(await OpenAsync(context.DnsEndPoint, PeerChannel.Grpc, cancellationToken).ConfigureAwait(false), ownsSocket: true);
 
-    private static async Task<Socket> OpenAsync(EndPoint endpoint, PeerChannel channel, CancellationToken cancellationToken)
+    /// <summary>A socket connected to <paramref name="endpoint"/>'s peer listener, its preamble for <paramref name="channel"/> sent.</summary>
+    public static async Task<Socket> OpenAsync(EndPoint endpoint, PeerChannel channel, CancellationToken cancellationToken)
     {
         var socket = endpoint is IPEndPoint ip
             ? new Socket(ip.AddressFamily, SocketType.Stream, ProtocolType.Tcp)

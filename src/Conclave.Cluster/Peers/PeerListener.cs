@@ -9,8 +9,9 @@ namespace Conclave.Cluster.Peers;
 
 /// <summary>
 /// The member's peer listener (<c>--listen-peer-urls</c>): every member-to-member connection arrives here, opens with
-/// the <see cref="PeerPreamble"/>, and is handed to the server of its channel: Raft (DotNext) or gRPC
-/// (conclave.cluster.v1.Forwarding, served by the host's HTTP/2 server on <see cref="GrpcEndPoint"/>). Nothing on the
+/// the <see cref="PeerPreamble"/>, and is handed to the server of its channel: Raft (DotNext), gRPC
+/// (conclave.cluster.v1.Forwarding, served by the host's HTTP/2 server on <see cref="GrpcEndPoint"/>), or snapshot
+/// fetches (<see cref="SnapshotTransfer"/>). Nothing on the
 /// client port trusts its caller; until members authenticate each other (TLS client certificates), this listener is
 /// the trust boundary: keep it on a network only members reach.
 /// </summary>
@@ -29,6 +30,7 @@ public sealed class PeerListener : IAsyncDisposable
     private readonly TimeProvider time;
     private readonly PeerConnectionQueue raft;
     private readonly PeerConnectionQueue grpc;
+    private readonly PeerConnectionQueue snapshots;
     private readonly CancellationTokenSource stopping = new();
     private readonly Meter meter = new(ClusterMetrics.MeterName);
     private readonly Counter<long> accepted;
@@ -46,6 +48,7 @@ public sealed class PeerListener : IAsyncDisposable
         LocalEndPoint = (IPEndPoint)socket.LocalEndPoint!;
         raft = new PeerConnectionQueue(PeerChannel.Raft, LocalEndPoint);
         grpc = new PeerConnectionQueue(PeerChannel.Grpc, new PeerGrpcEndPoint(LocalEndPoint));
+        snapshots = new PeerConnectionQueue(PeerChannel.Snapshot, LocalEndPoint);
         accepted = meter.CreateCounter<long>("conclave.cluster.peer.connections", "{connection}", "Connections accepted on the peer listener, by channel");
         refused = meter.CreateCounter<long>("conclave.cluster.peer.refused", "{connection}", "Connections to the peer listener closed without being served (no or a wrong preamble, too slow, too many)");
         acceptLoop = Task.Run(AcceptLoopAsync);
@@ -65,6 +68,9 @@ public sealed class PeerListener : IAsyncDisposable
 
     /// <summary>The Raft connections, for DotNext's server (bound at <see cref="LocalEndPoint"/>).</summary>
     internal IConnectionListenerFactory RaftTransport => raft;
+
+    /// <summary>The snapshot fetch connections, for the member's <see cref="SnapshotTransfer"/> server.</summary>
+    internal IConnectionListener SnapshotConnections => snapshots;
 
     /// <summary>Binds the peer address and starts accepting.</summary>
     /// <exception cref="SocketException">The address is in use or cannot be bound.</exception>
@@ -154,7 +160,12 @@ public sealed class PeerListener : IAsyncDisposable
             }
 
             var connection = new PeerConnection(client, channel);
-            var queue = channel == PeerChannel.Raft ? raft : grpc;
+            var queue = channel switch
+            {
+                PeerChannel.Raft => raft,
+                PeerChannel.Snapshot => snapshots,
+                _ => grpc,
+            };
             if (!queue.TryEnqueue(connection))
             {
                 await connection.DisposeAsync().ConfigureAwait(false);
@@ -217,6 +228,7 @@ public sealed class PeerListener : IAsyncDisposable
         await acceptLoop.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         await raft.DisposeAsync().ConfigureAwait(false);
         await grpc.DisposeAsync().ConfigureAwait(false);
+        await snapshots.DisposeAsync().ConfigureAwait(false);
         meter.Dispose();
     }
 }

@@ -2,7 +2,7 @@ namespace Conclave.Cluster.Peers;
 
 /// <summary>
 /// The 8 bytes every connection to the peer listener starts with: "CNCL", the channel, the protocol version and two
-/// reserved zero bytes. One peer port carries both of Conclave's member-to-member protocols, and anything that does not
+/// reserved zero bytes. One peer port carries all of Conclave's member-to-member protocols, and anything that does not
 /// open with this preamble (a stray client, a scanner, an etcd client pointed at the wrong port) is closed unread.
 /// </summary>
 internal static class PeerPreamble
@@ -26,6 +26,6 @@ internal static class PeerPreamble
 
         version = bytes[5];
         channel = (PeerChannel)bytes[4];
-        return version == Version && channel is PeerChannel.Raft or PeerChannel.Grpc;
+        return version == Version && channel is PeerChannel.Raft or PeerChannel.Grpc or PeerChannel.Snapshot;
     }
 }

@@ -1,0 +1,109 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.RegularExpressions;
+using Conclave.Api.Etcd;
+using Google.Protobuf;
+using Grpc.Net.Client;
+
+namespace Conclave.Robustness.Tests;
+
+/// <summary>
+/// Catch-up by snapshot at a size where one Raft request cannot carry it (ADR 0010): a follower that was down while
+/// the leader compacted its log past it comes back to a 200 MB state under writes, fetches the image over the peer
+/// listener's snapshot channel, loses the connection once mid-transfer (the kernel resets every TCP connection to the
+/// leader's peer port, as a network blip would), resumes from the bytes it has, and converges (HashKV equal on every
+/// member). Before ADR 0010 the same run looped forever: each InstallSnapshot outlasted DotNext's request timeout.
+/// </summary>
+public sealed partial class LargeSnapshotCatchUpTests(ITestOutputHelper output)
+{
+    /// <summary>The state's size: 200 MB in CI; <c>bench/snapshot-catchup.sh</c> sets CONCLAVE_CATCHUP_MB for the full-size run.</summary>
+    private static readonly int StateMegabytes =
+        int.TryParse(Environment.GetEnvironmentVariable("CONCLAVE_CATCHUP_MB"), CultureInfo.InvariantCulture, out var mb) && mb > 0 ? mb : 200;
+    private const int ValueBytes = 16 * 1024;
+
+    [Fact]
+    public async Task A_follower_behind_a_200_MB_state_catches_up_through_a_cut_connection()
+    {
+        await using var cluster = await ProcessCluster.StartAsync(3, output, ["--snapshot-count", "2000", "--quota-backend-bytes", (4L << 30).ToString(CultureInfo.InvariantCulture)]);
+        var leader = await cluster.WaitForLeaderAsync();
+        var loaded = Stopwatch.StartNew();
+        await LoadAsync(cluster.Endpoints[leader], StateMegabytes);
+        output.WriteLine($"loaded {StateMegabytes} MB in {loaded.Elapsed.TotalSeconds:0.0} s");
+
+        var lagging = Enumerable.Range(0, 3).First(i => i != leader);
+        cluster[lagging].Kill();
+        await using var workload = new WriteWorkload([.. cluster.Endpoints.Where((_, i) => i != lagging)], 8);
+        var behindFrom = (await cluster.StatusAsync(leader)).RaftIndex;
+        await Eventually.WaitAsync(
+            async ct => (await cluster.StatusAsync(leader, ct)).RaftIndex > behindFrom + 4500,
+            TimeSpan.FromSeconds(120),
+            "the leader's log to move past two snapshots while the follower is down");
+
+        var restarted = Stopwatch.StartNew();
+        await cluster[lagging].RestartWithoutWaitingAsync();
+        var incoming = Path.Combine(cluster[lagging].DataDirectory, "snap", "incoming");
+        await Eventually.WaitAsync(
+            _ => Task.FromResult(Directory.Exists(incoming) && Directory.EnumerateFiles(incoming, "*.part").Any(static f => new FileInfo(f).Length > 0)),
+            TimeSpan.FromSeconds(60),
+            "the restarted follower to start fetching the leader's snapshot");
+
+        // Mid-transfer: reset every TCP connection to the leader's peer port (the fetch, and Raft's own).
+        var peerPort = new Uri(cluster[leader].PeerUrl).Port;
+        var cut = Process.Start(new ProcessStartInfo("ss", ["-K", "dst", "127.0.0.1", "dport", "=", $":{peerPort}"]) { RedirectStandardOutput = true, RedirectStandardError = true })!;
+        await cut.WaitForExitAsync();
+        Assert.True(cut.ExitCode == 0, $"ss -K failed ({cut.ExitCode}): {await cut.StandardError.ReadToEndAsync()} (the test needs root and the kernel's socket destroy support)");
+
+        await Eventually.WaitAsync(
+            async ct =>
+            {
+                var l = await cluster.StatusAsync(leader, ct);
+                var f = await cluster.StatusAsync(lagging, ct);
+                return f.RaftAppliedIndex + 200 >= l.RaftIndex;
+            },
+            TimeSpan.FromSeconds(180),
+            "the restarted follower to catch up with the leader while writes continue");
+        var caughtUp = restarted.Elapsed;
+
+        var log = cluster[lagging].ReadLog();
+        var fetched = FetchedLine().Matches(log);
+        Assert.True(fetched.Count > 0, "the follower should have caught up by fetching a snapshot");
+        var last = fetched[^1];
+        output.WriteLine($"caught up {caughtUp.TotalSeconds:0.0} s after the restart; {last.Value}");
+        Assert.Contains("stopped at", log, StringComparison.Ordinal);
+        Assert.Matches(ResumedLine(), log);
+        Assert.True(long.Parse(last.Groups["bytes"].Value, CultureInfo.InvariantCulture) >= StateMegabytes * 1_000_000L, "the image should hold the whole state");
+
+        using var http = new HttpClient { BaseAddress = new Uri(cluster[lagging].HttpUrl) };
+        var metrics = await http.GetStringAsync("/metrics");
+        Assert.Contains("conclave_cluster_snapshot_received", metrics, StringComparison.Ordinal);
+        Assert.Contains("conclave_cluster_snapshot_fetch_interruptions", metrics, StringComparison.Ordinal);
+
+        await workload.WaitForAcksAsync(workload.AckCount + 100);
+        await workload.StopAsync();
+        await Convergence.AssertAsync(cluster.Endpoints, workload.Acknowledged, output);
+    }
+
+    /// <summary>Writes about <paramref name="megabytes"/> MB of 16 KiB values (16 writers), random so nothing compresses.</summary>
+    private static async Task LoadAsync(string endpoint, int megabytes)
+    {
+        using var channel = GrpcChannel.ForAddress(endpoint);
+        var kv = new KV.KVClient(channel);
+        var count = megabytes * 1024 * 1024 / ValueBytes;
+        await Task.WhenAll(Enumerable.Range(0, 16).Select(async writer =>
+        {
+            var bytes = new byte[ValueBytes];
+            var random = new Random(writer);
+            for (var i = writer; i < count; i += 16)
+            {
+                random.NextBytes(bytes);
+                await kv.PutAsync(new PutRequest { Key = ByteString.CopyFromUtf8($"bulk/{i:D8}"), Value = ByteString.CopyFrom(bytes) });
+            }
+        }));
+    }
+
+    [GeneratedRegex(@"Snapshot \d+ received and verified: (?<bytes>\d+) bytes in \d+ ms \(\d+ MB/s, (?<interruptions>\d+) interruption\(s\)\)")]
+    private static partial Regex FetchedLine();
+
+    [GeneratedRegex(@"Fetching snapshot \d+ .*: [1-9]\d* bytes already here|stopped at [1-9]\d* of \d+ bytes")]
+    private static partial Regex ResumedLine();
+}

@@ -1,0 +1,223 @@
+using System.Net;
+using System.Net.Sockets;
+using Conclave.Cluster.Peers;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Conclave.Cluster.Tests;
+
+/// <summary>
+/// The snapshot channel of ADR 0010: its two hand-written parsers (descriptor and fetch request) against random and
+/// mutated bytes, a real fetch over a peer listener (from the start, from an offset, of an image not held, and a
+/// stranger's garbage), and the lagging member's download resuming after an interruption and refusing a corrupt image.
+/// </summary>
+public sealed class SnapshotTransferTests : IDisposable
+{
+    private readonly string root = Directory.CreateTempSubdirectory("conclave-snapxfer-").FullName;
+    private readonly ClusterMetrics metrics = new(static () => 0, static () => 0);
+
+    public void Dispose()
+    {
+        metrics.Dispose();
+        Directory.Delete(root, recursive: true);
+    }
+
+    [Fact]
+    public void The_parsers_take_only_what_they_wrote()
+    {
+        var descriptor = new SnapshotDescriptor(1234, 5, 1 << 20, 0xfeedface, 77);
+        var bytes = new byte[SnapshotDescriptor.Size];
+        descriptor.Write(bytes);
+        Assert.True(descriptor.SameImage(SnapshotDescriptor.Parse(bytes)));
+        var request = new byte[SnapshotTransfer.RequestSize];
+        var fetch = new SnapshotFetch(1234, 5, 0xfeedface, 4096, 77);
+        SnapshotTransfer.WriteRequest(request, fetch);
+        Assert.Equal(fetch, SnapshotTransfer.ParseRequest(request));
+
+        // Random and mutated bytes: a descriptor parses or fails with InvalidDataException, a request parses or is null.
+        var random = new Random(19);
+        for (var i = 0; i < 100_000; i++)
+        {
+            var d = (byte[])bytes.Clone();
+            var r = (byte[])request.Clone();
+            if (i % 2 == 0)
+            {
+                random.NextBytes(d);
+                random.NextBytes(r);
+            }
+            else
+            {
+                d[random.Next(d.Length)] ^= (byte)(1 << random.Next(8));
+                r[random.Next(r.Length)] ^= (byte)(1 << random.Next(8));
+            }
+
+            try
+            {
+                var parsed = SnapshotDescriptor.Parse(d);
+                Assert.True(parsed.Index >= 1 && parsed.FileLength >= SnapshotFile.HeaderSize + SnapshotFile.TrailerSize);
+            }
+            catch (InvalidDataException)
+            {
+            }
+
+            if (SnapshotTransfer.ParseRequest(r) is { } parsedRequest)
+            {
+                Assert.True(parsedRequest.Index >= 1 && parsedRequest.Offset >= 0);
+            }
+        }
+
+        Assert.Throws<InvalidDataException>(() => SnapshotDescriptor.Parse(bytes.AsSpan(0, 55)));
+        Assert.Null(SnapshotTransfer.ParseRequest(request.AsSpan(0, 47)));
+    }
+
+    [Fact]
+    public async Task A_member_serves_the_image_it_holds_from_any_offset_over_the_peer_listener()
+    {
+        var (machine, file) = await HolderAsync();
+        await using var _ = machine;
+        await using var listener = PeerListener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        using var stop = new CancellationTokenSource();
+        var server = ServeAsync(listener, machine, stop.Token);
+        var expected = await File.ReadAllBytesAsync(file.Path);
+        var descriptor = SnapshotDescriptor.Of(file, 1);
+
+        Assert.Equal(expected, await FetchAllAsync(listener.LocalEndPoint, descriptor, 0));
+        Assert.Equal(expected[1000..], await FetchAllAsync(listener.LocalEndPoint, descriptor, 1000));
+        Assert.Empty(await FetchAllAsync(listener.LocalEndPoint, descriptor, expected.Length));
+
+        var other = new SnapshotDescriptor(file.Index, file.Term, file.FileLength, file.Hash ^ 1, 1);
+        await Assert.ThrowsAsync<SnapshotGoneException>(() => FetchAllAsync(listener.LocalEndPoint, other, 0));
+
+        // A stranger on the snapshot channel: garbage gets "bad request" and the connection ends; the server goes on.
+        using (var stranger = await PeerConnector.OpenAsync(listener.LocalEndPoint, PeerChannel.Snapshot, CancellationToken.None))
+        {
+            await stranger.SendAsync(new byte[SnapshotTransfer.RequestSize], SocketFlags.None);
+            var answer = new byte[64];
+            var read = 0;
+            for (int n; (n = await stranger.ReceiveAsync(answer.AsMemory(read), SocketFlags.None)) > 0;)
+            {
+                read += n;
+            }
+
+            Assert.Equal(SnapshotTransfer.ResponseHeaderSize, read);
+            Assert.Equal(SnapshotTransfer.BadRequest, answer[0]);
+        }
+
+        Assert.Equal(expected, await FetchAllAsync(listener.LocalEndPoint, descriptor, 0));
+        await stop.CancelAsync();
+        await server;
+    }
+
+    [Fact]
+    public async Task A_download_resumes_where_it_stopped_and_refuses_a_corrupt_image()
+    {
+        var (machine, file) = await HolderAsync();
+        await using var _ = machine;
+        var image = await File.ReadAllBytesAsync(file.Path);
+        var descriptor = SnapshotDescriptor.Of(file, 1);
+        var offsets = new List<long>();
+        var corrupt = false;
+
+        // The source drops the stream after 100 KiB the first time; the second time it sends the rest.
+        async IAsyncEnumerable<(long, ReadOnlyMemory<byte>)> Source(SnapshotDescriptor d, long offset, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken token)
+        {
+            offsets.Add(offset);
+            var end = offsets.Count == 1 ? Math.Min(image.Length, offset + 100 * 1024) : image.Length;
+            for (var at = offset; at < end; at += 8192)
+            {
+                var chunk = image.AsMemory((int)at, (int)Math.Min(8192, end - at)).ToArray();
+                if (corrupt && at == offset)
+                {
+                    chunk[0] ^= 0xff;
+                }
+
+                yield return (at, chunk);
+                await Task.Yield();
+            }
+        }
+
+        var incoming = Path.Combine(root, "incoming");
+        await using (var catchUp = new SnapshotCatchUp(incoming, Source, NullLogger.Instance, metrics, TimeProvider.System))
+        {
+            var path = await Eventually(() => catchUp.TryTakeAsync(descriptor, TimeSpan.FromMilliseconds(50), CancellationToken.None));
+            Assert.Equal([0L, 100 * 1024L], offsets);
+            Assert.Equal(image, await File.ReadAllBytesAsync(path));
+        }
+
+        // A corrupt byte fails the hash check: nothing is offered, the partial file is gone, and the next ask starts over.
+        corrupt = true;
+        offsets.Clear();
+        var descriptor2 = new SnapshotDescriptor(file.Index + 1, file.Term, file.FileLength, file.Hash, 1);
+        await using (var catchUp = new SnapshotCatchUp(Path.Combine(root, "incoming2"), Source, NullLogger.Instance, metrics, TimeProvider.System))
+        {
+            for (var i = 0; i < 100 && Directory.EnumerateFiles(Path.Combine(root, "incoming2"), "*.part").Any() | offsets.Count < 2; i++)
+            {
+                Assert.Null(await catchUp.TryTakeAsync(descriptor2, TimeSpan.FromMilliseconds(50), CancellationToken.None));
+            }
+
+            Assert.Empty(Directory.EnumerateFiles(Path.Combine(root, "incoming2"), "*.part"));
+        }
+    }
+
+    private static async Task<string> Eventually(Func<ValueTask<string?>> take)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+        while (DateTime.UtcNow < deadline)
+        {
+            if (await take() is { } path)
+            {
+                return path;
+            }
+        }
+
+        throw new TimeoutException("the download did not finish in 20 s");
+    }
+
+    private async Task<(SnapshottingStateMachine Machine, SnapshotFile File)> HolderAsync()
+    {
+        var state = new RecordingStateMachine();
+        for (var i = 1; i <= 2000; i++)
+        {
+            var batch = new Conclave.Api.Raft.CommandBatch { FormatVersion = 1 };
+            batch.Commands.Add(RecordingStateMachine.Put($"key-{i:D6}-{new string('v', 200)}"));
+            state.Apply(i, 1, Google.Protobuf.MessageExtensions.ToByteArray(batch));
+        }
+
+        var directory = Path.Combine(root, "snap");
+        Directory.CreateDirectory(directory);
+        using (var image = new SnapshotBuffer())
+        {
+            state.WriteSnapshot(image);
+            SnapshotFile.Write(directory, 2000, 1, image);
+        }
+
+        var machine = new SnapshottingStateMachine(
+            new RecordingStateMachine(), directory, 1_000_000, 1L << 40, 1, static (_, _, _) => throw new SnapshotGoneException("no peers here"),
+            NullLogger.Instance, metrics, TimeProvider.System);
+        machine.RestoreLatest();
+        await Task.CompletedTask;
+        return (machine, machine.Snapshot!);
+    }
+
+    private async Task ServeAsync(PeerListener listener, SnapshottingStateMachine machine, CancellationToken token)
+    {
+        var serving = new List<Task>();
+        while (await listener.SnapshotConnections.AcceptAsync(token).AsTask().ContinueWith(static t => t.IsCompletedSuccessfully ? t.Result : null) is { } connection)
+        {
+            serving.Add(SnapshotTransfer.ServeAsync(connection, machine, metrics, NullLogger.Instance, TimeSpan.FromSeconds(5), token));
+        }
+
+        await Task.WhenAll(serving);
+    }
+
+    private static async Task<byte[]> FetchAllAsync(EndPoint peer, SnapshotDescriptor descriptor, long offset)
+    {
+        var received = new MemoryStream();
+        await foreach (var (at, data) in SnapshotTransfer.FetchAsync(peer, descriptor, offset, 2, CancellationToken.None))
+        {
+            Assert.Equal(offset + received.Length, at);
+            received.Write(data.Span);
+        }
+
+        return received.ToArray();
+    }
+}

@@ -79,6 +79,9 @@ internal sealed class SnapshotCatchUp : IAsyncDisposable
                 current.Start();
             }
 
+            // The same image may be offered by another member now (the leader changed and holds it too): the fetch
+            // goes on from where it is, from that member.
+            current.Offer(snapshot);
             download = current;
         }
 
@@ -148,7 +151,12 @@ internal sealed class SnapshotCatchUp : IAsyncDisposable
         private readonly CancellationTokenSource canceled = CancellationTokenSource.CreateLinkedTokenSource(owner.disposed.Token);
         private long received;
 
-        public SnapshotDescriptor Snapshot { get; } = snapshot;
+        private SnapshotDescriptor latest = snapshot;
+
+        /// <summary>The image, as named by the newest descriptor of it (whose source is asked next).</summary>
+        public SnapshotDescriptor Snapshot => Volatile.Read(ref latest);
+
+        public void Offer(SnapshotDescriptor offered) => Volatile.Write(ref latest, offered);
 
         public Task<string> Task { get; private set; } = System.Threading.Tasks.Task.FromCanceled<string>(new CancellationToken(canceled: true));
 
@@ -211,9 +219,10 @@ internal sealed class SnapshotCatchUp : IAsyncDisposable
                 var lastReport = owner.time.GetTimestamp();
                 while (received < Snapshot.FileLength)
                 {
+                    var asked = Snapshot;
                     try
                     {
-                        await foreach (var (offset, data) in owner.source(Snapshot, received, token).ConfigureAwait(false))
+                        await foreach (var (offset, data) in owner.source(asked, received, token).ConfigureAwait(false))
                         {
                             if (offset != received || data.Length == 0 || data.Length > Snapshot.FileLength - received)
                             {
@@ -246,7 +255,8 @@ internal sealed class SnapshotCatchUp : IAsyncDisposable
                             throw new EndOfStreamException("the peer ended the stream early");
                         }
                     }
-                    catch (Exception e) when (!token.IsCancellationRequested && e is not SnapshotGoneException and not InvalidDataException)
+                    catch (Exception e) when (!token.IsCancellationRequested && e is not InvalidDataException
+                                              && (e is not SnapshotGoneException || Snapshot.Source != asked.Source))
                     {
                         interruptions++;
                         owner.metrics.SnapshotFetchInterruptions.Add(1);

@@ -158,6 +158,47 @@ public sealed class SnapshotTransferTests : IDisposable
         }
     }
 
+    [Fact]
+    public async Task A_download_continues_from_another_member_offering_the_same_image()
+    {
+        var (machine, file) = await HolderAsync();
+        await using var _ = machine;
+        var image = await File.ReadAllBytesAsync(file.Path);
+        var asked = new List<(ulong Source, long Offset)>();
+
+        // Member 1 dies after 100 KiB (every later attempt fails to connect); member 2 holds the same image.
+        async IAsyncEnumerable<(long, ReadOnlyMemory<byte>)> Source(SnapshotDescriptor d, long offset, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken token)
+        {
+            lock (asked)
+            {
+                asked.Add((d.Source, offset));
+            }
+
+            if (d.Source == 1 && offset > 0)
+            {
+                throw new IOException("connection refused");
+            }
+
+            var end = d.Source == 1 ? 100 * 1024 : image.Length;
+            for (var at = offset; at < end; at += 8192)
+            {
+                yield return (at, image.AsMemory((int)at, (int)Math.Min(8192, end - at)).ToArray());
+                await Task.Yield();
+            }
+        }
+
+        await using var catchUp = new SnapshotCatchUp(Path.Combine(root, "incoming"), Source, NullLogger.Instance, metrics, TimeProvider.System);
+        Assert.Null(await catchUp.TryTakeAsync(SnapshotDescriptor.Of(file, 1), TimeSpan.FromMilliseconds(300), CancellationToken.None));
+        var path = await Eventually(() => catchUp.TryTakeAsync(SnapshotDescriptor.Of(file, 2), TimeSpan.FromMilliseconds(50), CancellationToken.None));
+        Assert.Equal(image, await File.ReadAllBytesAsync(path));
+        lock (asked)
+        {
+            Assert.Equal((1UL, 0L), asked[0]);
+            Assert.Contains((2UL, 100 * 1024L), asked);
+            Assert.DoesNotContain(asked, a => a.Source == 2 && a.Offset == 0);
+        }
+    }
+
     private static async Task<string> Eventually(Func<ValueTask<string?>> take)
     {
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);

@@ -209,7 +209,7 @@ public sealed partial class RaftNode : IConsensus
                 RequestTimeout = options.RequestTimeout,
                 HeartbeatThreshold = options.HeartbeatInterval / options.LowerElectionTimeout,
                 ConnectTimeout = options.RequestTimeout,
-                LoggerFactory = loggerFactory,
+                LoggerFactory = new RaftLogFilter(loggerFactory, options.TimeProvider),
             };
             var clusterId = ClusterIdentity.Load(dataDirectory, topology, options.JoinExisting);
             LeaderLink.Describe(configuration.Metadata, topology.Local, clusterId ?? topology.ClusterId);

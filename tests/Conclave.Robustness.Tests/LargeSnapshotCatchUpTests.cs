@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.RegularExpressions;
 using Conclave.Api.Etcd;
 using Google.Protobuf;
+using Grpc.Core;
 using Grpc.Net.Client;
 
 namespace Conclave.Robustness.Tests;
@@ -96,7 +97,20 @@ public sealed partial class LargeSnapshotCatchUpTests(ITestOutputHelper output)
             for (var i = writer; i < count; i += 16)
             {
                 random.NextBytes(bytes);
-                await kv.PutAsync(new PutRequest { Key = ByteString.CopyFromUtf8($"bulk/{i:D8}"), Value = ByteString.CopyFrom(bytes) });
+                var put = new PutRequest { Key = ByteString.CopyFromUtf8($"bulk/{i:D8}"), Value = ByteString.CopyFrom(bytes) };
+                for (var attempt = 1; ; attempt++)
+                {
+                    try
+                    {
+                        await kv.PutAsync(put);
+                        break;
+                    }
+                    catch (RpcException e) when (e.StatusCode is StatusCode.Unavailable or StatusCode.DeadlineExceeded && attempt < 50)
+                    {
+                        // A leader change under this load (3 members on 2 cores): the same put again, as a client would.
+                        await Task.Delay(100);
+                    }
+                }
             }
         }));
     }

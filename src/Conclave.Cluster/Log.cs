@@ -136,7 +136,7 @@ internal static partial class Log
     [LoggerMessage(EventId = 2053, Level = LogLevel.Information, Message = "Learner {MemberId:x} follows this leader from index {FromIndex}")]
     public static partial void FollowerAttached(ILogger logger, ulong memberId, long fromIndex);
 
-    [LoggerMessage(EventId = 2054, Level = LogLevel.Information, Message = "Sending snapshot {Index} ({Bytes} bytes) to learner {MemberId:x}")]
+    [LoggerMessage(EventId = 2054, Level = LogLevel.Information, Message = "Learner {MemberId:x} is behind the compacted log: it fetches snapshot {Index} ({Bytes} bytes) from this member")]
     public static partial void FollowerSnapshot(ILogger logger, ulong memberId, long index, long bytes);
 
     [LoggerMessage(EventId = 2055, Level = LogLevel.Information, Message = "Promoting learner {MemberId:x}: it stopped following at index {Index}; adding it as a voting member")]

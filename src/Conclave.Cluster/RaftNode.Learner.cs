@@ -34,13 +34,13 @@ public sealed partial class RaftNode
     /// <summary>Most entries in one feed message (and at most about <see cref="FollowBatchBytes"/>).</summary>
     private const int FollowBatchEntries = 512;
     private const int FollowBatchBytes = 2 * 1024 * 1024;
-    private const int SnapshotChunkBytes = 1024 * 1024;
     private static readonly TimeSpan FollowHeartbeat = TimeSpan.FromMilliseconds(500);
 
     private readonly ConcurrentDictionary<ulong, FollowerSession> followers = new();
     private Task learnerLoop = Task.CompletedTask;
     private volatile bool isLearner;
     private ulong followedLeader;
+    private EndPoint? followedPeer;
     private long followedTerm;
 
     /// <inheritdoc />
@@ -254,34 +254,22 @@ public sealed partial class RaftNode
         return response;
     }
 
+    /// <summary>Tells a learner which snapshot its log continues from; it fetches the image itself (ADR 0010).</summary>
     private async Task SendSnapshotAsync(FollowerSession session, SnapshotFile snapshot, IServerStreamWriter<FollowResponse> responses, ulong term, ulong leaderId, CancellationToken token)
     {
         Log.FollowerSnapshot(logger, session.Id, snapshot.Index, snapshot.FileLength);
-        var stream = snapshot.OpenFrame();
-        await using (stream.ConfigureAwait(false))
-        {
-            var buffer = new byte[SnapshotChunkBytes];
-            while (true)
+        var descriptor = new byte[SnapshotDescriptor.Size];
+        stateMachine.DescribeRetained(snapshot.Index).Write(descriptor);
+        await responses.WriteAsync(
+            new FollowResponse
             {
-                var read = await stream.ReadAtLeastAsync(buffer, buffer.Length, throwOnEndOfStream: false, token).ConfigureAwait(false);
-                var done = read < buffer.Length;
-                await responses.WriteAsync(
-                    new FollowResponse
-                    {
-                        SnapshotIndex = snapshot.Index,
-                        SnapshotChunk = ByteString.CopyFrom(buffer, 0, read),
-                        SnapshotDone = done,
-                        CommitIndex = snapshot.Index,
-                        Term = term,
-                        LeaderId = leaderId,
-                    },
-                    token).ConfigureAwait(false);
-                if (done)
-                {
-                    return;
-                }
-            }
-        }
+                SnapshotIndex = snapshot.Index,
+                SnapshotDescriptor = ByteString.CopyFrom(descriptor),
+                CommitIndex = snapshot.Index,
+                Term = term,
+                LeaderId = leaderId,
+            },
+            token).ConfigureAwait(false);
     }
 
     /// <inheritdoc />
@@ -569,7 +557,7 @@ public sealed partial class RaftNode
         try
         {
             await call.RequestStream.WriteAsync(first, token).ConfigureAwait(false);
-            SnapshotBuffer? snapshot = null;
+            Volatile.Write(ref followedPeer, peer);
             await foreach (var response in call.ResponseStream.ReadAllAsync(token).ConfigureAwait(false))
             {
                 Volatile.Write(ref followedLeader, response.LeaderId);
@@ -587,24 +575,23 @@ public sealed partial class RaftNode
                     return true;
                 }
 
-                if (response.SnapshotIndex > 0)
+                if (response.SnapshotIndex > 0 && response.SnapshotIndex > wal.LastCommittedEntryIndex)
                 {
-                    snapshot ??= new SnapshotBuffer();
-                    snapshot.Write(response.SnapshotChunk.Span);
-                    if (!response.SnapshotDone)
+                    // Installed before any entry after it: the feed waits meanwhile (HTTP/2 flow control holds the
+                    // leader's writes), and the leader keeps the image and its log while this member fetches.
+                    var descriptor = SnapshotDescriptor.Parse(response.SnapshotDescriptor.Span);
+                    while (true)
                     {
-                        continue;
-                    }
-
-                    using (snapshot)
-                    {
-                        if (response.SnapshotIndex > wal.LastCommittedEntryIndex)
+                        try
                         {
-                            await wal.AppendAsync(new FollowedSnapshot(response.SnapshotIndex, snapshot), response.SnapshotIndex, token).ConfigureAwait(false);
+                            await wal.AppendAsync(descriptor, response.SnapshotIndex, token).ConfigureAwait(false);
+                            break;
+                        }
+                        catch (SnapshotNotReadyException)
+                        {
+                            // Still fetching; the fetch runs in the background, each try waits a moment for it.
                         }
                     }
-
-                    snapshot = null;
                 }
 
                 foreach (var entry in response.Entries)
@@ -635,31 +622,6 @@ public sealed partial class RaftNode
         // No leader heard from now (health says so until the feed is back).
         Volatile.Write(ref followedLeader, 0UL);
         return false;
-    }
-
-    /// <summary>A snapshot file received through the feed, appended to the WAL as a snapshot entry.</summary>
-    private sealed class FollowedSnapshot(long index, SnapshotBuffer file) : ISnapshot
-    {
-        public long Index { get; } = index;
-
-        // The file's own header carries the term (see SnapshotFile's frame).
-        public long Term { get; } = BinaryPrimitives.ReadInt64LittleEndian(file.Segments.First().Span[24..]);
-
-        long? IDataTransferObject.Length => file.Length;
-
-        bool IDataTransferObject.IsReusable => true;
-
-        int? IRaftLogEntry.CommandId => null;
-
-        bool IRaftLogEntry.IsConfiguration => false;
-
-        async ValueTask IDataTransferObject.WriteToAsync<TWriter>(TWriter writer, CancellationToken token)
-        {
-            foreach (var segment in file.Segments)
-            {
-                await writer.Invoke(segment, token).ConfigureAwait(false);
-            }
-        }
     }
 
     /// <summary>One learner's feed on the leader.</summary>

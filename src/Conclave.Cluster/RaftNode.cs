@@ -260,9 +260,11 @@ public sealed partial class RaftNode : IConsensus
     /// <summary>Reads a snapshot image from the member a descriptor names; only members of the configuration are asked.</summary>
     private IAsyncEnumerable<(long Offset, ReadOnlyMemory<byte> Data)> FetchSnapshot(SnapshotDescriptor snapshot, long offset, CancellationToken cancellationToken)
     {
-        var source = cluster.Members.FirstOrDefault(m => !link.IsLocal(m) && ClusterTopology.MemberId(m.EndPoint) == snapshot.Source)
+        // A learner is outside the configuration: it fetches from the leader that feeds it.
+        var source = cluster.Members.FirstOrDefault(m => !link.IsLocal(m) && ClusterTopology.MemberId(m.EndPoint) == snapshot.Source)?.EndPoint
+            ?? (Volatile.Read(ref followedPeer) is { } fed && ClusterTopology.MemberId(fed) == snapshot.Source ? fed : null)
             ?? throw new SnapshotGoneException($"member {snapshot.Source:x} is not in this member's configuration");
-        return SnapshotTransfer.FetchAsync(source.EndPoint, snapshot, offset, topology.Local.Id, cancellationToken);
+        return SnapshotTransfer.FetchAsync(source, snapshot, offset, topology.Local.Id, cancellationToken);
     }
 
     /// <summary>Serves snapshot fetches arriving on the peer listener's snapshot channel until this member stops.</summary>

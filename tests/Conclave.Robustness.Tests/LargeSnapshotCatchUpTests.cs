@@ -35,10 +35,11 @@ public sealed partial class LargeSnapshotCatchUpTests(ITestOutputHelper output)
         cluster[lagging].Kill();
         await using var workload = new WriteWorkload([.. cluster.Endpoints.Where((_, i) => i != lagging)], 8);
         var behindFrom = (await cluster.StatusAsync(leader)).RaftIndex;
+        var patience = TimeSpan.FromSeconds(120 + StateMegabytes / 3);
         await Eventually.WaitAsync(
-            async ct => (await cluster.StatusAsync(leader, ct)).RaftIndex > behindFrom + 4500,
-            TimeSpan.FromSeconds(120),
-            "the leader's log to move past two snapshots while the follower is down");
+            _ => Task.FromResult(SnapshotLine().Matches(cluster[leader].ReadLog()).Any(m => long.Parse(m.Groups["index"].Value, CultureInfo.InvariantCulture) > (long)behindFrom)),
+            patience,
+            "the leader to take a snapshot past the follower's log while it is down");
 
         var restarted = Stopwatch.StartNew();
         await cluster[lagging].RestartWithoutWaitingAsync();
@@ -61,7 +62,7 @@ public sealed partial class LargeSnapshotCatchUpTests(ITestOutputHelper output)
                 var f = await cluster.StatusAsync(lagging, ct);
                 return f.RaftAppliedIndex + 200 >= l.RaftIndex;
             },
-            TimeSpan.FromSeconds(180),
+            patience,
             "the restarted follower to catch up with the leader while writes continue");
         var caughtUp = restarted.Elapsed;
 
@@ -114,6 +115,9 @@ public sealed partial class LargeSnapshotCatchUpTests(ITestOutputHelper output)
             }
         }));
     }
+
+    [GeneratedRegex(@"Snapshot at index (?<index>\d+) \(term \d+\) written")]
+    private static partial Regex SnapshotLine();
 
     [GeneratedRegex(@"Snapshot \d+ received and verified: (?<bytes>\d+) bytes in \d+ ms \(\d+ MB/s, (?<interruptions>\d+) interruption\(s\)\)")]
     private static partial Regex FetchedLine();

@@ -168,7 +168,6 @@ public sealed partial class RaftNode : IConsensus
             peerListener = options.PeerListener ?? Peers.PeerListener.Bind(options.PeerEndpoint, loggerFactory, options.TimeProvider);
             adapter.RestoreLatest();
             var logDirectory = Path.Combine(dataDirectory, "log");
-            await LogMigration.MigrateAsync(dataDirectory, logDirectory, options.WalSegmentSize, adapter, topology, logger, cancellationToken).ConfigureAwait(false);
             wal = await RaftLog.OpenAsync(logDirectory, options.WalSegmentSize, adapter, logger, cancellationToken).ConfigureAwait(false);
             membership = new PeerConfigurationStorage(Path.Combine(dataDirectory, "members"));
             wal.Configuration = membership;

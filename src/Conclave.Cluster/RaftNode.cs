@@ -269,7 +269,8 @@ public sealed partial class RaftNode : IConsensus
         ArgumentNullException.ThrowIfNull(command);
         if (stopping.IsCancellationRequested)
         {
-            return ValueTask.FromException<object?>(Unavailable.Stopping());
+            // Nothing was queued: the caller may send it elsewhere.
+            return ValueTask.FromException<object?>(Unavailable.Stopping(notApplied: true));
         }
 
         if (cancellationToken.IsCancellationRequested)
@@ -316,7 +317,7 @@ public sealed partial class RaftNode : IConsensus
     {
         if (stopping.IsCancellationRequested)
         {
-            throw new ConsensusUnavailableException("This member is stopping.", notApplied: true);
+            throw Unavailable.Stopping(notApplied: true);
         }
 
         if (!link.TryGetLeadershipTerm(out var term))
@@ -343,11 +344,11 @@ public sealed partial class RaftNode : IConsensus
         }
         catch (NotLeaderException e)
         {
-            throw new ConsensusUnavailableException("Leadership was lost before the forwarded batch committed; its outcome is unknown.", e);
+            throw new ConsensusUnavailableException(ConsensusUnavailableReason.LeaderChanged, "Leadership was lost before the forwarded batch committed; its outcome is unknown.", e);
         }
         catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
         {
-            throw new ConsensusUnavailableException("The forwarded batch was not committed in time; its outcome is unknown.", e);
+            throw new ConsensusUnavailableException(ConsensusUnavailableReason.ProposalTimedOut, "The forwarded batch was not committed in time; its outcome is unknown.", e);
         }
 
         // The follower answers its clients when it applies the entry, and it learns that the entry committed only
@@ -448,6 +449,7 @@ public sealed partial class RaftNode : IConsensus
     {
         var leader = topology.Find(cluster.Leader?.EndPoint);
         return new ConsensusUnavailableException(
+            ConsensusUnavailableReason.NotLeader,
             leader is null ? "This member is not the leader and knows no leader." : $"This member is not the leader; {leader.Name} is.",
             notApplied: true);
     }
@@ -512,7 +514,7 @@ public sealed partial class RaftNode : IConsensus
                 }
                 catch (Grpc.Core.RpcException e) when (!linked.IsCancellationRequested)
                 {
-                    throw new ConsensusUnavailableException($"Read barrier failed: the leader could not be reached ({e.Status.Detail}).", e);
+                    throw new ConsensusUnavailableException(ConsensusUnavailableReason.LeaderUnreachable, $"Read barrier failed: the leader could not be reached ({e.Status.Detail}).", e);
                 }
             }
         }
@@ -523,11 +525,12 @@ public sealed partial class RaftNode : IConsensus
         catch (OperationCanceledException e)
         {
             throw new ConsensusUnavailableException(
+                ConsensusUnavailableReason.ReadTimedOut,
                 $"Read barrier timed out after {options.ReadBarrierTimeout.TotalMilliseconds:0} ms: no leader, or the leader cannot reach a quorum.", e);
         }
         catch (QuorumUnreachableException e)
         {
-            throw new ConsensusUnavailableException("Read barrier failed: no leader is known.", e);
+            throw new ConsensusUnavailableException(ConsensusUnavailableReason.NoLeader, "Read barrier failed: no leader is known.", e);
         }
         catch (ObjectDisposedException e)
         {

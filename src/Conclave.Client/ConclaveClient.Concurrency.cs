@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Runtime.CompilerServices;
 using Conclave.Api.Election;
+using Conclave.Api.Errors;
 using Conclave.Api.Lock;
 using Conclave.Client.Internal;
 using Google.Protobuf;
@@ -27,7 +28,7 @@ public sealed partial class ConclaveClient
                 cancellationToken).ConfigureAwait(false);
             return KeyValueEntry.FromOptional(response.Kv);
         }
-        catch (ConclaveException e) when (e.ServerMessage?.Contains("election: no leader", StringComparison.Ordinal) == true)
+        catch (ConclaveException e) when (e.ErrorCode == ErrorCode.ElectionNoLeader)
         {
             return null;
         }
@@ -200,9 +201,9 @@ public sealed partial class ConclaveClient
                 idempotent: true,
                 cancellationToken).ConfigureAwait(false);
         }
-        catch (ConclaveException e) when (e.ServerMessage?.Contains("election: not leader", StringComparison.Ordinal) == true)
+        catch (ConclaveException e) when (e.ErrorCode == ErrorCode.ElectionNotLeader)
         {
-            throw new LeadershipLostException(name.ToStringUtf8(), e.StatusCode, e.ServerMessage, e.Endpoint, e);
+            throw new LeadershipLostException(name.ToStringUtf8(), e.StatusCode, e.ServerMessage, e.Endpoint, e).WithCode(e.ErrorCode);
         }
     }
 

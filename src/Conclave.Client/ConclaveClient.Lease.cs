@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using Conclave.Api.Errors;
 using Conclave.Api.Etcd;
 using Conclave.Client.Internal;
 using Grpc.Core;
@@ -105,7 +106,7 @@ public sealed partial class ConclaveClient
                 var response = call.ResponseStream.Current;
                 if (response.TTL <= 0)
                 {
-                    throw new LeaseNotFoundException(leaseId, StatusCode.NotFound, "etcdserver: requested lease not found", endpoint.Address, null);
+                    throw new LeaseNotFoundException(leaseId, StatusCode.NotFound, ErrorCatalogue.MessageOf(ErrorCode.LeaseNotFound), endpoint.Address, null).WithCode(ErrorCode.LeaseNotFound);
                 }
 
                 return new LeaseKeepAliveResult(response.Header?.Revision ?? 0, response.ID, response.TTL);

@@ -1,3 +1,4 @@
+using Conclave.Api.Errors;
 using Grpc.Core;
 
 namespace Conclave.Client;
@@ -45,4 +46,17 @@ public class ConclaveException : Exception
 
     /// <summary>Endpoint the failed call went to, when known.</summary>
     public string? Endpoint { get; }
+
+    /// <summary>
+    /// The error the server answered with: from the <c>conclave-code</c> trailer a Conclave member sends, or recognised
+    /// by etcd's exact text when the server is etcd itself; <c>null</c> when the failure carries none (a lost
+    /// connection, a deadline).
+    /// </summary>
+    public ErrorCode? ErrorCode { get; private set; }
+
+    internal ConclaveException WithCode(ErrorCode? code)
+    {
+        ErrorCode = code;
+        return this;
+    }
 }

@@ -17,9 +17,8 @@ internal static class DataDirectoryCheck
 {
     /// <summary>Whether <paramref name="name"/>, directly in the data directory, is one of the member's own entries.</summary>
     internal static bool IsMembersOwn(string name) =>
-        name is "cluster-id" or "members" or "learner" or "log" or "snap" or "wal"
-        || name.StartsWith("log.", StringComparison.Ordinal) // log.corrupt-*, log.migrating
-        || name.StartsWith("wal.", StringComparison.Ordinal) // wal.corrupt-*, wal.dotnext-* (DotNext's log before ADR 0007)
+        name is "cluster-id" or "members" or "learner" or "log" or "snap"
+        || name.StartsWith("log.", StringComparison.Ordinal) // log.corrupt-*
         || name.StartsWith("cluster-id.", StringComparison.Ordinal)
         || name.EndsWith(".tmp", StringComparison.Ordinal); // DotNext rewrites `members` through one
 

@@ -24,13 +24,13 @@ internal sealed class LeaderBarrier(RaftCluster cluster, IPersistentState log, L
             // heartbeat round was deposed, and what it has applied may already be stale.
             if (!link.TryGetLeadershipTerm(out var term))
             {
-                throw new ConsensusUnavailableException("This member is stepping down: a newer term is known.", notApplied: true);
+                throw new ConsensusUnavailableException(ConsensusUnavailableReason.NotLeader, "This member is stepping down: a newer term is known.", notApplied: true);
             }
 
             await cluster.ApplyReadBarrierAsync(ReadBarrierType.Strong, cancellationToken).ConfigureAwait(false);
             if (!link.TryGetLeadershipTerm(out var after) || after != term)
             {
-                throw new ConsensusUnavailableException("Leadership was lost during the read barrier.", notApplied: true);
+                throw new ConsensusUnavailableException(ConsensusUnavailableReason.LeaderChanged, "Leadership was lost during the read barrier.", notApplied: true);
             }
 
             return;

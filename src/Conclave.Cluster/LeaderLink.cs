@@ -184,7 +184,7 @@ internal sealed class LeaderLink : IAsyncDisposable
         }
         catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
-            throw new ConsensusUnavailableException($"The leader at {member.EndPoint} did not say where it serves clients: {e.Message}", e);
+            throw new ConsensusUnavailableException(ConsensusUnavailableReason.LeaderUnreachable, $"The leader at {member.EndPoint} did not say where it serves clients: {e.Message}", e);
         }
     }
 
@@ -201,7 +201,7 @@ internal sealed class LeaderLink : IAsyncDisposable
             return first;
         }
 
-        throw new ConsensusUnavailableException($"The leader at {member.EndPoint} advertises no client URL.");
+        throw new ConsensusUnavailableException(ConsensusUnavailableReason.LeaderUnreachable, $"The leader at {member.EndPoint} advertises no client URL.");
     }
 
     /// <summary>Metadata this member advertises to its peers.</summary>

@@ -76,12 +76,6 @@ internal static partial class Log
     [LoggerMessage(EventId = 2015, Level = LogLevel.Debug, Message = "Deleted snapshot {SnapshotFile} older than index {Watermark}")]
     public static partial void SnapshotDeleted(ILogger logger, string snapshotFile, long watermark);
 
-    [LoggerMessage(EventId = 2020, Level = LogLevel.Critical,
-        Message = "The write-ahead log in {WalDirectory} failed its integrity check on open ({Reason}); a copy is kept in {QuarantineDirectory}. " +
-                  "Kept the snapshot and the intact log up to index {KeptThrough}; cut {Cut} entries after it, {CutCommitted} of them committed " +
-                  "(-1: unknown, the checkpoint was torn; a leader sends committed entries again, a lone member has lost them)")]
-    public static partial void WalCorrupt(ILogger logger, string walDirectory, string reason, string quarantineDirectory, long keptThrough, long cut, long cutCommitted, Exception exception);
-
     [LoggerMessage(EventId = 2030, Level = LogLevel.Warning, Message = "Proposal batch of {Commands} command(s) failed: {Reason}")]
     public static partial void BatchFailed(ILogger logger, int commands, string reason);
 
@@ -124,9 +118,6 @@ internal static partial class Log
     [LoggerMessage(EventId = 2050, Level = LogLevel.Information, Message = "This member is a learner: it follows the leader's committed log from index {FromIndex} and does not vote")]
     public static partial void LearnerFollowing(ILogger logger, long fromIndex);
 
-    [LoggerMessage(EventId = 2070, Level = LogLevel.Information, Message = "The WAL in {Directory} was written with {ChunkSize}-byte chunks and keeps them (a chunk's size is part of the log's format); {Configured}-byte chunks apply to new data directories")]
-    public static partial void WalChunkSizeKept(ILogger logger, string directory, int chunkSize, int configured);
-
     [LoggerMessage(EventId = 2051, Level = LogLevel.Debug, Message = "Learner feed from {Url} ended: {Reason}")]
     public static partial void LearnerFeedEnded(ILogger logger, string url, string reason);
 
@@ -156,9 +147,6 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 2084, Level = LogLevel.Warning, Message = "Deleting a Raft log segment behind the snapshot failed: {Reason}")]
     public static partial void WalDeleteFailed(ILogger logger, string reason);
-
-    [LoggerMessage(EventId = 2085, Level = LogLevel.Information, Message = "Moved the Raft log from DotNext's format in {From} ({Entries} entries after snapshot {SnapshotIndex}, term {Term}, commit {Commit}) to {To}; the old log is kept in {Kept}")]
-    public static partial void WalMigrated(ILogger logger, string from, long entries, long snapshotIndex, long term, long commit, string to, string kept);
 
     [LoggerMessage(EventId = 2086, Level = LogLevel.Error, Message = "The leader refused a batch of {Count} command(s) this member forwarded; they fail: {Reason}")]
     public static partial void ForwardedBatchRefused(ILogger logger, int count, string reason);

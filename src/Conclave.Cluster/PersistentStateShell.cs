@@ -16,7 +16,8 @@ namespace Conclave.Cluster;
 /// <see cref="IPersistentState"/> again, which re-implements the interface (C# interface re-implementation): every
 /// member below replaces the base class's in the interface map, and only <c>ConfigurationStorage</c> keeps mapping
 /// to the base, where RaftCluster stores the membership storage (we give <see cref="RaftLog"/> the same object).
-/// The base log is never written: it lives in an empty directory of its own and holds nothing (ADR 0007).
+/// The base log is never written: it lives in a directory of its own whose files stay zero-filled (ADR 0007).
+/// <c>PersistentStateShellTests</c> fails if a DotNext upgrade changes any of this.
 /// </remarks>
 internal sealed class PersistentStateShell : WriteAheadLog, IPersistentState
 {

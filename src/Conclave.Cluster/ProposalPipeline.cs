@@ -87,7 +87,7 @@ internal sealed class ProposalPipeline : IAsyncDisposable
         }
         catch (ChannelClosedException)
         {
-            throw Unavailable.Stopping();
+            throw Unavailable.Stopping(notApplied: true); // never queued
         }
 
         return await WaitAsync(proposal, cancellationToken).ConfigureAwait(false);
@@ -196,6 +196,7 @@ internal sealed class ProposalPipeline : IAsyncDisposable
             catch (OperationCanceledException e) when (timeout.IsCancellationRequested)
             {
                 Fail(batch, new ConsensusUnavailableException(
+                    ConsensusUnavailableReason.ProposalTimedOut,
                     $"The proposal was not committed within {options.ProposalTimeout.TotalMilliseconds:0} ms; its outcome is unknown.", e));
             }
             catch (ObjectDisposedException e)
@@ -208,7 +209,7 @@ internal sealed class ProposalPipeline : IAsyncDisposable
             }
             catch (Exception e)
             {
-                Fail(batch, new ConsensusUnavailableException($"The proposal failed in the Raft log: {e.Message}", e));
+                Fail(batch, Unavailable.LogFailed(e));
             }
         }
         finally
@@ -374,6 +375,7 @@ internal sealed class ProposalPipeline : IAsyncDisposable
         catch (OperationCanceledException) when (wait.IsCancellationRequested && !token.IsCancellationRequested)
         {
             throw new ConsensusUnavailableException(
+                ConsensusUnavailableReason.NoLeader,
                 $"No leader has been known for {options.LeaderWaitTimeout.TotalMilliseconds:0} ms; the proposal was not applied.",
                 notApplied: true);
         }

@@ -82,7 +82,7 @@ public sealed partial class RaftNode
 
         if (joining.TryGetValue(first.MemberId, out var adding) && !adding.Held)
         {
-            throw new ConsensusUnavailableException($"Member {first.MemberId:x} is being added as a voting member; Raft replicates to it now.", notApplied: true);
+            throw new ConsensusUnavailableException(ConsensusUnavailableReason.NotLeader, $"Member {first.MemberId:x} is being added as a voting member; Raft replicates to it now.", notApplied: true);
         }
 
         using var ended = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, stopping.Token, cluster.LeadershipToken);
@@ -350,6 +350,7 @@ public sealed partial class RaftNode
         catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
         {
             throw new ConsensusUnavailableException(
+                ConsensusUnavailableReason.ProposalTimedOut,
                 $"Learner {memberId:x} stopped following but is not a voting member yet; the leader keeps adding it (see member list).", e);
         }
     }

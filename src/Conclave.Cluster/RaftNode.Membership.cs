@@ -119,7 +119,7 @@ public sealed partial class RaftNode
                     TaskScheduler.Default);
             }
 
-            throw new ConsensusUnavailableException("This member leads and is the one to remove: it stepped aside so that the next leader removes it.", notApplied: true);
+            throw new ConsensusUnavailableException(ConsensusUnavailableReason.LeaderChanged, "This member leads and is the one to remove: it stepped aside so that the next leader removes it.", notApplied: true);
         }
 
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, stopping.Token);
@@ -135,11 +135,11 @@ public sealed partial class RaftNode
         }
         catch (NotLeaderException e)
         {
-            throw new ConsensusUnavailableException("Leadership was lost before the membership change committed; its outcome is unknown.", e);
+            throw new ConsensusUnavailableException(ConsensusUnavailableReason.LeaderChanged, "Leadership was lost before the membership change committed; its outcome is unknown.", e);
         }
         catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
         {
-            throw new ConsensusUnavailableException("The membership change was not committed in time; its outcome is unknown.", e);
+            throw new ConsensusUnavailableException(ConsensusUnavailableReason.ProposalTimedOut, "The membership change was not committed in time; its outcome is unknown.", e);
         }
 
         if (!done)

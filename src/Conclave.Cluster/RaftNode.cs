@@ -179,7 +179,6 @@ public sealed partial class RaftNode : IConsensus
             peerListener = options.PeerListener ?? Peers.PeerListener.Bind(options.PeerEndpoint, loggerFactory, options.TimeProvider);
             adapter.RestoreLatest();
             var logDirectory = Path.Combine(dataDirectory, "log");
-            await LogMigration.MigrateAsync(dataDirectory, logDirectory, options.WalSegmentSize, adapter, topology, logger, cancellationToken).ConfigureAwait(false);
             wal = await RaftLog.OpenAsync(logDirectory, options.WalSegmentSize, adapter, logger, cancellationToken).ConfigureAwait(false);
             membership = new PeerConfigurationStorage(Path.Combine(dataDirectory, "members"));
             wal.Configuration = membership;
@@ -320,7 +319,8 @@ public sealed partial class RaftNode : IConsensus
         ArgumentNullException.ThrowIfNull(command);
         if (stopping.IsCancellationRequested)
         {
-            return ValueTask.FromException<object?>(Unavailable.Stopping());
+            // Nothing was queued: the caller may send it elsewhere.
+            return ValueTask.FromException<object?>(Unavailable.Stopping(notApplied: true));
         }
 
         if (cancellationToken.IsCancellationRequested)
@@ -367,7 +367,7 @@ public sealed partial class RaftNode : IConsensus
     {
         if (stopping.IsCancellationRequested)
         {
-            throw new ConsensusUnavailableException("This member is stopping.", notApplied: true);
+            throw Unavailable.Stopping(notApplied: true);
         }
 
         if (!link.TryGetLeadershipTerm(out var term))
@@ -394,11 +394,11 @@ public sealed partial class RaftNode : IConsensus
         }
         catch (NotLeaderException e)
         {
-            throw new ConsensusUnavailableException("Leadership was lost before the forwarded batch committed; its outcome is unknown.", e);
+            throw new ConsensusUnavailableException(ConsensusUnavailableReason.LeaderChanged, "Leadership was lost before the forwarded batch committed; its outcome is unknown.", e);
         }
         catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
         {
-            throw new ConsensusUnavailableException("The forwarded batch was not committed in time; its outcome is unknown.", e);
+            throw new ConsensusUnavailableException(ConsensusUnavailableReason.ProposalTimedOut, "The forwarded batch was not committed in time; its outcome is unknown.", e);
         }
 
         // The follower answers its clients when it applies the entry, and it learns that the entry committed only
@@ -499,6 +499,7 @@ public sealed partial class RaftNode : IConsensus
     {
         var leader = topology.Find(cluster.Leader?.EndPoint);
         return new ConsensusUnavailableException(
+            ConsensusUnavailableReason.NotLeader,
             leader is null ? "This member is not the leader and knows no leader." : $"This member is not the leader; {leader.Name} is.",
             notApplied: true);
     }
@@ -563,7 +564,7 @@ public sealed partial class RaftNode : IConsensus
                 }
                 catch (Grpc.Core.RpcException e) when (!linked.IsCancellationRequested)
                 {
-                    throw new ConsensusUnavailableException($"Read barrier failed: the leader could not be reached ({e.Status.Detail}).", e);
+                    throw new ConsensusUnavailableException(ConsensusUnavailableReason.LeaderUnreachable, $"Read barrier failed: the leader could not be reached ({e.Status.Detail}).", e);
                 }
             }
         }
@@ -574,11 +575,12 @@ public sealed partial class RaftNode : IConsensus
         catch (OperationCanceledException e)
         {
             throw new ConsensusUnavailableException(
+                ConsensusUnavailableReason.ReadTimedOut,
                 $"Read barrier timed out after {options.ReadBarrierTimeout.TotalMilliseconds:0} ms: no leader, or the leader cannot reach a quorum.", e);
         }
         catch (QuorumUnreachableException e)
         {
-            throw new ConsensusUnavailableException("Read barrier failed: no leader is known.", e);
+            throw new ConsensusUnavailableException(ConsensusUnavailableReason.NoLeader, "Read barrier failed: no leader is known.", e);
         }
         catch (ObjectDisposedException e)
         {

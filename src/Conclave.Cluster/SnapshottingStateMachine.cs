@@ -181,6 +181,7 @@ internal sealed class SnapshottingStateMachine : IAsyncDisposable
             // Apply must not throw (a rejected command is a result). If it does, the state is undefined: fail the
             // proposers and let DotNext stop applying on this member rather than diverge silently.
             Pending?.Find(span)?.Fail(new ConsensusUnavailableException(
+                ConsensusUnavailableReason.ApplyFailed,
                 $"The state machine failed to apply log entry {entry.Index}; this member stopped applying.", e));
             throw;
         }

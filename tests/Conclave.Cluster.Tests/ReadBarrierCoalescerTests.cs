@@ -40,7 +40,7 @@ public sealed class ReadBarrierCoalescerTests
     {
         var calls = 0;
         var coalescer = new ReadBarrierCoalescer(_ => Interlocked.Increment(ref calls) == 1
-            ? Task.FromException(new ConsensusUnavailableException("no leader"))
+            ? Task.FromException(new ConsensusUnavailableException(ConsensusUnavailableReason.NoLeader, "no leader"))
             : Task.CompletedTask);
         await Assert.ThrowsAsync<ConsensusUnavailableException>(() => coalescer.WaitAsync(CancellationToken.None));
         await coalescer.WaitAsync(CancellationToken.None);

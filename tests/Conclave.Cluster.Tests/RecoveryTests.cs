@@ -5,8 +5,7 @@ namespace Conclave.Cluster.Tests;
 
 /// <summary>
 /// Restarts over a log a crash or the disk damaged: a torn last write is cut (it was never acknowledged), damage
-/// inside the log keeps the longest intact prefix and sets the damaged files aside, and a log in DotNext's format
-/// (before ADR 0007) is moved into ours once.
+/// inside the log keeps the longest intact prefix and sets the damaged files aside.
 /// </summary>
 public sealed class RecoveryTests : IAsyncLifetime
 {
@@ -132,47 +131,6 @@ public sealed class RecoveryTests : IAsyncLifetime
         Assert.InRange(after.Keys.Count, 100, 500);
         Assert.Equal(2, Segments().Count); // the first, and the damaged one cut at the damage; the later ones deleted
         Assert.Equal((long)after.Keys.Count + 1, await node.ProposeAsync(RecordingStateMachine.Put("next")));
-    }
-
-    [Fact]
-    public async Task A_log_in_DotNexts_format_is_moved_into_ours_once()
-    {
-        // Written as Conclave wrote its log before ADR 0007: DotNext's WAL in "wal", term 3, 50 committed entries.
-        var old = Path.Combine(member.DataDirectory, "wal");
-        var written = new List<string>();
-        await using (var wal = await ConclaveWriteAheadLog.OpenAsync(old, 1024 * 1024, new MigrationStateMachine(null), CancellationToken.None))
-        {
-            DotNext.Net.Cluster.Consensus.Raft.IPersistentState state = wal;
-            await state.UpdateTermAsync(3, resetLastVote: true);
-            for (var i = 0; i < 50; i++)
-            {
-                var batch = new Conclave.Api.Raft.CommandBatch { FormatVersion = 1 };
-                batch.Commands.Add(RecordingStateMachine.Put($"old{i}"));
-                written.Add($"old{i}");
-                await wal.AppendAsync(new DotNext.Net.Cluster.Consensus.Raft.BinaryLogEntry { Content = Google.Protobuf.MessageExtensions.ToByteArray(batch), Term = 3 });
-            }
-
-            await wal.CommitAsync(50);
-            await wal.FlushAsync();
-        }
-
-        var after = new RecordingStateMachine();
-        await using (var node = await member.StartAsync(after))
-        {
-            Assert.Equal(written, after.Keys);
-            Assert.True(node.Term > 3, $"term {node.Term}");
-            Assert.Equal(51L, await node.ProposeAsync(RecordingStateMachine.Put("new")));
-        }
-
-        Assert.Single(logs.Records, r => r.EventId.Id == 2085);
-        Assert.False(Directory.Exists(old));
-        Assert.Single(Directory.GetDirectories(member.DataDirectory, "wal.dotnext-*"));
-
-        // Once: the next start opens our log and migrates nothing.
-        var again = new RecordingStateMachine();
-        await using var restarted = await member.StartAsync(again);
-        Assert.Equal([.. written, "new"], again.Keys);
-        Assert.Single(logs.Records, r => r.EventId.Id == 2085);
     }
 
     [Fact]

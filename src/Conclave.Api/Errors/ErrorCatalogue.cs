@@ -13,8 +13,20 @@ public static class ErrorCatalogue
     /// <summary>Trailer carrying a human explanation next to etcd's fixed message.</summary>
     public const string DetailTrailer = "conclave-detail";
 
-    /// <summary>Trailer carrying the <see cref="ErrorCode"/> name.</summary>
+    /// <summary>
+    /// Trailer carrying the <see cref="ErrorCode"/> name (or, from the configuration center, its refusal's kind). A
+    /// client reads it first and falls back to <see cref="Recognise"/> only when it is absent (a real etcd).
+    /// </summary>
     public const string CodeTrailer = "conclave-code";
+
+    /// <summary>
+    /// The <see cref="ErrorCode"/> a <see cref="CodeTrailer"/> value names, or null for another value (the configuration
+    /// center's kinds, a code newer than this build). Names only: a number is not a code.
+    /// </summary>
+    public static ErrorCode? Parse(string? trailer) =>
+        !string.IsNullOrEmpty(trailer) && char.IsLetter(trailer[0]) && Enum.TryParse<ErrorCode>(trailer, ignoreCase: false, out var code) && Entries.ContainsKey(code)
+            ? code
+            : null;
 
     /// <summary>
     /// Trailer set to "true" when a failed write certainly was not, and will not be, applied (e.g. no leader was
@@ -53,6 +65,19 @@ public static class ErrorCatalogue
         [ErrorCode.NotCapable] = (StatusCode.Unavailable, "etcdserver: not capable"),
         [ErrorCode.InvalidArgument] = (StatusCode.InvalidArgument, "etcdserver: invalid argument"),
         [ErrorCode.Unimplemented] = (StatusCode.Unimplemented, "etcdserver: not implemented"),
+        [ErrorCode.LeaderChanged] = (StatusCode.Unavailable, "etcdserver: leader changed"),
+        [ErrorCode.TimeoutDueToLeaderFail] = (StatusCode.Unavailable, "etcdserver: request timed out, possibly due to previous leader failure"),
+        [ErrorCode.TimeoutDueToConnectionLost] = (StatusCode.Unavailable, "etcdserver: request timed out, possibly due to connection lost"),
+        [ErrorCode.TooManyRequests] = (StatusCode.ResourceExhausted, "etcdserver: too many requests"),
+        [ErrorCode.PermissionDenied] = (StatusCode.PermissionDenied, "etcdserver: permission denied"),
+        [ErrorCode.InvalidAuthToken] = (StatusCode.Unauthenticated, "etcdserver: invalid auth token"),
+        // etcd's election service returns its package's errors as they are, so gRPC sends them as Unknown.
+        [ErrorCode.ElectionNoLeader] = (StatusCode.Unknown, "election: no leader"),
+        [ErrorCode.ElectionNotLeader] = (StatusCode.Unknown, "election: not leader"),
+        [ErrorCode.SessionExpired] = (StatusCode.Unknown, "concurrency: session expired"),
+        [ErrorCode.LogNoSpace] = (StatusCode.ResourceExhausted, "etcdserver: no space left on device: the member cannot write its log"),
+        [ErrorCode.LogWriteFailed] = (StatusCode.Unavailable, "etcdserver: storage failure: the member cannot write its log"),
+        [ErrorCode.Internal] = (StatusCode.Internal, "etcdserver: internal error"),
     };
 
     /// <summary>The gRPC status code for <paramref name="code"/>.</summary>
@@ -61,7 +86,13 @@ public static class ErrorCatalogue
     /// <summary>The exact etcd message for <paramref name="code"/>.</summary>
     public static string MessageOf(ErrorCode code) => Entries[code].Message;
 
-    /// <summary>Finds the code for a status + message received from any etcd-compatible server.</summary>
+    /// <summary>Whether the catalogue has an entry for <paramref name="code"/> (every defined code has one).</summary>
+    public static bool Contains(ErrorCode code) => Entries.ContainsKey(code);
+
+    /// <summary>
+    /// Finds the code for a status + message received from a server that sends no <see cref="CodeTrailer"/> (etcd
+    /// itself): the exact text etcd sends for it.
+    /// </summary>
     public static ErrorCode? Recognise(StatusCode status, string? message)
     {
         foreach (var (code, entry) in Entries)

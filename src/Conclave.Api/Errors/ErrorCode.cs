@@ -1,6 +1,10 @@
 namespace Conclave.Api.Errors;
 
-/// <summary>Every error Conclave reports on the wire. The catalogue (<see cref="ErrorCatalogue"/>) gives each its gRPC code and etcd's text.</summary>
+/// <summary>
+/// Every error Conclave reports on the wire, and those of etcd 3.4 its clients recognise. The catalogue
+/// (<see cref="ErrorCatalogue"/>) gives each its gRPC code and etcd's text. Add values at the end: the name travels in
+/// the <c>conclave-code</c> trailer, and a client that does not know a name treats the error by its status only.
+/// </summary>
 public enum ErrorCode
 {
     KeyNotProvided,
@@ -32,4 +36,18 @@ public enum ErrorCode
     NotCapable,
     InvalidArgument,
     Unimplemented,
+    LeaderChanged,
+    TimeoutDueToLeaderFail,
+    TimeoutDueToConnectionLost,
+    TooManyRequests,
+    PermissionDenied,
+    InvalidAuthToken,
+    ElectionNoLeader,
+    ElectionNotLeader,
+
+    // Conclave's own (etcd has no such error): texts in etcd's style, recognised through the conclave-code trailer.
+    SessionExpired,
+    LogNoSpace,
+    LogWriteFailed,
+    Internal,
 }

@@ -6,59 +6,85 @@ using Grpc.Core;
 namespace Conclave.Client.Internal;
 
 /// <summary>
-/// The one table that maps gRPC failures back to typed exceptions: the client side of the server's error
-/// catalogue. Matching is on the etcd error text, since etcd clients parse the same texts.
+/// The one table that maps gRPC failures back to typed exceptions: the client side of the server's error catalogue.
+/// A failure's <see cref="ErrorCode"/> comes from the <c>conclave-code</c> trailer a Conclave member sends; only
+/// without it (a real etcd) from etcd's exact status and text (<see cref="ErrorCatalogue.Recognise"/>).
 /// </summary>
 internal static class RpcErrorMap
 {
+    /// <summary>The catalogued error <paramref name="ex"/> carries, or null when it is none (a transport failure, a deadline).</summary>
+    public static ErrorCode? CodeOf(RpcException ex)
+    {
+        var trailer = ex.Trailers.GetValue(ErrorCatalogue.CodeTrailer);
+        return trailer is not null
+            ? ErrorCatalogue.Parse(trailer)
+            : ErrorCatalogue.Recognise(ex.StatusCode, ex.Status.Detail);
+    }
+
     public static Exception ToException(RpcException ex, string? endpoint, long requestedRevision = 0, long leaseId = 0)
+    {
+        var code = CodeOf(ex);
+        var mapped = code is { } known
+            ? ForCode(known, ex, endpoint, requestedRevision, leaseId)
+            : ForStatus(ex, endpoint);
+        return mapped is ConclaveException c ? c.WithCode(code) : mapped;
+    }
+
+#pragma warning disable CS8524 // Every named value is mapped (a new one without a mapping fails the build); others cannot occur.
+    /// <summary>The exception a caller gets for each catalogued error.</summary>
+    private static ConclaveException ForCode(ErrorCode code, RpcException ex, string? endpoint, long requestedRevision, long leaseId)
+    {
+        var status = ex.StatusCode;
+        var message = ex.Status.Detail;
+        return code switch
+        {
+            ErrorCode.Compacted => new CompactedRevisionException(requestedRevision, status, message, endpoint, ex),
+            ErrorCode.FutureRevision => new FutureRevisionException(requestedRevision, status, message, endpoint, ex),
+            ErrorCode.NoSpace => new DatabaseSpaceExceededException(status, message, endpoint, ex),
+            ErrorCode.LeaseNotFound => new LeaseNotFoundException(leaseId, status, message, endpoint, ex),
+
+            ErrorCode.NoLeader or ErrorCode.NotLeader or ErrorCode.LeaderChanged => new NoLeaderException(status, message, endpoint, ex),
+            ErrorCode.Timeout or ErrorCode.TimeoutDueToLeaderFail or ErrorCode.TimeoutDueToConnectionLost => new RequestTimeoutException(status, message, endpoint, ex),
+            ErrorCode.Stopped or ErrorCode.Unhealthy or ErrorCode.NotCapable or ErrorCode.NotSupportedForLearner or ErrorCode.LogWriteFailed
+                => new EndpointUnavailableException(status, message, endpoint, ex),
+
+            ErrorCode.KeyNotProvided => Invalid(InvalidRequestReason.KeyNotProvided),
+            ErrorCode.RequestTooLarge => Invalid(InvalidRequestReason.RequestTooLarge),
+            ErrorCode.TooManyOps => Invalid(InvalidRequestReason.TooManyOperations),
+            ErrorCode.DuplicateKey => Invalid(InvalidRequestReason.DuplicateKey),
+            ErrorCode.LeaseTtlTooLarge => Invalid(InvalidRequestReason.ValueOutOfRange),
+            ErrorCode.KeyNotFound or ErrorCode.ValueProvided or ErrorCode.LeaseProvided or ErrorCode.MemberBadUrls or ErrorCode.InvalidArgument
+                => Invalid(InvalidRequestReason.Other),
+
+            ErrorCode.PermissionDenied or ErrorCode.InvalidAuthToken => new PermissionDeniedException(status, message, endpoint, ex),
+
+            // Answers about a lease, a member or an election that the caller acts on by its code.
+            ErrorCode.LeaseExists or ErrorCode.MemberNotFound or ErrorCode.PeerUrlExists or ErrorCode.MemberNotEnoughStarted
+                or ErrorCode.MemberNotLearner or ErrorCode.LearnerNotReady or ErrorCode.ElectionNoLeader or ErrorCode.ElectionNotLeader
+                or ErrorCode.SessionExpired or ErrorCode.TooManyRequests or ErrorCode.LogNoSpace or ErrorCode.Corrupt
+                or ErrorCode.Unimplemented or ErrorCode.Internal
+                => new ConclaveException($"Request to {endpoint ?? "the cluster"} failed: {message}", status, message, endpoint, ex),
+        };
+
+        InvalidRequestException Invalid(InvalidRequestReason reason) => new(reason, status, message, endpoint, ex);
+    }
+#pragma warning restore CS8524
+
+    /// <summary>A failure without a catalogued error: a transport failure, a deadline, gRPC's own limits, a newer server's code.</summary>
+    private static Exception ForStatus(RpcException ex, string? endpoint)
     {
         var message = ex.Status.Detail;
         var code = ex.StatusCode;
-
-        if (Has(message, "required revision has been compacted"))
-        {
-            return new CompactedRevisionException(requestedRevision, code, message, endpoint, ex);
-        }
-
-        if (Has(message, "required revision is a future revision"))
-        {
-            return new FutureRevisionException(requestedRevision, code, message, endpoint, ex);
-        }
-
-        if (Has(message, "database space exceeded"))
-        {
-            return new DatabaseSpaceExceededException(code, message, endpoint, ex);
-        }
-
-        if (Has(message, "requested lease not found"))
-        {
-            return new LeaseNotFoundException(leaseId, code, message, endpoint, ex);
-        }
-
-        if (Has(message, "election: no leader"))
-        {
-            // Not Raft's "no leader": the election simply has no candidate; callers turn it into an empty result.
-            return new ConclaveException($"Request to {endpoint ?? "the cluster"} failed: {message}", code, message, endpoint, ex);
-        }
-
-        if (Has(message, "no leader") || Has(message, "leader changed"))
-        {
-            return new NoLeaderException(code, message, endpoint, ex);
-        }
-
-        if (Has(message, "request timed out") || code == StatusCode.DeadlineExceeded)
-        {
-            return new RequestTimeoutException(code, message, endpoint, ex);
-        }
-
         switch (code)
         {
+            case StatusCode.DeadlineExceeded:
+                return new RequestTimeoutException(code, message, endpoint, ex);
             case StatusCode.InvalidArgument:
-                return new InvalidRequestException(InvalidReason(message), code, message, endpoint, ex);
+                return new InvalidRequestException(InvalidRequestReason.Other, code, message, endpoint, ex);
             case StatusCode.OutOfRange:
                 return new InvalidRequestException(InvalidRequestReason.ValueOutOfRange, code, message, endpoint, ex);
-            case StatusCode.ResourceExhausted when Has(message, "too large") || Has(message, "larger than max"):
+            case StatusCode.ResourceExhausted when Has(message, "larger than max"):
+                // gRPC's own message size limit ("received message larger than max"), on either side.
                 return new InvalidRequestException(InvalidRequestReason.RequestTooLarge, code, message, endpoint, ex);
             case StatusCode.PermissionDenied:
             case StatusCode.Unauthenticated:
@@ -93,14 +119,16 @@ internal static class RpcErrorMap
     /// </summary>
     public static bool IsTransient(RpcException ex)
     {
-        var message = ex.Status.Detail ?? string.Empty;
-        if (Has(message, "election:"))
+        switch (CodeOf(ex))
         {
-            // The election's answers ("no leader", "not leader") are about candidates, not about Raft.
-            return false;
+            case ErrorCode.ElectionNoLeader or ErrorCode.ElectionNotLeader:
+                // About the election's candidates, not about Raft.
+                return false;
+            case ErrorCode.NoLeader or ErrorCode.NotLeader or ErrorCode.LeaderChanged:
+                return true;
         }
 
-        if (ex.StatusCode == StatusCode.Unavailable || Has(message, "no leader") || Has(message, "not leader") || Has(message, "leader changed"))
+        if (ex.StatusCode == StatusCode.Unavailable)
         {
             return true;
         }
@@ -121,11 +149,7 @@ internal static class RpcErrorMap
     }
 
     /// <summary>Whether the server says the request's lease is gone (or a lock/election session ended while waiting).</summary>
-    public static bool IsLeaseGone(RpcException ex)
-    {
-        var message = ex.Status.Detail ?? string.Empty;
-        return Has(message, "requested lease not found") || Has(message, "session expired");
-    }
+    public static bool IsLeaseGone(RpcException ex) => CodeOf(ex) is ErrorCode.LeaseNotFound or ErrorCode.SessionExpired;
 
     private static bool IsConnectFailure(RpcException ex)
     {
@@ -156,14 +180,6 @@ internal static class RpcErrorMap
             ? message
             : $"{message} {innermost.Message}";
     }
-
-    private static InvalidRequestReason InvalidReason(string message) =>
-        Has(message, "key is not provided") ? InvalidRequestReason.KeyNotProvided
-        : Has(message, "request is too large") ? InvalidRequestReason.RequestTooLarge
-        : Has(message, "too many operations in txn request") ? InvalidRequestReason.TooManyOperations
-        : Has(message, "duplicate key given in txn request") ? InvalidRequestReason.DuplicateKey
-        : Has(message, "out of range") ? InvalidRequestReason.ValueOutOfRange
-        : InvalidRequestReason.Other;
 
     private static bool Has(string message, string fragment) => message.Contains(fragment, StringComparison.Ordinal);
 }

@@ -67,7 +67,7 @@ internal sealed class ElectionService(ConclaveNode node, KvFrontend kv, IHostApp
         var mine = node.Store.Range(new RangeRequest { Key = key });
         if (mine.Kvs.Count == 0 || mine.Kvs[0].CreateRevision != createRevision)
         {
-            throw new RpcException(new Status(StatusCode.Unknown, "concurrency: session expired (the campaign's lease ended while waiting)"));
+            throw new ConclaveErrorException(ErrorCode.SessionExpired, "campaign: the lease ended while waiting");
         }
 
         return new CampaignResponse
@@ -92,7 +92,7 @@ internal sealed class ElectionService(ConclaveNode node, KvFrontend kv, IHostApp
         var (owner, revision) = waiter.Owner(RecipeKeys.Prefix(request.Name));
         if (owner is null)
         {
-            throw new RpcException(new Status(StatusCode.Unknown, "election: no leader"));
+            throw new ConclaveErrorException(ErrorCode.ElectionNoLeader, $"election '{request.Name.ToStringUtf8()}' has no leader");
         }
 
         return new LeaderResponse { Header = node.Header(revision), Kv = owner };
@@ -140,7 +140,7 @@ internal sealed class ElectionService(ConclaveNode node, KvFrontend kv, IHostApp
         var response = await kv.TxnAsync(txn, cancellationToken);
         if (!response.Succeeded)
         {
-            throw new RpcException(new Status(StatusCode.Unknown, "election: not leader"));
+            throw new ConclaveErrorException(ErrorCode.ElectionNotLeader, "proclaim: the key is no longer the leader it names (another revision or lease)");
         }
 
         return response.Header.Revision;

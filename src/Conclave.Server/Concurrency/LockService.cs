@@ -48,7 +48,7 @@ internal sealed class LockService(ConclaveNode node, KvFrontend kv) : Api.Lock.L
         var mine = node.Store.Range(new RangeRequest { Key = key });
         if (mine.Kvs.Count == 0 || mine.Kvs[0].CreateRevision != createRevision)
         {
-            throw new RpcException(new Status(StatusCode.Unknown, "concurrency: session expired (the lock's lease ended while waiting)"));
+            throw new ConclaveErrorException(ErrorCode.SessionExpired, "lock: the lease ended while waiting");
         }
 
         return new LockResponse { Header = node.Header(mine.Header.Revision), Key = key };

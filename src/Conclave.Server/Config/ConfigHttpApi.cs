@@ -42,13 +42,13 @@ public static class ConfigHttpApi
                     detail: e.Message,
                     statusCode: StatusCodes.Status503ServiceUnavailable,
                     title: e.NotApplied ? "unavailable; not applied" : "unavailable; outcome unknown",
-                    extensions: new Dictionary<string, object?> { ["code"] = "Unavailable", ["notApplied"] = e.NotApplied });
+                    extensions: new Dictionary<string, object?> { ["code"] = "Unavailable", ["reason"] = e.Reason.ToString(), ["notApplied"] = e.NotApplied });
             }
             catch (Api.Errors.ConclaveErrorException e)
             {
                 var status = e.Code switch
                 {
-                    Api.Errors.ErrorCode.NoLeader or Api.Errors.ErrorCode.NotLeader or Api.Errors.ErrorCode.Timeout or Api.Errors.ErrorCode.Stopped => StatusCodes.Status503ServiceUnavailable,
+                    Api.Errors.ErrorCode.NoLeader or Api.Errors.ErrorCode.NotLeader or Api.Errors.ErrorCode.LeaderChanged or Api.Errors.ErrorCode.Timeout or Api.Errors.ErrorCode.Stopped => StatusCodes.Status503ServiceUnavailable,
                     Api.Errors.ErrorCode.NoSpace => StatusCodes.Status507InsufficientStorage,
                     _ => StatusCodes.Status400BadRequest,
                 };

@@ -15,7 +15,7 @@ internal sealed class ClusterService(ConclaveNode node) : Api.Etcd.Cluster.Clust
             await node.Consensus.ReadBarrierAsync(context.CancellationToken);
         }
 
-        var response = new MemberListResponse { Header = node.Header(node.Store.Revision) };
+        var response = new MemberListResponse { Header = Header() };
         response.Members.AddRange(await MembersAsync(context.CancellationToken));
         return response;
     }
@@ -38,7 +38,7 @@ internal sealed class ClusterService(ConclaveNode node) : Api.Etcd.Cluster.Clust
 
         var member = new Member { ID = added!.Id, Name = added.Name, IsLearner = added.IsLearner };
         member.PeerURLs.AddRange(added.PeerUrls);
-        var response = new MemberAddResponse { Header = node.Header(node.Store.Revision), Member = member };
+        var response = new MemberAddResponse { Header = Header(), Member = member };
         response.Members.AddRange(await MembersAsync(context.CancellationToken));
         return response;
     }
@@ -109,7 +109,7 @@ internal sealed class ClusterService(ConclaveNode node) : Api.Etcd.Cluster.Clust
             return remote;
         }
 
-        var response = new MemberRemoveResponse { Header = node.Header(node.Store.Revision) };
+        var response = new MemberRemoveResponse { Header = Header() };
         // The change is committed; the engine's own member list may trail it by a moment.
         response.Members.AddRange((await MembersAsync(context.CancellationToken)).Where(m => m.ID != request.ID));
         return response;
@@ -127,7 +127,7 @@ internal sealed class ClusterService(ConclaveNode node) : Api.Etcd.Cluster.Clust
                 "changing a member's peer URL is not supported: remove the member, then add it again with the new URL (and a fresh data directory)");
         }
 
-        var response = new MemberUpdateResponse { Header = node.Header(node.Store.Revision) };
+        var response = new MemberUpdateResponse { Header = Header() };
         response.Members.AddRange(members);
         return response;
     }
@@ -158,10 +158,16 @@ internal sealed class ClusterService(ConclaveNode node) : Api.Etcd.Cluster.Clust
             return remote;
         }
 
-        var response = new MemberPromoteResponse { Header = node.Header(node.Store.Revision) };
+        var response = new MemberPromoteResponse { Header = Header() };
         response.Members.AddRange(await MembersAsync(context.CancellationToken));
         return response;
     }
+
+    /// <summary>
+    /// The header etcd 3.4's Cluster service answers with: cluster id, member id and term, but no revision (the
+    /// membership is not part of the keyspace, so no revision describes it).
+    /// </summary>
+    private ResponseHeader Header() => node.Header(revision: 0);
 
     private async Task<bool> IsVoterAsync(ulong id, CancellationToken cancellationToken) =>
         (await node.Consensus.MembersAsync(cancellationToken)).Any(m => m.Id == id);

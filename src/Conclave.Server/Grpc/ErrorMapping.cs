@@ -5,8 +5,11 @@ using Grpc.Core;
 namespace Conclave.Server.Grpc;
 
 /// <summary>
-/// The one place that turns internal failures into what etcd clients expect: etcd's status code and exact
-/// message, with the human explanation in the <see cref="ErrorCatalogue.DetailTrailer"/> trailer.
+/// The one place that turns internal failures into what etcd clients expect: each exception's reason (an
+/// <see cref="ErrorCode"/>, a <see cref="ConsensusUnavailableReason"/>, a <see cref="MembershipError"/>) picks an
+/// <see cref="ErrorCode"/>, which the catalogue turns into etcd's status code and exact message; the code travels in
+/// the <see cref="ErrorCatalogue.CodeTrailer"/> trailer and the human explanation in the
+/// <see cref="ErrorCatalogue.DetailTrailer"/> trailer.
 /// </summary>
 internal static class ErrorMapping
 {
@@ -19,22 +22,9 @@ internal static class ErrorMapping
             case ConclaveErrorException c:
                 return Create(c.Code, c.Message);
             case MembershipException m:
-                return Create(
-                    m.Error switch
-                    {
-                        MembershipError.BadUrl => ErrorCode.MemberBadUrls,
-                        MembershipError.PeerUrlExists => ErrorCode.PeerUrlExists,
-                        MembershipError.NotFound => ErrorCode.MemberNotFound,
-                        MembershipError.NotEnoughMembers => ErrorCode.MemberNotEnoughStarted,
-                        MembershipError.InProgress => ErrorCode.Unhealthy,
-                        MembershipError.LearnerNotReady => ErrorCode.LearnerNotReady,
-                        _ => ErrorCode.NotCapable,
-                    },
-                    m.Message);
-            case ConsensusUnavailableException u when FindIoFailure(u) is { } io:
-                return StorageFailure(io);
+                return Create(CodeOf(m.Error), m.Message);
             case ConsensusUnavailableException u:
-                var unavailable = Create(u.Message.Contains("timed out", StringComparison.OrdinalIgnoreCase) ? ErrorCode.Timeout : ErrorCode.NoLeader, u.Message);
+                var unavailable = Create(CodeOf(u.Reason), u.Message);
                 if (u.NotApplied)
                 {
                     unavailable.Trailers.Add(ErrorCatalogue.NotAppliedTrailer, "true");
@@ -48,40 +38,51 @@ internal static class ErrorMapping
             default:
                 // A failure nobody anticipated: its text is about our internals, not the request, so it stays in the
                 // member's log (ErrorMappingInterceptor) and the caller gets a fixed message.
-                return new RpcException(new Status(StatusCode.Internal, InternalErrorMessage), new Metadata { { ErrorCatalogue.DetailTrailer, "an unexpected server error; the member's log has the details" } });
+                return Create(ErrorCode.Internal, "an unexpected server error; the member's log has the details");
         }
     }
 
+#pragma warning disable CS8524 // Every named value is mapped (a new one without a mapping fails the build); others cannot occur.
+    /// <summary>
+    /// Why consensus failed, as etcd says it. Texts and status codes come from <see cref="ErrorCatalogue"/>; what
+    /// etcd 3.4 answers in the same situation decides the code.
+    /// </summary>
+    public static ErrorCode CodeOf(ConsensusUnavailableReason reason) => reason switch
+    {
+        ConsensusUnavailableReason.NoLeader => ErrorCode.NoLeader,
+        // A follower that cannot reach the leader it knows has no leader it can use.
+        ConsensusUnavailableReason.LeaderUnreachable => ErrorCode.NoLeader,
+        ConsensusUnavailableReason.NotLeader => ErrorCode.NotLeader,
+        ConsensusUnavailableReason.LeaderChanged => ErrorCode.LeaderChanged,
+        ConsensusUnavailableReason.ProposalTimedOut => ErrorCode.Timeout,
+        ConsensusUnavailableReason.ReadTimedOut => ErrorCode.Timeout,
+        ConsensusUnavailableReason.Stopping => ErrorCode.Stopped,
+        // etcd stops on a failed WAL write; a member that keeps serving reads says what it cannot do.
+        ConsensusUnavailableReason.LogWriteFailed => ErrorCode.LogWriteFailed,
+        ConsensusUnavailableReason.DiskFull => ErrorCode.LogNoSpace,
+        // etcd panics on a failed apply: a bug, not a condition a client can act on.
+        ConsensusUnavailableReason.ApplyFailed => ErrorCode.Internal,
+    };
+
+    /// <summary>Why a membership change was refused, as etcd says it.</summary>
+    public static ErrorCode CodeOf(MembershipError error) => error switch
+    {
+        MembershipError.BadUrl => ErrorCode.MemberBadUrls,
+        MembershipError.PeerUrlExists => ErrorCode.PeerUrlExists,
+        MembershipError.NotFound => ErrorCode.MemberNotFound,
+        MembershipError.NotEnoughMembers => ErrorCode.MemberNotEnoughStarted,
+        MembershipError.InProgress => ErrorCode.Unhealthy,
+        MembershipError.NotSupported => ErrorCode.NotCapable,
+        MembershipError.LearnerNotReady => ErrorCode.LearnerNotReady,
+    };
+#pragma warning restore CS8524
+
     /// <summary>What a caller is told about an unexpected failure.</summary>
-    public const string InternalErrorMessage = "etcdserver: internal error";
+    public static string InternalErrorMessage => ErrorCatalogue.MessageOf(ErrorCode.Internal);
 
     /// <summary>True for a failure <see cref="ToRpc"/> has no meaning for: a bug, worth a log entry with its stack trace.</summary>
     public static bool IsUnexpected(Exception e) =>
         e is not (RpcException or ConclaveErrorException or MembershipException or ConsensusUnavailableException or OperationCanceledException);
-
-    /// <summary>The log could not be written: say so (and whether the disk is full) instead of blaming the leader.</summary>
-    private static RpcException StorageFailure(IOException io)
-    {
-        var full = io.HResult is 28 or 112 || io.Message.Contains("No space left", StringComparison.OrdinalIgnoreCase);
-        var message = full
-            ? "etcdserver: no space left on device: the member cannot write its log"
-            : "etcdserver: storage failure: the member cannot write its log";
-        var trailers = new Metadata { { ErrorCatalogue.DetailTrailer, Sanitize(io.Message) } };
-        return new RpcException(new Status(full ? StatusCode.ResourceExhausted : StatusCode.Unavailable, message), trailers);
-    }
-
-    private static IOException? FindIoFailure(Exception e)
-    {
-        for (var inner = e.InnerException; inner is not null; inner = inner.InnerException)
-        {
-            if (inner is IOException io)
-            {
-                return io;
-            }
-        }
-
-        return null;
-    }
 
     public static RpcException Create(ErrorCode code, string detail)
     {

@@ -8,6 +8,7 @@ using Google.Protobuf;
 using Grpc.Core;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Routing;
 
 namespace Conclave.Server.Http;
@@ -103,12 +104,23 @@ internal static class HttpEndpoints
         where TRequest : IMessage<TRequest>, new()
         where TResponse : IMessage
     {
-        app.MapPost(path, async (HttpContext http, KvFrontend kv, ErrorMappingInterceptor edge, MalformedRequests malformed) =>
+        app.MapPost(path, async (HttpContext http, KvFrontend kv, ErrorMappingInterceptor edge, MalformedRequests malformed, ConclaveNode node) =>
         {
-            string body;
-            using (var reader = new StreamReader(http.Request.Body, Encoding.UTF8))
+            // The JSON of the largest message the gRPC port takes is larger than that message (base64 bytes): the
+            // body may be as large as that JSON, so that the request is judged by its size as a message, as etcd does.
+            var maxMessage = node.Options.MaxMessageBytes;
+            var maxBody = MaxGatewayBodyBytes(maxMessage);
+            if (http.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
             {
-                body = await reader.ReadToEndAsync(http.RequestAborted);
+                limit.MaxRequestBodySize = GatewayDrainBytes;
+            }
+
+            var body = await ReadBodyAsync(http.Request.Body, maxBody, http.RequestAborted);
+            if (body is null)
+            {
+                // Far larger than any message the gRPC port takes: what etcd answers for such a message (its exact
+                // size is unknown here: a body this large is not kept).
+                return Error(StatusCode.ResourceExhausted, $"grpc: received message larger than max (more than {maxBody} bytes of JSON vs. {maxMessage})");
             }
 
             TRequest request;
@@ -124,6 +136,13 @@ internal static class HttpEndpoints
                     : Error(refused.StatusCode, refused.Status.Detail, refused.Trailers.GetValue(ErrorCatalogue.DetailTrailer));
             }
 
+            // etcd's gateway hands the request to its gRPC server, whose message limit answers first; a message within
+            // it and over --max-request-bytes gets etcd's "request is too large" from the server's own check below.
+            if (request.CalculateSize() is var size && size > maxMessage)
+            {
+                return Error(StatusCode.ResourceExhausted, $"grpc: received message larger than max ({size} vs. {maxMessage})");
+            }
+
             try
             {
                 var response = await call(kv, request, http.RequestAborted);
@@ -136,6 +155,55 @@ internal static class HttpEndpoints
                 return Error(rpc.StatusCode, rpc.Status.Detail, detail);
             }
         });
+    }
+
+    /// <summary>
+    /// The largest JSON body the gateway reads: the base64 JSON of a <paramref name="maxMessage"/>-byte message (4/3 of
+    /// it) with room for field names and whitespace.
+    /// </summary>
+    internal static long MaxGatewayBodyBytes(int maxMessage) => (maxMessage * 3L / 2) + (64 * 1024);
+
+    /// <summary>
+    /// Most bytes of one gateway body read at all. A longer body is read only to answer it (etcd reads any body): a
+    /// client that writes its whole body before it reads gets the answer instead of a reset. Past this, the connection closes.
+    /// </summary>
+    private const long GatewayDrainBytes = 64L * 1024 * 1024;
+
+    /// <summary>The body as text, or null when it holds more than <paramref name="maxBytes"/> (the rest is read and dropped).</summary>
+    private static async Task<string?> ReadBodyAsync(Stream body, long maxBytes, CancellationToken cancellationToken)
+    {
+        using var kept = new MemoryStream();
+        var over = false;
+        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(64 * 1024);
+        try
+        {
+            int read;
+            while ((read = await body.ReadAsync(buffer, cancellationToken)) > 0)
+            {
+                over |= kept.Length + read > maxBytes;
+                if (!over)
+                {
+                    kept.Write(buffer, 0, read);
+                }
+            }
+        }
+        catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            return null; // past GatewayDrainBytes
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+        }
+
+        if (over)
+        {
+            return null;
+        }
+
+        kept.Position = 0;
+        using var reader = new StreamReader(kept, Encoding.UTF8); // as before: a byte order mark is dropped
+        return reader.ReadToEnd();
     }
 
     private static IResult Error(StatusCode code, string message, string? detail = null)

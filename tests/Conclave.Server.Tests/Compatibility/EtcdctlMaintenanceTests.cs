@@ -119,7 +119,7 @@ public sealed class EtcdctlMaintenanceTests(NodeFixture fixture) : IClassFixture
     }
 
     [Fact]
-    public async Task Member_list_prints_this_member_with_its_urls()
+    public async Task Member_list_prints_this_member_with_its_urls_under_etcds_header()
     {
         var json = EtcdJson.Parse(await Etcdctl.RunAsync(Endpoint, "member", "list", "-w", "json"));
         var plain = await Etcdctl.RunAsync(Endpoint, "member", "list");
@@ -132,6 +132,12 @@ public sealed class EtcdctlMaintenanceTests(NodeFixture fixture) : IClassFixture
         var listed = Endpoint;
         Assert.Equal([listed], member.GetProperty("clientURLs").EnumerateArray().Select(e => e.GetString()));
         Assert.Equal([$"{id:x}, started, test-node, {fixture.Node.PeerUrl}, {listed}, false"], plain.Lines);
+
+        // etcd 3.4's Cluster service fills cluster_id, member_id and raft_term, and no revision (checked against
+        // etcd 3.4.23: `{"header":{"cluster_id":...,"member_id":...,"raft_term":2},"members":[...]}`).
+        var header = json.GetProperty("header");
+        Assert.Equal(["cluster_id", "member_id", "raft_term"], header.EnumerateObject().Select(p => p.Name).Order(StringComparer.Ordinal));
+        Assert.Equal(id, header.GetProperty("member_id").GetUInt64());
     }
 
     [Fact]

@@ -25,16 +25,12 @@ public sealed partial class KeyValueStore : IDisposable
     private readonly SortedSet<(ulong Member, AlarmType Alarm)> alarms = [];
     private long appliedIndex;
 
-    public KeyValueStore(StoreLimits? limits = null, ulong memberId = 0)
+    public KeyValueStore(StoreLimits? limits = null)
     {
         Limits = limits ?? new StoreLimits();
-        MemberId = memberId;
     }
 
     public StoreLimits Limits { get; }
-
-    /// <summary>Member id recorded on alarms this member raises.</summary>
-    public ulong MemberId { get; set; }
 
     /// <summary>
     /// Told of a command whose apply threw something other than a rejection (a defect): the command is rejected on
@@ -244,6 +240,9 @@ public sealed partial class KeyValueStore : IDisposable
         return response;
     }
 
+    // Refuses a write while a NOSPACE alarm is active or when it would pass the quota. The refusal raises no alarm here:
+    // alarms are state that only Alarm commands change, so every member records the same ones; the member that proposed
+    // the refused write raises its alarm through the log (etcd's way).
     private void CheckSpace(long incoming)
     {
         if (alarms.Any(a => a.Alarm == AlarmType.Nospace))
@@ -253,7 +252,6 @@ public sealed partial class KeyValueStore : IDisposable
 
         if (keyspace.SizeBytes + incoming > Limits.QuotaBytes)
         {
-            alarms.Add((MemberId, AlarmType.Nospace));
             throw new ConclaveErrorException(ErrorCode.NoSpace, $"the store holds {keyspace.SizeBytes} bytes; this write would exceed the quota of {Limits.QuotaBytes} bytes (--quota-backend-bytes)");
         }
     }

@@ -222,7 +222,7 @@ public sealed class KeyspaceTests
     }
 
     [Fact]
-    public void Quota_raises_nospace_and_still_allows_reads_deletes_and_compaction()
+    public void Quota_refuses_writes_the_nospace_alarm_keeps_them_refused_and_reads_deletes_and_compaction_still_work()
     {
         using var d = new StoreDriver(new StoreLimits { QuotaBytes = 4096 });
         var i = 0;
@@ -232,7 +232,10 @@ public sealed class KeyspaceTests
         }
 
         Assert.InRange(i, 5, 40);
-        Assert.Contains(d.Store.Alarms, a => a.Alarm == AlarmType.Nospace);
+        // The refusal changes no state, alarms included: the member that proposed the write raises the alarm as a command.
+        Assert.Empty(d.Store.Alarms);
+        d.Ok<AlarmResponse>(new Command { Alarm = new AlarmRequest { Action = AlarmRequest.Types.AlarmAction.Activate, MemberID = 7, Alarm = AlarmType.Nospace } });
+        Assert.Equal([(7UL, AlarmType.Nospace)], d.Store.Alarms.Select(a => (a.MemberID, a.Alarm)));
         Assert.Equal(ErrorCode.NoSpace, d.Fails(new Command { Put = new PutRequest { Key = B("small"), Value = B("1") } }).Code);
         Assert.Equal(i, d.Get("k", "l").Count);
         Assert.Equal(1, d.Delete("k0").Deleted);

@@ -212,6 +212,7 @@ public sealed partial class KeyValueStore
             }
 
             Volatile.Write(ref appliedIndex, index);
+            Volatile.Write(ref appliedSizeBytes, keyspace.SizeBytes);
         }
         finally
         {

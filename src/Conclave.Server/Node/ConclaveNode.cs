@@ -125,18 +125,21 @@ public sealed class ConclaveNode : IAsyncDisposable
     public ResponseHeader Fill(ResponseHeader? header) => Header(header?.Revision ?? Store.Revision);
 
     /// <summary>
-    /// Proposes <paramref name="command"/> and returns its applied result, throwing if it was rejected. A write refused
-    /// for space raises this member's NOSPACE alarm through the log before the refusal is thrown, as etcd answers only
-    /// once the alarm it raised is in place.
+    /// Proposes <paramref name="command"/> and returns its applied result, throwing if it was rejected. A write that would
+    /// pass this member's quota is refused before the log, after this member's NOSPACE alarm is raised through it (etcd
+    /// checks its quota before proposing and answers once the alarm it raised is in place); the alarm then refuses
+    /// writes on every member alike.
     /// </summary>
     public async ValueTask<T> ProposeAsync<T>(Command command, CancellationToken cancellationToken)
     {
-        var result = await Consensus.ProposeAsync(command, cancellationToken);
-        if (result is ConclaveErrorException { Code: ErrorCode.NoSpace })
+        if (!Store.HasSpaceFor(command))
         {
             await spaceAlarm.RaiseAsync(cancellationToken);
+            throw new ConclaveErrorException(ErrorCode.NoSpace,
+                $"the store holds {Store.SizeBytes} bytes; this write would pass the quota of {Store.Limits.QuotaBytes} bytes (--quota-backend-bytes)");
         }
 
+        var result = await Consensus.ProposeAsync(command, cancellationToken);
         return result switch
         {
             Exception e => throw e,

@@ -7,8 +7,8 @@ using Microsoft.Extensions.Logging;
 namespace Conclave.Server.Node;
 
 /// <summary>
-/// Raises this member's NOSPACE alarm through the log when a write it proposed was refused for space and no NOSPACE
-/// alarm is active yet (etcd's way: the member that sees the refusal proposes <c>Alarm ACTIVATE</c> naming itself).
+/// Raises this member's NOSPACE alarm through the log when a write would pass its quota and no NOSPACE alarm is active
+/// yet (etcd's way: the member that finds no space proposes <c>Alarm ACTIVATE</c> naming itself).
 /// The alarm is then state like any other, recorded exactly as the command says on every member, so every member
 /// lists the same alarms and writes the same snapshot. Refusals that arrive while a raise is on its way share it.
 /// </summary>
@@ -19,7 +19,7 @@ internal sealed partial class SpaceAlarm(ulong memberId, KeyValueStore store, IC
 
     /// <summary>
     /// Completes once the alarm this member raised is applied here, or at once when a NOSPACE alarm is already active.
-    /// Never throws for the raise itself (a failure is logged; the next refused write tries again), only for
+    /// Never throws for the raise itself (a failure is logged; the next write refused for space tries again), only for
     /// <paramref name="cancellationToken"/>.
     /// </summary>
     public Task RaiseAsync(CancellationToken cancellationToken)
@@ -69,7 +69,7 @@ internal sealed partial class SpaceAlarm(ulong memberId, KeyValueStore store, IC
     }
 
     [LoggerMessage(EventId = 3340, Level = LogLevel.Warning,
-        Message = "A write was refused for space ({SizeBytes} of {QuotaBytes} bytes, --quota-backend-bytes): raising the NOSPACE alarm for member {MemberId:x}")]
+        Message = "A write would pass the quota ({SizeBytes} of {QuotaBytes} bytes, --quota-backend-bytes): raising the NOSPACE alarm for member {MemberId:x}")]
     private static partial void LogRaising(ILogger logger, ulong memberId, long sizeBytes, long quotaBytes);
 
     [LoggerMessage(EventId = 3341, Level = LogLevel.Warning, Message = "Raising the NOSPACE alarm failed; the next write refused for space tries again")]

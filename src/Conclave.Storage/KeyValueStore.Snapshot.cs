@@ -40,8 +40,10 @@ public sealed partial class KeyValueStore
                 w.Write((int)alarm);
             }
 
+            // In id order: the table's own order depends on its history of grants and revokes, which differs between
+            // a member that applied the whole log and one that installed a snapshot midway.
             w.Write(leases.Count);
-            foreach (var lease in leases.All)
+            foreach (var lease in leases.All.OrderBy(static l => l.Id))
             {
                 w.Write(lease.Id);
                 w.Write(lease.Ttl);
@@ -210,6 +212,7 @@ public sealed partial class KeyValueStore
             }
 
             Volatile.Write(ref appliedIndex, index);
+            Volatile.Write(ref appliedSizeBytes, keyspace.SizeBytes);
         }
         finally
         {

@@ -19,7 +19,7 @@ public sealed partial class KeyValueStore
         CheckPath(r, startRevision, path, ref cursor, ref incoming);
         if (incoming > 0)
         {
-            CheckSpace(incoming);
+            RefuseWhileOutOfSpace();
         }
 
         var batch = keyspace.BeginWrite();
@@ -122,7 +122,7 @@ public sealed partial class KeyValueStore
                     result.ResponseRange.Header.Revision = batch.ReadRevision;
                     break;
                 case RequestOp.RequestOneofCase.RequestPut:
-                    result.ResponsePut = PutIn(batch, op.RequestPut, checkSpace: false);
+                    result.ResponsePut = PutIn(batch, op.RequestPut);
                     break;
                 case RequestOp.RequestOneofCase.RequestDeleteRange:
                     result.ResponseDeleteRange = DeleteIn(batch, op.RequestDeleteRange);

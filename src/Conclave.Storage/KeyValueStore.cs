@@ -24,17 +24,14 @@ public sealed partial class KeyValueStore : IDisposable
     private readonly LeaseTable leases = new();
     private readonly SortedSet<(ulong Member, AlarmType Alarm)> alarms = [];
     private long appliedIndex;
+    private long appliedSizeBytes;
 
-    public KeyValueStore(StoreLimits? limits = null, ulong memberId = 0)
+    public KeyValueStore(StoreLimits? limits = null)
     {
         Limits = limits ?? new StoreLimits();
-        MemberId = memberId;
     }
 
     public StoreLimits Limits { get; }
-
-    /// <summary>Member id recorded on alarms this member raises.</summary>
-    public ulong MemberId { get; set; }
 
     /// <summary>
     /// Told of a command whose apply threw something other than a rejection (a defect): the command is rejected on
@@ -109,6 +106,36 @@ public sealed partial class KeyValueStore : IDisposable
             gate.ExitReadLock();
         }
     }
+
+    /// <summary>
+    /// Whether <paramref name="command"/> fits under this member's quota (<see cref="StoreLimits.QuotaBytes"/>) as the
+    /// applied state stands, charged as history is (key + value + 48 bytes per put; a txn, its costlier branch). The
+    /// member that proposes a write asks first, as etcd checks its quota before the log. Apply does not: a member's
+    /// own setting must not decide what a committed entry does, so there only an active NOSPACE alarm refuses writes.
+    /// Lock-free (the size published by the last apply), as it is asked before every write.
+    /// </summary>
+    public bool HasSpaceFor(Command command)
+    {
+        ArgumentNullException.ThrowIfNull(command);
+        var cost = command.KindCase switch
+        {
+            Command.KindOneofCase.Put => PutCost(command.Put),
+            Command.KindOneofCase.Txn => TxnCost(command.Txn),
+            _ => 0,
+        };
+        return cost == 0 || Volatile.Read(ref appliedSizeBytes) + cost <= Limits.QuotaBytes;
+    }
+
+    private static long PutCost(PutRequest put) => put.Key.Length + put.Value.Length + 48;
+
+    private static long TxnCost(TxnRequest txn) => Math.Max(OpsCost(txn.Success), OpsCost(txn.Failure));
+
+    private static long OpsCost(IEnumerable<RequestOp> ops) => ops.Sum(op => op.RequestCase switch
+    {
+        RequestOp.RequestOneofCase.RequestPut => PutCost(op.RequestPut),
+        RequestOp.RequestOneofCase.RequestTxn => TxnCost(op.RequestTxn),
+        _ => 0,
+    });
 
     public int LeaseCount => Read(_ => leases.Count);
 
@@ -200,6 +227,7 @@ public sealed partial class KeyValueStore : IDisposable
             }
 
             Volatile.Write(ref appliedIndex, index);
+            Volatile.Write(ref appliedSizeBytes, keyspace.SizeBytes);
         }
         finally
         {
@@ -220,7 +248,7 @@ public sealed partial class KeyValueStore : IDisposable
 
     private object ApplyOne(Command command) => command.KindCase switch
     {
-        Command.KindOneofCase.Put => ApplyWrite(b => PutIn(b, command.Put, checkSpace: true), needsSpace: true),
+        Command.KindOneofCase.Put => ApplyWrite(b => PutIn(b, command.Put), needsSpace: true),
         Command.KindOneofCase.DeleteRange => ApplyWrite(b => DeleteIn(b, command.DeleteRange), needsSpace: false),
         Command.KindOneofCase.Txn => ApplyTxn(command.Txn),
         Command.KindOneofCase.Compaction => ApplyCompaction(command.Compaction),
@@ -235,7 +263,7 @@ public sealed partial class KeyValueStore : IDisposable
     {
         if (needsSpace)
         {
-            CheckSpace(0);
+            RefuseWhileOutOfSpace();
         }
 
         var batch = keyspace.BeginWrite();
@@ -244,21 +272,17 @@ public sealed partial class KeyValueStore : IDisposable
         return response;
     }
 
-    private void CheckSpace(long incoming)
+    // Only replicated state decides here: an active NOSPACE alarm (raised through the log by the member that found no
+    // space, see HasSpaceFor) refuses every write that needs space, on every member alike (etcd's capped applier).
+    private void RefuseWhileOutOfSpace()
     {
         if (alarms.Any(a => a.Alarm == AlarmType.Nospace))
         {
-            throw new ConclaveErrorException(ErrorCode.NoSpace, $"the NOSPACE alarm is active (quota {Limits.QuotaBytes} bytes); compact, then disarm the alarm");
-        }
-
-        if (keyspace.SizeBytes + incoming > Limits.QuotaBytes)
-        {
-            alarms.Add((MemberId, AlarmType.Nospace));
-            throw new ConclaveErrorException(ErrorCode.NoSpace, $"the store holds {keyspace.SizeBytes} bytes; this write would exceed the quota of {Limits.QuotaBytes} bytes (--quota-backend-bytes)");
+            throw new ConclaveErrorException(ErrorCode.NoSpace, "the NOSPACE alarm is active; compact, then disarm the alarm");
         }
     }
 
-    private PutResponse PutIn(WriteBatch batch, PutRequest r, bool checkSpace)
+    private PutResponse PutIn(WriteBatch batch, PutRequest r)
     {
         var existing = keyspace.Get(r.Key, batch.ReadRevision);
         if ((r.IgnoreValue || r.IgnoreLease) && existing is null)
@@ -273,10 +297,6 @@ public sealed partial class KeyValueStore : IDisposable
         }
 
         var value = r.IgnoreValue ? existing!.Value : r.Value;
-        if (checkSpace)
-        {
-            CheckSpace(r.Key.Length + value.Length + 48);
-        }
 
         if (existing is not null && existing.Lease != 0 && existing.Lease != lease)
         {

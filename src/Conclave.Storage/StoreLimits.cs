@@ -9,6 +9,9 @@ public sealed record StoreLimits
     /// <summary>Most operations in one txn branch (etcd's --max-txn-ops default).</summary>
     public int MaxTxnOps { get; init; } = 128;
 
-    /// <summary>Space quota for retained history; exceeding it raises the NOSPACE alarm (etcd's --quota-backend-bytes; 2 GiB).</summary>
+    /// <summary>
+    /// This member's space quota for retained history (etcd's --quota-backend-bytes; 2 GiB): a write that would pass it is
+    /// refused before the log (<see cref="KeyValueStore.HasSpaceFor"/>) and raises the NOSPACE alarm. Never read in apply.
+    /// </summary>
     public long QuotaBytes { get; init; } = 2L * 1024 * 1024 * 1024;
 }

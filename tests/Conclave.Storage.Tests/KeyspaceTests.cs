@@ -222,23 +222,56 @@ public sealed class KeyspaceTests
     }
 
     [Fact]
-    public void Quota_raises_nospace_and_still_allows_reads_deletes_and_compaction()
+    public void Quota_is_checked_before_the_log_and_an_active_nospace_alarm_refuses_writes_while_reads_deletes_and_compaction_work()
     {
         using var d = new StoreDriver(new StoreLimits { QuotaBytes = 4096 });
+        Command Put(string key, int bytes) => new() { Put = new PutRequest { Key = B(key), Value = B(new string('x', bytes)) } };
         var i = 0;
-        while (d.Apply(new Command { Put = new PutRequest { Key = B($"k{i}"), Value = B(new string('x', 200)) } }) is PutResponse)
+        while (d.Store.HasSpaceFor(Put($"k{i}", 200)))
         {
+            d.Ok<PutResponse>(Put($"k{i}", 200));
             i++;
         }
 
         Assert.InRange(i, 5, 40);
-        Assert.Contains(d.Store.Alarms, a => a.Alarm == AlarmType.Nospace);
-        Assert.Equal(ErrorCode.NoSpace, d.Fails(new Command { Put = new PutRequest { Key = B("small"), Value = B("1") } }).Code);
+        Assert.False(d.Store.HasSpaceFor(new Command { Txn = new TxnRequest { Failure = { new RequestOp { RequestPut = Put("t", 200).Put } } } }));
+        Assert.True(d.Store.HasSpaceFor(new Command { DeleteRange = new DeleteRangeRequest { Key = B("k0") } }));
+        Assert.True(d.Store.HasSpaceFor(new Command { Compaction = new CompactionRequest { Revision = 1 } }));
+
+        // The member that finds no space raises the alarm as a command; only the alarm refuses writes in apply.
+        Assert.Empty(d.Store.Alarms);
+        d.Ok<AlarmResponse>(new Command { Alarm = new AlarmRequest { Action = AlarmRequest.Types.AlarmAction.Activate, MemberID = 7, Alarm = AlarmType.Nospace } });
+        Assert.Equal([(7UL, AlarmType.Nospace)], d.Store.Alarms.Select(a => (a.MemberID, a.Alarm)));
+        Assert.Equal(ErrorCode.NoSpace, d.Fails(Put("small", 1)).Code);
+        Assert.Equal(ErrorCode.NoSpace, d.Fails(new Command { Txn = new TxnRequest { Success = { new RequestOp { RequestPut = Put("small", 1).Put } } } }).Code);
         Assert.Equal(i, d.Get("k", "l").Count);
         Assert.Equal(1, d.Delete("k0").Deleted);
         d.Compact(d.Store.Revision);
         d.Ok<AlarmResponse>(new Command { Alarm = new AlarmRequest { Action = AlarmRequest.Types.AlarmAction.Deactivate, Alarm = AlarmType.Nospace } });
         d.Put("small", "1");
+    }
+
+    [Fact]
+    public void Members_started_with_different_quotas_apply_the_same_log_alike()
+    {
+        // --quota-backend-bytes is a member's own setting (it may differ during a rolling change): it decides what the
+        // member lets into the log, never what a committed entry does.
+        using var small = new StoreDriver(new StoreLimits { QuotaBytes = 4096 });
+        using var large = new StoreDriver(new StoreLimits { QuotaBytes = 1 << 20 });
+        for (var i = 0; i < 40; i++)
+        {
+            var put = new Command { Put = new PutRequest { Key = B($"k{i}"), Value = B(new string('x', 200)) } };
+            Assert.IsType<PutResponse>(small.Apply(put));
+            Assert.IsType<PutResponse>(large.Apply(put));
+        }
+
+        Assert.False(small.Store.HasSpaceFor(new Command { Put = new PutRequest { Key = B("more"), Value = B("1") } }));
+        Assert.True(large.Store.HasSpaceFor(new Command { Put = new PutRequest { Key = B("more"), Value = B("1") } }));
+        using var a = new MemoryStream();
+        using var b = new MemoryStream();
+        small.Store.WriteSnapshot(a);
+        large.Store.WriteSnapshot(b);
+        Assert.Equal(a.ToArray(), b.ToArray());
     }
 
     [Fact]

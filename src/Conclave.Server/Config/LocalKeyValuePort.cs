@@ -14,7 +14,8 @@ namespace Conclave.Server.Config;
 
 /// <summary>
 /// The configuration center's port over this member: writes go through the replicated log, reads pass a read
-/// barrier, watches read the store's event history (like the Watch service), leases go through the lease keeper.
+/// barrier, watches read the store's event history (like the Watch service), leases go through the lease keeper
+/// (renewals from any member: a follower passes them on to the leader, as the Lease service's keep-alive does).
 /// </summary>
 public sealed class LocalKeyValuePort(ConclaveNode node, LeaseKeeper leases) : IKeyValuePort
 {
@@ -67,6 +68,6 @@ public sealed class LocalKeyValuePort(ConclaveNode node, LeaseKeeper leases) : I
     public async ValueTask<long> GrantLeaseAsync(long ttlSeconds, CancellationToken cancellationToken = default) =>
         (await leases.GrantAsync(new LeaseGrantRequest { TTL = ttlSeconds }, cancellationToken)).ID;
 
-    public ValueTask<bool> KeepAliveAsync(long leaseId, CancellationToken cancellationToken = default) =>
-        ValueTask.FromResult(leases.Renew(leaseId) > 0);
+    public async ValueTask<bool> KeepAliveAsync(long leaseId, CancellationToken cancellationToken = default) =>
+        await leases.RenewAnywhereAsync(leaseId, cancellationToken) > 0;
 }

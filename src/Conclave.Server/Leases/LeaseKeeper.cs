@@ -84,8 +84,11 @@ public sealed partial class LeaseKeeper : BackgroundService
         return response;
     }
 
-    /// <summary>Renews a lease; returns its TTL, or 0 when it no longer exists (etcd's keep-alive answer).</summary>
-    public long Renew(long id)
+    /// <summary>
+    /// Renews a lease on the leader; returns its TTL, or 0 when it no longer exists (etcd's keep-alive answer). Throws
+    /// NotLeader on any other member: renewals that may arrive anywhere go through <see cref="RenewAnywhereAsync"/>.
+    /// </summary>
+    internal long Renew(long id)
     {
         EnsureLeader();
         // A lease whose revoke is already on its way through the log is not renewed.
@@ -275,7 +278,7 @@ public sealed partial class LeaseKeeper : BackgroundService
 
         if (status.LeaderId != status.MemberId)
         {
-            throw new ConclaveErrorException(ErrorCode.NotLeader, "keep-alives are served by the leader; forwarding arrives with multi-member clusters");
+            throw new ConclaveErrorException(ErrorCode.NotLeader, "lease renewals are decided by the leader and this member is not the leader");
         }
     }
 

@@ -1,4 +1,5 @@
 using System.Net;
+using Conclave.Api.Errors;
 using Conclave.Api.Etcd;
 using Conclave.Api.Raft;
 using Conclave.Cluster;
@@ -14,14 +15,16 @@ namespace Conclave.Server.Node;
 public sealed class ConclaveNode : IAsyncDisposable
 {
     private readonly ulong memberId;
+    private readonly SpaceAlarm spaceAlarm;
     private int disposed;
 
-    private ConclaveNode(ServerOptions options, KeyValueStore store, RaftNode consensus)
+    private ConclaveNode(ServerOptions options, KeyValueStore store, RaftNode consensus, ILoggerFactory loggerFactory)
     {
         Options = options;
         Store = store;
         Consensus = consensus;
         memberId = consensus.Status.MemberId;
+        spaceAlarm = new SpaceAlarm(memberId, store, consensus, loggerFactory.CreateLogger<SpaceAlarm>());
     }
 
     public ServerOptions Options { get; }
@@ -81,8 +84,7 @@ public sealed class ConclaveNode : IAsyncDisposable
             throw;
         }
 
-        store.MemberId = consensus.Status.MemberId;
-        return new ConclaveNode(options, store, consensus) { ClientUrls = clientUrls };
+        return new ConclaveNode(options, store, consensus, loggerFactory) { ClientUrls = clientUrls };
     }
 
     internal static IReadOnlyDictionary<string, string> ParseInitialCluster(string? initialCluster, string name, string advertisedPeerUrl)
@@ -122,9 +124,21 @@ public sealed class ConclaveNode : IAsyncDisposable
     /// <summary>Fills the identity fields of a header the state machine produced (it knows only the revision).</summary>
     public ResponseHeader Fill(ResponseHeader? header) => Header(header?.Revision ?? Store.Revision);
 
-    /// <summary>Proposes <paramref name="command"/> and returns its applied result, throwing if it was rejected.</summary>
+    /// <summary>
+    /// Proposes <paramref name="command"/> and returns its applied result, throwing if it was rejected. A write that would
+    /// pass this member's quota is refused before the log, after this member's NOSPACE alarm is raised through it (etcd
+    /// checks its quota before proposing and answers once the alarm it raised is in place); the alarm then refuses
+    /// writes on every member alike.
+    /// </summary>
     public async ValueTask<T> ProposeAsync<T>(Command command, CancellationToken cancellationToken)
     {
+        if (!Store.HasSpaceFor(command))
+        {
+            await spaceAlarm.RaiseAsync(cancellationToken);
+            throw new ConclaveErrorException(ErrorCode.NoSpace,
+                $"the store holds {Store.SizeBytes} bytes; this write would pass the quota of {Store.Limits.QuotaBytes} bytes (--quota-backend-bytes)");
+        }
+
         var result = await Consensus.ProposeAsync(command, cancellationToken);
         return result switch
         {

@@ -132,12 +132,19 @@ public sealed class LeanGrpcConnectionTests : IDisposable
     [Fact]
     public async Task Deadline_and_cancellation_reset_the_stream()
     {
-        var late = _kv.RangeAsync(new RangeRequest { Key = ByteString.CopyFromUtf8("a") }, deadline: DateTime.UtcNow.AddMilliseconds(300)).ResponseAsync;
+        // The connection first: the deadline runs from the call's start, and on a loaded machine 300 ms can pass while
+        // the connection is still being set up, so the call would fail before its request is written.
+        var warm = _kv.RangeAsync(new RangeRequest { Key = ByteString.CopyFromUtf8("w") }).ResponseAsync;
         using var connection = await _server.AcceptAsync();
+        Assert.Equal(1, (await connection.ReadRequestAsync()).StreamId);
+        await connection.SendAsync(SuccessFrames(1, new RangeResponse()));
+        await warm;
+
+        var late = _kv.RangeAsync(new RangeRequest { Key = ByteString.CopyFromUtf8("a") }, deadline: DateTime.UtcNow.AddMilliseconds(300)).ResponseAsync;
         Assert.EndsWith("m", (await connection.ReadRequestAsync()).Header("grpc-timeout"), StringComparison.Ordinal);
         Assert.Equal(StatusCode.DeadlineExceeded, (await Assert.ThrowsAsync<RpcException>(() => late)).StatusCode);
         var reset = await connection.ReadStreamFrameAsync();
-        Assert.Equal((FrameType.RstStream, 1, (uint)Http2ErrorCode.Cancel), (reset.Header.Type, reset.Header.StreamId, BinaryPrimitives.ReadUInt32BigEndian(reset.Payload)));
+        Assert.Equal((FrameType.RstStream, 3, (uint)Http2ErrorCode.Cancel), (reset.Header.Type, reset.Header.StreamId, BinaryPrimitives.ReadUInt32BigEndian(reset.Payload)));
 
         using var cancel = new CancellationTokenSource();
         var canceled = _kv.RangeAsync(new RangeRequest { Key = ByteString.CopyFromUtf8("b") }, cancellationToken: cancel.Token).ResponseAsync;
@@ -145,16 +152,16 @@ public sealed class LeanGrpcConnectionTests : IDisposable
         await cancel.CancelAsync();
         Assert.Equal(StatusCode.Cancelled, (await Assert.ThrowsAsync<RpcException>(() => canceled)).StatusCode);
         reset = await connection.ReadStreamFrameAsync();
-        Assert.Equal((FrameType.RstStream, 3), (reset.Header.Type, reset.Header.StreamId));
+        Assert.Equal((FrameType.RstStream, 5), (reset.Header.Type, reset.Header.StreamId));
 
         // A late answer for a reset stream is ignored, and its header block still updates the table.
-        await connection.SendAsync(Frame(FrameType.Headers, FrameFlags.EndHeaders | FrameFlags.EndStream, 3, new TestHpackEncoder().Indexed(8).Incremental(0, "grpc-status", "0").ToArray()));
+        await connection.SendAsync(Frame(FrameType.Headers, FrameFlags.EndHeaders | FrameFlags.EndStream, 5, new TestHpackEncoder().Indexed(8).Incremental(0, "grpc-status", "0").ToArray()));
         var next = _kv.RangeAsync(new RangeRequest { Key = ByteString.CopyFromUtf8("c") }).ResponseAsync;
-        Assert.Equal(5, (await connection.ReadRequestAsync()).StreamId);
+        Assert.Equal(7, (await connection.ReadRequestAsync()).StreamId);
         await connection.SendAsync(
-            Frame(FrameType.Headers, FrameFlags.EndHeaders, 5, new TestHpackEncoder().Indexed(8).ToArray()),
-            Frame(FrameType.Data, 0, 5, GrpcMessage(Response("c", "3"))),
-            Frame(FrameType.Headers, FrameFlags.EndHeaders | FrameFlags.EndStream, 5, new TestHpackEncoder().Indexed(62).ToArray()));
+            Frame(FrameType.Headers, FrameFlags.EndHeaders, 7, new TestHpackEncoder().Indexed(8).ToArray()),
+            Frame(FrameType.Data, 0, 7, GrpcMessage(Response("c", "3"))),
+            Frame(FrameType.Headers, FrameFlags.EndHeaders | FrameFlags.EndStream, 7, new TestHpackEncoder().Indexed(62).ToArray()));
         Assert.Equal("3", (await next).Kvs[0].Value.ToStringUtf8());
     }
 

@@ -21,7 +21,7 @@ CONCLAVE=artifacts/conclave/conclave
 bench/conclave-bench --help >/dev/null # the load generator, published the same way
 BENCH=artifacts/conclave-bench/conclave-bench
 PIDS=(); DIRS=()
-cleanup() { for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill -9 "$p" 2>/dev/null || true; done; for d in "${DIRS[@]:-}"; do [ -n "$d" ] && rm -rf "$d"; done; }
+cleanup() { for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill -9 "$p" 2>/dev/null || true; done; for d in "${DIRS[@]:-}"; do [ -z "$d" ] || rm -rf "$d"; done; }
 trap cleanup EXIT
 
 series() { # label base-dir -> prints "label median-rps median-cpu-us"
@@ -42,6 +42,7 @@ series() { # label base-dir -> prints "label median-rps median-cpu-us"
     [ "$run" -gt 1 ] && rows="$rows $rps:$(( (c1 - c0) * 10000 / PUTS ))"
   done
   kill "$pid"; wait "$pid" 2>/dev/null || true
+  rm -rf "$dir" # series runs in $(...): the EXIT trap of the script never sees DIRS
   python3 - "$label" $rows <<'PY'
 import sys, statistics
 runs = [r.split(":") for r in sys.argv[2:]]

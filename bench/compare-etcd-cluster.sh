@@ -26,6 +26,8 @@ ensure_etcd
 
 ./conclave --help >/dev/null # publishes the build (Native AOT with clang, else ReadyToRun) when stale
 CONCLAVE=artifacts/conclave/conclave
+bench/conclave-bench --help >/dev/null # the load generator, published the same way
+BENCH=artifacts/conclave-bench/conclave-bench
 WORK=$(mktemp -d /tmp/conclave-cbench.XXXXXX)
 declare -A PID CMD
 cleanup() { for k in "${!PID[@]}"; do kill -9 "${PID[$k]}" 2>/dev/null || true; done; rm -rf "$WORK"; }
@@ -84,7 +86,7 @@ run_closed() { # workload server args...
   local w=$1 s=$2; shift 2
   local c0 c1 out
   c0=$(cpu_ticks "${PID[${s}1]}" "${PID[${s}2]}" "${PID[${s}3]}")
-  out=$("$CONCLAVE" bench "$@" --endpoints "$EPS" --json)
+  out=$("$BENCH" "$@" --endpoints "$EPS" --json)
   c1=$(cpu_ticks "${PID[${s}1]}" "${PID[${s}2]}" "${PID[${s}3]}")
   local rps p99 total
   rps=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["requests_per_s"])' "$out")
@@ -117,10 +119,10 @@ for round in $(seq 1 "$ROUNDS"); do
     start_cluster "$server"
     for w in $WORKLOADS; do
       case $w in
-        put) "$CONCLAVE" bench put --endpoints "$EPS" --conns "$CONNS" --clients "$CLIENTS" --total "$WARMUP" --val-size 256 --json >/dev/null
+        put) "$BENCH" put --endpoints "$EPS" --conns "$CONNS" --clients "$CLIENTS" --total "$WARMUP" --val-size 256 --json >/dev/null
              run_closed put "$server" put --conns "$CONNS" --clients "$CLIENTS" --total "$PUT_TOTAL" --val-size 256 ;;
         range-l) ctl --endpoints="$EPS" put bench-range-key "$(head -c 256 /dev/zero | tr '\0' v)" >/dev/null
-             "$CONCLAVE" bench range --endpoints "$EPS" --conns "$CONNS" --clients "$CLIENTS" --total "$WARMUP" --key bench-range-key --consistency l --json >/dev/null
+             "$BENCH" range --endpoints "$EPS" --conns "$CONNS" --clients "$CLIENTS" --total "$WARMUP" --key bench-range-key --consistency l --json >/dev/null
              run_closed range-l "$server" range --conns "$CONNS" --clients "$CLIENTS" --total "$RANGE_TOTAL" --key bench-range-key --consistency l ;;
         failover) failover "$server" ;;
       esac

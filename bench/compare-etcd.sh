@@ -25,6 +25,8 @@ ensure_etcd
 
 ./conclave --help >/dev/null # publishes the build (Native AOT with clang, else ReadyToRun) when stale
 CONCLAVE=artifacts/conclave/conclave
+bench/conclave-bench --help >/dev/null # the load generator, published the same way
+BENCH=artifacts/conclave-bench/conclave-bench
 WORK=$(mktemp -d /tmp/conclave-bench.XXXXXX)
 PIDS=()
 cleanup() { for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill -9 "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
@@ -73,7 +75,7 @@ run_closed() { # workload server addr pid args...
   local w=$1 s=$2 a=$3 pid=$4; shift 4
   local c0 c1 out
   c0=$(cpu_ticks "$pid")
-  out=$("$CONCLAVE" bench "$@" --endpoints "$a" --json)
+  out=$("$BENCH" "$@" --endpoints "$a" --json)
   c1=$(cpu_ticks "$pid")
   local rps p99 total
   rps=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["requests_per_s"])' "$out")
@@ -92,18 +94,18 @@ for round in $(seq 1 "$ROUNDS"); do
       case $w in
         startup) record startup "$server" "s to ready" "$t" ;;
         put) # warm-up: a JIT runtime reaches steady state only after tens of thousands of requests
-             "$CONCLAVE" bench put --endpoints "$addr" --conns "$CONNS" --clients "$CLIENTS" --total "$WARMUP" --val-size 256 --json >/dev/null
+             "$BENCH" put --endpoints "$addr" --conns "$CONNS" --clients "$CLIENTS" --total "$WARMUP" --val-size 256 --json >/dev/null
              run_closed put "$server" "$addr" "$pid" put --conns "$CONNS" --clients "$CLIENTS" --total "$PUT_TOTAL" --val-size 256 ;;
         range-l) ETCDCTL_API=3 etcdctl --endpoints="$addr" put bench-range-key "$(head -c 256 /dev/zero | tr '\0' v)" >/dev/null
-             "$CONCLAVE" bench range --endpoints "$addr" --conns "$CONNS" --clients "$CLIENTS" --total "$WARMUP" --key bench-range-key --consistency l --json >/dev/null
+             "$BENCH" range --endpoints "$addr" --conns "$CONNS" --clients "$CLIENTS" --total "$WARMUP" --key bench-range-key --consistency l --json >/dev/null
              run_closed range-l "$server" "$addr" "$pid" range --conns "$CONNS" --clients "$CLIENTS" --total "$RANGE_TOTAL" --key bench-range-key --consistency l ;;
         range-s) ETCDCTL_API=3 etcdctl --endpoints="$addr" put bench-range-key "$(head -c 256 /dev/zero | tr '\0' v)" >/dev/null
              run_closed range-s "$server" "$addr" "$pid" range --conns "$CONNS" --clients "$CLIENTS" --total "$RANGE_TOTAL" --key bench-range-key --consistency s ;;
-        watch) out=$("$CONCLAVE" bench watch --endpoints "$addr" --conns "$CONNS" --clients 4 --watchers "$WATCHERS" --rate "$WATCH_RATE" --total "$WATCH_PUTS" --json)
+        watch) out=$("$BENCH" watch --endpoints "$addr" --conns "$CONNS" --clients 4 --watchers "$WATCHERS" --rate "$WATCH_RATE" --total "$WATCH_PUTS" --json)
              record watch "$server" "delivery p99 ms" "$(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(d["delivery_latency_ms"]["p99"])' "$out")"
              record watch "$server" "lost events" "$(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(d["lost"])' "$out")" ;;
         rss) base=$(rss_kb "$pid")
-             "$CONCLAVE" bench watch --endpoints "$addr" --conns "$CONNS" --clients 1 --watchers "$RSS_WATCHERS" --rate 10 --total 20 --server-pid "$pid" --json >"$WORK/rss.json"
+             "$BENCH" watch --endpoints "$addr" --conns "$CONNS" --clients 1 --watchers "$RSS_WATCHERS" --rate 10 --total 20 --server-pid "$pid" --json >"$WORK/rss.json"
              record rss "$server" "RSS MiB idle" "$(echo "scale=1; $base / 1024" | bc)"
              record rss "$server" "RSS MiB with watchers" "$(python3 -c 'import json,sys; print(round(json.load(open(sys.argv[1]))["server_rss_kb"]/1024,1))' "$WORK/rss.json")" ;;
       esac

@@ -18,8 +18,10 @@ source bench/lib.sh
 
 ./conclave --help >/dev/null # publishes the build (Native AOT with clang, else ReadyToRun) when stale
 CONCLAVE=artifacts/conclave/conclave
+bench/conclave-bench --help >/dev/null # the load generator, published the same way
+BENCH=artifacts/conclave-bench/conclave-bench
 PIDS=(); DIRS=()
-cleanup() { for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill -9 "$p" 2>/dev/null || true; done; for d in "${DIRS[@]:-}"; do [ -n "$d" ] && rm -rf "$d"; done; }
+cleanup() { for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill -9 "$p" 2>/dev/null || true; done; for d in "${DIRS[@]:-}"; do [ -z "$d" ] || rm -rf "$d"; done; }
 trap cleanup EXIT
 
 series() { # label base-dir -> prints "label median-rps median-cpu-us"
@@ -33,13 +35,14 @@ series() { # label base-dir -> prints "label median-rps median-cpu-us"
   until ETCDCTL_API=3 etcdctl --endpoints="127.0.0.1:$c" --command-timeout=1s endpoint health >/dev/null 2>&1; do sleep 0.05; done
   for run in $(seq 1 "$RUNS"); do
     c0=$(cpu_ticks "$pid")
-    out=$("$CONCLAVE" bench put --endpoints "127.0.0.1:$c" --conns "$CONNS" --clients "$CLIENTS" --total "$PUTS" --val-size 256 --json)
+    out=$("$BENCH" put --endpoints "127.0.0.1:$c" --conns "$CONNS" --clients "$CLIENTS" --total "$PUTS" --val-size 256 --json)
     c1=$(cpu_ticks "$pid")
     rps=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["requests_per_s"])' "$out")
     echo "  $label run $run: $rps puts/s, $(( (c1 - c0) * 10000 / PUTS )) µs CPU/put" >&2
     [ "$run" -gt 1 ] && rows="$rows $rps:$(( (c1 - c0) * 10000 / PUTS ))"
   done
   kill "$pid"; wait "$pid" 2>/dev/null || true
+  rm -rf "$dir" # series runs in $(...): the EXIT trap of the script never sees DIRS
   python3 - "$label" $rows <<'PY'
 import sys, statistics
 runs = [r.split(":") for r in sys.argv[2:]]

@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using System.Xml.Linq;
 
 namespace Conclave.Architecture.Tests;
@@ -6,50 +5,68 @@ namespace Conclave.Architecture.Tests;
 /// <summary>The dependency direction of DESIGN.md, checked against the project files themselves.</summary>
 public sealed class ProjectReferenceTests
 {
-    private static readonly Dictionary<string, string[]> Allowed = new()
-    {
-        ["Conclave.Api"] = [],
-        ["Conclave.Storage"] = ["Conclave.Api"],
-        ["Conclave.Cluster"] = ["Conclave.Storage", "Conclave.Api"],
-        ["Conclave.ConfigCenter"] = ["Conclave.Api"],
-        ["Conclave.Server"] = ["Conclave.Api", "Conclave.Storage", "Conclave.Cluster", "Conclave.ConfigCenter"],
-        ["Conclave.Client"] = ["Conclave.Api"],
-        ["Conclave.Extensions.Configuration"] = ["Conclave.Client", "Conclave.Api"],
-        ["Conclave.Cli"] = ["Conclave.Server", "Conclave.Client", "Conclave.Api", "Conclave.Storage", "Conclave.Cluster", "Conclave.ConfigCenter"],
-    };
-
-    public static TheoryData<string> Projects() => new(Allowed.Keys);
+    public static TheoryData<string> Projects() => new(SourceProjects.References.Keys);
 
     [Theory]
     [MemberData(nameof(Projects))]
-    public void Project_references_follow_the_design(string project)
+    public void Project_references_are_exactly_the_designs(string project)
     {
-        var path = Path.Combine(RepoRoot(), "src", project, project + ".csproj");
-        Assert.True(File.Exists(path), $"{path} is missing");
-        var references = XDocument.Load(path).Descendants("ProjectReference")
-            .Select(e => Path.GetFileNameWithoutExtension(e.Attribute("Include")!.Value.Replace('\\', '/')))
+        Assert.True(File.Exists(SourceProjects.ProjectFile(project)), $"{SourceProjects.ProjectFile(project)} is missing");
+        var references = SourceProjects.Items(project, "ProjectReference").Select(Path.GetFileNameWithoutExtension).Order().ToList();
+
+        var allowed = SourceProjects.References[project].Order().ToList();
+
+        Assert.True(
+            references.SequenceEqual(allowed),
+            $"{project} references [{string.Join(", ", references)}]; DESIGN.md's table says [{string.Join(", ", allowed)}]");
+    }
+
+    [Theory]
+    [MemberData(nameof(Projects))]
+    public void Project_references_stay_inside_src(string project)
+    {
+        var src = Path.Combine(SourceProjects.Root, "src") + Path.DirectorySeparatorChar;
+        var directory = Path.GetDirectoryName(SourceProjects.ProjectFile(project))!;
+
+        var outside = SourceProjects.Items(project, "ProjectReference")
+            .Where(include => !Path.GetFullPath(Path.Combine(directory, include)).StartsWith(src, StringComparison.Ordinal))
             .ToList();
-        var forbidden = references.Except(Allowed[project]).ToList();
-        Assert.True(forbidden.Count == 0, $"{project} may not reference {string.Join(", ", forbidden)} (see DESIGN.md)");
+
+        Assert.True(outside.Count == 0, $"{project} references {string.Join(", ", outside)}: what ships never depends on bench/, tests/ or samples/");
+    }
+
+    [Theory]
+    [MemberData(nameof(Projects))]
+    public void Package_references_are_the_ones_the_layer_needs(string project)
+    {
+        var packages = SourceProjects.Items(project, "PackageReference").Order().ToList();
+        var frameworks = SourceProjects.Items(project, "FrameworkReference").Order().ToList();
+
+        var allowedPackages = SourceProjects.Packages[project].Order().ToList();
+        var allowedFrameworks = SourceProjects.Frameworks.GetValueOrDefault(project, []).Order().ToList();
+
+        Assert.True(
+            packages.SequenceEqual(allowedPackages),
+            $"{project} references packages [{string.Join(", ", packages)}]; the design allows [{string.Join(", ", allowedPackages)}] (SourceProjects.Packages)");
+        Assert.True(
+            frameworks.SequenceEqual(allowedFrameworks),
+            $"{project} references frameworks [{string.Join(", ", frameworks)}]; the design allows [{string.Join(", ", allowedFrameworks)}]");
     }
 
     [Fact]
     public void Every_source_project_is_in_the_table()
     {
-        var projects = Directory.GetDirectories(Path.Combine(RepoRoot(), "src")).Select(Path.GetFileName).ToList();
-        Assert.All(projects, p => Assert.True(Allowed.ContainsKey(p!), $"src/{p} is not in the dependency table"));
+        var projects = Directory.GetDirectories(Path.Combine(SourceProjects.Root, "src")).Select(Path.GetFileName).ToList();
+        Assert.All(projects, p => Assert.True(SourceProjects.References.ContainsKey(p!), $"src/{p} is not in the dependency table"));
     }
 
     [Fact]
     public void No_package_versions_in_project_files()
     {
-        foreach (var csproj in Directory.EnumerateFiles(RepoRoot(), "*.csproj", SearchOption.AllDirectories).Where(p => !p.Contains("/bin/", StringComparison.Ordinal) && !p.Contains("/obj/", StringComparison.Ordinal)))
+        foreach (var csproj in Directory.EnumerateFiles(SourceProjects.Root, "*.csproj", SearchOption.AllDirectories).Where(p => !p.Contains("/bin/", StringComparison.Ordinal) && !p.Contains("/obj/", StringComparison.Ordinal)))
         {
             var withVersion = XDocument.Load(csproj).Descendants("PackageReference").Where(e => e.Attribute("Version") is not null).ToList();
             Assert.True(withVersion.Count == 0, $"{csproj} pins a version; versions belong in Directory.Packages.props");
         }
     }
-
-    private static string RepoRoot([CallerFilePath] string here = "") =>
-        Path.GetFullPath(Path.Combine(Path.GetDirectoryName(here)!, "..", ".."));
 }

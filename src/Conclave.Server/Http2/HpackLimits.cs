@@ -11,8 +11,8 @@ namespace Conclave.Server.Http2;
 internal readonly record struct HpackLimits(int MaxStringLength, int MaxHeaderListSize, int MaxFieldCount)
 {
     /// <summary>
-    /// Only a guard against absurd string lengths: for the benchmark's client, which decodes the responses of the
-    /// server it measures.
+    /// Only a guard against absurd string lengths: the default when a caller passes no limits (tests decoding blocks
+    /// they built). The listener always passes its own (<c>HeaderBlockLimits</c>).
     /// </summary>
     public static HpackLimits Lenient { get; } = new(1 << 20, int.MaxValue, int.MaxValue);
 }

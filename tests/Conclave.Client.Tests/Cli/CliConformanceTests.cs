@@ -4,7 +4,7 @@ using Conclave.Client.Tests.Fixtures;
 
 namespace Conclave.Client.Tests.Cli;
 
-/// <summary>The <c>conclave kv|endpoint|member|bench</c> commands against a running server, end to end.</summary>
+/// <summary>The <c>conclave kv|endpoint|member</c> commands against a running server, end to end.</summary>
 public abstract class CliConformanceTests(KvEndpointFixture fixture)
 {
     private string Endpoints => string.Join(',', fixture.Endpoints);
@@ -132,25 +132,5 @@ public abstract class CliConformanceTests(KvEndpointFixture fixture)
         Assert.Matches("^Error: Revision 999999999 is a future revision.*\n$", future.Error);
         Assert.Equal(1, emptyKey.ExitCode);
         Assert.Contains("key is not provided", emptyKey.Error, StringComparison.Ordinal);
-    }
-
-    [Fact]
-    public async Task Bench_put_range_and_watch_report_figures_as_json()
-    {
-        var put = await CliRun.RunAsync("bench", "put", "--endpoints", Endpoints, "--conns", "2", "--clients", "4", "--total", "200", "--key-space-size", "20", "--json");
-        var range = await CliRun.RunAsync("bench", "range", "--endpoints", Endpoints, "--clients", "2", "--total", "100", "--consistency", "s", "--json");
-        var watch = await CliRun.RunAsync("bench", "watch", "--endpoints", Endpoints, "--watchers", "3", "--total", "60", "--rate", "0", "--clients", "2", "--json");
-
-        using var putJson = JsonDocument.Parse(put.Out);
-        Assert.Equal(200, putJson.RootElement.GetProperty("total").GetInt64());
-        Assert.Equal(0, putJson.RootElement.GetProperty("errors").GetInt64());
-        Assert.True(putJson.RootElement.GetProperty("latency_ms").GetProperty("p99").GetDouble() > 0);
-        using var rangeJson = JsonDocument.Parse(range.Out);
-        Assert.Equal(100, rangeJson.RootElement.GetProperty("total").GetInt64());
-        using var watchJson = JsonDocument.Parse(watch.Out);
-        Assert.Equal(60, watchJson.RootElement.GetProperty("puts").GetInt64());
-        Assert.Equal(3 * 61, watchJson.RootElement.GetProperty("events_received").GetInt64());
-        Assert.Equal(0, watchJson.RootElement.GetProperty("lost").GetInt64());
-        Assert.Equal(0, watchJson.RootElement.GetProperty("duplicates").GetInt64());
     }
 }

@@ -1,0 +1,250 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using System.Text.Json.Nodes;
+using Conclave.Api.Config.V1;
+using Grpc.Core;
+
+namespace Conclave.Bench;
+
+/// <summary>
+/// <c>conclave-bench config</c>: the configuration center under load. Fan-out: <c>--instances</c> subscribers over
+/// <c>--subscriber-conns</c> gRPC connections; each round publishes a release through the JSON API and measures, per
+/// instance, the time from just before the publish request to the release arriving on its stream. Then closed-loop
+/// Fetch of a <c>--keys</c>-key properties namespace over <c>--conns</c> lean connections and <c>--clients</c> loops.
+/// Creates its own app (<c>bench-...</c>); setup goes through <c>--api</c>.
+/// </summary>
+internal static class ConfigBench
+{
+    private const string Env = "BENCH";
+
+    public static Command Create(Func<ParseResult, BenchSettings> settingsOf)
+    {
+        var api = new Option<string>("--api") { Description = "URL of the member's HTTP listener (/api/v1) used for setup and publishing.", DefaultValueFactory = _ => ConfigAdmin.DefaultApi };
+        var instances = new Option<int>("--instances") { Description = "Subscribed instances.", DefaultValueFactory = _ => 1000 };
+        var subscriberConns = new Option<int>("--subscriber-conns") { Description = "gRPC connections the subscribers share.", DefaultValueFactory = _ => 32 };
+        var releases = new Option<int>("--releases") { Description = "Publish rounds.", DefaultValueFactory = _ => 20 };
+        var pause = new Option<double>("--pause") { Description = "Seconds between one round's last delivery (and reports) and the next publish.", DefaultValueFactory = _ => 1 };
+        var reports = new Option<bool>("--reports") { Description = "Each instance reports the release it applied, spread over --report-spread, as the provider does." };
+        var spread = new Option<double>("--report-spread") { Description = "Seconds over which reports are spread.", DefaultValueFactory = _ => 1 };
+        var keys = new Option<int>("--keys") { Description = "Keys of the namespace the fetch phase reads.", DefaultValueFactory = _ => 200 };
+        var fetchDuration = new Option<string>("--fetch-duration") { Description = "How long the fetch phase runs (0s to skip it).", DefaultValueFactory = _ => "5s" };
+        var serverPid = new Option<int?>("--server-pid") { Description = "A local server process whose CPU time per phase is reported." };
+        var command = new Command("config", "Publish -> delivery latency to many subscribed instances, and Fetch throughput of a large namespace.")
+        {
+            api, instances, subscriberConns, releases, pause, reports, spread, keys, fetchDuration, serverPid,
+        };
+        command.SetAction(async (ParseResult parse, CancellationToken cancellationToken) =>
+        {
+            try
+            {
+                var settings = settingsOf(parse);
+                var options = new Options(
+                    parse.GetRequiredValue(api), parse.GetValue(instances), parse.GetValue(subscriberConns), parse.GetValue(releases),
+                    TimeSpan.FromSeconds(parse.GetValue(pause)), parse.GetValue(reports), TimeSpan.FromSeconds(parse.GetValue(spread)), parse.GetValue(keys),
+                    parse.GetRequiredValue(fetchDuration) is "0" or "0s" ? null : BenchCommand.ParseDuration(parse.GetValue(fetchDuration)), parse.GetValue(serverPid));
+                if (options.Instances < 1 || options.SubscriberConns < 1 || options.Releases < 1 || options.Keys < 1)
+                {
+                    throw new ArgumentException("--instances, --subscriber-conns, --releases and --keys must be at least 1.");
+                }
+
+                await parse.InvocationConfiguration.Output.WriteAsync(await RunAsync(settings, options, parse.InvocationConfiguration.Error, cancellationToken));
+                return 0;
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return BenchExit.Canceled;
+            }
+            catch (Exception e) when (e is ConfigAdminException or ArgumentException or RpcException or InvalidOperationException or TimeoutException)
+            {
+                await parse.InvocationConfiguration.Error.WriteLineAsync($"Error: {e.Message}");
+                return BenchExit.Failure;
+            }
+        });
+        return command;
+    }
+
+    private sealed record Options(
+        string Api, int Instances, int SubscriberConns, int Releases, TimeSpan Pause, bool Reports, TimeSpan ReportSpread, int Keys, TimeSpan? FetchDuration, int? ServerPid);
+
+    private static async Task<string> RunAsync(BenchSettings settings, Options options, TextWriter progress, CancellationToken cancellationToken)
+    {
+        using var admin = new ConfigAdmin(options.Api, "bench", TimeSpan.FromSeconds(30));
+        var app = "bench-" + Guid.NewGuid().ToString("N")[..8];
+        await admin.PostAsync(ConfigAdmin.Path("apps"), new JsonObject { ["id"] = app }, cancellationToken);
+        await admin.PostAsync(ConfigAdmin.Path("apps", app, "envs"), new JsonObject { ["name"] = Env }, cancellationToken);
+        await admin.PostAsync(ConfigAdmin.Path("apps", app, "envs", Env, "namespaces"), new JsonObject { ["name"] = "fanout", ["format"] = "properties" }, cancellationToken);
+        await admin.PostAsync(ConfigAdmin.Path("apps", app, "envs", Env, "namespaces"), new JsonObject { ["name"] = "fetch", ["format"] = "properties" }, cancellationToken);
+        var fanout = ConfigAdmin.Path("apps", app, "envs", Env, "namespaces", "fanout");
+        var fetch = ConfigAdmin.Path("apps", app, "envs", Env, "namespaces", "fetch");
+        var document = new StringBuilder();
+        for (var k = 0; k < options.Keys; k++)
+        {
+            document.Append(CultureInfo.InvariantCulture, $"bench.key{k:D4}=value-{k}-{new string('x', 24)}\n");
+        }
+
+        await admin.PutAsync(fetch + "/content", new JsonObject { ["content"] = document.ToString() }, cancellationToken);
+        await admin.PostAsync(fetch + "/releases", new JsonObject { ["title"] = "fetch" }, cancellationToken);
+        await admin.PutAsync(fanout + "/items/round", new JsonObject { ["value"] = "0" }, cancellationToken);
+        await admin.PostAsync(fanout + "/releases", new JsonObject { ["title"] = "round 0" }, cancellationToken);
+
+        var text = new StringBuilder();
+        text.Append(CultureInfo.InvariantCulture, $"bench config: app {app}, {options.Instances} instances over {options.SubscriberConns} connections, {options.Releases} releases, reports {(options.Reports ? "on" : "off")}\n");
+        text.Append(await FanOutAsync(app, fanout, settings, options, admin, progress, cancellationToken));
+        if (options.FetchDuration is { } duration)
+        {
+            text.Append(await FetchAsync(app, settings with { Duration = duration }, options, cancellationToken));
+        }
+
+        return text.ToString();
+    }
+
+    private static async Task<string> FanOutAsync(string app, string fanout, BenchSettings settings, Options options, ConfigAdmin admin, TextWriter progress, CancellationToken cancellationToken)
+    {
+        using var connections = new BenchConnections(settings.Endpoints, options.SubscriberConns, BenchTransport.Grpc);
+        var clients = connections.Invokers.Select(i => new ConfigService.ConfigServiceClient(i)).ToArray();
+        // stamps[r]: timestamp taken just before release r was requested; releases are numbered from 1 (round 0).
+        var stamps = new long[options.Releases + 2];
+        var delivered = new int[options.Releases + 2];
+        var recorders = new LatencyRecorder[options.Instances];
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var ready = 0;
+        var reportErrors = 0L;
+
+        async Task SubscriberAsync(int i)
+        {
+            var recorder = recorders[i] = new LatencyRecorder(options.Releases + 1);
+            var client = clients[i % clients.Length];
+            var me = new InstanceIdentity { InstanceId = $"bench-{i:D5}" };
+            var random = new Random(i);
+            using var call = client.Subscribe(new SubscribeRequest { App = app, Env = Env, Namespaces = { "fanout" }, Instance = me }, cancellationToken: stop.Token);
+            try
+            {
+                await foreach (var release in call.ResponseStream.ReadAllAsync(stop.Token))
+                {
+                    var id = release.ReleaseId;
+                    if (id == 1)
+                    {
+                        Interlocked.Increment(ref ready);
+                    }
+                    else if (id < stamps.Length && Volatile.Read(ref stamps[id]) is var sent and > 0)
+                    {
+                        recorder.Record(Stopwatch.GetTimestamp() - sent);
+                        Interlocked.Increment(ref delivered[id]);
+                    }
+
+                    if (options.Reports)
+                    {
+                        _ = ReportAsync(client, app, me, id, TimeSpan.FromMilliseconds(random.NextDouble() * options.ReportSpread.TotalMilliseconds));
+                    }
+                }
+            }
+            catch (RpcException) when (stop.IsCancellationRequested)
+            {
+            }
+            catch (OperationCanceledException) when (stop.IsCancellationRequested)
+            {
+            }
+        }
+
+        async Task ReportAsync(ConfigService.ConfigServiceClient client, string appId, InstanceIdentity me, long id, TimeSpan delay)
+        {
+            try
+            {
+                await Task.Delay(delay, stop.Token);
+                await client.ReportAsync(new ReportRequest { App = appId, Env = Env, Namespace = "fanout", Instance = me, ReleaseId = id }, cancellationToken: stop.Token);
+            }
+            catch (Exception e) when (e is RpcException or OperationCanceledException)
+            {
+                if (!stop.IsCancellationRequested)
+                {
+                    Interlocked.Increment(ref reportErrors);
+                }
+            }
+        }
+
+        var subscribers = Enumerable.Range(0, options.Instances).Select(i => Task.Run(() => SubscriberAsync(i), CancellationToken.None)).ToArray();
+        await WaitUntilAsync(() => Volatile.Read(ref ready) >= options.Instances, TimeSpan.FromSeconds(60), $"{options.Instances} subscriptions to receive release 1", cancellationToken);
+        await Task.Delay(options.Pause + options.ReportSpread, cancellationToken);
+
+        var before = ProcessUsage.Sample(options.ServerPid);
+        var clock = Stopwatch.StartNew();
+        var lost = 0L;
+        for (var round = 1; round <= options.Releases; round++)
+        {
+            var id = round + 1;
+            await admin.PutAsync(fanout + "/items/round", new JsonObject { ["value"] = round.ToString(CultureInfo.InvariantCulture) }, cancellationToken);
+            Volatile.Write(ref stamps[id], Stopwatch.GetTimestamp());
+            await admin.PostAsync(fanout + "/releases", new JsonObject { ["title"] = $"round {round}" }, cancellationToken);
+            try
+            {
+                await WaitUntilAsync(() => Volatile.Read(ref delivered[id]) >= options.Instances, TimeSpan.FromSeconds(10), $"release {id} to reach every instance", cancellationToken);
+            }
+            catch (TimeoutException e)
+            {
+                await progress.WriteLineAsync(e.Message);
+            }
+
+            lost += options.Instances - Volatile.Read(ref delivered[id]);
+            await Task.Delay(options.Pause + (options.Reports ? options.ReportSpread : TimeSpan.Zero), cancellationToken);
+        }
+
+        var elapsed = clock.Elapsed;
+        var after = ProcessUsage.Sample(options.ServerPid);
+        await stop.CancelAsync();
+        await Task.WhenAll(subscribers);
+        var latency = LatencyRecorder.Summarize(recorders);
+        var deliveries = (long)options.Instances * options.Releases;
+        var text = new StringBuilder();
+        text.Append(CultureInfo.InvariantCulture, $"  publish -> delivered: {latency.Count} of {deliveries} deliveries, lost {lost}\n");
+        text.Append(CultureInfo.InvariantCulture, $"    p50 {latency.P50:0.0} ms, p90 {latency.P90:0.0} ms, p99 {latency.P99:0.0} ms, max {latency.Max:0.0} ms\n");
+        if (before is not null && after is not null)
+        {
+            var cpu = after.CpuSeconds - before.CpuSeconds;
+            text.Append(CultureInfo.InvariantCulture, $"    server CPU {cpu:0.00} s over {elapsed.TotalSeconds:0.0} s = {cpu * 1000 / deliveries:0.000} ms per delivery{(options.Reports ? " (incl. its report)" : "")}; RSS {after.RssKb / 1024} MiB\n");
+        }
+
+        if (options.Reports)
+        {
+            text.Append(CultureInfo.InvariantCulture, $"    report errors {Interlocked.Read(ref reportErrors)}\n");
+        }
+
+        return text.ToString();
+    }
+
+    private static async Task<string> FetchAsync(string app, BenchSettings settings, Options options, CancellationToken cancellationToken)
+    {
+        using var connections = new BenchConnections(settings);
+        var clients = connections.Invokers.Select(i => new ConfigService.ConfigServiceClient(i)).ToArray();
+        var requests = Enumerable.Range(0, settings.Clients)
+            .Select(c => new FetchRequest { App = app, Env = Env, Namespaces = { "fetch" }, Instance = new InstanceIdentity { InstanceId = $"fetch-{c}" } })
+            .ToArray();
+        var before = ProcessUsage.Sample(options.ServerPid);
+        var result = await ClosedLoop.RunAsync(settings, (client, _, ct) => clients[client % clients.Length].FetchAsync(requests[client], cancellationToken: ct).ResponseAsync, cancellationToken);
+        var after = ProcessUsage.Sample(options.ServerPid);
+        var text = new StringBuilder();
+        text.Append(CultureInfo.InvariantCulture, $"  fetch of a {options.Keys}-key namespace: {settings.Clients} clients over {settings.Conns} connections ({settings.Transport.ToString().ToLowerInvariant()}), {result.Elapsed.TotalSeconds:0.0} s\n");
+        text.Append(CultureInfo.InvariantCulture, $"    {result.RequestsPerSecond:0} fetches/s, errors {result.Errors}; p50 {result.Latency.P50:0.00} ms, p99 {result.Latency.P99:0.00} ms, max {result.Latency.Max:0.00} ms\n");
+        if (before is not null && after is not null && result.Succeeded > 0)
+        {
+            text.Append(CultureInfo.InvariantCulture, $"    server CPU {(after.CpuSeconds - before.CpuSeconds) * 1_000_000 / result.Succeeded:0} µs per fetch\n");
+        }
+
+        return text.ToString();
+    }
+
+    private static async Task WaitUntilAsync(Func<bool> condition, TimeSpan timeout, string what, CancellationToken cancellationToken)
+    {
+        var deadline = Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
+        while (!condition())
+        {
+            if (Stopwatch.GetTimestamp() > deadline)
+            {
+                throw new TimeoutException($"timed out after {timeout.TotalSeconds:0} s waiting for {what}");
+            }
+
+            await Task.Delay(2, cancellationToken);
+        }
+    }
+}

@@ -1,7 +1,0 @@
-namespace Conclave.Cli.Bench;
-
-/// <summary>Outcome of a closed-loop bench (each client sends its next request when the previous one returns).</summary>
-internal sealed record ClosedLoopResult(long Succeeded, long Errors, TimeSpan Elapsed, LatencySummary Latency, IReadOnlyDictionary<string, long> ErrorKinds)
-{
-    public double RequestsPerSecond => Elapsed.TotalSeconds > 0 ? Succeeded / Elapsed.TotalSeconds : 0;
-}

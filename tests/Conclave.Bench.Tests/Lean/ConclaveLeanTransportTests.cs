@@ -1,0 +1,3 @@
+namespace Conclave.Bench.Tests.Lean;
+
+public sealed class ConclaveLeanTransportTests(ConclaveNodeFixture node) : LeanTransportConformance(node), IClassFixture<ConclaveNodeFixture>;

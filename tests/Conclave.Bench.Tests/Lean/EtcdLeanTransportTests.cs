@@ -1,0 +1,3 @@
+namespace Conclave.Bench.Tests.Lean;
+
+public sealed class EtcdLeanTransportTests(EtcdServerFixture etcd) : LeanTransportConformance(etcd), IClassFixture<EtcdServerFixture>;

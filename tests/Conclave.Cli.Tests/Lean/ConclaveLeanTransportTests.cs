@@ -1,3 +1,0 @@
-namespace Conclave.Cli.Tests.Lean;
-
-public sealed class ConclaveLeanTransportTests(ConclaveNodeFixture node) : LeanTransportConformance(node), IClassFixture<ConclaveNodeFixture>;

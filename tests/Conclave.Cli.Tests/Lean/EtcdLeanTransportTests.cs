@@ -1,3 +1,0 @@
-namespace Conclave.Cli.Tests.Lean;
-
-public sealed class EtcdLeanTransportTests(EtcdServerFixture etcd) : LeanTransportConformance(etcd), IClassFixture<EtcdServerFixture>;

@@ -121,6 +121,7 @@ public sealed class EtcdctlMaintenanceTests(NodeFixture fixture) : IClassFixture
     [Fact]
     public async Task Member_list_prints_this_member_with_its_urls()
     {
+        await Etcd.PutAsync(Endpoint, Keys.Unique("members"), "v");
         var json = EtcdJson.Parse(await Etcdctl.RunAsync(Endpoint, "member", "list", "-w", "json"));
         var plain = await Etcdctl.RunAsync(Endpoint, "member", "list");
 
@@ -132,6 +133,10 @@ public sealed class EtcdctlMaintenanceTests(NodeFixture fixture) : IClassFixture
         var listed = Endpoint;
         Assert.Equal([listed], member.GetProperty("clientURLs").EnumerateArray().Select(e => e.GetString()));
         Assert.Equal([$"{id:x}, started, test-node, {fixture.Node.PeerUrl}, {listed}, false"], plain.Lines);
+
+        // etcd's Cluster service fills cluster id, member id and raft term, never a revision (membership is not a KV write).
+        var header = json.GetProperty("header");
+        Assert.Equal(["cluster_id", "member_id", "raft_term"], header.EnumerateObject().Select(p => p.Name));
     }
 
     [Fact]

@@ -45,9 +45,9 @@ internal static class ForwardedBatch
             throw Refuse($"it is not a conclave.raft.v1.CommandBatch ({e.Message})");
         }
 
-        if (batch.FormatVersion != ProposalBatch.CurrentFormatVersion)
+        if (batch.FormatVersion is < ProposalBatch.OldestFormatVersion or > ProposalBatch.CurrentFormatVersion)
         {
-            throw Refuse($"it claims command format {batch.FormatVersion}; this cluster's leader writes and accepts format {ProposalBatch.CurrentFormatVersion}");
+            throw Refuse($"it claims command format {batch.FormatVersion}; this cluster's leader accepts formats {ProposalBatch.OldestFormatVersion} to {ProposalBatch.CurrentFormatVersion}");
         }
 
         if (batch.Commands.Count == 0 || batch.Commands.Count > options.MaxBatchCommands)

@@ -11,8 +11,11 @@ namespace Conclave.Cluster;
 /// </summary>
 internal sealed class ProposalBatch
 {
-    /// <summary>The <see cref="CommandBatch.FormatVersion"/> this build writes and accepts.</summary>
-    public const uint CurrentFormatVersion = 1;
+    /// <summary>The <see cref="CommandBatch.FormatVersion"/> this build writes (2: commands name their keyspace, ADR 0012).</summary>
+    public const uint CurrentFormatVersion = 2;
+
+    /// <summary>The oldest <see cref="CommandBatch.FormatVersion"/> this build still accepts (1: every command writes the user keyspace).</summary>
+    public const uint OldestFormatVersion = 1;
     private const byte FormatVersionTag = (1 << 3) | 0; // field 1, varint
     private const byte CommandTag = (2 << 3) | 2; // field 2, length-delimited
     private const byte OriginMemberTag = (3 << 3) | 0; // field 3, varint

@@ -23,6 +23,7 @@ public static class CommandShape
     public static void Validate(Command command)
     {
         ArgumentNullException.ThrowIfNull(command);
+        ValidateKeyspace(command);
         switch (command.KindCase)
         {
             case Command.KindOneofCase.Put:
@@ -55,6 +56,25 @@ public static class CommandShape
                 break;
             default:
                 throw Invalid("the command has no kind this build knows (a newer member's command, or not a command)");
+        }
+    }
+
+    /// <summary>Only puts, deletes and txns name a keyspace; the system keyspace has no compaction, leases or alarms of its own.</summary>
+    private static void ValidateKeyspace(Command command)
+    {
+        if (command.Keyspace == KeyspaceKind.User)
+        {
+            return;
+        }
+
+        if (!Enum.IsDefined(command.Keyspace))
+        {
+            throw Invalid($"the command names keyspace {(int)command.Keyspace}, which this build does not know");
+        }
+
+        if (command.KindCase is not (Command.KindOneofCase.Put or Command.KindOneofCase.DeleteRange or Command.KindOneofCase.Txn))
+        {
+            throw Invalid($"a {command.KindCase} command applies to the whole store and names no keyspace (it names {command.Keyspace})");
         }
     }
 

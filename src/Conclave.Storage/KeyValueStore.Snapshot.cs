@@ -1,6 +1,7 @@
 using System.Text;
 using Conclave.Api.Etcd;
 using Conclave.Api.Mvcc;
+using Conclave.Api.Raft;
 using Conclave.Storage.Mvcc;
 using Google.Protobuf;
 
@@ -9,7 +10,9 @@ namespace Conclave.Storage;
 public sealed partial class KeyValueStore
 {
     private static readonly byte[] SnapshotMagic = "CNCLSNAP"u8.ToArray();
-    private const int SnapshotFormatVersion = 1;
+    // 2 adds the system keyspace (ADR 0012) after the user's keys; 1 (no system keyspace) is still read.
+    private const int SnapshotFormatVersion = 2;
+    private const int OldestSnapshotFormatVersion = 1;
     private const uint SnapshotTrailer = 0x454E4421; // "END!"
 
     // The fewest bytes each record takes, which bounds a count by the bytes that remain.
@@ -19,8 +22,8 @@ public sealed partial class KeyValueStore
     private const int VersionRecordBytes = 8 + 4 + 1; // tombstone
 
     /// <summary>
-    /// Writes the whole state (every retained revision, leases, alarms) in snapshot format 1. Holds the read
-    /// lock, so reads continue while applies wait for the image to be consistent.
+    /// Writes the whole state (every retained revision of both keyspaces, leases, alarms) in snapshot format 2. Holds
+    /// the read lock, so reads continue while applies wait for the image to be consistent.
     /// </summary>
     public void WriteSnapshot(Stream destination)
     {
@@ -49,30 +52,10 @@ public sealed partial class KeyValueStore
                 w.Write(lease.Ttl);
             }
 
-            w.Write(keyspace.KeyCount);
-            foreach (var history in keyspace.AllHistories)
-            {
-                WriteBytes(w, history.Key.Span);
-                w.Write(history.Count);
-                foreach (var v in history.Versions)
-                {
-                    w.Write(v.Main);
-                    w.Write(v.Sub);
-                    if (v.Value is { } kv)
-                    {
-                        w.Write((byte)1);
-                        w.Write(kv.CreateRevision);
-                        w.Write(kv.Version);
-                        w.Write(kv.Lease);
-                        WriteBytes(w, kv.Value.Span);
-                    }
-                    else
-                    {
-                        w.Write((byte)0);
-                    }
-                }
-            }
-
+            WriteKeys(w, keyspace);
+            w.Write(system.Revision);
+            w.Write(system.CompactRevision);
+            WriteKeys(w, system);
             w.Write(SnapshotTrailer);
         }
         finally
@@ -99,9 +82,9 @@ public sealed partial class KeyValueStore
         }
 
         var format = r.ReadInt32();
-        if (format != SnapshotFormatVersion)
+        if (format is < OldestSnapshotFormatVersion or > SnapshotFormatVersion)
         {
-            throw new InvalidDataException($"snapshot format {format} is not readable by this build (reads format {SnapshotFormatVersion})");
+            throw new InvalidDataException($"snapshot format {format} is not readable by this build (reads formats {OldestSnapshotFormatVersion} to {SnapshotFormatVersion})");
         }
 
         var index = r.ReadInt64();
@@ -140,46 +123,20 @@ public sealed partial class KeyValueStore
             restoredLeases.Add((id, ttl));
         }
 
-        var keyCount = r.ReadCount("key", KeyRecordBytes);
-        var histories = new List<KeyHistory>(r.Capacity(keyCount));
-        for (var n = keyCount; n > 0; n--)
+        var histories = ReadKeys(r, revision, "");
+
+        // Format 1 has no system keyspace: it restores empty, at revision 1.
+        var (systemRevision, systemCompactRevision) = (1L, 0L);
+        List<KeyHistory> systemHistories = [];
+        if (format >= 2)
         {
-            var key = ByteString.CopyFrom(r.ReadBytes("key"));
-            if (histories.Count > 0 && KeyOrder.Compare(histories[^1].Key, key) >= 0)
+            (systemRevision, systemCompactRevision) = (r.ReadInt64(), r.ReadInt64());
+            if (systemRevision < 1 || systemCompactRevision < 0 || systemCompactRevision > systemRevision)
             {
-                throw new InvalidDataException($"snapshot key before offset {r.Position} is out of order or repeated");
+                throw new InvalidDataException($"snapshot system keyspace header before offset {r.Position} is inconsistent: revision {systemRevision}, compact revision {systemCompactRevision}");
             }
 
-            var history = new KeyHistory(key);
-            (long Main, int Sub) previous = (0, 0);
-            for (var m = r.ReadCount("version", VersionRecordBytes); m > 0; m--)
-            {
-                var main = r.ReadInt64();
-                var sub = r.ReadInt32();
-                if (main < 1 || main > revision || sub < 0 || (main, sub).CompareTo(previous) <= 0)
-                {
-                    throw new InvalidDataException(
-                        $"snapshot version before offset {r.Position} is at revision ({main}, {sub}): outside 1..{revision} or not after the key's previous version");
-                }
-
-                previous = (main, sub);
-                KeyValue? kv = null;
-                switch (r.ReadByte())
-                {
-                    case 0:
-                        break;
-                    case 1:
-                        kv = new KeyValue { Key = key, ModRevision = main, CreateRevision = r.ReadInt64(), Version = r.ReadInt64(), Lease = r.ReadInt64() };
-                        kv.Value = ByteString.CopyFrom(r.ReadBytes("value"));
-                        break;
-                    case var flag:
-                        throw new InvalidDataException($"snapshot version before offset {r.Position} has value flag {flag} (0 or 1 expected)");
-                }
-
-                history.Append(new KeyVersion(main, sub, kv));
-            }
-
-            histories.Add(history);
+            systemHistories = ReadKeys(r, systemRevision, "system ");
         }
 
         if (r.ReadUInt32() != SnapshotTrailer)
@@ -191,6 +148,7 @@ public sealed partial class KeyValueStore
         try
         {
             keyspace.Restore(revision, compactRevision, histories);
+            system.Restore(systemRevision, systemCompactRevision, systemHistories);
             alarms.Clear();
             foreach (var a in restoredAlarms)
             {
@@ -203,16 +161,19 @@ public sealed partial class KeyValueStore
                 leases.Grant(id, ttl);
             }
 
-            foreach (var history in histories)
+            foreach (var (space, restored) in new[] { (KeyspaceKind.User, histories), (KeyspaceKind.System, systemHistories) })
             {
-                if (history.Latest is { Lease: not 0 } live)
+                foreach (var history in restored)
                 {
-                    leases.Attach(live.Lease, history.Key);
+                    if (history.Latest is { Lease: not 0 } live)
+                    {
+                        leases.Attach(live.Lease, history.Key, space);
+                    }
                 }
             }
 
             Volatile.Write(ref appliedIndex, index);
-            Volatile.Write(ref appliedSizeBytes, keyspace.SizeBytes);
+            Volatile.Write(ref appliedSizeBytes, UsedBytes);
         }
         finally
         {
@@ -220,6 +181,83 @@ public sealed partial class KeyValueStore
         }
 
         Signal.Publish(revision);
+        SystemKeyspace.Signal.Publish(systemRevision);
+    }
+
+    /// <summary>A keyspace's key section: the key count, then every key with every retained version.</summary>
+    private static void WriteKeys(BinaryWriter w, Keyspace space)
+    {
+        w.Write(space.KeyCount);
+        foreach (var history in space.AllHistories)
+        {
+            WriteBytes(w, history.Key.Span);
+            w.Write(history.Count);
+            foreach (var v in history.Versions)
+            {
+                w.Write(v.Main);
+                w.Write(v.Sub);
+                if (v.Value is { } kv)
+                {
+                    w.Write((byte)1);
+                    w.Write(kv.CreateRevision);
+                    w.Write(kv.Version);
+                    w.Write(kv.Lease);
+                    WriteBytes(w, kv.Value.Span);
+                }
+                else
+                {
+                    w.Write((byte)0);
+                }
+            }
+        }
+    }
+
+    /// <summary>Reads and checks a key section written by <see cref="WriteKeys"/> for a keyspace at <paramref name="revision"/>.</summary>
+    private static List<KeyHistory> ReadKeys(SnapshotReader r, long revision, string which)
+    {
+        var keyCount = r.ReadCount($"{which}key", KeyRecordBytes);
+        var histories = new List<KeyHistory>(r.Capacity(keyCount));
+        for (var n = keyCount; n > 0; n--)
+        {
+            var key = ByteString.CopyFrom(r.ReadBytes($"{which}key"));
+            if (histories.Count > 0 && KeyOrder.Compare(histories[^1].Key, key) >= 0)
+            {
+                throw new InvalidDataException($"snapshot {which}key before offset {r.Position} is out of order or repeated");
+            }
+
+            var history = new KeyHistory(key);
+            (long Main, int Sub) previous = (0, 0);
+            for (var m = r.ReadCount($"{which}version", VersionRecordBytes); m > 0; m--)
+            {
+                var main = r.ReadInt64();
+                var sub = r.ReadInt32();
+                if (main < 1 || main > revision || sub < 0 || (main, sub).CompareTo(previous) <= 0)
+                {
+                    throw new InvalidDataException(
+                        $"snapshot {which}version before offset {r.Position} is at revision ({main}, {sub}): outside 1..{revision} or not after the key's previous version");
+                }
+
+                previous = (main, sub);
+                KeyValue? kv = null;
+                switch (r.ReadByte())
+                {
+                    case 0:
+                        break;
+                    case 1:
+                        kv = new KeyValue { Key = key, ModRevision = main, CreateRevision = r.ReadInt64(), Version = r.ReadInt64(), Lease = r.ReadInt64() };
+                        kv.Value = ByteString.CopyFrom(r.ReadBytes($"{which}value"));
+                        break;
+                    case var flag:
+                        throw new InvalidDataException($"snapshot {which}version before offset {r.Position} has value flag {flag} (0 or 1 expected)");
+                }
+
+                history.Append(new KeyVersion(main, sub, kv));
+            }
+
+            histories.Add(history);
+        }
+
+        return histories;
     }
 
     private static void WriteBytes(BinaryWriter w, ReadOnlySpan<byte> bytes)

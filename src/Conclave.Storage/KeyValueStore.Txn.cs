@@ -8,29 +8,29 @@ namespace Conclave.Storage;
 public sealed partial class KeyValueStore
 {
     // etcd decides every branch (nested ones too) against the state before the txn, checks the chosen
-    // path, and only then writes: a txn either applies whole or not at all.
-    private TxnResponse ApplyTxn(TxnRequest r)
+    // path, and only then writes: a txn either applies whole or not at all. A txn reads and writes one keyspace.
+    private TxnResponse ApplyTxn(Keyspace space, TxnRequest r)
     {
-        var startRevision = keyspace.Revision;
+        var startRevision = space.Revision;
         var path = new List<bool>();
-        ChoosePath(r, startRevision, path);
+        ChoosePath(space, r, startRevision, path);
         var cursor = 0;
         long incoming = 0;
-        CheckPath(r, startRevision, path, ref cursor, ref incoming);
+        CheckPath(space, r, startRevision, path, ref cursor, ref incoming);
         if (incoming > 0)
         {
             RefuseWhileOutOfSpace();
         }
 
-        var batch = keyspace.BeginWrite();
+        var batch = space.BeginWrite();
         cursor = 0;
         var response = Execute(batch, r, path, ref cursor);
         batch.Commit();
-        response.Header = new ResponseHeader { Revision = keyspace.Revision };
+        response.Header = new ResponseHeader { Revision = space.Revision };
         return response;
     }
 
-    /// <summary>Runs a txn whose branches only read, against the applied state, without the log.</summary>
+    /// <summary>Runs a txn whose branches only read, against the applied state of the user keyspace, without the log.</summary>
     public TxnResponse ReadOnlyTxn(TxnRequest r)
     {
         gate.EnterReadLock();
@@ -38,10 +38,10 @@ public sealed partial class KeyValueStore
         {
             var revision = keyspace.Revision;
             var path = new List<bool>();
-            ChoosePath(r, revision, path);
+            ChoosePath(keyspace, r, revision, path);
             var cursor = 0;
             long incoming = 0;
-            CheckPath(r, revision, path, ref cursor, ref incoming);
+            CheckPath(keyspace, r, revision, path, ref cursor, ref incoming);
             cursor = 0;
             var batch = keyspace.BeginWrite();
             var response = Execute(batch, r, path, ref cursor);
@@ -59,20 +59,20 @@ public sealed partial class KeyValueStore
         }
     }
 
-    private void ChoosePath(TxnRequest r, long revision, List<bool> path)
+    private static void ChoosePath(Keyspace space, TxnRequest r, long revision, List<bool> path)
     {
-        var succeeded = r.Compare.All(c => Evaluate(c, revision));
+        var succeeded = r.Compare.All(c => Evaluate(space, c, revision));
         path.Add(succeeded);
         foreach (var op in succeeded ? r.Success : r.Failure)
         {
             if (op.RequestCase == RequestOp.RequestOneofCase.RequestTxn)
             {
-                ChoosePath(op.RequestTxn, revision, path);
+                ChoosePath(space, op.RequestTxn, revision, path);
             }
         }
     }
 
-    private void CheckPath(TxnRequest r, long revision, List<bool> path, ref int cursor, ref long incoming)
+    private void CheckPath(Keyspace space, TxnRequest r, long revision, List<bool> path, ref int cursor, ref long incoming)
     {
         var succeeded = path[cursor++];
         foreach (var op in succeeded ? r.Success : r.Failure)
@@ -82,13 +82,13 @@ public sealed partial class KeyValueStore
                 case RequestOp.RequestOneofCase.RequestRange:
                     if (op.RequestRange.Revision > 0)
                     {
-                        keyspace.ResolveReadRevision(op.RequestRange.Revision);
+                        space.ResolveReadRevision(op.RequestRange.Revision);
                     }
 
                     break;
                 case RequestOp.RequestOneofCase.RequestPut:
                     var put = op.RequestPut;
-                    if ((put.IgnoreValue || put.IgnoreLease) && keyspace.Get(put.Key, revision) is null)
+                    if ((put.IgnoreValue || put.IgnoreLease) && space.Get(put.Key, revision) is null)
                     {
                         throw new ConclaveErrorException(ErrorCode.KeyNotFound, $"txn put: key '{put.Key.ToStringUtf8()}' does not exist, so its value or lease cannot be kept");
                     }
@@ -101,7 +101,7 @@ public sealed partial class KeyValueStore
                     incoming += put.Key.Length + put.Value.Length + 48;
                     break;
                 case RequestOp.RequestOneofCase.RequestTxn:
-                    CheckPath(op.RequestTxn, revision, path, ref cursor, ref incoming);
+                    CheckPath(space, op.RequestTxn, revision, path, ref cursor, ref incoming);
                     break;
             }
         }
@@ -118,7 +118,7 @@ public sealed partial class KeyValueStore
             {
                 case RequestOp.RequestOneofCase.RequestRange:
                     var range = op.RequestRange;
-                    result.ResponseRange = keyspace.Range(range, range.Revision > 0 ? range.Revision : batch.ReadRevision);
+                    result.ResponseRange = batch.Keyspace.Range(range, range.Revision > 0 ? range.Revision : batch.ReadRevision);
                     result.ResponseRange.Header.Revision = batch.ReadRevision;
                     break;
                 case RequestOp.RequestOneofCase.RequestPut:
@@ -139,10 +139,10 @@ public sealed partial class KeyValueStore
         return response;
     }
 
-    private bool Evaluate(Compare c, long revision)
+    private static bool Evaluate(Keyspace space, Compare c, long revision)
     {
         var matched = new List<KeyValue>();
-        keyspace.Scan(c.Key, c.RangeEnd, revision, kv =>
+        space.Scan(c.Key, c.RangeEnd, revision, kv =>
         {
             matched.Add(kv);
             return true;

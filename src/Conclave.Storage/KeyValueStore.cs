@@ -11,16 +11,21 @@ namespace Conclave.Storage;
 
 /// <summary>
 /// The deterministic state machine behind the replicated log: applies committed commands to the MVCC
-/// keyspace, lease table and alarms; serves reads concurrently with applies; writes and restores snapshots.
+/// keyspaces (the user's, which etcd's API serves, and the system keyspace, ADR 0012), lease table and alarms; serves
+/// reads concurrently with applies; writes and restores snapshots.
 /// No sockets, no clocks: every member that applies the same log reaches the same state.
 /// </summary>
 public sealed partial class KeyValueStore : IDisposable
 {
-    /// <summary>The format version written in every command batch this build produces.</summary>
-    public const uint CommandFormatVersion = 1;
+    /// <summary>The format version written in every command batch this build produces (2: commands name their keyspace).</summary>
+    public const uint CommandFormatVersion = 2;
+
+    /// <summary>The oldest command format this build still applies (1: every command is a user-keyspace command).</summary>
+    public const uint OldestCommandFormatVersion = 1;
 
     private readonly ReaderWriterLockSlim gate = new(LockRecursionPolicy.NoRecursion);
     private readonly Keyspace keyspace = new();
+    private readonly Keyspace system = new(KeyspaceKind.System);
     private readonly LeaseTable leases = new();
     private readonly SortedSet<(ulong Member, AlarmType Alarm)> alarms = [];
     private long appliedIndex;
@@ -29,6 +34,7 @@ public sealed partial class KeyValueStore : IDisposable
     public KeyValueStore(StoreLimits? limits = null)
     {
         Limits = limits ?? new StoreLimits();
+        SystemKeyspace = new SystemKeyspace(gate, system);
     }
 
     public StoreLimits Limits { get; }
@@ -45,8 +51,11 @@ public sealed partial class KeyValueStore : IDisposable
 
     public long AppliedIndex => Volatile.Read(ref appliedIndex);
 
-    /// <summary>Signals every new revision and compaction to watchers.</summary>
+    /// <summary>Signals every new revision and compaction of the user keyspace to watchers.</summary>
     public RevisionSignal Signal { get; } = new();
+
+    /// <summary>The system keyspace (the configuration center's and the cluster's records), out of etcd's API's reach.</summary>
+    public SystemKeyspace SystemKeyspace { get; }
 
     public EventLog Events => keyspace.Events;
 
@@ -54,7 +63,8 @@ public sealed partial class KeyValueStore : IDisposable
 
     public long CompactRevision => Read(k => k.CompactRevision);
 
-    public long SizeBytes => Read(k => k.SizeBytes);
+    /// <summary>Bytes of retained history in both keyspaces: what the quota is charged with.</summary>
+    public long SizeBytes => Read(_ => UsedBytes);
 
     public int KeyCount => Read(k => k.KeyCount);
 
@@ -150,6 +160,7 @@ public sealed partial class KeyValueStore : IDisposable
     {
         var copy = new LeaseRecord(l.Id, l.Ttl);
         copy.Keys.UnionWith(l.Keys);
+        copy.SystemKeys.UnionWith(l.SystemKeys);
         return copy;
     }
 
@@ -190,14 +201,15 @@ public sealed partial class KeyValueStore : IDisposable
                 "Upgrade this member to the build the leader runs, or restore it from a healthy member.", e);
         }
 
-        if (batch.FormatVersion != CommandFormatVersion)
+        if (batch.FormatVersion is < OldestCommandFormatVersion or > CommandFormatVersion)
         {
-            throw new InvalidDataException($"log entry {index} has command format {batch.FormatVersion}; this build reads format {CommandFormatVersion}. " +
+            throw new InvalidDataException($"log entry {index} has command format {batch.FormatVersion}; this build reads formats {OldestCommandFormatVersion} to {CommandFormatVersion}. " +
                 "This member stops applying: upgrade it to the build the leader runs.");
         }
 
         var results = new object?[batch.Commands.Count];
         var before = keyspace.Revision;
+        var systemBefore = system.Revision;
         var compacted = false;
         gate.EnterWriteLock();
         try
@@ -224,10 +236,12 @@ public sealed partial class KeyValueStore : IDisposable
                         $"the command could not be applied and was rejected on every member ({e.GetType().Name} in log entry {index})");
                     CommandFailed?.Invoke(index, i, e);
                 }
+
+                CompactSystemHistory();
             }
 
             Volatile.Write(ref appliedIndex, index);
-            Volatile.Write(ref appliedSizeBytes, keyspace.SizeBytes);
+            Volatile.Write(ref appliedSizeBytes, UsedBytes);
         }
         finally
         {
@@ -243,14 +257,19 @@ public sealed partial class KeyValueStore : IDisposable
             Signal.Pulse();
         }
 
+        if (system.Revision != systemBefore)
+        {
+            SystemKeyspace.Signal.Publish(system.Revision);
+        }
+
         return results;
     }
 
     private object ApplyOne(Command command) => command.KindCase switch
     {
-        Command.KindOneofCase.Put => ApplyWrite(b => PutIn(b, command.Put), needsSpace: true),
-        Command.KindOneofCase.DeleteRange => ApplyWrite(b => DeleteIn(b, command.DeleteRange), needsSpace: false),
-        Command.KindOneofCase.Txn => ApplyTxn(command.Txn),
+        Command.KindOneofCase.Put => ApplyWrite(Target(command), b => PutIn(b, command.Put), needsSpace: true),
+        Command.KindOneofCase.DeleteRange => ApplyWrite(Target(command), b => DeleteIn(b, command.DeleteRange), needsSpace: false),
+        Command.KindOneofCase.Txn => ApplyTxn(Target(command), command.Txn),
         Command.KindOneofCase.Compaction => ApplyCompaction(command.Compaction),
         Command.KindOneofCase.Alarm => ApplyAlarm(command.Alarm),
         Command.KindOneofCase.LeaseGrant => ApplyLeaseGrant(command.LeaseGrant),
@@ -258,7 +277,28 @@ public sealed partial class KeyValueStore : IDisposable
         _ => throw new ConclaveErrorException(ErrorCode.Unimplemented, $"unknown command {command.KindCase}"),
     };
 
-    private T ApplyWrite<T>(Func<WriteBatch, T> write, bool needsSpace)
+    /// <summary>The keyspace a put, delete or txn writes; any other command must leave the tag at the user keyspace.</summary>
+    private Keyspace Target(Command command) => command.Keyspace switch
+    {
+        KeyspaceKind.User => keyspace,
+        KeyspaceKind.System => system,
+        var other => throw new ConclaveErrorException(ErrorCode.InvalidArgument, $"command names keyspace {(int)other}, which this build does not know"),
+    };
+
+    /// <summary>
+    /// No client compacts the system keyspace, so the state machine does, by revision alone (the same on every member):
+    /// it keeps between <see cref="SystemKeyspace.RetainedRevisions"/> and twice as many revisions of history.
+    /// </summary>
+    private void CompactSystemHistory()
+    {
+        var floor = system.Revision - SystemKeyspace.RetainedRevisions;
+        if (floor - Math.Max(system.CompactRevision, 1) >= SystemKeyspace.RetainedRevisions)
+        {
+            system.Compact(floor);
+        }
+    }
+
+    private T ApplyWrite<T>(Keyspace space, Func<WriteBatch, T> write, bool needsSpace)
         where T : IMessage
     {
         if (needsSpace)
@@ -266,7 +306,7 @@ public sealed partial class KeyValueStore : IDisposable
             RefuseWhileOutOfSpace();
         }
 
-        var batch = keyspace.BeginWrite();
+        var batch = space.BeginWrite();
         var response = write(batch);
         batch.Commit();
         return response;
@@ -282,9 +322,13 @@ public sealed partial class KeyValueStore : IDisposable
         }
     }
 
+    /// <summary>Bytes both keyspaces hold: the quota counts the configuration center's records too.</summary>
+    private long UsedBytes => keyspace.SizeBytes + system.SizeBytes;
+
     private PutResponse PutIn(WriteBatch batch, PutRequest r)
     {
-        var existing = keyspace.Get(r.Key, batch.ReadRevision);
+        var space = batch.Keyspace;
+        var existing = space.Get(r.Key, batch.ReadRevision);
         if ((r.IgnoreValue || r.IgnoreLease) && existing is null)
         {
             throw new ConclaveErrorException(ErrorCode.KeyNotFound, $"put: key '{r.Key.ToStringUtf8()}' does not exist, so its value or lease cannot be kept");
@@ -300,13 +344,13 @@ public sealed partial class KeyValueStore : IDisposable
 
         if (existing is not null && existing.Lease != 0 && existing.Lease != lease)
         {
-            leases.Detach(existing.Lease, r.Key);
+            leases.Detach(existing.Lease, r.Key, space.Kind);
         }
 
         batch.Put(r.Key, value, lease);
         if (lease != 0)
         {
-            leases.Attach(lease, r.Key);
+            leases.Attach(lease, r.Key, space.Kind);
         }
 
         var response = new PutResponse { Header = new ResponseHeader { Revision = batch.Revision } };
@@ -320,8 +364,9 @@ public sealed partial class KeyValueStore : IDisposable
 
     private DeleteRangeResponse DeleteIn(WriteBatch batch, DeleteRangeRequest r)
     {
+        var space = batch.Keyspace;
         var keys = new List<ByteString>();
-        keyspace.Scan(r.Key, r.RangeEnd, batch.ReadRevision, kv =>
+        space.Scan(r.Key, r.RangeEnd, batch.ReadRevision, kv =>
         {
             keys.Add(kv.Key);
             return true;
@@ -338,7 +383,7 @@ public sealed partial class KeyValueStore : IDisposable
             response.Deleted++;
             if (previous.Lease != 0)
             {
-                leases.Detach(previous.Lease, key);
+                leases.Detach(previous.Lease, key, space.Kind);
             }
 
             if (r.PrevKv)
@@ -347,7 +392,7 @@ public sealed partial class KeyValueStore : IDisposable
             }
         }
 
-        response.Header = new ResponseHeader { Revision = batch.Changed ? batch.Revision : keyspace.Revision };
+        response.Header = new ResponseHeader { Revision = batch.Changed ? batch.Revision : space.Revision };
         return response;
     }
 
@@ -406,13 +451,19 @@ public sealed partial class KeyValueStore : IDisposable
     private LeaseRevokeResponse ApplyLeaseRevoke(LeaseRevokeRequest r)
     {
         var lease = leases.Remove(r.ID) ?? throw new ConclaveErrorException(ErrorCode.LeaseNotFound, $"lease {r.ID:x} does not exist");
-        var batch = keyspace.BeginWrite();
-        foreach (var key in lease.Keys.OrderBy(k => k, Comparer<ByteString>.Create(KeyOrder.Compare)))
+
+        // Each keyspace deletes the lease's keys at one revision of its own (none when it holds none there).
+        foreach (var space in (ReadOnlySpan<Keyspace>)[keyspace, system])
         {
-            batch.Delete(key);
+            var batch = space.BeginWrite();
+            foreach (var key in lease.KeysIn(space.Kind).OrderBy(k => k, Comparer<ByteString>.Create(KeyOrder.Compare)))
+            {
+                batch.Delete(key);
+            }
+
+            batch.Commit();
         }
 
-        batch.Commit();
         return new LeaseRevokeResponse { Header = new ResponseHeader { Revision = keyspace.Revision } };
     }
 

@@ -53,7 +53,7 @@ internal sealed class RecordingStateMachine : IReplicatedStateMachine
     public IReadOnlyList<object?> Apply(long index, long term, ReadOnlySpan<byte> payload)
     {
         var batch = CommandBatch.Parser.ParseFrom(payload);
-        Assert.Equal(1u, batch.FormatVersion);
+        Assert.InRange(batch.FormatVersion, ProposalBatch.OldestFormatVersion, ProposalBatch.CurrentFormatVersion);
         var results = new object?[batch.Commands.Count];
         lock (sync)
         {

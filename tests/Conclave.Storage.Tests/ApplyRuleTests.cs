@@ -170,10 +170,10 @@ public sealed class ApplyRuleTests
     public void An_entry_in_a_format_this_build_does_not_read_stops_this_member_and_says_why()
     {
         using var store = new KeyValueStore();
-        var future = new CommandBatch { FormatVersion = 2, Commands = { Put("k") } }.ToByteArray();
+        var future = new CommandBatch { FormatVersion = KeyValueStore.CommandFormatVersion + 1, Commands = { Put("k") } }.ToByteArray();
 
         var e = Assert.Throws<InvalidDataException>(() => store.Apply(3, future));
-        Assert.Contains("log entry 3 has command format 2", e.Message, StringComparison.Ordinal);
+        Assert.Contains($"log entry 3 has command format {KeyValueStore.CommandFormatVersion + 1}", e.Message, StringComparison.Ordinal);
         Assert.Contains("upgrade", e.Message, StringComparison.Ordinal);
 
         var garbage = Assert.Throws<InvalidDataException>(() => store.Apply(4, [0x0A, 0xFF, 0xFF, 0xFF, 0x0F]));

@@ -105,7 +105,10 @@ public sealed class SnapshotFuzzTests
         Assert.Empty(d.Get("key-", "key.").Kvs);
     }
 
-    /// <summary>A snapshot of a store with alarms, leases, several versions per key, tombstones, a compaction and one large value.</summary>
+    /// <summary>
+    /// A snapshot of a store with alarms, leases, several versions per key, tombstones, a compaction and one large value,
+    /// in both keyspaces.
+    /// </summary>
     private static byte[] RealImage()
     {
         using var d = new StoreDriver();
@@ -120,6 +123,12 @@ public sealed class SnapshotFuzzTests
         d.Delete("key-00000003");
         d.Compact(10);
         d.Put("key-big.....", new string('x', 70_000));
+        for (var i = 0; i < 20; i++)
+        {
+            d.Apply(new Command { Put = new PutRequest { Key = B($"sys-{i % 6:D8}"), Value = B($"system-{i}"), Lease = i % 5 == 0 ? 8 : 0 }, Keyspace = KeyspaceKind.System });
+        }
+
+        d.Apply(new Command { DeleteRange = new DeleteRangeRequest { Key = B("sys-00000002") }, Keyspace = KeyspaceKind.System });
         using var image = new MemoryStream();
         d.Store.WriteSnapshot(image);
         return image.ToArray();
@@ -206,6 +215,7 @@ public sealed class SnapshotFuzzTests
         KeyLength,
         VersionCount,
         ValueLength,
+        SystemKeyCount,
     }
 
     private readonly record struct Field(FieldKind Kind, int Offset, int Width)
@@ -236,7 +246,7 @@ public sealed class SnapshotFuzzTests
     }
 
     /// <summary>
-    /// Walks a valid image (snapshot format 1, as docs/storage.md describes it) and records where every count and
+    /// Walks a valid image (snapshot format 2, as docs/storage.md describes it) and records where every count and
     /// length field is, so mutations can aim at them.
     /// </summary>
     private static List<Field> LengthAndCountFields(byte[] image)
@@ -278,19 +288,26 @@ public sealed class SnapshotFuzzTests
             at += 8 + 8;
         }
 
-        for (var n = Count(FieldKind.KeyCount); n > 0; n--)
+        void Keys(FieldKind countKind)
         {
-            Bytes(FieldKind.KeyLength);
-            for (var m = Count(FieldKind.VersionCount); m > 0; m--)
+            for (var n = Count(countKind); n > 0; n--)
             {
-                at += 8 + 4;
-                if (image[at++] == 1)
+                Bytes(FieldKind.KeyLength);
+                for (var m = Count(FieldKind.VersionCount); m > 0; m--)
                 {
-                    at += 8 + 8 + 8;
-                    Bytes(FieldKind.ValueLength);
+                    at += 8 + 4;
+                    if (image[at++] == 1)
+                    {
+                        at += 8 + 8 + 8;
+                        Bytes(FieldKind.ValueLength);
+                    }
                 }
             }
         }
+
+        Keys(FieldKind.KeyCount);
+        at += 8 + 8; // the system keyspace's revision and compact revision
+        Keys(FieldKind.SystemKeyCount);
 
         Assert.Equal(image.Length, at + 4); // only the trailer is left
         return fields;

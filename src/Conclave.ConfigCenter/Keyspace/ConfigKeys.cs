@@ -1,20 +1,18 @@
 using System.Globalization;
-using System.Text;
 using Google.Protobuf;
 
 namespace Conclave.ConfigCenter.Keyspace;
 
 /// <summary>
-/// The layout of the configuration center in the keyspace (format version 1). Every record lives under
-/// <see cref="Root"/>; names never contain '/', so each level is an unambiguous prefix.
+/// The layout of the configuration center in the keyspace its port reaches (format version 1). Every record lives under
+/// <see cref="Root"/>; names never contain '/', so each level is an unambiguous prefix. On a Conclave member that
+/// keyspace is the system keyspace, which etcd's API never shows (ADR 0012); a port over an external etcd would put
+/// these keys under a prefix of its own.
 /// </summary>
 public static class ConfigKeys
 {
-    /// <summary>The reserved prefix: plain KV writes under it are refused.</summary>
-    public const string ReservedPrefix = "/_conclave/config/";
-
     /// <summary>The root of layout version 1.</summary>
-    public const string Root = ReservedPrefix + "v1/";
+    public const string Root = "config/v1/";
 
     public static ByteString App(string app) => Key($"apps/{app}");
 
@@ -65,11 +63,6 @@ public static class ConfigKeys
 
         return ByteString.CopyFrom(0);
     }
-
-    /// <summary>True when <paramref name="key"/> lies under the reserved prefix.</summary>
-    public static bool IsReserved(ByteString key) => key.Span.StartsWith(ReservedPrefixBytes);
-
-    private static readonly byte[] ReservedPrefixBytes = Encoding.UTF8.GetBytes(ReservedPrefix);
 
     private static string Seq(long id) => id.ToString("D12", CultureInfo.InvariantCulture);
 

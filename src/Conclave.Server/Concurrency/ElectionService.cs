@@ -12,7 +12,7 @@ namespace Conclave.Server.Concurrency;
 /// <summary>
 /// etcd's v3election service, with etcd's recipe: a candidate's key is <c>name/leaseID</c> (hex); candidates
 /// queue by create revision; the leader is the lowest. The leader's create revision (<c>LeaderKey.rev</c>) is
-/// its fencing token. Every write goes through <see cref="KvFrontend"/> (validation, sizes, reserved prefixes);
+/// its fencing token. Every write goes through <see cref="KvFrontend"/> (validation, sizes);
 /// Proclaim and Resign touch only a candidate key held by the leader key's lease (etcd checks just the create
 /// revision, so there they reach any key whose revision is known).
 /// </summary>
@@ -80,7 +80,6 @@ internal sealed class ElectionService(ConclaveNode node, KvFrontend kv, IHostApp
     public override async Task<ProclaimResponse> Proclaim(ProclaimRequest request, ServerCallContext context)
     {
         var leader = request.Leader ?? throw new ConclaveErrorException(ErrorCode.InvalidArgument, "proclaim: the 'leader' field must be provided");
-        Config.ReservedPrefixGuard.CheckKey(leader.Key);
         RecipeKeys.CheckHeldShape("proclaim", leader.Name, leader.Key, leader.Lease);
         var revision = await ProclaimCoreAsync(leader.Key, leader.Rev, leader.Lease, request.Value, context.CancellationToken);
         return new ProclaimResponse { Header = node.Header(revision) };
@@ -126,7 +125,6 @@ internal sealed class ElectionService(ConclaveNode node, KvFrontend kv, IHostApp
     public override async Task<ResignResponse> Resign(ResignRequest request, ServerCallContext context)
     {
         var leader = request.Leader ?? throw new ConclaveErrorException(ErrorCode.InvalidArgument, "resign: the 'leader' field must be provided");
-        Config.ReservedPrefixGuard.CheckKey(leader.Key);
         RecipeKeys.CheckHeldShape("resign", leader.Name, leader.Key, leader.Lease);
         var revision = await ResignCoreAsync(leader.Key, leader.Rev, leader.Lease, context.CancellationToken);
         return new ResignResponse { Header = node.Header(revision) };

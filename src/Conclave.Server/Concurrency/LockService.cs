@@ -11,8 +11,8 @@ namespace Conclave.Server.Concurrency;
 /// <summary>
 /// etcd's v3lock service, with etcd's recipe: the waiter's key is <c>name/leaseID</c> (hex), waiters queue by
 /// create revision, the holder is the lowest. The holder key's create revision is the fencing token: guard
-/// writes with a txn comparing it. Every write goes through <see cref="KvFrontend"/> (validation, sizes, reserved
-/// prefixes); Unlock deletes only a key of the recipe's shape held by the lease its name ends with (etcd's deletes
+/// writes with a txn comparing it. Every write goes through <see cref="KvFrontend"/> (validation, sizes); Unlock
+/// deletes only a key of the recipe's shape held by the lease its name ends with (etcd's deletes
 /// whatever key it is given).
 /// </summary>
 internal sealed class LockService(ConclaveNode node, KvFrontend kv) : Api.Lock.Lock.LockBase
@@ -61,7 +61,6 @@ internal sealed class LockService(ConclaveNode node, KvFrontend kv) : Api.Lock.L
             throw new ConclaveErrorException(ErrorCode.KeyNotProvided, "unlock: 'key' is empty");
         }
 
-        Config.ReservedPrefixGuard.CheckKey(request.Key);
         if (RecipeKeys.LeaseOf(request.Key) is not { } lease)
         {
             // Not a lock key: nothing to release. Answered like etcd's delete of a missing key, unless the key exists.

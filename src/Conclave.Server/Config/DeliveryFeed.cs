@@ -43,7 +43,7 @@ public sealed class DeliveryFeed(ConfigCenterService center, DeliveryService del
     public async ValueTask<IAsyncEnumerable<SseItem<DeliverySnapshot>>> OpenAsync(string app, string env, string ns, CancellationToken cancellationToken = default)
     {
         // Watch from the revision before the first read: a change racing with it costs one extra snapshot, never a missed one.
-        var from = node.Store.Revision + 1;
+        var from = node.Store.SystemKeyspace.Revision + 1;
         var first = await SnapshotAsync(app, env, ns, cancellationToken);
         return StreamAsync(app, env, ns, first, from, cancellationToken);
     }

@@ -1,20 +1,17 @@
-using System.Runtime.CompilerServices;
 using Conclave.Api.Etcd;
-using Conclave.Api.Mvcc;
 using Conclave.Api.Raft;
 using Conclave.ConfigCenter.Keyspace;
 using Conclave.Server.Leases;
 using Conclave.Server.Node;
 using Conclave.Storage;
-using Conclave.Storage.Mvcc;
-using Conclave.Storage.Watch;
 using Google.Protobuf;
 
 namespace Conclave.Server.Config;
 
 /// <summary>
-/// The configuration center's port over this member: writes go through the replicated log, reads pass a read
-/// barrier, watches read the store's event history (like the Watch service), leases go through the lease keeper
+/// The configuration center's port over this member's system keyspace (ADR 0012), which etcd's KV and Watch API never
+/// show: writes go through the replicated log as system-keyspace commands, reads pass a read barrier, watches read the
+/// system keyspace's event history (like the Watch service does the user's), leases go through the lease keeper
 /// (renewals from any member: a follower passes them on to the leader, as the Lease service's keep-alive does).
 /// </summary>
 public sealed class LocalKeyValuePort(ConclaveNode node, LeaseKeeper leases) : IKeyValuePort
@@ -23,7 +20,7 @@ public sealed class LocalKeyValuePort(ConclaveNode node, LeaseKeeper leases) : I
     {
         RequestValidator.ValidateRange(request);
         await node.Consensus.ReadBarrierAsync(cancellationToken);
-        var response = node.Store.Range(request);
+        var response = node.Store.SystemKeyspace.Range(request);
         response.Header = node.Fill(response.Header);
         return response;
     }
@@ -31,38 +28,15 @@ public sealed class LocalKeyValuePort(ConclaveNode node, LeaseKeeper leases) : I
     public async ValueTask<TxnResponse> TxnAsync(TxnRequest request, CancellationToken cancellationToken = default)
     {
         RequestValidator.ValidateTxn(request, node.Options.MaxTxnOps);
-        var response = await node.ProposeAsync<TxnResponse>(new Command { Txn = request }, cancellationToken);
+        var response = await node.ProposeAsync<TxnResponse>(new Command { Txn = request, Keyspace = KeyspaceKind.System }, cancellationToken);
         response.Header = node.Fill(response.Header);
         return response;
     }
 
-    public async IAsyncEnumerable<KeyspaceChange> WatchAsync(ByteString prefix, long fromRevision, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    public IAsyncEnumerable<KeyspaceChange> WatchAsync(ByteString prefix, long fromRevision, CancellationToken cancellationToken = default)
     {
-        var watcher = new Watcher(-1, prefix, KeyOrder.PrefixEnd(prefix), fromRevision, prevKv: false, noPut: false, noDelete: false, progressNotify: false);
-        var events = new List<Event>();
-        var scratch = new List<RevisionEvents>();
-        while (true)
-        {
-            cancellationToken.ThrowIfCancellationRequested();
-            var upTo = node.Store.Signal.Revision;
-            events.Clear();
-            if (!watcher.Read(node.Store.Events, upTo, 1000, events, scratch))
-            {
-                throw new KeyspaceCompactedException(node.Store.CompactRevision);
-            }
-
-            foreach (var group in events.GroupBy(e => e.Kv.ModRevision))
-            {
-                yield return new KeyspaceChange(group.Key, group.ToList());
-            }
-
-            if (watcher.NextRevision <= upTo)
-            {
-                continue;
-            }
-
-            await node.Store.Signal.WaitAsync(upTo).WaitAsync(cancellationToken);
-        }
+        var system = node.Store.SystemKeyspace;
+        return PrefixWatch.ChangesAsync(system.Events, system.Signal, () => system.CompactRevision, prefix, fromRevision, cancellationToken);
     }
 
     public async ValueTask<long> GrantLeaseAsync(long ttlSeconds, CancellationToken cancellationToken = default) =>

@@ -8,6 +8,9 @@ namespace Conclave.Server.Grpc;
 /// <summary>etcd's Cluster service: member list, add, remove (changes go to the leader); update and promote as far as they apply.</summary>
 internal sealed class ClusterService(ConclaveNode node) : Api.Etcd.Cluster.ClusterBase
 {
+    /// <summary>etcd's Cluster service header: cluster id, member id and raft term, no revision (membership is not a KV write).</summary>
+    private ResponseHeader MembershipHeader() => node.Header(0);
+
     public override async Task<MemberListResponse> MemberList(MemberListRequest request, ServerCallContext context)
     {
         if (request.Linearizable)
@@ -15,7 +18,7 @@ internal sealed class ClusterService(ConclaveNode node) : Api.Etcd.Cluster.Clust
             await node.Consensus.ReadBarrierAsync(context.CancellationToken);
         }
 
-        var response = new MemberListResponse { Header = Header() };
+        var response = new MemberListResponse { Header = MembershipHeader() };
         response.Members.AddRange(await MembersAsync(context.CancellationToken));
         return response;
     }
@@ -38,7 +41,7 @@ internal sealed class ClusterService(ConclaveNode node) : Api.Etcd.Cluster.Clust
 
         var member = new Member { ID = added!.Id, Name = added.Name, IsLearner = added.IsLearner };
         member.PeerURLs.AddRange(added.PeerUrls);
-        var response = new MemberAddResponse { Header = Header(), Member = member };
+        var response = new MemberAddResponse { Header = MembershipHeader(), Member = member };
         response.Members.AddRange(await MembersAsync(context.CancellationToken));
         return response;
     }
@@ -109,7 +112,7 @@ internal sealed class ClusterService(ConclaveNode node) : Api.Etcd.Cluster.Clust
             return remote;
         }
 
-        var response = new MemberRemoveResponse { Header = Header() };
+        var response = new MemberRemoveResponse { Header = MembershipHeader() };
         // The change is committed; the engine's own member list may trail it by a moment.
         response.Members.AddRange((await MembersAsync(context.CancellationToken)).Where(m => m.ID != request.ID));
         return response;
@@ -127,7 +130,7 @@ internal sealed class ClusterService(ConclaveNode node) : Api.Etcd.Cluster.Clust
                 "changing a member's peer URL is not supported: remove the member, then add it again with the new URL (and a fresh data directory)");
         }
 
-        var response = new MemberUpdateResponse { Header = Header() };
+        var response = new MemberUpdateResponse { Header = MembershipHeader() };
         response.Members.AddRange(members);
         return response;
     }
@@ -158,7 +161,7 @@ internal sealed class ClusterService(ConclaveNode node) : Api.Etcd.Cluster.Clust
             return remote;
         }
 
-        var response = new MemberPromoteResponse { Header = Header() };
+        var response = new MemberPromoteResponse { Header = MembershipHeader() };
         response.Members.AddRange(await MembersAsync(context.CancellationToken));
         return response;
     }
@@ -167,8 +170,6 @@ internal sealed class ClusterService(ConclaveNode node) : Api.Etcd.Cluster.Clust
     /// The header etcd 3.4's Cluster service answers with: cluster id, member id and term, but no revision (the
     /// membership is not part of the keyspace, so no revision describes it).
     /// </summary>
-    private ResponseHeader Header() => node.Header(revision: 0);
-
     private async Task<bool> IsVoterAsync(ulong id, CancellationToken cancellationToken) =>
         (await node.Consensus.MembersAsync(cancellationToken)).Any(m => m.Id == id);
 

@@ -37,7 +37,8 @@ internal sealed class KvService(KvFrontend kv, ErrorMappingInterceptor edge) : K
 /// The KV operations shared by gRPC and the JSON gateway: validation, read barriers (reads are linearizable
 /// unless <c>serializable</c> is set), proposals for writes, headers. It is the write front: every write a client
 /// causes — KV, the gateway, and the lock and election recipes — is checked here (<see cref="RequestValidator"/>,
-/// <see cref="Config.ReservedPrefixGuard"/>, <c>--max-request-bytes</c>) before it is proposed.
+/// <c>--max-request-bytes</c>) before it is proposed. Every key it reaches is a user key: the configuration center's
+/// and the cluster's records are in the system keyspace, which no command built here names (ADR 0012).
 /// </summary>
 internal sealed class KvFrontend(ConclaveNode node)
 {
@@ -57,7 +58,6 @@ internal sealed class KvFrontend(ConclaveNode node)
     public async Task<PutResponse> PutAsync(PutRequest request, CancellationToken cancellationToken)
     {
         RequestValidator.ValidatePut(request);
-        Config.ReservedPrefixGuard.CheckPut(request);
         CheckSize(request);
         var response = await node.ProposeAsync<PutResponse>(new Command { Put = request }, cancellationToken);
         response.Header = node.Fill(response.Header);
@@ -67,7 +67,6 @@ internal sealed class KvFrontend(ConclaveNode node)
     public async Task<DeleteRangeResponse> DeleteRangeAsync(DeleteRangeRequest request, CancellationToken cancellationToken)
     {
         RequestValidator.ValidateDelete(request);
-        Config.ReservedPrefixGuard.CheckDelete(request);
         CheckSize(request);
         var response = await node.ProposeAsync<DeleteRangeResponse>(new Command { DeleteRange = request }, cancellationToken);
         response.Header = node.Fill(response.Header);
@@ -77,7 +76,6 @@ internal sealed class KvFrontend(ConclaveNode node)
     public async Task<TxnResponse> TxnAsync(TxnRequest request, CancellationToken cancellationToken)
     {
         RequestValidator.ValidateTxn(request, node.Options.MaxTxnOps);
-        Config.ReservedPrefixGuard.CheckTxn(request);
         CheckSize(request);
         if (IsReadOnly(request))
         {

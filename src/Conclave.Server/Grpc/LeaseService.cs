@@ -15,15 +15,26 @@ internal sealed class LeaseService(ConclaveNode node, LeaseKeeper keeper, IHostA
 
     public override async Task<LeaseRevokeResponse> LeaseRevoke(LeaseRevokeRequest request, ServerCallContext context)
     {
-        // Revoking deletes the lease's keys, so it is a write like any other: a lease holding reserved keys (only the
-        // server attaches those) is refused. The barrier makes the check see every key attached before this call.
+        // Revoking deletes the lease's keys in both keyspaces. A lease that holds system-keyspace records (only the
+        // server attaches one: a delivery record's) ends when its owner stops renewing it, not by a client's revoke.
+        // The barrier makes the check see every key attached before this call.
         await node.Consensus.ReadBarrierAsync(context.CancellationToken);
-        if (node.Store.FindLease(request.ID) is { } lease)
+        if (node.Store.FindLease(request.ID) is { SystemKeys.Count: > 0 })
         {
-            Config.ReservedPrefixGuard.CheckRevoke(request.ID, lease.Keys);
+            throw SystemLeaseRevokeDenied(request.ID);
         }
 
         return await keeper.RevokeAsync(request.ID, context.CancellationToken);
+    }
+
+    private static RpcException SystemLeaseRevokeDenied(long leaseId)
+    {
+        var trailers = new Metadata
+        {
+            { ErrorCatalogue.CodeTrailer, "PermissionDenied" },
+            { ErrorCatalogue.DetailTrailer, ErrorMapping.Sanitize($"lease {leaseId:x} holds configuration center records; it ends when the center stops renewing it, not by a revoke") },
+        };
+        return new RpcException(new Status(StatusCode.PermissionDenied, "etcdserver: permission denied"), trailers);
     }
 
     public override async Task<LeaseTimeToLiveResponse> LeaseTimeToLive(LeaseTimeToLiveRequest request, ServerCallContext context)

@@ -39,8 +39,10 @@ internal static class ClusterHttpApi
     private static IResult Leases(ConclaveNode node, LeaseKeeper keeper) =>
         Results.Ok(node.Store.ListLeases()
             .OrderBy(l => l.Id)
-            .Select(l => new LeaseView(KeyView.LeaseId(l.Id)!, l.Ttl, keeper.RemainingSeconds(l.Id), l.Keys.Select(k => k.ToStringUtf8()).Order(StringComparer.Ordinal).ToList()))
+            .Select(l => new LeaseView(KeyView.LeaseId(l.Id)!, l.Ttl, keeper.RemainingSeconds(l.Id), Names(l.Keys), Names(l.SystemKeys)))
             .ToList());
+
+    private static List<string> Names(IEnumerable<ByteString> keys) => keys.Select(k => k.ToStringUtf8()).Order(StringComparer.Ordinal).ToList();
 
     private static IResult Locks(ConclaveNode node)
     {

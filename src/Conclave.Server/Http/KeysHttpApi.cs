@@ -13,7 +13,7 @@ using Microsoft.Extensions.Hosting;
 namespace Conclave.Server.Http;
 
 /// <summary>
-/// The raw keyspace for the console: a page of keys under a prefix, one key's retained revisions, and a live
+/// The raw (user) keyspace for the console: a page of keys under a prefix, one key's retained revisions, and a live
 /// watch of a prefix as server-sent events (read from the store's watch history, like the Watch service).
 /// </summary>
 internal static class KeysHttpApi
@@ -70,7 +70,7 @@ internal static class KeysHttpApi
         return Results.Ok(new KeyHistoryView(key, revision, compacted, revisions));
     }
 
-    private static IResult Watch(string? prefix, long? fromRevision, ConclaveNode node, IKeyValuePort port, IHostApplicationLifetime lifetime, HttpContext http)
+    private static IResult Watch(string? prefix, long? fromRevision, ConclaveNode node, IHostApplicationLifetime lifetime, HttpContext http)
     {
         var (current, compacted) = node.Store.Revisions;
         var from = fromRevision is > 0 ? fromRevision.Value : current + 1;
@@ -81,14 +81,15 @@ internal static class KeysHttpApi
 
         var token = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted, lifetime.ApplicationStopping);
         http.Response.RegisterForDispose(token);
-        return TypedResults.ServerSentEvents(SseStreams.UntilCancelled(StreamAsync(ByteString.CopyFromUtf8(prefix ?? ""), from, port, token.Token), token.Token));
+        return TypedResults.ServerSentEvents(SseStreams.UntilCancelled(StreamAsync(ByteString.CopyFromUtf8(prefix ?? ""), from, node, token.Token), token.Token));
     }
 
-    private static async IAsyncEnumerable<SseItem<KeyWatchEvent>> StreamAsync(ByteString prefix, long from, IKeyValuePort port, [EnumeratorCancellation] CancellationToken cancellationToken)
+    private static async IAsyncEnumerable<SseItem<KeyWatchEvent>> StreamAsync(ByteString prefix, long from, ConclaveNode node, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         yield return new SseItem<KeyWatchEvent>(new KeyWatchEvent("ready", from - 1, null), "ready");
         var failure = (string?)null;
-        await using var changes = port.WatchAsync(prefix, from, cancellationToken).GetAsyncEnumerator(cancellationToken);
+        var store = node.Store;
+        await using var changes = PrefixWatch.ChangesAsync(store.Events, store.Signal, () => store.CompactRevision, prefix, from, cancellationToken).GetAsyncEnumerator(cancellationToken);
         while (true)
         {
             try

@@ -8,18 +8,18 @@ namespace Conclave.Server.Node;
 /// <summary>
 /// Membership the Raft configuration does not hold, recorded as data: learners (the engine has no non-voting
 /// members) and members added but not joined yet (so that a new leader continues adding them). One key per member
-/// under a reserved prefix, the value an etcd <see cref="Member"/>. Replicated and snapshotted with everything else,
-/// so a record survives restarts, leader changes and log compaction on every member; plain KV writes cannot touch it
-/// (<see cref="Config.ReservedPrefixGuard"/>).
+/// in the system keyspace (ADR 0012), the value an etcd <see cref="Member"/>. Replicated and snapshotted with
+/// everything else, so a record survives restarts, leader changes and log compaction on every member; etcd's KV API
+/// neither shows nor reaches it.
 /// </summary>
 public sealed class MemberRecords(string prefix)
 {
-    /// <summary>The reserved prefix of every cluster record.</summary>
-    public const string ReservedPrefix = "/_conclave/cluster/";
+    /// <summary>The prefix of every cluster record in the system keyspace.</summary>
+    public const string Root = "cluster/";
 
-    public static MemberRecords Learners { get; } = new(ReservedPrefix + "learners/");
+    public static MemberRecords Learners { get; } = new(Root + "learners/");
 
-    public static MemberRecords Joining { get; } = new(ReservedPrefix + "joining/");
+    public static MemberRecords Joining { get; } = new(Root + "joining/");
 
     public string Prefix { get; } = prefix;
 
@@ -29,7 +29,7 @@ public sealed class MemberRecords(string prefix)
     public IReadOnlyList<Member> List(KeyValueStore store)
     {
         var start = ByteString.CopyFromUtf8(Prefix);
-        var response = store.Range(new RangeRequest { Key = start, RangeEnd = Config.PrefixEnd(start) });
+        var response = store.SystemKeyspace.Range(new RangeRequest { Key = start, RangeEnd = Config.PrefixEnd(start) });
         return [.. response.Kvs.Select(static kv => Member.Parser.ParseFrom(kv.Value))];
     }
 
@@ -46,12 +46,12 @@ public sealed class MemberRecords(string prefix)
         }
 
         txn.Success.Add(new RequestOp { RequestPut = new PutRequest { Key = key, Value = member.ToByteString() } });
-        var response = await node.ProposeAsync<TxnResponse>(new Command { Txn = txn }, cancellationToken);
+        var response = await node.ProposeAsync<TxnResponse>(new Command { Txn = txn, Keyspace = KeyspaceKind.System }, cancellationToken);
         return response.Succeeded;
     }
 
     public async ValueTask DeleteAsync(ConclaveNode node, ulong id, CancellationToken cancellationToken) =>
-        await node.ProposeAsync<DeleteRangeResponse>(new Command { DeleteRange = new DeleteRangeRequest { Key = Key(id) } }, cancellationToken);
+        await node.ProposeAsync<DeleteRangeResponse>(new Command { DeleteRange = new DeleteRangeRequest { Key = Key(id) }, Keyspace = KeyspaceKind.System }, cancellationToken);
 
     private static class Config
     {

@@ -1,3 +1,4 @@
+using Conclave.Api.Raft;
 using Google.Protobuf;
 
 namespace Conclave.Storage.Leases;
@@ -5,7 +6,7 @@ namespace Conclave.Storage.Leases;
 /// <summary>
 /// Leases known to the state machine and the keys attached to each. Deadlines are not state: the leader's
 /// clock decides expiry and proposes a revoke through the log, so every member deletes the same keys at the
-/// same revision.
+/// same revision. A lease may hold keys of both keyspaces (ADR 0012); a revoke deletes them all.
 /// </summary>
 public sealed class LeaseTable
 {
@@ -28,19 +29,19 @@ public sealed class LeaseTable
 
     public LeaseRecord? Remove(long id) => leases.Remove(id, out var lease) ? lease : null;
 
-    public void Attach(long id, ByteString key)
+    public void Attach(long id, ByteString key, KeyspaceKind keyspace = KeyspaceKind.User)
     {
         if (leases.TryGetValue(id, out var lease))
         {
-            lease.Keys.Add(key);
+            lease.KeysIn(keyspace).Add(key);
         }
     }
 
-    public void Detach(long id, ByteString key)
+    public void Detach(long id, ByteString key, KeyspaceKind keyspace = KeyspaceKind.User)
     {
         if (leases.TryGetValue(id, out var lease))
         {
-            lease.Keys.Remove(key);
+            lease.KeysIn(keyspace).Remove(key);
         }
     }
 
@@ -54,5 +55,11 @@ public sealed class LeaseRecord(long id, long ttl)
 
     public long Ttl { get; } = ttl;
 
+    /// <summary>Attached keys of the user keyspace: the only ones etcd's Lease API shows.</summary>
     public HashSet<ByteString> Keys { get; } = [];
+
+    /// <summary>Attached keys of the system keyspace (a delivery record's lease holds one).</summary>
+    public HashSet<ByteString> SystemKeys { get; } = [];
+
+    public HashSet<ByteString> KeysIn(KeyspaceKind keyspace) => keyspace == KeyspaceKind.System ? SystemKeys : Keys;
 }

@@ -1,20 +1,25 @@
 using Conclave.Api.Errors;
 using Conclave.Api.Etcd;
 using Conclave.Api.Mvcc;
+using Conclave.Api.Raft;
 using Conclave.Storage.Watch;
 using Google.Protobuf;
 
 namespace Conclave.Storage.Mvcc;
 
 /// <summary>
-/// The MVCC keyspace with etcd's semantics: one store-wide revision that every write transaction bumps once,
+/// The MVCC keyspace with etcd's semantics: one revision that every write transaction bumps once,
 /// per-key create/mod revision and version, reads at past revisions, compaction. Not thread-safe: the owner
-/// (<see cref="KeyValueStore"/>) serialises writers and readers.
+/// (<see cref="KeyValueStore"/>) serialises writers and readers. The store has two, each with its own revisions and
+/// history: the user keyspace and the system keyspace (ADR 0012).
 /// </summary>
-public sealed class Keyspace
+public sealed class Keyspace(KeyspaceKind kind = KeyspaceKind.User)
 {
     private readonly SortedSet<KeyHistory> ordered = new(KeyHistoryComparer.Instance);
     private readonly Dictionary<ByteString, KeyHistory> byKey = [];
+
+    /// <summary>Which of the store's keyspaces this is (leases record their keys per keyspace).</summary>
+    public KeyspaceKind Kind { get; } = kind;
 
     /// <summary>The newest revision; a fresh store is at revision 1, as etcd's is.</summary>
     public long Revision { get; private set; } = 1;

@@ -19,6 +19,9 @@ public sealed class WriteBatch
         Revision = keyspace.Revision + 1;
     }
 
+    /// <summary>The keyspace this transaction writes.</summary>
+    internal Keyspace Keyspace => keyspace;
+
     /// <summary>The revision this transaction writes at.</summary>
     public long Revision { get; }
 

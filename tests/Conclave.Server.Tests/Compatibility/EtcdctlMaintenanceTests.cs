@@ -121,6 +121,7 @@ public sealed class EtcdctlMaintenanceTests(NodeFixture fixture) : IClassFixture
     [Fact]
     public async Task Member_list_prints_this_member_with_its_urls_under_etcds_header()
     {
+        await Etcd.PutAsync(Endpoint, Keys.Unique("members"), "v");
         var json = EtcdJson.Parse(await Etcdctl.RunAsync(Endpoint, "member", "list", "-w", "json"));
         var plain = await Etcdctl.RunAsync(Endpoint, "member", "list");
 

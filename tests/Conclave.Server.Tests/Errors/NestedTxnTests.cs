@@ -3,7 +3,6 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using Conclave.Api.Etcd;
 using Conclave.Api.Raft;
-using Conclave.Server.Config;
 using Conclave.Server.Tests.Fixtures;
 using Conclave.Storage;
 using Google.Protobuf;
@@ -104,7 +103,7 @@ public sealed class NestedTxnTests(NodeFixture fixture) : IClassFixture<NodeFixt
     }
 
     /// <summary>
-    /// The deepest accepted txn, end to end in process: validated, guarded, encoded as a log entry, decoded and applied
+    /// The deepest accepted txn, end to end in process: validated (edge and log shape), encoded as a log entry, decoded and applied
     /// by a store, its response sized and formatted as JSON, all on a thread with a 256 KiB stack (a thread-pool
     /// thread has 1.5 MiB on Linux): the recursion at the limit is shallow.
     /// </summary>
@@ -121,7 +120,7 @@ public sealed class NestedTxnTests(NodeFixture fixture) : IClassFixture<NodeFixt
                 {
                     var parsed = TxnRequest.Parser.ParseFrom(txn.ToByteArray());
                     RequestValidator.ValidateTxn(parsed, 128);
-                    ReservedPrefixGuard.CheckTxn(parsed);
+                    CommandShape.Validate(new Command { Txn = parsed });
                     var entry = KeyValueStore.Encode([new Command { Txn = parsed }]);
                     using var store = new KeyValueStore();
                     response = (TxnResponse)store.Apply(1, entry).Single()!;

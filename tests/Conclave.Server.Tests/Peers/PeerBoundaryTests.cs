@@ -30,7 +30,7 @@ public sealed class PeerBoundaryTests(ITestOutputHelper output) : IAsyncLifetime
             var forwarding = new Forwarding.ForwardingClient(channel);
             // The reviewer's call: a batch in a format no member reads, which used to stop every member for good.
             var from = cluster[follower].Node.Consensus.Status.MemberId;
-            var batch = Batch(2, from, Put("/_conclave/config/evil", "x"));
+            var batch = Batch(3, from, Put("/_conclave/config/evil", "x"));
 
             await AssertUnimplemented(() => forwarding.ProposeAsync(new ForwardProposalRequest { FromMember = from, Batch = batch }).ResponseAsync);
             await AssertUnimplemented(() => forwarding.ReadIndexAsync(new ReadIndexRequest()).ResponseAsync);
@@ -55,7 +55,7 @@ public sealed class PeerBoundaryTests(ITestOutputHelper output) : IAsyncLifetime
 
     public static TheoryData<string> BadBatches() =>
     [
-        "format 2", "garbage", "empty", "no origin", "origin is not the sender", "origin is not a member", "no commands",
+        "format 3", "garbage", "empty", "no origin", "origin is not the sender", "origin is not a member", "no commands",
         "a command with no kind", "a put without a key", "a txn nested 33 deep", "a txn op without a request", "too large",
     ];
 
@@ -68,7 +68,7 @@ public sealed class PeerBoundaryTests(ITestOutputHelper output) : IAsyncLifetime
         var from = cluster[follower].Node.Consensus.Status.MemberId;
         var batch = kind switch
         {
-            "format 2" => Batch(2, from, Put("k", "v")),
+            "format 3" => Batch(3, from, Put("k", "v")),
             "garbage" => ByteString.CopyFrom([0x0A, 0xFF, 0xFF, 0xFF, 0x0F, 0x01]),
             "empty" => ByteString.Empty,
             "no origin" => new CommandBatch { FormatVersion = 1, Commands = { Put("k", "v") } }.ToByteString(),

@@ -25,7 +25,7 @@ export async function renderCluster(main) {
     leases.length ? h('table', { 'aria-label': 'Leases' },
       h('thead', null, h('tr', null, ['Lease', 'TTL (s)', 'Remaining (s)', 'Keys'].map(x => h('th', { scope: 'col' }, x)))),
       h('tbody', null, leases.map(l => h('tr', null, h('td', null, h('code', null, l.id)), h('td', null, l.ttl), h('td', null, l.remainingSeconds ?? '—'),
-        h('td', null, l.keys.length > 5 ? `${l.keys.slice(0, 5).join(', ')} and ${l.keys.length - 5} more` : l.keys.join(', '))))))
+        h('td', null, leaseKeys(l))))))
       : h('p', { class: 'muted' }, 'No leases.'),
     h('h2', null, `Locks and elections (${locks.length})`),
     locks.length ? h('table', { 'aria-label': 'Locks and elections' },
@@ -34,4 +34,10 @@ export async function renderCluster(main) {
         h('td', null, h('code', null, l.holder.key), l.kind === 'election' ? ` (${l.holder.value})` : ''), h('td', null, l.holder.createRevision), h('td', null, l.waiters.length)))))
       : h('p', { class: 'muted' }, 'No locks held.'));
   return null;
+}
+
+// A lease's user keys, then the system-keyspace records it holds (a delivery record's lease), at most five shown.
+function leaseKeys(l) {
+  const keys = [...l.keys, ...l.systemKeys.map(k => `${k} (system)`)];
+  return keys.length > 5 ? `${keys.slice(0, 5).join(', ')} and ${keys.length - 5} more` : keys.join(', ');
 }

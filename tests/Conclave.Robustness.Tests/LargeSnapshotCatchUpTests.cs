@@ -49,11 +49,15 @@ public sealed partial class LargeSnapshotCatchUpTests(ITestOutputHelper output)
             TimeSpan.FromSeconds(60),
             "the restarted follower to start fetching the leader's snapshot");
 
-        // Mid-transfer: reset every TCP connection to the leader's peer port (the fetch, and Raft's own).
-        var peerPort = new Uri(cluster[leader].PeerUrl).Port;
-        var cut = Process.Start(new ProcessStartInfo("ss", ["-K", "dst", "127.0.0.1", "dport", "=", $":{peerPort}"]) { RedirectStandardOutput = true, RedirectStandardError = true })!;
-        await cut.WaitForExitAsync();
-        Assert.True(cut.ExitCode == 0, $"ss -K failed ({cut.ExitCode}): {await cut.StandardError.ReadToEndAsync()} (the test needs root and the kernel's socket destroy support)");
+        // Mid-transfer: reset every TCP connection to the other members' peer ports (the fetch, and Raft's own). All of
+        // them: under this load the leader may have changed since the start, and the image comes from whoever leads now.
+        foreach (var other in Enumerable.Range(0, 3).Where(i => i != lagging))
+        {
+            var peerPort = new Uri(cluster[other].PeerUrl).Port;
+            var cut = Process.Start(new ProcessStartInfo("ss", ["-K", "dst", "127.0.0.1", "dport", "=", $":{peerPort}"]) { RedirectStandardOutput = true, RedirectStandardError = true })!;
+            await cut.WaitForExitAsync();
+            Assert.True(cut.ExitCode == 0, $"ss -K failed ({cut.ExitCode}): {await cut.StandardError.ReadToEndAsync()} (the test needs root and the kernel's socket destroy support)");
+        }
 
         await Eventually.WaitAsync(
             async ct =>

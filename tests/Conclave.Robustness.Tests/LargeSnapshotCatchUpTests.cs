@@ -23,7 +23,7 @@ public sealed partial class LargeSnapshotCatchUpTests(ITestOutputHelper output)
     private const int ValueBytes = 16 * 1024;
 
     [Fact]
-    public async Task A_follower_behind_a_200_MB_state_catches_up_through_a_cut_connection()
+    public async Task A_follower_behind_a_large_state_catches_up_through_a_cut_connection()
     {
         await using var cluster = await ProcessCluster.StartAsync(3, output, ["--snapshot-count", "2000", "--quota-backend-bytes", (4L << 30).ToString(CultureInfo.InvariantCulture)]);
         var leader = await cluster.WaitForLeaderAsync();

@@ -82,7 +82,8 @@ public sealed partial class LargeSnapshotCatchUpTests(ITestOutputHelper output)
         using var http = new HttpClient { BaseAddress = new Uri(cluster[lagging].HttpUrl) };
         var metrics = await http.GetStringAsync("/metrics");
         Assert.Contains("conclave_cluster_snapshot_received", metrics, StringComparison.Ordinal);
-        Assert.Contains("conclave_cluster_snapshot_fetch_interruptions", metrics, StringComparison.Ordinal);
+        Assert.Contains("conclave_cluster_snapshot_fetch_interruptions_total", metrics, StringComparison.Ordinal);
+        Assert.Contains("conclave_cluster_snapshot_fetch_expected ", metrics, StringComparison.Ordinal); // the progress gauge
 
         await workload.WaitForAcksAsync(workload.AckCount + 100);
         await workload.StopAsync();

@@ -6,9 +6,10 @@ using System.Text;
 namespace Conclave.Server;
 
 /// <summary>
-/// Carries the counters and histograms that other components publish through System.Diagnostics.Metrics
-/// (meters named "Conclave.*" other than the server's own) into the Prometheus text at <c>/metrics</c>:
-/// counters as <c>_total</c>, histograms as <c>_sum</c> / <c>_count</c>. Names: dots become underscores.
+/// Carries the counters, histograms and observable gauges that other components publish through
+/// System.Diagnostics.Metrics (meters named "Conclave.*" other than the server's own) into the Prometheus text at
+/// <c>/metrics</c>: counters as <c>_total</c>, histograms as <c>_sum</c> / <c>_count</c>, gauges as their value when
+/// scraped. Names: dots become underscores.
 /// </summary>
 public sealed class MeterBridge : IDisposable
 {
@@ -20,9 +21,12 @@ public sealed class MeterBridge : IDisposable
         listener.InstrumentPublished = (instrument, l) =>
         {
             if (instrument.Meter.Name.StartsWith("Conclave.", StringComparison.Ordinal) && instrument.Meter.Name != "Conclave.Server"
-                && instrument.GetType().Name is var kind && (kind.StartsWith("Counter", StringComparison.Ordinal) || kind.StartsWith("Histogram", StringComparison.Ordinal)))
+                && instrument.GetType().Name is var kind
+                && (kind.StartsWith("Counter", StringComparison.Ordinal) || kind.StartsWith("Histogram", StringComparison.Ordinal)
+                    || kind.StartsWith("ObservableGauge", StringComparison.Ordinal)))
             {
-                aggregates.TryAdd(instrument, new Aggregate(kind.StartsWith("Counter", StringComparison.Ordinal)));
+                aggregates.TryAdd(instrument, new Aggregate(
+                    kind.StartsWith("Counter", StringComparison.Ordinal) ? Kind.Counter : kind.StartsWith("Histogram", StringComparison.Ordinal) ? Kind.Histogram : Kind.Gauge));
                 l.EnableMeasurementEvents(instrument);
             }
         };
@@ -42,10 +46,17 @@ public sealed class MeterBridge : IDisposable
 
     public void WritePrometheus(StringBuilder text)
     {
+        listener.RecordObservableInstruments();
         foreach (var (instrument, a) in aggregates.OrderBy(p => p.Key.Name, StringComparer.Ordinal))
         {
             var name = instrument.Name.Replace('.', '_');
-            if (a.IsCounter)
+            if (a.Kind == Kind.Gauge)
+            {
+                text.Append("# HELP ").Append(name).Append(' ').AppendLine(instrument.Description);
+                text.Append("# TYPE ").Append(name).AppendLine(" gauge");
+                text.Append(CultureInfo.InvariantCulture, $"{name} {a.Sum}\n");
+            }
+            else if (a.Kind == Kind.Counter)
             {
                 text.Append("# HELP ").Append(name).Append("_total ").AppendLine(instrument.Description);
                 text.Append("# TYPE ").Append(name).AppendLine("_total counter");
@@ -62,13 +73,20 @@ public sealed class MeterBridge : IDisposable
 
     public void Dispose() => listener.Dispose();
 
-    private sealed class Aggregate(bool isCounter)
+    private enum Kind
+    {
+        Counter,
+        Histogram,
+        Gauge,
+    }
+
+    private sealed class Aggregate(Kind kind)
     {
         private readonly Lock gate = new();
         private double sum;
         private long count;
 
-        public bool IsCounter { get; } = isCounter;
+        public Kind Kind { get; } = kind;
 
         public double Sum
         {
@@ -84,7 +102,8 @@ public sealed class MeterBridge : IDisposable
         {
             lock (gate)
             {
-                sum += value;
+                // A gauge reports its value when observed; counters and histograms accumulate.
+                sum = Kind == Kind.Gauge ? value : sum + value;
                 count++;
             }
         }

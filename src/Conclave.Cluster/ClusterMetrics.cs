@@ -9,7 +9,7 @@ internal sealed class ClusterMetrics : IDisposable
 
     private readonly Meter meter;
 
-    public ClusterMetrics(Func<long> appliedIndex, Func<long> commitIndex)
+    public ClusterMetrics(Func<long> appliedIndex, Func<long> commitIndex, Func<long> firstLogIndex)
     {
         meter = new Meter(MeterName);
         Proposals = meter.CreateCounter<long>("conclave.cluster.proposals", "{command}", "Commands proposed on this member");
@@ -26,6 +26,8 @@ internal sealed class ClusterMetrics : IDisposable
         SnapshotBytesSent = meter.CreateCounter<long>("conclave.cluster.snapshot.sent", "By", "Snapshot bytes this member served to peers");
         meter.CreateObservableGauge("conclave.cluster.applied_index", appliedIndex, "{entry}", "Highest log index applied on this member");
         meter.CreateObservableGauge("conclave.cluster.commit_index", commitIndex, "{entry}", "Highest log index known committed");
+        meter.CreateObservableGauge("conclave.cluster.log.first_index", firstLogIndex, "{entry}",
+            "First index the log still holds: a peer behind it catches up by snapshot");
     }
 
     public Counter<long> Proposals { get; }

@@ -74,6 +74,9 @@ internal sealed class RaftLog : IReplaySink, IAsyncDisposable
 
     public long LastAppliedIndex => Volatile.Read(ref appliedIndex);
 
+    /// <summary>The first index the log still holds (entries before it are in a snapshot only).</summary>
+    public long FirstEntryIndex => Volatile.Read(ref baseIndex) + 1;
+
     public long Term => Volatile.Read(ref term);
 
     /// <summary>Flushes so far, each one write and one fdatasync (for tests and metrics).</summary>

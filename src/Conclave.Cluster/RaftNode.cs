@@ -159,7 +159,7 @@ public sealed partial class RaftNode : IConsensus
         DataDirectoryCheck.Prepare(dataDirectory, logger);
         RaftLog? wal = null;
         PersistentStateShell? shell = null;
-        var metrics = new ClusterMetrics(() => wal?.LastAppliedIndex ?? 0, () => wal?.LastCommittedEntryIndex ?? 0);
+        var metrics = new ClusterMetrics(() => wal?.LastAppliedIndex ?? 0, () => wal?.LastCommittedEntryIndex ?? 0, () => wal?.FirstEntryIndex ?? 0);
         // A lagging member fetches snapshot images from the member that described them, once this node runs.
         RaftNode? node = null;
         SnapshotChunkSource fetch = (snapshot, offset, token) =>

@@ -31,6 +31,7 @@ public sealed class SnapshotCatchUpTests(ITestOutputHelper output)
             async ct => (await cluster.StatusAsync(leader, ct)).RaftIndex > behindFrom + 3000,
             TimeSpan.FromSeconds(60),
             "the leader's log to move well past several snapshots while the follower is down");
+        await LogStart.WaitPastAsync(cluster, lagging, (long)behindFrom, TimeSpan.FromSeconds(60));
 
         // Back under load: it must receive a snapshot (its log position was truncated away) and catch up.
         await cluster[lagging].RestartWithoutWaitingAsync();

@@ -29,7 +29,7 @@ public sealed class SnapshotInstallTests : IDisposable
     public async Task RepeatedInstallsWhileTheFlusherIsBusyKeepTheLogWorking()
     {
         var follower = new RecordingStateMachine();
-        using var metrics = new ClusterMetrics(static () => 0, static () => 0);
+        using var metrics = new ClusterMetrics(static () => 0, static () => 0, static () => 0);
         var adapter = new SnapshottingStateMachine(follower, Path.Combine(root, "snap"), 1_000_000, 1L << 40, 1, static (_, _, _) => throw new SnapshotGoneException("no peers here"), NullLogger.Instance, metrics, TimeProvider.System);
         await using var _ = adapter;
         var log = await RaftLog.OpenAsync(Path.Combine(root, "log"), 1024 * 1024, adapter, NullLogger.Instance, CancellationToken.None);

@@ -14,7 +14,7 @@ namespace Conclave.Cluster.Tests;
 public sealed class RaftLogTests : IAsyncDisposable
 {
     private readonly string root = Path.Combine(Path.GetTempPath(), "conclave-raftlog-tests", Guid.NewGuid().ToString("N"));
-    private readonly ClusterMetrics metrics = new(static () => 0, static () => 0);
+    private readonly ClusterMetrics metrics = new(static () => 0, static () => 0, static () => 0);
     private readonly List<IAsyncDisposable> opened = [];
     private int copies;
 

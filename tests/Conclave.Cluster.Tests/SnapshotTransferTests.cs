@@ -13,7 +13,7 @@ namespace Conclave.Cluster.Tests;
 public sealed class SnapshotTransferTests : IDisposable
 {
     private readonly string root = Directory.CreateTempSubdirectory("conclave-snapxfer-").FullName;
-    private readonly ClusterMetrics metrics = new(static () => 0, static () => 0);
+    private readonly ClusterMetrics metrics = new(static () => 0, static () => 0, static () => 0);
 
     public void Dispose()
     {

@@ -24,6 +24,10 @@ internal sealed class ClusterMetrics : IDisposable
         SnapshotFetchInterruptions = meter.CreateCounter<long>("conclave.cluster.snapshot.fetch_interruptions", "{interruption}", "Snapshot fetches that stopped early and resumed from the bytes already received");
         SnapshotBytesReceived = meter.CreateCounter<long>("conclave.cluster.snapshot.received", "By", "Snapshot bytes this member received from peers");
         SnapshotBytesSent = meter.CreateCounter<long>("conclave.cluster.snapshot.sent", "By", "Snapshot bytes this member served to peers");
+        PeerRequests = meter.CreateCounter<long>("conclave.cluster.peer.requests", "{request}", "Requests this member sent on other members' request channels, by kind");
+        PeerRequestFailures = meter.CreateCounter<long>("conclave.cluster.peer.request_failures", "{request}", "Requests to other members that failed, by kind and error (not_applied, unavailable, refused, unreachable, connection_lost, cancelled, failed)");
+        PeerRequestsServed = meter.CreateCounter<long>("conclave.cluster.peer.requests_served", "{request}", "Requests from other members served on this member's request channel, by kind");
+        PeerRequestsRefused = meter.CreateCounter<long>("conclave.cluster.peer.request_connections_refused", "{connection}", "Request channel connections closed for a protocol error (a frame too large, of an unknown version or type)");
         meter.CreateObservableGauge("conclave.cluster.applied_index", appliedIndex, "{entry}", "Highest log index applied on this member");
         meter.CreateObservableGauge("conclave.cluster.commit_index", commitIndex, "{entry}", "Highest log index known committed");
         meter.CreateObservableGauge("conclave.cluster.log.first_index", firstLogIndex, "{entry}",
@@ -53,6 +57,14 @@ internal sealed class ClusterMetrics : IDisposable
     public Counter<long> SnapshotBytesReceived { get; }
 
     public Counter<long> SnapshotBytesSent { get; }
+
+    public Counter<long> PeerRequests { get; }
+
+    public Counter<long> PeerRequestFailures { get; }
+
+    public Counter<long> PeerRequestsServed { get; }
+
+    public Counter<long> PeerRequestsRefused { get; }
 
     /// <summary>Reports how far the snapshot being fetched is (bytes here, bytes in all; both 0 when none is).</summary>
     public void ObserveSnapshotFetch(Func<long> received, Func<long> expected)

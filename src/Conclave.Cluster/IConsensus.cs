@@ -22,34 +22,18 @@ public interface IConsensus : IAsyncDisposable
     ValueTask ReadBarrierAsync(CancellationToken cancellationToken = default);
 
     /// <summary>
-    /// Leader side of forwarding: checks a batch member <paramref name="fromMember"/> forwarded (a serialized
-    /// <see cref="CommandBatch"/> with that member as its origin; ADR 0008), appends it as one entry and returns once it
-    /// is committed.
+    /// Requests of the application that only the leader answers (lease renewals, remaining TTLs, membership changes made
+    /// on a follower), carried on the peer listener's request channel.
     /// </summary>
-    /// <exception cref="ArgumentException">The batch was refused by the check; nothing was appended.</exception>
-    /// <exception cref="ConsensusUnavailableException">
-    /// Not the leader (<see cref="ConsensusUnavailableException.NotApplied"/>), or the outcome is unknown.
-    /// </exception>
-    ValueTask AppendForwardedAsync(ulong fromMember, ReadOnlyMemory<byte> batch, CancellationToken cancellationToken);
+    ILeaderRequests LeaderRequests { get; }
 
     /// <summary>
-    /// Leader side of a follower's linearizable read (Raft's ReadIndex): confirms this member still leads a
-    /// quorum and returns the commit index the follower must apply before it reads.
+    /// Waits for a leader and asks it for its commit index, confirmed with its quorum (Raft's ReadIndex), or null when
+    /// this member leads: how far this member trails the leader.
     /// </summary>
-    /// <exception cref="ConsensusUnavailableException">Not the leader (<see cref="ConsensusUnavailableException.NotApplied"/>).</exception>
-    ValueTask<long> ConfirmLeadershipAsync(CancellationToken cancellationToken);
-
-    /// <summary>
-    /// Waits for a leader and returns a gRPC invoker for its client URL, or null when this member leads: for
-    /// requests only the leader can answer (lease keep-alives, remaining TTLs).
-    /// </summary>
-    ValueTask<Grpc.Core.CallInvoker?> LeaderInvokerAsync(CancellationToken cancellationToken);
-
-    /// <summary>
-    /// Waits for a leader and returns a gRPC invoker for conclave.cluster.v1.Forwarding on its peer listener, or null
-    /// when this member leads: for member-to-member requests (lease renewals, read indexes).
-    /// </summary>
-    ValueTask<Grpc.Core.CallInvoker?> LeaderPeerInvokerAsync(CancellationToken cancellationToken);
+    /// <exception cref="ConsensusUnavailableException">The member asked does not lead (any more), or this member is a learner.</exception>
+    /// <exception cref="Peers.PeerRequestException">The leader could not be reached.</exception>
+    ValueTask<long?> LeaderCommitIndexAsync(CancellationToken cancellationToken);
 
     /// <summary>
     /// The current members with their client URLs (learned from each member's advertised metadata; a member
@@ -70,16 +54,6 @@ public interface IConsensus : IAsyncDisposable
     /// <exception cref="MembershipException">No such member, the last member, or another change in progress.</exception>
     /// <exception cref="ConsensusUnavailableException">Not the leader, or the outcome is unknown.</exception>
     ValueTask RemoveMemberAsync(ulong memberId, CancellationToken cancellationToken);
-
-    /// <summary>
-    /// A notice on the peer listener said this member was removed: asks the members of this member's own
-    /// configuration (over the peer channel, never an address the notice names) and, when a leader of this cluster in
-    /// a term at least this member's answers a configuration without it, cancels <see cref="Removed"/>.
-    /// </summary>
-    ValueTask ConfirmRemovedAsync(CancellationToken cancellationToken);
-
-    /// <summary>This member's view of the configuration, for a peer confirming its own removal.</summary>
-    Api.ClusterInternal.ConfigurationResponse DescribeConfiguration();
 
     /// <summary>
     /// Leader side of a learner's feed (<c>Forwarding/Follow</c>): streams the committed log after

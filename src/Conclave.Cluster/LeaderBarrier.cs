@@ -1,6 +1,5 @@
-using Conclave.Api.ClusterInternal;
+using Conclave.Cluster.Peers;
 using DotNext.Net.Cluster.Consensus.Raft;
-using Grpc.Core;
 
 namespace Conclave.Cluster;
 
@@ -9,13 +8,14 @@ namespace Conclave.Cluster;
 /// answers its commit index; this member then waits until it has applied that index. A follower never trusts
 /// its own view of the commit index. On the leader itself this is DotNext's strong read barrier.
 /// </summary>
-internal sealed class LeaderBarrier(RaftCluster cluster, IPersistentState log, LeaderLink link, ulong localMember, Func<Task> restored)
+internal sealed class LeaderBarrier(RaftCluster cluster, IPersistentState log, LeaderLink link, PeerRequestClients requests, ulong localMember, Func<Task> restored)
 {
     /// <summary>
     /// Passes one barrier through <paramref name="leader"/>. Afterwards this member has applied every entry that
     /// was committed when the barrier began.
     /// </summary>
-    /// <exception cref="RpcException">The remote leader refused (not leader any more) or was unreachable.</exception>
+    /// <exception cref="ConsensusUnavailableException">The leader asked does not lead (any more): <see cref="ConsensusUnavailableException.NotApplied"/>.</exception>
+    /// <exception cref="PeerRequestException">The remote leader could not be reached, or the connection dropped.</exception>
     public async Task PassAsync(RaftClusterMember leader, CancellationToken cancellationToken)
     {
         if (link.IsLocal(leader))
@@ -36,10 +36,8 @@ internal sealed class LeaderBarrier(RaftCluster cluster, IPersistentState log, L
             return;
         }
 
-        var response = await new Forwarding.ForwardingClient(link.ConnectPeer(leader))
-            .ReadIndexAsync(new ReadIndexRequest { FromMember = localMember }, cancellationToken: cancellationToken)
-            .ConfigureAwait(false);
-        await log.WaitForApplyAsync(response.CommitIndex, cancellationToken).ConfigureAwait(false);
+        var (commitIndex, _) = await RaftNode.ReadIndexAsync(requests, leader.EndPoint, localMember, cancellationToken).ConfigureAwait(false);
+        await log.WaitForApplyAsync(commitIndex, cancellationToken).ConfigureAwait(false);
         // A snapshot from the leader counts as applied once it is received; its state is loaded in the background.
         await restored().WaitAsync(cancellationToken).ConfigureAwait(false);
     }

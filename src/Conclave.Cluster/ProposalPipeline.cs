@@ -1,11 +1,9 @@
 using System.Runtime.CompilerServices;
 using System.Threading.Channels;
-using Conclave.Api.ClusterInternal;
 using Conclave.Api.Errors;
 using Conclave.Api.Raft;
+using Conclave.Cluster.Peers;
 using DotNext.Net.Cluster.Consensus.Raft;
-using Google.Protobuf;
-using Grpc.Core;
 using Microsoft.Extensions.Logging;
 
 namespace Conclave.Cluster;
@@ -30,6 +28,7 @@ internal sealed class ProposalPipeline : IAsyncDisposable
     private readonly SemaphoreSlim inFlight;
     private readonly LeaderLink link;
     private readonly LeaderBarrier barrier;
+    private readonly PeerRequestClients requests;
     private readonly PendingBatches pending;
     private readonly Task loop;
 
@@ -38,6 +37,7 @@ internal sealed class ProposalPipeline : IAsyncDisposable
         IPersistentState log,
         LeaderLink link,
         LeaderBarrier barrier,
+        PeerRequestClients requests,
         PendingBatches pending,
         RaftNodeOptions options,
         ClusterMetrics metrics,
@@ -47,6 +47,7 @@ internal sealed class ProposalPipeline : IAsyncDisposable
         this.cluster = cluster;
         this.link = link;
         this.barrier = barrier;
+        this.requests = requests;
         this.pending = pending;
         this.log = log;
         this.options = options;
@@ -247,7 +248,7 @@ internal sealed class ProposalPipeline : IAsyncDisposable
                 {
                     await barrier.PassAsync(leader, token).ConfigureAwait(false);
                 }
-                catch (Exception e) when (e is RpcException or NotLeaderException or ConsensusUnavailableException or QuorumUnreachableException)
+                catch (Exception e) when (e is PeerRequestException or NotLeaderException or ConsensusUnavailableException or QuorumUnreachableException)
                 {
                     await WaitForChangeOrPauseAsync(leader, token).ConfigureAwait(false);
                     continue;
@@ -291,38 +292,33 @@ internal sealed class ProposalPipeline : IAsyncDisposable
             }
             else
             {
-                var invoker = link.ConnectPeer(leader);
-
                 try
                 {
                     metrics.ForwardedBatches.Add(1);
-                    await new Forwarding.ForwardingClient(invoker)
-                        .ProposeAsync(
-                            new ForwardProposalRequest { FromMember = pending.LocalMember, Batch = UnsafeByteOperations.UnsafeWrap(batch.Payload) },
-                            cancellationToken: token)
-                        .ConfigureAwait(false);
+                    await RaftNode.ProposeAsync(requests, leader.EndPoint, pending.LocalMember, batch.Payload, token).ConfigureAwait(false);
                 }
-                catch (RpcException e) when (e.StatusCode == StatusCode.FailedPrecondition)
+                catch (ConsensusUnavailableException e) when (e.NotApplied)
                 {
                     // It is not (or no longer) the leader and did not append the batch.
                     await WaitForChangeOrPauseAsync(leader, token).ConfigureAwait(false);
                     continue;
                 }
-                catch (RpcException e) when (e.StatusCode == StatusCode.InvalidArgument)
+                catch (ArgumentException e)
                 {
                     // The leader refused the batch before appending it (ADR 0008): no other leader would take it either.
-                    Log.ForwardedBatchRefused(logger, batch.Count, e.Status.Detail);
-                    batch.Fail(new ConclaveErrorException(ErrorCode.InvalidArgument, e.Status.Detail));
+                    Log.ForwardedBatchRefused(logger, batch.Count, e.Message);
+                    batch.Fail(new ConclaveErrorException(ErrorCode.InvalidArgument, e.Message));
                     return;
                 }
-                catch (RpcException e) when (!token.IsCancellationRequested && NeverReachedLeader(e))
+                catch (PeerRequestException e) when (!e.Sent && !token.IsCancellationRequested)
                 {
                     // No connection was made (e.g. refused: the leader is down), so nothing was sent.
                     await WaitForChangeOrPauseAsync(leader, token).ConfigureAwait(false);
                     continue;
                 }
-                catch (RpcException) when (!token.IsCancellationRequested)
+                catch (Exception e) when (e is PeerRequestException or ConsensusUnavailableException && !token.IsCancellationRequested)
                 {
+                    // The connection dropped mid-request, or the leader lost its lead before the entry committed.
                     mayHaveAppended = leader;
                     continue;
                 }
@@ -333,26 +329,6 @@ internal sealed class ProposalPipeline : IAsyncDisposable
             // which the top of the loop turns into a check with the next leader.
             mayHaveAppended = leader;
         }
-    }
-
-    /// <summary>Whether the call failed before a connection to the leader existed, so the batch never left.</summary>
-    private static bool NeverReachedLeader(RpcException e)
-    {
-        if (e.StatusCode != StatusCode.Unavailable)
-        {
-            return false;
-        }
-
-        for (var inner = e.Status.DebugException; inner is not null; inner = inner.InnerException)
-        {
-            if (inner is System.Net.Http.HttpRequestException { HttpRequestError: System.Net.Http.HttpRequestError.ConnectionError }
-                || inner is System.Net.Sockets.SocketException { SocketErrorCode: System.Net.Sockets.SocketError.ConnectionRefused })
-            {
-                return true;
-            }
-        }
-
-        return false;
     }
 
     /// <summary>

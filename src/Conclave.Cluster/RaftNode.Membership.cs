@@ -167,18 +167,16 @@ public sealed partial class RaftNode
         try
         {
             using var notify = new CancellationTokenSource(TimeSpan.FromSeconds(2));
-            await new Api.ClusterInternal.Forwarding.ForwardingClient(link.ConnectPeer(member.EndPoint))
-                .RemovedAsync(new Api.ClusterInternal.RemovedNotice { MemberId = memberId }, cancellationToken: notify.Token)
-                .ConfigureAwait(false);
+            await NotifyRemovedAsync(member.EndPoint, memberId, notify.Token).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is Grpc.Core.RpcException or OperationCanceledException)
+        catch (Exception e) when (e is Peers.PeerRequestException or ConsensusUnavailableException or OperationCanceledException)
         {
             // Best effort: without the notice it finds no leader and reports itself unhealthy.
         }
     }
 
-    /// <inheritdoc />
-    public Api.ClusterInternal.ConfigurationResponse DescribeConfiguration()
+    /// <summary>This member's view of the configuration, for a peer confirming its own removal.</summary>
+    internal Api.ClusterInternal.ConfigurationResponse DescribeConfiguration()
     {
         var response = new Api.ClusterInternal.ConfigurationResponse
         {
@@ -191,8 +189,12 @@ public sealed partial class RaftNode
         return response;
     }
 
-    /// <inheritdoc />
-    public async ValueTask ConfirmRemovedAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// A notice on the peer listener said this member was removed: asks the members of this member's own
+    /// configuration (over the request channel, never an address the notice names) and, when a leader of this cluster in
+    /// a term at least this member's answers a configuration without it, cancels <see cref="Removed"/>.
+    /// </summary>
+    internal async ValueTask ConfirmRemovedAsync(CancellationToken cancellationToken)
     {
         // A notice proves nothing by itself: ask the members of this member's own configuration (never an address
         // the notice names), and believe a leader of this cluster, in a term at least this member's, whose
@@ -204,16 +206,14 @@ public sealed partial class RaftNode
             {
                 using var ask = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, stopping.Token);
                 ask.CancelAfter(TimeSpan.FromSeconds(1));
-                var view = await new Api.ClusterInternal.Forwarding.ForwardingClient(link.ConnectPeer(member.EndPoint))
-                    .ConfigurationAsync(new Api.ClusterInternal.ConfigurationRequest(), cancellationToken: ask.Token)
-                    .ConfigureAwait(false);
+                var view = await AskConfigurationAsync(member.EndPoint, ask.Token).ConfigureAwait(false);
                 if (view.IsLeader && view.ClusterId == ClusterId && view.Term >= term && view.MemberIds.Count > 0 && !view.MemberIds.Contains(topology.Local.Id))
                 {
                     MarkRemoved();
                     return;
                 }
             }
-            catch (Exception e) when (e is Grpc.Core.RpcException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
+            catch (Exception e) when (e is Peers.PeerRequestException or ConsensusUnavailableException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
             {
                 // Not reachable: ask the next one.
             }

@@ -37,6 +37,9 @@ public sealed partial class RaftNode : IConsensus
     private readonly string dataDirectory;
     private readonly Peers.PeerListener? ownedPeers;
     private readonly Task snapshotServer;
+    private readonly Peers.PeerRequestClients requestClients;
+    private readonly LeaderRequests leaderRequests;
+    private readonly Task requestServer;
     private readonly IReplicatedStateMachine appliedMachine;
     private ulong clusterId;
     private bool adoptClusterId;
@@ -78,10 +81,13 @@ public sealed partial class RaftNode : IConsensus
         this.metrics = metrics;
         this.logger = logger;
         link = new LeaderLink(cluster, shell, topology);
-        leaderBarrier = new LeaderBarrier(cluster, shell, link, topology.Local.Id, () => stateMachine.Restored);
+        var requestOptions = Peers.PeerRequestOptions.For(options);
+        requestClients = new Peers.PeerRequestClients(requestOptions, metrics, logger);
+        leaderRequests = new LeaderRequests(link, requestClients, () => isLearner ? NotForLearner("requests to the leader") : null);
+        leaderBarrier = new LeaderBarrier(cluster, shell, link, requestClients, topology.Local.Id, () => stateMachine.Restored);
         var pending = new PendingBatches(topology.Local.Id);
         stateMachine.Pending = pending;
-        pipeline = new ProposalPipeline(cluster, shell, link, leaderBarrier, pending, options, metrics, logger, stopping.Token);
+        pipeline = new ProposalPipeline(cluster, shell, link, leaderBarrier, requestClients, pending, options, metrics, logger, stopping.Token);
         barriers = new ReadBarrierCoalescer(BarrierRoundAsync);
         commitAnnouncer = new ReadBarrierCoalescer(AnnounceCommitAsync);
         cluster.LeaderChanged += OnLeaderChanged;
@@ -89,6 +95,8 @@ public sealed partial class RaftNode : IConsensus
         cluster.MemberAdded += OnMemberAdded;
         joiner = Task.Run(JoinLoopAsync);
         snapshotServer = Task.Run(() => ServeSnapshotFetchesAsync(peers));
+        var requests = new Peers.PeerRequestServer(peers.RequestConnections, ServePeerRequestAsync, requestOptions, metrics, logger);
+        requestServer = Task.Run(() => requests.RunAsync(stopping.Token));
         // A member started to join a running cluster may have been added as a learner: find out, and follow if so.
         learnerLoop = inConfiguration ? Task.CompletedTask : Task.Run(LearnerLoopAsync);
     }
@@ -362,8 +370,8 @@ public sealed partial class RaftNode : IConsensus
     /// <exception cref="ConsensusUnavailableException">
     /// Not the leader (<see cref="ConsensusUnavailableException.NotApplied"/>), or the outcome is unknown.
     /// </exception>
-    /// <inheritdoc />
-    public async ValueTask AppendForwardedAsync(ulong fromMember, ReadOnlyMemory<byte> batch, CancellationToken cancellationToken)
+    /// <exception cref="ArgumentException">The batch was refused by the check (ADR 0008); nothing was appended.</exception>
+    internal async ValueTask AppendForwardedAsync(ulong fromMember, ReadOnlyMemory<byte> batch, CancellationToken cancellationToken)
     {
         if (stopping.IsCancellationRequested)
         {
@@ -416,8 +424,7 @@ public sealed partial class RaftNode : IConsensus
     /// index the follower must apply before it reads.
     /// </summary>
     /// <exception cref="ConsensusUnavailableException">Not the leader (<see cref="ConsensusUnavailableException.NotApplied"/>).</exception>
-    /// <inheritdoc />
-    public async ValueTask<long> ConfirmLeadershipAsync(CancellationToken cancellationToken)
+    internal async ValueTask<long> ConfirmLeadershipAsync(CancellationToken cancellationToken)
     {
         if (!IsLeader)
         {
@@ -469,30 +476,6 @@ public sealed partial class RaftNode : IConsensus
         // Added but not joined yet (the leader keeps trying): listed as etcd lists an unstarted member, without a name.
         result.AddRange(joining.Values.Select(static j => new MemberInfo(j.Id, "", [j.PeerUrl], [], IsLearner: false)));
         return result;
-    }
-
-    /// <inheritdoc />
-    public async ValueTask<Grpc.Core.CallInvoker?> LeaderInvokerAsync(CancellationToken cancellationToken)
-    {
-        if (isLearner)
-        {
-            throw NotForLearner("lease keep-alives or leader requests");
-        }
-
-        var leader = await link.WaitForLeaderAsync(cancellationToken).ConfigureAwait(false);
-        return link.IsLocal(leader) ? null : await link.ConnectClientAsync(leader, cancellationToken).ConfigureAwait(false);
-    }
-
-    /// <inheritdoc />
-    public async ValueTask<Grpc.Core.CallInvoker?> LeaderPeerInvokerAsync(CancellationToken cancellationToken)
-    {
-        if (isLearner)
-        {
-            throw NotForLearner("lease keep-alives or leader requests");
-        }
-
-        var leader = await link.WaitForLeaderAsync(cancellationToken).ConfigureAwait(false);
-        return link.IsLocal(leader) ? null : link.ConnectPeer(leader);
     }
 
     private ConsensusUnavailableException NotLeaderHere()
@@ -555,16 +538,15 @@ public sealed partial class RaftNode : IConsensus
                     await leaderBarrier.PassAsync(leader, linked.Token).ConfigureAwait(false);
                     return;
                 }
-                catch (Exception e) when (e is Grpc.Core.RpcException { StatusCode: Grpc.Core.StatusCode.FailedPrecondition }
-                    or ConsensusUnavailableException { NotApplied: true })
+                catch (ConsensusUnavailableException e) when (e.NotApplied)
                 {
                     // That member stopped leading before it answered (ask the next one), or this member was named
                     // leader a moment before it took office (ask again once it has).
                     await link.WaitForChangeOrLeadershipAsync(leader, linked.Token).ConfigureAwait(false);
                 }
-                catch (Grpc.Core.RpcException e) when (!linked.IsCancellationRequested)
+                catch (Peers.PeerRequestException e) when (!linked.IsCancellationRequested)
                 {
-                    throw new ConsensusUnavailableException(ConsensusUnavailableReason.LeaderUnreachable, $"Read barrier failed: the leader could not be reached ({e.Status.Detail}).", e);
+                    throw new ConsensusUnavailableException(ConsensusUnavailableReason.LeaderUnreachable, $"Read barrier failed: the leader could not be reached ({e.Message}).", e);
                 }
             }
         }
@@ -663,6 +645,8 @@ public sealed partial class RaftNode : IConsensus
 
         await learnerLoop.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         await snapshotServer.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        await requestServer.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        await requestClients.DisposeAsync().ConfigureAwait(false);
         cluster.LeaderChanged -= OnLeaderChanged;
         cluster.MemberRemoved -= OnMemberRemoved;
         cluster.MemberAdded -= OnMemberAdded;

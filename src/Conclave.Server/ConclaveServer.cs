@@ -132,8 +132,9 @@ public sealed class ConclaveServer : IAsyncDisposable
                 configureLogging(l);
             }
         });
-        // The peer listener (Cluster's): Raft and the members' gRPC channel share the peer port; its gRPC connections are
-        // served by this host's HTTP/2 server, on that listener only (see PeerOnlyEndpoints).
+        // The peer listener (Cluster's): Raft, snapshots, member requests and the learner feed's gRPC channel share the peer
+        // port; Cluster serves all but the gRPC connections, which this host's HTTP/2 server serves, on that listener only
+        // (see PeerOnlyEndpoints).
         Cluster.Peers.PeerListener peers;
         try
         {
@@ -168,12 +169,7 @@ public sealed class ConclaveServer : IAsyncDisposable
             .AddServiceOptions<LeaseService>(static o => o.Interceptors.Add<ErrorMappingInterceptor>())
             .AddServiceOptions<Concurrency.LockService>(static o => o.Interceptors.Add<ErrorMappingInterceptor>())
             .AddServiceOptions<Concurrency.ElectionService>(static o => o.Interceptors.Add<ErrorMappingInterceptor>())
-            .AddServiceOptions<ForwardingService>(o =>
-            {
-                o.Interceptors.Add<ErrorMappingInterceptor>();
-                // A forwarded batch: the leader refuses larger ones itself, with the reason (ForwardedBatch).
-                o.MaxReceiveMessageSize = Cluster.RaftNodeOptions.ForwardedBatchBytes(Cluster.RaftNodeOptions.DefaultMaxBatchBytes, options.MaxMessageBytes) + 4096;
-            })
+            .AddServiceOptions<ForwardingService>(static o => o.Interceptors.Add<ErrorMappingInterceptor>())
             .AddServiceOptions<Config.ConfigGrpcService>(static o => o.Interceptors.Add<ErrorMappingInterceptor>());
         builder.Services.AddGrpcEdge();
 
@@ -224,6 +220,10 @@ public sealed class ConclaveServer : IAsyncDisposable
         try
         {
             node = await nodeStart;
+            // Requests only the leader answers, passed on by followers over the peer listener's request channel.
+            app.Services.GetRequiredService<Leases.LeaseKeeper>().HandleLeaderRequests();
+            LeaseService.HandleLeaderRequests(node, app.Services.GetRequiredService<Leases.LeaseKeeper>());
+            ClusterService.HandleLeaderRequests(node);
             await app.StartAsync(cancellationToken);
         }
         catch

@@ -20,10 +20,12 @@ public sealed class PeerListenerTests
         Assert.Equal(PeerChannel.Grpc, grpc);
         Assert.True(PeerPreamble.TryRead(PeerPreamble.For(PeerChannel.Snapshot), out var snapshot, out _));
         Assert.Equal(PeerChannel.Snapshot, snapshot);
+        Assert.True(PeerPreamble.TryRead(PeerPreamble.For(PeerChannel.Requests), out var requests, out _));
+        Assert.Equal(PeerChannel.Requests, requests);
 
         // Random and mutated 8-byte prefixes: never an exception, never accepted unless they equal a preamble.
         var random = new Random(18);
-        var valid = new[] { PeerPreamble.For(PeerChannel.Raft), PeerPreamble.For(PeerChannel.Grpc), PeerPreamble.For(PeerChannel.Snapshot) };
+        var valid = new[] { PeerPreamble.For(PeerChannel.Raft), PeerPreamble.For(PeerChannel.Grpc), PeerPreamble.For(PeerChannel.Snapshot), PeerPreamble.For(PeerChannel.Requests) };
         var bytes = new byte[PeerPreamble.Length];
         for (var i = 0; i < 200_000; i++)
         {

@@ -77,7 +77,15 @@ internal sealed class PeerConnection : ConnectionContext, IDuplexPipe
         }
 
         await Input.CompleteAsync().ConfigureAwait(false);
-        await Output.CompleteAsync().ConfigureAwait(false);
+        try
+        {
+            await Output.CompleteAsync().ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or ObjectDisposedException)
+        {
+            // Completing flushes what is still buffered; on a connection already aborted that write fails, and is moot.
+        }
+
         Close();
         closed.Dispose();
     }

@@ -10,8 +10,8 @@ namespace Conclave.Cluster.Peers;
 /// <summary>
 /// The member's peer listener (<c>--listen-peer-urls</c>): every member-to-member connection arrives here, opens with
 /// the <see cref="PeerPreamble"/>, and is handed to the server of its channel: Raft (DotNext), gRPC
-/// (conclave.cluster.v1.Forwarding, served by the host's HTTP/2 server on <see cref="GrpcEndPoint"/>), or snapshot
-/// fetches (<see cref="SnapshotTransfer"/>). Nothing on the
+/// (conclave.cluster.v1.Forwarding's learner feed, served by the host's HTTP/2 server on <see cref="GrpcEndPoint"/>),
+/// snapshot fetches (<see cref="SnapshotTransfer"/>), or requests between members (<see cref="PeerRequestServer"/>). Nothing on the
 /// client port trusts its caller; until members authenticate each other (TLS client certificates), this listener is
 /// the trust boundary: keep it on a network only members reach.
 /// </summary>
@@ -31,6 +31,7 @@ public sealed class PeerListener : IAsyncDisposable
     private readonly PeerConnectionQueue raft;
     private readonly PeerConnectionQueue grpc;
     private readonly PeerConnectionQueue snapshots;
+    private readonly PeerConnectionQueue requests;
     private readonly CancellationTokenSource stopping = new();
     private readonly Meter meter = new(ClusterMetrics.MeterName);
     private readonly Counter<long> accepted;
@@ -49,6 +50,7 @@ public sealed class PeerListener : IAsyncDisposable
         raft = new PeerConnectionQueue(PeerChannel.Raft, LocalEndPoint);
         grpc = new PeerConnectionQueue(PeerChannel.Grpc, new PeerGrpcEndPoint(LocalEndPoint));
         snapshots = new PeerConnectionQueue(PeerChannel.Snapshot, LocalEndPoint);
+        requests = new PeerConnectionQueue(PeerChannel.Requests, LocalEndPoint);
         accepted = meter.CreateCounter<long>("conclave.cluster.peer.connections", "{connection}", "Connections accepted on the peer listener, by channel");
         refused = meter.CreateCounter<long>("conclave.cluster.peer.refused", "{connection}", "Connections to the peer listener closed without being served (no or a wrong preamble, too slow, too many)");
         acceptLoop = Task.Run(AcceptLoopAsync);
@@ -71,6 +73,9 @@ public sealed class PeerListener : IAsyncDisposable
 
     /// <summary>The snapshot fetch connections, for the member's <see cref="SnapshotTransfer"/> server.</summary>
     internal IConnectionListener SnapshotConnections => snapshots;
+
+    /// <summary>The request channel's connections, for the member's <see cref="PeerRequestServer"/>.</summary>
+    internal IConnectionListener RequestConnections => requests;
 
     /// <summary>Binds the peer address and starts accepting.</summary>
     /// <exception cref="SocketException">The address is in use or cannot be bound.</exception>
@@ -164,6 +169,7 @@ public sealed class PeerListener : IAsyncDisposable
             {
                 PeerChannel.Raft => raft,
                 PeerChannel.Snapshot => snapshots,
+                PeerChannel.Requests => requests,
                 _ => grpc,
             };
             if (!queue.TryEnqueue(connection))
@@ -229,6 +235,7 @@ public sealed class PeerListener : IAsyncDisposable
         await raft.DisposeAsync().ConfigureAwait(false);
         await grpc.DisposeAsync().ConfigureAwait(false);
         await snapshots.DisposeAsync().ConfigureAwait(false);
+        await requests.DisposeAsync().ConfigureAwait(false);
         meter.Dispose();
     }
 }

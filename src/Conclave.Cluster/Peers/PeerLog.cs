@@ -2,7 +2,7 @@ using Microsoft.Extensions.Logging;
 
 namespace Conclave.Cluster.Peers;
 
-/// <summary>Source-generated log messages of the peer listener and peer connections; EventIds 2100-2149.</summary>
+/// <summary>Source-generated log messages of the peer listener and peer connections; EventIds 2100-2109 and 2120-2149 (2110-2119 are the snapshot transfer's, in Log).</summary>
 internal static partial class PeerLog
 {
     // Debug: anyone who can reach the port can make these, so they must not flood the log at the default level.
@@ -11,4 +11,20 @@ internal static partial class PeerLog
 
     [LoggerMessage(EventId = 2101, Level = LogLevel.Debug, Message = "Peer listener: accepting a connection failed ({Error}); still listening")]
     public static partial void AcceptFailed(ILogger logger, string error);
+
+    // The request channel (ADR 0013): 2120-2129.
+    [LoggerMessage(EventId = 2120, Level = LogLevel.Debug, Message = "Request channel: closed the connection from {Remote}: {Reason}")]
+    public static partial void RequestProtocolError(ILogger logger, string remote, string reason);
+
+    [LoggerMessage(EventId = 2121, Level = LogLevel.Debug, Message = "Request channel: connected to the member at {Peer}")]
+    public static partial void RequestConnected(ILogger logger, string peer);
+
+    [LoggerMessage(EventId = 2122, Level = LogLevel.Information, Message = "Request channel: the connection to the member at {Peer} closed with {Pending} request(s) waiting ({Reason}); the next request opens another")]
+    public static partial void RequestConnectionClosed(ILogger logger, string peer, int pending, string reason);
+
+    [LoggerMessage(EventId = 2123, Level = LogLevel.Warning, Message = "Request channel: the member at {Peer} sent nothing for {SilentMs} ms, a ping included, with {Pending} request(s) waiting; closing the connection")]
+    public static partial void RequestPeerSilent(ILogger logger, string peer, long silentMs, int pending);
+
+    [LoggerMessage(EventId = 2124, Level = LogLevel.Debug, Message = "Request channel: a {Kind} request failed here: {Error}: {Reason}")]
+    public static partial void RequestFailed(ILogger logger, string kind, string error, string reason);
 }

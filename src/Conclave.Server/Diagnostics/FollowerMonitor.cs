@@ -1,4 +1,3 @@
-using Conclave.Api.ClusterInternal;
 using Conclave.Server.Node;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -43,15 +42,13 @@ internal sealed partial class FollowerMonitor(ConclaveNode node, FollowerProgres
         {
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             timeout.CancelAfter(Interval);
-            var invoker = await node.Consensus.LeaderPeerInvokerAsync(timeout.Token);
-            if (invoker is null)
+            if (await node.Consensus.LeaderCommitIndexAsync(timeout.Token) is not { } commitIndex)
             {
                 progress.Reset();
                 return;
             }
 
-            var answer = await new Forwarding.ForwardingClient(invoker).ReadIndexAsync(new ReadIndexRequest(), cancellationToken: timeout.Token);
-            progress.Observe(clock.GetUtcNow(), answer.CommitIndex, node.Consensus.Status.AppliedIndex);
+            progress.Observe(clock.GetUtcNow(), commitIndex, node.Consensus.Status.AppliedIndex);
             if (progress.Stalled != reported)
             {
                 reported = progress.Stalled;
@@ -65,7 +62,7 @@ internal sealed partial class FollowerMonitor(ConclaveNode node, FollowerProgres
                 }
             }
         }
-        catch (Exception e) when (e is global::Grpc.Core.RpcException or OperationCanceledException or Cluster.ConsensusUnavailableException && !cancellationToken.IsCancellationRequested)
+        catch (Exception e) when (e is Cluster.Peers.PeerRequestException or OperationCanceledException or Cluster.ConsensusUnavailableException && !cancellationToken.IsCancellationRequested)
         {
             // The leader is changing or unreachable: no sample this time.
         }

@@ -23,26 +23,29 @@ internal sealed class ClusterService(ConclaveNode node) : Api.Etcd.Cluster.Clust
         return response;
     }
 
-    public override async Task<MemberAddResponse> MemberAdd(MemberAddRequest request, ServerCallContext context)
+    public override Task<MemberAddResponse> MemberAdd(MemberAddRequest request, ServerCallContext context)
     {
         if (request.PeerURLs.Count != 1)
         {
             throw ErrorMapping.Create(ErrorCode.MemberBadUrls, "give exactly one peer URL for the new member");
         }
 
-        var (remote, added) = await OnLeaderAsync(
-            leader => new Api.Etcd.Cluster.ClusterClient(leader).MemberAddAsync(request, cancellationToken: context.CancellationToken).ResponseAsync,
-            () => AddHereAsync(request.PeerURLs[0], request.IsLearner, context.CancellationToken),
-            context.CancellationToken);
-        if (remote is not null)
+        return OnLeaderAsync(Node.LeaderCalls.MemberAdd, request, MemberAddResponse.Parser, ct => MemberAddHereAsync(request, ct), context.CancellationToken);
+    }
+
+    /// <summary>The leader's side of a member add (also for one a follower passed on).</summary>
+    internal async Task<MemberAddResponse> MemberAddHereAsync(MemberAddRequest request, CancellationToken cancellationToken)
+    {
+        if (request.PeerURLs.Count != 1)
         {
-            return remote;
+            throw ErrorMapping.Create(ErrorCode.MemberBadUrls, "give exactly one peer URL for the new member");
         }
 
-        var member = new Member { ID = added!.Id, Name = added.Name, IsLearner = added.IsLearner };
+        var added = await AddHereAsync(request.PeerURLs[0], request.IsLearner, cancellationToken);
+        var member = new Member { ID = added.Id, Name = added.Name, IsLearner = added.IsLearner };
         member.PeerURLs.AddRange(added.PeerUrls);
         var response = new MemberAddResponse { Header = MembershipHeader(), Member = member };
-        response.Members.AddRange(await MembersAsync(context.CancellationToken));
+        response.Members.AddRange(await MembersAsync(cancellationToken));
         return response;
     }
 
@@ -75,46 +78,39 @@ internal sealed class ClusterService(ConclaveNode node) : Api.Etcd.Cluster.Clust
         return added;
     }
 
-    public override async Task<MemberRemoveResponse> MemberRemove(MemberRemoveRequest request, ServerCallContext context)
+    public override Task<MemberRemoveResponse> MemberRemove(MemberRemoveRequest request, ServerCallContext context) =>
+        OnLeaderAsync(Node.LeaderCalls.MemberRemove, request, MemberRemoveResponse.Parser, ct => MemberRemoveHereAsync(request, ct), context.CancellationToken);
+
+    /// <summary>The leader's side of a member remove (also for one a follower passed on).</summary>
+    internal async Task<MemberRemoveResponse> MemberRemoveHereAsync(MemberRemoveRequest request, CancellationToken cancellationToken)
     {
-        var (remote, _) = await OnLeaderAsync(
-            leader => new Api.Etcd.Cluster.ClusterClient(leader).MemberRemoveAsync(request, cancellationToken: context.CancellationToken).ResponseAsync,
-            async () =>
-            {
-                if (MemberRecords.Learners.Find(node.Store, request.ID) is not null && !await IsVoterAsync(request.ID, context.CancellationToken))
-                {
-                    // A learner leaves by losing its record; its feed ends, and it finds itself unlisted and stops.
-                    await MemberRecords.Learners.DeleteAsync(node, request.ID, context.CancellationToken);
-                    node.Consensus.DropFollower(request.ID);
-                    return true;
-                }
-
-                var joining = MemberRecords.Joining.Find(node.Store, request.ID);
-                try
-                {
-                    await node.Consensus.RemoveMemberAsync(request.ID, context.CancellationToken);
-                }
-                catch (Cluster.MembershipException e) when (e.Error == Cluster.MembershipError.NotFound && joining is not null)
-                {
-                    // Added, not joined, and forgotten by a leader that failed: the record is all there is.
-                }
-
-                if (joining is not null)
-                {
-                    await MemberRecords.Joining.DeleteAsync(node, request.ID, context.CancellationToken);
-                }
-
-                return true;
-            },
-            context.CancellationToken);
-        if (remote is not null)
+        if (MemberRecords.Learners.Find(node.Store, request.ID) is not null && !await IsVoterAsync(request.ID, cancellationToken))
         {
-            return remote;
+            // A learner leaves by losing its record; its feed ends, and it finds itself unlisted and stops.
+            await MemberRecords.Learners.DeleteAsync(node, request.ID, cancellationToken);
+            node.Consensus.DropFollower(request.ID);
+        }
+        else
+        {
+            var joining = MemberRecords.Joining.Find(node.Store, request.ID);
+            try
+            {
+                await node.Consensus.RemoveMemberAsync(request.ID, cancellationToken);
+            }
+            catch (Cluster.MembershipException e) when (e.Error == Cluster.MembershipError.NotFound && joining is not null)
+            {
+                // Added, not joined, and forgotten by a leader that failed: the record is all there is.
+            }
+
+            if (joining is not null)
+            {
+                await MemberRecords.Joining.DeleteAsync(node, request.ID, cancellationToken);
+            }
         }
 
         var response = new MemberRemoveResponse { Header = MembershipHeader() };
         // The change is committed; the engine's own member list may trail it by a moment.
-        response.Members.AddRange((await MembersAsync(context.CancellationToken)).Where(m => m.ID != request.ID));
+        response.Members.AddRange((await MembersAsync(cancellationToken)).Where(m => m.ID != request.ID));
         return response;
     }
 
@@ -135,34 +131,26 @@ internal sealed class ClusterService(ConclaveNode node) : Api.Etcd.Cluster.Clust
         return response;
     }
 
-    public override async Task<MemberPromoteResponse> MemberPromote(MemberPromoteRequest request, ServerCallContext context)
-    {
-        var (remote, _) = await OnLeaderAsync(
-            leader => new Api.Etcd.Cluster.ClusterClient(leader).MemberPromoteAsync(request, cancellationToken: context.CancellationToken).ResponseAsync,
-            async () =>
-            {
-                var voter = await IsVoterAsync(request.ID, context.CancellationToken);
-                var record = MemberRecords.Learners.Find(node.Store, request.ID);
-                if (record is null || voter)
-                {
-                    throw voter
-                        ? ErrorMapping.Create(ErrorCode.MemberNotLearner, $"member {request.ID:x} is a voting member")
-                        : ErrorMapping.Create(ErrorCode.MemberNotFound, $"no member has id {request.ID:x}");
-                }
+    public override Task<MemberPromoteResponse> MemberPromote(MemberPromoteRequest request, ServerCallContext context) =>
+        OnLeaderAsync(Node.LeaderCalls.MemberPromote, request, MemberPromoteResponse.Parser, ct => MemberPromoteHereAsync(request, ct), context.CancellationToken);
 
-                await node.Consensus.PromoteLearnerAsync(request.ID, record.PeerURLs[0], context.CancellationToken);
-                // A voting member now (committed): the record goes; until then the voter entry shadows it.
-                await MemberRecords.Learners.DeleteAsync(node, request.ID, context.CancellationToken);
-                return true;
-            },
-            context.CancellationToken);
-        if (remote is not null)
+    /// <summary>The leader's side of a member promote (also for one a follower passed on).</summary>
+    internal async Task<MemberPromoteResponse> MemberPromoteHereAsync(MemberPromoteRequest request, CancellationToken cancellationToken)
+    {
+        var voter = await IsVoterAsync(request.ID, cancellationToken);
+        var record = MemberRecords.Learners.Find(node.Store, request.ID);
+        if (record is null || voter)
         {
-            return remote;
+            throw voter
+                ? ErrorMapping.Create(ErrorCode.MemberNotLearner, $"member {request.ID:x} is a voting member")
+                : ErrorMapping.Create(ErrorCode.MemberNotFound, $"no member has id {request.ID:x}");
         }
 
+        await node.Consensus.PromoteLearnerAsync(request.ID, record.PeerURLs[0], cancellationToken);
+        // A voting member now (committed): the record goes; until then the voter entry shadows it.
+        await MemberRecords.Learners.DeleteAsync(node, request.ID, cancellationToken);
         var response = new MemberPromoteResponse { Header = MembershipHeader() };
-        response.Members.AddRange(await MembersAsync(context.CancellationToken));
+        response.Members.AddRange(await MembersAsync(cancellationToken));
         return response;
     }
 
@@ -174,37 +162,27 @@ internal sealed class ClusterService(ConclaveNode node) : Api.Etcd.Cluster.Clust
         (await node.Consensus.MembersAsync(cancellationToken)).Any(m => m.Id == id);
 
     /// <summary>
-    /// Runs a membership change where only the leader can: here when this member leads, else on the leader (its
-    /// response is answered as is). A leader that is still taking office, or one that just stepped down, answers
-    /// "not leader" without changing anything; that is retried until a leader takes it or the wait runs out.
+    /// Runs a membership change where only the leader can: here when this member leads, else on the leader, over the
+    /// peer listener (its response is answered as is). A leader that is still taking office, or one that just stepped
+    /// down, answers "not leader" without changing anything; that is retried until a leader takes it or the wait runs out
+    /// (long enough for a leader that was asked to remove itself to step down and a successor to take office).
     /// </summary>
-    private async Task<(TResponse? Remote, TLocal? Local)> OnLeaderAsync<TResponse, TLocal>(
-        Func<CallInvoker, Task<TResponse>> remote, Func<Task<TLocal>> local, CancellationToken cancellationToken)
-        where TResponse : class
-    {
-        // Long enough for a leader that was asked to remove itself to step down and a successor to take office.
-        var deadline = DateTime.UtcNow + (2 * node.Options.LeaderWaitTimeout);
-        while (true)
-        {
-            var leader = await node.Consensus.LeaderInvokerAsync(cancellationToken);
-            try
-            {
-                return leader is null ? (null, await local()) : (await remote(leader), default);
-            }
-            catch (Exception e) when (DateTime.UtcNow < deadline && NothingChanged(e))
-            {
-                await Task.Delay(TimeSpan.FromMilliseconds(50), cancellationToken);
-            }
-        }
-    }
+    private Task<TResponse> OnLeaderAsync<TResponse>(
+        string kind, Google.Protobuf.IMessage request, Google.Protobuf.MessageParser<TResponse> parser, Func<CancellationToken, Task<TResponse>> local,
+        CancellationToken cancellationToken)
+        where TResponse : Google.Protobuf.IMessage<TResponse> =>
+        Node.LeaderCalls.OnLeaderAsync(node, kind, request, parser, local, 2 * node.Options.LeaderWaitTimeout, cancellationToken);
 
-    /// <summary>"Not the leader" here or on the member asked: the change was not made.</summary>
-    private static bool NothingChanged(Exception e) => e switch
+    /// <summary>Serves the membership changes followers pass to this member while it leads.</summary>
+    internal static void HandleLeaderRequests(ConclaveNode node)
     {
-        Cluster.ConsensusUnavailableException u => u.NotApplied,
-        RpcException r => r.Trailers.GetValue(ErrorCatalogue.NotAppliedTrailer) == "true",
-        _ => false,
-    };
+        Node.LeaderCalls.Handle(node, Node.LeaderCalls.MemberAdd, MemberAddRequest.Parser,
+            async (r, ct) => await new ClusterService(node).MemberAddHereAsync(r, ct));
+        Node.LeaderCalls.Handle(node, Node.LeaderCalls.MemberRemove, MemberRemoveRequest.Parser,
+            async (r, ct) => await new ClusterService(node).MemberRemoveHereAsync(r, ct));
+        Node.LeaderCalls.Handle(node, Node.LeaderCalls.MemberPromote, MemberPromoteRequest.Parser,
+            async (r, ct) => await new ClusterService(node).MemberPromoteHereAsync(r, ct));
+    }
 
     private async Task<List<Member>> MembersAsync(CancellationToken cancellationToken)
     {

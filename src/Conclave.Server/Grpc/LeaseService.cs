@@ -39,15 +39,23 @@ internal sealed class LeaseService(ConclaveNode node, LeaseKeeper keeper, IHostA
 
     public override async Task<LeaseTimeToLiveResponse> LeaseTimeToLive(LeaseTimeToLiveRequest request, ServerCallContext context)
     {
-        if (!node.Consensus.IsLeader && await node.Consensus.LeaderInvokerAsync(context.CancellationToken) is { } leader)
-        {
-            // Only the leader's clock knows how long a lease has left.
-            var forwarded = await new Lease.LeaseClient(leader).LeaseTimeToLiveAsync(request, cancellationToken: context.CancellationToken);
-            forwarded.Header = node.Fill(forwarded.Header);
-            return forwarded;
-        }
+        // Only the leader's clock knows how long a lease has left.
+        var response = await Node.LeaderCalls.OnLeaderAsync(
+            node, Node.LeaderCalls.LeaseTimeToLive, request, LeaseTimeToLiveResponse.Parser,
+            ct => TimeToLiveHereAsync(node, keeper, request, ct), TimeSpan.Zero, context.CancellationToken);
+        response.Header = node.Fill(response.Header);
+        return response;
+    }
 
-        await node.Consensus.ReadBarrierAsync(context.CancellationToken);
+    /// <summary>Serves the LeaseTimeToLive requests followers pass to this member while it leads.</summary>
+    internal static void HandleLeaderRequests(ConclaveNode node, LeaseKeeper keeper) =>
+        Node.LeaderCalls.Handle(node, Node.LeaderCalls.LeaseTimeToLive, LeaseTimeToLiveRequest.Parser,
+            async (request, ct) => await TimeToLiveHereAsync(node, keeper, request, ct));
+
+    /// <summary>The leader's answer to LeaseTimeToLive (also for a follower that passed it on).</summary>
+    internal static async Task<LeaseTimeToLiveResponse> TimeToLiveHereAsync(ConclaveNode node, LeaseKeeper keeper, LeaseTimeToLiveRequest request, CancellationToken cancellationToken)
+    {
+        await node.Consensus.ReadBarrierAsync(cancellationToken);
         var lease = node.Store.FindLease(request.ID);
         var response = new LeaseTimeToLiveResponse { Header = node.Header(node.Store.Revision), ID = request.ID };
         if (lease is null)

@@ -2,6 +2,7 @@ using Conclave.Api.Errors;
 using Conclave.Api.Etcd;
 using Conclave.Api.Raft;
 using Conclave.Server.Node;
+using Google.Protobuf;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
@@ -123,28 +124,33 @@ public sealed partial class LeaseKeeper : BackgroundService
         {
             try
             {
-                var invoker = await node.Consensus.LeaderPeerInvokerAsync(linked.Token);
-                if (invoker is null)
+                var answer = await node.Consensus.LeaderRequests.SendToLeaderAsync(
+                    LeaderCalls.LeaseRenew, new Api.ClusterInternal.LeaseRenewRequest { Id = id }.ToByteArray(), linked.Token);
+                if (answer is null)
                 {
                     return Renew(id);
                 }
 
-                var response = await new Api.ClusterInternal.Forwarding.ForwardingClient(invoker)
-                    .LeaseRenewAsync(new Api.ClusterInternal.LeaseRenewRequest { Id = id }, cancellationToken: linked.Token);
-                return response.Ttl;
+                return Api.ClusterInternal.LeaseRenewResponse.Parser.ParseFrom(answer.Value.Span).Ttl;
             }
-            catch (global::Grpc.Core.RpcException e) when (e.StatusCode == global::Grpc.Core.StatusCode.FailedPrecondition && !linked.IsCancellationRequested)
+            catch (Exception e) when ((LeaderCalls.NothingChanged(e) || e is Cluster.Peers.PeerRequestException) && !linked.IsCancellationRequested)
             {
-                // Leadership moved between the lookup and the call: ask again.
+                // Leadership moved between the lookup and the call, or the leader was not reached (a renewal may be
+                // repeated: it only moves the deadline): ask again.
                 await Task.Delay(TimeSpan.FromMilliseconds(20), clock, linked.Token);
             }
-            catch (Exception e) when (e is OperationCanceledException or global::Grpc.Core.RpcException or Cluster.ConsensusUnavailableException
+            catch (Exception e) when (e is OperationCanceledException or Cluster.Peers.PeerRequestException or Cluster.ConsensusUnavailableException or Google.Protobuf.InvalidProtocolBufferException
                 && timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
             {
                 throw new ConclaveErrorException(ErrorCode.NoLeader, $"no leader answered the keep-alive within {node.Options.LeaderWaitTimeout.TotalSeconds:0.#} s");
             }
         }
     }
+
+    /// <summary>Serves keep-alives that followers pass to this member while it leads.</summary>
+    internal void HandleLeaderRequests() =>
+        LeaderCalls.Handle(node, LeaderCalls.LeaseRenew, Api.ClusterInternal.LeaseRenewRequest.Parser,
+            (request, _) => Task.FromResult<Google.Protobuf.IMessage>(new Api.ClusterInternal.LeaseRenewResponse { Ttl = Renew(request.Id) }));
 
     /// <summary>Seconds left before the lease expires (between zero and the granted TTL), or null when it does not exist.</summary>
     public long? RemainingSeconds(long id)

@@ -57,9 +57,8 @@ public sealed class ConnectionLimitTests(ITestOutputHelper output)
 
             // The client listeners are full; a member still reaches this one's member-to-member services: the connections
             // PeerListener hands to Kestrel must not count against the clients' cap.
-            using var peer = Peers.PeerChannels.Open(node.PeerUrl);
-            var view = await new Api.ClusterInternal.Forwarding.ForwardingClient(peer)
-                .ConfigurationAsync(new Api.ClusterInternal.ConfigurationRequest(), cancellationToken: timeout.Token);
+            await using var peer = new Peers.PeerRequests();
+            var view = await peer.ConfigurationAsync(node.PeerUrl, timeout.Token);
             Assert.Equal(node.Server.Node.Consensus.Status.MemberId, view.MemberId);
         }
         finally

@@ -1,6 +1,7 @@
 using Conclave.Api.ClusterInternal;
 using Conclave.Api.Etcd;
 using Conclave.Api.Raft;
+using Conclave.Cluster.Peers;
 using Google.Protobuf;
 using Grpc.Core;
 using Grpc.Net.Client;
@@ -28,21 +29,24 @@ public sealed class PeerBoundaryTests(ITestOutputHelper output) : IAsyncLifetime
         {
             using var channel = GrpcChannel.ForAddress(cluster.Endpoints[member]);
             var forwarding = new Forwarding.ForwardingClient(channel);
-            // The reviewer's call: a batch in a format no member reads, which used to stop every member for good.
             var from = cluster[follower].Node.Consensus.Status.MemberId;
             var batch = Batch(3, from, Put("/_conclave/config/evil", "x"));
 
-            await AssertUnimplemented(() => forwarding.ProposeAsync(new ForwardProposalRequest { FromMember = from, Batch = batch }).ResponseAsync);
-            await AssertUnimplemented(() => forwarding.ReadIndexAsync(new ReadIndexRequest()).ResponseAsync);
-            await AssertUnimplemented(() => forwarding.LeaseRenewAsync(new LeaseRenewRequest { Id = 1 }).ResponseAsync);
-            await AssertUnimplemented(() => forwarding.RemovedAsync(new RemovedNotice { MemberId = cluster[member].Node.Consensus.Status.MemberId }).ResponseAsync);
-            await AssertUnimplemented(() => forwarding.ConfigurationAsync(new ConfigurationRequest()).ResponseAsync);
+            // The requests that moved to the peer listener's request channel (ADR 0013) are not gRPC methods anywhere.
+            foreach (var method in new[] { "Propose", "ReadIndex", "LeaseRenew", "Removed", "Configuration" })
+            {
+                await AssertUnimplemented(() => channel.CreateCallInvoker().AsyncUnaryCall(RawMethod(method), null, default, batch.ToByteArray()).ResponseAsync);
+            }
+
             await AssertUnimplemented(async () =>
             {
                 using var call = forwarding.Follow();
                 await call.RequestStream.WriteAsync(new FollowRequest { MemberId = 42 });
                 await call.ResponseStream.MoveNext();
             });
+
+            // The request channel's own bytes (its preamble, then a forwarded batch) on the client URL: closed unserved.
+            await AssertClosedUnservedAsync(cluster.Endpoints[member], from, batch.ToByteArray());
         }
 
         Assert.Empty(await RangeAsync(leader, "/_conclave/config/evil"));
@@ -50,6 +54,35 @@ public sealed class PeerBoundaryTests(ITestOutputHelper output) : IAsyncLifetime
         {
             using var channel = GrpcChannel.ForAddress(cluster.Endpoints[i]);
             await new KV.KVClient(channel).PutAsync(new PutRequest { Key = ByteString.CopyFromUtf8($"alive/{i}"), Value = ByteString.CopyFromUtf8("yes") });
+        }
+    }
+
+    private static Method<byte[], byte[]> RawMethod(string name)
+    {
+        var bytes = Marshallers.Create(static (byte[] b) => b, static b => b);
+        return new Method<byte[], byte[]>(MethodType.Unary, "conclave.cluster.v1.Forwarding", name, bytes, bytes);
+    }
+
+    private static async Task AssertClosedUnservedAsync(string clientUrl, ulong from, byte[] batch)
+    {
+        var uri = new Uri(clientUrl);
+        using var socket = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+        await socket.ConnectAsync(uri.Host, uri.Port);
+        byte[] frame = [.. "CNCLQ\u0001\0\0"u8, 1, 1, 1, 0, .. BitConverter.GetBytes((uint)(8 + batch.Length)), .. BitConverter.GetBytes(1UL), .. BitConverter.GetBytes(from), .. batch];
+        await socket.SendAsync(frame, System.Net.Sockets.SocketFlags.None);
+        var buffer = new byte[4096];
+        using var deadline = new CancellationTokenSource(Eventually.DefaultTimeout);
+        try
+        {
+            // Kestrel answers a broken HTTP/2 preface with at most a GOAWAY, then closes; never a request channel answer.
+            while (await socket.ReceiveAsync(buffer, System.Net.Sockets.SocketFlags.None, deadline.Token) is var n and > 0)
+            {
+                Assert.NotEqual(1, buffer[0]); // a request channel frame starts with its version, 1
+            }
+        }
+        catch (System.Net.Sockets.SocketException)
+        {
+            // Reset: closed as well.
         }
     }
 
@@ -84,11 +117,12 @@ public sealed class PeerBoundaryTests(ITestOutputHelper output) : IAsyncLifetime
         };
         var sender = kind == "origin is not a member" ? 12345 : from;
 
-        var refused = await Assert.ThrowsAsync<RpcException>(() => ProposeOnLeaderAsync(new ForwardProposalRequest { FromMember = sender, Batch = batch }));
-        Assert.True(
-            refused.StatusCode is StatusCode.InvalidArgument or StatusCode.ResourceExhausted,
-            $"{kind}: {refused.StatusCode} {refused.Status.Detail}");
-        output.WriteLine($"{kind}: {refused.StatusCode} {refused.Status.Detail}");
+        // Refused before anything is appended: ArgumentException is the request channel's "refused: bad batch" answer
+        // (or, for one too large to be a request at all, the sender's own refusal).
+        var refused = await Assert.ThrowsAnyAsync<Exception>(() => ProposeOnLeaderAsync(sender, batch));
+        // Too large for the request channel: the leader closes the connection at the frame's header, without reading it.
+        Assert.True(refused is ArgumentException || (kind == "too large" && refused is PeerRequestException), $"{kind}: {refused}");
+        output.WriteLine($"{kind}: {refused.Message}");
 
         // Every member is still up, takes writes and agrees.
         for (var i = 0; i < cluster.Count; i++)
@@ -114,11 +148,7 @@ public sealed class PeerBoundaryTests(ITestOutputHelper output) : IAsyncLifetime
         var follower = await cluster.FollowerAsync();
         var from = cluster[follower].Node.Consensus.Status.MemberId;
 
-        await ProposeOnLeaderAsync(new ForwardProposalRequest
-        {
-            FromMember = from,
-            Batch = Batch(1, from, Put("forwarded/a", "1"), Put("forwarded/b", "2")),
-        });
+        await ProposeOnLeaderAsync(from, Batch(1, from, Put("forwarded/a", "1"), Put("forwarded/b", "2")));
 
         // Applied everywhere (a follower learns of the commit with the next heartbeat).
         await Eventually.WaitAsync(
@@ -145,10 +175,10 @@ public sealed class PeerBoundaryTests(ITestOutputHelper output) : IAsyncLifetime
     {
         var follower = await cluster.FollowerAsync();
         var consensus = cluster[follower].Node.Consensus;
-        using var peer = PeerChannels.Open(cluster[follower].PeerUrl);
+        await using var peer = new PeerRequests();
 
         // The member checks with the members of its own configuration before it returns; they still list it.
-        await new Forwarding.ForwardingClient(peer).RemovedAsync(new RemovedNotice { MemberId = consensus.Status.MemberId });
+        await peer.RemovedAsync(cluster[follower].PeerUrl, consensus.Status.MemberId);
 
         Assert.False(consensus.Removed.IsCancellationRequested);
         using var channel = GrpcChannel.ForAddress(cluster.Endpoints[follower]);
@@ -168,22 +198,22 @@ public sealed class PeerBoundaryTests(ITestOutputHelper output) : IAsyncLifetime
     }
 
     /// <summary>
-    /// Sends a Propose to the leader's peer listener, as a follower does; "not the leader" (a leader named a moment before
-    /// it takes office, or a leader change) is asked again of the next leader, as followers do.
+    /// Forwards a batch to the leader's request channel, as a follower does; "not the leader" (a leader named a moment
+    /// before it takes office, or a leader change) is asked again of the next leader, as followers do.
     /// </summary>
-    private async Task ProposeOnLeaderAsync(ForwardProposalRequest request)
+    private async Task ProposeOnLeaderAsync(ulong from, ByteString batch)
     {
         var deadline = DateTime.UtcNow + Eventually.DefaultTimeout;
+        await using var peer = new PeerRequests();
         while (true)
         {
             var leader = await cluster.WaitForLeaderAsync();
-            using var peer = PeerChannels.Open(cluster[leader].PeerUrl);
             try
             {
-                await new Forwarding.ForwardingClient(peer).ProposeAsync(request);
+                await peer.ProposeAsync(cluster[leader].PeerUrl, from, batch.Memory);
                 return;
             }
-            catch (RpcException e) when (e.StatusCode == StatusCode.FailedPrecondition && DateTime.UtcNow < deadline)
+            catch (Conclave.Cluster.ConsensusUnavailableException e) when (e.NotApplied && DateTime.UtcNow < deadline)
             {
                 await Task.Delay(20);
             }

@@ -1,0 +1,23 @@
+namespace Conclave.Cluster.Peers;
+
+/// <summary>What a request on the request channel asks for (the header's kind; ADR 0013).</summary>
+internal enum PeerRequestKind : ushort
+{
+    /// <summary>Append a follower's proposal batch: <c>from member u64 | CommandBatch bytes</c>; answer <c>term u64</c>.</summary>
+    Propose = 1,
+
+    /// <summary>Raft's ReadIndex: <c>from member u64</c>; answer <c>commit index i64 | term u64</c>.</summary>
+    ReadIndex = 2,
+
+    /// <summary>The leader tells a member it removed: <c>member id u64</c>; empty answer.</summary>
+    Removed = 3,
+
+    /// <summary>This member's view of the configuration: empty; answer a <c>conclave.cluster.v1.ConfigurationResponse</c>.</summary>
+    Configuration = 4,
+
+    /// <summary>
+    /// A request of the application on the leader (<see cref="ILeaderRequests"/>): <c>name length u8 | name (ASCII) | body</c>;
+    /// the answer is the handler's bytes.
+    /// </summary>
+    Application = 16,
+}

@@ -91,6 +91,9 @@ internal sealed class PeerRequestServer(IConnectionListener connections, PeerReq
             PeerLog.RequestProtocolError(logger, remote, reason);
         }
 
+        // Nobody reads the answers still to come (callers never half-close): closing first also ends a write blocked on
+        // a caller that stopped reading, so the requests still running finish.
+        connection.Abort();
         await session.EndAsync().ConfigureAwait(false);
         await connection.DisposeAsync().ConfigureAwait(false);
     }

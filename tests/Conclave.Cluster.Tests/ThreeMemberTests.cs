@@ -3,7 +3,7 @@ using System.Net;
 namespace Conclave.Cluster.Tests;
 
 /// <summary>
-/// Smoke test of the multi-member path (forwarding and membership changes come later): three members elect a
+/// Smoke test of the multi-member path (forwarding: <see cref="ForwardingTests"/>): three members elect a
 /// leader, replicate, and a member that was down catches up by snapshot.
 /// </summary>
 public sealed class ThreeMemberTests : IAsyncLifetime

@@ -141,6 +141,18 @@ public sealed partial class RaftNode : IConsensus
     /// <inheritdoc />
     public bool IsLeader => !cluster.LeadershipToken.IsCancellationRequested;
 
+    /// <inheritdoc/>
+    public Leadership Leadership
+    {
+        get
+        {
+            // The token first: if the term check below passes, the token read before it belongs to that leadership or to
+            // an earlier one that has ended (cancelled), never to a later one.
+            var token = cluster.LeadershipToken;
+            return link.TryGetLeadershipTerm(out var term) && !isLearner ? new Leadership(term, token) : Leadership.None;
+        }
+    }
+
     /// <summary>
     /// Opens the durable state in <see cref="RaftNodeOptions.DataDirectory"/> (newest snapshot, then the log
     /// tail), starts the Raft listener, and joins (or, alone, forms) the cluster.

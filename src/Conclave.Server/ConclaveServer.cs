@@ -180,9 +180,11 @@ public sealed class ConclaveServer : IAsyncDisposable
 
         // The member starts (log replay, Raft) while the web host is built and its endpoints are materialized: both
         // are mostly one-time JIT and reflection work (about 200 ms each here), and the endpoints would otherwise be
-        // built by the first request. The container resolves the member only once it has started.
+        // built by the first request. The container hands out the member once it has started (it is placed in the slot
+        // before the host starts); nothing resolves it earlier, and resolving it early is an error, never a wait.
         var nodeStart = Task.Run(() => ConclaveNode.StartAsync(options, peers, advertisedPeerUrl, advertisedClientUrls, bootLogger, cancellationToken), cancellationToken);
-        builder.Services.AddSingleton(_ => nodeStart.GetAwaiter().GetResult());
+        var startedNode = new StartedNode();
+        builder.Services.AddSingleton(_ => startedNode.Value);
         builder.Services.AddSingleton<KvFrontend>();
         builder.Services.AddSingleton<Leases.LeaseKeeper>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<Leases.LeaseKeeper>());
@@ -224,6 +226,7 @@ public sealed class ConclaveServer : IAsyncDisposable
         try
         {
             node = await nodeStart;
+            startedNode.Value = node;
             await app.StartAsync(cancellationToken);
         }
         catch
@@ -352,4 +355,16 @@ public sealed class ConclaveServer : IAsyncDisposable
     }
 
     private static string Format(IPEndPoint e) => e.Address.AddressFamily == AddressFamily.InterNetworkV6 ? $"[{e.Address}]:{e.Port}" : $"{e.Address}:{e.Port}";
+
+    /// <summary>Where the member goes once started, for the container's factory (which must not wait for it).</summary>
+    private sealed class StartedNode
+    {
+        private ConclaveNode? node;
+
+        public ConclaveNode Value
+        {
+            get => Volatile.Read(ref node) ?? throw new InvalidOperationException("The member is resolved before it has started: a service that needs it was created while the host was being built.");
+            set => Volatile.Write(ref node, value);
+        }
+    }
 }

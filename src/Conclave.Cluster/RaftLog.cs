@@ -59,14 +59,15 @@ internal sealed class RaftLog : IReplaySink, IAsyncDisposable
     private int initialized;
     private int disposed;
 
-    private RaftLog(SnapshottingStateMachine machine, ILogger logger)
+    private RaftLog(SnapshottingStateMachine machine, IClusterConfigurationStorage? configuration, ILogger logger)
     {
         this.machine = machine;
+        Configuration = configuration;
         this.logger = logger;
     }
 
     /// <summary>Where configuration entries are saved when applied (the Raft membership).</summary>
-    public IClusterConfigurationStorage? Configuration { get; set; }
+    public IClusterConfigurationStorage? Configuration { get; }
 
     public long LastEntryIndex => Volatile.Read(ref lastIndex);
 
@@ -91,9 +92,11 @@ internal sealed class RaftLog : IReplaySink, IAsyncDisposable
     /// Opens the log in <paramref name="directory"/> after <paramref name="machine"/> restored its newest snapshot:
     /// replays the segments (entries after the snapshot, term, vote, commit index) and applies what was committed.
     /// </summary>
-    public static async Task<RaftLog> OpenAsync(string directory, long segmentSize, SnapshottingStateMachine machine, ILogger logger, CancellationToken cancellationToken)
+    public static async Task<RaftLog> OpenAsync(
+        string directory, long segmentSize, SnapshottingStateMachine machine, IClusterConfigurationStorage? configuration, ILogger logger,
+        CancellationToken cancellationToken)
     {
-        var log = new RaftLog(machine, logger);
+        var log = new RaftLog(machine, configuration, logger);
         log.baseIndex = log.lastIndex = log.commitIndex = log.appliedIndex = machine.SnapshotIndex;
         log.files = LogSegments.Open(directory, segmentSize, machine.SnapshotIndex, log, logger);
         log.commitIndex = Math.Min(Math.Max(log.replayedCommit, log.baseIndex), log.lastIndex);

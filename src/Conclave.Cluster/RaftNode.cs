@@ -79,9 +79,7 @@ public sealed partial class RaftNode : IConsensus
         this.logger = logger;
         link = new LeaderLink(cluster, shell, topology);
         leaderBarrier = new LeaderBarrier(cluster, shell, link, topology.Local.Id, () => stateMachine.Restored);
-        var pending = new PendingBatches(topology.Local.Id);
-        stateMachine.Pending = pending;
-        pipeline = new ProposalPipeline(cluster, shell, link, leaderBarrier, pending, options, metrics, logger, stopping.Token);
+        pipeline = new ProposalPipeline(cluster, shell, link, leaderBarrier, stateMachine.Pending, options, metrics, logger, stopping.Token);
         barriers = new ReadBarrierCoalescer(BarrierRoundAsync);
         commitAnnouncer = new ReadBarrierCoalescer(AnnounceCommitAsync);
         cluster.LeaderChanged += OnLeaderChanged;
@@ -177,8 +175,8 @@ public sealed partial class RaftNode : IConsensus
         SnapshotChunkSource fetch = (snapshot, offset, token) =>
             node?.FetchSnapshot(snapshot, offset, token) ?? throw new InvalidOperationException("This member is still starting.");
         var adapter = new SnapshottingStateMachine(
-            stateMachine, Path.Combine(dataDirectory, "snap"), options.SnapshotInterval, options.SnapshotLogBytes, topology.Local.Id, fetch,
-            logger, metrics, options.TimeProvider)
+            stateMachine, Path.Combine(dataDirectory, "snap"), options.SnapshotInterval, options.SnapshotLogBytes, topology.Local.Id,
+            new PendingBatches(topology.Local.Id), fetch, logger, metrics, options.TimeProvider)
         {
             InstallWait = options.RequestTimeout / 10,
         };
@@ -191,9 +189,8 @@ public sealed partial class RaftNode : IConsensus
             peerListener = options.PeerListener ?? Peers.PeerListener.Bind(options.PeerEndpoint, loggerFactory, options.TimeProvider);
             adapter.RestoreLatest();
             var logDirectory = Path.Combine(dataDirectory, "log");
-            wal = await RaftLog.OpenAsync(logDirectory, options.WalSegmentSize, adapter, logger, cancellationToken).ConfigureAwait(false);
             membership = new PeerConfigurationStorage(Path.Combine(dataDirectory, "members"));
-            wal.Configuration = membership;
+            wal = await RaftLog.OpenAsync(logDirectory, options.WalSegmentSize, adapter, membership, logger, cancellationToken).ConfigureAwait(false);
             var movedFrom = await membership.PrepareAsync(topology, cancellationToken).ConfigureAwait(false);
             if (movedFrom is not null)
             {

@@ -28,7 +28,7 @@ internal sealed class SnapshottingStateMachine : IAsyncDisposable
     private readonly ulong localId;
     private readonly TimeProvider time;
     private readonly Dictionary<long, Pin> pins = [];
-    private PendingBatches? pending;
+    private readonly PendingBatches pending;
     private SnapshotFile? snapshot;
     private Task persisting = Task.CompletedTask;
     private Task restoring = Task.CompletedTask;
@@ -51,8 +51,8 @@ internal sealed class SnapshottingStateMachine : IAsyncDisposable
     public static readonly TimeSpan MaxPin = TimeSpan.FromMinutes(15);
 
     public SnapshottingStateMachine(
-        IReplicatedStateMachine machine, string directory, long interval, long logBytes, ulong localId, SnapshotChunkSource peers,
-        ILogger logger, ClusterMetrics metrics, TimeProvider time)
+        IReplicatedStateMachine machine, string directory, long interval, long logBytes, ulong localId, PendingBatches pending,
+        SnapshotChunkSource peers, ILogger logger, ClusterMetrics metrics, TimeProvider time)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(interval, 1, nameof(interval));
         ArgumentOutOfRangeException.ThrowIfLessThan(logBytes, 1, nameof(logBytes));
@@ -61,6 +61,7 @@ internal sealed class SnapshottingStateMachine : IAsyncDisposable
         this.interval = interval;
         this.logBytes = logBytes;
         this.localId = localId;
+        this.pending = pending;
         this.logger = logger;
         this.metrics = metrics;
         this.time = time;
@@ -69,12 +70,8 @@ internal sealed class SnapshottingStateMachine : IAsyncDisposable
         metrics.ObserveSnapshotFetch(() => catchUp.ReceivedBytes, () => catchUp.ExpectedBytes);
     }
 
-    /// <summary>Where batches proposed by this member wait for their results (set once the member id is known).</summary>
-    public PendingBatches? Pending
-    {
-        get => Volatile.Read(ref pending);
-        set => Volatile.Write(ref pending, value);
-    }
+    /// <summary>Where batches proposed by this member wait for their results.</summary>
+    public PendingBatches Pending => pending;
 
     /// <summary>Index of the last log entry passed through this adapter (including entries without payload).</summary>
     public long AppliedIndex => Volatile.Read(ref appliedIndex);
@@ -170,7 +167,7 @@ internal sealed class SnapshottingStateMachine : IAsyncDisposable
         {
             var results = machine.Apply(entry.Index, entry.Term, span);
             // Found by the origin in the entry's own bytes, never by DotNext's per-entry context (see ProposalPipeline).
-            var batch = Pending?.Find(span);
+            var batch = pending.Find(span);
             if (batch is not null && !batch.Complete(results))
             {
                 Log.ResultCountMismatch(logger, entry.Index, batch.Count, results.Count);
@@ -180,7 +177,7 @@ internal sealed class SnapshottingStateMachine : IAsyncDisposable
         {
             // Apply must not throw (a rejected command is a result). If it does, the state is undefined: fail the
             // proposers and let DotNext stop applying on this member rather than diverge silently.
-            Pending?.Find(span)?.Fail(new ConsensusUnavailableException(
+            pending.Find(span)?.Fail(new ConsensusUnavailableException(
                 ConsensusUnavailableReason.ApplyFailed,
                 $"The state machine failed to apply log entry {entry.Index}; this member stopped applying.", e));
             throw;

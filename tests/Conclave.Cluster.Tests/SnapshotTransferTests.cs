@@ -232,7 +232,7 @@ public sealed class SnapshotTransferTests : IDisposable
         }
 
         var machine = new SnapshottingStateMachine(
-            new RecordingStateMachine(), directory, 1_000_000, 1L << 40, 1, static (_, _, _) => throw new SnapshotGoneException("no peers here"),
+            new RecordingStateMachine(), directory, 1_000_000, 1L << 40, 1, new PendingBatches(1), static (_, _, _) => throw new SnapshotGoneException("no peers here"),
             NullLogger.Instance, metrics, TimeProvider.System);
         machine.RestoreLatest();
         await Task.CompletedTask;

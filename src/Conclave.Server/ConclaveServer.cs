@@ -111,7 +111,11 @@ public sealed class ConclaveServer : IAsyncDisposable
             var headerBlockEvents = Grpc.Authority.AuthorityNormalization.CreateEvents(k.ApplicationServices);
             foreach (var url in clientUrls)
             {
-                Listen(k, url, l => Grpc.Authority.AuthorityNormalization.Use(l, headerBlocks, headerBlockEvents));
+                Listen(k, url, l =>
+                {
+                    Grpc.GracefulClientClose.Use(l, options.TimeProvider);
+                    Grpc.Authority.AuthorityNormalization.Use(l, headerBlocks, headerBlockEvents);
+                });
             }
 
             foreach (var url in httpUrls)

@@ -149,6 +149,8 @@ public sealed class ConclaveServer : IAsyncDisposable
         builder.Services.AddSingleton<Microsoft.AspNetCore.Connections.IConnectionListenerFactory>(peers.GrpcTransport);
         builder.WebHost.ConfigureKestrel(k => k.Listen(peers.GrpcEndPoint, l => l.Protocols = HttpProtocols.Http2));
 
+        // The one clock of this member (ServerOptions.TimeProvider): services that measure or wait take it from here.
+        builder.Services.AddSingleton(options.TimeProvider);
         builder.Services.AddSingleton<ServerMetrics>();
         builder.Services.AddSingleton(new Diagnostics.FollowerProgress(options.FollowerStallThreshold));
         builder.Services.AddHostedService<Diagnostics.FollowerMonitor>();
@@ -182,7 +184,10 @@ public sealed class ConclaveServer : IAsyncDisposable
         // are mostly one-time JIT and reflection work (about 200 ms each here), and the endpoints would otherwise be
         // built by the first request. The container resolves the member only once it has started.
         var nodeStart = Task.Run(() => ConclaveNode.StartAsync(options, peers, advertisedPeerUrl, advertisedClientUrls, bootLogger, cancellationToken), cancellationToken);
+        // issue 19: DI factory, reworked separately
+#pragma warning disable VSTHRD002
         builder.Services.AddSingleton(_ => nodeStart.GetAwaiter().GetResult());
+#pragma warning restore VSTHRD002
         builder.Services.AddSingleton<KvFrontend>();
         builder.Services.AddSingleton<Leases.LeaseKeeper>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<Leases.LeaseKeeper>());
@@ -286,7 +291,7 @@ public sealed class ConclaveServer : IAsyncDisposable
 
         try
         {
-            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2), Node.Options.TimeProvider);
             await app.StopAsync(timeout.Token);
         }
         finally

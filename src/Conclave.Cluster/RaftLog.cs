@@ -98,7 +98,7 @@ internal sealed class RaftLog : IReplaySink, IAsyncDisposable
     {
         var log = new RaftLog(machine, configuration, logger);
         log.baseIndex = log.lastIndex = log.commitIndex = log.appliedIndex = machine.SnapshotIndex;
-        log.files = LogSegments.Open(directory, segmentSize, machine.SnapshotIndex, log, logger);
+        log.files = LogSegments.Open(directory, segmentSize, machine.SnapshotIndex, log, machine.Time, logger);
         log.commitIndex = Math.Min(Math.Max(log.replayedCommit, log.baseIndex), log.lastIndex);
         log.flusher = new Thread(log.FlushLoop) { IsBackground = true, Name = "conclave-raft-log" };
         log.flusher.Start();
@@ -163,7 +163,7 @@ internal sealed class RaftLog : IReplaySink, IAsyncDisposable
             ThrowIfFailed();
             result = ++term;
             vote = member;
-            durable = ForceFlush();
+            durable = ForceFlushAsync();
         }
 
         RequestFlush();
@@ -183,7 +183,7 @@ internal sealed class RaftLog : IReplaySink, IAsyncDisposable
                 vote = null;
             }
 
-            durable = ForceFlush();
+            durable = ForceFlushAsync();
         }
 
         RequestFlush();
@@ -197,7 +197,7 @@ internal sealed class RaftLog : IReplaySink, IAsyncDisposable
         {
             ThrowIfFailed();
             vote = member;
-            durable = ForceFlush();
+            durable = ForceFlushAsync();
         }
 
         RequestFlush();
@@ -294,7 +294,7 @@ internal sealed class RaftLog : IReplaySink, IAsyncDisposable
                 Place(copy);
             }
 
-            durable = DurableThrough(lastIndex);
+            durable = DurableThroughAsync(lastIndex);
         }
 
         RequestFlush();
@@ -412,7 +412,7 @@ internal sealed class RaftLog : IReplaySink, IAsyncDisposable
                 throw new ArgumentOutOfRangeException(nameof(endIndex), $"Cannot commit {endIndex}: the log ends at {lastIndex}.");
             }
 
-            durable = DurableThrough(endIndex);
+            durable = DurableThroughAsync(endIndex);
             epoch = truncations;
         }
 
@@ -432,7 +432,7 @@ internal sealed class RaftLog : IReplaySink, IAsyncDisposable
                 {
                     // The tail was replaced while we waited: what is at those indexes now must be durable too.
                     epoch = truncations;
-                    durable = DurableThrough(Math.Min(endIndex, lastIndex));
+                    durable = DurableThroughAsync(Math.Min(endIndex, lastIndex));
                     continue;
                 }
 
@@ -647,7 +647,7 @@ internal sealed class RaftLog : IReplaySink, IAsyncDisposable
     // ---- Flushing ----
 
     /// <summary>Under the lock: completes when every entry up to <paramref name="index"/> is durable.</summary>
-    private Task DurableThrough(long index)
+    private Task DurableThroughAsync(long index)
     {
         if (open.MinIndex <= index)
         {
@@ -658,7 +658,7 @@ internal sealed class RaftLog : IReplaySink, IAsyncDisposable
     }
 
     /// <summary>Under the lock: the next flush must happen (term or vote changed) and this completes after it.</summary>
-    private Task ForceFlush()
+    private Task ForceFlushAsync()
     {
         open.Forced = true;
         return open.Done.Task;

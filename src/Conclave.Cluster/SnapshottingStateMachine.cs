@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Diagnostics;
 using DotNext.Net.Cluster.Consensus.Raft.StateMachine;
 using Microsoft.Extensions.Logging;
 
@@ -196,7 +195,7 @@ internal sealed class SnapshottingStateMachine : IAsyncDisposable
     {
         lastCapturedIndex = index;
         bytesSinceCapture = 0;
-        var started = Stopwatch.GetTimestamp();
+        var started = time.GetTimestamp();
         SnapshotFile.Writer image;
         try
         {
@@ -222,7 +221,7 @@ internal sealed class SnapshottingStateMachine : IAsyncDisposable
             return;
         }
 
-        var captureMs = (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+        var captureMs = (long)time.GetElapsedTime(started).TotalMilliseconds;
         lastSnapshotBytes = image.Length;
         persisting = Task.Run(() =>
         {
@@ -230,11 +229,11 @@ internal sealed class SnapshottingStateMachine : IAsyncDisposable
             {
                 try
                 {
-                    var persistStarted = Stopwatch.GetTimestamp();
+                    var persistStarted = time.GetTimestamp();
                     var file = image.Commit();
                     Publish(file);
                     metrics.Snapshots.Add(1);
-                    Log.SnapshotWritten(logger, index, term, file.FileLength, captureMs, (long)Stopwatch.GetElapsedTime(persistStarted).TotalMilliseconds);
+                    Log.SnapshotWritten(logger, index, term, file.FileLength, captureMs, (long)time.GetElapsedTime(persistStarted).TotalMilliseconds);
                 }
                 catch (Exception e)
                 {
@@ -296,7 +295,7 @@ internal sealed class SnapshottingStateMachine : IAsyncDisposable
     /// </summary>
     public async ValueTask InstallAsync(SnapshotFile file)
     {
-        var started = Stopwatch.GetTimestamp();
+        var started = time.GetTimestamp();
         await persisting.ConfigureAwait(false);
         var index = file.Index;
 
@@ -332,7 +331,7 @@ internal sealed class SnapshottingStateMachine : IAsyncDisposable
                 }
             }
 
-            Log.SnapshotInstalled(logger, index, file.FileLength, (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+            Log.SnapshotInstalled(logger, index, file.FileLength, (long)time.GetElapsedTime(started).TotalMilliseconds);
         }));
     }
 
@@ -477,6 +476,9 @@ internal sealed class SnapshottingStateMachine : IAsyncDisposable
 
     /// <summary>Completes once the newest snapshot received from the leader is loaded into the state machine.</summary>
     public Task Restored => Volatile.Read(ref restoring);
+
+    /// <summary>The clock of this member (the node's <see cref="RaftNodeOptions.TimeProvider"/>), for the log and the snapshot transfer.</summary>
+    internal TimeProvider Time => time;
 
     private void Publish(SnapshotFile file)
     {

@@ -153,6 +153,8 @@ public sealed class ConclaveServer : IAsyncDisposable
         builder.Services.AddSingleton<Microsoft.AspNetCore.Connections.IConnectionListenerFactory>(peers.GrpcTransport);
         builder.WebHost.ConfigureKestrel(k => k.Listen(peers.GrpcEndPoint, l => l.Protocols = HttpProtocols.Http2));
 
+        // The one clock of this member (ServerOptions.TimeProvider): services that measure or wait take it from here.
+        builder.Services.AddSingleton(options.TimeProvider);
         builder.Services.AddSingleton<ServerMetrics>();
         builder.Services.AddSingleton(new Diagnostics.FollowerProgress(options.FollowerStallThreshold));
         builder.Services.AddHostedService<Diagnostics.FollowerMonitor>();
@@ -293,7 +295,7 @@ public sealed class ConclaveServer : IAsyncDisposable
 
         try
         {
-            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2), Node.Options.TimeProvider);
             await app.StopAsync(timeout.Token);
         }
         finally

@@ -41,8 +41,8 @@ internal sealed partial class FollowerMonitor(ConclaveNode node, FollowerProgres
 
         try
         {
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            timeout.CancelAfter(Interval);
+            using var timeoutTimer = new CancellationTokenSource(Interval, clock);
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeoutTimer.Token);
             var invoker = await node.Consensus.LeaderPeerInvokerAsync(timeout.Token);
             if (invoker is null)
             {

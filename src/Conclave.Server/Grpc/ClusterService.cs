@@ -183,7 +183,8 @@ internal sealed class ClusterService(ConclaveNode node) : Api.Etcd.Cluster.Clust
         where TResponse : class
     {
         // Long enough for a leader that was asked to remove itself to step down and a successor to take office.
-        var deadline = DateTime.UtcNow + (2 * node.Options.LeaderWaitTimeout);
+        var clock = node.Options.TimeProvider;
+        var started = clock.GetTimestamp();
         while (true)
         {
             var leader = await node.Consensus.LeaderInvokerAsync(cancellationToken);
@@ -191,9 +192,9 @@ internal sealed class ClusterService(ConclaveNode node) : Api.Etcd.Cluster.Clust
             {
                 return leader is null ? (null, await local()) : (await remote(leader), default);
             }
-            catch (Exception e) when (DateTime.UtcNow < deadline && NothingChanged(e))
+            catch (Exception e) when (clock.GetElapsedTime(started) < 2 * node.Options.LeaderWaitTimeout && NothingChanged(e))
             {
-                await Task.Delay(TimeSpan.FromMilliseconds(50), cancellationToken);
+                await Task.Delay(TimeSpan.FromMilliseconds(50), clock, cancellationToken);
             }
         }
     }

@@ -42,7 +42,7 @@ public sealed class CertsCommandTests : IDisposable
         Assert.Contains("TLS Web Server Authentication, TLS Web Client Authentication", text, StringComparison.Ordinal);
         Assert.Contains("CA:FALSE", text, StringComparison.Ordinal);
 
-        using var alice = X509Certificate2.CreateFromPem(File.ReadAllText(Path.Combine(directory, "alice.crt")));
+        using var alice = X509Certificate2.CreateFromPem(await File.ReadAllTextAsync(Path.Combine(directory, "alice.crt")));
         Assert.Equal("CN=alice", alice.Subject);
         Assert.InRange(alice.NotAfter.ToUniversalTime(), DateTime.UtcNow.AddDays(29), DateTime.UtcNow.AddDays(31));
 
@@ -65,7 +65,7 @@ public sealed class CertsCommandTests : IDisposable
         await RunAsync("certs", "init", "--dir", directory);
         await RunAsync("certs", "member", "m1", "--dir", directory);
         await RunAsync("certs", "client", "alice", "--dir", directory);
-        using var ca = X509Certificate2.CreateFromPem(File.ReadAllText(Path.Combine(directory, "ca.crt")));
+        using var ca = X509Certificate2.CreateFromPem(await File.ReadAllTextAsync(Path.Combine(directory, "ca.crt")));
         using var serverCertificate = Load("m1");
         using var clientCertificate = Load("alice");
 

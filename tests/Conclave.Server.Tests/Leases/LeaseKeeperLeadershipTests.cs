@@ -21,10 +21,7 @@ public sealed class LeaseKeeperLeadershipTests
     {
         var time = new ManualTime();
         var consensus = ScriptedConsensus.Create();
-        using var store = new KeyValueStore(new StoreLimits());
-        store.Apply(1, KeyValueStore.Encode([new Command { LeaseGrant = new LeaseGrantRequest { ID = 7, TTL = 10 } }]));
-        var options = new ServerOptions { TimeProvider = time, LeaseLeaderChangeExtension = TimeSpan.FromSeconds(1) };
-        await using var node = ConclaveNode.Create(options, store, consensus, NullLoggerFactory.Instance);
+        await using var node = MemberWithLease(time, consensus);
         var keeper = new LeaseKeeper(node, NullLogger<LeaseKeeper>.Instance);
 
         var first = new CancellationTokenSource();
@@ -50,10 +47,7 @@ public sealed class LeaseKeeperLeadershipTests
         // The other side of the same rule: within one leadership the clock runs, so the check above is not simply off.
         var time = new ManualTime();
         var consensus = ScriptedConsensus.Create();
-        using var store = new KeyValueStore(new StoreLimits());
-        store.Apply(1, KeyValueStore.Encode([new Command { LeaseGrant = new LeaseGrantRequest { ID = 7, TTL = 10 } }]));
-        var options = new ServerOptions { TimeProvider = time, LeaseLeaderChangeExtension = TimeSpan.FromSeconds(1) };
-        await using var node = ConclaveNode.Create(options, store, consensus, NullLoggerFactory.Instance);
+        await using var node = MemberWithLease(time, consensus);
         var keeper = new LeaseKeeper(node, NullLogger<LeaseKeeper>.Instance);
 
         ScriptedConsensus.Of(consensus).Leadership = new Leadership(2, CancellationToken.None);
@@ -65,6 +59,15 @@ public sealed class LeaseKeeperLeadershipTests
 
         var revoke = Assert.Single(ScriptedConsensus.Of(consensus).Proposed);
         Assert.Equal(7, revoke.LeaseRevoke.ID);
+    }
+
+    /// <summary>A member over <paramref name="consensus"/> whose store holds lease 7 with a 10 s TTL.</summary>
+    private static ConclaveNode MemberWithLease(TimeProvider time, IConsensus consensus)
+    {
+        var store = new KeyValueStore(new StoreLimits());
+        store.Apply(1, KeyValueStore.Encode([new Command { LeaseGrant = new LeaseGrantRequest { ID = 7, TTL = 10 } }]));
+        var options = new ServerOptions { TimeProvider = time, LeaseLeaderChangeExtension = TimeSpan.FromSeconds(1) };
+        return ConclaveNode.Create(options, store, consensus, NullLoggerFactory.Instance); // disposing the member disposes the store
     }
 
     private sealed class ManualTime : TimeProvider

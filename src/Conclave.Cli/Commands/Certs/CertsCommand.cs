@@ -12,7 +12,7 @@ internal static class CertsCommand
     public static Command Create()
     {
         var dir = new Option<string>("--dir") { Description = "Folder holding the CA and the certificates.", DefaultValueFactory = _ => "certs", Recursive = true };
-        var days = new Option<int>("--days") { Description = "Validity in days (a certificate never outlives the CA).", DefaultValueFactory = _ => 0, Recursive = true };
+        var days = new Option<int?>("--days") { Description = "Validity in days: 3650 for the CA, 825 for member and client certificates unless given; never beyond the CA's.", Recursive = true };
 
         var force = new Option<bool>("--force") { Description = "Replace an existing CA (certificates it signed stop being trusted)." };
         var caName = new Option<string>("--common-name") { Description = "The CA's common name.", DefaultValueFactory = _ => "Conclave local CA" };
@@ -61,7 +61,7 @@ internal static class CertsCommand
         return new Command("certs", "A local certificate authority and the certificates for members and clients.") { dir, days, init, member, client };
     }
 
-    private static TimeSpan Validity(int days, int defaultDays) => TimeSpan.FromDays(days > 0 ? days : defaultDays);
+    private static TimeSpan Validity(int? days, int defaultDays) => TimeSpan.FromDays(days ?? defaultDays);
 
     private static string Format(DateTime utc) => utc.ToUniversalTime().ToString("yyyy-MM-dd HH:mm 'UTC'", CultureInfo.InvariantCulture);
 
@@ -70,7 +70,7 @@ internal static class CertsCommand
         var output = parse.InvocationConfiguration.Output;
         try
         {
-            if (parse.GetValue<int>("--days") < 0)
+            if (parse.GetValue<int?>("--days") is <= 0)
             {
                 throw new CertificateFileException("--days must be positive.");
             }

@@ -78,10 +78,10 @@ internal static class Fanout
         var app = "bench-" + Guid.NewGuid().ToString("N")[..8];
         using var http = new HttpClient { BaseAddress = new Uri(httpUrl), Timeout = TimeSpan.FromSeconds(30) };
         http.DefaultRequestHeaders.Add("X-Conclave-Author", "bench");
-        await Post(http, "/api/v1/apps", new { id = app });
-        await Post(http, $"/api/v1/apps/{app}/envs", new { name = "PRO" });
+        await PostAsync(http, "/api/v1/apps", new { id = app });
+        await PostAsync(http, $"/api/v1/apps/{app}/envs", new { name = "PRO" });
         var ns = $"/api/v1/apps/{app}/envs/PRO/namespaces";
-        await Post(http, ns, new { name = "application", format = "properties" });
+        await PostAsync(http, ns, new { name = "application", format = "properties" });
         await PublishAsync(http, ns, 0);
 
         var clients = Enumerable.Range(0, clientCount).Select(i => new ConclaveClient(new ConclaveClientOptions { Endpoints = [endpoint], InstanceId = $"bench-client-{i}" })).ToArray();
@@ -149,7 +149,7 @@ internal static class Fanout
             Volatile.Write(ref expected, r);
             await SetItemAsync(http, ns, r);
             Volatile.Write(ref sent, Stopwatch.GetTimestamp());
-            await Post(http, $"{ns}/application/releases", new { title = $"r{r}" });
+            await PostAsync(http, $"{ns}/application/releases", new { title = $"r{r}" });
             var done = await Task.WhenAny(allSeen.Task, Task.Delay(TimeSpan.FromSeconds(30)));
             if (done != allSeen.Task)
             {
@@ -182,7 +182,7 @@ internal static class Fanout
     private static async Task PublishAsync(HttpClient http, string ns, long seq)
     {
         await SetItemAsync(http, ns, seq);
-        await Post(http, $"{ns}/application/releases", new { title = $"r{seq}" });
+        await PostAsync(http, $"{ns}/application/releases", new { title = $"r{seq}" });
     }
 
     private static async Task SetItemAsync(HttpClient http, string ns, long seq)
@@ -191,7 +191,7 @@ internal static class Fanout
         put.EnsureSuccessStatusCode();
     }
 
-    private static async Task Post(HttpClient http, string path, object body)
+    private static async Task PostAsync(HttpClient http, string path, object body)
     {
         using var response = await http.PostAsJsonAsync(path, body);
         if (!response.IsSuccessStatusCode)
@@ -231,7 +231,7 @@ internal static class ColdStart
         var cwd = args.Get("cwd", Environment.CurrentDirectory);
         if (run.Length == 0)
         {
-            Console.Error.WriteLine("--run \"command args\" is required");
+            await Console.Error.WriteLineAsync("--run \"command args\" is required");
             return 2;
         }
 

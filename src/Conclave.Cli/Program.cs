@@ -4,6 +4,7 @@ using Conclave.Cli.Commands;
 var root = new RootCommand("Conclave: a strongly consistent configuration service that speaks the etcd v3 protocol.");
 root.Subcommands.Add(ServeCommand.Create());
 root.Subcommands.Add(ClusterUpCommand.Create());
+root.Subcommands.Add(Conclave.Cli.Commands.Certs.CertsCommand.Create());
 foreach (var command in Conclave.Cli.Commands.Client.ClientCommands.Create())
 {
     root.Subcommands.Add(command);

@@ -90,8 +90,14 @@ public interface IConsensus : IAsyncDisposable
     /// <summary>The current Raft term, cheap enough to read on every response.</summary>
     ulong Term { get; }
 
-    /// <summary>Whether this member leads now; cheap enough for every request.</summary>
+    /// <summary>
+    /// Whether this member leads now; cheap enough for every request, for routing it. State that belongs to one
+    /// leadership (and must notice a lose-and-regain) follows <see cref="Leadership"/> instead.
+    /// </summary>
     bool IsLeader { get; }
+
+    /// <summary>The leadership this member holds now (term and a token cancelled when it ends), or <see cref="Cluster.Leadership.None"/>.</summary>
+    Leadership Leadership { get; }
 
     /// <summary>A point-in-time view of this member's consensus state.</summary>
     ConsensusStatus Status { get; }

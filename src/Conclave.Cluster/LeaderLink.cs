@@ -25,13 +25,15 @@ internal sealed class LeaderLink : IAsyncDisposable
     private readonly RaftCluster cluster;
     private readonly IPersistentState log;
     private readonly ClusterTopology topology;
+    private readonly TimeProvider time;
     private readonly ConcurrentDictionary<string, GrpcChannel> channels = new(StringComparer.Ordinal);
     private readonly Lock gate = new();
     private TaskCompletionSource changed = NewSignal();
     private long leadershipTerm;
 
-    public LeaderLink(RaftCluster cluster, IPersistentState log, ClusterTopology topology)
+    public LeaderLink(RaftCluster cluster, IPersistentState log, ClusterTopology topology, TimeProvider time)
     {
+        this.time = time;
         this.cluster = cluster;
         this.log = log;
         this.topology = topology;
@@ -118,7 +120,7 @@ internal sealed class LeaderLink : IAsyncDisposable
 
             if (IsLocal(leader))
             {
-                await Task.WhenAny(signal, Task.Delay(TimeSpan.FromMilliseconds(10), cancellationToken)).ConfigureAwait(false);
+                await Task.WhenAny(signal, Task.Delay(TimeSpan.FromMilliseconds(10), time, cancellationToken)).ConfigureAwait(false);
                 cancellationToken.ThrowIfCancellationRequested();
             }
             else

@@ -82,7 +82,7 @@ internal sealed class LogSegments : IDisposable
     /// Reads every segment in <paramref name="directory"/> into <paramref name="sink"/>, repairs a torn tail or
     /// damage as described on the class, and returns the files ready for appending.
     /// </summary>
-    public static LogSegments Open(string directory, long segmentSize, long snapshotIndex, IReplaySink sink, ILogger logger)
+    public static LogSegments Open(string directory, long segmentSize, long snapshotIndex, IReplaySink sink, TimeProvider time, ILogger logger)
     {
         PrivateFiles.CreateDirectory(directory);
         foreach (var stale in Directory.EnumerateFiles(directory, "*.tmp"))
@@ -135,7 +135,7 @@ internal sealed class LogSegments : IDisposable
             }
             else
             {
-                var quarantine = $"{directory}.corrupt-{DateTime.UtcNow.ToString("yyyyMMddTHHmmssZ", CultureInfo.InvariantCulture)}";
+                var quarantine = $"{directory}.corrupt-{time.GetUtcNow().ToString("yyyyMMddTHHmmssZ", CultureInfo.InvariantCulture)}";
                 DurableFiles.CopyDirectory(directory, quarantine);
                 Log.WalDamaged(logger, path, result.End, result.Damage, quarantine, reader.LastIndex);
             }
@@ -315,7 +315,12 @@ internal sealed class LogSegments : IDisposable
         handle = null;
         try
         {
+            // The log is synchronous by design (its flusher is a thread of its own that writes and fdatasyncs): this
+            // joins the background preparation of the spare segment, so no file is written after disposal. Not an
+            // async API waited on synchronously.
+#pragma warning disable VSTHRD002
             spare?.Wait();
+#pragma warning restore VSTHRD002
         }
         catch (AggregateException)
         {
@@ -334,7 +339,11 @@ internal sealed class LogSegments : IDisposable
         {
             try
             {
+                // On the flusher's thread (the log is synchronous by design): the active segment filled before the
+                // spare was ready, so the flusher waits for it as it would for the disk. Not async code waited on.
+#pragma warning disable VSTHRD002
                 path = prepared.GetAwaiter().GetResult();
+#pragma warning restore VSTHRD002
                 if (ParseSeq(System.IO.Path.GetFileName(path)) == seq)
                 {
                     return new Segment(path, seq, 0);

@@ -59,14 +59,15 @@ internal sealed class RaftLog : IReplaySink, IAsyncDisposable
     private int initialized;
     private int disposed;
 
-    private RaftLog(SnapshottingStateMachine machine, ILogger logger)
+    private RaftLog(SnapshottingStateMachine machine, IClusterConfigurationStorage? configuration, ILogger logger)
     {
         this.machine = machine;
+        Configuration = configuration;
         this.logger = logger;
     }
 
     /// <summary>Where configuration entries are saved when applied (the Raft membership).</summary>
-    public IClusterConfigurationStorage? Configuration { get; set; }
+    public IClusterConfigurationStorage? Configuration { get; }
 
     public long LastEntryIndex => Volatile.Read(ref lastIndex);
 
@@ -91,11 +92,13 @@ internal sealed class RaftLog : IReplaySink, IAsyncDisposable
     /// Opens the log in <paramref name="directory"/> after <paramref name="machine"/> restored its newest snapshot:
     /// replays the segments (entries after the snapshot, term, vote, commit index) and applies what was committed.
     /// </summary>
-    public static async Task<RaftLog> OpenAsync(string directory, long segmentSize, SnapshottingStateMachine machine, ILogger logger, CancellationToken cancellationToken)
+    public static async Task<RaftLog> OpenAsync(
+        string directory, long segmentSize, SnapshottingStateMachine machine, IClusterConfigurationStorage? configuration, ILogger logger,
+        CancellationToken cancellationToken)
     {
-        var log = new RaftLog(machine, logger);
+        var log = new RaftLog(machine, configuration, logger);
         log.baseIndex = log.lastIndex = log.commitIndex = log.appliedIndex = machine.SnapshotIndex;
-        log.files = LogSegments.Open(directory, segmentSize, machine.SnapshotIndex, log, logger);
+        log.files = LogSegments.Open(directory, segmentSize, machine.SnapshotIndex, log, machine.Time, logger);
         log.commitIndex = Math.Min(Math.Max(log.replayedCommit, log.baseIndex), log.lastIndex);
         log.flusher = new Thread(log.FlushLoop) { IsBackground = true, Name = "conclave-raft-log" };
         log.flusher.Start();
@@ -160,7 +163,7 @@ internal sealed class RaftLog : IReplaySink, IAsyncDisposable
             ThrowIfFailed();
             result = ++term;
             vote = member;
-            durable = ForceFlush();
+            durable = ForceFlushAsync();
         }
 
         RequestFlush();
@@ -180,7 +183,7 @@ internal sealed class RaftLog : IReplaySink, IAsyncDisposable
                 vote = null;
             }
 
-            durable = ForceFlush();
+            durable = ForceFlushAsync();
         }
 
         RequestFlush();
@@ -194,7 +197,7 @@ internal sealed class RaftLog : IReplaySink, IAsyncDisposable
         {
             ThrowIfFailed();
             vote = member;
-            durable = ForceFlush();
+            durable = ForceFlushAsync();
         }
 
         RequestFlush();
@@ -291,7 +294,7 @@ internal sealed class RaftLog : IReplaySink, IAsyncDisposable
                 Place(copy);
             }
 
-            durable = DurableThrough(lastIndex);
+            durable = DurableThroughAsync(lastIndex);
         }
 
         RequestFlush();
@@ -409,7 +412,7 @@ internal sealed class RaftLog : IReplaySink, IAsyncDisposable
                 throw new ArgumentOutOfRangeException(nameof(endIndex), $"Cannot commit {endIndex}: the log ends at {lastIndex}.");
             }
 
-            durable = DurableThrough(endIndex);
+            durable = DurableThroughAsync(endIndex);
             epoch = truncations;
         }
 
@@ -429,7 +432,7 @@ internal sealed class RaftLog : IReplaySink, IAsyncDisposable
                 {
                     // The tail was replaced while we waited: what is at those indexes now must be durable too.
                     epoch = truncations;
-                    durable = DurableThrough(Math.Min(endIndex, lastIndex));
+                    durable = DurableThroughAsync(Math.Min(endIndex, lastIndex));
                     continue;
                 }
 
@@ -644,7 +647,7 @@ internal sealed class RaftLog : IReplaySink, IAsyncDisposable
     // ---- Flushing ----
 
     /// <summary>Under the lock: completes when every entry up to <paramref name="index"/> is durable.</summary>
-    private Task DurableThrough(long index)
+    private Task DurableThroughAsync(long index)
     {
         if (open.MinIndex <= index)
         {
@@ -655,7 +658,7 @@ internal sealed class RaftLog : IReplaySink, IAsyncDisposable
     }
 
     /// <summary>Under the lock: the next flush must happen (term or vote changed) and this completes after it.</summary>
-    private Task ForceFlush()
+    private Task ForceFlushAsync()
     {
         open.Forced = true;
         return open.Done.Task;

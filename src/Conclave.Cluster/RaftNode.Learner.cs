@@ -126,10 +126,10 @@ public sealed partial class RaftNode
                                 // a learner. Bounded: an answer lost on the way is covered by the member list. The end
                                 // of the feed is the expected answer here, so it hands over (End leaves HandedOver alone
                                 // once handing over).
-                                await Task.WhenAny(acks, Task.Delay(PromotedAckWait, ended.Token)).ConfigureAwait(false);
+                                await Task.WhenAny(acks, Task.Delay(PromotedAckWait, options.TimeProvider, ended.Token)).ConfigureAwait(false);
                                 if (HandOverDelay > TimeSpan.Zero)
                                 {
-                                    await Task.Delay(HandOverDelay, CancellationToken.None).ConfigureAwait(false);
+                                    await Task.Delay(HandOverDelay, options.TimeProvider, CancellationToken.None).ConfigureAwait(false);
                                 }
                             }
                         }
@@ -161,7 +161,7 @@ public sealed partial class RaftNode
                         }
                         else
                         {
-                            await Task.Delay(10, ended.Token).ConfigureAwait(false); // a snapshot being published
+                            await Task.Delay(TimeSpan.FromMilliseconds(10), options.TimeProvider, ended.Token).ConfigureAwait(false); // a snapshot being published
                         }
 
                         continue;
@@ -176,9 +176,9 @@ public sealed partial class RaftNode
                 }
 
                 // Caught up: wait for the next commit or a promotion, with a heartbeat now and then.
-                using (var beat = CancellationTokenSource.CreateLinkedTokenSource(ended.Token))
+                using (var beatTimer = new CancellationTokenSource(FollowHeartbeat, options.TimeProvider))
+                using (var beat = CancellationTokenSource.CreateLinkedTokenSource(ended.Token, beatTimer.Token))
                 {
-                    beat.CancelAfter(FollowHeartbeat);
                     try
                     {
                         await Task.WhenAny(wal.WaitForApplyAsync(next, beat.Token).AsTask(), session.Changed).ConfigureAwait(false);
@@ -314,7 +314,7 @@ public sealed partial class RaftNode
         long handedOverAt;
         try
         {
-            handedOverAt = await session.HandedOver.Task.WaitAsync(TimeSpan.FromSeconds(5), cancellationToken).ConfigureAwait(false);
+            handedOverAt = await session.HandedOver.Task.WaitAsync(TimeSpan.FromSeconds(5), options.TimeProvider, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (e is TimeoutException or OperationCanceledException)
         {
@@ -341,8 +341,8 @@ public sealed partial class RaftNode
         Log.PromotingLearner(logger, memberId, handedOverAt);
         joining[memberId] = new JoiningMember(memberId, peerUrl, endpoint);
         joinSignal.Release();
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, stopping.Token);
-        timeout.CancelAfter(options.ProposalTimeout + TimeSpan.FromSeconds(20));
+        using var timeoutTimer = new CancellationTokenSource(options.ProposalTimeout + TimeSpan.FromSeconds(20), options.TimeProvider);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, stopping.Token, timeoutTimer.Token);
         try
         {
             await WaitForMembershipAsync(memberId, listed: true, timeout.Token).ConfigureAwait(false);
@@ -438,7 +438,7 @@ public sealed partial class RaftNode
             try
             {
                 // Not listed yet (started before 'member add'), or between feeds.
-                await Task.Delay(TimeSpan.FromMilliseconds(isLearner ? 300 : 1000), token).ConfigureAwait(false);
+                await Task.Delay(TimeSpan.FromMilliseconds(isLearner ? 300 : 1000), options.TimeProvider, token).ConfigureAwait(false);
             }
             catch (OperationCanceledException)
             {
@@ -472,15 +472,15 @@ public sealed partial class RaftNode
     /// <summary>After a promotion: waits until the member list (asked of the others) lists this member as a voter.</summary>
     private async Task<bool> WaitUntilVoterAsync(TimeSpan limit, CancellationToken token)
     {
-        var deadline = DateTime.UtcNow + limit;
-        while (DateTime.UtcNow < deadline)
+        var started = options.TimeProvider.GetTimestamp();
+        while (options.TimeProvider.GetElapsedTime(started) < limit)
         {
             if (await FindRoleAsync(token).ConfigureAwait(false) is { Listed: true, Learner: false })
             {
                 return true;
             }
 
-            await Task.Delay(TimeSpan.FromMilliseconds(200), token).ConfigureAwait(false);
+            await Task.Delay(TimeSpan.FromMilliseconds(200), options.TimeProvider, token).ConfigureAwait(false);
         }
 
         return false;
@@ -500,8 +500,8 @@ public sealed partial class RaftNode
 
             try
             {
-                using var ask = CancellationTokenSource.CreateLinkedTokenSource(token);
-                ask.CancelAfter(TimeSpan.FromSeconds(2));
+                using var askTimer = new CancellationTokenSource(TimeSpan.FromSeconds(2), options.TimeProvider);
+                using var ask = CancellationTokenSource.CreateLinkedTokenSource(token, askTimer.Token);
                 var url = await link.ClientUrlAsync(member, ask.Token).ConfigureAwait(false);
                 var list = await new Api.Etcd.Cluster.ClusterClient(link.Connect(url))
                     .MemberListAsync(new Api.Etcd.MemberListRequest(), cancellationToken: ask.Token).ConfigureAwait(false);
@@ -567,7 +567,7 @@ public sealed partial class RaftNode
                 {
                     if (PromotedAnswerDelay > TimeSpan.Zero)
                     {
-                        await Task.Delay(PromotedAnswerDelay, token).ConfigureAwait(false);
+                        await Task.Delay(PromotedAnswerDelay, options.TimeProvider, token).ConfigureAwait(false);
                     }
 
                     // Out of learner mode before the feed ends: the leader waits for that end before MemberPromote

@@ -106,7 +106,7 @@ public sealed partial class RaftNode
             if (await cluster.EnableStandbyModeAsync(cancellationToken).ConfigureAwait(false))
             {
                 Log.SteppingAsideForRemoval(logger);
-                _ = Task.Delay(TimeSpan.FromSeconds(30), stopping.Token).ContinueWith(
+                _ = Task.Delay(TimeSpan.FromSeconds(30), options.TimeProvider, stopping.Token).ContinueWith(
                     async _ =>
                     {
                         if (!removed.IsCancellationRequested && !stopping.IsCancellationRequested)
@@ -122,8 +122,8 @@ public sealed partial class RaftNode
             throw new ConsensusUnavailableException(ConsensusUnavailableReason.LeaderChanged, "This member leads and is the one to remove: it stepped aside so that the next leader removes it.", notApplied: true);
         }
 
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, stopping.Token);
-        timeout.CancelAfter(options.ProposalTimeout);
+        using var timeoutTimer = new CancellationTokenSource(options.ProposalTimeout, options.TimeProvider);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, stopping.Token, timeoutTimer.Token);
         bool done;
         try
         {
@@ -149,9 +149,9 @@ public sealed partial class RaftNode
 
         // Committed. DotNext updates its member list afterwards, in the background (seen to lag for seconds under
         // load); give it a moment so the answer lists the new configuration, but the change is made either way.
-        using (var settle = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token))
+        using (var settleTimer = new CancellationTokenSource(TimeSpan.FromSeconds(3), options.TimeProvider))
+        using (var settle = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, settleTimer.Token))
         {
-            settle.CancelAfter(TimeSpan.FromSeconds(3));
             try
             {
                 await WaitForMembershipAsync(memberId, listed: false, settle.Token).ConfigureAwait(false);
@@ -166,7 +166,7 @@ public sealed partial class RaftNode
         // Tell it, on its peer listener (it stops hearing from the leader); it checks with the members it knows.
         try
         {
-            using var notify = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+            using var notify = new CancellationTokenSource(TimeSpan.FromSeconds(2), options.TimeProvider);
             await NotifyRemovedAsync(member.EndPoint, memberId, notify.Token).ConfigureAwait(false);
         }
         catch (Exception e) when (e is Peers.PeerRequestException or ConsensusUnavailableException or OperationCanceledException)
@@ -204,8 +204,8 @@ public sealed partial class RaftNode
         {
             try
             {
-                using var ask = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, stopping.Token);
-                ask.CancelAfter(TimeSpan.FromSeconds(1));
+                using var askTimer = new CancellationTokenSource(TimeSpan.FromSeconds(1), options.TimeProvider);
+                using var ask = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, stopping.Token, askTimer.Token);
                 var view = await AskConfigurationAsync(member.EndPoint, ask.Token).ConfigureAwait(false);
                 if (view.IsLeader && view.ClusterId == ClusterId && view.Term >= term && view.MemberIds.Count > 0 && !view.MemberIds.Contains(topology.Local.Id))
                 {
@@ -266,8 +266,8 @@ public sealed partial class RaftNode
     {
         try
         {
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(token);
-            timeout.CancelAfter(options.LeaderWaitTimeout);
+            using var timeoutTimer = new CancellationTokenSource(options.LeaderWaitTimeout, options.TimeProvider);
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(token, timeoutTimer.Token);
             var leader = await link.WaitForLeaderAsync(timeout.Token).ConfigureAwait(false);
             while (link.IsLocal(leader))
             {
@@ -298,9 +298,9 @@ public sealed partial class RaftNode
         }
 
         // Ends with this member's leadership, so that a joining member is handed over at once (JoinLoopAsync).
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(token, cluster.LeadershipToken);
         // Catch-up of the whole state may take a while; a member that does not answer fails fast.
-        timeout.CancelAfter(TimeSpan.FromSeconds(60));
+        using var timeoutTimer = new CancellationTokenSource(TimeSpan.FromSeconds(60), options.TimeProvider);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(token, cluster.LeadershipToken, timeoutTimer.Token);
         try
         {
             if (await cluster.AddMemberAsync(member.EndPoint, timeout.Token).ConfigureAwait(false))
@@ -332,7 +332,7 @@ public sealed partial class RaftNode
             }
 
             // The signal comes from DotNext's member events; re-check now and then in case one is not raised.
-            await Task.WhenAny(changed, Task.Delay(TimeSpan.FromMilliseconds(100), cancellationToken)).ConfigureAwait(false);
+            await Task.WhenAny(changed, Task.Delay(TimeSpan.FromMilliseconds(100), options.TimeProvider, cancellationToken)).ConfigureAwait(false);
             cancellationToken.ThrowIfCancellationRequested();
         }
     }
@@ -350,10 +350,10 @@ public sealed partial class RaftNode
         SignalMembersChanged();
     }
 
-    private static async Task<bool> ListensAsync(EndPoint endpoint, CancellationToken token)
+    private async Task<bool> ListensAsync(EndPoint endpoint, CancellationToken token)
     {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(token);
-        timeout.CancelAfter(TimeSpan.FromSeconds(1));
+        using var timeoutTimer = new CancellationTokenSource(TimeSpan.FromSeconds(1), options.TimeProvider);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(token, timeoutTimer.Token);
         using var socket = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
         try
         {

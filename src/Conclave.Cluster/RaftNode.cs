@@ -80,14 +80,12 @@ public sealed partial class RaftNode : IConsensus
         this.membership = membership;
         this.metrics = metrics;
         this.logger = logger;
-        link = new LeaderLink(cluster, shell, topology);
+        link = new LeaderLink(cluster, shell, topology, options.TimeProvider);
         var requestOptions = Peers.PeerRequestOptions.For(options);
         requestClients = new Peers.PeerRequestClients(requestOptions, metrics, logger);
         leaderRequests = new LeaderRequests(link, requestClients, () => isLearner ? NotForLearner("requests to the leader") : null);
         leaderBarrier = new LeaderBarrier(cluster, shell, link, requestClients, topology.Local.Id, () => stateMachine.Restored);
-        var pending = new PendingBatches(topology.Local.Id);
-        stateMachine.Pending = pending;
-        pipeline = new ProposalPipeline(cluster, shell, link, leaderBarrier, requestClients, pending, options, metrics, logger, stopping.Token);
+        pipeline = new ProposalPipeline(cluster, shell, link, leaderBarrier, requestClients, stateMachine.Pending, options, metrics, logger, stopping.Token);
         barriers = new ReadBarrierCoalescer(BarrierRoundAsync);
         commitAnnouncer = new ReadBarrierCoalescer(AnnounceCommitAsync);
         cluster.LeaderChanged += OnLeaderChanged;
@@ -149,6 +147,18 @@ public sealed partial class RaftNode : IConsensus
     /// <inheritdoc />
     public bool IsLeader => !cluster.LeadershipToken.IsCancellationRequested;
 
+    /// <inheritdoc/>
+    public Leadership Leadership
+    {
+        get
+        {
+            // The token first: if the term check below passes, the token read before it belongs to that leadership or to
+            // an earlier one that has ended (cancelled), never to a later one.
+            var token = cluster.LeadershipToken;
+            return link.TryGetLeadershipTerm(out var term) && !isLearner ? new Leadership(term, token) : Leadership.None;
+        }
+    }
+
     /// <summary>
     /// Opens the durable state in <see cref="RaftNodeOptions.DataDirectory"/> (newest snapshot, then the log
     /// tail), starts the Raft listener, and joins (or, alone, forms) the cluster.
@@ -171,10 +181,10 @@ public sealed partial class RaftNode : IConsensus
         // A lagging member fetches snapshot images from the member that described them, once this node runs.
         RaftNode? node = null;
         SnapshotChunkSource fetch = (snapshot, offset, token) =>
-            node?.FetchSnapshot(snapshot, offset, token) ?? throw new InvalidOperationException("This member is still starting.");
+            node?.FetchSnapshotAsync(snapshot, offset, token) ?? throw new InvalidOperationException("This member is still starting.");
         var adapter = new SnapshottingStateMachine(
-            stateMachine, Path.Combine(dataDirectory, "snap"), options.SnapshotInterval, options.SnapshotLogBytes, topology.Local.Id, fetch,
-            logger, metrics, options.TimeProvider)
+            stateMachine, Path.Combine(dataDirectory, "snap"), options.SnapshotInterval, options.SnapshotLogBytes, topology.Local.Id,
+            new PendingBatches(topology.Local.Id), fetch, logger, metrics, options.TimeProvider)
         {
             InstallWait = options.RequestTimeout / 10,
         };
@@ -187,9 +197,8 @@ public sealed partial class RaftNode : IConsensus
             peerListener = options.PeerListener ?? Peers.PeerListener.Bind(options.PeerEndpoint, loggerFactory, options.TimeProvider);
             adapter.RestoreLatest();
             var logDirectory = Path.Combine(dataDirectory, "log");
-            wal = await RaftLog.OpenAsync(logDirectory, options.WalSegmentSize, adapter, logger, cancellationToken).ConfigureAwait(false);
             membership = new PeerConfigurationStorage(Path.Combine(dataDirectory, "members"));
-            wal.Configuration = membership;
+            wal = await RaftLog.OpenAsync(logDirectory, options.WalSegmentSize, adapter, membership, logger, cancellationToken).ConfigureAwait(false);
             var movedFrom = await membership.PrepareAsync(topology, cancellationToken).ConfigureAwait(false);
             if (movedFrom is not null)
             {
@@ -265,13 +274,13 @@ public sealed partial class RaftNode : IConsensus
     }
 
     /// <summary>Reads a snapshot image from the member a descriptor names; only members of the configuration are asked.</summary>
-    private IAsyncEnumerable<(long Offset, ReadOnlyMemory<byte> Data)> FetchSnapshot(SnapshotDescriptor snapshot, long offset, CancellationToken cancellationToken)
+    private IAsyncEnumerable<(long Offset, ReadOnlyMemory<byte> Data)> FetchSnapshotAsync(SnapshotDescriptor snapshot, long offset, CancellationToken cancellationToken)
     {
         // A learner is outside the configuration: it fetches from the leader that feeds it.
         var source = cluster.Members.FirstOrDefault(m => !link.IsLocal(m) && ClusterTopology.MemberId(m.EndPoint) == snapshot.Source)?.EndPoint
             ?? (Volatile.Read(ref followedPeer) is { } fed && ClusterTopology.MemberId(fed) == snapshot.Source ? fed : null)
             ?? throw new SnapshotGoneException($"member {snapshot.Source:x} is not in this member's configuration");
-        return SnapshotTransfer.FetchAsync(source, snapshot, offset, topology.Local.Id, cancellationToken);
+        return SnapshotTransfer.FetchAsync(source, snapshot, offset, topology.Local.Id, options.TimeProvider, cancellationToken);
     }
 
     /// <summary>Serves snapshot fetches arriving on the peer listener's snapshot channel until this member stops.</summary>
@@ -457,8 +466,8 @@ public sealed partial class RaftNode : IConsensus
             IReadOnlyDictionary<string, string>? metadata = null;
             try
             {
-                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-                timeout.CancelAfter(TimeSpan.FromSeconds(1));
+                using var timeoutTimer = new CancellationTokenSource(TimeSpan.FromSeconds(1), options.TimeProvider);
+                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeoutTimer.Token);
                 metadata = await LeaderLink.MetadataAsync(member, timeout.Token).ConfigureAwait(false);
             }
             catch (ConsensusUnavailableException)
@@ -599,8 +608,8 @@ public sealed partial class RaftNode : IConsensus
     {
         try
         {
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stopping.Token);
-            timeout.CancelAfter(TimeSpan.FromSeconds(2));
+            using var timeoutTimer = new CancellationTokenSource(TimeSpan.FromSeconds(2), options.TimeProvider);
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stopping.Token, timeoutTimer.Token);
             var metadata = await LeaderLink.MetadataAsync(leader, timeout.Token).ConfigureAwait(false);
             if (ulong.TryParse(metadata.GetValueOrDefault(LeaderLink.ClusterIdKey), out var id))
             {
@@ -632,7 +641,7 @@ public sealed partial class RaftNode : IConsensus
             return;
         }
 
-        var started = Stopwatch.GetTimestamp();
+        var started = options.TimeProvider.GetTimestamp();
         Log.Stopping(logger);
         await stopping.CancelAsync().ConfigureAwait(false);
         await pipeline.DisposeAsync().ConfigureAwait(false);
@@ -664,6 +673,6 @@ public sealed partial class RaftNode : IConsensus
         await stateMachine.DisposeAsync().ConfigureAwait(false);
         metrics.Dispose();
         // 'stopping' is not disposed: its token stays observable (Stopping) after the member stopped.
-        Log.Stopped(logger, (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+        Log.Stopped(logger, (long)options.TimeProvider.GetElapsedTime(started).TotalMilliseconds);
     }
 }

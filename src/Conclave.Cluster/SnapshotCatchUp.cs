@@ -114,7 +114,7 @@ internal sealed class SnapshotCatchUp : IAsyncDisposable
             }
         }
 
-        return download.Task.Result;
+        return await download.Task.ConfigureAwait(false);
     }
 
     /// <summary>The incoming file of an image: its identity is in the name, so a restart finds what it had.</summary>
@@ -124,6 +124,7 @@ internal sealed class SnapshotCatchUp : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         Download? last;
+        Task canceling;
         lock (gate)
         {
             if (disposed.IsCancellationRequested)
@@ -131,10 +132,13 @@ internal sealed class SnapshotCatchUp : IAsyncDisposable
                 return;
             }
 
-            disposed.Cancel();
+            // The token is canceled at once (under the lock); its callbacks run outside it.
+            canceling = disposed.CancelAsync();
             last = current;
             current = null;
         }
+
+        await canceling.ConfigureAwait(false);
 
         if (last is not null)
         {

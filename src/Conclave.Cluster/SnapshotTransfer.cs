@@ -75,7 +75,7 @@ internal static class SnapshotTransfer
     /// <exception cref="SnapshotGoneException">The member no longer holds the image.</exception>
     /// <exception cref="InvalidDataException">The member answered something that is not a snapshot stream.</exception>
     public static async IAsyncEnumerable<(long Offset, ReadOnlyMemory<byte> Data)> FetchAsync(
-        EndPoint peer, SnapshotDescriptor snapshot, long offset, ulong localId, [EnumeratorCancellation] CancellationToken cancellationToken)
+        EndPoint peer, SnapshotDescriptor snapshot, long offset, ulong localId, TimeProvider time, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         using var socket = await PeerConnector.OpenAsync(peer, PeerChannel.Snapshot, cancellationToken).ConfigureAwait(false);
         var request = new byte[RequestSize];
@@ -85,7 +85,7 @@ internal static class SnapshotTransfer
         var header = new byte[ResponseHeaderSize];
         for (var read = 0; read < header.Length;)
         {
-            var n = await ReceiveAsync(socket, header.AsMemory(read), cancellationToken).ConfigureAwait(false);
+            var n = await ReceiveAsync(socket, header.AsMemory(read), time, cancellationToken).ConfigureAwait(false);
             if (n == 0)
             {
                 yield break;
@@ -108,7 +108,7 @@ internal static class SnapshotTransfer
         var buffer = new byte[(int)Math.Min(ChunkBytes, Math.Max(length, 1))];
         while (length > 0)
         {
-            var n = await ReceiveAsync(socket, buffer.AsMemory(0, (int)Math.Min(buffer.Length, length)), cancellationToken).ConfigureAwait(false);
+            var n = await ReceiveAsync(socket, buffer.AsMemory(0, (int)Math.Min(buffer.Length, length)), time, cancellationToken).ConfigureAwait(false);
             if (n == 0)
             {
                 yield break;
@@ -120,10 +120,10 @@ internal static class SnapshotTransfer
         }
     }
 
-    private static async ValueTask<int> ReceiveAsync(Socket socket, Memory<byte> buffer, CancellationToken cancellationToken)
+    private static async ValueTask<int> ReceiveAsync(Socket socket, Memory<byte> buffer, TimeProvider time, CancellationToken cancellationToken)
     {
-        using var stall = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        stall.CancelAfter(StallTimeout);
+        using var stallTimer = new CancellationTokenSource(StallTimeout, time);
+        using var stall = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, stallTimer.Token);
         try
         {
             return await socket.ReceiveAsync(buffer, SocketFlags.None, stall.Token).ConfigureAwait(false);
@@ -144,30 +144,30 @@ internal static class SnapshotTransfer
             var peer = connection.RemoteEndPoint?.ToString() ?? "?";
             try
             {
-                var request = await ReadRequestAsync(connection.Transport.Input, handshakeTimeout, cancellationToken).ConfigureAwait(false);
+                var request = await ReadRequestAsync(connection.Transport.Input, handshakeTimeout, snapshots.Time, cancellationToken).ConfigureAwait(false);
                 var output = connection.Transport.Output;
                 if (request is not { } fetch)
                 {
-                    await AnswerAsync(output, BadRequest, 0, cancellationToken).ConfigureAwait(false);
+                    await AnswerAsync(output, BadRequest, 0, snapshots.Time, cancellationToken).ConfigureAwait(false);
                     return;
                 }
 
                 using var lease = snapshots.TryServe(fetch.Index, fetch.Term, fetch.Hash);
                 if (lease is null)
                 {
-                    await AnswerAsync(output, NotHeld, 0, cancellationToken).ConfigureAwait(false);
+                    await AnswerAsync(output, NotHeld, 0, snapshots.Time, cancellationToken).ConfigureAwait(false);
                     return;
                 }
 
                 var file = lease.File;
                 if (fetch.Offset > file.FileLength)
                 {
-                    await AnswerAsync(output, BadRequest, 0, cancellationToken).ConfigureAwait(false);
+                    await AnswerAsync(output, BadRequest, 0, snapshots.Time, cancellationToken).ConfigureAwait(false);
                     return;
                 }
 
                 Log.SnapshotServing(logger, file.Index, file.FileLength, $"{peer} (member {fetch.FromMember.ToString("x", CultureInfo.InvariantCulture)})", fetch.Offset);
-                await AnswerAsync(output, Ok, file.FileLength - fetch.Offset, cancellationToken).ConfigureAwait(false);
+                await AnswerAsync(output, Ok, file.FileLength - fetch.Offset, snapshots.Time, cancellationToken).ConfigureAwait(false);
                 var stream = file.OpenFrame();
                 await using (stream.ConfigureAwait(false))
                 {
@@ -184,7 +184,7 @@ internal static class SnapshotTransfer
                         output.Advance(read);
                         remaining -= read;
                         metrics.SnapshotBytesSent.Add(read);
-                        await FlushAsync(output, cancellationToken).ConfigureAwait(false);
+                        await FlushAsync(output, snapshots.Time, cancellationToken).ConfigureAwait(false);
                     }
                 }
 
@@ -198,10 +198,10 @@ internal static class SnapshotTransfer
         }
     }
 
-    private static async Task<SnapshotFetch?> ReadRequestAsync(PipeReader input, TimeSpan timeout, CancellationToken cancellationToken)
+    private static async Task<SnapshotFetch?> ReadRequestAsync(PipeReader input, TimeSpan timeout, TimeProvider time, CancellationToken cancellationToken)
     {
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        deadline.CancelAfter(timeout);
+        using var deadlineTimer = new CancellationTokenSource(timeout, time);
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadlineTimer.Token);
         while (true)
         {
             ReadResult result;
@@ -232,24 +232,24 @@ internal static class SnapshotTransfer
         }
     }
 
-    private static async Task AnswerAsync(PipeWriter output, byte status, long length, CancellationToken cancellationToken)
+    private static async Task AnswerAsync(PipeWriter output, byte status, long length, TimeProvider time, CancellationToken cancellationToken)
     {
         var header = output.GetSpan(ResponseHeaderSize)[..ResponseHeaderSize];
         header.Clear();
         header[0] = status;
         BinaryPrimitives.WriteInt64LittleEndian(header[8..], length);
         output.Advance(ResponseHeaderSize);
-        await FlushAsync(output, cancellationToken).ConfigureAwait(false);
+        await FlushAsync(output, time, cancellationToken).ConfigureAwait(false);
         if (status != Ok)
         {
             await output.CompleteAsync().ConfigureAwait(false);
         }
     }
 
-    private static async Task FlushAsync(PipeWriter output, CancellationToken cancellationToken)
+    private static async Task FlushAsync(PipeWriter output, TimeProvider time, CancellationToken cancellationToken)
     {
-        using var stall = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        stall.CancelAfter(StallTimeout);
+        using var stallTimer = new CancellationTokenSource(StallTimeout, time);
+        using var stall = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, stallTimer.Token);
         try
         {
             var flushed = await output.FlushAsync(stall.Token).ConfigureAwait(false);

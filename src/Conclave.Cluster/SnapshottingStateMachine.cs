@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Diagnostics;
 using DotNext.Net.Cluster.Consensus.Raft.StateMachine;
 using Microsoft.Extensions.Logging;
 
@@ -28,7 +27,7 @@ internal sealed class SnapshottingStateMachine : IAsyncDisposable
     private readonly ulong localId;
     private readonly TimeProvider time;
     private readonly Dictionary<long, Pin> pins = [];
-    private PendingBatches? pending;
+    private readonly PendingBatches pending;
     private SnapshotFile? snapshot;
     private Task persisting = Task.CompletedTask;
     private Task restoring = Task.CompletedTask;
@@ -51,8 +50,8 @@ internal sealed class SnapshottingStateMachine : IAsyncDisposable
     public static readonly TimeSpan MaxPin = TimeSpan.FromMinutes(15);
 
     public SnapshottingStateMachine(
-        IReplicatedStateMachine machine, string directory, long interval, long logBytes, ulong localId, SnapshotChunkSource peers,
-        ILogger logger, ClusterMetrics metrics, TimeProvider time)
+        IReplicatedStateMachine machine, string directory, long interval, long logBytes, ulong localId, PendingBatches pending,
+        SnapshotChunkSource peers, ILogger logger, ClusterMetrics metrics, TimeProvider time)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(interval, 1, nameof(interval));
         ArgumentOutOfRangeException.ThrowIfLessThan(logBytes, 1, nameof(logBytes));
@@ -61,6 +60,7 @@ internal sealed class SnapshottingStateMachine : IAsyncDisposable
         this.interval = interval;
         this.logBytes = logBytes;
         this.localId = localId;
+        this.pending = pending;
         this.logger = logger;
         this.metrics = metrics;
         this.time = time;
@@ -69,12 +69,8 @@ internal sealed class SnapshottingStateMachine : IAsyncDisposable
         metrics.ObserveSnapshotFetch(() => catchUp.ReceivedBytes, () => catchUp.ExpectedBytes);
     }
 
-    /// <summary>Where batches proposed by this member wait for their results (set once the member id is known).</summary>
-    public PendingBatches? Pending
-    {
-        get => Volatile.Read(ref pending);
-        set => Volatile.Write(ref pending, value);
-    }
+    /// <summary>Where batches proposed by this member wait for their results.</summary>
+    public PendingBatches Pending => pending;
 
     /// <summary>Index of the last log entry passed through this adapter (including entries without payload).</summary>
     public long AppliedIndex => Volatile.Read(ref appliedIndex);
@@ -170,7 +166,7 @@ internal sealed class SnapshottingStateMachine : IAsyncDisposable
         {
             var results = machine.Apply(entry.Index, entry.Term, span);
             // Found by the origin in the entry's own bytes, never by DotNext's per-entry context (see ProposalPipeline).
-            var batch = Pending?.Find(span);
+            var batch = pending.Find(span);
             if (batch is not null && !batch.Complete(results))
             {
                 Log.ResultCountMismatch(logger, entry.Index, batch.Count, results.Count);
@@ -180,7 +176,7 @@ internal sealed class SnapshottingStateMachine : IAsyncDisposable
         {
             // Apply must not throw (a rejected command is a result). If it does, the state is undefined: fail the
             // proposers and let DotNext stop applying on this member rather than diverge silently.
-            Pending?.Find(span)?.Fail(new ConsensusUnavailableException(
+            pending.Find(span)?.Fail(new ConsensusUnavailableException(
                 ConsensusUnavailableReason.ApplyFailed,
                 $"The state machine failed to apply log entry {entry.Index}; this member stopped applying.", e));
             throw;
@@ -199,7 +195,7 @@ internal sealed class SnapshottingStateMachine : IAsyncDisposable
     {
         lastCapturedIndex = index;
         bytesSinceCapture = 0;
-        var started = Stopwatch.GetTimestamp();
+        var started = time.GetTimestamp();
         SnapshotFile.Writer image;
         try
         {
@@ -225,7 +221,7 @@ internal sealed class SnapshottingStateMachine : IAsyncDisposable
             return;
         }
 
-        var captureMs = (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+        var captureMs = (long)time.GetElapsedTime(started).TotalMilliseconds;
         lastSnapshotBytes = image.Length;
         persisting = Task.Run(() =>
         {
@@ -233,11 +229,11 @@ internal sealed class SnapshottingStateMachine : IAsyncDisposable
             {
                 try
                 {
-                    var persistStarted = Stopwatch.GetTimestamp();
+                    var persistStarted = time.GetTimestamp();
                     var file = image.Commit();
                     Publish(file);
                     metrics.Snapshots.Add(1);
-                    Log.SnapshotWritten(logger, index, term, file.FileLength, captureMs, (long)Stopwatch.GetElapsedTime(persistStarted).TotalMilliseconds);
+                    Log.SnapshotWritten(logger, index, term, file.FileLength, captureMs, (long)time.GetElapsedTime(persistStarted).TotalMilliseconds);
                 }
                 catch (Exception e)
                 {
@@ -299,7 +295,7 @@ internal sealed class SnapshottingStateMachine : IAsyncDisposable
     /// </summary>
     public async ValueTask InstallAsync(SnapshotFile file)
     {
-        var started = Stopwatch.GetTimestamp();
+        var started = time.GetTimestamp();
         await persisting.ConfigureAwait(false);
         var index = file.Index;
 
@@ -335,7 +331,7 @@ internal sealed class SnapshottingStateMachine : IAsyncDisposable
                 }
             }
 
-            Log.SnapshotInstalled(logger, index, file.FileLength, (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+            Log.SnapshotInstalled(logger, index, file.FileLength, (long)time.GetElapsedTime(started).TotalMilliseconds);
         }));
     }
 
@@ -480,6 +476,9 @@ internal sealed class SnapshottingStateMachine : IAsyncDisposable
 
     /// <summary>Completes once the newest snapshot received from the leader is loaded into the state machine.</summary>
     public Task Restored => Volatile.Read(ref restoring);
+
+    /// <summary>The clock of this member (the node's <see cref="RaftNodeOptions.TimeProvider"/>), for the log and the snapshot transfer.</summary>
+    internal TimeProvider Time => time;
 
     private void Publish(SnapshotFile file)
     {

@@ -124,7 +124,9 @@ public sealed class ConclaveConfigurationProvider : ConfigurationProvider, IDisp
 
         // The one sync-over-async place (STYLE.md): IConfigurationProvider.Load is synchronous and runs inside the
         // app's start-up. Task.Run keeps a caller's synchronization context out; the wait is bounded by the timeout.
+#pragma warning disable VSTHRD002 // the framework's synchronous entry point (docs/architecture.md, "Code habits the build enforces")
         Task.Run(LoadInitialAsync).GetAwaiter().GetResult();
+#pragma warning restore VSTHRD002
         background = Task.WhenAll(Task.Run(() => FollowAsync(stop.Token)), Task.Run(() => reporter.RunAsync(stop.Token)));
     }
 

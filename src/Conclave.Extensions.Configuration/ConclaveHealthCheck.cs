@@ -55,8 +55,8 @@ public sealed class ConclaveHealthCheck : IHealthCheck
 
         if (client is not null)
         {
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            timeout.CancelAfter(ProbeTimeout);
+            using var probeTimer = new CancellationTokenSource(ProbeTimeout, client.Options.TimeProvider);
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, probeTimer.Token);
             try
             {
                 var status = await client.StatusAsync(cancellationToken: timeout.Token).ConfigureAwait(false);

@@ -111,7 +111,11 @@ public sealed class ConclaveServer : IAsyncDisposable
             var headerBlockEvents = Grpc.Authority.AuthorityNormalization.CreateEvents(k.ApplicationServices);
             foreach (var url in clientUrls)
             {
-                Listen(k, url, l => Grpc.Authority.AuthorityNormalization.Use(l, headerBlocks, headerBlockEvents));
+                Listen(k, url, l =>
+                {
+                    Grpc.GracefulClientClose.Use(l, options.TimeProvider);
+                    Grpc.Authority.AuthorityNormalization.Use(l, headerBlocks, headerBlockEvents);
+                });
             }
 
             foreach (var url in httpUrls)
@@ -150,6 +154,8 @@ public sealed class ConclaveServer : IAsyncDisposable
         builder.Services.AddSingleton<Microsoft.AspNetCore.Connections.IConnectionListenerFactory>(peers.GrpcTransport);
         builder.WebHost.ConfigureKestrel(k => k.Listen(peers.GrpcEndPoint, l => l.Protocols = HttpProtocols.Http2));
 
+        // The one clock of this member (ServerOptions.TimeProvider): services that measure or wait take it from here.
+        builder.Services.AddSingleton(options.TimeProvider);
         builder.Services.AddSingleton<ServerMetrics>();
         builder.Services.AddSingleton(new Diagnostics.FollowerProgress(options.FollowerStallThreshold));
         builder.Services.AddHostedService<Diagnostics.FollowerMonitor>();
@@ -176,9 +182,11 @@ public sealed class ConclaveServer : IAsyncDisposable
 
         // The member starts (log replay, Raft) while the web host is built and its endpoints are materialized: both
         // are mostly one-time JIT and reflection work (about 200 ms each here), and the endpoints would otherwise be
-        // built by the first request. The container resolves the member only once it has started.
+        // built by the first request. The container hands out the member once it has started (it is placed in the slot
+        // before the host starts); nothing resolves it earlier, and resolving it early is an error, never a wait.
         var nodeStart = Task.Run(() => ConclaveNode.StartAsync(options, peers, advertisedPeerUrl, advertisedClientUrls, bootLogger, cancellationToken), cancellationToken);
-        builder.Services.AddSingleton(_ => nodeStart.GetAwaiter().GetResult());
+        var startedNode = new StartedNode();
+        builder.Services.AddSingleton(_ => startedNode.Value);
         builder.Services.AddSingleton<KvFrontend>();
         builder.Services.AddSingleton<Leases.LeaseKeeper>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<Leases.LeaseKeeper>());
@@ -220,6 +228,7 @@ public sealed class ConclaveServer : IAsyncDisposable
         try
         {
             node = await nodeStart;
+            startedNode.Value = node;
             // Requests only the leader answers, passed on by followers over the peer listener's request channel.
             app.Services.GetRequiredService<Leases.LeaseKeeper>().HandleLeaderRequests();
             LeaseService.HandleLeaderRequests(node, app.Services.GetRequiredService<Leases.LeaseKeeper>());
@@ -286,7 +295,7 @@ public sealed class ConclaveServer : IAsyncDisposable
 
         try
         {
-            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2), Node.Options.TimeProvider);
             await app.StopAsync(timeout.Token);
         }
         finally
@@ -352,4 +361,16 @@ public sealed class ConclaveServer : IAsyncDisposable
     }
 
     private static string Format(IPEndPoint e) => e.Address.AddressFamily == AddressFamily.InterNetworkV6 ? $"[{e.Address}]:{e.Port}" : $"{e.Address}:{e.Port}";
+
+    /// <summary>Where the member goes once started, for the container's factory (which must not wait for it).</summary>
+    private sealed class StartedNode
+    {
+        private ConclaveNode? node;
+
+        public ConclaveNode Value
+        {
+            get => Volatile.Read(ref node) ?? throw new InvalidOperationException("The member is resolved before it has started: a service that needs it was created while the host was being built.");
+            set => Volatile.Write(ref node, value);
+        }
+    }
 }

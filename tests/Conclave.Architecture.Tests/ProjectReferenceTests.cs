@@ -54,6 +54,21 @@ public sealed class ProjectReferenceTests
     }
 
     [Fact]
+    public void Global_package_references_are_development_only_analyzers()
+    {
+        var global = XDocument.Load(Path.Combine(SourceProjects.Root, "Directory.Packages.props")).Descendants("GlobalPackageReference").ToList();
+
+        var names = global.Select(e => e.Attribute("Include")!.Value).Order().ToList();
+        Assert.True(
+            names.SequenceEqual(SourceProjects.GlobalAnalyzers.Order()),
+            $"Directory.Packages.props references [{string.Join(", ", names)}] in every project; SourceProjects.GlobalAnalyzers allows [{string.Join(", ", SourceProjects.GlobalAnalyzers)}]");
+
+        // A global reference is PrivateAssets=all unless told otherwise: none may be told otherwise, or it would ship.
+        var flowing = global.Where(e => e.Attribute("PrivateAssets") is { } a && !a.Value.Equals("all", StringComparison.OrdinalIgnoreCase)).ToList();
+        Assert.True(flowing.Count == 0, $"{string.Join(", ", flowing.Select(e => e.Attribute("Include")!.Value))} would flow to the packages' users");
+    }
+
+    [Fact]
     public void Every_source_project_is_in_the_table()
     {
         var projects = Directory.GetDirectories(Path.Combine(SourceProjects.Root, "src")).Select(Path.GetFileName).ToList();

@@ -46,6 +46,13 @@ internal static class SourceProjects
         ["Conclave.Cli"] = ["System.CommandLine"],
     };
 
+    /// <summary>
+    /// The analyzers every project gets from <c>Directory.Packages.props</c> (<c>GlobalPackageReference</c>), on top of
+    /// <see cref="Packages"/>. NuGet gives a global reference <c>PrivateAssets=all</c>: it checks the build and never flows
+    /// to a package's users, so it is not a dependency of the layer and the per-project check leaves it out.
+    /// </summary>
+    public static readonly string[] GlobalAnalyzers = ["Microsoft.CodeAnalysis.BannedApiAnalyzers", "Microsoft.VisualStudio.Threading.Analyzers"];
+
     /// <summary>Shared frameworks beyond the base one.</summary>
     public static readonly Dictionary<string, string[]> Frameworks = new()
     {

@@ -100,7 +100,7 @@ public sealed class DataDirectoryPermissionTests : IAsyncLifetime
 
         // And a file the member did not create: it is left alone.
         var foreign = Path.Combine(member.DataDirectory, "operator-notes.txt");
-        File.WriteAllText(foreign, "not the member's");
+        await File.WriteAllTextAsync(foreign, "not the member's");
         File.SetUnixFileMode(foreign, OpenFile);
         logs.Records.Clear();
 

@@ -26,6 +26,12 @@ public sealed class RaftNodeTests : IAsyncLifetime
         Assert.Equal(status.MemberId, self.Id);
         Assert.Equal([$"http://{member.Options.PeerEndpoint}"], self.PeerUrls);
         Assert.Equal(["http://127.0.0.1:2379"], self.ClientUrls);
+
+        // The leadership names its term and is followed by a token that ends with it.
+        var leadership = node.Leadership;
+        Assert.True(leadership.IsHeld);
+        Assert.Equal((long)node.Term, leadership.Term);
+        Assert.False(leadership.Token.IsCancellationRequested);
     }
 
     [Fact]

@@ -97,7 +97,7 @@ public sealed class RecoveryTests : IAsyncLifetime
         // One flipped byte in a frame that later frames follow: not a torn write but damage.
         var (path, frames) = Segments()[^1];
         var damaged = frames[frames.Count / 2];
-        var bytes = File.ReadAllBytes(path);
+        var bytes = await File.ReadAllBytesAsync(path);
         Overwrite(path, damaged.Offset + damaged.Length - 3, [(byte)(bytes[damaged.Offset + damaged.Length - 3] ^ 0x40)]);
 
         var after = new RecordingStateMachine();

@@ -232,7 +232,7 @@ public sealed class SnapshotTransferTests : IDisposable
         }
 
         var machine = new SnapshottingStateMachine(
-            new RecordingStateMachine(), directory, 1_000_000, 1L << 40, 1, static (_, _, _) => throw new SnapshotGoneException("no peers here"),
+            new RecordingStateMachine(), directory, 1_000_000, 1L << 40, 1, new PendingBatches(1), static (_, _, _) => throw new SnapshotGoneException("no peers here"),
             NullLogger.Instance, metrics, TimeProvider.System);
         machine.RestoreLatest();
         await Task.CompletedTask;
@@ -242,7 +242,7 @@ public sealed class SnapshotTransferTests : IDisposable
     private async Task ServeAsync(PeerListener listener, SnapshottingStateMachine machine, CancellationToken token)
     {
         var serving = new List<Task>();
-        while (await listener.SnapshotConnections.AcceptAsync(token).AsTask().ContinueWith(static t => t.IsCompletedSuccessfully ? t.Result : null) is { } connection)
+        while (await listener.SnapshotConnections.AcceptAsync(token).AsTask().ContinueWith(static t => t.IsCompletedSuccessfully ? t.Result : null, TaskScheduler.Default) is { } connection)
         {
             serving.Add(SnapshotTransfer.ServeAsync(connection, machine, metrics, NullLogger.Instance, TimeSpan.FromSeconds(5), token));
         }
@@ -253,7 +253,7 @@ public sealed class SnapshotTransferTests : IDisposable
     private static async Task<byte[]> FetchAllAsync(EndPoint peer, SnapshotDescriptor descriptor, long offset)
     {
         var received = new MemoryStream();
-        await foreach (var (at, data) in SnapshotTransfer.FetchAsync(peer, descriptor, offset, 2, CancellationToken.None))
+        await foreach (var (at, data) in SnapshotTransfer.FetchAsync(peer, descriptor, offset, 2, TimeProvider.System, CancellationToken.None))
         {
             Assert.Equal(offset + received.Length, at);
             received.Write(data.Span);

@@ -53,6 +53,10 @@ public sealed class ThreeMemberTests : IAsyncLifetime
         await TestMember.WaitUntilAsync(() => nodes.Any(n => n?.IsLeader == true), "a leader of two members", 10_000);
         var leader = nodes.First(n => n?.IsLeader == true)!;
         var ids = nodes.Where(n => n is not null).Select(n => n!.Status).ToArray();
+        // Election safety as the leadership API shows it: no two members hold a leadership of the same term.
+        Assert.All(
+            nodes.Where(n => n is not null).Select(n => n!.Leadership).Where(l => l.IsHeld).GroupBy(l => l.Term),
+            g => Assert.Single(g));
         Assert.All(ids, s => Assert.Equal(leader.Status.MemberId, s.LeaderId));
         Assert.Equal(3, leader.Status.Members.Count);
 

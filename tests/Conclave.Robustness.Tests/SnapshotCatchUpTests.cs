@@ -28,8 +28,8 @@ public sealed class SnapshotCatchUpTests(ITestOutputHelper output)
         cluster[lagging].Kill();
         var behindFrom = (await cluster.StatusAsync(leader)).RaftIndex;
         await Eventually.WaitAsync(
-            async ct => (await cluster.StatusAsync(leader, ct)).RaftIndex > behindFrom + 3000,
-            TimeSpan.FromSeconds(60),
+            async ct => (await cluster.StatusAsync(leader, ct)).RaftIndex > behindFrom + 1000,
+            TimeSpan.FromSeconds(120),
             "the leader's log to move well past several snapshots while the follower is down");
         await LogStart.WaitPastAsync(cluster, lagging, (long)behindFrom, TimeSpan.FromSeconds(60));
 

@@ -58,7 +58,7 @@ internal static class ClusterUpCommand
                 Console.WriteLine($"try:  etcdctl --endpoints={endpoints} member list -w table");
                 Console.WriteLine($"      ./conclave endpoint status --cluster --endpoints={endpoints} -o table");
                 Console.WriteLine("Ctrl-C stops every member.");
-                await Task.WhenAny(servers.Select(static s => s.Stopped).Append(Task.Delay(Timeout.Infinite, cancellationToken)))
+                await Task.WhenAny(servers.Select(static s => s.Stopped).Append(Task.Delay(Timeout.InfiniteTimeSpan, TimeProvider.System, cancellationToken)))
                     .ContinueWith(static _ => { }, TaskScheduler.Default);
                 return 0;
             }

@@ -33,7 +33,7 @@ internal sealed class HeldKey
     {
         await _stop.CancelAsync().ConfigureAwait(false);
         await _watch.ConfigureAwait(false);
-        _lost.Cancel();
+        await _lost.CancelAsync().ConfigureAwait(false);
 
         // Unhooks from the session's token: a long session taking many locks must not collect a callback per lock.
         _lost.Dispose();

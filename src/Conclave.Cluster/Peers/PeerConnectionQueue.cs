@@ -60,16 +60,12 @@ internal sealed class PeerConnectionQueue : IConnectionListenerFactory, IConnect
         }
     }
 
-    public ValueTask UnbindAsync(CancellationToken cancellationToken = default)
-    {
-        unbound.Cancel();
-        return ValueTask.CompletedTask;
-    }
+    public ValueTask UnbindAsync(CancellationToken cancellationToken = default) => new(unbound.CancelAsync());
 
     /// <summary>Stops handing out connections and closes those still queued.</summary>
     public async ValueTask DisposeAsync()
     {
-        unbound.Cancel();
+        await unbound.CancelAsync().ConfigureAwait(false);
         queue.Writer.TryComplete();
         while (queue.Reader.TryRead(out var connection))
         {

@@ -82,7 +82,8 @@ internal sealed class LastKnownGoodCache
                 options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
             }
 
-            await using (var stream = new FileStream(temporary, options))
+            var stream = new FileStream(temporary, options);
+            await using (stream.ConfigureAwait(false))
             {
                 await stream.WriteAsync(file, cancellationToken).ConfigureAwait(false);
                 await stream.FlushAsync(cancellationToken).ConfigureAwait(false);

@@ -60,7 +60,7 @@ internal static class ConfigConsoleApi
         var token = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted, lifetime.ApplicationStopping);
         http.Response.RegisterForDispose(token);
         var stream = await feed.OpenAsync(app, env, ns, token.Token);
-        return TypedResults.ServerSentEvents(Http.SseStreams.UntilCancelled(stream, token.Token));
+        return TypedResults.ServerSentEvents(Http.SseStreams.UntilCancelledAsync(stream, token.Token));
     }
 
     private static async Task<IResult> AuditAsync(string? app, string? author, string? action, string? q, int? limit, ConfigCenterService center, CancellationToken cancellationToken)

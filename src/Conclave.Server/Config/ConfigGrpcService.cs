@@ -15,7 +15,7 @@ public sealed class ConfigGrpcService(DeliveryService delivery, IHostApplication
         var response = new FetchResponse();
         foreach (var ns in request.Namespaces)
         {
-            var effective = await Guard(() => delivery.FetchAsync(request.App, request.Env, ns, request.Instance?.InstanceId, request.Instance?.Labels ?? [], context.CancellationToken).AsTask());
+            var effective = await GuardAsync(() => delivery.FetchAsync(request.App, request.Env, ns, request.Instance?.InstanceId, request.Instance?.Labels ?? [], context.CancellationToken).AsTask());
             response.Releases.Add(ToMessage(effective));
         }
 
@@ -44,7 +44,7 @@ public sealed class ConfigGrpcService(DeliveryService delivery, IHostApplication
     }
 
     public override Task<ReportResponse> Report(ReportRequest request, ServerCallContext context) =>
-        Guard(async () =>
+        GuardAsync(async () =>
         {
             var record = await delivery.ReportAsync(
                 request.App, request.Env, request.Namespace, request.Instance?.InstanceId ?? "", request.Instance?.Labels.ToList() ?? [],
@@ -54,7 +54,7 @@ public sealed class ConfigGrpcService(DeliveryService delivery, IHostApplication
         });
 
     public override Task<ConvergenceResponse> GetConvergence(ConvergenceRequest request, ServerCallContext context) =>
-        Guard(async () =>
+        GuardAsync(async () =>
         {
             var c = await delivery.ConvergenceAsync(request.App, request.Env, request.Namespace, request.ReleaseId, context.CancellationToken);
             var response = new ConvergenceResponse { ReleaseId = c.ReleaseId, Instances = c.Instances, Applied = c.Applied };
@@ -84,7 +84,7 @@ public sealed class ConfigGrpcService(DeliveryService delivery, IHostApplication
         return message;
     }
 
-    private static async Task<T> Guard<T>(Func<Task<T>> call)
+    private static async Task<T> GuardAsync<T>(Func<Task<T>> call)
     {
         try
         {

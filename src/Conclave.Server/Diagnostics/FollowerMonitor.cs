@@ -40,8 +40,8 @@ internal sealed partial class FollowerMonitor(ConclaveNode node, FollowerProgres
 
         try
         {
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            timeout.CancelAfter(Interval);
+            using var timeoutTimer = new CancellationTokenSource(Interval, clock);
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeoutTimer.Token);
             if (await node.Consensus.LeaderCommitIndexAsync(timeout.Token) is not { } commitIndex)
             {
                 progress.Reset();

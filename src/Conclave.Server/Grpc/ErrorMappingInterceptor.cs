@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Grpc.Core;
 using Grpc.Core.Interceptors;
 using Microsoft.Extensions.Logging;
@@ -10,7 +9,7 @@ namespace Conclave.Server.Grpc;
 /// status and text; an unexpected one is logged here, once, with its stack trace, and reaches the caller only as
 /// <see cref="ErrorMapping.InternalErrorMessage"/>.
 /// </summary>
-internal sealed partial class ErrorMappingInterceptor(ServerMetrics metrics, ILogger<ErrorMappingInterceptor> logger) : Interceptor
+internal sealed partial class ErrorMappingInterceptor(ServerMetrics metrics, TimeProvider clock, ILogger<ErrorMappingInterceptor> logger) : Interceptor
 {
     private static string MethodName(ServerCallContext context)
     {
@@ -21,7 +20,7 @@ internal sealed partial class ErrorMappingInterceptor(ServerMetrics metrics, ILo
 
     public override Task<TResponse> UnaryServerHandler<TRequest, TResponse>(TRequest request, ServerCallContext context, UnaryServerMethod<TRequest, TResponse> continuation)
     {
-        var started = Stopwatch.GetTimestamp();
+        var started = clock.GetTimestamp();
         Task<TResponse> call;
         try
         {
@@ -65,7 +64,7 @@ internal sealed partial class ErrorMappingInterceptor(ServerMetrics metrics, ILo
         }
         finally
         {
-            metrics.RequestHandled(method, code, Stopwatch.GetElapsedTime(started).TotalSeconds);
+            metrics.RequestHandled(method, code, clock.GetElapsedTime(started).TotalSeconds);
         }
     }
 

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Conclave.Api.Etcd;
 using Conclave.Api.Errors;
 using Conclave.Api.Raft;
@@ -15,22 +14,22 @@ namespace Conclave.Server.Grpc;
 /// other services, because gRPC's interceptor pipeline cost about as much per call as the mapping it carries
 /// (two more state machines and delegates per call; see docs/benchmarks.md, ninth session).
 /// </remarks>
-internal sealed class KvService(KvFrontend kv, ErrorMappingInterceptor edge) : KV.KVBase
+internal sealed class KvService(KvFrontend kv, ErrorMappingInterceptor edge, TimeProvider clock) : KV.KVBase
 {
     public override Task<RangeResponse> Range(RangeRequest request, ServerCallContext context) =>
-        edge.ObserveAsync(Stopwatch.GetTimestamp(), nameof(Range), kv.RangeAsync(request, context.CancellationToken), context);
+        edge.ObserveAsync(clock.GetTimestamp(), nameof(Range), kv.RangeAsync(request, context.CancellationToken), context);
 
     public override Task<PutResponse> Put(PutRequest request, ServerCallContext context) =>
-        edge.ObserveAsync(Stopwatch.GetTimestamp(), nameof(Put), kv.PutAsync(request, context.CancellationToken), context);
+        edge.ObserveAsync(clock.GetTimestamp(), nameof(Put), kv.PutAsync(request, context.CancellationToken), context);
 
     public override Task<DeleteRangeResponse> DeleteRange(DeleteRangeRequest request, ServerCallContext context) =>
-        edge.ObserveAsync(Stopwatch.GetTimestamp(), nameof(DeleteRange), kv.DeleteRangeAsync(request, context.CancellationToken), context);
+        edge.ObserveAsync(clock.GetTimestamp(), nameof(DeleteRange), kv.DeleteRangeAsync(request, context.CancellationToken), context);
 
     public override Task<TxnResponse> Txn(TxnRequest request, ServerCallContext context) =>
-        edge.ObserveAsync(Stopwatch.GetTimestamp(), nameof(Txn), kv.TxnAsync(request, context.CancellationToken), context);
+        edge.ObserveAsync(clock.GetTimestamp(), nameof(Txn), kv.TxnAsync(request, context.CancellationToken), context);
 
     public override Task<CompactionResponse> Compact(CompactionRequest request, ServerCallContext context) =>
-        edge.ObserveAsync(Stopwatch.GetTimestamp(), nameof(Compact), kv.CompactAsync(request, context.CancellationToken), context);
+        edge.ObserveAsync(clock.GetTimestamp(), nameof(Compact), kv.CompactAsync(request, context.CancellationToken), context);
 }
 
 /// <summary>

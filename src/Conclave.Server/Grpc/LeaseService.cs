@@ -108,5 +108,10 @@ internal sealed class LeaseService(ConclaveNode node, LeaseKeeper keeper, IHostA
         {
             // Client gone or member stopping.
         }
+        catch (IOException)
+        {
+            // The request stream was aborted: the client reset it or closed its connection (Kestrel aborts the open
+            // streams before it answers the close with GOAWAY). Nobody is left to answer; not a failure of ours.
+        }
     }
 }

@@ -38,7 +38,7 @@ internal sealed class WatchSession(ConclaveNode node, IServerStreamWriter<WatchR
     private WatchResponse? heldBack;
     private long nextWatchId;
     private bool progressRequested;
-    private DateTimeOffset nextProgress = DateTimeOffset.UtcNow + progressInterval;
+    private DateTimeOffset nextProgress = node.Options.TimeProvider.GetUtcNow() + progressInterval;
 
     /// <summary>Queues a request for the loop; waits while the queue is full.</summary>
     public async ValueTask PostAsync(WatchRequest request, CancellationToken cancellationToken)
@@ -76,7 +76,7 @@ internal sealed class WatchSession(ConclaveNode node, IServerStreamWriter<WatchR
                 await SendAsync(new WatchResponse { Header = node.Header(upTo), WatchId = -1 }, cancellationToken);
             }
 
-            var now = DateTimeOffset.UtcNow;
+            var now = node.Options.TimeProvider.GetUtcNow();
             if (now >= nextProgress)
             {
                 nextProgress = now + progressInterval;
@@ -96,9 +96,9 @@ internal sealed class WatchSession(ConclaveNode node, IServerStreamWriter<WatchR
             }
 
             var delay = nextProgress - now;
-            using var timer = new CancellationTokenSource(delay > TimeSpan.Zero ? delay : TimeSpan.Zero);
+            using var timer = new CancellationTokenSource(delay > TimeSpan.Zero ? delay : TimeSpan.Zero, node.Options.TimeProvider);
             using var both = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timer.Token);
-            var stopped = Task.Delay(Timeout.Infinite, both.Token);
+            var stopped = Task.Delay(Timeout.InfiniteTimeSpan, node.Options.TimeProvider, both.Token);
             await Task.WhenAny(store.Signal.WaitAsync(upTo), Volatile.Read(ref wake).Task, stopped);
         }
 

@@ -59,8 +59,8 @@ internal static class HttpEndpoints
             // A learner has no linearizable reads; it is healthy while it follows a leader (checked above).
             try
             {
-                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-                timeout.CancelAfter(TimeSpan.FromSeconds(1));
+                using var timeoutTimer = new CancellationTokenSource(TimeSpan.FromSeconds(1), node.Options.TimeProvider);
+                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeoutTimer.Token);
                 await node.Consensus.ReadBarrierAsync(timeout.Token);
             }
             catch (Exception e) when (e is OperationCanceledException or Cluster.ConsensusUnavailableException)
@@ -183,7 +183,7 @@ internal static class HttpEndpoints
                 over |= kept.Length + read > maxBytes;
                 if (!over)
                 {
-                    kept.Write(buffer, 0, read);
+                    await kept.WriteAsync(buffer.AsMemory(0, read), cancellationToken);
                 }
             }
         }
@@ -203,7 +203,7 @@ internal static class HttpEndpoints
 
         kept.Position = 0;
         using var reader = new StreamReader(kept, Encoding.UTF8); // as before: a byte order mark is dropped
-        return reader.ReadToEnd();
+        return await reader.ReadToEndAsync(cancellationToken);
     }
 
     private static IResult Error(StatusCode code, string message, string? detail = null)

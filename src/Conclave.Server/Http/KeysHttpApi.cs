@@ -81,7 +81,7 @@ internal static class KeysHttpApi
 
         var token = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted, lifetime.ApplicationStopping);
         http.Response.RegisterForDispose(token);
-        return TypedResults.ServerSentEvents(SseStreams.UntilCancelled(StreamAsync(ByteString.CopyFromUtf8(prefix ?? ""), from, node, token.Token), token.Token));
+        return TypedResults.ServerSentEvents(SseStreams.UntilCancelledAsync(StreamAsync(ByteString.CopyFromUtf8(prefix ?? ""), from, node, token.Token), token.Token));
     }
 
     private static async IAsyncEnumerable<SseItem<KeyWatchEvent>> StreamAsync(ByteString prefix, long from, ConclaveNode node, [EnumeratorCancellation] CancellationToken cancellationToken)

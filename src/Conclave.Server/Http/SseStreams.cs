@@ -9,7 +9,7 @@ internal static class SseStreams
     /// Enumerates <paramref name="source"/> until it ends or <paramref name="cancellationToken"/> fires, and then
     /// simply stops: a browser that goes away or a member that stops ends the stream, it is not an error to log.
     /// </summary>
-    public static async IAsyncEnumerable<T> UntilCancelled<T>(IAsyncEnumerable<T> source, [EnumeratorCancellation] CancellationToken cancellationToken)
+    public static async IAsyncEnumerable<T> UntilCancelledAsync<T>(IAsyncEnumerable<T> source, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         await using var items = source.GetAsyncEnumerator(cancellationToken);
         while (true)

@@ -23,7 +23,10 @@ public sealed partial class LeaseKeeper : BackgroundService
     private readonly Lock gate = new();
     private readonly Dictionary<long, DateTimeOffset> deadlines = [];
     private readonly HashSet<long> revoking = [];
-    private bool leading;
+
+    // The leadership the deadlines belong to (term 0: none). Compared by term, so a lose-and-regain between two checks is
+    // a new leadership whose leases start with their full TTL again, as after any other leader change.
+    private long leadingTerm;
 
     public LeaseKeeper(ConclaveNode node, ILogger<LeaseKeeper> logger)
     {
@@ -201,21 +204,20 @@ public sealed partial class LeaseKeeper : BackgroundService
     /// <summary>One pass of the expiry clock: adopt leases after a leader change, revoke the expired ones.</summary>
     internal async Task CheckAsync(CancellationToken cancellationToken)
     {
-        var status = node.Consensus.Status;
-        var isLeader = status.LeaderId != 0 && status.LeaderId == status.MemberId;
+        var leadership = node.Consensus.Leadership;
         var now = clock.GetUtcNow();
         var expired = new List<long>();
         lock (gate)
         {
-            if (!isLeader)
+            if (!leadership.IsHeld)
             {
-                leading = false;
+                leadingTerm = 0;
                 deadlines.Clear();
                 return;
             }
 
-            var newlyLeading = !leading;
-            leading = true;
+            var newlyLeading = leadership.Term != leadingTerm;
+            leadingTerm = leadership.Term;
             var ids = node.Store.LeaseTtls();
             foreach (var (id, ttl) in ids)
             {

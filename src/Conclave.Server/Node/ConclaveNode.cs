@@ -18,7 +18,7 @@ public sealed class ConclaveNode : IAsyncDisposable
     private readonly SpaceAlarm spaceAlarm;
     private int disposed;
 
-    private ConclaveNode(ServerOptions options, KeyValueStore store, RaftNode consensus, ILoggerFactory loggerFactory)
+    private ConclaveNode(ServerOptions options, KeyValueStore store, IConsensus consensus, ILoggerFactory loggerFactory)
     {
         Options = options;
         Store = store;
@@ -35,6 +35,10 @@ public sealed class ConclaveNode : IAsyncDisposable
 
     /// <summary>Client URLs this member advertises; set once the listeners are bound.</summary>
     public IReadOnlyList<string> ClientUrls { get; internal set; } = [];
+
+    /// <summary>A member over a consensus the caller made (tests drive the server's parts over a scripted one).</summary>
+    internal static ConclaveNode Create(ServerOptions options, KeyValueStore store, IConsensus consensus, ILoggerFactory loggerFactory) =>
+        new(options, store, consensus, loggerFactory);
 
     public static async Task<ConclaveNode> StartAsync(ServerOptions options, Cluster.Peers.PeerListener peers, string advertisedPeerUrl, IReadOnlyList<string> clientUrls, ILoggerFactory loggerFactory, CancellationToken cancellationToken)
     {

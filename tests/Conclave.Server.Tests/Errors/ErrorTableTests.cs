@@ -224,6 +224,7 @@ public sealed class ErrorTableTests(ErrorTableTests.Edge edge) : IClassFixture<E
             builder.Logging.ClearProviders();
             builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0, l => l.Protocols = HttpProtocols.Http2));
             builder.Services.AddSingleton<ServerMetrics>();
+            builder.Services.AddSingleton(TimeProvider.System); // the edge measures call durations on the member's clock
             builder.Services.AddGrpc(o => o.Interceptors.Add<ErrorMappingInterceptor>());
             app = builder.Build();
             app.MapGrpcService<FailingKv>();

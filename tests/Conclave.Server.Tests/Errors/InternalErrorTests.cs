@@ -21,7 +21,7 @@ public sealed class InternalErrorTests
         var log = new RecordingLoggerProvider();
         using var factory = LoggerFactory.Create(b => b.AddProvider(log).SetMinimumLevel(LogLevel.Trace));
         using var metrics = new ServerMetrics();
-        var edge = new ErrorMappingInterceptor(metrics, factory.CreateLogger<ErrorMappingInterceptor>());
+        var edge = new ErrorMappingInterceptor(metrics, TimeProvider.System, factory.CreateLogger<ErrorMappingInterceptor>());
 
         var rpc = edge.Map(Thrown(new InvalidOperationException(Secret)), "Txn", CancellationToken.None);
 
@@ -40,7 +40,7 @@ public sealed class InternalErrorTests
         var log = new RecordingLoggerProvider();
         using var factory = LoggerFactory.Create(b => b.AddProvider(log).SetMinimumLevel(LogLevel.Trace));
         using var metrics = new ServerMetrics();
-        var edge = new ErrorMappingInterceptor(metrics, factory.CreateLogger<ErrorMappingInterceptor>());
+        var edge = new ErrorMappingInterceptor(metrics, TimeProvider.System, factory.CreateLogger<ErrorMappingInterceptor>());
 
         var typed = edge.Map(new ConclaveErrorException(ErrorCode.TooManyOps, "txn: 200 compares; the limit is 128"), "Txn", CancellationToken.None);
         var cancelled = edge.Map(new OperationCanceledException(), "Txn", new CancellationToken(canceled: true));

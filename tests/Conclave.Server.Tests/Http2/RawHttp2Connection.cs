@@ -114,6 +114,54 @@ internal sealed class RawHttp2Connection : IAsyncDisposable
         return goAway;
     }
 
+    /// <summary>
+    /// Reads and drops frames until the connection ends; returns the error code of the server's GOAWAY, if one
+    /// arrived, and whether the end was the server's FIN or a TCP reset.
+    /// </summary>
+    public async Task<(Http2ErrorCode? GoAway, bool Reset)> ReadUntilEndAsync(CancellationToken cancellationToken)
+    {
+        Http2ErrorCode? goAway = null;
+        var buffer = new byte[16384];
+        var pending = new List<byte>();
+        while (true)
+        {
+            int read;
+            try
+            {
+                read = await socket.ReceiveAsync(buffer, SocketFlags.None, cancellationToken);
+            }
+            catch (SocketException e) when (e.SocketErrorCode == SocketError.ConnectionReset)
+            {
+                return (goAway, true);
+            }
+
+            if (read == 0)
+            {
+                return (goAway, false);
+            }
+
+            pending.AddRange(buffer.AsSpan(0, read));
+            while (pending.Count >= FrameHeader.Size)
+            {
+                var frame = FrameHeader.Read([.. pending.GetRange(0, FrameHeader.Size)]);
+                if (pending.Count < FrameHeader.Size + frame.Length)
+                {
+                    break;
+                }
+
+                if (frame.Type == FrameType.GoAway && frame.Length >= 8)
+                {
+                    goAway = (Http2ErrorCode)BinaryPrimitives.ReadUInt32BigEndian([.. pending.GetRange(FrameHeader.Size + 4, 4)]);
+                }
+
+                pending.RemoveRange(0, FrameHeader.Size + frame.Length);
+            }
+        }
+    }
+
+    /// <summary>Sends FIN: the client will send nothing more but still reads (what a proxy does when its client leaves).</summary>
+    public void ShutdownSend() => socket.Shutdown(SocketShutdown.Send);
+
     public ValueTask DisposeAsync()
     {
         socket.Dispose();

@@ -48,7 +48,7 @@ internal static class ElectCommand
             using var either = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, leadership.LostToken);
             try
             {
-                await Task.Delay(Timeout.InfiniteTimeSpan, either.Token);
+                await Task.Delay(Timeout.InfiniteTimeSpan, context.Client.Options.TimeProvider, either.Token);
             }
             catch (OperationCanceledException) when (context.CancellationToken.IsCancellationRequested)
             {

@@ -71,7 +71,7 @@ internal static class LockCommand
         using var either = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, held.LostToken);
         try
         {
-            await Task.Delay(Timeout.InfiniteTimeSpan, either.Token);
+            await Task.Delay(Timeout.InfiniteTimeSpan, context.Client.Options.TimeProvider, either.Token);
         }
         catch (OperationCanceledException) when (context.CancellationToken.IsCancellationRequested)
         {
@@ -124,7 +124,7 @@ internal static class LockCommand
         {
             // Ctrl-C reached the command too (same process group); give it a moment, then make sure it is gone
             // before the lock is released.
-            using var grace = new CancellationTokenSource(CommandExitGrace);
+            using var grace = new CancellationTokenSource(CommandExitGrace, context.Client.Options.TimeProvider);
             try
             {
                 await process.WaitForExitAsync(grace.Token);

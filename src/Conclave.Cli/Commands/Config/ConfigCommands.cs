@@ -66,7 +66,7 @@ internal static class ConfigCommands
         {
             var target = c.Parse.GetRequiredValue(deleteId);
             await c.Api.DeleteAsync(ConfigApi.Path("apps", target), c.CancellationToken);
-            await Done(c, $"deleted app {target}");
+            await DoneAsync(c, $"deleted app {target}");
             return 0;
         });
 
@@ -103,7 +103,7 @@ internal static class ConfigCommands
         {
             var target = c.Parse.GetRequiredValue(deleteName);
             await c.Api.DeleteAsync(ConfigApi.Path("apps", c.App, "envs", target), c.CancellationToken);
-            await Done(c, $"deleted environment {c.App}/{target}");
+            await DoneAsync(c, $"deleted environment {c.App}/{target}");
             return 0;
         });
 
@@ -163,7 +163,7 @@ internal static class ConfigCommands
         {
             var target = c.Parse.GetRequiredValue(deleteName);
             await c.Api.DeleteAsync(NsPath(c, target) + (c.Parse.GetValue(force) ? "?force=true" : ""), c.CancellationToken);
-            await Done(c, $"deleted namespace {c.App}/{c.Env}/{target}");
+            await DoneAsync(c, $"deleted namespace {c.App}/{c.Env}/{target}");
             return 0;
         });
 
@@ -210,7 +210,7 @@ internal static class ConfigCommands
         file.Name == "-" ? await Console.In.ReadToEndAsync(cancellationToken) : await File.ReadAllTextAsync(file.FullName, cancellationToken);
 
     /// <summary>Prints the outcome of a change that answers nothing (204): a line for people, an object for -o json.</summary>
-    public static Task Done(ConfigContext c, string message) =>
+    public static Task DoneAsync(ConfigContext c, string message) =>
         c.Out.WriteLineAsync(c.Json ? new JsonObject { ["ok"] = true, ["message"] = message }.ToJsonString() : message);
 
     private static Argument<string> NameArgument() => new("NAME") { Description = "The namespace (e.g. application)." };

@@ -31,7 +31,7 @@ internal static class ConfigTransferCommands
             {
                 await File.WriteAllTextAsync(target.FullName, text, new UTF8Encoding(false), c.CancellationToken);
                 var count = answer.GetProperty("environments").EnumerateArray().Sum(e => e.GetProperty("namespaces").GetArrayLength());
-                await ConfigCommands.Done(c, $"exported {count} namespace(s) of {c.App} to {target.FullName}");
+                await ConfigCommands.DoneAsync(c, $"exported {count} namespace(s) of {c.App} to {target.FullName}");
             }
             else
             {

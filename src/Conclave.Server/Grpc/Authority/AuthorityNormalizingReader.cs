@@ -450,7 +450,10 @@ internal sealed class AuthorityNormalizingReader : PipeReader
         }
 
         var read = inner.ReadAsync(deadline?.Token ?? cancellationToken);
+        // The allocation-free fast path: the read has completed (checked first), so taking its result does not block.
+#pragma warning disable VSTHRD103
         return read.IsCompletedSuccessfully ? new ValueTask<ReadResult?>(read.Result) : AwaitReadAsync(read, cancellationToken);
+#pragma warning restore VSTHRD103
     }
 
     private async ValueTask<ReadResult?> AwaitReadAsync(ValueTask<ReadResult> read, CancellationToken cancellationToken)

@@ -1,0 +1,177 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Net;
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Security.Cryptography.X509Certificates;
+using Conclave.Cli.Commands.Certs;
+
+namespace Conclave.Cli.Tests.Certs;
+
+/// <summary>
+/// <c>conclave certs</c>: the CA and certificates it makes verify with openssl, carry the usages TLS needs, keep their
+/// keys private, and work in a real TLS handshake with client-certificate authentication.
+/// </summary>
+public sealed class CertsCommandTests : IDisposable
+{
+    private readonly string directory = Path.Combine(Path.GetTempPath(), "conclave-certs-" + Guid.NewGuid().ToString("N"));
+
+    public void Dispose()
+    {
+        if (Directory.Exists(directory))
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task Init_member_and_client_make_certificates_openssl_verifies_with_private_keys()
+    {
+        Assert.Equal(0, (await RunAsync("certs", "init", "--dir", directory)).ExitCode);
+        Assert.Equal(0, (await RunAsync("certs", "member", "m1", "--dir", directory, "--hosts", "m1.example,10.0.0.5", "--hosts", "localhost")).ExitCode);
+        Assert.Equal(0, (await RunAsync("certs", "client", "alice", "--dir", directory, "--days", "30")).ExitCode);
+
+        var verify = await OpenSslAsync("verify", "-CAfile", Path.Combine(directory, "ca.crt"), Path.Combine(directory, "m1.crt"), Path.Combine(directory, "alice.crt"));
+        Assert.True(verify.ExitCode == 0, verify.Output);
+        Assert.Contains("m1.crt: OK", verify.Output, StringComparison.Ordinal);
+        Assert.Contains("alice.crt: OK", verify.Output, StringComparison.Ordinal);
+
+        var text = (await OpenSslAsync("x509", "-in", Path.Combine(directory, "m1.crt"), "-noout", "-text")).Output;
+        Assert.Contains("DNS:m1.example", text, StringComparison.Ordinal);
+        Assert.Contains("IP Address:10.0.0.5", text, StringComparison.Ordinal);
+        Assert.Contains("TLS Web Server Authentication, TLS Web Client Authentication", text, StringComparison.Ordinal);
+        Assert.Contains("CA:FALSE", text, StringComparison.Ordinal);
+
+        using var alice = X509Certificate2.CreateFromPem(await File.ReadAllTextAsync(Path.Combine(directory, "alice.crt")));
+        Assert.Equal("CN=alice", alice.Subject);
+        Assert.InRange(alice.NotAfter.ToUniversalTime(), DateTime.UtcNow.AddDays(29), DateTime.UtcNow.AddDays(31));
+
+        if (OperatingSystem.IsWindows())
+        {
+            return;
+        }
+
+        foreach (var key in new[] { "ca.key", "m1.key", "alice.key" })
+        {
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(directory, key)));
+        }
+
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(directory));
+    }
+
+    [Fact]
+    public async Task The_certificates_work_in_a_tls_handshake_with_client_certificate_authentication()
+    {
+        await RunAsync("certs", "init", "--dir", directory);
+        await RunAsync("certs", "member", "m1", "--dir", directory);
+        await RunAsync("certs", "client", "alice", "--dir", directory);
+        using var ca = X509Certificate2.CreateFromPem(await File.ReadAllTextAsync(Path.Combine(directory, "ca.crt")));
+        using var serverCertificate = Load("m1");
+        using var clientCertificate = Load("alice");
+
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+
+        var server = Task.Run(async () =>
+        {
+            using var accepted = await listener.AcceptTcpClientAsync(timeout.Token);
+            await using var tls = new SslStream(accepted.GetStream());
+            await tls.AuthenticateAsServerAsync(new SslServerAuthenticationOptions
+            {
+                ServerCertificate = serverCertificate,
+                ClientCertificateRequired = true,
+                RemoteCertificateValidationCallback = (_, certificate, _, _) => ChainsTo(ca, certificate, X509KeyUsage.Client),
+            }, timeout.Token);
+            return tls.RemoteCertificate is { } remote ? new X509Certificate2(remote).GetNameInfo(X509NameType.SimpleName, forIssuer: false) : null;
+        });
+
+        using var connection = new TcpClient();
+        await connection.ConnectAsync(IPAddress.Loopback, port, timeout.Token);
+        await using var client = new SslStream(connection.GetStream());
+        await client.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
+        {
+            TargetHost = "localhost",
+            ClientCertificates = [clientCertificate],
+            RemoteCertificateValidationCallback = (_, certificate, _, errors) =>
+                (errors & SslPolicyErrors.RemoteCertificateNameMismatch) == 0 && ChainsTo(ca, certificate, X509KeyUsage.Server),
+        }, timeout.Token);
+
+        Assert.Equal("alice", await server);
+        Assert.True(client.IsAuthenticated && client.IsMutuallyAuthenticated);
+    }
+
+    [Fact]
+    public async Task Refusals_name_the_problem()
+    {
+        var noCa = await RunAsync("certs", "member", "m1", "--dir", directory);
+        Assert.Equal(1, noCa.ExitCode);
+        Assert.Contains("run 'conclave certs init", noCa.Error, StringComparison.Ordinal);
+
+        await RunAsync("certs", "init", "--dir", directory);
+        var again = await RunAsync("certs", "init", "--dir", directory);
+        Assert.Equal(1, again.ExitCode);
+        Assert.Contains("--force", again.Error, StringComparison.Ordinal);
+
+        var traversal = await RunAsync("certs", "client", "../evil", "--dir", directory);
+        Assert.Equal(1, traversal.ExitCode);
+        Assert.Contains("cannot name a certificate", traversal.Error, StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(Path.GetDirectoryName(directory)!, "evil.key")));
+
+        var badHost = await RunAsync("certs", "member", "m1", "--dir", directory, "--hosts", "not a host!");
+        Assert.Equal(1, badHost.ExitCode);
+        Assert.Contains("neither a DNS name nor an IP address", badHost.Error, StringComparison.Ordinal);
+
+        var replaced = await RunAsync("certs", "init", "--dir", directory, "--force");
+        Assert.Equal(0, replaced.ExitCode);
+    }
+
+    private X509Certificate2 Load(string name)
+    {
+        // Through PKCS#12, so that SslStream can use the ephemeral key on every platform.
+        using var pem = X509Certificate2.CreateFromPemFile(Path.Combine(directory, $"{name}.crt"), Path.Combine(directory, $"{name}.key"));
+        return X509CertificateLoader.LoadPkcs12(pem.Export(X509ContentType.Pkcs12), null);
+    }
+
+    private enum X509KeyUsage
+    {
+        Server,
+        Client,
+    }
+
+    private static bool ChainsTo(X509Certificate2 ca, X509Certificate? presented, X509KeyUsage usage)
+    {
+        if (presented is null)
+        {
+            return false;
+        }
+
+        using var chain = new X509Chain();
+        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+        chain.ChainPolicy.CustomTrustStore.Add(ca);
+        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+        chain.ChainPolicy.ApplicationPolicy.Add(new System.Security.Cryptography.Oid(usage == X509KeyUsage.Server ? "1.3.6.1.5.5.7.3.1" : "1.3.6.1.5.5.7.3.2"));
+        using var certificate = new X509Certificate2(presented);
+        return chain.Build(certificate);
+    }
+
+    private static async Task<(int ExitCode, string Output, string Error)> RunAsync(params string[] args)
+    {
+        var root = new RootCommand("conclave (test)") { CertsCommand.Create() };
+        var output = new StringWriter();
+        var error = new StringWriter();
+        var exitCode = await root.Parse(args).InvokeAsync(new InvocationConfiguration { Output = output, Error = error });
+        return (exitCode, output.ToString(), error.ToString());
+    }
+
+    private static async Task<(int ExitCode, string Output)> OpenSslAsync(params string[] args)
+    {
+        var start = new ProcessStartInfo("openssl", args) { RedirectStandardOutput = true, RedirectStandardError = true };
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        return (process.ExitCode, await stdout + await stderr);
+    }
+}

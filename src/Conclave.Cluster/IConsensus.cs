@@ -56,16 +56,11 @@ public interface IConsensus : IAsyncDisposable
     ValueTask RemoveMemberAsync(ulong memberId, CancellationToken cancellationToken);
 
     /// <summary>
-    /// Leader side of a learner's feed (<c>Forwarding/Follow</c>): streams the committed log after
-    /// <paramref name="first"/>'s index (a snapshot first when the log behind it is compacted) until the learner goes
-    /// away, this member stops leading, or the learner is promoted.
+    /// Serves learners with <paramref name="directory"/>, the application's replicated record of which members are
+    /// learners: the leader feeds them the committed log (on the peer listener's request channel), any member tells a
+    /// member started to join how it is listed. Called once, as the member starts; until then learners are refused.
     /// </summary>
-    /// <exception cref="ConsensusUnavailableException">Not the leader (<see cref="ConsensusUnavailableException.NotApplied"/>).</exception>
-    Task ServeFollowerAsync(
-        Api.ClusterInternal.FollowRequest first,
-        Grpc.Core.IAsyncStreamReader<Api.ClusterInternal.FollowRequest> requests,
-        Grpc.Core.IServerStreamWriter<Api.ClusterInternal.FollowResponse> responses,
-        CancellationToken cancellationToken);
+    void ServeLearners(ILearnerDirectory directory);
 
     /// <summary>
     /// Leader only: turns a learner that follows this leader and holds at least 90% of its log into a voting member;

@@ -1,15 +1,12 @@
-using System.Collections.Concurrent;
 using System.Net;
 using DotNext.Net.Cluster.Consensus.Raft;
-using Grpc.Core;
-using Grpc.Net.Client;
 
 namespace Conclave.Cluster;
 
 /// <summary>
 /// How a member reaches the current leader: who it is (from Raft), where it serves (its advertised client URL,
-/// learned from the member metadata DotNext exchanges between members), one gRPC channel per leader, and a
-/// signal for "the leader changed" so that waits end as soon as a new leader is known.
+/// learned from the member metadata DotNext exchanges between members), and a signal for "the leader changed" so that
+/// waits end as soon as a new leader is known.
 /// </summary>
 internal sealed class LeaderLink : IAsyncDisposable
 {
@@ -26,7 +23,6 @@ internal sealed class LeaderLink : IAsyncDisposable
     private readonly IPersistentState log;
     private readonly ClusterTopology topology;
     private readonly TimeProvider time;
-    private readonly ConcurrentDictionary<string, GrpcChannel> channels = new(StringComparer.Ordinal);
     private readonly Lock gate = new();
     private TaskCompletionSource changed = NewSignal();
     private long leadershipTerm;
@@ -133,45 +129,6 @@ internal sealed class LeaderLink : IAsyncDisposable
     /// <summary>Whether <paramref name="member"/> is this member.</summary>
     public bool IsLocal(RaftClusterMember member) => member.IsRemote is false || Equals(member.EndPoint, topology.Local.EndPoint);
 
-    /// <summary>
-    /// A call invoker for a member's client URL (one channel per URL, kept): for the etcd services every client may
-    /// call (member list, member add). Member-to-member services are on the peer listener (<see cref="ConnectPeer"/>).
-    /// </summary>
-    public CallInvoker Connect(string url) =>
-        channels.GetOrAdd(url, static u => GrpcChannel.ForAddress(u, ChannelOptions(connectCallback: null))).CreateCallInvoker();
-
-    /// <summary>
-    /// A call invoker for conclave.cluster.v1.Forwarding on a member's peer listener (one channel per peer address,
-    /// kept). Only members of the configuration (or ones named by it) are ever dialled here.
-    /// </summary>
-    public CallInvoker ConnectPeer(EndPoint peer) =>
-        channels.GetOrAdd("peer " + ClusterTopology.PeerUrlOf(peer), static (_, p) => GrpcChannel.ForAddress(
-                ClusterTopology.PeerUrlOf(p), ChannelOptions(Peers.PeerConnector.ConnectGrpcAsync)), peer)
-            .CreateCallInvoker();
-
-    private static GrpcChannelOptions ChannelOptions(Func<SocketsHttpConnectionContext, CancellationToken, ValueTask<Stream>>? connectCallback) => new()
-    {
-        MaxReceiveMessageSize = null,
-        MaxSendMessageSize = null,
-        HttpHandler = new SocketsHttpHandler
-        {
-            EnableMultipleHttp2Connections = true,
-            PooledConnectionIdleTimeout = Timeout.InfiniteTimeSpan,
-            KeepAlivePingDelay = TimeSpan.FromSeconds(10),
-            KeepAlivePingTimeout = TimeSpan.FromSeconds(5),
-            ConnectTimeout = TimeSpan.FromSeconds(2),
-            ConnectCallback = connectCallback,
-        },
-    };
-
-    /// <summary>A call invoker for <paramref name="member"/>'s client URL (for the etcd services).</summary>
-    /// <exception cref="ConsensusUnavailableException">The member's client URL is not known (yet).</exception>
-    public async ValueTask<CallInvoker> ConnectClientAsync(RaftClusterMember member, CancellationToken cancellationToken) =>
-        Connect(await ClientUrlAsync(member, cancellationToken).ConfigureAwait(false));
-
-    /// <summary>A call invoker for Forwarding on <paramref name="member"/>'s peer listener.</summary>
-    public CallInvoker ConnectPeer(RaftClusterMember member) => ConnectPeer(member.EndPoint);
-
     /// <summary>A member's metadata, from DotNext's cache when it has it.</summary>
     public static async ValueTask<IReadOnlyDictionary<string, string>> MetadataAsync(RaftClusterMember member, CancellationToken cancellationToken)
     {
@@ -188,22 +145,6 @@ internal sealed class LeaderLink : IAsyncDisposable
         {
             throw new ConsensusUnavailableException(ConsensusUnavailableReason.LeaderUnreachable, $"The leader at {member.EndPoint} did not say where it serves clients: {e.Message}", e);
         }
-    }
-
-    public async ValueTask<string> ClientUrlAsync(RaftClusterMember member, CancellationToken cancellationToken)
-    {
-        if (topology.Find(member.EndPoint) is { ClientUrls.Count: > 0 } known)
-        {
-            return known.ClientUrls[0];
-        }
-
-        var metadata = await MetadataAsync(member, cancellationToken).ConfigureAwait(false);
-        if (metadata.TryGetValue(ClientUrlsKey, out var urls) && urls.Split(',', StringSplitOptions.RemoveEmptyEntries) is [var first, ..])
-        {
-            return first;
-        }
-
-        throw new ConsensusUnavailableException(ConsensusUnavailableReason.LeaderUnreachable, $"The leader at {member.EndPoint} advertises no client URL.");
     }
 
     /// <summary>Metadata this member advertises to its peers.</summary>
@@ -233,12 +174,6 @@ internal sealed class LeaderLink : IAsyncDisposable
     public ValueTask DisposeAsync()
     {
         cluster.LeaderChanged -= OnLeaderChanged;
-        foreach (var channel in channels.Values)
-        {
-            channel.Dispose();
-        }
-
-        channels.Clear();
         return ValueTask.CompletedTask;
     }
 }

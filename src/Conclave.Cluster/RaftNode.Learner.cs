@@ -3,12 +3,12 @@ using System.Collections.Concurrent;
 using System.Net;
 using Conclave.Api.ClusterInternal;
 using Conclave.Api.Errors;
+using Conclave.Cluster.Peers;
 using DotNext.IO;
 using DotNext.IO.Log;
 using DotNext.Net.Cluster.Consensus.Raft;
 using DotNext.Net.Cluster.Consensus.Raft.StateMachine;
 using Google.Protobuf;
-using Grpc.Core;
 using Microsoft.Extensions.Logging;
 
 namespace Conclave.Cluster;
@@ -17,7 +17,7 @@ namespace Conclave.Cluster;
 /// <remarks>
 /// <para>
 /// DotNext 6.12 has no non-voting members, so a learner is not in the Raft configuration at all. It follows the
-/// leader's committed log through <c>Forwarding/Follow</c> and appends every entry to its own WAL at the same index
+/// leader's committed log through the request channel's <c>Follow</c> requests (ADR 0013) and appends every entry to its own WAL at the same index
 /// and term (a snapshot first when it is behind the leader's compacted log), then commits up to the leader's commit
 /// index; its state machine applies as on any member. Its log is therefore a prefix of the leader's, durable across
 /// restarts, and it never counts toward a quorum or stands for election (it runs in DotNext's standby mode).
@@ -25,8 +25,15 @@ namespace Conclave.Cluster;
 /// <para>
 /// Promotion hands the learner to Raft: the leader stops sending, waits until the learner has committed all it was
 /// sent, tells it that it is promoted, and then adds it with DotNext's catch-up-then-commit change (the join path
-/// of <see cref="AddMemberAsync"/>); the matching log makes the catch-up short. A member learns it is a learner from
-/// the member list (learners are recorded in the keyspace by the server), asked of the members it was started with.
+/// of <see cref="AddMemberAsync"/>); the matching log makes the catch-up short. A member learns it is a learner by
+/// asking the members it was started with how it is listed (<c>Role</c>); which members are learners is replicated
+/// state the application keeps (<see cref="ILearnerDirectory"/>).
+/// </para>
+/// <para>
+/// The feed is pulled: each request carries the highest index the learner has committed, which is also its
+/// acknowledgement; the leader answers the entries after it, a snapshot descriptor, or (caught up) a heartbeat after at
+/// most <see cref="FollowHeartbeat"/>. Nothing is pushed, so a learner that fetches and installs a large snapshot simply
+/// asks again when it is done, and a dropped connection costs one request.
 /// </para>
 /// </remarks>
 public sealed partial class RaftNode
@@ -36,7 +43,14 @@ public sealed partial class RaftNode
     private const int FollowBatchBytes = 2 * 1024 * 1024;
     private static readonly TimeSpan FollowHeartbeat = TimeSpan.FromMilliseconds(500);
 
+    /// <summary>A learner that has not asked for this long (and has no request waiting) is not following now.</summary>
+    private static readonly TimeSpan FollowerSilence = TimeSpan.FromSeconds(10);
+
+    /// <summary>How long a learner waits for one feed answer (a heartbeat comes after at most half a second).</summary>
+    private static readonly TimeSpan FollowAnswerWait = TimeSpan.FromSeconds(10);
+
     private readonly ConcurrentDictionary<ulong, FollowerSession> followers = new();
+    private ILearnerDirectory? learnerDirectory;
     private Task learnerLoop = Task.CompletedTask;
     private volatile bool isLearner;
     private ulong followedLeader;
@@ -45,24 +59,6 @@ public sealed partial class RaftNode
 
     /// <inheritdoc />
     public bool IsLearner => isLearner;
-
-    /// <summary>
-    /// Fault injection for tests: as the leader, end a promoted learner's feed without its "promoted" answer, as an
-    /// answer lost with a dying connection or leader would be. The learner must find out from the member list.
-    /// </summary>
-    internal bool LosePromotedAnswers { get; set; }
-
-    /// <summary>
-    /// Fault injection for tests: as a learner, take this long to act on a "promoted" answer, as a busy member would.
-    /// MemberPromote must still not return before this member has left learner mode.
-    /// </summary>
-    internal TimeSpan PromotedAnswerDelay { get; set; }
-
-    /// <summary>
-    /// Fault injection for tests: as the leader, resume this late after a promoted learner ended its feed, as a busy
-    /// leader would (the end of the feed must not turn the promotion into an error meanwhile).
-    /// </summary>
-    internal TimeSpan HandOverDelay { get; set; }
 
     /// <summary>How long a leader waits for a promoted learner to leave learner mode and end its feed.</summary>
     private static readonly TimeSpan PromotedAckWait = TimeSpan.FromSeconds(5);
@@ -73,78 +69,76 @@ public sealed partial class RaftNode
     // ---- leader side ---------------------------------------------------------------------------------------------
 
     /// <inheritdoc />
-    public async Task ServeFollowerAsync(FollowRequest first, IAsyncStreamReader<FollowRequest> requests, IServerStreamWriter<FollowResponse> responses, CancellationToken cancellationToken)
+    public void ServeLearners(ILearnerDirectory directory)
     {
+        ArgumentNullException.ThrowIfNull(directory);
+        if (Interlocked.CompareExchange(ref learnerDirectory, directory, null) is not null)
+        {
+            throw new InvalidOperationException("this member already has a learner directory");
+        }
+    }
+
+    private ILearnerDirectory LearnerDirectory => Volatile.Read(ref learnerDirectory)
+        ?? throw new ConsensusUnavailableException(ConsensusUnavailableReason.NotLeader, "This member is still starting: it does not serve learners yet.", notApplied: true);
+
+    /// <summary>Serves one request of a learner's feed (see <see cref="FollowRequest"/>): the next entries, a snapshot, a heartbeat or "promoted".</summary>
+    private async Task<FollowResponse> ServeFollowAsync(FollowRequest request, CancellationToken cancellationToken)
+    {
+        if (request.LeftLearnerMode)
+        {
+            // The answer to "promoted": whoever leads now, nothing is sent.
+            if (followers.TryGetValue(request.MemberId, out var promoted))
+            {
+                promoted.LeftLearnerMode();
+            }
+
+            return new FollowResponse { Promoted = true, LeaderId = topology.Local.Id, Term = Term };
+        }
+
         if (!link.TryGetLeadershipTerm(out var term))
         {
             throw NotLeaderHere();
         }
 
-        if (joining.TryGetValue(first.MemberId, out var adding) && !adding.Held)
+        if (joining.TryGetValue(request.MemberId, out var adding) && !adding.Held)
         {
-            throw new ConsensusUnavailableException(ConsensusUnavailableReason.NotLeader, $"Member {first.MemberId:x} is being added as a voting member; Raft replicates to it now.", notApplied: true);
+            throw new ConsensusUnavailableException(ConsensusUnavailableReason.NotLeader, $"Member {request.MemberId:x} is being added as a voting member; Raft replicates to it now.", notApplied: true);
         }
 
-        using var ended = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, stopping.Token, cluster.LeadershipToken);
-        var session = new FollowerSession(first.MemberId, first.CommittedIndex, ended);
-        if (followers.TryGetValue(session.Id, out var previous))
+        await LearnerDirectory.AdmitAsync(new LearnerInfo(request.MemberId, request.Name, [.. request.ClientUrls]), cancellationToken).ConfigureAwait(false);
+        var session = followers.AddOrUpdate(
+            request.MemberId,
+            static (id, a) => new FollowerSession(id, a.term, a.request.CommittedIndex),
+            static (id, existing, a) => existing.Term == a.term && !existing.Ended ? existing : new FollowerSession(id, a.term, a.request.CommittedIndex),
+            (term, request));
+        if (session.TryAnnounce())
         {
-            previous.End();
+            Log.FollowerAttached(logger, session.Id, request.CommittedIndex + 1);
         }
 
-        followers[session.Id] = session;
-        Log.FollowerAttached(logger, session.Id, first.CommittedIndex + 1);
-        var acks = ReadAcksAsync(session, requests, ended.Token);
+        using var ended = session.BeginRequest(request.CommittedIndex, options.TimeProvider.GetTimestamp(), cancellationToken, stopping.Token, cluster.LeadershipToken);
         var leaderId = topology.Local.Id;
         try
         {
-            var next = first.CommittedIndex + 1;
+            var next = request.CommittedIndex + 1;
             while (true)
             {
                 ended.Token.ThrowIfCancellationRequested();
                 if (session.Promoting)
                 {
-                    // Nothing more is sent; once the learner has committed all it was sent it appends nothing more,
-                    // and Raft may take over its log.
-                    var changed = session.Changed;
-                    if (session.CommittedIndex < next - 1)
+                    // Nothing more is sent. The learner has committed all it holds before it asked (it asks again only
+                    // after applying an answer), so Raft may take over its log from here.
+                    if (!session.TryHandOver(request.CommittedIndex) && !session.HandingOver)
                     {
-                        await changed.WaitAsync(ended.Token).ConfigureAwait(false);
-                        continue;
+                        continue; // the promotion was called off meanwhile
                     }
 
-                    if (session.TryHandOver())
+                    if (options.Faults?.LosePromotedAnswers == true)
                     {
-                        try
-                        {
-                            if (!LosePromotedAnswers)
-                            {
-                                await responses.WriteAsync(new FollowResponse { Promoted = true, Term = (ulong)term, LeaderId = leaderId, CommitIndex = next - 1 }, ended.Token)
-                                    .ConfigureAwait(false);
-                                // The learner leaves learner mode and then ends its feed (see FollowAsync): waiting for
-                                // that end means that when MemberPromote returns, the member no longer refuses writes as
-                                // a learner. Bounded: an answer lost on the way is covered by the member list. The end
-                                // of the feed is the expected answer here, so it hands over (End leaves HandedOver alone
-                                // once handing over).
-                                await Task.WhenAny(acks, Task.Delay(PromotedAckWait, options.TimeProvider, ended.Token)).ConfigureAwait(false);
-                                if (HandOverDelay > TimeSpan.Zero)
-                                {
-                                    await Task.Delay(HandOverDelay, options.TimeProvider, CancellationToken.None).ConfigureAwait(false);
-                                }
-                            }
-                        }
-                        catch
-                        {
-                            // The feed broke while telling it: whether it heard is unknown (PromoteLearnerAsync says so).
-                            session.HandedOver.TrySetCanceled();
-                            throw;
-                        }
-
-                        session.HandedOver.TrySetResult(next - 1);
-                        return;
+                        throw new ConsensusUnavailableException(ConsensusUnavailableReason.NotLeader, "The feed ended (fault injected: the promoted answer is lost).", notApplied: true);
                     }
 
-                    continue; // the promotion was called off
+                    return new FollowResponse { Promoted = true, Term = (ulong)term, LeaderId = leaderId, CommitIndex = request.CommittedIndex };
                 }
 
                 var commit = wal.LastCommittedEntryIndex;
@@ -153,35 +147,30 @@ public sealed partial class RaftNode
                     var response = ReadCommitted(next, commit);
                     if (response.Entries.Count == 0)
                     {
-                        // The log at 'next' is compacted into the snapshot: send that first.
+                        // The log at 'next' is compacted into the snapshot: the learner fetches that first.
                         if (stateMachine.Snapshot is SnapshotFile snapshot && next <= snapshot.Index)
                         {
-                            await SendSnapshotAsync(session, snapshot, responses, (ulong)term, leaderId, ended.Token).ConfigureAwait(false);
-                            next = snapshot.Index + 1;
-                        }
-                        else
-                        {
-                            await Task.Delay(TimeSpan.FromMilliseconds(10), options.TimeProvider, ended.Token).ConfigureAwait(false); // a snapshot being published
+                            return DescribeSnapshot(session, snapshot, (ulong)term, leaderId);
                         }
 
+                        await Task.Delay(TimeSpan.FromMilliseconds(10), options.TimeProvider, ended.Token).ConfigureAwait(false); // a snapshot being published
                         continue;
                     }
 
-                    next = response.Entries[^1].Index + 1;
-                    response.CommitIndex = next - 1;
+                    response.CommitIndex = response.Entries[^1].Index;
                     response.Term = (ulong)term;
                     response.LeaderId = leaderId;
-                    await responses.WriteAsync(response, ended.Token).ConfigureAwait(false);
-                    continue;
+                    return response;
                 }
 
-                // Caught up: wait for the next commit or a promotion, with a heartbeat now and then.
+                // Caught up: wait for the next commit or a promotion, and answer a heartbeat if neither comes.
+                var changed = session.Changed;
                 using (var beatTimer = new CancellationTokenSource(FollowHeartbeat, options.TimeProvider))
                 using (var beat = CancellationTokenSource.CreateLinkedTokenSource(ended.Token, beatTimer.Token))
                 {
                     try
                     {
-                        await Task.WhenAny(wal.WaitForApplyAsync(next, beat.Token).AsTask(), session.Changed).ConfigureAwait(false);
+                        await Task.WhenAny(wal.WaitForApplyAsync(next, beat.Token).AsTask(), changed).ConfigureAwait(false);
                     }
                     catch (OperationCanceledException) when (!ended.IsCancellationRequested)
                     {
@@ -190,42 +179,26 @@ public sealed partial class RaftNode
 
                 if (wal.LastCommittedEntryIndex < next && !session.Promoting)
                 {
-                    await responses.WriteAsync(new FollowResponse { CommitIndex = next - 1, Term = (ulong)term, LeaderId = leaderId }, ended.Token)
-                        .ConfigureAwait(false);
+                    return new FollowResponse { CommitIndex = next - 1, Term = (ulong)term, LeaderId = leaderId };
                 }
             }
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested && !stopping.IsCancellationRequested)
         {
-            // Leadership ended or a newer session replaced this one: the learner asks again.
+            // Leadership ended, the learner was dropped, or a newer request of the same learner replaced this one.
             throw NotLeaderHere();
         }
         finally
         {
-            followers.TryRemove(new KeyValuePair<ulong, FollowerSession>(session.Id, session));
-            session.End();
-            await acks.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        }
-    }
-
-    private static async Task ReadAcksAsync(FollowerSession session, IAsyncStreamReader<FollowRequest> requests, CancellationToken token)
-    {
-        try
-        {
-            while (await requests.MoveNext(token).ConfigureAwait(false))
-            {
-                session.Committed(requests.Current.CommittedIndex);
-            }
-        }
-        finally
-        {
-            // The learner went away: stop feeding it.
-            session.End();
+            session.EndRequest(ended, options.TimeProvider.GetTimestamp());
         }
     }
 
     private FollowResponse ReadCommitted(long from, long commit)
     {
+        // One answer fits a request-channel frame: entries up to the budget, and always at least one (no entry is
+        // larger than the largest forwarded batch, which a frame holds by construction).
+        var budget = Math.Min(FollowBatchBytes, requestClients.Options.MaxPayloadBytes - PeerRequestOptions.PayloadHeadroom);
         var response = new FollowResponse();
         var last = Math.Min(commit, from + FollowBatchEntries - 1);
         var bytes = 0L;
@@ -236,40 +209,39 @@ public sealed partial class RaftNode
                 break; // the snapshot: the log before it is compacted
             }
 
+            if (response.Entries.Count > 0 && bytes + entry.Payload.Length + 32 > budget)
+            {
+                break;
+            }
+
             var item = new FollowEntry { Index = entry.Index, Term = entry.Term };
             if (entry.Payload.Length > 0)
             {
                 // Entries are immutable once in the log: the payload is shared, not copied.
                 item.Payload = UnsafeByteOperations.UnsafeWrap(entry.Payload);
-                bytes += entry.Payload.Length;
             }
 
+            bytes += entry.Payload.Length + 32;
             response.Entries.Add(item);
-            if (bytes >= FollowBatchBytes)
-            {
-                break;
-            }
         }
 
         return response;
     }
 
     /// <summary>Tells a learner which snapshot its log continues from; it fetches the image itself (ADR 0010).</summary>
-    private async Task SendSnapshotAsync(FollowerSession session, SnapshotFile snapshot, IServerStreamWriter<FollowResponse> responses, ulong term, ulong leaderId, CancellationToken token)
+    private FollowResponse DescribeSnapshot(FollowerSession session, SnapshotFile snapshot, ulong term, ulong leaderId)
     {
         Log.FollowerSnapshot(logger, session.Id, snapshot.Index, snapshot.FileLength);
         var descriptor = new byte[SnapshotDescriptor.Size];
         stateMachine.DescribeRetained(snapshot.Index).Write(descriptor);
-        await responses.WriteAsync(
-            new FollowResponse
-            {
-                SnapshotIndex = snapshot.Index,
-                SnapshotDescriptor = ByteString.CopyFrom(descriptor),
-                CommitIndex = snapshot.Index,
-                Term = term,
-                LeaderId = leaderId,
-            },
-            token).ConfigureAwait(false);
+        return new FollowResponse
+        {
+            SnapshotIndex = snapshot.Index,
+            SnapshotDescriptor = ByteString.CopyFrom(descriptor),
+            CommitIndex = snapshot.Index,
+            Term = term,
+            LeaderId = leaderId,
+        };
     }
 
     /// <inheritdoc />
@@ -282,7 +254,8 @@ public sealed partial class RaftNode
 
         var endpoint = ClusterTopology.ParsePeerUrl("learner", peerUrl);
         var commit = wal.LastCommittedEntryIndex;
-        if (!followers.TryGetValue(memberId, out var session))
+        if (!followers.TryGetValue(memberId, out var session) || !link.TryGetLeadershipTerm(out var term) || session.Term != term
+            || !session.IsFollowing(options.TimeProvider.GetTimestamp(), options.TimeProvider.TimestampFrequency * (long)FollowerSilence.TotalSeconds))
         {
             throw new MembershipException(MembershipError.LearnerNotReady, $"learner {memberId:x} is not following this leader now");
         }
@@ -338,6 +311,22 @@ public sealed partial class RaftNode
             }
         }
 
+        // The learner leaves learner mode and then says so (see FollowAsync): waiting for that means that when
+        // MemberPromote returns, the member no longer refuses writes as a learner. Bounded: an answer lost on the way is
+        // covered by the member list (the learner asks how it is listed).
+        try
+        {
+            await session.LeftLearnerModeTask.WaitAsync(PromotedAckWait, options.TimeProvider, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+        }
+
+        if (options.Faults?.HandOverDelay is { } delay && delay > TimeSpan.Zero)
+        {
+            await Task.Delay(delay, options.TimeProvider, CancellationToken.None).ConfigureAwait(false);
+        }
+
         Log.PromotingLearner(logger, memberId, handedOverAt);
         joining[memberId] = new JoiningMember(memberId, peerUrl, endpoint);
         joinSignal.Release();
@@ -358,7 +347,7 @@ public sealed partial class RaftNode
     /// <inheritdoc />
     public void DropFollower(ulong memberId)
     {
-        if (followers.TryGetValue(memberId, out var session))
+        if (followers.TryRemove(memberId, out var session))
         {
             session.End();
         }
@@ -488,7 +477,7 @@ public sealed partial class RaftNode
 
     private sealed record Role(bool Listed, bool Learner, IReadOnlyList<EndPoint>? Urls);
 
-    /// <summary>Asks the members this one was started with (any that answers) how it is listed.</summary>
+    /// <summary>Asks the members this one was started with (any that answers) how it is listed (request kind Role).</summary>
     private async Task<Role?> FindRoleAsync(CancellationToken token)
     {
         foreach (var member in cluster.Members)
@@ -502,35 +491,26 @@ public sealed partial class RaftNode
             {
                 using var askTimer = new CancellationTokenSource(TimeSpan.FromSeconds(2), options.TimeProvider);
                 using var ask = CancellationTokenSource.CreateLinkedTokenSource(token, askTimer.Token);
-                var url = await link.ClientUrlAsync(member, ask.Token).ConfigureAwait(false);
-                var list = await new Api.Etcd.Cluster.ClusterClient(link.Connect(url))
-                    .MemberListAsync(new Api.Etcd.MemberListRequest(), cancellationToken: ask.Token).ConfigureAwait(false);
-                if (list.Header.ClusterId != 0 && !adoptClusterId && list.Header.ClusterId != ClusterId)
+                var answer = await AskRoleAsync(member.EndPoint, ask.Token).ConfigureAwait(false);
+                if (answer.ClusterId != 0 && !adoptClusterId && answer.ClusterId != ClusterId)
                 {
                     continue; // another cluster
                 }
 
-                var self = list.Members.FirstOrDefault(m => m.ID == topology.Local.Id);
-                if (self is null)
+                if (!answer.Listed || !answer.Learner)
                 {
-                    return new Role(false, false, null);
+                    return new Role(answer.Listed, false, null);
                 }
 
-                if (!self.IsLearner)
-                {
-                    return new Role(true, false, null);
-                }
+                AdoptClusterId(answer.ClusterId);
 
-                AdoptClusterId(list.Header.ClusterId);
-
-                // Any voting member may answer; only the leader feeds (the others say so and the next is tried). The
-                // feed is member-to-member traffic: it runs on the voters' peer listeners, as the member list names them.
+                // Any voting member may answer; only the leader feeds (the others say so and the next is tried).
                 var peers = new List<EndPoint>();
-                foreach (var voter in list.Members.Where(static m => !m.IsLearner && m.PeerURLs.Count > 0))
+                foreach (var url in answer.VoterPeerUrls)
                 {
                     try
                     {
-                        peers.Add(ClusterTopology.ParsePeerUrl(voter.Name, voter.PeerURLs[0]));
+                        peers.Add(ClusterTopology.ParsePeerUrl("voter", url));
                     }
                     catch (ArgumentException)
                     {
@@ -540,46 +520,95 @@ public sealed partial class RaftNode
 
                 return new Role(true, true, peers);
             }
-            catch (Exception e) when (e is RpcException or ConsensusUnavailableException or OperationCanceledException && !token.IsCancellationRequested)
+            catch (Exception e) when (e is PeerRequestException or ConsensusUnavailableException or OperationCanceledException && !token.IsCancellationRequested)
             {
-                // Not reachable now: ask the next one.
+                // Not reachable now, or still starting: ask the next one.
             }
         }
 
         return null;
     }
 
+    private async Task<RoleResponse> AskRoleAsync(EndPoint member, CancellationToken cancellationToken)
+    {
+        var head = new byte[8];
+        BinaryPrimitives.WriteUInt64LittleEndian(head, topology.Local.Id);
+        var answer = await requestClients.For(member).SendAsync(PeerRequestKind.Role, head, ReadOnlyMemory<byte>.Empty, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return RoleResponse.Parser.ParseFrom(answer);
+        }
+        catch (InvalidProtocolBufferException e)
+        {
+            throw new PeerRequestException($"The member at {member} answered a role that does not parse.", sent: true, e);
+        }
+    }
+
+    /// <summary>How member <paramref name="memberId"/> is listed here (it asks while it starts to join).</summary>
+    private async Task<RoleResponse> DescribeRoleAsync(ulong memberId, CancellationToken cancellationToken)
+    {
+        var directory = LearnerDirectory;
+        var answer = new RoleResponse { ClusterId = ClusterId };
+        if ((await MembersAsync(cancellationToken).ConfigureAwait(false)).Any(m => m.Id == memberId))
+        {
+            // Raft's view shadows the record: a learner being promoted is listed as the voter it becomes.
+            answer.Listed = true;
+        }
+        else if (directory.IsLearner(memberId))
+        {
+            answer.Listed = true;
+            answer.Learner = true;
+            foreach (var voter in cluster.Members)
+            {
+                answer.VoterPeerUrls.Add(ClusterTopology.PeerUrlOf(voter.EndPoint));
+            }
+        }
+
+        return answer;
+    }
+
     /// <summary>Follows the log fed by the member at <paramref name="peer"/> until the feed ends; true when promoted.</summary>
     private async Task<bool> FollowAsync(EndPoint peer, CancellationToken token)
     {
-        using var call = new Forwarding.ForwardingClient(link.ConnectPeer(peer)).Follow(cancellationToken: token);
-        var first = new FollowRequest { MemberId = topology.Local.Id, CommittedIndex = wal.LastCommittedEntryIndex, Name = topology.Local.Name };
-        first.ClientUrls.AddRange(topology.Local.ClientUrls);
+        var client = requestClients.For(peer);
+        Volatile.Write(ref followedPeer, peer);
         try
         {
-            await call.RequestStream.WriteAsync(first, token).ConfigureAwait(false);
-            Volatile.Write(ref followedPeer, peer);
-            await foreach (var response in call.ResponseStream.ReadAllAsync(token).ConfigureAwait(false))
+            while (true)
             {
+                var request = new FollowRequest { MemberId = topology.Local.Id, CommittedIndex = wal.LastCommittedEntryIndex, Name = topology.Local.Name };
+                request.ClientUrls.AddRange(topology.Local.ClientUrls);
+                var response = await AskFollowAsync(client, request, token).ConfigureAwait(false);
                 Volatile.Write(ref followedLeader, response.LeaderId);
                 Volatile.Write(ref followedTerm, (long)response.Term);
                 if (response.Promoted)
                 {
-                    if (PromotedAnswerDelay > TimeSpan.Zero)
+                    if (options.Faults?.PromotedAnswerDelay is { } delay && delay > TimeSpan.Zero)
                     {
-                        await Task.Delay(PromotedAnswerDelay, options.TimeProvider, token).ConfigureAwait(false);
+                        await Task.Delay(delay, options.TimeProvider, token).ConfigureAwait(false);
                     }
 
-                    // Out of learner mode before the feed ends: the leader waits for that end before MemberPromote
-                    // returns (BecomeVoterAsync then hands the log to Raft).
+                    // Out of learner mode before saying so: the leader waits for that before MemberPromote returns
+                    // (BecomeVoterAsync then hands the log to Raft). Best effort: the leader stops waiting after a while.
                     isLearner = false;
+                    try
+                    {
+                        var done = new FollowRequest { MemberId = topology.Local.Id, CommittedIndex = wal.LastCommittedEntryIndex, LeftLearnerMode = true };
+                        using var ackTimer = new CancellationTokenSource(TimeSpan.FromSeconds(2), options.TimeProvider);
+                        using var ack = CancellationTokenSource.CreateLinkedTokenSource(token, ackTimer.Token);
+                        await AskFollowAsync(client, done, ack.Token).ConfigureAwait(false);
+                    }
+                    catch (Exception e) when (e is PeerRequestException or ConsensusUnavailableException or OperationCanceledException && !token.IsCancellationRequested)
+                    {
+                    }
+
                     return true;
                 }
 
                 if (response.SnapshotIndex > 0 && response.SnapshotIndex > wal.LastCommittedEntryIndex)
                 {
-                    // Installed before any entry after it: the feed waits meanwhile (HTTP/2 flow control holds the
-                    // leader's writes), and the leader keeps the image and its log while this member fetches.
+                    // Installed before any entry after it; the next request waits until then, and the leader keeps the
+                    // image and its log while this member fetches (ADR 0010).
                     var descriptor = SnapshotDescriptor.Parse(response.SnapshotDescriptor.Span);
                     while (true)
                     {
@@ -608,16 +637,11 @@ public sealed partial class RaftNode
                 {
                     await wal.CommitAsync(commit, token).ConfigureAwait(false);
                 }
-
-                await call.RequestStream.WriteAsync(new FollowRequest { MemberId = topology.Local.Id, CommittedIndex = wal.LastCommittedEntryIndex }, token)
-                    .ConfigureAwait(false);
             }
-
-            Log.LearnerFeedEnded(logger, ClusterTopology.PeerUrlOf(peer), "the leader ended it");
         }
-        catch (RpcException e) when (!token.IsCancellationRequested)
+        catch (Exception e) when (e is PeerRequestException or ConsensusUnavailableException or MembershipException or InvalidDataException && !token.IsCancellationRequested)
         {
-            Log.LearnerFeedEnded(logger, ClusterTopology.PeerUrlOf(peer), e.Status.Detail);
+            Log.LearnerFeedEnded(logger, ClusterTopology.PeerUrlOf(peer), e.Message);
         }
 
         // No leader heard from now (health says so until the feed is back).
@@ -625,33 +649,126 @@ public sealed partial class RaftNode
         return false;
     }
 
-    /// <summary>One learner's feed on the leader.</summary>
-    private sealed class FollowerSession(ulong id, long committed, CancellationTokenSource ended)
+    private async Task<FollowResponse> AskFollowAsync(PeerRequestClient client, FollowRequest request, CancellationToken token)
     {
-        private const int Following = 0, PromotionStarted = 1, HandingOver = 2;
+        using var waitTimer = new CancellationTokenSource(FollowAnswerWait, options.TimeProvider);
+        using var wait = CancellationTokenSource.CreateLinkedTokenSource(token, waitTimer.Token);
+        ReadOnlyMemory<byte> answer;
+        try
+        {
+            answer = await client.SendAsync(PeerRequestKind.Follow, request.ToByteArray(), ReadOnlyMemory<byte>.Empty, wait.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException e) when (!token.IsCancellationRequested)
+        {
+            throw new PeerRequestException($"The leader at {client.Peer} sent no feed answer in {FollowAnswerWait.TotalSeconds:0} s.", sent: true, e);
+        }
+
+        try
+        {
+            return FollowResponse.Parser.ParseFrom(answer.Span);
+        }
+        catch (InvalidProtocolBufferException e)
+        {
+            throw new InvalidDataException($"The leader at {client.Peer} answered a feed message that does not parse.", e);
+        }
+    }
+
+    /// <summary>One learner's feed on the leader, for one leadership term: what it has committed and whether it is being promoted.</summary>
+    private sealed class FollowerSession(ulong id, long term, long committed)
+    {
+        private const int Following = 0, PromotionStarted = 1, HandOverState = 2;
+        private readonly Lock gate = new();
+        private readonly TaskCompletionSource leftLearnerMode = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly CancellationTokenSource ended = new();
         private long committedIndex = committed;
         private int state;
         private TaskCompletionSource changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private CancellationTokenSource? current;
+        private long lastSeen;
+        private bool announced;
 
         public ulong Id { get; } = id;
 
+        /// <summary>The leadership term this session belongs to; a new term starts a new session.</summary>
+        public long Term { get; } = term;
+
         public long CommittedIndex => Volatile.Read(ref committedIndex);
+
+        public bool Ended => ended.IsCancellationRequested;
 
         public bool Promoting => Volatile.Read(ref state) != Following;
 
+        public bool HandingOver => Volatile.Read(ref state) == HandOverState;
+
+        /// <summary>Completes with the index the learner held when it was handed over to Raft; cancelled when the feed ended first.</summary>
         public TaskCompletionSource<long> HandedOver { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        /// <summary>Completes when the promoted learner says it left learner mode.</summary>
+        public Task LeftLearnerModeTask => leftLearnerMode.Task;
 
         public Task Changed => changed.Task;
 
-        public void Committed(long index)
+        /// <summary>True the first time it is asked (to log the learner's arrival once per session).</summary>
+        public bool TryAnnounce()
         {
-            Volatile.Write(ref committedIndex, index);
+            lock (gate)
+            {
+                var first = !announced;
+                announced = true;
+                return first;
+            }
+        }
+
+        /// <summary>
+        /// A request arrived: records what the learner has committed and returns the token its answer runs under
+        /// (cancelled by the session's end, the caller's, and the next request of the same learner, which replaces it).
+        /// </summary>
+        public CancellationTokenSource BeginRequest(long committed, long now, params ReadOnlySpan<CancellationToken> tokens)
+        {
+            var source = CancellationTokenSource.CreateLinkedTokenSource([.. tokens, ended.Token]);
+            CancellationTokenSource? previous;
+            lock (gate)
+            {
+                previous = current;
+                current = source;
+                lastSeen = now;
+            }
+
+            CancelQuietly(previous);
+            Volatile.Write(ref committedIndex, committed);
             Signal();
+            return source;
+        }
+
+        public void EndRequest(CancellationTokenSource request, long now)
+        {
+            lock (gate)
+            {
+                lastSeen = now;
+                if (current == request)
+                {
+                    current = null;
+                }
+            }
+        }
+
+        /// <summary>Whether the learner asks now, or asked within <paramref name="silence"/> (in timestamp ticks).</summary>
+        public bool IsFollowing(long now, long silence)
+        {
+            if (Ended)
+            {
+                return false;
+            }
+
+            lock (gate)
+            {
+                return current is not null || now - lastSeen <= silence;
+            }
         }
 
         public bool TryStartPromotion()
         {
-            if (ended.IsCancellationRequested || Interlocked.CompareExchange(ref state, PromotionStarted, Following) != Following)
+            if (Ended || Interlocked.CompareExchange(ref state, PromotionStarted, Following) != Following)
             {
                 return false;
             }
@@ -660,7 +777,17 @@ public sealed partial class RaftNode
             return true;
         }
 
-        public bool TryHandOver() => Interlocked.CompareExchange(ref state, HandingOver, PromotionStarted) == PromotionStarted;
+        /// <summary>Hands the learner over at <paramref name="index"/> (what it holds); false when not promoting or already handed over.</summary>
+        public bool TryHandOver(long index)
+        {
+            if (Interlocked.CompareExchange(ref state, HandOverState, PromotionStarted) != PromotionStarted)
+            {
+                return false;
+            }
+
+            HandedOver.TrySetResult(index);
+            return true;
+        }
 
         public bool TryCancelPromotion()
         {
@@ -669,25 +796,29 @@ public sealed partial class RaftNode
             return cancelled;
         }
 
+        public void LeftLearnerMode() => leftLearnerMode.TrySetResult();
+
         public void End()
         {
-            try
-            {
-                ended.Cancel();
-            }
-            catch (ObjectDisposedException)
-            {
-            }
-
-            // Once handing over, the feed ending is the learner's answer (or the write of "promoted" failed, which
-            // the feed loop reports): the loop completes HandedOver either way. Found by LearnerTests under load: the
-            // learner's end raced the loop and turned a promotion that happened into a "not in sync" error.
-            if (Volatile.Read(ref state) != HandingOver)
+            CancelQuietly(ended);
+            if (Volatile.Read(ref state) != HandOverState)
             {
                 HandedOver.TrySetCanceled();
             }
 
             Signal();
+        }
+
+        private static void CancelQuietly(CancellationTokenSource? source)
+        {
+            try
+            {
+                source?.Cancel();
+            }
+            catch (ObjectDisposedException)
+            {
+                // That request has answered already.
+            }
         }
 
         private void Signal() =>

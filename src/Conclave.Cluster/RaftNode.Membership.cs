@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Net;
+using Conclave.Cluster.Peers;
 using DotNext.Net.Cluster.Consensus.Raft;
 using Microsoft.Extensions.Logging;
 
@@ -276,13 +277,21 @@ public sealed partial class RaftNode
                 leader = await link.WaitForLeaderAsync(timeout.Token).ConfigureAwait(false);
             }
 
-            await new Api.Etcd.Cluster.ClusterClient(await link.ConnectClientAsync(leader, timeout.Token).ConfigureAwait(false))
-                .MemberAddAsync(new Api.Etcd.MemberAddRequest { PeerURLs = { member.PeerUrl } }, cancellationToken: timeout.Token)
-                .ConfigureAwait(false);
+            try
+            {
+                await requestClients.For(leader.EndPoint)
+                    .SendAsync(PeerRequestKind.Join, System.Text.Encoding.UTF8.GetBytes(member.PeerUrl), ReadOnlyMemory<byte>.Empty, timeout.Token)
+                    .ConfigureAwait(false);
+            }
+            catch (MembershipException e) when (e.Error is MembershipError.PeerUrlExists)
+            {
+                // The next leader has it already (from the joining record the server keeps).
+            }
+
             Log.MemberJoinHandedOver(logger, member.PeerUrl, member.Id);
             return true;
         }
-        catch (Exception e) when (e is Grpc.Core.RpcException or ConsensusUnavailableException or OperationCanceledException)
+        catch (Exception e) when (e is PeerRequestException or MembershipException or ConsensusUnavailableException or OperationCanceledException)
         {
             return false;
         }

@@ -118,6 +118,40 @@ public sealed partial class RaftNode
                 return ReadOnlyMemory<byte>.Empty;
             case PeerRequestKind.Configuration:
                 return DescribeConfiguration().ToByteArray();
+            case PeerRequestKind.Follow:
+            {
+                Api.ClusterInternal.FollowRequest request;
+                try
+                {
+                    request = Api.ClusterInternal.FollowRequest.Parser.ParseFrom(payload.Span);
+                }
+                catch (InvalidProtocolBufferException e)
+                {
+                    throw new ArgumentException("a feed request that does not parse", e);
+                }
+
+                return (await ServeFollowAsync(request, cancellationToken).ConfigureAwait(false)).ToByteArray();
+            }
+
+            case PeerRequestKind.Role:
+                if (payload.Length != 8)
+                {
+                    throw new ArgumentException($"a role request of {payload.Length} bytes");
+                }
+
+                return (await DescribeRoleAsync(BinaryPrimitives.ReadUInt64LittleEndian(payload.Span), cancellationToken).ConfigureAwait(false)).ToByteArray();
+            case PeerRequestKind.Join:
+            {
+                if (payload.Length is 0 or > 1024)
+                {
+                    throw new ArgumentException($"a join request of {payload.Length} bytes");
+                }
+
+                var peerUrl = System.Text.Encoding.UTF8.GetString(payload.Span);
+                await AddMemberAsync(peerUrl, isLearner: false, cancellationToken).ConfigureAwait(false);
+                return ReadOnlyMemory<byte>.Empty;
+            }
+
             case PeerRequestKind.Application:
                 return await leaderRequests.ServeAsync(payload, cancellationToken).ConfigureAwait(false);
             default:

@@ -119,4 +119,7 @@ public sealed record RaftNodeOptions
 
     /// <summary>Logging for this component and DotNext's Raft engine.</summary>
     public ILoggerFactory? LoggerFactory { get; init; }
+
+    /// <summary>Faults injected by tests; null (none) everywhere else.</summary>
+    public ClusterFaults? Faults { get; init; }
 }

@@ -136,9 +136,8 @@ public sealed class ConclaveServer : IAsyncDisposable
                 configureLogging(l);
             }
         });
-        // The peer listener (Cluster's): Raft, snapshots, member requests and the learner feed's gRPC channel share the peer
-        // port; Cluster serves all but the gRPC connections, which this host's HTTP/2 server serves, on that listener only
-        // (see PeerOnlyEndpoints).
+        // The peer listener (Cluster's): Raft, snapshots and member requests (learners' feeds included) share the peer port,
+        // and Cluster serves all of it; this host's HTTP server serves only the client and HTTP URLs.
         Cluster.Peers.PeerListener peers;
         try
         {
@@ -150,9 +149,6 @@ public sealed class ConclaveServer : IAsyncDisposable
             meterBridge.Dispose();
             throw;
         }
-
-        builder.Services.AddSingleton<Microsoft.AspNetCore.Connections.IConnectionListenerFactory>(peers.GrpcTransport);
-        builder.WebHost.ConfigureKestrel(k => k.Listen(peers.GrpcEndPoint, l => l.Protocols = HttpProtocols.Http2));
 
         // The one clock of this member (ServerOptions.TimeProvider): services that measure or wait take it from here.
         builder.Services.AddSingleton(options.TimeProvider);
@@ -175,7 +171,6 @@ public sealed class ConclaveServer : IAsyncDisposable
             .AddServiceOptions<LeaseService>(static o => o.Interceptors.Add<ErrorMappingInterceptor>())
             .AddServiceOptions<Concurrency.LockService>(static o => o.Interceptors.Add<ErrorMappingInterceptor>())
             .AddServiceOptions<Concurrency.ElectionService>(static o => o.Interceptors.Add<ErrorMappingInterceptor>())
-            .AddServiceOptions<ForwardingService>(static o => o.Interceptors.Add<ErrorMappingInterceptor>())
             .AddServiceOptions<Config.ConfigGrpcService>(static o => o.Interceptors.Add<ErrorMappingInterceptor>());
         builder.Services.AddGrpcEdge();
 
@@ -199,7 +194,6 @@ public sealed class ConclaveServer : IAsyncDisposable
             CrossSiteGuard.Use(app, HostAllowList.Create(options.HostWhitelist, [.. clientUrls, .. httpUrls, .. advertisedClientUrls, peerUrl, advertisedPeerUrl]));
             Http2.ResetStreamFilter.Use(app);
             var grpcPaths = GrpcPathLookup.UseBeforeRouting(app);
-            PeerOnlyEndpoints.Use(app);
             app.MapGrpcService<KvService>();
             app.MapGrpcService<WatchService>();
             app.MapGrpcService<MaintenanceService>();
@@ -207,7 +201,6 @@ public sealed class ConclaveServer : IAsyncDisposable
             app.MapGrpcService<LeaseService>();
             app.MapGrpcService<Concurrency.LockService>();
             app.MapGrpcService<Concurrency.ElectionService>();
-            app.MapGrpcService<ForwardingService>().WithMetadata(PeerOnlyEndpoints.Marker);
             HttpEndpoints.Map(app);
             OperatorHttpApi.Map(app);
             app.MapConfigCenter();

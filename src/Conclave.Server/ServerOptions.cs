@@ -102,6 +102,9 @@ public sealed record ServerOptions
     /// <summary>Added to every remaining lease TTL when this member becomes leader, so a failover does not expire leases clients were keeping alive.</summary>
     public TimeSpan LeaseLeaderChangeExtension { get; init; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>Faults the tests inject into the member's consensus; null (none) outside the tests.</summary>
+    internal Cluster.ClusterFaults? Faults { get; init; }
+
     /// <summary>The clock lease expiry uses; tests pass a fake one.</summary>
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 

@@ -32,7 +32,7 @@ internal static class SourceProjects
     {
         ["Conclave.Api"] = ["Google.Protobuf", "Grpc.Core.Api", "Grpc.Tools"],
         ["Conclave.Storage"] = [],
-        ["Conclave.Cluster"] = ["DotNext.Net.Cluster", "Grpc.Net.Client", "Microsoft.Extensions.Logging.Abstractions"],
+        ["Conclave.Cluster"] = ["DotNext.Net.Cluster", "Microsoft.Extensions.Logging.Abstractions"],
         ["Conclave.ConfigCenter"] = ["YamlDotNet", "JsonSchema.Net"],
         ["Conclave.Server"] = ["Grpc.AspNetCore"],
         ["Conclave.Client"] = ["Grpc.Net.Client", "Microsoft.Extensions.Logging.Abstractions"],

@@ -16,8 +16,8 @@ public sealed class PeerListenerTests
     {
         Assert.True(PeerPreamble.TryRead(PeerPreamble.For(PeerChannel.Raft), out var raft, out _));
         Assert.Equal(PeerChannel.Raft, raft);
-        Assert.True(PeerPreamble.TryRead(PeerPreamble.For(PeerChannel.Grpc), out var grpc, out _));
-        Assert.Equal(PeerChannel.Grpc, grpc);
+        // 'G' (gRPC) carried the learner feed until it moved onto the request channel: refused now.
+        Assert.False(PeerPreamble.TryRead([.. "CNCLG"u8, PeerPreamble.Version, 0, 0], out _, out _));
         Assert.True(PeerPreamble.TryRead(PeerPreamble.For(PeerChannel.Snapshot), out var snapshot, out _));
         Assert.Equal(PeerChannel.Snapshot, snapshot);
         Assert.True(PeerPreamble.TryRead(PeerPreamble.For(PeerChannel.Requests), out var requests, out _));
@@ -25,7 +25,7 @@ public sealed class PeerListenerTests
 
         // Random and mutated 8-byte prefixes: never an exception, never accepted unless they equal a preamble.
         var random = new Random(18);
-        var valid = new[] { PeerPreamble.For(PeerChannel.Raft), PeerPreamble.For(PeerChannel.Grpc), PeerPreamble.For(PeerChannel.Snapshot), PeerPreamble.For(PeerChannel.Requests) };
+        var valid = new[] { PeerPreamble.For(PeerChannel.Raft), PeerPreamble.For(PeerChannel.Snapshot), PeerPreamble.For(PeerChannel.Requests) };
         var bytes = new byte[PeerPreamble.Length];
         for (var i = 0; i < 200_000; i++)
         {
@@ -51,7 +51,6 @@ public sealed class PeerListenerTests
     public async Task A_connection_with_the_preamble_reaches_the_server_of_its_channel()
     {
         await using var listener = PeerListener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        await using var grpc = await listener.GrpcTransport.BindAsync(listener.GrpcEndPoint);
         await using var raft = await listener.RaftTransport.BindAsync(listener.LocalEndPoint);
 
         await using (var outbound = await PeerConnector.Raft.ConnectAsync(listener.LocalEndPoint))
@@ -63,23 +62,24 @@ public sealed class PeerListenerTests
             Assert.Equal(PeerChannel.Raft, inbound.Features.Get<PeerConnectionFeature>()!.Channel);
         }
 
-        using var socket = await ConnectAsync(listener, PeerPreamble.For(PeerChannel.Grpc));
-        await using var grpcConnection = await AcceptAsync(grpc);
-        Assert.Equal(PeerChannel.Grpc, grpcConnection.Features.Get<PeerConnectionFeature>()!.Channel);
+        using var socket = await ConnectAsync(listener, PeerPreamble.For(PeerChannel.Requests));
+        await using var requestConnection = await AcceptAsync(listener.RequestConnections);
+        Assert.Equal(PeerChannel.Requests, requestConnection.Features.Get<PeerConnectionFeature>()!.Channel);
     }
 
     [Theory]
     [InlineData("an HTTP/2 client")]
     [InlineData("another version")]
+    [InlineData("the retired gRPC channel")]
     [InlineData("closed early")]
     public async Task A_connection_without_a_valid_preamble_is_closed_and_reaches_no_server(string kind)
     {
         await using var listener = PeerListener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        await using var grpc = await listener.GrpcTransport.BindAsync(listener.GrpcEndPoint);
         var first = kind switch
         {
             "an HTTP/2 client" => "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"u8.ToArray(),
-            "another version" => [.. "CNCLG"u8, 2, 0, 0],
+            "another version" => [.. "CNCLQ"u8, 2, 0, 0],
+            "the retired gRPC channel" => [.. "CNCLG"u8, PeerPreamble.Version, 0, 0],
             _ => "CNC"u8.ToArray(),
         };
         using var socket = await ConnectAsync(listener, first);
@@ -90,7 +90,7 @@ public sealed class PeerListenerTests
 
         await AssertClosedAsync(socket, TimeSpan.FromSeconds(10));
         using var none = new CancellationTokenSource(TimeSpan.FromMilliseconds(200));
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await grpc.AcceptAsync(none.Token));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await listener.RequestConnections.AcceptAsync(none.Token));
     }
 
     [Fact]

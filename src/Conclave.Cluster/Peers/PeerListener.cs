@@ -29,7 +29,6 @@ public sealed class PeerListener : IAsyncDisposable
     private readonly ILogger logger;
     private readonly TimeProvider time;
     private readonly PeerConnectionQueue raft;
-    private readonly PeerConnectionQueue grpc;
     private readonly PeerConnectionQueue snapshots;
     private readonly PeerConnectionQueue requests;
     private readonly CancellationTokenSource stopping = new();
@@ -48,7 +47,6 @@ public sealed class PeerListener : IAsyncDisposable
         logger = loggerFactory.CreateLogger<PeerListener>();
         LocalEndPoint = (IPEndPoint)socket.LocalEndPoint!;
         raft = new PeerConnectionQueue(PeerChannel.Raft, LocalEndPoint);
-        grpc = new PeerConnectionQueue(PeerChannel.Grpc, new PeerGrpcEndPoint(LocalEndPoint));
         snapshots = new PeerConnectionQueue(PeerChannel.Snapshot, LocalEndPoint);
         requests = new PeerConnectionQueue(PeerChannel.Requests, LocalEndPoint);
         accepted = meter.CreateCounter<long>("conclave.cluster.peer.connections", "{connection}", "Connections accepted on the peer listener, by channel");
@@ -61,12 +59,6 @@ public sealed class PeerListener : IAsyncDisposable
 
     /// <summary>How long a new connection may take to send its preamble.</summary>
     public TimeSpan HandshakeTimeout { get; }
-
-    /// <summary>Where an HTTP/2 server binds (through <see cref="GrpcTransport"/>) to serve the peer gRPC connections.</summary>
-    public EndPoint GrpcEndPoint => grpc.EndPoint;
-
-    /// <summary>The connection listener factory (and selector) that hands out the gRPC connections at <see cref="GrpcEndPoint"/>.</summary>
-    public IConnectionListenerFactory GrpcTransport => grpc;
 
     /// <summary>The Raft connections, for DotNext's server (bound at <see cref="LocalEndPoint"/>).</summary>
     internal IConnectionListenerFactory RaftTransport => raft;
@@ -169,8 +161,7 @@ public sealed class PeerListener : IAsyncDisposable
             {
                 PeerChannel.Raft => raft,
                 PeerChannel.Snapshot => snapshots,
-                PeerChannel.Requests => requests,
-                _ => grpc,
+                _ => requests,
             };
             if (!queue.TryEnqueue(connection))
             {
@@ -233,7 +224,6 @@ public sealed class PeerListener : IAsyncDisposable
         socket.Dispose();
         await acceptLoop.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         await raft.DisposeAsync().ConfigureAwait(false);
-        await grpc.DisposeAsync().ConfigureAwait(false);
         await snapshots.DisposeAsync().ConfigureAwait(false);
         await requests.DisposeAsync().ConfigureAwait(false);
         meter.Dispose();

@@ -26,6 +26,6 @@ internal static class PeerPreamble
 
         version = bytes[5];
         channel = (PeerChannel)bytes[4];
-        return version == Version && channel is PeerChannel.Raft or PeerChannel.Grpc or PeerChannel.Snapshot or PeerChannel.Requests;
+        return version == Version && channel is PeerChannel.Raft or PeerChannel.Snapshot or PeerChannel.Requests;
     }
 }

@@ -16,6 +16,21 @@ internal enum PeerRequestKind : ushort
     Configuration = 4,
 
     /// <summary>
+    /// A learner's feed (leader only): a <c>conclave.cluster.v1.FollowRequest</c>; answer a <c>FollowResponse</c> (the
+    /// next committed entries, a snapshot descriptor, a heartbeat, or "promoted").
+    /// </summary>
+    Follow = 5,
+
+    /// <summary>How a member is listed (asked of any member by one started to join): <c>member id u64</c>; answer a <c>conclave.cluster.v1.RoleResponse</c>.</summary>
+    Role = 6,
+
+    /// <summary>
+    /// Leader only: continue adding a joining voting member that a leader which stepped down was adding:
+    /// <c>peer URL (UTF-8)</c>; empty answer.
+    /// </summary>
+    Join = 7,
+
+    /// <summary>
     /// A request of the application on the leader (<see cref="ILeaderRequests"/>): <c>name length u8 | name (ASCII) | body</c>;
     /// the answer is the handler's bytes.
     /// </summary>

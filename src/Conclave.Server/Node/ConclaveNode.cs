@@ -25,6 +25,7 @@ public sealed class ConclaveNode : IAsyncDisposable
         Consensus = consensus;
         memberId = consensus.Status.MemberId;
         spaceAlarm = new SpaceAlarm(memberId, store, consensus, loggerFactory.CreateLogger<SpaceAlarm>());
+        consensus.ServeLearners(new LearnerDirectory(this));
     }
 
     public ServerOptions Options { get; }
@@ -76,6 +77,7 @@ public sealed class ConclaveNode : IAsyncDisposable
             // What the gRPC edge lets through; larger commands are refused before they are queued.
             MaxCommandBytes = options.MaxMessageBytes,
             LoggerFactory = loggerFactory,
+            Faults = options.Faults,
         };
         RaftNode consensus;
         try

@@ -11,7 +11,10 @@ public sealed class LearnerTests(ITestOutputHelper output) : IAsyncLifetime
     private TestCluster cluster = null!;
 
     // Small snapshots, so that a learner started late is behind the compacted log and needs one.
-    public async Task InitializeAsync() => cluster = await TestCluster.StartAsync(3, output, o => o with { SnapshotCount = 100 });
+    // Faults the tests switch on while the members run (shared by every member, the learners too).
+    private readonly Conclave.Cluster.ClusterFaults faults = new();
+
+    public async Task InitializeAsync() => cluster = await TestCluster.StartAsync(3, output, o => o with { SnapshotCount = 100, Faults = faults });
 
     public async Task DisposeAsync() => await cluster.DisposeAsync();
 
@@ -133,10 +136,7 @@ public sealed class LearnerTests(ITestOutputHelper output) : IAsyncLifetime
 
         // Whichever member leads hands the learner over to Raft without telling it (the answer is lost, as under a
         // leader restart in CI): the learner has to learn of its promotion from the member list.
-        foreach (var i in Enumerable.Range(0, 3))
-        {
-            ((Conclave.Cluster.RaftNode)cluster[i].Node.Consensus).LosePromotedAnswers = true;
-        }
+        faults.LosePromotedAnswers = true;
 
         var promoted = await new Api.Etcd.Cluster.ClusterClient(follower).MemberPromoteAsync(new MemberPromoteRequest { ID = added.Member.ID });
         Assert.Contains(promoted.Members, m => m.ID == added.Member.ID && !m.IsLearner);
@@ -155,11 +155,11 @@ public sealed class LearnerTests(ITestOutputHelper output) : IAsyncLifetime
         using var follower = GrpcChannel.ForAddress(cluster.Endpoints[await cluster.FollowerAsync()]);
         var (index, added, learnerChannel) = await StartLearnerAsync(follower, "slow/", 20);
         using var _ = learnerChannel;
-        var learner = (Conclave.Cluster.RaftNode)cluster[index].Node.Consensus;
+        var learner = cluster[index].Node.Consensus;
 
         // A busy learner is slow to act on its "promoted" answer (CI once wrote to it 50 ms after MemberPromote
         // returned and was refused as a learner): MemberPromote waits until it has left learner mode.
-        learner.PromotedAnswerDelay = TimeSpan.FromMilliseconds(700);
+        faults.PromotedAnswerDelay = TimeSpan.FromMilliseconds(700);
         await new Api.Etcd.Cluster.ClusterClient(follower).MemberPromoteAsync(new MemberPromoteRequest { ID = added.Member.ID });
 
         Assert.False(learner.IsLearner);
@@ -174,14 +174,10 @@ public sealed class LearnerTests(ITestOutputHelper output) : IAsyncLifetime
         var (index, added, learnerChannel) = await StartLearnerAsync(follower, "handover/", 20);
         using var _ = learnerChannel;
 
-        // The learner acts on "promoted" at once and ends its feed; the leader resumes only later (seen under load:
-        // the end of the feed cancelled the hand-over and MemberPromote answered "not in sync" for a promotion that
-        // had happened).
-        for (var i = 0; i < 3; i++)
-        {
-            ((Conclave.Cluster.RaftNode)cluster[i].Node.Consensus).HandOverDelay = TimeSpan.FromMilliseconds(300);
-        }
-
+        // The learner acts on "promoted" at once and says so; the leader resumes only later (seen under load with the
+        // streamed feed: its end cancelled the hand-over and MemberPromote answered "not in sync" for a promotion
+        // that had happened).
+        faults.HandOverDelay = TimeSpan.FromMilliseconds(300);
         var promoted = await new Api.Etcd.Cluster.ClusterClient(follower).MemberPromoteAsync(new MemberPromoteRequest { ID = added.Member.ID });
         Assert.Contains(promoted.Members, m => m.ID == added.Member.ID && !m.IsLearner);
         var put = await new KV.KVClient(learnerChannel).PutAsync(new PutRequest { Key = Bytes("handover/after"), Value = Bytes("v") });

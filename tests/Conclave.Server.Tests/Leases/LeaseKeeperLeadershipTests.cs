@@ -114,6 +114,8 @@ public sealed class LeaseKeeperLeadershipTests
                     return new ValueTask<object?>(new LeaseRevokeResponse { Header = new ResponseHeader() });
                 case "DisposeAsync":
                     return ValueTask.CompletedTask;
+                case "ServeLearners":
+                    return null;
                 default:
                     throw new NotSupportedException($"{targetMethod?.Name} is not scripted");
             }

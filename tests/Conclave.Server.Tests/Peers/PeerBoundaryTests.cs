@@ -28,22 +28,15 @@ public sealed class PeerBoundaryTests(ITestOutputHelper output) : IAsyncLifetime
         foreach (var member in new[] { leader, follower })
         {
             using var channel = GrpcChannel.ForAddress(cluster.Endpoints[member]);
-            var forwarding = new Forwarding.ForwardingClient(channel);
             var from = cluster[follower].Node.Consensus.Status.MemberId;
             var batch = Batch(3, from, Put("/_conclave/config/evil", "x"));
 
-            // The requests that moved to the peer listener's request channel (ADR 0013) are not gRPC methods anywhere.
-            foreach (var method in new[] { "Propose", "ReadIndex", "LeaseRenew", "Removed", "Configuration" })
+            // Member-to-member requests travel on the peer listener's request channel (ADR 0013): none is a gRPC method
+            // anywhere, the learner feed included.
+            foreach (var method in new[] { "Propose", "ReadIndex", "LeaseRenew", "Removed", "Configuration", "Follow" })
             {
                 await AssertUnimplemented(() => channel.CreateCallInvoker().AsyncUnaryCall(RawMethod(method), null, default, batch.ToByteArray()).ResponseAsync);
             }
-
-            await AssertUnimplemented(async () =>
-            {
-                using var call = forwarding.Follow();
-                await call.RequestStream.WriteAsync(new FollowRequest { MemberId = 42 });
-                await call.ResponseStream.MoveNext();
-            });
 
             // The request channel's own bytes (its preamble, then a forwarded batch) on the client URL: closed unserved.
             await AssertClosedUnservedAsync(cluster.Endpoints[member], from, batch.ToByteArray());

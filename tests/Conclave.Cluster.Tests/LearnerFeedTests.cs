@@ -1,0 +1,175 @@
+using System.Collections.Concurrent;
+using System.Net;
+using Conclave.Api.ClusterInternal;
+using Conclave.Api.Errors;
+using Conclave.Cluster.Peers;
+using Google.Protobuf;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Conclave.Cluster.Tests;
+
+/// <summary>
+/// Learners between in-process members, without the server: the feed, its admission, "learners do not vote or take
+/// writes", and promotion all run on Conclave.Cluster's request channel (ADR 0013). The learner records the server keeps
+/// in the system keyspace are an in-memory directory here.
+/// </summary>
+public sealed class LearnerFeedTests : IAsyncLifetime
+{
+    private readonly List<TestMember> members = [];
+    private readonly List<RecordingStateMachine> machines = [];
+    private readonly List<RaftNode?> nodes = [];
+    private readonly Directory directory = new();
+    private Dictionary<string, string> initial = [];
+
+    public async Task InitializeAsync()
+    {
+        var ports = Enumerable.Range(0, 3).Select(_ => TestMember.FreePort()).ToArray();
+        initial = Enumerable.Range(0, 3).ToDictionary(i => $"m{i}", i => $"http://127.0.0.1:{ports[i]}");
+        for (var i = 0; i < 3; i++)
+        {
+            var name = $"m{i}";
+            var port = ports[i];
+            members.Add(new TestMember(o => o with
+            {
+                MemberName = name,
+                PeerEndpoint = new IPEndPoint(IPAddress.Loopback, port),
+                InitialCluster = initial,
+                SnapshotInterval = 40, // the learner below starts behind the compacted log and needs a snapshot first
+            }));
+        }
+
+        for (var i = 0; i < 3; i++)
+        {
+            machines.Add(new RecordingStateMachine());
+            nodes.Add(await members[i].StartAsync(machines[i]));
+            nodes[i]!.ServeLearners(directory);
+        }
+
+        await LeaderAsync();
+    }
+
+    public async Task DisposeAsync()
+    {
+        foreach (var member in members)
+        {
+            await member.DisposeAsync();
+        }
+    }
+
+    private async Task<int> LeaderAsync()
+    {
+        await TestMember.WaitUntilAsync(
+            () => Leader() is { } l && nodes.Take(3).All(n => n is null || n.Status.LeaderId == nodes[l]!.Status.MemberId),
+            "a leader all voting members know", 15_000);
+        return Leader()!.Value;
+    }
+
+    private int? Leader() => nodes.FindIndex(n => n?.IsLeader == true) is var i and >= 0 ? i : null;
+
+    [Fact]
+    public async Task A_learner_follows_the_log_takes_no_writes_and_is_promoted_to_a_voter()
+    {
+        var leader = await LeaderAsync();
+        for (var i = 0; i < 120; i++)
+        {
+            await nodes[leader]!.ProposeAsync(RecordingStateMachine.Put($"before/{i:d3}"));
+        }
+
+        // Added as a learner (the application records it), then started to join, as etcdctl member add --learner.
+        var port = TestMember.FreePort();
+        var peerUrl = $"http://127.0.0.1:{port}";
+        var added = await nodes[leader]!.AddMemberAsync(peerUrl, isLearner: true, CancellationToken.None);
+        Assert.True(added.IsLearner);
+        directory.Learners[added.Id] = null;
+        var learnerMember = new TestMember(o => o with
+        {
+            MemberName = "learner",
+            PeerEndpoint = new IPEndPoint(IPAddress.Loopback, port),
+            InitialCluster = new Dictionary<string, string>(initial) { ["learner"] = peerUrl },
+            JoinExisting = true,
+            ClientUrls = ["http://127.0.0.1:1"],
+        });
+        members.Add(learnerMember);
+        machines.Add(new RecordingStateMachine());
+        var learner = await learnerMember.StartAsync(machines[3]);
+        nodes.Add(learner);
+        learner.ServeLearners(directory);
+
+        await TestMember.WaitUntilAsync(() => machines[3].Keys.Count(k => k.StartsWith("before/", StringComparison.Ordinal)) == 120, "the learner to hold the writes made before it started", 30_000);
+        Assert.True(learner.IsLearner);
+        Assert.True(machines[3].RestoreCount >= 1, "the learner started behind the compacted log: it installed the leader's snapshot");
+        Assert.Equal(3, nodes[leader]!.Status.Members.Count);
+
+        // It reported how it is listed when it asked for its feed.
+        Assert.Equal("learner", directory.Learners[added.Id]?.Name);
+
+        // A learner takes no writes: a proposal made there is refused, and nothing reaches the log.
+        var refused = await Assert.ThrowsAsync<ConclaveErrorException>(async () => await learner.ProposeAsync(RecordingStateMachine.Put("on-learner")));
+        Assert.Equal(ErrorCode.NotSupportedForLearner, refused.Code);
+
+        // Writes after it started reach it too (through a follower: forwarded to the leader).
+        var follower = Enumerable.Range(0, 3).First(i => i != leader);
+        for (var i = 0; i < 10; i++)
+        {
+            await nodes[follower]!.ProposeAsync(RecordingStateMachine.Put($"after/{i}"));
+        }
+
+        await TestMember.WaitUntilAsync(() => machines[3].Keys.Count(k => k.StartsWith("after/", StringComparison.Ordinal)) == 10, "the learner to follow new writes", 10_000);
+
+        // Promotion: when it returns, the member is a voter that takes writes, and every member has 4 in its configuration.
+        await nodes[leader]!.PromoteLearnerAsync(added.Id, peerUrl, CancellationToken.None);
+        directory.Learners.TryRemove(added.Id, out _);
+        Assert.False(learner.IsLearner);
+        await TestMember.WaitUntilAsync(() => nodes.All(n => n!.Status.Members.Count == 4), "every member to have the 4-member configuration", 20_000);
+        await learner.ProposeAsync(RecordingStateMachine.Put("promoted/write"));
+        await TestMember.WaitUntilAsync(() => machines.All(m => m.Keys.Contains("promoted/write")), "the promoted member's write to reach every member", 10_000);
+        Assert.DoesNotContain("on-learner", machines[leader].Keys);
+    }
+
+    [Fact]
+    public async Task The_leader_feeds_only_recorded_learners_and_only_while_it_leads()
+    {
+        var leader = await LeaderAsync();
+        var follower = Enumerable.Range(0, 3).First(i => i != leader);
+        await using var clients = new PeerRequestClients(PeerRequestOptions.For(members[0].Options), new ClusterMetrics(() => 0, () => 0, () => 0), NullLogger.Instance);
+        var stranger = new FollowRequest { MemberId = 0x42, CommittedIndex = 0, Name = "stranger" }.ToByteArray();
+
+        // Not recorded as a learner: refused, and nothing of the log is sent.
+        var unknown = await Assert.ThrowsAsync<MembershipException>(async () =>
+            await clients.For(members[leader].Options.PeerEndpoint).SendAsync(PeerRequestKind.Follow, stranger, ReadOnlyMemory<byte>.Empty, CancellationToken.None));
+        Assert.Equal(MembershipError.NotFound, unknown.Error);
+
+        // A member that does not lead feeds nobody, recorded or not.
+        directory.Learners[0x42] = null;
+        var notLeader = await Assert.ThrowsAsync<ConsensusUnavailableException>(async () =>
+            await clients.For(members[follower].Options.PeerEndpoint).SendAsync(PeerRequestKind.Follow, stranger, ReadOnlyMemory<byte>.Empty, CancellationToken.None));
+        Assert.True(notLeader.NotApplied);
+
+        // Recorded, asked of the leader: the entries after what it says it holds.
+        await nodes[leader]!.ProposeAsync(RecordingStateMachine.Put("fed"));
+        var answer = FollowResponse.Parser.ParseFrom((await clients.For(members[leader].Options.PeerEndpoint)
+            .SendAsync(PeerRequestKind.Follow, stranger, ReadOnlyMemory<byte>.Empty, CancellationToken.None)));
+        Assert.Equal(nodes[leader]!.Status.MemberId, answer.LeaderId);
+        Assert.True(answer.Entries.Count > 0 || answer.SnapshotIndex > 0);
+        Assert.All(answer.Entries, e => Assert.True(e.Index >= 1 && e.Index <= answer.CommitIndex));
+    }
+
+    /// <summary>The application's learner records, in memory: id to how the learner last described itself.</summary>
+    private sealed class Directory : ILearnerDirectory
+    {
+        public ConcurrentDictionary<ulong, LearnerInfo?> Learners { get; } = new();
+
+        public bool IsLearner(ulong memberId) => Learners.ContainsKey(memberId);
+
+        public ValueTask AdmitAsync(LearnerInfo learner, CancellationToken cancellationToken)
+        {
+            if (!Learners.ContainsKey(learner.Id))
+            {
+                throw new MembershipException(MembershipError.NotFound, $"no learner has id {learner.Id:x}");
+            }
+
+            Learners[learner.Id] = learner;
+            return ValueTask.CompletedTask;
+        }
+    }
+}

@@ -53,6 +53,9 @@ internal sealed class LeaderLink : IAsyncDisposable
         return term != 0 && term == log.Term && !cluster.LeadershipToken.IsCancellationRequested;
     }
 
+    /// <summary>Cancelled when this member's current leadership ends (already cancelled when it does not lead).</summary>
+    public CancellationToken LeadershipToken => cluster.LeadershipToken;
+
     /// <summary>Completes at the next leader change (including "no leader").</summary>
     public Task Changed
     {

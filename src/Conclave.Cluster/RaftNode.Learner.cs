@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using System.Collections.Concurrent;
 using System.Net;
 using Conclave.Api.ClusterInternal;
 using Conclave.Api.Errors;
@@ -32,25 +31,15 @@ namespace Conclave.Cluster;
 /// <para>
 /// The feed is pulled: each request carries the highest index the learner has committed, which is also its
 /// acknowledgement; the leader answers the entries after it, a snapshot descriptor, or (caught up) a heartbeat after at
-/// most <see cref="FollowHeartbeat"/>. Nothing is pushed, so a learner that fetches and installs a large snapshot simply
+/// most <see cref="LearnerFeed.Heartbeat"/>. Nothing is pushed, so a learner that fetches and installs a large snapshot simply
 /// asks again when it is done, and a dropped connection costs one request.
 /// </para>
 /// </remarks>
 public sealed partial class RaftNode
 {
-    /// <summary>Most entries in one feed message (and at most about <see cref="FollowBatchBytes"/>).</summary>
-    private const int FollowBatchEntries = 512;
-    private const int FollowBatchBytes = 2 * 1024 * 1024;
-    private static readonly TimeSpan FollowHeartbeat = TimeSpan.FromMilliseconds(500);
-
-    /// <summary>A learner that has not asked for this long (and has no request waiting) is not following now.</summary>
-    private static readonly TimeSpan FollowerSilence = TimeSpan.FromSeconds(10);
-
     /// <summary>How long a learner waits for one feed answer (a heartbeat comes after at most half a second).</summary>
     private static readonly TimeSpan FollowAnswerWait = TimeSpan.FromSeconds(10);
 
-    private readonly ConcurrentDictionary<ulong, FollowerSession> followers = new();
-    private ILearnerDirectory? learnerDirectory;
     private Task learnerLoop = Task.CompletedTask;
     private volatile bool isLearner;
     private ulong followedLeader;
@@ -69,180 +58,7 @@ public sealed partial class RaftNode
     // ---- leader side ---------------------------------------------------------------------------------------------
 
     /// <inheritdoc />
-    public void ServeLearners(ILearnerDirectory directory)
-    {
-        ArgumentNullException.ThrowIfNull(directory);
-        if (Interlocked.CompareExchange(ref learnerDirectory, directory, null) is not null)
-        {
-            throw new InvalidOperationException("this member already has a learner directory");
-        }
-    }
-
-    private ILearnerDirectory LearnerDirectory => Volatile.Read(ref learnerDirectory)
-        ?? throw new ConsensusUnavailableException(ConsensusUnavailableReason.NotLeader, "This member is still starting: it does not serve learners yet.", notApplied: true);
-
-    /// <summary>Serves one request of a learner's feed (see <see cref="FollowRequest"/>): the next entries, a snapshot, a heartbeat or "promoted".</summary>
-    private async Task<FollowResponse> ServeFollowAsync(FollowRequest request, CancellationToken cancellationToken)
-    {
-        if (request.LeftLearnerMode)
-        {
-            // The answer to "promoted": whoever leads now, nothing is sent.
-            if (followers.TryGetValue(request.MemberId, out var promoted))
-            {
-                promoted.LeftLearnerMode();
-            }
-
-            return new FollowResponse { Promoted = true, LeaderId = topology.Local.Id, Term = Term };
-        }
-
-        if (!link.TryGetLeadershipTerm(out var term))
-        {
-            throw NotLeaderHere();
-        }
-
-        if (joining.TryGetValue(request.MemberId, out var adding) && !adding.Held)
-        {
-            throw new ConsensusUnavailableException(ConsensusUnavailableReason.NotLeader, $"Member {request.MemberId:x} is being added as a voting member; Raft replicates to it now.", notApplied: true);
-        }
-
-        await LearnerDirectory.AdmitAsync(new LearnerInfo(request.MemberId, request.Name, [.. request.ClientUrls]), cancellationToken).ConfigureAwait(false);
-        var session = followers.AddOrUpdate(
-            request.MemberId,
-            static (id, a) => new FollowerSession(id, a.term, a.request.CommittedIndex),
-            static (id, existing, a) => existing.Term == a.term && !existing.Ended ? existing : new FollowerSession(id, a.term, a.request.CommittedIndex),
-            (term, request));
-        if (session.TryAnnounce())
-        {
-            Log.FollowerAttached(logger, session.Id, request.CommittedIndex + 1);
-        }
-
-        using var ended = session.BeginRequest(request.CommittedIndex, options.TimeProvider.GetTimestamp(), cancellationToken, stopping.Token, cluster.LeadershipToken);
-        var leaderId = topology.Local.Id;
-        try
-        {
-            var next = request.CommittedIndex + 1;
-            while (true)
-            {
-                ended.Token.ThrowIfCancellationRequested();
-                if (session.Promoting)
-                {
-                    // Nothing more is sent. The learner has committed all it holds before it asked (it asks again only
-                    // after applying an answer), so Raft may take over its log from here.
-                    if (!session.TryHandOver(request.CommittedIndex) && !session.HandingOver)
-                    {
-                        continue; // the promotion was called off meanwhile
-                    }
-
-                    if (options.Faults?.LosePromotedAnswers == true)
-                    {
-                        throw new ConsensusUnavailableException(ConsensusUnavailableReason.NotLeader, "The feed ended (fault injected: the promoted answer is lost).", notApplied: true);
-                    }
-
-                    return new FollowResponse { Promoted = true, Term = (ulong)term, LeaderId = leaderId, CommitIndex = request.CommittedIndex };
-                }
-
-                var commit = wal.LastCommittedEntryIndex;
-                if (next <= commit)
-                {
-                    var response = ReadCommitted(next, commit);
-                    if (response.Entries.Count == 0)
-                    {
-                        // The log at 'next' is compacted into the snapshot: the learner fetches that first.
-                        if (stateMachine.Snapshot is SnapshotFile snapshot && next <= snapshot.Index)
-                        {
-                            return DescribeSnapshot(session, snapshot, (ulong)term, leaderId);
-                        }
-
-                        await Task.Delay(TimeSpan.FromMilliseconds(10), options.TimeProvider, ended.Token).ConfigureAwait(false); // a snapshot being published
-                        continue;
-                    }
-
-                    response.CommitIndex = response.Entries[^1].Index;
-                    response.Term = (ulong)term;
-                    response.LeaderId = leaderId;
-                    return response;
-                }
-
-                // Caught up: wait for the next commit or a promotion, and answer a heartbeat if neither comes.
-                var changed = session.Changed;
-                using (var beatTimer = new CancellationTokenSource(FollowHeartbeat, options.TimeProvider))
-                using (var beat = CancellationTokenSource.CreateLinkedTokenSource(ended.Token, beatTimer.Token))
-                {
-                    try
-                    {
-                        await Task.WhenAny(wal.WaitForApplyAsync(next, beat.Token).AsTask(), changed).ConfigureAwait(false);
-                    }
-                    catch (OperationCanceledException) when (!ended.IsCancellationRequested)
-                    {
-                    }
-                }
-
-                if (wal.LastCommittedEntryIndex < next && !session.Promoting)
-                {
-                    return new FollowResponse { CommitIndex = next - 1, Term = (ulong)term, LeaderId = leaderId };
-                }
-            }
-        }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested && !stopping.IsCancellationRequested)
-        {
-            // Leadership ended, the learner was dropped, or a newer request of the same learner replaced this one.
-            throw NotLeaderHere();
-        }
-        finally
-        {
-            session.EndRequest(ended, options.TimeProvider.GetTimestamp());
-        }
-    }
-
-    private FollowResponse ReadCommitted(long from, long commit)
-    {
-        // One answer fits a request-channel frame: entries up to the budget, and always at least one (no entry is
-        // larger than the largest forwarded batch, which a frame holds by construction).
-        var budget = Math.Min(FollowBatchBytes, requestClients.Options.MaxPayloadBytes - PeerRequestOptions.PayloadHeadroom);
-        var response = new FollowResponse();
-        var last = Math.Min(commit, from + FollowBatchEntries - 1);
-        var bytes = 0L;
-        foreach (var read in wal.Read(from, last).Entries)
-        {
-            if (read is not StoredEntry entry)
-            {
-                break; // the snapshot: the log before it is compacted
-            }
-
-            if (response.Entries.Count > 0 && bytes + entry.Payload.Length + 32 > budget)
-            {
-                break;
-            }
-
-            var item = new FollowEntry { Index = entry.Index, Term = entry.Term };
-            if (entry.Payload.Length > 0)
-            {
-                // Entries are immutable once in the log: the payload is shared, not copied.
-                item.Payload = UnsafeByteOperations.UnsafeWrap(entry.Payload);
-            }
-
-            bytes += entry.Payload.Length + 32;
-            response.Entries.Add(item);
-        }
-
-        return response;
-    }
-
-    /// <summary>Tells a learner which snapshot its log continues from; it fetches the image itself (ADR 0010).</summary>
-    private FollowResponse DescribeSnapshot(FollowerSession session, SnapshotFile snapshot, ulong term, ulong leaderId)
-    {
-        Log.FollowerSnapshot(logger, session.Id, snapshot.Index, snapshot.FileLength);
-        var descriptor = new byte[SnapshotDescriptor.Size];
-        stateMachine.DescribeRetained(snapshot.Index).Write(descriptor);
-        return new FollowResponse
-        {
-            SnapshotIndex = snapshot.Index,
-            SnapshotDescriptor = ByteString.CopyFrom(descriptor),
-            CommitIndex = snapshot.Index,
-            Term = term,
-            LeaderId = leaderId,
-        };
-    }
+    public void ServeLearners(ILearnerDirectory directory) => learnerFeed.Use(directory);
 
     /// <inheritdoc />
     public async ValueTask PromoteLearnerAsync(ulong memberId, string peerUrl, CancellationToken cancellationToken)
@@ -254,8 +70,7 @@ public sealed partial class RaftNode
 
         var endpoint = ClusterTopology.ParsePeerUrl("learner", peerUrl);
         var commit = wal.LastCommittedEntryIndex;
-        if (!followers.TryGetValue(memberId, out var session) || !link.TryGetLeadershipTerm(out var term) || session.Term != term
-            || !session.IsFollowing(options.TimeProvider.GetTimestamp(), options.TimeProvider.TimestampFrequency * (long)FollowerSilence.TotalSeconds))
+        if (!link.TryGetLeadershipTerm(out var term) || learnerFeed.Following(memberId, term) is not { } session)
         {
             throw new MembershipException(MembershipError.LearnerNotReady, $"learner {memberId:x} is not following this leader now");
         }
@@ -347,10 +162,7 @@ public sealed partial class RaftNode
     /// <inheritdoc />
     public void DropFollower(ulong memberId)
     {
-        if (followers.TryRemove(memberId, out var session))
-        {
-            session.End();
-        }
+        learnerFeed.Drop(memberId);
     }
 
     // ---- learner side --------------------------------------------------------------------------------------------
@@ -547,7 +359,7 @@ public sealed partial class RaftNode
     /// <summary>How member <paramref name="memberId"/> is listed here (it asks while it starts to join).</summary>
     private async Task<RoleResponse> DescribeRoleAsync(ulong memberId, CancellationToken cancellationToken)
     {
-        var directory = LearnerDirectory;
+        var directory = learnerFeed.Directory;
         var answer = new RoleResponse { ClusterId = ClusterId };
         if ((await MembersAsync(cancellationToken).ConfigureAwait(false)).Any(m => m.Id == memberId))
         {
@@ -671,157 +483,5 @@ public sealed partial class RaftNode
         {
             throw new InvalidDataException($"The leader at {client.Peer} answered a feed message that does not parse.", e);
         }
-    }
-
-    /// <summary>One learner's feed on the leader, for one leadership term: what it has committed and whether it is being promoted.</summary>
-    private sealed class FollowerSession(ulong id, long term, long committed)
-    {
-        private const int Following = 0, PromotionStarted = 1, HandOverState = 2;
-        private readonly Lock gate = new();
-        private readonly TaskCompletionSource leftLearnerMode = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        private readonly CancellationTokenSource ended = new();
-        private long committedIndex = committed;
-        private int state;
-        private TaskCompletionSource changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        private CancellationTokenSource? current;
-        private long lastSeen;
-        private bool announced;
-
-        public ulong Id { get; } = id;
-
-        /// <summary>The leadership term this session belongs to; a new term starts a new session.</summary>
-        public long Term { get; } = term;
-
-        public long CommittedIndex => Volatile.Read(ref committedIndex);
-
-        public bool Ended => ended.IsCancellationRequested;
-
-        public bool Promoting => Volatile.Read(ref state) != Following;
-
-        public bool HandingOver => Volatile.Read(ref state) == HandOverState;
-
-        /// <summary>Completes with the index the learner held when it was handed over to Raft; cancelled when the feed ended first.</summary>
-        public TaskCompletionSource<long> HandedOver { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-        /// <summary>Completes when the promoted learner says it left learner mode.</summary>
-        public Task LeftLearnerModeTask => leftLearnerMode.Task;
-
-        public Task Changed => changed.Task;
-
-        /// <summary>True the first time it is asked (to log the learner's arrival once per session).</summary>
-        public bool TryAnnounce()
-        {
-            lock (gate)
-            {
-                var first = !announced;
-                announced = true;
-                return first;
-            }
-        }
-
-        /// <summary>
-        /// A request arrived: records what the learner has committed and returns the token its answer runs under
-        /// (cancelled by the session's end, the caller's, and the next request of the same learner, which replaces it).
-        /// </summary>
-        public CancellationTokenSource BeginRequest(long committed, long now, params ReadOnlySpan<CancellationToken> tokens)
-        {
-            var source = CancellationTokenSource.CreateLinkedTokenSource([.. tokens, ended.Token]);
-            CancellationTokenSource? previous;
-            lock (gate)
-            {
-                previous = current;
-                current = source;
-                lastSeen = now;
-            }
-
-            CancelQuietly(previous);
-            Volatile.Write(ref committedIndex, committed);
-            Signal();
-            return source;
-        }
-
-        public void EndRequest(CancellationTokenSource request, long now)
-        {
-            lock (gate)
-            {
-                lastSeen = now;
-                if (current == request)
-                {
-                    current = null;
-                }
-            }
-        }
-
-        /// <summary>Whether the learner asks now, or asked within <paramref name="silence"/> (in timestamp ticks).</summary>
-        public bool IsFollowing(long now, long silence)
-        {
-            if (Ended)
-            {
-                return false;
-            }
-
-            lock (gate)
-            {
-                return current is not null || now - lastSeen <= silence;
-            }
-        }
-
-        public bool TryStartPromotion()
-        {
-            if (Ended || Interlocked.CompareExchange(ref state, PromotionStarted, Following) != Following)
-            {
-                return false;
-            }
-
-            Signal();
-            return true;
-        }
-
-        /// <summary>Hands the learner over at <paramref name="index"/> (what it holds); false when not promoting or already handed over.</summary>
-        public bool TryHandOver(long index)
-        {
-            if (Interlocked.CompareExchange(ref state, HandOverState, PromotionStarted) != PromotionStarted)
-            {
-                return false;
-            }
-
-            HandedOver.TrySetResult(index);
-            return true;
-        }
-
-        public bool TryCancelPromotion()
-        {
-            var cancelled = Interlocked.CompareExchange(ref state, Following, PromotionStarted) == PromotionStarted;
-            Signal();
-            return cancelled;
-        }
-
-        public void LeftLearnerMode() => leftLearnerMode.TrySetResult();
-
-        public void End()
-        {
-            CancelQuietly(ended);
-            if (Volatile.Read(ref state) != HandOverState)
-            {
-                HandedOver.TrySetCanceled();
-            }
-
-            Signal();
-        }
-
-        private static void CancelQuietly(CancellationTokenSource? source)
-        {
-            try
-            {
-                source?.Cancel();
-            }
-            catch (ObjectDisposedException)
-            {
-                // That request has answered already.
-            }
-        }
-
-        private void Signal() =>
-            Interlocked.Exchange(ref changed, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
     }
 }

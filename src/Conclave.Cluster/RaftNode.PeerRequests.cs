@@ -130,7 +130,7 @@ public sealed partial class RaftNode
                     throw new ArgumentException("a feed request that does not parse", e);
                 }
 
-                return (await ServeFollowAsync(request, cancellationToken).ConfigureAwait(false)).ToByteArray();
+                return (await learnerFeed.ServeAsync(request, cancellationToken).ConfigureAwait(false)).ToByteArray();
             }
 
             case PeerRequestKind.Role:

@@ -39,6 +39,7 @@ public sealed partial class RaftNode : IConsensus
     private readonly Task snapshotServer;
     private readonly Peers.PeerRequestClients requestClients;
     private readonly LeaderRequests leaderRequests;
+    private readonly LearnerFeed learnerFeed;
     private readonly Task requestServer;
     private readonly IReplicatedStateMachine appliedMachine;
     private ulong clusterId;
@@ -86,6 +87,11 @@ public sealed partial class RaftNode : IConsensus
         leaderRequests = new LeaderRequests(link, requestClients, () => isLearner ? NotForLearner("requests to the leader") : null);
         leaderBarrier = new LeaderBarrier(cluster, shell, link, requestClients, topology.Local.Id, () => stateMachine.Restored);
         pipeline = new ProposalPipeline(cluster, shell, link, leaderBarrier, requestClients, stateMachine.Pending, options, metrics, logger, stopping.Token);
+        learnerFeed = new LearnerFeed(
+            link, wal, stateMachine, topology.Local.Id, requestOptions.MaxPayloadBytes,
+            joiningAsVoter: id => joining.TryGetValue(id, out var adding) && !adding.Held,
+            notLeader: NotLeaderHere,
+            options.Faults, options.TimeProvider, logger, stopping.Token);
         barriers = new ReadBarrierCoalescer(BarrierRoundAsync);
         commitAnnouncer = new ReadBarrierCoalescer(AnnounceCommitAsync);
         cluster.LeaderChanged += OnLeaderChanged;
@@ -647,10 +653,7 @@ public sealed partial class RaftNode : IConsensus
         await pipeline.DisposeAsync().ConfigureAwait(false);
         joinSignal.Release();
         await joiner.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        foreach (var session in followers.Values)
-        {
-            session.End();
-        }
+        learnerFeed.EndAll();
 
         await learnerLoop.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         await snapshotServer.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);

@@ -98,7 +98,7 @@ public sealed partial class RaftNode : IConsensus
         cluster.MemberRemoved += OnMemberRemoved;
         cluster.MemberAdded += OnMemberAdded;
         joiner = Task.Run(JoinLoopAsync);
-        snapshotServer = Task.Run(() => ServeSnapshotFetchesAsync(peers));
+        snapshotServer = Task.Run(() => new SnapshotServer(peers.SnapshotConnections, stateMachine, metrics, logger, peers.HandshakeTimeout).RunAsync(stopping.Token));
         var requests = new Peers.PeerRequestServer(peers.RequestConnections, ServePeerRequestAsync, requestOptions, metrics, logger);
         requestServer = Task.Run(() => requests.RunAsync(stopping.Token));
         // A member started to join a running cluster may have been added as a learner: find out, and follow if so.
@@ -290,33 +290,6 @@ public sealed partial class RaftNode : IConsensus
     }
 
     /// <summary>Serves snapshot fetches arriving on the peer listener's snapshot channel until this member stops.</summary>
-    private async Task ServeSnapshotFetchesAsync(Peers.PeerListener peers)
-    {
-        var serving = new List<Task>();
-        while (!stopping.IsCancellationRequested)
-        {
-            ConnectionContext? connection;
-            try
-            {
-                connection = await peers.SnapshotConnections.AcceptAsync(stopping.Token).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-                break;
-            }
-
-            if (connection is null)
-            {
-                break;
-            }
-
-            serving.RemoveAll(static t => t.IsCompleted);
-            serving.Add(SnapshotTransfer.ServeAsync(connection, stateMachine, metrics, logger, peers.HandshakeTimeout, stopping.Token));
-        }
-
-        await Task.WhenAll(serving).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-    }
-
     private static void Validate(RaftNodeOptions options)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(options.DataDirectory, nameof(options.DataDirectory));

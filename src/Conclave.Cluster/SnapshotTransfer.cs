@@ -19,7 +19,8 @@ namespace Conclave.Cluster;
 /// <remarks>
 /// After the channel's preamble, the request is 48 bytes (little endian):
 /// <c>magic "CNCLFTCH" (8) | index i64 | term i64 | payload hash u64 | offset i64 | requesting member id u64</c>.
-/// The answer is 16 bytes, <c>status u8 | 7 zero bytes | length i64</c>, then, when the status is <see cref="Ok"/>, exactly
+/// The answer is 16 bytes, <c>status u8 | 7 zero bytes | length i64</c> (status <see cref="Ok"/>, <see cref="NotHeld"/>,
+/// <see cref="BadRequest"/> or <see cref="Busy"/>), then, when the status is <see cref="Ok"/>, exactly
 /// <c>length</c> bytes: the snapshot file from the offset to its end. The receiver checks the whole image against the
 /// descriptor's hash before it uses any of it, so the stream itself needs no framing.
 /// </remarks>
@@ -34,6 +35,9 @@ internal static class SnapshotTransfer
     public const byte Ok = 0;
     public const byte NotHeld = 1;
     public const byte BadRequest = 2;
+
+    /// <summary>The member serves as many fetches as it will at once: try again shortly (<see cref="SnapshotServer"/>).</summary>
+    public const byte Busy = 3;
 
     /// <summary>How long either side waits for the other to move before it drops the connection (the fetch resumes).</summary>
     public static readonly TimeSpan StallTimeout = TimeSpan.FromSeconds(30);
@@ -99,6 +103,8 @@ internal static class SnapshotTransfer
         {
             case NotHeld:
                 throw new SnapshotGoneException($"the member at {peer} no longer holds {snapshot}");
+            case Busy when length == 0:
+                yield break; // as a dropped connection: the caller retries with back-off from what it has
             case Ok when length == snapshot.FileLength - offset:
                 break;
             default:
@@ -134,10 +140,14 @@ internal static class SnapshotTransfer
         }
     }
 
-    /// <summary>Serves one fetch on <paramref name="connection"/> (from the snapshot channel), then closes it.</summary>
+    /// <summary>
+    /// Serves one fetch on <paramref name="connection"/> (from the snapshot channel), then closes it. With
+    /// <paramref name="streams"/>, the image is streamed only while one of its slots is free (held until the stream
+    /// ends); otherwise a valid request is answered <see cref="Busy"/>.
+    /// </summary>
     public static async Task ServeAsync(
         ConnectionContext connection, SnapshottingStateMachine snapshots, ClusterMetrics metrics, ILogger logger, TimeSpan handshakeTimeout,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken, SnapshotStreamSlots? streams = null)
     {
         await using (connection.ConfigureAwait(false))
         {
@@ -152,6 +162,14 @@ internal static class SnapshotTransfer
                     return;
                 }
 
+                if (streams is not null && !streams.TryEnter())
+                {
+                    Log.SnapshotServeEnded(logger, peer, "busy: this member streams as many snapshot images as it does at once; the fetching member tries again");
+                    await AnswerAsync(output, Busy, 0, snapshots.Time, cancellationToken).ConfigureAwait(false);
+                    return;
+                }
+
+                using var slot = new Slot(streams);
                 using var lease = snapshots.TryServe(fetch.Index, fetch.Term, fetch.Hash);
                 if (lease is null)
                 {
@@ -262,6 +280,12 @@ internal static class SnapshotTransfer
         {
             throw new TimeoutException($"the fetching member read nothing for {StallTimeout.TotalSeconds:0} s");
         }
+    }
+
+    /// <summary>Gives a stream slot back when the stream ends, however it ends.</summary>
+    private readonly struct Slot(SnapshotStreamSlots? streams) : IDisposable
+    {
+        public void Dispose() => streams?.Exit();
     }
 }
 

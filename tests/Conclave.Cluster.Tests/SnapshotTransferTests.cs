@@ -108,6 +108,76 @@ public sealed class SnapshotTransferTests : IDisposable
     }
 
     [Fact]
+    public async Task Images_beyond_the_cap_are_answered_busy_and_served_once_a_stream_ends()
+    {
+        // An image far larger than what the sockets buffer, so a fetch that stops reading holds its stream.
+        var (machine, file) = await HolderAsync(keys: 100_000);
+        await using var _ = machine;
+        await using var listener = PeerListener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        using var stop = new CancellationTokenSource();
+        var server = ServeAsync(listener, machine, stop.Token, maxConcurrent: 1);
+        var expected = await File.ReadAllBytesAsync(file.Path);
+        var descriptor = SnapshotDescriptor.Of(file, 1);
+        var request = new byte[SnapshotTransfer.RequestSize];
+        SnapshotTransfer.WriteRequest(request, new SnapshotFetch(descriptor.Index, descriptor.Term, descriptor.Hash, 0, 3));
+
+        // A silent connection holds no slot: a fetch meanwhile is served.
+        using (await PeerConnector.OpenAsync(listener.LocalEndPoint, PeerChannel.Snapshot, CancellationToken.None))
+        {
+            Assert.Equal(expected, await FetchAllAsync(listener.LocalEndPoint, descriptor, 0));
+        }
+
+        // One fetch holds the only slot: it has its answer and the first bytes, and reads nothing more for now.
+        var holder = await PeerConnector.OpenAsync(listener.LocalEndPoint, PeerChannel.Snapshot, CancellationToken.None);
+        try
+        {
+            await holder.SendAsync(request, SocketFlags.None);
+            var header = new byte[SnapshotTransfer.ResponseHeaderSize];
+            for (var read = 0; read < header.Length;)
+            {
+                read += await holder.ReceiveAsync(header.AsMemory(read), SocketFlags.None);
+            }
+
+            Assert.Equal(SnapshotTransfer.Ok, header[0]);
+
+            // A second fetch meanwhile is answered "busy": no bytes, and nothing thrown (the fetching member retries).
+            using (var second = await PeerConnector.OpenAsync(listener.LocalEndPoint, PeerChannel.Snapshot, CancellationToken.None))
+            {
+                await second.SendAsync(request, SocketFlags.None);
+                var answer = new byte[64];
+                var read = 0;
+                for (int n; (n = await second.ReceiveAsync(answer.AsMemory(read), SocketFlags.None)) > 0;)
+                {
+                    read += n;
+                }
+
+                Assert.Equal(SnapshotTransfer.ResponseHeaderSize, read);
+                Assert.Equal(SnapshotTransfer.Busy, answer[0]);
+            }
+
+            Assert.Empty(await FetchAllAsync(listener.LocalEndPoint, descriptor, 0));
+        }
+        finally
+        {
+            holder.Dispose();
+        }
+
+        // The slot is free once the held stream ends (its connection closed): the next fetch gets the whole image.
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        var fetched = await FetchAllAsync(listener.LocalEndPoint, descriptor, 0);
+        while (fetched.Length == 0)
+        {
+            Assert.True(started.Elapsed < TimeSpan.FromSeconds(15), "no fetch was served after the held stream ended");
+            await Task.Delay(50);
+            fetched = await FetchAllAsync(listener.LocalEndPoint, descriptor, 0);
+        }
+
+        Assert.Equal(expected, fetched);
+        await stop.CancelAsync();
+        await server;
+    }
+
+    [Fact]
     public async Task A_download_resumes_where_it_stopped_and_refuses_a_corrupt_image()
     {
         var (machine, file) = await HolderAsync();
@@ -213,10 +283,10 @@ public sealed class SnapshotTransferTests : IDisposable
         throw new TimeoutException("the download did not finish in 20 s");
     }
 
-    private async Task<(SnapshottingStateMachine Machine, SnapshotFile File)> HolderAsync()
+    private async Task<(SnapshottingStateMachine Machine, SnapshotFile File)> HolderAsync(int keys = 2000)
     {
         var state = new RecordingStateMachine();
-        for (var i = 1; i <= 2000; i++)
+        for (var i = 1; i <= keys; i++)
         {
             var batch = new Conclave.Api.Raft.CommandBatch { FormatVersion = 1 };
             batch.Commands.Add(RecordingStateMachine.Put($"key-{i:D6}-{new string('v', 200)}"));
@@ -228,7 +298,7 @@ public sealed class SnapshotTransferTests : IDisposable
         using (var image = new SnapshotBuffer())
         {
             state.WriteSnapshot(image);
-            SnapshotFile.Write(directory, 2000, 1, image);
+            SnapshotFile.Write(directory, keys, 1, image);
         }
 
         var machine = new SnapshottingStateMachine(
@@ -239,16 +309,8 @@ public sealed class SnapshotTransferTests : IDisposable
         return (machine, machine.Snapshot!);
     }
 
-    private async Task ServeAsync(PeerListener listener, SnapshottingStateMachine machine, CancellationToken token)
-    {
-        var serving = new List<Task>();
-        while (await listener.SnapshotConnections.AcceptAsync(token).AsTask().ContinueWith(static t => t.IsCompletedSuccessfully ? t.Result : null, TaskScheduler.Default) is { } connection)
-        {
-            serving.Add(SnapshotTransfer.ServeAsync(connection, machine, metrics, NullLogger.Instance, TimeSpan.FromSeconds(5), token));
-        }
-
-        await Task.WhenAll(serving);
-    }
+    private Task ServeAsync(PeerListener listener, SnapshottingStateMachine machine, CancellationToken token, int maxConcurrent = SnapshotServer.DefaultMaxConcurrent) =>
+        new SnapshotServer(listener.SnapshotConnections, machine, metrics, NullLogger.Instance, TimeSpan.FromSeconds(5), maxConcurrent).RunAsync(token);
 
     private static async Task<byte[]> FetchAllAsync(EndPoint peer, SnapshotDescriptor descriptor, long offset)
     {

@@ -1,0 +1,76 @@
+using Microsoft.AspNetCore.Connections;
+using Microsoft.Extensions.Logging;
+
+namespace Conclave.Cluster;
+
+/// <summary>
+/// Serves the snapshot channel's fetches (<see cref="SnapshotTransfer"/>), streaming at most <see cref="MaxConcurrent"/>
+/// images at once. A valid fetch beyond that is answered <see cref="SnapshotTransfer.Busy"/> and its connection closed;
+/// the fetching member retries with back-off from the bytes it already has, so the cap costs a lagging member time,
+/// never progress. (A connection that has not sent its request yet holds no slot; the request must come within the
+/// peer listener's handshake timeout.)
+/// </summary>
+/// <remarks>
+/// Each fetch being served holds a file handle, a 1 MiB chunk in flight and the disk's read bandwidth; a cluster has a
+/// handful of members that can lag at once, so the default is generous for them and bounds what anything else that
+/// reaches the peer port can make a member do.
+/// </remarks>
+internal sealed class SnapshotServer(
+    IConnectionListener connections, SnapshottingStateMachine snapshots, ClusterMetrics metrics, ILogger logger, TimeSpan handshakeTimeout,
+    int maxConcurrent = SnapshotServer.DefaultMaxConcurrent)
+{
+    /// <summary>The default of <see cref="MaxConcurrent"/>.</summary>
+    public const int DefaultMaxConcurrent = 8;
+
+    private readonly SnapshotStreamSlots streams = new(maxConcurrent > 0 ? maxConcurrent : throw new ArgumentOutOfRangeException(nameof(maxConcurrent)));
+
+    /// <summary>Most images streamed at once.</summary>
+    public int MaxConcurrent { get; } = maxConcurrent;
+
+    /// <summary>Accepts and serves fetches until <paramref name="cancellationToken"/> ends or the channel closes; then waits for the fetches being served.</summary>
+    public async Task RunAsync(CancellationToken cancellationToken)
+    {
+        var serving = new List<Task>();
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            ConnectionContext? connection;
+            try
+            {
+                connection = await connections.AcceptAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+
+            if (connection is null)
+            {
+                break;
+            }
+
+            serving.RemoveAll(static t => t.IsCompleted);
+            serving.Add(SnapshotTransfer.ServeAsync(connection, snapshots, metrics, logger, handshakeTimeout, cancellationToken, streams));
+        }
+
+        await Task.WhenAll(serving).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+    }
+}
+
+/// <summary>How many snapshot images a member streams at once: a slot is taken without waiting, or not at all.</summary>
+internal sealed class SnapshotStreamSlots(int limit)
+{
+    private int taken;
+
+    public bool TryEnter()
+    {
+        if (Interlocked.Increment(ref taken) <= limit)
+        {
+            return true;
+        }
+
+        Interlocked.Decrement(ref taken);
+        return false;
+    }
+
+    public void Exit() => Interlocked.Decrement(ref taken);
+}

@@ -59,7 +59,7 @@ public static class CommandShape
         }
     }
 
-    /// <summary>Only puts, deletes and txns name a keyspace; the system keyspace has no compaction, leases or alarms of its own.</summary>
+    /// <summary>Puts, deletes, txns and lease grants and revokes name a keyspace; compaction and alarms apply to the whole store.</summary>
     private static void ValidateKeyspace(Command command)
     {
         if (command.Keyspace == KeyspaceKind.User)
@@ -72,7 +72,8 @@ public static class CommandShape
             throw Invalid($"the command names keyspace {(int)command.Keyspace}, which this build does not know");
         }
 
-        if (command.KindCase is not (Command.KindOneofCase.Put or Command.KindOneofCase.DeleteRange or Command.KindOneofCase.Txn))
+        if (command.KindCase is not (Command.KindOneofCase.Put or Command.KindOneofCase.DeleteRange or Command.KindOneofCase.Txn
+            or Command.KindOneofCase.LeaseGrant or Command.KindOneofCase.LeaseRevoke))
         {
             throw Invalid($"a {command.KindCase} command applies to the whole store and names no keyspace (it names {command.Keyspace})");
         }

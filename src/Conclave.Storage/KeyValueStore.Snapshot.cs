@@ -10,19 +10,20 @@ namespace Conclave.Storage;
 public sealed partial class KeyValueStore
 {
     private static readonly byte[] SnapshotMagic = "CNCLSNAP"u8.ToArray();
-    // 2 adds the system keyspace (ADR 0012) after the user's keys; 1 (no system keyspace) is still read.
-    private const int SnapshotFormatVersion = 2;
+    // 2 adds the system keyspace (ADR 0012) after the user's keys; 3 adds each lease's keyspace. 1 and 2 are still read
+    // (a lease of theirs that holds system keys only is the system keyspace's).
+    private const int SnapshotFormatVersion = 3;
     private const int OldestSnapshotFormatVersion = 1;
     private const uint SnapshotTrailer = 0x454E4421; // "END!"
 
     // The fewest bytes each record takes, which bounds a count by the bytes that remain.
     private const int AlarmRecordBytes = 8 + 4;
-    private const int LeaseRecordBytes = 8 + 8;
+    private const int LeaseRecordBytes = 8 + 8 + 1;
     private const int KeyRecordBytes = 1 + 4; // empty key, version count
     private const int VersionRecordBytes = 8 + 4 + 1; // tombstone
 
     /// <summary>
-    /// Writes the whole state (every retained revision of both keyspaces, leases, alarms) in snapshot format 2. Holds
+    /// Writes the whole state (every retained revision of both keyspaces, leases, alarms) in snapshot format 3. Holds
     /// the read lock, so reads continue while applies wait for the image to be consistent.
     /// </summary>
     public void WriteSnapshot(Stream destination)
@@ -50,6 +51,7 @@ public sealed partial class KeyValueStore
             {
                 w.Write(lease.Id);
                 w.Write(lease.Ttl);
+                w.Write((byte)lease.Keyspace);
             }
 
             WriteKeys(w, keyspace);
@@ -109,8 +111,8 @@ public sealed partial class KeyValueStore
             restoredAlarms.Add((member, alarm));
         }
 
-        var leaseCount = r.ReadCount("lease", LeaseRecordBytes);
-        var restoredLeases = new List<(long Id, long Ttl)>(r.Capacity(leaseCount));
+        var leaseCount = r.ReadCount("lease", format >= 3 ? LeaseRecordBytes : LeaseRecordBytes - 1);
+        var restoredLeases = new List<(long Id, long Ttl, KeyspaceKind? Keyspace)>(r.Capacity(leaseCount));
         var leaseIds = new HashSet<long>(r.Capacity(leaseCount));
         for (var n = leaseCount; n > 0; n--)
         {
@@ -120,7 +122,17 @@ public sealed partial class KeyValueStore
                 throw new InvalidDataException($"snapshot lease before offset {r.Position} has id {id}, which is 0 or repeated");
             }
 
-            restoredLeases.Add((id, ttl));
+            KeyspaceKind? leaseKeyspace = null;
+            if (format >= 3)
+            {
+                leaseKeyspace = (KeyspaceKind)r.ReadByte();
+                if (leaseKeyspace is not (KeyspaceKind.User or KeyspaceKind.System))
+                {
+                    throw new InvalidDataException($"snapshot lease before offset {r.Position} names keyspace {(int)leaseKeyspace}, which this build does not know");
+                }
+            }
+
+            restoredLeases.Add((id, ttl, leaseKeyspace));
         }
 
         var histories = ReadKeys(r, revision, "");
@@ -156,9 +168,9 @@ public sealed partial class KeyValueStore
             }
 
             leases.Clear();
-            foreach (var (id, ttl) in restoredLeases)
+            foreach (var (id, ttl, leaseKeyspace) in restoredLeases)
             {
-                leases.Grant(id, ttl);
+                leases.Grant(id, ttl, leaseKeyspace ?? KeyspaceKind.User);
             }
 
             foreach (var (space, restored) in new[] { (KeyspaceKind.User, histories), (KeyspaceKind.System, systemHistories) })
@@ -169,6 +181,15 @@ public sealed partial class KeyValueStore
                     {
                         leases.Attach(live.Lease, history.Key, space);
                     }
+                }
+            }
+
+            // Formats 1 and 2 do not say whose a lease is: one that holds system keys only was granted for them.
+            foreach (var (id, _, leaseKeyspace) in restoredLeases)
+            {
+                if (leaseKeyspace is null && leases.Find(id) is { Keys.Count: 0, SystemKeys.Count: > 0 } systemLease)
+                {
+                    systemLease.Keyspace = KeyspaceKind.System;
                 }
             }
 

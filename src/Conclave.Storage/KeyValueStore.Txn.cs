@@ -93,7 +93,7 @@ public sealed partial class KeyValueStore
                         throw new ConclaveErrorException(ErrorCode.KeyNotFound, $"txn put: key '{put.Key.ToStringUtf8()}' does not exist, so its value or lease cannot be kept");
                     }
 
-                    if (put.Lease != 0 && !leases.Contains(put.Lease))
+                    if (put.Lease != 0 && leases.Find(put.Lease)?.Keyspace != space.Kind)
                     {
                         throw new ConclaveErrorException(ErrorCode.LeaseNotFound, $"txn put: lease {put.Lease:x} does not exist");
                     }

@@ -149,8 +149,9 @@ public sealed partial class KeyValueStore : IDisposable
 
     public int LeaseCount => Read(_ => leases.Count);
 
-    /// <summary>Every lease id with its granted TTL in seconds.</summary>
-    public Dictionary<long, long> LeaseTtls() => Read(_ => leases.All.ToDictionary(l => l.Id, l => l.Ttl));
+    /// <summary>Every lease id with its granted TTL in seconds (of one keyspace, or of both).</summary>
+    public Dictionary<long, long> LeaseTtls(KeyspaceKind? keyspace = null) =>
+        Read(_ => leases.All.Where(l => keyspace is null || l.Keyspace == keyspace).ToDictionary(l => l.Id, l => l.Ttl));
 
     public LeaseRecord? FindLease(long id) => Read(_ => leases.Find(id) is { } l ? Copy(l) : null);
 
@@ -158,7 +159,7 @@ public sealed partial class KeyValueStore : IDisposable
 
     private static LeaseRecord Copy(LeaseRecord l)
     {
-        var copy = new LeaseRecord(l.Id, l.Ttl);
+        var copy = new LeaseRecord(l.Id, l.Ttl, l.Keyspace);
         copy.Keys.UnionWith(l.Keys);
         copy.SystemKeys.UnionWith(l.SystemKeys);
         return copy;
@@ -272,8 +273,8 @@ public sealed partial class KeyValueStore : IDisposable
         Command.KindOneofCase.Txn => ApplyTxn(Target(command), command.Txn),
         Command.KindOneofCase.Compaction => ApplyCompaction(command.Compaction),
         Command.KindOneofCase.Alarm => ApplyAlarm(command.Alarm),
-        Command.KindOneofCase.LeaseGrant => ApplyLeaseGrant(command.LeaseGrant),
-        Command.KindOneofCase.LeaseRevoke => ApplyLeaseRevoke(command.LeaseRevoke),
+        Command.KindOneofCase.LeaseGrant => ApplyLeaseGrant(command.LeaseGrant, command.Keyspace),
+        Command.KindOneofCase.LeaseRevoke => ApplyLeaseRevoke(command.LeaseRevoke, command.Keyspace),
         _ => throw new ConclaveErrorException(ErrorCode.Unimplemented, $"unknown command {command.KindCase}"),
     };
 
@@ -335,7 +336,7 @@ public sealed partial class KeyValueStore : IDisposable
         }
 
         var lease = r.IgnoreLease ? existing!.Lease : r.Lease;
-        if (lease != 0 && !leases.Contains(lease))
+        if (lease != 0 && leases.Find(lease)?.Keyspace != space.Kind)
         {
             throw new ConclaveErrorException(ErrorCode.LeaseNotFound, $"put: lease {lease:x} does not exist");
         }
@@ -432,7 +433,7 @@ public sealed partial class KeyValueStore : IDisposable
         return response;
     }
 
-    private LeaseGrantResponse ApplyLeaseGrant(LeaseGrantRequest r)
+    private LeaseGrantResponse ApplyLeaseGrant(LeaseGrantRequest r, KeyspaceKind keyspaceKind)
     {
         if (r.ID == 0)
         {
@@ -444,13 +445,19 @@ public sealed partial class KeyValueStore : IDisposable
             throw new ConclaveErrorException(ErrorCode.LeaseExists, $"lease {r.ID:x} already exists");
         }
 
-        leases.Grant(r.ID, r.TTL);
+        leases.Grant(r.ID, r.TTL, keyspaceKind);
         return new LeaseGrantResponse { Header = new ResponseHeader { Revision = keyspace.Revision }, ID = r.ID, TTL = r.TTL };
     }
 
-    private LeaseRevokeResponse ApplyLeaseRevoke(LeaseRevokeRequest r)
+    private LeaseRevokeResponse ApplyLeaseRevoke(LeaseRevokeRequest r, KeyspaceKind keyspaceKind)
     {
-        var lease = leases.Remove(r.ID) ?? throw new ConclaveErrorException(ErrorCode.LeaseNotFound, $"lease {r.ID:x} does not exist");
+        // A keyspace revokes only its own leases: to the other one the lease does not exist.
+        if (leases.Find(r.ID) is not { } found || found.Keyspace != keyspaceKind)
+        {
+            throw new ConclaveErrorException(ErrorCode.LeaseNotFound, $"lease {r.ID:x} does not exist");
+        }
+
+        var lease = leases.Remove(r.ID)!;
 
         // Each keyspace deletes the lease's keys at one revision of its own (none when it holds none there).
         foreach (var space in (ReadOnlySpan<Keyspace>)[keyspace, system])

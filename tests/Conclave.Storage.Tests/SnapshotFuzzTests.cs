@@ -285,7 +285,7 @@ public sealed class SnapshotFuzzTests
 
         for (var n = Count(FieldKind.LeaseCount); n > 0; n--)
         {
-            at += 8 + 8;
+            at += 8 + 8 + 1; // id, TTL, keyspace
         }
 
         void Keys(FieldKind countKind)

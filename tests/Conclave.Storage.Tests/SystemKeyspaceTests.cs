@@ -90,29 +90,72 @@ public sealed class SystemKeyspaceTests
     }
 
     [Fact]
-    public void A_revoke_deletes_the_lease_s_keys_in_both_keyspaces_each_at_a_revision_of_its_own()
+    public void Each_keyspace_attaches_revokes_and_sees_only_its_own_leases()
     {
         using var d = new StoreDriver();
         d.Apply(new Command { LeaseGrant = new LeaseGrantRequest { ID = 7, TTL = 60 } });
-        d.Apply(new Command { LeaseGrant = new LeaseGrantRequest { ID = 8, TTL = 60 } });
+        d.Apply(System(new Command { LeaseGrant = new LeaseGrantRequest { ID = 8, TTL = 60 } }));
         d.Put("u", "1", lease: 7);
-        d.Ok<PutResponse>(SystemPut("s", "1", lease: 7));
         d.Ok<PutResponse>(SystemPut("only-system", "1", lease: 8));
+        Assert.Equal(KeyspaceKind.User, d.Store.FindLease(7)!.Keyspace);
+        Assert.Equal(KeyspaceKind.System, d.Store.FindLease(8)!.Keyspace);
+        Assert.Equal([7L], d.Store.LeaseTtls(KeyspaceKind.User).Keys);
+        Assert.Equal([8L], d.Store.LeaseTtls(KeyspaceKind.System).Keys);
 
-        var lease = d.Store.FindLease(7)!;
-        Assert.Equal([B("u")], lease.Keys);
-        Assert.Equal([B("s")], lease.SystemKeys);
+        // A user's key cannot borrow the center's lease, nor a system key a user's (it would be deleted by a user's
+        // revoke): to the other keyspace the lease does not exist, in puts and in txns alike.
+        Assert.Equal(ErrorCode.LeaseNotFound, d.Fails(new Command { Put = new PutRequest { Key = B("borrow"), Value = B("x"), Lease = 8 } }).Code);
+        Assert.Equal(ErrorCode.LeaseNotFound, d.Fails(new Command
+        {
+            Txn = new TxnRequest { Success = { new RequestOp { RequestPut = new PutRequest { Key = B("borrow"), Value = B("x"), Lease = 8 } } } },
+        }).Code);
+        Assert.Equal(ErrorCode.LeaseNotFound, d.Fails(SystemPut("borrow", "x", lease: 7)).Code);
 
-        // A lease that holds only system keys leaves the user revision where it is, as etcd's revoke of a keyless lease.
-        d.Ok<LeaseRevokeResponse>(new Command { LeaseRevoke = new LeaseRevokeRequest { ID = 8 } });
+        // Nor can it revoke it; the system keyspace revokes its own, which leaves the user revision where it is.
+        Assert.Equal(ErrorCode.LeaseNotFound, d.Fails(new Command { LeaseRevoke = new LeaseRevokeRequest { ID = 8 } }).Code);
+        Assert.Equal(ErrorCode.LeaseNotFound, d.Fails(System(new Command { LeaseRevoke = new LeaseRevokeRequest { ID = 7 } })).Code);
+        Assert.NotNull(SystemGet(d.Store, "only-system").Kvs.SingleOrDefault());
+        d.Ok<LeaseRevokeResponse>(System(new Command { LeaseRevoke = new LeaseRevokeRequest { ID = 8 } }));
+        Assert.Empty(SystemGet(d.Store, "\0", "\0").Kvs);
         Assert.Equal(2, d.Store.Revision);
-        Assert.Equal(4, d.Store.SystemKeyspace.Revision);
 
         var revoked = d.Ok<LeaseRevokeResponse>(new Command { LeaseRevoke = new LeaseRevokeRequest { ID = 7 } });
         Assert.Equal(3, revoked.Header.Revision);
         Assert.Empty(d.Get("u").Kvs);
-        Assert.Empty(SystemGet(d.Store, "\0", "\0").Kvs);
-        Assert.Equal(5, d.Store.SystemKeyspace.Revision);
+    }
+
+    [Fact]
+    public void A_format_2_snapshot_s_lease_that_holds_only_system_keys_loads_as_the_system_keyspace_s()
+    {
+        using var d = new StoreDriver();
+        d.Apply(new Command { LeaseGrant = new LeaseGrantRequest { ID = 7, TTL = 60 } });
+        d.Apply(System(new Command { LeaseGrant = new LeaseGrantRequest { ID = 8, TTL = 30 } }));
+        d.Put("u", "1", lease: 7);
+        d.Ok<PutResponse>(SystemPut("record", "1", lease: 8));
+        using var image = new MemoryStream();
+        d.Store.WriteSnapshot(image);
+
+        // Format 2 is format 3 without each lease's keyspace byte: magic, version, applied index, revision, compact
+        // revision, no alarms (count 0), the lease count at byte 40, then the records (id, TTL, keyspace).
+        var v3 = image.ToArray();
+        Assert.Equal(3, BinaryPrimitives.ReadInt32LittleEndian(v3.AsSpan(8)));
+        Assert.Equal(2, BinaryPrimitives.ReadInt32LittleEndian(v3.AsSpan(40)));
+        byte[] v2 = [.. v3.AsSpan(0, 44), .. v3.AsSpan(44, 16), .. v3.AsSpan(44 + 17, 16), .. v3.AsSpan(44 + 34)];
+        BinaryPrimitives.WriteInt32LittleEndian(v2.AsSpan(8), 2);
+
+        using var restored = new KeyValueStore();
+        restored.RestoreSnapshot(new MemoryStream(v2));
+
+        Assert.Equal(KeyspaceKind.User, restored.FindLease(7)!.Keyspace);
+        Assert.Equal(KeyspaceKind.System, restored.FindLease(8)!.Keyspace);
+        Assert.Equal(30, restored.FindLease(8)!.Ttl);
+
+        // And format 3 keeps it as written.
+        image.Position = 0;
+        using var again = new KeyValueStore();
+        again.RestoreSnapshot(image);
+        Assert.Equal(KeyspaceKind.System, again.FindLease(8)!.Keyspace);
+        Assert.Equal(KeyspaceKind.User, again.FindLease(7)!.Keyspace);
     }
 
     [Fact]
@@ -161,17 +204,17 @@ public sealed class SystemKeyspaceTests
     }
 
     [Fact]
-    public void Only_puts_deletes_and_txns_name_a_keyspace()
+    public void Only_puts_deletes_txns_and_leases_name_a_keyspace()
     {
         CommandShape.Validate(SystemPut("k", "v"));
         CommandShape.Validate(System(new Command { DeleteRange = new DeleteRangeRequest { Key = B("k") } }));
         CommandShape.Validate(System(new Command { Txn = new TxnRequest() }));
+        CommandShape.Validate(System(new Command { LeaseGrant = new LeaseGrantRequest { ID = 1, TTL = 5 } }));
+        CommandShape.Validate(System(new Command { LeaseRevoke = new LeaseRevokeRequest { ID = 1 } }));
 
         foreach (var command in new[]
         {
             System(new Command { Compaction = new CompactionRequest { Revision = 1 } }),
-            System(new Command { LeaseGrant = new LeaseGrantRequest { ID = 1, TTL = 5 } }),
-            System(new Command { LeaseRevoke = new LeaseRevokeRequest { ID = 1 } }),
             System(new Command { Alarm = new AlarmRequest { Action = AlarmRequest.Types.AlarmAction.Get } }),
             new Command { Put = new PutRequest { Key = B("k") }, Keyspace = (KeyspaceKind)7 },
         })
@@ -189,7 +232,7 @@ public sealed class SystemKeyspaceTests
     public void A_snapshot_round_trip_keeps_both_keyspaces_with_history_leases_and_watch_replay()
     {
         using var d = new StoreDriver();
-        d.Apply(new Command { LeaseGrant = new LeaseGrantRequest { ID = 7, TTL = 60 } });
+        d.Apply(System(new Command { LeaseGrant = new LeaseGrantRequest { ID = 7, TTL = 60 } }));
         for (var i = 0; i < 12; i++)
         {
             d.Put($"u{i % 3}", $"user-{i}");
@@ -217,6 +260,7 @@ public sealed class SystemKeyspaceTests
         Assert.Equal(Read(d.Store.SystemKeyspace.Events, 1, 100), Read(restored.SystemKeyspace.Events, 1, 100));
         Assert.Equal(Read(d.Store.Events, 5, 100), Read(restored.Events, 5, 100));
         Assert.Equal([B("config/3")], restored.FindLease(7)!.SystemKeys);
+        Assert.Equal(KeyspaceKind.System, restored.FindLease(7)!.Keyspace);
 
         // The restored store goes on from both revisions.
         var index = restored.AppliedIndex;

@@ -39,7 +39,11 @@ public sealed class TestCluster : IAsyncDisposable
 
     public bool IsRunning(int index) => servers[index] is not null;
 
-    /// <summary>Starts <paramref name="members"/> members and waits until they agree on a leader.</summary>
+    /// <summary>
+    /// Starts <paramref name="members"/> members and waits until they agree on a leader. The ports are chosen free but
+    /// bound later (every member must know every peer URL first), so another test may take one in between: then the
+    /// whole cluster starts again on fresh ports (at most three times).
+    /// </summary>
     public static async Task<TestCluster> StartAsync(
         int members,
         ITestOutputHelper? output = null,
@@ -47,6 +51,41 @@ public sealed class TestCluster : IAsyncDisposable
         CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(members, 1);
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await StartOnFreshPortsAsync(members, output, configure, cancellationToken);
+            }
+            catch (Exception e) when (attempt < 3 && IsAddressInUse(e))
+            {
+                output?.WriteLine($"a port chosen for the cluster was taken before it was bound ({e.Message}); starting again on fresh ports");
+            }
+        }
+    }
+
+    private static bool IsAddressInUse(Exception? e)
+    {
+        for (; e is not null; e = e.InnerException)
+        {
+            if (e is System.Net.Sockets.SocketException { SocketErrorCode: System.Net.Sockets.SocketError.AddressAlreadyInUse }
+                || e.GetType().Name == "AddressInUseException")
+            {
+                return true;
+            }
+
+            if (e is AggregateException aggregate && aggregate.InnerExceptions.Any(IsAddressInUse))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private static async Task<TestCluster> StartOnFreshPortsAsync(
+        int members, ITestOutputHelper? output, Func<ServerOptions, ServerOptions>? configure, CancellationToken cancellationToken)
+    {
         var directory = TempDirectory.Create("conclave-cluster-");
         var ports = FreePorts.Take(members * 3);
         var names = Enumerable.Range(1, members).Select(static i => $"m{i}").ToArray();

@@ -27,7 +27,7 @@ internal sealed class ElectionService(ConclaveNode node, KvFrontend kv, IHostApp
             throw new ConclaveErrorException(ErrorCode.KeyNotProvided, "campaign: 'name' is empty");
         }
 
-        if (node.Store.FindLease(request.Lease) is null)
+        if (node.Store.FindLease(request.Lease) is not { Keyspace: Api.Raft.KeyspaceKind.User })
         {
             throw new ConclaveErrorException(ErrorCode.LeaseNotFound, $"campaign: lease {request.Lease:x} does not exist");
         }

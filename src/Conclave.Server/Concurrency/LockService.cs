@@ -26,7 +26,7 @@ internal sealed class LockService(ConclaveNode node, KvFrontend kv) : Api.Lock.L
             throw new ConclaveErrorException(ErrorCode.KeyNotProvided, "lock: 'name' is empty");
         }
 
-        if (node.Store.FindLease(request.Lease) is null)
+        if (node.Store.FindLease(request.Lease) is not { Keyspace: Api.Raft.KeyspaceKind.User })
         {
             throw new ConclaveErrorException(ErrorCode.LeaseNotFound, $"lock: lease {request.Lease:x} does not exist");
         }

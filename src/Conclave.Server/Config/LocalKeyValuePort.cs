@@ -12,7 +12,8 @@ namespace Conclave.Server.Config;
 /// The configuration center's port over this member's system keyspace (ADR 0012), which etcd's KV and Watch API never
 /// show: writes go through the replicated log as system-keyspace commands, reads pass a read barrier, watches read the
 /// system keyspace's event history (like the Watch service does the user's), leases go through the lease keeper
-/// (renewals from any member: a follower passes them on to the leader, as the Lease service's keep-alive does).
+/// (renewals from any member: a follower passes them on to the leader, as the Lease service's keep-alive does) as
+/// leases of the system keyspace, which etcd's Lease API neither lists nor renews, revokes or attaches.
 /// </summary>
 public sealed class LocalKeyValuePort(ConclaveNode node, LeaseKeeper leases) : IKeyValuePort
 {
@@ -40,8 +41,8 @@ public sealed class LocalKeyValuePort(ConclaveNode node, LeaseKeeper leases) : I
     }
 
     public async ValueTask<long> GrantLeaseAsync(long ttlSeconds, CancellationToken cancellationToken = default) =>
-        (await leases.GrantAsync(new LeaseGrantRequest { TTL = ttlSeconds }, cancellationToken)).ID;
+        (await leases.GrantAsync(new LeaseGrantRequest { TTL = ttlSeconds }, cancellationToken, KeyspaceKind.System)).ID;
 
     public async ValueTask<bool> KeepAliveAsync(long leaseId, CancellationToken cancellationToken = default) =>
-        await leases.RenewAnywhereAsync(leaseId, cancellationToken) > 0;
+        await leases.RenewAnywhereAsync(leaseId, cancellationToken, KeyspaceKind.System) > 0;
 }

@@ -1,5 +1,6 @@
 using Conclave.Api.Errors;
 using Conclave.Api.Etcd;
+using Conclave.Api.Raft;
 using Conclave.Server.Leases;
 using Conclave.Server.Node;
 using Grpc.Core;
@@ -13,29 +14,11 @@ internal sealed class LeaseService(ConclaveNode node, LeaseKeeper keeper, IHostA
     public override Task<LeaseGrantResponse> LeaseGrant(LeaseGrantRequest request, ServerCallContext context) =>
         keeper.GrantAsync(request, context.CancellationToken);
 
-    public override async Task<LeaseRevokeResponse> LeaseRevoke(LeaseRevokeRequest request, ServerCallContext context)
-    {
-        // Revoking deletes the lease's keys in both keyspaces. A lease that holds system-keyspace records (only the
-        // server attaches one: a delivery record's) ends when its owner stops renewing it, not by a client's revoke.
-        // The barrier makes the check see every key attached before this call.
-        await node.Consensus.ReadBarrierAsync(context.CancellationToken);
-        if (node.Store.FindLease(request.ID) is { SystemKeys.Count: > 0 })
-        {
-            throw SystemLeaseRevokeDenied(request.ID);
-        }
-
-        return await keeper.RevokeAsync(request.ID, context.CancellationToken);
-    }
-
-    private static RpcException SystemLeaseRevokeDenied(long leaseId)
-    {
-        var trailers = new Metadata
-        {
-            { ErrorCatalogue.CodeTrailer, "PermissionDenied" },
-            { ErrorCatalogue.DetailTrailer, ErrorMapping.Sanitize($"lease {leaseId:x} holds configuration center records; it ends when the center stops renewing it, not by a revoke") },
-        };
-        return new RpcException(new Status(StatusCode.PermissionDenied, "etcdserver: permission denied"), trailers);
-    }
+    // A lease of the system keyspace (the configuration center's, for its delivery records) does not exist for this API:
+    // the revoke below answers "requested lease not found" (the state machine revokes only the caller's keyspace's
+    // leases), time-to-live answers TTL -1, keep-alive TTL 0, and the list leaves it out.
+    public override Task<LeaseRevokeResponse> LeaseRevoke(LeaseRevokeRequest request, ServerCallContext context) =>
+        keeper.RevokeAsync(request.ID, context.CancellationToken);
 
     public override async Task<LeaseTimeToLiveResponse> LeaseTimeToLive(LeaseTimeToLiveRequest request, ServerCallContext context)
     {
@@ -58,7 +41,7 @@ internal sealed class LeaseService(ConclaveNode node, LeaseKeeper keeper, IHostA
         await node.Consensus.ReadBarrierAsync(cancellationToken);
         var lease = node.Store.FindLease(request.ID);
         var response = new LeaseTimeToLiveResponse { Header = node.Header(node.Store.Revision), ID = request.ID };
-        if (lease is null)
+        if (lease is null || lease.Keyspace != KeyspaceKind.User)
         {
             // etcd answers an unknown lease with TTL -1 rather than an error.
             response.TTL = -1;
@@ -79,7 +62,7 @@ internal sealed class LeaseService(ConclaveNode node, LeaseKeeper keeper, IHostA
     {
         await node.Consensus.ReadBarrierAsync(context.CancellationToken);
         var response = new LeaseLeasesResponse { Header = node.Header(node.Store.Revision) };
-        response.Leases.AddRange(node.Store.LeaseTtls().Keys.Order().Select(id => new LeaseStatus { ID = id }));
+        response.Leases.AddRange(node.Store.LeaseTtls(KeyspaceKind.User).Keys.Order().Select(id => new LeaseStatus { ID = id }));
         return response;
     }
 

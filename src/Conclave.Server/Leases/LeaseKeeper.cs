@@ -35,8 +35,11 @@ public sealed partial class LeaseKeeper : BackgroundService
         clock = node.Options.TimeProvider;
     }
 
-    /// <summary>Picks a fresh id, grants the lease through the log and starts its clock.</summary>
-    public async Task<LeaseGrantResponse> GrantAsync(LeaseGrantRequest request, CancellationToken cancellationToken)
+    /// <summary>
+    /// Picks a fresh id, grants the lease through the log and starts its clock. A lease of the system keyspace
+    /// (<paramref name="keyspace"/>) is the configuration center's: etcd's Lease API neither lists nor reaches it.
+    /// </summary>
+    public async Task<LeaseGrantResponse> GrantAsync(LeaseGrantRequest request, CancellationToken cancellationToken, KeyspaceKind keyspace = KeyspaceKind.User)
     {
         if (request.TTL > MaxTtlSeconds)
         {
@@ -59,7 +62,7 @@ public sealed partial class LeaseKeeper : BackgroundService
             var id = request.ID != 0 ? request.ID : NewId();
             try
             {
-                var response = await node.ProposeAsync<LeaseGrantResponse>(new Command { LeaseGrant = new LeaseGrantRequest { ID = id, TTL = ttl } }, cancellationToken);
+                var response = await node.ProposeAsync<LeaseGrantResponse>(new Command { LeaseGrant = new LeaseGrantRequest { ID = id, TTL = ttl }, Keyspace = keyspace }, cancellationToken);
                 lock (gate)
                 {
                     deadlines[id] = clock.GetUtcNow().AddSeconds(ttl);
@@ -75,10 +78,10 @@ public sealed partial class LeaseKeeper : BackgroundService
         }
     }
 
-    /// <summary>Revokes a lease now: its keys are deleted at one revision.</summary>
-    public async Task<LeaseRevokeResponse> RevokeAsync(long id, CancellationToken cancellationToken)
+    /// <summary>Revokes a lease of <paramref name="keyspace"/> now: its keys are deleted at one revision.</summary>
+    public async Task<LeaseRevokeResponse> RevokeAsync(long id, CancellationToken cancellationToken, KeyspaceKind keyspace = KeyspaceKind.User)
     {
-        var response = await node.ProposeAsync<LeaseRevokeResponse>(new Command { LeaseRevoke = new LeaseRevokeRequest { ID = id } }, cancellationToken);
+        var response = await node.ProposeAsync<LeaseRevokeResponse>(new Command { LeaseRevoke = new LeaseRevokeRequest { ID = id }, Keyspace = keyspace }, cancellationToken);
         lock (gate)
         {
             deadlines.Remove(id);
@@ -89,14 +92,20 @@ public sealed partial class LeaseKeeper : BackgroundService
     }
 
     /// <summary>
-    /// Renews a lease on the leader; returns its TTL, or 0 when it no longer exists (etcd's keep-alive answer). Throws
-    /// NotLeader on any other member: renewals that may arrive anywhere go through <see cref="RenewAnywhereAsync"/>.
+    /// Renews a lease of <paramref name="keyspace"/> on the leader; returns its TTL, or 0 when it no longer exists (etcd's
+    /// keep-alive answer; a lease of the other keyspace does not exist for the caller). Throws NotLeader on any other
+    /// member: renewals that may arrive anywhere go through <see cref="RenewAnywhereAsync"/>.
     /// </summary>
-    internal long Renew(long id)
+    internal long Renew(long id, KeyspaceKind keyspace = KeyspaceKind.User)
     {
         EnsureLeader();
         // A lease whose revoke is already on its way through the log is not renewed.
         var lease = node.Store.FindLease(id);
+        if (lease is not null && lease.Keyspace != keyspace)
+        {
+            return 0;
+        }
+
         lock (gate)
         {
             if (lease is null || revoking.Contains(id))
@@ -114,11 +123,11 @@ public sealed partial class LeaseKeeper : BackgroundService
     /// Renews a lease from any member: the leader owns the expiry clock, so a follower passes the renewal on to
     /// it (waiting at most a few seconds for a leader).
     /// </summary>
-    public async ValueTask<long> RenewAnywhereAsync(long id, CancellationToken cancellationToken)
+    public async ValueTask<long> RenewAnywhereAsync(long id, CancellationToken cancellationToken, KeyspaceKind keyspace = KeyspaceKind.User)
     {
         if (node.Consensus.IsLeader)
         {
-            return Renew(id);
+            return Renew(id, keyspace);
         }
 
         using var timeout = new CancellationTokenSource(node.Options.LeaderWaitTimeout, clock);
@@ -128,10 +137,10 @@ public sealed partial class LeaseKeeper : BackgroundService
             try
             {
                 var answer = await node.Consensus.LeaderRequests.SendToLeaderAsync(
-                    LeaderCalls.LeaseRenew, new Api.ClusterInternal.LeaseRenewRequest { Id = id }.ToByteArray(), linked.Token);
+                    LeaderCalls.LeaseRenew, new Api.ClusterInternal.LeaseRenewRequest { Id = id, System = keyspace == KeyspaceKind.System }.ToByteArray(), linked.Token);
                 if (answer is null)
                 {
-                    return Renew(id);
+                    return Renew(id, keyspace);
                 }
 
                 return Api.ClusterInternal.LeaseRenewResponse.Parser.ParseFrom(answer.Value.Span).Ttl;
@@ -153,7 +162,10 @@ public sealed partial class LeaseKeeper : BackgroundService
     /// <summary>Serves keep-alives that followers pass to this member while it leads.</summary>
     internal void HandleLeaderRequests() =>
         LeaderCalls.Handle(node, LeaderCalls.LeaseRenew, Api.ClusterInternal.LeaseRenewRequest.Parser,
-            (request, _) => Task.FromResult<Google.Protobuf.IMessage>(new Api.ClusterInternal.LeaseRenewResponse { Ttl = Renew(request.Id) }));
+            (request, _) => Task.FromResult<Google.Protobuf.IMessage>(new Api.ClusterInternal.LeaseRenewResponse
+            {
+                Ttl = Renew(request.Id, request.System ? KeyspaceKind.System : KeyspaceKind.User),
+            }));
 
     /// <summary>Seconds left before the lease expires (between zero and the granted TTL), or null when it does not exist.</summary>
     public long? RemainingSeconds(long id)
@@ -253,7 +265,9 @@ public sealed partial class LeaseKeeper : BackgroundService
     {
         try
         {
-            await node.ProposeAsync<LeaseRevokeResponse>(new Command { LeaseRevoke = new LeaseRevokeRequest { ID = id } }, cancellationToken);
+            // Revoked in the keyspace the lease belongs to (the configuration center's leases expire like any other).
+            var keyspace = node.Store.FindLease(id)?.Keyspace ?? KeyspaceKind.User;
+            await node.ProposeAsync<LeaseRevokeResponse>(new Command { LeaseRevoke = new LeaseRevokeRequest { ID = id }, Keyspace = keyspace }, cancellationToken);
             LogExpired(logger, id);
         }
         catch (ConclaveErrorException e) when (e.Code == ErrorCode.LeaseNotFound)

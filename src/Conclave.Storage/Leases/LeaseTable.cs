@@ -20,9 +20,9 @@ public sealed class LeaseTable
 
     public LeaseRecord? Find(long id) => leases.GetValueOrDefault(id);
 
-    public LeaseRecord Grant(long id, long ttl)
+    public LeaseRecord Grant(long id, long ttl, KeyspaceKind keyspace = KeyspaceKind.User)
     {
-        var lease = new LeaseRecord(id, ttl);
+        var lease = new LeaseRecord(id, ttl, keyspace);
         leases.Add(id, lease);
         return lease;
     }
@@ -48,12 +48,19 @@ public sealed class LeaseTable
     public void Clear() => leases.Clear();
 }
 
-/// <summary>One lease: its id, granted TTL in seconds, and attached keys.</summary>
-public sealed class LeaseRecord(long id, long ttl)
+/// <summary>One lease: its id, granted TTL in seconds, the keyspace it belongs to, and attached keys.</summary>
+public sealed class LeaseRecord(long id, long ttl, KeyspaceKind keyspace = KeyspaceKind.User)
 {
     public long Id { get; } = id;
 
     public long Ttl { get; } = ttl;
+
+    /// <summary>
+    /// Whose lease it is: a user's (etcd's Lease API) or the system keyspace's (granted by the configuration center for
+    /// its delivery records). etcd's API neither lists nor reaches a system lease, and each keyspace attaches only its
+    /// own leases, so no client can revoke, renew or borrow the center's.
+    /// </summary>
+    public KeyspaceKind Keyspace { get; internal set; } = keyspace;
 
     /// <summary>Attached keys of the user keyspace: the only ones etcd's Lease API shows.</summary>
     public HashSet<ByteString> Keys { get; } = [];

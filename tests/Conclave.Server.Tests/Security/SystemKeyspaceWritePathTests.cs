@@ -22,7 +22,8 @@ namespace Conclave.Server.Tests.Security;
 /// Proclaim / Resign) aimed at the configuration center's keys — the very key strings it uses, the prefix they used to
 /// live under, the whole keyspace — reaches user keys only (ADR 0012): the system keyspace is unchanged, key for key and
 /// revision for revision, the center still serves the release as published, its apps list still answers, the instance
-/// record keeps its lease. Only revoking that lease is refused (it would delete the record).
+/// record keeps its lease. That lease is the system keyspace's: etcd's Lease API does not list, revoke, renew or show
+/// it, and no user key can be attached to it ("requested lease not found", as for a lease that never existed).
 /// </summary>
 public sealed class SystemKeyspaceWritePathTests(ITestOutputHelper output) : IAsyncLifetime
 {
@@ -63,7 +64,8 @@ public sealed class SystemKeyspaceWritePathTests(ITestOutputHelper output) : IAs
     [
         "kv put", "kv put with lease", "kv delete", "kv delete over everything", "kv delete the old prefix", "kv txn put", "kv nested txn delete", "kv put cluster record",
         "gateway put", "gateway delete", "gateway txn",
-        "lease revoke", "lock", "unlock", "campaign", "proclaim", "resign",
+        "lease revoke", "lease keep-alive", "lease time-to-live", "lease list", "kv put with the center's lease", "lock with the center's lease",
+        "lock", "unlock", "campaign", "proclaim", "resign",
     ];
 
     [Theory]
@@ -100,6 +102,13 @@ public sealed class SystemKeyspaceWritePathTests(ITestOutputHelper output) : IAs
             "gateway delete" => await GatewayAsync("/v3/kv/deleterange", new { key = B64(releaseKey) }),
             "gateway txn" => await GatewayAsync("/v3/kv/txn", new { success = new[] { new { request_put = new { key = B64(releaseKey), value = B64(attacker) } } } }),
             "lease revoke" => await RpcAsync(() => leases.LeaseRevokeAsync(new LeaseRevokeRequest { ID = instanceLease }).ResponseAsync),
+            "lease keep-alive" => await KeepAliveAsync(leases, instanceLease),
+            "lease time-to-live" => await RpcAsync(async () =>
+                Assert.Equal(-1, (await leases.LeaseTimeToLiveAsync(new LeaseTimeToLiveRequest { ID = instanceLease, Keys = true })).TTL)),
+            "lease list" => await RpcAsync(async () =>
+                Assert.DoesNotContain(instanceLease, (await leases.LeaseLeasesAsync(new LeaseLeasesRequest())).Leases.Select(l => l.ID))),
+            "kv put with the center's lease" => await RpcAsync(() => kv.PutAsync(new PutRequest { Key = Bytes("borrowed"), Value = attacker, Lease = instanceLease }).ResponseAsync),
+            "lock with the center's lease" => await RpcAsync(() => new Api.Lock.Lock.LockClient(channel).LockAsync(new LockRequest { Name = Bytes("mine"), Lease = instanceLease }, deadline: Soon()).ResponseAsync),
             "lock" => await RpcAsync(() => new Api.Lock.Lock.LockClient(channel).LockAsync(new LockRequest { Name = Bytes(appsPrefix), Lease = lease }, deadline: Soon()).ResponseAsync),
             "unlock" => await RpcAsync(() => new Api.Lock.Lock.LockClient(channel).UnlockAsync(new UnlockRequest { Key = releaseKey }).ResponseAsync),
             "campaign" => await RpcAsync(() => new Election.ElectionClient(channel).CampaignAsync(new CampaignRequest { Name = Bytes(appsPrefix), Lease = lease, Value = attacker }, deadline: Soon()).ResponseAsync),
@@ -116,9 +125,13 @@ public sealed class SystemKeyspaceWritePathTests(ITestOutputHelper output) : IAs
         };
 
         output.WriteLine($"{path}: {code} {message}");
-        if (path == "lease revoke")
+        if (path is "lease revoke" or "kv put with the center's lease" or "lock with the center's lease")
         {
-            Assert.Equal((StatusCode.PermissionDenied, "etcdserver: permission denied"), (code, message));
+            Assert.Equal((StatusCode.NotFound, "etcdserver: requested lease not found"), (code, message));
+        }
+        else if (path.StartsWith("lease ", StringComparison.Ordinal))
+        {
+            Assert.Equal(StatusCode.OK, code);
         }
 
         var after = SystemRange(Bytes("\0"), Bytes("\0"));
@@ -137,6 +150,23 @@ public sealed class SystemKeyspaceWritePathTests(ITestOutputHelper output) : IAs
     private static string B64(ByteString b) => b.ToBase64();
 
     /// <summary>The call's outcome: OK, or the status it failed with (several paths are refused for their own reasons, e.g. a recipe key's shape).</summary>
+    private static async Task<(StatusCode, string)> RpcAsync(Func<Task> call) => await RpcAsync(async () =>
+    {
+        await call();
+        return true;
+    });
+
+    /// <summary>etcd's keep-alive of the center's lease answers TTL 0, "no such lease", and renews nothing.</summary>
+    private static async Task<(StatusCode, string)> KeepAliveAsync(Lease.LeaseClient leases, long leaseId)
+    {
+        using var call = leases.LeaseKeepAlive();
+        await call.RequestStream.WriteAsync(new LeaseKeepAliveRequest { ID = leaseId });
+        Assert.True(await call.ResponseStream.MoveNext());
+        Assert.Equal(0, call.ResponseStream.Current.TTL);
+        await call.RequestStream.CompleteAsync();
+        return (StatusCode.OK, "");
+    }
+
     private static async Task<(StatusCode, string)> RpcAsync<T>(Func<Task<T>> call)
     {
         try

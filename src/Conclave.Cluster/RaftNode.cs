@@ -17,7 +17,7 @@ namespace Conclave.Cluster;
 /// (<see cref="CommandBatch"/>), and several entries are in flight at once, so the next batch forms while the
 /// previous one is replicated and flushed.
 /// </summary>
-public sealed partial class RaftNode : IConsensus
+public sealed partial class RaftNode : IConsensus, IMembership
 {
     private readonly RaftNodeOptions options;
     private readonly ClusterTopology topology;
@@ -107,6 +107,9 @@ public sealed partial class RaftNode : IConsensus
 
     /// <inheritdoc />
     public CancellationToken Stopping => stopping.Token;
+
+    /// <inheritdoc />
+    public IMembership Membership => this;
 
     /// <inheritdoc />
     public ulong ClusterId => Volatile.Read(ref clusterId);

@@ -58,7 +58,7 @@ internal sealed class ClusterService(ConclaveNode node) : Api.Etcd.Cluster.Clust
             throw ErrorMapping.Create(ErrorCode.PeerUrlExists, $"a learner with peer URL {peerUrl} already exists");
         }
 
-        var added = await node.Consensus.AddMemberAsync(peerUrl, isLearner, cancellationToken);
+        var added = await node.Consensus.Membership.AddMemberAsync(peerUrl, isLearner, cancellationToken);
         var record = new Member { ID = added.Id, IsLearner = isLearner };
         record.PeerURLs.AddRange(added.PeerUrls);
         if (isLearner)
@@ -88,14 +88,14 @@ internal sealed class ClusterService(ConclaveNode node) : Api.Etcd.Cluster.Clust
         {
             // A learner leaves by losing its record; its feed ends, and it finds itself unlisted and stops.
             await MemberRecords.Learners.DeleteAsync(node, request.ID, cancellationToken);
-            node.Consensus.DropFollower(request.ID);
+            node.Consensus.Membership.DropFollower(request.ID);
         }
         else
         {
             var joining = MemberRecords.Joining.Find(node.Store, request.ID);
             try
             {
-                await node.Consensus.RemoveMemberAsync(request.ID, cancellationToken);
+                await node.Consensus.Membership.RemoveMemberAsync(request.ID, cancellationToken);
             }
             catch (Cluster.MembershipException e) when (e.Error == Cluster.MembershipError.NotFound && joining is not null)
             {
@@ -146,7 +146,7 @@ internal sealed class ClusterService(ConclaveNode node) : Api.Etcd.Cluster.Clust
                 : ErrorMapping.Create(ErrorCode.MemberNotFound, $"no member has id {request.ID:x}");
         }
 
-        await node.Consensus.PromoteLearnerAsync(request.ID, record.PeerURLs[0], cancellationToken);
+        await node.Consensus.Membership.PromoteLearnerAsync(request.ID, record.PeerURLs[0], cancellationToken);
         // A voting member now (committed): the record goes; until then the voter entry shadows it.
         await MemberRecords.Learners.DeleteAsync(node, request.ID, cancellationToken);
         var response = new MemberPromoteResponse { Header = MembershipHeader() };
@@ -159,7 +159,7 @@ internal sealed class ClusterService(ConclaveNode node) : Api.Etcd.Cluster.Clust
     /// membership is not part of the keyspace, so no revision describes it).
     /// </summary>
     private async Task<bool> IsVoterAsync(ulong id, CancellationToken cancellationToken) =>
-        (await node.Consensus.MembersAsync(cancellationToken)).Any(m => m.Id == id);
+        (await node.Consensus.Membership.MembersAsync(cancellationToken)).Any(m => m.Id == id);
 
     /// <summary>
     /// Runs a membership change where only the leader can: here when this member leads, else on the leader, over the
@@ -196,7 +196,7 @@ internal sealed class ClusterService(ConclaveNode node) : Api.Etcd.Cluster.Clust
             members.Add(member);
         }
 
-        foreach (var m in await node.Consensus.MembersAsync(cancellationToken))
+        foreach (var m in await node.Consensus.Membership.MembersAsync(cancellationToken))
         {
             Add(new Member { ID = m.Id, Name = m.Name, IsLearner = m.IsLearner, PeerURLs = { m.PeerUrls } }, m.ClientUrls);
         }

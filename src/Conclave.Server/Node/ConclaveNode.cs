@@ -25,7 +25,7 @@ public sealed class ConclaveNode : IAsyncDisposable
         Consensus = consensus;
         memberId = consensus.Status.MemberId;
         spaceAlarm = new SpaceAlarm(memberId, store, consensus, loggerFactory.CreateLogger<SpaceAlarm>());
-        consensus.ServeLearners(new LearnerDirectory(this));
+        consensus.Membership.ServeLearners(new LearnerDirectory(this));
     }
 
     public ServerOptions Options { get; }

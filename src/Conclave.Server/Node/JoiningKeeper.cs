@@ -60,7 +60,7 @@ internal sealed partial class JoiningKeeper(ConclaveNode node, ILogger<JoiningKe
 
                 try
                 {
-                    await node.Consensus.AddMemberAsync(record.PeerURLs[0], isLearner: false, cancellationToken);
+                    await node.Consensus.Membership.AddMemberAsync(record.PeerURLs[0], isLearner: false, cancellationToken);
                     LogResumed(logger, record.PeerURLs[0], record.ID);
                 }
                 catch (MembershipException e) when (e.Error == MembershipError.PeerUrlExists)

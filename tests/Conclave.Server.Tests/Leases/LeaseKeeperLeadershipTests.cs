@@ -83,6 +83,16 @@ public sealed class LeaseKeeperLeadershipTests
     /// A consensus whose leadership the test sets; proposals are recorded and answered as the state machine would answer a
     /// revoke. Everything else throws: these tests must not need it.
     /// </summary>
+    /// <summary>Membership of a member nobody joins: registering a learner directory is all it takes.</summary>
+    public class NoMembership : DispatchProxy
+    {
+        protected override object? Invoke(MethodInfo? targetMethod, object?[]? args) => targetMethod?.Name switch
+        {
+            "ServeLearners" => null,
+            _ => throw new NotSupportedException($"{targetMethod?.Name} is not scripted"),
+        };
+    }
+
     public class ScriptedConsensus : DispatchProxy
     {
         public Leadership Leadership { get; set; } = Leadership.None;
@@ -114,8 +124,8 @@ public sealed class LeaseKeeperLeadershipTests
                     return new ValueTask<object?>(new LeaseRevokeResponse { Header = new ResponseHeader() });
                 case "DisposeAsync":
                     return ValueTask.CompletedTask;
-                case "ServeLearners":
-                    return null;
+                case "get_Membership":
+                    return DispatchProxy.Create<IMembership, NoMembership>();
                 default:
                     throw new NotSupportedException($"{targetMethod?.Name} is not scripted");
             }

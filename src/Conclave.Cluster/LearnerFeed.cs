@@ -121,7 +121,6 @@ internal sealed class LearnerFeed(
         }
 
         using var ended = session.BeginRequest(request.CommittedIndex, time.GetTimestamp(), cancellationToken, stopping, link.LeadershipToken);
-        var leaderId = localId;
         try
         {
             var next = request.CommittedIndex + 1;
@@ -142,7 +141,7 @@ internal sealed class LearnerFeed(
                         throw new ConsensusUnavailableException(ConsensusUnavailableReason.NotLeader, "The feed ended (fault injected: the promoted answer is lost).", notApplied: true);
                     }
 
-                    return new FollowResponse { Promoted = true, Term = (ulong)term, LeaderId = leaderId, CommitIndex = request.CommittedIndex };
+                    return new FollowResponse { Promoted = true, Term = (ulong)term, LeaderId = localId, CommitIndex = request.CommittedIndex };
                 }
 
                 var commit = log.LastCommittedEntryIndex;
@@ -154,7 +153,7 @@ internal sealed class LearnerFeed(
                         // The log at 'next' is compacted into the snapshot: the learner fetches that first.
                         if (machine.Snapshot is SnapshotFile snapshot && next <= snapshot.Index)
                         {
-                            return DescribeSnapshot(session, snapshot, (ulong)term, leaderId);
+                            return DescribeSnapshot(session, snapshot, (ulong)term);
                         }
 
                         await Task.Delay(TimeSpan.FromMilliseconds(10), time, ended.Token).ConfigureAwait(false); // a snapshot being published
@@ -163,7 +162,7 @@ internal sealed class LearnerFeed(
 
                     response.CommitIndex = response.Entries[^1].Index;
                     response.Term = (ulong)term;
-                    response.LeaderId = leaderId;
+                    response.LeaderId = localId;
                     return response;
                 }
 
@@ -172,18 +171,15 @@ internal sealed class LearnerFeed(
                 using (var beatTimer = new CancellationTokenSource(Heartbeat, time))
                 using (var beat = CancellationTokenSource.CreateLinkedTokenSource(ended.Token, beatTimer.Token))
                 {
-                    try
-                    {
-                        await Task.WhenAny(log.WaitForApplyAsync(next, beat.Token).AsTask(), changed).ConfigureAwait(false);
-                    }
-                    catch (OperationCanceledException) when (!ended.IsCancellationRequested)
-                    {
-                    }
+                    await Task.WhenAny(log.WaitForApplyAsync(next, beat.Token).AsTask(), changed).ConfigureAwait(false);
+
+                    // Ends the apply wait too when the session changed first (it would wait for the next commit otherwise).
+                    await beat.CancelAsync().ConfigureAwait(false);
                 }
 
                 if (log.LastCommittedEntryIndex < next && !session.Promoting)
                 {
-                    return new FollowResponse { CommitIndex = next - 1, Term = (ulong)term, LeaderId = leaderId };
+                    return new FollowResponse { CommitIndex = next - 1, Term = (ulong)term, LeaderId = localId };
                 }
             }
         }
@@ -233,7 +229,7 @@ internal sealed class LearnerFeed(
     }
 
     /// <summary>Tells a learner which snapshot its log continues from; it fetches the image itself (ADR 0010).</summary>
-    private FollowResponse DescribeSnapshot(LearnerSession session, SnapshotFile snapshot, ulong term, ulong leaderId)
+    private FollowResponse DescribeSnapshot(LearnerSession session, SnapshotFile snapshot, ulong term)
     {
         Log.FollowerSnapshot(logger, session.Id, snapshot.Index, snapshot.FileLength);
         var descriptor = new byte[SnapshotDescriptor.Size];
@@ -244,7 +240,7 @@ internal sealed class LearnerFeed(
             SnapshotDescriptor = ByteString.CopyFrom(descriptor),
             CommitIndex = snapshot.Index,
             Term = term,
-            LeaderId = leaderId,
+            LeaderId = localId,
         };
     }
 }

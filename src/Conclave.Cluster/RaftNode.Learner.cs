@@ -49,7 +49,7 @@ public sealed partial class RaftNode
     /// <inheritdoc />
     public bool IsLearner => isLearner;
 
-    /// <summary>How long a leader waits for a promoted learner to leave learner mode and end its feed.</summary>
+    /// <summary>How long a leader waits for a promoted learner to say it left learner mode.</summary>
     private static readonly TimeSpan PromotedAckWait = TimeSpan.FromSeconds(5);
 
     private ConclaveErrorException NotForLearner(string what) =>
@@ -119,8 +119,9 @@ public sealed partial class RaftNode
             }
             catch (OperationCanceledException)
             {
-                // The feed broke while telling it: whether it heard is unknown. It goes back to following if it is
-                // not added soon (see LearnerLoopAsync); the operator may promote again.
+                // The feed ended first (the learner was removed, or this member stops leading): whether it heard is
+                // unknown. It goes back to following if it is not added soon (see LearnerLoopAsync); the operator may
+                // promote again.
                 joining.TryRemove(memberId, out _);
                 throw new MembershipException(MembershipError.LearnerNotReady, $"learner {memberId:x} went away while being promoted; it keeps following");
             }
@@ -131,7 +132,9 @@ public sealed partial class RaftNode
         // covered by the member list (the learner asks how it is listed).
         try
         {
-            await session.LeftLearnerModeTask.WaitAsync(PromotedAckWait, options.TimeProvider, cancellationToken).ConfigureAwait(false);
+            // Not the caller's token: the member is held as joining until this method moves on, so giving up here would
+            // leave it held and block every later membership change.
+            await session.LeftLearnerModeTask.WaitAsync(PromotedAckWait, options.TimeProvider, stopping.Token).ConfigureAwait(false);
         }
         catch (TimeoutException)
         {
@@ -187,9 +190,9 @@ public sealed partial class RaftNode
 
                 if (role is { Listed: true, Learner: false })
                 {
-                    // Promoted, but the feed ended before its "promoted" answer arrived (the leader hands over and ends
-                    // the feed; seen in CI under a leader restart). The member list is the authority: no feed runs
-                    // here now, so hand the log to Raft as the promoted path does.
+                    // Promoted, but its "promoted" answer never arrived (lost with a connection or a leader restart; seen
+                    // in CI). How it is listed is the authority: no feed runs here now, so hand the log to Raft as the
+                    // promoted path does.
                     if (await BecomeVoterAsync(token).ConfigureAwait(false))
                     {
                         return;
@@ -357,11 +360,12 @@ public sealed partial class RaftNode
     }
 
     /// <summary>How member <paramref name="memberId"/> is listed here (it asks while it starts to join).</summary>
-    private async Task<RoleResponse> DescribeRoleAsync(ulong memberId, CancellationToken cancellationToken)
+    private RoleResponse DescribeRole(ulong memberId)
     {
+        // This member's own view, without asking anyone (MembersAsync would fetch client URLs it does not need here).
         var directory = learnerFeed.Directory;
         var answer = new RoleResponse { ClusterId = ClusterId };
-        if ((await MembersAsync(cancellationToken).ConfigureAwait(false)).Any(m => m.Id == memberId))
+        if (joining.ContainsKey(memberId) || ConfiguredMembers().Any(m => ClusterTopology.MemberId(m.EndPoint) == memberId))
         {
             // Raft's view shadows the record: a learner being promoted is listed as the voter it becomes.
             answer.Listed = true;
@@ -370,10 +374,7 @@ public sealed partial class RaftNode
         {
             answer.Listed = true;
             answer.Learner = true;
-            foreach (var voter in cluster.Members)
-            {
-                answer.VoterPeerUrls.Add(ClusterTopology.PeerUrlOf(voter.EndPoint));
-            }
+            answer.VoterPeerUrls.AddRange(ConfiguredMembers().Select(static voter => ClusterTopology.PeerUrlOf(voter.EndPoint)));
         }
 
         return answer;

@@ -139,7 +139,7 @@ public sealed partial class RaftNode
                     throw new ArgumentException($"a role request of {payload.Length} bytes");
                 }
 
-                return (await DescribeRoleAsync(BinaryPrimitives.ReadUInt64LittleEndian(payload.Span), cancellationToken).ConfigureAwait(false)).ToByteArray();
+                return DescribeRole(BinaryPrimitives.ReadUInt64LittleEndian(payload.Span)).ToByteArray();
             case PeerRequestKind.Join:
             {
                 if (payload.Length is 0 or > 1024)

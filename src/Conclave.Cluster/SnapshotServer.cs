@@ -28,32 +28,9 @@ internal sealed class SnapshotServer(
     public int MaxConcurrent { get; } = maxConcurrent;
 
     /// <summary>Accepts and serves fetches until <paramref name="cancellationToken"/> ends or the channel closes; then waits for the fetches being served.</summary>
-    public async Task RunAsync(CancellationToken cancellationToken)
-    {
-        var serving = new List<Task>();
-        while (!cancellationToken.IsCancellationRequested)
-        {
-            ConnectionContext? connection;
-            try
-            {
-                connection = await connections.AcceptAsync(cancellationToken).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-                break;
-            }
-
-            if (connection is null)
-            {
-                break;
-            }
-
-            serving.RemoveAll(static t => t.IsCompleted);
-            serving.Add(SnapshotTransfer.ServeAsync(connection, snapshots, metrics, logger, handshakeTimeout, cancellationToken, streams));
-        }
-
-        await Task.WhenAll(serving).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-    }
+    public Task RunAsync(CancellationToken cancellationToken) =>
+        Peers.PeerConnections.ServeEachAsync(
+            connections, connection => SnapshotTransfer.ServeAsync(connection, snapshots, metrics, logger, handshakeTimeout, cancellationToken, streams), cancellationToken);
 }
 
 /// <summary>How many snapshot images a member streams at once: a slot is taken without waiting, or not at all.</summary>

@@ -19,32 +19,8 @@ internal delegate ValueTask<ReadOnlyMemory<byte>> PeerRequestHandler(PeerRequest
 internal sealed class PeerRequestServer(IConnectionListener connections, PeerRequestHandler handler, PeerRequestOptions options, ClusterMetrics metrics, ILogger logger)
 {
     /// <summary>Accepts connections until <paramref name="stopping"/> ends, then waits for those being served.</summary>
-    public async Task RunAsync(CancellationToken stopping)
-    {
-        var serving = new List<Task>();
-        while (!stopping.IsCancellationRequested)
-        {
-            ConnectionContext? connection;
-            try
-            {
-                connection = await connections.AcceptAsync(stopping).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-                break;
-            }
-
-            if (connection is null)
-            {
-                break;
-            }
-
-            serving.RemoveAll(static t => t.IsCompleted);
-            serving.Add(Task.Run(() => ServeAsync(connection, stopping), CancellationToken.None));
-        }
-
-        await Task.WhenAll(serving).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-    }
+    public Task RunAsync(CancellationToken stopping) =>
+        PeerConnections.ServeEachAsync(connections, connection => Task.Run(() => ServeAsync(connection, stopping), CancellationToken.None), stopping);
 
     /// <summary>Serves one connection until it closes, breaks the protocol, or this member stops.</summary>
     public async Task ServeAsync(ConnectionContext connection, CancellationToken stopping)

@@ -1,4 +1,3 @@
-using System.Net;
 using Conclave.Cluster.Peers;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -16,20 +15,7 @@ public sealed class ForwardingTests : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        var ports = Enumerable.Range(0, 3).Select(_ => TestMember.FreePort()).ToArray();
-        var initial = Enumerable.Range(0, 3).ToDictionary(i => $"m{i}", i => $"http://127.0.0.1:{ports[i]}");
-        for (var i = 0; i < 3; i++)
-        {
-            var name = $"m{i}";
-            var port = ports[i];
-            members.Add(new TestMember(o => o with
-            {
-                MemberName = name,
-                PeerEndpoint = new IPEndPoint(IPAddress.Loopback, port),
-                InitialCluster = initial,
-            }));
-        }
-
+        members.AddRange(TestMember.Cluster(3).Members);
         for (var i = 0; i < 3; i++)
         {
             nodes[i] = await members[i].StartAsync(machines[i]);

@@ -19,25 +19,13 @@ public sealed class LearnerFeedTests : IAsyncLifetime
     private readonly List<RecordingStateMachine> machines = [];
     private readonly List<RaftNode?> nodes = [];
     private readonly Directory directory = new();
-    private Dictionary<string, string> initial = [];
+    private IReadOnlyDictionary<string, string> initial = new Dictionary<string, string>();
 
     public async Task InitializeAsync()
     {
-        var ports = Enumerable.Range(0, 3).Select(_ => TestMember.FreePort()).ToArray();
-        initial = Enumerable.Range(0, 3).ToDictionary(i => $"m{i}", i => $"http://127.0.0.1:{ports[i]}");
-        for (var i = 0; i < 3; i++)
-        {
-            var name = $"m{i}";
-            var port = ports[i];
-            members.Add(new TestMember(o => o with
-            {
-                MemberName = name,
-                PeerEndpoint = new IPEndPoint(IPAddress.Loopback, port),
-                InitialCluster = initial,
-                SnapshotInterval = 40, // the learner below starts behind the compacted log and needs a snapshot first
-            }));
-        }
-
+        // Small snapshots: the learner below starts behind the compacted log and needs one first.
+        (var cluster, initial) = TestMember.Cluster(3, static o => o with { SnapshotInterval = 40 });
+        members.AddRange(cluster);
         for (var i = 0; i < 3; i++)
         {
             machines.Add(new RecordingStateMachine());

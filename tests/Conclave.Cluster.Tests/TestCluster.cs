@@ -49,6 +49,22 @@ internal sealed class TestMember : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Members <c>m0</c> to <c>m{count-1}</c> of one new cluster on fresh loopback peer ports, not started yet, and
+    /// their initial cluster (name to peer URL); <paramref name="configure"/> adds the settings every member shares.
+    /// </summary>
+    public static (List<TestMember> Members, IReadOnlyDictionary<string, string> InitialCluster) Cluster(int count, Func<RaftNodeOptions, RaftNodeOptions>? configure = null)
+    {
+        var ports = Enumerable.Range(0, count).Select(_ => FreePort()).ToArray();
+        var initial = Enumerable.Range(0, count).ToDictionary(i => $"m{i}", i => $"http://127.0.0.1:{ports[i]}");
+        var members = Enumerable.Range(0, count).Select(i => new TestMember(o =>
+        {
+            var member = o with { MemberName = $"m{i}", PeerEndpoint = new IPEndPoint(IPAddress.Loopback, ports[i]), InitialCluster = initial };
+            return configure is null ? member : configure(member);
+        })).ToList();
+        return (members, initial);
+    }
+
     public static int FreePort()
     {
         var listener = new TcpListener(IPAddress.Loopback, 0);

@@ -1,5 +1,3 @@
-using System.Net;
-
 namespace Conclave.Cluster.Tests;
 
 /// <summary>
@@ -12,25 +10,14 @@ public sealed class ThreeMemberTests : IAsyncLifetime
 
     public Task InitializeAsync()
     {
-        var ports = Enumerable.Range(0, 3).Select(_ => TestMember.FreePort()).ToArray();
-        var initial = Enumerable.Range(0, 3).ToDictionary(i => $"m{i}", i => $"http://127.0.0.1:{ports[i]}");
-        for (var i = 0; i < 3; i++)
+        members.AddRange(TestMember.Cluster(3, static o => o with
         {
-            var name = $"m{i}";
-            var port = ports[i];
-            members.Add(new TestMember(o => o with
-            {
-                MemberName = name,
-                PeerEndpoint = new IPEndPoint(IPAddress.Loopback, port),
-                InitialCluster = initial,
-                SnapshotInterval = 20,
-                MaxBatchCommands = 2,
-                // These members run no gRPC listener, so a proposal made on a member that just lost the lead cannot
-                // be forwarded: let it fail soon instead of after the default 10 s (see the proposal loop below).
-                ProposalTimeout = TimeSpan.FromSeconds(3),
-            }));
-        }
-
+            SnapshotInterval = 20,
+            MaxBatchCommands = 2,
+            // A proposal made on a member that just lost the lead is forwarded to the next one, but may end with an
+            // unknown outcome: let it fail soon instead of after the default 10 s (see the proposal loop below).
+            ProposalTimeout = TimeSpan.FromSeconds(3),
+        }).Members);
         return Task.CompletedTask;
     }
 

@@ -11,9 +11,10 @@ public interface ILearnerDirectory
     bool IsLearner(ulong memberId);
 
     /// <summary>
-    /// On the leader, for each request of a learner's feed: refuses a member that is not recorded as a learner
-    /// (<see cref="MembershipException"/> with <see cref="MembershipError.NotFound"/>) and records how the learner is
-    /// listed (its name and client URLs) when that changed.
+    /// On the leader, when a learner's feed starts and whenever the learner reports another listing: records how the
+    /// learner is listed (its name and client URLs) if that changed; refuses a member that is not recorded as a learner
+    /// (<see cref="MembershipException"/> with <see cref="MembershipError.NotFound"/>). Every request of the feed is
+    /// checked with <see cref="IsLearner"/>.
     /// </summary>
     ValueTask AdmitAsync(LearnerInfo learner, CancellationToken cancellationToken);
 }

@@ -42,6 +42,9 @@ internal sealed class LearnerFeed(
     /// <summary>A learner that has not asked for this long (and has no request waiting) is not following now.</summary>
     public static readonly TimeSpan Silence = TimeSpan.FromSeconds(10);
 
+    /// <summary>Longest name, most client URLs and longest URL a learner may report (what it reports is replicated).</summary>
+    public const int MaxNameBytes = 256, MaxClientUrls = 16, MaxUrlBytes = 1024;
+
     private readonly ConcurrentDictionary<ulong, LearnerSession> sessions = new();
     private ILearnerDirectory? directory;
 
@@ -109,15 +112,37 @@ internal sealed class LearnerFeed(
             throw new ConsensusUnavailableException(ConsensusUnavailableReason.NotLeader, $"Member {request.MemberId:x} is being added as a voting member; Raft replicates to it now.", notApplied: true);
         }
 
-        await Directory.AdmitAsync(new LearnerInfo(request.MemberId, request.Name, [.. request.ClientUrls]), cancellationToken).ConfigureAwait(false);
+        if (request.Name.Length > MaxNameBytes || request.ClientUrls.Count > MaxClientUrls || request.ClientUrls.Any(static u => u.Length > MaxUrlBytes))
+        {
+            throw new ArgumentException(
+                $"a learner reports a name of at most {MaxNameBytes} characters and at most {MaxClientUrls} client URLs of at most {MaxUrlBytes} characters");
+        }
+
+        if (!Directory.IsLearner(request.MemberId))
+        {
+            throw new MembershipException(MembershipError.NotFound, $"no learner has id {request.MemberId:x}");
+        }
+
         var session = sessions.AddOrUpdate(
             request.MemberId,
             static (id, a) => new LearnerSession(id, a.term, a.request.CommittedIndex),
             static (id, existing, a) => existing.Term == a.term && !existing.Ended ? existing : new LearnerSession(id, a.term, a.request.CommittedIndex),
             (term, request));
-        if (session.TryAnnounce())
+        // How the learner is listed is recorded when it changes (the directory writes it through the log), not on
+        // every request of the feed.
+        var listing = new LearnerInfo(request.MemberId, request.Name, [.. request.ClientUrls]);
+        if (session.TakeListing(listing))
         {
             Log.FollowerAttached(logger, session.Id, request.CommittedIndex + 1);
+            try
+            {
+                await Directory.AdmitAsync(listing, cancellationToken).ConfigureAwait(false);
+            }
+            catch
+            {
+                session.ForgetListing(listing); // recorded on its next request
+                throw;
+            }
         }
 
         using var ended = session.BeginRequest(request.CommittedIndex, time.GetTimestamp(), cancellationToken, stopping, link.LeadershipToken);
@@ -257,7 +282,7 @@ internal sealed class LearnerSession(ulong id, long term, long committed)
     private TaskCompletionSource changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private CancellationTokenSource? current;
     private long lastSeen;
-    private bool announced;
+    private LearnerInfo? listed;
 
     public ulong Id { get; } = id;
 
@@ -280,14 +305,33 @@ internal sealed class LearnerSession(ulong id, long term, long committed)
 
     public Task Changed => changed.Task;
 
-    /// <summary>True the first time it is asked (to log the learner's arrival once per session).</summary>
-    public bool TryAnnounce()
+    /// <summary>
+    /// True when <paramref name="listing"/> differs from what this session last recorded (always the first time): the
+    /// caller records it then.
+    /// </summary>
+    public bool TakeListing(LearnerInfo listing)
     {
         lock (gate)
         {
-            var first = !announced;
-            announced = true;
-            return first;
+            if (listed is { } previous && previous.Name == listing.Name && previous.ClientUrls.SequenceEqual(listing.ClientUrls))
+            {
+                return false;
+            }
+
+            listed = listing;
+            return true;
+        }
+    }
+
+    /// <summary>Recording <paramref name="listing"/> failed: the next request tries again.</summary>
+    public void ForgetListing(LearnerInfo listing)
+    {
+        lock (gate)
+        {
+            if (ReferenceEquals(listed, listing))
+            {
+                listed = null;
+            }
         }
     }
 

@@ -140,12 +140,36 @@ public sealed class LearnerFeedTests : IAsyncLifetime
         Assert.Equal(nodes[leader]!.Status.MemberId, answer.LeaderId);
         Assert.True(answer.Entries.Count > 0 || answer.SnapshotIndex > 0);
         Assert.All(answer.Entries, e => Assert.True(e.Index >= 1 && e.Index <= answer.CommitIndex));
+
+        // How it is listed is recorded once, not on every request of its feed, and again only when it changes.
+        async Task<byte[]> Ask(FollowRequest request) => await clients.For(members[leader].Options.PeerEndpoint)
+            .SendAsync(PeerRequestKind.Follow, request.ToByteArray(), ReadOnlyMemory<byte>.Empty, CancellationToken.None);
+        var committed = answer.CommitIndex;
+        await Ask(new FollowRequest { MemberId = 0x42, CommittedIndex = committed, Name = "stranger" });
+        Assert.Equal(1, directory.Admits);
+        await Ask(new FollowRequest { MemberId = 0x42, CommittedIndex = committed, Name = "renamed" });
+        Assert.Equal(2, directory.Admits);
+        Assert.Equal("renamed", directory.Learners[0x42]?.Name);
+
+        // What a learner reports is replicated: oversized listings are refused and nothing is recorded.
+        var huge = new FollowRequest { MemberId = 0x42, CommittedIndex = committed, Name = new string('n', 100_000) };
+        await Assert.ThrowsAsync<ArgumentException>(() => Ask(huge));
+        var many = new FollowRequest { MemberId = 0x42, CommittedIndex = committed, Name = "renamed" };
+        many.ClientUrls.AddRange(Enumerable.Range(0, 1000).Select(i => $"http://10.0.0.1:{i}"));
+        await Assert.ThrowsAsync<ArgumentException>(() => Ask(many));
+        Assert.Equal(2, directory.Admits);
+        Assert.Equal("renamed", directory.Learners[0x42]?.Name);
     }
 
     /// <summary>The application's learner records, in memory: id to how the learner last described itself.</summary>
     private sealed class Directory : ILearnerDirectory
     {
+        private int admits;
+
         public ConcurrentDictionary<ulong, LearnerInfo?> Learners { get; } = new();
+
+        /// <summary>How many times a listing was recorded.</summary>
+        public int Admits => Volatile.Read(ref admits);
 
         public bool IsLearner(ulong memberId) => Learners.ContainsKey(memberId);
 
@@ -157,6 +181,7 @@ public sealed class LearnerFeedTests : IAsyncLifetime
             }
 
             Learners[learner.Id] = learner;
+            Interlocked.Increment(ref admits);
             return ValueTask.CompletedTask;
         }
     }

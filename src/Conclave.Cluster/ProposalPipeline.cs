@@ -295,7 +295,7 @@ internal sealed class ProposalPipeline : IAsyncDisposable
                 try
                 {
                     metrics.ForwardedBatches.Add(1);
-                    await RaftNode.ProposeAsync(requests, leader.EndPoint, pending.LocalMember, batch.Payload, token).ConfigureAwait(false);
+                    await requests.ProposeAsync(leader.EndPoint, pending.LocalMember, batch.Payload, token).ConfigureAwait(false);
                 }
                 catch (ConsensusUnavailableException e) when (e.NotApplied)
                 {

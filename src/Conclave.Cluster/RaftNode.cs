@@ -1,23 +1,29 @@
-using System.Diagnostics;
 using System.Net;
 using Conclave.Api.Errors;
 using Conclave.Api.Raft;
+using Conclave.Cluster.Peers;
 using DotNext.Net.Cluster;
 using DotNext.Net.Cluster.Consensus.Raft;
 using DotNext.Net.Cluster.Consensus.Raft.Membership;
-using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Conclave.Cluster;
 
 /// <summary>
-/// <see cref="IConsensus"/> over DotNext's Raft (TCP transport) and our own log (<see cref="RaftLog"/>). A single member is a
+/// <see cref="IConsensus"/> over DotNext's Raft and our own log (<see cref="RaftLog"/>). A single member is a
 /// one-member cluster on the same code path. Concurrent proposals are batched into one log entry each
 /// (<see cref="CommandBatch"/>), and several entries are in flight at once, so the next batch forms while the
 /// previous one is replicated and flushed.
 /// </summary>
-public sealed partial class RaftNode : IConsensus, IMembership
+/// <remarks>
+/// This type puts the parts together and answers for consensus itself; each other job is its own type:
+/// <see cref="ProposalPipeline"/> (batching, forwarding), <see cref="LeaderBarrier"/> (linearizable reads),
+/// <see cref="FollowerRequests"/> (the leader's side of forwarding and ReadIndex), <see cref="MembershipChanges"/>
+/// (members, changes, the leader's side of learners), <see cref="LearnerFollower"/> (the learner's side),
+/// <see cref="MemberStanding"/> (cluster id, removal) and <see cref="PeerRequestRouter"/> (the request channel).
+/// </remarks>
+public sealed class RaftNode : IConsensus
 {
     private readonly RaftNodeOptions options;
     private readonly ClusterTopology topology;
@@ -25,25 +31,23 @@ public sealed partial class RaftNode : IConsensus, IMembership
     private readonly RaftLog wal;
     private readonly PersistentStateShell shell;
     private readonly SnapshottingStateMachine stateMachine;
-    private readonly PeerConfigurationStorage membership;
+    private readonly PeerConfigurationStorage membershipStorage;
     private readonly ClusterMetrics metrics;
     private readonly ILogger logger;
     private readonly CancellationTokenSource stopping = new();
-    private readonly ProposalPipeline pipeline;
-    private readonly ReadBarrierCoalescer barriers;
-    private readonly ReadBarrierCoalescer commitAnnouncer;
     private readonly LeaderLink link;
-    private readonly LeaderBarrier leaderBarrier;
-    private readonly string dataDirectory;
-    private readonly Peers.PeerListener? ownedPeers;
-    private readonly Task snapshotServer;
-    private readonly Peers.PeerRequestClients requestClients;
+    private readonly ClusterView view;
+    private readonly MemberStanding standing;
+    private readonly LearnerFollower follower;
+    private readonly MembershipChanges membership;
+    private readonly LeaderBarrier barrier;
+    private readonly ProposalPipeline pipeline;
+    private readonly PeerRequestClients requestClients;
     private readonly LeaderRequests leaderRequests;
-    private readonly LearnerFeed learnerFeed;
-    private readonly Task requestServer;
     private readonly IReplicatedStateMachine appliedMachine;
-    private ulong clusterId;
-    private bool adoptClusterId;
+    private readonly PeerListener? ownedPeers;
+    private readonly Task snapshotServer;
+    private readonly Task requestServer;
     private int disposed;
 
     private RaftNode(
@@ -53,70 +57,71 @@ public sealed partial class RaftNode : IConsensus, IMembership
         RaftLog wal,
         PersistentStateShell shell,
         SnapshottingStateMachine stateMachine,
-        PeerConfigurationStorage membership,
+        PeerConfigurationStorage membershipStorage,
         ClusterMetrics metrics,
         ILogger logger,
         string dataDirectory,
         ulong? clusterId,
-        Peers.PeerListener peers,
+        PeerListener peers,
         bool ownsPeers,
         IReplicatedStateMachine appliedMachine)
     {
-        var ownedPeers = ownsPeers ? peers : null;
-        this.appliedMachine = appliedMachine;
-        this.ownedPeers = ownedPeers;
-        this.dataDirectory = dataDirectory;
-        this.clusterId = clusterId ?? topology.ClusterId;
-        adoptClusterId = clusterId is null;
-        // A member joining a running cluster is not in its configuration yet: while it catches up it receives the
-        // configuration without itself, which is not a removal. It counts as a member once it is added.
-        // A learner (see RaftNode.Learner.cs) is never in the configuration, also after a restart.
-        inConfiguration = clusterId is not null && !File.Exists(LearnerMarker(dataDirectory));
         this.options = options;
         this.topology = topology;
         this.cluster = cluster;
         this.wal = wal;
         this.shell = shell;
         this.stateMachine = stateMachine;
-        this.membership = membership;
+        this.membershipStorage = membershipStorage;
         this.metrics = metrics;
         this.logger = logger;
+        this.appliedMachine = appliedMachine;
+        ownedPeers = ownsPeers ? peers : null;
+        var token = stopping.Token;
         link = new LeaderLink(cluster, shell, topology, options.TimeProvider);
-        var requestOptions = Peers.PeerRequestOptions.For(options);
-        requestClients = new Peers.PeerRequestClients(requestOptions, metrics, logger);
-        leaderRequests = new LeaderRequests(link, requestClients, () => isLearner ? NotForLearner("requests to the leader") : null);
-        leaderBarrier = new LeaderBarrier(cluster, shell, link, requestClients, topology.Local.Id, () => stateMachine.Restored);
-        pipeline = new ProposalPipeline(cluster, shell, link, leaderBarrier, requestClients, stateMachine.Pending, options, metrics, logger, stopping.Token);
-        learnerFeed = new LearnerFeed(
-            link, wal, stateMachine, topology.Local.Id, requestOptions.MaxPayloadBytes,
-            joiningAsVoter: id => joining.TryGetValue(id, out var adding) && !adding.Held,
-            notLeader: NotLeaderHere,
-            options.Faults, options.TimeProvider, logger, stopping.Token);
-        barriers = new ReadBarrierCoalescer(BarrierRoundAsync);
-        commitAnnouncer = new ReadBarrierCoalescer(AnnounceCommitAsync);
+        var requestOptions = PeerRequestOptions.For(options);
+        requestClients = new PeerRequestClients(requestOptions, metrics, logger);
+        standing = new MemberStanding(cluster, link, topology, requestClients, dataDirectory, clusterId, options.TimeProvider, logger, token);
+        follower = new LearnerFollower(cluster, link, wal, topology, standing, requestClients, options, logger, token);
+        view = new ClusterView(cluster, link, topology, follower);
+        leaderRequests = new LeaderRequests(link, requestClients, () => follower.IsLearner ? LearnerFollower.NotForLearner("requests to the leader") : null);
+        barrier = new LeaderBarrier(cluster, shell, link, requestClients, topology.Local.Id, () => stateMachine.Restored, options.ReadBarrierTimeout, options.TimeProvider, token);
+        pipeline = new ProposalPipeline(cluster, shell, link, barrier, requestClients, stateMachine.Pending, options, metrics, logger, token);
+        membership = new MembershipChanges(cluster, link, view, wal, stateMachine, topology, standing, requestClients, options, logger, token);
+        var followers = new FollowerRequests(cluster, link, view, wal, barrier, membership.IsMemberOrJoining, options, appliedMachine, logger, token);
+        var router = new PeerRequestRouter(topology, view, standing, follower, followers, membership, leaderRequests, () => Term);
         cluster.LeaderChanged += OnLeaderChanged;
-        cluster.MemberRemoved += OnMemberRemoved;
-        cluster.MemberAdded += OnMemberAdded;
-        joiner = Task.Run(JoinLoopAsync);
-        snapshotServer = Task.Run(() => new SnapshotServer(peers.SnapshotConnections, stateMachine, metrics, logger, peers.HandshakeTimeout).RunAsync(stopping.Token));
-        var requests = new Peers.PeerRequestServer(peers.RequestConnections, ServePeerRequestAsync, requestOptions, metrics, logger);
-        requestServer = Task.Run(() => requests.RunAsync(stopping.Token));
+        snapshotServer = Task.Run(() => new SnapshotServer(peers.SnapshotConnections, stateMachine, metrics, logger, peers.HandshakeTimeout).RunAsync(token));
+        var requests = new PeerRequestServer(peers.RequestConnections, router.ServeAsync, requestOptions, metrics, logger);
+        requestServer = Task.Run(() => requests.RunAsync(token));
         // A member started to join a running cluster may have been added as a learner: find out, and follow if so.
-        learnerLoop = inConfiguration ? Task.CompletedTask : Task.Run(LearnerLoopAsync);
+        follower.Start();
     }
 
     /// <inheritdoc />
     public CancellationToken Stopping => stopping.Token;
 
     /// <inheritdoc />
-    public IMembership Membership => this;
+    public IMembership Membership => membership;
 
     /// <inheritdoc />
-    public ulong ClusterId => Volatile.Read(ref clusterId);
+    public ILeaderRequests LeaderRequests => leaderRequests;
+
+    /// <summary>This member's connections to other members' request channels (tests drop them).</summary>
+    internal PeerRequestClients RequestClients => requestClients;
 
     /// <inheritdoc />
-    public ulong Term => isLearner
-        ? (ulong)Math.Max(Volatile.Read(ref followedTerm), wal.Term)
+    public bool IsLearner => follower.IsLearner;
+
+    /// <inheritdoc />
+    public CancellationToken Removed => standing.Removed;
+
+    /// <inheritdoc />
+    public ulong ClusterId => standing.ClusterId;
+
+    /// <inheritdoc />
+    public ulong Term => follower.IsLearner
+        ? (ulong)Math.Max(follower.FollowedTerm, wal.Term)
         : (ulong)wal.Term;
 
     /// <inheritdoc />
@@ -125,36 +130,24 @@ public sealed partial class RaftNode : IConsensus, IMembership
         get
         {
             var leader = cluster.Leader;
-            var learner = isLearner;
+            var learner = follower.IsLearner;
             return new ConsensusStatus(
                 ClusterId,
                 topology.Local.Id,
-                learner ? Volatile.Read(ref followedLeader) : leader is null ? 0 : ClusterTopology.MemberId(leader.EndPoint),
-                learner ? (ulong)Math.Max(Volatile.Read(ref followedTerm), wal.Term) : (ulong)wal.Term,
+                learner ? follower.FollowedLeader : leader is null ? 0 : ClusterTopology.MemberId(leader.EndPoint),
+                learner ? (ulong)Math.Max(follower.FollowedTerm, wal.Term) : (ulong)wal.Term,
                 wal.LastCommittedEntryIndex,
                 wal.LastAppliedIndex,
-                CurrentMembers(),
+                view.CurrentMembers(),
                 learner);
         }
     }
-
-    /// <summary>The configuration as this member knows it now, without asking anyone (names of members added at runtime may be empty).</summary>
-    private MemberInfo[] CurrentMembers() =>
-        [.. ConfiguredMembers().Select(m => topology.Find(m.EndPoint)?.ToInfo()
-            ?? new MemberInfo(ClusterTopology.MemberId(m.EndPoint), "", [ClusterTopology.PeerUrlOf(m.EndPoint)], [], IsLearner: false))];
-
-    /// <summary>
-    /// The Raft configuration's members. A learner has only the list it was started with, which names itself: it is
-    /// not a voting member, so it is left out.
-    /// </summary>
-    private IEnumerable<RaftClusterMember> ConfiguredMembers() =>
-        isLearner ? cluster.Members.Where(m => !link.IsLocal(m)) : cluster.Members;
 
     /// <summary>Index of the newest durable snapshot (0 when none); the log behind it is truncated.</summary>
     public long SnapshotIndex => stateMachine.SnapshotIndex;
 
     /// <inheritdoc />
-    public bool IsLeader => !cluster.LeadershipToken.IsCancellationRequested;
+    public bool IsLeader => view.IsLeader;
 
     /// <inheritdoc/>
     public Leadership Leadership
@@ -164,7 +157,7 @@ public sealed partial class RaftNode : IConsensus, IMembership
             // The token first: if the term check below passes, the token read before it belongs to that leadership or to
             // an earlier one that has ended (cancelled), never to a later one.
             var token = cluster.LeadershipToken;
-            return link.TryGetLeadershipTerm(out var term) && !isLearner ? new Leadership(term, token) : Leadership.None;
+            return link.TryGetLeadershipTerm(out var term) && !follower.IsLearner ? new Leadership(term, token) : Leadership.None;
         }
     }
 
@@ -200,10 +193,10 @@ public sealed partial class RaftNode : IConsensus, IMembership
         PeerConfigurationStorage? membership = null;
         RaftCluster? cluster = null;
         var ownPeers = options.PeerListener is null;
-        Peers.PeerListener? peerListener = null;
+        PeerListener? peerListener = null;
         try
         {
-            peerListener = options.PeerListener ?? Peers.PeerListener.Bind(options.PeerEndpoint, loggerFactory, options.TimeProvider);
+            peerListener = options.PeerListener ?? PeerListener.Bind(options.PeerEndpoint, loggerFactory, options.TimeProvider);
             adapter.RestoreLatest();
             var logDirectory = Path.Combine(dataDirectory, "log");
             membership = new PeerConfigurationStorage(Path.Combine(dataDirectory, "members"));
@@ -224,7 +217,7 @@ public sealed partial class RaftNode : IConsensus, IMembership
             }
 
             // Raft travels over the peer listener (its Raft channel), which also carries the members' gRPC channel.
-            var configuration = new RaftCluster.CustomTransportConfiguration(options.PeerEndpoint, peerListener.RaftTransport, Peers.PeerConnector.Raft)
+            var configuration = new RaftCluster.CustomTransportConfiguration(options.PeerEndpoint, peerListener.RaftTransport, PeerConnector.Raft)
             {
                 PublicEndPoint = topology.Local.EndPoint,
                 ConfigurationStorage = membership,
@@ -287,12 +280,12 @@ public sealed partial class RaftNode : IConsensus, IMembership
     {
         // A learner is outside the configuration: it fetches from the leader that feeds it.
         var source = cluster.Members.FirstOrDefault(m => !link.IsLocal(m) && ClusterTopology.MemberId(m.EndPoint) == snapshot.Source)?.EndPoint
-            ?? (Volatile.Read(ref followedPeer) is { } fed && ClusterTopology.MemberId(fed) == snapshot.Source ? fed : null)
+            ?? (follower.FollowedPeer is { } fed && ClusterTopology.MemberId(fed) == snapshot.Source ? fed : null)
             ?? throw new SnapshotGoneException($"member {snapshot.Source:x} is not in this member's configuration");
         return SnapshotTransfer.FetchAsync(source, snapshot, offset, topology.Local.Id, options.TimeProvider, cancellationToken);
     }
 
-    /// <summary>Serves snapshot fetches arriving on the peer listener's snapshot channel until this member stops.</summary>
+    /// <summary>Checks the options a member cannot run with.</summary>
     private static void Validate(RaftNodeOptions options)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(options.DataDirectory, nameof(options.DataDirectory));
@@ -327,9 +320,9 @@ public sealed partial class RaftNode : IConsensus, IMembership
             return ValueTask.FromCanceled<object?>(cancellationToken);
         }
 
-        if (isLearner)
+        if (follower.IsLearner)
         {
-            return ValueTask.FromException<object?>(NotForLearner("writes"));
+            return ValueTask.FromException<object?>(LearnerFollower.NotForLearner("writes"));
         }
 
         // Nothing reaches the log that some member could not apply (ADR 0008): every command is checked here, whoever
@@ -354,130 +347,6 @@ public sealed partial class RaftNode : IConsensus, IMembership
         return pipeline.ProposeAsync(command, size, cancellationToken);
     }
 
-    /// <summary>
-    /// Leader side of forwarding: appends a follower's batch (a serialized <see cref="CommandBatch"/>) as one
-    /// entry and returns once it is committed. The follower gets its results from its own apply of the entry.
-    /// </summary>
-    /// <exception cref="ConsensusUnavailableException">
-    /// Not the leader (<see cref="ConsensusUnavailableException.NotApplied"/>), or the outcome is unknown.
-    /// </exception>
-    /// <exception cref="ArgumentException">The batch was refused by the check (ADR 0008); nothing was appended.</exception>
-    internal async ValueTask AppendForwardedAsync(ulong fromMember, ReadOnlyMemory<byte> batch, CancellationToken cancellationToken)
-    {
-        if (stopping.IsCancellationRequested)
-        {
-            throw Unavailable.Stopping(notApplied: true);
-        }
-
-        if (!link.TryGetLeadershipTerm(out var term))
-        {
-            throw NotLeaderHere();
-        }
-
-        try
-        {
-            ForwardedBatch.Validate(batch.Span, fromMember, id => MemberById(id) is not null || joining.ContainsKey(id), options, appliedMachine);
-        }
-        catch (ArgumentException e)
-        {
-            Log.ForwardedBatchInvalid(logger, fromMember, e.Message);
-            throw;
-        }
-
-        using var timeout = new CancellationTokenSource(options.ProposalTimeout, options.TimeProvider);
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token, stopping.Token);
-        var entry = new BinaryLogEntry { Content = batch, Term = term };
-        try
-        {
-            await cluster.ReplicateAsync(entry, linked.Token).ConfigureAwait(false);
-        }
-        catch (NotLeaderException e)
-        {
-            throw new ConsensusUnavailableException(ConsensusUnavailableReason.LeaderChanged, "Leadership was lost before the forwarded batch committed; its outcome is unknown.", e);
-        }
-        catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
-        {
-            throw new ConsensusUnavailableException(ConsensusUnavailableReason.ProposalTimedOut, "The forwarded batch was not committed in time; its outcome is unknown.", e);
-        }
-
-        // The follower answers its clients when it applies the entry, and it learns that the entry committed only
-        // from the next AppendEntries. Send that now (one round for all batches committed meanwhile) instead of
-        // leaving it to the next heartbeat, which would add up to a heartbeat interval to every forwarded write.
-        _ = commitAnnouncer.WaitAsync(CancellationToken.None).ContinueWith(
-            static t => _ = t.Exception,
-            CancellationToken.None,
-            TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously,
-            TaskScheduler.Default);
-    }
-
-    /// <summary>
-    /// Leader side of a follower's read barrier: confirms this member still leads a quorum and returns the commit
-    /// index the follower must apply before it reads.
-    /// </summary>
-    /// <exception cref="ConsensusUnavailableException">Not the leader (<see cref="ConsensusUnavailableException.NotApplied"/>).</exception>
-    internal async ValueTask<long> ConfirmLeadershipAsync(CancellationToken cancellationToken)
-    {
-        if (!IsLeader)
-        {
-            throw NotLeaderHere();
-        }
-
-        var term = Term;
-        await ReadBarrierAsync(cancellationToken).ConfigureAwait(false);
-        if (!IsLeader || Term != term)
-        {
-            throw NotLeaderHere();
-        }
-
-        return wal.LastCommittedEntryIndex;
-    }
-
-    /// <inheritdoc />
-    public async ValueTask<IReadOnlyList<MemberInfo>> MembersAsync(CancellationToken cancellationToken)
-    {
-        var result = new List<MemberInfo>();
-        foreach (var member in ConfiguredMembers())
-        {
-            var known = topology.Find(member.EndPoint);
-            if (known is not null && (known.ClientUrls.Count > 0 || !member.IsRemote))
-            {
-                result.Add(known.ToInfo());
-                continue;
-            }
-
-            IReadOnlyDictionary<string, string>? metadata = null;
-            try
-            {
-                using var timeoutTimer = new CancellationTokenSource(TimeSpan.FromSeconds(1), options.TimeProvider);
-                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeoutTimer.Token);
-                metadata = await LeaderLink.MetadataAsync(member, timeout.Token).ConfigureAwait(false);
-            }
-            catch (ConsensusUnavailableException)
-            {
-                // Unreachable now and never seen: list what the configuration says.
-            }
-
-            var name = metadata?.GetValueOrDefault(LeaderLink.NameKey) ?? known?.Name ?? "";
-            var id = ClusterTopology.MemberId(member.EndPoint);
-            var clientUrls = metadata?.GetValueOrDefault(LeaderLink.ClientUrlsKey)?.Split(',', StringSplitOptions.RemoveEmptyEntries) ?? [];
-            var peerUrl = known?.PeerUrl ?? ClusterTopology.PeerUrlOf(member.EndPoint);
-            result.Add(new MemberInfo(id, name, [peerUrl], clientUrls, IsLearner: false));
-        }
-
-        // Added but not joined yet (the leader keeps trying): listed as etcd lists an unstarted member, without a name.
-        result.AddRange(joining.Values.Select(static j => new MemberInfo(j.Id, "", [j.PeerUrl], [], IsLearner: false)));
-        return result;
-    }
-
-    private ConsensusUnavailableException NotLeaderHere()
-    {
-        var leader = topology.Find(cluster.Leader?.EndPoint);
-        return new ConsensusUnavailableException(
-            ConsensusUnavailableReason.NotLeader,
-            leader is null ? "This member is not the leader and knows no leader." : $"This member is not the leader; {leader.Name} is.",
-            notApplied: true);
-    }
-
     /// <inheritdoc />
     public async ValueTask ReadBarrierAsync(CancellationToken cancellationToken = default)
     {
@@ -486,133 +355,43 @@ public sealed partial class RaftNode : IConsensus, IMembership
             throw Unavailable.Stopping();
         }
 
-        if (isLearner)
+        if (follower.IsLearner)
         {
-            throw NotForLearner("linearizable reads");
+            throw LearnerFollower.NotForLearner("linearizable reads");
         }
 
-        await barriers.WaitAsync(cancellationToken).ConfigureAwait(false);
+        await barrier.WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>One replication round that tells the followers the new commit index.</summary>
-    private async Task AnnounceCommitAsync(CancellationToken cancellationToken)
+    /// <inheritdoc />
+    public async ValueTask<long?> LeaderCommitIndexAsync(CancellationToken cancellationToken)
     {
-        if (!IsLeader || stopping.IsCancellationRequested)
+        if (follower.IsLearner)
         {
-            return;
+            throw LearnerFollower.NotForLearner("read indexes");
         }
 
-        using var timeout = new CancellationTokenSource(options.RequestTimeout, options.TimeProvider);
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, stopping.Token);
-        try
+        var leader = await link.WaitForLeaderAsync(cancellationToken).ConfigureAwait(false);
+        if (link.IsLocal(leader))
         {
-            await cluster.ForceReplicationAsync(linked.Token).ConfigureAwait(false);
+            return null;
         }
-        catch (Exception e) when (e is OperationCanceledException or NotLeaderException or ObjectDisposedException)
-        {
-            // Best effort: the next heartbeat carries the commit index anyway.
-        }
-    }
 
-    /// <summary>One shared barrier round (see <see cref="ReadBarrierCoalescer"/>).</summary>
-    private async Task BarrierRoundAsync(CancellationToken cancellationToken)
-    {
-        using var timeout = new CancellationTokenSource(options.ReadBarrierTimeout, options.TimeProvider);
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token, stopping.Token);
-        try
-        {
-            while (true)
-            {
-                var leader = await link.WaitForLeaderAsync(linked.Token).ConfigureAwait(false);
-                try
-                {
-                    await leaderBarrier.PassAsync(leader, linked.Token).ConfigureAwait(false);
-                    return;
-                }
-                catch (ConsensusUnavailableException e) when (e.NotApplied)
-                {
-                    // That member stopped leading before it answered (ask the next one), or this member was named
-                    // leader a moment before it took office (ask again once it has).
-                    await link.WaitForChangeOrLeadershipAsync(leader, linked.Token).ConfigureAwait(false);
-                }
-                catch (Peers.PeerRequestException e) when (!linked.IsCancellationRequested)
-                {
-                    throw new ConsensusUnavailableException(ConsensusUnavailableReason.LeaderUnreachable, $"Read barrier failed: the leader could not be reached ({e.Message}).", e);
-                }
-            }
-        }
-        catch (OperationCanceledException e) when (stopping.IsCancellationRequested)
-        {
-            throw Unavailable.Stopping(e);
-        }
-        catch (OperationCanceledException e)
-        {
-            throw new ConsensusUnavailableException(
-                ConsensusUnavailableReason.ReadTimedOut,
-                $"Read barrier timed out after {options.ReadBarrierTimeout.TotalMilliseconds:0} ms: no leader, or the leader cannot reach a quorum.", e);
-        }
-        catch (QuorumUnreachableException e)
-        {
-            throw new ConsensusUnavailableException(ConsensusUnavailableReason.NoLeader, "Read barrier failed: no leader is known.", e);
-        }
-        catch (ObjectDisposedException e)
-        {
-            throw Unavailable.Stopping(e);
-        }
+        return (await requestClients.ReadIndexAsync(leader.EndPoint, topology.Local.Id, cancellationToken).ConfigureAwait(false)).CommitIndex;
     }
 
     private void OnLeaderChanged(RaftCluster<RaftClusterMember> sender, RaftClusterMember? leader)
     {
         metrics.LeaderChanges.Add(1);
-        if (!joining.IsEmpty)
-        {
-            joinSignal.Release(); // a leader that stepped down hands its joining members over
-        }
-
         var term = wal.Term;
-        var member = topology.Find(leader?.EndPoint);
         if (leader is null)
         {
             Log.LeaderLost(logger, term);
+            return;
         }
-        else
-        {
-            Log.LeaderChanged(logger, member?.Name ?? leader.EndPoint.ToString() ?? "?", member?.Id ?? 0, term);
-            if (adoptClusterId && leader.IsRemote)
-            {
-                _ = AdoptClusterIdAsync(leader);
-            }
-        }
-    }
 
-    /// <summary>A member that joined a running cluster takes the cluster's id from the first leader it hears from.</summary>
-    private async Task AdoptClusterIdAsync(RaftClusterMember leader)
-    {
-        try
-        {
-            using var timeoutTimer = new CancellationTokenSource(TimeSpan.FromSeconds(2), options.TimeProvider);
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stopping.Token, timeoutTimer.Token);
-            var metadata = await LeaderLink.MetadataAsync(leader, timeout.Token).ConfigureAwait(false);
-            if (ulong.TryParse(metadata.GetValueOrDefault(LeaderLink.ClusterIdKey), out var id))
-            {
-                AdoptClusterId(id);
-            }
-        }
-        catch (Exception e) when (e is ConsensusUnavailableException or OperationCanceledException or IOException)
-        {
-            // The next leader change tries again.
-        }
-    }
-
-    /// <summary>A member that joined a running cluster takes the cluster's id (once, and keeps it in its data directory).</summary>
-    private void AdoptClusterId(ulong id)
-    {
-        if (adoptClusterId && id != 0)
-        {
-            adoptClusterId = false;
-            Volatile.Write(ref clusterId, id);
-            ClusterIdentity.Save(dataDirectory, id);
-        }
+        var member = topology.Find(leader.EndPoint);
+        Log.LeaderChanged(logger, member?.Name ?? leader.EndPoint.ToString() ?? "?", member?.Id ?? 0, term);
     }
 
     /// <summary>Stops proposing, fails what is still queued, stops Raft and closes the log.</summary>
@@ -627,17 +406,14 @@ public sealed partial class RaftNode : IConsensus, IMembership
         Log.Stopping(logger);
         await stopping.CancelAsync().ConfigureAwait(false);
         await pipeline.DisposeAsync().ConfigureAwait(false);
-        joinSignal.Release();
-        await joiner.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        learnerFeed.EndAll();
-
-        await learnerLoop.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        await membership.StopAsync().ConfigureAwait(false);
+        await follower.Completion.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         await snapshotServer.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         await requestServer.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         await requestClients.DisposeAsync().ConfigureAwait(false);
         cluster.LeaderChanged -= OnLeaderChanged;
-        cluster.MemberRemoved -= OnMemberRemoved;
-        cluster.MemberAdded -= OnMemberAdded;
+        membership.Dispose();
+        standing.Dispose();
         await link.DisposeAsync().ConfigureAwait(false);
         await cluster.StopAsync(CancellationToken.None).ConfigureAwait(false);
         await cluster.DisposeAsync().ConfigureAwait(false);
@@ -648,7 +424,7 @@ public sealed partial class RaftNode : IConsensus, IMembership
 
         await shell.DisposeAsync().ConfigureAwait(false);
         await wal.DisposeAsync().ConfigureAwait(false);
-        membership.Dispose();
+        membershipStorage.Dispose();
         await stateMachine.DisposeAsync().ConfigureAwait(false);
         metrics.Dispose();
         // 'stopping' is not disposed: its token stays observable (Stopping) after the member stopped.

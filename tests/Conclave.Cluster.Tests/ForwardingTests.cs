@@ -97,12 +97,12 @@ public sealed class ForwardingTests : IAsyncLifetime
         try
         {
             var refused = await Assert.ThrowsAsync<ConsensusUnavailableException>(() =>
-                RaftNode.ProposeAsync(clients, members[followerIndex].Options.PeerEndpoint, nodes[other]!.Status.MemberId, batch.Payload, CancellationToken.None));
+                clients.ProposeAsync(members[followerIndex].Options.PeerEndpoint, nodes[other]!.Status.MemberId, batch.Payload, CancellationToken.None));
             Assert.True(refused.NotApplied);
             Assert.Equal(ConsensusUnavailableReason.NotLeader, refused.Reason);
 
             var read = await Assert.ThrowsAsync<ConsensusUnavailableException>(() =>
-                RaftNode.ReadIndexAsync(clients, members[followerIndex].Options.PeerEndpoint, nodes[other]!.Status.MemberId, CancellationToken.None));
+                clients.ReadIndexAsync(members[followerIndex].Options.PeerEndpoint, nodes[other]!.Status.MemberId, CancellationToken.None));
             Assert.True(read.NotApplied);
         }
         finally

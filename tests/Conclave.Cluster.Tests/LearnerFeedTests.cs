@@ -30,7 +30,7 @@ public sealed class LearnerFeedTests : IAsyncLifetime
         {
             machines.Add(new RecordingStateMachine());
             nodes.Add(await members[i].StartAsync(machines[i]));
-            nodes[i]!.ServeLearners(directory);
+            nodes[i]!.Membership.ServeLearners(directory);
         }
 
         await LeaderAsync();
@@ -66,7 +66,7 @@ public sealed class LearnerFeedTests : IAsyncLifetime
         // Added as a learner (the application records it), then started to join, as etcdctl member add --learner.
         var port = TestMember.FreePort();
         var peerUrl = $"http://127.0.0.1:{port}";
-        var added = await nodes[leader]!.AddMemberAsync(peerUrl, isLearner: true, CancellationToken.None);
+        var added = await nodes[leader]!.Membership.AddMemberAsync(peerUrl, isLearner: true, CancellationToken.None);
         Assert.True(added.IsLearner);
         directory.Learners[added.Id] = null;
         var learnerMember = new TestMember(o => o with
@@ -81,7 +81,7 @@ public sealed class LearnerFeedTests : IAsyncLifetime
         machines.Add(new RecordingStateMachine());
         var learner = await learnerMember.StartAsync(machines[3]);
         nodes.Add(learner);
-        learner.ServeLearners(directory);
+        learner.Membership.ServeLearners(directory);
 
         await TestMember.WaitUntilAsync(() => machines[3].Keys.Count(k => k.StartsWith("before/", StringComparison.Ordinal)) == 120, "the learner to hold the writes made before it started", 30_000);
         Assert.True(learner.IsLearner);
@@ -105,7 +105,7 @@ public sealed class LearnerFeedTests : IAsyncLifetime
         await TestMember.WaitUntilAsync(() => machines[3].Keys.Count(k => k.StartsWith("after/", StringComparison.Ordinal)) == 10, "the learner to follow new writes", 10_000);
 
         // Promotion: when it returns, the member is a voter that takes writes, and every member has 4 in its configuration.
-        await nodes[leader]!.PromoteLearnerAsync(added.Id, peerUrl, CancellationToken.None);
+        await nodes[leader]!.Membership.PromoteLearnerAsync(added.Id, peerUrl, CancellationToken.None);
         directory.Learners.TryRemove(added.Id, out _);
         Assert.False(learner.IsLearner);
         await TestMember.WaitUntilAsync(() => nodes.All(n => n!.Status.Members.Count == 4), "every member to have the 4-member configuration", 20_000);

@@ -22,7 +22,7 @@ internal sealed class PeerRequests : IAsyncDisposable
 
     /// <summary>A forwarded batch, as a follower sends it to the leader.</summary>
     public Task ProposeAsync(string peerUrl, ulong fromMember, ReadOnlyMemory<byte> batch, CancellationToken cancellationToken = default) =>
-        RaftNode.ProposeAsync(clients, EndPointOf(peerUrl), fromMember, batch, cancellationToken);
+        clients.ProposeAsync(EndPointOf(peerUrl), fromMember, batch, cancellationToken);
 
     /// <summary>A removal notice, as the leader sends it to a member it removed.</summary>
     public async Task RemovedAsync(string peerUrl, ulong memberId, CancellationToken cancellationToken = default)

@@ -1,12 +1,16 @@
 using System.Collections.Concurrent;
 using System.Net;
+using Conclave.Api.ClusterInternal;
 using Conclave.Cluster.Peers;
 using DotNext.Net.Cluster.Consensus.Raft;
 using Microsoft.Extensions.Logging;
 
 namespace Conclave.Cluster;
 
-/// <summary>Runtime membership changes (etcd's MemberAdd / MemberRemove) on DotNext's single-server changes.</summary>
+/// <summary>
+/// The members and changes to them (etcd's MemberList / MemberAdd / MemberRemove / MemberPromote) on DotNext's
+/// single-server changes, and the leader's side of learners (<see cref="LearnerFeed"/>).
+/// </summary>
 /// <remarks>
 /// etcd adds a member to the configuration first and the new member starts afterwards. DotNext instead replicates
 /// the log to the new member (it must be running) and only then commits the configuration that includes it, so a
@@ -17,25 +21,116 @@ namespace Conclave.Cluster;
 /// held in the leader's memory: a leader that steps down hands it to the next one; the server also records the
 /// addition in the keyspace, so that the next leader continues it if the leader fails first.
 /// </remarks>
-public sealed partial class RaftNode
+internal sealed class MembershipChanges : IMembership, IDisposable
 {
+    /// <summary>How long a leader waits for a promoted learner to say it left learner mode.</summary>
+    private static readonly TimeSpan PromotedAckWait = TimeSpan.FromSeconds(5);
+
+    private readonly RaftCluster cluster;
+    private readonly LeaderLink link;
+    private readonly ClusterView view;
+    private readonly RaftLog wal;
+    private readonly ClusterTopology topology;
+    private readonly MemberStanding standing;
+    private readonly PeerRequestClients requests;
+    private readonly LearnerFeed feed;
+    private readonly RaftNodeOptions options;
+    private readonly ILogger logger;
+    private readonly CancellationToken stopping;
     private readonly ConcurrentDictionary<ulong, JoiningMember> joining = new();
     private readonly SemaphoreSlim joinSignal = new(0);
-    private readonly CancellationTokenSource removed = new();
     private readonly Task joiner;
-    private int removedMarked;
-    private bool inConfiguration;
     private TaskCompletionSource membersChanged = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
+    public MembershipChanges(
+        RaftCluster cluster, LeaderLink link, ClusterView view, RaftLog wal, SnapshottingStateMachine stateMachine, ClusterTopology topology,
+        MemberStanding standing, PeerRequestClients requests, RaftNodeOptions options, ILogger logger, CancellationToken stopping)
+    {
+        this.cluster = cluster;
+        this.link = link;
+        this.view = view;
+        this.wal = wal;
+        this.topology = topology;
+        this.standing = standing;
+        this.requests = requests;
+        this.options = options;
+        this.logger = logger;
+        this.stopping = stopping;
+        feed = new LearnerFeed(
+            link, wal, stateMachine, topology.Local.Id, requests.Options.MaxPayloadBytes,
+            joiningAsVoter: id => joining.TryGetValue(id, out var adding) && !adding.Held,
+            notLeader: view.NotLeaderHere,
+            options.Faults, options.TimeProvider, logger, stopping);
+        cluster.LeaderChanged += OnLeaderChanged;
+        cluster.MemberAdded += OnMembersChanged;
+        cluster.MemberRemoved += OnMembersChanged;
+        joiner = Task.Run(JoinLoopAsync);
+    }
+
+    /// <summary>The leader's side of the learners' feed.</summary>
+    public LearnerFeed Feed => feed;
+
+    /// <summary>Whether member <paramref name="id"/> is in the configuration or joining it (its forwarded batches are accepted).</summary>
+    public bool IsMemberOrJoining(ulong id) => view.MemberById(id) is not null || joining.ContainsKey(id);
+
+    /// <summary>Ends the join loop and every learner's feed (the member stops; the stopping token is cancelled first).</summary>
+    public async Task StopAsync()
+    {
+        joinSignal.Release();
+        await joiner.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        feed.EndAll();
+    }
+
+    public void Dispose()
+    {
+        cluster.LeaderChanged -= OnLeaderChanged;
+        cluster.MemberAdded -= OnMembersChanged;
+        cluster.MemberRemoved -= OnMembersChanged;
+    }
+
     /// <inheritdoc />
-    public CancellationToken Removed => removed.Token;
+    public async ValueTask<IReadOnlyList<MemberInfo>> MembersAsync(CancellationToken cancellationToken)
+    {
+        var result = new List<MemberInfo>();
+        foreach (var member in view.ConfiguredMembers())
+        {
+            var known = topology.Find(member.EndPoint);
+            if (known is not null && (known.ClientUrls.Count > 0 || !member.IsRemote))
+            {
+                result.Add(known.ToInfo());
+                continue;
+            }
+
+            IReadOnlyDictionary<string, string>? metadata = null;
+            try
+            {
+                using var timeoutTimer = new CancellationTokenSource(TimeSpan.FromSeconds(1), options.TimeProvider);
+                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeoutTimer.Token);
+                metadata = await LeaderLink.MetadataAsync(member, timeout.Token).ConfigureAwait(false);
+            }
+            catch (ConsensusUnavailableException)
+            {
+                // Unreachable now and never seen: list what the configuration says.
+            }
+
+            var name = metadata?.GetValueOrDefault(LeaderLink.NameKey) ?? known?.Name ?? "";
+            var id = ClusterTopology.MemberId(member.EndPoint);
+            var clientUrls = metadata?.GetValueOrDefault(LeaderLink.ClientUrlsKey)?.Split(',', StringSplitOptions.RemoveEmptyEntries) ?? [];
+            var peerUrl = known?.PeerUrl ?? ClusterTopology.PeerUrlOf(member.EndPoint);
+            result.Add(new MemberInfo(id, name, [peerUrl], clientUrls, IsLearner: false));
+        }
+
+        // Added but not joined yet (the leader keeps trying): listed as etcd lists an unstarted member, without a name.
+        result.AddRange(joining.Values.Select(static j => new MemberInfo(j.Id, "", [j.PeerUrl], [], IsLearner: false)));
+        return result;
+    }
 
     /// <inheritdoc />
     public ValueTask<MemberInfo> AddMemberAsync(string peerUrl, bool isLearner, CancellationToken cancellationToken)
     {
-        if (!IsLeader)
+        if (!view.IsLeader)
         {
-            throw NotLeaderHere();
+            throw view.NotLeaderHere();
         }
 
         EndPoint endpoint;
@@ -49,7 +144,7 @@ public sealed partial class RaftNode
         }
 
         var id = ClusterTopology.MemberId(endpoint);
-        if (MemberById(id) is not null || joining.ContainsKey(id))
+        if (view.MemberById(id) is not null || joining.ContainsKey(id))
         {
             throw new MembershipException(MembershipError.PeerUrlExists, $"a member with peer URL {peerUrl} already exists");
         }
@@ -85,11 +180,11 @@ public sealed partial class RaftNode
             return;
         }
 
-        var member = MemberById(memberId)
+        var member = view.MemberById(memberId)
             ?? throw new MembershipException(MembershipError.NotFound, $"no member has id {memberId:x}");
-        if (!IsLeader)
+        if (!view.IsLeader)
         {
-            throw NotLeaderHere();
+            throw view.NotLeaderHere();
         }
 
         if (cluster.Members.Count == 1)
@@ -107,10 +202,10 @@ public sealed partial class RaftNode
             if (await cluster.EnableStandbyModeAsync(cancellationToken).ConfigureAwait(false))
             {
                 Log.SteppingAsideForRemoval(logger);
-                _ = Task.Delay(TimeSpan.FromSeconds(30), options.TimeProvider, stopping.Token).ContinueWith(
+                _ = Task.Delay(TimeSpan.FromSeconds(30), options.TimeProvider, stopping).ContinueWith(
                     async _ =>
                     {
-                        if (!removed.IsCancellationRequested && !stopping.IsCancellationRequested)
+                        if (!standing.Removed.IsCancellationRequested && !stopping.IsCancellationRequested)
                         {
                             await cluster.RevertToNormalModeAsync(CancellationToken.None).ConfigureAwait(false);
                         }
@@ -124,7 +219,7 @@ public sealed partial class RaftNode
         }
 
         using var timeoutTimer = new CancellationTokenSource(options.ProposalTimeout, options.TimeProvider);
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, stopping.Token, timeoutTimer.Token);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, stopping, timeoutTimer.Token);
         bool done;
         try
         {
@@ -168,7 +263,7 @@ public sealed partial class RaftNode
         try
         {
             using var notify = new CancellationTokenSource(TimeSpan.FromSeconds(2), options.TimeProvider);
-            await NotifyRemovedAsync(member.EndPoint, memberId, notify.Token).ConfigureAwait(false);
+            await requests.NotifyRemovedAsync(member.EndPoint, memberId, notify.Token).ConfigureAwait(false);
         }
         catch (Exception e) when (e is Peers.PeerRequestException or ConsensusUnavailableException or OperationCanceledException)
         {
@@ -176,55 +271,142 @@ public sealed partial class RaftNode
         }
     }
 
-    /// <summary>This member's view of the configuration, for a peer confirming its own removal.</summary>
-    internal Api.ClusterInternal.ConfigurationResponse DescribeConfiguration()
-    {
-        var response = new Api.ClusterInternal.ConfigurationResponse
-        {
-            MemberId = topology.Local.Id,
-            IsLeader = IsLeader && !isLearner,
-            Term = Term,
-            ClusterId = ClusterId,
-        };
-        response.MemberIds.AddRange(ConfiguredMembers().Select(static m => ClusterTopology.MemberId(m.EndPoint)));
-        return response;
-    }
+    /// <inheritdoc />
+    public void ServeLearners(ILearnerDirectory directory) => feed.Use(directory);
 
-    /// <summary>
-    /// A notice on the peer listener said this member was removed: asks the members of this member's own
-    /// configuration (over the request channel, never an address the notice names) and, when a leader of this cluster in
-    /// a term at least this member's answers a configuration without it, cancels <see cref="Removed"/>.
-    /// </summary>
-    internal async ValueTask ConfirmRemovedAsync(CancellationToken cancellationToken)
+    /// <inheritdoc />
+    public async ValueTask PromoteLearnerAsync(ulong memberId, string peerUrl, CancellationToken cancellationToken)
     {
-        // A notice proves nothing by itself: ask the members of this member's own configuration (never an address
-        // the notice names), and believe a leader of this cluster, in a term at least this member's, whose
-        // configuration no longer lists this member.
-        var term = Term;
-        foreach (var member in cluster.Members.Where(m => !link.IsLocal(m)).ToList())
+        if (!view.IsLeader)
         {
+            throw view.NotLeaderHere();
+        }
+
+        var endpoint = ClusterTopology.ParsePeerUrl("learner", peerUrl);
+        var commit = wal.LastCommittedEntryIndex;
+        if (!link.TryGetLeadershipTerm(out var term) || feed.Following(memberId, term) is not { } session)
+        {
+            throw new MembershipException(MembershipError.LearnerNotReady, $"learner {memberId:x} is not following this leader now");
+        }
+
+        // etcd's rule: a learner is ready once it holds at least 90% of the leader's log.
+        if (session.CommittedIndex < commit * 9 / 10)
+        {
+            throw new MembershipException(MembershipError.LearnerNotReady,
+                $"learner {memberId:x} has committed {session.CommittedIndex} of the leader's {commit} entries");
+        }
+
+        lock (joining)
+        {
+            if (!joining.IsEmpty)
+            {
+                throw new MembershipException(MembershipError.InProgress,
+                    $"another member ({string.Join(", ", joining.Values.Select(static j => j.PeerUrl))}) is still joining: one membership change at a time");
+            }
+
+            if (!session.TryStartPromotion())
+            {
+                throw new MembershipException(MembershipError.LearnerNotReady, $"learner {memberId:x} stopped following");
+            }
+
+            // Held: the join loop must not start replicating to it while it still appends from the feed.
+            joining[memberId] = new JoiningMember(memberId, peerUrl, endpoint) { Held = true };
+        }
+
+        long handedOverAt;
+        try
+        {
+            handedOverAt = await session.HandedOver.Task.WaitAsync(TimeSpan.FromSeconds(5), options.TimeProvider, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is TimeoutException or OperationCanceledException)
+        {
+            if (session.TryCancelPromotion())
+            {
+                joining.TryRemove(memberId, out _);
+                throw new MembershipException(MembershipError.LearnerNotReady, $"learner {memberId:x} did not confirm what it holds in time; it keeps following", e);
+            }
+
             try
             {
-                using var askTimer = new CancellationTokenSource(TimeSpan.FromSeconds(1), options.TimeProvider);
-                using var ask = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, stopping.Token, askTimer.Token);
-                var view = await AskConfigurationAsync(member.EndPoint, ask.Token).ConfigureAwait(false);
-                if (view.IsLeader && view.ClusterId == ClusterId && view.Term >= term && view.MemberIds.Count > 0 && !view.MemberIds.Contains(topology.Local.Id))
-                {
-                    MarkRemoved();
-                    return;
-                }
+                // Handed over just now: continue.
+                handedOverAt = await session.HandedOver.Task.ConfigureAwait(false);
             }
-            catch (Exception e) when (e is Peers.PeerRequestException or ConsensusUnavailableException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
+            catch (OperationCanceledException)
             {
-                // Not reachable: ask the next one.
+                // The feed ended first (the learner was removed, or this member stops leading): whether it heard is
+                // unknown. It goes back to following if it is not added soon (see LearnerLoopAsync); the operator may
+                // promote again.
+                joining.TryRemove(memberId, out _);
+                throw new MembershipException(MembershipError.LearnerNotReady, $"learner {memberId:x} went away while being promoted; it keeps following");
             }
         }
+
+        // The learner leaves learner mode and then says so (see FollowAsync): waiting for that means that when
+        // MemberPromote returns, the member no longer refuses writes as a learner. Bounded: an answer lost on the way is
+        // covered by the member list (the learner asks how it is listed).
+        try
+        {
+            // Not the caller's token: the member is held as joining until this method moves on, so giving up here would
+            // leave it held and block every later membership change.
+            await session.LeftLearnerModeTask.WaitAsync(PromotedAckWait, options.TimeProvider, stopping).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+        }
+
+        if (options.Faults?.HandOverDelay is { } delay && delay > TimeSpan.Zero)
+        {
+            await Task.Delay(delay, options.TimeProvider, CancellationToken.None).ConfigureAwait(false);
+        }
+
+        Log.PromotingLearner(logger, memberId, handedOverAt);
+        joining[memberId] = new JoiningMember(memberId, peerUrl, endpoint);
+        joinSignal.Release();
+        using var timeoutTimer = new CancellationTokenSource(options.ProposalTimeout + TimeSpan.FromSeconds(20), options.TimeProvider);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, stopping, timeoutTimer.Token);
+        try
+        {
+            await WaitForMembershipAsync(memberId, listed: true, timeout.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new ConsensusUnavailableException(
+                ConsensusUnavailableReason.ProposalTimedOut,
+                $"Learner {memberId:x} stopped following but is not a voting member yet; the leader keeps adding it (see member list).", e);
+        }
+    }
+
+    /// <inheritdoc />
+    public void DropFollower(ulong memberId)
+    {
+        feed.Drop(memberId);
+    }
+
+    /// <summary>How member <paramref name="memberId"/> is listed here (it asks while it starts to join).</summary>
+    public RoleResponse DescribeRole(ulong memberId)
+    {
+        // This member's own view, without asking anyone (MembersAsync would fetch client URLs it does not need here).
+        var directory = feed.Directory;
+        var answer = new RoleResponse { ClusterId = standing.ClusterId };
+        if (joining.ContainsKey(memberId) || view.ConfiguredMembers().Any(m => ClusterTopology.MemberId(m.EndPoint) == memberId))
+        {
+            // Raft's view shadows the record: a learner being promoted is listed as the voter it becomes.
+            answer.Listed = true;
+        }
+        else if (directory.IsLearner(memberId))
+        {
+            answer.Listed = true;
+            answer.Learner = true;
+            answer.VoterPeerUrls.AddRange(view.ConfiguredMembers().Select(static voter => ClusterTopology.PeerUrlOf(voter.EndPoint)));
+        }
+
+        return answer;
     }
 
     /// <summary>On the leader, keeps trying to bring joining members in (catch up, then commit the configuration).</summary>
     private async Task JoinLoopAsync()
     {
-        var token = stopping.Token;
+        var token = stopping;
         while (!token.IsCancellationRequested)
         {
             try
@@ -238,7 +420,7 @@ public sealed partial class RaftNode
 
             foreach (var member in joining.Values.Where(static j => !j.Held))
             {
-                if (token.IsCancellationRequested || !IsLeader)
+                if (token.IsCancellationRequested || !view.IsLeader)
                 {
                     break;
                 }
@@ -246,7 +428,7 @@ public sealed partial class RaftNode
                 await TryJoinAsync(member, token).ConfigureAwait(false);
             }
 
-            if (!IsLeader && !joining.IsEmpty)
+            if (!view.IsLeader && !joining.IsEmpty)
             {
                 // Only the leader changes the configuration: hand the joining members to the next leader. If that
                 // fails (or this member crashed instead), the operator adds the member again.
@@ -279,9 +461,7 @@ public sealed partial class RaftNode
 
             try
             {
-                await requestClients.For(leader.EndPoint)
-                    .SendAsync(PeerRequestKind.Join, System.Text.Encoding.UTF8.GetBytes(member.PeerUrl), ReadOnlyMemory<byte>.Empty, timeout.Token)
-                    .ConfigureAwait(false);
+                await requests.JoinAsync(leader.EndPoint, member.PeerUrl, timeout.Token).ConfigureAwait(false);
             }
             catch (MembershipException e) when (e.Error is MembershipError.PeerUrlExists)
             {
@@ -326,16 +506,13 @@ public sealed partial class RaftNode
         }
     }
 
-    private RaftClusterMember? MemberById(ulong id) =>
-        cluster.Members.FirstOrDefault(m => ClusterTopology.MemberId(m.EndPoint) == id);
-
     /// <summary>Waits until DotNext's member list does (or does not) hold member <paramref name="id"/>.</summary>
     private async Task WaitForMembershipAsync(ulong id, bool listed, CancellationToken cancellationToken)
     {
         while (true)
         {
             var changed = membersChanged.Task;
-            if (MemberById(id) is not null == listed)
+            if (view.MemberById(id) is not null == listed)
             {
                 return;
             }
@@ -344,19 +521,6 @@ public sealed partial class RaftNode
             await Task.WhenAny(changed, Task.Delay(TimeSpan.FromMilliseconds(100), options.TimeProvider, cancellationToken)).ConfigureAwait(false);
             cancellationToken.ThrowIfCancellationRequested();
         }
-    }
-
-    private void SignalMembersChanged() =>
-        Interlocked.Exchange(ref membersChanged, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
-
-    private void OnMemberAdded(RaftCluster<RaftClusterMember> sender, RaftClusterMemberEventArgs<RaftClusterMember> e)
-    {
-        if (!e.Member.IsRemote)
-        {
-            Volatile.Write(ref inConfiguration, true);
-        }
-
-        SignalMembersChanged();
     }
 
     private async Task<bool> ListensAsync(EndPoint endpoint, CancellationToken token)
@@ -375,32 +539,23 @@ public sealed partial class RaftNode
         }
     }
 
-    private void OnMemberRemoved(RaftCluster<RaftClusterMember> sender, RaftClusterMemberEventArgs<RaftClusterMember> e)
-    {
-        SignalMembersChanged();
-        if (e.Member.IsRemote || stopping.IsCancellationRequested || !Volatile.Read(ref inConfiguration))
-        {
-            return;
-        }
-
-        // This member left the configuration: like etcd, it stops serving (it would only hold stale data).
-        MarkRemoved();
-    }
-
-    private void MarkRemoved()
-    {
-        if (Interlocked.Exchange(ref removedMarked, 1) == 0)
-        {
-            Log.LocalMemberRemoved(logger, topology.Local.Name);
-            removed.Cancel();
-        }
-    }
-
     private sealed record JoiningMember(ulong Id, string PeerUrl, EndPoint EndPoint)
     {
         /// <summary>A learner being promoted that may still append from its feed: not to be replicated to yet.</summary>
         public bool Held { get; init; }
     }
+
+    private void OnLeaderChanged(RaftCluster<RaftClusterMember> sender, RaftClusterMember? leader)
+    {
+        if (!joining.IsEmpty)
+        {
+            joinSignal.Release(); // a leader that stepped down hands its joining members over
+        }
+    }
+
+    private void OnMembersChanged(RaftCluster<RaftClusterMember> sender, RaftClusterMemberEventArgs<RaftClusterMember> e) =>
+        Interlocked.Exchange(ref membersChanged, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+
 }
 
 /// <summary>Why a membership change was refused.</summary>

@@ -6,6 +6,7 @@
 #
 #   bench/compare-etcd.sh                # all workloads, 3 rounds
 #   ROUNDS=5 WORKLOADS="put range-l" bench/compare-etcd.sh
+#   CONCLAVE_SERVER=../old/artifacts/conclave/conclave WORKLOADS=put bench/compare-etcd.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${ROUNDS:-3}
@@ -23,8 +24,14 @@ WARMUP=${WARMUP:-40000}
 source bench/lib.sh
 ensure_etcd
 
-./conclave --help >/dev/null # publishes the build (Native AOT with clang, else ReadyToRun) when stale
-CONCLAVE=artifacts/conclave/conclave
+# CONCLAVE_SERVER=path/to/conclave measures another build's server (an A/B against an older commit) with this
+# checkout's load generator and settings; by default this checkout's build, published when stale.
+if [ -n "${CONCLAVE_SERVER:-}" ]; then
+  CONCLAVE=$(realpath "$CONCLAVE_SERVER")
+else
+  ./conclave --help >/dev/null # publishes the build (Native AOT with clang, else ReadyToRun) when stale
+  CONCLAVE=artifacts/conclave/conclave
+fi
 bench/conclave-bench --help >/dev/null # the load generator, published the same way
 BENCH=artifacts/conclave-bench/conclave-bench
 WORK=$(mktemp -d /tmp/conclave-bench.XXXXXX)

@@ -7,9 +7,11 @@ using Microsoft.Extensions.Logging;
 namespace Conclave.Cluster;
 
 /// <summary>
-/// Conclave's Raft log: the entries after the newest snapshot in memory, and on disk as <see cref="LogSegments"/>
-/// written by one flusher thread that makes everything appended since its last write durable with one write and
-/// one <c>fdatasync</c> (group commit), together with the term, the vote and the commit index.
+/// Conclave's Raft log: the entries after the newest snapshot in memory (<see cref="LogEntries"/>), and on disk as
+/// <see cref="LogSegments"/> written by one flusher thread (<see cref="LogFlusher"/>) that makes everything appended since
+/// its last write durable with one write and one <c>fdatasync</c> (group commit), together with the term, the vote and the
+/// commit index; committed entries are applied by <see cref="LogApplier"/>. This type holds the term, vote and commit
+/// index and keeps the three parts consistent under one lock.
 /// </summary>
 /// <remarks>
 /// <para>
@@ -30,63 +32,45 @@ internal sealed class RaftLog : IReplaySink, IAsyncDisposable
 {
     private readonly Lock sync = new();
     private readonly SnapshottingStateMachine machine;
-    private readonly ILogger logger;
-    private readonly List<StoredEntry> entries = [];
-    private readonly AutoResetEvent wake = new(false);
-    private readonly SemaphoreSlim applyWake = new(0);
-    private readonly SemaphoreSlim applyGate = new(1, 1);
-    private readonly CancellationTokenSource stopping = new();
-    private LogSegments files = null!;
-    private Thread? flusher;
-    private Task applier = Task.CompletedTask;
-    private long baseIndex;
-    private long lastIndex;
+    private readonly LogEntries entries;
+    private readonly LogApplier applier;
+    private LogFlusher flusher = null!;
     private long commitIndex;
-    private long appliedIndex;
     private long term;
     private ClusterMemberId? vote;
     private long replayedCommit;
-    private Generation open = new();
-    private Generation? writing;
-    private int flushRequested;
-    private long deleteThrough;
-    private long writtenCommit;
-    private long truncations;
-    private Task deleting = Task.CompletedTask;
     private Exception? failure;
-    private bool closing;
-    private TaskCompletionSource appliedChanged = NewSignal();
     private int initialized;
     private int disposed;
 
-    private RaftLog(SnapshottingStateMachine machine, IClusterConfigurationStorage? configuration, ILogger logger)
+    private RaftLog(SnapshottingStateMachine machine, IClusterConfigurationStorage? configuration)
     {
         this.machine = machine;
         Configuration = configuration;
-        this.logger = logger;
+        entries = new LogEntries(machine.SnapshotIndex);
+        commitIndex = machine.SnapshotIndex;
+        applier = new LogApplier(machine.SnapshotIndex, NextToApply, machine, configuration, CompactBehindSnapshot, Fail, ThrowIfFailed);
     }
 
     /// <summary>Where configuration entries are saved when applied (the Raft membership).</summary>
     public IClusterConfigurationStorage? Configuration { get; }
 
-    public long LastEntryIndex => Volatile.Read(ref lastIndex);
+    public long LastEntryIndex => entries.LastIndex;
 
     public long LastCommittedEntryIndex => Volatile.Read(ref commitIndex);
 
-    public long LastAppliedIndex => Volatile.Read(ref appliedIndex);
+    public long LastAppliedIndex => applier.AppliedIndex;
 
     /// <summary>The first index the log still holds (entries before it are in a snapshot only).</summary>
-    public long FirstEntryIndex => Volatile.Read(ref baseIndex) + 1;
+    public long FirstEntryIndex => entries.BaseIndex + 1;
 
     public long Term => Volatile.Read(ref term);
 
     /// <summary>Flushes so far, each one write and one fdatasync (for tests and metrics).</summary>
-    public long FramesWritten => Volatile.Read(ref framesWritten);
-
-    private long framesWritten;
+    public long FramesWritten => flusher.FramesWritten;
 
     /// <summary>The segment files (for tests).</summary>
-    internal IReadOnlyList<string> Files => files.Files;
+    internal IReadOnlyList<string> Files => flusher.Files;
 
     /// <summary>
     /// Opens the log in <paramref name="directory"/> after <paramref name="machine"/> restored its newest snapshot:
@@ -96,13 +80,11 @@ internal sealed class RaftLog : IReplaySink, IAsyncDisposable
         string directory, long segmentSize, SnapshottingStateMachine machine, IClusterConfigurationStorage? configuration, ILogger logger,
         CancellationToken cancellationToken)
     {
-        var log = new RaftLog(machine, configuration, logger);
-        log.baseIndex = log.lastIndex = log.commitIndex = log.appliedIndex = machine.SnapshotIndex;
-        log.files = LogSegments.Open(directory, segmentSize, machine.SnapshotIndex, log, machine.Time, logger);
-        log.commitIndex = Math.Min(Math.Max(log.replayedCommit, log.baseIndex), log.lastIndex);
-        log.flusher = new Thread(log.FlushLoop) { IsBackground = true, Name = "conclave-raft-log" };
-        log.flusher.Start();
-        log.applier = Task.Run(log.ApplyLoopAsync);
+        var log = new RaftLog(machine, configuration);
+        var files = LogSegments.Open(directory, segmentSize, machine.SnapshotIndex, log, machine.Time, logger);
+        log.commitIndex = Math.Min(Math.Max(log.replayedCommit, log.entries.BaseIndex), log.entries.LastIndex);
+        log.flusher = new LogFlusher(log.sync, files, () => new LogState(log.term, log.commitIndex, log.vote), () => log.failure is not null, log.Fail, logger);
+        log.applier.Start();
         try
         {
             await log.InitializeAsync(cancellationToken).ConfigureAwait(false);
@@ -118,13 +100,12 @@ internal sealed class RaftLog : IReplaySink, IAsyncDisposable
 
     void IReplaySink.Entry(StoredEntry entry)
     {
-        if (entry.Index <= lastIndex)
+        if (entry.Index <= entries.LastIndex)
         {
-            Truncate(entry.Index);
+            entries.TruncateFrom(entry.Index);
         }
 
         entries.Add(entry);
-        lastIndex = entry.Index;
     }
 
     void IReplaySink.State(in LogState state)
@@ -139,7 +120,7 @@ internal sealed class RaftLog : IReplaySink, IAsyncDisposable
     {
         if (Interlocked.Exchange(ref initialized, 1) == 0)
         {
-            applyWake.Release();
+            applier.Wake();
             await WaitForApplyAsync(LastCommittedEntryIndex, token).ConfigureAwait(false);
         }
     }
@@ -163,10 +144,10 @@ internal sealed class RaftLog : IReplaySink, IAsyncDisposable
             ThrowIfFailed();
             result = ++term;
             vote = member;
-            durable = ForceFlushAsync();
+            durable = flusher.ForceAsync();
         }
 
-        RequestFlush();
+        flusher.Request();
         await durable.WaitAsync(token).ConfigureAwait(false);
         return result;
     }
@@ -183,10 +164,10 @@ internal sealed class RaftLog : IReplaySink, IAsyncDisposable
                 vote = null;
             }
 
-            durable = ForceFlushAsync();
+            durable = flusher.ForceAsync();
         }
 
-        RequestFlush();
+        flusher.Request();
         await durable.WaitAsync(token).ConfigureAwait(false);
     }
 
@@ -197,10 +178,10 @@ internal sealed class RaftLog : IReplaySink, IAsyncDisposable
         {
             ThrowIfFailed();
             vote = member;
-            durable = ForceFlushAsync();
+            durable = flusher.ForceAsync();
         }
 
-        RequestFlush();
+        flusher.Request();
         await durable.WaitAsync(token).ConfigureAwait(false);
     }
 
@@ -220,11 +201,11 @@ internal sealed class RaftLog : IReplaySink, IAsyncDisposable
         lock (sync)
         {
             ThrowIfFailed();
-            index = lastIndex + 1;
+            index = entries.LastIndex + 1;
             Add(StoredEntry.Of(entry, index, payload));
         }
 
-        RequestFlush();
+        flusher.Request();
         return index;
     }
 
@@ -246,7 +227,7 @@ internal sealed class RaftLog : IReplaySink, IAsyncDisposable
             Place(copy);
         }
 
-        RequestFlush();
+        flusher.Request();
     }
 
     /// <summary>
@@ -274,9 +255,9 @@ internal sealed class RaftLog : IReplaySink, IAsyncDisposable
         lock (sync)
         {
             ThrowIfFailed();
-            if (startIndex > lastIndex + 1)
+            if (startIndex > entries.LastIndex + 1)
             {
-                throw new ArgumentOutOfRangeException(nameof(startIndex), $"Entry {startIndex} would leave a gap after the last entry {lastIndex}.");
+                throw new ArgumentOutOfRangeException(nameof(startIndex), $"Entry {startIndex} would leave a gap after the last entry {entries.LastIndex}.");
             }
 
             foreach (var copy in copies)
@@ -294,19 +275,19 @@ internal sealed class RaftLog : IReplaySink, IAsyncDisposable
                 Place(copy);
             }
 
-            durable = DurableThroughAsync(lastIndex);
+            durable = flusher.DurableThroughAsync(entries.LastIndex);
         }
 
-        RequestFlush();
+        flusher.Request();
         await durable.WaitAsync(token).ConfigureAwait(false);
     }
 
     /// <summary>Under the lock: puts an entry at its index, replacing that entry and everything after it.</summary>
     private void Place(StoredEntry entry)
     {
-        if (entry.Index > lastIndex + 1)
+        if (entry.Index > entries.LastIndex + 1)
         {
-            throw new ArgumentOutOfRangeException(nameof(entry), $"Entry {entry.Index} would leave a gap after the last entry {lastIndex}.");
+            throw new ArgumentOutOfRangeException(nameof(entry), $"Entry {entry.Index} would leave a gap after the last entry {entries.LastIndex}.");
         }
 
         if (entry.Index <= commitIndex)
@@ -314,16 +295,16 @@ internal sealed class RaftLog : IReplaySink, IAsyncDisposable
             throw new InvalidOperationException($"Entry {entry.Index} is committed and cannot be replaced.");
         }
 
-        if (entry.Index <= lastIndex)
+        if (entry.Index <= entries.LastIndex)
         {
-            if (EntryAt(entry.Index) is { } existing && existing.Term == entry.Term)
+            if (entries.At(entry.Index) is { } existing && existing.Term == entry.Term)
             {
                 // Already here (a resent AppendEntries): Raft truncates only on a conflicting term, so entries
                 // after it that this member may have acknowledged stay.
                 return;
             }
 
-            Truncate(entry.Index);
+            entries.TruncateFrom(entry.Index);
         }
 
         Add(entry);
@@ -333,18 +314,7 @@ internal sealed class RaftLog : IReplaySink, IAsyncDisposable
     private void Add(StoredEntry entry)
     {
         entries.Add(entry);
-        Volatile.Write(ref lastIndex, entry.Index);
-        open.Entries.Add(entry);
-        open.MinIndex = Math.Min(open.MinIndex, entry.Index);
-    }
-
-    /// <summary>Drops the entries from <paramref name="index"/> on (in memory; on disk the next frame supersedes them).</summary>
-    private void Truncate(long index)
-    {
-        var keep = (int)(index - baseIndex - 1);
-        entries.RemoveRange(keep, entries.Count - keep);
-        Volatile.Write(ref lastIndex, index - 1);
-        truncations++;
+        flusher.Queue(entry);
     }
 
     private async ValueTask InstallSnapshotAsync<TEntry>(TEntry snapshot, long index, CancellationToken token)
@@ -359,42 +329,28 @@ internal sealed class RaftLog : IReplaySink, IAsyncDisposable
         var file = await machine.ReceiveSnapshotAsync(snapshot, index, token).ConfigureAwait(false);
 
         // No apply runs meanwhile: the state machine is replaced under the apply order.
-        await applyGate.WaitAsync(token).ConfigureAwait(false);
-        try
-        {
-            if (index <= LastCommittedEntryIndex)
+        await applier.ReplaceAsync(
+            index,
+            async () =>
             {
-                throw new InvalidOperationException($"A snapshot at {index} is not newer than the commit index {LastCommittedEntryIndex}.");
-            }
-
-            await machine.InstallAsync(file).ConfigureAwait(false);
-            lock (sync)
-            {
-                // Entries after the snapshot stay (the leader overwrites any that differ); those up to it go.
-                Volatile.Write(ref commitIndex, Math.Max(commitIndex, index));
-                Volatile.Write(ref appliedIndex, Math.Max(appliedIndex, index));
-                if (lastIndex <= index)
+                if (index <= LastCommittedEntryIndex)
                 {
-                    entries.Clear();
-                    Volatile.Write(ref lastIndex, index);
-                }
-                else
-                {
-                    entries.RemoveRange(0, (int)(index - baseIndex));
+                    throw new InvalidOperationException($"A snapshot at {index} is not newer than the commit index {LastCommittedEntryIndex}.");
                 }
 
-                baseIndex = index;
-                deleteThrough = Math.Max(deleteThrough, index);
-                open.Forced = true;
-            }
-        }
-        finally
-        {
-            applyGate.Release();
-        }
+                await machine.InstallAsync(file).ConfigureAwait(false);
+                lock (sync)
+                {
+                    // Entries after the snapshot stay (the leader overwrites any that differ); those up to it go.
+                    Volatile.Write(ref commitIndex, Math.Max(commitIndex, index));
+                    entries.StartAfter(index);
+                    flusher.DeleteThrough(index);
+                    flusher.RecordState(); // the new commit index
+                }
 
-        RequestFlush();
-        SignalApplied();
+                flusher.Request();
+            },
+            token).ConfigureAwait(false);
     }
 
     // ---- Commit and apply ----
@@ -407,13 +363,13 @@ internal sealed class RaftLog : IReplaySink, IAsyncDisposable
         lock (sync)
         {
             ThrowIfFailed();
-            if (endIndex < 0 || endIndex > lastIndex)
+            if (endIndex < 0 || endIndex > entries.LastIndex)
             {
-                throw new ArgumentOutOfRangeException(nameof(endIndex), $"Cannot commit {endIndex}: the log ends at {lastIndex}.");
+                throw new ArgumentOutOfRangeException(nameof(endIndex), $"Cannot commit {endIndex}: the log ends at {entries.LastIndex}.");
             }
 
-            durable = DurableThroughAsync(endIndex);
-            epoch = truncations;
+            durable = flusher.DurableThroughAsync(endIndex);
+            epoch = entries.Truncations;
         }
 
         long committed;
@@ -421,23 +377,23 @@ internal sealed class RaftLog : IReplaySink, IAsyncDisposable
         {
             if (!durable.IsCompleted)
             {
-                RequestFlush();
+                flusher.Request();
                 await durable.WaitAsync(token).ConfigureAwait(false);
             }
 
             lock (sync)
             {
                 ThrowIfFailed();
-                if (epoch != truncations)
+                if (epoch != entries.Truncations)
                 {
                     // The tail was replaced while we waited: what is at those indexes now must be durable too.
-                    epoch = truncations;
-                    durable = DurableThroughAsync(Math.Min(endIndex, lastIndex));
+                    epoch = entries.Truncations;
+                    durable = flusher.DurableThroughAsync(Math.Min(endIndex, entries.LastIndex));
                     continue;
                 }
 
                 // Commit only what is still there (a replaced tail can be shorter).
-                var target = Math.Min(endIndex, lastIndex);
+                var target = Math.Min(endIndex, entries.LastIndex);
                 committed = Math.Max(0, target - commitIndex);
                 if (committed > 0)
                 {
@@ -450,7 +406,7 @@ internal sealed class RaftLog : IReplaySink, IAsyncDisposable
 
         if (committed > 0)
         {
-            applyWake.Release();
+            applier.Wake();
         }
 
         return committed;
@@ -459,94 +415,23 @@ internal sealed class RaftLog : IReplaySink, IAsyncDisposable
     public ValueTask WaitForApplyAsync(CancellationToken token)
     {
         ThrowIfFailed();
-        return new ValueTask(Volatile.Read(ref appliedChanged).Task.WaitAsync(token));
+        return new ValueTask(applier.NextChange.WaitAsync(token));
     }
 
-    public ValueTask WaitForApplyAsync(long index, CancellationToken token)
-    {
-        ThrowIfFailed();
-        return LastAppliedIndex >= index ? ValueTask.CompletedTask : WaitForApplySlowAsync(index, token);
-    }
+    public ValueTask WaitForApplyAsync(long index, CancellationToken token) => applier.WaitForAppliedAsync(index, token);
 
-    private async ValueTask WaitForApplySlowAsync(long index, CancellationToken token)
+    /// <summary>For the applier: the next committed entry to apply, or null when all are applied.</summary>
+    private StoredEntry? NextToApply()
     {
-        while (true)
+        lock (sync)
         {
-            var changed = Volatile.Read(ref appliedChanged).Task;
-            if (LastAppliedIndex >= index)
+            var applied = applier.AppliedIndex;
+            if (applied >= commitIndex)
             {
-                return;
+                return null;
             }
 
-            ThrowIfFailed();
-            await changed.WaitAsync(token).ConfigureAwait(false);
-        }
-    }
-
-    private void SignalApplied() => Interlocked.Exchange(ref appliedChanged, NewSignal()).TrySetResult();
-
-    private async Task ApplyLoopAsync()
-    {
-        var token = stopping.Token;
-        try
-        {
-            while (true)
-            {
-                await applyWake.WaitAsync(token).ConfigureAwait(false);
-                await applyGate.WaitAsync(token).ConfigureAwait(false);
-                try
-                {
-                    while (true)
-                    {
-                        StoredEntry? entry;
-                        lock (sync)
-                        {
-                            if (appliedIndex >= commitIndex)
-                            {
-                                break;
-                            }
-
-                            entry = EntryAt(appliedIndex + 1);
-                        }
-
-                        if (entry is null)
-                        {
-                            throw new InvalidOperationException($"Committed entry {LastAppliedIndex + 1} is missing from the log.");
-                        }
-
-                        if (entry.IsConfiguration)
-                        {
-                            // The membership, not the state machine's business (saved unless no storage is set yet:
-                            // the storage persists it by itself, and a leader sends it with every snapshot).
-                            if (Configuration is { } configuration)
-                            {
-                                await configuration.SaveConfigurationAsync(entry, entry.Index, token).ConfigureAwait(false);
-                                (configuration as PeerConfigurationStorage)?.MakePrivate();
-                            }
-
-                            entry = new StoredEntry(entry.Index, entry.Term, [], isConfiguration: true, entry.CommandId);
-                        }
-
-                        await machine.ApplyAsync(entry, token).ConfigureAwait(false);
-                        Volatile.Write(ref appliedIndex, entry.Index);
-                        SignalApplied();
-                    }
-                }
-                finally
-                {
-                    applyGate.Release();
-                }
-
-                CompactBehindSnapshot();
-            }
-        }
-        catch (OperationCanceledException) when (token.IsCancellationRequested)
-        {
-        }
-        catch (Exception e)
-        {
-            // The state machine failed: its state is undefined, so this member stops applying (as DotNext's WAL does).
-            Fail(e);
+            return entries.At(applied + 1) ?? throw new InvalidOperationException($"Committed entry {applied + 1} is missing from the log.");
         }
     }
 
@@ -554,25 +439,23 @@ internal sealed class RaftLog : IReplaySink, IAsyncDisposable
     private void CompactBehindSnapshot()
     {
         var snapshot = machine.CompactionIndex;
-        if (snapshot <= Volatile.Read(ref baseIndex))
+        if (snapshot <= entries.BaseIndex)
         {
             return;
         }
 
         lock (sync)
         {
-            if (snapshot <= baseIndex)
+            if (snapshot <= entries.BaseIndex)
             {
                 return;
             }
 
-            var drop = (int)Math.Min(entries.Count, snapshot - baseIndex);
-            entries.RemoveRange(0, drop);
-            baseIndex = snapshot;
-            deleteThrough = Math.Max(deleteThrough, snapshot);
+            entries.StartAfter(snapshot);
+            flusher.DeleteThrough(snapshot);
         }
 
-        RequestFlush();
+        flusher.Request();
         machine.Compacted(snapshot);
         _ = machine.ReclaimGarbageAsync(snapshot, CancellationToken.None).AsTask();
     }
@@ -589,9 +472,9 @@ internal sealed class RaftLog : IReplaySink, IAsyncDisposable
         lock (sync)
         {
             ThrowIfFailed();
-            if (endIndex < 0 || endIndex > lastIndex)
+            if (endIndex < 0 || endIndex > entries.LastIndex)
             {
-                throw new ArgumentOutOfRangeException(nameof(endIndex), $"Cannot read up to {endIndex}: the log ends at {lastIndex}.");
+                throw new ArgumentOutOfRangeException(nameof(endIndex), $"Cannot read up to {endIndex}: the log ends at {entries.LastIndex}.");
             }
 
             if (startIndex > endIndex)
@@ -599,6 +482,7 @@ internal sealed class RaftLog : IReplaySink, IAsyncDisposable
                 return ([], null);
             }
 
+            var baseIndex = entries.BaseIndex;
             if (startIndex <= baseIndex && baseIndex > 0)
             {
                 // The log starts after a snapshot: a peer that needs what is before gets a description of the snapshot
@@ -610,7 +494,7 @@ internal sealed class RaftLog : IReplaySink, IAsyncDisposable
                 list[0] = snapshot;
                 for (var i = from; i <= to; i++)
                 {
-                    list[i - from + 1] = EntryAt(i) ?? throw new InvalidOperationException($"Entry {i} after snapshot {snapshot.Index} is missing.");
+                    list[i - from + 1] = entries.At(i) ?? throw new InvalidOperationException($"Entry {i} after snapshot {snapshot.Index} is missing.");
                 }
 
                 return (list, snapshot.Index);
@@ -619,7 +503,7 @@ internal sealed class RaftLog : IReplaySink, IAsyncDisposable
             var result = new IRaftLogEntry[endIndex - startIndex + 1];
             for (var i = startIndex; i <= endIndex; i++)
             {
-                result[i - startIndex] = EntryAt(i) ?? throw new InvalidOperationException($"Entry {i} is behind the log's start and there is no snapshot covering it.");
+                result[i - startIndex] = entries.At(i) ?? throw new InvalidOperationException($"Entry {i} is behind the log's start and there is no snapshot covering it.");
             }
 
             return (result, null);
@@ -632,141 +516,20 @@ internal sealed class RaftLog : IReplaySink, IAsyncDisposable
         return reader.ReadAsync<IRaftLogEntry, IRaftLogEntry[]>(list, snapshotIndex, token);
     }
 
-    /// <summary>Under the lock: the entry at <paramref name="index"/>, or null when a snapshot replaced it.</summary>
-    private StoredEntry? EntryAt(long index)
-    {
-        if (index == 0)
-        {
-            return StoredEntry.Initial;
-        }
-
-        var offset = index - baseIndex - 1;
-        return offset >= 0 && offset < entries.Count ? entries[(int)offset] : null;
-    }
-
-    // ---- Flushing ----
-
-    /// <summary>Under the lock: completes when every entry up to <paramref name="index"/> is durable.</summary>
-    private Task DurableThroughAsync(long index)
-    {
-        if (open.MinIndex <= index)
-        {
-            return open.Done.Task;
-        }
-
-        return writing is not null && writing.MinIndex <= index ? writing.Done.Task : Task.CompletedTask;
-    }
-
-    /// <summary>Under the lock: the next flush must happen (term or vote changed) and this completes after it.</summary>
-    private Task ForceFlushAsync()
-    {
-        open.Forced = true;
-        return open.Done.Task;
-    }
-
-    private void RequestFlush()
-    {
-        if (Interlocked.Exchange(ref flushRequested, 1) == 0)
-        {
-            wake.Set();
-        }
-    }
-
-    private void FlushLoop()
-    {
-        while (true)
-        {
-            wake.WaitOne();
-            Volatile.Write(ref flushRequested, 0);
-            Generation generation;
-            LogState state;
-            long delete;
-            bool stop;
-            lock (sync)
-            {
-                stop = closing;
-                delete = deleteThrough;
-                generation = open;
-                // On the way out one last frame records the commit index, so a restart applies everything at once.
-                if (failure is not null || (generation.Entries.Count == 0 && !generation.Forced && !(stop && commitIndex > writtenCommit)))
-                {
-                    generation = null!;
-                }
-                else
-                {
-                    writing = generation;
-                    open = new Generation();
-                }
-
-                state = new LogState(term, commitIndex, vote);
-            }
-
-            if (generation is not null)
-            {
-                try
-                {
-                    files.Append(generation.Entries, state);
-                    writtenCommit = state.Commit;
-                    Interlocked.Increment(ref framesWritten);
-                }
-                catch (Exception e)
-                {
-                    Log.WalWriteFailed(logger, e);
-                    Fail(e);
-                    return;
-                }
-
-                lock (sync)
-                {
-                    writing = null;
-                }
-
-                generation.Done.TrySetResult();
-            }
-
-            if (delete > 0 && files.DetachThrough(delete) is { Count: > 0 } detached)
-            {
-                deleting = deleting.ContinueWith(_ => DeleteFiles(detached), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
-            }
-
-            if (stop)
-            {
-                return;
-            }
-        }
-    }
-
-    private void DeleteFiles(List<string> paths)
-    {
-        foreach (var path in paths)
-        {
-            try
-            {
-                File.Delete(path);
-            }
-            catch (IOException e)
-            {
-                Log.WalDeleteFailed(logger, e.Message);
-            }
-        }
-    }
-
     private void Fail(Exception e)
     {
-        Generation? a, b;
+        LogFlusher.Generation a;
+        LogFlusher.Generation? b;
         lock (sync)
         {
             failure ??= e;
-            a = open;
-            b = writing;
-            open = new Generation();
-            writing = null;
+            (a, b) = flusher.Detach();
         }
 
         var error = new IOException($"The Raft log stopped after an error and takes no more writes on this member: {failure.Message}", failure);
         a.Done.TrySetException(error);
         b?.Done.TrySetException(error);
-        Interlocked.Exchange(ref appliedChanged, NewSignal()).TrySetException(error);
+        applier.FailWaiters(error);
     }
 
     private void ThrowIfFailed()
@@ -787,42 +550,10 @@ internal sealed class RaftLog : IReplaySink, IAsyncDisposable
             return;
         }
 
-        await stopping.CancelAsync().ConfigureAwait(false);
-        await applier.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        lock (sync)
+        await applier.StopAsync().ConfigureAwait(false);
+        if (flusher is not null)
         {
-            closing = true;
+            await flusher.StopAsync().ConfigureAwait(false);
         }
-
-        wake.Set();
-        if (flusher is { } thread)
-        {
-            await Task.Run(thread.Join).ConfigureAwait(false);
-        }
-
-        Generation left;
-        lock (sync)
-        {
-            left = open;
-        }
-
-        left.Done.TrySetException(new ObjectDisposedException(nameof(RaftLog)));
-        await deleting.ConfigureAwait(false);
-        files?.Dispose();
-        wake.Dispose();
-    }
-
-    private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-    /// <summary>What one flush writes: the entries appended since the previous one, and who waits for it.</summary>
-    private sealed class Generation
-    {
-        public List<StoredEntry> Entries { get; } = [];
-
-        public long MinIndex { get; set; } = long.MaxValue;
-
-        public bool Forced { get; set; }
-
-        public TaskCompletionSource Done { get; } = NewSignal();
     }
 }

@@ -10,6 +10,7 @@ public sealed class ClusterFaults
     private volatile bool losePromotedAnswers;
     private long promotedAnswerDelayTicks;
     private long handOverDelayTicks;
+    private long snapshotServeBytesPerSecond;
 
     /// <summary>
     /// As the leader, hand a promoted learner over to Raft without telling it (its feed answer fails instead), as an
@@ -39,5 +40,15 @@ public sealed class ClusterFaults
     {
         get => TimeSpan.FromTicks(Interlocked.Read(ref handOverDelayTicks));
         set => Interlocked.Exchange(ref handOverDelayTicks, value.Ticks);
+    }
+
+    /// <summary>
+    /// Serve snapshot images to fetching members at most this fast (0: no limit), as a slow disk or network would, so a
+    /// test can fail a member while a fetch is under way.
+    /// </summary>
+    public long SnapshotServeBytesPerSecond
+    {
+        get => Interlocked.Read(ref snapshotServeBytesPerSecond);
+        set => Interlocked.Exchange(ref snapshotServeBytesPerSecond, Math.Max(0, value));
     }
 }

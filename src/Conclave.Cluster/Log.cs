@@ -34,6 +34,9 @@ internal static partial class Log
     [LoggerMessage(EventId = 2011, Level = LogLevel.Information, Message = "Snapshot at index {Index} (term {Term}) written: {Bytes} bytes, captured in {CaptureMs} ms, persisted in {PersistMs} ms")]
     public static partial void SnapshotWritten(ILogger logger, long index, long term, long bytes, long captureMs, long persistMs);
 
+    [LoggerMessage(EventId = 2098, Level = LogLevel.Information, Message = "Snapshot capture at index {Index} replaces one still waiting to be written (the disk is slower than the snapshot points)")]
+    public static partial void SnapshotSuperseded(ILogger logger, long index);
+
     [LoggerMessage(EventId = 2012, Level = LogLevel.Error, Message = "Snapshot at index {Index} could not be written; the log is kept until the next one")]
     public static partial void SnapshotFailed(ILogger logger, long index, Exception exception);
 
@@ -54,6 +57,9 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 2111, Level = LogLevel.Information, Message = "Snapshot {Index}: {Bytes} of {Total} bytes received ({Percent}%, {MegabytesPerSecond} MB/s)")]
     public static partial void SnapshotFetchProgress(ILogger logger, long index, long bytes, long total, int percent, long megabytesPerSecond);
+
+    [LoggerMessage(EventId = 2099, Level = LogLevel.Information, Message = "Fetching snapshot {Index} again, from {Source} at byte {Offset} of {Total}")]
+    public static partial void SnapshotFetchResumed(ILogger logger, long index, string source, long offset, long total);
 
     [LoggerMessage(EventId = 2112, Level = LogLevel.Warning, Message = "Fetching snapshot {Index} stopped at {Bytes} of {Total} bytes ({Reason}); resuming from there in {DelayMs} ms")]
     public static partial void SnapshotFetchInterrupted(ILogger logger, long index, long bytes, long total, string reason, long delayMs);

@@ -89,9 +89,9 @@ public sealed class RaftNode : IConsensus
         pipeline = new ProposalPipeline(cluster, shell, link, barrier, requestClients, stateMachine.Pending, options, metrics, logger, token);
         membership = new MembershipChanges(cluster, link, view, wal, stateMachine, topology, standing, requestClients, options, logger, token);
         var followers = new FollowerRequests(cluster, link, view, wal, barrier, membership.IsMemberOrJoining, options, appliedMachine, logger, token);
-        var router = new PeerRequestRouter(topology, view, standing, follower, followers, membership, leaderRequests, () => Term);
+        var router = new PeerRequestRouter(topology, view, standing, follower, followers, membership, leaderRequests, stateMachine, () => Term);
         cluster.LeaderChanged += OnLeaderChanged;
-        snapshotServer = Task.Run(() => new SnapshotServer(peers.SnapshotConnections, stateMachine, metrics, logger, peers.HandshakeTimeout).RunAsync(token));
+        snapshotServer = Task.Run(() => new SnapshotServer(peers.SnapshotConnections, stateMachine, metrics, logger, peers.HandshakeTimeout, options.Faults).RunAsync(token));
         var requests = new PeerRequestServer(peers.RequestConnections, router.ServeAsync, requestOptions, metrics, logger);
         requestServer = Task.Run(() => requests.RunAsync(token));
         // A member started to join a running cluster may have been added as a learner: find out, and follow if so.
@@ -184,9 +184,10 @@ public sealed class RaftNode : IConsensus
         RaftNode? node = null;
         SnapshotChunkSource fetch = (snapshot, offset, token) =>
             node?.FetchSnapshotAsync(snapshot, offset, token) ?? throw new InvalidOperationException("This member is still starting.");
+        SnapshotHolder hold = (snapshot, token) => node?.HoldSnapshotElsewhereAsync(snapshot, token) ?? Task.CompletedTask;
         var adapter = new SnapshottingStateMachine(
             stateMachine, Path.Combine(dataDirectory, "snap"), options.SnapshotInterval, options.SnapshotLogBytes, topology.Local.Id,
-            new PendingBatches(topology.Local.Id), fetch, logger, metrics, options.TimeProvider)
+            new PendingBatches(topology.Local.Id), fetch, hold, logger, metrics, options.TimeProvider)
         {
             InstallWait = options.RequestTimeout / 10,
         };
@@ -283,6 +284,32 @@ public sealed class RaftNode : IConsensus
             ?? (follower.FollowedPeer is { } fed && ClusterTopology.MemberId(fed) == snapshot.Source ? fed : null)
             ?? throw new SnapshotGoneException($"member {snapshot.Source:x} is not in this member's configuration");
         return SnapshotTransfer.FetchAsync(source, snapshot, offset, topology.Local.Id, options.TimeProvider, cancellationToken);
+    }
+
+    /// <summary>
+    /// While this member fetches <paramref name="snapshot"/>, asks the other members of its configuration to keep the same
+    /// image if they hold it: the one elected if the source fails then offers it, and the fetch continues (ADR 0010).
+    /// </summary>
+    private async Task HoldSnapshotElsewhereAsync(SnapshotDescriptor snapshot, CancellationToken cancellationToken)
+    {
+        var others = cluster.Members
+            .Where(m => !link.IsLocal(m) && ClusterTopology.MemberId(m.EndPoint) != snapshot.Source)
+            .Select(m => m.EndPoint)
+            .ToList();
+        await Task.WhenAll(others.Select(async member =>
+        {
+            using var timeoutTimer = new CancellationTokenSource(TimeSpan.FromSeconds(2), options.TimeProvider);
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeoutTimer.Token);
+            try
+            {
+                await requestClients.HoldSnapshotAsync(member, snapshot, timeout.Token).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is PeerRequestException or ConsensusUnavailableException or ArgumentException or NotSupportedException
+                                       || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested))
+            {
+                // Unreachable, or a member of an older version: it is not asked to keep anything.
+            }
+        })).ConfigureAwait(false);
     }
 
     /// <summary>Checks the options a member cannot run with.</summary>

@@ -11,6 +11,12 @@ namespace Conclave.Cluster;
 /// </summary>
 internal delegate IAsyncEnumerable<(long Offset, ReadOnlyMemory<byte> Data)> SnapshotChunkSource(SnapshotDescriptor snapshot, long offset, CancellationToken cancellationToken);
 
+/// <summary>
+/// Asks the other members to keep the image <paramref name="snapshot"/> names, if they hold it too (see
+/// <see cref="Peers.PeerRequestKind.HoldSnapshot"/>); best effort.
+/// </summary>
+internal delegate Task SnapshotHolder(SnapshotDescriptor snapshot, CancellationToken cancellationToken);
+
 /// <summary>The member asked for a snapshot image no longer holds it (a newer snapshot replaced it).</summary>
 internal sealed class SnapshotGoneException(string message) : Exception(message);
 
@@ -19,7 +25,9 @@ internal sealed class SnapshotGoneException(string message) : Exception(message)
 /// names into <c>snap/incoming</c>, in chunks, in the background, independent of any Raft request. A dropped
 /// connection or a restart of this member resumes from the bytes already on disk (flushed every
 /// <see cref="FlushBytes"/>); the whole image is verified (frame, index, term, xxHash64) before it is offered for
-/// installation. One image at a time: a descriptor naming another image replaces the download.
+/// installation. One image at a time: a descriptor naming another image replaces the download. While it fetches, it asks
+/// the other members to keep the same image if they hold it (members take snapshots at the same indexes, and the same
+/// state makes the same image): a leader elected meanwhile then offers that image, and the fetch continues from it.
 /// </summary>
 internal sealed class SnapshotCatchUp : IAsyncDisposable
 {
@@ -31,11 +39,15 @@ internal sealed class SnapshotCatchUp : IAsyncDisposable
     private static readonly TimeSpan LastRetryDelay = TimeSpan.FromSeconds(5);
     private static readonly TimeSpan ProgressEvery = TimeSpan.FromSeconds(5);
 
+    /// <summary>How often a fetch asks the other members again to keep its image (well within their pins' grace).</summary>
+    private static readonly TimeSpan HoldEvery = TimeSpan.FromSeconds(3);
+
     /// <summary>A fetch that failed for good (the image is gone, corrupt, or cannot fit) is tried again after this.</summary>
     private static readonly TimeSpan RetryFailedAfter = TimeSpan.FromSeconds(5);
 
     private readonly string directory;
     private readonly SnapshotChunkSource source;
+    private readonly SnapshotHolder? hold;
     private readonly ILogger logger;
     private readonly ClusterMetrics metrics;
     private readonly TimeProvider time;
@@ -44,10 +56,12 @@ internal sealed class SnapshotCatchUp : IAsyncDisposable
     private Download? current;
     private int waiting;
 
-    public SnapshotCatchUp(string directory, SnapshotChunkSource source, ILogger logger, ClusterMetrics metrics, TimeProvider time)
+    /// <param name="hold">Asks the other members to keep the image being fetched (null: nobody is asked).</param>
+    public SnapshotCatchUp(string directory, SnapshotChunkSource source, SnapshotHolder? hold, ILogger logger, ClusterMetrics metrics, TimeProvider time)
     {
         this.directory = directory;
         this.source = source;
+        this.hold = hold;
         this.logger = logger;
         this.metrics = metrics;
         this.time = time;
@@ -203,6 +217,44 @@ internal sealed class SnapshotCatchUp : IAsyncDisposable
                 throw new IOException(lacking);
             }
 
+            using var holding = CancellationTokenSource.CreateLinkedTokenSource(token);
+            var holder = HoldAsync(holding.Token);
+            try
+            {
+                return await FetchAsync(path, token).ConfigureAwait(false);
+            }
+            finally
+            {
+                await holding.CancelAsync().ConfigureAwait(false);
+                await holder.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            }
+        }
+
+        /// <summary>Asks the other members to keep this image until the fetch ends.</summary>
+        private async Task HoldAsync(CancellationToken token)
+        {
+            if (owner.hold is null)
+            {
+                return;
+            }
+
+            while (!token.IsCancellationRequested)
+            {
+                try
+                {
+                    await owner.hold(Snapshot, token).ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    // Best effort: without it a leader change restarts the fetch from the new leader's image.
+                }
+
+                await System.Threading.Tasks.Task.Delay(HoldEvery, owner.time, token).ConfigureAwait(false);
+            }
+        }
+
+        private async Task<string> FetchAsync(string path, CancellationToken token)
+        {
             var started = owner.time.GetTimestamp();
             var interruptions = 0;
             var delay = FirstRetryDelay;
@@ -224,6 +276,11 @@ internal sealed class SnapshotCatchUp : IAsyncDisposable
                 while (received < Snapshot.FileLength)
                 {
                     var asked = Snapshot;
+                    if (interruptions > 0)
+                    {
+                        Log.SnapshotFetchResumed(owner.logger, asked.Index, asked.Source.ToString("x", CultureInfo.InvariantCulture), received, asked.FileLength);
+                    }
+
                     try
                     {
                         await foreach (var (offset, data) in owner.source(asked, received, token).ConfigureAwait(false))

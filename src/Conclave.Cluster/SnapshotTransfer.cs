@@ -147,7 +147,7 @@ internal static class SnapshotTransfer
     /// </summary>
     public static async Task ServeAsync(
         ConnectionContext connection, SnapshottingStateMachine snapshots, ClusterMetrics metrics, ILogger logger, TimeSpan handshakeTimeout,
-        CancellationToken cancellationToken, SnapshotStreamSlots? streams = null)
+        CancellationToken cancellationToken, SnapshotStreamSlots? streams = null, ClusterFaults? faults = null)
     {
         await using (connection.ConfigureAwait(false))
         {
@@ -187,6 +187,8 @@ internal static class SnapshotTransfer
                 Log.SnapshotServing(logger, file.Index, file.FileLength, $"{peer} (member {fetch.FromMember.ToString("x", CultureInfo.InvariantCulture)})", fetch.Offset);
                 await AnswerAsync(output, Ok, file.FileLength - fetch.Offset, snapshots.Time, cancellationToken).ConfigureAwait(false);
                 var stream = file.OpenFrame();
+                var started = snapshots.Time.GetTimestamp();
+                var sent = 0L;
                 await using (stream.ConfigureAwait(false))
                 {
                     stream.Position = fetch.Offset;
@@ -203,6 +205,15 @@ internal static class SnapshotTransfer
                         remaining -= read;
                         metrics.SnapshotBytesSent.Add(read);
                         await FlushAsync(output, snapshots.Time, cancellationToken).ConfigureAwait(false);
+                        sent += read;
+                        if (faults?.SnapshotServeBytesPerSecond is > 0 and var rate)
+                        {
+                            var due = TimeSpan.FromSeconds((double)sent / rate) - snapshots.Time.GetElapsedTime(started);
+                            if (due > TimeSpan.Zero)
+                            {
+                                await Task.Delay(due, snapshots.Time, cancellationToken).ConfigureAwait(false);
+                            }
+                        }
                     }
                 }
 

@@ -33,9 +33,9 @@ internal sealed class SnapshottingStateMachine : IAsyncDisposable
     private Task restoring = Task.CompletedTask;
     private long latestInstall;
     private long appliedIndex;
-    private long lastCapturedIndex;
-    private long bytesSinceCapture;
+    private long bytesSincePoint;
     private long lastSnapshotBytes;
+    private SnapshotFile.Writer? queued;
 
     /// <summary>
     /// How long a snapshot served to a peer (and the log after it) is kept after the peer last asked for it, so that an
@@ -51,7 +51,7 @@ internal sealed class SnapshottingStateMachine : IAsyncDisposable
 
     public SnapshottingStateMachine(
         IReplicatedStateMachine machine, string directory, long interval, long logBytes, ulong localId, PendingBatches pending,
-        SnapshotChunkSource peers, ILogger logger, ClusterMetrics metrics, TimeProvider time)
+        SnapshotChunkSource peers, SnapshotHolder? holders, ILogger logger, ClusterMetrics metrics, TimeProvider time)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(interval, 1, nameof(interval));
         ArgumentOutOfRangeException.ThrowIfLessThan(logBytes, 1, nameof(logBytes));
@@ -65,7 +65,7 @@ internal sealed class SnapshottingStateMachine : IAsyncDisposable
         this.metrics = metrics;
         this.time = time;
         PrivateFiles.CreateDirectory(directory);
-        catchUp = new SnapshotCatchUp(Path.Combine(directory, "incoming"), peers, logger, metrics, time);
+        catchUp = new SnapshotCatchUp(Path.Combine(directory, "incoming"), peers, holders, logger, metrics, time);
         metrics.ObserveSnapshotFetch(() => catchUp.ReceivedBytes, () => catchUp.ExpectedBytes);
     }
 
@@ -113,7 +113,7 @@ internal sealed class SnapshottingStateMachine : IAsyncDisposable
             }
 
             snapshot = file;
-            appliedIndex = lastCapturedIndex = file.Index;
+            appliedIndex = file.Index;
             lastSnapshotBytes = file.PayloadLength;
             return;
         }
@@ -147,16 +147,35 @@ internal sealed class SnapshottingStateMachine : IAsyncDisposable
         if (entry.Payload.Length > 0)
         {
             Apply(entry);
-            bytesSinceCapture += entry.Payload.Length;
+            bytesSincePoint += entry.Payload.Length;
         }
 
         Volatile.Write(ref appliedIndex, entry.Index);
-        if ((entry.Index - lastCapturedIndex >= interval || bytesSinceCapture >= LogBytesLimit) && persisting.IsCompleted)
+        if (IsSnapshotPoint(entry.Index))
         {
             CaptureSnapshot(entry.Index, entry.Term);
         }
 
         return entry.Index;
+    }
+
+    /// <summary>
+    /// Whether a snapshot is taken at <paramref name="index"/>, decided from the log and the state alone so that every
+    /// member with the same <c>--snapshot-count</c> takes its snapshots at the same indexes, and their images (the same
+    /// state, written the same way) are the same bytes: a lagging member's fetch then continues from any member holding
+    /// the image, also after a leader change (ADR 0010). Every multiple of the interval is a point (which also aligns
+    /// members whose snapshots were taken otherwise before), and so is the entry that brings the log since the last point
+    /// to <see cref="LogBytesLimit"/>.
+    /// </summary>
+    private bool IsSnapshotPoint(long index)
+    {
+        if (index % interval != 0 && bytesSincePoint < LogBytesLimit)
+        {
+            return false;
+        }
+
+        bytesSincePoint = 0;
+        return true;
     }
 
     private void Apply(StoredEntry entry)
@@ -191,10 +210,14 @@ internal sealed class SnapshottingStateMachine : IAsyncDisposable
     /// </summary>
     private long LogBytesLimit => long.Max(logBytes, lastSnapshotBytes / 2);
 
+    /// <summary>
+    /// Captures the state at <paramref name="index"/> into a new snapshot file and has it made durable in the background:
+    /// after the one being made durable now, if any. A capture waiting behind that one is superseded by this one (only
+    /// the newest matters), so at most two are on their way at a time. Every point is captured, never skipped for a busy
+    /// disk: the size of each image sets the next point (<see cref="LogBytesLimit"/>), which must not differ between members.
+    /// </summary>
     private void CaptureSnapshot(long index, long term)
     {
-        lastCapturedIndex = index;
-        bytesSinceCapture = 0;
         var started = time.GetTimestamp();
         SnapshotFile.Writer image;
         try
@@ -223,24 +246,51 @@ internal sealed class SnapshottingStateMachine : IAsyncDisposable
 
         var captureMs = (long)time.GetElapsedTime(started).TotalMilliseconds;
         lastSnapshotBytes = image.Length;
-        persisting = Task.Run(() =>
+        SnapshotFile.Writer? superseded;
+        lock (snapshotLock)
         {
-            using (image)
+            superseded = queued;
+            queued = image;
+        }
+
+        if (superseded is not null)
+        {
+            Log.SnapshotSuperseded(logger, index);
+            superseded.Dispose();
+        }
+
+        persisting = PersistAfterAsync(persisting, image, index, term, captureMs);
+    }
+
+    /// <summary>Makes a captured snapshot durable once the one before it is (unless a newer capture superseded it meanwhile).</summary>
+    private async Task PersistAfterAsync(Task previous, SnapshotFile.Writer image, long index, long term, long captureMs)
+    {
+        await previous.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing | ConfigureAwaitOptions.ForceYielding);
+        lock (snapshotLock)
+        {
+            if (!ReferenceEquals(queued, image))
             {
-                try
-                {
-                    var persistStarted = time.GetTimestamp();
-                    var file = image.Commit();
-                    Publish(file);
-                    metrics.Snapshots.Add(1);
-                    Log.SnapshotWritten(logger, index, term, file.FileLength, captureMs, (long)time.GetElapsedTime(persistStarted).TotalMilliseconds);
-                }
-                catch (Exception e)
-                {
-                    Log.SnapshotFailed(logger, index, e);
-                }
+                return; // superseded (and dropped) by a newer capture
             }
-        });
+
+            queued = null;
+        }
+
+        using (image)
+        {
+            try
+            {
+                var persistStarted = time.GetTimestamp();
+                var file = image.Commit();
+                Publish(file);
+                metrics.Snapshots.Add(1);
+                Log.SnapshotWritten(logger, index, term, file.FileLength, captureMs, (long)time.GetElapsedTime(persistStarted).TotalMilliseconds);
+            }
+            catch (Exception e)
+            {
+                Log.SnapshotFailed(logger, index, e);
+            }
+        }
     }
 
     /// <summary>
@@ -302,8 +352,7 @@ internal sealed class SnapshottingStateMachine : IAsyncDisposable
         // Durable now: a crash from here on restarts from this file. Open it before anything can delete it.
         var payload = file.OpenPayload();
         Publish(file);
-        lastCapturedIndex = index;
-        bytesSinceCapture = 0;
+        bytesSincePoint = 0;
         lastSnapshotBytes = file.PayloadLength;
         Volatile.Write(ref appliedIndex, index);
         Volatile.Write(ref latestInstall, index);
@@ -388,6 +437,17 @@ internal sealed class SnapshottingStateMachine : IAsyncDisposable
             pin.LastUse = time.GetTimestamp();
             return SnapshotLease.Create(this, pin);
         }
+    }
+
+    /// <summary>
+    /// Keeps the image <paramref name="snapshot"/> names, and the log after it, for <see cref="PinGrace"/> (renewed by
+    /// each call) if this member holds that image: a member fetching it from elsewhere asks, so that this member, if it
+    /// becomes leader meanwhile, offers the same image and the fetch continues. False when this member does not hold it.
+    /// </summary>
+    public bool Hold(SnapshotDescriptor snapshot)
+    {
+        using var lease = TryServe(snapshot.Index, snapshot.Term, snapshot.Hash);
+        return lease is not null && lease.File.FileLength == snapshot.FileLength;
     }
 
     private void Release(Pin pin)

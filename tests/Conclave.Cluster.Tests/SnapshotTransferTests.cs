@@ -206,7 +206,7 @@ public sealed class SnapshotTransferTests : IDisposable
         }
 
         var incoming = Path.Combine(root, "incoming");
-        await using (var catchUp = new SnapshotCatchUp(incoming, Source, NullLogger.Instance, metrics, TimeProvider.System))
+        await using (var catchUp = new SnapshotCatchUp(incoming, Source, null, NullLogger.Instance, metrics, TimeProvider.System))
         {
             var path = await Eventually(() => catchUp.TryTakeAsync(descriptor, TimeSpan.FromMilliseconds(50), CancellationToken.None));
             Assert.Equal([0L, 100 * 1024L], offsets);
@@ -217,7 +217,7 @@ public sealed class SnapshotTransferTests : IDisposable
         corrupt = true;
         offsets.Clear();
         var descriptor2 = new SnapshotDescriptor(file.Index + 1, file.Term, file.FileLength, file.Hash, 1);
-        await using (var catchUp = new SnapshotCatchUp(Path.Combine(root, "incoming2"), Source, NullLogger.Instance, metrics, TimeProvider.System))
+        await using (var catchUp = new SnapshotCatchUp(Path.Combine(root, "incoming2"), Source, null, NullLogger.Instance, metrics, TimeProvider.System))
         {
             for (var i = 0; i < 100 && Directory.EnumerateFiles(Path.Combine(root, "incoming2"), "*.part").Any() | offsets.Count < 2; i++)
             {
@@ -257,7 +257,7 @@ public sealed class SnapshotTransferTests : IDisposable
             }
         }
 
-        await using var catchUp = new SnapshotCatchUp(Path.Combine(root, "incoming"), Source, NullLogger.Instance, metrics, TimeProvider.System);
+        await using var catchUp = new SnapshotCatchUp(Path.Combine(root, "incoming"), Source, null, NullLogger.Instance, metrics, TimeProvider.System);
         Assert.Null(await catchUp.TryTakeAsync(SnapshotDescriptor.Of(file, 1), TimeSpan.FromMilliseconds(300), CancellationToken.None));
         var path = await Eventually(() => catchUp.TryTakeAsync(SnapshotDescriptor.Of(file, 2), TimeSpan.FromMilliseconds(50), CancellationToken.None));
         Assert.Equal(image, await File.ReadAllBytesAsync(path));
@@ -302,7 +302,7 @@ public sealed class SnapshotTransferTests : IDisposable
         }
 
         var machine = new SnapshottingStateMachine(
-            new RecordingStateMachine(), directory, 1_000_000, 1L << 40, 1, new PendingBatches(1), static (_, _, _) => throw new SnapshotGoneException("no peers here"),
+            new RecordingStateMachine(), directory, 1_000_000, 1L << 40, 1, new PendingBatches(1), static (_, _, _) => throw new SnapshotGoneException("no peers here"), null,
             NullLogger.Instance, metrics, TimeProvider.System);
         machine.RestoreLatest();
         await Task.CompletedTask;
@@ -310,7 +310,7 @@ public sealed class SnapshotTransferTests : IDisposable
     }
 
     private Task ServeAsync(PeerListener listener, SnapshottingStateMachine machine, CancellationToken token, int maxConcurrent = SnapshotServer.DefaultMaxConcurrent) =>
-        new SnapshotServer(listener.SnapshotConnections, machine, metrics, NullLogger.Instance, TimeSpan.FromSeconds(5), maxConcurrent).RunAsync(token);
+        new SnapshotServer(listener.SnapshotConnections, machine, metrics, NullLogger.Instance, TimeSpan.FromSeconds(5), maxConcurrent: maxConcurrent).RunAsync(token);
 
     private static async Task<byte[]> FetchAllAsync(EndPoint peer, SnapshotDescriptor descriptor, long offset)
     {

@@ -57,6 +57,15 @@ internal static class MemberRequests
             .ConfigureAwait(false);
     }
 
+    /// <summary>Asks the member at <paramref name="member"/> to keep the image <paramref name="snapshot"/> names; true when it holds it.</summary>
+    public static async Task<bool> HoldSnapshotAsync(this PeerRequestClients clients, EndPoint member, SnapshotDescriptor snapshot, CancellationToken cancellationToken)
+    {
+        var payload = new byte[SnapshotDescriptor.Size];
+        snapshot.Write(payload);
+        var answer = await clients.For(member).SendAsync(PeerRequestKind.HoldSnapshot, payload, ReadOnlyMemory<byte>.Empty, cancellationToken).ConfigureAwait(false);
+        return answer is [1];
+    }
+
     /// <summary>One feed request of a learner; the answer is not parsed here (see the learner's own checks).</summary>
     public static async Task<byte[]> FollowAsync(this PeerRequestClient client, FollowRequest request, CancellationToken cancellationToken) =>
         await client.SendAsync(PeerRequestKind.Follow, request.ToByteArray(), ReadOnlyMemory<byte>.Empty, cancellationToken).ConfigureAwait(false);

@@ -117,6 +117,10 @@ internal sealed class PeerRequestClient(EndPoint peer, PeerRequestOptions option
         PeerRequestKind.ReadIndex => "read_index",
         PeerRequestKind.Removed => "removed",
         PeerRequestKind.Configuration => "configuration",
+        PeerRequestKind.Follow => "follow",
+        PeerRequestKind.Role => "role",
+        PeerRequestKind.Join => "join",
+        PeerRequestKind.HoldSnapshot => "hold_snapshot",
         PeerRequestKind.Application => "application",
         _ => "unknown",
     };

@@ -31,6 +31,13 @@ internal enum PeerRequestKind : ushort
     Join = 7,
 
     /// <summary>
+    /// A member fetching a snapshot image asks the other members to keep it if they hold the same image (and the log
+    /// after it), so that a leader elected during the fetch offers that image and the fetch continues (ADR 0010): a
+    /// <c>SnapshotDescriptor</c> (56 bytes); answer <c>held u8</c> (1 when this member holds and keeps it).
+    /// </summary>
+    HoldSnapshot = 8,
+
+    /// <summary>
     /// A request of the application on the leader (<see cref="ILeaderRequests"/>): <c>name length u8 | name (ASCII) | body</c>;
     /// the answer is the handler's bytes.
     /// </summary>

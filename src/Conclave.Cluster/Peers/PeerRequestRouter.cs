@@ -17,10 +17,14 @@ internal sealed class PeerRequestRouter(
     FollowerRequests followers,
     MembershipChanges membership,
     LeaderRequests application,
+    SnapshottingStateMachine snapshots,
     Func<ulong> term)
 {
     /// <summary>The longest peer URL a <see cref="PeerRequestKind.Join"/> request may carry.</summary>
     public const int MaxJoinUrlBytes = 1024;
+
+    private static readonly byte[] Held = [1];
+    private static readonly byte[] NotHeld = [0];
 
     /// <summary>Serves one request from another member.</summary>
     /// <exception cref="ArgumentException">The request is malformed (answered as a bad request).</exception>
@@ -98,6 +102,13 @@ internal sealed class PeerRequestRouter(
                 return ReadOnlyMemory<byte>.Empty;
             }
 
+            case PeerRequestKind.HoldSnapshot:
+                if (payload.Length != SnapshotDescriptor.Size || !SnapshotDescriptor.IsDescriptor(payload.Span))
+                {
+                    throw new ArgumentException($"a hold request of {payload.Length} bytes that is not a snapshot descriptor");
+                }
+
+                return snapshots.Hold(SnapshotDescriptor.Parse(payload.Span)) ? Held : NotHeld;
             case PeerRequestKind.Application:
                 return await application.ServeAsync(payload, cancellationToken).ConfigureAwait(false);
             default:

@@ -70,7 +70,7 @@ public sealed record RaftNodeOptions
     /// <summary>How long a read barrier may wait before it fails.</summary>
     public TimeSpan ReadBarrierTimeout { get; init; } = TimeSpan.FromSeconds(5);
 
-    /// <summary>A snapshot is taken every this many applied log entries; the log behind it is truncated.</summary>
+    /// <summary>A snapshot is taken at every log index that is a multiple of this; the log behind it is truncated.</summary>
     public long SnapshotInterval { get; init; } = 10_000;
 
     /// <summary>

@@ -81,7 +81,7 @@ public sealed record ServerOptions
     /// <summary>Leader heartbeat interval (<c>--heartbeat-interval</c>); must be under half the election timeout.</summary>
     public TimeSpan HeartbeatInterval { get; init; } = TimeSpan.FromMilliseconds(100);
 
-    /// <summary>Applied entries between snapshots (<c>--snapshot-count</c>).</summary>
+    /// <summary>Snapshots are taken at every multiple of this log index (<c>--snapshot-count</c>); the same on every member, so their images match.</summary>
     public int SnapshotCount { get; init; } = 10_000;
 
     /// <summary>Smallest lease TTL granted, in seconds; shorter requests are raised to it (as etcd does).</summary>

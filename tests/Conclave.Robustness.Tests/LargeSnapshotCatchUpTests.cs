@@ -88,6 +88,68 @@ public sealed partial class LargeSnapshotCatchUpTests(ITestOutputHelper output)
         await Convergence.AssertAsync(cluster.Endpoints, workload.Acknowledged, output);
     }
 
+    /// <summary>
+    /// The same catch-up, with the member the image comes from killed mid-fetch (ADR 0010's hold requests): the next
+    /// leader offers the same image (members take snapshots at the same indexes, and keep the image a member fetches), and
+    /// the fetch continues from the bytes already here instead of starting over.
+    /// </summary>
+    [Fact]
+    public async Task A_follower_fetching_a_large_snapshot_continues_from_the_next_leader_when_the_leader_dies()
+    {
+        await using var cluster = await ProcessCluster.StartAsync(3, output, ["--snapshot-count", "2000", "--quota-backend-bytes", (4L << 30).ToString(CultureInfo.InvariantCulture)]);
+        var leader = await cluster.WaitForLeaderAsync();
+        await LoadAsync(cluster.Endpoints[leader], StateMegabytes);
+
+        var lagging = Enumerable.Range(0, 3).First(i => i != leader);
+        cluster[lagging].Kill();
+        var behindFrom = (await cluster.StatusAsync(leader)).RaftIndex;
+        var patience = TimeSpan.FromSeconds(120 + StateMegabytes / 3);
+        await using (var writes = new WriteWorkload([.. cluster.Endpoints.Where((_, i) => i != lagging)], 8))
+        {
+            await LogStart.WaitPastAsync(cluster, lagging, (long)behindFrom, patience);
+            await writes.StopAsync();
+        }
+
+        // Writes keep going to the survivor that will lead next, so it passes new snapshot points during the fetch.
+        leader = await cluster.WaitForLeaderAsync(skip: [lagging]);
+        var survivor = Enumerable.Range(0, 3).First(i => i != leader && i != lagging);
+        var survivorId = (await cluster.StatusAsync(survivor)).Header.MemberId;
+        await using var workload = new WriteWorkload([cluster.Endpoints[survivor]], 8);
+
+        var restarted = Stopwatch.StartNew();
+        await cluster[lagging].RestartWithoutWaitingAsync();
+        var incoming = Path.Combine(cluster[lagging].DataDirectory, "snap", "incoming");
+        long Partial() => Directory.Exists(incoming) ? Directory.EnumerateFiles(incoming, "*.part").Sum(static f => new FileInfo(f).Length) : 0;
+        await Eventually.WaitAsync(_ => Task.FromResult(Partial() > 20_000_000), TimeSpan.FromSeconds(60), "the restarted follower to fetch 20 MB of the leader's image");
+
+        var fetchedBefore = Partial();
+        cluster[leader].Kill();
+        output.WriteLine($"killed the leader (m{leader}) with {fetchedBefore} bytes of its image at the follower");
+
+        await Eventually.WaitAsync(
+            async ct =>
+            {
+                var l = await cluster.StatusAsync(survivor, ct);
+                var f = await cluster.StatusAsync(lagging, ct);
+                return f.RaftAppliedIndex + 200 >= l.RaftIndex;
+            },
+            patience,
+            "the restarted follower to catch up with the new leader while writes continue");
+        output.WriteLine($"caught up {restarted.Elapsed.TotalSeconds:0.0} s after the restart");
+
+        var log = cluster[lagging].ReadLog();
+        var fromZero = StartedLine().Matches(log);
+        Assert.True(fromZero.Count == 1, $"the fetch should start once and continue, not start over: {string.Join(" | ", fromZero.Select(static m => m.Value))}");
+        var again = AgainLine().Matches(log).Where(m => m.Groups["source"].Value == survivorId.ToString("x", CultureInfo.InvariantCulture)).ToList();
+        Assert.True(again.Count > 0, "the fetch should continue from the survivor");
+        Assert.True(long.Parse(again[0].Groups["offset"].Value, CultureInfo.InvariantCulture) >= fetchedBefore / 2, $"continued at {again[0].Value}");
+        output.WriteLine(FetchedLine().Matches(log)[^1].Value);
+
+        await workload.WaitForAcksAsync(workload.AckCount + 100);
+        await workload.StopAsync();
+        await Convergence.AssertAsync([cluster.Endpoints[survivor], cluster.Endpoints[lagging]], workload.Acknowledged, output);
+    }
+
     /// <summary>Writes about <paramref name="megabytes"/> MB of 16 KiB values (16 writers), random so nothing compresses.</summary>
     private static async Task LoadAsync(string endpoint, int megabytes)
     {
@@ -124,4 +186,10 @@ public sealed partial class LargeSnapshotCatchUpTests(ITestOutputHelper output)
 
     [GeneratedRegex(@"Fetching snapshot \d+ .*: [1-9]\d* bytes already here|stopped at [1-9]\d* of \d+ bytes")]
     private static partial Regex ResumedLine();
+
+    [GeneratedRegex(@"Fetching snapshot \d+ \(.*?\) from [0-9a-f]+: \d+ bytes already here")]
+    private static partial Regex StartedLine();
+
+    [GeneratedRegex(@"Fetching snapshot \d+ again, from (?<source>[0-9a-f]+) at byte (?<offset>\d+) of \d+")]
+    private static partial Regex AgainLine();
 }

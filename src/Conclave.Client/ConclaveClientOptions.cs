@@ -68,6 +68,18 @@ public sealed record ConclaveClientOptions
     /// </summary>
     public Microsoft.Extensions.Logging.ILoggerFactory? LoggerFactory { get; init; }
 
+    /// <summary>
+    /// For <c>https://</c> endpoints: a PEM file of the CA certificates the members' certificates must chain to
+    /// (etcdctl's <c>--cacert</c>). Null trusts the operating system's CAs.
+    /// </summary>
+    public string? CaFile { get; init; }
+
+    /// <summary>A client certificate (PEM) for members that ask for one (etcdctl's <c>--cert</c>); with <see cref="KeyFile"/>.</summary>
+    public string? CertFile { get; init; }
+
+    /// <summary>The private key (PEM) of <see cref="CertFile"/> (etcdctl's <c>--key</c>).</summary>
+    public string? KeyFile { get; init; }
+
     /// <summary>Clock used for deadlines, retry delays and reconnect back-off.</summary>
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 }

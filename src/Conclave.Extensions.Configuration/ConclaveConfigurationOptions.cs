@@ -93,6 +93,15 @@ public sealed class ConclaveConfigurationOptions
     /// <summary>Logging for the provider (it exists before the DI container does). <c>AddConclaveValidation</c> supplies the host's.</summary>
     public ILoggerFactory? LoggerFactory { get; set; }
 
+    /// <summary>For <c>https://</c> endpoints: the CA certificates (PEM) the members' certificates must chain to; null trusts the system's CAs.</summary>
+    public string? CaFile { get; set; }
+
+    /// <summary>A client certificate (PEM) for members that require one, with <see cref="KeyFile"/>.</summary>
+    public string? CertFile { get; set; }
+
+    /// <summary>The private key (PEM) of <see cref="CertFile"/>.</summary>
+    public string? KeyFile { get; set; }
+
     /// <summary>Clock for the start-up timeout and cache timestamps.</summary>
     public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
 }

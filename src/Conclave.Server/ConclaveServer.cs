@@ -7,6 +7,7 @@ using Conclave.Server.Node;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -61,6 +62,44 @@ public sealed class ConclaveServer : IAsyncDisposable
         var advertisedClientUrls = options.AdvertiseClientUrls is { Count: > 0 } a ? a : clientUrls;
         var advertisedPeerUrl = options.InitialAdvertisePeerUrl ?? peerUrl;
 
+        var bootLogger = LoggerFactory.Create(l =>
+        {
+            if (configureLogging is null)
+            {
+                l.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss.fff "; });
+                l.AddFilter("DotNext", LogLevel.Warning);
+            }
+            else
+            {
+                configureLogging(l);
+            }
+        });
+        if (IsHttps(peerUrl) || (options.InitialAdvertisePeerUrl is { } advertised && IsHttps(advertised)))
+        {
+            bootLogger.Dispose();
+            throw new ArgumentException($"'{peerUrl}': https:// peer URLs (TLS between members) are not supported yet; members authenticate each other in a later release");
+        }
+
+        // TLS for the https:// client and HTTP URLs: loaded once here (a member does not start with certificates it cannot
+        // read), then read again when the files change.
+        Security.ReloadingCertificates? certificates = null;
+        if (clientUrls.Concat(httpUrls).Any(IsHttps))
+        {
+            try
+            {
+                certificates = Security.ReloadingCertificates.Load(options.Tls, options.TimeProvider, bootLogger.CreateLogger("Conclave.Server.Tls"));
+            }
+            catch
+            {
+                bootLogger.Dispose();
+                throw;
+            }
+        }
+        else if (options.Tls.HasCertificate)
+        {
+            bootLogger.CreateLogger("Conclave.Server.Tls").LogWarning("--cert-file is set but no listen URL is https://: every listener serves plain text");
+        }
+
         // Listening before the Raft node starts, so its instruments are seen from the first proposal.
         var meterBridge = new MeterBridge();
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [], ContentRootPath = AppContext.BaseDirectory });
@@ -111,7 +150,7 @@ public sealed class ConclaveServer : IAsyncDisposable
             var headerBlockEvents = Grpc.Authority.AuthorityNormalization.CreateEvents(k.ApplicationServices);
             foreach (var url in clientUrls)
             {
-                Listen(k, url, l =>
+                Listen(k, url, certificates, options.Tls, l =>
                 {
                     Grpc.GracefulClientClose.Use(l, options.TimeProvider);
                     Grpc.Authority.AuthorityNormalization.Use(l, headerBlocks, headerBlockEvents);
@@ -120,22 +159,10 @@ public sealed class ConclaveServer : IAsyncDisposable
 
             foreach (var url in httpUrls)
             {
-                Listen(k, url, null);
+                Listen(k, url, certificates, options.Tls, null);
             }
         });
 
-        var bootLogger = LoggerFactory.Create(l =>
-        {
-            if (configureLogging is null)
-            {
-                l.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss.fff "; });
-                l.AddFilter("DotNext", LogLevel.Warning);
-            }
-            else
-            {
-                configureLogging(l);
-            }
-        });
         // The peer listener (Cluster's): Raft, snapshots and member requests (learners' feeds included) share the peer port,
         // and Cluster serves all of it; this host's HTTP server serves only the client and HTTP URLs.
         Cluster.Peers.PeerListener peers;
@@ -147,6 +174,7 @@ public sealed class ConclaveServer : IAsyncDisposable
         {
             bootLogger.Dispose();
             meterBridge.Dispose();
+            certificates?.Dispose();
             throw;
         }
 
@@ -214,6 +242,7 @@ public sealed class ConclaveServer : IAsyncDisposable
             await peers.DisposeAsync();
             bootLogger.Dispose();
             meterBridge.Dispose();
+            certificates?.Dispose();
             throw;
         }
 
@@ -235,6 +264,7 @@ public sealed class ConclaveServer : IAsyncDisposable
             await peers.DisposeAsync();
             bootLogger.Dispose();
             meterBridge.Dispose();
+            certificates?.Dispose();
             throw;
         }
 
@@ -243,6 +273,10 @@ public sealed class ConclaveServer : IAsyncDisposable
         node.Consensus.Removed.Register(app.Lifetime.StopApplication);
         app.Lifetime.ApplicationStopped.Register(bootLogger.Dispose);
         app.Lifetime.ApplicationStopped.Register(meterBridge.Dispose);
+        if (certificates is not null)
+        {
+            app.Lifetime.ApplicationStopped.Register(certificates.Dispose);
+        }
         app.Logger.LogInformation(
             "conclave member {Name} ready: grpc {ClientUrls}, http {HttpUrls}, peer {PeerUrl}, data {DataDir}",
             options.Name,
@@ -308,24 +342,61 @@ public sealed class ConclaveServer : IAsyncDisposable
 
     /// <summary>
     /// Listens on <paramref name="url"/>: HTTP/2 (gRPC) with <paramref name="grpc"/>'s connection middleware, or
-    /// HTTP/1.1 when it is null.
+    /// HTTP/1.1 when it is null; TLS first when the URL is <c>https://</c> (the middleware then sees the decrypted bytes).
     /// </summary>
-    private static void Listen(KestrelServerOptions kestrel, string url, Action<ListenOptions>? grpc)
+    private static void Listen(KestrelServerOptions kestrel, string url, Security.ReloadingCertificates? certificates, Security.TlsSettings tls, Action<ListenOptions>? grpc)
     {
         var endpoint = ToEndPoint(url);
         kestrel.Listen(endpoint, l =>
         {
             l.Protocols = grpc is null ? HttpProtocols.Http1 : HttpProtocols.Http2;
+            if (IsHttps(url))
+            {
+                l.UseHttps(HttpsOptions(certificates ?? throw new InvalidOperationException("TLS was not loaded"), tls));
+            }
+
             grpc?.Invoke(l);
         });
     }
 
+    /// <summary>Kestrel's TLS for one listener: the current certificate, etcd's client certificate modes, the versions and suites configured.</summary>
+    private static HttpsConnectionAdapterOptions HttpsOptions(Security.ReloadingCertificates certificates, Security.TlsSettings tls)
+    {
+        var https = new HttpsConnectionAdapterOptions
+        {
+            ServerCertificateSelector = (_, _) => certificates.Certificate,
+            SslProtocols = tls.Protocols,
+            // etcd: with --client-cert-auth every client must present a trusted certificate; with only --trusted-ca-file
+            // a certificate is checked when one is offered.
+            ClientCertificateMode = tls.ClientCertAuth ? ClientCertificateMode.RequireCertificate
+                : !string.IsNullOrEmpty(tls.TrustedCaFile) ? ClientCertificateMode.AllowCertificate
+                : ClientCertificateMode.NoCertificate,
+            ClientCertificateValidation = (certificate, _, _) => certificates.IsTrustedClient(certificate),
+            CheckCertificateRevocation = false,
+            HandshakeTimeout = TimeSpan.FromSeconds(10),
+        };
+        if (tls.CipherSuites is { } suites)
+        {
+            if (OperatingSystem.IsWindows())
+            {
+                throw new ArgumentException("--cipher-suites is not supported on Windows (its TLS stack takes the system's policy)");
+            }
+
+            var policy = new System.Net.Security.CipherSuitesPolicy(suites);
+            https.OnAuthenticate = (_, ssl) => ssl.CipherSuitesPolicy = policy;
+        }
+
+        return https;
+    }
+
+    private static bool IsHttps(string url) => url.StartsWith("https://", StringComparison.OrdinalIgnoreCase);
+
     internal static IPEndPoint ToEndPoint(string url)
     {
         var uri = new Uri(url.Contains("://", StringComparison.Ordinal) ? url : "http://" + url);
-        if (uri.Scheme != "http")
+        if (uri.Scheme is not ("http" or "https"))
         {
-            throw new ArgumentException($"'{url}': only http:// URLs are supported until TLS arrives");
+            throw new ArgumentException($"'{url}': listen URLs are http:// or https://");
         }
 
         var address = uri.Host switch
@@ -341,16 +412,17 @@ public sealed class ConclaveServer : IAsyncDisposable
     private static string ResolvePort(string url)
     {
         var endpoint = ToEndPoint(url);
+        var scheme = IsHttps(url) ? "https" : "http";
         if (endpoint.Port != 0)
         {
-            return $"http://{Format(endpoint)}";
+            return $"{scheme}://{Format(endpoint)}";
         }
 
         using var probe = new TcpListener(endpoint.Address, 0);
         probe.Start();
         var port = ((IPEndPoint)probe.LocalEndpoint).Port;
         probe.Stop();
-        return $"http://{Format(new IPEndPoint(endpoint.Address, port))}";
+        return $"{scheme}://{Format(new IPEndPoint(endpoint.Address, port))}";
     }
 
     private static string Format(IPEndPoint e) => e.Address.AddressFamily == AddressFamily.InterNetworkV6 ? $"[{e.Address}]:{e.Port}" : $"{e.Address}:{e.Port}";

@@ -28,6 +28,12 @@ public sealed record ServerOptions
     /// </summary>
     public IReadOnlyList<string>? HostWhitelist { get; init; }
 
+    /// <summary>
+    /// TLS for the gRPC and HTTP listeners whose URLs are <c>https://</c> (<c>--cert-file</c>, <c>--key-file</c>,
+    /// <c>--trusted-ca-file</c>, <c>--client-cert-auth</c>, <c>--tls-min-version</c>, <c>--cipher-suites</c>).
+    /// </summary>
+    public Security.TlsSettings Tls { get; init; } = new();
+
     /// <summary>Raft peer listen URL (<c>--listen-peer-urls</c>); port 0 picks a free port.</summary>
     public string ListenPeerUrl { get; init; } = "http://127.0.0.1:2380";
 

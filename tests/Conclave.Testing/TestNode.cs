@@ -37,13 +37,16 @@ public sealed class TestNode : IAsyncDisposable
 
     /// <summary>
     /// Starts a node. <paramref name="configure"/> adjusts the options (<c>o =&gt; o with { MaxRequestBytes = 1024 }</c>);
-    /// the name, data directory and listen URLs are set here. Logs go to <paramref name="output"/>, or nowhere.
+    /// the name, data directory and listen URLs are set here (<c>https://</c> ones with <paramref name="https"/>, which
+    /// needs <see cref="ServerOptions.Tls"/> set by <paramref name="configure"/>). Logs go to <paramref name="output"/>, or nowhere.
     /// </summary>
     public static async Task<TestNode> StartInProcessAsync(
         ITestOutputHelper? output = null,
         Func<ServerOptions, ServerOptions>? configure = null,
-        CancellationToken cancellationToken = default)
+        CancellationToken cancellationToken = default,
+        bool https = false)
     {
+        var scheme = https ? "https" : "http";
         for (var attempt = 1; ; attempt++)
         {
             var directory = TempDirectory.Create("conclave-node-");
@@ -51,8 +54,8 @@ public sealed class TestNode : IAsyncDisposable
             {
                 Name = "test-node",
                 DataDirectory = directory.Combine("data"),
-                ListenClientUrls = ["http://127.0.0.1:0"],
-                ListenHttpUrls = ["http://127.0.0.1:0"],
+                ListenClientUrls = [$"{scheme}://127.0.0.1:0"],
+                ListenHttpUrls = [$"{scheme}://127.0.0.1:0"],
                 ListenPeerUrl = "http://127.0.0.1:0",
             };
             if (configure is not null)

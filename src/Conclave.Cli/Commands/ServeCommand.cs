@@ -18,6 +18,12 @@ internal static class ServeCommand
         {
             Description = "Extra host names the HTTP listener answers, comma separated ('*' for any); IP addresses, localhost, this machine's name and the member's URLs are always answered.",
         };
+        var certFile = new Option<string?>("--cert-file") { Description = "The member's TLS certificate (PEM) for https:// client and HTTP URLs; reloaded when the file changes." };
+        var keyFile = new Option<string?>("--key-file") { Description = "The private key (PEM) of --cert-file." };
+        var trustedCa = new Option<string?>("--trusted-ca-file") { Description = "CA certificates (PEM) that client certificates must chain to." };
+        var clientCertAuth = new Option<bool>("--client-cert-auth") { Description = "Require a client certificate that chains to --trusted-ca-file on https:// listeners." };
+        var tlsMinVersion = new Option<string>("--tls-min-version") { Description = "Oldest TLS version accepted: TLS1.2 or TLS1.3.", DefaultValueFactory = _ => "TLS1.2" };
+        var cipherSuites = new Option<string?>("--cipher-suites") { Description = "TLS 1.2 cipher suites offered, comma separated IANA names (default: the platform's secure defaults)." };
         var listenPeer = new Option<string>("--listen-peer-urls") { Description = "Raft peer listen URL.", DefaultValueFactory = _ => defaults.ListenPeerUrl };
         var advertisePeer = new Option<string?>("--initial-advertise-peer-urls") { Description = "Peer URL advertised to the cluster (default: the listen peer URL)." };
         var initialCluster = new Option<string?>("--initial-cluster") { Description = "Initial cluster: name=peerURL,... (default: this member alone)." };
@@ -49,12 +55,33 @@ internal static class ServeCommand
 
         var command = new Command("serve", "Run a Conclave member (a single-member cluster by default, data in ./conclave.data).")
         {
-            name, dataDir, listenClient, advertiseClient, listenHttp, hostWhitelist, listenPeer, advertisePeer, initialCluster, initialState, maxRequest, maxTxnOps, maxStreams, maxConnections, quota, snapshotCount, electionTimeout, heartbeat,
+            name, dataDir, listenClient, advertiseClient, listenHttp, hostWhitelist, certFile, keyFile, trustedCa, clientCertAuth, tlsMinVersion, cipherSuites,
+            listenPeer, advertisePeer, initialCluster, initialState, maxRequest, maxTxnOps, maxStreams, maxConnections, quota, snapshotCount, electionTimeout, heartbeat,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
+            Conclave.Server.Security.TlsSettings tls;
+            try
+            {
+                tls = new Conclave.Server.Security.TlsSettings
+                {
+                    CertFile = parse.GetValue(certFile),
+                    KeyFile = parse.GetValue(keyFile),
+                    TrustedCaFile = parse.GetValue(trustedCa),
+                    ClientCertAuth = parse.GetValue(clientCertAuth),
+                    MinVersion = Conclave.Server.Security.TlsSettings.ParseMinVersion(parse.GetValue(tlsMinVersion)),
+                    CipherSuites = Conclave.Server.Security.TlsSettings.ParseCipherSuites(parse.GetValue(cipherSuites)),
+                };
+            }
+            catch (ArgumentException e)
+            {
+                await Console.Error.WriteLineAsync($"conclave serve: {e.Message}");
+                return 2;
+            }
+
             var options = new ServerOptions
             {
+                Tls = tls,
                 Name = parse.GetValue(name)!,
                 DataDirectory = parse.GetValue(dataDir)!,
                 ListenClientUrls = Split(parse.GetValue(listenClient)),

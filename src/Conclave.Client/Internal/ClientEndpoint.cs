@@ -53,6 +53,10 @@ internal sealed class ClientEndpoint : IDisposable
             AutomaticDecompression = DecompressionMethods.None,
             UseProxy = false,
         };
+        if (address.StartsWith("https://", StringComparison.OrdinalIgnoreCase))
+        {
+            handler.SslOptions = ClientTls.For(options);
+        }
 
         // On .NET 5+ an http:// address makes GrpcChannel speak HTTP/2 with prior knowledge (h2c); no AppContext switch needed.
         var channel = GrpcChannel.ForAddress(address, new GrpcChannelOptions

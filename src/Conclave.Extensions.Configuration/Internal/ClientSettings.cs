@@ -25,6 +25,9 @@ internal static class ClientSettings
             KeepAliveInterval = Time(section, "KeepAliveInterval") ?? options.KeepAliveInterval,
             KeepAliveTimeout = Time(section, "KeepAliveTimeout") ?? options.KeepAliveTimeout,
             WatchBufferCapacity = Number(section, "WatchBufferCapacity") ?? options.WatchBufferCapacity,
+            CaFile = section["CaFile"] ?? options.CaFile,
+            CertFile = section["CertFile"] ?? options.CertFile,
+            KeyFile = section["KeyFile"] ?? options.KeyFile,
         };
     }
 

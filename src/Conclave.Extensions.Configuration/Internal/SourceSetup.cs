@@ -25,6 +25,9 @@ internal static class SourceSetup
         MaxAttempts = Math.Max(2, 2 * options.Endpoints.Count),
         DialTimeout = options.StartupTimeout < TimeSpan.FromSeconds(5) ? options.StartupTimeout : TimeSpan.FromSeconds(5),
         TimeProvider = options.TimeProvider,
+        CaFile = options.CaFile,
+        CertFile = options.CertFile,
+        KeyFile = options.KeyFile,
     });
 
     /// <summary>The cache, or null (logged) when no key is configured: nothing is ever written in plain text.</summary>

@@ -156,9 +156,50 @@ public sealed class CertsCommandTests : IDisposable
         return chain.Build(certificate);
     }
 
+    /// <summary>
+    /// The README's TLS path: <c>conclave certs</c> makes the files, a member serves its client and HTTP URLs over TLS
+    /// with client certificates required, and <c>conclave put/get</c> (and etcdctl) talk to it with
+    /// <c>--cacert/--cert/--key</c>; without a client certificate they are turned away.
+    /// </summary>
+    [Fact]
+    public async Task A_tls_member_with_certs_from_the_cli_serves_the_cli_and_etcdctl()
+    {
+        Assert.Equal(0, (await RunAsync("certs", "init", "--dir", directory)).ExitCode);
+        Assert.Equal(0, (await RunAsync("certs", "member", "m1", "--dir", directory)).ExitCode);
+        Assert.Equal(0, (await RunAsync("certs", "client", "alice", "--dir", directory)).ExitCode);
+        string File(string name) => Path.Combine(directory, name);
+        await using var node = await TestNode.StartInProcessAsync(
+            configure: o => o with
+            {
+                Tls = new Conclave.Server.Security.TlsSettings
+                {
+                    CertFile = File("m1.crt"), KeyFile = File("m1.key"), TrustedCaFile = File("ca.crt"), ClientCertAuth = true,
+                },
+            },
+            https: true);
+
+        string[] tls = ["--endpoints", node.Endpoint, "--cacert", File("ca.crt"), "--cert", File("alice.crt"), "--key", File("alice.key")];
+        var put = await RunAsync(["kv", "put", "tls/greeting", "hello", .. tls]);
+        Assert.True(put.ExitCode == 0, put.Error);
+        var get = await RunAsync(["kv", "get", "tls/greeting", .. tls]);
+        Assert.True(get.ExitCode == 0, get.Error);
+        Assert.Equal(["tls/greeting", "hello"], get.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+
+        var noClientCertificate = await RunAsync("kv", "get", "tls/greeting", "--endpoints", node.Endpoint, "--cacert", File("ca.crt"), "--command-timeout", "3");
+        Assert.NotEqual(0, noClientCertificate.ExitCode);
+
+        var etcdctl = await Etcdctl.RunAsync(node.Endpoint, "--cacert", File("ca.crt"), "--cert", File("alice.crt"), "--key", File("alice.key"), "get", "tls/greeting", "--print-value-only");
+        Assert.Equal(["hello"], etcdctl.EnsureSuccess().Lines);
+    }
+
     private static async Task<(int ExitCode, string Output, string Error)> RunAsync(params string[] args)
     {
         var root = new RootCommand("conclave (test)") { CertsCommand.Create() };
+        foreach (var command in Conclave.Cli.Commands.Client.ClientCommands.Create())
+        {
+            root.Subcommands.Add(command);
+        }
+
         var output = new StringWriter();
         var error = new StringWriter();
         var exitCode = await root.Parse(args).InvokeAsync(new InvocationConfiguration { Output = output, Error = error });

@@ -30,7 +30,7 @@ internal static class ClusterCommands
                     .Where(static m => m.ClientUrls.Count > 0)
                     .Select(static m => m.ClientUrls[0])
                     .ToList();
-                members = new ConclaveClient(new ConclaveClientOptions { Endpoints = urls, MaxAttempts = 1 });
+                members = new ConclaveClient(client.Options with { Endpoints = urls, MaxAttempts = 1 });
                 client = members;
             }
 

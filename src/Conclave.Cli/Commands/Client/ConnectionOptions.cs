@@ -13,12 +13,30 @@ internal sealed class ConnectionOptions
 
     public Option<string> Endpoints { get; } = new("--endpoints")
     {
-        Description = "Comma-separated client URLs of the cluster members (host:port or http://host:port).",
+        Description = "Comma-separated client URLs of the cluster members (host:port, http://host:port or https://host:port).",
         DefaultValueFactory = _ => DefaultEndpoints,
         Recursive = true,
     };
 
     public Option<string> Output { get; } = CreateOutput();
+
+    public Option<string?> CaCert { get; } = new("--cacert")
+    {
+        Description = "For https:// endpoints: the CA certificates (PEM) the members' certificates must chain to.",
+        Recursive = true,
+    };
+
+    public Option<string?> Cert { get; } = new("--cert")
+    {
+        Description = "A client certificate (PEM) for members that require one (--client-cert-auth).",
+        Recursive = true,
+    };
+
+    public Option<string?> Key { get; } = new("--key")
+    {
+        Description = "The private key (PEM) of --cert.",
+        Recursive = true,
+    };
 
     public Option<double> DialTimeout { get; } = new("--dial-timeout")
     {
@@ -47,6 +65,9 @@ internal sealed class ConnectionOptions
         command.Options.Add(Output);
         command.Options.Add(DialTimeout);
         command.Options.Add(CommandTimeout);
+        command.Options.Add(CaCert);
+        command.Options.Add(Cert);
+        command.Options.Add(Key);
     }
 
     public static IReadOnlyList<string> ParseEndpoints(string? value)
@@ -87,6 +108,9 @@ internal sealed class ConnectionOptions
             DialTimeout = TimeSpan.FromSeconds(dial),
             RequestTimeout = TimeSpan.FromSeconds(command),
             MaxAttempts = 3,
+            CaFile = parse.GetValue(CaCert),
+            CertFile = parse.GetValue(Cert),
+            KeyFile = parse.GetValue(Key),
         });
     }
 }

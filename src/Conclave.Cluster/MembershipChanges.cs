@@ -121,7 +121,10 @@ internal sealed class MembershipChanges : IMembership, IDisposable
         }
 
         // Added but not joined yet (the leader keeps trying): listed as etcd lists an unstarted member, without a name.
-        result.AddRange(joining.Values.Select(static j => new MemberInfo(j.Id, "", [j.PeerUrl], [], IsLearner: false)));
+        // A member that just joined stays in 'joining' for a moment after the configuration lists it: listed once.
+        result.AddRange(joining.Values
+            .Where(j => !result.Any(m => m.Id == j.Id))
+            .Select(static j => new MemberInfo(j.Id, "", [j.PeerUrl], [], IsLearner: false)));
         return result;
     }
 

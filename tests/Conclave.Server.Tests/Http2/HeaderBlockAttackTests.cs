@@ -13,6 +13,7 @@ namespace Conclave.Server.Tests.Http2;
 public sealed class HeaderBlockAttackTests(ITestOutputHelper output)
 {
     private const long MaxGrowth = 64L * 1024 * 1024;
+    private const long UnfinishedBlocksMaxGrowth = 100L * 1024 * 1024;
     private const int FrameSize = 16384;
 
     [Theory]
@@ -119,7 +120,10 @@ public sealed class HeaderBlockAttackTests(ITestOutputHelper output)
             }));
 
             output.WriteLine($"GOAWAY codes: {string.Join(", ", goAways.GroupBy(g => g).Select(g => $"{g.Key?.ToString() ?? "(none)"} x{g.Count()}"))}; memory: {memory}");
-            Assert.True(memory.Growth < MaxGrowth, memory.ToString());
+            // Buffering the blocks would cost 200 MiB or more; without it this process (the 200 client connections
+            // included, which share it) measured +50-63 MiB of GC heap at the peak, too close to the 64 MiB of the other
+            // tests for a bound that must not fail by noise. Half of what buffering costs still catches it.
+            Assert.True(memory.Growth < UnfinishedBlocksMaxGrowth, memory.ToString());
             // Kestrel's answer to a header list past its limit. A connection the server closes while the client is
             // still sending is reset, and the reset may overtake the GOAWAY: no code is no answer, not a wrong one.
             Assert.All(goAways, g => Assert.True(g is null or Http2ErrorCode.ProtocolError, $"GOAWAY {g}"));

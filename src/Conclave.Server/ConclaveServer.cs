@@ -80,6 +80,27 @@ public sealed class ConclaveServer : IAsyncDisposable
             throw new ArgumentException($"'{peerUrl}': https:// peer URLs (TLS between members) are not supported yet; members authenticate each other in a later release");
         }
 
+        // Secure by default: nothing off loopback in plain text unless the operator says so, every start.
+        var exposed = clientUrls.Concat(httpUrls).Where(static u => !IsHttps(u) && !IPAddress.IsLoopback(ToEndPoint(u).Address))
+            .Append(peerUrl).Where(static u => !IPAddress.IsLoopback(ToEndPoint(u).Address))
+            .Distinct(StringComparer.Ordinal)
+            .ToList();
+        if (exposed.Count > 0 && !options.InsecureListen)
+        {
+            bootLogger.Dispose();
+            throw new ArgumentException(
+                $"refusing to listen in plain text off loopback ({string.Join(", ", exposed)}): use https:// client and HTTP URLs with " +
+                "--cert-file/--key-file (members cannot authenticate each other yet, so a peer URL off loopback needs a trusted network), " +
+                "or start with --insecure-listen to accept that anyone who reaches these ports can read and write everything");
+        }
+
+        if (exposed.Count > 0)
+        {
+            bootLogger.CreateLogger("Conclave.Server.Security").LogWarning(
+                "--insecure-listen: {Urls} serve plain text off loopback without authentication; anyone who reaches them can read and write everything",
+                string.Join(", ", exposed));
+        }
+
         // TLS for the https:// client and HTTP URLs: loaded once here (a member does not start with certificates it cannot
         // read), then read again when the files change.
         Security.ReloadingCertificates? certificates = null;

@@ -34,6 +34,13 @@ public sealed record ServerOptions
     /// </summary>
     public Security.TlsSettings Tls { get; init; } = new();
 
+    /// <summary>
+    /// Allows plain-text listeners on addresses other than loopback (<c>--insecure-listen</c>; logged at Warning on every
+    /// start). Without it a member refuses to start with an <c>http://</c> client or HTTP URL off loopback (use
+    /// <c>https://</c>), or a peer URL off loopback (until members authenticate each other over TLS).
+    /// </summary>
+    public bool InsecureListen { get; init; }
+
     /// <summary>Raft peer listen URL (<c>--listen-peer-urls</c>); port 0 picks a free port.</summary>
     public string ListenPeerUrl { get; init; } = "http://127.0.0.1:2380";
 

@@ -19,7 +19,9 @@ public sealed class PartitionTests(ITestOutputHelper output)
         await using var cluster = await ProcessCluster.StartAsync(
             3,
             i => new MemberPlacement(network.Host(i), [2379, 2381, 2380], network.Launcher(i)),
-            output);
+            output,
+            // A private test network of namespaces: plain text off loopback, which a member refuses unless told.
+            ["--insecure-listen"]);
         await using var workload = new WriteWorkload(cluster.Endpoints, 6);
         await using var registers = new RegisterWorkload(cluster.Endpoints, clientCount: 6, keyCount: 20);
         await workload.WaitForAcksAsync(100);

@@ -24,6 +24,10 @@ internal static class ServeCommand
         var clientCertAuth = new Option<bool>("--client-cert-auth") { Description = "Require a client certificate that chains to --trusted-ca-file on https:// listeners." };
         var tlsMinVersion = new Option<string>("--tls-min-version") { Description = "Oldest TLS version accepted: TLS1.2 or TLS1.3.", DefaultValueFactory = _ => "TLS1.2" };
         var cipherSuites = new Option<string?>("--cipher-suites") { Description = "TLS 1.2 cipher suites offered, comma separated IANA names (default: the platform's secure defaults)." };
+        var insecureListen = new Option<bool>("--insecure-listen")
+        {
+            Description = "Allow plain-text listeners off loopback (http:// client/HTTP URLs, and peer URLs until members authenticate each other); logged at Warning on every start.",
+        };
         var listenPeer = new Option<string>("--listen-peer-urls") { Description = "Raft peer listen URL.", DefaultValueFactory = _ => defaults.ListenPeerUrl };
         var advertisePeer = new Option<string?>("--initial-advertise-peer-urls") { Description = "Peer URL advertised to the cluster (default: the listen peer URL)." };
         var initialCluster = new Option<string?>("--initial-cluster") { Description = "Initial cluster: name=peerURL,... (default: this member alone)." };
@@ -55,7 +59,7 @@ internal static class ServeCommand
 
         var command = new Command("serve", "Run a Conclave member (a single-member cluster by default, data in ./conclave.data).")
         {
-            name, dataDir, listenClient, advertiseClient, listenHttp, hostWhitelist, certFile, keyFile, trustedCa, clientCertAuth, tlsMinVersion, cipherSuites,
+            name, dataDir, listenClient, advertiseClient, listenHttp, hostWhitelist, certFile, keyFile, trustedCa, clientCertAuth, tlsMinVersion, cipherSuites, insecureListen,
             listenPeer, advertisePeer, initialCluster, initialState, maxRequest, maxTxnOps, maxStreams, maxConnections, quota, snapshotCount, electionTimeout, heartbeat,
         };
         command.SetAction(async (parse, cancellationToken) =>
@@ -82,6 +86,7 @@ internal static class ServeCommand
             var options = new ServerOptions
             {
                 Tls = tls,
+                InsecureListen = parse.GetValue(insecureListen),
                 Name = parse.GetValue(name)!,
                 DataDirectory = parse.GetValue(dataDir)!,
                 ListenClientUrls = Split(parse.GetValue(listenClient)),

@@ -46,14 +46,10 @@ internal sealed class RaftLog : IReplaySink, IAsyncDisposable
     private RaftLog(SnapshottingStateMachine machine, IClusterConfigurationStorage? configuration)
     {
         this.machine = machine;
-        Configuration = configuration;
         entries = new LogEntries(machine.SnapshotIndex);
         commitIndex = machine.SnapshotIndex;
         applier = new LogApplier(machine.SnapshotIndex, NextToApply, machine, configuration, CompactBehindSnapshot, Fail, ThrowIfFailed);
     }
-
-    /// <summary>Where configuration entries are saved when applied (the Raft membership).</summary>
-    public IClusterConfigurationStorage? Configuration { get; }
 
     public long LastEntryIndex => entries.LastIndex;
 

@@ -57,15 +57,7 @@ public sealed partial class LargeSnapshotCatchUpTests(ITestOutputHelper output)
             Assert.True(cut.ExitCode == 0, $"ss -K failed ({cut.ExitCode}): {await cut.StandardError.ReadToEndAsync()} (the test needs root and the kernel's socket destroy support)");
         }
 
-        await Eventually.WaitAsync(
-            async ct =>
-            {
-                var l = await cluster.StatusAsync(leader, ct);
-                var f = await cluster.StatusAsync(lagging, ct);
-                return f.RaftAppliedIndex + 200 >= l.RaftIndex;
-            },
-            patience,
-            "the restarted follower to catch up with the leader while writes continue");
+        await WaitCaughtUpAsync(cluster, lagging, leader, patience);
         var caughtUp = restarted.Elapsed;
 
         var log = cluster[lagging].ReadLog();
@@ -126,15 +118,7 @@ public sealed partial class LargeSnapshotCatchUpTests(ITestOutputHelper output)
         cluster[leader].Kill();
         output.WriteLine($"killed the leader (m{leader}) with {fetchedBefore} bytes of its image at the follower");
 
-        await Eventually.WaitAsync(
-            async ct =>
-            {
-                var l = await cluster.StatusAsync(survivor, ct);
-                var f = await cluster.StatusAsync(lagging, ct);
-                return f.RaftAppliedIndex + 200 >= l.RaftIndex;
-            },
-            patience,
-            "the restarted follower to catch up with the new leader while writes continue");
+        await WaitCaughtUpAsync(cluster, lagging, survivor, patience);
         output.WriteLine($"caught up {restarted.Elapsed.TotalSeconds:0.0} s after the restart");
 
         var log = cluster[lagging].ReadLog();
@@ -149,6 +133,18 @@ public sealed partial class LargeSnapshotCatchUpTests(ITestOutputHelper output)
         await workload.StopAsync();
         await Convergence.AssertAsync([cluster.Endpoints[survivor], cluster.Endpoints[lagging]], workload.Acknowledged, output);
     }
+
+    /// <summary>Waits until member <paramref name="lagging"/> has applied within 200 entries of member <paramref name="leader"/>'s log (writes go on).</summary>
+    private static Task WaitCaughtUpAsync(ProcessCluster cluster, int lagging, int leader, TimeSpan patience) =>
+        Eventually.WaitAsync(
+            async ct =>
+            {
+                var l = await cluster.StatusAsync(leader, ct);
+                var f = await cluster.StatusAsync(lagging, ct);
+                return f.RaftAppliedIndex + 200 >= l.RaftIndex;
+            },
+            patience,
+            $"the restarted follower to catch up with member {leader} while writes continue");
 
     /// <summary>Writes about <paramref name="megabytes"/> MB of 16 KiB values (16 writers), random so nothing compresses.</summary>
     private static async Task LoadAsync(string endpoint, int megabytes)

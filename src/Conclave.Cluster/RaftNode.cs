@@ -91,7 +91,8 @@ public sealed class RaftNode : IConsensus
         var followers = new FollowerRequests(cluster, link, view, wal, barrier, membership.IsMemberOrJoining, options, appliedMachine, logger, token);
         var router = new PeerRequestRouter(topology, view, standing, follower, followers, membership, leaderRequests, stateMachine, () => Term);
         cluster.LeaderChanged += OnLeaderChanged;
-        snapshotServer = Task.Run(() => new SnapshotServer(peers.SnapshotConnections, stateMachine, metrics, logger, peers.HandshakeTimeout, options.Faults).RunAsync(token));
+        snapshotServer = Task.Run(() => new SnapshotServer(peers.SnapshotConnections, stateMachine, metrics, logger, peers.HandshakeTimeout,
+            () => options.Faults?.SnapshotServeBytesPerSecond is > 0 and var injected ? injected : options.SnapshotSendBytesPerSecond).RunAsync(token));
         var requests = new PeerRequestServer(peers.RequestConnections, router.ServeAsync, requestOptions, metrics, logger);
         requestServer = Task.Run(() => requests.RunAsync(token));
         // A member started to join a running cluster may have been added as a learner: find out, and follow if so.

@@ -74,6 +74,12 @@ public sealed record RaftNodeOptions
     public long SnapshotInterval { get; init; } = 10_000;
 
     /// <summary>
+    /// Most bytes per second this member sends of a snapshot image to one fetching member (0: no limit): a cap for links
+    /// and disks that a multi-gigabyte transfer would otherwise fill, at the cost of a slower catch-up.
+    /// </summary>
+    public long SnapshotSendBytesPerSecond { get; init; }
+
+    /// <summary>
     /// A snapshot is also taken once this many payload bytes were applied since the last one, or half the last
     /// snapshot's size if that is more. The WAL keeps the live log (everything after the newest snapshot) in memory,
     /// its fastest mode, so this bounds that memory (and replay time) to about half the state's size.

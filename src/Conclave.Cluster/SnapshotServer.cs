@@ -7,7 +7,8 @@ namespace Conclave.Cluster;
 /// Serves the snapshot channel's fetches (<see cref="SnapshotTransfer"/>), streaming at most <see cref="MaxConcurrent"/>
 /// images at once. A valid fetch beyond that is answered <see cref="SnapshotTransfer.Busy"/> and its connection closed;
 /// the fetching member retries with back-off from the bytes it already has, so the cap costs a lagging member time,
-/// never progress. (A connection that has not sent its request yet holds no slot; the request must come within the
+/// never progress. Each image is sent at most as fast as <c>bytesPerSecond</c> says (0: no limit), read for every chunk.
+/// (A connection that has not sent its request yet holds no slot; the request must come within the
 /// peer listener's handshake timeout.)
 /// </summary>
 /// <remarks>
@@ -17,7 +18,7 @@ namespace Conclave.Cluster;
 /// </remarks>
 internal sealed class SnapshotServer(
     IConnectionListener connections, SnapshottingStateMachine snapshots, ClusterMetrics metrics, ILogger logger, TimeSpan handshakeTimeout,
-    ClusterFaults? faults = null, int maxConcurrent = SnapshotServer.DefaultMaxConcurrent)
+    Func<long>? bytesPerSecond = null, int maxConcurrent = SnapshotServer.DefaultMaxConcurrent)
 {
     /// <summary>The default of <see cref="MaxConcurrent"/>.</summary>
     public const int DefaultMaxConcurrent = 8;
@@ -30,7 +31,7 @@ internal sealed class SnapshotServer(
     /// <summary>Accepts and serves fetches until <paramref name="cancellationToken"/> ends or the channel closes; then waits for the fetches being served.</summary>
     public Task RunAsync(CancellationToken cancellationToken) =>
         Peers.PeerConnections.ServeEachAsync(
-            connections, connection => SnapshotTransfer.ServeAsync(connection, snapshots, metrics, logger, handshakeTimeout, cancellationToken, streams, faults), cancellationToken);
+            connections, connection => SnapshotTransfer.ServeAsync(connection, snapshots, metrics, logger, handshakeTimeout, cancellationToken, streams, bytesPerSecond), cancellationToken);
 }
 
 /// <summary>How many snapshot images a member streams at once: a slot is taken without waiting, or not at all.</summary>

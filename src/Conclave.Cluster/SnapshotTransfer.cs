@@ -147,7 +147,7 @@ internal static class SnapshotTransfer
     /// </summary>
     public static async Task ServeAsync(
         ConnectionContext connection, SnapshottingStateMachine snapshots, ClusterMetrics metrics, ILogger logger, TimeSpan handshakeTimeout,
-        CancellationToken cancellationToken, SnapshotStreamSlots? streams = null, ClusterFaults? faults = null)
+        CancellationToken cancellationToken, SnapshotStreamSlots? streams = null, Func<long>? bytesPerSecond = null)
     {
         await using (connection.ConfigureAwait(false))
         {
@@ -206,7 +206,7 @@ internal static class SnapshotTransfer
                         metrics.SnapshotBytesSent.Add(read);
                         await FlushAsync(output, snapshots.Time, cancellationToken).ConfigureAwait(false);
                         sent += read;
-                        if (faults?.SnapshotServeBytesPerSecond is > 0 and var rate)
+                        if (bytesPerSecond?.Invoke() is > 0 and var rate)
                         {
                             var due = TimeSpan.FromSeconds((double)sent / rate) - snapshots.Time.GetElapsedTime(started);
                             if (due > TimeSpan.Zero)

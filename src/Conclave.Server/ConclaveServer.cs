@@ -80,6 +80,12 @@ public sealed class ConclaveServer : IAsyncDisposable
             throw new ArgumentException($"'{peerUrl}': https:// peer URLs (TLS between members) are not supported yet; members authenticate each other in a later release");
         }
 
+        if (options.Auth.BcryptCost is < 4 or > 31)
+        {
+            bootLogger.Dispose();
+            throw new ArgumentException($"--bcrypt-cost {options.Auth.BcryptCost}: must be 4 to 31");
+        }
+
         // Secure by default: nothing off loopback in plain text unless the operator says so, every start.
         var exposed = clientUrls.Concat(httpUrls).Where(static u => !IsHttps(u) && !IPAddress.IsLoopback(ToEndPoint(u).Address))
             .Append(peerUrl).Where(static u => !IPAddress.IsLoopback(ToEndPoint(u).Address))
@@ -215,8 +221,17 @@ public sealed class ConclaveServer : IAsyncDisposable
                 o.EnableDetailedErrors = false;
             })
             .AddServiceOptions<WatchService>(static o => o.Interceptors.Add<ErrorMappingInterceptor>())
-            .AddServiceOptions<MaintenanceService>(static o => o.Interceptors.Add<ErrorMappingInterceptor>())
-            .AddServiceOptions<ClusterService>(static o => o.Interceptors.Add<ErrorMappingInterceptor>())
+            .AddServiceOptions<MaintenanceService>(static o =>
+            {
+                o.Interceptors.Add<ErrorMappingInterceptor>();
+                o.Interceptors.Add<Security.Auth.AdminCalls>();
+            })
+            .AddServiceOptions<ClusterService>(static o =>
+            {
+                o.Interceptors.Add<ErrorMappingInterceptor>();
+                o.Interceptors.Add<Security.Auth.AdminCalls>();
+            })
+            .AddServiceOptions<AuthService>(static o => o.Interceptors.Add<ErrorMappingInterceptor>())
             .AddServiceOptions<LeaseService>(static o => o.Interceptors.Add<ErrorMappingInterceptor>())
             .AddServiceOptions<Concurrency.LockService>(static o => o.Interceptors.Add<ErrorMappingInterceptor>())
             .AddServiceOptions<Concurrency.ElectionService>(static o => o.Interceptors.Add<ErrorMappingInterceptor>())
@@ -232,6 +247,11 @@ public sealed class ConclaveServer : IAsyncDisposable
         var startedNode = new StartedNode();
         builder.Services.AddSingleton(_ => startedNode.Value);
         builder.Services.AddSingleton<KvFrontend>();
+        builder.Services.AddSingleton(options.Auth);
+        builder.Services.AddSingleton<Security.Auth.Passwords>();
+        builder.Services.AddSingleton<Security.Auth.SimpleTokens>();
+        builder.Services.AddSingleton<Security.Auth.Authenticator>();
+        builder.Services.AddSingleton<Security.Auth.AdminCalls>();
         builder.Services.AddSingleton<Leases.LeaseKeeper>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<Leases.LeaseKeeper>());
         builder.Services.AddConfigCenter();
@@ -250,6 +270,7 @@ public sealed class ConclaveServer : IAsyncDisposable
             app.MapGrpcService<LeaseService>();
             app.MapGrpcService<Concurrency.LockService>();
             app.MapGrpcService<Concurrency.ElectionService>();
+            app.MapGrpcService<AuthService>();
             HttpEndpoints.Map(app);
             OperatorHttpApi.Map(app);
             app.MapConfigCenter();
@@ -298,6 +319,16 @@ public sealed class ConclaveServer : IAsyncDisposable
         {
             app.Lifetime.ApplicationStopped.Register(certificates.Dispose);
         }
+        var reachable = clientUrls.Concat(httpUrls).Where(static u => !IPAddress.IsLoopback(ToEndPoint(u).Address)).ToList();
+        if (reachable.Count > 0 && !node.Store.Auth.Enabled)
+        {
+            // Beyond etcd: an open member off loopback is said out loud at every start (auth is replicated state, so the
+            // member knows only now, after its log replay).
+            app.Logger.LogWarning(
+                "Auth is disabled and {Urls} can be reached from other machines: any client there can read and change every key. " +
+                "Add a root user and run 'etcdctl auth enable' (docs/security.md)", string.Join(", ", reachable));
+        }
+
         app.Logger.LogInformation(
             "conclave member {Name} ready: grpc {ClientUrls}, http {HttpUrls}, peer {PeerUrl}, data {DataDir}",
             options.Name,

@@ -97,6 +97,9 @@ public sealed record ServerOptions
     /// <summary>Snapshots are taken at every multiple of this log index (<c>--snapshot-count</c>); the same on every member, so their images match.</summary>
     public int SnapshotCount { get; init; } = 10_000;
 
+    /// <summary>Most bytes per second of a snapshot image sent to one catching-up member (<c>--snapshot-send-rate</c>, MB/s; 0: no limit).</summary>
+    public long SnapshotSendBytesPerSecond { get; init; }
+
     /// <summary>Smallest lease TTL granted, in seconds; shorter requests are raised to it (as etcd does).</summary>
     public long MinLeaseTtlSeconds { get; init; } = 2;
 
@@ -125,5 +128,8 @@ public sealed record ServerOptions
     public ConfigCenter.ConfigLimits ConfigLimits { get; init; } = new();
 
     /// <summary>Interval of watch progress notifications for watches that asked for them.</summary>
+    /// <summary>Auth settings: token kind and lifetime, bcrypt cost (<c>--auth-token</c>, <c>--auth-token-ttl</c>, <c>--bcrypt-cost</c>).</summary>
+    public Security.Auth.AuthSettings Auth { get; init; } = new();
+
     public TimeSpan WatchProgressNotifyInterval { get; init; } = TimeSpan.FromMinutes(10);
 }

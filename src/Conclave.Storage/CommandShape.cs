@@ -54,6 +54,9 @@ public static class CommandShape
                 break;
             case Command.KindOneofCase.LeaseRevoke:
                 break;
+            case Command.KindOneofCase.Auth:
+                Auth.AuthStore.ValidateShape(command.Auth);
+                break;
             default:
                 throw Invalid("the command has no kind this build knows (a newer member's command, or not a command)");
         }

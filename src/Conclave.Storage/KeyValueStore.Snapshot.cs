@@ -2,6 +2,7 @@ using System.Text;
 using Conclave.Api.Etcd;
 using Conclave.Api.Mvcc;
 using Conclave.Api.Raft;
+using Conclave.Storage.Auth;
 using Conclave.Storage.Mvcc;
 using Google.Protobuf;
 
@@ -10,9 +11,10 @@ namespace Conclave.Storage;
 public sealed partial class KeyValueStore
 {
     private static readonly byte[] SnapshotMagic = "CNCLSNAP"u8.ToArray();
-    // 2 adds the system keyspace (ADR 0012) after the user's keys; 3 adds each lease's keyspace. 1 and 2 are still read
-    // (a lease of theirs that holds system keys only is the system keyspace's).
-    private const int SnapshotFormatVersion = 3;
+    // 2 adds the system keyspace (ADR 0012) after the user's keys; 3 adds each lease's keyspace; 4 adds the auth store
+    // (ADR 0014) after the system keyspace. 1 to 3 are still read (a lease of theirs that holds system keys only is the
+    // system keyspace's; their auth store is empty, as auth did not exist).
+    private const int SnapshotFormatVersion = 4;
     private const int OldestSnapshotFormatVersion = 1;
     private const uint SnapshotTrailer = 0x454E4421; // "END!"
 
@@ -58,6 +60,7 @@ public sealed partial class KeyValueStore
             w.Write(system.Revision);
             w.Write(system.CompactRevision);
             WriteKeys(w, system);
+            WriteBytes(w, auth.ToSnapshot().ToByteArray());
             w.Write(SnapshotTrailer);
         }
         finally
@@ -151,6 +154,20 @@ public sealed partial class KeyValueStore
             systemHistories = ReadKeys(r, systemRevision, "system ");
         }
 
+        var restoredAuth = AuthState.Initial;
+        if (format >= 4)
+        {
+            var offset = r.Position;
+            try
+            {
+                restoredAuth = AuthStore.Parse(AuthSnapshot.Parser.ParseFrom(r.ReadBytes("auth section")));
+            }
+            catch (InvalidProtocolBufferException e)
+            {
+                throw new InvalidDataException($"snapshot auth section at offset {offset} does not parse: {e.Message}", e);
+            }
+        }
+
         if (r.ReadUInt32() != SnapshotTrailer)
         {
             throw new InvalidDataException($"snapshot is corrupt: no trailer at offset {r.Position - 4}");
@@ -161,6 +178,7 @@ public sealed partial class KeyValueStore
         {
             keyspace.Restore(revision, compactRevision, histories);
             system.Restore(systemRevision, systemCompactRevision, systemHistories);
+            auth.Restore(restoredAuth);
             alarms.Clear();
             foreach (var a in restoredAlarms)
             {

@@ -2,6 +2,7 @@ using Conclave.Api.Errors;
 using Conclave.Api.Etcd;
 using Conclave.Api.Mvcc;
 using Conclave.Api.Raft;
+using Conclave.Storage.Auth;
 using Conclave.Storage.Leases;
 using Conclave.Storage.Mvcc;
 using Conclave.Storage.Watch;
@@ -27,6 +28,7 @@ public sealed partial class KeyValueStore : IDisposable
     private readonly Keyspace keyspace = new();
     private readonly Keyspace system = new(KeyspaceKind.System);
     private readonly LeaseTable leases = new();
+    private readonly AuthStore auth = new();
     private readonly SortedSet<(ulong Member, AlarmType Alarm)> alarms = [];
     private long appliedIndex;
     private long appliedSizeBytes;
@@ -58,6 +60,9 @@ public sealed partial class KeyValueStore : IDisposable
     public SystemKeyspace SystemKeyspace { get; }
 
     public EventLog Events => keyspace.Events;
+
+    /// <summary>The auth store as applied (immutable; read without locks). ADR 0014.</summary>
+    public AuthState Auth => auth.Current;
 
     public long Revision => Read(k => k.Revision);
 
@@ -266,7 +271,13 @@ public sealed partial class KeyValueStore : IDisposable
         return results;
     }
 
-    private object ApplyOne(Command command) => command.KindCase switch
+    private object ApplyOne(Command command)
+    {
+        CheckPermission(command);
+        return ApplyChecked(command);
+    }
+
+    private object ApplyChecked(Command command) => command.KindCase switch
     {
         Command.KindOneofCase.Put => ApplyWrite(Target(command), b => PutIn(b, command.Put), needsSpace: true),
         Command.KindOneofCase.DeleteRange => ApplyWrite(Target(command), b => DeleteIn(b, command.DeleteRange), needsSpace: false),
@@ -275,8 +286,61 @@ public sealed partial class KeyValueStore : IDisposable
         Command.KindOneofCase.Alarm => ApplyAlarm(command.Alarm),
         Command.KindOneofCase.LeaseGrant => ApplyLeaseGrant(command.LeaseGrant, command.Keyspace),
         Command.KindOneofCase.LeaseRevoke => ApplyLeaseRevoke(command.LeaseRevoke, command.Keyspace),
+        Command.KindOneofCase.Auth => ApplyAuth(command),
         _ => throw new ConclaveErrorException(ErrorCode.Unimplemented, $"unknown command {command.KindCase}"),
     };
+
+    /// <summary>
+    /// A client's command runs as its user, checked against the auth store as it stands at this point of the log: the
+    /// same on every member, and a permission revoked before the entry is applied refuses it (ADR 0014). The member's
+    /// own commands and the system keyspace's (the configuration center's, with its own access model) are not checked
+    /// here; auth changes check the root role themselves.
+    /// </summary>
+    private void CheckPermission(Command command)
+    {
+        var state = auth.Current;
+        if (!state.Enabled || command.ByMember || command.Keyspace != KeyspaceKind.User)
+        {
+            return;
+        }
+
+        var user = command.User;
+        switch (command.KindCase)
+        {
+            case Command.KindOneofCase.Put:
+                state.CheckPutRequest(user, command.Put, LeaseKeys);
+                break;
+            case Command.KindOneofCase.DeleteRange:
+                state.CheckDeleteRequest(user, command.DeleteRange);
+                break;
+            case Command.KindOneofCase.Txn:
+                state.CheckTxn(user, command.Txn, LeaseKeys);
+                break;
+            case Command.KindOneofCase.Compaction:
+                state.CheckAdmin(user);
+                break;
+            case Command.KindOneofCase.Alarm when command.Alarm.Action != AlarmRequest.Types.AlarmAction.Get:
+                state.CheckAdmin(user);
+                break;
+            case Command.KindOneofCase.LeaseGrant:
+                state.CheckAuthenticated(user);
+                break;
+            case Command.KindOneofCase.LeaseRevoke:
+                state.CheckAuthenticated(user);
+                foreach (var key in LeaseKeys(command.LeaseRevoke.ID))
+                {
+                    state.CheckPut(user, key);
+                }
+
+                break;
+        }
+    }
+
+    /// <summary>The user keys a lease holds now (none for an unknown lease).</summary>
+    private IEnumerable<ByteString> LeaseKeys(long lease) => leases.Find(lease)?.Keys ?? Enumerable.Empty<ByteString>();
+
+    /// <summary>An auth change; its response's header is the edge's to fill.</summary>
+    private IMessage ApplyAuth(Command command) => auth.Apply(command.Auth, command.User, command.ByMember);
 
     /// <summary>The keyspace a put, delete or txn writes; any other command must leave the tag at the user keyspace.</summary>
     private Keyspace Target(Command command) => command.Keyspace switch

@@ -216,6 +216,7 @@ public sealed class SnapshotFuzzTests
         VersionCount,
         ValueLength,
         SystemKeyCount,
+        AuthLength,
     }
 
     private readonly record struct Field(FieldKind Kind, int Offset, int Width)
@@ -226,7 +227,7 @@ public sealed class SnapshotFuzzTests
     /// <summary>Writes <paramref name="value"/> into a field: int32 fields as they are, 7-bit lengths re-encoded (the image is re-spliced).</summary>
     private static byte[] WriteField(byte[] image, Field field, int value)
     {
-        if (field.Kind is FieldKind.KeyLength or FieldKind.ValueLength)
+        if (field.Kind is FieldKind.KeyLength or FieldKind.ValueLength or FieldKind.AuthLength)
         {
             var encoded = new List<byte>();
             var v = (uint)value;
@@ -246,7 +247,7 @@ public sealed class SnapshotFuzzTests
     }
 
     /// <summary>
-    /// Walks a valid image (snapshot format 2, as docs/storage.md describes it) and records where every count and
+    /// Walks a valid image (snapshot format 4, as docs/storage.md describes it) and records where every count and
     /// length field is, so mutations can aim at them.
     /// </summary>
     private static List<Field> LengthAndCountFields(byte[] image)
@@ -308,6 +309,7 @@ public sealed class SnapshotFuzzTests
         Keys(FieldKind.KeyCount);
         at += 8 + 8; // the system keyspace's revision and compact revision
         Keys(FieldKind.SystemKeyCount);
+        Bytes(FieldKind.AuthLength); // format 4: the auth store, a protobuf message
 
         Assert.Equal(image.Length, at + 4); // only the trailer is left
         return fields;

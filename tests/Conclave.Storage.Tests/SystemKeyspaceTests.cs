@@ -136,9 +136,12 @@ public sealed class SystemKeyspaceTests
         d.Store.WriteSnapshot(image);
 
         // Format 2 is format 3 without each lease's keyspace byte: magic, version, applied index, revision, compact
-        // revision, no alarms (count 0), the lease count at byte 40, then the records (id, TTL, keyspace).
-        var v3 = image.ToArray();
-        Assert.Equal(3, BinaryPrimitives.ReadInt32LittleEndian(v3.AsSpan(8)));
+        // revision, no alarms (count 0), the lease count at byte 40, then the records (id, TTL, keyspace). Format 3 is
+        // format 4 without the auth section before the trailer (an empty store's: one length byte, 0).
+        var v4 = image.ToArray();
+        Assert.Equal(4, BinaryPrimitives.ReadInt32LittleEndian(v4.AsSpan(8)));
+        Assert.Equal(0, v4[^5]);
+        byte[] v3 = [.. v4.AsSpan(0, v4.Length - 5), .. v4.AsSpan(v4.Length - 4)];
         Assert.Equal(2, BinaryPrimitives.ReadInt32LittleEndian(v3.AsSpan(40)));
         byte[] v2 = [.. v3.AsSpan(0, 44), .. v3.AsSpan(44, 16), .. v3.AsSpan(44 + 17, 16), .. v3.AsSpan(44 + 34)];
         BinaryPrimitives.WriteInt32LittleEndian(v2.AsSpan(8), 2);
@@ -150,7 +153,7 @@ public sealed class SystemKeyspaceTests
         Assert.Equal(KeyspaceKind.System, restored.FindLease(8)!.Keyspace);
         Assert.Equal(30, restored.FindLease(8)!.Ttl);
 
-        // And format 3 keeps it as written.
+        // And format 4 keeps it as written.
         image.Position = 0;
         using var again = new KeyValueStore();
         again.RestoreSnapshot(image);
@@ -278,9 +281,10 @@ public sealed class SystemKeyspaceTests
         using var image = new MemoryStream();
         d.Store.WriteSnapshot(image);
 
-        // Format 1 is format 2 without the system keyspace's section (revision, compact revision, key count) before the trailer.
-        var v2 = image.ToArray();
-        byte[] v1 = [.. v2.AsSpan(0, v2.Length - 4 - 20), .. v2.AsSpan(v2.Length - 4)];
+        // Format 1 is format 2 without the system keyspace's section (revision, compact revision, key count) before the
+        // trailer; formats 2 and 3 differ only in lease records (none here); 4 adds the auth section (one byte when empty).
+        var v4 = image.ToArray();
+        byte[] v1 = [.. v4.AsSpan(0, v4.Length - 4 - 1 - 20), .. v4.AsSpan(v4.Length - 4)];
         BinaryPrimitives.WriteInt32LittleEndian(v1.AsSpan(8), 1);
         using var restored = new KeyValueStore();
         restored.Apply(1, KeyValueStore.Encode([SystemPut("stale", "x")]));

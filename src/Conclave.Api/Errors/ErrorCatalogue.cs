@@ -78,6 +78,20 @@ public static class ErrorCatalogue
         [ErrorCode.LogNoSpace] = (StatusCode.ResourceExhausted, "etcdserver: no space left on device: the member cannot write its log"),
         [ErrorCode.LogWriteFailed] = (StatusCode.Unavailable, "etcdserver: storage failure: the member cannot write its log"),
         [ErrorCode.Internal] = (StatusCode.Internal, "etcdserver: internal error"),
+        [ErrorCode.RootUserNotExist] = (StatusCode.FailedPrecondition, "etcdserver: root user does not exist"),
+        [ErrorCode.RootRoleNotExist] = (StatusCode.FailedPrecondition, "etcdserver: root user does not have root role"),
+        [ErrorCode.UserAlreadyExists] = (StatusCode.FailedPrecondition, "etcdserver: user name already exists"),
+        [ErrorCode.UserEmpty] = (StatusCode.InvalidArgument, "etcdserver: user name is empty"),
+        [ErrorCode.UserNotFound] = (StatusCode.FailedPrecondition, "etcdserver: user name not found"),
+        [ErrorCode.RoleAlreadyExists] = (StatusCode.FailedPrecondition, "etcdserver: role name already exists"),
+        [ErrorCode.RoleNotFound] = (StatusCode.FailedPrecondition, "etcdserver: role name not found"),
+        [ErrorCode.RoleEmpty] = (StatusCode.InvalidArgument, "etcdserver: role name is empty"),
+        [ErrorCode.AuthFailed] = (StatusCode.InvalidArgument, "etcdserver: authentication failed, invalid user ID or password"),
+        [ErrorCode.RoleNotGranted] = (StatusCode.FailedPrecondition, "etcdserver: role is not granted to the user"),
+        [ErrorCode.PermissionNotGranted] = (StatusCode.FailedPrecondition, "etcdserver: permission is not granted to the role"),
+        [ErrorCode.AuthNotEnabled] = (StatusCode.FailedPrecondition, "etcdserver: authentication is not enabled"),
+        [ErrorCode.InvalidAuthManagement] = (StatusCode.InvalidArgument, "etcdserver: invalid auth management"),
+        [ErrorCode.AuthOldRevision] = (StatusCode.InvalidArgument, "etcdserver: revision of auth store is old"),
     };
 
     /// <summary>The gRPC status code for <paramref name="code"/>.</summary>

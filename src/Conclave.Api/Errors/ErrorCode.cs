@@ -50,4 +50,20 @@ public enum ErrorCode
     LogNoSpace,
     LogWriteFailed,
     Internal,
+
+    // etcd's auth errors (ADR 0014).
+    RootUserNotExist,
+    RootRoleNotExist,
+    UserAlreadyExists,
+    UserEmpty,
+    UserNotFound,
+    RoleAlreadyExists,
+    RoleNotFound,
+    RoleEmpty,
+    AuthFailed,
+    RoleNotGranted,
+    PermissionNotGranted,
+    AuthNotEnabled,
+    InvalidAuthManagement,
+    AuthOldRevision,
 }

@@ -57,10 +57,21 @@ internal static class ServeCommand
             DefaultValueFactory = _ => (int)defaults.HeartbeatInterval.TotalMilliseconds,
         };
 
+        var snapshotSendRate = new Option<int>("--snapshot-send-rate")
+        {
+            Description = "Most megabytes per second of a snapshot sent to one member that catches up (0: no limit).",
+        };
+
+        // Auth (etcd's flags; ADR 0014).
+        var authToken = new Option<string>("--auth-token") { Description = "Token kind: 'simple' (signed by the cluster, checked by every member).", DefaultValueFactory = _ => "simple" };
+        var authTokenTtl = new Option<int>("--auth-token-ttl") { Description = "Seconds a token from Authenticate stays valid.", DefaultValueFactory = _ => (int)defaults.Auth.TokenTtl.TotalSeconds };
+        var bcryptCost = new Option<int>("--bcrypt-cost") { Description = "bcrypt cost for passwords set through this member (4-31).", DefaultValueFactory = _ => defaults.Auth.BcryptCost };
+
         var command = new Command("serve", "Run a Conclave member (a single-member cluster by default, data in ./conclave.data).")
         {
             name, dataDir, listenClient, advertiseClient, listenHttp, hostWhitelist, certFile, keyFile, trustedCa, clientCertAuth, tlsMinVersion, cipherSuites, insecureListen,
             listenPeer, advertisePeer, initialCluster, initialState, maxRequest, maxTxnOps, maxStreams, maxConnections, quota, snapshotCount, electionTimeout, heartbeat,
+            authToken, authTokenTtl, bcryptCost, snapshotSendRate,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -83,9 +94,27 @@ internal static class ServeCommand
                 return 2;
             }
 
+            Conclave.Server.Security.Auth.AuthSettings auth;
+            try
+            {
+                Conclave.Server.Security.Auth.AuthSettings.ValidateTokenKind(parse.GetValue(authToken));
+                if (parse.GetValue(authTokenTtl) <= 0)
+                {
+                    throw new ArgumentException($"--auth-token-ttl {parse.GetValue(authTokenTtl)}: must be at least 1 second");
+                }
+
+                auth = new Conclave.Server.Security.Auth.AuthSettings { TokenTtl = TimeSpan.FromSeconds(parse.GetValue(authTokenTtl)), BcryptCost = parse.GetValue(bcryptCost) };
+            }
+            catch (ArgumentException e)
+            {
+                await Console.Error.WriteLineAsync($"conclave serve: {e.Message}");
+                return 2;
+            }
+
             var options = new ServerOptions
             {
                 Tls = tls,
+                Auth = auth,
                 InsecureListen = parse.GetValue(insecureListen),
                 Name = parse.GetValue(name)!,
                 DataDirectory = parse.GetValue(dataDir)!,
@@ -103,6 +132,7 @@ internal static class ServeCommand
                 MaxConcurrentConnections = parse.GetValue(maxConnections),
                 QuotaBackendBytes = parse.GetValue(quota),
                 SnapshotCount = parse.GetValue(snapshotCount),
+                SnapshotSendBytesPerSecond = Math.Max(0, parse.GetValue(snapshotSendRate)) * 1_000_000L,
                 ElectionTimeout = TimeSpan.FromMilliseconds(parse.GetValue(electionTimeout)),
                 HeartbeatInterval = TimeSpan.FromMilliseconds(parse.GetValue(heartbeat)),
             };

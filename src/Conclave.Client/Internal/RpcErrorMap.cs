@@ -56,7 +56,14 @@ internal static class RpcErrorMap
             ErrorCode.KeyNotFound or ErrorCode.ValueProvided or ErrorCode.LeaseProvided or ErrorCode.MemberBadUrls or ErrorCode.InvalidArgument
                 => Invalid(InvalidRequestReason.Other),
 
-            ErrorCode.PermissionDenied or ErrorCode.InvalidAuthToken => new PermissionDeniedException(status, message, endpoint, ex),
+            ErrorCode.PermissionDenied or ErrorCode.InvalidAuthToken or ErrorCode.UserEmpty or ErrorCode.AuthFailed or ErrorCode.AuthOldRevision
+                => new PermissionDeniedException(status, message, endpoint, ex),
+
+            // Answers of the auth API (user and role management).
+            ErrorCode.RootUserNotExist or ErrorCode.RootRoleNotExist or ErrorCode.UserAlreadyExists or ErrorCode.UserNotFound
+                or ErrorCode.RoleAlreadyExists or ErrorCode.RoleNotFound or ErrorCode.RoleEmpty or ErrorCode.RoleNotGranted
+                or ErrorCode.PermissionNotGranted or ErrorCode.AuthNotEnabled or ErrorCode.InvalidAuthManagement
+                => new ConclaveException($"Request to {endpoint ?? "the cluster"} failed: {message}", status, message, endpoint, ex),
 
             // Answers about a lease, a member or an election that the caller acts on by its code.
             ErrorCode.LeaseExists or ErrorCode.MemberNotFound or ErrorCode.PeerUrlExists or ErrorCode.MemberNotEnoughStarted

@@ -16,7 +16,7 @@ namespace Conclave.Server.Concurrency;
 /// Proclaim and Resign touch only a candidate key held by the leader key's lease (etcd checks just the create
 /// revision, so there they reach any key whose revision is known).
 /// </summary>
-internal sealed class ElectionService(ConclaveNode node, KvFrontend kv, IHostApplicationLifetime lifetime) : Election.ElectionBase
+internal sealed class ElectionService(ConclaveNode node, KvFrontend kv, Security.Auth.Authenticator auth, IHostApplicationLifetime lifetime) : Election.ElectionBase
 {
     private readonly KeyWaiter waiter = new(node);
 
@@ -34,11 +34,13 @@ internal sealed class ElectionService(ConclaveNode node, KvFrontend kv, IHostApp
 
         var prefix = RecipeKeys.Prefix(request.Name);
         var key = RecipeKeys.Key(request.Name, request.Lease);
+        var user = auth.Resolve(context);
+        node.Store.Auth.CheckRange(user, prefix, Storage.Mvcc.KeyOrder.PrefixEnd(prefix));
         var txn = new TxnRequest();
         txn.Compare.Add(new Compare { Key = key, Target = Compare.Types.CompareTarget.Create, Result = Compare.Types.CompareResult.Equal, CreateRevision = 0 });
         txn.Success.Add(new RequestOp { RequestPut = new PutRequest { Key = key, Value = request.Value, Lease = request.Lease } });
         txn.Failure.Add(new RequestOp { RequestRange = new RangeRequest { Key = key } });
-        var enqueued = await kv.TxnAsync(txn, context.CancellationToken);
+        var enqueued = await kv.TxnAsync(txn, user, context.CancellationToken);
         long createRevision;
         if (enqueued.Succeeded)
         {
@@ -50,7 +52,7 @@ internal sealed class ElectionService(ConclaveNode node, KvFrontend kv, IHostApp
             createRevision = existing.CreateRevision;
             if (existing.Value != request.Value)
             {
-                await ProclaimCoreAsync(key, createRevision, request.Lease, request.Value, context.CancellationToken);
+                await ProclaimCoreAsync(key, createRevision, request.Lease, request.Value, user, context.CancellationToken);
             }
         }
 
@@ -60,7 +62,7 @@ internal sealed class ElectionService(ConclaveNode node, KvFrontend kv, IHostApp
         }
         catch
         {
-            await ResignCoreAsync(key, createRevision, request.Lease, CancellationToken.None);
+            await ResignCoreAsync(key, createRevision, request.Lease, user, CancellationToken.None);
             throw;
         }
 
@@ -81,13 +83,14 @@ internal sealed class ElectionService(ConclaveNode node, KvFrontend kv, IHostApp
     {
         var leader = request.Leader ?? throw new ConclaveErrorException(ErrorCode.InvalidArgument, "proclaim: the 'leader' field must be provided");
         RecipeKeys.CheckHeldShape("proclaim", leader.Name, leader.Key, leader.Lease);
-        var revision = await ProclaimCoreAsync(leader.Key, leader.Rev, leader.Lease, request.Value, context.CancellationToken);
+        var revision = await ProclaimCoreAsync(leader.Key, leader.Rev, leader.Lease, request.Value, auth.Resolve(context), context.CancellationToken);
         return new ProclaimResponse { Header = node.Header(revision) };
     }
 
     public override async Task<LeaderResponse> Leader(LeaderRequest request, ServerCallContext context)
     {
         await node.Consensus.ReadBarrierAsync(context.CancellationToken);
+        CheckMayRead(request.Name, context);
         var (owner, revision) = waiter.Owner(RecipeKeys.Prefix(request.Name));
         if (owner is null)
         {
@@ -101,6 +104,7 @@ internal sealed class ElectionService(ConclaveNode node, KvFrontend kv, IHostApp
     {
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, lifetime.ApplicationStopping, node.Consensus.Stopping);
         var prefix = RecipeKeys.Prefix(request.Name);
+        CheckMayRead(request.Name, context);
         Api.Mvcc.KeyValue? last = null;
         try
         {
@@ -126,16 +130,16 @@ internal sealed class ElectionService(ConclaveNode node, KvFrontend kv, IHostApp
     {
         var leader = request.Leader ?? throw new ConclaveErrorException(ErrorCode.InvalidArgument, "resign: the 'leader' field must be provided");
         RecipeKeys.CheckHeldShape("resign", leader.Name, leader.Key, leader.Lease);
-        var revision = await ResignCoreAsync(leader.Key, leader.Rev, leader.Lease, context.CancellationToken);
+        var revision = await ResignCoreAsync(leader.Key, leader.Rev, leader.Lease, auth.Resolve(context), context.CancellationToken);
         return new ResignResponse { Header = node.Header(revision) };
     }
 
     /// <summary>Sets the leader's value if <paramref name="key"/> is still the candidate created at <paramref name="createRevision"/> under <paramref name="lease"/>.</summary>
-    private async Task<long> ProclaimCoreAsync(ByteString key, long createRevision, long lease, ByteString value, CancellationToken cancellationToken)
+    private async Task<long> ProclaimCoreAsync(ByteString key, long createRevision, long lease, ByteString value, string user, CancellationToken cancellationToken)
     {
         var txn = HeldBy(key, createRevision, lease);
         txn.Success.Add(new RequestOp { RequestPut = new PutRequest { Key = key, Value = value, Lease = lease } });
-        var response = await kv.TxnAsync(txn, cancellationToken);
+        var response = await kv.TxnAsync(txn, user, cancellationToken);
         if (!response.Succeeded)
         {
             throw new ConclaveErrorException(ErrorCode.ElectionNotLeader, "proclaim: the key is no longer the leader it names (another revision or lease)");
@@ -145,12 +149,19 @@ internal sealed class ElectionService(ConclaveNode node, KvFrontend kv, IHostApp
     }
 
     /// <summary>Deletes the candidate key if it is still the one created at <paramref name="createRevision"/> under <paramref name="lease"/>; otherwise nothing (as etcd).</summary>
-    private async Task<long> ResignCoreAsync(ByteString key, long createRevision, long lease, CancellationToken cancellationToken)
+    private async Task<long> ResignCoreAsync(ByteString key, long createRevision, long lease, string user, CancellationToken cancellationToken)
     {
         var txn = HeldBy(key, createRevision, lease);
         txn.Success.Add(new RequestOp { RequestDeleteRange = new DeleteRangeRequest { Key = key } });
-        var response = await kv.TxnAsync(txn, cancellationToken);
+        var response = await kv.TxnAsync(txn, user, cancellationToken);
         return response.Header.Revision;
+    }
+
+    /// <summary>Leader and Observe read the election's candidates: the caller needs read on its prefix.</summary>
+    private void CheckMayRead(ByteString name, ServerCallContext context)
+    {
+        var prefix = RecipeKeys.Prefix(name);
+        node.Store.Auth.CheckRange(auth.Resolve(context), prefix, Storage.Mvcc.KeyOrder.PrefixEnd(prefix));
     }
 
     private static TxnRequest HeldBy(ByteString key, long createRevision, long lease)

@@ -15,7 +15,7 @@ namespace Conclave.Server.Concurrency;
 /// deletes only a key of the recipe's shape held by the lease its name ends with (etcd's deletes
 /// whatever key it is given).
 /// </summary>
-internal sealed class LockService(ConclaveNode node, KvFrontend kv) : Api.Lock.Lock.LockBase
+internal sealed class LockService(ConclaveNode node, KvFrontend kv, Security.Auth.Authenticator auth) : Api.Lock.Lock.LockBase
 {
     private readonly KeyWaiter waiter = new(node);
 
@@ -33,7 +33,11 @@ internal sealed class LockService(ConclaveNode node, KvFrontend kv) : Api.Lock.L
 
         var prefix = RecipeKeys.Prefix(request.Name);
         var key = RecipeKeys.Key(request.Name, request.Lease);
-        var createRevision = await EnqueueAsync(key, request.Lease, context.CancellationToken);
+
+        // The recipe reads the whole queue and writes its own key, as etcd's lock service does with the caller's token.
+        var user = auth.Resolve(context);
+        node.Store.Auth.CheckRange(user, prefix, Storage.Mvcc.KeyOrder.PrefixEnd(prefix));
+        var createRevision = await EnqueueAsync(key, request.Lease, user, context.CancellationToken);
         try
         {
             await waiter.WaitForPredecessorsAsync(prefix, createRevision, context.CancellationToken);
@@ -41,7 +45,7 @@ internal sealed class LockService(ConclaveNode node, KvFrontend kv) : Api.Lock.L
         catch
         {
             // Leave the queue: a waiter that gave up must not block the ones behind it.
-            await ReleaseAsync(key, createRevision, CancellationToken.None);
+            await ReleaseAsync(key, createRevision, user, CancellationToken.None);
             throw;
         }
 
@@ -61,10 +65,11 @@ internal sealed class LockService(ConclaveNode node, KvFrontend kv) : Api.Lock.L
             throw new ConclaveErrorException(ErrorCode.KeyNotProvided, "unlock: 'key' is empty");
         }
 
+        var user = auth.Resolve(context);
         if (RecipeKeys.LeaseOf(request.Key) is not { } lease)
         {
             // Not a lock key: nothing to release. Answered like etcd's delete of a missing key, unless the key exists.
-            var existing = await kv.RangeAsync(new RangeRequest { Key = request.Key, CountOnly = true }, context.CancellationToken);
+            var existing = await kv.RangeAsync(new RangeRequest { Key = request.Key, CountOnly = true }, user, context.CancellationToken);
             return existing.Count == 0
                 ? new UnlockResponse { Header = existing.Header }
                 : throw new ConclaveErrorException(ErrorCode.InvalidArgument, $"unlock: '{request.Key.ToStringUtf8()}' is not a lock key (name/<lease id in hex>)");
@@ -74,7 +79,7 @@ internal sealed class LockService(ConclaveNode node, KvFrontend kv) : Api.Lock.L
         txn.Compare.Add(new Compare { Key = request.Key, Target = Compare.Types.CompareTarget.Lease, Result = Compare.Types.CompareResult.Equal, Lease = lease });
         txn.Success.Add(new RequestOp { RequestDeleteRange = new DeleteRangeRequest { Key = request.Key } });
         txn.Failure.Add(new RequestOp { RequestRange = new RangeRequest { Key = request.Key, KeysOnly = true } });
-        var response = await kv.TxnAsync(txn, context.CancellationToken);
+        var response = await kv.TxnAsync(txn, user, context.CancellationToken);
         if (!response.Succeeded && response.Responses[0].ResponseRange.Kvs.Count > 0)
         {
             // The key exists but is not held by the lease it names: not a lock this call may release.
@@ -86,24 +91,24 @@ internal sealed class LockService(ConclaveNode node, KvFrontend kv) : Api.Lock.L
     }
 
     /// <summary>Creates the waiter key unless it exists (a retry with the same lease), returning its create revision.</summary>
-    private async Task<long> EnqueueAsync(ByteString key, long lease, CancellationToken cancellationToken)
+    private async Task<long> EnqueueAsync(ByteString key, long lease, string user, CancellationToken cancellationToken)
     {
         var txn = new TxnRequest();
         txn.Compare.Add(new Compare { Key = key, Target = Compare.Types.CompareTarget.Create, Result = Compare.Types.CompareResult.Equal, CreateRevision = 0 });
         txn.Success.Add(new RequestOp { RequestPut = new PutRequest { Key = key, Lease = lease } });
         txn.Failure.Add(new RequestOp { RequestRange = new RangeRequest { Key = key } });
-        var response = await kv.TxnAsync(txn, cancellationToken);
+        var response = await kv.TxnAsync(txn, user, cancellationToken);
         return response.Succeeded ? response.Header.Revision : response.Responses[0].ResponseRange.Kvs[0].CreateRevision;
     }
 
-    private async Task ReleaseAsync(ByteString key, long createRevision, CancellationToken cancellationToken)
+    private async Task ReleaseAsync(ByteString key, long createRevision, string user, CancellationToken cancellationToken)
     {
         var txn = new TxnRequest();
         txn.Compare.Add(new Compare { Key = key, Target = Compare.Types.CompareTarget.Create, Result = Compare.Types.CompareResult.Equal, CreateRevision = createRevision });
         txn.Success.Add(new RequestOp { RequestDeleteRange = new DeleteRangeRequest { Key = key } });
         try
         {
-            await kv.TxnAsync(txn, cancellationToken);
+            await kv.TxnAsync(txn, user, cancellationToken);
         }
         catch (Exception e) when (e is ConclaveErrorException or RpcException or Cluster.ConsensusUnavailableException or OperationCanceledException)
         {

@@ -41,7 +41,7 @@ public sealed class LocalKeyValuePort(ConclaveNode node, LeaseKeeper leases) : I
     }
 
     public async ValueTask<long> GrantLeaseAsync(long ttlSeconds, CancellationToken cancellationToken = default) =>
-        (await leases.GrantAsync(new LeaseGrantRequest { TTL = ttlSeconds }, cancellationToken, KeyspaceKind.System)).ID;
+        (await leases.GrantAsync(new LeaseGrantRequest { TTL = ttlSeconds }, user: null, cancellationToken, KeyspaceKind.System)).ID;
 
     public async ValueTask<bool> KeepAliveAsync(long leaseId, CancellationToken cancellationToken = default) =>
         await leases.RenewAnywhereAsync(leaseId, cancellationToken, KeyspaceKind.System) > 0;

@@ -9,23 +9,34 @@ using Microsoft.Extensions.Hosting;
 namespace Conclave.Server.Grpc;
 
 /// <summary>etcd's Lease service.</summary>
-internal sealed class LeaseService(ConclaveNode node, LeaseKeeper keeper, IHostApplicationLifetime lifetime) : Lease.LeaseBase
+internal sealed class LeaseService(ConclaveNode node, LeaseKeeper keeper, Security.Auth.Authenticator auth, IHostApplicationLifetime lifetime) : Lease.LeaseBase
 {
     public override Task<LeaseGrantResponse> LeaseGrant(LeaseGrantRequest request, ServerCallContext context) =>
-        keeper.GrantAsync(request, context.CancellationToken);
+        keeper.GrantAsync(request, auth.Resolve(context), context.CancellationToken);
 
     // A lease of the system keyspace (the configuration center's, for its delivery records) does not exist for this API:
     // the revoke below answers "requested lease not found" (the state machine revokes only the caller's keyspace's
     // leases), time-to-live answers TTL -1, keep-alive TTL 0, and the list leaves it out.
     public override Task<LeaseRevokeResponse> LeaseRevoke(LeaseRevokeRequest request, ServerCallContext context) =>
-        keeper.RevokeAsync(request.ID, context.CancellationToken);
+        keeper.RevokeAsync(request.ID, auth.Resolve(context), context.CancellationToken);
 
     public override async Task<LeaseTimeToLiveResponse> LeaseTimeToLive(LeaseTimeToLiveRequest request, ServerCallContext context)
     {
+        var user = auth.Resolve(context);
+        node.Store.Auth.CheckAuthenticated(user);
         // Only the leader's clock knows how long a lease has left.
         var response = await Node.LeaderCalls.OnLeaderAsync(
             node, Node.LeaderCalls.LeaseTimeToLive, request, LeaseTimeToLiveResponse.Parser,
             ct => TimeToLiveHereAsync(node, keeper, request, ct), TimeSpan.Zero, context.CancellationToken);
+        if (request.Keys)
+        {
+            // The keys are shown only to a user who may read each of them (etcd 3.5's rule).
+            foreach (var key in response.Keys)
+            {
+                node.Store.Auth.CheckRange(user, key, Google.Protobuf.ByteString.Empty);
+            }
+        }
+
         response.Header = node.Fill(response.Header);
         return response;
     }
@@ -61,6 +72,7 @@ internal sealed class LeaseService(ConclaveNode node, LeaseKeeper keeper, IHostA
     public override async Task<LeaseLeasesResponse> LeaseLeases(LeaseLeasesRequest request, ServerCallContext context)
     {
         await node.Consensus.ReadBarrierAsync(context.CancellationToken);
+        node.Store.Auth.CheckAuthenticated(auth.Resolve(context));
         var response = new LeaseLeasesResponse { Header = node.Header(node.Store.Revision) };
         response.Leases.AddRange(node.Store.LeaseTtls(KeyspaceKind.User).Keys.Order().Select(id => new LeaseStatus { ID = id }));
         return response;
@@ -69,11 +81,13 @@ internal sealed class LeaseService(ConclaveNode node, LeaseKeeper keeper, IHostA
     public override async Task LeaseKeepAlive(IAsyncStreamReader<LeaseKeepAliveRequest> requestStream, IServerStreamWriter<LeaseKeepAliveResponse> responseStream, ServerCallContext context)
     {
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, lifetime.ApplicationStopping, node.Consensus.Stopping);
+        var user = auth.Resolve(context);
         try
         {
             while (await requestStream.MoveNext(linked.Token))
             {
                 var id = requestStream.Current.ID;
+                node.Store.Auth.CheckAuthenticated(user);
                 long ttl;
                 try
                 {

@@ -9,7 +9,7 @@ using Grpc.Core;
 namespace Conclave.Server.Grpc;
 
 /// <summary>etcd's Maintenance service: status, alarms, snapshot download, hashes.</summary>
-internal sealed class MaintenanceService(ConclaveNode node) : Maintenance.MaintenanceBase
+internal sealed class MaintenanceService(ConclaveNode node, Security.Auth.Authenticator auth) : Maintenance.MaintenanceBase
 {
     /// <summary>The etcd API version Conclave speaks; clients feature-detect on it.</summary>
     public const string ApiVersion = "3.5.0";
@@ -48,7 +48,10 @@ internal sealed class MaintenanceService(ConclaveNode node) : Maintenance.Mainte
             return response;
         }
 
-        var applied = await node.ProposeAsync<AlarmResponse>(new Command { Alarm = request }, context.CancellationToken);
+        // Raising or clearing an alarm is the root role's (checked again where it is applied); listing them is anyone's.
+        var user = auth.Resolve(context);
+        node.Store.Auth.CheckAdmin(user);
+        var applied = await node.ProposeAsync<AlarmResponse>(new Command { Alarm = request, User = user }, context.CancellationToken);
         applied.Header = node.Fill(applied.Header);
         return applied;
     }

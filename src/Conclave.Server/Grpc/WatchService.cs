@@ -6,13 +6,14 @@ using Microsoft.Extensions.Hosting;
 namespace Conclave.Server.Grpc;
 
 /// <summary>etcd's Watch service: many watches multiplexed on one bidirectional stream.</summary>
-internal sealed class WatchService(ConclaveNode node, IHostApplicationLifetime lifetime, ServerMetrics metrics) : Watch.WatchBase
+internal sealed class WatchService(ConclaveNode node, Security.Auth.Authenticator auth, IHostApplicationLifetime lifetime, ServerMetrics metrics) : Watch.WatchBase
 {
     public override async Task Watch(IAsyncStreamReader<WatchRequest> requestStream, IServerStreamWriter<WatchResponse> responseStream, ServerCallContext context)
     {
         // The stream ends when the client goes away, or promptly when this member stops.
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, lifetime.ApplicationStopping, node.Consensus.Stopping);
-        var session = new WatchSession(node, responseStream, metrics, node.Options.WatchProgressNotifyInterval);
+        // The stream's user is who opened it (etcd reads the token once per stream too).
+        var session = new WatchSession(node, responseStream, metrics, node.Options.WatchProgressNotifyInterval) { User = auth.Resolve(context) };
         var reader = ReadRequestsAsync(requestStream, session, linked);
         try
         {

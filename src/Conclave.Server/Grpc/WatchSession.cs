@@ -1,4 +1,5 @@
 using System.Threading.Channels;
+using Conclave.Api.Errors;
 using Conclave.Api.Etcd;
 using Conclave.Api.Mvcc;
 using Conclave.Server.Node;
@@ -39,6 +40,14 @@ internal sealed class WatchSession(ConclaveNode node, IServerStreamWriter<WatchR
     private long nextWatchId;
     private bool progressRequested;
     private DateTimeOffset nextProgress = node.Options.TimeProvider.GetUtcNow() + progressInterval;
+    private long checkedAuthRevision = -1;
+
+    /// <summary>
+    /// Who opened the stream. A watch is created only over keys the user may read, and is canceled (permission denied)
+    /// as soon as the auth store changes so that the user may no longer read all of them: a watch never delivers a key
+    /// its user may not read.
+    /// </summary>
+    public string User { get; init; } = "";
 
     /// <summary>Queues a request for the loop; waits while the queue is full.</summary>
     public async ValueTask PostAsync(WatchRequest request, CancellationToken cancellationToken)
@@ -64,6 +73,7 @@ internal sealed class WatchSession(ConclaveNode node, IServerStreamWriter<WatchR
                 await HandleAsync(request, cancellationToken);
             }
 
+            await RecheckPermissionsAsync(cancellationToken);
             var behind = false;
             foreach (var watcher in watchers.Values.ToList())
             {
@@ -188,6 +198,19 @@ internal sealed class WatchSession(ConclaveNode node, IServerStreamWriter<WatchR
             return;
         }
 
+        if (!node.Store.Auth.MayRead(User, create.Key.Span, create.RangeEnd.Span))
+        {
+            await SendAsync(new WatchResponse
+            {
+                Header = node.Header(revision),
+                WatchId = id,
+                Created = true,
+                Canceled = true,
+                CancelReason = ErrorCatalogue.MessageOf(ErrorCode.PermissionDenied),
+            }, cancellationToken);
+            return;
+        }
+
         var noPut = create.Filters.Contains(WatchCreateRequest.Types.FilterType.Noput);
         var noDelete = create.Filters.Contains(WatchCreateRequest.Types.FilterType.Nodelete);
         var start = create.StartRevision > 0 ? create.StartRevision : revision + 1;
@@ -195,6 +218,33 @@ internal sealed class WatchSession(ConclaveNode node, IServerStreamWriter<WatchR
         watchers[id] = watcher;
         metrics.WatcherAdded();
         await SendAsync(new WatchResponse { Header = node.Header(revision), WatchId = id, Created = true }, cancellationToken);
+    }
+
+    /// <summary>After any change of the auth store, cancels the watches whose keys the user may no longer read.</summary>
+    private async ValueTask RecheckPermissionsAsync(CancellationToken cancellationToken)
+    {
+        var auth = node.Store.Auth;
+        if (auth.Revision == checkedAuthRevision)
+        {
+            return;
+        }
+
+        checkedAuthRevision = auth.Revision;
+        foreach (var watcher in watchers.Values.ToList())
+        {
+            if (!auth.MayRead(User, watcher.Key.Span, watcher.RangeEnd.Span))
+            {
+                watchers.Remove(watcher.Id);
+                metrics.WatcherRemoved();
+                await SendAsync(new WatchResponse
+                {
+                    Header = node.Header(node.Store.Revision),
+                    WatchId = watcher.Id,
+                    Canceled = true,
+                    CancelReason = ErrorCatalogue.MessageOf(ErrorCode.PermissionDenied),
+                }, cancellationToken);
+            }
+        }
     }
 
     // Responses are written with BufferHint and the newest one is held back; FlushAsync writes it without the

@@ -10,6 +10,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Conclave.Server.Http;
 
@@ -27,11 +28,15 @@ internal static class HttpEndpoints
         app.MapGet("/health", HealthAsync);
         app.MapGet("/metrics", (ConclaveNode node, ServerMetrics metrics, MeterBridge bridge, FollowerProgress progress) => Results.Text(Metrics(node, metrics, bridge, progress), "text/plain; version=0.0.4"));
         app.MapGet("/version", () => Results.Json(new Dictionary<string, string> { ["etcdserver"] = MaintenanceService.ApiVersion, ["etcdcluster"] = MaintenanceService.ApiVersion, ["conclave"] = typeof(HttpEndpoints).Assembly.GetName().Version?.ToString() ?? "0" }, HttpJsonContext.Default.DictionaryStringString));
-        MapGateway<RangeRequest, RangeResponse>(app, "/v3/kv/range", RangeRequest.Parser, (kv, r, ct) => kv.RangeAsync(r, ct));
-        MapGateway<PutRequest, PutResponse>(app, "/v3/kv/put", PutRequest.Parser, (kv, r, ct) => kv.PutAsync(r, ct));
-        MapGateway<DeleteRangeRequest, DeleteRangeResponse>(app, "/v3/kv/deleterange", DeleteRangeRequest.Parser, (kv, r, ct) => kv.DeleteRangeAsync(r, ct));
-        MapGateway<TxnRequest, TxnResponse>(app, "/v3/kv/txn", TxnRequest.Parser, (kv, r, ct) => kv.TxnAsync(r, ct));
-        MapGateway<CompactionRequest, CompactionResponse>(app, "/v3/kv/compaction", CompactionRequest.Parser, (kv, r, ct) => kv.CompactAsync(r, ct));
+        MapGateway<RangeRequest, RangeResponse>(app, "/v3/kv/range", RangeRequest.Parser, static (sp, r, user, ct) => sp.GetRequiredService<KvFrontend>().RangeAsync(r, user, ct));
+        MapGateway<PutRequest, PutResponse>(app, "/v3/kv/put", PutRequest.Parser, static (sp, r, user, ct) => sp.GetRequiredService<KvFrontend>().PutAsync(r, user, ct));
+        MapGateway<DeleteRangeRequest, DeleteRangeResponse>(app, "/v3/kv/deleterange", DeleteRangeRequest.Parser, static (sp, r, user, ct) => sp.GetRequiredService<KvFrontend>().DeleteRangeAsync(r, user, ct));
+        MapGateway<TxnRequest, TxnResponse>(app, "/v3/kv/txn", TxnRequest.Parser, static (sp, r, user, ct) => sp.GetRequiredService<KvFrontend>().TxnAsync(r, user, ct));
+        MapGateway<CompactionRequest, CompactionResponse>(app, "/v3/kv/compaction", CompactionRequest.Parser, static (sp, r, user, ct) => sp.GetRequiredService<KvFrontend>().CompactAsync(r, user, ct));
+
+        // etcd's gateway signs in here; the token then goes in the Authorization header of the calls above.
+        MapGateway<AuthenticateRequest, AuthenticateResponse>(app, "/v3/auth/authenticate", AuthenticateRequest.Parser,
+            static (sp, r, _, ct) => AuthService.AuthenticateAsync(sp.GetRequiredService<ConclaveNode>(), sp.GetRequiredService<Security.Auth.Passwords>(), sp.GetRequiredService<Security.Auth.SimpleTokens>(), r, ct));
     }
 
     private static async Task<IResult> HealthAsync(ConclaveNode node, CancellationToken cancellationToken)
@@ -100,11 +105,11 @@ internal static class HttpEndpoints
         return text.ToString();
     }
 
-    private static void MapGateway<TRequest, TResponse>(IEndpointRouteBuilder app, string path, MessageParser<TRequest> parser, Func<KvFrontend, TRequest, CancellationToken, Task<TResponse>> call)
+    private static void MapGateway<TRequest, TResponse>(IEndpointRouteBuilder app, string path, MessageParser<TRequest> parser, Func<IServiceProvider, TRequest, string, CancellationToken, Task<TResponse>> call)
         where TRequest : IMessage<TRequest>, new()
         where TResponse : IMessage
     {
-        app.MapPost(path, async (HttpContext http, KvFrontend kv, ErrorMappingInterceptor edge, MalformedRequests malformed, ConclaveNode node) =>
+        app.MapPost(path, async (HttpContext http, Security.Auth.Authenticator auth, ErrorMappingInterceptor edge, MalformedRequests malformed, ConclaveNode node) =>
         {
             // The JSON of the largest message the gRPC port takes is larger than that message (base64 bytes): the
             // body may be as large as that JSON, so that the request is judged by its size as a message, as etcd does.
@@ -145,7 +150,7 @@ internal static class HttpEndpoints
 
             try
             {
-                var response = await call(kv, request, http.RequestAborted);
+                var response = await call(http.RequestServices, request, auth.Resolve(http), http.RequestAborted);
                 return Results.Text(Formatter.Format(response), "application/json");
             }
             catch (Exception e)

@@ -39,7 +39,8 @@ public sealed partial class LeaseKeeper : BackgroundService
     /// Picks a fresh id, grants the lease through the log and starts its clock. A lease of the system keyspace
     /// (<paramref name="keyspace"/>) is the configuration center's: etcd's Lease API neither lists nor reaches it.
     /// </summary>
-    public async Task<LeaseGrantResponse> GrantAsync(LeaseGrantRequest request, CancellationToken cancellationToken, KeyspaceKind keyspace = KeyspaceKind.User)
+    /// <param name="user">The client's user the grant runs as (ADR 0014); null when the member grants for itself.</param>
+    public async Task<LeaseGrantResponse> GrantAsync(LeaseGrantRequest request, string? user, CancellationToken cancellationToken, KeyspaceKind keyspace = KeyspaceKind.User)
     {
         if (request.TTL > MaxTtlSeconds)
         {
@@ -62,7 +63,8 @@ public sealed partial class LeaseKeeper : BackgroundService
             var id = request.ID != 0 ? request.ID : NewId();
             try
             {
-                var response = await node.ProposeAsync<LeaseGrantResponse>(new Command { LeaseGrant = new LeaseGrantRequest { ID = id, TTL = ttl }, Keyspace = keyspace }, cancellationToken);
+                var response = await node.ProposeAsync<LeaseGrantResponse>(
+                    new Command { LeaseGrant = new LeaseGrantRequest { ID = id, TTL = ttl }, Keyspace = keyspace, User = user ?? "", ByMember = user is null }, cancellationToken);
                 lock (gate)
                 {
                     deadlines[id] = clock.GetUtcNow().AddSeconds(ttl);
@@ -79,9 +81,10 @@ public sealed partial class LeaseKeeper : BackgroundService
     }
 
     /// <summary>Revokes a lease of <paramref name="keyspace"/> now: its keys are deleted at one revision.</summary>
-    public async Task<LeaseRevokeResponse> RevokeAsync(long id, CancellationToken cancellationToken, KeyspaceKind keyspace = KeyspaceKind.User)
+    /// <param name="user">The client's user the revoke runs as: it must be able to write every key the lease holds.</param>
+    public async Task<LeaseRevokeResponse> RevokeAsync(long id, string user, CancellationToken cancellationToken)
     {
-        var response = await node.ProposeAsync<LeaseRevokeResponse>(new Command { LeaseRevoke = new LeaseRevokeRequest { ID = id }, Keyspace = keyspace }, cancellationToken);
+        var response = await node.ProposeAsync<LeaseRevokeResponse>(new Command { LeaseRevoke = new LeaseRevokeRequest { ID = id }, User = user }, cancellationToken);
         lock (gate)
         {
             deadlines.Remove(id);
@@ -267,7 +270,7 @@ public sealed partial class LeaseKeeper : BackgroundService
         {
             // Revoked in the keyspace the lease belongs to (the configuration center's leases expire like any other).
             var keyspace = node.Store.FindLease(id)?.Keyspace ?? KeyspaceKind.User;
-            await node.ProposeAsync<LeaseRevokeResponse>(new Command { LeaseRevoke = new LeaseRevokeRequest { ID = id }, Keyspace = keyspace }, cancellationToken);
+            await node.ProposeAsync<LeaseRevokeResponse>(new Command { LeaseRevoke = new LeaseRevokeRequest { ID = id }, Keyspace = keyspace, ByMember = true }, cancellationToken);
             LogExpired(logger, id);
         }
         catch (ConclaveErrorException e) when (e.Code == ErrorCode.LeaseNotFound)

@@ -69,6 +69,7 @@ public sealed class ConclaveNode : IAsyncDisposable
             JoinExisting = joinExisting,
             ClientUrls = clientUrls,
             SnapshotInterval = options.SnapshotCount,
+            SnapshotSendBytesPerSecond = options.SnapshotSendBytesPerSecond,
             LowerElectionTimeout = options.ElectionTimeout,
             UpperElectionTimeout = options.ElectionTimeout * 2,
             RequestTimeout = options.ElectionTimeout / 2,

@@ -51,7 +51,7 @@ internal sealed partial class SpaceAlarm(ulong memberId, KeyValueStore store, IC
             // Not the refused caller's token: callers share this proposal, and the alarm is wanted even if the first
             // of them has gone away.
             var result = await consensus.ProposeAsync(
-                new Command { Alarm = new AlarmRequest { Action = AlarmRequest.Types.AlarmAction.Activate, MemberID = memberId, Alarm = AlarmType.Nospace } },
+                new Command { Alarm = new AlarmRequest { Action = AlarmRequest.Types.AlarmAction.Activate, MemberID = memberId, Alarm = AlarmType.Nospace }, ByMember = true },
                 consensus.Stopping);
             if (result is Exception rejected)
             {

@@ -1,0 +1,111 @@
+using System.Buffers.Binary;
+using System.Security.Cryptography;
+using System.Text;
+using Conclave.Api.Errors;
+using Conclave.Storage.Auth;
+
+namespace Conclave.Server.Security.Auth;
+
+/// <summary>
+/// etcd's "simple" tokens, made checkable by every member (ADR 0014): a token names the user, when it expires and the
+/// user's credential revision, and is signed (HMAC-SHA-256) with the cluster's token key from the replicated auth
+/// store. etcd's simple tokens live in one member's memory, so a client that fails over must sign in again; these hold
+/// on any member, and still end when the user is deleted, its password changes, or auth is enabled again (a new key).
+/// Clients treat the text as opaque, as etcd's do.
+/// </summary>
+internal sealed class SimpleTokens(AuthSettings settings, TimeProvider clock)
+{
+    private const byte Version = 1;
+    private const int MacBytes = 16;
+    private const int FixedBytes = 1 + 8 + 8 + 8; // version, expiry, credential revision, nonce
+
+    /// <summary>Longer texts are not tokens this member issued; refused before any decoding.</summary>
+    public const int MaxTokenChars = 512;
+
+    public string Issue(AuthState state, AuthUser user)
+    {
+        var name = Encoding.UTF8.GetBytes(user.Name);
+        var payload = new byte[FixedBytes + name.Length];
+        payload[0] = Version;
+        BinaryPrimitives.WriteInt64LittleEndian(payload.AsSpan(1), clock.GetUtcNow().Add(settings.TokenTtl).ToUnixTimeSeconds());
+        BinaryPrimitives.WriteInt64LittleEndian(payload.AsSpan(9), user.CredentialRevision);
+        RandomNumberGenerator.Fill(payload.AsSpan(17, 8));
+        name.CopyTo(payload, FixedBytes);
+        return $"{Base64Url(payload)}.{Base64Url(Mac(state.TokenKey.Span, payload))}";
+    }
+
+    /// <summary>The user a token names, if it is valid now.</summary>
+    /// <exception cref="ConclaveErrorException"><see cref="ErrorCode.InvalidAuthToken"/>: malformed, forged, expired, or its user changed.</exception>
+    public string Validate(AuthState state, string token)
+    {
+        var dot = token.IndexOf('.', StringComparison.Ordinal);
+        if (token.Length > MaxTokenChars || dot <= 0)
+        {
+            throw Invalid("not a token this cluster issued");
+        }
+
+        var payload = FromBase64Url(token.AsSpan(0, dot));
+        var mac = FromBase64Url(token.AsSpan(dot + 1));
+        if (payload is null || mac is null || payload.Length <= FixedBytes || payload[0] != Version || mac.Length != MacBytes
+            || !CryptographicOperations.FixedTimeEquals(mac, Mac(state.TokenKey.Span, payload)))
+        {
+            throw Invalid("not a token this cluster issued (or auth was enabled again since)");
+        }
+
+        if (BinaryPrimitives.ReadInt64LittleEndian(payload.AsSpan(1)) <= clock.GetUtcNow().ToUnixTimeSeconds())
+        {
+            throw Invalid("the token has expired; authenticate again");
+        }
+
+        string name;
+        try
+        {
+            name = new UTF8Encoding(false, throwOnInvalidBytes: true).GetString(payload, FixedBytes, payload.Length - FixedBytes);
+        }
+        catch (DecoderFallbackException)
+        {
+            throw Invalid("not a token this cluster issued");
+        }
+
+        if (state.FindUser(name) is not { } user || user.CredentialRevision != BinaryPrimitives.ReadInt64LittleEndian(payload.AsSpan(9)))
+        {
+            throw Invalid($"the token's user '{name}' was deleted or its password changed; authenticate again");
+        }
+
+        return name;
+    }
+
+    private static byte[] Mac(ReadOnlySpan<byte> key, ReadOnlySpan<byte> payload)
+    {
+        Span<byte> full = stackalloc byte[32];
+        HMACSHA256.HashData(key, payload, full);
+        return full[..MacBytes].ToArray();
+    }
+
+    private static ConclaveErrorException Invalid(string detail) => new(ErrorCode.InvalidAuthToken, detail);
+
+    private static string Base64Url(ReadOnlySpan<byte> bytes) => Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+
+    private static byte[]? FromBase64Url(ReadOnlySpan<char> text)
+    {
+        Span<char> padded = stackalloc char[text.Length + 3];
+        var n = 0;
+        foreach (var c in text)
+        {
+            padded[n++] = c switch
+            {
+                '-' => '+',
+                '_' => '/',
+                _ => c,
+            };
+        }
+
+        while (n % 4 != 0)
+        {
+            padded[n++] = '=';
+        }
+
+        var bytes = new byte[n / 4 * 3];
+        return Convert.TryFromBase64Chars(padded[..n], bytes, out var written) ? bytes[..written] : null;
+    }
+}

@@ -34,7 +34,8 @@ internal static class SourceProjects
         ["Conclave.Storage"] = [],
         ["Conclave.Cluster"] = ["DotNext.Net.Cluster", "Microsoft.Extensions.Logging.Abstractions"],
         ["Conclave.ConfigCenter"] = ["YamlDotNet", "JsonSchema.Net"],
-        ["Conclave.Server"] = ["Grpc.AspNetCore"],
+        // bcrypt: etcd's password hashes (ADR 0014).
+        ["Conclave.Server"] = ["BCrypt.Net-Next", "Grpc.AspNetCore"],
         ["Conclave.Client"] = ["Grpc.Net.Client", "Microsoft.Extensions.Logging.Abstractions"],
         ["Conclave.Extensions.Configuration"] =
         [

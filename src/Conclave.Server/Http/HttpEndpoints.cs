@@ -224,6 +224,7 @@ internal static class HttpEndpoints
             StatusCode.InvalidArgument or StatusCode.OutOfRange or StatusCode.FailedPrecondition => 400,
             StatusCode.NotFound => 404,
             StatusCode.PermissionDenied => 403,
+            StatusCode.Unauthenticated => 401,
             StatusCode.ResourceExhausted => 429,
             StatusCode.Unavailable => 503,
             StatusCode.Unimplemented => 501,

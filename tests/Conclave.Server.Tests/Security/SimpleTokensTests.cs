@@ -1,0 +1,133 @@
+using Conclave.Api.Auth;
+using Conclave.Api.Errors;
+using Conclave.Api.Etcd;
+using Conclave.Api.Raft;
+using Conclave.Server.Security.Auth;
+using Conclave.Storage;
+using Google.Protobuf;
+
+namespace Conclave.Server.Tests.Security;
+
+/// <summary>
+/// The cluster's simple tokens (ADR 0014): any member checks a token any member issued; a token ends with its TTL,
+/// with its user's deletion or password change, and when auth is enabled again; the parser of this untrusted text
+/// refuses every mutation of a token and any garbage with etcd's "invalid auth token", never another failure.
+/// </summary>
+public sealed class SimpleTokensTests : IDisposable
+{
+    private readonly KeyValueStore store = new();
+    private readonly ManualClock clock = new();
+    private long index;
+
+    public SimpleTokensTests()
+    {
+        Apply(new AuthCommand { UserAdd = new AuthUserAddRequest { Name = "root", HashedPassword = Hash } });
+        Apply(new AuthCommand { UserGrantRole = new AuthUserGrantRoleRequest { User = "root", Role = "root" } });
+        Apply(new AuthCommand { UserAdd = new AuthUserAddRequest { Name = "alice", HashedPassword = Hash } });
+        Apply(new AuthCommand { Enable = new AuthEnable { TokenKey = ByteString.CopyFrom(Enumerable.Range(0, 32).Select(static i => (byte)i).ToArray()) } });
+    }
+
+    private const string Hash = "$2a$04$abcdefghijklmnopqrstuuDq3Qm7gSbV2tG8yVxkYd8Ev3qGQ8Xh2";
+
+    public void Dispose() => store.Dispose();
+
+    private void Apply(AuthCommand change)
+    {
+        var result = store.Apply(++index, KeyValueStore.Encode([new Command { Auth = change, User = "root" }]))[0];
+        Assert.IsNotType<ConclaveErrorException>(result);
+    }
+
+    private SimpleTokens Member(TimeSpan? ttl = null) => new(new AuthSettings { TokenTtl = ttl ?? TimeSpan.FromMinutes(5) }, clock);
+
+    private static void Invalid(Action check) => Assert.Equal(ErrorCode.InvalidAuthToken, Assert.Throws<ConclaveErrorException>(check).Code);
+
+    [Fact]
+    public void A_token_from_one_member_holds_on_another_until_it_expires()
+    {
+        var token = Member().Issue(store.Auth, store.Auth.FindUser("alice")!);
+        Assert.Equal("alice", Member().Validate(store.Auth, token));
+        clock.Advance(TimeSpan.FromMinutes(5));
+        Invalid(() => Member().Validate(store.Auth, token));
+    }
+
+    [Fact]
+    public void A_password_change_a_deleted_user_or_auth_enabled_again_ends_the_token()
+    {
+        var tokens = Member();
+        var token = tokens.Issue(store.Auth, store.Auth.FindUser("alice")!);
+        Apply(new AuthCommand { UserChangePassword = new AuthUserChangePasswordRequest { Name = "alice", HashedPassword = Hash } });
+        Invalid(() => tokens.Validate(store.Auth, token));
+
+        token = tokens.Issue(store.Auth, store.Auth.FindUser("alice")!);
+        Assert.Equal("alice", tokens.Validate(store.Auth, token));
+        Apply(new AuthCommand { UserDelete = new AuthUserDeleteRequest { Name = "alice" } });
+        Apply(new AuthCommand { UserAdd = new AuthUserAddRequest { Name = "alice", HashedPassword = Hash } });
+        Invalid(() => tokens.Validate(store.Auth, token)); // the same name again is another user
+
+        token = tokens.Issue(store.Auth, store.Auth.FindUser("alice")!);
+        Apply(new AuthCommand { Disable = new AuthDisableRequest() });
+        Apply(new AuthCommand { Enable = new AuthEnable { TokenKey = ByteString.CopyFrom(new byte[32]) } });
+        Invalid(() => tokens.Validate(store.Auth, token));
+    }
+
+    [Fact]
+    public void Mutated_tokens_and_garbage_are_refused_as_invalid_tokens_and_nothing_else()
+    {
+        var tokens = Member();
+        var token = tokens.Issue(store.Auth, store.Auth.FindUser("alice")!);
+        var random = new Random(20261206);
+        const string alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.=+/ \u00e9\0";
+        for (var i = 0; i < 20_000; i++)
+        {
+            var chars = token.ToCharArray().ToList();
+            switch (random.Next(5))
+            {
+                case 0:
+                    chars[random.Next(chars.Count)] = alphabet[random.Next(alphabet.Length)];
+                    break;
+                case 1:
+                    chars.RemoveRange(random.Next(chars.Count), 1);
+                    break;
+                case 2:
+                    chars.Insert(random.Next(chars.Count), alphabet[random.Next(alphabet.Length)]);
+                    break;
+                case 3:
+                    chars = [.. Enumerable.Range(0, random.Next(0, 700)).Select(_ => alphabet[random.Next(alphabet.Length)])];
+                    break;
+                default:
+                    chars = [.. chars.Take(random.Next(chars.Count))];
+                    break;
+            }
+
+            var mutated = new string([.. chars]);
+            if (mutated == token)
+            {
+                continue;
+            }
+
+            // Base64 has spare bits: a change in the last character's unused bits decodes to the same bytes. Such a text
+            // names the same user with the same signature, so it may pass; anything that changes the bytes must not.
+            try
+            {
+                Assert.Equal("alice", tokens.Validate(store.Auth, mutated));
+                Assert.True(SameBytes(token, mutated), $"'{mutated}' validated but differs from the issued token in its bytes");
+            }
+            catch (ConclaveErrorException e)
+            {
+                Assert.Equal(ErrorCode.InvalidAuthToken, e.Code);
+            }
+        }
+    }
+
+    private static bool SameBytes(string a, string b)
+    {
+        static byte[] Decode(string part)
+        {
+            var s = part.Replace('-', '+').Replace('_', '/');
+            return Convert.FromBase64String(s.PadRight(s.Length + ((4 - (s.Length % 4)) % 4), '='));
+        }
+
+        var (pa, pb) = (a.Split('.'), b.Split('.'));
+        return pa.Length == 2 && pb.Length == 2 && Decode(pa[0]).AsSpan().SequenceEqual(Decode(pb[0])) && Decode(pa[1]).AsSpan().SequenceEqual(Decode(pb[1]));
+    }
+}

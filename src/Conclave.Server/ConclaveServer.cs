@@ -263,6 +263,7 @@ public sealed class ConclaveServer : IAsyncDisposable
             CrossSiteGuard.Use(app, HostAllowList.Create(options.HostWhitelist, [.. clientUrls, .. httpUrls, .. advertisedClientUrls, peerUrl, advertisedPeerUrl]));
             Http2.ResetStreamFilter.Use(app);
             var grpcPaths = GrpcPathLookup.UseBeforeRouting(app);
+            Security.Auth.HttpSignIn.Use(app);
             app.MapGrpcService<KvService>();
             app.MapGrpcService<WatchService>();
             app.MapGrpcService<MaintenanceService>();
@@ -273,6 +274,7 @@ public sealed class ConclaveServer : IAsyncDisposable
             app.MapGrpcService<AuthService>();
             HttpEndpoints.Map(app);
             OperatorHttpApi.Map(app);
+            Security.Auth.HttpSignIn.Map(app);
             app.MapConfigCenter();
             Console.ConsoleEndpoints.Map(app);
             MaterializeEndpoints(app);

@@ -144,6 +144,12 @@ public static class ConfigHttpApi
 
     private static ChangeContext Who(HttpContext h)
     {
+        // Signed in (auth enabled): the audit names the user, whatever the header says.
+        if (Security.Auth.HttpSignIn.IsSignedIn(h))
+        {
+            return new ChangeContext(Security.Auth.HttpSignIn.UserOf(h), From(h));
+        }
+
         var author = h.Request.Headers[AuthorHeader].ToString();
         if (string.IsNullOrWhiteSpace(author))
         {

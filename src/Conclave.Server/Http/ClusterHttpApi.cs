@@ -15,8 +15,17 @@ internal static class ClusterHttpApi
     public static void Map(IEndpointRouteBuilder api)
     {
         api.MapGet("/cluster", StatusAsync);
-        api.MapGet("/cluster/leases", Leases);
-        api.MapGet("/cluster/locks", Locks);
+        // Lease and lock holders name keys of every user: the root role's while auth is enabled.
+        api.MapGet("/cluster/leases", Leases).AddEndpointFilter(static (context, next) =>
+        {
+            Security.Auth.HttpSignIn.RequireAdmin(context.HttpContext);
+            return next(context);
+        });
+        api.MapGet("/cluster/locks", Locks).AddEndpointFilter(static (context, next) =>
+        {
+            Security.Auth.HttpSignIn.RequireAdmin(context.HttpContext);
+            return next(context);
+        });
     }
 
     private static async Task<IResult> StatusAsync(ConclaveNode node, CancellationToken cancellationToken)

@@ -16,6 +16,8 @@ namespace Conclave.Server.Http;
 /// </summary>
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web)]
 // request bodies
+[JsonSerializable(typeof(Security.Auth.SignIn))]
+[JsonSerializable(typeof(Security.Auth.SessionView))]
 [JsonSerializable(typeof(CreateAppBody))]
 [JsonSerializable(typeof(CreateEnvironmentBody))]
 [JsonSerializable(typeof(CreateNamespaceBody))]

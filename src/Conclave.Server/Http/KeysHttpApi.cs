@@ -45,6 +45,7 @@ internal static class KeysHttpApi
             Limit = take,
         };
         await node.Consensus.ReadBarrierAsync(cancellationToken);
+        node.Store.Auth.CheckRange(Security.Auth.HttpSignIn.UserOf(http), request.Key, request.RangeEnd);
         var response = node.Store.Range(request);
         return Results.Ok(new KeyPage(prefix, response.Header.Revision, response.Kvs.Select(KeyView.Of).ToList(), response.More));
     }
@@ -58,6 +59,7 @@ internal static class KeysHttpApi
 
         await node.Consensus.ReadBarrierAsync(cancellationToken);
         var bytes = ByteString.CopyFromUtf8(key);
+        node.Store.Auth.CheckRange(Security.Auth.HttpSignIn.UserOf(http), bytes, ByteString.Empty);
         var (versions, revision, compacted) = node.Store.Read(k => (k.VersionsOf(bytes), k.Revision, k.CompactRevision));
         if (versions.Count == 0)
         {
@@ -72,6 +74,8 @@ internal static class KeysHttpApi
 
     private static IResult Watch(string? prefix, long? fromRevision, ConclaveNode node, IHostApplicationLifetime lifetime, HttpContext http)
     {
+        var watched = ByteString.CopyFromUtf8(prefix ?? "");
+        node.Store.Auth.CheckRange(Security.Auth.HttpSignIn.UserOf(http), watched.IsEmpty ? ByteString.CopyFrom(0) : watched, KeyOrder.PrefixEnd(watched));
         var (current, compacted) = node.Store.Revisions;
         var from = fromRevision is > 0 ? fromRevision.Value : current + 1;
         if (from <= compacted)

@@ -21,6 +21,10 @@ internal static class OperatorHttpApi
             {
                 return await next(context);
             }
+            catch (ConclaveErrorException e) when (e.Code == ErrorCode.PermissionDenied)
+            {
+                return Problems.Of(StatusCodes.Status403Forbidden, "permission denied", e.Code.ToString(), e.Message, context.HttpContext);
+            }
             catch (ConclaveErrorException e)
             {
                 return Problems.Of(StatusCodes.Status400BadRequest, "refused", e.Code.ToString(), e.Message, context.HttpContext);

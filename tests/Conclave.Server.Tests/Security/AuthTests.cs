@@ -165,6 +165,64 @@ public sealed class AuthTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public async Task The_http_api_needs_a_signed_in_user_and_the_audit_names_that_user_not_the_header()
+    {
+        await using var node = await TestNode.StartInProcessAsync(output, Fast);
+        await SetUpAsync(node.Endpoint);
+        using var http = node.CreateHttpClient();
+        static StringContent Json(string json) => new(json, System.Text.Encoding.UTF8, "application/json");
+
+        using (var anonymous = await http.GetAsync("/api/v1/apps"))
+        {
+            Assert.Equal(401, (int)anonymous.StatusCode);
+            Assert.Equal("Bearer", anonymous.Headers.WwwAuthenticate.ToString());
+            Assert.Contains("\"code\":\"Unauthenticated\"", await anonymous.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+
+        using (var wrong = await http.PostAsync("/api/v1/session", Json("""{"name":"alice","password":"nope"}""")))
+        {
+            Assert.Equal(401, (int)wrong.StatusCode);
+        }
+
+        using var signIn = await http.PostAsync("/api/v1/session", Json("""{"name":"alice","password":"alicepw"}"""));
+        Assert.True(signIn.IsSuccessStatusCode, await signIn.Content.ReadAsStringAsync());
+        var cookie = Assert.Single(signIn.Headers.GetValues("Set-Cookie"));
+        Assert.Contains("httponly", cookie, StringComparison.OrdinalIgnoreCase);
+        Assert.Contains("samesite=strict", cookie, StringComparison.OrdinalIgnoreCase);
+        var token = System.Text.Json.JsonDocument.Parse(await signIn.Content.ReadAsStringAsync()).RootElement.GetProperty("token").GetString()!;
+
+        using var create = new HttpRequestMessage(HttpMethod.Post, "/api/v1/apps") { Content = Json("""{"id":"orders"}""") };
+        create.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+        create.Headers.Add("X-Conclave-Author", "mallory");
+        using (var created = await http.SendAsync(create))
+        {
+            Assert.True(created.IsSuccessStatusCode, await created.Content.ReadAsStringAsync());
+        }
+
+        using var audit = new HttpRequestMessage(HttpMethod.Get, "/api/v1/apps/orders/audit");
+        audit.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+        using var entries = await http.SendAsync(audit);
+        var text = await entries.Content.ReadAsStringAsync();
+        Assert.Contains("\"author\":\"alice\"", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("mallory", text, StringComparison.Ordinal);
+
+        // The raw keyspace view reads as the user: alice may read app/ but not the whole keyspace; the cluster's lease
+        // and lock lists are root's.
+        using var keys = new HttpRequestMessage(HttpMethod.Get, "/api/v1/keys?prefix=");
+        keys.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+        Assert.Equal(403, (int)(await http.SendAsync(keys)).StatusCode);
+        using var mine = new HttpRequestMessage(HttpMethod.Get, "/api/v1/keys?prefix=app/");
+        mine.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+        Assert.True((await http.SendAsync(mine)).IsSuccessStatusCode);
+        using var leases = new HttpRequestMessage(HttpMethod.Get, "/api/v1/cluster/leases");
+        leases.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+        Assert.Equal(403, (int)(await http.SendAsync(leases)).StatusCode);
+
+        // /health and /metrics stay open for probes.
+        Assert.True((await http.GetAsync("/health")).IsSuccessStatusCode);
+    }
+
+    [Fact]
     public async Task A_watch_delivers_only_keys_its_user_may_read_and_ends_when_the_permission_goes()
     {
         await using var node = await TestNode.StartInProcessAsync(output, Fast);

@@ -21,6 +21,7 @@ export function setAuthor(name) {
 export async function api(method, path, body) {
   const headers = { Accept: 'application/json' };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
+  // Signed in (auth enabled), the server records the signed-in user and ignores this header.
   if (method !== 'GET') headers['X-Conclave-Author'] = author();
   let res;
   try {
@@ -33,6 +34,7 @@ export async function api(method, path, body) {
   if (text) {
     try { data = JSON.parse(text); } catch { data = { detail: text }; }
   }
+  if (res.status === 401) window.dispatchEvent(new CustomEvent('conclave:signin', { detail: data && data.detail }));
   if (!res.ok) throw new ApiError(res.status, data);
   return data;
 }

@@ -8,6 +8,7 @@ import { renderDeliveryPage } from './views/delivery.js';
 import { renderKeys } from './views/keys.js';
 import { renderCluster } from './views/cluster.js';
 import { renderAudit } from './views/audit.js';
+import { loadSession, renderSignIn, signOut, session } from './session.js';
 
 const main = document.getElementById('main');
 let cleanup = null;
@@ -56,6 +57,41 @@ async function route() {
 const authorInput = document.getElementById('author');
 authorInput.value = author();
 authorInput.addEventListener('change', () => setAuthor(authorInput.value));
-window.addEventListener('hashchange', route);
+
+// With auth enabled the console shows who is signed in (the audit records that user) instead of the author box.
+function showSession() {
+  const signedIn = session.authEnabled && session.user;
+  document.getElementById('author-field').hidden = session.authEnabled;
+  document.getElementById('signed-in').hidden = !signedIn;
+  document.getElementById('signed-in-user').textContent = signedIn ? session.user : '';
+}
+
+let signingIn = false;
+async function signIn(reason) {
+  if (signingIn) return;
+  signingIn = true;
+  generation++;
+  if (cleanup) { try { cleanup(); } catch { /* ignore */ } cleanup = null; }
+  hideBanner();
+  try {
+    await renderSignIn(main, reason);
+  } finally {
+    signingIn = false;
+  }
+  showSession();
+  route();
+}
+
+document.getElementById('sign-out').addEventListener('click', async () => {
+  await signOut();
+  showSession();
+  signIn('Signed out.');
+});
+window.addEventListener('conclave:signin', e => signIn(e.detail));
+window.addEventListener('hashchange', () => { if (!signingIn) route(); });
 window.addEventListener('unhandledrejection', e => console.error(e.reason));
-route();
+
+loadSession().then(s => {
+  showSession();
+  if (s.authEnabled && !s.user) signIn(); else route();
+}, () => route());

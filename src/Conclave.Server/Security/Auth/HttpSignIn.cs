@@ -1,0 +1,150 @@
+using System.Text.Json.Serialization;
+using Conclave.Api.Errors;
+using Conclave.Server.Http;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Conclave.Server.Security.Auth;
+
+/// <summary>
+/// Who calls the HTTP API (<c>/api/v1</c>, its server-sent events included) while auth is enabled (ADR 0014): a token
+/// from <c>Authenticate</c> (the gRPC service, the gateway's <c>/v3/auth/authenticate</c>, or <c>POST
+/// /api/v1/session</c>) as <c>Authorization: Bearer &lt;token&gt;</c>, or the console's session cookie holding one.
+/// Anything else is answered 401 with a problem. The cookie is HttpOnly, SameSite=Strict and Secure over TLS; a
+/// state-changing request made with it must also pass <see cref="CrossSiteGuard"/> (same origin, JSON bodies), so
+/// another site cannot make a signed-in browser act. While auth is disabled nothing changes: every caller is "".
+/// </summary>
+internal static class HttpSignIn
+{
+    public const string CookieName = "conclave_session";
+    private const string UserItem = "conclave.user";
+
+    /// <summary>The signed-in user of a request under <c>/api/v1</c>; "" while auth is disabled.</summary>
+    public static string UserOf(HttpContext http) => http.Items.TryGetValue(UserItem, out var user) && user is string name ? name : "";
+
+    /// <summary>Whether the request's user is known (auth is enabled and the request signed in).</summary>
+    public static bool IsSignedIn(HttpContext http) => http.Items.ContainsKey(UserItem);
+
+    /// <summary>Requires sign-in for <c>/api/v1</c> (but the session endpoints) while auth is enabled.</summary>
+    public static void Use(WebApplication app)
+    {
+        app.Use(next => async context =>
+        {
+            var path = context.Request.Path;
+            if (!path.StartsWithSegments("/api/v1", StringComparison.Ordinal) || path.StartsWithSegments(SessionPath, StringComparison.Ordinal))
+            {
+                await next(context);
+                return;
+            }
+
+            var node = context.RequestServices.GetRequiredService<Node.ConclaveNode>();
+            var state = node.Store.Auth;
+            if (!state.Enabled)
+            {
+                await next(context);
+                return;
+            }
+
+            var token = BearerOf(context) ?? context.Request.Cookies[CookieName];
+            if (string.IsNullOrEmpty(token))
+            {
+                await RefuseAsync(context, "sign in: send Authorization: Bearer <token> (from POST /api/v1/session or Authenticate), or sign in to the console");
+                return;
+            }
+
+            try
+            {
+                context.Items[UserItem] = context.RequestServices.GetRequiredService<SimpleTokens>().Validate(state, token);
+            }
+            catch (ConclaveErrorException e)
+            {
+                await RefuseAsync(context, e.Message);
+                return;
+            }
+
+            await next(context);
+        });
+    }
+
+    private const string SessionPath = "/api/v1/session";
+
+    /// <summary>The console's sign-in: who is signed in, sign in, sign out.</summary>
+    public static void Map(IEndpointRouteBuilder app)
+    {
+        app.MapGet(SessionPath, (HttpContext http, Node.ConclaveNode node, SimpleTokens tokens) =>
+        {
+            var state = node.Store.Auth;
+            string? user = null;
+            if (state.Enabled && (BearerOf(http) ?? http.Request.Cookies[CookieName]) is { Length: > 0 } token)
+            {
+                try
+                {
+                    user = tokens.Validate(state, token);
+                }
+                catch (ConclaveErrorException)
+                {
+                    // An ended session: signed out.
+                }
+            }
+
+            return TypedResults.Ok(new SessionView(state.Enabled, user, null));
+        });
+
+        app.MapPost(SessionPath, async (SignIn request, HttpContext http, Node.ConclaveNode node, Passwords passwords, SimpleTokens tokens, AuthSettings settings) =>
+        {
+            await node.Consensus.ReadBarrierAsync(http.RequestAborted);
+            var state = node.Store.Auth;
+            if (!state.Enabled)
+            {
+                return Problems.Of(StatusCodes.Status409Conflict, "auth is not enabled", "AuthNotEnabled", "auth is not enabled: nobody needs to sign in (etcdctl auth enable switches it on)", http);
+            }
+
+            var user = state.FindUser(request.Name ?? "");
+            if (!await passwords.VerifyAsync(user, request.Password ?? "", http.RequestAborted))
+            {
+                return Problems.Of(StatusCodes.Status401Unauthorized, "sign-in failed", "AuthFailed", "wrong user name or password", http);
+            }
+
+            var token = tokens.Issue(state, user!);
+            http.Response.Cookies.Append(CookieName, token, new CookieOptions
+            {
+                HttpOnly = true,
+                Secure = http.Request.IsHttps,
+                SameSite = SameSiteMode.Strict,
+                Path = "/",
+                MaxAge = settings.TokenTtl,
+            });
+            return Results.Ok(new SessionView(true, user!.Name, token));
+        });
+
+        app.MapDelete(SessionPath, (HttpContext http) =>
+        {
+            http.Response.Cookies.Delete(CookieName, new CookieOptions { Path = "/", Secure = http.Request.IsHttps, SameSite = SameSiteMode.Strict, HttpOnly = true });
+            return Results.NoContent();
+        });
+    }
+
+    /// <summary>Requires the root role of the request's user (no-op while auth is disabled).</summary>
+    public static void RequireAdmin(HttpContext http) =>
+        http.RequestServices.GetRequiredService<Node.ConclaveNode>().Store.Auth.CheckAdmin(UserOf(http));
+
+    private static string? BearerOf(HttpContext http)
+    {
+        var header = http.Request.Headers.Authorization;
+        return header.Count == 1 && header[0] is { } value && value.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? value[7..].Trim() : null;
+    }
+
+    private static Task RefuseAsync(HttpContext context, string detail)
+    {
+        context.Response.Headers.WWWAuthenticate = "Bearer";
+        return Problems.Of(StatusCodes.Status401Unauthorized, "sign-in required", "Unauthenticated", detail, context).ExecuteAsync(context);
+    }
+}
+
+/// <summary>A sign-in request: the user and password of the auth store.</summary>
+public sealed record SignIn(string? Name, string? Password);
+
+/// <summary>Whether auth is on, who is signed in (null: nobody), and, right after sign-in, the token (for API callers).</summary>
+public sealed record SessionView(bool AuthEnabled, string? User, [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Token);

@@ -86,8 +86,10 @@ internal sealed class PeerConnector(PeerTls? tls, ILogger logger, TimeProvider t
         }
         catch (PeerTlsException e)
         {
+            // A certificate this member refused is worth the operator's attention; a connection that broke in the
+            // handshake (the other member stopping) is not.
             var peer = endpoint.ToString() ?? "?";
-            if (warnings.ShouldWarn(peer))
+            if (e.CertificateRefused && warnings.ShouldWarn(peer))
             {
                 PeerLog.TlsConnectFailed(logger, peer, e.Message);
             }

@@ -165,6 +165,18 @@ public sealed class PeerTlsTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public async Task The_peer_listener_keeps_to_tls_min_version()
+    {
+        await using var node = await StartAsync(clientCertAuth: true, minVersion: SslProtocols.Tls13);
+        var member = certificates.IssueMember("m2");
+
+        var old = await Assert.ThrowsAnyAsync<Exception>(() => HandshakeAsync(node, member.Cert, member.Key, SslProtocols.Tls12));
+        Assert.True(old is AuthenticationException or IOException, $"a TLS 1.2 handshake failed with {old.GetType().Name}: {old.Message}");
+        using var ssl = await HandshakeAsync(node, member.Cert, member.Key);
+        Assert.Equal(SslProtocols.Tls13, ssl.SslProtocol);
+    }
+
+    [Fact]
     public async Task Unusable_peer_TLS_settings_stop_the_start_with_what_to_fix()
     {
         var member = certificates.IssueMember();
@@ -233,12 +245,13 @@ public sealed class PeerTlsTests(ITestOutputHelper output) : IDisposable
         Assert.Contains("--peer-client-cert-auth", plain.Message, StringComparison.Ordinal);
     }
 
-    private async Task<TestNode> StartAsync(bool clientCertAuth, RecordingLoggerProvider? logs = null, (string Cert, string Key, X509Certificate2 Certificate)? certificate = null)
+    private async Task<TestNode> StartAsync(
+        bool clientCertAuth, RecordingLoggerProvider? logs = null, (string Cert, string Key, X509Certificate2 Certificate)? certificate = null, SslProtocols minVersion = SslProtocols.Tls12)
     {
         var member = certificate ?? certificates.IssueMember("m1");
         return await TestNode.StartInProcessAsync(
             output,
-            o => o with { PeerTls = PeerSettings(member, clientCertAuth) },
+            o => o with { PeerTls = PeerSettings(member, clientCertAuth) with { MinVersion = minVersion } },
             httpsPeer: true,
             logging: logs is null ? null : builder =>
             {
@@ -271,7 +284,7 @@ public sealed class PeerTlsTests(ITestOutputHelper output) : IDisposable
     }
 
     /// <summary>A TLS client on the member's peer port that trusts the test CA and presents the given certificate (or none).</summary>
-    private async Task<SslStream> HandshakeAsync(TestNode node, string? certFile, string? keyFile)
+    private async Task<SslStream> HandshakeAsync(TestNode node, string? certFile, string? keyFile, SslProtocols protocols = SslProtocols.None)
     {
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
         await socket.ConnectAsync(PeerEndPoint(node));
@@ -291,6 +304,7 @@ public sealed class PeerTlsTests(ITestOutputHelper output) : IDisposable
                 new SslClientAuthenticationOptions
                 {
                     TargetHost = "127.0.0.1",
+                    EnabledSslProtocols = protocols,
                     ClientCertificateContext = client is null ? null : SslStreamCertificateContext.Create(client, null, offline: true),
                     RemoteCertificateValidationCallback = (_, certificate, _, errors) =>
                         certificate is not null && (errors & SslPolicyErrors.RemoteCertificateNameMismatch) == 0 && ChainsTo(AsCertificate2(certificate), ca),

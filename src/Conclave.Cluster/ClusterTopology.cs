@@ -12,15 +12,19 @@ internal sealed class ClusterTopology
 {
     private readonly Dictionary<EndPoint, TopologyMember> byEndpoint;
 
-    private ClusterTopology(ulong clusterId, TopologyMember local, IReadOnlyList<TopologyMember> members)
+    private ClusterTopology(ulong clusterId, TopologyMember local, IReadOnlyList<TopologyMember> members, string peerScheme)
     {
         ClusterId = clusterId;
+        PeerScheme = peerScheme;
         Local = local;
         Members = members;
         byEndpoint = members.ToDictionary(static m => m.EndPoint);
     }
 
     public ulong ClusterId { get; }
+
+    /// <summary><c>https</c> when members speak TLS to each other (<see cref="RaftNodeOptions.PeerTls"/>), else <c>http</c>: the scheme of every peer URL of this cluster.</summary>
+    public string PeerScheme { get; }
 
     public TopologyMember Local { get; }
 
@@ -36,7 +40,7 @@ internal sealed class ClusterTopology
             ? options.InitialCluster
             : new Dictionary<string, string>
             {
-                [options.MemberName] = $"http://{options.PeerEndpoint}",
+                [options.MemberName] = $"{SchemeOf(options)}://{options.PeerEndpoint}",
             };
         if (!initial.ContainsKey(options.MemberName))
         {
@@ -64,8 +68,10 @@ internal sealed class ClusterTopology
 
         var clusterString = string.Join(',', members.Select(static m => $"{m.Name}={m.PeerUrl}"));
         var clusterId = Fnv1a64($"{clusterString}\n{options.InitialClusterToken}");
-        return new ClusterTopology(clusterId, members.Single(m => m.Name == options.MemberName), members);
+        return new ClusterTopology(clusterId, members.Single(m => m.Name == options.MemberName), members, SchemeOf(options));
     }
+
+    private static string SchemeOf(RaftNodeOptions options) => options.PeerTls is null ? "http" : "https";
 
     /// <summary>Stable id of a member: FNV-1a 64 of its peer address <c>host:port</c> (never 0, which means "none").</summary>
     public static ulong MemberId(EndPoint peer) => peer switch
@@ -75,12 +81,12 @@ internal sealed class ClusterTopology
         _ => Fnv1a64(peer.ToString() ?? ""),
     };
 
-    /// <summary>A peer URL for an endpoint known only by address (a member added at runtime).</summary>
-    public static string PeerUrlOf(EndPoint peer) => peer switch
+    /// <summary>A peer URL for an endpoint known only by address (a member added at runtime), in this cluster's scheme.</summary>
+    public string PeerUrlOf(EndPoint peer) => peer switch
     {
-        IPEndPoint ip => $"http://{(ip.Address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{ip.Address}]" : ip.Address.ToString())}:{ip.Port}",
-        DnsEndPoint dns => $"http://{dns.Host}:{dns.Port}",
-        _ => $"http://{peer}",
+        IPEndPoint ip => $"{PeerScheme}://{(ip.Address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{ip.Address}]" : ip.Address.ToString())}:{ip.Port}",
+        DnsEndPoint dns => $"{PeerScheme}://{dns.Host}:{dns.Port}",
+        _ => $"{PeerScheme}://{peer}",
     };
 
     /// <summary>The Raft endpoint of a peer URL such as <c>http://10.0.0.1:2380</c>.</summary>

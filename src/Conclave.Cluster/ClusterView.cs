@@ -21,7 +21,7 @@ internal sealed class ClusterView(RaftCluster cluster, LeaderLink link, ClusterT
     /// <summary>The configuration as this member knows it now (names of members added at runtime may be empty).</summary>
     public MemberInfo[] CurrentMembers() =>
         [.. ConfiguredMembers().Select(m => topology.Find(m.EndPoint)?.ToInfo()
-            ?? new MemberInfo(ClusterTopology.MemberId(m.EndPoint), "", [ClusterTopology.PeerUrlOf(m.EndPoint)], [], IsLearner: false))];
+            ?? new MemberInfo(ClusterTopology.MemberId(m.EndPoint), "", [topology.PeerUrlOf(m.EndPoint)], [], IsLearner: false))];
 
     /// <summary>The configuration's member with id <paramref name="id"/>, or null.</summary>
     public RaftClusterMember? MemberById(ulong id) =>

@@ -339,7 +339,7 @@ internal sealed class LearnerFollower
         }
         catch (Exception e) when (e is PeerRequestException or ConsensusUnavailableException or MembershipException or InvalidDataException && !token.IsCancellationRequested)
         {
-            Log.LearnerFeedEnded(logger, ClusterTopology.PeerUrlOf(peer), e.Message);
+            Log.LearnerFeedEnded(logger, topology.PeerUrlOf(peer), e.Message);
         }
 
         // No leader heard from now (health says so until the feed is back).

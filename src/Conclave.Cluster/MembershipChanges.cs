@@ -116,7 +116,7 @@ internal sealed class MembershipChanges : IMembership, IDisposable
             var name = metadata?.GetValueOrDefault(LeaderLink.NameKey) ?? known?.Name ?? "";
             var id = ClusterTopology.MemberId(member.EndPoint);
             var clientUrls = metadata?.GetValueOrDefault(LeaderLink.ClientUrlsKey)?.Split(',', StringSplitOptions.RemoveEmptyEntries) ?? [];
-            var peerUrl = known?.PeerUrl ?? ClusterTopology.PeerUrlOf(member.EndPoint);
+            var peerUrl = known?.PeerUrl ?? topology.PeerUrlOf(member.EndPoint);
             result.Add(new MemberInfo(id, name, [peerUrl], clientUrls, IsLearner: false));
         }
 
@@ -144,6 +144,14 @@ internal sealed class MembershipChanges : IMembership, IDisposable
         catch (ArgumentException e)
         {
             throw new MembershipException(MembershipError.BadUrl, e.Message);
+        }
+
+        if (!peerUrl.StartsWith(topology.PeerScheme + "://", StringComparison.OrdinalIgnoreCase))
+        {
+            // Members all speak TLS to each other or none does: a member this one could not talk to would never join.
+            throw new MembershipException(MembershipError.BadUrl, topology.PeerScheme == "https"
+                ? $"peer URL {peerUrl}: this cluster's members speak TLS to each other, so peer URLs are https://"
+                : $"peer URL {peerUrl}: this cluster's members speak plain TCP to each other, so peer URLs are http:// (every member needs https:// peer URLs and --peer-cert-file for TLS)");
         }
 
         var id = ClusterTopology.MemberId(endpoint);
@@ -400,7 +408,7 @@ internal sealed class MembershipChanges : IMembership, IDisposable
         {
             answer.Listed = true;
             answer.Learner = true;
-            answer.VoterPeerUrls.AddRange(view.ConfiguredMembers().Select(static voter => ClusterTopology.PeerUrlOf(voter.EndPoint)));
+            answer.VoterPeerUrls.AddRange(view.ConfiguredMembers().Select(voter => topology.PeerUrlOf(voter.EndPoint)));
         }
 
         return answer;

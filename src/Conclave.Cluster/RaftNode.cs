@@ -46,6 +46,7 @@ public sealed class RaftNode : IConsensus
     private readonly LeaderRequests leaderRequests;
     private readonly IReplicatedStateMachine appliedMachine;
     private readonly PeerListener? ownedPeers;
+    private readonly PeerConnector connector;
     private readonly Task snapshotServer;
     private readonly Task requestServer;
     private int disposed;
@@ -64,6 +65,7 @@ public sealed class RaftNode : IConsensus
         ulong? clusterId,
         PeerListener peers,
         bool ownsPeers,
+        PeerConnector connector,
         IReplicatedStateMachine appliedMachine)
     {
         this.options = options;
@@ -76,11 +78,12 @@ public sealed class RaftNode : IConsensus
         this.metrics = metrics;
         this.logger = logger;
         this.appliedMachine = appliedMachine;
+        this.connector = connector;
         ownedPeers = ownsPeers ? peers : null;
         var token = stopping.Token;
         link = new LeaderLink(cluster, shell, topology, options.TimeProvider);
         var requestOptions = PeerRequestOptions.For(options);
-        requestClients = new PeerRequestClients(requestOptions, metrics, logger);
+        requestClients = new PeerRequestClients(requestOptions, metrics, logger, connector);
         standing = new MemberStanding(cluster, link, topology, requestClients, dataDirectory, clusterId, options.TimeProvider, logger, token);
         follower = new LearnerFollower(cluster, link, wal, topology, standing, requestClients, options, logger, token);
         view = new ClusterView(cluster, link, topology, follower);
@@ -198,7 +201,7 @@ public sealed class RaftNode : IConsensus
         PeerListener? peerListener = null;
         try
         {
-            peerListener = options.PeerListener ?? PeerListener.Bind(options.PeerEndpoint, loggerFactory, options.TimeProvider);
+            peerListener = options.PeerListener ?? PeerListener.Bind(options.PeerEndpoint, loggerFactory, options.TimeProvider, tls: options.PeerTls);
             adapter.RestoreLatest();
             var logDirectory = Path.Combine(dataDirectory, "log");
             membership = new PeerConfigurationStorage(Path.Combine(dataDirectory, "members"));
@@ -218,8 +221,10 @@ public sealed class RaftNode : IConsensus
                     .ConfigureAwait(false);
             }
 
-            // Raft travels over the peer listener (its Raft channel), which also carries the members' gRPC channel.
-            var configuration = new RaftCluster.CustomTransportConfiguration(options.PeerEndpoint, peerListener.RaftTransport, PeerConnector.Raft)
+            // Raft travels over the peer listener (its Raft channel), as do the request and snapshot channels; every
+            // connection this member opens goes through one connector (TLS when its peers speak it).
+            var connector = new PeerConnector(options.PeerTls, loggerFactory.CreateLogger<PeerConnector>(), options.TimeProvider);
+            var configuration = new RaftCluster.CustomTransportConfiguration(options.PeerEndpoint, peerListener.RaftTransport, connector)
             {
                 PublicEndPoint = topology.Local.EndPoint,
                 ConfigurationStorage = membership,
@@ -245,7 +250,7 @@ public sealed class RaftNode : IConsensus
             }
 
             Log.Started(logger, wal.LastEntryIndex, wal.LastCommittedEntryIndex, wal.LastAppliedIndex, adapter.SnapshotIndex);
-            node = new RaftNode(options, topology, cluster, wal, shell, adapter, membership, metrics, logger, dataDirectory, clusterId, peerListener, ownPeers, stateMachine);
+            node = new RaftNode(options, topology, cluster, wal, shell, adapter, membership, metrics, logger, dataDirectory, clusterId, peerListener, ownPeers, connector, stateMachine);
             return node;
         }
         catch
@@ -284,7 +289,7 @@ public sealed class RaftNode : IConsensus
         var source = cluster.Members.FirstOrDefault(m => !link.IsLocal(m) && ClusterTopology.MemberId(m.EndPoint) == snapshot.Source)?.EndPoint
             ?? (follower.FollowedPeer is { } fed && ClusterTopology.MemberId(fed) == snapshot.Source ? fed : null)
             ?? throw new SnapshotGoneException($"member {snapshot.Source:x} is not in this member's configuration");
-        return SnapshotTransfer.FetchAsync(source, snapshot, offset, topology.Local.Id, options.TimeProvider, cancellationToken);
+        return SnapshotTransfer.FetchAsync(connector, source, snapshot, offset, topology.Local.Id, options.TimeProvider, cancellationToken);
     }
 
     /// <summary>
@@ -325,6 +330,11 @@ public sealed class RaftNode : IConsensus
         ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxQueuedProposals, 1, nameof(options.MaxQueuedProposals));
         ArgumentOutOfRangeException.ThrowIfLessThan(options.SnapshotInterval, 1, nameof(options.SnapshotInterval));
         ArgumentOutOfRangeException.ThrowIfLessThan(options.SnapshotLogBytes, 1, nameof(options.SnapshotLogBytes));
+        if (options.PeerListener is { } listener && !ReferenceEquals(listener.Tls, options.PeerTls))
+        {
+            throw new ArgumentException("The peer listener was bound with other TLS settings than RaftNodeOptions.PeerTls: a member's listener and its connections speak the same.", nameof(options));
+        }
+
         if (options.UpperElectionTimeout <= options.LowerElectionTimeout)
         {
             throw new ArgumentException(

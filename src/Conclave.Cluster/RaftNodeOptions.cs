@@ -22,6 +22,12 @@ public sealed record RaftNodeOptions
     public Peers.PeerListener? PeerListener { get; init; }
 
     /// <summary>
+    /// TLS between members (the peer URLs are <c>https://</c>), or null for plain TCP. The same object the
+    /// <see cref="PeerListener"/> was bound with: it serves this member's listener and every connection it opens.
+    /// </summary>
+    public Peers.PeerTls? PeerTls { get; init; }
+
+    /// <summary>
     /// Initial members, name to advertised peer URL, as etcd's <c>--initial-cluster</c>
     /// (<c>a=http://10.0.0.1:2380,b=...</c>). Empty means a one-member cluster of this member at
     /// <see cref="PeerEndpoint"/>. Only read on the first start; later starts use the persisted membership.

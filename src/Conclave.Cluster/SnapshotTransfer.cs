@@ -73,23 +73,24 @@ internal static class SnapshotTransfer
 
     /// <summary>
     /// Reads the image <paramref name="snapshot"/> names from <paramref name="offset"/> on, from the member at
-    /// <paramref name="peer"/>. The yielded memory is reused: consume it before moving on. Ends early when the
-    /// connection drops (the caller resumes).
+    /// <paramref name="peer"/> (connected through <paramref name="connector"/>, TLS included). The yielded memory is
+    /// reused: consume it before moving on. Ends early when the connection drops (the caller resumes).
     /// </summary>
     /// <exception cref="SnapshotGoneException">The member no longer holds the image.</exception>
     /// <exception cref="InvalidDataException">The member answered something that is not a snapshot stream.</exception>
     public static async IAsyncEnumerable<(long Offset, ReadOnlyMemory<byte> Data)> FetchAsync(
-        EndPoint peer, SnapshotDescriptor snapshot, long offset, ulong localId, TimeProvider time, [EnumeratorCancellation] CancellationToken cancellationToken)
+        PeerConnector connector, EndPoint peer, SnapshotDescriptor snapshot, long offset, ulong localId, TimeProvider time, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        using var socket = await PeerConnector.OpenAsync(peer, PeerChannel.Snapshot, cancellationToken).ConfigureAwait(false);
+        var stream = await connector.OpenAsync(peer, PeerChannel.Snapshot, cancellationToken).ConfigureAwait(false);
+        await using var _ = stream.ConfigureAwait(false);
         var request = new byte[RequestSize];
         WriteRequest(request, new SnapshotFetch(snapshot.Index, snapshot.Term, snapshot.Hash, offset, localId));
-        await socket.SendAsync(request, SocketFlags.None, cancellationToken).ConfigureAwait(false);
+        await stream.WriteAsync(request, cancellationToken).ConfigureAwait(false);
 
         var header = new byte[ResponseHeaderSize];
         for (var read = 0; read < header.Length;)
         {
-            var n = await ReceiveAsync(socket, header.AsMemory(read), time, cancellationToken).ConfigureAwait(false);
+            var n = await ReceiveAsync(stream, header.AsMemory(read), time, cancellationToken).ConfigureAwait(false);
             if (n == 0)
             {
                 yield break;
@@ -114,7 +115,7 @@ internal static class SnapshotTransfer
         var buffer = new byte[(int)Math.Min(ChunkBytes, Math.Max(length, 1))];
         while (length > 0)
         {
-            var n = await ReceiveAsync(socket, buffer.AsMemory(0, (int)Math.Min(buffer.Length, length)), time, cancellationToken).ConfigureAwait(false);
+            var n = await ReceiveAsync(stream, buffer.AsMemory(0, (int)Math.Min(buffer.Length, length)), time, cancellationToken).ConfigureAwait(false);
             if (n == 0)
             {
                 yield break;
@@ -126,13 +127,13 @@ internal static class SnapshotTransfer
         }
     }
 
-    private static async ValueTask<int> ReceiveAsync(Socket socket, Memory<byte> buffer, TimeProvider time, CancellationToken cancellationToken)
+    private static async ValueTask<int> ReceiveAsync(Stream stream, Memory<byte> buffer, TimeProvider time, CancellationToken cancellationToken)
     {
         using var stallTimer = new CancellationTokenSource(StallTimeout, time);
         using var stall = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, stallTimer.Token);
         try
         {
-            return await socket.ReceiveAsync(buffer, SocketFlags.None, stall.Token).ConfigureAwait(false);
+            return await stream.ReadAsync(buffer, stall.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {

@@ -22,12 +22,16 @@ public sealed class ConclaveServer : IAsyncDisposable
 {
     private readonly WebApplication app;
     private readonly Cluster.Peers.PeerListener peers;
+    private readonly Security.ReloadingCertificates? peerCertificates;
     private int disposed;
 
-    private ConclaveServer(WebApplication app, ConclaveNode node, Cluster.Peers.PeerListener peers, IReadOnlyList<string> clientUrls, IReadOnlyList<string> httpUrls, string peerUrl)
+    private ConclaveServer(
+        WebApplication app, ConclaveNode node, Cluster.Peers.PeerListener peers, Security.ReloadingCertificates? peerCertificates,
+        IReadOnlyList<string> clientUrls, IReadOnlyList<string> httpUrls, string peerUrl)
     {
         this.app = app;
         this.peers = peers;
+        this.peerCertificates = peerCertificates;
         Node = node;
         ClientUrls = clientUrls;
         HttpUrls = httpUrls;
@@ -61,6 +65,8 @@ public sealed class ConclaveServer : IAsyncDisposable
         var peerUrl = ResolvePort(options.ListenPeerUrl);
         var advertisedClientUrls = options.AdvertiseClientUrls is { Count: > 0 } a ? a : clientUrls;
         var advertisedPeerUrl = options.InitialAdvertisePeerUrl ?? peerUrl;
+        var peerTls = IsHttps(peerUrl);
+        CheckPeerSchemes(options, peerUrl, advertisedPeerUrl);
 
         var bootLogger = LoggerFactory.Create(l =>
         {
@@ -74,11 +80,6 @@ public sealed class ConclaveServer : IAsyncDisposable
                 configureLogging(l);
             }
         });
-        if (IsHttps(peerUrl) || (options.InitialAdvertisePeerUrl is { } advertised && IsHttps(advertised)))
-        {
-            bootLogger.Dispose();
-            throw new ArgumentException($"'{peerUrl}': https:// peer URLs (TLS between members) are not supported yet; members authenticate each other in a later release");
-        }
 
         if (options.Auth.BcryptCost is < 4 or > 31)
         {
@@ -86,9 +87,10 @@ public sealed class ConclaveServer : IAsyncDisposable
             throw new ArgumentException($"--bcrypt-cost {options.Auth.BcryptCost}: must be 4 to 31");
         }
 
-        // Secure by default: nothing off loopback in plain text unless the operator says so, every start.
-        var exposed = clientUrls.Concat(httpUrls).Where(static u => !IsHttps(u) && !IPAddress.IsLoopback(ToEndPoint(u).Address))
-            .Append(peerUrl).Where(static u => !IPAddress.IsLoopback(ToEndPoint(u).Address))
+        // Secure by default: nothing off loopback in plain text unless the operator says so, every start. A TLS peer URL
+        // is not plain text; without --peer-client-cert-auth it still lets anyone with a TLS client in (warned below).
+        var exposed = clientUrls.Concat(httpUrls).Append(peerUrl)
+            .Where(static u => !IsHttps(u) && !IPAddress.IsLoopback(ToEndPoint(u).Address))
             .Distinct(StringComparer.Ordinal)
             .ToList();
         if (exposed.Count > 0 && !options.InsecureListen)
@@ -96,15 +98,25 @@ public sealed class ConclaveServer : IAsyncDisposable
             bootLogger.Dispose();
             throw new ArgumentException(
                 $"refusing to listen in plain text off loopback ({string.Join(", ", exposed)}): use https:// client and HTTP URLs with " +
-                "--cert-file/--key-file (members cannot authenticate each other yet, so a peer URL off loopback needs a trusted network), " +
-                "or start with --insecure-listen to accept that anyone who reaches these ports can read and write everything");
+                "--cert-file/--key-file, and https:// peer URLs with --peer-cert-file/--peer-key-file plus --peer-trusted-ca-file and " +
+                "--peer-client-cert-auth (so members authenticate each other), or start with --insecure-listen to accept that anyone who " +
+                "reaches these ports can read and write everything");
         }
 
+        var securityLogger = bootLogger.CreateLogger("Conclave.Server.Security");
         if (exposed.Count > 0)
         {
-            bootLogger.CreateLogger("Conclave.Server.Security").LogWarning(
+            securityLogger.LogWarning(
                 "--insecure-listen: {Urls} serve plain text off loopback without authentication; anyone who reaches them can read and write everything",
                 string.Join(", ", exposed));
+        }
+
+        if (peerTls && !options.PeerTls.ClientCertAuth && !IPAddress.IsLoopback(ToEndPoint(peerUrl).Address))
+        {
+            securityLogger.LogWarning(
+                "The peer URL {Url} serves TLS without --peer-client-cert-auth: anyone who reaches the peer port can speak Raft (and so read and write " +
+                "everything); add --peer-trusted-ca-file and --peer-client-cert-auth so only members holding a certificate from the peers' CA get in",
+                peerUrl);
         }
 
         // TLS for the https:// client and HTTP URLs: loaded once here (a member does not start with certificates it cannot
@@ -125,6 +137,31 @@ public sealed class ConclaveServer : IAsyncDisposable
         else if (options.Tls.HasCertificate)
         {
             bootLogger.CreateLogger("Conclave.Server.Tls").LogWarning("--cert-file is set but no listen URL is https://: every listener serves plain text");
+        }
+
+        // TLS between members (https:// peer URLs): its own certificate and trust, reloaded the same way.
+        Security.ReloadingCertificates? peerCertificates = null;
+        if (peerTls)
+        {
+            try
+            {
+                if (options.PeerTls.CipherSuites is not null && OperatingSystem.IsWindows())
+                {
+                    throw new ArgumentException("--cipher-suites is not supported on Windows (its TLS stack takes the system's policy)");
+                }
+
+                peerCertificates = Security.ReloadingCertificates.Load(options.PeerTls, options.TimeProvider, bootLogger.CreateLogger("Conclave.Server.Tls"), "peer-");
+            }
+            catch
+            {
+                certificates?.Dispose();
+                bootLogger.Dispose();
+                throw;
+            }
+        }
+        else if (options.PeerTls.HasCertificate)
+        {
+            bootLogger.CreateLogger("Conclave.Server.Tls").LogWarning("--peer-cert-file is set but the peer URL is http://: members talk to each other in plain text");
         }
 
         // Listening before the Raft node starts, so its instruments are seen from the first proposal.
@@ -195,13 +232,14 @@ public sealed class ConclaveServer : IAsyncDisposable
         Cluster.Peers.PeerListener peers;
         try
         {
-            peers = Cluster.Peers.PeerListener.Bind(ToEndPoint(peerUrl), bootLogger);
+            peers = Cluster.Peers.PeerListener.Bind(ToEndPoint(peerUrl), bootLogger, tls: peerCertificates?.ForPeers());
         }
         catch
         {
             bootLogger.Dispose();
             meterBridge.Dispose();
             certificates?.Dispose();
+            peerCertificates?.Dispose();
             throw;
         }
 
@@ -287,6 +325,7 @@ public sealed class ConclaveServer : IAsyncDisposable
             bootLogger.Dispose();
             meterBridge.Dispose();
             certificates?.Dispose();
+            peerCertificates?.Dispose();
             throw;
         }
 
@@ -309,10 +348,11 @@ public sealed class ConclaveServer : IAsyncDisposable
             bootLogger.Dispose();
             meterBridge.Dispose();
             certificates?.Dispose();
+            peerCertificates?.Dispose();
             throw;
         }
 
-        var server = new ConclaveServer(app, node, peers, clientUrls, httpUrls, peerUrl);
+        var server = new ConclaveServer(app, node, peers, peerCertificates, clientUrls, httpUrls, peerUrl);
         // A member removed from the cluster stops, as etcd's does: it would only serve stale data.
         node.Consensus.Removed.Register(app.Lifetime.StopApplication);
         app.Lifetime.ApplicationStopped.Register(bootLogger.Dispose);
@@ -384,6 +424,8 @@ public sealed class ConclaveServer : IAsyncDisposable
             await Node.DisposeAsync();
             await app.DisposeAsync();
             await peers.DisposeAsync();
+            // Last: Raft opens peer connections (presenting this certificate) until the member has stopped.
+            peerCertificates?.Dispose();
         }
     }
 
@@ -441,6 +483,41 @@ public sealed class ConclaveServer : IAsyncDisposable
         }
 
         return https;
+    }
+
+    /// <summary>
+    /// Members all speak TLS to each other or none does: a member whose peer URLs are https:// cannot talk to one whose are
+    /// http://, so a mix is refused at start, saying what to fix.
+    /// </summary>
+    /// <exception cref="ArgumentException">The peer URLs mix schemes.</exception>
+    private static void CheckPeerSchemes(ServerOptions options, string peerUrl, string advertisedPeerUrl)
+    {
+        var https = IsHttps(peerUrl);
+        var scheme = https ? "https://" : "http://";
+        if (IsHttps(advertisedPeerUrl) != https)
+        {
+            throw new ArgumentException(
+                $"--listen-peer-urls is {scheme} but --initial-advertise-peer-urls '{advertisedPeerUrl}' is not: a member's peer URLs are all " +
+                "https:// (TLS between members) or all http://");
+        }
+
+        if (string.IsNullOrWhiteSpace(options.InitialCluster))
+        {
+            return;
+        }
+
+        var mixed = ConclaveNode.ParseInitialCluster(options.InitialCluster, options.Name, advertisedPeerUrl)
+            .Where(m => IsHttps(m.Value) != https)
+            .Select(static m => $"{m.Key}={m.Value}")
+            .ToList();
+        if (mixed.Count > 0)
+        {
+            throw new ArgumentException(
+                $"this member's peer URLs are {scheme} but --initial-cluster lists {string.Join(", ", mixed)}: members speak TLS to each other or none " +
+                "does. " + (https
+                    ? "Give every member https:// peer URLs (and --peer-cert-file/--peer-key-file), or make this member's http:// too"
+                    : "Use https:// peer URLs (with --peer-cert-file/--peer-key-file) on this member too, or http:// for every member"));
+        }
     }
 
     private static bool IsHttps(string url) => url.StartsWith("https://", StringComparison.OrdinalIgnoreCase);

@@ -35,9 +35,16 @@ public sealed record ServerOptions
     public Security.TlsSettings Tls { get; init; } = new();
 
     /// <summary>
+    /// TLS between members when the peer URLs are <c>https://</c> (<c>--peer-cert-file</c>, <c>--peer-key-file</c>,
+    /// <c>--peer-trusted-ca-file</c>, <c>--peer-client-cert-auth</c>; <c>--tls-min-version</c> and <c>--cipher-suites</c>
+    /// apply here too, as in etcd). The certificate serves the peer listener and authenticates this member to the others.
+    /// </summary>
+    public Security.TlsSettings PeerTls { get; init; } = new();
+
+    /// <summary>
     /// Allows plain-text listeners on addresses other than loopback (<c>--insecure-listen</c>; logged at Warning on every
-    /// start). Without it a member refuses to start with an <c>http://</c> client or HTTP URL off loopback (use
-    /// <c>https://</c>), or a peer URL off loopback (until members authenticate each other over TLS).
+    /// start). Without it a member refuses to start with an <c>http://</c> client, HTTP or peer URL off loopback (use
+    /// <c>https://</c>; for peers with <c>--peer-client-cert-auth</c>, so members authenticate each other).
     /// </summary>
     public bool InsecureListen { get; init; }
 

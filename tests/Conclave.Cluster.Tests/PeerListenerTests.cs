@@ -53,7 +53,7 @@ public sealed class PeerListenerTests
         await using var listener = PeerListener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
         await using var raft = await listener.RaftTransport.BindAsync(listener.LocalEndPoint);
 
-        await using (var outbound = await PeerConnector.Raft.ConnectAsync(listener.LocalEndPoint))
+        await using (var outbound = await PeerConnector.Plain.ConnectAsync(listener.LocalEndPoint))
         {
             await using var inbound = await AcceptAsync(raft);
             await outbound.Transport.Output.WriteAsync("hello"u8.ToArray());
@@ -133,7 +133,7 @@ public sealed class PeerListenerTests
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
         while (true)
         {
-            await using var member = await PeerConnector.Raft.ConnectAsync(listener.LocalEndPoint);
+            await using var member = await PeerConnector.Plain.ConnectAsync(listener.LocalEndPoint);
             using var accept = new CancellationTokenSource(TimeSpan.FromSeconds(1));
             try
             {

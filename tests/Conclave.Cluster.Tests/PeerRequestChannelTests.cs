@@ -196,7 +196,7 @@ public sealed class PeerRequestChannelTests : IAsyncLifetime
         var random = new Random(seed);
         for (var round = 0; round < 30; round++)
         {
-            using var socket = await PeerConnector.OpenAsync(listener.LocalEndPoint, PeerChannel.Requests, CancellationToken.None);
+            await using var socket = await PeerConnector.Plain.OpenAsync(listener.LocalEndPoint, PeerChannel.Requests, CancellationToken.None);
             byte[] bytes;
             if (round % 3 == 0)
             {
@@ -213,15 +213,15 @@ public sealed class PeerRequestChannelTests : IAsyncLifetime
                 bytes[1] = (byte)random.Next(7, 256); // never a frame type: a protocol error at the first header
             }
 
-            await socket.SendAsync(bytes, SocketFlags.None);
+            await socket.WriteAsync(bytes);
             var buffer = new byte[64];
             using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(10));
             int received;
             try
             {
-                received = await socket.ReceiveAsync(buffer, SocketFlags.None, deadline.Token);
+                received = await socket.ReadAsync(buffer, deadline.Token);
             }
-            catch (SocketException)
+            catch (IOException)
             {
                 received = 0; // reset: closed as well
             }

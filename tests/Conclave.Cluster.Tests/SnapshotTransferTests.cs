@@ -88,12 +88,12 @@ public sealed class SnapshotTransferTests : IDisposable
         await Assert.ThrowsAsync<SnapshotGoneException>(() => FetchAllAsync(listener.LocalEndPoint, other, 0));
 
         // A stranger on the snapshot channel: garbage gets "bad request" and the connection ends; the server goes on.
-        using (var stranger = await PeerConnector.OpenAsync(listener.LocalEndPoint, PeerChannel.Snapshot, CancellationToken.None))
+        await using (var stranger = await PeerConnector.Plain.OpenAsync(listener.LocalEndPoint, PeerChannel.Snapshot, CancellationToken.None))
         {
-            await stranger.SendAsync(new byte[SnapshotTransfer.RequestSize], SocketFlags.None);
+            await stranger.WriteAsync(new byte[SnapshotTransfer.RequestSize]);
             var answer = new byte[64];
             var read = 0;
-            for (int n; (n = await stranger.ReceiveAsync(answer.AsMemory(read), SocketFlags.None)) > 0;)
+            for (int n; (n = await stranger.ReadAsync(answer.AsMemory(read))) > 0;)
             {
                 read += n;
             }
@@ -122,31 +122,31 @@ public sealed class SnapshotTransferTests : IDisposable
         SnapshotTransfer.WriteRequest(request, new SnapshotFetch(descriptor.Index, descriptor.Term, descriptor.Hash, 0, 3));
 
         // A silent connection holds no slot: a fetch meanwhile is served.
-        using (await PeerConnector.OpenAsync(listener.LocalEndPoint, PeerChannel.Snapshot, CancellationToken.None))
+        await using (await PeerConnector.Plain.OpenAsync(listener.LocalEndPoint, PeerChannel.Snapshot, CancellationToken.None))
         {
             Assert.Equal(expected, await FetchAllAsync(listener.LocalEndPoint, descriptor, 0));
         }
 
         // One fetch holds the only slot: it has its answer and the first bytes, and reads nothing more for now.
-        var holder = await PeerConnector.OpenAsync(listener.LocalEndPoint, PeerChannel.Snapshot, CancellationToken.None);
+        var holder = await PeerConnector.Plain.OpenAsync(listener.LocalEndPoint, PeerChannel.Snapshot, CancellationToken.None);
         try
         {
-            await holder.SendAsync(request, SocketFlags.None);
+            await holder.WriteAsync(request);
             var header = new byte[SnapshotTransfer.ResponseHeaderSize];
             for (var read = 0; read < header.Length;)
             {
-                read += await holder.ReceiveAsync(header.AsMemory(read), SocketFlags.None);
+                read += await holder.ReadAsync(header.AsMemory(read));
             }
 
             Assert.Equal(SnapshotTransfer.Ok, header[0]);
 
             // A second fetch meanwhile is answered "busy": no bytes, and nothing thrown (the fetching member retries).
-            using (var second = await PeerConnector.OpenAsync(listener.LocalEndPoint, PeerChannel.Snapshot, CancellationToken.None))
+            await using (var second = await PeerConnector.Plain.OpenAsync(listener.LocalEndPoint, PeerChannel.Snapshot, CancellationToken.None))
             {
-                await second.SendAsync(request, SocketFlags.None);
+                await second.WriteAsync(request);
                 var answer = new byte[64];
                 var read = 0;
-                for (int n; (n = await second.ReceiveAsync(answer.AsMemory(read), SocketFlags.None)) > 0;)
+                for (int n; (n = await second.ReadAsync(answer.AsMemory(read))) > 0;)
                 {
                     read += n;
                 }
@@ -159,7 +159,7 @@ public sealed class SnapshotTransferTests : IDisposable
         }
         finally
         {
-            holder.Dispose();
+            await holder.DisposeAsync();
         }
 
         // The slot is free once the held stream ends (its connection closed): the next fetch gets the whole image.
@@ -315,7 +315,7 @@ public sealed class SnapshotTransferTests : IDisposable
     private static async Task<byte[]> FetchAllAsync(EndPoint peer, SnapshotDescriptor descriptor, long offset)
     {
         var received = new MemoryStream();
-        await foreach (var (at, data) in SnapshotTransfer.FetchAsync(peer, descriptor, offset, 2, TimeProvider.System, CancellationToken.None))
+        await foreach (var (at, data) in SnapshotTransfer.FetchAsync(PeerConnector.Plain, peer, descriptor, offset, 2, TimeProvider.System, CancellationToken.None))
         {
             Assert.Equal(offset + received.Length, at);
             received.Write(data.Span);

@@ -11,9 +11,9 @@ internal static class Convergence
     /// Waits until every member answers etcd's HashKV at one revision with the same hash, then checks that each
     /// member's keyspace holds every acknowledged key (a serializable read, so it is that member's own state).
     /// </summary>
-    public static async Task AssertAsync(IReadOnlyList<string> endpoints, IReadOnlyDictionary<string, long> acknowledged, ITestOutputHelper output)
+    public static async Task AssertAsync(IReadOnlyList<string> endpoints, IReadOnlyDictionary<string, long> acknowledged, ITestOutputHelper output, Func<string, GrpcChannel>? connect = null)
     {
-        var channels = endpoints.Select(static e => GrpcChannel.ForAddress(e)).ToArray();
+        var channels = endpoints.Select(connect ?? (static e => GrpcChannel.ForAddress(e))).ToArray();
         try
         {
             var revision = 0L;

@@ -11,7 +11,7 @@ internal static class LogStart
 {
     public static async Task<long> ReadAsync(NodeProcess member, CancellationToken cancellationToken = default)
     {
-        using var http = new HttpClient { BaseAddress = new Uri(member.HttpUrl), Timeout = TimeSpan.FromSeconds(5) };
+        using var http = member.CreateHttpClient();
         var metrics = await http.GetStringAsync("/metrics", cancellationToken);
         foreach (var line in metrics.Split('\n'))
         {

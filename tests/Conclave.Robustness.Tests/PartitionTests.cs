@@ -8,22 +8,28 @@ namespace Conclave.Robustness.Tests;
 
 /// <summary>
 /// A network partition of real member processes (one network namespace each): the leader is cut off from the
-/// other two while clients keep talking to all three.
+/// other two while clients keep talking to all three. Once in plain text, once with TLS on every listener and between
+/// members (client certificates required everywhere): a TLS member behaves the same when its peers vanish and return.
 /// </summary>
 public sealed class PartitionTests(ITestOutputHelper output)
 {
-    [Fact]
-    public async Task A_partitioned_leader_refuses_while_the_majority_serves_and_everything_converges_on_heal()
+    [Theory]
+    [InlineData("plain text")]
+    [InlineData("TLS")]
+    public async Task A_partitioned_leader_refuses_while_the_majority_serves_and_everything_converges_on_heal(string transport)
     {
         using var network = NamespaceNetwork.Create(3);
+        using var certificates = transport == "TLS" ? new TestCertificates() : null;
         await using var cluster = await ProcessCluster.StartAsync(
             3,
             i => new MemberPlacement(network.Host(i), [2379, 2381, 2380], network.Launcher(i)),
             output,
-            // A private test network of namespaces: plain text off loopback, which a member refuses unless told.
-            ["--insecure-listen"]);
-        await using var workload = new WriteWorkload(cluster.Endpoints, 6);
-        await using var registers = new RegisterWorkload(cluster.Endpoints, clientCount: 6, keyCount: 20);
+            // A private test network of namespaces: plain text off loopback, which a member refuses unless told. With TLS
+            // and client certificates on every listener (peers included) it needs no such flag.
+            certificates is null ? ["--insecure-listen"] : [],
+            certificates);
+        await using var workload = new WriteWorkload(cluster.Endpoints, 6, cluster.Connect);
+        await using var registers = new RegisterWorkload(cluster.Endpoints, clientCount: 6, keyCount: 20, cluster.Connect);
         await workload.WaitForAcksAsync(100);
         var leader = await cluster.WaitForLeaderAsync();
 
@@ -37,7 +43,7 @@ public sealed class PartitionTests(ITestOutputHelper output)
             output.WriteLine($"majority elected m{next + 1} while m{leader + 1} was cut off; writes continue ({workload.AckCount} acknowledged)");
 
             // The minority side refuses, with an error that says why, rather than answering stale or hanging.
-            using var channel = GrpcChannel.ForAddress(cluster[leader].Endpoint);
+            using var channel = cluster.Connect(cluster[leader].Endpoint);
             var kv = new KV.KVClient(channel);
             var clock = Stopwatch.StartNew();
             var write = await Assert.ThrowsAsync<RpcException>(() => kv.PutAsync(
@@ -78,7 +84,7 @@ public sealed class PartitionTests(ITestOutputHelper output)
         await registers.StopAsync();
 
         TermLeaders.AssertOneLeaderPerTerm(cluster, output);
-        await Convergence.AssertAsync(cluster.Endpoints, workload.Acknowledged, output);
+        await Convergence.AssertAsync(cluster.Endpoints, workload.Acknowledged, output, cluster.Connect);
         var history = registers.Recorder.History();
         var result = Conclave.Testing.Linearizability.LinearizabilityChecker.Check(history, TimeSpan.FromSeconds(60));
         output.WriteLine($"linearizability of {history.Count} operations: {result.Verdict}");

@@ -26,10 +26,10 @@ internal sealed class RegisterWorkload : IAsyncDisposable
     private readonly List<Task> clients = [];
     private readonly int keys;
 
-    public RegisterWorkload(IReadOnlyList<string> endpoints, int clientCount, int keyCount)
+    public RegisterWorkload(IReadOnlyList<string> endpoints, int clientCount, int keyCount, Func<string, GrpcChannel>? connect = null)
     {
         keys = keyCount;
-        channels = [.. endpoints.Select(static e => GrpcChannel.ForAddress(e))];
+        channels = [.. endpoints.Select(connect ?? (static e => GrpcChannel.ForAddress(e)))];
         for (var c = 0; c < clientCount; c++)
         {
             var client = c;

@@ -24,9 +24,12 @@ internal sealed class WriteWorkload : IAsyncDisposable
     /// <summary>What happened to every write, for a post-mortem when a check fails.</summary>
     public ConcurrentQueue<string> Log { get; } = new();
 
-    public WriteWorkload(IReadOnlyList<string> endpoints, int writerCount)
+    /// <param name="endpoints">The members' gRPC URLs.</param>
+    /// <param name="writerCount">Writers at once.</param>
+    /// <param name="connect">How a channel to an endpoint is made (TLS: <see cref="ProcessCluster.Connect"/>); plain h2c by default.</param>
+    public WriteWorkload(IReadOnlyList<string> endpoints, int writerCount, Func<string, GrpcChannel>? connect = null)
     {
-        channels = [.. endpoints.Select(static e => GrpcChannel.ForAddress(e))];
+        channels = [.. endpoints.Select(connect ?? (static e => GrpcChannel.ForAddress(e)))];
         for (var w = 0; w < writerCount; w++)
         {
             var writer = w;

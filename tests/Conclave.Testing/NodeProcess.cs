@@ -18,6 +18,7 @@ public sealed class NodeProcess : IAsyncDisposable
     private static readonly HttpClient Probe = new() { Timeout = TimeSpan.FromSeconds(2) };
 
     private readonly NodeProcessOptions options;
+    private readonly HttpClient probe;
     private readonly object logLock = new();
     private readonly Queue<string> tail = new();
     private StreamWriter? log;
@@ -28,9 +29,11 @@ public sealed class NodeProcess : IAsyncDisposable
     {
         DataDirectory = Path.GetFullPath(dataDirectory);
         this.options = options;
-        Endpoint = $"http://{options.Host}:{ports[0]}";
-        HttpUrl = $"http://{options.Host}:{ports[1]}";
-        PeerUrl = $"http://{options.Host}:{ports[2]}";
+        var scheme = options.Tls is null ? "http" : "https";
+        Endpoint = $"{scheme}://{options.Host}:{ports[0]}";
+        HttpUrl = $"{scheme}://{options.Host}:{ports[1]}";
+        PeerUrl = $"{scheme}://{options.Host}:{ports[2]}";
+        probe = options.Tls is null ? Probe : new HttpClient(options.Tls.CreateHandler()) { Timeout = Probe.Timeout };
         LogPath = Path.Combine(DataDirectory, LogFileName);
     }
 
@@ -121,6 +124,14 @@ public sealed class NodeProcess : IAsyncDisposable
             throw;
         }
     }
+
+    /// <summary>A gRPC channel to <see cref="Endpoint"/> (over TLS with the test's client certificate when the member has <see cref="NodeProcessOptions.Tls"/>); the caller disposes it.</summary>
+    public Grpc.Net.Client.GrpcChannel CreateChannel() =>
+        options.Tls is { } tls ? tls.CreateChannel(Endpoint) : Grpc.Net.Client.GrpcChannel.ForAddress(Endpoint);
+
+    /// <summary>An HTTP client whose base address is <see cref="HttpUrl"/> (TLS as <see cref="CreateChannel"/>); the caller disposes it.</summary>
+    public HttpClient CreateHttpClient() =>
+        new(options.Tls is { } tls ? tls.CreateHandler() : new SocketsHttpHandler()) { BaseAddress = new Uri(HttpUrl), Timeout = TimeSpan.FromSeconds(5) };
 
     /// <summary>Waits until /health answers 200 (the member is up and knows a leader).</summary>
     public Task WaitUntilHealthyAsync(CancellationToken cancellationToken = default) =>
@@ -237,6 +248,11 @@ public sealed class NodeProcess : IAsyncDisposable
         Kill();
         process?.Dispose();
         process = null;
+        if (!ReferenceEquals(probe, Probe))
+        {
+            probe.Dispose();
+        }
+
         lock (logLock)
         {
             log?.Dispose();
@@ -287,6 +303,7 @@ public sealed class NodeProcess : IAsyncDisposable
             "--listen-client-urls", Endpoint,
             "--listen-http-urls", HttpUrl,
             "--listen-peer-urls", PeerUrl,
+            .. options.Tls?.Arguments ?? [],
             .. options.ExtraArguments,
         ])
         {
@@ -349,7 +366,7 @@ public sealed class NodeProcess : IAsyncDisposable
 
             try
             {
-                using var response = await Probe.GetAsync(health, cancellationToken);
+                using var response = await probe.GetAsync(health, cancellationToken);
                 if (response.StatusCode == HttpStatusCode.OK)
                 {
                     return;

@@ -20,6 +20,12 @@ public sealed record NodeProcessOptions
     /// <summary>A command the server runs under, e.g. <c>["ip", "netns", "exec", "ns1"]</c> (it must exec, keeping the PID).</summary>
     public IReadOnlyList<string> Launcher { get; init; } = [];
 
+    /// <summary>
+    /// TLS on every listener (client, HTTP and peer URLs <c>https://</c>, client certificates required), or null for plain
+    /// text. The test's own connections (<see cref="NodeProcess.CreateChannel"/>, the health probe) use its client certificate.
+    /// </summary>
+    public NodeTls? Tls { get; init; }
+
     /// <summary>Where to echo the process's stdout and stderr as well as its log file (none: the file only).</summary>
     public ITestOutputHelper? Output { get; init; }
 }

@@ -5,20 +5,26 @@ namespace Conclave.Testing;
 /// <summary>
 /// A real multi-member cluster of <c>conclave serve</c> processes on loopback, bootstrapped with etcd's static
 /// <c>--initial-cluster</c>. Members can be killed (SIGKILL), paused (SIGSTOP) and restarted on their data
-/// directories; disposing kills every process and deletes the data.
+/// directories; disposing kills every process and deletes the data. With certificates, every listener and the
+/// traffic between members run over TLS with client certificates required (<see cref="NodeTls"/>): connect through
+/// <see cref="Connect"/>.
 /// </summary>
 public sealed class ProcessCluster : IAsyncDisposable
 {
     private readonly TempDirectory directory;
     private readonly IReadOnlyList<string> extraArguments;
+    private readonly TestCertificates? certificates;
+    private readonly NodeTls? clientTls;
     private NodeProcess[] members;
     private int disposed;
 
-    private ProcessCluster(TempDirectory directory, NodeProcess[] members, IReadOnlyList<string> extraArguments)
+    private ProcessCluster(TempDirectory directory, NodeProcess[] members, IReadOnlyList<string> extraArguments, TestCertificates? certificates, NodeTls? clientTls)
     {
         this.directory = directory;
         this.members = members;
         this.extraArguments = extraArguments;
+        this.certificates = certificates;
+        this.clientTls = clientTls;
     }
 
     public int Count => members.Length;
@@ -28,28 +34,37 @@ public sealed class ProcessCluster : IAsyncDisposable
     /// <summary>gRPC URLs of every member in member order.</summary>
     public IReadOnlyList<string> Endpoints => [.. members.Select(static m => m.Endpoint)];
 
-    /// <summary>Starts <paramref name="count"/> members on loopback and waits until every one is healthy (knows a leader).</summary>
-    public static Task<ProcessCluster> StartAsync(int count, ITestOutputHelper? output = null, IReadOnlyList<string>? extraArguments = null, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Starts <paramref name="count"/> members on loopback and waits until every one is healthy (knows a leader); over
+    /// TLS everywhere with certificates from <paramref name="tls"/>.
+    /// </summary>
+    public static Task<ProcessCluster> StartAsync(
+        int count, ITestOutputHelper? output = null, IReadOnlyList<string>? extraArguments = null, TestCertificates? tls = null, CancellationToken cancellationToken = default)
     {
         var ports = FreePorts.Take(count * 3);
-        return StartAsync(count, i => new MemberPlacement("127.0.0.1", ports[(i * 3)..((i * 3) + 3)], []), output, extraArguments, cancellationToken);
+        return StartAsync(count, i => new MemberPlacement("127.0.0.1", ports[(i * 3)..((i * 3) + 3)], []), output, extraArguments, tls, cancellationToken);
     }
 
     /// <summary>
     /// Starts <paramref name="count"/> members where <paramref name="placement"/> puts them (address, ports
-    /// client/http/peer, launcher such as <c>ip netns exec</c>) and waits until every one is healthy.
+    /// client/http/peer, launcher such as <c>ip netns exec</c>) and waits until every one is healthy. With
+    /// <paramref name="tls"/>, each member gets a certificate for its address and every URL is <c>https://</c>.
     /// </summary>
     public static async Task<ProcessCluster> StartAsync(
         int count,
         Func<int, MemberPlacement> placement,
         ITestOutputHelper? output = null,
         IReadOnlyList<string>? extraArguments = null,
+        TestCertificates? tls = null,
         CancellationToken cancellationToken = default)
     {
         var directory = TempDirectory.Create("conclave-pcluster-");
         var places = Enumerable.Range(0, count).Select(placement).ToArray();
         var names = Enumerable.Range(1, count).Select(static i => $"m{i}").ToArray();
-        var initialCluster = string.Join(',', names.Select((n, i) => $"{n}=http://{places[i].Host}:{places[i].Ports[2]}"));
+        var client = tls?.IssueClient("root");
+        var memberTls = names.Select((n, i) => tls is null ? null : NodeTls.Issue(tls, n, places[i].Host, (client!.Value.Cert, client.Value.Key))).ToArray();
+        var scheme = tls is null ? "http" : "https";
+        var initialCluster = string.Join(',', names.Select((n, i) => $"{n}={scheme}://{places[i].Host}:{places[i].Ports[2]}"));
         var started = new NodeProcess?[count];
         try
         {
@@ -61,12 +76,13 @@ public sealed class ProcessCluster : IAsyncDisposable
                     Output = output,
                     Host = places[i].Host,
                     Launcher = places[i].Launcher,
+                    Tls = memberTls[i],
                     ExtraArguments = ["--initial-cluster", initialCluster, "--initial-cluster-state", "new", .. extraArguments ?? []],
                 };
                 started[i] = await NodeProcess.StartOnPortsAsync(directory.Combine(name), places[i].Ports, options, waitForHealth: false, cancellationToken);
             }));
             await Task.WhenAll(started.Select(m => m!.WaitUntilHealthyAsync(cancellationToken)));
-            return new ProcessCluster(directory, [.. started.Select(static m => m!)], extraArguments ?? []);
+            return new ProcessCluster(directory, [.. started.Select(static m => m!)], extraArguments ?? [], tls, memberTls.FirstOrDefault());
         }
         catch
         {
@@ -94,11 +110,15 @@ public sealed class ProcessCluster : IAsyncDisposable
         var index = members.Length;
         var name = $"m{index + 1}";
         var ports = FreePorts.Take(3);
-        var initialCluster = string.Join(',', members.Select((m, i) => $"m{i + 1}={m.PeerUrl}").Append($"{name}=http://127.0.0.1:{ports[2]}"));
+        var tls = certificates is null || clientTls is null
+            ? null
+            : NodeTls.Issue(certificates, name, "127.0.0.1", (clientTls.ClientCertFile, clientTls.ClientKeyFile));
+        var initialCluster = string.Join(',', members.Select((m, i) => $"m{i + 1}={m.PeerUrl}").Append($"{name}={(tls is null ? "http" : "https")}://127.0.0.1:{ports[2]}"));
         var options = new NodeProcessOptions
         {
             Name = name,
             Output = output,
+            Tls = tls,
             ExtraArguments = ["--initial-cluster", initialCluster, "--initial-cluster-state", "existing", .. extraArguments],
         };
         var member = await NodeProcess.StartOnPortsAsync(directory.Combine(name), ports, options, waitForHealth: false, cancellationToken);
@@ -134,10 +154,14 @@ public sealed class ProcessCluster : IAsyncDisposable
         return leader;
     }
 
+    /// <summary>A gRPC channel to <paramref name="endpoint"/> (one of <see cref="Endpoints"/>), over TLS with the test's client certificate in a TLS cluster; the caller disposes it.</summary>
+    public Grpc.Net.Client.GrpcChannel Connect(string endpoint) =>
+        clientTls is null ? Grpc.Net.Client.GrpcChannel.ForAddress(endpoint) : clientTls.CreateChannel(endpoint);
+
     /// <summary>Maintenance.Status of member <paramref name="index"/>.</summary>
     public async Task<Api.Etcd.StatusResponse> StatusAsync(int index, CancellationToken cancellationToken = default)
     {
-        using var channel = Grpc.Net.Client.GrpcChannel.ForAddress(members[index].Endpoint);
+        using var channel = members[index].CreateChannel();
         return await new Api.Etcd.Maintenance.MaintenanceClient(channel)
             .StatusAsync(new Api.Etcd.StatusRequest(), deadline: DateTime.UtcNow.AddSeconds(2), cancellationToken: cancellationToken);
     }

@@ -29,9 +29,15 @@ public sealed class TestCertificates : IDisposable
 
     public string Folder => directory.Path;
 
-    /// <summary>A member certificate (server and client authentication) for 127.0.0.1, ::1 and localhost.</summary>
-    public (string Cert, string Key, X509Certificate2 Certificate) IssueMember(string name = "member") =>
-        Issue(ca, name, server: true);
+    /// <summary>
+    /// A member certificate (server and client authentication) for 127.0.0.1, ::1 and localhost, or for
+    /// <paramref name="hosts"/> (names and addresses) when given.
+    /// </summary>
+    public (string Cert, string Key, X509Certificate2 Certificate) IssueMember(string name = "member", IReadOnlyList<string>? hosts = null) =>
+        Issue(ca, name, server: true, hosts);
+
+    /// <summary>A member certificate (server and client authentication, 127.0.0.1 and localhost) from a CA nobody trusts.</summary>
+    public (string Cert, string Key, X509Certificate2 Certificate) IssueUntrustedMember(string name) => Issue(stranger, name, server: true);
 
     /// <summary>A client certificate whose common name is <paramref name="user"/>.</summary>
     public (string Cert, string Key, X509Certificate2 Certificate) IssueClient(string user) => Issue(ca, user, server: false);
@@ -46,7 +52,7 @@ public sealed class TestCertificates : IDisposable
         directory.Dispose();
     }
 
-    private (string Cert, string Key, X509Certificate2 Certificate) Issue(X509Certificate2 issuer, string name, bool server)
+    private (string Cert, string Key, X509Certificate2 Certificate) Issue(X509Certificate2 issuer, string name, bool server, IReadOnlyList<string>? hosts = null)
     {
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         var request = new CertificateRequest($"CN={name}", key, HashAlgorithmName.SHA256);
@@ -57,9 +63,18 @@ public sealed class TestCertificates : IDisposable
         {
             usages.Add(new Oid("1.3.6.1.5.5.7.3.1"));
             var names = new SubjectAlternativeNameBuilder();
-            names.AddIpAddress(IPAddress.Loopback);
-            names.AddIpAddress(IPAddress.IPv6Loopback);
-            names.AddDnsName("localhost");
+            foreach (var host in hosts ?? ["127.0.0.1", "::1", "localhost"])
+            {
+                if (IPAddress.TryParse(host, out var address))
+                {
+                    names.AddIpAddress(address);
+                }
+                else
+                {
+                    names.AddDnsName(host);
+                }
+            }
+
             request.CertificateExtensions.Add(names.Build());
         }
 

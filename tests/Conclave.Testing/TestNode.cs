@@ -37,14 +37,18 @@ public sealed class TestNode : IAsyncDisposable
 
     /// <summary>
     /// Starts a node. <paramref name="configure"/> adjusts the options (<c>o =&gt; o with { MaxRequestBytes = 1024 }</c>);
-    /// the name, data directory and listen URLs are set here (<c>https://</c> ones with <paramref name="https"/>, which
-    /// needs <see cref="ServerOptions.Tls"/> set by <paramref name="configure"/>). Logs go to <paramref name="output"/>, or nowhere.
+    /// the name, data directory and listen URLs are set here (<c>https://</c> client and HTTP ones with
+    /// <paramref name="https"/>, which needs <see cref="ServerOptions.Tls"/> set by <paramref name="configure"/>; an
+    /// <c>https://</c> peer URL with <paramref name="httpsPeer"/>, which needs <see cref="ServerOptions.PeerTls"/>). Logs go
+    /// to <paramref name="output"/>, or nowhere.
     /// </summary>
     public static async Task<TestNode> StartInProcessAsync(
         ITestOutputHelper? output = null,
         Func<ServerOptions, ServerOptions>? configure = null,
         CancellationToken cancellationToken = default,
-        bool https = false)
+        bool https = false,
+        bool httpsPeer = false,
+        Action<Microsoft.Extensions.Logging.ILoggingBuilder>? logging = null)
     {
         var scheme = https ? "https" : "http";
         for (var attempt = 1; ; attempt++)
@@ -56,7 +60,7 @@ public sealed class TestNode : IAsyncDisposable
                 DataDirectory = directory.Combine("data"),
                 ListenClientUrls = [$"{scheme}://127.0.0.1:0"],
                 ListenHttpUrls = [$"{scheme}://127.0.0.1:0"],
-                ListenPeerUrl = "http://127.0.0.1:0",
+                ListenPeerUrl = httpsPeer ? "https://127.0.0.1:0" : "http://127.0.0.1:0",
             };
             if (configure is not null)
             {
@@ -71,7 +75,14 @@ public sealed class TestNode : IAsyncDisposable
 
             try
             {
-                var server = await ConclaveServer.StartAsync(options, logging => ConfigureLogging(logging, output), cancellationToken);
+                var server = await ConclaveServer.StartAsync(
+                    options,
+                    builder =>
+                    {
+                        ConfigureLogging(builder, output);
+                        logging?.Invoke(builder);
+                    },
+                    cancellationToken);
                 return new TestNode(server, directory);
             }
             catch (Exception e) when (attempt < MaxStartAttempts && IsAddressInUse(e))

@@ -22,11 +22,15 @@ internal static class ServeCommand
         var keyFile = new Option<string?>("--key-file") { Description = "The private key (PEM) of --cert-file." };
         var trustedCa = new Option<string?>("--trusted-ca-file") { Description = "CA certificates (PEM) that client certificates must chain to." };
         var clientCertAuth = new Option<bool>("--client-cert-auth") { Description = "Require a client certificate that chains to --trusted-ca-file on https:// listeners." };
-        var tlsMinVersion = new Option<string>("--tls-min-version") { Description = "Oldest TLS version accepted: TLS1.2 or TLS1.3.", DefaultValueFactory = _ => "TLS1.2" };
-        var cipherSuites = new Option<string?>("--cipher-suites") { Description = "TLS 1.2 cipher suites offered, comma separated IANA names (default: the platform's secure defaults)." };
+        var peerCertFile = new Option<string?>("--peer-cert-file") { Description = "The member's TLS certificate (PEM) for https:// peer URLs: served by the peer listener and presented to other members; reloaded when the file changes." };
+        var peerKeyFile = new Option<string?>("--peer-key-file") { Description = "The private key (PEM) of --peer-cert-file." };
+        var peerTrustedCa = new Option<string?>("--peer-trusted-ca-file") { Description = "CA certificates (PEM) other members' certificates must chain to (default: the system's)." };
+        var peerClientCertAuth = new Option<bool>("--peer-client-cert-auth") { Description = "Require every member connecting to the peer listener to present a certificate that chains to --peer-trusted-ca-file." };
+        var tlsMinVersion = new Option<string>("--tls-min-version") { Description = "Oldest TLS version accepted (client, HTTP and peer): TLS1.2 or TLS1.3.", DefaultValueFactory = _ => "TLS1.2" };
+        var cipherSuites = new Option<string?>("--cipher-suites") { Description = "TLS 1.2 cipher suites offered (client, HTTP and peer), comma separated IANA names (default: the platform's secure defaults)." };
         var insecureListen = new Option<bool>("--insecure-listen")
         {
-            Description = "Allow plain-text listeners off loopback (http:// client/HTTP URLs, and peer URLs until members authenticate each other); logged at Warning on every start.",
+            Description = "Allow plain-text listeners off loopback (http:// client, HTTP or peer URLs); logged at Warning on every start.",
         };
         var listenPeer = new Option<string>("--listen-peer-urls") { Description = "Raft peer listen URL.", DefaultValueFactory = _ => defaults.ListenPeerUrl };
         var advertisePeer = new Option<string?>("--initial-advertise-peer-urls") { Description = "Peer URL advertised to the cluster (default: the listen peer URL)." };
@@ -69,7 +73,8 @@ internal static class ServeCommand
 
         var command = new Command("serve", "Run a Conclave member (a single-member cluster by default, data in ./conclave.data).")
         {
-            name, dataDir, listenClient, advertiseClient, listenHttp, hostWhitelist, certFile, keyFile, trustedCa, clientCertAuth, tlsMinVersion, cipherSuites, insecureListen,
+            name, dataDir, listenClient, advertiseClient, listenHttp, hostWhitelist, certFile, keyFile, trustedCa, clientCertAuth,
+            peerCertFile, peerKeyFile, peerTrustedCa, peerClientCertAuth, tlsMinVersion, cipherSuites, insecureListen,
             listenPeer, advertisePeer, initialCluster, initialState, maxRequest, maxTxnOps, maxStreams, maxConnections, quota, snapshotCount, electionTimeout, heartbeat,
             authToken, authTokenTtl, bcryptCost, snapshotSendRate,
         };
@@ -111,9 +116,18 @@ internal static class ServeCommand
                 return 2;
             }
 
+            // etcd's --tls-min-version and --cipher-suites hold for the peer listener too.
+            var peerTls = tls with
+            {
+                CertFile = parse.GetValue(peerCertFile),
+                KeyFile = parse.GetValue(peerKeyFile),
+                TrustedCaFile = parse.GetValue(peerTrustedCa),
+                ClientCertAuth = parse.GetValue(peerClientCertAuth),
+            };
             var options = new ServerOptions
             {
                 Tls = tls,
+                PeerTls = peerTls,
                 Auth = auth,
                 InsecureListen = parse.GetValue(insecureListen),
                 Name = parse.GetValue(name)!,

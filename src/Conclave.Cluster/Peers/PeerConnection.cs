@@ -1,5 +1,6 @@
 using System.IO.Pipelines;
 using System.Net;
+using System.Net.Security;
 using System.Net.Sockets;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Http.Features;
@@ -8,8 +9,9 @@ namespace Conclave.Cluster.Peers;
 
 /// <summary>
 /// One member-to-member connection (after its preamble) as a <see cref="ConnectionContext"/>: the shape both DotNext's
-/// Raft transport and Kestrel's HTTP/2 take their connections in. Pipes over the socket's stream with 64 KiB buffers:
-/// DotNext sizes its transmission blocks by the writer's buffer, as its TCP transport's default block does.
+/// Raft transport and Kestrel's HTTP/2 take their connections in. Pipes over the connection's stream (the socket's
+/// <see cref="NetworkStream"/>, or an <see cref="SslStream"/> over it with peer TLS) with 64 KiB buffers: DotNext sizes its
+/// transmission blocks by the writer's buffer, as its TCP transport's default block does.
 /// </summary>
 internal sealed class PeerConnection : ConnectionContext, IDuplexPipe
 {
@@ -18,14 +20,17 @@ internal sealed class PeerConnection : ConnectionContext, IDuplexPipe
 
     private static long nextId;
     private readonly Socket socket;
-    private readonly NetworkStream stream;
+    private readonly Stream stream;
     private readonly CancellationTokenSource closed = new();
     private int disposed;
 
-    public PeerConnection(Socket socket, PeerChannel channel)
+    /// <param name="socket">The connection's socket (shut down first when the connection closes, so pending reads end).</param>
+    /// <param name="stream">The connection after its preamble: a <see cref="NetworkStream"/> that owns <paramref name="socket"/>, or an <see cref="SslStream"/> over one.</param>
+    /// <param name="channel">What it carries.</param>
+    public PeerConnection(Socket socket, Stream stream, PeerChannel channel)
     {
         this.socket = socket;
-        stream = new NetworkStream(socket, ownsSocket: true);
+        this.stream = stream;
         Input = PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: BufferSize, minimumReadSize: 4096, leaveOpen: true));
         Output = PipeWriter.Create(stream, new StreamPipeWriterOptions(minimumBufferSize: BufferSize, leaveOpen: true));
         Channel = channel;
@@ -50,7 +55,7 @@ internal sealed class PeerConnection : ConnectionContext, IDuplexPipe
     public override IDuplexPipe Transport
     {
         get => this;
-        set => throw new NotSupportedException("A peer connection's transport is its socket.");
+        set => throw new NotSupportedException("A peer connection's transport is its stream.");
     }
 
     public override EndPoint? LocalEndPoint { get; set; }

@@ -12,13 +12,15 @@ namespace Conclave.Cluster.Peers;
 /// the <see cref="PeerPreamble"/>, and is handed to the server of its channel: Raft (DotNext), gRPC
 /// (conclave.cluster.v1.Forwarding's learner feed, served by the host's HTTP/2 server on <see cref="GrpcEndPoint"/>),
 /// snapshot fetches (<see cref="SnapshotTransfer"/>), or requests between members (<see cref="PeerRequestServer"/>). Nothing on the
-/// client port trusts its caller; until members authenticate each other (TLS client certificates), this listener is
+/// client port trusts its caller; the peer port trusts whoever completes its handshake. With <see cref="PeerTls"/> and
+/// a required client certificate, that is a member holding a certificate from the peers' CA; without, this listener is
 /// the trust boundary: keep it on a network only members reach.
 /// </summary>
 /// <remarks>
-/// What it costs a stranger to connect: a connection that has not sent its preamble within
-/// <see cref="HandshakeTimeout"/> is closed, at most <see cref="MaxPendingHandshakes"/> handshakes run at once (more are
-/// closed at once), and each channel queues at most 64 connections that its server has not taken yet.
+/// What it costs a stranger to connect: a connection that has not completed its TLS handshake (when configured) and
+/// sent its preamble within <see cref="HandshakeTimeout"/> is closed, at most <see cref="MaxPendingHandshakes"/>
+/// handshakes run at once (more are closed at once), and each channel queues at most 64 connections that its server
+/// has not taken yet. A refused certificate is logged at Warning once a minute per address.
 /// </remarks>
 public sealed class PeerListener : IAsyncDisposable
 {
@@ -36,14 +38,17 @@ public sealed class PeerListener : IAsyncDisposable
     private readonly Counter<long> accepted;
     private readonly Counter<long> refused;
     private readonly Task acceptLoop;
+    private readonly RefusalWarnings warnings;
     private int pendingHandshakes;
     private int disposed;
 
-    private PeerListener(Socket socket, ILoggerFactory loggerFactory, TimeProvider time, TimeSpan handshakeTimeout)
+    private PeerListener(Socket socket, ILoggerFactory loggerFactory, TimeProvider time, TimeSpan handshakeTimeout, PeerTls? tls)
     {
         this.socket = socket;
         this.time = time;
         HandshakeTimeout = handshakeTimeout;
+        Tls = tls;
+        warnings = new RefusalWarnings(time);
         logger = loggerFactory.CreateLogger<PeerListener>();
         LocalEndPoint = (IPEndPoint)socket.LocalEndPoint!;
         raft = new PeerConnectionQueue(PeerChannel.Raft, LocalEndPoint);
@@ -57,8 +62,11 @@ public sealed class PeerListener : IAsyncDisposable
     /// <summary>The bound address (the port resolved when 0 was asked for).</summary>
     public IPEndPoint LocalEndPoint { get; }
 
-    /// <summary>How long a new connection may take to send its preamble.</summary>
+    /// <summary>How long a new connection may take to complete its TLS handshake (when configured) and send its preamble.</summary>
     public TimeSpan HandshakeTimeout { get; }
+
+    /// <summary>TLS on every connection (the member's peer URLs are <c>https://</c>), or null for plain TCP.</summary>
+    public PeerTls? Tls { get; }
 
     /// <summary>The Raft connections, for DotNext's server (bound at <see cref="LocalEndPoint"/>).</summary>
     internal IConnectionListenerFactory RaftTransport => raft;
@@ -69,9 +77,9 @@ public sealed class PeerListener : IAsyncDisposable
     /// <summary>The request channel's connections, for the member's <see cref="PeerRequestServer"/>.</summary>
     internal IConnectionListener RequestConnections => requests;
 
-    /// <summary>Binds the peer address and starts accepting.</summary>
+    /// <summary>Binds the peer address and starts accepting (over TLS with <paramref name="tls"/>).</summary>
     /// <exception cref="SocketException">The address is in use or cannot be bound.</exception>
-    public static PeerListener Bind(IPEndPoint endpoint, ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null, TimeSpan? handshakeTimeout = null)
+    public static PeerListener Bind(IPEndPoint endpoint, ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null, TimeSpan? handshakeTimeout = null, PeerTls? tls = null)
     {
         ArgumentNullException.ThrowIfNull(endpoint);
         var socket = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
@@ -91,7 +99,7 @@ public sealed class PeerListener : IAsyncDisposable
             throw;
         }
 
-        return new PeerListener(socket, loggerFactory ?? NullLoggerFactory.Instance, timeProvider ?? TimeProvider.System, handshakeTimeout ?? TimeSpan.FromSeconds(5));
+        return new PeerListener(socket, loggerFactory ?? NullLoggerFactory.Instance, timeProvider ?? TimeProvider.System, handshakeTimeout ?? TimeSpan.FromSeconds(5), tls);
     }
 
     private async Task AcceptLoopAsync()
@@ -118,7 +126,7 @@ public sealed class PeerListener : IAsyncDisposable
             if (Interlocked.Increment(ref pendingHandshakes) > MaxPendingHandshakes)
             {
                 Interlocked.Decrement(ref pendingHandshakes);
-                Refuse(client, "too many connections waiting for their preamble");
+                Refuse(client, null, "too many connections waiting for their preamble");
                 continue;
             }
 
@@ -129,20 +137,29 @@ public sealed class PeerListener : IAsyncDisposable
     private async Task HandshakeAsync(Socket client, CancellationToken token)
     {
         var remote = client.RemoteEndPoint;
+        Stream? stream = null;
         try
         {
             client.NoDelay = true;
+            stream = new NetworkStream(client, ownsSocket: true);
             var preamble = new byte[PeerPreamble.Length];
             using (var timeout = new CancellationTokenSource(HandshakeTimeout, time))
             using (var linked = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, token))
             {
+                if (Tls is not null)
+                {
+                    var inner = stream;
+                    stream = null; // the handshake owns it now: disposed by it when it fails
+                    stream = await Tls.AcceptAsync(inner, linked.Token).ConfigureAwait(false);
+                }
+
                 var read = 0;
                 while (read < preamble.Length)
                 {
-                    var n = await client.ReceiveAsync(preamble.AsMemory(read), SocketFlags.None, linked.Token).ConfigureAwait(false);
+                    var n = await stream.ReadAsync(preamble.AsMemory(read), linked.Token).ConfigureAwait(false);
                     if (n == 0)
                     {
-                        Refuse(client, "closed before its preamble", remote);
+                        Refuse(client, stream, "closed before its preamble", remote);
                         return;
                     }
 
@@ -152,11 +169,11 @@ public sealed class PeerListener : IAsyncDisposable
 
             if (!PeerPreamble.TryRead(preamble, out var channel, out var version))
             {
-                Refuse(client, version is not 0 and not PeerPreamble.Version ? $"peer protocol version {version}, this member speaks {PeerPreamble.Version}" : "no peer preamble", remote);
+                Refuse(client, stream, version is not 0 and not PeerPreamble.Version ? $"peer protocol version {version}, this member speaks {PeerPreamble.Version}" : "no peer preamble", remote);
                 return;
             }
 
-            var connection = new PeerConnection(client, channel);
+            var connection = new PeerConnection(client, stream, channel);
             var queue = channel switch
             {
                 PeerChannel.Raft => raft,
@@ -173,13 +190,17 @@ public sealed class PeerListener : IAsyncDisposable
 
             accepted.Add(1, new KeyValuePair<string, object?>("channel", channel.ToString().ToLowerInvariant()));
         }
+        catch (PeerTlsException e)
+        {
+            RefuseTls(client, remote, e);
+        }
         catch (OperationCanceledException)
         {
-            Refuse(client, token.IsCancellationRequested ? "the listener is stopping" : $"no preamble within {HandshakeTimeout.TotalMilliseconds:0} ms", remote);
+            Refuse(client, stream, token.IsCancellationRequested ? "the listener is stopping" : $"no {(Tls is null ? "" : "TLS handshake and ")}preamble within {HandshakeTimeout.TotalMilliseconds:0} ms", remote);
         }
         catch (Exception e) when (e is SocketException or ObjectDisposedException or IOException)
         {
-            Refuse(client, e.Message, remote);
+            Refuse(client, stream, e.Message, remote);
         }
         finally
         {
@@ -187,15 +208,41 @@ public sealed class PeerListener : IAsyncDisposable
         }
     }
 
-    private void Refuse(Socket client, string reason, EndPoint? remote = null)
+    /// <summary>A failed TLS handshake (its stream already disposed): a refused certificate is logged at Warning, once a minute per address.</summary>
+    private void RefuseTls(Socket client, EndPoint? remote, PeerTlsException e)
+    {
+        var address = (remote as IPEndPoint)?.Address.ToString() ?? remote?.ToString() ?? "?";
+        if (!e.CertificateRefused)
+        {
+            // Not a TLS client at all (a plain-text stranger, a scanner): as any other stranger, at Debug.
+            Refuse(client, null, e.Message, remote);
+            return;
+        }
+
+        refused.Add(1, new KeyValuePair<string, object?>("reason", "certificate"));
+        if (warnings.ShouldWarn(address))
+        {
+            PeerLog.TlsRefused(logger, remote?.ToString() ?? address, e.Message);
+        }
+        else
+        {
+            PeerLog.TlsFailedAgain(logger, remote?.ToString() ?? address, e.Message);
+        }
+
+        client.Dispose();
+    }
+
+    private void Refuse(Socket client, Stream? stream, string reason, EndPoint? remote = null)
     {
         refused.Add(1, new KeyValuePair<string, object?>("reason", "handshake"));
         PeerLog.ConnectionRefused(logger, (remote ?? SafeRemote(client))?.ToString() ?? "?", reason);
         try
         {
+            // The stream owns the socket; a TLS stream also frees its native state.
+            stream?.Dispose();
             client.Dispose();
         }
-        catch (ObjectDisposedException)
+        catch (Exception e) when (e is ObjectDisposedException or IOException)
         {
         }
     }

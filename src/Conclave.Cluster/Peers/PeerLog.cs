@@ -12,6 +12,17 @@ internal static partial class PeerLog
     [LoggerMessage(EventId = 2101, Level = LogLevel.Debug, Message = "Peer listener: accepting a connection failed ({Error}); still listening")]
     public static partial void AcceptFailed(ILogger logger, string error);
 
+    // Peer TLS: a refused certificate is an operator's business (a member misconfigured, or someone else knocking), at
+    // Warning once a minute per address (RefusalWarnings); the repeats at Debug.
+    [LoggerMessage(EventId = 2102, Level = LogLevel.Warning, Message = "Peer listener refused a TLS connection from {Remote}: {Reason}")]
+    public static partial void TlsRefused(ILogger logger, string remote, string reason);
+
+    [LoggerMessage(EventId = 2103, Level = LogLevel.Warning, Message = "Connecting to the member at {Peer} failed in the TLS handshake: {Reason}")]
+    public static partial void TlsConnectFailed(ILogger logger, string peer, string reason);
+
+    [LoggerMessage(EventId = 2104, Level = LogLevel.Debug, Message = "Peer TLS handshake with {Address} failed again: {Reason}")]
+    public static partial void TlsFailedAgain(ILogger logger, string address, string reason);
+
     // The request channel (ADR 0013): 2120-2129.
     [LoggerMessage(EventId = 2120, Level = LogLevel.Debug, Message = "Request channel: closed the connection from {Remote}: {Reason}")]
     public static partial void RequestProtocolError(ILogger logger, string remote, string reason);

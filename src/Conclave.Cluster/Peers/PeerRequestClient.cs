@@ -7,7 +7,7 @@ namespace Conclave.Cluster.Peers;
 /// Requests to one member's request channel over one persistent connection, opened when first needed and again after
 /// it dropped. Requests are pipelined on it: a busy follower's forwarded batches do not wait for each other's answers.
 /// </summary>
-internal sealed class PeerRequestClient(EndPoint peer, PeerRequestOptions options, ClusterMetrics metrics, ILogger logger) : IAsyncDisposable
+internal sealed class PeerRequestClient(EndPoint peer, PeerRequestOptions options, PeerConnector connector, ClusterMetrics metrics, ILogger logger) : IAsyncDisposable
 {
     private readonly SemaphoreSlim connecting = new(1, 1);
     private readonly string name = peer.ToString() ?? "?";
@@ -77,10 +77,10 @@ internal sealed class PeerRequestClient(EndPoint peer, PeerRequestOptions option
 
             using var timeout = new CancellationTokenSource(options.ConnectTimeout, options.TimeProvider);
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
-            System.Net.Sockets.Socket socket;
+            PeerConnection opened;
             try
             {
-                socket = await PeerConnector.OpenAsync(Peer, PeerChannel.Requests, linked.Token).ConfigureAwait(false);
+                opened = await connector.ConnectAsync(Peer, PeerChannel.Requests, linked.Token).ConfigureAwait(false);
             }
             catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
             {
@@ -92,7 +92,7 @@ internal sealed class PeerRequestClient(EndPoint peer, PeerRequestOptions option
             }
 
             PeerLog.RequestConnected(logger, name);
-            connection = new PeerRequestConnection(new PeerConnection(socket, PeerChannel.Requests), name, options, logger);
+            connection = new PeerRequestConnection(opened, name, options, logger);
             Volatile.Write(ref current, connection);
             return connection;
         }

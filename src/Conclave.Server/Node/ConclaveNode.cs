@@ -65,6 +65,7 @@ public sealed class ConclaveNode : IAsyncDisposable
             DataDirectory = Path.GetFullPath(options.DataDirectory),
             PeerEndpoint = peers.LocalEndPoint,
             PeerListener = peers,
+            PeerTls = peers.Tls,
             InitialCluster = initialCluster,
             JoinExisting = joinExisting,
             ClientUrls = clientUrls,

@@ -5,8 +5,10 @@ using Microsoft.Extensions.Logging;
 namespace Conclave.Server.Security;
 
 /// <summary>
-/// The member's certificate and the CAs it trusts for client certificates, read from PEM files and read again when the
-/// files change: a handshake reads the (small) files at most once per <see cref="CheckEvery"/> and compares their bytes
+/// A certificate and the CAs trusted for the other side's, read from PEM files and read again when the files change;
+/// one per listener kind: the client and HTTP listeners' (<c>--cert-file</c>, <c>--trusted-ca-file</c>) and the peer
+/// listener's and peer connections' (<c>--peer-cert-file</c>, <c>--peer-trusted-ca-file</c>, <see cref="ForPeers"/>).
+/// A handshake reads the (small) files at most once per <see cref="CheckEvery"/> and compares their bytes
 /// (timestamps and sizes do not tell: a copy keeps its source's time, certificates of one kind have one size, and a
 /// mounted secret is swapped by a symbolic link), so a rotated certificate is served to new connections within a second,
 /// without a restart; connections already open keep theirs. Files that do not load (half written, mismatched key) are logged and the previous certificate stays.
@@ -18,6 +20,9 @@ internal sealed partial class ReloadingCertificates : IDisposable
 
     /// <summary>Larger files are compared by size and time only (a CA bundle of a few hundred certificates is well below).</summary>
     private const long MaxFileBytes = 1024 * 1024;
+
+    private static readonly Oid ServerAuthentication = new("1.3.6.1.5.5.7.3.1");
+    private static readonly Oid ClientAuthentication = new("1.3.6.1.5.5.7.3.2");
 
     private readonly TlsSettings settings;
     private readonly TimeProvider time;
@@ -42,17 +47,23 @@ internal sealed partial class ReloadingCertificates : IDisposable
     }
 
     /// <summary>Loads the files once; a member does not start with a certificate it cannot read.</summary>
+    /// <param name="settings">The files and options.</param>
+    /// <param name="time">Paces the checks for changed files.</param>
+    /// <param name="logger">Reloads and failed reloads are logged here.</param>
+    /// <param name="flagPrefix">How the flags of these settings begin, for the errors: <c>""</c> (<c>--cert-file</c>) or <c>"peer-"</c> (<c>--peer-cert-file</c>).</param>
     /// <exception cref="ArgumentException">The settings or the files are not usable (the message says which and why).</exception>
-    public static ReloadingCertificates Load(TlsSettings settings, TimeProvider time, ILogger logger)
+    public static ReloadingCertificates Load(TlsSettings settings, TimeProvider time, ILogger logger, string flagPrefix = "")
     {
         if (!settings.HasCertificate)
         {
-            throw new ArgumentException("https:// listen URLs need --cert-file and --key-file");
+            throw new ArgumentException(flagPrefix.Length == 0
+                ? "https:// listen URLs need --cert-file and --key-file"
+                : $"https:// {flagPrefix.TrimEnd('-')} URLs need --{flagPrefix}cert-file and --{flagPrefix}key-file");
         }
 
         if (settings.ClientCertAuth && string.IsNullOrEmpty(settings.TrustedCaFile))
         {
-            throw new ArgumentException("--client-cert-auth needs --trusted-ca-file (the CA client certificates must chain to)");
+            throw new ArgumentException($"--{flagPrefix}client-cert-auth needs --{flagPrefix}trusted-ca-file (the CA client certificates must chain to)");
         }
 
         try
@@ -61,7 +72,7 @@ internal sealed partial class ReloadingCertificates : IDisposable
         }
         catch (Exception e) when (e is CryptographicException or IOException or UnauthorizedAccessException or ArgumentException)
         {
-            throw new ArgumentException($"the TLS files do not load: {e.Message}", e);
+            throw new ArgumentException($"the {flagPrefix.TrimEnd('-')}{(flagPrefix.Length == 0 ? "" : " ")}TLS files do not load: {e.Message}", e);
         }
     }
 
@@ -79,24 +90,56 @@ internal sealed partial class ReloadingCertificates : IDisposable
     /// Whether <paramref name="client"/> chains to a CA of <c>--trusted-ca-file</c> and may authenticate clients. The
     /// certificate's common name is the user once authentication is on (as in etcd).
     /// </summary>
-    public bool IsTrustedClient(X509Certificate2 client)
+    public bool IsTrustedClient(X509Certificate2 client) => Check(client, ClientAuthentication) is null;
+
+    /// <summary>
+    /// TLS between members with these certificates: the listener and every connection this member opens present
+    /// <see cref="Certificate"/>; the other member's certificate must chain to the trusted CAs (the system's when no CA
+    /// file is given, as etcd does) with the usage its side needs.
+    /// </summary>
+    public Cluster.Peers.PeerTls ForPeers() => new()
+    {
+        Certificate = () => Certificate,
+        CheckServerCertificate = certificate => Check(certificate, ServerAuthentication),
+        CheckClientCertificate = certificate => Check(certificate, ClientAuthentication),
+        ClientCertificateRequired = settings.ClientCertAuth,
+        Protocols = settings.Protocols,
+        CipherSuites = settings.CipherSuites,
+    };
+
+    /// <summary>
+    /// Null when <paramref name="certificate"/> chains to a trusted CA (those of the CA file, or the system's when none
+    /// is configured) and carries <paramref name="usage"/>; otherwise why not.
+    /// </summary>
+    private string? Check(X509Certificate2 certificate, Oid usage)
     {
         Refresh();
         using var chain = new X509Chain();
-        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-        chain.ChainPolicy.CustomTrustStore.AddRange(Volatile.Read(ref trusted));
+        var trustedNow = Volatile.Read(ref trusted);
+        if (trustedNow.Count > 0)
+        {
+            chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+            chain.ChainPolicy.CustomTrustStore.AddRange(trustedNow);
+        }
+
         chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
         chain.ChainPolicy.VerificationTime = time.GetUtcNow().UtcDateTime;
-        chain.ChainPolicy.ApplicationPolicy.Add(new Oid("1.3.6.1.5.5.7.3.2")); // client authentication
+        chain.ChainPolicy.ApplicationPolicy.Add(usage);
         try
         {
-            return chain.Build(client);
+            if (chain.Build(certificate))
+            {
+                return null;
+            }
+
+            var problems = chain.ChainStatus.Select(static s => s.StatusInformation.Trim()).Where(static s => s.Length > 0).Distinct().ToList();
+            return problems.Count > 0 ? string.Join("; ", problems) : "it does not chain to a trusted CA";
         }
         finally
         {
             foreach (var element in chain.ChainElements)
             {
-                if (!ReferenceEquals(element.Certificate, client))
+                if (!ReferenceEquals(element.Certificate, certificate))
                 {
                     element.Certificate.Dispose();
                 }

@@ -192,6 +192,52 @@ public sealed class CertsCommandTests : IDisposable
         Assert.Equal(["hello"], etcdctl.EnsureSuccess().Lines);
     }
 
+    /// <summary>
+    /// docs/security.md's peer TLS path: member certificates from <c>conclave certs member</c> (default names) serve
+    /// the peer listeners and authenticate two members to each other (<c>--peer-client-cert-auth</c>): they elect a
+    /// leader and a write through one is read through the other.
+    /// </summary>
+    [Fact]
+    public async Task Member_certificates_from_the_cli_authenticate_members_to_each_other()
+    {
+        Assert.Equal(0, (await RunAsync("certs", "init", "--dir", directory)).ExitCode);
+        Assert.Equal(0, (await RunAsync("certs", "member", "m1", "--dir", directory)).ExitCode);
+        Assert.Equal(0, (await RunAsync("certs", "member", "m2", "--dir", directory)).ExitCode);
+        string File(string name) => Path.Combine(directory, name);
+        var ports = FreePorts.Take(2);
+        var initialCluster = $"m1=https://127.0.0.1:{ports[0]},m2=https://127.0.0.1:{ports[1]}";
+        Conclave.Server.ServerOptions Member(int i) => new()
+        {
+            Name = $"m{i + 1}",
+            DataDirectory = Path.Combine(directory, $"data-m{i + 1}"),
+            ListenClientUrls = ["http://127.0.0.1:0"],
+            ListenHttpUrls = ["http://127.0.0.1:0"],
+            ListenPeerUrl = $"https://127.0.0.1:{ports[i]}",
+            InitialCluster = initialCluster,
+            PeerTls = new Conclave.Server.Security.TlsSettings
+            {
+                CertFile = File($"m{i + 1}.crt"), KeyFile = File($"m{i + 1}.key"), TrustedCaFile = File("ca.crt"), ClientCertAuth = true,
+            },
+        };
+
+        // Both start at once (each waits for the other to elect); whichever started is stopped however the test ends.
+        var starting = Enumerable.Range(0, 2).Select(i => Conclave.Server.ConclaveServer.StartAsync(Member(i), _ => { })).ToArray();
+        try
+        {
+            var servers = await Task.WhenAll(starting);
+            await Eventually.WaitAsync(
+                async _ => (await Etcdctl.RunAsync(servers[0].ClientUrls[0], ["--command-timeout=2s", "put", "peer-tls/k", "v"], stdin: null)).ExitCode == 0,
+                Eventually.DefaultTimeout,
+                "the two members to elect a leader over peer TLS and take a write");
+            var get = await Etcdctl.RunAsync(servers[1].ClientUrls[0], "get", "peer-tls/k", "--print-value-only");
+            Assert.Equal(["v"], get.EnsureSuccess().Lines);
+        }
+        finally
+        {
+            await Task.WhenAll(starting.Select(static t => t.ContinueWith(static t => t.IsCompletedSuccessfully ? t.Result.DisposeAsync().AsTask() : Task.CompletedTask, TaskScheduler.Default).Unwrap()));
+        }
+    }
+
     private static async Task<(int ExitCode, string Output, string Error)> RunAsync(params string[] args)
     {
         var root = new RootCommand("conclave (test)") { CertsCommand.Create() };

@@ -5,9 +5,9 @@ using Microsoft.Extensions.Logging;
 namespace Conclave.Server.Tests.Security;
 
 /// <summary>
-/// Secure by default: a member refuses plain-text listeners off loopback (client, HTTP, and peer URLs while members
-/// cannot authenticate each other) unless started with <c>--insecure-listen</c>, which it then logs at Warning on every
-/// start; TLS listeners off loopback need no such flag.
+/// Secure by default: a member refuses plain-text listeners off loopback (<c>http://</c> client, HTTP and peer URLs)
+/// unless started with <c>--insecure-listen</c>, which it then logs at Warning on every start; TLS listeners off loopback
+/// need no such flag (https:// peer URLs: PeerTlsTests).
 /// </summary>
 public sealed class InsecureListenTests : IDisposable
 {

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs the whole test suite. Installs what the tests drive for real (etcdctl 3.4 from Debian's etcd-client,
 # etcd 3.4 from etcd-server for side-by-side checks, Debian's chromium for the console's browser tests, clang for the
-# native build) when missing, builds, runs every test project, and ends
-# with one line: "N passed, N failed".
+# native build) when missing, the npm clients in tests/clients from their lockfiles (Node.js and npm must be installed),
+# builds, runs every test project, and ends with one line: "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")"
 
@@ -18,6 +18,20 @@ if ((${#missing[@]})); then
   $SUDO apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null \
     || { echo "could not install ${missing[*]}"; echo "0 passed, 1 failed"; exit 1; }
 fi
+
+# The npm clients the compatibility tests drive (tests/clients/*), at the versions their lockfiles pin: installed when
+# node_modules is missing or older than the lockfile.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  echo "node or npm is missing: install Node.js 18 or later with npm (the npm client tests in tests/clients need them)"
+  echo "0 passed, 1 failed"; exit 1
+fi
+for client in tests/clients/*/; do
+  lock="${client}package-lock.json" installed="${client}node_modules/.package-lock.json"
+  if [ -f "$lock" ] && { [ ! -f "$installed" ] || [ "$lock" -nt "$installed" ]; }; then
+    npm ci --prefix "$client" --no-audit --no-fund --loglevel=error >/dev/null \
+      || { echo "npm ci in $client failed"; echo "0 passed, 1 failed"; exit 1; }
+  fi
+done
 
 # The member processes the cluster and fault tests start run as the binary users get: ./conclave's Native AOT
 # build (published here when stale, 3-4 minutes the first time).

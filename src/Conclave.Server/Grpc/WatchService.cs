@@ -12,8 +12,21 @@ internal sealed class WatchService(ConclaveNode node, Security.Auth.Authenticato
     {
         // The stream ends when the client goes away, or promptly when this member stops.
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, lifetime.ApplicationStopping, node.Consensus.Stopping);
-        // The stream's user is who opened it (etcd reads the token once per stream too).
-        var session = new WatchSession(node, responseStream, metrics, node.Options.WatchProgressNotifyInterval) { User = auth.Resolve(context) };
+        // The stream's user is who opened it (etcd reads the token once per stream too). An ended or forged token does
+        // not fail the stream: each watch it asks for is answered created + canceled with the reason, as etcd does, so
+        // clients see the error on that watch (and sign in again) instead of reconnecting the stream forever.
+        string user = "";
+        Api.Errors.ConclaveErrorException? refused = null;
+        try
+        {
+            user = auth.Resolve(context);
+        }
+        catch (Api.Errors.ConclaveErrorException e)
+        {
+            refused = e;
+        }
+
+        var session = new WatchSession(node, responseStream, metrics, node.Options.WatchProgressNotifyInterval) { User = user, Refused = refused };
         var reader = ReadRequestsAsync(requestStream, session, linked);
         try
         {

@@ -49,6 +49,13 @@ internal sealed class WatchSession(ConclaveNode node, IServerStreamWriter<WatchR
     /// </summary>
     public string User { get; init; } = "";
 
+    /// <summary>Why the stream's credentials were refused (an ended or forged token): every watch is refused with it.</summary>
+    public ConclaveErrorException? Refused { get; init; }
+
+    /// <summary>A cancel reason as etcd writes it: the gRPC status error's text.</summary>
+    internal static string CancelReason(ErrorCode code) =>
+        $"rpc error: code = {ErrorCatalogue.StatusOf(code)} desc = {ErrorCatalogue.MessageOf(code)}";
+
     /// <summary>Queues a request for the loop; waits while the queue is full.</summary>
     public async ValueTask PostAsync(WatchRequest request, CancellationToken cancellationToken)
     {
@@ -198,7 +205,10 @@ internal sealed class WatchSession(ConclaveNode node, IServerStreamWriter<WatchR
             return;
         }
 
-        if (!node.Store.Auth.MayRead(User, create.Key.Span, create.RangeEnd.Span))
+        var refusal = Refused is { } e && node.Store.Auth.Enabled ? e.Code
+            : !node.Store.Auth.MayRead(User, create.Key.Span, create.RangeEnd.Span) ? ErrorCode.PermissionDenied
+            : (ErrorCode?)null;
+        if (refusal is { } code)
         {
             await SendAsync(new WatchResponse
             {
@@ -206,7 +216,7 @@ internal sealed class WatchSession(ConclaveNode node, IServerStreamWriter<WatchR
                 WatchId = id,
                 Created = true,
                 Canceled = true,
-                CancelReason = ErrorCatalogue.MessageOf(ErrorCode.PermissionDenied),
+                CancelReason = CancelReason(code),
             }, cancellationToken);
             return;
         }
@@ -241,7 +251,7 @@ internal sealed class WatchSession(ConclaveNode node, IServerStreamWriter<WatchR
                     Header = node.Header(node.Store.Revision),
                     WatchId = watcher.Id,
                     Canceled = true,
-                    CancelReason = ErrorCatalogue.MessageOf(ErrorCode.PermissionDenied),
+                    CancelReason = CancelReason(ErrorCode.PermissionDenied),
                 }, cancellationToken);
             }
         }

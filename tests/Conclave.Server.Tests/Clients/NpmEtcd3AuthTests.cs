@@ -30,6 +30,7 @@ public sealed class NpmEtcd3AuthTests(ITestOutputHelper output)
         "watch-outside-the-grant-refused",
         "token-refresh-after-the-token-ends",
         "open-watch-outlives-the-token",
+        "watch-with-an-ended-token",
         "done",
     ];
 
@@ -38,7 +39,7 @@ public sealed class NpmEtcd3AuthTests(ITestOutputHelper output)
     {
         await using var node = await TestNode.StartInProcessAsync(output, o => o with { Auth = new AuthSettings { BcryptCost = 4 } });
 
-        var run = await NodeProgram.RunAsync("etcd3", "auth.mjs", [node.Endpoint], output, Deadline);
+        var run = await NodeProgram.RunAsync("etcd3", "auth.mjs", [node.Endpoint, "--with-ended-token-watch"], output, Deadline);
 
         Assert.True(run.ExitCode == 0, $"auth.mjs failed:\n{run}");
         var steps = run.JsonLines.Select(line => (Step: line.GetProperty("step").GetString(), Ok: line.GetProperty("ok").GetBoolean())).ToList();

@@ -235,7 +235,7 @@ public sealed class AuthTests(ITestOutputHelper output) : IDisposable
         Assert.True(await call.ResponseStream.MoveNext());
         var refused = call.ResponseStream.Current;
         Assert.True(refused.Created && refused.Canceled, refused.ToString());
-        Assert.Equal("etcdserver: permission denied", refused.CancelReason);
+        Assert.Equal("rpc error: code = PermissionDenied desc = etcdserver: permission denied", refused.CancelReason);
 
         await call.RequestStream.WriteAsync(new WatchRequest { CreateRequest = new WatchCreateRequest { Key = ByteString.CopyFromUtf8("app/"), RangeEnd = ByteString.CopyFromUtf8("app0") } });
         Assert.True(await call.ResponseStream.MoveNext());
@@ -250,7 +250,7 @@ public sealed class AuthTests(ITestOutputHelper output) : IDisposable
         Assert.True(await call.ResponseStream.MoveNext());
         var ended = call.ResponseStream.Current;
         Assert.True(ended.Canceled && ended.WatchId == created.WatchId, ended.ToString());
-        Assert.Equal("etcdserver: permission denied", ended.CancelReason);
+        Assert.Equal("rpc error: code = PermissionDenied desc = etcdserver: permission denied", ended.CancelReason);
         Assert.Empty(ended.Events);
     }
 

@@ -51,6 +51,28 @@ public sealed class SimpleTokensTests : IDisposable
     }
 
     [Fact]
+    public void A_token_in_use_stays_good_on_the_member_that_sees_it_used_as_etcds_simple_tokens()
+    {
+        var issuer = Member();
+        var token = issuer.Issue(store.Auth, store.Auth.FindUser("alice")!);
+        var busy = Member();
+        var idle = Member();
+        for (var minute = 0; minute < 8; minute++)
+        {
+            Assert.Equal("alice", busy.Validate(store.Auth, token));
+            clock.Advance(TimeSpan.FromMinutes(1));
+        }
+
+        // Used every minute, so good on the busy member three minutes past its expiry; the idle member never saw it used.
+        Assert.Equal("alice", busy.Validate(store.Auth, token));
+        Invalid(() => idle.Validate(store.Auth, token));
+
+        // Unused for a TTL, it ends there too.
+        clock.Advance(TimeSpan.FromMinutes(5));
+        Invalid(() => busy.Validate(store.Auth, token));
+    }
+
+    [Fact]
     public void A_password_change_a_deleted_user_or_auth_enabled_again_ends_the_token()
     {
         var tokens = Member();

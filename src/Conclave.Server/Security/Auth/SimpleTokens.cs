@@ -13,8 +13,19 @@ namespace Conclave.Server.Security.Auth;
 /// on any member, and still end when the user is deleted, its password changes, or auth is enabled again (a new key).
 /// Clients treat the text as opaque, as etcd's do.
 /// </summary>
+/// <remarks>
+/// As etcd's simple tokens, a token stays good while it is used: each member remembers when it last accepted a token
+/// (by its signature, at most <see cref="MaxRemembered"/> of them) and accepts it for a TTL after that use, even past the
+/// expiry it carries. A client that keeps calling one member keeps its token; one idle for a TTL signs in again.
+/// </remarks>
 internal sealed class SimpleTokens(AuthSettings settings, TimeProvider clock)
 {
+    /// <summary>Tokens whose last use a member remembers; past it, tokens simply expire when their text says.</summary>
+    public const int MaxRemembered = 100_000;
+
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<UInt128, long> lastUsed = new();
+    private long nextPrune;
+
     private const byte Version = 1;
     private const int MacBytes = 16;
     private const int FixedBytes = 1 + 8 + 8 + 8; // version, expiry, credential revision, nonce
@@ -52,7 +63,11 @@ internal sealed class SimpleTokens(AuthSettings settings, TimeProvider clock)
             throw Invalid("not a token this cluster issued (or auth was enabled again since)");
         }
 
-        if (BinaryPrimitives.ReadInt64LittleEndian(payload.AsSpan(1)) <= clock.GetUtcNow().ToUnixTimeSeconds())
+        var now = clock.GetUtcNow().ToUnixTimeSeconds();
+        var ttl = (long)settings.TokenTtl.TotalSeconds;
+        var id = BinaryPrimitives.ReadUInt128LittleEndian(mac);
+        var expires = BinaryPrimitives.ReadInt64LittleEndian(payload.AsSpan(1));
+        if (expires <= now && !(lastUsed.TryGetValue(id, out var used) && used + ttl > now))
         {
             throw Invalid("the token has expired; authenticate again");
         }
@@ -72,7 +87,28 @@ internal sealed class SimpleTokens(AuthSettings settings, TimeProvider clock)
             throw Invalid($"the token's user '{name}' was deleted or its password changed; authenticate again");
         }
 
+        Remember(id, now, ttl);
         return name;
+    }
+
+    /// <summary>Notes a use; once a second at most, forgets the uses older than a TTL.</summary>
+    private void Remember(UInt128 id, long now, long ttl)
+    {
+        if (lastUsed.Count < MaxRemembered || lastUsed.ContainsKey(id))
+        {
+            lastUsed[id] = now;
+        }
+
+        if (now >= Interlocked.Read(ref nextPrune) && Interlocked.Exchange(ref nextPrune, now + 1) <= now)
+        {
+            foreach (var (key, used) in lastUsed)
+            {
+                if (used + ttl <= now)
+                {
+                    lastUsed.TryRemove(key, out _);
+                }
+            }
+        }
     }
 
     private static byte[] Mac(ReadOnlySpan<byte> key, ReadOnlySpan<byte> payload)

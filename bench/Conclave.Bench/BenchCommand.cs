@@ -20,7 +20,7 @@ internal static class BenchCommand
         var keySize = new Option<int>("--key-size") { Description = "Key size in bytes.", DefaultValueFactory = _ => 8, Recursive = true };
         var valSize = new Option<int>("--val-size") { Description = "Value size in bytes.", DefaultValueFactory = _ => 8, Recursive = true };
         var json = new Option<bool>("--json") { Description = "Print the figures as one JSON object.", Recursive = true };
-        var transport = new Option<string>("--transport") { Description = "lean: the bench's own minimal HTTP/2 client, cheap on CPU (unary calls; https endpoints use grpc); grpc: grpc-dotnet.", DefaultValueFactory = _ => "lean", Recursive = true };
+        var transport = new Option<string>("--transport") { Description = "lean: the bench's own minimal HTTP/2 client, cheap on CPU (unary calls; https endpoints use grpc unless --cacert is given); grpc: grpc-dotnet.", DefaultValueFactory = _ => "lean", Recursive = true };
         transport.AcceptOnlyFromAmong("lean", "grpc");
 
         var bench = new RootCommand("Benchmark a cluster (Conclave or etcd) over the etcd v3 gRPC API. Not part of the product: see docs/benchmarks.md.")
@@ -62,10 +62,37 @@ internal static class BenchCommand
             return settings;
         }
 
+        // put and range only (the closed loops over unary calls): TLS, auth and the server's CPU over the loop. Watch has
+        // its own --server-pid (memory with every watcher attached).
+        var caCert = new Option<string?>("--cacert") { Description = "TLS: trust servers whose certificate chains to this CA (PEM); bare host:port endpoints become https." };
+        var cert = new Option<string?>("--cert") { Description = "TLS client certificate (PEM), with --cert-key." };
+        // Not etcdctl's --key: range's --key names the key it reads.
+        var certKey = new Option<string?>("--cert-key") { Description = "Private key (PEM) of --cert (etcdctl's --key)." };
+        var user = new Option<string?>("--user") { Description = "name:password; each connection authenticates once, then sends the token with every request." };
+        var loopServerPid = new Option<int?>("--server-pid") { Description = "A local server process whose CPU time during the measured loop is reported per request." };
+        Option[] loopOptions = [caCert, cert, certKey, user, loopServerPid];
+
+        BenchSettings LoopSettings(ParseResult parse)
+        {
+            var settings = Settings(parse) with
+            {
+                Tls = TlsOf(parse, caCert, cert, certKey),
+                Credentials = parse.GetValue(user) is { } credentials ? BenchCredentials.Parse(credentials) : null,
+                ServerPid = parse.GetValue(loopServerPid),
+            };
+            if (settings.Tls is not null && settings.Endpoints.FirstOrDefault(e => e.StartsWith("http://", StringComparison.OrdinalIgnoreCase)) is { } plain)
+            {
+                throw new ArgumentException($"--cacert/--cert/--cert-key mean TLS toward every endpoint, but {plain} is http://.");
+            }
+
+            return settings;
+        }
+
         var keySpace = new Option<long>("--key-space-size") { Description = "Number of distinct keys written.", DefaultValueFactory = _ => 1 };
         var sequential = new Option<bool>("--sequential-keys") { Description = "Write keys in order instead of at random." };
         var put = new Command("put", "Closed-loop puts of --val-size values over --key-space-size keys.") { keySpace, sequential };
-        SetBenchAction(put, Settings, async (parse, settings, ct) =>
+        AddAll(put, loopOptions);
+        SetBenchAction(put, LoopSettings, async (parse, settings, ct) =>
         {
             var space = parse.GetValue(keySpace);
             if (space < 1 || space > BenchKeys.MaxKeySpace)
@@ -76,13 +103,14 @@ internal static class BenchCommand
             return await PutBench.RunAsync(settings, space, parse.GetValue(sequential), ct);
         });
 
-        var key = new Option<string>("--key") { Description = "Key to read.", DefaultValueFactory = _ => "foo" };
+        var rangeKey = new Option<string>("--key") { Description = "Key to read.", DefaultValueFactory = _ => "foo" };
         var prefix = new Option<bool>("--prefix") { Description = "Read every key with --key as prefix." };
         var consistency = new Option<string>("--consistency") { Description = "l: linearizable, s: serializable.", DefaultValueFactory = _ => "l" };
         consistency.AcceptOnlyFromAmong("l", "s");
-        var range = new Command("range", "Closed-loop reads of --key.") { key, prefix, consistency };
-        SetBenchAction(range, Settings, (parse, settings, ct) =>
-            RangeBench.RunAsync(settings, parse.GetRequiredValue(key), parse.GetValue(prefix), parse.GetValue(consistency) == "s", ct));
+        var range = new Command("range", "Closed-loop reads of --key.") { rangeKey, prefix, consistency };
+        AddAll(range, loopOptions);
+        SetBenchAction(range, LoopSettings, (parse, settings, ct) =>
+            RangeBench.RunAsync(settings, parse.GetRequiredValue(rangeKey), parse.GetValue(prefix), parse.GetValue(consistency) == "s", ct));
 
         var watchers = new Option<int>("--watchers") { Description = "Number of watchers on the prefix.", DefaultValueFactory = _ => 10 };
         var watchPrefix = new Option<string>("--prefix") { Description = "Prefix the watchers watch and the puts write under (each run uses a fresh sub-prefix).", DefaultValueFactory = _ => "/bench/watch/" };
@@ -146,22 +174,40 @@ internal static class BenchCommand
     private static async Task PreflightAsync(BenchSettings settings, CancellationToken cancellationToken)
     {
         // On the lean transport, check with it: starting grpc-dotnet only for this costs a run ~0.3 s of client CPU.
-        if (settings.Transport == BenchTransport.Lean && await BenchConnections.TryCheckReachableAsync(settings.Endpoints, cancellationToken))
+        if (settings.Transport == BenchTransport.Lean && await BenchConnections.TryCheckReachableAsync(settings.Endpoints, settings.Tls, cancellationToken))
         {
             return;
         }
 
         await using var client = new ConclaveClient(new ConclaveClientOptions
         {
-            Endpoints = settings.Endpoints,
+            Endpoints = settings.Tls is null ? settings.Endpoints : [.. settings.Endpoints.Select(e => BenchConnections.Url(e, tls: true))],
             MaxAttempts = 1,
             DialTimeout = TimeSpan.FromSeconds(3),
             RequestTimeout = TimeSpan.FromSeconds(5),
+            CaFile = settings.Tls?.CaFile,
+            CertFile = settings.Tls?.CertFile,
+            KeyFile = settings.Tls?.KeyFile,
         });
         foreach (var endpoint in client.Endpoints)
         {
             await client.StatusAsync(endpoint, cancellationToken);
         }
+    }
+
+    private static void AddAll(Command command, Option[] options)
+    {
+        foreach (var option in options)
+        {
+            command.Options.Add(option);
+        }
+    }
+
+    /// <summary>TLS settings when any of <c>--cacert</c>, <c>--cert</c>, <c>--cert-key</c> is given; null for cleartext.</summary>
+    private static BenchTls? TlsOf(ParseResult parse, Option<string?> caCert, Option<string?> cert, Option<string?> certKey)
+    {
+        var (caFile, certFile, keyFile) = (parse.GetValue(caCert), parse.GetValue(cert), parse.GetValue(certKey));
+        return caFile is null && certFile is null && keyFile is null ? null : BenchTls.Load(caFile, certFile, keyFile);
     }
 
     internal static TimeSpan? ParseDuration(string? text)

@@ -1,6 +1,7 @@
 using Conclave.Api.Etcd;
 using Conclave.Bench.Http2;
 using Grpc.Core;
+using Grpc.Core.Interceptors;
 using Grpc.Net.Client;
 
 namespace Conclave.Bench;
@@ -8,26 +9,31 @@ namespace Conclave.Bench;
 /// <summary>
 /// <c>--conns</c> connections, each its own HTTP/2 connection, spread over the endpoints; the <c>--clients</c>
 /// loops share them round-robin. Raw generated stubs keep the bench itself cheap. With the lean transport (the
-/// default) the stubs run on <see cref="LeanCallInvoker"/>; https endpoints always use grpc-dotnet.
+/// default) the stubs run on <see cref="LeanCallInvoker"/>; https endpoints use grpc-dotnet unless TLS is
+/// configured (<c>--cacert</c>), which the lean transport speaks too.
 /// </summary>
 internal sealed class BenchConnections : IDisposable
 {
+    private static readonly TimeSpan AuthenticateTimeout = TimeSpan.FromSeconds(30);
+
     private readonly IDisposable[] _owned;
+    private readonly string[] _endpoints;
 
     public BenchConnections(BenchSettings settings)
-        : this(settings.Endpoints, settings.Conns, settings.Transport)
+        : this(settings.Endpoints, settings.Conns, settings.Transport, settings.Tls)
     {
     }
 
-    public BenchConnections(IReadOnlyList<string> endpoints, int conns, BenchTransport transport = BenchTransport.Lean)
+    public BenchConnections(IReadOnlyList<string> endpoints, int conns, BenchTransport transport = BenchTransport.Lean, BenchTls? tls = null)
     {
         _owned = new IDisposable[conns];
+        _endpoints = new string[conns];
         Invokers = new CallInvoker[conns];
         Kv = new KV.KVClient[conns];
         for (var i = 0; i < conns; i++)
         {
-            var endpoint = endpoints[i % endpoints.Count];
-            if (transport == BenchTransport.Lean && LeanCallInvoker.TryCreate(endpoint, out var lean))
+            var endpoint = _endpoints[i] = endpoints[i % endpoints.Count];
+            if (transport == BenchTransport.Lean && LeanCallInvoker.TryCreate(endpoint, tls, out var lean))
             {
                 _owned[i] = lean;
                 Invokers[i] = lean;
@@ -41,7 +47,12 @@ internal sealed class BenchConnections : IDisposable
                     PooledConnectionIdleTimeout = Timeout.InfiniteTimeSpan,
                     UseProxy = false,
                 };
-                var channel = GrpcChannel.ForAddress(Url(endpoint), new GrpcChannelOptions { HttpHandler = handler, DisposeHttpClient = true });
+                if (tls is not null)
+                {
+                    handler.SslOptions = tls.ClientOptions(targetHost: null);
+                }
+
+                var channel = GrpcChannel.ForAddress(Url(endpoint, tls is not null), new GrpcChannelOptions { HttpHandler = handler, DisposeHttpClient = true });
                 _owned[i] = channel;
                 Invokers[i] = channel.CreateCallInvoker();
             }
@@ -56,15 +67,39 @@ internal sealed class BenchConnections : IDisposable
     public CallInvoker[] Invokers { get; }
 
     /// <summary>
+    /// The connections for <paramref name="settings"/>; with <c>--user</c>, each one authenticated on itself before it
+    /// is returned, so the measured run pays the token check on every request but never the password check.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">An endpoint refused the credentials or could not be reached.</exception>
+    public static async Task<BenchConnections> OpenAsync(BenchSettings settings, CancellationToken cancellationToken)
+    {
+        var connections = new BenchConnections(settings);
+        try
+        {
+            if (settings.Credentials is { } credentials)
+            {
+                await connections.AuthenticateAsync(credentials, cancellationToken);
+            }
+
+            return connections;
+        }
+        catch
+        {
+            connections.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
     /// A Status call to every endpoint over the lean transport; throws <see cref="InvalidOperationException"/>
     /// naming the first unreachable one. False, having checked nothing conclusive, when an endpoint needs
-    /// grpc-dotnet (https): the caller then checks with the SDK.
+    /// grpc-dotnet (https without <paramref name="tls"/>): the caller then checks with the SDK.
     /// </summary>
-    public static async Task<bool> TryCheckReachableAsync(IReadOnlyList<string> endpoints, CancellationToken cancellationToken)
+    public static async Task<bool> TryCheckReachableAsync(IReadOnlyList<string> endpoints, BenchTls? tls, CancellationToken cancellationToken)
     {
         foreach (var endpoint in endpoints)
         {
-            if (!LeanCallInvoker.TryCreate(endpoint, out var invoker))
+            if (!LeanCallInvoker.TryCreate(endpoint, tls, out var invoker))
             {
                 return false;
             }
@@ -81,7 +116,7 @@ internal sealed class BenchConnections : IDisposable
                 }
                 catch (RpcException e)
                 {
-                    throw new InvalidOperationException($"{Url(endpoint)} is unavailable: {e.Status.Detail}", e);
+                    throw new InvalidOperationException($"{Url(endpoint, tls is not null)} is unavailable: {e.Status.Detail}", e);
                 }
             }
         }
@@ -89,14 +124,58 @@ internal sealed class BenchConnections : IDisposable
         return true;
     }
 
-    public static string Url(string endpoint) =>
-        endpoint.Contains("://", StringComparison.Ordinal) ? endpoint : "http://" + endpoint;
+    /// <summary>The endpoint as a URL: bare host:port gets http://, or https:// when <paramref name="tls"/>.</summary>
+    public static string Url(string endpoint, bool tls = false) =>
+        endpoint.Contains("://", StringComparison.Ordinal) ? endpoint : (tls ? "https://" : "http://") + endpoint;
 
     public void Dispose()
     {
         foreach (var owned in _owned)
         {
             owned.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// etcd's Auth/Authenticate on each connection in turn (a password check is bcrypt, deliberately slow, and a
+    /// server queues only a few), then every later call on it carries the token: the lean transport bakes it into
+    /// its fixed header block, grpc-dotnet adds it as metadata.
+    /// </summary>
+    private async Task AuthenticateAsync(BenchCredentials credentials, CancellationToken cancellationToken)
+    {
+        for (var i = 0; i < Invokers.Length; i++)
+        {
+            AuthenticateResponse response;
+            try
+            {
+                response = await new Auth.AuthClient(Invokers[i]).AuthenticateAsync(
+                    new AuthenticateRequest { Name = credentials.Name, Password = credentials.Password },
+                    deadline: DateTime.UtcNow.Add(AuthenticateTimeout),
+                    cancellationToken: cancellationToken);
+            }
+            catch (RpcException) when (cancellationToken.IsCancellationRequested)
+            {
+                throw new OperationCanceledException(cancellationToken);
+            }
+            catch (RpcException e)
+            {
+                throw new InvalidOperationException($"{_endpoints[i]}: authenticating as '{credentials.Name}' failed: {e.Status.Detail}", e);
+            }
+
+            var token = response.Token;
+            if (Invokers[i] is LeanCallInvoker lean)
+            {
+                lean.UseToken(token);
+            }
+            else
+            {
+                Invokers[i] = Invokers[i].Intercept(metadata =>
+                {
+                    metadata.Add("token", token);
+                    return metadata;
+                });
+                Kv[i] = new KV.KVClient(Invokers[i]);
+            }
         }
     }
 }

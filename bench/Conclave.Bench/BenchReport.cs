@@ -20,6 +20,11 @@ internal static class BenchReport
                 json.WriteNumber("errors", result.Errors);
                 json.WriteNumber("duration_s", Round(result.Elapsed.TotalSeconds));
                 json.WriteNumber("requests_per_s", Round(result.RequestsPerSecond));
+                if (ServerCpuMicrosPerRequest(result) is { } cpu)
+                {
+                    json.WriteNumber("server_cpu_us_per_req", Round(cpu));
+                }
+
                 Latency(json, "latency_ms", result.Latency);
                 Errors(json, result.ErrorKinds);
                 json.WriteEndObject();
@@ -32,6 +37,11 @@ internal static class BenchReport
         text.Append(CultureInfo.InvariantCulture, $"  Errors:      {result.Errors}\n");
         text.Append(CultureInfo.InvariantCulture, $"  Duration:    {result.Elapsed.TotalSeconds:0.000} s\n");
         text.Append(CultureInfo.InvariantCulture, $"  Requests/s:  {result.RequestsPerSecond:0.0}\n");
+        if (ServerCpuMicrosPerRequest(result) is { } serverCpu)
+        {
+            text.Append(CultureInfo.InvariantCulture, $"  Server CPU:  {serverCpu:0.0} us/request\n");
+        }
+
         text.Append(LatencyLine("Latency", result.Latency));
         ErrorLines(text, result.ErrorKinds);
         return text.ToString();
@@ -107,6 +117,15 @@ internal static class BenchReport
         json.WriteNumber("clients", settings.Clients);
         json.WriteNumber("key_size", settings.KeySize);
         json.WriteNumber("val_size", settings.ValueSize);
+        if (settings.Tls is not null)
+        {
+            json.WriteBoolean("tls", true);
+        }
+
+        if (settings.Credentials is { } credentials)
+        {
+            json.WriteString("user", credentials.Name);
+        }
     }
 
     private static void Latency(Utf8JsonWriter json, string name, LatencySummary l)
@@ -133,6 +152,9 @@ internal static class BenchReport
 
         json.WriteEndObject();
     }
+
+    private static double? ServerCpuMicrosPerRequest(ClosedLoopResult result) =>
+        result.ServerCpuSeconds is { } seconds && result.Succeeded > 0 ? seconds * 1e6 / result.Succeeded : null;
 
     private static double Round(double value) => Math.Round(value, 3);
 }

@@ -17,6 +17,7 @@ internal static class ClosedLoop
         var errorKinds = new ConcurrentDictionary<string, long>();
         long next = -1;
         long errors = 0;
+        var serverBefore = ProcessUsage.Sample(settings.ServerPid);
         var start = Stopwatch.GetTimestamp();
         var deadline = settings.Duration is { } d ? start + (long)(d.TotalSeconds * Stopwatch.Frequency) : long.MaxValue;
 
@@ -84,7 +85,11 @@ internal static class ClosedLoop
 
         await Task.WhenAll(workers).ConfigureAwait(false);
         var elapsed = Stopwatch.GetElapsedTime(start);
+        var serverAfter = ProcessUsage.Sample(settings.ServerPid);
         var latency = LatencyRecorder.Summarize(recorders);
-        return new ClosedLoopResult(latency.Count, errors, elapsed, latency, errorKinds);
+        return new ClosedLoopResult(latency.Count, errors, elapsed, latency, errorKinds)
+        {
+            ServerCpuSeconds = serverBefore is null || serverAfter is null ? null : serverAfter.CpuSeconds - serverBefore.CpuSeconds,
+        };
     }
 }

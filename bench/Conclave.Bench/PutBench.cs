@@ -21,7 +21,7 @@ internal static class PutBench
             randoms[c] = new Random(c);
         }
 
-        using var connections = new BenchConnections(settings);
+        using var connections = await BenchConnections.OpenAsync(settings, cancellationToken);
         var kv = connections.Kv;
         var result = await ClosedLoop.RunAsync(
             settings,

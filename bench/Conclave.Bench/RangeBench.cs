@@ -15,7 +15,7 @@ internal static class RangeBench
             request.RangeEnd = PrefixEnd(keyBytes);
         }
 
-        using var connections = new BenchConnections(settings);
+        using var connections = await BenchConnections.OpenAsync(settings, cancellationToken);
         var kv = connections.Kv;
         var result = await ClosedLoop.RunAsync(
             settings,

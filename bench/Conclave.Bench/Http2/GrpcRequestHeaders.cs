@@ -10,18 +10,29 @@ namespace Conclave.Bench.Http2;
 /// </summary>
 internal static class GrpcRequestHeaders
 {
-    /// <summary>The fixed block: POST, http, <paramref name="path"/>, <paramref name="authority"/>, application/grpc, te: trailers.</summary>
-    public static byte[] Build(string path, string authority)
+    /// <summary>:scheme https in the static table (RFC 7541 Appendix A); the shared table names only what the server needs.</summary>
+    private const int SchemeHttps = 7;
+
+    /// <summary>
+    /// The fixed block: POST, http (https over TLS), <paramref name="path"/>, <paramref name="authority"/>,
+    /// application/grpc, te: trailers, and <c>token</c> when the connection authenticated (etcd's auth metadata).
+    /// </summary>
+    public static byte[] Build(string path, string authority, bool https = false, string? token = null)
     {
-        var block = new List<byte>(64 + path.Length + authority.Length)
+        var block = new List<byte>(64 + path.Length + authority.Length + (token?.Length ?? 0))
         {
             (byte)(0x80 | HpackStaticTable.MethodPost),
-            (byte)(0x80 | HpackStaticTable.SchemeHttp),
+            (byte)(0x80 | (https ? SchemeHttps : HpackStaticTable.SchemeHttp)),
         };
         AppendLiteral(block, HpackStaticTable.Path, null, path);
         AppendLiteral(block, HpackStaticTable.Authority, null, authority);
         AppendLiteral(block, HpackStaticTable.ContentType, null, "application/grpc");
         AppendLiteral(block, 0, "te", "trailers");
+        if (token is not null)
+        {
+            AppendLiteral(block, 0, "token", token);
+        }
+
         return [.. block];
     }
 

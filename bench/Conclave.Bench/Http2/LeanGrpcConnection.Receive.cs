@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using System.Net.Sockets;
 using Grpc.Core;
 
 namespace Conclave.Bench.Http2;
@@ -39,7 +38,7 @@ internal sealed partial class LeanGrpcConnection
         {
             while (true)
             {
-                var received = _socket.Receive(buffer, end, buffer.Length - end, SocketFlags.None);
+                var received = Receive(buffer, end, buffer.Length - end);
                 if (received == 0)
                 {
                     throw new IOException($"{Authority} closed the connection.");

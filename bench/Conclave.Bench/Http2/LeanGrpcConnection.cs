@@ -1,12 +1,14 @@
+using System.Net.Security;
 using System.Net.Sockets;
 using Grpc.Core;
 
 namespace Conclave.Bench.Http2;
 
 /// <summary>
-/// One HTTP/2 cleartext (prior knowledge) connection carrying many concurrent unary gRPC calls, built for a load
-/// generator's CPU budget: fixed header blocks, no per-call HTTP objects, one receive loop that parses frames and
-/// completes calls, and outgoing frames gathered in one buffer so that one send carries many requests.
+/// One HTTP/2 connection (cleartext with prior knowledge, or TLS with ALPN h2) carrying many concurrent unary gRPC
+/// calls, built for a load generator's CPU budget: fixed header blocks, no per-call HTTP objects, one receive loop
+/// that parses frames and completes calls, and outgoing frames gathered in one buffer so that one send carries many
+/// requests.
 /// </summary>
 /// <remarks>
 /// Sending: callers append HEADERS + DATA under <see cref="_lock"/>; whoever finds no flush running starts one,
@@ -25,6 +27,9 @@ internal sealed partial class LeanGrpcConnection : IDisposable
     private static readonly TimeSpan SendTimeout = TimeSpan.FromSeconds(30);
 
     private readonly Socket _socket;
+
+    /// <summary>The TLS session over <see cref="_socket"/>, or null on cleartext: then the socket is read and written directly.</summary>
+    private readonly SslStream? _tls;
     private readonly Lock _lock = new();
     private readonly Dictionary<int, LeanStream> _streams = [];
     private readonly Queue<LeanStream> _waitingForSlot = new();
@@ -45,9 +50,10 @@ internal sealed partial class LeanGrpcConnection : IDisposable
     private volatile bool _retiring;
     private volatile Exception? _failure;
 
-    private LeanGrpcConnection(Socket socket, string authority)
+    private LeanGrpcConnection(Socket socket, SslStream? tls, string authority)
     {
         _socket = socket;
+        _tls = tls;
         Authority = authority;
     }
 
@@ -57,17 +63,34 @@ internal sealed partial class LeanGrpcConnection : IDisposable
     /// <summary>False once the connection failed, got GOAWAY or ran out of stream ids: new calls need another.</summary>
     public bool IsAcceptingStreams => _failure is null && !_retiring;
 
-    /// <summary>Connects, sends the preface and settings, and returns once the server's SETTINGS arrived.</summary>
-    public static async Task<LeanGrpcConnection> ConnectAsync(string host, int port, string authority, CancellationToken cancellationToken)
+    /// <summary>
+    /// Connects (with a TLS handshake when <paramref name="tls"/> is given), sends the preface and settings, and
+    /// returns once the server's SETTINGS arrived.
+    /// </summary>
+    public static async Task<LeanGrpcConnection> ConnectAsync(string host, int port, string authority, SslClientAuthenticationOptions? tls, CancellationToken cancellationToken)
     {
         // Blocking socket calls only, here too: one asynchronous operation would switch the socket to non-blocking
-        // mode for good, and every later receive would go through epoll and the thread pool.
+        // mode for good, and every later receive would go through epoll and the thread pool. TLS runs on the same
+        // blocking calls (synchronous handshake, reads and writes).
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true, SendTimeout = (int)SendTimeout.TotalMilliseconds };
+        SslStream? ssl = null;
         LeanGrpcConnection? connection = null;
         try
         {
             await Task.Run(() => socket.Connect(host, port), CancellationToken.None).WaitAsync(cancellationToken).ConfigureAwait(false);
-            connection = new LeanGrpcConnection(socket, authority);
+            if (tls is not null)
+            {
+                ssl = new SslStream(new NetworkStream(socket, ownsSocket: false), leaveInnerStreamOpen: false);
+                await Task.Run(() => ssl.AuthenticateAsClient(tls), CancellationToken.None).WaitAsync(cancellationToken).ConfigureAwait(false);
+
+                // A server that names no protocol still gets HTTP/2 with prior knowledge; one that picked another refuses it.
+                if (ssl.NegotiatedApplicationProtocol != default && ssl.NegotiatedApplicationProtocol != SslApplicationProtocol.Http2)
+                {
+                    throw new IOException($"{authority} chose {ssl.NegotiatedApplicationProtocol} over TLS, not h2.");
+                }
+            }
+
+            connection = new LeanGrpcConnection(socket, ssl, authority);
             connection.WritePreface();
             connection.StartReading();
             connection.TryStartFlush();
@@ -78,6 +101,7 @@ internal sealed partial class LeanGrpcConnection : IDisposable
         {
             if (connection is null)
             {
+                ssl?.Dispose();
                 socket.Dispose();
             }
             else
@@ -178,10 +202,11 @@ internal sealed partial class LeanGrpcConnection : IDisposable
             {
                 var goAway = new byte[FrameWriter.GoAwaySize];
                 FrameWriter.GoAway(goAway, 0, c);
-                _socket.Send(goAway, SocketFlags.None);
+                Send(goAway, goAway.Length);
             }
-            catch (Exception e) when (e is SocketException or ObjectDisposedException)
+            catch (Exception e) when (e is SocketException or IOException or ObjectDisposedException or NotSupportedException)
             {
+                // NotSupportedException: a flush is writing to the TLS stream right now, which takes one writer at a time.
             }
         }
 
@@ -193,6 +218,7 @@ internal sealed partial class LeanGrpcConnection : IDisposable
         {
         }
 
+        _tls?.Dispose();
         _socket.Dispose();
         _settingsReceived.TrySetException(reason);
         var status = reason is Http2ProtocolException or HpackException
@@ -402,18 +428,14 @@ internal sealed partial class LeanGrpcConnection : IDisposable
                     _outgoingLength = 0;
                 }
 
-                for (var sent = 0; sent < length;)
-                {
-                    sent += _socket.Send(buffer, sent, length - sent, SocketFlags.None);
-                }
-
+                Send(buffer, length);
                 lock (_lock)
                 {
                     _spare = buffer;
                 }
             }
         }
-        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        catch (Exception e) when (e is SocketException or IOException or ObjectDisposedException)
         {
             lock (_lock)
             {
@@ -423,4 +445,23 @@ internal sealed partial class LeanGrpcConnection : IDisposable
             Shutdown(e, null);
         }
     }
+
+    /// <summary>Writes all of buffer[0..length), through TLS when the connection has it (blocking).</summary>
+    private void Send(byte[] buffer, int length)
+    {
+        if (_tls is not null)
+        {
+            _tls.Write(buffer, 0, length);
+            return;
+        }
+
+        for (var sent = 0; sent < length;)
+        {
+            sent += _socket.Send(buffer, sent, length - sent, SocketFlags.None);
+        }
+    }
+
+    /// <summary>Reads what has arrived into buffer[offset..offset+count), at least one byte; 0 when the peer closed (blocking).</summary>
+    private int Receive(byte[] buffer, int offset, int count) =>
+        _tls is not null ? _tls.Read(buffer, offset, count) : _socket.Receive(buffer, offset, count, SocketFlags.None);
 }

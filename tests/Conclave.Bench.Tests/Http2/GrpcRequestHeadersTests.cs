@@ -19,6 +19,17 @@ public sealed class GrpcRequestHeadersTests
     }
 
     [Fact]
+    public void Over_tls_the_scheme_is_https_and_a_token_rides_in_the_fixed_block()
+    {
+        var sink = new RecordingSink();
+        new HpackDecoder().Decode(GrpcRequestHeaders.Build("/etcdserverpb.KV/Range", "127.0.0.1:2379", https: true, token: "bench.42"), sink);
+
+        Assert.Equal(
+            [(":method", "POST"), (":scheme", "https"), (":path", "/etcdserverpb.KV/Range"), (":authority", "127.0.0.1:2379"), ("content-type", "application/grpc"), ("te", "trailers"), ("token", "bench.42")],
+            sink.Fields);
+    }
+
+    [Fact]
     public void Long_strings_use_multi_byte_lengths_and_extras_are_appended()
     {
         var path = "/" + new string('p', 300);

@@ -79,7 +79,13 @@ public sealed class AuthState
     }
 
     /// <summary>Requires an existing user (auth enabled): for requests that touch no key, such as a lease grant.</summary>
-    public void CheckAuthenticated(string? user) => Resolve(user);
+    public void CheckAuthenticated(string? user)
+    {
+        if (Enabled)
+        {
+            Resolve(user);
+        }
+    }
 
     public void CheckRange(string? user, ByteString key, ByteString rangeEnd) => Check(user, key, rangeEnd, write: false, "read");
 

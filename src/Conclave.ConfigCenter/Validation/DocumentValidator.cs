@@ -126,16 +126,25 @@ public static class DocumentValidator
         }
     }
 
+    /// <summary>Deepest nesting of a YAML document, aliases expanded.</summary>
+    public const int MaxYamlDepth = YamlBounds.MaxDepth;
+
     private static JsonNode? ParseYaml(string content)
     {
-        // Walk the parser's events first: its errors carry the position, which YamlStream.Load can lose.
+        // Walk the parser's events first: its errors carry the position, which YamlStream.Load can lose; and the
+        // document's nesting and alias expansion are bounded before anything is built from it.
         var parser = new Parser(new StringReader(content));
+        var bounds = new YamlBounds(content.Length);
         Mark last = Mark.Empty;
         try
         {
             while (parser.MoveNext())
             {
                 last = parser.Current?.End ?? last;
+                if (parser.Current is { } e && bounds.Observe(e) is { } refused)
+                {
+                    throw YamlError((int)e.Start.Line, (int)e.Start.Column, refused);
+                }
             }
         }
         catch (YamlException e)

@@ -175,6 +175,7 @@ public sealed class ConclaveServer : IAsyncDisposable
                 {
                     Grpc.GracefulClientClose.Use(l, options.TimeProvider);
                     Grpc.Authority.AuthorityNormalization.Use(l, headerBlocks, headerBlockEvents);
+                    Grpc.ConnectionWatchBudget.Use(l, options);
                 });
             }
 

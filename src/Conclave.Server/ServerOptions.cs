@@ -100,7 +100,12 @@ public sealed record ServerOptions
     /// <summary>Smallest lease TTL granted, in seconds; shorter requests are raised to it (as etcd does).</summary>
     public long MinLeaseTtlSeconds { get; init; } = 2;
 
-    /// <summary>Most leases alive at once; grants beyond it fail with a clear error.</summary>
+    /// <summary>
+    /// Most leases alive at once (<c>--max-leases</c>, default 1,000,000; etcd has no limit). The quota does not count
+    /// leases: each costs about 600 bytes of memory and its place in every snapshot. A grant past it fails with
+    /// RESOURCE_EXHAUSTED "etcdserver: too many leases". Checked by the member that proposes the grant against the
+    /// leases it has applied, so grants in flight at once may pass it by that many.
+    /// </summary>
     public int MaxLeases { get; init; } = 1_000_000;
 
     /// <summary>How often the leader looks for expired leases.</summary>
@@ -126,4 +131,31 @@ public sealed record ServerOptions
 
     /// <summary>Interval of watch progress notifications for watches that asked for them.</summary>
     public TimeSpan WatchProgressNotifyInterval { get; init; } = TimeSpan.FromMinutes(10);
+
+    // Limits that protect the member from one client (docs/security.md#limits). A watch costs about 300 bytes plus its
+    // key and range end, and every revision visits every watch of a stream.
+
+    /// <summary>
+    /// Most watches open on one Watch stream (<c>--max-watches-per-stream</c>, default 10,000; etcd has no limit). A
+    /// create past it is answered on the stream as created and canceled, with the reason "etcdserver: too many
+    /// watches: ..." (the stream and its other watches go on).
+    /// </summary>
+    public int MaxWatchesPerStream { get; init; } = 10_000;
+
+    /// <summary>Most watches open on one gRPC connection, all its streams together (<c>--max-watches-per-connection</c>, default 100,000).</summary>
+    public int MaxWatchesPerConnection { get; init; } = 100_000;
+
+    /// <summary>
+    /// Most bytes of keys and range ends of the watches open on one gRPC connection
+    /// (<c>--max-watch-key-bytes-per-connection</c>, default 64 MiB): a watch holds its key, which may be as large as a
+    /// request.
+    /// </summary>
+    public long MaxWatchKeyBytesPerConnection { get; init; } = 64L * 1024 * 1024;
+
+    /// <summary>
+    /// Most Maintenance snapshots sent at once (default 2; no flag): each holds an image of the whole state in memory
+    /// while its client reads it. Past it a snapshot request fails at once with RESOURCE_EXHAUSTED
+    /// "etcdserver: too many requests".
+    /// </summary>
+    public int MaxConcurrentSnapshots { get; init; } = 2;
 }

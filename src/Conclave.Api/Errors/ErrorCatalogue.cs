@@ -78,6 +78,9 @@ public static class ErrorCatalogue
         [ErrorCode.LogNoSpace] = (StatusCode.ResourceExhausted, "etcdserver: no space left on device: the member cannot write its log"),
         [ErrorCode.LogWriteFailed] = (StatusCode.Unavailable, "etcdserver: storage failure: the member cannot write its log"),
         [ErrorCode.Internal] = (StatusCode.Internal, "etcdserver: internal error"),
+        // A member's own limits (docs/security.md#limits); the detail trailer names the limit and its flag.
+        [ErrorCode.TooManyWatches] = (StatusCode.ResourceExhausted, "etcdserver: too many watches"),
+        [ErrorCode.TooManyLeases] = (StatusCode.ResourceExhausted, "etcdserver: too many leases"),
     };
 
     /// <summary>The gRPC status code for <paramref name="code"/>.</summary>

@@ -50,4 +50,6 @@ public enum ErrorCode
     LogNoSpace,
     LogWriteFailed,
     Internal,
+    TooManyWatches,
+    TooManyLeases,
 }

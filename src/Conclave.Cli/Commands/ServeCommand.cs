@@ -57,10 +57,29 @@ internal static class ServeCommand
             DefaultValueFactory = _ => (int)defaults.HeartbeatInterval.TotalMilliseconds,
         };
 
+        // The limits that protect the member from one client (docs/security.md#limits).
+        var maxLeases = new Option<int>("--max-leases") { Description = "Most leases alive at once.", DefaultValueFactory = _ => defaults.MaxLeases };
+        var maxWatchesPerStream = new Option<int>("--max-watches-per-stream")
+        {
+            Description = "Most watches open on one Watch stream.",
+            DefaultValueFactory = _ => defaults.MaxWatchesPerStream,
+        };
+        var maxWatchesPerConnection = new Option<int>("--max-watches-per-connection")
+        {
+            Description = "Most watches open on one gRPC connection, all its streams together.",
+            DefaultValueFactory = _ => defaults.MaxWatchesPerConnection,
+        };
+        var maxWatchKeyBytes = new Option<long>("--max-watch-key-bytes-per-connection")
+        {
+            Description = "Most bytes of keys and range ends of the watches open on one gRPC connection.",
+            DefaultValueFactory = _ => defaults.MaxWatchKeyBytesPerConnection,
+        };
+
         var command = new Command("serve", "Run a Conclave member (a single-member cluster by default, data in ./conclave.data).")
         {
             name, dataDir, listenClient, advertiseClient, listenHttp, hostWhitelist, certFile, keyFile, trustedCa, clientCertAuth, tlsMinVersion, cipherSuites, insecureListen,
             listenPeer, advertisePeer, initialCluster, initialState, maxRequest, maxTxnOps, maxStreams, maxConnections, quota, snapshotCount, electionTimeout, heartbeat,
+            maxLeases, maxWatchesPerStream, maxWatchesPerConnection, maxWatchKeyBytes,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -105,6 +124,10 @@ internal static class ServeCommand
                 SnapshotCount = parse.GetValue(snapshotCount),
                 ElectionTimeout = TimeSpan.FromMilliseconds(parse.GetValue(electionTimeout)),
                 HeartbeatInterval = TimeSpan.FromMilliseconds(parse.GetValue(heartbeat)),
+                MaxLeases = parse.GetValue(maxLeases),
+                MaxWatchesPerStream = parse.GetValue(maxWatchesPerStream),
+                MaxWatchesPerConnection = parse.GetValue(maxWatchesPerConnection),
+                MaxWatchKeyBytesPerConnection = parse.GetValue(maxWatchKeyBytes),
             };
 
             try

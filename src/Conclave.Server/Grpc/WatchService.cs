@@ -12,7 +12,11 @@ internal sealed class WatchService(ConclaveNode node, IHostApplicationLifetime l
     {
         // The stream ends when the client goes away, or promptly when this member stops.
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, lifetime.ApplicationStopping, node.Consensus.Stopping);
-        var session = new WatchSession(node, responseStream, metrics, node.Options.WatchProgressNotifyInterval);
+        // The connection's watch budget (ConnectionWatchBudget.Use on the client listeners); a stream served some other
+        // way (a test host) has one of its own.
+        var budget = context.GetHttpContext().Features.Get<ConnectionWatchBudget>()
+            ?? new ConnectionWatchBudget(node.Options.MaxWatchesPerConnection, node.Options.MaxWatchKeyBytesPerConnection);
+        var session = new WatchSession(node, responseStream, metrics, node.Options.WatchProgressNotifyInterval, budget);
         var reader = ReadRequestsAsync(requestStream, session, linked);
         try
         {

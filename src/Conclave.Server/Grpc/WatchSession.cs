@@ -1,4 +1,5 @@
 using System.Threading.Channels;
+using Conclave.Api.Errors;
 using Conclave.Api.Etcd;
 using Conclave.Api.Mvcc;
 using Conclave.Server.Node;
@@ -17,7 +18,7 @@ namespace Conclave.Server.Grpc;
 /// client that sends requests faster than the loop answers them is held back by HTTP/2 flow control, and a client
 /// that also stops reading answers stops the loop and then its own requests: nothing grows without bound.
 /// </summary>
-internal sealed class WatchSession(ConclaveNode node, IServerStreamWriter<WatchResponse> responses, ServerMetrics metrics, TimeSpan progressInterval) : IDisposable
+internal sealed class WatchSession(ConclaveNode node, IServerStreamWriter<WatchResponse> responses, ServerMetrics metrics, TimeSpan progressInterval, ConnectionWatchBudget connection) : IDisposable
 {
     private const int MaxEventsPerResponse = 1000;
 
@@ -116,8 +117,7 @@ internal sealed class WatchSession(ConclaveNode node, IServerStreamWriter<WatchR
         events.Clear();
         if (!watcher.Read(node.Store.Events, upTo, MaxEventsPerResponse, events, scratch))
         {
-            watchers.Remove(watcher.Id);
-            metrics.WatcherRemoved();
+            Remove(watcher);
             await SendAsync(new WatchResponse
             {
                 Header = node.Header(upTo),
@@ -149,9 +149,9 @@ internal sealed class WatchSession(ConclaveNode node, IServerStreamWriter<WatchR
                 break;
             case WatchRequest.RequestUnionOneofCase.CancelRequest:
                 var id = request.CancelRequest.WatchId;
-                if (watchers.Remove(id))
+                if (watchers.TryGetValue(id, out var canceled))
                 {
-                    metrics.WatcherRemoved();
+                    Remove(canceled);
                     await SendAsync(new WatchResponse { Header = node.Header(node.Store.Revision), WatchId = id, Canceled = true }, cancellationToken);
                 }
 
@@ -188,6 +188,24 @@ internal sealed class WatchSession(ConclaveNode node, IServerStreamWriter<WatchR
             return;
         }
 
+        // Past a limit the create is answered as etcd answers a create it refuses (created and canceled, with the reason),
+        // so the stream and its other watches go on.
+        var refused = watchers.Count >= node.Options.MaxWatchesPerStream
+            ? $"{watchers.Count} watches are open on this stream; the limit is {node.Options.MaxWatchesPerStream} (--max-watches-per-stream)"
+            : connection.TryTake(KeyBytes(create.Key, create.RangeEnd));
+        if (refused is not null)
+        {
+            await SendAsync(new WatchResponse
+            {
+                Header = node.Header(revision),
+                WatchId = id,
+                Created = true,
+                Canceled = true,
+                CancelReason = $"{ErrorCatalogue.MessageOf(ErrorCode.TooManyWatches)}: {refused}",
+            }, cancellationToken);
+            return;
+        }
+
         var noPut = create.Filters.Contains(WatchCreateRequest.Types.FilterType.Noput);
         var noDelete = create.Filters.Contains(WatchCreateRequest.Types.FilterType.Nodelete);
         var start = create.StartRevision > 0 ? create.StartRevision : revision + 1;
@@ -220,13 +238,20 @@ internal sealed class WatchSession(ConclaveNode node, IServerStreamWriter<WatchR
         }
     }
 
+    private void Remove(Watcher watcher)
+    {
+        watchers.Remove(watcher.Id);
+        connection.Return(KeyBytes(watcher.Key, watcher.RangeEnd));
+        metrics.WatcherRemoved();
+    }
+
+    private static long KeyBytes(Google.Protobuf.ByteString key, Google.Protobuf.ByteString rangeEnd) => (long)key.Length + rangeEnd.Length;
+
     public void Dispose()
     {
-        for (var i = 0; i < watchers.Count; i++)
+        foreach (var watcher in watchers.Values.ToList())
         {
-            metrics.WatcherRemoved();
+            Remove(watcher);
         }
-
-        watchers.Clear();
     }
 }

@@ -48,6 +48,9 @@ public sealed class ConclaveServer : IAsyncDisposable
     /// <summary>The bound HTTP URLs (ports resolved).</summary>
     public IReadOnlyList<string> HttpUrls { get; }
 
+    /// <summary>The bound metrics URLs (<c>--listen-metrics-urls</c>, ports resolved): <c>/metrics</c> and <c>/health</c> only.</summary>
+    public IReadOnlyList<string> MetricsUrls { get; private init; } = [];
+
     /// <summary>The bound Raft peer URL (port resolved).</summary>
     public string PeerUrl { get; }
 
@@ -58,6 +61,7 @@ public sealed class ConclaveServer : IAsyncDisposable
     {
         var clientUrls = options.ListenClientUrls.Select(ResolvePort).ToList();
         var httpUrls = options.ListenHttpUrls.Select(ResolvePort).ToList();
+        var metricsUrls = options.ListenMetricsUrls.Select(ResolvePort).ToList();
         var peerUrl = ResolvePort(options.ListenPeerUrl);
         var advertisedClientUrls = options.AdvertiseClientUrls is { Count: > 0 } a ? a : clientUrls;
         var advertisedPeerUrl = options.InitialAdvertisePeerUrl ?? peerUrl;
@@ -81,7 +85,7 @@ public sealed class ConclaveServer : IAsyncDisposable
         }
 
         // Secure by default: nothing off loopback in plain text unless the operator says so, every start.
-        var exposed = clientUrls.Concat(httpUrls).Where(static u => !IsHttps(u) && !IPAddress.IsLoopback(ToEndPoint(u).Address))
+        var exposed = clientUrls.Concat(httpUrls).Concat(metricsUrls).Where(static u => !IsHttps(u) && !IPAddress.IsLoopback(ToEndPoint(u).Address))
             .Append(peerUrl).Where(static u => !IPAddress.IsLoopback(ToEndPoint(u).Address))
             .Distinct(StringComparer.Ordinal)
             .ToList();
@@ -104,7 +108,7 @@ public sealed class ConclaveServer : IAsyncDisposable
         // TLS for the https:// client and HTTP URLs: loaded once here (a member does not start with certificates it cannot
         // read), then read again when the files change.
         Security.ReloadingCertificates? certificates = null;
-        if (clientUrls.Concat(httpUrls).Any(IsHttps))
+        if (clientUrls.Concat(httpUrls).Concat(metricsUrls).Any(IsHttps))
         {
             try
             {
@@ -183,6 +187,11 @@ public sealed class ConclaveServer : IAsyncDisposable
             {
                 Listen(k, url, certificates, options.Tls, null);
             }
+
+            foreach (var url in metricsUrls)
+            {
+                Listen(k, url, certificates, options.Tls, null, MetricsListener.Mark);
+            }
         });
 
         // The peer listener (Cluster's): Raft, snapshots and member requests (learners' feeds included) share the peer port,
@@ -241,7 +250,8 @@ public sealed class ConclaveServer : IAsyncDisposable
         try
         {
             app = builder.Build();
-            CrossSiteGuard.Use(app, HostAllowList.Create(options.HostWhitelist, [.. clientUrls, .. httpUrls, .. advertisedClientUrls, peerUrl, advertisedPeerUrl]));
+            CrossSiteGuard.Use(app, HostAllowList.Create(options.HostWhitelist, [.. clientUrls, .. httpUrls, .. metricsUrls, .. advertisedClientUrls, peerUrl, advertisedPeerUrl]));
+            MetricsListener.Use(app);
             Http2.ResetStreamFilter.Use(app);
             var grpcPaths = GrpcPathLookup.UseBeforeRouting(app);
             app.MapGrpcService<KvService>();
@@ -290,7 +300,7 @@ public sealed class ConclaveServer : IAsyncDisposable
             throw;
         }
 
-        var server = new ConclaveServer(app, node, peers, clientUrls, httpUrls, peerUrl);
+        var server = new ConclaveServer(app, node, peers, clientUrls, httpUrls, peerUrl) { MetricsUrls = metricsUrls };
         // A member removed from the cluster stops, as etcd's does: it would only serve stale data.
         node.Consensus.Removed.Register(app.Lifetime.StopApplication);
         app.Lifetime.ApplicationStopped.Register(bootLogger.Dispose);
@@ -306,6 +316,11 @@ public sealed class ConclaveServer : IAsyncDisposable
             string.Join(",", httpUrls),
             peerUrl,
             Path.GetFullPath(options.DataDirectory));
+        if (metricsUrls.Count > 0)
+        {
+            app.Logger.LogInformation("metrics and health also on {MetricsUrls}", string.Join(",", metricsUrls));
+        }
+
         return server;
     }
 
@@ -364,9 +379,10 @@ public sealed class ConclaveServer : IAsyncDisposable
 
     /// <summary>
     /// Listens on <paramref name="url"/>: HTTP/2 (gRPC) with <paramref name="grpc"/>'s connection middleware, or
-    /// HTTP/1.1 when it is null; TLS first when the URL is <c>https://</c> (the middleware then sees the decrypted bytes).
+    /// HTTP/1.1 (with <paramref name="http"/>'s) when it is null; TLS first when the URL is <c>https://</c> (the
+    /// middleware then sees the decrypted bytes).
     /// </summary>
-    private static void Listen(KestrelServerOptions kestrel, string url, Security.ReloadingCertificates? certificates, Security.TlsSettings tls, Action<ListenOptions>? grpc)
+    private static void Listen(KestrelServerOptions kestrel, string url, Security.ReloadingCertificates? certificates, Security.TlsSettings tls, Action<ListenOptions>? grpc, Action<ListenOptions>? http = null)
     {
         var endpoint = ToEndPoint(url);
         kestrel.Listen(endpoint, l =>
@@ -377,7 +393,7 @@ public sealed class ConclaveServer : IAsyncDisposable
                 l.UseHttps(HttpsOptions(certificates ?? throw new InvalidOperationException("TLS was not loaded"), tls));
             }
 
-            grpc?.Invoke(l);
+            (grpc ?? http)?.Invoke(l);
         });
     }
 

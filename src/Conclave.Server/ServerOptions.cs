@@ -22,6 +22,13 @@ public sealed record ServerOptions
     public IReadOnlyList<string> ListenHttpUrls { get; init; } = ["http://127.0.0.1:2381"];
 
     /// <summary>
+    /// Listen URLs that serve only <c>/metrics</c> and <c>/health</c> over HTTP/1.1 (<c>--listen-metrics-urls</c>, etcd's
+    /// flag; none by default). <c>https://</c> ones use the client listeners' certificate (<see cref="Tls"/>); an
+    /// <c>http://</c> one off loopback needs <see cref="InsecureListen"/>, as every plain-text listener does.
+    /// </summary>
+    public IReadOnlyList<string> ListenMetricsUrls { get; init; } = [];
+
+    /// <summary>
     /// Extra host names the HTTP listener answers (<c>--host-whitelist</c>, comma separated; <c>*</c> for any), and
     /// whose pages may write through it. Always answered: IP addresses, <c>localhost</c>, this machine's host name and
     /// the hosts of this member's URLs. A guard against DNS rebinding; see docs/server.md.
@@ -75,9 +82,9 @@ public sealed record ServerOptions
     public int MaxConcurrentStreams { get; init; } = 1000;
 
     /// <summary>
-    /// Most open connections on the gRPC and HTTP listeners together (<c>--max-concurrent-connections</c>; 0 for no
-    /// limit; default 10,000). A connection past it is closed as soon as it is accepted. Peer connections do not
-    /// count.
+    /// Most open connections on each gRPC, HTTP and metrics listener (<c>--max-concurrent-connections</c>; 0 for no
+    /// limit; default 10,000): Kestrel counts every listener on its own. A connection past it is closed as soon as it is
+    /// accepted. Peer connections do not count.
     /// </summary>
     public long MaxConcurrentConnections { get; init; } = 10_000;
 

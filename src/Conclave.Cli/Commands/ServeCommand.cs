@@ -41,7 +41,7 @@ internal static class ServeCommand
         };
         var maxConnections = new Option<long>("--max-concurrent-connections")
         {
-            Description = "Most open client connections (gRPC and HTTP listeners together); 0 for no limit.",
+            Description = "Most open client connections on each gRPC, HTTP and metrics listener; 0 for no limit.",
             DefaultValueFactory = _ => defaults.MaxConcurrentConnections,
         };
         var quota = new Option<long>("--quota-backend-bytes") { Description = "Space quota in bytes; past it the NOSPACE alarm rejects writes.", DefaultValueFactory = _ => defaults.QuotaBackendBytes };
@@ -57,7 +57,11 @@ internal static class ServeCommand
             DefaultValueFactory = _ => (int)defaults.HeartbeatInterval.TotalMilliseconds,
         };
 
-        // The limits that protect the member from one client (docs/security.md#limits).
+        // Monitoring on its own listener, and the limits that protect the member from one client (docs/security.md#limits).
+        var listenMetrics = new Option<string?>("--listen-metrics-urls")
+        {
+            Description = "Extra listen URLs serving only /metrics and /health (http:// or https://, comma separated).",
+        };
         var maxLeases = new Option<int>("--max-leases") { Description = "Most leases alive at once.", DefaultValueFactory = _ => defaults.MaxLeases };
         var maxWatchesPerStream = new Option<int>("--max-watches-per-stream")
         {
@@ -79,7 +83,7 @@ internal static class ServeCommand
         {
             name, dataDir, listenClient, advertiseClient, listenHttp, hostWhitelist, certFile, keyFile, trustedCa, clientCertAuth, tlsMinVersion, cipherSuites, insecureListen,
             listenPeer, advertisePeer, initialCluster, initialState, maxRequest, maxTxnOps, maxStreams, maxConnections, quota, snapshotCount, electionTimeout, heartbeat,
-            maxLeases, maxWatchesPerStream, maxWatchesPerConnection, maxWatchKeyBytes,
+            listenMetrics, maxLeases, maxWatchesPerStream, maxWatchesPerConnection, maxWatchKeyBytes,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -124,6 +128,7 @@ internal static class ServeCommand
                 SnapshotCount = parse.GetValue(snapshotCount),
                 ElectionTimeout = TimeSpan.FromMilliseconds(parse.GetValue(electionTimeout)),
                 HeartbeatInterval = TimeSpan.FromMilliseconds(parse.GetValue(heartbeat)),
+                ListenMetricsUrls = Split(parse.GetValue(listenMetrics)),
                 MaxLeases = parse.GetValue(maxLeases),
                 MaxWatchesPerStream = parse.GetValue(maxWatchesPerStream),
                 MaxWatchesPerConnection = parse.GetValue(maxWatchesPerConnection),

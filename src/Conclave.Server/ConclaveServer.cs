@@ -253,6 +253,7 @@ public sealed class ConclaveServer : IAsyncDisposable
             CrossSiteGuard.Use(app, HostAllowList.Create(options.HostWhitelist, [.. clientUrls, .. httpUrls, .. metricsUrls, .. advertisedClientUrls, peerUrl, advertisedPeerUrl]));
             MetricsListener.Use(app);
             Http2.ResetStreamFilter.Use(app);
+            Grpc.LargeResponses.Use(app);
             var grpcPaths = GrpcPathLookup.UseBeforeRouting(app);
             app.MapGrpcService<KvService>();
             app.MapGrpcService<WatchService>();

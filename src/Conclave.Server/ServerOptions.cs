@@ -165,4 +165,12 @@ public sealed record ServerOptions
     /// "etcdserver: too many requests".
     /// </summary>
     public int MaxConcurrentSnapshots { get; init; } = 2;
+
+    /// <summary>
+    /// Most bytes of large read responses (1 MiB or more: Range and Txn, over gRPC and the JSON gateway) held until their
+    /// clients take them (<c>--max-pending-response-bytes</c>, default 1 GiB). A response is serialized whole before it
+    /// is sent, and a client need not read it. Past it a large read fails at once with RESOURCE_EXHAUSTED
+    /// "etcdserver: too many requests"; smaller reads are not counted, and a read is always admitted when none is pending.
+    /// </summary>
+    public long MaxPendingResponseBytes { get; init; } = 1024L * 1024 * 1024;
 }

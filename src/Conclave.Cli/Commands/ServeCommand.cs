@@ -78,12 +78,17 @@ internal static class ServeCommand
             Description = "Most bytes of keys and range ends of the watches open on one gRPC connection.",
             DefaultValueFactory = _ => defaults.MaxWatchKeyBytesPerConnection,
         };
+        var maxPendingResponse = new Option<long>("--max-pending-response-bytes")
+        {
+            Description = "Most bytes of large read responses (1 MiB or more) held until their clients take them.",
+            DefaultValueFactory = _ => defaults.MaxPendingResponseBytes,
+        };
 
         var command = new Command("serve", "Run a Conclave member (a single-member cluster by default, data in ./conclave.data).")
         {
             name, dataDir, listenClient, advertiseClient, listenHttp, hostWhitelist, certFile, keyFile, trustedCa, clientCertAuth, tlsMinVersion, cipherSuites, insecureListen,
             listenPeer, advertisePeer, initialCluster, initialState, maxRequest, maxTxnOps, maxStreams, maxConnections, quota, snapshotCount, electionTimeout, heartbeat,
-            listenMetrics, maxLeases, maxWatchesPerStream, maxWatchesPerConnection, maxWatchKeyBytes,
+            listenMetrics, maxLeases, maxWatchesPerStream, maxWatchesPerConnection, maxWatchKeyBytes, maxPendingResponse,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -133,6 +138,7 @@ internal static class ServeCommand
                 MaxWatchesPerStream = parse.GetValue(maxWatchesPerStream),
                 MaxWatchesPerConnection = parse.GetValue(maxWatchesPerConnection),
                 MaxWatchKeyBytesPerConnection = parse.GetValue(maxWatchKeyBytes),
+                MaxPendingResponseBytes = parse.GetValue(maxPendingResponse),
             };
 
             try

@@ -14,10 +14,10 @@ namespace Conclave.Server.Grpc;
 /// other services, because gRPC's interceptor pipeline cost about as much per call as the mapping it carries
 /// (two more state machines and delegates per call; see docs/benchmarks.md, ninth session).
 /// </remarks>
-internal sealed class KvService(KvFrontend kv, ErrorMappingInterceptor edge, TimeProvider clock) : KV.KVBase
+internal sealed class KvService(KvFrontend kv, ErrorMappingInterceptor edge, TimeProvider clock, LargeResponses large, ConclaveNode node) : KV.KVBase
 {
     public override Task<RangeResponse> Range(RangeRequest request, ServerCallContext context) =>
-        edge.ObserveAsync(clock.GetTimestamp(), nameof(Range), kv.RangeAsync(request, context.CancellationToken), context);
+        edge.ObserveAsync(clock.GetTimestamp(), nameof(Range), AdmitAsync(kv.RangeAsync(request, context.CancellationToken), context), context);
 
     public override Task<PutResponse> Put(PutRequest request, ServerCallContext context) =>
         edge.ObserveAsync(clock.GetTimestamp(), nameof(Put), kv.PutAsync(request, context.CancellationToken), context);
@@ -26,10 +26,19 @@ internal sealed class KvService(KvFrontend kv, ErrorMappingInterceptor edge, Tim
         edge.ObserveAsync(clock.GetTimestamp(), nameof(DeleteRange), kv.DeleteRangeAsync(request, context.CancellationToken), context);
 
     public override Task<TxnResponse> Txn(TxnRequest request, ServerCallContext context) =>
-        edge.ObserveAsync(clock.GetTimestamp(), nameof(Txn), kv.TxnAsync(request, context.CancellationToken), context);
+        edge.ObserveAsync(clock.GetTimestamp(), nameof(Txn), AdmitAsync(kv.TxnAsync(request, context.CancellationToken), context), context);
 
     public override Task<CompactionResponse> Compact(CompactionRequest request, ServerCallContext context) =>
         edge.ObserveAsync(clock.GetTimestamp(), nameof(Compact), kv.CompactAsync(request, context.CancellationToken), context);
+
+    /// <summary>A read's response, once the member may hold it until the client takes it (<see cref="LargeResponses"/>).</summary>
+    private async Task<TResponse> AdmitAsync<TResponse>(Task<TResponse> reading, ServerCallContext context)
+        where TResponse : IMessage
+    {
+        var response = await reading.ConfigureAwait(false);
+        large.Admit(response.CalculateSize(), node.Options.MaxPendingResponseBytes, context.GetHttpContext());
+        return response;
+    }
 }
 
 /// <summary>

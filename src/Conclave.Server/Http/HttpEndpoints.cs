@@ -104,7 +104,7 @@ internal static class HttpEndpoints
         where TRequest : IMessage<TRequest>, new()
         where TResponse : IMessage
     {
-        app.MapPost(path, async (HttpContext http, KvFrontend kv, ErrorMappingInterceptor edge, MalformedRequests malformed, ConclaveNode node) =>
+        app.MapPost(path, async (HttpContext http, KvFrontend kv, ErrorMappingInterceptor edge, MalformedRequests malformed, ConclaveNode node, LargeResponses large) =>
         {
             // The JSON of the largest message the gRPC port takes is larger than that message (base64 bytes): the
             // body may be as large as that JSON, so that the request is judged by its size as a message, as etcd does.
@@ -146,6 +146,8 @@ internal static class HttpEndpoints
             try
             {
                 var response = await call(kv, request, http.RequestAborted);
+                // Its JSON is held as text and then as bytes: base64 values, about four times the message.
+                large.Admit(4L * response.CalculateSize(), node.Options.MaxPendingResponseBytes, http);
                 return Results.Text(Formatter.Format(response), "application/json");
             }
             catch (Exception e)

@@ -22,6 +22,13 @@ internal sealed class WatchSession(ConclaveNode node, IServerStreamWriter<WatchR
 {
     private const int MaxEventsPerResponse = 1000;
 
+    /// <summary>
+    /// Keys and values one response carries, at most (a revision's events stay together, so one revision may pass it). A
+    /// response is held whole until its client takes it: 1,000 events of 1 MiB values were a 1 GiB message (past 2 GiB
+    /// protobuf cannot write it at all), on every stream of a connection whose client does not read.
+    /// </summary>
+    internal const long MaxBytesPerResponse = 1024 * 1024;
+
     /// <summary>Create / cancel / progress requests read from the stream and not yet handled, at most.</summary>
     internal const int ControlQueueLength = 16;
 
@@ -115,7 +122,7 @@ internal sealed class WatchSession(ConclaveNode node, IServerStreamWriter<WatchR
         }
 
         events.Clear();
-        if (!watcher.Read(node.Store.Events, upTo, MaxEventsPerResponse, events, scratch))
+        if (!watcher.Read(node.Store.Events, upTo, MaxEventsPerResponse, events, scratch, MaxBytesPerResponse))
         {
             Remove(watcher);
             await SendAsync(new WatchResponse

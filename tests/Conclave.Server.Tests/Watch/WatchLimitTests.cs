@@ -12,8 +12,8 @@ namespace Conclave.Server.Tests.Watch;
 /// together (<c>--max-watches-per-connection</c>), and the bytes of their keys per connection
 /// (<c>--max-watch-key-bytes-per-connection</c>). A create past a limit is answered as etcd answers a refused create
 /// (created and canceled, with the reason); the stream, its other watches, other connections and the member go on.
-/// Without them one stream took 100,000 watches (+43 MiB, and every put then visited all of them) and 500 watches
-/// with 1 MB keys cost 490 MiB.
+/// Without them one stream took 100,000 watches (+43 MiB) and 500 watches with 1 MB keys cost 490 MiB. And a response
+/// carries about 1 MiB of events at most (it carried 1,000 events, whatever their size).
 /// </summary>
 public sealed class WatchLimitTests(ITestOutputHelper output)
 {
@@ -102,6 +102,36 @@ public sealed class WatchLimitTests(ITestOutputHelper output)
         await AssertMemberServesOthersAsync(node);
     }
 
+    [Fact]
+    public async Task A_replay_of_large_values_comes_in_responses_of_about_a_mebibyte()
+    {
+        await using var node = await TestNode.StartInProcessAsync(output);
+        using var channel = node.CreateChannel();
+        var kv = new KV.KVClient(channel);
+        var value = ByteString.CopyFrom(new byte[700 * 1024]);
+        var first = 0L;
+        for (var i = 0; i < 4; i++)
+        {
+            var put = await kv.PutAsync(new PutRequest { Key = Fixtures.Grpc.Bytes($"large/{i}"), Value = value });
+            first = first == 0 ? put.Header.Revision : first;
+        }
+
+        await using var stream = new WatchStream(channel);
+        await stream.CreateAsync(Fixtures.Grpc.Bytes("large/"), Fixtures.Grpc.Bytes("large0"), first);
+        var revisions = new List<long>();
+        var responses = 0;
+        while (revisions.Count < 4)
+        {
+            var response = await stream.NextAsync();
+            Assert.True(response.CalculateSize() < 2 * 1024 * 1024, $"a response of {response.CalculateSize()} bytes");
+            revisions.AddRange(response.Events.Select(e => e.Kv.ModRevision));
+            responses++;
+        }
+
+        Assert.Equal(Enumerable.Range(0, 4).Select(i => first + i), revisions);
+        Assert.True(responses >= 2, $"4 events of 700 KiB came in {responses} response(s)");
+    }
+
     /// <summary>Another client (its own connection) writes and reads, and the member reports itself healthy.</summary>
     private static async Task AssertMemberServesOthersAsync(TestNode node)
     {
@@ -124,9 +154,9 @@ public sealed class WatchLimitTests(ITestOutputHelper output)
         public Task<WatchResponse> CreateAsync(string key) => CreateAsync(Fixtures.Grpc.Bytes(key), ByteString.Empty);
 
         /// <summary>Creates a watch and returns the member's answer to it.</summary>
-        public async Task<WatchResponse> CreateAsync(ByteString key, ByteString rangeEnd)
+        public async Task<WatchResponse> CreateAsync(ByteString key, ByteString rangeEnd, long startRevision = 0)
         {
-            await call.RequestStream.WriteAsync(new WatchRequest { CreateRequest = new WatchCreateRequest { Key = key, RangeEnd = rangeEnd } }, stop.Token);
+            await call.RequestStream.WriteAsync(new WatchRequest { CreateRequest = new WatchCreateRequest { Key = key, RangeEnd = rangeEnd, StartRevision = startRevision } }, stop.Token);
             var response = await NextAsync();
             Assert.True(response.Created, $"expected the answer to a create, got {response}");
             return response;

@@ -78,6 +78,12 @@ public sealed class ConclaveServer : IAsyncDisposable
                 configureLogging(l);
             }
         });
+        if (!Security.RegexTimeLimit.Apply())
+        {
+            bootLogger.CreateLogger("Conclave.Server.Security").LogWarning(
+                "regular expressions in this process run without a time limit (something built one before the member started): a JSON Schema pattern that backtracks can hold a core per publish");
+        }
+
         if (IsHttps(peerUrl) || (options.InitialAdvertisePeerUrl is { } advertised && IsHttps(advertised)))
         {
             bootLogger.Dispose();

@@ -34,7 +34,18 @@ public static class DocumentValidator
 
         var compiled = CompileSchema(schema, limits);
         using var document = JsonDocument.Parse(node?.ToJsonString() ?? "null");
-        var result = compiled.Evaluate(document.RootElement, new EvaluationOptions { OutputFormat = OutputFormat.List });
+        EvaluationResults result;
+        try
+        {
+            result = compiled.Evaluate(document.RootElement, new EvaluationOptions { OutputFormat = OutputFormat.List });
+        }
+        catch (System.Text.RegularExpressions.RegexMatchTimeoutException e)
+        {
+            // The host limits regular expressions (the member sets a process-wide match timeout): a pattern that
+            // backtracks on this document is refused instead of holding a core.
+            throw new ConfigCenterException(ConfigErrorKind.InvalidDocument, $"schema: the pattern '{e.Pattern}' took longer than {e.MatchTimeout.TotalSeconds:0.###} s on this document");
+        }
+
         if (!result.IsValid)
         {
             throw new ConfigCenterException(ConfigErrorKind.InvalidDocument, "schema: " + Describe(result));

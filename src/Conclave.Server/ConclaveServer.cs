@@ -52,6 +52,9 @@ public sealed class ConclaveServer : IAsyncDisposable
     /// <summary>The bound HTTP URLs (ports resolved).</summary>
     public IReadOnlyList<string> HttpUrls { get; }
 
+    /// <summary>The bound metrics URLs (<c>--listen-metrics-urls</c>, ports resolved): <c>/metrics</c> and <c>/health</c> only.</summary>
+    public IReadOnlyList<string> MetricsUrls { get; private init; } = [];
+
     /// <summary>The bound Raft peer URL (port resolved).</summary>
     public string PeerUrl { get; }
 
@@ -62,6 +65,7 @@ public sealed class ConclaveServer : IAsyncDisposable
     {
         var clientUrls = options.ListenClientUrls.Select(ResolvePort).ToList();
         var httpUrls = options.ListenHttpUrls.Select(ResolvePort).ToList();
+        var metricsUrls = options.ListenMetricsUrls.Select(ResolvePort).ToList();
         var peerUrl = ResolvePort(options.ListenPeerUrl);
         var advertisedClientUrls = options.AdvertiseClientUrls is { Count: > 0 } a ? a : clientUrls;
         var advertisedPeerUrl = options.InitialAdvertisePeerUrl ?? peerUrl;
@@ -80,6 +84,11 @@ public sealed class ConclaveServer : IAsyncDisposable
                 configureLogging(l);
             }
         });
+        if (!Security.RegexTimeLimit.Apply())
+        {
+            bootLogger.CreateLogger("Conclave.Server.Security").LogWarning(
+                "regular expressions in this process run without a time limit (something built one before the member started): a JSON Schema pattern that backtracks can hold a core per publish");
+        }
 
         if (options.Auth.BcryptCost is < 4 or > 31)
         {
@@ -89,7 +98,7 @@ public sealed class ConclaveServer : IAsyncDisposable
 
         // Secure by default: nothing off loopback in plain text unless the operator says so, every start. A TLS peer URL
         // is not plain text; without --peer-client-cert-auth it still lets anyone with a TLS client in (warned below).
-        var exposed = clientUrls.Concat(httpUrls).Append(peerUrl)
+        var exposed = clientUrls.Concat(httpUrls).Concat(metricsUrls).Append(peerUrl)
             .Where(static u => !IsHttps(u) && !IPAddress.IsLoopback(ToEndPoint(u).Address))
             .Distinct(StringComparer.Ordinal)
             .ToList();
@@ -122,7 +131,7 @@ public sealed class ConclaveServer : IAsyncDisposable
         // TLS for the https:// client and HTTP URLs: loaded once here (a member does not start with certificates it cannot
         // read), then read again when the files change.
         Security.ReloadingCertificates? certificates = null;
-        if (clientUrls.Concat(httpUrls).Any(IsHttps))
+        if (clientUrls.Concat(httpUrls).Concat(metricsUrls).Any(IsHttps))
         {
             try
             {
@@ -218,12 +227,18 @@ public sealed class ConclaveServer : IAsyncDisposable
                 {
                     Grpc.GracefulClientClose.Use(l, options.TimeProvider);
                     Grpc.Authority.AuthorityNormalization.Use(l, headerBlocks, headerBlockEvents);
+                    Grpc.ConnectionWatchBudget.Use(l, options);
                 });
             }
 
             foreach (var url in httpUrls)
             {
                 Listen(k, url, certificates, options.Tls, null);
+            }
+
+            foreach (var url in metricsUrls)
+            {
+                Listen(k, url, certificates, options.Tls, null, MetricsListener.Mark);
             }
         });
 
@@ -298,8 +313,10 @@ public sealed class ConclaveServer : IAsyncDisposable
         try
         {
             app = builder.Build();
-            CrossSiteGuard.Use(app, HostAllowList.Create(options.HostWhitelist, [.. clientUrls, .. httpUrls, .. advertisedClientUrls, peerUrl, advertisedPeerUrl]));
+            CrossSiteGuard.Use(app, HostAllowList.Create(options.HostWhitelist, [.. clientUrls, .. httpUrls, .. metricsUrls, .. advertisedClientUrls, peerUrl, advertisedPeerUrl]));
+            MetricsListener.Use(app);
             Http2.ResetStreamFilter.Use(app);
+            Grpc.LargeResponses.Use(app);
             var grpcPaths = GrpcPathLookup.UseBeforeRouting(app);
             Security.Auth.HttpSignIn.Use(app);
             app.MapGrpcService<KvService>();
@@ -352,7 +369,7 @@ public sealed class ConclaveServer : IAsyncDisposable
             throw;
         }
 
-        var server = new ConclaveServer(app, node, peers, peerCertificates, clientUrls, httpUrls, peerUrl);
+        var server = new ConclaveServer(app, node, peers, peerCertificates, clientUrls, httpUrls, peerUrl) { MetricsUrls = metricsUrls };
         // A member removed from the cluster stops, as etcd's does: it would only serve stale data.
         node.Consensus.Removed.Register(app.Lifetime.StopApplication);
         app.Lifetime.ApplicationStopped.Register(bootLogger.Dispose);
@@ -378,6 +395,11 @@ public sealed class ConclaveServer : IAsyncDisposable
             string.Join(",", httpUrls),
             peerUrl,
             Path.GetFullPath(options.DataDirectory));
+        if (metricsUrls.Count > 0)
+        {
+            app.Logger.LogInformation("metrics and health also on {MetricsUrls}", string.Join(",", metricsUrls));
+        }
+
         return server;
     }
 
@@ -438,9 +460,10 @@ public sealed class ConclaveServer : IAsyncDisposable
 
     /// <summary>
     /// Listens on <paramref name="url"/>: HTTP/2 (gRPC) with <paramref name="grpc"/>'s connection middleware, or
-    /// HTTP/1.1 when it is null; TLS first when the URL is <c>https://</c> (the middleware then sees the decrypted bytes).
+    /// HTTP/1.1 (with <paramref name="http"/>'s) when it is null; TLS first when the URL is <c>https://</c> (the
+    /// middleware then sees the decrypted bytes).
     /// </summary>
-    private static void Listen(KestrelServerOptions kestrel, string url, Security.ReloadingCertificates? certificates, Security.TlsSettings tls, Action<ListenOptions>? grpc)
+    private static void Listen(KestrelServerOptions kestrel, string url, Security.ReloadingCertificates? certificates, Security.TlsSettings tls, Action<ListenOptions>? grpc, Action<ListenOptions>? http = null)
     {
         var endpoint = ToEndPoint(url);
         kestrel.Listen(endpoint, l =>
@@ -451,7 +474,7 @@ public sealed class ConclaveServer : IAsyncDisposable
                 l.UseHttps(HttpsOptions(certificates ?? throw new InvalidOperationException("TLS was not loaded"), tls));
             }
 
-            grpc?.Invoke(l);
+            (grpc ?? http)?.Invoke(l);
         });
     }
 

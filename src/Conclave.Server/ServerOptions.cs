@@ -22,6 +22,13 @@ public sealed record ServerOptions
     public IReadOnlyList<string> ListenHttpUrls { get; init; } = ["http://127.0.0.1:2381"];
 
     /// <summary>
+    /// Listen URLs that serve only <c>/metrics</c> and <c>/health</c> over HTTP/1.1 (<c>--listen-metrics-urls</c>, etcd's
+    /// flag; none by default). <c>https://</c> ones use the client listeners' certificate (<see cref="Tls"/>); an
+    /// <c>http://</c> one off loopback needs <see cref="InsecureListen"/>, as every plain-text listener does.
+    /// </summary>
+    public IReadOnlyList<string> ListenMetricsUrls { get; init; } = [];
+
+    /// <summary>
     /// Extra host names the HTTP listener answers (<c>--host-whitelist</c>, comma separated; <c>*</c> for any), and
     /// whose pages may write through it. Always answered: IP addresses, <c>localhost</c>, this machine's host name and
     /// the hosts of this member's URLs. A guard against DNS rebinding; see docs/server.md.
@@ -82,9 +89,9 @@ public sealed record ServerOptions
     public int MaxConcurrentStreams { get; init; } = 1000;
 
     /// <summary>
-    /// Most open connections on the gRPC and HTTP listeners together (<c>--max-concurrent-connections</c>; 0 for no
-    /// limit; default 10,000). A connection past it is closed as soon as it is accepted. Peer connections do not
-    /// count.
+    /// Most open connections on each gRPC, HTTP and metrics listener (<c>--max-concurrent-connections</c>; 0 for no
+    /// limit; default 10,000): Kestrel counts every listener on its own. A connection past it is closed as soon as it is
+    /// accepted. Peer connections do not count.
     /// </summary>
     public long MaxConcurrentConnections { get; init; } = 10_000;
 
@@ -110,7 +117,12 @@ public sealed record ServerOptions
     /// <summary>Smallest lease TTL granted, in seconds; shorter requests are raised to it (as etcd does).</summary>
     public long MinLeaseTtlSeconds { get; init; } = 2;
 
-    /// <summary>Most leases alive at once; grants beyond it fail with a clear error.</summary>
+    /// <summary>
+    /// Most leases alive at once (<c>--max-leases</c>, default 1,000,000; etcd has no limit). The quota does not count
+    /// leases: each costs about 600 bytes of memory and its place in every snapshot. A grant past it fails with
+    /// RESOURCE_EXHAUSTED "etcdserver: too many leases". Checked by the member that proposes the grant against the
+    /// leases it has applied, so grants in flight at once may pass it by that many.
+    /// </summary>
     public int MaxLeases { get; init; } = 1_000_000;
 
     /// <summary>How often the leader looks for expired leases.</summary>
@@ -139,4 +151,39 @@ public sealed record ServerOptions
     public Security.Auth.AuthSettings Auth { get; init; } = new();
 
     public TimeSpan WatchProgressNotifyInterval { get; init; } = TimeSpan.FromMinutes(10);
+
+    // Limits that protect the member from one client (docs/security.md#limits). A watch costs about 300 bytes plus its
+    // key and range end, and every revision visits every watch of a stream.
+
+    /// <summary>
+    /// Most watches open on one Watch stream (<c>--max-watches-per-stream</c>, default 10,000; etcd has no limit). A
+    /// create past it is answered on the stream as created and canceled, with the reason "etcdserver: too many
+    /// watches: ..." (the stream and its other watches go on).
+    /// </summary>
+    public int MaxWatchesPerStream { get; init; } = 10_000;
+
+    /// <summary>Most watches open on one gRPC connection, all its streams together (<c>--max-watches-per-connection</c>, default 100,000).</summary>
+    public int MaxWatchesPerConnection { get; init; } = 100_000;
+
+    /// <summary>
+    /// Most bytes of keys and range ends of the watches open on one gRPC connection
+    /// (<c>--max-watch-key-bytes-per-connection</c>, default 64 MiB): a watch holds its key, which may be as large as a
+    /// request.
+    /// </summary>
+    public long MaxWatchKeyBytesPerConnection { get; init; } = 64L * 1024 * 1024;
+
+    /// <summary>
+    /// Most Maintenance snapshots sent at once (default 2; no flag): each holds an image of the whole state in memory
+    /// while its client reads it. Past it a snapshot request fails at once with RESOURCE_EXHAUSTED
+    /// "etcdserver: too many requests".
+    /// </summary>
+    public int MaxConcurrentSnapshots { get; init; } = 2;
+
+    /// <summary>
+    /// Most bytes of large read responses (1 MiB or more: Range and Txn, over gRPC and the JSON gateway) held until their
+    /// clients take them (<c>--max-pending-response-bytes</c>, default 1 GiB). A response is serialized whole before it
+    /// is sent, and a client need not read it. Past it a large read fails at once with RESOURCE_EXHAUSTED
+    /// "etcdserver: too many requests"; smaller reads are not counted, and a read is always admitted when none is pending.
+    /// </summary>
+    public long MaxPendingResponseBytes { get; init; } = 1024L * 1024 * 1024;
 }

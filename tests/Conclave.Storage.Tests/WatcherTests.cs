@@ -46,6 +46,46 @@ public sealed class WatcherTests
     }
 
     [Fact]
+    public void Reads_bounded_in_bytes_stop_at_a_revision_and_lose_nothing()
+    {
+        using var d = new StoreDriver();
+        var watcher = PrefixWatcher("b/", d.Store.Revision + 1, prevKv: true);
+        var value = new string('v', 300);
+        for (var i = 0; i < 20; i++)
+        {
+            d.Put($"b/{i % 5}", value, prevKv: true);
+        }
+
+        // A txn: its four events share a revision and stay together although they pass the bound.
+        var txn = new Api.Etcd.TxnRequest();
+        for (var i = 0; i < 4; i++)
+        {
+            txn.Success.Add(new Api.Etcd.RequestOp { RequestPut = new Api.Etcd.PutRequest { Key = B($"b/t{i}"), Value = B(value) } });
+        }
+
+        d.Txn(txn);
+        var delivered = new List<Event>();
+        var batch = new List<Event>();
+        var batches = 0;
+        while (!watcher.IsSyncedTo(d.Store.Revision))
+        {
+            batch.Clear();
+            Assert.True(watcher.Read(d.Store.Events, d.Store.Revision, maxEvents: 1000, batch, [], maxBytes: 1000));
+            Assert.NotEmpty(batch);
+            var revisions = batch.Select(e => e.Kv.ModRevision).Distinct().ToList();
+            var beforeLast = batch.Where(e => e.Kv.ModRevision != revisions[^1]).Sum(e => e.Kv.Key.Length + e.Kv.Value.Length + (e.PrevKv?.Value.Length ?? 0) + (e.PrevKv?.Key.Length ?? 0));
+            Assert.True(beforeLast < 1000, $"{beforeLast} bytes before the last revision of a batch");
+            delivered.AddRange(batch);
+            batches++;
+        }
+
+        Assert.Equal(24, delivered.Count);
+        Assert.True(batches >= 8, $"{batches} batches");
+        Assert.True(delivered.Zip(delivered.Skip(1)).All(p => p.First.Kv.ModRevision <= p.Second.Kv.ModRevision));
+        Assert.Equal(4, delivered.Count(e => e.Kv.ModRevision == d.Store.Revision));
+    }
+
+    [Fact]
     public void Watcher_behind_a_compaction_is_told_so()
     {
         using var d = new StoreDriver();

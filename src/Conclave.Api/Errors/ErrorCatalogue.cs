@@ -92,6 +92,9 @@ public static class ErrorCatalogue
         [ErrorCode.AuthNotEnabled] = (StatusCode.FailedPrecondition, "etcdserver: authentication is not enabled"),
         [ErrorCode.InvalidAuthManagement] = (StatusCode.InvalidArgument, "etcdserver: invalid auth management"),
         [ErrorCode.AuthOldRevision] = (StatusCode.InvalidArgument, "etcdserver: revision of auth store is old"),
+        // A member's own limits (docs/security.md#limits); the detail trailer names the limit and its flag.
+        [ErrorCode.TooManyWatches] = (StatusCode.ResourceExhausted, "etcdserver: too many watches"),
+        [ErrorCode.TooManyLeases] = (StatusCode.ResourceExhausted, "etcdserver: too many leases"),
     };
 
     /// <summary>The gRPC status code for <paramref name="code"/>.</summary>

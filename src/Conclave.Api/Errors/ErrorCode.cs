@@ -66,4 +66,6 @@ public enum ErrorCode
     AuthNotEnabled,
     InvalidAuthManagement,
     AuthOldRevision,
+    TooManyWatches,
+    TooManyLeases,
 }

@@ -45,7 +45,7 @@ internal static class ServeCommand
         };
         var maxConnections = new Option<long>("--max-concurrent-connections")
         {
-            Description = "Most open client connections (gRPC and HTTP listeners together); 0 for no limit.",
+            Description = "Most open client connections on each gRPC, HTTP and metrics listener; 0 for no limit.",
             DefaultValueFactory = _ => defaults.MaxConcurrentConnections,
         };
         var quota = new Option<long>("--quota-backend-bytes") { Description = "Space quota in bytes; past it the NOSPACE alarm rejects writes.", DefaultValueFactory = _ => defaults.QuotaBackendBytes };
@@ -71,12 +71,40 @@ internal static class ServeCommand
         var authTokenTtl = new Option<int>("--auth-token-ttl") { Description = "Seconds a token from Authenticate stays valid.", DefaultValueFactory = _ => (int)defaults.Auth.TokenTtl.TotalSeconds };
         var bcryptCost = new Option<int>("--bcrypt-cost") { Description = "bcrypt cost for passwords set through this member (4-31).", DefaultValueFactory = _ => defaults.Auth.BcryptCost };
 
+        // Monitoring on its own listener, and the limits that protect the member from one client (docs/security.md#limits).
+        var listenMetrics = new Option<string?>("--listen-metrics-urls")
+        {
+            Description = "Extra listen URLs serving only /metrics and /health (http:// or https://, comma separated).",
+        };
+        var maxLeases = new Option<int>("--max-leases") { Description = "Most leases alive at once.", DefaultValueFactory = _ => defaults.MaxLeases };
+        var maxWatchesPerStream = new Option<int>("--max-watches-per-stream")
+        {
+            Description = "Most watches open on one Watch stream.",
+            DefaultValueFactory = _ => defaults.MaxWatchesPerStream,
+        };
+        var maxWatchesPerConnection = new Option<int>("--max-watches-per-connection")
+        {
+            Description = "Most watches open on one gRPC connection, all its streams together.",
+            DefaultValueFactory = _ => defaults.MaxWatchesPerConnection,
+        };
+        var maxWatchKeyBytes = new Option<long>("--max-watch-key-bytes-per-connection")
+        {
+            Description = "Most bytes of keys and range ends of the watches open on one gRPC connection.",
+            DefaultValueFactory = _ => defaults.MaxWatchKeyBytesPerConnection,
+        };
+        var maxPendingResponse = new Option<long>("--max-pending-response-bytes")
+        {
+            Description = "Most bytes of large read responses (1 MiB or more) held until their clients take them.",
+            DefaultValueFactory = _ => defaults.MaxPendingResponseBytes,
+        };
+
         var command = new Command("serve", "Run a Conclave member (a single-member cluster by default, data in ./conclave.data).")
         {
             name, dataDir, listenClient, advertiseClient, listenHttp, hostWhitelist, certFile, keyFile, trustedCa, clientCertAuth,
             peerCertFile, peerKeyFile, peerTrustedCa, peerClientCertAuth, tlsMinVersion, cipherSuites, insecureListen,
             listenPeer, advertisePeer, initialCluster, initialState, maxRequest, maxTxnOps, maxStreams, maxConnections, quota, snapshotCount, electionTimeout, heartbeat,
             authToken, authTokenTtl, bcryptCost, snapshotSendRate,
+            listenMetrics, maxLeases, maxWatchesPerStream, maxWatchesPerConnection, maxWatchKeyBytes, maxPendingResponse,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -149,6 +177,12 @@ internal static class ServeCommand
                 SnapshotSendBytesPerSecond = Math.Max(0, parse.GetValue(snapshotSendRate)) * 1_000_000L,
                 ElectionTimeout = TimeSpan.FromMilliseconds(parse.GetValue(electionTimeout)),
                 HeartbeatInterval = TimeSpan.FromMilliseconds(parse.GetValue(heartbeat)),
+                ListenMetricsUrls = Split(parse.GetValue(listenMetrics)),
+                MaxLeases = parse.GetValue(maxLeases),
+                MaxWatchesPerStream = parse.GetValue(maxWatchesPerStream),
+                MaxWatchesPerConnection = parse.GetValue(maxWatchesPerConnection),
+                MaxWatchKeyBytesPerConnection = parse.GetValue(maxWatchKeyBytes),
+                MaxPendingResponseBytes = parse.GetValue(maxPendingResponse),
             };
 
             try

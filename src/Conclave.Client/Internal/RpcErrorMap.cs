@@ -68,7 +68,7 @@ internal static class RpcErrorMap
             // Answers about a lease, a member or an election that the caller acts on by its code.
             ErrorCode.LeaseExists or ErrorCode.MemberNotFound or ErrorCode.PeerUrlExists or ErrorCode.MemberNotEnoughStarted
                 or ErrorCode.MemberNotLearner or ErrorCode.LearnerNotReady or ErrorCode.ElectionNoLeader or ErrorCode.ElectionNotLeader
-                or ErrorCode.SessionExpired or ErrorCode.TooManyRequests or ErrorCode.LogNoSpace or ErrorCode.Corrupt
+                or ErrorCode.SessionExpired or ErrorCode.TooManyRequests or ErrorCode.TooManyWatches or ErrorCode.TooManyLeases or ErrorCode.LogNoSpace or ErrorCode.Corrupt
                 or ErrorCode.Unimplemented or ErrorCode.Internal
                 => new ConclaveException($"Request to {endpoint ?? "the cluster"} failed: {message}", status, message, endpoint, ex),
         };

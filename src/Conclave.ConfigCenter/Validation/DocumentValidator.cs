@@ -34,7 +34,18 @@ public static class DocumentValidator
 
         var compiled = CompileSchema(schema, limits);
         using var document = JsonDocument.Parse(node?.ToJsonString() ?? "null");
-        var result = compiled.Evaluate(document.RootElement, new EvaluationOptions { OutputFormat = OutputFormat.List });
+        EvaluationResults result;
+        try
+        {
+            result = compiled.Evaluate(document.RootElement, new EvaluationOptions { OutputFormat = OutputFormat.List });
+        }
+        catch (System.Text.RegularExpressions.RegexMatchTimeoutException e)
+        {
+            // The host limits regular expressions (the member sets a process-wide match timeout): a pattern that
+            // backtracks on this document is refused instead of holding a core.
+            throw new ConfigCenterException(ConfigErrorKind.InvalidDocument, $"schema: the pattern '{e.Pattern}' took longer than {e.MatchTimeout.TotalSeconds:0.###} s on this document");
+        }
+
         if (!result.IsValid)
         {
             throw new ConfigCenterException(ConfigErrorKind.InvalidDocument, "schema: " + Describe(result));
@@ -126,16 +137,25 @@ public static class DocumentValidator
         }
     }
 
+    /// <summary>Deepest nesting of a YAML document, aliases expanded.</summary>
+    public const int MaxYamlDepth = YamlBounds.MaxDepth;
+
     private static JsonNode? ParseYaml(string content)
     {
-        // Walk the parser's events first: its errors carry the position, which YamlStream.Load can lose.
+        // Walk the parser's events first: its errors carry the position, which YamlStream.Load can lose; and the
+        // document's nesting and alias expansion are bounded before anything is built from it.
         var parser = new Parser(new StringReader(content));
+        var bounds = new YamlBounds(content.Length);
         Mark last = Mark.Empty;
         try
         {
             while (parser.MoveNext())
             {
                 last = parser.Current?.End ?? last;
+                if (parser.Current is { } e && bounds.Observe(e) is { } refused)
+                {
+                    throw YamlError((int)e.Start.Line, (int)e.Start.Column, refused);
+                }
             }
         }
         catch (YamlException e)

@@ -18,6 +18,8 @@ internal static class GrpcEdge
     {
         services.AddSingleton<ErrorMappingInterceptor>();
         services.AddSingleton<MalformedRequests>();
+        services.AddSingleton<SnapshotSends>();
+        services.AddSingleton<LargeResponses>();
         services.RemoveAll(typeof(IServiceMethodProvider<>));
         services.AddSingleton(typeof(IServiceMethodProvider<>), typeof(GuardedServiceMethodProvider<>));
         // Every failure a call can end with is logged, or deliberately not, by this edge: by ErrorMappingInterceptor

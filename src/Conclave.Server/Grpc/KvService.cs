@@ -15,10 +15,10 @@ namespace Conclave.Server.Grpc;
 /// other services, because gRPC's interceptor pipeline cost about as much per call as the mapping it carries
 /// (two more state machines and delegates per call; see docs/benchmarks.md, ninth session).
 /// </remarks>
-internal sealed class KvService(KvFrontend kv, Authenticator auth, ErrorMappingInterceptor edge, TimeProvider clock) : KV.KVBase
+internal sealed class KvService(KvFrontend kv, Authenticator auth, ErrorMappingInterceptor edge, TimeProvider clock, LargeResponses large, ConclaveNode node) : KV.KVBase
 {
     public override Task<RangeResponse> Range(RangeRequest request, ServerCallContext context) =>
-        ObserveAsync(nameof(Range), static (kv, r, user, ct) => kv.RangeAsync(r, user, ct), request, context);
+        ObserveAsync(nameof(Range), static (kv, r, user, ct) => kv.RangeAsync(r, user, ct), request, context, admit: true);
 
     public override Task<PutResponse> Put(PutRequest request, ServerCallContext context) =>
         ObserveAsync(nameof(Put), static (kv, r, user, ct) => kv.PutAsync(r, user, ct), request, context);
@@ -27,18 +27,24 @@ internal sealed class KvService(KvFrontend kv, Authenticator auth, ErrorMappingI
         ObserveAsync(nameof(DeleteRange), static (kv, r, user, ct) => kv.DeleteRangeAsync(r, user, ct), request, context);
 
     public override Task<TxnResponse> Txn(TxnRequest request, ServerCallContext context) =>
-        ObserveAsync(nameof(Txn), static (kv, r, user, ct) => kv.TxnAsync(r, user, ct), request, context);
+        ObserveAsync(nameof(Txn), static (kv, r, user, ct) => kv.TxnAsync(r, user, ct), request, context, admit: true);
 
     public override Task<CompactionResponse> Compact(CompactionRequest request, ServerCallContext context) =>
         ObserveAsync(nameof(Compact), static (kv, r, user, ct) => kv.CompactAsync(r, user, ct), request, context);
 
-    private Task<TResponse> ObserveAsync<TRequest, TResponse>(string method, Func<KvFrontend, TRequest, string, CancellationToken, Task<TResponse>> call, TRequest request, ServerCallContext context)
+    private Task<TResponse> ObserveAsync<TRequest, TResponse>(
+        string method, Func<KvFrontend, TRequest, string, CancellationToken, Task<TResponse>> call, TRequest request, ServerCallContext context, bool admit = false)
+        where TResponse : IMessage
     {
         var started = clock.GetTimestamp();
         Task<TResponse> running;
         try
         {
             running = call(kv, request, auth.Resolve(context), context.CancellationToken);
+            if (admit)
+            {
+                running = AdmitAsync(running, context);
+            }
         }
         catch (Exception e)
         {
@@ -46,6 +52,15 @@ internal sealed class KvService(KvFrontend kv, Authenticator auth, ErrorMappingI
         }
 
         return edge.ObserveAsync(started, method, running, context);
+    }
+
+    /// <summary>A read's response, once the member may hold it until the client takes it (<see cref="LargeResponses"/>).</summary>
+    private async Task<TResponse> AdmitAsync<TResponse>(Task<TResponse> reading, ServerCallContext context)
+        where TResponse : IMessage
+    {
+        var response = await reading.ConfigureAwait(false);
+        large.Admit(response.CalculateSize(), node.Options.MaxPendingResponseBytes, context.GetHttpContext());
+        return response;
     }
 }
 

@@ -9,7 +9,7 @@ using Grpc.Core;
 namespace Conclave.Server.Grpc;
 
 /// <summary>etcd's Maintenance service: status, alarms, snapshot download, hashes.</summary>
-internal sealed class MaintenanceService(ConclaveNode node, Security.Auth.Authenticator auth) : Maintenance.MaintenanceBase
+internal sealed class MaintenanceService(ConclaveNode node, Security.Auth.Authenticator auth, SnapshotSends snapshots) : Maintenance.MaintenanceBase
 {
     /// <summary>The etcd API version Conclave speaks; clients feature-detect on it.</summary>
     public const string ApiVersion = "3.5.0";
@@ -91,24 +91,39 @@ internal sealed class MaintenanceService(ConclaveNode node, Security.Auth.Authen
     /// </summary>
     public override async Task Snapshot(SnapshotRequest request, IServerStreamWriter<SnapshotResponse> responseStream, ServerCallContext context)
     {
-        using var image = new MemoryStream();
-        node.Store.WriteSnapshot(image);
-        // etcdctl finds the checksum by the image being a whole number of 512-byte pages (as bolt files are).
-        image.SetLength((image.Length + 511) / 512 * 512);
-        var bytes = image.ToArray();
-        var sha = SHA256.HashData(bytes);
-        var total = (ulong)(bytes.Length + sha.Length);
-        const int chunk = 32 * 1024;
-        var header = node.Header(node.Store.Revision);
-        ulong sent = 0;
-        for (var offset = 0; offset < bytes.Length; offset += chunk)
+        var max = node.Options.MaxConcurrentSnapshots;
+        if (!snapshots.TryEnter(max))
         {
-            var n = Math.Min(chunk, bytes.Length - offset);
-            sent += (ulong)n;
-            await responseStream.WriteAsync(new SnapshotResponse { Header = header, RemainingBytes = total - sent, Blob = ByteString.CopyFrom(bytes, offset, n) }, context.CancellationToken);
+            throw ErrorMapping.Create(ErrorCode.TooManyRequests, $"{max} snapshots are being sent by this member; the limit is {max} at once");
         }
 
-        await responseStream.WriteAsync(new SnapshotResponse { Header = header, RemainingBytes = 0, Blob = ByteString.CopyFrom(sha) }, context.CancellationToken);
+        try
+        {
+            using var image = new MemoryStream();
+            node.Store.WriteSnapshot(image);
+            // etcdctl finds the checksum by the image being a whole number of 512-byte pages (as bolt files are).
+            image.SetLength((image.Length + 511) / 512 * 512);
+            // The stream's own buffer, not a copy of it: one image per snapshot in memory, not two.
+            var bytes = image.GetBuffer();
+            var length = (int)image.Length;
+            var sha = SHA256.HashData(bytes.AsSpan(0, length));
+            var total = (ulong)(length + sha.Length);
+            const int chunk = 32 * 1024;
+            var header = node.Header(node.Store.Revision);
+            ulong sent = 0;
+            for (var offset = 0; offset < length; offset += chunk)
+            {
+                var n = Math.Min(chunk, length - offset);
+                sent += (ulong)n;
+                await responseStream.WriteAsync(new SnapshotResponse { Header = header, RemainingBytes = total - sent, Blob = ByteString.CopyFrom(bytes, offset, n) }, context.CancellationToken);
+            }
+
+            await responseStream.WriteAsync(new SnapshotResponse { Header = header, RemainingBytes = 0, Blob = ByteString.CopyFrom(sha) }, context.CancellationToken);
+        }
+        finally
+        {
+            snapshots.Exit();
+        }
     }
 
     private sealed class Crc32Accumulator

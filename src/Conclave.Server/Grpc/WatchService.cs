@@ -26,7 +26,11 @@ internal sealed class WatchService(ConclaveNode node, Security.Auth.Authenticato
             refused = e;
         }
 
-        var session = new WatchSession(node, responseStream, metrics, node.Options.WatchProgressNotifyInterval) { User = user, Refused = refused };
+        // The connection's watch budget (ConnectionWatchBudget.Use on the client listeners); a stream served some other
+        // way (a test host) has one of its own.
+        var budget = context.GetHttpContext().Features.Get<ConnectionWatchBudget>()
+            ?? new ConnectionWatchBudget(node.Options.MaxWatchesPerConnection, node.Options.MaxWatchKeyBytesPerConnection);
+        var session = new WatchSession(node, responseStream, metrics, node.Options.WatchProgressNotifyInterval, budget) { User = user, Refused = refused };
         var reader = ReadRequestsAsync(requestStream, session, linked);
         try
         {

@@ -18,9 +18,16 @@ namespace Conclave.Server.Grpc;
 /// client that sends requests faster than the loop answers them is held back by HTTP/2 flow control, and a client
 /// that also stops reading answers stops the loop and then its own requests: nothing grows without bound.
 /// </summary>
-internal sealed class WatchSession(ConclaveNode node, IServerStreamWriter<WatchResponse> responses, ServerMetrics metrics, TimeSpan progressInterval) : IDisposable
+internal sealed class WatchSession(ConclaveNode node, IServerStreamWriter<WatchResponse> responses, ServerMetrics metrics, TimeSpan progressInterval, ConnectionWatchBudget connection) : IDisposable
 {
     private const int MaxEventsPerResponse = 1000;
+
+    /// <summary>
+    /// Keys and values one response carries, at most (a revision's events stay together, so one revision may pass it). A
+    /// response is held whole until its client takes it: 1,000 events of 1 MiB values were a 1 GiB message (past 2 GiB
+    /// protobuf cannot write it at all), on every stream of a connection whose client does not read.
+    /// </summary>
+    internal const long MaxBytesPerResponse = 1024 * 1024;
 
     /// <summary>Create / cancel / progress requests read from the stream and not yet handled, at most.</summary>
     internal const int ControlQueueLength = 16;
@@ -131,10 +138,9 @@ internal sealed class WatchSession(ConclaveNode node, IServerStreamWriter<WatchR
         }
 
         events.Clear();
-        if (!watcher.Read(node.Store.Events, upTo, MaxEventsPerResponse, events, scratch))
+        if (!watcher.Read(node.Store.Events, upTo, MaxEventsPerResponse, events, scratch, MaxBytesPerResponse))
         {
-            watchers.Remove(watcher.Id);
-            metrics.WatcherRemoved();
+            Remove(watcher);
             await SendAsync(new WatchResponse
             {
                 Header = node.Header(upTo),
@@ -166,9 +172,9 @@ internal sealed class WatchSession(ConclaveNode node, IServerStreamWriter<WatchR
                 break;
             case WatchRequest.RequestUnionOneofCase.CancelRequest:
                 var id = request.CancelRequest.WatchId;
-                if (watchers.Remove(id))
+                if (watchers.TryGetValue(id, out var canceled))
                 {
-                    metrics.WatcherRemoved();
+                    Remove(canceled);
                     await SendAsync(new WatchResponse { Header = node.Header(node.Store.Revision), WatchId = id, Canceled = true }, cancellationToken);
                 }
 
@@ -221,6 +227,24 @@ internal sealed class WatchSession(ConclaveNode node, IServerStreamWriter<WatchR
             return;
         }
 
+        // Past a limit the create is answered as etcd answers a create it refuses (created and canceled, with the reason),
+        // so the stream and its other watches go on.
+        var refused = watchers.Count >= node.Options.MaxWatchesPerStream
+            ? $"{watchers.Count} watches are open on this stream; the limit is {node.Options.MaxWatchesPerStream} (--max-watches-per-stream)"
+            : connection.TryTake(KeyBytes(create.Key, create.RangeEnd));
+        if (refused is not null)
+        {
+            await SendAsync(new WatchResponse
+            {
+                Header = node.Header(revision),
+                WatchId = id,
+                Created = true,
+                Canceled = true,
+                CancelReason = $"{ErrorCatalogue.MessageOf(ErrorCode.TooManyWatches)}: {refused}",
+            }, cancellationToken);
+            return;
+        }
+
         var noPut = create.Filters.Contains(WatchCreateRequest.Types.FilterType.Noput);
         var noDelete = create.Filters.Contains(WatchCreateRequest.Types.FilterType.Nodelete);
         var start = create.StartRevision > 0 ? create.StartRevision : revision + 1;
@@ -244,8 +268,7 @@ internal sealed class WatchSession(ConclaveNode node, IServerStreamWriter<WatchR
         {
             if (!auth.MayRead(User, watcher.Key.Span, watcher.RangeEnd.Span))
             {
-                watchers.Remove(watcher.Id);
-                metrics.WatcherRemoved();
+                Remove(watcher);
                 await SendAsync(new WatchResponse
                 {
                     Header = node.Header(node.Store.Revision),
@@ -280,13 +303,20 @@ internal sealed class WatchSession(ConclaveNode node, IServerStreamWriter<WatchR
         }
     }
 
+    private void Remove(Watcher watcher)
+    {
+        watchers.Remove(watcher.Id);
+        connection.Return(KeyBytes(watcher.Key, watcher.RangeEnd));
+        metrics.WatcherRemoved();
+    }
+
+    private static long KeyBytes(Google.Protobuf.ByteString key, Google.Protobuf.ByteString rangeEnd) => (long)key.Length + rangeEnd.Length;
+
     public void Dispose()
     {
-        for (var i = 0; i < watchers.Count; i++)
+        foreach (var watcher in watchers.Values.ToList())
         {
-            metrics.WatcherRemoved();
+            Remove(watcher);
         }
-
-        watchers.Clear();
     }
 }

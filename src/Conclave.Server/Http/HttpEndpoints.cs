@@ -109,7 +109,7 @@ internal static class HttpEndpoints
         where TRequest : IMessage<TRequest>, new()
         where TResponse : IMessage
     {
-        app.MapPost(path, async (HttpContext http, Security.Auth.Authenticator auth, ErrorMappingInterceptor edge, MalformedRequests malformed, ConclaveNode node) =>
+        app.MapPost(path, async (HttpContext http, Security.Auth.Authenticator auth, ErrorMappingInterceptor edge, MalformedRequests malformed, ConclaveNode node, LargeResponses large) =>
         {
             // The JSON of the largest message the gRPC port takes is larger than that message (base64 bytes): the
             // body may be as large as that JSON, so that the request is judged by its size as a message, as etcd does.
@@ -151,6 +151,8 @@ internal static class HttpEndpoints
             try
             {
                 var response = await call(http.RequestServices, request, auth.Resolve(http), http.RequestAborted);
+                // Its JSON is held as text and then as bytes: base64 values, about four times the message.
+                large.Admit(4L * response.CalculateSize(), node.Options.MaxPendingResponseBytes, http);
                 return Results.Text(Formatter.Format(response), "application/json");
             }
             catch (Exception e)

@@ -54,7 +54,7 @@ public sealed partial class LeaseKeeper : BackgroundService
 
         if (node.Store.LeaseCount >= node.Options.MaxLeases)
         {
-            throw new ConclaveErrorException(ErrorCode.InvalidArgument, $"{node.Store.LeaseCount} leases exist; the limit is {node.Options.MaxLeases}");
+            throw new ConclaveErrorException(ErrorCode.TooManyLeases, $"{node.Store.LeaseCount} leases exist; the limit is {node.Options.MaxLeases} (--max-leases)");
         }
 
         var ttl = Math.Max(request.TTL, node.Options.MinLeaseTtlSeconds);

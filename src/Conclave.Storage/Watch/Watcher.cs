@@ -44,12 +44,15 @@ public sealed class Watcher
     /// <summary>
     /// Collects this watcher's events from <paramref name="log"/> in (<see cref="NextRevision"/>,
     /// <paramref name="upTo"/>], at most about <paramref name="maxEvents"/>, and advances the cursor past what
-    /// it read. Returns false when the needed history has been compacted.
+    /// it read. Returns false when the needed history has been compacted. Once the events collected hold
+    /// <paramref name="maxBytes"/> of keys and values, it stops at the next revision: a revision's events always
+    /// stay together, so one revision may pass it.
     /// </summary>
-    public bool Read(EventLog log, long upTo, int maxEvents, List<Event> into, List<RevisionEvents> scratch)
+    public bool Read(EventLog log, long upTo, int maxEvents, List<Event> into, List<RevisionEvents> scratch, long maxBytes = long.MaxValue)
     {
         scratch.Clear();
-        while (NextRevision <= upTo && into.Count < maxEvents)
+        long bytes = 0;
+        while (NextRevision <= upTo && into.Count < maxEvents && bytes < maxBytes)
         {
             if (!log.Read(NextRevision, upTo, maxEvents, scratch))
             {
@@ -65,12 +68,21 @@ public sealed class Watcher
 
             foreach (var revision in scratch)
             {
+                if (bytes >= maxBytes)
+                {
+                    // The cursor stays on this revision: the next read starts with it.
+                    break;
+                }
+
                 for (var i = 0; i < revision.Count; i++)
                 {
                     var e = revision[i];
                     if (Matches(e))
                     {
-                        into.Add(PrevKv || e.PrevKv is null ? e : new Event { Type = e.Type, Kv = e.Kv });
+                        var delivered = PrevKv || e.PrevKv is null ? e : new Event { Type = e.Type, Kv = e.Kv };
+                        into.Add(delivered);
+                        bytes += (long)delivered.Kv.Key.Length + delivered.Kv.Value.Length
+                            + (delivered.PrevKv is { } prev ? (long)prev.Key.Length + prev.Value.Length : 0);
                     }
                 }
 

@@ -108,6 +108,8 @@ public sealed class ErrorTableTests(ErrorTableTests.Edge edge) : IClassFixture<E
         [ErrorCode.LogNoSpace] = (StatusCode.ResourceExhausted, "etcdserver: no space left on device: the member cannot write its log", typeof(ConclaveException), null),
         [ErrorCode.LogWriteFailed] = (StatusCode.Unavailable, "etcdserver: storage failure: the member cannot write its log", typeof(EndpointUnavailableException), null),
         [ErrorCode.Internal] = (StatusCode.Internal, "etcdserver: internal error", typeof(ConclaveException), null),
+        [ErrorCode.TooManyWatches] = (StatusCode.ResourceExhausted, "etcdserver: too many watches", typeof(ConclaveException), null),
+        [ErrorCode.TooManyLeases] = (StatusCode.ResourceExhausted, "etcdserver: too many leases", typeof(ConclaveException), null),
     };
 
     public static TheoryData<ConsensusUnavailableReason> EveryConsensusReason() => [.. Enum.GetValues<ConsensusUnavailableReason>()];

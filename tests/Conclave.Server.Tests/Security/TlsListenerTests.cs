@@ -134,6 +134,62 @@ public sealed class TlsListenerTests(ITestOutputHelper output) : IDisposable
         return new HttpClient(handler) { Timeout = TimeSpan.FromSeconds(10) };
     }
 
+    [Fact]
+    public async Task Rotating_the_certificate_under_load_fails_no_request()
+    {
+        var first = certificates.IssueMember("first");
+        var second = certificates.IssueMember("second");
+        var certFile = Path.Combine(certificates.Folder, "load.crt");
+        var keyFile = Path.Combine(certificates.Folder, "load.key");
+        File.Copy(first.Cert, certFile);
+        File.Copy(first.Key, keyFile);
+        await using var node = await TestNode.StartInProcessAsync(output, o => o with { Tls = new TlsSettings { CertFile = certFile, KeyFile = keyFile } }, https: true);
+        var endpoint = new Uri(node.Endpoint);
+        var trusted = X509CertificateLoader.LoadCertificateFromFile(certificates.CaFile);
+
+        // Four writers, each opening a new connection every few requests (new connections are what rotation changes).
+        using var stop = new CancellationTokenSource();
+        var failures = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        var done = 0L;
+        async Task WriterAsync(int writer)
+        {
+            for (var round = 0; !stop.IsCancellationRequested; round++)
+            {
+                using var handler = new SocketsHttpHandler();
+                handler.SslOptions.RemoteCertificateValidationCallback = (_, certificate, _, _) => certificate is not null && ChainsTo(AsCertificate2(certificate), trusted);
+                using var channel = global::Grpc.Net.Client.GrpcChannel.ForAddress(endpoint, new global::Grpc.Net.Client.GrpcChannelOptions { HttpHandler = handler });
+                var kv = new Api.Etcd.KV.KVClient(channel);
+                for (var i = 0; i < 5; i++)
+                {
+                    try
+                    {
+                        await kv.PutAsync(new Api.Etcd.PutRequest { Key = Google.Protobuf.ByteString.CopyFromUtf8($"load/{writer}"), Value = Google.Protobuf.ByteString.CopyFromUtf8($"{round}.{i}") });
+                        Interlocked.Increment(ref done);
+                    }
+                    catch (global::Grpc.Core.RpcException e)
+                    {
+                        failures.Enqueue($"writer {writer} round {round}: {e.Status}");
+                    }
+                }
+            }
+        }
+
+        var writers = Enumerable.Range(0, 4).Select(w => Task.Run(() => WriterAsync(w))).ToList();
+        await Eventually.WaitAsync(_ => Task.FromResult(Interlocked.Read(ref done) >= 100), TimeSpan.FromSeconds(30), "100 writes before the rotation");
+        ReplaceFile(second.Key, keyFile);
+        ReplaceFile(second.Cert, certFile);
+        await Eventually.WaitAsync(
+            async _ => (await PresentedAsync(endpoint)).Thumbprint == second.Certificate.Thumbprint,
+            TimeSpan.FromSeconds(10),
+            "new connections to be served the replaced certificate");
+        var atRotation = Interlocked.Read(ref done);
+        await Eventually.WaitAsync(_ => Task.FromResult(Interlocked.Read(ref done) >= atRotation + 100), TimeSpan.FromSeconds(30), "100 writes after the rotation");
+        await stop.CancelAsync();
+        await Task.WhenAll(writers);
+        output.WriteLine($"{Interlocked.Read(ref done)} writes, {failures.Count} failed");
+        Assert.True(failures.IsEmpty, string.Join(Environment.NewLine, failures.Take(10)));
+    }
+
     private static bool ChainsTo(X509Certificate2 certificate, X509Certificate2 ca)
     {
         using var chain = new X509Chain();

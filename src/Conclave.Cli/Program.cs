@@ -1,6 +1,9 @@
 using System.CommandLine;
 using Conclave.Cli.Commands;
 
+// Before anything builds a regular expression: the process-wide match time limit (docs/security.md#limits).
+Conclave.Server.Security.RegexTimeLimit.Apply();
+
 var root = new RootCommand("Conclave: a strongly consistent configuration service that speaks the etcd v3 protocol.");
 root.Subcommands.Add(ServeCommand.Create());
 root.Subcommands.Add(ClusterUpCommand.Create());

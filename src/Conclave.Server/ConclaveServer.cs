@@ -20,6 +20,7 @@ namespace Conclave.Server;
 /// </summary>
 public sealed class ConclaveServer : IAsyncDisposable
 {
+    private static int regexWarned;
     private readonly WebApplication app;
     private readonly Cluster.Peers.PeerListener peers;
     private readonly Security.ReloadingCertificates? peerCertificates;
@@ -84,9 +85,10 @@ public sealed class ConclaveServer : IAsyncDisposable
                 configureLogging(l);
             }
         });
-        if (!Security.RegexTimeLimit.Apply())
+        if (!Security.RegexTimeLimit.Apply() && Interlocked.Exchange(ref regexWarned, 1) == 0)
         {
-            bootLogger.CreateLogger("Conclave.Server.Security").LogWarning(
+            // Once per process: a host that built a regular expression before the member (a test runner) keeps no limit.
+            bootLogger.CreateLogger("Conclave.Server.Limits").LogWarning(
                 "regular expressions in this process run without a time limit (something built one before the member started): a JSON Schema pattern that backtracks can hold a core per publish");
         }
 

@@ -70,9 +70,7 @@ internal sealed class AuthService(ConclaveNode node, Authenticator authenticator
 
     public override async Task<AuthUserGetResponse> UserGet(AuthUserGetRequest request, ServerCallContext context)
     {
-        await node.Consensus.ReadBarrierAsync(context.CancellationToken);
-        var state = node.Store.Auth;
-        var caller = authenticator.Resolve(context);
+        var (state, caller) = await ReadStateAsync(context);
         if (caller != request.Name)
         {
             state.CheckAdmin(caller); // a user may look at itself (etcd)
@@ -86,9 +84,8 @@ internal sealed class AuthService(ConclaveNode node, Authenticator authenticator
 
     public override async Task<AuthUserListResponse> UserList(AuthUserListRequest request, ServerCallContext context)
     {
-        await node.Consensus.ReadBarrierAsync(context.CancellationToken);
-        var state = node.Store.Auth;
-        state.CheckAdmin(authenticator.Resolve(context));
+        var (state, caller) = await ReadStateAsync(context);
+        state.CheckAdmin(caller);
         var response = new AuthUserListResponse { Header = node.Header(node.Store.Revision) };
         response.Users.AddRange(state.Users.Keys);
         return response;
@@ -118,9 +115,7 @@ internal sealed class AuthService(ConclaveNode node, Authenticator authenticator
 
     public override async Task<AuthRoleGetResponse> RoleGet(AuthRoleGetRequest request, ServerCallContext context)
     {
-        await node.Consensus.ReadBarrierAsync(context.CancellationToken);
-        var state = node.Store.Auth;
-        var caller = authenticator.Resolve(context);
+        var (state, caller) = await ReadStateAsync(context);
         if (state.FindUser(caller)?.Roles.Contains(request.Role) != true)
         {
             state.CheckAdmin(caller); // a user may look at its own roles (etcd)
@@ -139,9 +134,8 @@ internal sealed class AuthService(ConclaveNode node, Authenticator authenticator
 
     public override async Task<AuthRoleListResponse> RoleList(AuthRoleListRequest request, ServerCallContext context)
     {
-        await node.Consensus.ReadBarrierAsync(context.CancellationToken);
-        var state = node.Store.Auth;
-        state.CheckAdmin(authenticator.Resolve(context));
+        var (state, caller) = await ReadStateAsync(context);
+        state.CheckAdmin(caller);
         var response = new AuthRoleListResponse { Header = node.Header(node.Store.Revision) };
         response.Roles.AddRange(state.Roles.Keys);
         return response;
@@ -155,6 +149,13 @@ internal sealed class AuthService(ConclaveNode node, Authenticator authenticator
 
     public override Task<AuthRoleRevokePermissionResponse> RoleRevokePermission(AuthRoleRevokePermissionRequest request, ServerCallContext context) =>
         ChangeAsync<AuthRoleRevokePermissionResponse>(new AuthCommand { RoleRevokePermission = request }, context, static (r, h) => r.Header = h);
+
+    /// <summary>The auth store after a read barrier (linearizable, as etcd's auth reads), and who is asking.</summary>
+    private async Task<(Storage.Auth.AuthState State, string Caller)> ReadStateAsync(ServerCallContext context)
+    {
+        await node.Consensus.ReadBarrierAsync(context.CancellationToken);
+        return (node.Store.Auth, authenticator.Resolve(context));
+    }
 
     /// <summary>Refuses a non-admin before any work (hashing a password costs); the log checks again, authoritatively.</summary>
     private void CheckAdmin(ServerCallContext context) => node.Store.Auth.CheckAdmin(authenticator.Resolve(context));

@@ -27,4 +27,10 @@ public enum ConfigErrorKind
 
     /// <summary>The operation needs state the namespace is not in (e.g. promote without a gray release).</summary>
     FailedPrecondition,
+
+    /// <summary>The caller is known but lacks the permission (ADR 0015); the message names it and its scope.</summary>
+    PermissionDenied,
+
+    /// <summary>The caller gave no identity, or an invalid one (no sign-in, a revoked app credential).</summary>
+    Unauthenticated,
 }

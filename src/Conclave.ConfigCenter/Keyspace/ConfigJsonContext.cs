@@ -34,4 +34,6 @@ namespace Conclave.ConfigCenter.Keyspace;
 [JsonSerializable(typeof(GrayState))]
 [JsonSerializable(typeof(ConfigItem))]
 [JsonSerializable(typeof(ChangeContext))]
+[JsonSerializable(typeof(AppAccess))]
+[JsonSerializable(typeof(AccessGrant))]
 public sealed partial class ConfigJsonContext : JsonSerializerContext;

@@ -48,6 +48,12 @@ public static class ConfigKeys
     /// <summary>The audit entries of every app (keys name the app: <c>audit/{app}/...</c>).</summary>
     public static ByteString AllAudits() => Key("audit/");
 
+    /// <summary>Who may do what in <paramref name="app"/> (<see cref="Model.AppAccess"/>).</summary>
+    public static ByteString Access(string app) => Key($"access/{app}");
+
+    /// <summary>The member-wide settings of the center (who may create apps).</summary>
+    public static ByteString Settings() => Key("settings");
+
     /// <summary>The first key after every key starting with <paramref name="prefix"/> (etcd's prefix range end).</summary>
     public static ByteString PrefixEnd(ByteString prefix)
     {

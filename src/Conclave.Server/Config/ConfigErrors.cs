@@ -18,6 +18,8 @@ public static class ConfigErrors
         ConfigErrorKind.InvalidSchema => (StatusCode.InvalidArgument, StatusCodes.Status422UnprocessableEntity, "invalid schema"),
         ConfigErrorKind.TooLarge => (StatusCode.InvalidArgument, StatusCodes.Status413PayloadTooLarge, "too large"),
         ConfigErrorKind.FailedPrecondition => (StatusCode.FailedPrecondition, StatusCodes.Status412PreconditionFailed, "failed precondition"),
+        ConfigErrorKind.PermissionDenied => (StatusCode.PermissionDenied, StatusCodes.Status403Forbidden, "permission denied"),
+        ConfigErrorKind.Unauthenticated => (StatusCode.Unauthenticated, StatusCodes.Status401Unauthorized, "sign-in required"),
         _ => (StatusCode.InvalidArgument, StatusCodes.Status400BadRequest, "invalid argument"),
     };
 

@@ -98,6 +98,17 @@ public sealed class ConclaveServer : IAsyncDisposable
             throw new ArgumentException($"--bcrypt-cost {options.Auth.BcryptCost}: must be 4 to 31");
         }
 
+        Security.Auth.IAuthTokens tokens;
+        try
+        {
+            tokens = options.Auth.Jwt is { } jwt ? new Security.Auth.JwtTokens(jwt, options.TimeProvider) : new Security.Auth.SimpleTokens(options.Auth, options.TimeProvider);
+        }
+        catch (ArgumentException)
+        {
+            bootLogger.Dispose();
+            throw;
+        }
+
         // Secure by default: nothing off loopback in plain text unless the operator says so, every start. A TLS peer URL
         // is not plain text; without --peer-client-cert-auth it still lets anyone with a TLS client in (warned below).
         var exposed = clientUrls.Concat(httpUrls).Concat(metricsUrls).Append(peerUrl)
@@ -304,7 +315,7 @@ public sealed class ConclaveServer : IAsyncDisposable
         builder.Services.AddSingleton<KvFrontend>();
         builder.Services.AddSingleton(options.Auth);
         builder.Services.AddSingleton<Security.Auth.Passwords>();
-        builder.Services.AddSingleton<Security.Auth.SimpleTokens>();
+        builder.Services.AddSingleton(tokens);
         builder.Services.AddSingleton<Security.Auth.Authenticator>();
         builder.Services.AddSingleton<Security.Auth.AdminCalls>();
         builder.Services.AddSingleton<Leases.LeaseKeeper>();

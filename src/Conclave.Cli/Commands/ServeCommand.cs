@@ -67,7 +67,7 @@ internal static class ServeCommand
         };
 
         // Auth (etcd's flags; ADR 0014).
-        var authToken = new Option<string>("--auth-token") { Description = "Token kind: 'simple' (signed by the cluster, checked by every member).", DefaultValueFactory = _ => "simple" };
+        var authToken = new Option<string>("--auth-token") { Description = "Token kind: 'simple' (signed by the cluster, checked by every member) or 'jwt,pub-key=PATH,priv-key=PATH,sign-method=RS256,ttl=5m' (etcd's JWT tokens).", DefaultValueFactory = _ => "simple" };
         var authTokenTtl = new Option<int>("--auth-token-ttl") { Description = "Seconds a token from Authenticate stays valid.", DefaultValueFactory = _ => (int)defaults.Auth.TokenTtl.TotalSeconds };
         var bcryptCost = new Option<int>("--bcrypt-cost") { Description = "bcrypt cost for passwords set through this member (4-31).", DefaultValueFactory = _ => defaults.Auth.BcryptCost };
 
@@ -130,13 +130,13 @@ internal static class ServeCommand
             Conclave.Server.Security.Auth.AuthSettings auth;
             try
             {
-                Conclave.Server.Security.Auth.AuthSettings.ValidateTokenKind(parse.GetValue(authToken));
+                var jwt = Conclave.Server.Security.Auth.AuthSettings.ParseTokenOption(parse.GetValue(authToken));
                 if (parse.GetValue(authTokenTtl) <= 0)
                 {
                     throw new ArgumentException($"--auth-token-ttl {parse.GetValue(authTokenTtl)}: must be at least 1 second");
                 }
 
-                auth = new Conclave.Server.Security.Auth.AuthSettings { TokenTtl = TimeSpan.FromSeconds(parse.GetValue(authTokenTtl)), BcryptCost = parse.GetValue(bcryptCost) };
+                auth = new Conclave.Server.Security.Auth.AuthSettings { TokenTtl = TimeSpan.FromSeconds(parse.GetValue(authTokenTtl)), BcryptCost = parse.GetValue(bcryptCost), Jwt = jwt };
             }
             catch (ArgumentException e)
             {

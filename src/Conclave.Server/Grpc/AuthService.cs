@@ -14,7 +14,7 @@ namespace Conclave.Server.Grpc;
 /// root role, etcd's rules), reads are linearizable and served from the applied auth store. Passwords are hashed here,
 /// on the member that receives them; the log and snapshots hold only bcrypt hashes.
 /// </summary>
-internal sealed class AuthService(ConclaveNode node, Authenticator authenticator, Passwords passwords, SimpleTokens tokens) : Auth.AuthBase
+internal sealed class AuthService(ConclaveNode node, Authenticator authenticator, Passwords passwords, IAuthTokens tokens) : Auth.AuthBase
 {
     public override async Task<AuthEnableResponse> AuthEnable(AuthEnableRequest request, ServerCallContext context)
     {
@@ -36,7 +36,7 @@ internal sealed class AuthService(ConclaveNode node, Authenticator authenticator
         AuthenticateAsync(node, passwords, tokens, request, context.CancellationToken);
 
     /// <summary>Checks a user's password and issues a token (gRPC and the JSON gateway).</summary>
-    internal static async Task<AuthenticateResponse> AuthenticateAsync(ConclaveNode node, Passwords passwords, SimpleTokens tokens, AuthenticateRequest request, CancellationToken cancellationToken)
+    internal static async Task<AuthenticateResponse> AuthenticateAsync(ConclaveNode node, Passwords passwords, IAuthTokens tokens, AuthenticateRequest request, CancellationToken cancellationToken)
     {
         await node.Consensus.ReadBarrierAsync(cancellationToken);
         var state = node.Store.Auth;

@@ -36,7 +36,7 @@ internal static class HttpEndpoints
 
         // etcd's gateway signs in here; the token then goes in the Authorization header of the calls above.
         MapGateway<AuthenticateRequest, AuthenticateResponse>(app, "/v3/auth/authenticate", AuthenticateRequest.Parser,
-            static (sp, r, _, ct) => AuthService.AuthenticateAsync(sp.GetRequiredService<ConclaveNode>(), sp.GetRequiredService<Security.Auth.Passwords>(), sp.GetRequiredService<Security.Auth.SimpleTokens>(), r, ct));
+            static (sp, r, _, ct) => AuthService.AuthenticateAsync(sp.GetRequiredService<ConclaveNode>(), sp.GetRequiredService<Security.Auth.Passwords>(), sp.GetRequiredService<Security.Auth.IAuthTokens>(), r, ct));
     }
 
     private static async Task<IResult> HealthAsync(ConclaveNode node, CancellationToken cancellationToken)

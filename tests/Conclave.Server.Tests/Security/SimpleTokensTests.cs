@@ -127,29 +127,8 @@ public sealed class SimpleTokensTests : IDisposable
                 continue;
             }
 
-            // Base64 has spare bits: a change in the last character's unused bits decodes to the same bytes. Such a text
-            // names the same user with the same signature, so it may pass; anything that changes the bytes must not.
-            try
-            {
-                Assert.Equal("alice", tokens.Validate(store.Auth, mutated));
-                Assert.True(SameBytes(token, mutated), $"'{mutated}' validated but differs from the issued token in its bytes");
-            }
-            catch (ConclaveErrorException e)
-            {
-                Assert.Equal(ErrorCode.InvalidAuthToken, e.Code);
-            }
+            // Canonical base64url only: even a change in the last character's unused bits is another text, refused.
+            Invalid(() => tokens.Validate(store.Auth, mutated));
         }
-    }
-
-    private static bool SameBytes(string a, string b)
-    {
-        static byte[] Decode(string part)
-        {
-            var s = part.Replace('-', '+').Replace('_', '/');
-            return Convert.FromBase64String(s.PadRight(s.Length + ((4 - (s.Length % 4)) % 4), '='));
-        }
-
-        var (pa, pb) = (a.Split('.'), b.Split('.'));
-        return pa.Length == 2 && pb.Length == 2 && Decode(pa[0]).AsSpan().SequenceEqual(Decode(pb[0])) && Decode(pa[1]).AsSpan().SequenceEqual(Decode(pb[1]));
     }
 }

@@ -9,7 +9,7 @@ namespace Conclave.Server.Security.Auth;
 /// <c>authorization</c>, with or without "Bearer ") names the user; without one, under <c>--client-cert-auth</c>, the
 /// client certificate's common name does. While auth is disabled every caller is "" and every check passes.
 /// </summary>
-internal sealed class Authenticator(Node.ConclaveNode node, SimpleTokens tokens)
+internal sealed class Authenticator(Node.ConclaveNode node, IAuthTokens tokens)
 {
     /// <summary>etcd clients send the token in this metadata entry.</summary>
     public const string TokenMetadata = "token";

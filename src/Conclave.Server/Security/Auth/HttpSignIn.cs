@@ -56,7 +56,7 @@ internal static class HttpSignIn
 
             try
             {
-                context.Items[UserItem] = context.RequestServices.GetRequiredService<SimpleTokens>().Validate(state, token);
+                context.Items[UserItem] = context.RequestServices.GetRequiredService<IAuthTokens>().Validate(state, token);
             }
             catch (ConclaveErrorException e)
             {
@@ -73,7 +73,7 @@ internal static class HttpSignIn
     /// <summary>The console's sign-in: who is signed in, sign in, sign out.</summary>
     public static void Map(IEndpointRouteBuilder app)
     {
-        app.MapGet(SessionPath, (HttpContext http, Node.ConclaveNode node, SimpleTokens tokens) =>
+        app.MapGet(SessionPath, (HttpContext http, Node.ConclaveNode node, IAuthTokens tokens) =>
         {
             var state = node.Store.Auth;
             string? user = null;
@@ -92,7 +92,7 @@ internal static class HttpSignIn
             return TypedResults.Ok(new SessionView(state.Enabled, user, null));
         });
 
-        app.MapPost(SessionPath, async (SignIn request, HttpContext http, Node.ConclaveNode node, Passwords passwords, SimpleTokens tokens, AuthSettings settings) =>
+        app.MapPost(SessionPath, async (SignIn request, HttpContext http, Node.ConclaveNode node, Passwords passwords, IAuthTokens tokens) =>
         {
             await node.Consensus.ReadBarrierAsync(http.RequestAborted);
             var state = node.Store.Auth;
@@ -114,7 +114,7 @@ internal static class HttpSignIn
                 Secure = http.Request.IsHttps,
                 SameSite = SameSiteMode.Strict,
                 Path = "/",
-                MaxAge = settings.TokenTtl,
+                MaxAge = tokens.Ttl,
             });
             return Results.Ok(new SessionView(true, user!.Name, token));
         });

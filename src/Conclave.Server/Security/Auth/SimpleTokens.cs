@@ -18,7 +18,7 @@ namespace Conclave.Server.Security.Auth;
 /// (by its signature, at most <see cref="MaxRemembered"/> of them) and accepts it for a TTL after that use, even past the
 /// expiry it carries. A client that keeps calling one member keeps its token; one idle for a TTL signs in again.
 /// </remarks>
-internal sealed class SimpleTokens(AuthSettings settings, TimeProvider clock)
+internal sealed class SimpleTokens(AuthSettings settings, TimeProvider clock) : IAuthTokens
 {
     /// <summary>Tokens whose last use a member remembers; past it, tokens simply expire when their text says.</summary>
     public const int MaxRemembered = 100_000;
@@ -33,6 +33,8 @@ internal sealed class SimpleTokens(AuthSettings settings, TimeProvider clock)
     /// <summary>Longer texts are not tokens this member issued; refused before any decoding.</summary>
     public const int MaxTokenChars = 512;
 
+    public TimeSpan Ttl => settings.TokenTtl;
+
     public string Issue(AuthState state, AuthUser user)
     {
         var name = Encoding.UTF8.GetBytes(user.Name);
@@ -45,8 +47,6 @@ internal sealed class SimpleTokens(AuthSettings settings, TimeProvider clock)
         return $"{Base64Url(payload)}.{Base64Url(Mac(state.TokenKey.Span, payload))}";
     }
 
-    /// <summary>The user a token names, if it is valid now.</summary>
-    /// <exception cref="ConclaveErrorException"><see cref="ErrorCode.InvalidAuthToken"/>: malformed, forged, expired, or its user changed.</exception>
     public string Validate(AuthState state, string token)
     {
         var dot = token.IndexOf('.', StringComparison.Ordinal);
@@ -120,28 +120,31 @@ internal sealed class SimpleTokens(AuthSettings settings, TimeProvider clock)
 
     private static ConclaveErrorException Invalid(string detail) => new(ErrorCode.InvalidAuthToken, detail);
 
-    private static string Base64Url(ReadOnlySpan<byte> bytes) => Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+    internal static string Base64Url(ReadOnlySpan<byte> bytes) => System.Buffers.Text.Base64Url.EncodeToString(bytes);
 
-    private static byte[]? FromBase64Url(ReadOnlySpan<char> text)
+    private static readonly System.Buffers.SearchValues<char> Base64UrlAlphabet =
+        System.Buffers.SearchValues.Create("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_");
+
+    /// <summary>Decodes canonical unpadded base64url; null for anything else (padding, whitespace or other characters included).</summary>
+    internal static byte[]? FromBase64Url(ReadOnlySpan<char> text)
     {
-        Span<char> padded = stackalloc char[text.Length + 3];
-        var n = 0;
-        foreach (var c in text)
+        if (text.ContainsAnyExcept(Base64UrlAlphabet) || text.Length % 4 == 1)
         {
-            padded[n++] = c switch
-            {
-                '-' => '+',
-                '_' => '/',
-                _ => c,
-            };
+            return null;
         }
 
-        while (n % 4 != 0)
+        // Canonical only: unused low bits set in the last character would give a second spelling of the same bytes
+        // (the decoder throws FormatException for those, despite its name).
+        var bytes = new byte[text.Length * 3 / 4];
+        try
         {
-            padded[n++] = '=';
+            return System.Buffers.Text.Base64Url.TryDecodeFromChars(text, bytes, out var written) && Base64Url(bytes.AsSpan(0, written)).AsSpan().SequenceEqual(text)
+                ? bytes[..written]
+                : null;
         }
-
-        var bytes = new byte[n / 4 * 3];
-        return Convert.TryFromBase64Chars(padded[..n], bytes, out var written) ? bytes[..written] : null;
+        catch (FormatException)
+        {
+            return null;
+        }
     }
 }

@@ -8,6 +8,11 @@ var root = new RootCommand("Conclave: a strongly consistent configuration servic
 root.Subcommands.Add(ServeCommand.Create());
 root.Subcommands.Add(ClusterUpCommand.Create());
 root.Subcommands.Add(Conclave.Cli.Commands.Certs.CertsCommand.Create());
+foreach (var command in Conclave.Cli.Commands.Config.LoginCommands.Create())
+{
+    root.Subcommands.Add(command);
+}
+
 foreach (var command in Conclave.Cli.Commands.Client.ClientCommands.Create())
 {
     root.Subcommands.Add(command);

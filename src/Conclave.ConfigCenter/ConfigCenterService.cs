@@ -23,16 +23,41 @@ public sealed class ConfigCenterService(IKeyValuePort port, ConfigLimits? limits
 
     private readonly TimeProvider clock = clock ?? TimeProvider.System;
 
+    /// <summary>Who may change what (ADR 0015); every change below asks it first and pins its answer in the change's transaction.</summary>
+    public ConfigAccess Access { get; } = new(port, limits, clock);
+
     // ---- apps and environments ----
 
     public async ValueTask<AppRecord> CreateAppAsync(string id, string? name, string? owner, ChangeContext who, CancellationToken cancellationToken = default)
     {
         ConfigNames.CheckName("app", id, Limits);
+        CheckAuthor(who);
+        var pins = await Access.RequireCreatorAsync(who, id, cancellationToken);
         var now = clock.GetUtcNow();
-        var app = new AppRecord { Id = id, Name = string.IsNullOrWhiteSpace(name) ? id : name, Owner = owner ?? who.Author, CreatedAt = now, CreatedBy = who.Author };
+        var appOwner = string.IsNullOrWhiteSpace(owner) ? who.Author : owner;
+        var app = new AppRecord { Id = id, Name = string.IsNullOrWhiteSpace(name) ? id : name, Owner = appOwner, CreatedAt = now, CreatedBy = who.Author };
         var key = ConfigKeys.App(id);
-        var (ok, _) = await Store.CommitAsync([ConfigStore.Absent(key)], [ConfigStore.Put(key, app), ConfigStore.Audit(id, Audit(who, now, "app.create", id))], cancellationToken);
-        return ok ? app : throw new ConfigCenterException(ConfigErrorKind.AlreadyExists, $"app '{id}' already exists");
+        List<RequestOp> writes = [ConfigStore.Put(key, app), ConfigStore.Audit(id, Audit(who, now, "app.create", id, appOwner == who.Author ? "" : $"owner {appOwner}"))];
+        if (appOwner != who.Author)
+        {
+            // The creator keeps a hand on what they created for someone else.
+            writes.Add(ConfigStore.Put(ConfigKeys.Access(id), ConfigAccess.Initial(id, appOwner, who)));
+        }
+
+        var (ok, _) = await Store.CommitAsync([.. pins, ConfigStore.Absent(key), ConfigStore.Absent(ConfigKeys.Access(id))], writes, cancellationToken);
+        if (ok)
+        {
+            return app;
+        }
+
+        if ((await Store.GetAsync<AppRecord>(key, cancellationToken)).Value is not null)
+        {
+            throw new ConfigCenterException(ConfigErrorKind.AlreadyExists, $"app '{id}' already exists");
+        }
+
+        // The settings changed under the decision, or an access record survived a deleted app of the same name: decide again.
+        await Store.CommitAsync([ConfigStore.Absent(key)], [ConfigStore.Delete(ConfigKeys.Access(id))], cancellationToken);
+        return await CreateAppAsync(id, name, owner, who, cancellationToken);
     }
 
     public async ValueTask<AppRecord> GetAppAsync(string id, CancellationToken cancellationToken = default) =>
@@ -46,11 +71,13 @@ public sealed class ConfigCenterService(IKeyValuePort port, ConfigLimits? limits
     {
         ConfigNames.CheckName("app", app, Limits);
         ConfigNames.CheckName("environment", env, Limits);
+        CheckAuthor(who);
+        var pins = await Access.RequireManagerAsync(who, app, "create environments", cancellationToken);
         var now = clock.GetUtcNow();
         var record = new EnvironmentRecord { App = app, Name = env, CreatedAt = now, CreatedBy = who.Author };
         var key = ConfigKeys.Environment(app, env);
         var (ok, _) = await Store.CommitAsync(
-            [ConfigStore.Present(ConfigKeys.App(app)), ConfigStore.Absent(key)],
+            [.. pins, ConfigStore.Present(ConfigKeys.App(app)), ConfigStore.Absent(key)],
             [ConfigStore.Put(key, record), ConfigStore.Audit(app, Audit(who, now, "env.create", $"{app}/{env}"))],
             cancellationToken);
         if (ok)
@@ -59,6 +86,11 @@ public sealed class ConfigCenterService(IKeyValuePort port, ConfigLimits? limits
         }
 
         await Store.ThrowMissingAsync(app, null, null, cancellationToken);
+        if ((await Store.GetAsync<EnvironmentRecord>(key, cancellationToken)).Value is null)
+        {
+            return await CreateEnvironmentAsync(app, env, who, cancellationToken); // the access changed under the decision
+        }
+
         throw new ConfigCenterException(ConfigErrorKind.AlreadyExists, $"environment '{env}' of app '{app}' already exists");
     }
 
@@ -89,6 +121,8 @@ public sealed class ConfigCenterService(IKeyValuePort port, ConfigLimits? limits
             DocumentValidator.CompileSchema(schema, Limits);
         }
 
+        CheckAuthor(who);
+        var pins = await Access.RequireManagerAsync(who, app, "create namespaces", cancellationToken);
         var now = clock.GetUtcNow();
         var record = new NamespaceRecord
         {
@@ -97,7 +131,7 @@ public sealed class ConfigCenterService(IKeyValuePort port, ConfigLimits? limits
         };
         var key = ConfigKeys.Namespace(app, env, ns);
         var (ok, revision) = await Store.CommitAsync(
-            [ConfigStore.Present(ConfigKeys.Environment(app, env)), ConfigStore.Absent(key)],
+            [.. pins, ConfigStore.Present(ConfigKeys.Environment(app, env)), ConfigStore.Absent(key)],
             [ConfigStore.Put(key, record), ConfigStore.Audit(app, Audit(who, now, "namespace.create", $"{app}/{env}/{ns}", isPublic ? $"{format} public" : format.ToString()))],
             cancellationToken);
         if (ok)
@@ -106,6 +140,11 @@ public sealed class ConfigCenterService(IKeyValuePort port, ConfigLimits? limits
         }
 
         await Store.ThrowMissingAsync(app, env, null, cancellationToken);
+        if ((await Store.GetAsync<NamespaceRecord>(key, cancellationToken)).Value is null)
+        {
+            return await CreateNamespaceAsync(app, env, ns, format, schema, isPublic, who, cancellationToken); // the access changed under the decision
+        }
+
         throw new ConfigCenterException(ConfigErrorKind.AlreadyExists, $"namespace '{ns}' in {app}/{env} already exists");
     }
 
@@ -352,30 +391,83 @@ public sealed class ConfigCenterService(IKeyValuePort port, ConfigLimits? limits
         Func<NamespaceRecord, (NamespaceRecord Next, List<RequestOp> Writes)> change, CancellationToken cancellationToken)
     {
         CheckAuthor(who);
+        var permission = PermissionOf(action);
         for (var attempt = 0; ; attempt++)
         {
+            var pins = await Access.RequireAsync(who, app, env, ns, permission, action, cancellationToken);
             var current = await Store.NamespaceAsync(app, env, ns, cancellationToken);
             if (expectedRevision > 0 && current.Revision != expectedRevision)
             {
                 throw Conflict(app, env, ns, expectedRevision, current.Revision);
             }
 
+            if (action is "release.publish" or "gray.publish" && current.SeparateEditAndRelease && current.Editors.Contains(who.Author, StringComparer.Ordinal))
+            {
+                throw new ConfigCenterException(ConfigErrorKind.PermissionDenied,
+                    $"{who.Author} edited {app}/{env}/{ns} since its last release, and this namespace separates editing from releasing: someone else with the release permission must publish it (unreleased edits by {string.Join(", ", current.Editors)})");
+            }
+
             var now = clock.GetUtcNow();
             var (next, writes) = change(current);
-            next = next with { UpdatedAt = now, UpdatedBy = who.Author };
+            next = next with { UpdatedAt = now, UpdatedBy = who.Author, Editors = EditorsAfter(action, current, who) };
             var key = ConfigKeys.Namespace(app, env, ns);
             writes.Add(ConfigStore.Put(key, next));
             writes.Add(ConfigStore.Audit(app, Audit(who, now, action, $"{app}/{env}/{ns}", detail)));
-            var (ok, revision) = await Store.CommitAsync([ConfigStore.ModifiedAt(key, current.Revision)], writes, cancellationToken);
+            var (ok, revision) = await Store.CommitAsync([.. pins, ConfigStore.ModifiedAt(key, current.Revision)], writes, cancellationToken);
             if (ok)
             {
                 return next with { Revision = revision };
             }
 
-            if (expectedRevision > 0 || attempt >= MaxRetries)
+            // The namespace changed (a guarded edit then fails above as a conflict) or the access did (decided again).
+            if (attempt >= MaxRetries)
             {
                 var now2 = await Store.GetAsync<NamespaceRecord>(key, cancellationToken);
                 throw Conflict(app, env, ns, expectedRevision > 0 ? expectedRevision : current.Revision, now2.ModRevision);
+            }
+        }
+    }
+
+    /// <summary>The permission an action on a namespace needs: edits of the working copy, or releasing it.</summary>
+    private static ConfigPermission PermissionOf(string action) =>
+        action.StartsWith("release.", StringComparison.Ordinal) || action.StartsWith("gray.", StringComparison.Ordinal) ? ConfigPermission.Release : ConfigPermission.Edit;
+
+    /// <summary>Who changed the working copy since the last release: edits add their author, a publish starts the list again.</summary>
+    private static IReadOnlyList<string> EditorsAfter(string action, NamespaceRecord current, ChangeContext who) => action switch
+    {
+        "release.publish" => [],
+        _ when PermissionOf(action) == ConfigPermission.Edit && !current.Editors.Contains(who.Author, StringComparer.Ordinal) => [.. current.Editors.TakeLast(MaxEditorsKept - 1), who.Author],
+        _ => current.Editors,
+    };
+
+    private const int MaxEditorsKept = 64;
+
+    /// <summary>
+    /// Sets a namespace's release policy (ADR 0015): <paramref name="separateEditAndRelease"/> refuses a publish by anyone who
+    /// edited the working copy since the last release. The app's owner, admins or root.
+    /// </summary>
+    public async ValueTask<NamespaceRecord> SetPolicyAsync(string app, string env, string ns, bool separateEditAndRelease, ChangeContext who, CancellationToken cancellationToken = default)
+    {
+        CheckAuthor(who);
+        for (var attempt = 0; ; attempt++)
+        {
+            var pins = await Access.RequireManagerAsync(who, app, "change the release policy", cancellationToken);
+            var current = await Store.NamespaceAsync(app, env, ns, cancellationToken);
+            var now = clock.GetUtcNow();
+            var next = current with { SeparateEditAndRelease = separateEditAndRelease, UpdatedAt = now, UpdatedBy = who.Author };
+            var key = ConfigKeys.Namespace(app, env, ns);
+            var (ok, revision) = await Store.CommitAsync(
+                [.. pins, ConfigStore.ModifiedAt(key, current.Revision)],
+                [ConfigStore.Put(key, next), ConfigStore.Audit(app, Audit(who, now, "namespace.policy", $"{app}/{env}/{ns}", $"separateEditAndRelease={separateEditAndRelease}"))],
+                cancellationToken);
+            if (ok)
+            {
+                return next with { Revision = revision };
+            }
+
+            if (attempt >= MaxRetries)
+            {
+                throw Conflict(app, env, ns, current.Revision, current.Revision);
             }
         }
     }
@@ -405,7 +497,7 @@ public sealed class ConfigCenterService(IKeyValuePort port, ConfigLimits? limits
     private static RequestOp HistoryPut(NamespaceRecord n, HistoryEntry h) => ConfigStore.Put(ConfigKeys.History(n.App, n.Env, n.Name, h.Id), h);
 
     internal static AuditEntry Audit(ChangeContext who, DateTimeOffset at, string action, string target, string detail = "") =>
-        new() { At = at, Author = who.Author, From = who.From, Action = action, Target = target, Detail = detail };
+        new() { At = at, Author = who.Author, From = who.From, Action = action, Target = target, Detail = detail, RequestId = who.RequestId };
 
     public static string Hash(string content) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(content)));
 

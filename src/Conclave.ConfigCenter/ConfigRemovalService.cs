@@ -20,10 +20,12 @@ public sealed class ConfigRemovalService(IKeyValuePort port, TimeProvider? clock
 {
     private readonly ConfigStore store = new(port);
     private readonly TimeProvider clock = clock ?? TimeProvider.System;
+    private readonly ConfigAccess access = new(port, clock: clock);
 
     public async ValueTask DeleteNamespaceAsync(string app, string env, string ns, bool force, ChangeContext who, CancellationToken cancellationToken = default)
     {
         ConfigCenterService.CheckAuthor(who);
+        var pins = await access.RequireManagerAsync(who, app, "delete namespaces", cancellationToken);
         var n = await store.NamespaceAsync(app, env, ns, cancellationToken);
         if (n.IsPublic)
         {
@@ -39,7 +41,7 @@ public sealed class ConfigRemovalService(IKeyValuePort port, TimeProvider? clock
 
         var key = ConfigKeys.Namespace(app, env, ns);
         var instances = ConfigKeys.Instances(app, env, ns);
-        var compares = new List<Api.Etcd.Compare> { ConfigStore.ModifiedAt(key, n.Revision) };
+        var compares = new List<Api.Etcd.Compare>(pins) { ConfigStore.ModifiedAt(key, n.Revision) };
         if (!force)
         {
             compares.Add(ConfigStore.NoneUnder(instances));
@@ -74,11 +76,12 @@ public sealed class ConfigRemovalService(IKeyValuePort port, TimeProvider? clock
     public async ValueTask DeleteEnvironmentAsync(string app, string env, ChangeContext who, CancellationToken cancellationToken = default)
     {
         ConfigCenterService.CheckAuthor(who);
+        var pins = await access.RequireManagerAsync(who, app, "delete environments", cancellationToken);
         var key = ConfigKeys.Environment(app, env);
         var namespaces = ConfigKeys.Namespaces(app, env);
         var now = clock.GetUtcNow();
         var (ok, _) = await store.CommitAsync(
-            [ConfigStore.Present(key), ConfigStore.NoneUnder(namespaces)],
+            [.. pins, ConfigStore.Present(key), ConfigStore.NoneUnder(namespaces)],
             [ConfigStore.Delete(key), ConfigStore.Audit(app, ConfigCenterService.Audit(who, now, "env.delete", $"{app}/{env}"))],
             cancellationToken);
         if (ok)
@@ -94,12 +97,13 @@ public sealed class ConfigRemovalService(IKeyValuePort port, TimeProvider? clock
     public async ValueTask DeleteAppAsync(string app, ChangeContext who, CancellationToken cancellationToken = default)
     {
         ConfigCenterService.CheckAuthor(who);
+        var pins = await access.RequireOwnerAsync(who, app, "delete", cancellationToken);
         var key = ConfigKeys.App(app);
         var environments = ConfigKeys.Environments(app);
         var now = clock.GetUtcNow();
         var (ok, _) = await store.CommitAsync(
-            [ConfigStore.Present(key), ConfigStore.NoneUnder(environments)],
-            [ConfigStore.Delete(key), ConfigStore.Audit(app, ConfigCenterService.Audit(who, now, "app.delete", app))],
+            [.. pins, ConfigStore.Present(key), ConfigStore.NoneUnder(environments)],
+            [ConfigStore.Delete(key), ConfigStore.Delete(ConfigKeys.Access(app)), ConfigStore.Audit(app, ConfigCenterService.Audit(who, now, "app.delete", app))],
             cancellationToken);
         if (ok)
         {

@@ -15,6 +15,7 @@ public sealed class ConfigTransferService(IKeyValuePort port, ConfigLimits? limi
 {
     private readonly ConfigStore store = new(port);
     private readonly TimeProvider clock = clock ?? TimeProvider.System;
+    private readonly ConfigAccess access = new(port, limits, clock);
 
     public ConfigLimits Limits { get; } = limits ?? new ConfigLimits();
 
@@ -56,6 +57,7 @@ public sealed class ConfigTransferService(IKeyValuePort port, ConfigLimits? limi
     public async ValueTask<ImportResult> ImportAsync(string app, ConfigExport file, string? intoEnv, bool overwrite, bool dryRun, ChangeContext who, CancellationToken cancellationToken = default)
     {
         ConfigCenterService.CheckAuthor(who);
+        await access.RequireManagerAsync(who, app, "import", cancellationToken);
         if (file.Kind != ConfigExport.KindName || file.FormatVersion != 1)
         {
             throw new ConfigCenterException(ConfigErrorKind.InvalidArgument,
@@ -127,7 +129,7 @@ public sealed class ConfigTransferService(IKeyValuePort port, ConfigLimits? limi
                 UpdatedAt = now, UpdatedBy = who.Author,
             };
             var (created, _) = await store.CommitAsync(
-                [ConfigStore.Present(ConfigKeys.Environment(app, env)), ConfigStore.Absent(key)],
+                [.. await access.RequireManagerAsync(who, app, "import", cancellationToken), ConfigStore.Present(ConfigKeys.Environment(app, env)), ConfigStore.Absent(key)],
                 [ConfigStore.Put(key, record), ConfigStore.Audit(app, ConfigCenterService.Audit(who, now, "import.create", $"{app}/{env}/{file.Name}", file.Format.ToString()))],
                 cancellationToken);
             return created
@@ -161,7 +163,7 @@ public sealed class ConfigTransferService(IKeyValuePort port, ConfigLimits? limi
 
         var next = n with { Items = items, Content = content, Schema = schema, UpdatedAt = now, UpdatedBy = who.Author };
         var (ok, _) = await store.CommitAsync(
-            [ConfigStore.ModifiedAt(key, n.Revision)],
+            [.. await access.RequireManagerAsync(who, app, "import", cancellationToken), ConfigStore.ModifiedAt(key, n.Revision)],
             [ConfigStore.Put(key, next), ConfigStore.Audit(app, ConfigCenterService.Audit(who, now, "import.update", $"{app}/{env}/{file.Name}", overwrite && unpublished ? "overwrote unpublished edits" : ""))],
             cancellationToken);
         return ok
@@ -222,7 +224,7 @@ public sealed class ConfigTransferService(IKeyValuePort port, ConfigLimits? limi
         var record = new EnvironmentRecord { App = app, Name = env, CreatedAt = now, CreatedBy = who.Author };
         // Absent or not, the environment exists afterwards; a concurrent creation is as good as ours.
         await store.CommitAsync(
-            [ConfigStore.Present(ConfigKeys.App(app)), ConfigStore.Absent(key)],
+            [.. await access.RequireManagerAsync(who, app, "import", cancellationToken), ConfigStore.Present(ConfigKeys.App(app)), ConfigStore.Absent(key)],
             [ConfigStore.Put(key, record), ConfigStore.Audit(app, ConfigCenterService.Audit(who, now, "env.create", $"{app}/{env}", "import"))],
             cancellationToken);
     }

@@ -12,6 +12,7 @@ public sealed class PublicNamespaceService(IKeyValuePort port, ConfigLimits? lim
 {
     private readonly ConfigStore store = new(port);
     private readonly TimeProvider clock = clock ?? TimeProvider.System;
+    private readonly ConfigAccess access = new(port, limits, clock);
 
     public ConfigLimits Limits { get; } = limits ?? new ConfigLimits();
 
@@ -33,6 +34,7 @@ public sealed class PublicNamespaceService(IKeyValuePort port, ConfigLimits? lim
             throw new ConfigCenterException(ConfigErrorKind.InvalidArgument, $"{app}/{env}/{ns} cannot associate its own namespace");
         }
 
+        var pins = await access.RequireManagerAsync(who, app, "associate namespaces", cancellationToken);
         var source = await store.NamespaceAsync(baseApp, env, ns, cancellationToken);
         if (!source.IsPublic)
         {
@@ -45,7 +47,7 @@ public sealed class PublicNamespaceService(IKeyValuePort port, ConfigLimits? lim
         var baseKey = ConfigKeys.Namespace(baseApp, env, ns);
         // Rewriting the base unchanged moves its revision, so a delete of the base that read "no associations" fails.
         var (ok, revision) = await store.CommitAsync(
-            [ConfigStore.Present(ConfigKeys.Environment(app, env)), ConfigStore.Absent(key), ConfigStore.ModifiedAt(baseKey, source.Revision)],
+            [.. pins, ConfigStore.Present(ConfigKeys.Environment(app, env)), ConfigStore.Absent(key), ConfigStore.ModifiedAt(baseKey, source.Revision)],
             [ConfigStore.Put(key, record), ConfigStore.Put(baseKey, source), ConfigStore.Audit(app, ConfigCenterService.Audit(who, now, "namespace.associate", $"{app}/{env}/{ns}", $"base {baseApp}"))],
             cancellationToken);
         if (ok)

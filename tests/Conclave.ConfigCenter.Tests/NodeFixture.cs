@@ -14,6 +14,8 @@ public sealed class NodeFixture : IAsyncLifetime
 
     public DeliveryService Delivery { get; private set; } = null!;
 
+    public ConfigRemovalService Removal { get; private set; } = null!;
+
     public static ChangeContext Alice { get; } = new("alice", "test");
 
     public async Task InitializeAsync()
@@ -23,6 +25,7 @@ public sealed class NodeFixture : IAsyncLifetime
         var port = new LocalKeyValuePort(node, new LeaseKeeper(node, NullLogger<LeaseKeeper>.Instance));
         Center = new ConfigCenterService(port);
         Delivery = new DeliveryService(port);
+        Removal = new ConfigRemovalService(port);
     }
 
     public async Task DisposeAsync() => await Node.DisposeAsync();

@@ -1,7 +1,7 @@
 namespace Conclave.Testing;
 
 /// <summary>Finds the <c>dotnet</c> muxer and the <c>conclave.dll</c> copied next to the tests.</summary>
-internal static class DotnetHost
+public static class DotnetHost
 {
     public static string ConclaveDll
     {

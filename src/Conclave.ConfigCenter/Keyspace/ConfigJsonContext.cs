@@ -36,4 +36,5 @@ namespace Conclave.ConfigCenter.Keyspace;
 [JsonSerializable(typeof(ChangeContext))]
 [JsonSerializable(typeof(AppAccess))]
 [JsonSerializable(typeof(AccessGrant))]
+[JsonSerializable(typeof(ConfigSettings))]
 public sealed partial class ConfigJsonContext : JsonSerializerContext;

@@ -14,6 +14,9 @@ public sealed record AuditEntry
 
     public string? From { get; init; }
 
+    /// <summary>The request that made the change (the caller's <c>X-Request-Id</c>, or the member's own id for it).</summary>
+    public string? RequestId { get; init; }
+
     public required string Action { get; init; }
 
     public required string Target { get; init; }

@@ -41,6 +41,12 @@ public sealed record NamespaceRecord
 
     public GrayState? Gray { get; init; }
 
+    /// <summary>Apollo's switch: whoever changed the working copy since the last release may not publish it (ADR 0015).</summary>
+    public bool SeparateEditAndRelease { get; set; }
+
+    /// <summary>Who changed the working copy since the last release (the newest last, at most 64 names).</summary>
+    public IReadOnlyList<string> Editors { get; set; } = [];
+
     public long LastReleaseId { get; init; }
 
     public long LastHistoryId { get; init; }

@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Conclave.Server.Config;
 
@@ -69,6 +70,19 @@ public static class ConfigHttpApi
             Results.Ok(await t.ExportAsync(app, env, ns, ct)));
         api.MapPost("/apps/{app}/import", async (string app, string? env, bool? overwrite, bool? dryRun, ConfigExport file, HttpContext h, ConfigTransferService t, CancellationToken ct) =>
             Results.Ok(await t.ImportAsync(app, file, env, overwrite ?? false, dryRun ?? false, Who(h), ct)));
+        api.MapGet("/settings", async (ConfigCenterService c, CancellationToken ct) => Results.Ok(await c.Access.GetSettingsAsync(ct)));
+        api.MapPut("/settings", async (ConfigSettings b, HttpContext h, ConfigCenterService c, CancellationToken ct) => Results.Ok(await c.Access.SetSettingsAsync(Who(h), b, ct)));
+        api.MapGet("/apps/{app}/access", async (string app, ConfigCenterService c, CancellationToken ct) => Results.Ok(await c.Access.GetAsync(app, ct)));
+        api.MapPut("/apps/{app}/access/owner", async (string app, OwnerBody b, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
+            Results.Ok(await c.Access.SetOwnerAsync(Who(h), app, b.Owner, ct)));
+        api.MapPost("/apps/{app}/access/admins", async (string app, SubjectBody b, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
+            Results.Ok(await c.Access.AddAdminAsync(Who(h), app, b.Subject, ct)));
+        api.MapDelete("/apps/{app}/access/admins/{subject}", async (string app, string subject, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
+            Results.Ok(await c.Access.RemoveAdminAsync(Who(h), app, subject, ct)));
+        api.MapPost("/apps/{app}/access/grants", async (string app, GrantBody b, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
+            Results.Ok(await c.Access.GrantAsync(Who(h), app, new AccessGrant(b.Subject, b.Permission, b.Env ?? "*", b.Namespace ?? "*"), ct)));
+        api.MapDelete("/apps/{app}/access/grants", async (string app, string subject, string permission, string? env, string? ns, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
+            Results.Ok(await c.Access.RevokeAsync(Who(h), app, new AccessGrant(subject, ParsePermission(permission), env ?? "*", ns ?? "*"), ct)));
         api.MapGet("/apps/{app}/audit", async (string app, int? limit, ConfigCenterService c, CancellationToken ct) => Items(await c.AuditAsync(app, limit ?? 100, ct)));
         api.MapGet("/apps/{app}/envs", async (string app, ConfigCenterService c, CancellationToken ct) => Items(await c.ListEnvironmentsAsync(app, ct)));
         api.MapPost("/apps/{app}/envs", async (string app, CreateEnvironmentBody b, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
@@ -105,6 +119,10 @@ public static class ConfigHttpApi
             Results.Ok(View(await c.SetContentAsync(app, env, ns, b.Content ?? "", b.ExpectedRevision, Who(h), ct))));
         ns.MapPut("/schema", async (string app, string env, string ns, SetSchemaBody b, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
             Results.Ok(View(await c.SetSchemaAsync(app, env, ns, b.Schema, b.ExpectedRevision, Who(h), ct))));
+        ns.MapGet("/permissions", async (string app, string env, string ns, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
+            Results.Ok(await c.Access.PermissionsAsync(Viewer(h), app, env, ns, ct)));
+        ns.MapPut("/policy", async (string app, string env, string ns, PolicyBody b, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
+            Results.Ok(View(await c.SetPolicyAsync(app, env, ns, b.SeparateEditAndRelease, Who(h), ct))));
         ns.MapGet("/releases", async (string app, string env, string ns, int? limit, ConfigCenterService c, CancellationToken ct) => Items(await c.ListReleasesAsync(app, env, ns, limit ?? 50, ct)));
         ns.MapPost("/releases", async (string app, string env, string ns, PublishBody b, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
             Results.Ok(await c.PublishAsync(app, env, ns, b.Title, b.Comment, b.ExpectedRevision, Who(h), ct)));
@@ -142,12 +160,21 @@ public static class ConfigHttpApi
     /// </summary>
     private static Ok<T[]> Items<T>(IEnumerable<T> items) => TypedResults.Ok(items as T[] ?? [.. items]);
 
-    private static ChangeContext Who(HttpContext h)
+    /// <summary>
+    /// Who makes a change (ADR 0015). With auth enabled: the signed-in user, with the auth store's roles, checked by the
+    /// center (the author header is ignored). With auth disabled: whoever the author header names, unchecked.
+    /// </summary>
+    internal static ChangeContext Who(HttpContext h)
     {
-        // Signed in (auth enabled): the audit names the user, whatever the header says.
         if (Security.Auth.HttpSignIn.IsSignedIn(h))
         {
-            return new ChangeContext(Security.Auth.HttpSignIn.UserOf(h), From(h));
+            return Viewer(h);
+        }
+
+        if (h.RequestServices.GetRequiredService<Node.ConclaveNode>().Store.Auth.Enabled)
+        {
+            // Only reachable if a route escaped the sign-in middleware: never fall back to a declared author then.
+            throw new ConfigCenterException(ConfigErrorKind.Unauthenticated, "sign in: auth is enabled on this member");
         }
 
         var author = h.Request.Headers[AuthorHeader].ToString();
@@ -156,8 +183,36 @@ public static class ConfigHttpApi
             throw new ConfigCenterException(ConfigErrorKind.InvalidArgument, $"the {AuthorHeader} header is required on changes: it names who makes them");
         }
 
-        return new ChangeContext(author, From(h));
+        return new ChangeContext(author, From(h)) { RequestId = RequestIdOf(h) };
     }
+
+    /// <summary>The caller as the center sees it, for reads too (no author needed): unchecked while auth is disabled.</summary>
+    internal static ChangeContext Viewer(HttpContext h)
+    {
+        if (!Security.Auth.HttpSignIn.IsSignedIn(h))
+        {
+            return new ChangeContext(h.Request.Headers[AuthorHeader].ToString(), From(h)) { RequestId = RequestIdOf(h) };
+        }
+
+        var name = Security.Auth.HttpSignIn.UserOf(h);
+        var user = h.RequestServices.GetRequiredService<Node.ConclaveNode>().Store.Auth.FindUser(name);
+        return new ChangeContext(name, From(h))
+        {
+            Enforced = true,
+            IsAdmin = user?.HasRootRole == true,
+            Roles = user is null ? [] : [.. user.Roles],
+            RequestId = RequestIdOf(h),
+        };
+    }
+
+    /// <summary>The caller's <c>X-Request-Id</c> when it is a short printable token, else the member's own id for the request.</summary>
+    private static string RequestIdOf(HttpContext h) =>
+        h.Request.Headers["X-Request-Id"].ToString() is { Length: > 0 and <= 128 } id && id.All(static c => c is > ' ' and <= '~') ? id : h.TraceIdentifier;
+
+    private static ConfigPermission ParsePermission(string text) =>
+        Enum.TryParse<ConfigPermission>(text, ignoreCase: true, out var p) && Enum.IsDefined(p)
+            ? p
+            : throw new ConfigCenterException(ConfigErrorKind.InvalidArgument, $"permission '{text}' is not one of edit, release, reveal");
 
     private static string? From(HttpContext h) => h.Connection.RemoteIpAddress is { } ip ? $"{ip}:{h.Connection.RemotePort}" : null;
 

@@ -32,3 +32,15 @@ public sealed record GuardBody(long ExpectedRevision);
 public sealed record ReportBody(string InstanceId, IReadOnlyList<string>? Labels, long ReleaseId, DeliveryStatus Status, string? Reason);
 
 public sealed record ValidateBody(string? Content);
+
+/// <summary>Hands an app to another owner (a user name).</summary>
+public sealed record OwnerBody(string Owner);
+
+/// <summary>A subject: <c>user:NAME</c> or <c>role:NAME</c>.</summary>
+public sealed record SubjectBody(string Subject);
+
+/// <summary>A grant; env and namespace default to <c>*</c> (all of them).</summary>
+public sealed record GrantBody(string Subject, ConfigPermission Permission, string? Env, string? Namespace);
+
+/// <summary>A namespace's release policy (ADR 0015).</summary>
+public sealed record PolicyBody(bool SeparateEditAndRelease);

@@ -19,9 +19,11 @@ public sealed record NamespaceView(
     long LastReleaseId,
     DateTimeOffset UpdatedAt,
     string UpdatedBy,
-    long Revision)
+    long Revision,
+    bool SeparateEditAndRelease,
+    IReadOnlyList<string> Editors)
 {
     public static NamespaceView Of(NamespaceRecord n) => new(
         n.App, n.Env, n.Name, n.Format, n.Schema, n.IsPublic, n.BaseApp, n.Items, ConfigCenterService.WorkingContent(n),
-        n.HeadReleaseId, n.Gray, n.LastReleaseId, n.UpdatedAt, n.UpdatedBy, n.Revision);
+        n.HeadReleaseId, n.Gray, n.LastReleaseId, n.UpdatedAt, n.UpdatedBy, n.Revision, n.SeparateEditAndRelease, n.Editors);
 }

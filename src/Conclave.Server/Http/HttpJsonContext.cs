@@ -33,6 +33,11 @@ namespace Conclave.Server.Http;
 [JsonSerializable(typeof(ReportBody))]
 [JsonSerializable(typeof(ValidateBody))]
 [JsonSerializable(typeof(ConfigExport))]
+[JsonSerializable(typeof(OwnerBody))]
+[JsonSerializable(typeof(SubjectBody))]
+[JsonSerializable(typeof(GrantBody))]
+[JsonSerializable(typeof(PolicyBody))]
+[JsonSerializable(typeof(ConfigSettings))]
 // configuration center answers (lists as arrays: see ConfigHttpApi.Items)
 [JsonSerializable(typeof(AppRecord))]
 [JsonSerializable(typeof(AppRecord[]))]
@@ -50,6 +55,8 @@ namespace Conclave.Server.Http;
 [JsonSerializable(typeof(ImportResult))]
 [JsonSerializable(typeof(EffectiveRelease))]
 [JsonSerializable(typeof(Convergence))]
+[JsonSerializable(typeof(ConfigCenter.AccessView))]
+[JsonSerializable(typeof(ConfigCenter.NamespacePermissions))]
 // console views
 [JsonSerializable(typeof(List<NamespaceSummary>))]
 [JsonSerializable(typeof(ValidationResult))]

@@ -15,7 +15,7 @@ internal sealed class ConfigApi : IDisposable
     private readonly HttpClient http;
     private readonly string baseUrl;
 
-    public ConfigApi(string baseUrl, string author, TimeSpan timeout)
+    public ConfigApi(string baseUrl, string author, TimeSpan timeout, string? caFile = null, string? certFile = null, string? keyFile = null)
     {
         if (!Uri.TryCreate(baseUrl, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps))
         {
@@ -23,9 +23,29 @@ internal sealed class ConfigApi : IDisposable
         }
 
         this.baseUrl = baseUrl.TrimEnd('/');
-        http = new HttpClient { Timeout = timeout };
+        var handler = new SocketsHttpHandler
+        {
+            SslOptions = Conclave.Client.Internal.ClientTls.For(new Conclave.Client.ConclaveClientOptions { Endpoints = [baseUrl], CaFile = caFile, CertFile = certFile, KeyFile = keyFile }),
+        };
+        http = new HttpClient(handler) { Timeout = timeout };
         http.DefaultRequestHeaders.Add("X-Conclave-Author", author);
         http.DefaultRequestHeaders.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
+    }
+
+    /// <summary>The listener this client talks to.</summary>
+    public string BaseUrl => baseUrl;
+
+    /// <summary>Signs every following request in with <paramref name="token"/> (<c>Authorization: Bearer</c>).</summary>
+    public void UseToken(string token) => http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+
+    /// <summary>Signs in with a user name and password (<c>POST /api/v1/session</c>) and returns the token.</summary>
+    public async Task<string> SignInAsync(string user, string password, CancellationToken cancellationToken)
+    {
+        var body = new JsonObject { ["name"] = user, ["password"] = password };
+        var answer = await PostAsync("/api/v1/session", body, cancellationToken);
+        return answer is { } a && a.TryGetProperty("token", out var token) && token.GetString() is { Length: > 0 } text
+            ? text
+            : throw new ConfigApiException("the member answered the sign-in without a token");
     }
 
     /// <summary>Builds <c>/api/v1/...</c> from path segments (each escaped) and an optional query.</summary>

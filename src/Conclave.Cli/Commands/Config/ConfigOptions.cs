@@ -24,6 +24,25 @@ internal sealed class ConfigOptions
         Recursive = true,
     };
 
+    public Option<string?> Token { get; } = new("--token")
+    {
+        Description = "A token to sign in with while auth is enabled (default: $CONCLAVE_TOKEN, else the one `conclave login` kept for this --api).",
+        DefaultValueFactory = _ => Environment.GetEnvironmentVariable("CONCLAVE_TOKEN") is { Length: > 0 } token ? token : null,
+        Recursive = true,
+    };
+
+    public Option<string?> User { get; } = new("--user")
+    {
+        Description = "Sign in as NAME[:PASSWORD] for this command (the password is asked for when left out), as etcdctl's --user.",
+        Recursive = true,
+    };
+
+    public Option<string?> CaCert { get; } = new("--cacert") { Description = "Trust the https:// API's certificate through this CA bundle (PEM).", Recursive = true };
+
+    public Option<string?> Cert { get; } = new("--cert") { Description = "Client certificate (PEM) for an https:// API that asks for one.", Recursive = true };
+
+    public Option<string?> Key { get; } = new("--key") { Description = "The client certificate's key (PEM).", Recursive = true };
+
     public Option<string> Output { get; } = CreateOutput();
 
     public Option<double> Timeout { get; } = new("--timeout")
@@ -43,6 +62,11 @@ internal sealed class ConfigOptions
     {
         command.Options.Add(Api);
         command.Options.Add(Author);
+        command.Options.Add(Token);
+        command.Options.Add(User);
+        command.Options.Add(CaCert);
+        command.Options.Add(Cert);
+        command.Options.Add(Key);
         command.Options.Add(Output);
         command.Options.Add(Timeout);
         command.Options.Add(App);

@@ -12,7 +12,7 @@ namespace Conclave.ConfigCenter;
 /// gray release and history. Every change is one guarded transaction that also writes its audit entry, so a
 /// refused or failed change writes nothing.
 /// </summary>
-public sealed class ConfigCenterService(IKeyValuePort port, ConfigLimits? limits = null, TimeProvider? clock = null)
+public sealed partial class ConfigCenterService(IKeyValuePort port, ConfigLimits? limits = null, TimeProvider? clock = null)
 {
     // Each failed round means another edit landed, so this bounds the editors racing on one namespace, not the time.
     private const int MaxRetries = 32;
@@ -386,9 +386,15 @@ public sealed class ConfigCenterService(IKeyValuePort port, ConfigLimits? limits
     /// audit entry) guarded by the revision read. With <paramref name="expectedRevision"/> &gt; 0 the caller's
     /// revision must still be current (else Conflict); with 0 a concurrent change makes us re-read and retry.
     /// </summary>
+    private ValueTask<NamespaceRecord> MutateAsync(
+        string app, string env, string ns, long expectedRevision, ChangeContext who, string action, string detail,
+        Func<NamespaceRecord, (NamespaceRecord Next, List<RequestOp> Writes)> change, CancellationToken cancellationToken) =>
+        MutateAsync(app, env, ns, expectedRevision, who, action, detail, n => ValueTask.FromResult(change(n)), cancellationToken);
+
+    /// <summary>As above, with a change that reads more records; it runs after the namespace is read, inside the guarded attempt.</summary>
     private async ValueTask<NamespaceRecord> MutateAsync(
         string app, string env, string ns, long expectedRevision, ChangeContext who, string action, string detail,
-        Func<NamespaceRecord, (NamespaceRecord Next, List<RequestOp> Writes)> change, CancellationToken cancellationToken)
+        Func<NamespaceRecord, ValueTask<(NamespaceRecord Next, List<RequestOp> Writes)>> change, CancellationToken cancellationToken)
     {
         CheckAuthor(who);
         var permission = PermissionOf(action);
@@ -401,14 +407,20 @@ public sealed class ConfigCenterService(IKeyValuePort port, ConfigLimits? limits
                 throw Conflict(app, env, ns, expectedRevision, current.Revision);
             }
 
-            if (action is "release.publish" or "gray.publish" && current.SeparateEditAndRelease && current.Editors.Contains(who.Author, StringComparer.Ordinal))
+            if (current.RequireApproval && action is "release.publish" or "gray.publish" or "gray.promote")
+            {
+                throw new ConfigCenterException(ConfigErrorKind.FailedPrecondition,
+                    $"{app}/{env}/{ns} requires approval: publishing files a release request that another person with the release permission approves (gray release is not available while approval is required)");
+            }
+
+            if (action is "release.publish" or "gray.publish" or "release.approve" && current.SeparateEditAndRelease && current.Editors.Contains(who.Author, StringComparer.Ordinal))
             {
                 throw new ConfigCenterException(ConfigErrorKind.PermissionDenied,
                     $"{who.Author} edited {app}/{env}/{ns} since its last release, and this namespace separates editing from releasing: someone else with the release permission must publish it (unreleased edits by {string.Join(", ", current.Editors)})");
             }
 
             var now = clock.GetUtcNow();
-            var (next, writes) = change(current);
+            var (next, writes) = await change(current);
             next = next with { UpdatedAt = now, UpdatedBy = who.Author, Editors = EditorsAfter(action, current, who) };
             var key = ConfigKeys.Namespace(app, env, ns);
             writes.Add(ConfigStore.Put(key, next));
@@ -435,7 +447,7 @@ public sealed class ConfigCenterService(IKeyValuePort port, ConfigLimits? limits
     /// <summary>Who changed the working copy since the last release: edits add their author, a publish starts the list again.</summary>
     private static IReadOnlyList<string> EditorsAfter(string action, NamespaceRecord current, ChangeContext who) => action switch
     {
-        "release.publish" => [],
+        "release.publish" or "release.approve" => [],
         _ when PermissionOf(action) == ConfigPermission.Edit && !current.Editors.Contains(who.Author, StringComparer.Ordinal) => [.. current.Editors.TakeLast(MaxEditorsKept - 1), who.Author],
         _ => current.Editors,
     };
@@ -446,7 +458,11 @@ public sealed class ConfigCenterService(IKeyValuePort port, ConfigLimits? limits
     /// Sets a namespace's release policy (ADR 0015): <paramref name="separateEditAndRelease"/> refuses a publish by anyone who
     /// edited the working copy since the last release. The app's owner, admins or root.
     /// </summary>
-    public async ValueTask<NamespaceRecord> SetPolicyAsync(string app, string env, string ns, bool separateEditAndRelease, ChangeContext who, CancellationToken cancellationToken = default)
+    public async ValueTask<NamespaceRecord> SetPolicyAsync(string app, string env, string ns, bool separateEditAndRelease, ChangeContext who, CancellationToken cancellationToken = default) =>
+        await SetPolicyAsync(app, env, ns, separateEditAndRelease, requireApproval: null, who, cancellationToken);
+
+    /// <summary>Sets a namespace's release policy; <paramref name="requireApproval"/> null leaves that switch as it is.</summary>
+    public async ValueTask<NamespaceRecord> SetPolicyAsync(string app, string env, string ns, bool separateEditAndRelease, bool? requireApproval, ChangeContext who, CancellationToken cancellationToken = default)
     {
         CheckAuthor(who);
         for (var attempt = 0; ; attempt++)
@@ -454,11 +470,11 @@ public sealed class ConfigCenterService(IKeyValuePort port, ConfigLimits? limits
             var pins = await Access.RequireManagerAsync(who, app, "change the release policy", cancellationToken);
             var current = await Store.NamespaceAsync(app, env, ns, cancellationToken);
             var now = clock.GetUtcNow();
-            var next = current with { SeparateEditAndRelease = separateEditAndRelease, UpdatedAt = now, UpdatedBy = who.Author };
+            var next = current with { SeparateEditAndRelease = separateEditAndRelease, RequireApproval = requireApproval ?? current.RequireApproval, UpdatedAt = now, UpdatedBy = who.Author };
             var key = ConfigKeys.Namespace(app, env, ns);
             var (ok, revision) = await Store.CommitAsync(
                 [.. pins, ConfigStore.ModifiedAt(key, current.Revision)],
-                [ConfigStore.Put(key, next), ConfigStore.Audit(app, Audit(who, now, "namespace.policy", $"{app}/{env}/{ns}", $"separateEditAndRelease={separateEditAndRelease}"))],
+                [ConfigStore.Put(key, next), ConfigStore.Audit(app, Audit(who, now, "namespace.policy", $"{app}/{env}/{ns}", $"separateEditAndRelease={separateEditAndRelease} requireApproval={next.RequireApproval}"))],
                 cancellationToken);
             if (ok)
             {

@@ -54,6 +54,7 @@ public sealed class ConfigRemovalService(IKeyValuePort port, TimeProvider? clock
                 ConfigStore.Delete(key),
                 ConfigStore.DeleteUnder(ConfigKeys.Releases(app, env, ns)),
                 ConfigStore.DeleteUnder(ConfigKeys.Histories(app, env, ns)),
+                ConfigStore.DeleteUnder(ConfigKeys.Requests(app, env, ns)),
                 ConfigStore.DeleteUnder(instances),
                 ConfigStore.Audit(app, ConfigCenterService.Audit(who, now, "namespace.delete", $"{app}/{env}/{ns}", force ? "forced" : "")),
             ],

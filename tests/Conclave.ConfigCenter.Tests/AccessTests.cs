@@ -168,6 +168,81 @@ public sealed class AccessTests(NodeFixture fixture) : IClassFixture<NodeFixture
     }
 
     [Fact]
+    public async Task With_approval_required_a_publish_is_a_request_that_another_releaser_approves_with_the_content_requested()
+    {
+        var app = await NewAppAsync();
+        await Center.Access.GrantAsync(Owner, app, new AccessGrant("user:rel2", ConfigPermission.Release, "PRO"), default);
+        var rel2 = Signed("rel2");
+        await Center.SetPolicyAsync(app, "PRO", "application", false, requireApproval: true, Owner);
+        await Center.SetItemAsync(app, "PRO", "application", new ConfigItem("port", "9090"), 0, Editor);
+
+        // A direct publish, gray publish or promote is refused; publish files a request (release permission needed to ask).
+        Assert.Equal(ConfigErrorKind.FailedPrecondition, (await Assert.ThrowsAsync<ConfigCenterException>(() => Center.PublishAsync(app, "PRO", "application", "x", null, 0, Releaser).AsTask())).Kind);
+        Assert.Equal(ConfigErrorKind.FailedPrecondition, (await Assert.ThrowsAsync<ConfigCenterException>(() => Center.GrayPublishAsync(app, "PRO", "application", new GrayRule { Percentage = 50 }, "g", null, 0, Releaser).AsTask())).Kind);
+        Assert.Equal(ConfigErrorKind.PermissionDenied, (await Assert.ThrowsAsync<ConfigCenterException>(() => Center.PublishOrRequestAsync(app, "PRO", "application", "x", null, 0, Editor).AsTask())).Kind);
+        var outcome = await Center.PublishOrRequestAsync(app, "PRO", "application", "port 9090", "please", 0, Releaser);
+        Assert.Null(outcome.Release);
+        var request = outcome.Request!;
+        Assert.Equal(ReleaseRequestStatus.Pending, request.Status);
+        Assert.Equal(1, (await Center.LatestReleaseAsync(app, "PRO", "application")).Id); // nothing shipped
+
+        // The approver sees what would change; the requester may not approve; a viewer may not either.
+        var (_, diff) = await Center.GetRequestAsync(app, "PRO", "application", request.Id);
+        Assert.Equal([new DiffEntry("port", DiffChange.Changed, "8080", "9090")], diff);
+        Assert.Equal(ConfigErrorKind.PermissionDenied, (await Assert.ThrowsAsync<ConfigCenterException>(() => Center.ApproveAsync(app, "PRO", "application", request.Id, null, Releaser).AsTask())).Kind);
+        Assert.Equal(ConfigErrorKind.PermissionDenied, (await Assert.ThrowsAsync<ConfigCenterException>(() => Center.ApproveAsync(app, "PRO", "application", request.Id, null, Viewer).AsTask())).Kind);
+
+        var release = await Center.ApproveAsync(app, "PRO", "application", request.Id, "looks right", rel2);
+        Assert.Equal(2, release.Id);
+        Assert.Equal("9090", release.Configurations["port"]);
+        Assert.Equal("rel", release.Author);
+        Assert.Equal("rel2", release.ApprovedBy);
+        Assert.Equal(2, (await fixture.Delivery.FetchAsync(app, "PRO", "application", "i-1", [])).Release.Id);
+        var decided = (await Center.GetRequestAsync(app, "PRO", "application", request.Id)).Request;
+        Assert.Equal((ReleaseRequestStatus.Approved, "rel2", (long?)2), (decided.Status, decided.DecidedBy, decided.ReleaseId));
+        Assert.Equal(ConfigErrorKind.FailedPrecondition, (await Assert.ThrowsAsync<ConfigCenterException>(() => Center.RejectAsync(app, "PRO", "application", request.Id, null, rel2).AsTask())).Kind);
+
+        // A request whose working copy changed afterwards cannot be approved (the approver would ship something else than
+        // they reviewed); it is rejected, and nothing shipped.
+        await Center.SetItemAsync(app, "PRO", "application", new ConfigItem("port", "7070"), 0, Editor);
+        var second = (await Center.PublishOrRequestAsync(app, "PRO", "application", "7070", null, 0, Releaser)).Request!;
+        await Center.SetItemAsync(app, "PRO", "application", new ConfigItem("port", "6060"), 0, Editor);
+        var stale = await Assert.ThrowsAsync<ConfigCenterException>(() => Center.ApproveAsync(app, "PRO", "application", second.Id, null, rel2).AsTask());
+        Assert.Equal(ConfigErrorKind.FailedPrecondition, stale.Kind);
+        Assert.Contains("changed since release request", stale.Message, StringComparison.Ordinal);
+        var rejected = await Center.RejectAsync(app, "PRO", "application", second.Id, "stale", rel2);
+        Assert.Equal(ReleaseRequestStatus.Rejected, rejected.Status);
+        Assert.Equal(2, (await Center.LatestReleaseAsync(app, "PRO", "application")).Id);
+        Assert.Equal([second.Id, request.Id], (await Center.ListRequestsAsync(app, "PRO", "application", null)).Select(r => r.Id));
+        Assert.Equal([request.Id], (await Center.ListRequestsAsync(app, "PRO", "application", ReleaseRequestStatus.Approved)).Select(r => r.Id));
+    }
+
+    [Fact]
+    public async Task Two_approvals_of_one_request_racing_ship_it_once()
+    {
+        var app = await NewAppAsync();
+        await Center.Access.GrantAsync(Owner, app, new AccessGrant("role:releasers", ConfigPermission.Release), default);
+        await Center.SetPolicyAsync(app, "PRO", "application", false, requireApproval: true, Owner);
+        await Center.SetItemAsync(app, "PRO", "application", new ConfigItem("port", "9090"), 0, Editor);
+        var request = (await Center.PublishOrRequestAsync(app, "PRO", "application", "r", null, 0, Releaser)).Request!;
+        var approvals = Enumerable.Range(0, 4).Select(i => Task.Run(async () =>
+        {
+            try
+            {
+                return (await Center.ApproveAsync(app, "PRO", "application", request.Id, null, Signed($"a{i}", "releasers"))).Id;
+            }
+            catch (ConfigCenterException e) when (e.Kind == ConfigErrorKind.FailedPrecondition)
+            {
+                return 0L;
+            }
+        })).ToList();
+        var shipped = (await Task.WhenAll(approvals)).Where(id => id > 0).ToList();
+        Assert.Single(shipped);
+        Assert.Equal(2, (await Center.LatestReleaseAsync(app, "PRO", "application")).Id);
+        Assert.Equal(2, (await Center.ListReleasesAsync(app, "PRO", "application")).Count);
+    }
+
+    [Fact]
     public async Task Only_the_listed_roles_create_apps_once_root_lists_them()
     {
         var first = "acc-" + Guid.NewGuid().ToString("N")[..10];

@@ -37,4 +37,5 @@ namespace Conclave.ConfigCenter.Keyspace;
 [JsonSerializable(typeof(AppAccess))]
 [JsonSerializable(typeof(AccessGrant))]
 [JsonSerializable(typeof(ConfigSettings))]
+[JsonSerializable(typeof(ReleaseRequest))]
 public sealed partial class ConfigJsonContext : JsonSerializerContext;

@@ -37,6 +37,10 @@ public static class ConfigKeys
 
     public static ByteString Histories(string app, string env, string ns) => Key($"history/{app}/{env}/{ns}/");
 
+    public static ByteString Request(string app, string env, string ns, long id) => Key($"requests/{app}/{env}/{ns}/{Seq(id)}");
+
+    public static ByteString Requests(string app, string env, string ns) => Key($"requests/{app}/{env}/{ns}/");
+
     public static ByteString Instance(string app, string env, string ns, string instanceId) => Key($"instances/{app}/{env}/{ns}/{instanceId}");
 
     public static ByteString Instances(string app, string env, string ns) => Key($"instances/{app}/{env}/{ns}/");

@@ -44,6 +44,12 @@ public sealed record NamespaceRecord
     /// <summary>Apollo's switch: whoever changed the working copy since the last release may not publish it (ADR 0015).</summary>
     public bool SeparateEditAndRelease { get; set; }
 
+    /// <summary>A publish becomes a request that another person with the release permission approves (ADR 0015).</summary>
+    public bool RequireApproval { get; set; }
+
+    /// <summary>The last release request's id; 0 before the first.</summary>
+    public long LastRequestId { get; set; }
+
     /// <summary>Who changed the working copy since the last release (the newest last, at most 64 names).</summary>
     public IReadOnlyList<string> Editors { get; set; } = [];
 

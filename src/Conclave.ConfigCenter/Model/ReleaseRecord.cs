@@ -39,4 +39,7 @@ public sealed record ReleaseRecord
 
     /// <summary>For a rollback: the release whose content it restores.</summary>
     public long? RollbackOf { get; init; }
+
+    /// <summary>Who approved the release request this release came from (ADR 0015); null: published directly.</summary>
+    public string? ApprovedBy { get; set; }
 }

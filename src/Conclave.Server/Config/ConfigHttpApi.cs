@@ -122,10 +122,27 @@ public static class ConfigHttpApi
         ns.MapGet("/permissions", async (string app, string env, string ns, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
             Results.Ok(await c.Access.PermissionsAsync(Viewer(h), app, env, ns, ct)));
         ns.MapPut("/policy", async (string app, string env, string ns, PolicyBody b, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
-            Results.Ok(View(await c.SetPolicyAsync(app, env, ns, b.SeparateEditAndRelease, Who(h), ct))));
+            Results.Ok(View(await c.SetPolicyAsync(app, env, ns, b.SeparateEditAndRelease, b.RequireApproval, Who(h), ct))));
         ns.MapGet("/releases", async (string app, string env, string ns, int? limit, ConfigCenterService c, CancellationToken ct) => Items(await c.ListReleasesAsync(app, env, ns, limit ?? 50, ct)));
         ns.MapPost("/releases", async (string app, string env, string ns, PublishBody b, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
-            Results.Ok(await c.PublishAsync(app, env, ns, b.Title, b.Comment, b.ExpectedRevision, Who(h), ct)));
+        {
+            // 200 with the release, or 202 with the request filed instead when the namespace requires approval.
+            var outcome = await c.PublishOrRequestAsync(app, env, ns, b.Title, b.Comment, b.ExpectedRevision, Who(h), ct);
+            return outcome.Release is { } release
+                ? Results.Ok(release)
+                : Results.Accepted($"/api/v1/apps/{app}/envs/{env}/namespaces/{ns}/requests/{outcome.Request!.Id}", outcome.Request);
+        });
+        ns.MapGet("/requests", async (string app, string env, string ns, string? status, int? limit, ConfigCenterService c, CancellationToken ct) =>
+            Items(await c.ListRequestsAsync(app, env, ns, ParseStatus(status), limit ?? 50, ct)));
+        ns.MapGet("/requests/{id:long}", async (string app, string env, string ns, long id, ConfigCenterService c, CancellationToken ct) =>
+        {
+            var (request, diff) = await c.GetRequestAsync(app, env, ns, id, ct);
+            return Results.Ok(new ReleaseRequestView(request, [.. diff]));
+        });
+        ns.MapPost("/requests/{id:long}/approve", async (string app, string env, string ns, long id, [FromBody] DecisionBody? b, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
+            Results.Ok(await c.ApproveAsync(app, env, ns, id, b?.Comment, Who(h), ct)));
+        ns.MapPost("/requests/{id:long}/reject", async (string app, string env, string ns, long id, [FromBody] DecisionBody? b, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
+            Results.Ok(await c.RejectAsync(app, env, ns, id, b?.Comment, Who(h), ct)));
         ns.MapGet("/releases/latest", async (string app, string env, string ns, ConfigCenterService c, CancellationToken ct) => Results.Ok(await c.LatestReleaseAsync(app, env, ns, ct)));
         ns.MapGet("/releases/{id:long}", async (string app, string env, string ns, long id, ConfigCenterService c, CancellationToken ct) => Results.Ok(await c.GetReleaseAsync(app, env, ns, id, ct)));
         ns.MapPost("/rollback", async (string app, string env, string ns, RollbackBody b, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
@@ -208,6 +225,11 @@ public static class ConfigHttpApi
     /// <summary>The caller's <c>X-Request-Id</c> when it is a short printable token, else the member's own id for the request.</summary>
     private static string RequestIdOf(HttpContext h) =>
         h.Request.Headers["X-Request-Id"].ToString() is { Length: > 0 and <= 128 } id && id.All(static c => c is > ' ' and <= '~') ? id : h.TraceIdentifier;
+
+    private static ReleaseRequestStatus? ParseStatus(string? text) =>
+        string.IsNullOrEmpty(text) ? null
+        : Enum.TryParse<ReleaseRequestStatus>(text, ignoreCase: true, out var status) && Enum.IsDefined(status) ? status
+        : throw new ConfigCenterException(ConfigErrorKind.InvalidArgument, $"status '{text}' is not one of pending, approved, rejected");
 
     private static ConfigPermission ParsePermission(string text) =>
         Enum.TryParse<ConfigPermission>(text, ignoreCase: true, out var p) && Enum.IsDefined(p)

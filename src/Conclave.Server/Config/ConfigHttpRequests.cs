@@ -43,4 +43,10 @@ public sealed record SubjectBody(string Subject);
 public sealed record GrantBody(string Subject, ConfigPermission Permission, string? Env, string? Namespace);
 
 /// <summary>A namespace's release policy (ADR 0015).</summary>
-public sealed record PolicyBody(bool SeparateEditAndRelease);
+public sealed record PolicyBody(bool SeparateEditAndRelease, bool? RequireApproval);
+
+/// <summary>An approval's or rejection's comment.</summary>
+public sealed record DecisionBody(string? Comment);
+
+/// <summary>A release request with what it would change against the current main release.</summary>
+public sealed record ReleaseRequestView(ReleaseRequest Request, DiffEntry[] Diff);

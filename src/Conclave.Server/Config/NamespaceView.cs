@@ -21,9 +21,10 @@ public sealed record NamespaceView(
     string UpdatedBy,
     long Revision,
     bool SeparateEditAndRelease,
+    bool RequireApproval,
     IReadOnlyList<string> Editors)
 {
     public static NamespaceView Of(NamespaceRecord n) => new(
         n.App, n.Env, n.Name, n.Format, n.Schema, n.IsPublic, n.BaseApp, n.Items, ConfigCenterService.WorkingContent(n),
-        n.HeadReleaseId, n.Gray, n.LastReleaseId, n.UpdatedAt, n.UpdatedBy, n.Revision, n.SeparateEditAndRelease, n.Editors);
+        n.HeadReleaseId, n.Gray, n.LastReleaseId, n.UpdatedAt, n.UpdatedBy, n.Revision, n.SeparateEditAndRelease, n.RequireApproval, n.Editors);
 }

@@ -37,6 +37,7 @@ namespace Conclave.Server.Http;
 [JsonSerializable(typeof(SubjectBody))]
 [JsonSerializable(typeof(GrantBody))]
 [JsonSerializable(typeof(PolicyBody))]
+[JsonSerializable(typeof(DecisionBody))]
 [JsonSerializable(typeof(ConfigSettings))]
 // configuration center answers (lists as arrays: see ConfigHttpApi.Items)
 [JsonSerializable(typeof(AppRecord))]
@@ -56,6 +57,9 @@ namespace Conclave.Server.Http;
 [JsonSerializable(typeof(EffectiveRelease))]
 [JsonSerializable(typeof(Convergence))]
 [JsonSerializable(typeof(ConfigCenter.AccessView))]
+[JsonSerializable(typeof(ReleaseRequest))]
+[JsonSerializable(typeof(ReleaseRequest[]))]
+[JsonSerializable(typeof(ReleaseRequestView))]
 [JsonSerializable(typeof(ConfigCenter.NamespacePermissions))]
 // console views
 [JsonSerializable(typeof(List<NamespaceSummary>))]

@@ -76,11 +76,12 @@ internal static class ConfigAccessCommands
         });
 
         var separate = new Option<bool>("--separate-edit-release") { Description = "Whoever edited since the last release may not publish it (Apollo's switch)." };
-        var policy = new Command("policy", "Set a namespace's release policy (--app, --env, --ns).") { separate };
+        var approval = new Option<bool>("--require-approval") { Description = "A publish files a release request that another person with the release permission approves." };
+        var policy = new Command("policy", "Set a namespace's release policy (--app, --env, --ns); a switch left out is turned off.") { separate, approval };
         policy.SetConfigAction(options, async c =>
         {
-            var answer = await c.Api.PutAsync(c.NamespacePath("policy"), new JsonObject { ["separateEditAndRelease"] = c.Parse.GetValue(separate) }, c.CancellationToken);
-            await c.PrintAsync(answer, n => $"{c.App}/{c.Env}/{c.Ns}: separate edit and release {(n.GetProperty("separateEditAndRelease").GetBoolean() ? "on" : "off")}");
+            var answer = await c.Api.PutAsync(c.NamespacePath("policy"), new JsonObject { ["separateEditAndRelease"] = c.Parse.GetValue(separate), ["requireApproval"] = c.Parse.GetValue(approval) }, c.CancellationToken);
+            await c.PrintAsync(answer, n => $"{c.App}/{c.Env}/{c.Ns}: separate edit and release {(n.GetProperty("separateEditAndRelease").GetBoolean() ? "on" : "off")}, approval {(n.GetProperty("requireApproval").GetBoolean() ? "required" : "not required")}");
             return 0;
         });
 

@@ -40,13 +40,58 @@ internal static class ConfigReleaseCommands
         publish.SetConfigAction(options, async c =>
         {
             var answer = await c.Api.PostAsync(c.NamespacePath("releases"), new JsonObject { ["title"] = c.Parse.GetValue(title), ["comment"] = c.Parse.GetValue(comment), ["expectedRevision"] = c.Parse.GetValue(expect) }, c.CancellationToken);
-            await c.PrintAsync(answer, r => $"published release {ConfigTables.S(r, "id")} of {ConfigTables.S(r, "app")}/{ConfigTables.S(r, "env")}/{ConfigTables.S(r, "namespace")} (sha256 {ConfigTables.S(r, "contentHash")[..12]})");
+            await c.PrintAsync(answer, r => r.TryGetProperty("requestedBy", out _)
+                ? $"filed release request {ConfigTables.S(r, "id")}: {c.App}/{c.Env}/{c.Ns} requires approval by another person with the release permission (conclave config release approve {ConfigTables.S(r, "id")})"
+                : $"published release {ConfigTables.S(r, "id")} of {ConfigTables.S(r, "app")}/{ConfigTables.S(r, "env")}/{ConfigTables.S(r, "namespace")} (sha256 {ConfigTables.S(r, "contentHash")[..12]})");
             return 0;
         });
+
+        var status = new Option<string?>("--status") { Description = "Only requests in this state." };
+        status.AcceptOnlyFromAmong("pending", "approved", "rejected");
+        var requests = new Command("requests", "List the namespace's release requests, newest first (namespaces that require approval).") { status };
+        requests.SetConfigAction(options, async c =>
+        {
+            var query = c.Parse.GetValue(status) is { } s ? $"?status={s}" : "";
+            await c.PrintAsync(await c.Api.GetAsync(c.NamespacePath("requests") + query, c.CancellationToken), list => ConfigTables.Table(list, ["ID", "STATUS", "REQUESTED BY", "TITLE", "DECIDED BY", "RELEASE"],
+                r => [ConfigTables.S(r, "id"), ConfigTables.S(r, "status"), ConfigTables.S(r, "requestedBy"), ConfigTables.S(r, "title"), ConfigTables.S(r, "decidedBy"), ConfigTables.S(r, "releaseId")]));
+            return 0;
+        });
+
+        var showId = new Argument<long>("ID") { Description = "The request." };
+        var showRequest = new Command("request", "Show a release request and what it would change against the main release.") { showId };
+        showRequest.SetConfigAction(options, async c =>
+        {
+            await c.PrintAsync(await c.Api.GetAsync(c.NamespacePath("requests", c.Parse.GetValue(showId).ToString(System.Globalization.CultureInfo.InvariantCulture)), c.CancellationToken), v =>
+            {
+                var r = v.GetProperty("request");
+                var head = $"request {ConfigTables.S(r, "id")} by {ConfigTables.S(r, "requestedBy")}: {ConfigTables.S(r, "status")} \"{ConfigTables.S(r, "title")}\"\n";
+                return head + ConfigTables.Table(v.GetProperty("diff"), ["KEY", "CHANGE", "OLD", "NEW"], d => [ConfigTables.S(d, "key"), ConfigTables.S(d, "change"), ConfigTables.S(d, "oldValue"), ConfigTables.S(d, "newValue")]);
+            });
+            return 0;
+        });
+
+        foreach (var (verb, past) in new[] { ("approve", "approved: published release"), ("reject", "rejected") })
+        {
+            var decideId = new Argument<long>("ID") { Description = "The request." };
+            var why = new Option<string?>("--comment", "-m") { Description = "Why." };
+            var decide = new Command(verb, verb == "approve"
+                ? "Approve a release request: it ships as the next release (another person than the requester, with the release permission)."
+                : "Reject a release request (or withdraw your own): nothing ships.") { decideId, why };
+            decide.SetConfigAction(options, async c =>
+            {
+                var requestId = c.Parse.GetValue(decideId).ToString(System.Globalization.CultureInfo.InvariantCulture);
+                var answer = await c.Api.PostAsync(c.NamespacePath("requests", requestId, verb), new JsonObject { ["comment"] = c.Parse.GetValue(why) }, c.CancellationToken);
+                await c.PrintAsync(answer, r => verb == "approve" ? $"request {requestId} {past} {ConfigTables.S(r, "id")}" : $"request {requestId} {past}");
+                return 0;
+            });
+            release.Subcommands.Add(decide);
+        }
 
         release.Subcommands.Add(list);
         release.Subcommands.Add(get);
         release.Subcommands.Add(publish);
+        release.Subcommands.Add(requests);
+        release.Subcommands.Add(showRequest);
         return release;
     }
 

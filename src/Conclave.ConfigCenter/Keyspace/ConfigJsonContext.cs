@@ -36,4 +36,7 @@ namespace Conclave.ConfigCenter.Keyspace;
 [JsonSerializable(typeof(ChangeContext))]
 [JsonSerializable(typeof(AppAccess))]
 [JsonSerializable(typeof(AccessGrant))]
+[JsonSerializable(typeof(AppCredential))]
+[JsonSerializable(typeof(CredentialView))]
+[JsonSerializable(typeof(IssuedCredential))]
 public sealed partial class ConfigJsonContext : JsonSerializerContext;

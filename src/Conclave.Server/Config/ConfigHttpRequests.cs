@@ -32,3 +32,5 @@ public sealed record GuardBody(long ExpectedRevision);
 public sealed record ReportBody(string InstanceId, IReadOnlyList<string>? Labels, long ReleaseId, DeliveryStatus Status, string? Reason);
 
 public sealed record ValidateBody(string? Content);
+
+public sealed record CreateCredentialBody(string? Name);

@@ -32,6 +32,7 @@ namespace Conclave.Server.Http;
 [JsonSerializable(typeof(GuardBody))]
 [JsonSerializable(typeof(ReportBody))]
 [JsonSerializable(typeof(ValidateBody))]
+[JsonSerializable(typeof(CreateCredentialBody))]
 [JsonSerializable(typeof(ConfigExport))]
 // configuration center answers (lists as arrays: see ConfigHttpApi.Items)
 [JsonSerializable(typeof(AppRecord))]
@@ -50,6 +51,9 @@ namespace Conclave.Server.Http;
 [JsonSerializable(typeof(ImportResult))]
 [JsonSerializable(typeof(EffectiveRelease))]
 [JsonSerializable(typeof(Convergence))]
+[JsonSerializable(typeof(CredentialView[]))]
+[JsonSerializable(typeof(CredentialView))]
+[JsonSerializable(typeof(IssuedCredential))]
 // console views
 [JsonSerializable(typeof(List<NamespaceSummary>))]
 [JsonSerializable(typeof(ValidationResult))]

@@ -132,9 +132,15 @@ public sealed class CredentialAccessTests(NodeFixture fixture, ITestOutputHelper
             (await Etcdctl.RunAsync(node.Endpoint, step.Split(' '))).EnsureSuccess();
         }
 
-        using var http = node.CreateHttpClient();
-        var root = await SignInAsync(http, "root", "rootpw");
-        var bob = await SignInAsync(http, "bob", "bobpw");
+        // Tokens from a client of their own: the session cookie it keeps must not ride along on the calls below.
+        string root, bob;
+        using (var signIn = node.CreateHttpClient())
+        {
+            root = await SignInAsync(signIn, "root", "rootpw");
+            bob = await SignInAsync(signIn, "bob", "bobpw");
+        }
+
+        using var http = new HttpClient(new HttpClientHandler { UseCookies = false }) { BaseAddress = new Uri(node.HttpUrl) };
         await SendAsync(http, root, HttpMethod.Post, "/api/v1/apps", new { id = "orders" });
         await SendAsync(http, root, HttpMethod.Post, "/api/v1/apps/orders/envs", new { name = "DEV" });
         await SendAsync(http, root, HttpMethod.Post, "/api/v1/apps/orders/envs/DEV/namespaces", new { name = "application", format = "properties" });

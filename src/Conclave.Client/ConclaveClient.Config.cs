@@ -154,7 +154,7 @@ public sealed partial class ConclaveClient
         try
         {
             // The record is keyed by instance and overwritten, so repeating a report is harmless.
-            await InvokeAsync(request, static (e, r, o) => new ConfigService.ConfigServiceClient(e.Channel).ReportAsync(r, o), idempotent: true, cancellationToken).ConfigureAwait(false);
+            await InvokeAsync(request, static (e, r, o) => new ConfigService.ConfigServiceClient(e.Channel).ReportAsync(r, o), idempotent: true, cancellationToken, headers: ConfigHeaders(target)).ConfigureAwait(false);
         }
         catch (ConclaveException e)
         {
@@ -168,7 +168,7 @@ public sealed partial class ConclaveClient
         request.Namespaces.AddRange(namespaces);
         try
         {
-            var (response, _) = await InvokeAsync(request, static (e, r, o) => new ConfigService.ConfigServiceClient(e.Channel).FetchAsync(r, o), idempotent: true, cancellationToken).ConfigureAwait(false);
+            var (response, _) = await InvokeAsync(request, static (e, r, o) => new ConfigService.ConfigServiceClient(e.Channel).FetchAsync(r, o), idempotent: true, cancellationToken, headers: ConfigHeaders(target)).ConfigureAwait(false);
             return response;
         }
         catch (ConclaveException e)
@@ -195,7 +195,7 @@ public sealed partial class ConclaveClient
             request.Namespaces.AddRange(target.Namespaces);
             request.LastSeen.Add(lastSeen);
             var service = new ConfigService.ConfigServiceClient(endpoint.Channel);
-            return (service.Subscribe(request, new CallOptions(_headers, deadline: null, cancellationToken)), null);
+            return (service.Subscribe(request, new CallOptions(ConfigHeaders(target), deadline: null, cancellationToken)), null);
         }
         catch (RpcException ex) when (ex.StatusCode == StatusCode.Cancelled && cancellationToken.IsCancellationRequested)
         {
@@ -225,6 +225,36 @@ public sealed partial class ConclaveClient
         }
     }
 
+    /// <summary>Environment variable read for the access key when neither the target nor the options name one.</summary>
+    public const string AccessKeyEnvironmentVariable = "CONCLAVE_ACCESS_KEY";
+
+    /// <summary>The metadata of a configuration call: the client's own, plus the target's access key if there is one.</summary>
+    private Metadata? ConfigHeaders(ConfigTarget target)
+    {
+        var key = AccessKeyOf(target);
+        if (key is null)
+        {
+            return _headers;
+        }
+
+        var headers = new Metadata();
+        foreach (var entry in _headers ?? [])
+        {
+            headers.Add(entry);
+        }
+
+        headers.Add(AccessKeyMetadata, key);
+        return headers;
+    }
+
+    private string? AccessKeyOf(ConfigTarget target)
+    {
+        var key = target.AccessKey ?? Options.AccessKey ?? Environment.GetEnvironmentVariable(AccessKeyEnvironmentVariable);
+        return string.IsNullOrWhiteSpace(key) ? null : key.Trim();
+    }
+
+    private const string AccessKeyMetadata = "conclave-access-key";
+
     private InstanceIdentity Identity(ConfigTarget target)
     {
         var identity = new InstanceIdentity { InstanceId = target.InstanceId ?? Options.InstanceId ?? string.Empty };
@@ -244,6 +274,11 @@ public sealed partial class ConclaveClient
         if (target.Namespaces is null || target.Namespaces.Count == 0)
         {
             throw new ArgumentException("ConfigTarget.Namespaces must name at least one namespace.", nameof(target));
+        }
+
+        if (target.AccessKey is { } key && key.Any(c => c is < '!' or > '~'))
+        {
+            throw new ArgumentException("ConfigTarget.AccessKey must be the {id}.{secret} text 'conclave config credentials create' printed (printable ASCII).", nameof(target));
         }
     }
 }

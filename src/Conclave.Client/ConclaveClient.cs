@@ -125,12 +125,12 @@ public sealed partial class ConclaveClient : IAsyncDisposable
         }
     }
 
-    private CallOptions CallOptionsFor(CancellationToken cancellationToken)
+    private CallOptions CallOptionsFor(CancellationToken cancellationToken, Metadata? headers = null)
     {
         DateTime? deadline = Options.RequestTimeout == Timeout.InfiniteTimeSpan
             ? null
             : Options.TimeProvider.GetUtcNow().UtcDateTime + Options.RequestTimeout;
-        return new CallOptions(_headers, deadline, cancellationToken);
+        return new CallOptions(headers ?? _headers, deadline, cancellationToken);
     }
 
     /// <summary>
@@ -145,7 +145,8 @@ public sealed partial class ConclaveClient : IAsyncDisposable
         CancellationToken cancellationToken,
         long requestedRevision = 0,
         long leaseId = 0,
-        ClientEndpoint? pinned = null)
+        ClientEndpoint? pinned = null,
+        Metadata? headers = null)
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         for (var attempt = 1; ; attempt++)
@@ -153,7 +154,7 @@ public sealed partial class ConclaveClient : IAsyncDisposable
             var endpoint = pinned ?? _endpoints.Current;
             try
             {
-                using var pending = call(endpoint, request, CallOptionsFor(cancellationToken));
+                using var pending = call(endpoint, request, CallOptionsFor(cancellationToken, headers));
                 return (await pending.ResponseAsync.ConfigureAwait(false), endpoint);
             }
             catch (RpcException ex) when (ex.StatusCode == StatusCode.Cancelled && cancellationToken.IsCancellationRequested)

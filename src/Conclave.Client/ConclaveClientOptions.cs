@@ -80,6 +80,14 @@ public sealed record ConclaveClientOptions
     /// <summary>The private key (PEM) of <see cref="CertFile"/> (etcdctl's <c>--key</c>).</summary>
     public string? KeyFile { get; init; }
 
+    /// <summary>
+    /// The app credential sent on every configuration call (<c>conclave-access-key</c> metadata): the
+    /// <c>{id}.{secret}</c> that <c>conclave config credentials create</c> printed. <see cref="ConfigTarget.AccessKey"/>
+    /// overrides it per target. Null: the <c>CONCLAVE_ACCESS_KEY</c> environment variable, if set. Sent only on the
+    /// configuration center's calls, never on key-value calls.
+    /// </summary>
+    public string? AccessKey { get; init; }
+
     /// <summary>Clock used for deadlines, retry delays and reconnect back-off.</summary>
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 }

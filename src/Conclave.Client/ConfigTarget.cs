@@ -21,6 +21,12 @@ public sealed record ConfigTarget
     /// </summary>
     public string? InstanceId { get; init; }
 
+    /// <summary>
+    /// The app credential for this app and environment (<c>{id}.{secret}</c>); null uses
+    /// <see cref="ConclaveClientOptions.AccessKey"/> or the <c>CONCLAVE_ACCESS_KEY</c> environment variable.
+    /// </summary>
+    public string? AccessKey { get; init; }
+
     /// <summary>Labels of this instance (<c>zone</c> = <c>eu1</c>), matched by label gray rules.</summary>
     public IReadOnlyDictionary<string, string> Labels { get; init; } = new Dictionary<string, string>();
 }

@@ -83,7 +83,7 @@ public sealed class ConfigRemovalService(IKeyValuePort port, TimeProvider? clock
         var now = clock.GetUtcNow();
         var (ok, _) = await store.CommitAsync(
             [.. pins, ConfigStore.Present(key), ConfigStore.NoneUnder(namespaces)],
-            [ConfigStore.Delete(key), ConfigStore.Audit(app, ConfigCenterService.Audit(who, now, "env.delete", $"{app}/{env}"))],
+            [ConfigStore.Delete(key), ConfigStore.DeleteUnder(ConfigKeys.Credentials(app, env)), ConfigStore.Audit(app, ConfigCenterService.Audit(who, now, "env.delete", $"{app}/{env}"))],
             cancellationToken);
         if (ok)
         {

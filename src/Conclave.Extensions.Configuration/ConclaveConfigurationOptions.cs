@@ -16,6 +16,18 @@ public sealed class ConclaveConfigurationOptions
     /// <summary>Environment variable read for <see cref="InstanceId"/> when the option is not set.</summary>
     public const string InstanceIdEnvironmentVariable = "CONCLAVE_INSTANCE_ID";
 
+    /// <summary>Environment variable read for <see cref="AccessKey"/> when the option is not set.</summary>
+    public const string AccessKeyEnvironmentVariable = "CONCLAVE_ACCESS_KEY";
+
+    /// <summary>
+    /// The app credential of <see cref="App"/> in <see cref="Environment"/>, <c>{id}.{secret}</c> as
+    /// <c>conclave config credentials create</c> printed it; sent on every configuration call. Required when auth is
+    /// enabled on the members or the app has an active credential in the environment. Default: the
+    /// <c>CONCLAVE_ACCESS_KEY</c> environment variable. When the service refuses it (revoked, unknown, another app's)
+    /// the provider keeps its last known good values and says so in <see cref="ConclaveConfigurationStatus.AccessRefused"/>.
+    /// </summary>
+    public string? AccessKey { get; set; }
+
     /// <summary>Client URLs of the cluster members (<c>host:port</c> or <c>http(s)://host:port</c>).</summary>
     public IList<string> Endpoints { get; set; } = ["http://127.0.0.1:2379"];
 

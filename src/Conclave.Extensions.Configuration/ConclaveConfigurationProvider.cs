@@ -28,6 +28,7 @@ public sealed class ConclaveConfigurationProvider : ConfigurationProvider, IDisp
     private bool connected;
     private string? lastError;
     private string? lastRejection;
+    private bool accessRefused;
     private IConclaveReleaseValidator? validator;
     private Task background = Task.CompletedTask;
     private int loaded;
@@ -49,6 +50,7 @@ public sealed class ConclaveConfigurationProvider : ConfigurationProvider, IDisp
             Environment = options.Environment,
             Namespaces = [.. options.Namespaces],
             InstanceId = instanceId,
+            AccessKey = SourceSetup.AccessKey(options),
             Labels = new Dictionary<string, string>(options.Labels, StringComparer.Ordinal),
         };
 
@@ -85,7 +87,7 @@ public sealed class ConclaveConfigurationProvider : ConfigurationProvider, IDisp
                     connected,
                     applied.ToDictionary(p => p.Key, p => p.Value.ReleaseId, StringComparer.Ordinal),
                     lastError,
-                    lastRejection);
+                    lastRejection) { AccessRefused = accessRefused };
             }
         }
     }
@@ -218,6 +220,19 @@ public sealed class ConclaveConfigurationProvider : ConfigurationProvider, IDisp
         {
             try
             {
+                if (Volatile.Read(ref accessRefused))
+                {
+                    // Refused before: ask once (a fetch checks the key like a subscription) before subscribing again,
+                    // so the status does not flicker to "connected" on every attempt while the key stays refused.
+                    await client.FetchConfigAsync(Target, cancellationToken).ConfigureAwait(false);
+                    lock (gate)
+                    {
+                        accessRefused = false;
+                    }
+
+                    Log.AccessAccepted(logger, Options.App, Options.Environment);
+                }
+
                 Dictionary<string, long> lastSeen;
                 lock (gate)
                 {
@@ -244,15 +259,26 @@ public sealed class ConclaveConfigurationProvider : ConfigurationProvider, IDisp
             catch (Exception e)
             {
                 // Not a lost connection (the client reconnects by itself) but a refusal, e.g. a namespace that does not exist yet.
+                // A refused access key (revoked, unknown, another app's) changes nothing either: the last known good
+                // values stay, the status says why, and the key is tried again with the same back-off.
                 failures++;
+                var refused = e is PermissionDeniedException;
                 lock (gate)
                 {
                     lastError = e.Message;
                     connected = false;
+                    accessRefused = refused;
                 }
 
                 var delay = RetryDelay.For(failures, Options.RetryBaseDelay, Options.RetryMaxDelay);
-                Log.SubscriptionFailed(logger, Options.App, Options.Environment, delay, e);
+                if (refused)
+                {
+                    Log.AccessRefused(logger, Options.App, Options.Environment, delay, e.Message);
+                }
+                else
+                {
+                    Log.SubscriptionFailed(logger, Options.App, Options.Environment, delay, e);
+                }
                 try
                 {
                     await Task.Delay(delay, Options.TimeProvider, cancellationToken).ConfigureAwait(false);

@@ -11,4 +11,11 @@ public sealed record ConclaveConfigurationStatus(
     bool Connected,
     IReadOnlyDictionary<string, long> Releases,
     string? LastError,
-    string? LastRejection);
+    string? LastRejection)
+{
+    /// <summary>
+    /// The service refused this instance's access key (revoked, unknown, or not this app's): the values are the last
+    /// known good ones, and the provider keeps checking (with back-off) until the key is accepted again.
+    /// </summary>
+    public bool AccessRefused { get; init; }
+}

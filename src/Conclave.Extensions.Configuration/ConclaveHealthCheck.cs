@@ -35,6 +35,12 @@ public sealed class ConclaveHealthCheck : IHealthCheck
             var name = $"{provider.Options.App}/{provider.Options.Environment}";
             var releases = string.Join(", ", status.Releases.Select(r => $"{r.Key}#{r.Value}"));
             data[name] = $"{status.Origin}, {(status.Connected ? "connected" : "disconnected")}, releases {releases}";
+            if (status.AccessRefused)
+            {
+                problems.Add($"{name}: the service refuses this instance's access key, so it runs on its last known good values ({releases}): {status.LastError}");
+                continue;
+            }
+
             switch (status.Origin)
             {
                 case ConclaveConfigurationOrigin.Cache:

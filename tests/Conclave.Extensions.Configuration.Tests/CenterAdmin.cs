@@ -56,6 +56,15 @@ public sealed class CenterAdmin : IDisposable
     public Task<JsonElement> ConvergenceAsync(string ns, long releaseId) =>
         SendAsync(HttpMethod.Get, $"{Ns(ns)}/convergence?releaseId={releaseId}", null);
 
+    /// <summary>Creates an app credential of this app and environment; returns its id and access key.</summary>
+    public async Task<(string Id, string AccessKey)> CreateCredentialAsync(string? name = null)
+    {
+        var issued = await SendAsync(HttpMethod.Post, $"/api/v1/apps/{App}/envs/{Env}/credentials", new { name });
+        return (issued.GetProperty("credential").GetProperty("id").GetString()!, issued.GetProperty("accessKey").GetString()!);
+    }
+
+    public Task RevokeCredentialAsync(string id) => SendAsync(HttpMethod.Delete, $"/api/v1/apps/{App}/envs/{Env}/credentials/{id}", null);
+
     public void Dispose() => http.Dispose();
 
     private string Ns(string ns) => $"/api/v1/apps/{App}/envs/{Env}/namespaces/{ns}";

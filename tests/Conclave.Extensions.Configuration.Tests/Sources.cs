@@ -38,6 +38,7 @@ public static class Sources
         to.CacheDirectory = from.CacheDirectory;
         to.CachePath = from.CachePath;
         to.CacheKey = from.CacheKey;
+        to.AccessKey = from.AccessKey;
         to.RetryBaseDelay = from.RetryBaseDelay;
         to.RetryMaxDelay = from.RetryMaxDelay;
         to.ReportDelivery = from.ReportDelivery;

@@ -38,4 +38,7 @@ namespace Conclave.ConfigCenter.Keyspace;
 [JsonSerializable(typeof(AccessGrant))]
 [JsonSerializable(typeof(ConfigSettings))]
 [JsonSerializable(typeof(ReleaseRequest))]
+[JsonSerializable(typeof(AppCredential))]
+[JsonSerializable(typeof(CredentialView))]
+[JsonSerializable(typeof(IssuedCredential))]
 public sealed partial class ConfigJsonContext : JsonSerializerContext;

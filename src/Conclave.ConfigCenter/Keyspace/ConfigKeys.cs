@@ -55,6 +55,15 @@ public static class ConfigKeys
     /// <summary>Who may do what in <paramref name="app"/> (<see cref="Model.AppAccess"/>).</summary>
     public static ByteString Access(string app) => Key($"access/{app}");
 
+    /// <summary>One app credential (<see cref="Model.AppCredential"/>, ADR 0015 decision 5).</summary>
+    public static ByteString Credential(string app, string env, string id) => Key($"credentials/{app}/{env}/{id}");
+
+    /// <summary>The credentials of one app and environment, revoked ones included.</summary>
+    public static ByteString Credentials(string app, string env) => Key($"credentials/{app}/{env}/");
+
+    /// <summary>Every credential of every app (keys name them: <c>credentials/{app}/{env}/{id}</c>).</summary>
+    public static ByteString AllCredentials() => Key("credentials/");
+
     /// <summary>The member-wide settings of the center (who may create apps).</summary>
     public static ByteString Settings() => Key("settings");
 

@@ -44,6 +44,12 @@ internal static partial class Log
     [LoggerMessage(EventId = 6012, Level = LogLevel.Error, Message = "Conclave {App}/{Environment}: a Changed handler threw")]
     public static partial void ChangedHandlerFailed(ILogger logger, string app, string environment, Exception exception);
 
+    [LoggerMessage(EventId = 6013, Level = LogLevel.Error, Message = "Conclave {App}/{Environment}: the service refused the access key; keeping the last known good values, trying again in {Delay}: {Reason}")]
+    public static partial void AccessRefused(ILogger logger, string app, string environment, TimeSpan delay, string reason);
+
+    [LoggerMessage(EventId = 6014, Level = LogLevel.Information, Message = "Conclave {App}/{Environment}: the access key is accepted again; subscribing")]
+    public static partial void AccessAccepted(ILogger logger, string app, string environment);
+
     [LoggerMessage(EventId = 6040, Level = LogLevel.Information, Message = "Conclave client for {Endpoints} (instance {InstanceId})")]
     public static partial void ClientCreated(ILogger logger, string endpoints, string? instanceId);
 }

@@ -38,6 +38,7 @@ internal static class SourceSettings
         options.CacheDirectory = section["CacheDirectory"] ?? options.CacheDirectory;
         options.CachePath = section["CachePath"] ?? options.CachePath;
         options.CacheKey = section["CacheKey"] ?? options.CacheKey;
+        options.AccessKey = section["AccessKey"] ?? options.AccessKey;
     }
 
     private static List<string>? List(IConfiguration section, string key) =>

@@ -15,6 +15,11 @@ internal static class SourceSetup
         ?? System.Environment.GetEnvironmentVariable("HOSTNAME")
         ?? System.Environment.MachineName;
 
+    /// <summary>The option, else <c>CONCLAVE_ACCESS_KEY</c>; null when neither is set.</summary>
+    public static string? AccessKey(ConclaveConfigurationOptions options) =>
+        (options.AccessKey ?? System.Environment.GetEnvironmentVariable(ConclaveConfigurationOptions.AccessKeyEnvironmentVariable)) is { Length: > 0 } key
+        && !string.IsNullOrWhiteSpace(key) ? key.Trim() : null;
+
     public static ConclaveClient CreateClient(ConclaveConfigurationOptions options, string instanceId) => new(new ConclaveClientOptions
     {
         Endpoints = [.. options.Endpoints],

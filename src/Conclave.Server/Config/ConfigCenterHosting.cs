@@ -17,6 +17,8 @@ public static class ConfigCenterHosting
         services.AddSingleton(sp => new PublicNamespaceService(sp.GetRequiredService<IKeyValuePort>(), Options(sp).ConfigLimits, Options(sp).TimeProvider));
         services.AddSingleton(sp => new ConfigRemovalService(sp.GetRequiredService<IKeyValuePort>(), Options(sp).TimeProvider));
         services.AddSingleton(sp => new ConfigTransferService(sp.GetRequiredService<IKeyValuePort>(), Options(sp).ConfigLimits, Options(sp).TimeProvider));
+        services.AddSingleton(sp => new CredentialService(sp.GetRequiredService<IKeyValuePort>(), Options(sp).ConfigLimits, Options(sp).TimeProvider));
+        services.AddSingleton<ClientCallers>();
         services.AddSingleton<DeliveryFeed>();
         return services;
     }

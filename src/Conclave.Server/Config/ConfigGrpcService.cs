@@ -7,11 +7,16 @@ using ReleaseMessage = Conclave.Api.Config.V1.Release;
 
 namespace Conclave.Server.Config;
 
-/// <summary><c>conclave.config.v1.ConfigService</c>: what configuration clients call.</summary>
-public sealed class ConfigGrpcService(DeliveryService delivery, IHostApplicationLifetime lifetime) : ConfigService.ConfigServiceBase
+/// <summary>
+/// <c>conclave.config.v1.ConfigService</c>: what configuration clients call. <c>Fetch</c>, <c>Subscribe</c> and
+/// <c>Report</c> pass <see cref="CredentialService.AuthorizeAsync"/> first (ADR 0015 decision 5): the caller's
+/// <c>conclave-access-key</c> metadata (or <c>authorization: ConclaveKey ...</c>), else its sign-in.
+/// </summary>
+internal sealed class ConfigGrpcService(DeliveryService delivery, CredentialService credentials, ClientCallers callers, IHostApplicationLifetime lifetime) : ConfigService.ConfigServiceBase
 {
     public override async Task<FetchResponse> Fetch(FetchRequest request, ServerCallContext context)
     {
+        await GuardAsync(async () => await credentials.AuthorizeAsync(callers.Of(context), request.App, request.Env, request.Namespaces, context.CancellationToken));
         var response = new FetchResponse();
         foreach (var ns in request.Namespaces)
         {
@@ -24,7 +29,10 @@ public sealed class ConfigGrpcService(DeliveryService delivery, IHostApplication
 
     public override async Task Subscribe(SubscribeRequest request, IServerStreamWriter<ReleaseMessage> responseStream, ServerCallContext context)
     {
+        var access = await GuardAsync(async () => await credentials.AuthorizeAsync(callers.Of(context), request.App, request.Env, request.Namespaces, context.CancellationToken));
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, lifetime.ApplicationStopping);
+        var revoked = false;
+        var revocation = access.Credential is null ? Task.CompletedTask : EndOnRevocationAsync();
         var stream = delivery.SubscribeAsync(request.App, request.Env, request.Namespaces, request.Instance?.InstanceId, request.Instance?.Labels ?? [], request.LastSeen, linked.Token);
         try
         {
@@ -39,13 +47,39 @@ public sealed class ConfigGrpcService(DeliveryService delivery, IHostApplication
         }
         catch (OperationCanceledException) when (linked.IsCancellationRequested)
         {
-            // The client left or the member is stopping.
+            // The client left, the member is stopping, or the credential was revoked (below).
+        }
+        finally
+        {
+            await linked.CancelAsync();
+            await revocation;
+        }
+
+        if (Volatile.Read(ref revoked))
+        {
+            var c = access.Credential!;
+            throw ConfigErrors.ToRpc(new ConfigCenterException(ConfigErrorKind.Unauthenticated, $"access key '{c.Id}' of {c.App}/{c.Env} was revoked: the subscription ends"));
+        }
+
+        // A revoked credential ends the stream within the time its revocation takes to be applied here (one watch event).
+        async Task EndOnRevocationAsync()
+        {
+            try
+            {
+                await credentials.WaitForRevocationAsync(access, linked.Token);
+                Volatile.Write(ref revoked, true);
+                await linked.CancelAsync();
+            }
+            catch (OperationCanceledException) when (linked.IsCancellationRequested)
+            {
+            }
         }
     }
 
     public override Task<ReportResponse> Report(ReportRequest request, ServerCallContext context) =>
         GuardAsync(async () =>
         {
+            await credentials.AuthorizeAsync(callers.Of(context), request.App, request.Env, [request.Namespace], context.CancellationToken);
             var record = await delivery.ReportAsync(
                 request.App, request.Env, request.Namespace, request.Instance?.InstanceId ?? "", request.Instance?.Labels.ToList() ?? [],
                 request.ReleaseId, request.Status == Api.Config.V1.DeliveryStatus.Rejected ? ConfigCenter.Model.DeliveryStatus.Rejected : ConfigCenter.Model.DeliveryStatus.Applied,

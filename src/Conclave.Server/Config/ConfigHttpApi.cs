@@ -95,6 +95,17 @@ public static class ConfigHttpApi
         api.MapGet("/apps/{app}/diff", async (string app, string ns, string envA, string envB, ConfigCenterService c, CancellationToken ct) =>
             Items(await c.DiffEnvironmentsAsync(app, envA, envB, ns, ct)));
 
+        var credentials = api.MapGroup("/apps/{app}/envs/{env}/credentials");
+        credentials.MapGet("", async (string app, string env, HttpContext h, CredentialService cr, CancellationToken ct) =>
+            Items(await cr.ListAsync(app, env, Manager(h, change: false), ct)));
+        credentials.MapPost("", async (string app, string env, [FromBody] CreateCredentialBody? b, HttpContext h, CredentialService cr, CancellationToken ct) =>
+        {
+            var issued = await cr.CreateAsync(app, env, b?.Name, Manager(h), ct);
+            return Results.Created($"/api/v1/apps/{app}/envs/{env}/credentials/{issued.Credential.Id}", issued);
+        });
+        credentials.MapDelete("/{id}", async (string app, string env, string id, HttpContext h, CredentialService cr, CancellationToken ct) =>
+            Results.Ok(await cr.RevokeAsync(app, env, id, Manager(h), ct)));
+
         var envs = api.MapGroup("/apps/{app}/envs/{env}/namespaces");
         envs.MapGet("", async (string app, string env, ConfigCenterService c, CancellationToken ct) => Items((await c.ListNamespacesAsync(app, env, ct)).Select(View)));
         envs.MapPost("", async (string app, string env, CreateNamespaceBody b, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
@@ -158,10 +169,17 @@ public static class ConfigHttpApi
         ns.MapGet("/history", async (string app, string env, string ns, int? limit, ConfigCenterService c, CancellationToken ct) => Items(await c.HistoryAsync(app, env, ns, limit ?? 100, ct)));
         ns.MapGet("/diff", async (string app, string env, string ns, long? from, long? to, ConfigCenterService c, CancellationToken ct) =>
             Items(from is { } f && to is { } t ? await c.DiffReleasesAsync(app, env, ns, f, t, ct) : await c.DiffWorkingCopyAsync(app, env, ns, ct)));
-        ns.MapGet("/effective", async (string app, string env, string ns, string? instanceId, string? labels, DeliveryService d, CancellationToken ct) =>
-            Results.Ok(await d.FetchAsync(app, env, ns, instanceId, SplitLabels(labels), ct)));
-        ns.MapPost("/reports", async (string app, string env, string ns, ReportBody b, HttpContext h, DeliveryService d, CancellationToken ct) =>
-            Results.Ok(await d.ReportAsync(app, env, ns, b.InstanceId, b.Labels ?? [], b.ReleaseId, b.Status, b.Reason, From(h), ct)));
+        // The client endpoints: an app credential (or a sign-in) whenever auth is enabled or the app has one (ADR 0015).
+        ns.MapGet("/effective", async (string app, string env, string ns, string? instanceId, string? labels, HttpContext h, ClientCallers callers, CredentialService cr, DeliveryService d, CancellationToken ct) =>
+        {
+            await cr.AuthorizeAsync(callers.Of(h), app, env, [ns], ct);
+            return Results.Ok(await d.FetchAsync(app, env, ns, instanceId, SplitLabels(labels), ct));
+        });
+        ns.MapPost("/reports", async (string app, string env, string ns, ReportBody b, HttpContext h, ClientCallers callers, CredentialService cr, DeliveryService d, CancellationToken ct) =>
+        {
+            await cr.AuthorizeAsync(callers.Of(h), app, env, [ns], ct);
+            return Results.Ok(await d.ReportAsync(app, env, ns, b.InstanceId, b.Labels ?? [], b.ReleaseId, b.Status, b.Reason, From(h), ct));
+        });
         ns.MapGet("/instances", async (string app, string env, string ns, DeliveryService d, CancellationToken ct) => Items(await d.InstancesAsync(app, env, ns, ct)));
         ns.MapGet("/convergence", async (string app, string env, string ns, long? releaseId, DeliveryService d, CancellationToken ct) =>
             Results.Ok(await d.ConvergenceAsync(app, env, ns, releaseId ?? 0, ct)));
@@ -235,6 +253,9 @@ public static class ConfigHttpApi
         Enum.TryParse<ConfigPermission>(text, ignoreCase: true, out var p) && Enum.IsDefined(p)
             ? p
             : throw new ConfigCenterException(ConfigErrorKind.InvalidArgument, $"permission '{text}' is not one of edit, release, reveal");
+
+    /// <summary>The actor of a credential call (ADR 0015): a change names its author; a list needs none while auth is disabled.</summary>
+    private static ChangeContext Manager(HttpContext h, bool change = true) => change ? Who(h) : Viewer(h);
 
     private static string? From(HttpContext h) => h.Connection.RemoteIpAddress is { } ip ? $"{ip}:{h.Connection.RemotePort}" : null;
 

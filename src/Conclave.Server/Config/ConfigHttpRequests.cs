@@ -50,3 +50,6 @@ public sealed record DecisionBody(string? Comment);
 
 /// <summary>A release request with what it would change against the current main release.</summary>
 public sealed record ReleaseRequestView(ReleaseRequest Request, DiffEntry[] Diff);
+
+/// <summary>A new app credential's name (who or what will use it).</summary>
+public sealed record CreateCredentialBody(string? Name);

@@ -32,6 +32,7 @@ namespace Conclave.Server.Http;
 [JsonSerializable(typeof(GuardBody))]
 [JsonSerializable(typeof(ReportBody))]
 [JsonSerializable(typeof(ValidateBody))]
+[JsonSerializable(typeof(CreateCredentialBody))]
 [JsonSerializable(typeof(ConfigExport))]
 [JsonSerializable(typeof(OwnerBody))]
 [JsonSerializable(typeof(SubjectBody))]
@@ -61,6 +62,9 @@ namespace Conclave.Server.Http;
 [JsonSerializable(typeof(ReleaseRequest[]))]
 [JsonSerializable(typeof(ReleaseRequestView))]
 [JsonSerializable(typeof(ConfigCenter.NamespacePermissions))]
+[JsonSerializable(typeof(CredentialView[]))]
+[JsonSerializable(typeof(CredentialView))]
+[JsonSerializable(typeof(IssuedCredential))]
 // console views
 [JsonSerializable(typeof(List<NamespaceSummary>))]
 [JsonSerializable(typeof(ValidationResult))]

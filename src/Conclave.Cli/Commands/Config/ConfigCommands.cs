@@ -12,7 +12,7 @@ internal static class ConfigCommands
     public static Command Create()
     {
         var options = new ConfigOptions();
-        var config = new Command("config", "Apps, environments, namespaces, items, releases, rollback, diff, gray release, delivery, import and export.");
+        var config = new Command("config", "Apps, environments, namespaces, items, releases, rollback, diff, gray release, delivery, app credentials, import and export.");
         options.AddTo(config);
         config.Subcommands.Add(App(options));
         config.Subcommands.Add(Env(options));
@@ -25,6 +25,7 @@ internal static class ConfigCommands
         config.Subcommands.Add(ConfigGrayCommands.Create(options));
         config.Subcommands.Add(ConfigDeliveryCommands.Instances(options));
         config.Subcommands.Add(ConfigDeliveryCommands.Audit(options));
+        config.Subcommands.Add(ConfigCredentialCommands.Create(options));
         config.Subcommands.Add(ConfigTransferCommands.Export(options));
         config.Subcommands.Add(ConfigTransferCommands.Import(options));
         config.Subcommands.Add(ConfigAccessCommands.Access(options));

@@ -48,6 +48,13 @@ internal static class HttpSignIn
             }
 
             var token = BearerOf(context) ?? context.Request.Cookies[CookieName];
+            if (string.IsNullOrEmpty(token) && Config.ClientCallers.IsClientEndpoint(path) && Config.ClientCallers.KeyOf(context.Request) is not null)
+            {
+                // An app credential instead of a sign-in (ADR 0015): the endpoint checks it.
+                await next(context);
+                return;
+            }
+
             if (string.IsNullOrEmpty(token))
             {
                 await RefuseAsync(context, "sign in: send Authorization: Bearer <token> (from POST /api/v1/session or Authenticate), or sign in to the console");

@@ -36,4 +36,6 @@ namespace Conclave.ConfigCenter.Keyspace;
 [JsonSerializable(typeof(ChangeContext))]
 [JsonSerializable(typeof(AppAccess))]
 [JsonSerializable(typeof(AccessGrant))]
+[JsonSerializable(typeof(Secrets.DataKeyRecord))]
+[JsonSerializable(typeof(Secrets.KeyRotationResult))]
 public sealed partial class ConfigJsonContext : JsonSerializerContext;

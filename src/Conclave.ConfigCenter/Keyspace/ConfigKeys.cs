@@ -51,6 +51,12 @@ public static class ConfigKeys
     /// <summary>Who may do what in <paramref name="app"/> (<see cref="Model.AppAccess"/>).</summary>
     public static ByteString Access(string app) => Key($"access/{app}");
 
+    /// <summary>The data keys of a namespace holding secrets, wrapped by the master key (<see cref="Secrets.DataKeyRecord"/>).</summary>
+    public static ByteString DataKeys(string app, string env, string ns) => Key($"keys/{app}/{env}/{ns}");
+
+    /// <summary>The data key records of every namespace (what a master-key rotation re-wraps).</summary>
+    public static ByteString AllDataKeys() => Key("keys/");
+
     /// <summary>The member-wide settings of the center (who may create apps).</summary>
     public static ByteString Settings() => Key("settings");
 

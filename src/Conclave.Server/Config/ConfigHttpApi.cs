@@ -1,5 +1,6 @@
 using Conclave.ConfigCenter;
 using Conclave.ConfigCenter.Model;
+using Conclave.ConfigCenter.Secrets;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -78,16 +79,34 @@ public static class ConfigHttpApi
             await r.DeleteEnvironmentAsync(app, env, Who(h), ct);
             return Results.NoContent();
         });
-        api.MapGet("/apps/{app}/diff", async (string app, string ns, string envA, string envB, ConfigCenterService c, CancellationToken ct) =>
-            Items(await c.DiffEnvironmentsAsync(app, envA, envB, ns, ct)));
+        api.MapGet("/apps/{app}/diff", async (string app, string ns, string envA, string envB, bool? reveal, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
+            Items(await c.DiffEnvironmentsAsync(app, envA, envB, ns, reveal ?? false, Reader(h), ct)));
+
+        // Re-wraps every data key under the current master key (ADR 0015): root only when auth is enabled.
+        api.MapPost("/keys/rotate", async (HttpContext h, ConfigCenterService c, CancellationToken ct) =>
+        {
+            Security.Auth.HttpSignIn.RequireAdmin(h);
+            return Results.Ok(await c.RotateKeysAsync(Who(h), ct));
+        });
 
         var envs = api.MapGroup("/apps/{app}/envs/{env}/namespaces");
-        envs.MapGet("", async (string app, string env, ConfigCenterService c, CancellationToken ct) => Items((await c.ListNamespacesAsync(app, env, ct)).Select(View)));
-        envs.MapPost("", async (string app, string env, CreateNamespaceBody b, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
-            Results.Created($"/api/v1/apps/{app}/envs/{env}/namespaces/{b.Name}", View(await c.CreateNamespaceAsync(app, env, b.Name, b.Format, b.Schema, b.Public, Who(h), ct))));
+        envs.MapGet("", async (string app, string env, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
+        {
+            var views = new List<NamespaceView>();
+            foreach (var n in await c.ListNamespacesAsync(app, env, ct))
+            {
+                views.Add(await ViewAsync(c, n, null, h, ct));
+            }
 
+            return Items(views);
+        });
+        envs.MapPost("", async (string app, string env, CreateNamespaceBody b, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
+            Results.Created($"/api/v1/apps/{app}/envs/{env}/namespaces/{b.Name}", View(await c.CreateNamespaceAsync(app, env, b.Name, b.Format, b.Schema, b.Public, b.Secret, Who(h), ct))));
+
+        // Secret values are masked in every answer; ?reveal=true asks for the plaintext (refused without the reveal permission).
         var ns = envs.MapGroup("/{ns}");
-        ns.MapGet("", async (string app, string env, string ns, ConfigCenterService c, CancellationToken ct) => Results.Ok(View(await c.GetNamespaceAsync(app, env, ns, ct))));
+        ns.MapGet("", async (string app, string env, string ns, bool? reveal, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
+            Results.Ok(await ViewAsync(c, await c.GetNamespaceAsync(app, env, ns, ct), reveal, h, ct)));
         ns.MapDelete("", async (string app, string env, string ns, bool? force, HttpContext h, ConfigRemovalService r, CancellationToken ct) =>
         {
             await r.DeleteNamespaceAsync(app, env, ns, force ?? false, Who(h), ct);
@@ -98,22 +117,33 @@ public static class ConfigHttpApi
         ns.MapGet("/associations", async (string app, string env, string ns, PublicNamespaceService p, CancellationToken ct) =>
             Items((await p.AssociationsAsync(app, env, ns, ct)).Select(View)));
         ns.MapPut("/items/{key}", async (string app, string env, string ns, string key, SetItemBody b, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
-            Results.Ok(View(await c.SetItemAsync(app, env, ns, new ConfigItem(key, b.Value ?? "", b.Comment), b.ExpectedRevision, Who(h), ct))));
+            Results.Ok(View(await c.SetItemAsync(app, env, ns, new ConfigItem(key, b.Value ?? "", b.Comment, b.Secret), b.ExpectedRevision, Who(h), ct))));
         ns.MapDelete("/items/{key}", async (string app, string env, string ns, string key, long? expectedRevision, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
             Results.Ok(View(await c.DeleteItemAsync(app, env, ns, key, expectedRevision ?? 0, Who(h), ct))));
         ns.MapPut("/content", async (string app, string env, string ns, SetContentBody b, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
             Results.Ok(View(await c.SetContentAsync(app, env, ns, b.Content ?? "", b.ExpectedRevision, Who(h), ct))));
         ns.MapPut("/schema", async (string app, string env, string ns, SetSchemaBody b, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
             Results.Ok(View(await c.SetSchemaAsync(app, env, ns, b.Schema, b.ExpectedRevision, Who(h), ct))));
-        ns.MapGet("/releases", async (string app, string env, string ns, int? limit, ConfigCenterService c, CancellationToken ct) => Items(await c.ListReleasesAsync(app, env, ns, limit ?? 50, ct)));
+        ns.MapGet("/releases", async (string app, string env, string ns, int? limit, bool? reveal, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
+        {
+            var views = new List<ReleaseRecord>();
+            foreach (var r in await c.ListReleasesAsync(app, env, ns, limit ?? 50, ct))
+            {
+                views.Add(await c.ViewAsync(r, reveal ?? false, Reader(h), ct));
+            }
+
+            return Items(views);
+        });
         ns.MapPost("/releases", async (string app, string env, string ns, PublishBody b, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
-            Results.Ok(await c.PublishAsync(app, env, ns, b.Title, b.Comment, b.ExpectedRevision, Who(h), ct)));
-        ns.MapGet("/releases/latest", async (string app, string env, string ns, ConfigCenterService c, CancellationToken ct) => Results.Ok(await c.LatestReleaseAsync(app, env, ns, ct)));
-        ns.MapGet("/releases/{id:long}", async (string app, string env, string ns, long id, ConfigCenterService c, CancellationToken ct) => Results.Ok(await c.GetReleaseAsync(app, env, ns, id, ct)));
+            Results.Ok(NamespaceSecrets.View(await c.PublishAsync(app, env, ns, b.Title, b.Comment, b.ExpectedRevision, Who(h), ct), null)));
+        ns.MapGet("/releases/latest", async (string app, string env, string ns, bool? reveal, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
+            Results.Ok(await c.ViewAsync(await c.LatestReleaseAsync(app, env, ns, ct), reveal ?? false, Reader(h), ct)));
+        ns.MapGet("/releases/{id:long}", async (string app, string env, string ns, long id, bool? reveal, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
+            Results.Ok(await c.ViewAsync(await c.GetReleaseAsync(app, env, ns, id, ct), reveal ?? false, Reader(h), ct)));
         ns.MapPost("/rollback", async (string app, string env, string ns, RollbackBody b, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
-            Results.Ok(await c.RollbackAsync(app, env, ns, b.ToReleaseId, b.Comment, b.ExpectedRevision, Who(h), ct)));
+            Results.Ok(NamespaceSecrets.View(await c.RollbackAsync(app, env, ns, b.ToReleaseId, b.Comment, b.ExpectedRevision, Who(h), ct), null)));
         ns.MapPost("/gray", async (string app, string env, string ns, GrayPublishBody b, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
-            Results.Ok(await c.GrayPublishAsync(app, env, ns, b.Rule, b.Title, b.Comment, b.ExpectedRevision, Who(h), ct)));
+            Results.Ok(NamespaceSecrets.View(await c.GrayPublishAsync(app, env, ns, b.Rule, b.Title, b.Comment, b.ExpectedRevision, Who(h), ct), null)));
         ns.MapPut("/gray/rule", async (string app, string env, string ns, GrayRuleBody b, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
             Results.Ok(View(await c.UpdateGrayRuleAsync(app, env, ns, b.Rule, b.ExpectedRevision, Who(h), ct))));
         ns.MapPost("/gray/promote", async (string app, string env, string ns, [FromBody] GuardBody? b, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
@@ -121,8 +151,10 @@ public static class ConfigHttpApi
         ns.MapPost("/gray/abandon", async (string app, string env, string ns, [FromBody] GuardBody? b, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
             Results.Ok(View(await c.AbandonGrayAsync(app, env, ns, b?.ExpectedRevision ?? 0, Who(h), ct))));
         ns.MapGet("/history", async (string app, string env, string ns, int? limit, ConfigCenterService c, CancellationToken ct) => Items(await c.HistoryAsync(app, env, ns, limit ?? 100, ct)));
-        ns.MapGet("/diff", async (string app, string env, string ns, long? from, long? to, ConfigCenterService c, CancellationToken ct) =>
-            Items(from is { } f && to is { } t ? await c.DiffReleasesAsync(app, env, ns, f, t, ct) : await c.DiffWorkingCopyAsync(app, env, ns, ct)));
+        ns.MapGet("/diff", async (string app, string env, string ns, long? from, long? to, bool? reveal, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
+            Items(from is { } f && to is { } t
+                ? await c.DiffReleasesAsync(app, env, ns, f, t, reveal ?? false, Reader(h), ct)
+                : await c.DiffWorkingCopyAsync(app, env, ns, reveal ?? false, Reader(h), ct)));
         ns.MapGet("/effective", async (string app, string env, string ns, string? instanceId, string? labels, DeliveryService d, CancellationToken ct) =>
             Results.Ok(await d.FetchAsync(app, env, ns, instanceId, SplitLabels(labels), ct)));
         ns.MapPost("/reports", async (string app, string env, string ns, ReportBody b, HttpContext h, DeliveryService d, CancellationToken ct) =>
@@ -134,7 +166,17 @@ public static class ConfigHttpApi
         ConfigConsoleApi.Map(api);
     }
 
-    private static NamespaceView View(NamespaceRecord n) => NamespaceView.Of(n);
+    // Answers to changes mask secrets: the editor sent the plaintext, and reading it back is a reveal.
+    private static NamespaceView View(NamespaceRecord n) => NamespaceView.Of(NamespaceSecrets.View(n, null));
+
+    private static async Task<NamespaceView> ViewAsync(ConfigCenterService c, NamespaceRecord n, bool? reveal, HttpContext h, CancellationToken ct) =>
+        NamespaceView.Of(await c.ViewAsync(n, reveal ?? false, Reader(h), ct));
+
+    /// <summary>Who reads: the signed-in user, or (auth disabled) whoever the author header names; reads need no author.</summary>
+    private static ChangeContext Reader(HttpContext h) =>
+        Security.Auth.HttpSignIn.IsSignedIn(h) || !string.IsNullOrWhiteSpace(h.Request.Headers[AuthorHeader].ToString())
+            ? Who(h)
+            : new ChangeContext("anonymous", From(h));
 
     /// <summary>
     /// A list answer as an array: arrays are sealed, so the body is written by the declared type's compile-time

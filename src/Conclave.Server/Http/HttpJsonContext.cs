@@ -50,6 +50,7 @@ namespace Conclave.Server.Http;
 [JsonSerializable(typeof(ImportResult))]
 [JsonSerializable(typeof(EffectiveRelease))]
 [JsonSerializable(typeof(Convergence))]
+[JsonSerializable(typeof(ConfigCenter.Secrets.KeyRotationResult))]
 // console views
 [JsonSerializable(typeof(List<NamespaceSummary>))]
 [JsonSerializable(typeof(ValidationResult))]

@@ -194,7 +194,7 @@ public sealed class SecretSealingTests(NodeFixture fixture) : IClassFixture<Node
 
         await center.CreateEnvironmentAsync(app, "FAT", Alice);
         var imported = await transfer.ImportAsync(app, export, "FAT", overwrite: false, dryRun: false, Alice);
-        Assert.Equal(ImportAction.Created, Assert.Single(imported.Outcomes).Action);
+        Assert.Equal(ImportAction.Created, Assert.Single(imported.Namespaces).Action);
         await center.PublishAsync(app, "FAT", "application", "r1", null, 0, Alice);
         Assert.Equal(marker, (await Delivery(KeyA).FetchAsync(app, "FAT", "application", null, [])).Release.Configurations["db.password"]);
         var fat = await center.Store.NamespaceAsync(app, "FAT", "application", default);
@@ -203,14 +203,14 @@ public sealed class SecretSealingTests(NodeFixture fixture) : IClassFixture<Node
         // Another cluster's master key: refused, saying why.
         await center.CreateEnvironmentAsync(app, "UAT", Alice);
         var elsewhere = await new ConfigTransferService(Port(), masterKeys: new LocalMasterKeys([KeyB]), canReveal: center.CanRevealAsync).ImportAsync(app, export, "UAT", false, false, Alice);
-        var outcome = Assert.Single(elsewhere.Outcomes);
+        var outcome = Assert.Single(elsewhere.Namespaces);
         Assert.Equal(ImportAction.Invalid, outcome.Action);
-        Assert.Contains("master key", outcome.Reason, StringComparison.Ordinal);
+        Assert.Contains("master key", outcome.Detail, StringComparison.Ordinal);
 
         // Into another namespace without the reveal permission on the source: refused.
         var bob = new ChangeContext("bob") { Enforced = true };
         var denied = await transfer.ImportAsync(app, export, "UAT", false, false, bob);
-        Assert.Contains("reveal", Assert.Single(denied.Outcomes).Reason, StringComparison.Ordinal);
+        Assert.Contains("reveal", Assert.Single(denied.Namespaces).Detail, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -231,7 +231,8 @@ public sealed class SecretSealingTests(NodeFixture fixture) : IClassFixture<Node
                     chars[random.Next(chars.Count)] = alphabet[random.Next(alphabet.Length)];
                     break;
                 case 1:
-                    chars.RemoveRange(random.Next(chars.Count), 1 + random.Next(Math.Min(8, chars.Count - 1)));
+                    var at = random.Next(chars.Count);
+                    chars.RemoveRange(at, Math.Min(chars.Count - at, 1 + random.Next(8)));
                     break;
                 case 2:
                     chars.Insert(random.Next(chars.Count + 1), alphabet[random.Next(alphabet.Length)]);

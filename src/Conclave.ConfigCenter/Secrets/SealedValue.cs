@@ -74,7 +74,8 @@ public readonly record struct SealedValue(int DataKeyVersion, byte[] Payload)
         }
 
         var payload = new byte[Base64Url.GetMaxDecodedLength(body.Length)];
-        if (body.Length % 4 == 1 || !Base64Url.TryDecodeFromChars(body, payload, out var written))
+        // The OperationStatus form: TryDecodeFromChars throws on some invalid lengths (found by the property test).
+        if (Base64Url.DecodeFromChars(body, payload, out var consumed, out var written) != System.Buffers.OperationStatus.Done || consumed != body.Length)
         {
             error = "the payload is not unpadded base64url";
             return false;

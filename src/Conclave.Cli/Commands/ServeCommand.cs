@@ -150,18 +150,6 @@ internal static class ServeCommand
                 return 2;
             }
 
-            Conclave.ConfigCenter.Secrets.IMasterKeyProvider? masterKeys;
-            try
-            {
-                masterKeys = Conclave.Server.Config.MasterKeySources.Load(
-                    parse.GetValue(masterKeyFile) ?? [], Environment.GetEnvironmentVariable(Conclave.Server.Config.MasterKeySources.EnvironmentVariable));
-            }
-            catch (ArgumentException e)
-            {
-                await Console.Error.WriteLineAsync($"conclave serve: {e.Message}");
-                return 2;
-            }
-
             // etcd's --tls-min-version and --cipher-suites hold for the peer listener too.
             var peerTls = tls with
             {
@@ -175,7 +163,6 @@ internal static class ServeCommand
                 Tls = tls,
                 PeerTls = peerTls,
                 Auth = auth,
-                ConfigMasterKeys = masterKeys,
                 InsecureListen = parse.GetValue(insecureListen),
                 Name = parse.GetValue(name)!,
                 DataDirectory = parse.GetValue(dataDir)!,
@@ -203,6 +190,17 @@ internal static class ServeCommand
                 MaxWatchKeyBytesPerConnection = parse.GetValue(maxWatchKeyBytes),
                 MaxPendingResponseBytes = parse.GetValue(maxPendingResponse),
             };
+
+            try
+            {
+                options = Conclave.Server.Config.MasterKeySources.WithMasterKeys(
+                    options, parse.GetValue(masterKeyFile) ?? [], Environment.GetEnvironmentVariable(Conclave.Server.Config.MasterKeySources.EnvironmentVariable));
+            }
+            catch (ArgumentException e)
+            {
+                await Console.Error.WriteLineAsync($"conclave serve: {e.Message}");
+                return 2;
+            }
 
             try
             {

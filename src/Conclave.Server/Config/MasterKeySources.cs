@@ -14,6 +14,10 @@ public static class MasterKeySources
 
     public const string FileFlag = "--config-master-key-file";
 
+    /// <summary><paramref name="options"/> with the master keys of <see cref="Load"/> (unchanged when none is named).</summary>
+    public static ServerOptions WithMasterKeys(ServerOptions options, IEnumerable<string> files, string? environmentValue) =>
+        Load(files, environmentValue) is { } keys ? options with { ConfigMasterKeys = keys } : options;
+
     /// <summary>The keys named, or null when none is. Throws <see cref="ArgumentException"/> naming the file or variable that is wrong.</summary>
     public static LocalMasterKeys? Load(IEnumerable<string> files, string? environmentValue)
     {

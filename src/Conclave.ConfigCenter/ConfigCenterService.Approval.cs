@@ -1,5 +1,6 @@
 using Conclave.ConfigCenter.Keyspace;
 using Conclave.ConfigCenter.Model;
+using Conclave.ConfigCenter.Secrets;
 using Conclave.ConfigCenter.Validation;
 
 namespace Conclave.ConfigCenter;
@@ -25,10 +26,10 @@ public sealed partial class ConfigCenterService
     public async ValueTask<ReleaseRequest> RequestReleaseAsync(string app, string env, string ns, string? title, string? comment, long expectedRevision, ChangeContext who, CancellationToken cancellationToken = default)
     {
         ReleaseRequest? request = null;
-        await MutateAsync(app, env, ns, expectedRevision, who, "release.request", title ?? "", n =>
+        await MutateAsync(app, env, ns, expectedRevision, who, "release.request", title ?? "", ReadKeyIfSecret, (n, key) =>
         {
             var content = WorkingContent(n);
-            DocumentValidator.Validate(n.Format, content, n.Schema, Limits);
+            DocumentValidator.Validate(n.Format, key is null ? content : NamespaceSecrets.OpenedWorkingContent(n, key), n.Schema, Limits);
             request = new ReleaseRequest
             {
                 App = app, Env = env, Namespace = ns, Id = n.LastRequestId + 1, Title = title ?? "", Comment = comment ?? "",
@@ -50,7 +51,7 @@ public sealed partial class ConfigCenterService
         }
 
         ReleaseRecord? release = null;
-        await MutateAsync(app, env, ns, 0, who, "release.approve", $"request {requestId}", async n =>
+        await MutateAsync(app, env, ns, 0, who, "release.approve", $"request {requestId}", ReadKeyIfSecret, async (n, key) =>
         {
             var current = await DecidableAsync(n, requestId, cancellationToken);
             if (Hash(WorkingContent(n)) != current.ContentHash)
@@ -59,7 +60,7 @@ public sealed partial class ConfigCenterService
                     $"the working copy of {app}/{env}/{ns} changed since release request {requestId} was filed: reject it and request a release again");
             }
 
-            release = NewRelease(n, ReleaseKind.Normal, current.Title, current.Comment, new ChangeContext(current.RequestedBy), current.Content) with { ApprovedBy = who.Author };
+            release = NewRelease(n, ReleaseKind.Normal, current.Title, current.Comment, new ChangeContext(current.RequestedBy), current.Content, key) with { ApprovedBy = who.Author };
             var history = History(n, "publish", release.Id, n.HeadReleaseId, null, who, $"approved request {requestId}{(string.IsNullOrEmpty(comment) ? "" : ": " + comment)}");
             var decided = current with { Status = ReleaseRequestStatus.Approved, DecidedBy = who.Author, DecidedAt = clock.GetUtcNow(), DecisionComment = comment ?? "", ReleaseId = release.Id };
             return (n with { HeadReleaseId = release.Id, LastReleaseId = release.Id, LastHistoryId = history.Id },
@@ -73,7 +74,7 @@ public sealed partial class ConfigCenterService
     {
         await PendingRequestAsync(app, env, ns, requestId, cancellationToken);
         ReleaseRequest? decided = null;
-        await MutateAsync(app, env, ns, 0, who, "release.reject", $"request {requestId}", async n =>
+        await MutateAsync(app, env, ns, 0, who, "release.reject", $"request {requestId}", _ => KeyUse.None, async (n, _) =>
         {
             decided = await DecidableAsync(n, requestId, cancellationToken) with { Status = ReleaseRequestStatus.Rejected, DecidedBy = who.Author, DecidedAt = clock.GetUtcNow(), DecisionComment = comment ?? "" };
             return (n, (List<Api.Etcd.RequestOp>)[ConfigStore.Put(ConfigKeys.Request(app, env, ns, requestId), decided)]);
@@ -96,7 +97,10 @@ public sealed partial class ConfigCenterService
         var request = (await Store.GetAsync<ReleaseRequest>(ConfigKeys.Request(app, env, ns, requestId), cancellationToken)).Value
             ?? throw new ConfigCenterException(ConfigErrorKind.NotFound, $"release request {requestId} of {app}/{env}/{ns} does not exist");
         var head = await Store.ReleaseAsync(app, env, ns, n.HeadReleaseId, cancellationToken);
-        return (request, ReleaseDiff.Compare(n.Format, head?.Content, head?.Configurations, request.Content, request.Configurations));
+        // Secret values are masked (as in every diff without reveal): the approver sees which secrets change, not their values.
+        var diff = ReleaseDiff.Compare(n.Format, head?.Content, head?.Configurations, request.Content, request.Configurations);
+        var secretKeys = n.Items.Where(i => i.Secret).Select(i => i.Key).Concat(head?.SecretKeys ?? []).ToHashSet(StringComparer.Ordinal);
+        return (request, MaskDiff(diff, secretKeys, n.Secret || head?.Sealed == true, reveal: false));
     }
 
     private async ValueTask<ReleaseRequest> PendingRequestAsync(string app, string env, string ns, long requestId, CancellationToken cancellationToken)

@@ -3,6 +3,7 @@ using System.Text;
 using Conclave.Api.Etcd;
 using Conclave.ConfigCenter.Keyspace;
 using Conclave.ConfigCenter.Model;
+using Conclave.ConfigCenter.Secrets;
 using Conclave.ConfigCenter.Validation;
 
 namespace Conclave.ConfigCenter;
@@ -12,7 +13,7 @@ namespace Conclave.ConfigCenter;
 /// gray release and history. Every change is one guarded transaction that also writes its audit entry, so a
 /// refused or failed change writes nothing.
 /// </summary>
-public sealed partial class ConfigCenterService(IKeyValuePort port, ConfigLimits? limits = null, TimeProvider? clock = null)
+public sealed partial class ConfigCenterService(IKeyValuePort port, ConfigLimits? limits = null, TimeProvider? clock = null, IMasterKeyProvider? masterKeys = null)
 {
     // Each failed round means another edit landed, so this bounds the editors racing on one namespace, not the time.
     private const int MaxRetries = 32;
@@ -25,6 +26,9 @@ public sealed partial class ConfigCenterService(IKeyValuePort port, ConfigLimits
 
     /// <summary>Who may change what (ADR 0015); every change below asks it first and pins its answer in the change's transaction.</summary>
     public ConfigAccess Access { get; } = new(port, limits, clock);
+
+    /// <summary>Sealing, opening and masking of secret values (ADR 0015, decision 6).</summary>
+    public NamespaceSecrets Secrets { get; } = new(new ConfigStore(port), masterKeys, clock);
 
     // ---- apps and environments ----
 
@@ -106,7 +110,14 @@ public sealed partial class ConfigCenterService(IKeyValuePort port, ConfigLimits
         await CreateNamespaceAsync(app, env, ns, format, schema, isPublic: false, who, cancellationToken);
 
     /// <summary>Creates a namespace; a public one (<paramref name="isPublic"/>) can be associated by other apps.</summary>
-    public async ValueTask<NamespaceRecord> CreateNamespaceAsync(string app, string env, string ns, NamespaceFormat format, string? schema, bool isPublic, ChangeContext who, CancellationToken cancellationToken = default)
+    public ValueTask<NamespaceRecord> CreateNamespaceAsync(string app, string env, string ns, NamespaceFormat format, string? schema, bool isPublic, ChangeContext who, CancellationToken cancellationToken = default) =>
+        CreateNamespaceAsync(app, env, ns, format, schema, isPublic, secret: false, who, cancellationToken);
+
+    /// <summary>
+    /// Creates a namespace; a public one (<paramref name="isPublic"/>) can be associated by other apps; every value of a
+    /// <paramref name="secret"/> one (each item, or the whole document) is sealed before it is stored.
+    /// </summary>
+    public async ValueTask<NamespaceRecord> CreateNamespaceAsync(string app, string env, string ns, NamespaceFormat format, string? schema, bool isPublic, bool secret, ChangeContext who, CancellationToken cancellationToken = default)
     {
         ConfigNames.CheckName("app", app, Limits);
         ConfigNames.CheckName("environment", env, Limits);
@@ -123,16 +134,21 @@ public sealed partial class ConfigCenterService(IKeyValuePort port, ConfigLimits
 
         CheckAuthor(who);
         var pins = await Access.RequireManagerAsync(who, app, "create namespaces", cancellationToken);
+        if (secret)
+        {
+            Secrets.RequireMasterKey();
+        }
+
         var now = clock.GetUtcNow();
         var record = new NamespaceRecord
         {
-            App = app, Env = env, Name = ns, Format = format, Schema = string.IsNullOrWhiteSpace(schema) ? null : schema, IsPublic = isPublic,
+            App = app, Env = env, Name = ns, Format = format, Schema = string.IsNullOrWhiteSpace(schema) ? null : schema, IsPublic = isPublic, Secret = secret,
             UpdatedAt = now, UpdatedBy = who.Author,
         };
         var key = ConfigKeys.Namespace(app, env, ns);
         var (ok, revision) = await Store.CommitAsync(
             [.. pins, ConfigStore.Present(ConfigKeys.Environment(app, env)), ConfigStore.Absent(key)],
-            [ConfigStore.Put(key, record), ConfigStore.Audit(app, Audit(who, now, "namespace.create", $"{app}/{env}/{ns}", isPublic ? $"{format} public" : format.ToString()))],
+            [ConfigStore.Put(key, record), ConfigStore.Audit(app, Audit(who, now, "namespace.create", $"{app}/{env}/{ns}", $"{format}{(isPublic ? " public" : "")}{(secret ? " secret" : "")}"))],
             cancellationToken);
         if (ok)
         {
@@ -172,18 +188,32 @@ public sealed partial class ConfigCenterService(IKeyValuePort port, ConfigLimits
             throw new ConfigCenterException(ConfigErrorKind.InvalidArgument, $"the value of '{item.Key}' has a line break; properties values are single-line");
         }
 
-        return MutateAsync(app, env, ns, expectedRevision, who, "item.set", $"{item.Key}", n =>
+        if (item.Secret)
+        {
+            Secrets.RequireMasterKey();
+        }
+
+        // A secret stays secret: setting it again without the mark seals the new value too (delete it to make it plain).
+        bool Sealed(NamespaceRecord n) => item.Secret || n.Secret || n.Items.Any(i => i.Key == item.Key && i.Secret);
+        return MutateAsync(app, env, ns, expectedRevision, who, "item.set", item.Key + (item.Secret ? " (secret)" : ""), n => Sealed(n) ? KeyUse.Create : KeyUse.None, (n, key) =>
         {
             RequireProperties(n);
             var items = n.Items.ToList();
             var at = items.FindIndex(i => i.Key == item.Key);
+            var stored = key is not null ? item with { Value = key.Seal(item.Key, item.Value), Secret = true } : item;
+            if (at >= 0 && items[at].Secret && item.Value == NamespaceSecrets.Mask)
+            {
+                // The mask sent back (a form saved as shown): the value stays as it was.
+                stored = items[at] with { Comment = item.Comment };
+            }
+
             if (at >= 0)
             {
-                items[at] = item;
+                items[at] = stored;
             }
             else
             {
-                items.Add(item);
+                items.Add(stored);
             }
 
             var next = n with { Items = items };
@@ -208,10 +238,27 @@ public sealed partial class ConfigCenterService(IKeyValuePort port, ConfigLimits
     public ValueTask<NamespaceRecord> SetContentAsync(string app, string env, string ns, string content, long expectedRevision, ChangeContext who, CancellationToken cancellationToken = default)
     {
         ConfigNames.CheckContent(content, Limits);
-        return MutateAsync(app, env, ns, expectedRevision, who, "content.set", $"{Encoding.UTF8.GetByteCount(content)} bytes", n =>
-            n.Format == NamespaceFormat.Properties
-                ? (n with { Items = PropertiesDocument.Parse(content, Limits), Content = "" }, [])
-                : (n with { Content = content }, []), cancellationToken);
+        return MutateAsync(app, env, ns, expectedRevision, who, "content.set", $"{Encoding.UTF8.GetByteCount(content)} bytes", n => NamespaceSecrets.HasSecrets(n) ? KeyUse.Create : KeyUse.None, (n, key) =>
+        {
+            if (n.Format != NamespaceFormat.Properties)
+            {
+                return (n with { Content = key is null || !n.Secret ? content : content == NamespaceSecrets.Mask ? n.Content : key.Seal("", content) }, []);
+            }
+
+            // Items that were secret stay secret; one sent back masked (a document saved as shown) keeps its sealed value.
+            var secret = n.Items.Where(i => i.Secret).ToDictionary(i => i.Key, StringComparer.Ordinal);
+            var items = PropertiesDocument.Parse(content, Limits).Select(i => i with { Secret = n.Secret || secret.ContainsKey(i.Key) }).ToList();
+            var stored = key is null ? items : NamespaceSecrets.Seal(items, key, n.Secret);
+            for (var at = 0; at < items.Count; at++)
+            {
+                if (items[at].Value == NamespaceSecrets.Mask && secret.TryGetValue(items[at].Key, out var kept))
+                {
+                    stored[at] = kept with { Comment = items[at].Comment };
+                }
+            }
+
+            return (n with { Items = stored, Content = "" }, []);
+        }, cancellationToken);
     }
 
     /// <summary>Attaches (or with null removes) a JSON Schema checked at every publish.</summary>
@@ -236,9 +283,9 @@ public sealed partial class ConfigCenterService(IKeyValuePort port, ConfigLimits
     public async ValueTask<ReleaseRecord> PublishAsync(string app, string env, string ns, string? title, string? comment, long expectedRevision, ChangeContext who, CancellationToken cancellationToken = default)
     {
         ReleaseRecord? release = null;
-        await MutateAsync(app, env, ns, expectedRevision, who, "release.publish", title ?? "", n =>
+        await MutateAsync(app, env, ns, expectedRevision, who, "release.publish", title ?? "", ReadKeyIfSecret, (n, key) =>
         {
-            release = NewRelease(n, ReleaseKind.Normal, title, comment, who, WorkingContent(n));
+            release = NewRelease(n, ReleaseKind.Normal, title, comment, who, WorkingContent(n), key);
             var history = History(n, "publish", release.Id, n.HeadReleaseId, null, who, comment);
             var next = n with { HeadReleaseId = release.Id, LastReleaseId = release.Id, LastHistoryId = history.Id };
             return (next, [ReleasePut(release), HistoryPut(n, history)]);
@@ -257,9 +304,9 @@ public sealed partial class ConfigCenterService(IKeyValuePort port, ConfigLimits
         }
 
         ReleaseRecord? release = null;
-        await MutateAsync(app, env, ns, expectedRevision, who, "release.rollback", $"to {toReleaseId}", n =>
+        await MutateAsync(app, env, ns, expectedRevision, who, "release.rollback", $"to {toReleaseId}", _ => NamespaceSecrets.HasSecrets(target) ? KeyUse.Read : KeyUse.None, (n, key) =>
         {
-            release = NewRelease(n, ReleaseKind.Rollback, $"rollback to {toReleaseId}", comment, who, target.Content) with
+            release = NewRelease(n, ReleaseKind.Rollback, $"rollback to {toReleaseId}", comment, who, target.Content, key, target) with
             {
                 Configurations = target.Configurations,
                 RollbackOf = toReleaseId,
@@ -275,9 +322,9 @@ public sealed partial class ConfigCenterService(IKeyValuePort port, ConfigLimits
     {
         CheckRule(rule);
         ReleaseRecord? release = null;
-        await MutateAsync(app, env, ns, expectedRevision, who, "gray.publish", Describe(rule), n =>
+        await MutateAsync(app, env, ns, expectedRevision, who, "gray.publish", Describe(rule), ReadKeyIfSecret, (n, key) =>
         {
-            release = NewRelease(n, ReleaseKind.Gray, title, comment, who, WorkingContent(n));
+            release = NewRelease(n, ReleaseKind.Gray, title, comment, who, WorkingContent(n), key);
             var history = History(n, "gray-publish", release.Id, n.HeadReleaseId, rule, who, comment);
             return (n with { Gray = new GrayState(release.Id, rule), LastReleaseId = release.Id, LastHistoryId = history.Id }, [ReleasePut(release), HistoryPut(n, history)]);
         }, cancellationToken);
@@ -352,31 +399,140 @@ public sealed partial class ConfigCenterService(IKeyValuePort port, ConfigLimits
         return (await Store.ListAsync<AuditEntry>(ConfigKeys.Audits(app), cancellationToken, limit, descending: true)).Select(x => x.Value).ToList();
     }
 
+    // ---- secrets ----
+
+    /// <summary>
+    /// Whether <paramref name="who"/> may see the plaintext of the secrets of <paramref name="app"/>/<paramref name="env"/>/<paramref name="ns"/>
+    /// in views, releases, diffs and exports-as-plaintext (re-sealing them elsewhere). The one place that decides it.
+    /// </summary>
+    public ValueTask<bool> CanRevealAsync(ChangeContext who, string app, string env, string ns, CancellationToken cancellationToken = default) =>
+        Access.CanAsync(who, app, env, ns, ConfigPermission.Reveal, cancellationToken);
+
+    /// <summary>
+    /// <paramref name="n"/> as <paramref name="who"/> may see it: secret values masked, or with <paramref name="reveal"/>
+    /// (refused without the reveal permission) opened.
+    /// </summary>
+    public async ValueTask<NamespaceRecord> ViewAsync(NamespaceRecord n, bool reveal, ChangeContext who, CancellationToken cancellationToken = default) =>
+        NamespaceSecrets.HasSecrets(n) ? NamespaceSecrets.View(n, await RevealKeyAsync(n, reveal, who, cancellationToken)) : n;
+
+    /// <summary><paramref name="r"/> as <paramref name="who"/> may see it (see <see cref="ViewAsync(NamespaceRecord, bool, ChangeContext, CancellationToken)"/>).</summary>
+    public async ValueTask<ReleaseRecord> ViewAsync(ReleaseRecord r, bool reveal, ChangeContext who, CancellationToken cancellationToken = default)
+    {
+        if (!NamespaceSecrets.HasSecrets(r))
+        {
+            return r;
+        }
+
+        var n = reveal ? await Store.NamespaceAsync(r.App, r.Env, r.Namespace, cancellationToken) : null;
+        return NamespaceSecrets.View(r, n is null ? null : await RevealKeyAsync(n, reveal, who, cancellationToken));
+    }
+
+    /// <summary>Re-wraps every namespace's data key under the current master key (<c>conclave config keys rotate</c>).</summary>
+    public ValueTask<KeyRotationResult> RotateKeysAsync(ChangeContext who, CancellationToken cancellationToken = default)
+    {
+        CheckAuthor(who);
+        return Secrets.RotateAsync(who, cancellationToken);
+    }
+
+    private async ValueTask<NamespaceDataKey?> RevealKeyAsync(NamespaceRecord n, bool reveal, ChangeContext who, CancellationToken cancellationToken)
+    {
+        if (!reveal)
+        {
+            return null;
+        }
+
+        if (!await CanRevealAsync(who, n.App, n.Env, n.Name, cancellationToken))
+        {
+            throw new ConfigCenterException(ConfigErrorKind.PermissionDenied, $"revealing the secrets of {n.App}/{n.Env}/{n.Name} needs the reveal permission");
+        }
+
+        return await Secrets.ForReadAsync(n, cancellationToken);
+    }
+
     // ---- diff ----
 
-    public async ValueTask<IReadOnlyList<DiffEntry>> DiffReleasesAsync(string app, string env, string ns, long from, long to, CancellationToken cancellationToken = default)
+    public ValueTask<IReadOnlyList<DiffEntry>> DiffReleasesAsync(string app, string env, string ns, long from, long to, CancellationToken cancellationToken = default) =>
+        DiffReleasesAsync(app, env, ns, from, to, reveal: false, ChangeContext.Unchecked("reader"), cancellationToken);
+
+    /// <summary>Two releases compared; secret values compared as plaintext when this member can open them, and shown masked unless revealed.</summary>
+    public async ValueTask<IReadOnlyList<DiffEntry>> DiffReleasesAsync(string app, string env, string ns, long from, long to, bool reveal, ChangeContext who, CancellationToken cancellationToken = default)
     {
         var a = await GetReleaseAsync(app, env, ns, from, cancellationToken);
         var b = await GetReleaseAsync(app, env, ns, to, cancellationToken);
-        return ReleaseDiff.Compare(a.Format, a.Content, a.Configurations, b.Content, b.Configurations);
+        var n = NamespaceSecrets.HasSecrets(a) || NamespaceSecrets.HasSecrets(b) ? await Store.NamespaceAsync(app, env, ns, cancellationToken) : null;
+        var key = n is null ? null : await DiffKeyAsync(n, reveal, who, cancellationToken);
+        return MaskDiff(ReleaseDiff.Compare(a.Format, Open(a, key).Content, Open(a, key).Configurations, Open(b, key).Content, Open(b, key).Configurations), Secret(a, b), a.Sealed || b.Sealed, reveal);
     }
 
+    public ValueTask<IReadOnlyList<DiffEntry>> DiffWorkingCopyAsync(string app, string env, string ns, CancellationToken cancellationToken = default) =>
+        DiffWorkingCopyAsync(app, env, ns, reveal: false, ChangeContext.Unchecked("reader"), cancellationToken);
+
     /// <summary>What publishing now would change: the main release against the working copy.</summary>
-    public async ValueTask<IReadOnlyList<DiffEntry>> DiffWorkingCopyAsync(string app, string env, string ns, CancellationToken cancellationToken = default)
+    public async ValueTask<IReadOnlyList<DiffEntry>> DiffWorkingCopyAsync(string app, string env, string ns, bool reveal, ChangeContext who, CancellationToken cancellationToken = default)
     {
         var n = await Store.NamespaceAsync(app, env, ns, cancellationToken);
         var head = await Store.ReleaseAsync(app, env, ns, n.HeadReleaseId, cancellationToken);
-        return ReleaseDiff.Compare(n.Format, head?.Content, head?.Configurations, WorkingContent(n), ToMap(n.Items));
+        var secrets = NamespaceSecrets.HasSecrets(n) || (head is not null && NamespaceSecrets.HasSecrets(head));
+        var key = secrets ? await DiffKeyAsync(n, reveal, who, cancellationToken) : null;
+        var working = key is null ? n : NamespaceSecrets.View(n, key);
+        var opened = head is null ? null : Open(head, key);
+        var secretKeys = Secret(head, null);
+        secretKeys.UnionWith(n.Items.Where(i => i.Secret).Select(i => i.Key));
+        return MaskDiff(ReleaseDiff.Compare(n.Format, opened?.Content, opened?.Configurations, WorkingContent(working), ToMap(working.Items)), secretKeys, n.Secret || head?.Sealed == true, reveal);
     }
 
-    /// <summary>The same namespace's main releases in two environments.</summary>
-    public async ValueTask<IReadOnlyList<DiffEntry>> DiffEnvironmentsAsync(string app, string envA, string envB, string ns, CancellationToken cancellationToken = default)
+    public ValueTask<IReadOnlyList<DiffEntry>> DiffEnvironmentsAsync(string app, string envA, string envB, string ns, CancellationToken cancellationToken = default) =>
+        DiffEnvironmentsAsync(app, envA, envB, ns, reveal: false, ChangeContext.Unchecked("reader"), cancellationToken);
+
+    /// <summary>The same namespace's main releases in two environments (each opened with its own environment's data key).</summary>
+    public async ValueTask<IReadOnlyList<DiffEntry>> DiffEnvironmentsAsync(string app, string envA, string envB, string ns, bool reveal, ChangeContext who, CancellationToken cancellationToken = default)
     {
         var a = await Store.NamespaceAsync(app, envA, ns, cancellationToken);
         var b = await Store.NamespaceAsync(app, envB, ns, cancellationToken);
         var ra = await Store.ReleaseAsync(app, envA, ns, a.HeadReleaseId, cancellationToken);
         var rb = await Store.ReleaseAsync(app, envB, ns, b.HeadReleaseId, cancellationToken);
-        return ReleaseDiff.Compare(a.Format, ra?.Content, ra?.Configurations, rb?.Content, rb?.Configurations);
+        var ka = ra is not null && NamespaceSecrets.HasSecrets(ra) ? await DiffKeyAsync(a, reveal, who, cancellationToken) : null;
+        var kb = rb is not null && NamespaceSecrets.HasSecrets(rb) ? await DiffKeyAsync(b, reveal, who, cancellationToken) : null;
+        var oa = ra is null ? null : Open(ra, ka);
+        var ob = rb is null ? null : Open(rb, kb);
+        return MaskDiff(ReleaseDiff.Compare(a.Format, oa?.Content, oa?.Configurations, ob?.Content, ob?.Configurations), Secret(ra, rb), ra?.Sealed == true || rb?.Sealed == true, reveal);
+    }
+
+    /// <summary>
+    /// The key a diff opens with: the reader's reveal decides what is shown, but values are compared as plaintext whenever
+    /// this member can open them (two seals of one value differ as ciphertext); without a master key, as ciphertext.
+    /// </summary>
+    private async ValueTask<NamespaceDataKey?> DiffKeyAsync(NamespaceRecord n, bool reveal, ChangeContext who, CancellationToken cancellationToken)
+    {
+        if (reveal)
+        {
+            return await RevealKeyAsync(n, reveal, who, cancellationToken);
+        }
+
+        try
+        {
+            return Secrets.Available ? await Secrets.ForReadAsync(n, cancellationToken) : null;
+        }
+        catch (ConfigCenterException e) when (e.Kind == ConfigErrorKind.SecretUnavailable)
+        {
+            return null;
+        }
+    }
+
+    private static ReleaseRecord Open(ReleaseRecord r, NamespaceDataKey? key) => key is null ? r : NamespaceSecrets.View(r, key);
+
+    private static HashSet<string> Secret(ReleaseRecord? a, ReleaseRecord? b) =>
+        new((a?.SecretKeys ?? []).Concat(b?.SecretKeys ?? []), StringComparer.Ordinal);
+
+    private static IReadOnlyList<DiffEntry> MaskDiff(IReadOnlyList<DiffEntry> entries, HashSet<string> secretKeys, bool sealedDocument, bool reveal)
+    {
+        if (reveal)
+        {
+            return entries;
+        }
+
+        static string? Masked(string? value) => value is null ? null : NamespaceSecrets.Mask;
+        return entries.Select(e => (e.Key.Length == 0 ? sealedDocument : secretKeys.Contains(e.Key)) ? e with { OldValue = Masked(e.OldValue), NewValue = Masked(e.NewValue) } : e).ToList();
     }
 
     // ---- machinery ----
@@ -389,12 +545,25 @@ public sealed partial class ConfigCenterService(IKeyValuePort port, ConfigLimits
     private ValueTask<NamespaceRecord> MutateAsync(
         string app, string env, string ns, long expectedRevision, ChangeContext who, string action, string detail,
         Func<NamespaceRecord, (NamespaceRecord Next, List<RequestOp> Writes)> change, CancellationToken cancellationToken) =>
-        MutateAsync(app, env, ns, expectedRevision, who, action, detail, n => ValueTask.FromResult(change(n)), cancellationToken);
+        MutateAsync(app, env, ns, expectedRevision, who, action, detail, _ => KeyUse.None, (n, _) => ValueTask.FromResult(change(n)), cancellationToken);
 
-    /// <summary>As above, with a change that reads more records; it runs after the namespace is read, inside the guarded attempt.</summary>
+    /// <summary>
+    /// As above, for changes that seal or open secrets: <paramref name="keyUse"/> says, per attempt, whether the namespace's
+    /// data key is needed; a key created for the first secret is written in the change's own transaction.
+    /// </summary>
+    private ValueTask<NamespaceRecord> MutateAsync(
+        string app, string env, string ns, long expectedRevision, ChangeContext who, string action, string detail,
+        Func<NamespaceRecord, KeyUse> keyUse, Func<NamespaceRecord, NamespaceDataKey?, (NamespaceRecord Next, List<RequestOp> Writes)> change, CancellationToken cancellationToken) =>
+        MutateAsync(app, env, ns, expectedRevision, who, action, detail, keyUse, (n, key) => ValueTask.FromResult(change(n, key)), cancellationToken);
+
+    /// <summary>
+    /// The one path of every namespace change: decides the permission (pinned in the transaction), reads the namespace,
+    /// applies the release policy, runs <paramref name="change"/> (which may read more records: it runs inside the guarded
+    /// attempt) and writes the result with its audit entry.
+    /// </summary>
     private async ValueTask<NamespaceRecord> MutateAsync(
         string app, string env, string ns, long expectedRevision, ChangeContext who, string action, string detail,
-        Func<NamespaceRecord, ValueTask<(NamespaceRecord Next, List<RequestOp> Writes)>> change, CancellationToken cancellationToken)
+        Func<NamespaceRecord, KeyUse> keyUse, Func<NamespaceRecord, NamespaceDataKey?, ValueTask<(NamespaceRecord Next, List<RequestOp> Writes)>> change, CancellationToken cancellationToken)
     {
         CheckAuthor(who);
         var permission = PermissionOf(action);
@@ -419,13 +588,26 @@ public sealed partial class ConfigCenterService(IKeyValuePort port, ConfigLimits
                     $"{who.Author} edited {app}/{env}/{ns} since its last release, and this namespace separates editing from releasing: someone else with the release permission must publish it (unreleased edits by {string.Join(", ", current.Editors)})");
             }
 
+            var use = keyUse(current);
+            var dataKey = use == KeyUse.None ? null : await Secrets.ForEditAsync(app, env, ns, create: use == KeyUse.Create, cancellationToken);
             var now = clock.GetUtcNow();
-            var (next, writes) = await change(current);
+            var (next, writes) = await change(current, dataKey);
             next = next with { UpdatedAt = now, UpdatedBy = who.Author, Editors = EditorsAfter(action, current, who) };
             var key = ConfigKeys.Namespace(app, env, ns);
             writes.Add(ConfigStore.Put(key, next));
             writes.Add(ConfigStore.Audit(app, Audit(who, now, action, $"{app}/{env}/{ns}", detail)));
-            var (ok, revision) = await Store.CommitAsync([.. pins, ConfigStore.ModifiedAt(key, current.Revision)], writes, cancellationToken);
+            List<Compare> compares = [.. pins, ConfigStore.ModifiedAt(key, current.Revision)];
+            if (dataKey?.Guard is { } guard)
+            {
+                compares.Add(guard);
+            }
+
+            if (dataKey?.Create is { } create)
+            {
+                writes.Add(create);
+            }
+
+            var (ok, revision) = await Store.CommitAsync(compares, writes, cancellationToken);
             if (ok)
             {
                 return next with { Revision = revision };
@@ -488,17 +670,36 @@ public sealed partial class ConfigCenterService(IKeyValuePort port, ConfigLimits
         }
     }
 
-    private ReleaseRecord NewRelease(NamespaceRecord n, ReleaseKind kind, string? title, string? comment, ChangeContext who, string content)
+    /// <summary>
+    /// A release of <paramref name="content"/> (the working copy's, or <paramref name="restoring"/>'s for a rollback),
+    /// validated as plaintext: with secrets, <paramref name="key"/> opens them for the check only; the release holds them sealed.
+    /// </summary>
+    private ReleaseRecord NewRelease(NamespaceRecord n, ReleaseKind kind, string? title, string? comment, ChangeContext who, string content, NamespaceDataKey? key, ReleaseRecord? restoring = null)
     {
         var schema = n.Schema;
-        DocumentValidator.Validate(n.Format, content, schema, Limits);
+        var plaintext = key is null ? content
+            : restoring is not null ? NamespaceSecrets.View(restoring, key).Content
+            : NamespaceSecrets.OpenedWorkingContent(n, key);
+        DocumentValidator.Validate(n.Format, plaintext, schema, Limits);
         return new ReleaseRecord
         {
             App = n.App, Env = n.Env, Namespace = n.Name, Id = n.LastReleaseId + 1, Kind = kind, Format = n.Format,
             Title = title ?? "", Comment = comment ?? "", Author = who.Author, CreatedAt = clock.GetUtcNow(),
             Content = content, Configurations = n.Format == NamespaceFormat.Properties ? ToMap(n.Items) : new Dictionary<string, string>(),
             ContentHash = Hash(content),
+            SecretKeys = restoring?.SecretKeys ?? (n.Format == NamespaceFormat.Properties ? n.Items.Where(i => i.Secret).Select(i => i.Key).ToList() : []),
+            Sealed = restoring?.Sealed ?? (n.Format != NamespaceFormat.Properties && n.Secret),
         };
+    }
+
+    private static KeyUse ReadKeyIfSecret(NamespaceRecord n) => NamespaceSecrets.HasSecrets(n) ? KeyUse.Read : KeyUse.None;
+
+    /// <summary>Whether a change needs the namespace's data key: no, to open what is sealed, or to seal (creating the key if needed).</summary>
+    private enum KeyUse
+    {
+        None,
+        Read,
+        Create,
     }
 
     private HistoryEntry History(NamespaceRecord n, string operation, long releaseId, long previous, GrayRule? rule, ChangeContext who, string? comment) =>

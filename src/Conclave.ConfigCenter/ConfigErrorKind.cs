@@ -33,4 +33,10 @@ public enum ConfigErrorKind
 
     /// <summary>The caller gave no identity, or an invalid one (no sign-in, a revoked app credential).</summary>
     Unauthenticated,
+
+    /// <summary>
+    /// A secret cannot be sealed or opened here: the member has no master key, lacks the one a data key is wrapped
+    /// under, or a sealed value does not open (altered, or moved from another item). The message says which.
+    /// </summary>
+    SecretUnavailable,
 }

@@ -1,5 +1,6 @@
 using Conclave.ConfigCenter.Keyspace;
 using Conclave.ConfigCenter.Model;
+using Conclave.ConfigCenter.Secrets;
 using Conclave.ConfigCenter.Validation;
 
 namespace Conclave.ConfigCenter;
@@ -9,13 +10,20 @@ namespace Conclave.ConfigCenter;
 /// such a file into an app. Import writes working copies only (a publish is separate), each namespace in its own
 /// guarded transaction with its audit entry, and reports per namespace what it did and what it refused:
 /// a namespace of another format, one with unpublished edits (unless overwriting), one edited concurrently, or
-/// content that breaks a rule.
+/// content that breaks a rule. Secrets stay sealed in the file, with the namespace's data key wrapped by the master key;
+/// import opens them with that key (so only a cluster with the same master key can) and seals them again under the
+/// target namespace's own data key. Importing them into another namespace than the one exported reveals them there,
+/// so it needs the reveal permission on the source (<paramref name="canReveal"/>: <see cref="ConfigCenterService.CanRevealAsync"/>;
+/// without it, refused).
 /// </summary>
-public sealed class ConfigTransferService(IKeyValuePort port, ConfigLimits? limits = null, TimeProvider? clock = null)
+public sealed class ConfigTransferService(
+    IKeyValuePort port, ConfigLimits? limits = null, TimeProvider? clock = null, IMasterKeyProvider? masterKeys = null,
+    Func<ChangeContext, string, string, string, CancellationToken, ValueTask<bool>>? canReveal = null)
 {
     private readonly ConfigStore store = new(port);
     private readonly TimeProvider clock = clock ?? TimeProvider.System;
     private readonly ConfigAccess access = new(port, limits, clock);
+    private readonly NamespaceSecrets secrets = new(new ConfigStore(port), masterKeys, clock);
 
     public ConfigLimits Limits { get; } = limits ?? new ConfigLimits();
 
@@ -40,6 +48,7 @@ public sealed class ConfigTransferService(IKeyValuePort port, ConfigLimits? limi
                 {
                     Name = n.Name, Format = n.Format, Schema = n.Schema, IsPublic = n.IsPublic, BaseApp = n.BaseApp, Items = n.Items, Content = n.Format == NamespaceFormat.Properties ? "" : n.Content,
                     HeadReleaseId = n.HeadReleaseId, HeadContentHash = head?.ContentHash,
+                    Secret = n.Secret, DataKeys = NamespaceSecrets.HasSecrets(n) ? await secrets.RecordAsync(app, name, n.Name, cancellationToken) : null,
                 });
             }
 
@@ -104,6 +113,8 @@ public sealed class ConfigTransferService(IKeyValuePort port, ConfigLimits? limi
         IReadOnlyList<ConfigItem> items;
         try
         {
+            // Secrets are checked as plaintext, like any edit, and sealed again below under the target's data key.
+            file = await OpenAsync(app, env, file, who, cancellationToken);
             items = Check(file);
         }
         catch (ConfigCenterException e)
@@ -125,13 +136,22 @@ public sealed class ConfigTransferService(IKeyValuePort port, ConfigLimits? limi
 
             var record = new NamespaceRecord
             {
-                App = app, Env = env, Name = file.Name, Format = file.Format, Schema = schema, IsPublic = file.IsPublic, Items = items, Content = content,
+                App = app, Env = env, Name = file.Name, Format = file.Format, Schema = schema, IsPublic = file.IsPublic, Secret = file.Secret, Items = items, Content = content,
                 UpdatedAt = now, UpdatedBy = who.Author,
             };
-            var (created, _) = await store.CommitAsync(
-                [.. await access.RequireManagerAsync(who, app, "import", cancellationToken), ConfigStore.Present(ConfigKeys.Environment(app, env)), ConfigStore.Absent(key)],
-                [ConfigStore.Put(key, record), ConfigStore.Audit(app, ConfigCenterService.Audit(who, now, "import.create", $"{app}/{env}/{file.Name}", file.Format.ToString()))],
-                cancellationToken);
+            List<Api.Etcd.Compare> compares = [.. await access.RequireManagerAsync(who, app, "import", cancellationToken), ConfigStore.Present(ConfigKeys.Environment(app, env)), ConfigStore.Absent(key)];
+            List<Api.Etcd.RequestOp> writes = [ConfigStore.Audit(app, ConfigCenterService.Audit(who, now, "import.create", $"{app}/{env}/{file.Name}", file.Format.ToString()))];
+            try
+            {
+                record = await SealAsync(record, compares, writes, cancellationToken);
+            }
+            catch (ConfigCenterException e)
+            {
+                return new ImportOutcome(env, file.Name, ImportAction.Invalid, e.Message);
+            }
+
+            writes.Add(ConfigStore.Put(key, record));
+            var (created, _) = await store.CommitAsync(compares, writes, cancellationToken);
             return created
                 ? new ImportOutcome(env, file.Name, ImportAction.Created)
                 : new ImportOutcome(env, file.Name, ImportAction.Conflict, "the namespace was created (or its environment deleted) during the import");
@@ -143,7 +163,20 @@ public sealed class ConfigTransferService(IKeyValuePort port, ConfigLimits? limi
             return new ImportOutcome(env, file.Name, ImportAction.Conflict, $"the namespace is {n.Format}, the file's is {file.Format}");
         }
 
-        if (n.Items.SequenceEqual(items) && n.Content == content && n.Schema == schema)
+        var secret = n.Secret || file.Secret;
+        var keepSecret = n.Items.Where(i => i.Secret).Select(i => i.Key).ToHashSet(StringComparer.Ordinal);
+        items = items.Select(i => i with { Secret = i.Secret || secret || keepSecret.Contains(i.Key) }).ToList();
+        NamespaceRecord existing;
+        try
+        {
+            existing = NamespaceSecrets.HasSecrets(n) ? NamespaceSecrets.View(n, await secrets.ForReadAsync(n, cancellationToken)) : n;
+        }
+        catch (ConfigCenterException e)
+        {
+            return new ImportOutcome(env, file.Name, ImportAction.Invalid, e.Message);
+        }
+
+        if (existing.Items.SequenceEqual(items) && existing.Content == content && n.Schema == schema)
         {
             return new ImportOutcome(env, file.Name, ImportAction.Unchanged);
         }
@@ -161,14 +194,88 @@ public sealed class ConfigTransferService(IKeyValuePort port, ConfigLimits? limi
             return new ImportOutcome(env, file.Name, ImportAction.Updated);
         }
 
-        var next = n with { Items = items, Content = content, Schema = schema, UpdatedAt = now, UpdatedBy = who.Author };
-        var (ok, _) = await store.CommitAsync(
-            [.. await access.RequireManagerAsync(who, app, "import", cancellationToken), ConfigStore.ModifiedAt(key, n.Revision)],
-            [ConfigStore.Put(key, next), ConfigStore.Audit(app, ConfigCenterService.Audit(who, now, "import.update", $"{app}/{env}/{file.Name}", overwrite && unpublished ? "overwrote unpublished edits" : ""))],
-            cancellationToken);
+        var next = n with { Items = items, Content = content, Schema = schema, Secret = secret, UpdatedAt = now, UpdatedBy = who.Author };
+        List<Api.Etcd.Compare> guards = [.. await access.RequireManagerAsync(who, app, "import", cancellationToken), ConfigStore.ModifiedAt(key, n.Revision)];
+        List<Api.Etcd.RequestOp> changes = [ConfigStore.Audit(app, ConfigCenterService.Audit(who, now, "import.update", $"{app}/{env}/{file.Name}", overwrite && unpublished ? "overwrote unpublished edits" : ""))];
+        try
+        {
+            next = await SealAsync(next, guards, changes, cancellationToken);
+        }
+        catch (ConfigCenterException e)
+        {
+            return new ImportOutcome(env, file.Name, ImportAction.Invalid, e.Message);
+        }
+
+        changes.Add(ConfigStore.Put(key, next));
+        var (ok, _) = await store.CommitAsync(guards, changes, cancellationToken);
         return ok
             ? new ImportOutcome(env, file.Name, ImportAction.Updated)
             : new ImportOutcome(env, file.Name, ImportAction.Conflict, "the namespace was edited during the import: nothing of it was imported");
+    }
+
+    /// <summary>
+    /// <paramref name="file"/> with its sealed values opened by the data key it carries (bound to the namespace it was
+    /// exported from). A file from another cluster's master key, or whose values were altered, is refused.
+    /// </summary>
+    private async ValueTask<NamespaceExport> OpenAsync(string app, string env, NamespaceExport file, ChangeContext who, CancellationToken cancellationToken)
+    {
+        var sealedDocument = file.Secret && file.Format != NamespaceFormat.Properties;
+        if (!sealedDocument && !file.Items.Any(i => i.Secret))
+        {
+            return file;
+        }
+
+        if (file.DataKeys is not { } record)
+        {
+            throw new ConfigCenterException(ConfigErrorKind.InvalidArgument, "it holds sealed values but not the data key they were sealed with (dataKeys)");
+        }
+
+        NamespaceDataKey key;
+        try
+        {
+            key = await secrets.UnwrapAsync(record, cancellationToken);
+        }
+        catch (ConfigCenterException e)
+        {
+            throw new ConfigCenterException(ConfigErrorKind.SecretUnavailable,
+                $"its secrets cannot be opened here: {e.Message}. An export's secrets import only into a cluster whose members have the master key it was made with");
+        }
+
+        if ((record.App, record.Env, record.Namespace) != (app, env, file.Name)
+            && (canReveal is null || !await canReveal(who, record.App, record.Env, record.Namespace, cancellationToken)))
+        {
+            throw new ConfigCenterException(ConfigErrorKind.PermissionDenied,
+                $"its secrets come from {record.App}/{record.Env}/{record.Namespace}: importing them elsewhere reveals them, which needs the reveal permission there");
+        }
+
+        return file with
+        {
+            Items = file.Items.Select(i => i.Secret ? i with { Value = key.Open(i.Key, i.Value) } : i).ToList(),
+            Content = sealedDocument ? key.Open("", file.Content) : file.Content,
+            DataKeys = null,
+        };
+    }
+
+    /// <summary>Seals the secret values of <paramref name="n"/> (plaintext) under its own data key; adds the key's guard, and its creation when new.</summary>
+    private async ValueTask<NamespaceRecord> SealAsync(NamespaceRecord n, List<Api.Etcd.Compare> compares, List<Api.Etcd.RequestOp> writes, CancellationToken cancellationToken)
+    {
+        if (!NamespaceSecrets.HasSecrets(n))
+        {
+            return n;
+        }
+
+        var key = await secrets.ForEditAsync(n.App, n.Env, n.Name, create: true, cancellationToken);
+        compares.Add(key.Guard!);
+        if (key.Create is { } create)
+        {
+            writes.Add(create);
+        }
+
+        return n with
+        {
+            Items = NamespaceSecrets.Seal(n.Items, key, n.Secret),
+            Content = n.Secret && n.Format != NamespaceFormat.Properties ? key.Seal("", n.Content) : n.Content,
+        };
     }
 
     /// <summary>Checks a namespace of the file against the same rules as edits; returns its items (parsed from content for properties without items).</summary>

@@ -4,18 +4,21 @@ using Google.Protobuf;
 using Conclave.ConfigCenter.Gray;
 using Conclave.ConfigCenter.Keyspace;
 using Conclave.ConfigCenter.Model;
+using Conclave.ConfigCenter.Secrets;
 
 namespace Conclave.ConfigCenter;
 
 /// <summary>
 /// The client side of the center: the effective release per instance (gray rules resolved here), a stream of
-/// changes to it, and delivery reports (tied to a lease) with the convergence query.
+/// changes to it, and delivery reports (tied to a lease) with the convergence query. What it delivers is plaintext:
+/// sealed secrets are opened here, on the member that serves the client, with the master key of <paramref name="masterKeys"/>.
 /// </summary>
-public sealed class DeliveryService(IKeyValuePort port, ConfigLimits? limits = null, TimeProvider? clock = null)
+public sealed class DeliveryService(IKeyValuePort port, ConfigLimits? limits = null, TimeProvider? clock = null, IMasterKeyProvider? masterKeys = null)
 {
     private readonly ConfigStore store = new(port);
     private readonly TimeProvider clock = clock ?? TimeProvider.System;
     private readonly ReleaseCache releases = new(new ConfigStore(port));
+    private readonly NamespaceSecrets secrets = new(new ConfigStore(port), masterKeys, clock);
 
     public ConfigLimits Limits { get; } = limits ?? new ConfigLimits();
 
@@ -290,11 +293,15 @@ public sealed class DeliveryService(IKeyValuePort port, ConfigLimits? limits = n
         if (n.Gray is { } gray && GrayCohort.Matches(gray.Rule, n.App, n.Name, instanceId, labels)
             && await releases.GetAsync(n, gray.ReleaseId, cancellationToken) is { } grayRelease)
         {
-            return new EffectiveRelease(grayRelease, true);
+            return new EffectiveRelease(await OpenAsync(n, grayRelease, cancellationToken), true);
         }
 
         return await releases.GetAsync(n, n.HeadReleaseId, cancellationToken) is { } head
-            ? new EffectiveRelease(head, false)
+            ? new EffectiveRelease(await OpenAsync(n, head, cancellationToken), false)
             : null;
     }
+
+    /// <summary>The release with its secrets opened (the shared cached copy stays sealed); a clear refusal when they do not open here.</summary>
+    private async ValueTask<ReleaseRecord> OpenAsync(NamespaceRecord n, ReleaseRecord release, CancellationToken cancellationToken) =>
+        NamespaceSecrets.HasSecrets(release) ? NamespaceSecrets.View(release, await secrets.ForReadAsync(n, cancellationToken)) : release;
 }

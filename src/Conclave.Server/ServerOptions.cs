@@ -146,10 +146,16 @@ public sealed record ServerOptions
     /// <summary>The configuration center's limits (names, sizes, the lifetime of an instance's delivery record).</summary>
     public ConfigCenter.ConfigLimits ConfigLimits { get; init; } = new();
 
-    /// <summary>Interval of watch progress notifications for watches that asked for them.</summary>
+    /// <summary>
+    /// The master keys that wrap the configuration center's data keys (<c>--config-master-key-file</c> or
+    /// <c>CONCLAVE_MASTER_KEY</c>; ADR 0015). Null: secrets cannot be marked, sealed or opened; everything else works.
+    /// </summary>
+    public ConfigCenter.Secrets.IMasterKeyProvider? ConfigMasterKeys { get; init; }
+
     /// <summary>Auth settings: token kind and lifetime, bcrypt cost (<c>--auth-token</c>, <c>--auth-token-ttl</c>, <c>--bcrypt-cost</c>).</summary>
     public Security.Auth.AuthSettings Auth { get; init; } = new();
 
+    /// <summary>Interval of watch progress notifications for watches that asked for them.</summary>
     public TimeSpan WatchProgressNotifyInterval { get; init; } = TimeSpan.FromMinutes(10);
 
     // Limits that protect the member from one client (docs/security.md#limits). A watch costs about 300 bytes plus its

@@ -98,13 +98,19 @@ internal static class ServeCommand
             DefaultValueFactory = _ => defaults.MaxPendingResponseBytes,
         };
 
+        // The configuration center's secrets (ADR 0015): the master key that wraps every namespace's data key.
+        var masterKeyFile = new Option<string[]>(Conclave.Server.Config.MasterKeySources.FileFlag)
+        {
+            Description = "A file holding the configuration center's master key (32 random bytes, base64). Repeat it or give a comma list during a rotation: the first is current, the others stay readable. Default: $CONCLAVE_MASTER_KEY.",
+        };
+
         var command = new Command("serve", "Run a Conclave member (a single-member cluster by default, data in ./conclave.data).")
         {
             name, dataDir, listenClient, advertiseClient, listenHttp, hostWhitelist, certFile, keyFile, trustedCa, clientCertAuth,
             peerCertFile, peerKeyFile, peerTrustedCa, peerClientCertAuth, tlsMinVersion, cipherSuites, insecureListen,
             listenPeer, advertisePeer, initialCluster, initialState, maxRequest, maxTxnOps, maxStreams, maxConnections, quota, snapshotCount, electionTimeout, heartbeat,
             authToken, authTokenTtl, bcryptCost, snapshotSendRate,
-            listenMetrics, maxLeases, maxWatchesPerStream, maxWatchesPerConnection, maxWatchKeyBytes, maxPendingResponse,
+            listenMetrics, maxLeases, maxWatchesPerStream, maxWatchesPerConnection, maxWatchKeyBytes, maxPendingResponse, masterKeyFile,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -184,6 +190,17 @@ internal static class ServeCommand
                 MaxWatchKeyBytesPerConnection = parse.GetValue(maxWatchKeyBytes),
                 MaxPendingResponseBytes = parse.GetValue(maxPendingResponse),
             };
+
+            try
+            {
+                options = Conclave.Server.Config.MasterKeySources.WithMasterKeys(
+                    options, parse.GetValue(masterKeyFile) ?? [], Environment.GetEnvironmentVariable(Conclave.Server.Config.MasterKeySources.EnvironmentVariable));
+            }
+            catch (ArgumentException e)
+            {
+                await Console.Error.WriteLineAsync($"conclave serve: {e.Message}");
+                return 2;
+            }
 
             try
             {

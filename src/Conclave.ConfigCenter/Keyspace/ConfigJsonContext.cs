@@ -41,4 +41,6 @@ namespace Conclave.ConfigCenter.Keyspace;
 [JsonSerializable(typeof(AppCredential))]
 [JsonSerializable(typeof(CredentialView))]
 [JsonSerializable(typeof(IssuedCredential))]
+[JsonSerializable(typeof(Secrets.DataKeyRecord))]
+[JsonSerializable(typeof(Secrets.KeyRotationResult))]
 public sealed partial class ConfigJsonContext : JsonSerializerContext;

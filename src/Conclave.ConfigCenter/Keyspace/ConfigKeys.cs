@@ -64,6 +64,12 @@ public static class ConfigKeys
     /// <summary>Every credential of every app (keys name them: <c>credentials/{app}/{env}/{id}</c>).</summary>
     public static ByteString AllCredentials() => Key("credentials/");
 
+    /// <summary>The data keys of a namespace holding secrets, wrapped by the master key (<see cref="Secrets.DataKeyRecord"/>).</summary>
+    public static ByteString DataKeys(string app, string env, string ns) => Key($"keys/{app}/{env}/{ns}");
+
+    /// <summary>The data key records of every namespace (what a master-key rotation re-wraps).</summary>
+    public static ByteString AllDataKeys() => Key("keys/");
+
     /// <summary>The member-wide settings of the center (who may create apps).</summary>
     public static ByteString Settings() => Key("settings");
 

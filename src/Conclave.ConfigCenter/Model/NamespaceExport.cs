@@ -19,6 +19,15 @@ public sealed record NamespaceExport
     /// <summary>Set for an association of another app's public namespace; such namespaces are exported, not imported.</summary>
     public string? BaseApp { get; init; }
 
+    /// <summary>Every value is secret (the namespace was created secret).</summary>
+    public bool Secret { get; init; }
+
+    /// <summary>
+    /// When the namespace holds secrets: its data keys, wrapped by the exporting cluster's master key. Sealed values stay
+    /// sealed in the file; a cluster with the same master key opens them at import.
+    /// </summary>
+    public Secrets.DataKeyRecord? DataKeys { get; init; }
+
     public IReadOnlyList<ConfigItem> Items { get; set; } = [];
 
     public string Content { get; set; } = "";

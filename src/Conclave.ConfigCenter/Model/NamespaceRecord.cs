@@ -25,6 +25,12 @@ public sealed record NamespaceRecord
     public bool IsPublic { get; init; }
 
     /// <summary>
+    /// Every value is secret: each item of a properties namespace, the whole document otherwise, is sealed before it is
+    /// stored (ADR 0015). Set at creation.
+    /// </summary>
+    public bool Secret { get; init; }
+
+    /// <summary>
     /// For an association: the app whose public namespace of the same name and environment this one builds on.
     /// Its own releases hold the overrides; clients get the base's effective release with them applied.
     /// </summary>

@@ -37,6 +37,12 @@ public sealed record ReleaseRecord
     /// <summary>Lower-case hex SHA-256 of <see cref="Content"/>.</summary>
     public required string ContentHash { get; init; }
 
+    /// <summary>For properties: the keys whose values are sealed (in <see cref="Content"/> and <see cref="Configurations"/>).</summary>
+    public IReadOnlyList<string> SecretKeys { get; set; } = [];
+
+    /// <summary>For json, yaml and text: the whole <see cref="Content"/> is sealed.</summary>
+    public bool Sealed { get; init; }
+
     /// <summary>For a rollback: the release whose content it restores.</summary>
     public long? RollbackOf { get; init; }
 

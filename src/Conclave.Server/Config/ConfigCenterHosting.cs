@@ -12,11 +12,12 @@ public static class ConfigCenterHosting
     public static IServiceCollection AddConfigCenter(this IServiceCollection services)
     {
         services.AddSingleton<IKeyValuePort, LocalKeyValuePort>();
-        services.AddSingleton(sp => new ConfigCenterService(sp.GetRequiredService<IKeyValuePort>(), Options(sp).ConfigLimits, Options(sp).TimeProvider));
-        services.AddSingleton(sp => new DeliveryService(sp.GetRequiredService<IKeyValuePort>(), Options(sp).ConfigLimits, Options(sp).TimeProvider));
+        services.AddSingleton(sp => new ConfigCenterService(sp.GetRequiredService<IKeyValuePort>(), Options(sp).ConfigLimits, Options(sp).TimeProvider, Options(sp).ConfigMasterKeys));
+        services.AddSingleton(sp => new DeliveryService(sp.GetRequiredService<IKeyValuePort>(), Options(sp).ConfigLimits, Options(sp).TimeProvider, Options(sp).ConfigMasterKeys));
         services.AddSingleton(sp => new PublicNamespaceService(sp.GetRequiredService<IKeyValuePort>(), Options(sp).ConfigLimits, Options(sp).TimeProvider));
         services.AddSingleton(sp => new ConfigRemovalService(sp.GetRequiredService<IKeyValuePort>(), Options(sp).TimeProvider));
-        services.AddSingleton(sp => new ConfigTransferService(sp.GetRequiredService<IKeyValuePort>(), Options(sp).ConfigLimits, Options(sp).TimeProvider));
+        services.AddSingleton(sp => new ConfigTransferService(
+            sp.GetRequiredService<IKeyValuePort>(), Options(sp).ConfigLimits, Options(sp).TimeProvider, Options(sp).ConfigMasterKeys, sp.GetRequiredService<ConfigCenterService>().CanRevealAsync));
         services.AddSingleton(sp => new CredentialService(sp.GetRequiredService<IKeyValuePort>(), Options(sp).ConfigLimits, Options(sp).TimeProvider));
         services.AddSingleton<ClientCallers>();
         services.AddSingleton<DeliveryFeed>();

@@ -20,6 +20,7 @@ public static class ConfigErrors
         ConfigErrorKind.FailedPrecondition => (StatusCode.FailedPrecondition, StatusCodes.Status412PreconditionFailed, "failed precondition"),
         ConfigErrorKind.PermissionDenied => (StatusCode.PermissionDenied, StatusCodes.Status403Forbidden, "permission denied"),
         ConfigErrorKind.Unauthenticated => (StatusCode.Unauthenticated, StatusCodes.Status401Unauthorized, "sign-in required"),
+        ConfigErrorKind.SecretUnavailable => (StatusCode.FailedPrecondition, StatusCodes.Status412PreconditionFailed, "secret unavailable"),
         _ => (StatusCode.InvalidArgument, StatusCodes.Status400BadRequest, "invalid argument"),
     };
 

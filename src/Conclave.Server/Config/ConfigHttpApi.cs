@@ -1,5 +1,6 @@
 using Conclave.ConfigCenter;
 using Conclave.ConfigCenter.Model;
+using Conclave.ConfigCenter.Secrets;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -92,8 +93,15 @@ public static class ConfigHttpApi
             await r.DeleteEnvironmentAsync(app, env, Who(h), ct);
             return Results.NoContent();
         });
-        api.MapGet("/apps/{app}/diff", async (string app, string ns, string envA, string envB, ConfigCenterService c, CancellationToken ct) =>
-            Items(await c.DiffEnvironmentsAsync(app, envA, envB, ns, ct)));
+        api.MapGet("/apps/{app}/diff", async (string app, string ns, string envA, string envB, bool? reveal, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
+            Items(await c.DiffEnvironmentsAsync(app, envA, envB, ns, reveal ?? false, Viewer(h), ct)));
+
+        // Re-wraps every data key under the current master key (ADR 0015): root only when auth is enabled.
+        api.MapPost("/keys/rotate", async (HttpContext h, ConfigCenterService c, CancellationToken ct) =>
+        {
+            Security.Auth.HttpSignIn.RequireAdmin(h);
+            return Results.Ok(await c.RotateKeysAsync(Who(h), ct));
+        });
 
         var credentials = api.MapGroup("/apps/{app}/envs/{env}/credentials");
         credentials.MapGet("", async (string app, string env, HttpContext h, CredentialService cr, CancellationToken ct) =>
@@ -107,12 +115,23 @@ public static class ConfigHttpApi
             Results.Ok(await cr.RevokeAsync(app, env, id, Manager(h), ct)));
 
         var envs = api.MapGroup("/apps/{app}/envs/{env}/namespaces");
-        envs.MapGet("", async (string app, string env, ConfigCenterService c, CancellationToken ct) => Items((await c.ListNamespacesAsync(app, env, ct)).Select(View)));
-        envs.MapPost("", async (string app, string env, CreateNamespaceBody b, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
-            Results.Created($"/api/v1/apps/{app}/envs/{env}/namespaces/{b.Name}", View(await c.CreateNamespaceAsync(app, env, b.Name, b.Format, b.Schema, b.Public, Who(h), ct))));
+        envs.MapGet("", async (string app, string env, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
+        {
+            var views = new List<NamespaceView>();
+            foreach (var n in await c.ListNamespacesAsync(app, env, ct))
+            {
+                views.Add(await ViewAsync(c, n, null, h, ct));
+            }
 
+            return Items(views);
+        });
+        envs.MapPost("", async (string app, string env, CreateNamespaceBody b, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
+            Results.Created($"/api/v1/apps/{app}/envs/{env}/namespaces/{b.Name}", View(await c.CreateNamespaceAsync(app, env, b.Name, b.Format, b.Schema, b.Public, b.Secret, Who(h), ct))));
+
+        // Secret values are masked in every answer; ?reveal=true asks for the plaintext (refused without the reveal permission).
         var ns = envs.MapGroup("/{ns}");
-        ns.MapGet("", async (string app, string env, string ns, ConfigCenterService c, CancellationToken ct) => Results.Ok(View(await c.GetNamespaceAsync(app, env, ns, ct))));
+        ns.MapGet("", async (string app, string env, string ns, bool? reveal, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
+            Results.Ok(await ViewAsync(c, await c.GetNamespaceAsync(app, env, ns, ct), reveal, h, ct)));
         ns.MapDelete("", async (string app, string env, string ns, bool? force, HttpContext h, ConfigRemovalService r, CancellationToken ct) =>
         {
             await r.DeleteNamespaceAsync(app, env, ns, force ?? false, Who(h), ct);
@@ -123,7 +142,7 @@ public static class ConfigHttpApi
         ns.MapGet("/associations", async (string app, string env, string ns, PublicNamespaceService p, CancellationToken ct) =>
             Items((await p.AssociationsAsync(app, env, ns, ct)).Select(View)));
         ns.MapPut("/items/{key}", async (string app, string env, string ns, string key, SetItemBody b, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
-            Results.Ok(View(await c.SetItemAsync(app, env, ns, new ConfigItem(key, b.Value ?? "", b.Comment), b.ExpectedRevision, Who(h), ct))));
+            Results.Ok(View(await c.SetItemAsync(app, env, ns, new ConfigItem(key, b.Value ?? "", b.Comment, b.Secret), b.ExpectedRevision, Who(h), ct))));
         ns.MapDelete("/items/{key}", async (string app, string env, string ns, string key, long? expectedRevision, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
             Results.Ok(View(await c.DeleteItemAsync(app, env, ns, key, expectedRevision ?? 0, Who(h), ct))));
         ns.MapPut("/content", async (string app, string env, string ns, SetContentBody b, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
@@ -134,32 +153,43 @@ public static class ConfigHttpApi
             Results.Ok(await c.Access.PermissionsAsync(Viewer(h), app, env, ns, ct)));
         ns.MapPut("/policy", async (string app, string env, string ns, PolicyBody b, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
             Results.Ok(View(await c.SetPolicyAsync(app, env, ns, b.SeparateEditAndRelease, b.RequireApproval, Who(h), ct))));
-        ns.MapGet("/releases", async (string app, string env, string ns, int? limit, ConfigCenterService c, CancellationToken ct) => Items(await c.ListReleasesAsync(app, env, ns, limit ?? 50, ct)));
+        ns.MapGet("/releases", async (string app, string env, string ns, int? limit, bool? reveal, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
+        {
+            var views = new List<ReleaseRecord>();
+            foreach (var r in await c.ListReleasesAsync(app, env, ns, limit ?? 50, ct))
+            {
+                views.Add(await c.ViewAsync(r, reveal ?? false, Viewer(h), ct));
+            }
+
+            return Items(views);
+        });
         ns.MapPost("/releases", async (string app, string env, string ns, PublishBody b, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
         {
             // 200 with the release, or 202 with the request filed instead when the namespace requires approval.
             var outcome = await c.PublishOrRequestAsync(app, env, ns, b.Title, b.Comment, b.ExpectedRevision, Who(h), ct);
             return outcome.Release is { } release
-                ? Results.Ok(release)
-                : Results.Accepted($"/api/v1/apps/{app}/envs/{env}/namespaces/{ns}/requests/{outcome.Request!.Id}", outcome.Request);
+                ? Results.Ok(NamespaceSecrets.View(release, null))
+                : Results.Accepted($"/api/v1/apps/{app}/envs/{env}/namespaces/{ns}/requests/{outcome.Request!.Id}", NamespaceSecrets.View(outcome.Request!));
         });
         ns.MapGet("/requests", async (string app, string env, string ns, string? status, int? limit, ConfigCenterService c, CancellationToken ct) =>
-            Items(await c.ListRequestsAsync(app, env, ns, ParseStatus(status), limit ?? 50, ct)));
+            Items((await c.ListRequestsAsync(app, env, ns, ParseStatus(status), limit ?? 50, ct)).Select(NamespaceSecrets.View)));
         ns.MapGet("/requests/{id:long}", async (string app, string env, string ns, long id, ConfigCenterService c, CancellationToken ct) =>
         {
             var (request, diff) = await c.GetRequestAsync(app, env, ns, id, ct);
-            return Results.Ok(new ReleaseRequestView(request, [.. diff]));
+            return Results.Ok(new ReleaseRequestView(NamespaceSecrets.View(request), [.. diff]));
         });
         ns.MapPost("/requests/{id:long}/approve", async (string app, string env, string ns, long id, [FromBody] DecisionBody? b, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
-            Results.Ok(await c.ApproveAsync(app, env, ns, id, b?.Comment, Who(h), ct)));
+            Results.Ok(NamespaceSecrets.View(await c.ApproveAsync(app, env, ns, id, b?.Comment, Who(h), ct), null)));
         ns.MapPost("/requests/{id:long}/reject", async (string app, string env, string ns, long id, [FromBody] DecisionBody? b, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
-            Results.Ok(await c.RejectAsync(app, env, ns, id, b?.Comment, Who(h), ct)));
-        ns.MapGet("/releases/latest", async (string app, string env, string ns, ConfigCenterService c, CancellationToken ct) => Results.Ok(await c.LatestReleaseAsync(app, env, ns, ct)));
-        ns.MapGet("/releases/{id:long}", async (string app, string env, string ns, long id, ConfigCenterService c, CancellationToken ct) => Results.Ok(await c.GetReleaseAsync(app, env, ns, id, ct)));
+            Results.Ok(NamespaceSecrets.View(await c.RejectAsync(app, env, ns, id, b?.Comment, Who(h), ct))));
+        ns.MapGet("/releases/latest", async (string app, string env, string ns, bool? reveal, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
+            Results.Ok(await c.ViewAsync(await c.LatestReleaseAsync(app, env, ns, ct), reveal ?? false, Viewer(h), ct)));
+        ns.MapGet("/releases/{id:long}", async (string app, string env, string ns, long id, bool? reveal, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
+            Results.Ok(await c.ViewAsync(await c.GetReleaseAsync(app, env, ns, id, ct), reveal ?? false, Viewer(h), ct)));
         ns.MapPost("/rollback", async (string app, string env, string ns, RollbackBody b, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
-            Results.Ok(await c.RollbackAsync(app, env, ns, b.ToReleaseId, b.Comment, b.ExpectedRevision, Who(h), ct)));
+            Results.Ok(NamespaceSecrets.View(await c.RollbackAsync(app, env, ns, b.ToReleaseId, b.Comment, b.ExpectedRevision, Who(h), ct), null)));
         ns.MapPost("/gray", async (string app, string env, string ns, GrayPublishBody b, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
-            Results.Ok(await c.GrayPublishAsync(app, env, ns, b.Rule, b.Title, b.Comment, b.ExpectedRevision, Who(h), ct)));
+            Results.Ok(NamespaceSecrets.View(await c.GrayPublishAsync(app, env, ns, b.Rule, b.Title, b.Comment, b.ExpectedRevision, Who(h), ct), null)));
         ns.MapPut("/gray/rule", async (string app, string env, string ns, GrayRuleBody b, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
             Results.Ok(View(await c.UpdateGrayRuleAsync(app, env, ns, b.Rule, b.ExpectedRevision, Who(h), ct))));
         ns.MapPost("/gray/promote", async (string app, string env, string ns, [FromBody] GuardBody? b, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
@@ -167,8 +197,10 @@ public static class ConfigHttpApi
         ns.MapPost("/gray/abandon", async (string app, string env, string ns, [FromBody] GuardBody? b, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
             Results.Ok(View(await c.AbandonGrayAsync(app, env, ns, b?.ExpectedRevision ?? 0, Who(h), ct))));
         ns.MapGet("/history", async (string app, string env, string ns, int? limit, ConfigCenterService c, CancellationToken ct) => Items(await c.HistoryAsync(app, env, ns, limit ?? 100, ct)));
-        ns.MapGet("/diff", async (string app, string env, string ns, long? from, long? to, ConfigCenterService c, CancellationToken ct) =>
-            Items(from is { } f && to is { } t ? await c.DiffReleasesAsync(app, env, ns, f, t, ct) : await c.DiffWorkingCopyAsync(app, env, ns, ct)));
+        ns.MapGet("/diff", async (string app, string env, string ns, long? from, long? to, bool? reveal, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
+            Items(from is { } f && to is { } t
+                ? await c.DiffReleasesAsync(app, env, ns, f, t, reveal ?? false, Viewer(h), ct)
+                : await c.DiffWorkingCopyAsync(app, env, ns, reveal ?? false, Viewer(h), ct)));
         // The client endpoints: an app credential (or a sign-in) whenever auth is enabled or the app has one (ADR 0015).
         ns.MapGet("/effective", async (string app, string env, string ns, string? instanceId, string? labels, HttpContext h, ClientCallers callers, CredentialService cr, DeliveryService d, CancellationToken ct) =>
         {
@@ -187,7 +219,11 @@ public static class ConfigHttpApi
         ConfigConsoleApi.Map(api);
     }
 
-    private static NamespaceView View(NamespaceRecord n) => NamespaceView.Of(n);
+    // Answers to changes mask secrets: the editor sent the plaintext, and reading it back is a reveal.
+    private static NamespaceView View(NamespaceRecord n) => NamespaceView.Of(NamespaceSecrets.View(n, null));
+
+    private static async Task<NamespaceView> ViewAsync(ConfigCenterService c, NamespaceRecord n, bool? reveal, HttpContext h, CancellationToken ct) =>
+        NamespaceView.Of(await c.ViewAsync(n, reveal ?? false, Viewer(h), ct));
 
     /// <summary>
     /// A list answer as an array: arrays are sealed, so the body is written by the declared type's compile-time

@@ -9,11 +9,13 @@ public sealed record CreateAppBody(string Id, string? Name, string? Owner);
 
 public sealed record CreateEnvironmentBody(string Name);
 
-public sealed record CreateNamespaceBody(string Name, NamespaceFormat Format, string? Schema, bool Public = false);
+// secret: every value of the namespace (each item, or the whole document) is sealed before it is stored.
+public sealed record CreateNamespaceBody(string Name, NamespaceFormat Format, string? Schema, bool Public = false, bool Secret = false);
 
 public sealed record AssociateBody(string BaseApp);
 
-public sealed record SetItemBody(string? Value, string? Comment, long ExpectedRevision);
+// secret: seal the value (an item once secret stays secret; sending the mask back keeps its value).
+public sealed record SetItemBody(string? Value, string? Comment, long ExpectedRevision, bool Secret = false);
 
 public sealed record SetContentBody(string? Content, long ExpectedRevision);
 

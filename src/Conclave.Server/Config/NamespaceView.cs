@@ -3,7 +3,11 @@ using Conclave.ConfigCenter.Model;
 
 namespace Conclave.Server.Config;
 
-/// <summary>A namespace as the HTTP API shows it: the stored record, its working content and its revision.</summary>
+/// <summary>
+/// A namespace as the HTTP API shows it: the stored record, its working content and its revision. Build it from a record
+/// already passed through <see cref="ConfigCenterService.ViewAsync(NamespaceRecord, bool, ChangeContext, CancellationToken)"/>,
+/// so secret values are masked (or revealed).
+/// </summary>
 public sealed record NamespaceView(
     string App,
     string Env,
@@ -11,6 +15,7 @@ public sealed record NamespaceView(
     NamespaceFormat Format,
     string? Schema,
     bool IsPublic,
+    bool Secret,
     string? BaseApp,
     IReadOnlyList<ConfigItem> Items,
     string Content,
@@ -25,6 +30,6 @@ public sealed record NamespaceView(
     IReadOnlyList<string> Editors)
 {
     public static NamespaceView Of(NamespaceRecord n) => new(
-        n.App, n.Env, n.Name, n.Format, n.Schema, n.IsPublic, n.BaseApp, n.Items, ConfigCenterService.WorkingContent(n),
+        n.App, n.Env, n.Name, n.Format, n.Schema, n.IsPublic, n.Secret, n.BaseApp, n.Items, ConfigCenterService.WorkingContent(n),
         n.HeadReleaseId, n.Gray, n.LastReleaseId, n.UpdatedAt, n.UpdatedBy, n.Revision, n.SeparateEditAndRelease, n.RequireApproval, n.Editors);
 }

@@ -65,6 +65,7 @@ namespace Conclave.Server.Http;
 [JsonSerializable(typeof(CredentialView[]))]
 [JsonSerializable(typeof(CredentialView))]
 [JsonSerializable(typeof(IssuedCredential))]
+[JsonSerializable(typeof(ConfigCenter.Secrets.KeyRotationResult))]
 // console views
 [JsonSerializable(typeof(List<NamespaceSummary>))]
 [JsonSerializable(typeof(ValidationResult))]

@@ -29,6 +29,7 @@ internal static class ConfigCommands
         config.Subcommands.Add(ConfigTransferCommands.Export(options));
         config.Subcommands.Add(ConfigTransferCommands.Import(options));
         config.Subcommands.Add(ConfigAccessCommands.Access(options));
+        config.Subcommands.Add(Keys(options));
         return config;
     }
 
@@ -127,10 +128,11 @@ internal static class ConfigCommands
         });
 
         var getName = NameArgument();
-        var get = new Command("get", "Show a namespace's working copy.") { getName };
+        var reveal = RevealOption();
+        var get = new Command("get", "Show a namespace's working copy (secret values masked unless --reveal).") { getName, reveal };
         get.SetConfigAction(options, async c =>
         {
-            await c.PrintAsync(await c.Api.GetAsync(NsPath(c, c.Parse.GetRequiredValue(getName)), c.CancellationToken), ConfigTables.Namespace);
+            await c.PrintAsync(await c.Api.GetAsync(NsPath(c, c.Parse.GetRequiredValue(getName)) + (c.Parse.GetValue(reveal) ? "?reveal=true" : ""), c.CancellationToken), ConfigTables.Namespace);
             return 0;
         });
 
@@ -139,12 +141,13 @@ internal static class ConfigCommands
         format.AcceptOnlyFromAmong("properties", "json", "yaml", "text");
         var schemaFile = new Option<FileInfo?>("--schema-file") { Description = "A JSON Schema the namespace's document must satisfy at every publish." };
         var isPublic = new Option<bool>("--public") { Description = "Other apps may associate this namespace and override its keys (as Apollo's public namespaces)." };
-        var create = new Command("create", "Create a namespace.") { createName, format, schemaFile, isPublic };
+        var isSecret = new Option<bool>("--secret") { Description = "Every value is secret: each item (or the whole document) is encrypted before it is stored and masked in views (needs a member master key)." };
+        var create = new Command("create", "Create a namespace.") { createName, format, schemaFile, isPublic, isSecret };
         create.SetConfigAction(options, async c =>
         {
             var schema = c.Parse.GetValue(schemaFile) is { } file ? await File.ReadAllTextAsync(file.FullName, c.CancellationToken) : null;
-            var answer = await c.Api.PostAsync(ConfigApi.Path("apps", c.App, "envs", c.Env, "namespaces"), new JsonObject { ["name"] = c.Parse.GetRequiredValue(createName), ["format"] = c.Parse.GetRequiredValue(format), ["schema"] = schema, ["public"] = c.Parse.GetValue(isPublic) }, c.CancellationToken);
-            await c.PrintAsync(answer, n => $"created {(c.Parse.GetValue(isPublic) ? "public " : "")}namespace {ConfigTables.S(n, "app")}/{ConfigTables.S(n, "env")}/{ConfigTables.S(n, "name")} ({ConfigTables.S(n, "format")})");
+            var answer = await c.Api.PostAsync(ConfigApi.Path("apps", c.App, "envs", c.Env, "namespaces"), new JsonObject { ["name"] = c.Parse.GetRequiredValue(createName), ["format"] = c.Parse.GetRequiredValue(format), ["schema"] = schema, ["public"] = c.Parse.GetValue(isPublic), ["secret"] = c.Parse.GetValue(isSecret) }, c.CancellationToken);
+            await c.PrintAsync(answer, n => $"created {(c.Parse.GetValue(isPublic) ? "public " : "")}{(c.Parse.GetValue(isSecret) ? "secret " : "")}namespace {ConfigTables.S(n, "app")}/{ConfigTables.S(n, "env")}/{ConfigTables.S(n, "name")} ({ConfigTables.S(n, "format")})");
             return 0;
         });
 
@@ -201,6 +204,35 @@ internal static class ConfigCommands
         ns.Subcommands.Add(setSchema);
         return ns;
     }
+
+    private static Command Keys(ConfigOptions options)
+    {
+        var keys = new Command("keys", "The master key that protects secrets.");
+        var rotate = new Command("rotate", "Re-wrap every namespace's data key under the member's current master key (the first --config-master-key-file); afterwards older master keys can be removed. Root only when auth is enabled.");
+        rotate.SetConfigAction(options, async c =>
+        {
+            var answer = await c.Api.PostAsync(ConfigApi.Path("keys", "rotate"), null, c.CancellationToken);
+            await c.PrintAsync(answer, r =>
+            {
+                var text = $"master key {ConfigTables.S(r, "masterKeyId")}: {ConfigTables.S(r, "rewrapped")} data keys re-wrapped, {ConfigTables.S(r, "alreadyCurrent")} already under it";
+                foreach (var failure in r.GetProperty("failed").EnumerateArray())
+                {
+                    text += $"\nnot re-wrapped: {failure.GetString()}";
+                }
+
+                return text;
+            });
+            return answer is { } result && result.GetProperty("failed").GetArrayLength() > 0 ? 1 : 0;
+        });
+        keys.Subcommands.Add(rotate);
+        return keys;
+    }
+
+    /// <summary>Show secret values in plaintext (needs the reveal permission; refused otherwise).</summary>
+    public static Option<bool> RevealOption() => new("--reveal")
+    {
+        Description = "Show secret values in plaintext instead of ****** (needs the reveal permission).",
+    };
 
     /// <summary>The namespace revision an edit expects (its <c>revision</c> as read); a change since then is refused.</summary>
     public static Option<long> ExpectOption() => new("--expect-revision")

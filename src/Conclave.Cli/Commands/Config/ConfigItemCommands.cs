@@ -10,10 +10,11 @@ internal static class ConfigItemCommands
     {
         var item = new Command("item", "List, set and delete the items of a properties namespace's working copy (--app, --env, --ns).");
 
-        var list = new Command("list", "List the working copy's items.");
+        var reveal = ConfigCommands.RevealOption();
+        var list = new Command("list", "List the working copy's items (secret values masked unless --reveal).") { reveal };
         list.SetConfigAction(options, async c =>
         {
-            var n = await c.Api.GetAsync(c.NamespacePath(), c.CancellationToken);
+            var n = await c.Api.GetAsync(c.NamespacePath() + (c.Parse.GetValue(reveal) ? "?reveal=true" : ""), c.CancellationToken);
             if (c.Json)
             {
                 await c.PrintAsync(n?.GetProperty("items"), _ => "");
@@ -30,12 +31,13 @@ internal static class ConfigItemCommands
         var value = new Argument<string>("VALUE") { Description = "The value (single line)." };
         var comment = new Option<string?>("--comment") { Description = "A comment kept with the item." };
         var expect = ConfigCommands.ExpectOption();
-        var set = new Command("set", "Add or replace an item (the working copy only: publish to deliver it).") { key, value, comment, expect };
+        var secret = new Option<bool>("--secret") { Description = "The value is secret: encrypted before it is stored, masked in views (needs a member master key). An item once secret stays secret." };
+        var set = new Command("set", "Add or replace an item (the working copy only: publish to deliver it).") { key, value, comment, expect, secret };
         set.SetConfigAction(options, async c =>
         {
             var k = c.Parse.GetRequiredValue(key);
-            var answer = await c.Api.PutAsync(c.NamespacePath("items", k), new JsonObject { ["value"] = c.Parse.GetRequiredValue(value), ["comment"] = c.Parse.GetValue(comment), ["expectedRevision"] = c.Parse.GetValue(expect) }, c.CancellationToken);
-            await c.PrintAsync(answer, n => $"set {k}; revision {ConfigTables.S(n, "revision")}");
+            var answer = await c.Api.PutAsync(c.NamespacePath("items", k), new JsonObject { ["value"] = c.Parse.GetRequiredValue(value), ["comment"] = c.Parse.GetValue(comment), ["expectedRevision"] = c.Parse.GetValue(expect), ["secret"] = c.Parse.GetValue(secret) }, c.CancellationToken);
+            await c.PrintAsync(answer, n => $"set {k}{(c.Parse.GetValue(secret) ? " (secret)" : "")}; revision {ConfigTables.S(n, "revision")}");
             return 0;
         });
 

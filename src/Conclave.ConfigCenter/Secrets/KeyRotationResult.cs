@@ -1,0 +1,8 @@
+namespace Conclave.ConfigCenter.Secrets;
+
+/// <summary>
+/// What <c>conclave config keys rotate</c> did: how many data keys it re-wrapped under <see cref="MasterKeyId"/>, how many
+/// were already under it, and the namespaces whose keys it could not open (each with the reason). Once
+/// <see cref="Failed"/> is empty on a run, older master keys can be removed from every member.
+/// </summary>
+public sealed record KeyRotationResult(string MasterKeyId, int Rewrapped, int AlreadyCurrent, IReadOnlyList<string> Failed);

@@ -150,6 +150,9 @@ public sealed record ServerOptions
     /// <summary>Auth settings: token kind and lifetime, bcrypt cost (<c>--auth-token</c>, <c>--auth-token-ttl</c>, <c>--bcrypt-cost</c>).</summary>
     public Security.Auth.AuthSettings Auth { get; init; } = new();
 
+    /// <summary>OpenID Connect sign-in for the console (<c>--oidc-*</c>); off without an issuer. Needs auth enabled.</summary>
+    public Security.Auth.Oidc.OidcSettings Oidc { get; init; } = new();
+
     public TimeSpan WatchProgressNotifyInterval { get; init; } = TimeSpan.FromMinutes(10);
 
     // Limits that protect the member from one client (docs/security.md#limits). A watch costs about 300 bytes plus its

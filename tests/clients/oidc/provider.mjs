@@ -3,8 +3,9 @@
 // development login form (any password is accepted: the tests are about the relying party, not the provider).
 //
 //   node provider.mjs --client-id ID --client-secret SECRET --redirect-uri URL [--redirect-uri URL ...]
-//                     [--alg RS256|ES256] [--test-hooks]
+//                     [--alg RS256|ES256] [--test-hooks] [--port N]
 //
+// Listens on --port (default: a free one; a test that must name the issuer before the provider starts picks one).
 // Prints "oidc provider ready at <issuer>" once it answers. --test-hooks adds POST /__test/misbehave?mode=..., which
 // makes the token endpoint answer the next code exchanges with a bad ID token (a tampered signature, another
 // audience, an expired token, a wrong nonce or issuer, alg "none"), minted with the provider's own keys, so a test can
@@ -15,7 +16,7 @@ import Provider from 'oidc-provider';
 import { SignJWT, importJWK, decodeJwt, decodeProtectedHeader, base64url } from 'jose';
 
 function parseArgs(argv) {
-  const args = { redirectUris: [], alg: 'RS256', testHooks: false };
+  const args = { redirectUris: [], alg: 'RS256', testHooks: false, port: 0 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = () => {
@@ -28,6 +29,7 @@ function parseArgs(argv) {
       case '--redirect-uri': args.redirectUris.push(next()); break;
       case '--alg': args.alg = next(); break;
       case '--test-hooks': args.testHooks = true; break;
+      case '--port': args.port = Number(next()); break;
       default: throw new Error(`unknown argument ${a}`);
     }
   }
@@ -54,7 +56,7 @@ const rsa = { ...generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.
 const ec = { ...generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'jwk' }), kid: `ec-${randomUUID()}`, alg: 'ES256', use: 'sig' };
 
 const server = createServer();
-await new Promise(resolve => server.listen(0, '127.0.0.1', resolve));
+await new Promise((resolve, reject) => { server.once('error', reject); server.listen(args.port, '127.0.0.1', resolve); });
 const issuer = `http://127.0.0.1:${server.address().port}`;
 
 const provider = new Provider(issuer, {

@@ -35,6 +35,12 @@ internal sealed class JsonWebKeys
             throw new OidcException($"the provider's signing keys (JWKS) are larger than {MaxBytes} bytes");
         }
 
+        // JsonDocument checks UTF-8 only when a string is read: checked here, once.
+        if (!System.Text.Unicode.Utf8.IsValid(json))
+        {
+            throw new OidcException("the provider's JWKS document is not UTF-8");
+        }
+
         try
         {
             using var doc = JsonDocument.Parse(json.ToArray(), new JsonDocumentOptions { MaxDepth = 16 });
@@ -220,6 +226,12 @@ internal static class IdTokens
 
     private static JsonDocument ParseObject(byte[] json, string part)
     {
+        // JsonDocument checks UTF-8 only when a string is read: checked here, once.
+        if (!System.Text.Unicode.Utf8.IsValid(json))
+        {
+            throw new OidcException($"the ID token's {part} is not UTF-8");
+        }
+
         try
         {
             var doc = JsonDocument.Parse(json, new JsonDocumentOptions { MaxDepth = 16 });

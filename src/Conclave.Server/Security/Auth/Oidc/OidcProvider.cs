@@ -152,7 +152,7 @@ internal sealed class OidcProvider(OidcSettings settings, TimeProvider clock) : 
             JsonDocument? doc = null;
             try
             {
-                doc = JsonDocument.Parse(body);
+                doc = System.Text.Unicode.Utf8.IsValid(body) ? JsonDocument.Parse(body) : null;
             }
             catch (JsonException)
             {
@@ -181,6 +181,11 @@ internal sealed class OidcProvider(OidcSettings settings, TimeProvider clock) : 
     private async Task<JsonDocument> GetJsonAsync(string url, string what, CancellationToken cancellationToken)
     {
         var bytes = await GetBytesAsync(url, what, cancellationToken);
+        if (!System.Text.Unicode.Utf8.IsValid(bytes))
+        {
+            throw new OidcException($"the provider's {what} at {url} is not UTF-8");
+        }
+
         try
         {
             var doc = JsonDocument.Parse(bytes, new JsonDocumentOptions { MaxDepth = 16 });

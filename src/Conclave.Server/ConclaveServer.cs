@@ -92,6 +92,17 @@ public sealed class ConclaveServer : IAsyncDisposable
                 "regular expressions in this process run without a time limit (something built one before the member started): a JSON Schema pattern that backtracks can hold a core per publish");
         }
 
+        var hosts = HostAllowList.Create(options.HostWhitelist, [.. clientUrls, .. httpUrls, .. metricsUrls, .. advertisedClientUrls, peerUrl, advertisedPeerUrl]);
+        try
+        {
+            options.Oidc.Validate(hosts.AllowsAny);
+        }
+        catch
+        {
+            bootLogger.Dispose();
+            throw;
+        }
+
         if (options.Auth.BcryptCost is < 4 or > 31)
         {
             bootLogger.Dispose();
@@ -316,6 +327,15 @@ public sealed class ConclaveServer : IAsyncDisposable
         builder.Services.AddSingleton(options.Auth);
         builder.Services.AddSingleton<Security.Auth.Passwords>();
         builder.Services.AddSingleton(tokens);
+        // OpenID Connect sessions are simple tokens of their own kind (they name no auth-store user), whatever --auth-token says.
+        builder.Services.AddSingleton(tokens as Security.Auth.SimpleTokens ?? new Security.Auth.SimpleTokens(options.Auth, options.TimeProvider));
+        builder.Services.AddSingleton(options.Oidc);
+        var oidcProvider = options.Oidc.Enabled ? new Security.Auth.Oidc.OidcProvider(options.Oidc, options.TimeProvider) : null;
+        if (oidcProvider is not null)
+        {
+            builder.Services.AddSingleton(oidcProvider);
+        }
+
         builder.Services.AddSingleton<Security.Auth.Authenticator>();
         builder.Services.AddSingleton<Security.Auth.AdminCalls>();
         builder.Services.AddSingleton<Leases.LeaseKeeper>();
@@ -326,7 +346,7 @@ public sealed class ConclaveServer : IAsyncDisposable
         try
         {
             app = builder.Build();
-            CrossSiteGuard.Use(app, HostAllowList.Create(options.HostWhitelist, [.. clientUrls, .. httpUrls, .. metricsUrls, .. advertisedClientUrls, peerUrl, advertisedPeerUrl]));
+            CrossSiteGuard.Use(app, hosts);
             MetricsListener.Use(app);
             Http2.ResetStreamFilter.Use(app);
             Grpc.LargeResponses.Use(app);
@@ -343,6 +363,7 @@ public sealed class ConclaveServer : IAsyncDisposable
             HttpEndpoints.Map(app);
             OperatorHttpApi.Map(app);
             Security.Auth.HttpSignIn.Map(app);
+            Security.Auth.Oidc.OidcSignIn.Map(app, oidcProvider, hosts);
             app.MapConfigCenter();
             Console.ConsoleEndpoints.Map(app);
             MaterializeEndpoints(app);
@@ -387,6 +408,10 @@ public sealed class ConclaveServer : IAsyncDisposable
         node.Consensus.Removed.Register(app.Lifetime.StopApplication);
         app.Lifetime.ApplicationStopped.Register(bootLogger.Dispose);
         app.Lifetime.ApplicationStopped.Register(meterBridge.Dispose);
+        if (oidcProvider is not null)
+        {
+            app.Lifetime.ApplicationStopped.Register(oidcProvider.Dispose);
+        }
         if (certificates is not null)
         {
             app.Lifetime.ApplicationStopped.Register(certificates.Dispose);
@@ -399,6 +424,13 @@ public sealed class ConclaveServer : IAsyncDisposable
             app.Logger.LogWarning(
                 "Auth is disabled and {Urls} can be reached from other machines: any client there can read and change every key. " +
                 "Add a root user and run 'etcdctl auth enable' (docs/security.md)", string.Join(", ", reachable));
+        }
+
+        if (options.Oidc.Enabled && !node.Store.Auth.Enabled)
+        {
+            // A session names a user only while auth is enabled; until then the console's OIDC button is not offered.
+            app.Logger.LogWarning(
+                "--oidc-issuer is set but auth is disabled: OpenID Connect sign-in does nothing until 'etcdctl auth enable' (every caller is anonymous meanwhile)");
         }
 
         app.Logger.LogInformation(

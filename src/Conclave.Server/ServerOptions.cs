@@ -155,6 +155,9 @@ public sealed record ServerOptions
     /// <summary>Auth settings: token kind and lifetime, bcrypt cost (<c>--auth-token</c>, <c>--auth-token-ttl</c>, <c>--bcrypt-cost</c>).</summary>
     public Security.Auth.AuthSettings Auth { get; init; } = new();
 
+    /// <summary>OpenID Connect sign-in for the console (<c>--oidc-*</c>); off without an issuer. Needs auth enabled.</summary>
+    public Security.Auth.Oidc.OidcSettings Oidc { get; init; } = new();
+
     /// <summary>Interval of watch progress notifications for watches that asked for them.</summary>
     public TimeSpan WatchProgressNotifyInterval { get; init; } = TimeSpan.FromMinutes(10);
 

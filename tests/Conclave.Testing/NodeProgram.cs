@@ -45,7 +45,8 @@ public static class NodeProgram
         return new NodeProgramResult(commandLine, exitCode, stdout, stderr);
     }
 
-    private static async Task EnsurePackagesAsync(string directory, ITestOutputHelper? output, CancellationToken cancellationToken)
+    /// <summary>Installs the locked packages of a client folder (<c>npm ci</c>) when they are missing or older than its lockfile.</summary>
+    public static async Task EnsurePackagesAsync(string directory, ITestOutputHelper? output, CancellationToken cancellationToken)
     {
         await Install.WaitAsync(cancellationToken);
         try
@@ -143,7 +144,8 @@ public static class NodeProgram
         }
     }
 
-    private static string Find(string program) =>
+    /// <summary>The full path of a program on PATH.</summary>
+    public static string Find(string program) =>
         (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
             .Select(dir => Path.Combine(dir, program))
             .FirstOrDefault(File.Exists)

@@ -71,6 +71,16 @@ internal static class ServeCommand
         var authTokenTtl = new Option<int>("--auth-token-ttl") { Description = "Seconds a token from Authenticate stays valid.", DefaultValueFactory = _ => (int)defaults.Auth.TokenTtl.TotalSeconds };
         var bcryptCost = new Option<int>("--bcrypt-cost") { Description = "bcrypt cost for passwords set through this member (4-31).", DefaultValueFactory = _ => defaults.Auth.BcryptCost };
 
+        // OpenID Connect sign-in for the console (docs/security.md#openid-connect-sign-in-for-the-console).
+        var oidcIssuer = new Option<string?>("--oidc-issuer") { Description = "OpenID Connect provider (issuer URL) the console offers sign-in with; needs auth enabled." };
+        var oidcClientId = new Option<string?>("--oidc-client-id") { Description = "The console's client id at the OpenID Connect provider." };
+        var oidcSecretFile = new Option<string?>("--oidc-client-secret-file") { Description = "File holding the client secret (or set CONCLAVE_OIDC_CLIENT_SECRET; never on the command line)." };
+        var oidcUsernameClaim = new Option<string>("--oidc-username-claim") { Description = "ID token claim naming the user ('sub' when the token lacks it).", DefaultValueFactory = _ => defaults.Oidc.UsernameClaim };
+        var oidcGroupsClaim = new Option<string>("--oidc-groups-claim") { Description = "ID token claim listing the user's groups, which become its roles.", DefaultValueFactory = _ => defaults.Oidc.GroupsClaim };
+        var oidcScopes = new Option<string>("--oidc-scopes") { Description = "Scopes asked for, comma separated (those the provider does not list are left out).", DefaultValueFactory = _ => string.Join(',', defaults.Oidc.Scopes) };
+        var oidcRedirect = new Option<string?>("--oidc-redirect-url") { Description = "Callback URL registered at the provider (default: the console's own /api/v1/session/oidc/callback as the browser reached it)." };
+        var oidcName = new Option<string?>("--oidc-provider-name") { Description = "Name on the console's 'Sign in with ...' button (default: the issuer's host)." };
+
         // Monitoring on its own listener, and the limits that protect the member from one client (docs/security.md#limits).
         var listenMetrics = new Option<string?>("--listen-metrics-urls")
         {
@@ -110,6 +120,7 @@ internal static class ServeCommand
             peerCertFile, peerKeyFile, peerTrustedCa, peerClientCertAuth, tlsMinVersion, cipherSuites, insecureListen,
             listenPeer, advertisePeer, initialCluster, initialState, maxRequest, maxTxnOps, maxStreams, maxConnections, quota, snapshotCount, electionTimeout, heartbeat,
             authToken, authTokenTtl, bcryptCost, snapshotSendRate,
+            oidcIssuer, oidcClientId, oidcSecretFile, oidcUsernameClaim, oidcGroupsClaim, oidcScopes, oidcRedirect, oidcName,
             listenMetrics, maxLeases, maxWatchesPerStream, maxWatchesPerConnection, maxWatchKeyBytes, maxPendingResponse, masterKeyFile,
         };
         command.SetAction(async (parse, cancellationToken) =>
@@ -150,6 +161,25 @@ internal static class ServeCommand
                 return 2;
             }
 
+            Conclave.Server.Security.Auth.Oidc.OidcSettings oidc;
+            try
+            {
+                oidc = ReadOidc(parse.GetValue(oidcIssuer), parse.GetValue(oidcSecretFile)) with
+                {
+                    ClientId = parse.GetValue(oidcClientId) ?? "",
+                    UsernameClaim = parse.GetValue(oidcUsernameClaim)!,
+                    GroupsClaim = parse.GetValue(oidcGroupsClaim)!,
+                    Scopes = Split(parse.GetValue(oidcScopes)),
+                    RedirectUrl = parse.GetValue(oidcRedirect),
+                    ProviderName = parse.GetValue(oidcName),
+                };
+            }
+            catch (Exception e) when (e is ArgumentException or IOException or UnauthorizedAccessException)
+            {
+                await Console.Error.WriteLineAsync($"conclave serve: {e.Message}");
+                return 2;
+            }
+
             // etcd's --tls-min-version and --cipher-suites hold for the peer listener too.
             var peerTls = tls with
             {
@@ -163,6 +193,7 @@ internal static class ServeCommand
                 Tls = tls,
                 PeerTls = peerTls,
                 Auth = auth,
+                Oidc = oidc,
                 InsecureListen = parse.GetValue(insecureListen),
                 Name = parse.GetValue(name)!,
                 DataDirectory = parse.GetValue(dataDir)!,
@@ -216,6 +247,20 @@ internal static class ServeCommand
             }
         });
         return command;
+    }
+
+    /// <summary>The issuer and the client secret, from its file or <c>CONCLAVE_OIDC_CLIENT_SECRET</c> (a flag would show it in ps).</summary>
+    private static Conclave.Server.Security.Auth.Oidc.OidcSettings ReadOidc(string? issuer, string? secretFile)
+    {
+        if (issuer is null)
+        {
+            return secretFile is null ? new() : throw new ArgumentException("--oidc-client-secret-file needs --oidc-issuer");
+        }
+
+        var secret = secretFile is not null
+            ? File.ReadAllText(secretFile).Trim()
+            : Environment.GetEnvironmentVariable("CONCLAVE_OIDC_CLIENT_SECRET")?.Trim() ?? "";
+        return new() { Issuer = issuer, ClientSecret = secret };
     }
 
     private static IReadOnlyList<string> Split(string? value) =>

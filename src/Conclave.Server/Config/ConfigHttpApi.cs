@@ -265,13 +265,16 @@ public static class ConfigHttpApi
             return new ChangeContext(h.Request.Headers[AuthorHeader].ToString(), From(h)) { RequestId = RequestIdOf(h) };
         }
 
+        // A local user's roles come from the auth store; an OpenID Connect session's from the provider's groups, and it is
+        // never root (its name matches no auth-store user: docs/security.md).
         var name = Security.Auth.HttpSignIn.UserOf(h);
-        var user = h.RequestServices.GetRequiredService<Node.ConclaveNode>().Store.Auth.FindUser(name);
+        var oidc = Security.Auth.HttpSignIn.ProviderOf(h) == Security.Auth.SessionIdentity.Oidc;
+        var user = oidc ? null : h.RequestServices.GetRequiredService<Node.ConclaveNode>().Store.Auth.FindUser(name);
         return new ChangeContext(name, From(h))
         {
             Enforced = true,
             IsAdmin = user?.HasRootRole == true,
-            Roles = user is null ? [] : [.. user.Roles],
+            Roles = oidc ? Security.Auth.HttpSignIn.RolesOf(h) : user is null ? [] : [.. user.Roles],
             RequestId = RequestIdOf(h),
         };
     }

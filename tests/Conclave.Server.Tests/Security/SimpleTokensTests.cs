@@ -93,6 +93,52 @@ public sealed class SimpleTokensTests : IDisposable
     }
 
     [Fact]
+    public void An_OIDC_session_names_its_user_and_groups_on_every_member_and_ends_at_its_TTL_however_used()
+    {
+        var session = Member().IssueExternal(store.Auth, "carol", ["config-editors", "ops"]);
+        var other = Member();
+        var identity = other.ValidateSession(store.Auth, session);
+        Assert.Equal(("carol", SessionIdentity.Oidc), (identity.Name, identity.Provider));
+        Assert.Equal(["config-editors", "ops"], identity.Groups);
+
+        // Not an etcd user's token: the gRPC services and the gateway refuse it.
+        Assert.Contains("OpenID Connect", Assert.Throws<ConclaveErrorException>(() => other.Validate(store.Auth, session)).Message, StringComparison.Ordinal);
+
+        // Used all along, it still ends at its TTL (nothing else would end it).
+        for (var i = 0; i < 4; i++)
+        {
+            clock.Advance(TimeSpan.FromMinutes(1));
+            other.ValidateSession(store.Auth, session);
+        }
+
+        clock.Advance(TimeSpan.FromMinutes(1));
+        Invalid(() => other.ValidateSession(store.Auth, session));
+
+        // A local user added with the name takes it over: the provider's session under it ends.
+        var alice = Member().IssueExternal(store.Auth, "bob", []);
+        Apply(new AuthCommand { UserAdd = new AuthUserAddRequest { Name = "bob", HashedPassword = Hash } });
+        Invalid(() => Member().ValidateSession(store.Auth, alice));
+
+        // Every bit of the session is signed: a flipped byte anywhere is refused.
+        var fresh = Member().IssueExternal(store.Auth, "carol", ["g"]);
+        var random = new Random(21);
+        for (var i = 0; i < 2000; i++)
+        {
+            var chars = fresh.ToCharArray();
+            chars[random.Next(chars.Length)] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_."[random.Next(65)];
+            var mutated = new string(chars);
+            if (mutated != fresh)
+            {
+                // Canonical base64url only: any other text is refused.
+                Invalid(() => Member().ValidateSession(store.Auth, mutated));
+            }
+        }
+
+        // Too many groups do not fit a cookie: refused at sign-in, not cut.
+        Assert.Throws<ArgumentException>(() => Member().IssueExternal(store.Auth, "carol", [.. Enumerable.Range(0, SimpleTokens.MaxExternalGroups + 1).Select(static i => $"g{i}")]));
+    }
+
+    [Fact]
     public void Mutated_tokens_and_garbage_are_refused_as_invalid_tokens_and_nothing_else()
     {
         var tokens = Member();

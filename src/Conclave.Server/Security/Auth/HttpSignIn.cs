@@ -20,9 +20,20 @@ internal static class HttpSignIn
 {
     public const string CookieName = "conclave_session";
     private const string UserItem = "conclave.user";
+    private const string SessionItem = "conclave.session";
 
     /// <summary>The signed-in user of a request under <c>/api/v1</c>; "" while auth is disabled.</summary>
     public static string UserOf(HttpContext http) => http.Items.TryGetValue(UserItem, out var user) && user is string name ? name : "";
+
+    /// <summary>
+    /// The roles a request's session brings with it: the groups the OpenID Connect provider vouched for, for a console
+    /// session made by OIDC sign-in; empty otherwise (a local user's roles are the auth store's, read there).
+    /// </summary>
+    public static IReadOnlyList<string> RolesOf(HttpContext http) =>
+        http.Items.TryGetValue(SessionItem, out var s) && s is SessionIdentity { Provider: SessionIdentity.Oidc } session ? session.Groups : [];
+
+    /// <summary>How the request's user signed in: <c>local</c> (the auth store), <c>oidc</c>, or null (not signed in).</summary>
+    public static string? ProviderOf(HttpContext http) => http.Items.TryGetValue(SessionItem, out var s) && s is SessionIdentity session ? session.Provider : null;
 
     /// <summary>Whether the request's user is known (auth is enabled and the request signed in).</summary>
     public static bool IsSignedIn(HttpContext http) => http.Items.ContainsKey(UserItem);
@@ -63,7 +74,9 @@ internal static class HttpSignIn
 
             try
             {
-                context.Items[UserItem] = context.RequestServices.GetRequiredService<IAuthTokens>().Validate(state, token);
+                var session = ValidateSession(context.RequestServices, state, token);
+                context.Items[UserItem] = session.Name;
+                context.Items[SessionItem] = session;
             }
             catch (ConclaveErrorException e)
             {
@@ -80,15 +93,15 @@ internal static class HttpSignIn
     /// <summary>The console's sign-in: who is signed in, sign in, sign out.</summary>
     public static void Map(IEndpointRouteBuilder app)
     {
-        app.MapGet(SessionPath, (HttpContext http, Node.ConclaveNode node, IAuthTokens tokens) =>
+        app.MapGet(SessionPath, (HttpContext http, Node.ConclaveNode node, Oidc.OidcSettings oidc) =>
         {
             var state = node.Store.Auth;
-            string? user = null;
+            SessionIdentity? session = null;
             if (state.Enabled && (BearerOf(http) ?? http.Request.Cookies[CookieName]) is { Length: > 0 } token)
             {
                 try
                 {
-                    user = tokens.Validate(state, token);
+                    session = ValidateSession(http.RequestServices, state, token);
                 }
                 catch (ConclaveErrorException)
                 {
@@ -96,7 +109,14 @@ internal static class HttpSignIn
                 }
             }
 
-            return TypedResults.Ok(new SessionView(state.Enabled, user, null));
+            return TypedResults.Ok(new SessionView(state.Enabled, session?.Name, null)
+            {
+                Provider = session?.Provider,
+                Roles = session is null ? null
+                    : session.Provider == SessionIdentity.Oidc ? [.. session.Groups]
+                    : [.. state.FindUser(session.Name)?.Roles ?? []],
+                Oidc = oidc.Enabled && state.Enabled ? new OidcOffer(oidc.DisplayName, Oidc.OidcSignIn.StartPath) : null,
+            });
         });
 
         app.MapPost(SessionPath, async (SignIn request, HttpContext http, Node.ConclaveNode node, Passwords passwords, IAuthTokens tokens) =>
@@ -115,15 +135,8 @@ internal static class HttpSignIn
             }
 
             var token = tokens.Issue(state, user!);
-            http.Response.Cookies.Append(CookieName, token, new CookieOptions
-            {
-                HttpOnly = true,
-                Secure = http.Request.IsHttps,
-                SameSite = SameSiteMode.Strict,
-                Path = "/",
-                MaxAge = tokens.Ttl,
-            });
-            return Results.Ok(new SessionView(true, user!.Name, token));
+            http.Response.Cookies.Append(CookieName, token, SessionCookieOptions(http, tokens.Ttl));
+            return Results.Ok(new SessionView(true, user!.Name, token) { Provider = SessionIdentity.Local, Roles = [.. user.Roles] });
         });
 
         app.MapDelete(SessionPath, (HttpContext http) =>
@@ -132,6 +145,28 @@ internal static class HttpSignIn
             return Results.NoContent();
         });
     }
+
+    /// <summary>The session cookie: HttpOnly, SameSite=Strict, Secure over TLS, for a token's TTL.</summary>
+    public static CookieOptions SessionCookieOptions(HttpContext http, AuthSettings settings) => SessionCookieOptions(http, settings.TokenTtl);
+
+    /// <summary>The session cookie for a token that lasts <paramref name="ttl"/>.</summary>
+    public static CookieOptions SessionCookieOptions(HttpContext http, TimeSpan ttl) => new()
+    {
+        HttpOnly = true,
+        Secure = http.Request.IsHttps,
+        SameSite = SameSiteMode.Strict,
+        Path = "/",
+        MaxAge = ttl,
+    };
+
+    /// <summary>
+    /// Who a token of <c>/api/v1</c> or the console names: a JWT (under <c>--auth-token jwt</c>) is a local user's; anything
+    /// else is a simple token, a local user's or an OpenID Connect session.
+    /// </summary>
+    internal static SessionIdentity ValidateSession(IServiceProvider services, Storage.Auth.AuthState state, string token) =>
+        services.GetRequiredService<IAuthTokens>() is JwtTokens jwt && token.AsSpan().Count('.') == 2
+            ? new SessionIdentity(jwt.Validate(state, token), SessionIdentity.Local, [])
+            : services.GetRequiredService<SimpleTokens>().ValidateSession(state, token);
 
     /// <summary>Requires the root role of the request's user (no-op while auth is disabled).</summary>
     public static void RequireAdmin(HttpContext http) =>
@@ -153,5 +188,22 @@ internal static class HttpSignIn
 /// <summary>A sign-in request: the user and password of the auth store.</summary>
 public sealed record SignIn(string? Name, string? Password);
 
-/// <summary>Whether auth is on, who is signed in (null: nobody), and, right after sign-in, the token (for API callers).</summary>
-public sealed record SessionView(bool AuthEnabled, string? User, [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Token);
+/// <summary>
+/// Whether auth is on, who is signed in (null: nobody), how (<c>local</c> or <c>oidc</c>) and with which roles (the auth
+/// store's, or the provider's groups), the OpenID Connect sign-in the console may offer, and, right after sign-in, the
+/// token (for API callers).
+/// </summary>
+public sealed record SessionView(bool AuthEnabled, string? User, [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Token)
+{
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Provider { get; init; }
+
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string[]? Roles { get; init; }
+
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public OidcOffer? Oidc { get; init; }
+}
+
+/// <summary>OpenID Connect sign-in offered by this member: the provider's name (for the button) and where it starts.</summary>
+public sealed record OidcOffer(string Name, string Url);

@@ -64,17 +64,23 @@ function showSession() {
   document.getElementById('author-field').hidden = session.authEnabled;
   document.getElementById('signed-in').hidden = !signedIn;
   document.getElementById('signed-in-user').textContent = signedIn ? session.user : '';
+  document.getElementById('whoami-user').textContent = signedIn ? session.user : '';
+  document.getElementById('whoami-provider').textContent = !signedIn ? ''
+    : session.provider === 'oidc' ? `OpenID Connect${session.oidc ? ` (${session.oidc.name})` : ''}` : 'this cluster (auth store)';
+  const roles = signedIn ? (session.roles || []) : [];
+  document.getElementById('whoami-roles').textContent = roles.length ? roles.join(', ') : 'none';
+  document.getElementById('whoami').open = false;
 }
 
 let signingIn = false;
-async function signIn(reason) {
+async function signIn(reason, error) {
   if (signingIn) return;
   signingIn = true;
   generation++;
   if (cleanup) { try { cleanup(); } catch { /* ignore */ } cleanup = null; }
   hideBanner();
   try {
-    await renderSignIn(main, reason);
+    await renderSignIn(main, reason, error);
   } finally {
     signingIn = false;
   }
@@ -91,7 +97,11 @@ window.addEventListener('conclave:signin', e => signIn(e.detail));
 window.addEventListener('hashchange', () => { if (!signingIn) route(); });
 window.addEventListener('unhandledrejection', e => console.error(e.reason));
 
+// A failed OpenID Connect sign-in comes back as /?signin_error=...: shown on the sign-in page, then dropped from the URL.
+const signinError = new URLSearchParams(location.search).get('signin_error');
+if (signinError !== null) history.replaceState(null, '', location.pathname + location.hash);
+
 loadSession().then(s => {
   showSession();
-  if (s.authEnabled && !s.user) signIn(); else route();
+  if (s.authEnabled && !s.user) signIn(null, signinError); else route();
 }, () => route());

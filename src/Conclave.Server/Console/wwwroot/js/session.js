@@ -1,8 +1,10 @@
 // Sign-in for the console while auth is enabled: the session is an HttpOnly cookie the server sets on
-// POST /api/v1/session (the console never sees the token); GET tells who is signed in, DELETE signs out.
+// POST /api/v1/session, or at the end of an OpenID Connect sign-in (GET /api/v1/session/oidc sends the browser to
+// the provider, which sends it back to the server's callback); the console never sees the token. GET tells who is
+// signed in (user, provider, roles) and whether OIDC is offered, DELETE signs out.
 import { h, clear, field } from './dom.js';
 
-export let session = { authEnabled: false, user: null };
+export let session = { authEnabled: false, user: null, provider: null, roles: null, oidc: null };
 
 export async function loadSession() {
   const res = await fetch('/api/v1/session', { headers: { Accept: 'application/json' } });
@@ -10,17 +12,17 @@ export async function loadSession() {
   return session;
 }
 
-// The sign-in page; resolves once a sign-in succeeded.
-export function renderSignIn(main, reason) {
+// The sign-in page; resolves once a sign-in succeeded. `error` is a failed OIDC sign-in's reason (shown as an alert).
+export function renderSignIn(main, reason, error) {
   return new Promise(resolve => {
     const name = h('input', { name: 'username', autocomplete: 'username', required: true });
     const password = h('input', { name: 'password', type: 'password', autocomplete: 'current-password', required: true });
-    const error = h('p', { class: 'error', role: 'alert', hidden: true });
+    const failure = h('p', { class: 'error', role: 'alert', hidden: !error }, error || '');
     const form = h('form', {
       class: 'signin',
       onsubmit: async e => {
         e.preventDefault();
-        error.hidden = true;
+        failure.hidden = true;
         const res = await fetch('/api/v1/session', {
           method: 'POST',
           headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
@@ -28,23 +30,28 @@ export function renderSignIn(main, reason) {
         });
         const body = await res.json().catch(() => ({}));
         if (!res.ok) {
-          error.textContent = body.detail || `sign-in failed (HTTP ${res.status})`;
-          error.hidden = false;
+          failure.textContent = body.detail || `sign-in failed (HTTP ${res.status})`;
+          failure.hidden = false;
           password.value = '';
           password.focus();
           return;
         }
-        session = { authEnabled: true, user: body.user };
+        session = { ...session, authEnabled: true, user: body.user, provider: body.provider || 'local', roles: body.roles || [] };
         resolve(session);
       },
     },
-    field('User', name), field('Password', password), h('button', { type: 'submit' }, 'Sign in'), error);
-    clear(main, h('h1', null, 'Sign in'), reason ? h('p', { class: 'muted' }, reason) : null, form);
+    field('User', name), field('Password', password), h('button', { type: 'submit' }, 'Sign in'), failure);
+    // OpenID Connect: a plain navigation to the server, which redirects to the provider (and back to this page).
+    const oidc = session.oidc
+      ? h('p', null, h('a', { class: 'oidc', href: `${session.oidc.url}?return=${encodeURIComponent(location.hash || '#/apps')}` }, `Sign in with ${session.oidc.name}`))
+      : null;
+    clear(main, h('h1', null, 'Sign in'), reason ? h('p', { class: 'muted' }, reason) : null, oidc,
+      oidc ? h('p', { class: 'muted' }, 'or with a user of this cluster:') : null, form);
     name.focus();
   });
 }
 
 export async function signOut() {
   await fetch('/api/v1/session', { method: 'DELETE' });
-  session = { authEnabled: session.authEnabled, user: null };
+  session = { ...session, user: null, provider: null, roles: null };
 }

@@ -1,0 +1,160 @@
+using System.Diagnostics;
+using Xunit.Abstractions;
+
+namespace Conclave.Testing;
+
+/// <summary>
+/// A real OpenID Connect provider for tests: the npm <c>oidc-provider</c> package (tests/clients/oidc/provider.mjs,
+/// versions pinned by its lockfile) run as a process on a free loopback port, with one confidential client and the
+/// accounts <c>carol</c> (group <c>config-editors</c>), <c>dave</c> (<c>viewers</c>, <c>ops</c>), <c>erin</c> (none) and
+/// <c>root</c>; its development login form accepts any password. Stopped by its process id on dispose.
+/// </summary>
+public sealed class OidcTestProvider : IAsyncDisposable
+{
+    private readonly Process process;
+
+    private OidcTestProvider(Process process, string issuer, string clientId, string clientSecret)
+    {
+        this.process = process;
+        Issuer = issuer;
+        ClientId = clientId;
+        ClientSecret = clientSecret;
+    }
+
+    /// <summary>The client id every test provider registers.</summary>
+    public const string ClientIdFor = "conclave-console";
+
+    /// <summary>The client secret every test provider registers (members are started with it before the provider runs).</summary>
+    public const string SecretFor = "test-client-secret-6f1c";
+
+    /// <summary>The provider's issuer URL (<c>http://127.0.0.1:PORT</c>).</summary>
+    public string Issuer { get; }
+
+    public string ClientId { get; }
+
+    public string ClientSecret { get; }
+
+    /// <summary>Starts the provider with a client allowed to come back to <paramref name="redirectUris"/>; waits until it answers.</summary>
+    /// <param name="alg">The ID tokens' signing algorithm: RS256 or ES256.</param>
+    /// <param name="testHooks">Lets <see cref="MisbehaveAsync"/> make the token endpoint answer with bad ID tokens.</param>
+    /// <param name="port">The port to listen on (see <see cref="ReservePort"/>), or 0 for any free one.</param>
+    public static async Task<OidcTestProvider> StartAsync(
+        IEnumerable<string> redirectUris, ITestOutputHelper? output, string alg = "RS256", bool testHooks = false, int port = 0, CancellationToken cancellationToken = default)
+    {
+        var directory = NodeProgram.ClientDirectory("oidc");
+        await NodeProgram.EnsurePackagesAsync(directory, output, cancellationToken);
+        var clientId = ClientIdFor;
+        var clientSecret = SecretFor;
+        var info = new ProcessStartInfo(NodeProgram.Find("node"))
+        {
+            WorkingDirectory = directory,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+            UseShellExecute = false,
+        };
+        foreach (var arg in new[] { "provider.mjs", "--client-id", clientId, "--client-secret", clientSecret, "--alg", alg, "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture) })
+        {
+            info.ArgumentList.Add(arg);
+        }
+
+        foreach (var uri in redirectUris)
+        {
+            info.ArgumentList.Add("--redirect-uri");
+            info.ArgumentList.Add(uri);
+        }
+
+        if (testHooks)
+        {
+            info.ArgumentList.Add("--test-hooks");
+        }
+
+        var ready = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var process = new Process { StartInfo = info, EnableRaisingEvents = true };
+        process.OutputDataReceived += (_, e) =>
+        {
+            if (e.Data is null)
+            {
+                ready.TrySetException(new InvalidOperationException("the OIDC provider exited before it was ready"));
+                return;
+            }
+
+            TestOutput.TryWriteLine(output, "[oidc] " + e.Data);
+            const string marker = "oidc provider ready at ";
+            if (e.Data.StartsWith(marker, StringComparison.Ordinal))
+            {
+                ready.TrySetResult(e.Data[marker.Length..].Split(' ')[0]);
+            }
+        };
+        process.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data is not null)
+            {
+                TestOutput.TryWriteLine(output, "[oidc stderr] " + e.Data);
+            }
+        };
+        process.Start();
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        try
+        {
+            var issuer = await ready.Task.WaitAsync(TimeSpan.FromSeconds(30), cancellationToken);
+            return new OidcTestProvider(process, issuer, clientId, clientSecret);
+        }
+        catch
+        {
+            Stop(process);
+            process.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// A free port for a provider whose issuer URL (<see cref="IssuerAt"/>) members must be started with before it runs
+    /// (the provider in turn needs the members' callback URLs).
+    /// </summary>
+    public static int ReservePort() => FreePorts.Take(1)[0];
+
+    /// <summary>The issuer URL of a provider started on <paramref name="port"/>.</summary>
+    public static string IssuerAt(int port) => $"http://127.0.0.1:{port}";
+
+    /// <summary>
+    /// Makes the token endpoint answer the next code exchanges with a bad ID token: <c>signature</c>, <c>payload</c>,
+    /// <c>audience</c>, <c>expired</c>, <c>nonce</c>, <c>issuer</c>, <c>none</c>; <c>off</c> for good tokens again.
+    /// </summary>
+    public async Task MisbehaveAsync(string mode)
+    {
+        using var http = new HttpClient();
+        (await http.PostAsync($"{Issuer}/__test/misbehave?mode={Uri.EscapeDataString(mode)}", null)).EnsureSuccessStatusCode();
+    }
+
+    /// <summary>Writes the client secret to a file (as an operator would for <c>--oidc-client-secret-file</c>).</summary>
+    public string WriteSecretFile(string directory)
+    {
+        var path = Path.Combine(directory, "oidc-client-secret");
+        File.WriteAllText(path, ClientSecret + "\n");
+        return path;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Stop(process);
+        await process.WaitForExitAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(10));
+        process.Dispose();
+    }
+
+    private static void Stop(Process process)
+    {
+        try
+        {
+            if (!process.HasExited)
+            {
+                process.Kill(entireProcessTree: true);
+            }
+        }
+        catch (InvalidOperationException)
+        {
+            // Already gone.
+        }
+    }
+}

@@ -90,4 +90,12 @@ public sealed record ConclaveClientOptions
 
     /// <summary>Clock used for deadlines, retry delays and reconnect back-off.</summary>
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
+
+    /// <summary>
+    /// An HTTP handler with this client's TLS settings (<see cref="CaFile"/> trusted, <see cref="CertFile"/> and
+    /// <see cref="KeyFile"/> presented): for calling a member's HTTP API (<c>/api/v1</c>) over <c>https://</c> with the
+    /// same files as the gRPC client. The caller owns (disposes) it.
+    /// </summary>
+    /// <exception cref="ArgumentException">A TLS file does not load (the message says which and why).</exception>
+    public System.Net.Http.SocketsHttpHandler CreateHttpHandler() => new() { SslOptions = Internal.ClientTls.For(this) };
 }

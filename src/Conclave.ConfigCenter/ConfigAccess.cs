@@ -17,6 +17,9 @@ namespace Conclave.ConfigCenter;
 /// </remarks>
 public sealed class ConfigAccess(IKeyValuePort port, ConfigLimits? limits = null, TimeProvider? clock = null)
 {
+    /// <summary>The audit "app" of changes that belong to no app (the center's settings).</summary>
+    public const string CenterAudit = "_center";
+
     /// <summary>The subjects one app's access record may hold (admins plus grants).</summary>
     public const int MaxEntries = 1000;
 
@@ -214,8 +217,15 @@ public sealed class ConfigAccess(IKeyValuePort port, ConfigLimits? limits = null
             CheckSubject(subject);
         }
 
-        var next = new ConfigSettings { AppCreators = [.. settings.AppCreators.Distinct(StringComparer.Ordinal)] };
-        await store.CommitAsync([], [ConfigStore.Put(ConfigKeys.Settings(), next)], cancellationToken);
+        if (settings.AuditRetentionDays is < 0 or > 36_500)
+        {
+            throw new ConfigCenterException(ConfigErrorKind.InvalidArgument, $"auditRetentionDays {settings.AuditRetentionDays}: 0 (keep everything) to 36500");
+        }
+
+        var next = new ConfigSettings { AppCreators = [.. settings.AppCreators.Distinct(StringComparer.Ordinal)], AuditRetentionDays = settings.AuditRetentionDays };
+        // Settings belong to no app: their audit entries go under "_center" (app names start with a letter or digit).
+        var detail = $"appCreators=[{string.Join(",", next.AppCreators)}] auditRetentionDays={next.AuditRetentionDays}";
+        await store.CommitAsync([], [ConfigStore.Put(ConfigKeys.Settings(), next), ConfigStore.Audit(CenterAudit, ConfigCenterService.Audit(who, clock.GetUtcNow(), "settings.set", "settings", detail))], cancellationToken);
         return next;
     }
 

@@ -595,7 +595,7 @@ public sealed partial class ConfigCenterService(IKeyValuePort port, ConfigLimits
             next = next with { UpdatedAt = now, UpdatedBy = who.Author, Editors = EditorsAfter(action, current, who) };
             var key = ConfigKeys.Namespace(app, env, ns);
             writes.Add(ConfigStore.Put(key, next));
-            writes.Add(ConfigStore.Audit(app, Audit(who, now, action, $"{app}/{env}/{ns}", detail)));
+            writes.Add(ConfigStore.Audit(app, Audit(who, now, action, $"{app}/{env}/{ns}", DescribeEdit(action, detail, current, next))));
             List<Compare> compares = [.. pins, ConfigStore.ModifiedAt(key, current.Revision)];
             if (dataKey?.Guard is { } guard)
             {
@@ -620,6 +620,52 @@ public sealed partial class ConfigCenterService(IKeyValuePort port, ConfigLimits
                 throw Conflict(app, env, ns, expectedRevision > 0 ? expectedRevision : current.Revision, now2.ModRevision);
             }
         }
+    }
+
+    /// <summary>Most characters of the old -> new values an audit entry of an edit carries.</summary>
+    private const int MaxAuditChange = 1024;
+
+    /// <summary>
+    /// An edit's audit detail with what it changed: <c>key: old -> new</c> per item (secret values masked), or the
+    /// document's size and hash before and after; other actions keep <paramref name="detail"/>.
+    /// </summary>
+    private static string DescribeEdit(string action, string detail, NamespaceRecord before, NamespaceRecord after)
+    {
+        if (PermissionOf(action) != ConfigPermission.Edit || action == "schema.set")
+        {
+            return detail;
+        }
+
+        string change;
+        if (before.Format != NamespaceFormat.Properties)
+        {
+            var (a, b) = (before.Content, after.Content);
+            change = a == b ? "document unchanged" : before.Secret || after.Secret
+                ? "secret document changed"
+                : $"document {Encoding.UTF8.GetByteCount(a)} -> {Encoding.UTF8.GetByteCount(b)} bytes, sha256 {Hash(a)[..12]} -> {Hash(b)[..12]}";
+        }
+        else
+        {
+            var diff = ReleaseDiff.Compare(before.Format, WorkingContent(before), ToMap(before.Items), WorkingContent(after), ToMap(after.Items));
+            var secret = before.Items.Concat(after.Items).Where(i => i.Secret).Select(i => i.Key).ToHashSet(StringComparer.Ordinal);
+            var masked = MaskDiff(diff, secret, before.Secret || after.Secret, reveal: false);
+            var text = new StringBuilder();
+            foreach (var e in masked)
+            {
+                var entry = $"{e.Key}: {e.OldValue ?? "(none)"} -> {e.NewValue ?? "(none)"}";
+                if (text.Length + entry.Length > MaxAuditChange)
+                {
+                    text.Append($"; ... ({masked.Count} changes in all)");
+                    break;
+                }
+
+                text.Append(text.Length == 0 ? "" : "; ").Append(entry);
+            }
+
+            change = text.Length == 0 ? "no change" : text.ToString();
+        }
+
+        return string.IsNullOrEmpty(detail) ? change : $"{detail} | {change}";
     }
 
     /// <summary>The permission an action on a namespace needs: edits of the working copy, or releasing it.</summary>

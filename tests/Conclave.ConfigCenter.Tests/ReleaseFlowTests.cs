@@ -56,7 +56,7 @@ public sealed class ReleaseFlowTests(NodeFixture fixture) : IClassFixture<NodeFi
 
         var audit = await Center.AuditAsync(app);
         Assert.Contains(audit, a => a.Action == "release.rollback" && a.Author == "alice" && a.From == "test");
-        Assert.Contains(audit, a => a.Action == "item.delete" && a.Detail == "host");
+        Assert.Contains(audit, a => a.Action == "item.delete" && a.Detail == "host | host: a.example -> (none)");
         Assert.Equal(10, audit.Count); // app, env, namespace, 2 sets, publish, set, delete, publish, rollback
     }
 

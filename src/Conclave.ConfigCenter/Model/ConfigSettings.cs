@@ -10,4 +10,7 @@ public sealed record ConfigSettings
 
     /// <summary>Subjects (<c>user:NAME</c>, <c>role:NAME</c>) who may create apps; empty: every signed-in user (Apollo's default).</summary>
     public IReadOnlyList<string> AppCreators { get; set; } = [];
+
+    /// <summary>Days the audit keeps entries (0: forever); older ones are dropped by the leader every few minutes.</summary>
+    public int AuditRetentionDays { get; set; }
 }

@@ -21,6 +21,8 @@ public static class ConfigCenterHosting
         services.AddSingleton(sp => new CredentialService(sp.GetRequiredService<IKeyValuePort>(), Options(sp).ConfigLimits, Options(sp).TimeProvider));
         services.AddSingleton<ClientCallers>();
         services.AddSingleton<DeliveryFeed>();
+        services.AddSingleton(sp => new AuditRetention(sp.GetRequiredService<IKeyValuePort>(), Options(sp).TimeProvider));
+        services.AddHostedService<AuditPruner>();
         return services;
     }
 

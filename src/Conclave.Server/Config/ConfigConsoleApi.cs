@@ -25,6 +25,7 @@ internal static class ConfigConsoleApi
             Results.Ok(await feed.SnapshotAsync(app, env, ns, ct)));
         api.MapGet("/apps/{app}/envs/{env}/namespaces/{ns}/delivery/events", DeliveryEventsAsync);
         api.MapGet("/audit", AuditAsync);
+        api.MapGet("/audit/export", AuditExportAsync);
     }
 
     private static async Task<IResult> OverviewAsync(string app, string env, ConfigCenterService center, CancellationToken cancellationToken)
@@ -63,25 +64,49 @@ internal static class ConfigConsoleApi
         return TypedResults.ServerSentEvents(Http.SseStreams.UntilCancelledAsync(stream, token.Token));
     }
 
-    private static async Task<IResult> AuditAsync(string? app, string? author, string? action, string? q, int? limit, ConfigCenterService center, CancellationToken cancellationToken)
+    private static async Task<IResult> AuditAsync(string? app, string? author, string? action, string? q, DateTimeOffset? since, DateTimeOffset? until, int? limit, ConfigCenterService center, CancellationToken cancellationToken)
     {
-        if (!string.IsNullOrEmpty(app))
+        var entries = (await QueryAuditAsync(center, app, author, action, q, since, until, cancellationToken))
+            .OrderByDescending(x => x.At)
+            .Take(Math.Clamp(limit ?? 200, 1, MaxAuditEntries))
+            .ToList();
+        return Results.Ok(entries);
+    }
+
+    /// <summary>
+    /// The audit as JSON lines (<c>application/x-ndjson</c>), oldest first, every entry that matches: what a SIEM or an
+    /// archive takes in. Root only while auth is enabled (it spans every app).
+    /// </summary>
+    private static async Task AuditExportAsync(HttpContext http, string? app, string? author, string? action, string? q, DateTimeOffset? since, DateTimeOffset? until, ConfigCenterService center, CancellationToken cancellationToken)
+    {
+        Security.Auth.HttpSignIn.RequireAdmin(http);
+        var entries = (await QueryAuditAsync(center, app, author, action, q, since, until, cancellationToken)).OrderBy(x => x.At);
+        http.Response.ContentType = "application/x-ndjson";
+        http.Response.Headers.ContentDisposition = "attachment; filename=\"conclave-audit.jsonl\"";
+        foreach (var entry in entries)
+        {
+            await http.Response.WriteAsync(System.Text.Json.JsonSerializer.Serialize(entry, Http.HttpJsonContext.Default.AuditView), cancellationToken);
+            await http.Response.WriteAsync("\n", cancellationToken);
+        }
+    }
+
+    private static async Task<IEnumerable<AuditView>> QueryAuditAsync(ConfigCenterService center, string? app, string? author, string? action, string? q, DateTimeOffset? since, DateTimeOffset? until, CancellationToken cancellationToken)
+    {
+        if (!string.IsNullOrEmpty(app) && app != ConfigAccess.CenterAudit)
         {
             await center.GetAppAsync(app, cancellationToken);
         }
 
-        // Audit keys are ordered by app, then time: newest-first across apps needs every matching entry read.
+        // Audit keys are ordered by app, then time: a time window within one app is a key range; across apps every
+        // matching entry is read.
         var prefix = string.IsNullOrEmpty(app) ? ConfigKeys.AllAudits() : ConfigKeys.Audits(app);
         var root = ConfigKeys.AllAudits().ToStringUtf8();
-        var entries = (await center.Store.ListAsync<AuditEntry>(prefix, cancellationToken))
+        return (await center.Store.ListAsync<AuditEntry>(prefix, cancellationToken))
             .Select(x => (App: x.Kv.Key.ToStringUtf8()[root.Length..].Split('/')[0], Entry: x.Value))
             .Where(x => string.IsNullOrEmpty(author) || string.Equals(x.Entry.Author, author, StringComparison.OrdinalIgnoreCase))
             .Where(x => string.IsNullOrEmpty(action) || x.Entry.Action.StartsWith(action, StringComparison.OrdinalIgnoreCase))
             .Where(x => string.IsNullOrEmpty(q) || x.Entry.Target.Contains(q, StringComparison.OrdinalIgnoreCase) || x.Entry.Detail.Contains(q, StringComparison.OrdinalIgnoreCase))
-            .OrderByDescending(x => x.Entry.At)
-            .Take(Math.Clamp(limit ?? 200, 1, MaxAuditEntries))
-            .Select(x => new AuditView(x.App, x.Entry.At, x.Entry.Author, x.Entry.From, x.Entry.Action, x.Entry.Target, x.Entry.Detail))
-            .ToList();
-        return Results.Ok(entries);
+            .Where(x => (since is null || x.Entry.At >= since) && (until is null || x.Entry.At < until))
+            .Select(x => new AuditView(x.App, x.Entry.At, x.Entry.Author, x.Entry.From, x.Entry.Action, x.Entry.Target, x.Entry.Detail) { RequestId = x.Entry.RequestId });
     }
 }

@@ -52,6 +52,8 @@ public static class ConfigHttpApi
                 {
                     Api.Errors.ErrorCode.NoLeader or Api.Errors.ErrorCode.NotLeader or Api.Errors.ErrorCode.LeaderChanged or Api.Errors.ErrorCode.Timeout or Api.Errors.ErrorCode.Stopped => StatusCodes.Status503ServiceUnavailable,
                     Api.Errors.ErrorCode.NoSpace => StatusCodes.Status507InsufficientStorage,
+                    Api.Errors.ErrorCode.PermissionDenied => StatusCodes.Status403Forbidden,
+                    Api.Errors.ErrorCode.InvalidAuthToken or Api.Errors.ErrorCode.UserEmpty => StatusCodes.Status401Unauthorized,
                     _ => StatusCodes.Status400BadRequest,
                 };
                 return Results.Problem(detail: e.Message, statusCode: status, title: e.Code.ToString(), extensions: new Dictionary<string, object?> { ["code"] = e.Code.ToString() });

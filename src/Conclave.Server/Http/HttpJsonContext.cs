@@ -71,6 +71,7 @@ namespace Conclave.Server.Http;
 [JsonSerializable(typeof(ValidationResult))]
 [JsonSerializable(typeof(DeliverySnapshot))]
 [JsonSerializable(typeof(List<AuditView>))]
+[JsonSerializable(typeof(AuditView))]
 [JsonSerializable(typeof(ClusterView))]
 [JsonSerializable(typeof(List<LeaseView>))]
 [JsonSerializable(typeof(List<LockView>))]

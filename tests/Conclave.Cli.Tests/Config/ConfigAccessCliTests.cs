@@ -127,6 +127,18 @@ public sealed class ConfigAccessCliTests(ITestOutputHelper output) : IDisposable
         Assert.Contains(audit, e => e.GetProperty("action").GetString() == "denied" && e.GetProperty("author").GetString() == "vic");
         Assert.Contains(audit, e => e.GetProperty("action").GetString() == "item.set" && e.GetProperty("author").GetString() == "ed");
 
+        // Root keeps the audit 30 days (the app creators stay as they were) and exports it as JSON lines.
+        var settings = await ConclaveAsync(null, "config", "access", "settings", "--audit-retention-days", "30", "--user", "root:rootpw", "--api", api);
+        Assert.True(settings.ExitCode == 0, settings.Error);
+        Assert.Contains("app creators: every signed-in user; audit kept 30 days", settings.Out, StringComparison.Ordinal);
+        var exported = await ConclaveAsync(null, "config", "audit", "--jsonl", "--app", "shop", "--user", "root:rootpw", "--api", api);
+        Assert.True(exported.ExitCode == 0, exported.Error);
+        var actions = exported.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement.GetProperty("action").GetString()).ToList();
+        Assert.Equal("app.create", actions[0]);
+        Assert.Contains("denied", actions);
+        var byEd = await ConclaveAsync(null, "config", "audit", "--by", "ed", "--user", "root:rootpw", "--api", api);
+        Assert.Contains("port: (none) -> 8080", byEd.Out, StringComparison.Ordinal);
+
         var logout = await ConclaveAsync(null, "logout");
         Assert.Equal(0, logout.ExitCode);
         Assert.False(File.Exists(session));

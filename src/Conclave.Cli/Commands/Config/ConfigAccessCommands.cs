@@ -86,13 +86,28 @@ internal static class ConfigAccessCommands
         });
 
         var creators = new Option<string[]>("--app-creators") { Description = "Subjects who may create apps (none: every signed-in user).", AllowMultipleArgumentsPerToken = true };
-        var settings = new Command("settings", "Show the center's settings; with --app-creators, change who may create apps (root).") { creators };
+        var retention = new Option<int?>("--audit-retention-days") { Description = "Days the audit keeps entries (0: forever)." };
+        var settings = new Command("settings", "Show the center's settings; with --app-creators or --audit-retention-days, change them (root).") { creators, retention };
         settings.SetConfigAction(options, async c =>
         {
-            var answer = c.Parse.GetResult(creators) is null
-                ? await c.Api.GetAsync(ConfigApi.Path("settings"), c.CancellationToken)
-                : await c.Api.PutAsync(ConfigApi.Path("settings"), new JsonObject { ["appCreators"] = new JsonArray([.. (c.Parse.GetValue(creators) ?? []).Select(s => (JsonNode)JsonValue.Create(s)!)]) }, c.CancellationToken);
-            await c.PrintAsync(answer, s => $"app creators: {(s.GetProperty("appCreators").GetArrayLength() == 0 ? "every signed-in user" : string.Join(", ", s.GetProperty("appCreators").EnumerateArray().Select(e => e.GetString())))}");
+            var answer = await c.Api.GetAsync(ConfigApi.Path("settings"), c.CancellationToken);
+            if (c.Parse.GetResult(creators) is not null || c.Parse.GetValue(retention) is not null)
+            {
+                // PUT replaces the settings: what is not given stays as it is.
+                var current = answer!.Value;
+                var body = new JsonObject
+                {
+                    ["appCreators"] = c.Parse.GetResult(creators) is null
+                        ? JsonNode.Parse(current.GetProperty("appCreators").GetRawText())
+                        : new JsonArray([.. (c.Parse.GetValue(creators) ?? []).Select(s => (JsonNode)JsonValue.Create(s)!)]),
+                    ["auditRetentionDays"] = c.Parse.GetValue(retention) ?? current.GetProperty("auditRetentionDays").GetInt32(),
+                };
+                answer = await c.Api.PutAsync(ConfigApi.Path("settings"), body, c.CancellationToken);
+            }
+
+            await c.PrintAsync(answer, s =>
+                $"app creators: {(s.GetProperty("appCreators").GetArrayLength() == 0 ? "every signed-in user" : string.Join(", ", s.GetProperty("appCreators").EnumerateArray().Select(e => e.GetString())))}; "
+                + $"audit kept {(s.GetProperty("auditRetentionDays").GetInt32() is var d and > 0 ? $"{d} days" : "forever")}");
             return 0;
         });
 

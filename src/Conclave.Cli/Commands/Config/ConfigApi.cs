@@ -23,10 +23,7 @@ internal sealed class ConfigApi : IDisposable
         }
 
         this.baseUrl = baseUrl.TrimEnd('/');
-        var handler = new SocketsHttpHandler
-        {
-            SslOptions = Conclave.Client.Internal.ClientTls.For(new Conclave.Client.ConclaveClientOptions { Endpoints = [baseUrl], CaFile = caFile, CertFile = certFile, KeyFile = keyFile }),
-        };
+        var handler = new Conclave.Client.ConclaveClientOptions { Endpoints = [baseUrl], CaFile = caFile, CertFile = certFile, KeyFile = keyFile }.CreateHttpHandler();
         http = new HttpClient(handler) { Timeout = timeout };
         http.DefaultRequestHeaders.Add("X-Conclave-Author", author);
         http.DefaultRequestHeaders.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
@@ -58,6 +55,26 @@ internal sealed class ConfigApi : IDisposable
     public Task<JsonElement?> PutAsync(string path, JsonObject body, CancellationToken cancellationToken) => SendAsync(HttpMethod.Put, path, body.ToJsonString(), cancellationToken);
 
     public Task<JsonElement?> DeleteAsync(string path, CancellationToken cancellationToken) => SendAsync(HttpMethod.Delete, path, null, cancellationToken);
+
+    /// <summary>GETs a text answer as it is (JSON lines of an export); refusals as <see cref="SendAsync"/>.</summary>
+    public async Task<string> GetTextAsync(string path, CancellationToken cancellationToken)
+    {
+        HttpResponseMessage response;
+        try
+        {
+            response = await http.GetAsync(new Uri(baseUrl + path), cancellationToken);
+        }
+        catch (HttpRequestException e)
+        {
+            throw new ConfigApiException($"cannot reach the configuration API at {baseUrl} ({e.Message})");
+        }
+
+        using (response)
+        {
+            var text = await response.Content.ReadAsStringAsync(cancellationToken);
+            return response.IsSuccessStatusCode ? text : throw Problem((int)response.StatusCode, text);
+        }
+    }
 
     /// <summary>Sends a request; returns the JSON answer (null for 204) or throws <see cref="ConfigApiException"/> with the problem's detail.</summary>
     public async Task<JsonElement?> SendAsync(HttpMethod method, string path, string? json, CancellationToken cancellationToken)

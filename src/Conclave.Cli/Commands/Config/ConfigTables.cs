@@ -94,6 +94,9 @@ internal static class ConfigTables
     public static string Audit(JsonElement list) =>
         Table(list, ["AT", "AUTHOR", "ACTION", "TARGET", "DETAIL", "FROM"], a => [Time(a, "at"), S(a, "author"), S(a, "action"), S(a, "target"), S(a, "detail"), S(a, "from")]);
 
+    public static string AuditAcrossApps(JsonElement list) =>
+        Table(list, ["AT", "APP", "AUTHOR", "ACTION", "TARGET", "DETAIL", "FROM"], a => [Time(a, "at"), S(a, "app"), S(a, "author"), S(a, "action"), S(a, "target"), S(a, "detail"), S(a, "from")]);
+
     public static string Credentials(JsonElement list) =>
         Table(list, ["ID", "NAME", "KEY ENDS", "CREATED BY", "CREATED", "REVOKED BY", "REVOKED"], c =>
             [S(c, "id"), S(c, "name"), "..." + S(c, "hint"), S(c, "createdBy"), Time(c, "createdAt"), S(c, "revokedBy"), Time(c, "revokedAt")]);

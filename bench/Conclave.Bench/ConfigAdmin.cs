@@ -32,13 +32,14 @@ internal sealed class ConfigAdmin : IDisposable
     /// <summary>Builds <c>/api/v1/...</c> from path segments, each escaped.</summary>
     public static string Path(params string[] segments) => "/api/v1/" + string.Join('/', segments.Select(Uri.EscapeDataString));
 
-    public Task PostAsync(string path, JsonObject body, CancellationToken cancellationToken) => SendAsync(HttpMethod.Post, path, body, cancellationToken);
+    /// <summary>POSTs <paramref name="body"/>; returns the JSON answer (null when empty).</summary>
+    public Task<System.Text.Json.JsonElement?> PostAsync(string path, JsonObject body, CancellationToken cancellationToken) => SendAsync(HttpMethod.Post, path, body, cancellationToken);
 
-    public Task PutAsync(string path, JsonObject body, CancellationToken cancellationToken) => SendAsync(HttpMethod.Put, path, body, cancellationToken);
+    public Task<System.Text.Json.JsonElement?> PutAsync(string path, JsonObject body, CancellationToken cancellationToken) => SendAsync(HttpMethod.Put, path, body, cancellationToken);
 
     public void Dispose() => _http.Dispose();
 
-    private async Task SendAsync(HttpMethod method, string path, JsonObject body, CancellationToken cancellationToken)
+    private async Task<System.Text.Json.JsonElement?> SendAsync(HttpMethod method, string path, JsonObject body, CancellationToken cancellationToken)
     {
         using var request = new HttpRequestMessage(method, _baseUrl + path)
         {
@@ -60,11 +61,13 @@ internal sealed class ConfigAdmin : IDisposable
 
         using (response)
         {
+            var text = await response.Content.ReadAsStringAsync(cancellationToken);
             if (!response.IsSuccessStatusCode)
             {
-                var text = await response.Content.ReadAsStringAsync(cancellationToken);
                 throw new ConfigAdminException($"{method} {path}: {(int)response.StatusCode} {(text.Length > 300 ? text[..300] : text)}");
             }
+
+            return text.Length == 0 ? null : System.Text.Json.JsonDocument.Parse(text).RootElement.Clone();
         }
     }
 }

@@ -31,9 +31,11 @@ internal static class ConfigBench
         var keys = new Option<int>("--keys") { Description = "Keys of the namespace the fetch phase reads.", DefaultValueFactory = _ => 200 };
         var fetchDuration = new Option<string>("--fetch-duration") { Description = "How long the fetch phase runs (0s to skip it).", DefaultValueFactory = _ => "5s" };
         var serverPid = new Option<int?>("--server-pid") { Description = "A local server process whose CPU time per phase is reported." };
+        var credential = new Option<bool>("--credential") { Description = "Create an app credential and send it on every Fetch, Subscribe and Report (its check is then measured)." };
+        var secret = new Option<bool>("--secret") { Description = "Make both namespaces secret: values sealed in the log, opened for every delivery (the member needs --config-master-key-file)." };
         var command = new Command("config", "Publish -> delivery latency to many subscribed instances, and Fetch throughput of a large namespace.")
         {
-            api, instances, subscriberConns, releases, pause, reports, spread, keys, fetchDuration, serverPid,
+            api, instances, subscriberConns, releases, pause, reports, spread, keys, fetchDuration, serverPid, credential, secret,
         };
         command.SetAction(async (ParseResult parse, CancellationToken cancellationToken) =>
         {
@@ -43,7 +45,8 @@ internal static class ConfigBench
                 var options = new Options(
                     parse.GetRequiredValue(api), parse.GetValue(instances), parse.GetValue(subscriberConns), parse.GetValue(releases),
                     TimeSpan.FromSeconds(parse.GetValue(pause)), parse.GetValue(reports), TimeSpan.FromSeconds(parse.GetValue(spread)), parse.GetValue(keys),
-                    parse.GetRequiredValue(fetchDuration) is "0" or "0s" ? null : BenchCommand.ParseDuration(parse.GetValue(fetchDuration)), parse.GetValue(serverPid));
+                    parse.GetRequiredValue(fetchDuration) is "0" or "0s" ? null : BenchCommand.ParseDuration(parse.GetValue(fetchDuration)), parse.GetValue(serverPid),
+                    parse.GetValue(credential), parse.GetValue(secret));
                 if (options.Instances < 1 || options.SubscriberConns < 1 || options.Releases < 1 || options.Keys < 1)
                 {
                     throw new ArgumentException("--instances, --subscriber-conns, --releases and --keys must be at least 1.");
@@ -66,7 +69,11 @@ internal static class ConfigBench
     }
 
     private sealed record Options(
-        string Api, int Instances, int SubscriberConns, int Releases, TimeSpan Pause, bool Reports, TimeSpan ReportSpread, int Keys, TimeSpan? FetchDuration, int? ServerPid);
+        string Api, int Instances, int SubscriberConns, int Releases, TimeSpan Pause, bool Reports, TimeSpan ReportSpread, int Keys, TimeSpan? FetchDuration, int? ServerPid,
+        bool Credential, bool Secret);
+
+    /// <summary>What every client call carries: the app credential with --credential, nothing otherwise.</summary>
+    private static Metadata? headers;
 
     private static async Task<string> RunAsync(BenchSettings settings, Options options, TextWriter progress, CancellationToken cancellationToken)
     {
@@ -74,8 +81,14 @@ internal static class ConfigBench
         var app = "bench-" + Guid.NewGuid().ToString("N")[..8];
         await admin.PostAsync(ConfigAdmin.Path("apps"), new JsonObject { ["id"] = app }, cancellationToken);
         await admin.PostAsync(ConfigAdmin.Path("apps", app, "envs"), new JsonObject { ["name"] = Env }, cancellationToken);
-        await admin.PostAsync(ConfigAdmin.Path("apps", app, "envs", Env, "namespaces"), new JsonObject { ["name"] = "fanout", ["format"] = "properties" }, cancellationToken);
-        await admin.PostAsync(ConfigAdmin.Path("apps", app, "envs", Env, "namespaces"), new JsonObject { ["name"] = "fetch", ["format"] = "properties" }, cancellationToken);
+        await admin.PostAsync(ConfigAdmin.Path("apps", app, "envs", Env, "namespaces"), new JsonObject { ["name"] = "fanout", ["format"] = "properties", ["secret"] = options.Secret }, cancellationToken);
+        await admin.PostAsync(ConfigAdmin.Path("apps", app, "envs", Env, "namespaces"), new JsonObject { ["name"] = "fetch", ["format"] = "properties", ["secret"] = options.Secret }, cancellationToken);
+        headers = null;
+        if (options.Credential)
+        {
+            var issued = await admin.PostAsync(ConfigAdmin.Path("apps", app, "envs", Env, "credentials"), new JsonObject { ["name"] = "bench" }, cancellationToken);
+            headers = new Metadata { { "conclave-access-key", issued!.Value.GetProperty("accessKey").GetString()! } };
+        }
         var fanout = ConfigAdmin.Path("apps", app, "envs", Env, "namespaces", "fanout");
         var fetch = ConfigAdmin.Path("apps", app, "envs", Env, "namespaces", "fetch");
         var document = new StringBuilder();
@@ -90,7 +103,7 @@ internal static class ConfigBench
         await admin.PostAsync(fanout + "/releases", new JsonObject { ["title"] = "round 0" }, cancellationToken);
 
         var text = new StringBuilder();
-        text.Append(CultureInfo.InvariantCulture, $"bench config: app {app}, {options.Instances} instances over {options.SubscriberConns} connections, {options.Releases} releases, reports {(options.Reports ? "on" : "off")}\n");
+        text.Append(CultureInfo.InvariantCulture, $"bench config: app {app}, {options.Instances} instances over {options.SubscriberConns} connections, {options.Releases} releases, reports {(options.Reports ? "on" : "off")}, credential {(options.Credential ? "on" : "off")}, secret namespaces {(options.Secret ? "on" : "off")}\n");
         text.Append(await FanOutAsync(app, fanout, settings, options, admin, progress, cancellationToken));
         if (options.FetchDuration is { } duration)
         {
@@ -118,7 +131,7 @@ internal static class ConfigBench
             var client = clients[i % clients.Length];
             var me = new InstanceIdentity { InstanceId = $"bench-{i:D5}" };
             var random = new Random(i);
-            using var call = client.Subscribe(new SubscribeRequest { App = app, Env = Env, Namespaces = { "fanout" }, Instance = me }, cancellationToken: stop.Token);
+            using var call = client.Subscribe(new SubscribeRequest { App = app, Env = Env, Namespaces = { "fanout" }, Instance = me }, headers, cancellationToken: stop.Token);
             try
             {
                 await foreach (var release in call.ResponseStream.ReadAllAsync(stop.Token))
@@ -153,7 +166,7 @@ internal static class ConfigBench
             try
             {
                 await Task.Delay(delay, stop.Token);
-                await client.ReportAsync(new ReportRequest { App = appId, Env = Env, Namespace = "fanout", Instance = me, ReleaseId = id }, cancellationToken: stop.Token);
+                await client.ReportAsync(new ReportRequest { App = appId, Env = Env, Namespace = "fanout", Instance = me, ReleaseId = id }, headers, cancellationToken: stop.Token);
             }
             catch (Exception e) when (e is RpcException or OperationCanceledException)
             {
@@ -221,7 +234,7 @@ internal static class ConfigBench
             .Select(c => new FetchRequest { App = app, Env = Env, Namespaces = { "fetch" }, Instance = new InstanceIdentity { InstanceId = $"fetch-{c}" } })
             .ToArray();
         var before = ProcessUsage.Sample(options.ServerPid);
-        var result = await ClosedLoop.RunAsync(settings, (client, _, ct) => clients[client % clients.Length].FetchAsync(requests[client], cancellationToken: ct).ResponseAsync, cancellationToken);
+        var result = await ClosedLoop.RunAsync(settings, (client, _, ct) => clients[client % clients.Length].FetchAsync(requests[client], headers, cancellationToken: ct).ResponseAsync, cancellationToken);
         var after = ProcessUsage.Sample(options.ServerPid);
         var text = new StringBuilder();
         text.Append(CultureInfo.InvariantCulture, $"  fetch of a {options.Keys}-key namespace: {settings.Clients} clients over {settings.Conns} connections ({settings.Transport.ToString().ToLowerInvariant()}), {result.Elapsed.TotalSeconds:0.0} s\n");

@@ -151,9 +151,10 @@ public sealed class AccessConsoleTests(ConsoleFixture fixture, AuthConsoleNode a
         await page.GetByRole(AriaRole.Button, new() { Name = "Reveal db.password" }).ClickAsync();
         await Expect(row.GetByTestId("revealed-db.password")).ToHaveTextAsync("s3cret-value");
         await ScreenAsync(page, "secret-revealed");
-        await row.GetByRole(AriaRole.Button, new() { Name = "Hide" }).ClickAsync();
+        await row.GetByRole(AriaRole.Button, new() { Name = "Hide db.password" }).ClickAsync();
         await Expect(row).ToContainTextAsync("******");
         await Expect(row).Not.ToContainTextAsync("s3cret-value");
+        await Expect(row.GetByRole(AriaRole.Button, new() { Name = "Reveal db.password" })).ToBeVisibleAsync();
     });
 
     [Fact]
@@ -245,6 +246,58 @@ public sealed class AccessConsoleTests(ConsoleFixture fixture, AuthConsoleNode a
         await Expect(page.GetByRole(AriaRole.Form, new() { Name = "New grant" })).ToHaveCountAsync(0);
         await Expect(page.GetByRole(AriaRole.Form, new() { Name = "New admin" })).ToHaveCountAsync(0);
         await Expect(page.GetByRole(AriaRole.Button, new() { Name = "Remove admin role:platform" })).ToHaveCountAsync(0);
+    });
+
+    [Fact]
+    public Task Who_edited_may_not_publish_when_the_policy_separates_editing_from_releasing() => InBrowserAsync(auth.BaseUrl, async page =>
+    {
+        var (app, ns) = await NamespaceAsync("separate");
+        using var olivia = await auth.AsAsync("olivia");
+        await olivia.PublishAsync(ns, "baseline");
+        await olivia.SendAsync(HttpMethod.Put, $"{ns}/policy", new { separateEditAndRelease = true });
+        foreach (var permission in new[] { "edit", "release" })
+        {
+            await GrantAsync(olivia, app, "user:rel", permission, "PRO", "application");
+        }
+
+        await GrantAsync(olivia, app, "user:rita", "release", "PRO", "application");
+
+        // rel edits, so the page shows Publish disabled with the reason.
+        await page.GotoAsync($"/#/apps/{app}/PRO/application");
+        await SignInAsync(page, "rel");
+        await Expect(page.Locator(".summary")).ToContainTextAsync("editors may not publish");
+        await page.GetByLabel("Key", new() { Exact = true }).FillAsync("port");
+        await page.GetByLabel("Value", new() { Exact = true }).FillAsync("9090");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Save item" }).ClickAsync();
+        await Expect(Banner(page)).ToHaveTextAsync("Saved port (not published yet)");
+        await Expect(page.GetByRole(AriaRole.Button, new() { Name = "Review and publish" })).ToBeDisabledAsync();
+        await Expect(page.GetByText("someone else must publish it")).ToBeVisibleAsync();
+        await Tab(page, "Policy").ClickAsync();
+        await Expect(page.GetByRole(AriaRole.List, new() { Name = "Editors since the last release" })).ToHaveTextAsync("rel");
+
+        // rita did not edit: she publishes.
+        await SignOutAndInAsync(page, "rita");
+        await Tab(page, "Edit").ClickAsync();
+        await page.GetByRole(AriaRole.Button, new() { Name = "Review and publish" }).ClickAsync();
+        await page.GetByRole(AriaRole.Dialog).GetByRole(AriaRole.Button, new() { Name = "Publish" }).ClickAsync();
+        await Expect(Banner(page)).ToHaveTextAsync("Published r2");
+    });
+
+    [Fact]
+    public Task Owner_deletes_a_namespace_from_its_policy_tab() => InBrowserAsync(auth.BaseUrl, async page =>
+    {
+        var (app, ns) = await NamespaceAsync("delete");
+        using var olivia = await auth.AsAsync("olivia");
+
+        await page.GotoAsync($"/#/apps/{app}/PRO/application?tab=policy");
+        await SignInAsync(page, "olivia");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Delete application" }).ClickAsync();
+        await page.GetByRole(AriaRole.Dialog).GetByRole(AriaRole.Button, new() { Name = "Delete" }).ClickAsync();
+        await Expect(Banner(page)).ToHaveTextAsync("Deleted namespace application");
+        await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Namespaces in PRO" })).ToBeVisibleAsync();
+        await Expect(page.GetByText("No namespaces yet.")).ToBeVisibleAsync();
+        var gone = await Assert.ThrowsAsync<HttpRequestException>(() => olivia.SendAsync(HttpMethod.Get, ns));
+        Assert.Contains("404", gone.Message, StringComparison.Ordinal);
     });
 
     /// <summary>olivia's app with PRO/application (properties) holding port=8080; returns the app and the namespace's API path.</summary>

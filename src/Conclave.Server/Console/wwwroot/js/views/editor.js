@@ -67,14 +67,16 @@ function propertiesEditor(ctx, state) {
       reveal.addEventListener('click', async () => {
         if (reveal.getAttribute('aria-pressed') === 'true') {
           clear(cell, masked()); reveal.setAttribute('aria-pressed', 'false'); reveal.textContent = 'Reveal';
+          reveal.setAttribute('aria-label', `Reveal ${item.key}`);
           return;
         }
         revealed = revealed || await attempt(error, () => get(`${ctx.base}?reveal=true`));
         const plain = revealed && revealed.items.find(i => i.key === item.key);
         if (!plain) return;
-        clear(cell, h('code', { 'data-testid': `revealed-${item.key}` }, plain.value));
+        clear(cell, h('span', { class: 'lock', 'aria-hidden': 'true' }, '\u{1F513}'), ' ', h('code', { 'data-testid': `revealed-${item.key}` }, plain.value));
         reveal.setAttribute('aria-pressed', 'true');
         reveal.textContent = 'Hide';
+        reveal.setAttribute('aria-label', `Hide ${item.key}`);
       });
       actions.push(reveal, ' ');
     }

@@ -139,6 +139,17 @@ public sealed class AccessConsoleTests(ConsoleFixture fixture, AuthConsoleNode a
         var stored = await olivia.SendAsync(HttpMethod.Get, ns);
         Assert.Contains(stored.GetProperty("items").EnumerateArray(), i => i.GetProperty("key").GetString() == "db.password" && i.GetProperty("secret").GetBoolean());
 
+        // Editing it without revealing sends the mask back, which keeps the stored value; it stays secret.
+        await page.GetByRole(AriaRole.Button, new() { Name = "Edit db.password" }).ClickAsync();
+        await Expect(page.GetByLabel("Value", new() { Exact = true })).ToHaveValueAsync("******");
+        await Expect(page.GetByLabel("Secret", new() { Exact = true })).ToBeCheckedAsync();
+        await Expect(page.GetByLabel("Secret", new() { Exact = true })).ToBeDisabledAsync();
+        await page.GetByLabel("Comment", new() { Exact = true }).FillAsync("rotated monthly");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Save item" }).ClickAsync();
+        await Expect(row).ToContainTextAsync("rotated monthly");
+        var revealed = await olivia.SendAsync(HttpMethod.Get, ns + "?reveal=true");
+        Assert.Contains(revealed.GetProperty("items").EnumerateArray(), i => i.GetProperty("key").GetString() == "db.password" && i.GetProperty("value").GetString() == "s3cret-value");
+
         // vic: masked, no Reveal; nothing on the page holds the value.
         await SignOutAndInAsync(page, "vic");
         await Expect(row).ToContainTextAsync("******");

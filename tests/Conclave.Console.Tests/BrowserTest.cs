@@ -18,11 +18,14 @@ public abstract class BrowserTest(ConsoleFixture fixture, ITestOutputHelper outp
     protected static string OutputDirectory(string name) => Directory.CreateDirectory(Path.Combine(AppContext.BaseDirectory, name)).FullName;
 
     /// <summary>Runs <paramref name="body"/> on a new page; on failure saves <c>screenshots/{test}.png</c> and rethrows.</summary>
-    protected async Task InBrowserAsync(Func<IPage, Task> body, [CallerMemberName] string test = "")
+    protected Task InBrowserAsync(Func<IPage, Task> body, [CallerMemberName] string test = "") => InBrowserAsync(Fixture.BaseUrl, body, test);
+
+    /// <summary>As <see cref="InBrowserAsync(Func{IPage, Task}, string)"/>, on the console of another member (<paramref name="baseUrl"/>).</summary>
+    protected async Task InBrowserAsync(string baseUrl, Func<IPage, Task> body, [CallerMemberName] string test = "")
     {
         await using var context = await Fixture.Browser.NewContextAsync(new BrowserNewContextOptions
         {
-            BaseURL = Fixture.BaseUrl,
+            BaseURL = baseUrl,
             ViewportSize = new ViewportSize { Width = 1366, Height = 900 },
         });
         var page = await context.NewPageAsync();

@@ -2,14 +2,42 @@ import { h, clear, enc, field, fmtTime, badge } from '../dom.js';
 import { get, post } from '../api.js';
 import { errorArea, attempt } from '../feedback.js';
 import { renderDiff } from '../diff.js';
+import { managesApp } from '../access.js';
+import { renderAccess } from './access.js';
+import { renderCredentials } from './credentials.js';
 
 const FORMATS = ['properties', 'json', 'yaml', 'text'];
 
+const VIEWS = [['namespaces', 'Namespaces'], ['access', 'Access'], ['credentials', 'Credentials']];
+
 export async function renderApp(main, app, params) {
-  const [info, envs] = await Promise.all([get(`/apps/${enc(app)}`), get(`/apps/${enc(app)}/envs`)]);
+  const [info, envs, access] = await Promise.all([get(`/apps/${enc(app)}`), get(`/apps/${enc(app)}/envs`), get(`/apps/${enc(app)}/access`)]);
+  const view = params.get('view') || 'namespaces';
+  const manage = managesApp(access);
   const env = params.get('env') || (envs[0] && envs[0].name);
+  const viewHref = (v, e) => `#/apps/${enc(app)}?${v === 'namespaces' ? '' : `view=${v}&`}${e ? `env=${enc(e)}` : ''}`;
+  const viewNav = h('nav', { class: 'tabs', 'aria-label': 'App views' },
+    VIEWS.map(([id, label]) => h('a', { href: viewHref(id, env), 'aria-current': id === view ? 'page' : null }, label)));
+  const head = [
+    h('p', { class: 'breadcrumb' }, h('a', { href: '#/apps' }, 'Applications'), ' / ', app),
+    h('h1', null, info.name === info.id ? app : `${app} — ${info.name}`),
+    h('p', { class: 'muted' }, `owner ${info.owner} · created ${fmtTime(info.createdAt)} by ${info.createdBy} · `,
+      h('a', { href: `#/audit?app=${enc(app)}` }, 'audit')),
+    viewNav,
+  ];
+  if (view === 'access') {
+    const section = h('section', { 'aria-label': 'Access' });
+    clear(main, ...head, section);
+    return renderAccess(section, { app, access, envs, manage });
+  }
   const envNav = h('nav', { class: 'tabs', 'aria-label': 'Environments' },
-    envs.map(e => h('a', { href: `#/apps/${enc(app)}?env=${enc(e.name)}`, 'aria-current': e.name === env ? 'page' : null }, e.name)));
+    envs.map(e => h('a', { href: viewHref(view, e.name), 'aria-current': e.name === env ? 'page' : null }, e.name)));
+  if (view === 'credentials') {
+    const section = h('section', { 'aria-label': 'Credentials' });
+    clear(main, ...head, envNav, section);
+    if (!env) { clear(section, h('p', { class: 'muted' }, 'No environments yet: credentials belong to an app and an environment.')); return null; }
+    return renderCredentials(section, { app, env, manage });
+  }
 
   const envName = h('input', { name: 'env', required: true, size: 10 });
   const envError = errorArea();
@@ -21,20 +49,14 @@ export async function renderApp(main, app, params) {
     if (created) location.hash = `#/apps/${enc(app)}?env=${enc(created.name)}`;
   });
 
-  const sections = [
-    h('p', { class: 'breadcrumb' }, h('a', { href: '#/apps' }, 'Applications'), ' / ', app),
-    h('h1', null, info.name === info.id ? app : `${app} — ${info.name}`),
-    h('p', { class: 'muted' }, `owner ${info.owner} · created ${fmtTime(info.createdAt)} by ${info.createdBy} · `,
-      h('a', { href: `#/audit?app=${enc(app)}` }, 'audit')),
-    envNav, envForm,
-  ];
-  if (env) sections.push(await environmentSection(app, env, envs));
+  const sections = [...head, envNav, manage ? envForm : null];
+  if (env) sections.push(await environmentSection(app, env, envs, manage));
   else sections.push(h('p', { class: 'muted' }, 'No environments yet: add one (for example DEV or PRO).'));
   clear(main, ...sections);
   return null;
 }
 
-async function environmentSection(app, env, envs) {
+async function environmentSection(app, env, envs, manage) {
   const overview = await get(`/apps/${enc(app)}/envs/${enc(env)}/overview`);
   const rows = overview.map(n => h('tr', null,
     h('td', null, h('a', { href: `#/apps/${enc(app)}/${enc(env)}/${enc(n.name)}` }, n.name)),
@@ -62,7 +84,7 @@ async function environmentSection(app, env, envs) {
       h('table', { 'aria-label': `Namespaces in ${env}` },
         h('thead', null, h('tr', null, ['Namespace', 'Format', 'Latest release', 'State', 'Last edit'].map(x => h('th', { scope: 'col' }, x)))),
         h('tbody', null, rows)),
-    h('h3', null, 'New namespace'), nsForm,
+    manage ? [h('h3', null, 'New namespace'), nsForm] : null,
     compareSection(app, env, envs, overview.map(n => n.name)));
 }
 

@@ -26,6 +26,14 @@ export function describeRule(rule) {
 export async function renderGray(panel, ctx) {
   const gray = ctx.n.gray;
   const error = errorArea();
+  if (!gray && !ctx.perms.release) {
+    clear(panel, h('h2', null, 'Gray release'), h('p', { class: 'muted' }, 'No gray release. Starting one needs the release permission on this namespace.'));
+    return null;
+  }
+  if (!gray && ctx.n.requireApproval) {
+    clear(panel, h('h2', null, 'Gray release'), h('p', { class: 'muted' }, 'Gray release is not available while this namespace requires approval for releases (Policy tab).'));
+    return null;
+  }
   if (!gray) {
     const rule = ruleFields(null);
     const title = h('input', { name: 'title', size: 30 });
@@ -73,9 +81,9 @@ export async function renderGray(panel, ctx) {
   clear(panel,
     h('h2', null, `Gray release r${gray.releaseId}`),
     h('p', null, 'Goes to ', h('strong', null, describeRule(gray.rule)), `; everyone else stays on ${ctx.n.headReleaseId ? 'r' + ctx.n.headReleaseId : 'no release'}.`),
-    h('div', { class: 'actions' }, promote, abandon), error,
+    ctx.perms.release ? h('div', { class: 'actions' }, ctx.n.requireApproval ? null : promote, abandon) : null, error,
     h('h3', null, 'Gray cohort'), cohortSummary, cohortTable,
-    h('h3', null, 'Change rule'), ruleForm,
+    ctx.perms.release ? [h('h3', null, 'Change rule'), ruleForm] : null,
     live);
   return renderDelivery(live, ctx.app, ctx.env, ctx.ns, s => {
     cohortSummary.textContent = `${fmtNum(s.grayCohort)} of ${fmtNum(s.instanceCount)} reporting instances in the cohort, ${fmtNum(s.grayApplied)} on r${gray.releaseId}`;

@@ -16,7 +16,7 @@ export async function renderReleases(panel, ctx) {
     const from = h('input', { type: 'radio', name: 'from', value: String(r.id), checked: i === 1 || (releases.length === 1 && i === 0), 'aria-label': `Diff from r${r.id}` });
     const to = h('input', { type: 'radio', name: 'to', value: String(r.id), checked: i === 0, 'aria-label': `Diff to r${r.id}` });
     let action = null;
-    if (r.id !== head && head) {
+    if (r.id !== head && head && ctx.perms.release) {
       action = h('button', { type: 'button', 'aria-label': `Roll back to r${r.id}` }, `Roll back to r${r.id}`);
       action.addEventListener('click', () => rollbackDialog(ctx, head, r));
     }
@@ -24,7 +24,7 @@ export async function renderReleases(panel, ctx) {
       h('td', null, from), h('td', null, to),
       h('td', null, `r${r.id} `, r.kind !== 'Normal' ? badge(r.kind.toLowerCase(), r.kind === 'Gray' ? 'gray' : 'warn') : null,
         r.id === head ? [' ', badge('main', 'ok')] : null, ctx.n.gray && ctx.n.gray.releaseId === r.id ? [' ', badge('gray active', 'gray')] : null),
-      h('td', null, r.title || ''), h('td', null, r.author), h('td', null, fmtTime(r.createdAt)), h('td', null, r.comment || ''), h('td', null, action));
+      h('td', null, r.title || ''), h('td', null, r.author, r.approvedBy ? h('span', { class: 'muted' }, ` (approved by ${r.approvedBy})`) : null), h('td', null, fmtTime(r.createdAt)), h('td', null, r.comment || ''), h('td', null, action));
   });
   const form = h('form', { 'aria-label': 'Releases' },
     h('table', { 'aria-label': 'Releases' },

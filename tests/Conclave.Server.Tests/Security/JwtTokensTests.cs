@@ -250,35 +250,9 @@ public sealed class JwtTokensTests : IDisposable
         var (priv, _) = KeyFiles("ES256");
         using var tokens = Member("ES256", priv, null);
         var token = tokens.Issue(store.Auth, Alice);
-        var random = new Random(20261206);
-        const string alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.=+/ \u00e9\0";
-        for (var i = 0; i < 20_000; i++)
+        foreach (var mutated in TokenMutations.Of(token, seed: 20261206, count: 20_000, maxGarbage: 5000))
         {
-            var chars = token.ToCharArray().ToList();
-            switch (random.Next(5))
-            {
-                case 0:
-                    chars[random.Next(chars.Count)] = alphabet[random.Next(alphabet.Length)];
-                    break;
-                case 1:
-                    chars.RemoveRange(random.Next(chars.Count), 1);
-                    break;
-                case 2:
-                    chars.Insert(random.Next(chars.Count), alphabet[random.Next(alphabet.Length)]);
-                    break;
-                case 3:
-                    chars = [.. Enumerable.Range(0, random.Next(0, 5000)).Select(_ => alphabet[random.Next(alphabet.Length)])];
-                    break;
-                default:
-                    chars = [.. chars.Take(random.Next(chars.Count))];
-                    break;
-            }
-
-            var mutated = new string([.. chars]);
-            if (mutated != token)
-            {
-                Invalid(() => tokens.Validate(store.Auth, mutated));
-            }
+            Invalid(() => tokens.Validate(store.Auth, mutated));
         }
     }
 

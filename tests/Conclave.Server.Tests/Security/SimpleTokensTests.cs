@@ -143,37 +143,8 @@ public sealed class SimpleTokensTests : IDisposable
     {
         var tokens = Member();
         var token = tokens.Issue(store.Auth, store.Auth.FindUser("alice")!);
-        var random = new Random(20261206);
-        const string alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.=+/ \u00e9\0";
-        for (var i = 0; i < 20_000; i++)
+        foreach (var mutated in TokenMutations.Of(token, seed: 20261206, count: 20_000, maxGarbage: 700))
         {
-            var chars = token.ToCharArray().ToList();
-            switch (random.Next(5))
-            {
-                case 0:
-                    chars[random.Next(chars.Count)] = alphabet[random.Next(alphabet.Length)];
-                    break;
-                case 1:
-                    chars.RemoveRange(random.Next(chars.Count), 1);
-                    break;
-                case 2:
-                    chars.Insert(random.Next(chars.Count), alphabet[random.Next(alphabet.Length)]);
-                    break;
-                case 3:
-                    chars = [.. Enumerable.Range(0, random.Next(0, 700)).Select(_ => alphabet[random.Next(alphabet.Length)])];
-                    break;
-                default:
-                    chars = [.. chars.Take(random.Next(chars.Count))];
-                    break;
-            }
-
-            var mutated = new string([.. chars]);
-            if (mutated == token)
-            {
-                continue;
-            }
-
-            // Canonical base64url only: even a change in the last character's unused bits is another text, refused.
             Invalid(() => tokens.Validate(store.Auth, mutated));
         }
     }

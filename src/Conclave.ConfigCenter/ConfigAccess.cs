@@ -280,6 +280,23 @@ public sealed class ConfigAccess(IKeyValuePort port, ConfigLimits? limits = null
             [ConfigStore.ModifiedAt(ConfigKeys.App(app), appRevision), ConfigStore.ModifiedAt(ConfigKeys.Access(app), accessRevision)]);
     }
 
+    /// <summary>
+    /// Records that <paramref name="who"/> read the plaintext of <paramref name="app"/>/<paramref name="env"/>/<paramref name="ns"/>'s
+    /// secrets (action <c>secret.reveal</c>); refuses, audited as <c>denied</c>, without the reveal permission. The record
+    /// is written before the plaintext is handed out, and a reveal that cannot be recorded does not happen.
+    /// </summary>
+    internal async ValueTask AuditRevealAsync(ChangeContext who, string app, string env, string ns, string what, CancellationToken cancellationToken)
+    {
+        var target = $"{app}/{env}/{ns}";
+        if (!await CanAsync(who, app, env, ns, ConfigPermission.Reveal, cancellationToken))
+        {
+            throw await DenyAsync(who, app, "secret.reveal", target, $"{who.Author} may not reveal the secrets of {target}: that needs the reveal permission");
+        }
+
+        var entry = ConfigCenterService.Audit(who, clock.GetUtcNow(), "secret.reveal", target, what);
+        await store.CommitAsync([ConfigStore.Present(ConfigKeys.App(app))], [ConfigStore.Audit(app, entry)], cancellationToken);
+    }
+
     private async ValueTask<ConfigCenterException> DenyAsync(ChangeContext who, string app, string action, string target, string message)
     {
         // The refusal is audited in a transaction of its own; a failure to write it must not turn the refusal into another error.

@@ -413,7 +413,7 @@ public sealed partial class ConfigCenterService(IKeyValuePort port, ConfigLimits
     /// (refused without the reveal permission) opened.
     /// </summary>
     public async ValueTask<NamespaceRecord> ViewAsync(NamespaceRecord n, bool reveal, ChangeContext who, CancellationToken cancellationToken = default) =>
-        NamespaceSecrets.HasSecrets(n) ? NamespaceSecrets.View(n, await RevealKeyAsync(n, reveal, who, cancellationToken)) : n;
+        NamespaceSecrets.HasSecrets(n) ? NamespaceSecrets.View(n, await RevealKeyAsync(n, reveal, who, "working copy", cancellationToken)) : n;
 
     /// <summary><paramref name="r"/> as <paramref name="who"/> may see it (see <see cref="ViewAsync(NamespaceRecord, bool, ChangeContext, CancellationToken)"/>).</summary>
     public async ValueTask<ReleaseRecord> ViewAsync(ReleaseRecord r, bool reveal, ChangeContext who, CancellationToken cancellationToken = default)
@@ -424,7 +424,7 @@ public sealed partial class ConfigCenterService(IKeyValuePort port, ConfigLimits
         }
 
         var n = reveal ? await Store.NamespaceAsync(r.App, r.Env, r.Namespace, cancellationToken) : null;
-        return NamespaceSecrets.View(r, n is null ? null : await RevealKeyAsync(n, reveal, who, cancellationToken));
+        return NamespaceSecrets.View(r, n is null ? null : await RevealKeyAsync(n, reveal, who, $"release {r.Id}", cancellationToken));
     }
 
     /// <summary>Re-wraps every namespace's data key under the current master key (<c>conclave config keys rotate</c>).</summary>
@@ -434,18 +434,14 @@ public sealed partial class ConfigCenterService(IKeyValuePort port, ConfigLimits
         return Secrets.RotateAsync(who, cancellationToken);
     }
 
-    private async ValueTask<NamespaceDataKey?> RevealKeyAsync(NamespaceRecord n, bool reveal, ChangeContext who, CancellationToken cancellationToken)
+    private async ValueTask<NamespaceDataKey?> RevealKeyAsync(NamespaceRecord n, bool reveal, ChangeContext who, string what, CancellationToken cancellationToken)
     {
         if (!reveal)
         {
             return null;
         }
 
-        if (!await CanRevealAsync(who, n.App, n.Env, n.Name, cancellationToken))
-        {
-            throw new ConfigCenterException(ConfigErrorKind.PermissionDenied, $"revealing the secrets of {n.App}/{n.Env}/{n.Name} needs the reveal permission");
-        }
-
+        await Access.AuditRevealAsync(who, n.App, n.Env, n.Name, what, cancellationToken);
         return await Secrets.ForReadAsync(n, cancellationToken);
     }
 
@@ -460,7 +456,7 @@ public sealed partial class ConfigCenterService(IKeyValuePort port, ConfigLimits
         var a = await GetReleaseAsync(app, env, ns, from, cancellationToken);
         var b = await GetReleaseAsync(app, env, ns, to, cancellationToken);
         var n = NamespaceSecrets.HasSecrets(a) || NamespaceSecrets.HasSecrets(b) ? await Store.NamespaceAsync(app, env, ns, cancellationToken) : null;
-        var key = n is null ? null : await DiffKeyAsync(n, reveal, who, cancellationToken);
+        var key = n is null ? null : await DiffKeyAsync(n, reveal, who, $"diff of releases {from} and {to}", cancellationToken);
         return MaskDiff(ReleaseDiff.Compare(a.Format, Open(a, key).Content, Open(a, key).Configurations, Open(b, key).Content, Open(b, key).Configurations), Secret(a, b), a.Sealed || b.Sealed, reveal);
     }
 
@@ -473,7 +469,7 @@ public sealed partial class ConfigCenterService(IKeyValuePort port, ConfigLimits
         var n = await Store.NamespaceAsync(app, env, ns, cancellationToken);
         var head = await Store.ReleaseAsync(app, env, ns, n.HeadReleaseId, cancellationToken);
         var secrets = NamespaceSecrets.HasSecrets(n) || (head is not null && NamespaceSecrets.HasSecrets(head));
-        var key = secrets ? await DiffKeyAsync(n, reveal, who, cancellationToken) : null;
+        var key = secrets ? await DiffKeyAsync(n, reveal, who, "diff of the working copy", cancellationToken) : null;
         var working = key is null ? n : NamespaceSecrets.View(n, key);
         var opened = head is null ? null : Open(head, key);
         var secretKeys = Secret(head, null);
@@ -491,8 +487,8 @@ public sealed partial class ConfigCenterService(IKeyValuePort port, ConfigLimits
         var b = await Store.NamespaceAsync(app, envB, ns, cancellationToken);
         var ra = await Store.ReleaseAsync(app, envA, ns, a.HeadReleaseId, cancellationToken);
         var rb = await Store.ReleaseAsync(app, envB, ns, b.HeadReleaseId, cancellationToken);
-        var ka = ra is not null && NamespaceSecrets.HasSecrets(ra) ? await DiffKeyAsync(a, reveal, who, cancellationToken) : null;
-        var kb = rb is not null && NamespaceSecrets.HasSecrets(rb) ? await DiffKeyAsync(b, reveal, who, cancellationToken) : null;
+        var ka = ra is not null && NamespaceSecrets.HasSecrets(ra) ? await DiffKeyAsync(a, reveal, who, "diff of environments", cancellationToken) : null;
+        var kb = rb is not null && NamespaceSecrets.HasSecrets(rb) ? await DiffKeyAsync(b, reveal, who, "diff of environments", cancellationToken) : null;
         var oa = ra is null ? null : Open(ra, ka);
         var ob = rb is null ? null : Open(rb, kb);
         return MaskDiff(ReleaseDiff.Compare(a.Format, oa?.Content, oa?.Configurations, ob?.Content, ob?.Configurations), Secret(ra, rb), ra?.Sealed == true || rb?.Sealed == true, reveal);
@@ -502,11 +498,11 @@ public sealed partial class ConfigCenterService(IKeyValuePort port, ConfigLimits
     /// The key a diff opens with: the reader's reveal decides what is shown, but values are compared as plaintext whenever
     /// this member can open them (two seals of one value differ as ciphertext); without a master key, as ciphertext.
     /// </summary>
-    private async ValueTask<NamespaceDataKey?> DiffKeyAsync(NamespaceRecord n, bool reveal, ChangeContext who, CancellationToken cancellationToken)
+    private async ValueTask<NamespaceDataKey?> DiffKeyAsync(NamespaceRecord n, bool reveal, ChangeContext who, string what, CancellationToken cancellationToken)
     {
         if (reveal)
         {
-            return await RevealKeyAsync(n, reveal, who, cancellationToken);
+            return await RevealKeyAsync(n, reveal, who, what, cancellationToken);
         }
 
         try

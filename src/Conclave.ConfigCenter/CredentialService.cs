@@ -18,6 +18,7 @@ public sealed class CredentialService(IKeyValuePort port, ConfigLimits? limits =
 
     private const int MaxNameLength = 200;
 
+
     private readonly ConfigStore store = new(port);
     private readonly TimeProvider clock = clock ?? TimeProvider.System;
 
@@ -142,7 +143,34 @@ public sealed class CredentialService(IKeyValuePort port, ConfigLimits? limits =
     /// </summary>
     /// <exception cref="ConfigCenterException">Unauthenticated (no key where one is needed, an unknown, malformed or revoked
     /// key) or PermissionDenied (another app's key).</exception>
-    public async ValueTask<ClientAccess> AuthorizeAsync(ClientCaller caller, string app, string env, IReadOnlyCollection<string> namespaces, CancellationToken cancellationToken = default)
+    public async ValueTask<ClientAccess> AuthorizeAsync(ClientCaller caller, string app, string env, IReadOnlyCollection<string> namespaces, CancellationToken cancellationToken = default) =>
+        await AuthorizeCallerAsync(caller, app, env, namespaces, cancellationToken) with { Person = caller.Person, SecureChannel = caller.SecureChannel };
+
+    /// <summary>
+    /// Refuses to deliver the secret values of <paramref name="app"/>/<paramref name="env"/>/<paramref name="ns"/> to
+    /// <paramref name="client"/> unless the call came over TLS (or loopback) and, for a signed-in user rather than an app
+    /// credential, the user holds the reveal permission there (ADR 0015 decision 6). An open call (auth disabled, no
+    /// credential in the environment) gets them: that member hands everything to anyone who reaches it.
+    /// </summary>
+    public async ValueTask AuthorizeSecretsAsync(ClientAccess client, string app, string env, string ns, CancellationToken cancellationToken = default)
+    {
+        if (!client.SecureChannel)
+        {
+            throw new ConfigCenterException(
+                ConfigErrorKind.FailedPrecondition,
+                $"{app}/{env}/{ns} holds secrets, which this member delivers only over TLS (or to loopback): connect with an https:// endpoint");
+        }
+
+        if (client.Credential is null && client.User is not null
+            && (client.Person is not { } person || !await access.CanAsync(person, app, env, ns, ConfigPermission.Reveal, cancellationToken)))
+        {
+            throw new ConfigCenterException(
+                ConfigErrorKind.PermissionDenied,
+                $"{app}/{env}/{ns} holds secrets: user '{client.User}' receives them only with the reveal permission there (apps read them with an app credential)");
+        }
+    }
+
+    private async ValueTask<ClientAccess> AuthorizeCallerAsync(ClientCaller caller, string app, string env, IReadOnlyCollection<string> namespaces, CancellationToken cancellationToken)
     {
         if (!string.IsNullOrEmpty(caller.AccessKey))
         {

@@ -93,6 +93,77 @@ public sealed class SecretSealingTests(NodeFixture fixture) : IClassFixture<Node
     }
 
     [Fact]
+    public async Task Every_reveal_is_audited_before_the_plaintext_is_shown_and_a_refused_one_too()
+    {
+        var marker = "pw-" + Guid.NewGuid().ToString("N");
+        var (app, center) = await SecretItemAsync(marker);
+        var release = await center.PublishAsync(app, "DEV", "application", "r1", null, 0, Alice);
+        var stored = await center.Store.NamespaceAsync(app, "DEV", "application", default);
+
+        // Masked views are not reveals: nothing recorded.
+        await center.ViewAsync(stored, reveal: false, Alice);
+        Assert.DoesNotContain(await center.AuditAsync(app), a => a.Action == "secret.reveal");
+
+        var carol = new ChangeContext("carol", "10.1.2.3") { Enforced = true, RequestId = "req-reveal-1" };
+        await center.Access.GrantAsync(Alice, app, new AccessGrant("user:carol", ConfigPermission.Reveal, "DEV", "application"), default);
+        Assert.Equal(marker, (await center.ViewAsync(stored, reveal: true, carol)).Items.Single(i => i.Key == "db.password").Value);
+        Assert.Equal(marker, (await center.ViewAsync(release, reveal: true, carol)).Configurations["db.password"]);
+        await center.DiffWorkingCopyAsync(app, "DEV", "application", reveal: true, carol);
+
+        var reveals = (await center.AuditAsync(app)).Where(a => a.Action == "secret.reveal").ToList();
+        Assert.Equal(3, reveals.Count);
+        Assert.All(reveals, a => Assert.Equal(("carol", "10.1.2.3", "req-reveal-1", $"{app}/DEV/application"), (a.Author, a.From, a.RequestId, a.Target)));
+        Assert.Contains(reveals, a => a.Detail == "working copy");
+        Assert.Contains(reveals, a => a.Detail == $"release {release.Id}");
+        Assert.Contains(reveals, a => a.Detail == "diff of the working copy");
+        Assert.DoesNotContain(reveals, a => a.Detail.Contains(marker, StringComparison.Ordinal));
+
+        // Without the permission: refused, and the refusal is on record.
+        var dave = new ChangeContext("dave") { Enforced = true };
+        var denied = await Assert.ThrowsAsync<ConfigCenterException>(() => center.ViewAsync(stored, reveal: true, dave).AsTask());
+        Assert.Equal(ConfigErrorKind.PermissionDenied, denied.Kind);
+        Assert.Contains(await center.AuditAsync(app), a => a.Action == "denied" && a.Author == "dave" && a.Detail.Contains("reveal", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Clients_get_secret_values_only_with_a_credential_or_the_reveal_permission_and_over_a_secure_channel()
+    {
+        var marker = "pw-" + Guid.NewGuid().ToString("N");
+        var (app, center) = await SecretItemAsync(marker);
+        await center.PublishAsync(app, "DEV", "application", "r1", null, 0, Alice);
+        var credentials = new CredentialService(Port());
+        var created = await credentials.CreateAsync(app, "DEV", "pods", Alice);
+        var other = await fixture.NewAppAsync();
+        var foreign = await credentials.CreateAsync(other, "DEV", "their pods", Alice);
+
+        async Task<ConfigErrorKind?> Outcome(ClientCaller caller)
+        {
+            try
+            {
+                var access = await credentials.AuthorizeAsync(caller, app, "DEV", ["application"]);
+                await credentials.AuthorizeSecretsAsync(access, app, "DEV", "application");
+                return null;
+            }
+            catch (ConfigCenterException e)
+            {
+                return e.Kind;
+            }
+        }
+
+        var erin = new ChangeContext("erin") { Enforced = true };
+        var root = new ChangeContext("root") { Enforced = true, IsAdmin = true };
+        Assert.Null(await Outcome(new ClientCaller(created.AccessKey, null, AuthEnabled: true)));
+        Assert.Equal(ConfigErrorKind.FailedPrecondition, await Outcome(new ClientCaller(created.AccessKey, null, AuthEnabled: true) { SecureChannel = false }));
+        Assert.Equal(ConfigErrorKind.PermissionDenied, await Outcome(new ClientCaller(foreign.AccessKey, null, AuthEnabled: true)));
+        Assert.Equal(ConfigErrorKind.PermissionDenied, await Outcome(new ClientCaller(null, "erin", AuthEnabled: true) { Person = erin }));
+        Assert.Equal(ConfigErrorKind.PermissionDenied, await Outcome(new ClientCaller(null, "erin", AuthEnabled: true)));
+        Assert.Null(await Outcome(new ClientCaller(null, "root", AuthEnabled: true) { Person = root }));
+        await center.Access.GrantAsync(Alice, app, new AccessGrant("user:erin", ConfigPermission.Reveal, "DEV"), default);
+        Assert.Null(await Outcome(new ClientCaller(null, "erin", AuthEnabled: true) { Person = erin }));
+        Assert.Equal(ConfigErrorKind.FailedPrecondition, await Outcome(new ClientCaller(null, "erin", AuthEnabled: true) { Person = erin, SecureChannel = false }));
+    }
+
+    [Fact]
     public async Task A_secret_json_namespace_is_validated_as_plaintext_and_sealed_whole()
     {
         var center = Center(KeyA);

@@ -20,6 +20,11 @@ public sealed class SecretsAtRestTests(ITestOutputHelper output)
         var keyB = dir.Combine("key-b");
         await File.WriteAllTextAsync(keyA, Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)) + "\n");
         await File.WriteAllTextAsync(keyB, Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)) + "\n");
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(keyA, UnixFileMode.UserRead | UnixFileMode.UserWrite); // the member refuses a key others can read
+            File.SetUnixFileMode(keyB, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        }
         var data = dir.Combine("data");
         var marker = "s3cret-" + Guid.NewGuid().ToString("N");
         NodeProcessOptions Options(string keys) => new() { Output = output, ExtraArguments = ["--snapshot-count", "20", "--config-master-key-file", keys] };

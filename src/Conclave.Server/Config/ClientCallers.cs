@@ -16,15 +16,17 @@ internal sealed class ClientCallers(Node.ConclaveNode node, Security.Auth.Authen
     public ClientCaller Of(ServerCallContext context)
     {
         var enabled = node.Store.Auth.Enabled;
+        var secure = IsSecure(context.GetHttpContext());
         var key = context.RequestHeaders.GetValue(AccessKey.Header) ?? AccessKey.FromAuthorization(context.RequestHeaders.GetValue("authorization"));
         if (key is not null)
         {
-            return new ClientCaller(key, null, enabled);
+            return new ClientCaller(key, null, enabled) { SecureChannel = secure };
         }
 
         try
         {
-            return new ClientCaller(null, enabled ? authenticator.Resolve(context) : null, enabled);
+            var user = enabled ? authenticator.Resolve(context) : null;
+            return new ClientCaller(null, user, enabled) { SecureChannel = secure, Person = PersonOf(user) };
         }
         catch (ConclaveErrorException e)
         {
@@ -36,13 +38,35 @@ internal sealed class ClientCallers(Node.ConclaveNode node, Security.Auth.Authen
     public ClientCaller Of(HttpContext http)
     {
         var enabled = node.Store.Auth.Enabled;
+        var secure = IsSecure(http);
         var key = KeyOf(http.Request);
         if (key is not null)
         {
-            return new ClientCaller(key, null, enabled);
+            return new ClientCaller(key, null, enabled) { SecureChannel = secure };
         }
 
-        return new ClientCaller(null, Security.Auth.HttpSignIn.IsSignedIn(http) ? Security.Auth.HttpSignIn.UserOf(http) : null, enabled);
+        var signedIn = Security.Auth.HttpSignIn.IsSignedIn(http);
+        return new ClientCaller(null, signedIn ? Security.Auth.HttpSignIn.UserOf(http) : null, enabled)
+        {
+            SecureChannel = secure,
+            Person = signedIn ? ConfigHttpApi.Viewer(http) : null,
+        };
+    }
+
+    /// <summary>TLS, or a loopback peer (the embedded default and a sidecar): the channels secret values travel on.</summary>
+    public static bool IsSecure(HttpContext http) =>
+        http.Request.IsHttps || http.Connection.RemoteIpAddress is not { } ip || System.Net.IPAddress.IsLoopback(ip.IsIPv4MappedToIPv6 ? ip.MapToIPv4() : ip);
+
+    // A gRPC caller's user with the auth store's roles (gRPC calls carry auth-store tokens, never OIDC sessions).
+    private ChangeContext? PersonOf(string? user)
+    {
+        if (string.IsNullOrEmpty(user))
+        {
+            return null;
+        }
+
+        var record = node.Store.Auth.FindUser(user);
+        return new ChangeContext(user) { Enforced = true, IsAdmin = record?.HasRootRole == true, Roles = record is null ? [] : [.. record.Roles] };
     }
 
     /// <summary>The access key an HTTP request carries, if any.</summary>

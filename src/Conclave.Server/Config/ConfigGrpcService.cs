@@ -16,11 +16,16 @@ internal sealed class ConfigGrpcService(DeliveryService delivery, CredentialServ
 {
     public override async Task<FetchResponse> Fetch(FetchRequest request, ServerCallContext context)
     {
-        await GuardAsync(async () => await credentials.AuthorizeAsync(callers.Of(context), request.App, request.Env, request.Namespaces, context.CancellationToken));
+        var access = await GuardAsync(async () => await credentials.AuthorizeAsync(callers.Of(context), request.App, request.Env, request.Namespaces, context.CancellationToken));
         var response = new FetchResponse();
         foreach (var ns in request.Namespaces)
         {
-            var effective = await GuardAsync(() => delivery.FetchAsync(request.App, request.Env, ns, request.Instance?.InstanceId, request.Instance?.Labels ?? [], context.CancellationToken).AsTask());
+            var effective = await GuardAsync(async () =>
+            {
+                var e = await delivery.FetchAsync(request.App, request.Env, ns, request.Instance?.InstanceId, request.Instance?.Labels ?? [], context.CancellationToken);
+                await AuthorizeSecretsAsync(access, e, context.CancellationToken);
+                return e;
+            });
             response.Releases.Add(ToMessage(effective));
         }
 
@@ -38,6 +43,7 @@ internal sealed class ConfigGrpcService(DeliveryService delivery, CredentialServ
         {
             await foreach (var effective in stream)
             {
+                await AuthorizeSecretsAsync(access, effective, linked.Token);
                 await responseStream.WriteAsync(ToMessage(effective), linked.Token);
             }
         }
@@ -75,6 +81,12 @@ internal sealed class ConfigGrpcService(DeliveryService delivery, CredentialServ
             }
         }
     }
+
+    // Checked per release, not per namespace: a namespace gains secrets with a publish.
+    private ValueTask AuthorizeSecretsAsync(ClientAccess access, EffectiveRelease effective, CancellationToken cancellationToken) =>
+        Conclave.ConfigCenter.Secrets.NamespaceSecrets.HasSecrets(effective.Release)
+            ? credentials.AuthorizeSecretsAsync(access, effective.Release.App, effective.Release.Env, effective.Release.Namespace, cancellationToken)
+            : ValueTask.CompletedTask;
 
     public override Task<ReportResponse> Report(ReportRequest request, ServerCallContext context) =>
         GuardAsync(async () =>

@@ -206,8 +206,14 @@ public static class ConfigHttpApi
         // The client endpoints: an app credential (or a sign-in) whenever auth is enabled or the app has one (ADR 0015).
         ns.MapGet("/effective", async (string app, string env, string ns, string? instanceId, string? labels, HttpContext h, ClientCallers callers, CredentialService cr, DeliveryService d, CancellationToken ct) =>
         {
-            await cr.AuthorizeAsync(callers.Of(h), app, env, [ns], ct);
-            return Results.Ok(await d.FetchAsync(app, env, ns, instanceId, SplitLabels(labels), ct));
+            var access = await cr.AuthorizeAsync(callers.Of(h), app, env, [ns], ct);
+            var effective = await d.FetchAsync(app, env, ns, instanceId, SplitLabels(labels), ct);
+            if (NamespaceSecrets.HasSecrets(effective.Release))
+            {
+                await cr.AuthorizeSecretsAsync(access, app, env, ns, ct);
+            }
+
+            return Results.Ok(effective);
         });
         ns.MapPost("/reports", async (string app, string env, string ns, ReportBody b, HttpContext h, ClientCallers callers, CredentialService cr, DeliveryService d, CancellationToken ct) =>
         {

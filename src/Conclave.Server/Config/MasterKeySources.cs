@@ -27,6 +27,7 @@ public static class MasterKeySources
             string text;
             try
             {
+                RequirePrivate(path);
                 text = File.ReadAllText(path);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -47,5 +48,25 @@ public static class MasterKeySources
         }
 
         return keys.Count == 0 ? null : new LocalMasterKeys(keys);
+    }
+
+    private const UnixFileMode GroupOrOthers =
+        UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute;
+
+    // As ssh treats a private key: a master key file that another account can read (or replace) is refused, naming the fix.
+    private static void RequirePrivate(string path)
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return;
+        }
+
+        var mode = File.GetUnixFileMode(path);
+        if ((mode & GroupOrOthers) != 0)
+        {
+            throw new ArgumentException(
+                $"{FileFlag} {path}: the file is open to other accounts (mode {Convert.ToString((int)mode, 8).PadLeft(4, '0')}); " +
+                $"a master key opens every secret, so make it private to the member's account: chmod 600 {path}");
+        }
     }
 }

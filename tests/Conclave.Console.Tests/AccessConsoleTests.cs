@@ -321,6 +321,37 @@ public sealed class AccessConsoleTests(ConsoleFixture fixture, AuthConsoleNode a
         return (app, ns);
     }
 
+    [Fact]
+    public Task Only_root_changes_the_center_settings_from_the_settings_page() => InBrowserAsync(auth.BaseUrl, async page =>
+    {
+        using var root = await auth.AsAsync("root");
+        try
+        {
+            // sam is no root: the page shows the settings, and saving them shows the member's refusal.
+            await page.GotoAsync("/#/settings");
+            await SignInAsync(page, "sam");
+            await page.GetByLabel("Audit retention in days (0 keeps everything)").FillAsync("30");
+            await page.GetByRole(AriaRole.Button, new() { Name = "Save settings" }).ClickAsync();
+            await Expect(page.GetByRole(AriaRole.Alert).Filter(new() { HasText = "root" })).ToBeVisibleAsync();
+            Assert.Equal(0, (await root.SendAsync(HttpMethod.Get, "/api/v1/settings")).GetProperty("auditRetentionDays").GetInt32());
+
+            await SignOutAndInAsync(page, "root");
+            await page.GetByLabel("May create apps", new() { Exact = false }).FillAsync("role:platform\nuser:olivia");
+            await page.GetByLabel("Audit retention in days (0 keeps everything)").FillAsync("30");
+            await page.GetByRole(AriaRole.Button, new() { Name = "Save settings" }).ClickAsync();
+            await Expect(page.GetByText("Settings saved.")).ToBeVisibleAsync();
+            await Expect(page.GetByLabel("Audit retention in days (0 keeps everything)")).ToHaveValueAsync("30");
+            var saved = await root.SendAsync(HttpMethod.Get, "/api/v1/settings");
+            Assert.Equal(30, saved.GetProperty("auditRetentionDays").GetInt32());
+            Assert.Equal(["role:platform", "user:olivia"], saved.GetProperty("appCreators").EnumerateArray().Select(x => x.GetString()));
+            await ScreenAsync(page, "settings");
+        }
+        finally
+        {
+            await root.SendAsync(HttpMethod.Put, "/api/v1/settings", new { appCreators = Array.Empty<string>(), auditRetentionDays = 0 });
+        }
+    });
+
     private static Task GrantAsync(HttpClient http, string app, string subject, string permission, string? env, string? ns) =>
         http.SendAsync(HttpMethod.Post, $"/api/v1/apps/{app}/access/grants", new { subject, permission, env, @namespace = ns });
 

@@ -81,6 +81,15 @@ public sealed class OperatorScreenTests(ConsoleFixture fixture, ITestOutputHelpe
         await page.GetByRole(AriaRole.Button, new() { Name = "Filter" }).ClickAsync();
         await Expect(audit.GetByRole(AriaRole.Row)).ToHaveCountAsync(2);
         await Expect(audit).ToContainTextAsync("item.set");
+        // A time window: nothing before 2001, everything since.
+        await page.GetByLabel("Until (local time)").FillAsync("2001-01-01T00:00");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Filter" }).ClickAsync();
+        await Expect(audit.GetByRole(AriaRole.Row)).ToHaveCountAsync(1);
+        await page.GetByLabel("Until (local time)").FillAsync("");
+        await page.GetByLabel("From (local time)").FillAsync("2001-01-01T00:00");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Filter" }).ClickAsync();
+        await Expect(audit.GetByRole(AriaRole.Row)).ToHaveCountAsync(2);
+        await Expect(page.GetByLabel("From (local time)")).ToHaveValueAsync("2001-01-01T00:00");
         await ScreenAsync(page, "audit");
 
         // API refusals appear as the problem's detail, never as a blank page.

@@ -8,6 +8,7 @@ import { renderDeliveryPage } from './views/delivery.js';
 import { renderKeys } from './views/keys.js';
 import { renderCluster } from './views/cluster.js';
 import { renderAudit } from './views/audit.js';
+import { renderSettings } from './views/settings.js';
 import { loadSession, renderSignIn, signOut, session } from './session.js';
 
 const main = document.getElementById('main');
@@ -25,6 +26,7 @@ function dispatch(parts, params) {
     case 'keys': return renderKeys(main, params);
     case 'cluster': return renderCluster(main, params);
     case 'audit': return renderAudit(main, params);
+    case 'settings': return renderSettings(main, params);
     default: location.replace('#/apps'); return null;
   }
 }

@@ -294,7 +294,17 @@ public sealed partial class ConfigCenterService(IKeyValuePort port, ConfigLimits
     }
 
     /// <summary>Publishes a release restoring the content of <paramref name="toReleaseId"/>; clients move to it.</summary>
-    public async ValueTask<ReleaseRecord> RollbackAsync(string app, string env, string ns, long toReleaseId, string? comment, long expectedRevision, ChangeContext who, CancellationToken cancellationToken = default)
+    public ValueTask<ReleaseRecord> RollbackAsync(string app, string env, string ns, long toReleaseId, string? comment, long expectedRevision, ChangeContext who, CancellationToken cancellationToken = default) =>
+        RollbackAsync(app, env, ns, toReleaseId, comment, expectedRevision, RollbackEdits.Refuse, ignoreSchema: false, who, cancellationToken);
+
+    /// <summary>
+    /// Publishes a release restoring the content of <paramref name="toReleaseId"/> and resets the working copy to it, so
+    /// the next publish does not ship the rolled-back content again. Unpublished edits are refused (naming them) unless
+    /// <paramref name="edits"/> says to discard or keep them. A release that the schema attached since refuses is
+    /// refused with that explanation unless <paramref name="ignoreSchema"/> (it was valid when it was published).
+    /// </summary>
+    public async ValueTask<ReleaseRecord> RollbackAsync(
+        string app, string env, string ns, long toReleaseId, string? comment, long expectedRevision, RollbackEdits edits, bool ignoreSchema, ChangeContext who, CancellationToken cancellationToken = default)
     {
         var target = await Store.ReleaseAsync(app, env, ns, toReleaseId, cancellationToken);
         if (target is null)
@@ -304,18 +314,85 @@ public sealed partial class ConfigCenterService(IKeyValuePort port, ConfigLimits
         }
 
         ReleaseRecord? release = null;
-        await MutateAsync(app, env, ns, expectedRevision, who, "release.rollback", $"to {toReleaseId}", _ => NamespaceSecrets.HasSecrets(target) ? KeyUse.Read : KeyUse.None, (n, key) =>
+        var detail = $"to {toReleaseId}{(edits == RollbackEdits.Discard ? ", unpublished edits discarded" : edits == RollbackEdits.Keep ? ", unpublished edits kept" : "")}{(ignoreSchema ? ", schema not checked" : "")}";
+        await MutateAsync(app, env, ns, expectedRevision, who, "release.rollback", detail, n => NamespaceSecrets.HasSecrets(target) || NamespaceSecrets.HasSecrets(n) ? KeyUse.Read : KeyUse.None, async (n, key) =>
         {
-            release = NewRelease(n, ReleaseKind.Rollback, $"rollback to {toReleaseId}", comment, who, target.Content, key, target) with
+            var head = await Store.ReleaseAsync(app, env, ns, n.HeadReleaseId, cancellationToken);
+            var unpublished = UnpublishedKeys(n, head, key);
+            if (unpublished.Count > 0 && edits == RollbackEdits.Refuse)
             {
-                Configurations = target.Configurations,
-                RollbackOf = toReleaseId,
-            };
+                throw new ConfigCenterException(ConfigErrorKind.FailedPrecondition,
+                    $"{app}/{env}/{ns} has unpublished edits ({Names(unpublished)}): a rollback resets the working copy to release {toReleaseId}, so say whether to discard them " +
+                    "(--discard-edits, \"edits\": \"discard\") or keep them for the next publish (--keep-edits, \"edits\": \"keep\")");
+            }
+
+            try
+            {
+                release = NewRelease(n, ReleaseKind.Rollback, $"rollback to {toReleaseId}", comment, who, target.Content, key, target, checkSchema: !ignoreSchema) with
+                {
+                    Configurations = target.Configurations,
+                    RollbackOf = toReleaseId,
+                };
+            }
+            catch (ConfigCenterException e) when (e.Kind == ConfigErrorKind.InvalidDocument && n.Schema is not null && e.Message.StartsWith("schema:", StringComparison.Ordinal))
+            {
+                throw new ConfigCenterException(ConfigErrorKind.InvalidDocument,
+                    $"release {toReleaseId} does not satisfy the schema {app}/{env}/{ns} has now (it was published before that schema or under another one): {e.Message}. " +
+                    "Roll back anyway with --ignore-schema (\"ignoreSchema\": true); the audit records that the schema was not checked");
+            }
+
             var history = History(n, "rollback", release.Id, n.HeadReleaseId, null, who, comment);
-            return (n with { HeadReleaseId = release.Id, LastReleaseId = release.Id, LastHistoryId = history.Id }, [ReleasePut(release), HistoryPut(n, history)]);
+            var next = n with { HeadReleaseId = release.Id, LastReleaseId = release.Id, LastHistoryId = history.Id };
+            if (edits != RollbackEdits.Keep || unpublished.Count == 0)
+            {
+                next = WithWorkingCopyOf(next, target) with { Editors = [] };
+            }
+
+            return (next, [ReleasePut(release), HistoryPut(n, history)]);
         }, cancellationToken);
         return release!;
     }
+
+    /// <summary>
+    /// Resets the working copy to the main release (what clients run), dropping unpublished edits: what the import error
+    /// and a bad edit call for. Refused when nothing was released yet.
+    /// </summary>
+    public ValueTask<NamespaceRecord> DiscardAsync(string app, string env, string ns, long expectedRevision, ChangeContext who, CancellationToken cancellationToken = default) =>
+        MutateAsync(app, env, ns, expectedRevision, who, "content.discard", "", n => NamespaceSecrets.HasSecrets(n) ? KeyUse.Read : KeyUse.None, async (n, key) =>
+        {
+            var head = await Store.ReleaseAsync(app, env, ns, n.HeadReleaseId, cancellationToken)
+                ?? throw new ConfigCenterException(ConfigErrorKind.FailedPrecondition, $"{app}/{env}/{ns} has no release to go back to: delete or edit items instead");
+            var dropped = UnpublishedKeys(n, head, key);
+            var history = History(n, "discard", head.Id, head.Id, null, who, dropped.Count == 0 ? "nothing to discard" : $"discarded {Names(dropped)}");
+            return (WithWorkingCopyOf(n, head) with { LastHistoryId = history.Id }, [HistoryPut(n, history)]);
+        }, cancellationToken);
+
+    /// <summary>The keys (or "(document)") whose working-copy value differs from <paramref name="head"/>, compared as plaintext.</summary>
+    private static List<string> UnpublishedKeys(NamespaceRecord n, ReleaseRecord? head, NamespaceDataKey? key)
+    {
+        var working = key is null ? n : NamespaceSecrets.View(n, key);
+        var opened = head is null ? null : key is null ? head : NamespaceSecrets.View(head, key);
+        var diff = ReleaseDiff.Compare(n.Format, opened?.Content, opened?.Configurations, WorkingContent(working), ToMap(working.Items));
+        return diff.Select(d => d.Key.Length == 0 ? "(document)" : d.Key).ToList();
+    }
+
+    private static string Names(IReadOnlyList<string> keys) =>
+        keys.Count <= 10 ? string.Join(", ", keys) : $"{string.Join(", ", keys.Take(10))} and {keys.Count - 10} more";
+
+    /// <summary><paramref name="n"/> with the working copy of <paramref name="r"/>: its items (comments, secret marks, sealed values as they are) or document.</summary>
+    private static NamespaceRecord WithWorkingCopyOf(NamespaceRecord n, ReleaseRecord r)
+    {
+        if (r.Format != NamespaceFormat.Properties)
+        {
+            return n with { Content = r.Content, Items = [] };
+        }
+
+        var secret = r.SecretKeys.ToHashSet(StringComparer.Ordinal);
+        var items = PropertiesDocument.Parse(r.Content, UnboundedLimits).Select(i => i with { Secret = secret.Contains(i.Key) }).ToList();
+        return n with { Items = items, Content = "" };
+    }
+
+    private static readonly ConfigLimits UnboundedLimits = new() { MaxContentBytes = int.MaxValue, MaxValueBytes = int.MaxValue };
 
     /// <summary>Publishes the working copy to the instances <paramref name="rule"/> selects (replacing any active gray release).</summary>
     public async ValueTask<ReleaseRecord> GrayPublishAsync(string app, string env, string ns, GrayRule rule, string? title, string? comment, long expectedRevision, ChangeContext who, CancellationToken cancellationToken = default)
@@ -588,7 +665,7 @@ public sealed partial class ConfigCenterService(IKeyValuePort port, ConfigLimits
             var dataKey = use == KeyUse.None ? null : await Secrets.ForEditAsync(app, env, ns, create: use == KeyUse.Create, cancellationToken);
             var now = clock.GetUtcNow();
             var (next, writes) = await change(current, dataKey);
-            next = next with { UpdatedAt = now, UpdatedBy = who.Author, Editors = EditorsAfter(action, current, who) };
+            next = next with { UpdatedAt = now, UpdatedBy = who.Author, Editors = EditorsAfter(action, current, next, who) };
             var key = ConfigKeys.Namespace(app, env, ns);
             writes.Add(ConfigStore.Put(key, next));
             writes.Add(ConfigStore.Audit(app, Audit(who, now, action, $"{app}/{env}/{ns}", DescribeEdit(action, detail, current, next))));
@@ -669,9 +746,10 @@ public sealed partial class ConfigCenterService(IKeyValuePort port, ConfigLimits
         action.StartsWith("release.", StringComparison.Ordinal) || action.StartsWith("gray.", StringComparison.Ordinal) ? ConfigPermission.Release : ConfigPermission.Edit;
 
     /// <summary>Who changed the working copy since the last release: edits add their author, a publish starts the list again.</summary>
-    private static IReadOnlyList<string> EditorsAfter(string action, NamespaceRecord current, ChangeContext who) => action switch
+    private static IReadOnlyList<string> EditorsAfter(string action, NamespaceRecord current, NamespaceRecord next, ChangeContext who) => action switch
     {
-        "release.publish" or "release.approve" => [],
+        "release.publish" or "release.approve" or "content.discard" => [],
+        "release.rollback" => next.Editors, // [] when the working copy was reset, else as it was
         _ when PermissionOf(action) == ConfigPermission.Edit && !current.Editors.Contains(who.Author, StringComparer.Ordinal) => [.. current.Editors.TakeLast(MaxEditorsKept - 1), who.Author],
         _ => current.Editors,
     };
@@ -716,9 +794,9 @@ public sealed partial class ConfigCenterService(IKeyValuePort port, ConfigLimits
     /// A release of <paramref name="content"/> (the working copy's, or <paramref name="restoring"/>'s for a rollback),
     /// validated as plaintext: with secrets, <paramref name="key"/> opens them for the check only; the release holds them sealed.
     /// </summary>
-    private ReleaseRecord NewRelease(NamespaceRecord n, ReleaseKind kind, string? title, string? comment, ChangeContext who, string content, NamespaceDataKey? key, ReleaseRecord? restoring = null)
+    private ReleaseRecord NewRelease(NamespaceRecord n, ReleaseKind kind, string? title, string? comment, ChangeContext who, string content, NamespaceDataKey? key, ReleaseRecord? restoring = null, bool checkSchema = true)
     {
-        var schema = n.Schema;
+        var schema = checkSchema ? n.Schema : null;
         var plaintext = key is null ? content
             : restoring is not null ? NamespaceSecrets.View(restoring, key).Content
             : NamespaceSecrets.OpenedWorkingContent(n, key);

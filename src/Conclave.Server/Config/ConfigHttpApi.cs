@@ -189,7 +189,9 @@ public static class ConfigHttpApi
         ns.MapGet("/releases/{id:long}", async (string app, string env, string ns, long id, bool? reveal, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
             Results.Ok(await c.ViewAsync(await c.GetReleaseAsync(app, env, ns, id, ct), reveal ?? false, Viewer(h), ct)));
         ns.MapPost("/rollback", async (string app, string env, string ns, RollbackBody b, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
-            Results.Ok(NamespaceSecrets.View(await c.RollbackAsync(app, env, ns, b.ToReleaseId, b.Comment, b.ExpectedRevision, Who(h), ct), null)));
+            Results.Ok(NamespaceSecrets.View(await c.RollbackAsync(app, env, ns, b.ToReleaseId, b.Comment, b.ExpectedRevision, ParseEdits(b.Edits), b.IgnoreSchema, Who(h), ct), null)));
+        ns.MapPost("/discard", async (string app, string env, string ns, [FromBody] GuardBody? b, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
+            Results.Ok(View(await c.DiscardAsync(app, env, ns, b?.ExpectedRevision ?? 0, Who(h), ct))));
         ns.MapPost("/gray", async (string app, string env, string ns, GrayPublishBody b, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
             Results.Ok(NamespaceSecrets.View(await c.GrayPublishAsync(app, env, ns, b.Rule, b.Title, b.Comment, b.ExpectedRevision, Who(h), ct), null)));
         ns.MapPut("/gray/rule", async (string app, string env, string ns, GrayRuleBody b, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
@@ -290,6 +292,14 @@ public static class ConfigHttpApi
     /// <summary>The caller's <c>X-Request-Id</c> when it is a short printable token, else the member's own id for the request.</summary>
     private static string RequestIdOf(HttpContext h) =>
         h.Request.Headers["X-Request-Id"].ToString() is { Length: > 0 and <= 128 } id && id.All(static c => c is > ' ' and <= '~') ? id : h.TraceIdentifier;
+
+    private static RollbackEdits ParseEdits(string? text) => text switch
+    {
+        null or "" or "refuse" => RollbackEdits.Refuse,
+        "discard" => RollbackEdits.Discard,
+        "keep" => RollbackEdits.Keep,
+        _ => throw new ConfigCenterException(ConfigErrorKind.InvalidArgument, $"edits '{text}' is not one of refuse, discard, keep"),
+    };
 
     private static ReleaseRequestStatus? ParseStatus(string? text) =>
         string.IsNullOrEmpty(text) ? null

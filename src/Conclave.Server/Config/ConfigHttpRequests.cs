@@ -23,7 +23,8 @@ public sealed record SetSchemaBody(string? Schema, long ExpectedRevision);
 
 public sealed record PublishBody(string? Title, string? Comment, long ExpectedRevision);
 
-public sealed record RollbackBody(long ToReleaseId, string? Comment, long ExpectedRevision);
+/// <summary>A rollback; <see cref="Edits"/> says what happens to unpublished edits: refuse (default), discard or keep.</summary>
+public sealed record RollbackBody(long ToReleaseId, string? Comment, long ExpectedRevision, string? Edits = null, bool IgnoreSchema = false);
 
 public sealed record GrayPublishBody(GrayRule Rule, string? Title, string? Comment, long ExpectedRevision);
 

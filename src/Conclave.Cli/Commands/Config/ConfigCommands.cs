@@ -20,6 +20,7 @@ internal static class ConfigCommands
         config.Subcommands.Add(ConfigItemCommands.Create(options));
         config.Subcommands.Add(ConfigReleaseCommands.Release(options));
         config.Subcommands.Add(ConfigReleaseCommands.Rollback(options));
+        config.Subcommands.Add(ConfigReleaseCommands.Discard(options));
         config.Subcommands.Add(ConfigReleaseCommands.Diff(options));
         config.Subcommands.Add(ConfigReleaseCommands.History(options));
         config.Subcommands.Add(ConfigGrayCommands.Create(options));

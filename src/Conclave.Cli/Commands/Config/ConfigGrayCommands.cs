@@ -14,11 +14,18 @@ internal static class ConfigGrayCommands
         var (ids, labels, percentage) = RuleOptions();
         var title = new Option<string?>("--title", "-t") { Description = "Release title." };
         var comment = new Option<string?>("--comment", "-m") { Description = "Release comment." };
-        var publish = new Command("publish", "Publish the working copy to the instances the rule selects.") { ids, labels, percentage, title, comment };
+        var publishDryRun = ConfigReleaseCommands.DryRunOption();
+        var publish = new Command("publish", "Show what the gray release ships (the working copy against the main release), then publish it to the instances the rule selects.") { ids, labels, percentage, title, comment, publishDryRun };
         publish.SetConfigAction(options, async c =>
         {
             var rule = Rule(c, ids, labels, percentage);
-            var answer = await c.Api.PostAsync(c.NamespacePath("gray"), new JsonObject { ["rule"] = rule, ["title"] = c.Parse.GetValue(title), ["comment"] = c.Parse.GetValue(comment) }, c.CancellationToken);
+            var guard = await ConfigReleaseCommands.PreviewAsync(c, c.NamespacePath("diff"), "ship to the gray instances", 0);
+            if (c.Parse.GetValue(publishDryRun))
+            {
+                return 0;
+            }
+
+            var answer = await c.Api.PostAsync(c.NamespacePath("gray"), new JsonObject { ["rule"] = rule, ["title"] = c.Parse.GetValue(title), ["comment"] = c.Parse.GetValue(comment), ["expectedRevision"] = guard }, c.CancellationToken);
             await c.PrintAsync(answer, r => $"gray release {ConfigTables.S(r, "id")} published to {ConfigTables.Rule(JsonElement.Parse(rule.ToJsonString()))}");
             return 0;
         });
@@ -32,10 +39,23 @@ internal static class ConfigGrayCommands
             return 0;
         });
 
-        var promote = new Command("promote", "Make the gray release the main release for everyone.");
+        var promoteDryRun = ConfigReleaseCommands.DryRunOption();
+        var promote = new Command("promote", "Show what promoting ships (the gray release against the main release), then make the gray release the main release for everyone.") { promoteDryRun };
         promote.SetConfigAction(options, async c =>
         {
-            var answer = await c.Api.PostAsync(c.NamespacePath("gray", "promote"), [], c.CancellationToken);
+            var n = await c.Api.GetAsync(c.NamespacePath(), c.CancellationToken);
+            if (n is not { } ns || !ns.TryGetProperty("gray", out var g) || g.ValueKind != JsonValueKind.Object)
+            {
+                throw new ArgumentException($"{c.App}/{c.Env}/{c.Ns} has no active gray release to promote.");
+            }
+
+            var guard = await ConfigReleaseCommands.PreviewAsync(c, c.NamespacePath("diff") + $"?from={ConfigTables.S(ns, "headReleaseId")}&to={ConfigTables.S(g, "releaseId")}", "ship to every instance", 0);
+            if (c.Parse.GetValue(promoteDryRun))
+            {
+                return 0;
+            }
+
+            var answer = await c.Api.PostAsync(c.NamespacePath("gray", "promote"), new JsonObject { ["expectedRevision"] = guard }, c.CancellationToken);
             await c.PrintAsync(answer, n => $"promoted: main release is {ConfigTables.S(n, "headReleaseId")}");
             return 0;
         });

@@ -36,10 +36,17 @@ internal static class ConfigReleaseCommands
         var title = new Option<string?>("--title", "-t") { Description = "Release title." };
         var comment = new Option<string?>("--comment", "-m") { Description = "Release comment." };
         var expect = ConfigCommands.ExpectOption();
-        var publish = new Command("publish", "Validate the working copy and publish it as the next release (clients receive it).") { title, comment, expect };
+        var dryRun = DryRunOption();
+        var publish = new Command("publish", "Show what publishing ships (the working copy against the main release), then validate and publish it as the next release (clients receive it).") { title, comment, expect, dryRun };
         publish.SetConfigAction(options, async c =>
         {
-            var answer = await c.Api.PostAsync(c.NamespacePath("releases"), new JsonObject { ["title"] = c.Parse.GetValue(title), ["comment"] = c.Parse.GetValue(comment), ["expectedRevision"] = c.Parse.GetValue(expect) }, c.CancellationToken);
+            var guard = await PreviewAsync(c, c.NamespacePath("diff"), "ship to every instance", c.Parse.GetValue(expect));
+            if (c.Parse.GetValue(dryRun))
+            {
+                return 0;
+            }
+
+            var answer = await c.Api.PostAsync(c.NamespacePath("releases"), new JsonObject { ["title"] = c.Parse.GetValue(title), ["comment"] = c.Parse.GetValue(comment), ["expectedRevision"] = guard }, c.CancellationToken);
             await c.PrintAsync(answer, r => r.TryGetProperty("requestedBy", out _)
                 ? $"filed release request {ConfigTables.S(r, "id")}: {c.App}/{c.Env}/{c.Ns} requires approval by another person with the release permission (conclave config release approve {ConfigTables.S(r, "id")})"
                 : $"published release {ConfigTables.S(r, "id")} of {ConfigTables.S(r, "app")}/{ConfigTables.S(r, "env")}/{ConfigTables.S(r, "namespace")} (sha256 {ConfigTables.S(r, "contentHash")[..12]})");
@@ -99,14 +106,81 @@ internal static class ConfigReleaseCommands
     {
         var to = new Option<long>("--to") { Description = "The release whose content to restore.", Required = true };
         var comment = new Option<string?>("--comment", "-m") { Description = "Why." };
-        var rollback = new Command("rollback", "Publish a new release restoring an earlier release's content (--app, --env, --ns).") { to, comment };
+        var discardEdits = new Option<bool>("--discard-edits") { Description = "Drop unpublished edits: the working copy becomes the restored release." };
+        var keepEdits = new Option<bool>("--keep-edits") { Description = "Keep unpublished edits in the working copy (the next publish ships them)." };
+        var ignoreSchema = new Option<bool>("--ignore-schema") { Description = "Restore a release the namespace's current schema refuses (it was valid when published); audited." };
+        var expect = ConfigCommands.ExpectOption();
+        var dryRun = DryRunOption();
+        var rollback = new Command("rollback", "Publish a new release restoring an earlier release's content and reset the working copy to it, so the next publish does not ship the bad content again (--app, --env, --ns).")
+        {
+            to, comment, discardEdits, keepEdits, ignoreSchema, expect, dryRun,
+        };
         rollback.SetConfigAction(options, async c =>
         {
-            var answer = await c.Api.PostAsync(c.NamespacePath("rollback"), new JsonObject { ["toReleaseId"] = c.Parse.GetValue(to), ["comment"] = c.Parse.GetValue(comment) }, c.CancellationToken);
-            await c.PrintAsync(answer, r => $"release {ConfigTables.S(r, "id")} restores release {ConfigTables.S(r, "rollbackOf")}");
+            if (c.Parse.GetValue(discardEdits) && c.Parse.GetValue(keepEdits))
+            {
+                throw new ArgumentException("--discard-edits and --keep-edits exclude each other.");
+            }
+
+            var n = await c.Api.GetAsync(c.NamespacePath(), c.CancellationToken);
+            var head = n is { } ns ? ConfigTables.S(ns, "headReleaseId") : "0";
+            var guard = await PreviewAsync(c, c.NamespacePath("diff") + $"?from={head}&to={c.Parse.GetValue(to)}", "ship to every instance", c.Parse.GetValue(expect));
+            if (c.Parse.GetValue(dryRun))
+            {
+                return 0;
+            }
+
+            var edits = c.Parse.GetValue(discardEdits) ? "discard" : c.Parse.GetValue(keepEdits) ? "keep" : "refuse";
+            var answer = await c.Api.PostAsync(c.NamespacePath("rollback"), new JsonObject
+            {
+                ["toReleaseId"] = c.Parse.GetValue(to), ["comment"] = c.Parse.GetValue(comment), ["edits"] = edits,
+                ["ignoreSchema"] = c.Parse.GetValue(ignoreSchema), ["expectedRevision"] = guard,
+            }, c.CancellationToken);
+            await c.PrintAsync(answer, r => $"release {ConfigTables.S(r, "id")} restores release {ConfigTables.S(r, "rollbackOf")}; the working copy is " + (edits == "keep" ? "as it was" : $"release {ConfigTables.S(r, "rollbackOf")}'s content"));
             return 0;
         });
         return rollback;
+    }
+
+    public static Command Discard(ConfigOptions options)
+    {
+        var expect = ConfigCommands.ExpectOption();
+        var dryRun = DryRunOption();
+        var discard = new Command("discard", "Reset the working copy to the main release, dropping unpublished edits (--app, --env, --ns).") { expect, dryRun };
+        discard.SetConfigAction(options, async c =>
+        {
+            var guard = await PreviewAsync(c, c.NamespacePath("diff"), "are discarded", c.Parse.GetValue(expect));
+            if (c.Parse.GetValue(dryRun))
+            {
+                return 0;
+            }
+
+            var answer = await c.Api.PostAsync(c.NamespacePath("discard"), new JsonObject { ["expectedRevision"] = guard }, c.CancellationToken);
+            await c.PrintAsync(answer, n => $"working copy reset to release {ConfigTables.S(n, "headReleaseId")}; revision {ConfigTables.S(n, "revision")}");
+            return 0;
+        });
+        return discard;
+    }
+
+    /// <summary><c>--dry-run</c>: show what would ship, change nothing.</summary>
+    public static Option<bool> DryRunOption() => new("--dry-run") { Description = "Show what the command would ship and stop." };
+
+    /// <summary>
+    /// Prints (text output) the diff a change will ship, read from <paramref name="diffPath"/>, and returns the namespace
+    /// revision to guard the change with: the caller's <c>--expect-revision</c>, or the revision read before the diff, so
+    /// the change is refused (409) if the namespace moved after the diff was shown: what ships is what was shown.
+    /// </summary>
+    public static async Task<long> PreviewAsync(ConfigContext c, string diffPath, string what, long expected)
+    {
+        var n = await c.Api.GetAsync(c.NamespacePath(), c.CancellationToken);
+        var revision = expected > 0 ? expected : n is { } ns && ns.TryGetProperty("revision", out var r) ? r.GetInt64() : 0;
+        var diff = await c.Api.GetAsync(diffPath, c.CancellationToken);
+        if (!c.Json && diff is { } d)
+        {
+            await c.Out.WriteLineAsync(d.GetArrayLength() == 0 ? "no differences: nothing changes" : $"these changes {what}:\n{ConfigTables.Diff(d).TrimEnd('\n')}");
+        }
+
+        return revision;
     }
 
     public static Command Diff(ConfigOptions options)

@@ -43,6 +43,49 @@ public sealed class ReleaseTests(ConsoleFixture fixture, ITestOutputHelper outpu
         Assert.Equal("8080", latest.GetProperty("configurations").GetProperty("port").GetString());
         var history = page.GetByRole(AriaRole.Table, new() { Name = "History" });
         await Expect(history.GetByRole(AriaRole.Row).Nth(1)).ToContainTextAsync("9090 is firewalled");
+
+        // The rollback reset the working copy too: nothing unpublished, so the next publish does not ship 9090 again.
+        await page.GotoAsync($"/#/apps/{app}/PRO/application");
+        await Expect(page.GetByTestId("pending")).ToHaveTextAsync("No unpublished changes: the working copy is the main release r4.");
+        Assert.Equal("8080", (await http.SendAsync(HttpMethod.Get, ns)).GetProperty("items").EnumerateArray().Single(i => i.GetProperty("key").GetString() == "port").GetProperty("value").GetString());
+    });
+
+    [Fact]
+    public Task Unpublished_changes_are_marked_and_discarded_or_kept_through_a_rollback() => InBrowserAsync(async page =>
+    {
+        var app = NewName("orders");
+        using var http = Fixture.Http();
+        var ns = await http.NamespaceAsync(app, "PRO", "application", "properties");
+        await http.SetItemAsync(ns, "port", "8080");
+        await http.PublishAsync(ns, "r1");
+        await http.SetItemAsync(ns, "port", "9090");
+        await http.PublishAsync(ns, "r2");
+        await http.SetItemAsync(ns, "port", "7070");
+        await http.SetItemAsync(ns, "extra", "x");
+
+        await page.GotoAsync($"/#/apps/{app}/PRO/application");
+        await Expect(page.GetByTestId("pending")).ToContainTextAsync("2 unpublished changes since the main release r2");
+        await Expect(page.GetByTestId("changed-port")).ToHaveTextAsync("changed");
+        await Expect(page.GetByTestId("changed-extra")).ToHaveTextAsync("new");
+        await ScreenAsync(page, "unpublished-changes");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Discard unpublished changes" }).ClickAsync();
+        var dialog = page.GetByRole(AriaRole.Dialog, new() { Name = "Discard unpublished changes?" });
+        await Expect(dialog.GetByRole(AriaRole.Table, new() { Name = "Changes to discard" }).GetByRole(AriaRole.Row)).ToHaveCountAsync(3);
+        await dialog.GetByRole(AriaRole.Button, new() { Name = "Discard" }).ClickAsync();
+        await Expect(Banner(page)).ToHaveTextAsync("Discarded: the working copy is r2 again");
+        await Expect(page.GetByTestId("pending")).ToHaveTextAsync("No unpublished changes: the working copy is the main release r2.");
+
+        // A rollback with an unpublished edit asks what to do with it; keeping it leaves it for the next publish.
+        await http.SetItemAsync(ns, "extra", "y");
+        await page.GotoAsync($"/#/apps/{app}/PRO/application?tab=releases");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Roll back to r1" }).ClickAsync();
+        var rollback = page.GetByRole(AriaRole.Dialog, new() { Name = "Roll back to r1?" });
+        await Expect(rollback.GetByRole(AriaRole.Group, new() { Name = "Unpublished changes" })).ToContainTextAsync("(extra)");
+        await rollback.GetByLabel("Keep them for the next publish").CheckAsync();
+        await rollback.GetByRole(AriaRole.Button, new() { Name = "Confirm rollback" }).ClickAsync();
+        await Expect(Banner(page)).ToHaveTextAsync("Rolled back: r3 restores r1");
+        var items = (await http.SendAsync(HttpMethod.Get, ns)).GetProperty("items").EnumerateArray().ToDictionary(i => i.GetProperty("key").GetString()!, i => i.GetProperty("value").GetString());
+        Assert.Equal("y", items["extra"]);
     });
 
     [Fact]
@@ -59,6 +102,9 @@ public sealed class ReleaseTests(ConsoleFixture fixture, ITestOutputHelper outpu
         await page.GetByLabel("Percentage of instances").FillAsync("50");
         await page.GetByLabel("Release title").FillAsync("neural ranker");
         await page.GetByRole(AriaRole.Button, new() { Name = "Start gray release" }).ClickAsync();
+        var start = page.GetByRole(AriaRole.Dialog, new() { Name = "Start a gray release to 50% of instances?" });
+        await Expect(start.GetByRole(AriaRole.Table, new() { Name = "Changes shipped" }).GetByRole(AriaRole.Row).Filter(new() { HasText = "ranker" })).ToContainTextAsync("Changedbm25neural");
+        await start.GetByRole(AriaRole.Button, new() { Name = "Start gray release" }).ClickAsync();
         await Expect(Banner(page)).ToHaveTextAsync("Gray release r2 started");
         await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Gray release r2" })).ToBeVisibleAsync();
         await Expect(page.GetByTestId("live-state")).ToHaveTextAsync("live");
@@ -80,6 +126,9 @@ public sealed class ReleaseTests(ConsoleFixture fixture, ITestOutputHelper outpu
         await ScreenAsync(page, "gray-release");
 
         await page.GetByRole(AriaRole.Button, new() { Name = "Promote r2 to main" }).ClickAsync();
+        var confirm = page.GetByRole(AriaRole.Dialog, new() { Name = "Promote r2 to main?" });
+        await Expect(confirm.GetByRole(AriaRole.Table, new() { Name = "Changes shipped" })).ToContainTextAsync("neural");
+        await confirm.GetByRole(AriaRole.Button, new() { Name = "Promote" }).ClickAsync();
         await Expect(Banner(page)).ToHaveTextAsync("Promoted r2: it is the main release now");
         await Expect(page.GetByRole(AriaRole.Button, new() { Name = "Start gray release" })).ToBeVisibleAsync();
         var n = await http.SendAsync(HttpMethod.Get, ns);

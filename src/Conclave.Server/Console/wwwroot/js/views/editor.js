@@ -15,9 +15,39 @@ export function masked() {
 export async function renderEditor(panel, ctx) {
   const isProperties = ctx.n.format === 'Properties';
   const state = { revision: ctx.n.revision };
+  // What the working copy changes against the main release: marked on the items, and what Discard drops.
+  state.pending = ctx.n.headReleaseId ? await get(`${ctx.base}/diff`).catch(() => []) : [];
   const body = isProperties ? propertiesEditor(ctx, state) : documentEditor(ctx, state);
-  clear(panel, body, publishActions(ctx, state, body));
+  clear(panel, pendingSummary(ctx, state), body, publishActions(ctx, state, body));
   return body.cleanup || null;
+}
+
+// "N unpublished changes since rX", what was removed, and Discard (edit permission) with the diff it drops.
+function pendingSummary(ctx, state) {
+  if (!ctx.n.headReleaseId || state.pending.length === 0) {
+    return ctx.n.headReleaseId ? h('p', { class: 'muted', 'data-testid': 'pending' }, `No unpublished changes: the working copy is the main release r${ctx.n.headReleaseId}.`) : null;
+  }
+  const removed = state.pending.filter(d => d.change === 'Removed').map(d => d.key);
+  const error = errorArea();
+  let discard = null;
+  if (ctx.perms.edit) {
+    discard = h('button', { type: 'button', class: 'danger' }, 'Discard unpublished changes');
+    discard.addEventListener('click', () => modal('Discard unpublished changes?', close => {
+      const yes = h('button', { type: 'button', class: 'danger' }, 'Discard');
+      const no = h('button', { type: 'button' }, 'Keep editing');
+      const inner = errorArea();
+      no.addEventListener('click', () => close());
+      yes.addEventListener('click', async () => {
+        const n = await attempt(inner, () => post(`${ctx.base}/discard`, { expectedRevision: state.revision }));
+        if (n) { close(n); flash(`Discarded: the working copy is r${ctx.n.headReleaseId} again`); reload(); }
+      });
+      return h('div', null, h('p', null, `The working copy goes back to the main release r${ctx.n.headReleaseId}; these changes are dropped:`),
+        renderDiff(state.pending, 'Changes to discard'), inner, h('div', { class: 'actions' }, yes, no));
+    }));
+  }
+  return h('div', { class: 'pending', 'data-testid': 'pending' },
+    h('p', null, h('strong', null, `${state.pending.length} unpublished change${state.pending.length === 1 ? '' : 's'}`), ` since the main release r${ctx.n.headReleaseId}`,
+      removed.length ? `; removed: ${removed.join(', ')}` : '', '. '), discard, error);
 }
 
 // Publish is offered to holders of the release permission only; under "editors may not publish" it is shown disabled
@@ -101,7 +131,9 @@ function propertiesEditor(ctx, state) {
       });
       actions.push(edit, ' ', remove);
     }
-    return h('tr', { class: item.secret ? 'secret-item' : null }, h('td', null, h('code', null, item.key)), cell, h('td', null, item.comment || ''),
+    const change = (state.pending || []).find(d => d.key === item.key);
+    const mark = change ? [' ', h('span', { class: 'badge warn', 'data-testid': `changed-${item.key}` }, change.change === 'Added' ? 'new' : 'changed')] : null;
+    return h('tr', { class: item.secret ? 'secret-item' : null }, h('td', null, h('code', null, item.key), mark), cell, h('td', null, item.comment || ''),
       canEdit || ctx.perms.reveal ? h('td', null, actions) : null);
   });
   let form = null;

@@ -1,5 +1,6 @@
 import { h, clear, field, fmtNum, modal } from '../dom.js';
-import { post, put } from '../api.js';
+import { get, post, put } from '../api.js';
+import { renderDiff } from '../diff.js';
 import { errorArea, attempt, flash, reload } from '../feedback.js';
 import { renderDelivery, instancesTable } from './delivery.js';
 
@@ -23,6 +24,17 @@ export function describeRule(rule) {
   return parts.join(' or ');
 }
 
+// A confirmation that shows the diff a change ships; resolves true on confirm.
+function confirmShip(title, lead, diff, verb) {
+  return modal(title, close => {
+    const yes = h('button', { type: 'button', class: 'primary' }, verb);
+    const no = h('button', { type: 'button' }, 'Cancel');
+    yes.addEventListener('click', () => close(true));
+    no.addEventListener('click', () => close(false));
+    return h('div', null, h('p', null, lead), renderDiff(diff, 'Changes shipped'), h('div', { class: 'actions' }, yes, no));
+  });
+}
+
 export async function renderGray(panel, ctx) {
   const gray = ctx.n.gray;
   const error = errorArea();
@@ -42,6 +54,11 @@ export async function renderGray(panel, ctx) {
       rule.nodes, field('Release title', title), h('button', { type: 'submit', class: 'primary' }, 'Start gray release'), error);
     form.addEventListener('submit', async e => {
       e.preventDefault();
+      const diff = await attempt(error, () => get(`${ctx.base}/diff`));
+      if (!diff) return;
+      const go = await confirmShip(`Start a gray release to ${describeRule(rule.read()) || 'no instance'}?`,
+        `The gray instances get the working copy; what changes for them against r${ctx.n.headReleaseId || '—'}:`, diff, 'Start gray release');
+      if (!go) return;
       const release = await attempt(error, () => post(`${ctx.base}/gray`, { rule: rule.read(), title: title.value || null, expectedRevision: ctx.n.revision }));
       if (release) { flash(`Gray release r${release.id} started`); reload(); }
     });
@@ -58,6 +75,10 @@ export async function renderGray(panel, ctx) {
   });
   const promote = h('button', { type: 'button', class: 'primary' }, `Promote r${gray.releaseId} to main`);
   promote.addEventListener('click', async () => {
+    const diff = await attempt(error, () => get(`${ctx.base}/diff?from=${ctx.n.headReleaseId}&to=${gray.releaseId}`));
+    if (!diff) return;
+    const go = await confirmShip(`Promote r${gray.releaseId} to main?`, `Every instance gets r${gray.releaseId}; what changes for those on r${ctx.n.headReleaseId}:`, diff, 'Promote');
+    if (!go) return;
     const n = await attempt(error, () => post(`${ctx.base}/gray/promote`, { expectedRevision: ctx.n.revision }));
     if (n) { flash(`Promoted r${gray.releaseId}: it is the main release now`); reload(); }
   });

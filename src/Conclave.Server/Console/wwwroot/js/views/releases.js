@@ -50,8 +50,17 @@ export async function renderReleases(panel, ctx) {
 
 async function rollbackDialog(ctx, head, target) {
   const diff = await get(`${ctx.base}/diff?from=${head}&to=${target.id}`).catch(e => e);
+  const pending = await get(`${ctx.base}/diff`).catch(() => []);
   await modal(`Roll back to r${target.id}?`, close => {
     const comment = h('textarea', { name: 'comment', rows: 2 });
+    // The rollback resets the working copy to r{target}; unpublished edits need a decision first.
+    const discardEdits = h('input', { type: 'radio', name: 'edits', value: 'discard', checked: true });
+    const keepEdits = h('input', { type: 'radio', name: 'edits', value: 'keep' });
+    const ignoreSchema = h('input', { type: 'checkbox', name: 'ignoreSchema' });
+    const edits = pending.length ? h('fieldset', { 'aria-label': 'Unpublished changes' },
+      h('legend', null, `The working copy has ${pending.length} unpublished change${pending.length === 1 ? '' : 's'} (${pending.map(d => d.key || 'document').join(', ')})`),
+      h('label', { class: 'check' }, discardEdits, ' Discard them: the working copy becomes r' + target.id),
+      h('label', { class: 'check' }, keepEdits, ' Keep them for the next publish')) : null;
     const error = errorArea();
     const confirm = h('button', { type: 'submit', class: 'danger' }, 'Confirm rollback');
     const cancel = h('button', { type: 'button' }, 'Cancel');
@@ -59,10 +68,13 @@ async function rollbackDialog(ctx, head, target) {
     const form = h('form', { 'aria-label': 'Confirm rollback' },
       h('p', null, `A new release will restore the content of r${target.id}; clients move to it. What changes for clients now on r${head}:`),
       diff instanceof Error ? h('p', { class: 'error', role: 'alert' }, diff.message) : renderDiff(diff, 'Changes the rollback makes'),
+      edits, h('label', { class: 'check' }, ignoreSchema, ' Restore it even if the schema attached since refuses it (audited)'),
       field('Comment', comment), error, h('div', { class: 'actions' }, confirm, cancel));
     form.addEventListener('submit', async e => {
       e.preventDefault();
-      const release = await attempt(error, () => post(`${ctx.base}/rollback`, { toReleaseId: target.id, comment: comment.value || null, expectedRevision: ctx.n.revision }));
+      const body = { toReleaseId: target.id, comment: comment.value || null, expectedRevision: ctx.n.revision, ignoreSchema: ignoreSchema.checked };
+      if (pending.length) body.edits = keepEdits.checked ? 'keep' : 'discard';
+      const release = await attempt(error, () => post(`${ctx.base}/rollback`, body));
       if (release) { close(release); flash(`Rolled back: r${release.id} restores r${target.id}`); reload(); }
     });
     return form;

@@ -403,7 +403,9 @@ public sealed partial class ConfigCenterService(IKeyValuePort port, ConfigLimits
         {
             release = NewRelease(n, ReleaseKind.Gray, title, comment, who, WorkingContent(n), key);
             var history = History(n, "gray-publish", release.Id, n.HeadReleaseId, rule, who, comment);
-            return (n with { Gray = new GrayState(release.Id, rule), LastReleaseId = release.Id, LastHistoryId = history.Id }, [ReleasePut(release), HistoryPut(n, history)]);
+            var (rollout, writes) = EndRollout(n, RolloutStatus.Aborted, $"replaced by gray release {release.Id} ({who.Author})");
+            writes.AddRange([ReleasePut(release), HistoryPut(n, history)]);
+            return (n with { Gray = new GrayState(release.Id, rule), Rollout = rollout, LastReleaseId = release.Id, LastHistoryId = history.Id }, writes);
         }, cancellationToken);
         return release!;
     }
@@ -415,6 +417,12 @@ public sealed partial class ConfigCenterService(IKeyValuePort port, ConfigLimits
         return MutateAsync(app, env, ns, expectedRevision, who, "gray.rule", Describe(rule), n =>
         {
             var gray = RequireGray(n);
+            if (n.Rollout is { Active: true } plan)
+            {
+                throw new ConfigCenterException(ConfigErrorKind.FailedPrecondition,
+                    $"a rollout plan drives the gray rule of {n.App}/{n.Env}/{n.Name} (step {plan.Step + 1} of {plan.Steps.Count}): pause, skip or abort it instead");
+            }
+
             var history = History(n, "gray-rule", gray.ReleaseId, n.HeadReleaseId, rule, who, null);
             return (n with { Gray = gray with { Rule = rule }, LastHistoryId = history.Id }, [HistoryPut(n, history)]);
         }, cancellationToken);
@@ -426,7 +434,9 @@ public sealed partial class ConfigCenterService(IKeyValuePort port, ConfigLimits
         {
             var gray = RequireGray(n);
             var history = History(n, "gray-promote", gray.ReleaseId, n.HeadReleaseId, gray.Rule, who, null);
-            return (n with { HeadReleaseId = gray.ReleaseId, Gray = null, LastHistoryId = history.Id }, [HistoryPut(n, history)]);
+            var (rollout, writes) = EndRollout(n, RolloutStatus.Completed, $"promoted by {who.Author}");
+            writes.Add(HistoryPut(n, history));
+            return (n with { HeadReleaseId = gray.ReleaseId, Gray = null, Rollout = rollout, LastHistoryId = history.Id }, writes);
         }, cancellationToken);
 
     /// <summary>Ends the gray release: its instances go back to the main release.</summary>
@@ -435,7 +445,9 @@ public sealed partial class ConfigCenterService(IKeyValuePort port, ConfigLimits
         {
             var gray = RequireGray(n);
             var history = History(n, "gray-abandon", n.HeadReleaseId, gray.ReleaseId, gray.Rule, who, null);
-            return (n with { Gray = null, LastHistoryId = history.Id }, [HistoryPut(n, history)]);
+            var (rollout, writes) = EndRollout(n, RolloutStatus.Aborted, $"gray release abandoned by {who.Author}");
+            writes.Add(HistoryPut(n, history));
+            return (n with { Gray = null, Rollout = rollout, LastHistoryId = history.Id }, writes);
         }, cancellationToken);
 
     public async ValueTask<ReleaseRecord> GetReleaseAsync(string app, string env, string ns, long id, CancellationToken cancellationToken = default)

@@ -22,6 +22,7 @@ namespace Conclave.ConfigCenter.Keyspace;
 [JsonSerializable(typeof(HistoryEntry))]
 [JsonSerializable(typeof(AuditEntry))]
 [JsonSerializable(typeof(InstanceRecord))]
+[JsonSerializable(typeof(RolloutIndex))]
 [JsonSerializable(typeof(ConfigExport))]
 [JsonSerializable(typeof(EnvironmentExport))]
 [JsonSerializable(typeof(NamespaceExport))]

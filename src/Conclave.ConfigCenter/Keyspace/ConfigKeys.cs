@@ -73,6 +73,11 @@ public static class ConfigKeys
     /// <summary>The member-wide settings of the center (who may create apps).</summary>
     public static ByteString Settings() => Key("settings");
 
+    /// <summary>Present while a rollout plan of the namespace is active: the driver's index (it reads this prefix, not every namespace).</summary>
+    public static ByteString Rollout(string app, string env, string ns) => Key($"rollouts/{app}/{env}/{ns}");
+
+    public static ByteString Rollouts() => Key("rollouts/");
+
     /// <summary>The first key after every key starting with <paramref name="prefix"/> (etcd's prefix range end).</summary>
     public static ByteString PrefixEnd(ByteString prefix)
     {

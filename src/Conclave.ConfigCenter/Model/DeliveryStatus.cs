@@ -7,4 +7,7 @@ public enum DeliveryStatus
 {
     Applied,
     Rejected,
+
+    /// <summary>Applied, and the app's health checks failed afterwards (the .NET provider reports them): counts against a rollout plan.</summary>
+    Unhealthy,
 }

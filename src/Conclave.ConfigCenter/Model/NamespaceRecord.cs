@@ -47,6 +47,9 @@ public sealed record NamespaceRecord
 
     public GrayState? Gray { get; init; }
 
+    /// <summary>The namespace's latest rollout plan: the one driving <see cref="Gray"/> while active, else how the last one ended.</summary>
+    public RolloutPlan? Rollout { get; init; }
+
     /// <summary>Apollo's switch: whoever changed the working copy since the last release may not publish it (ADR 0015).</summary>
     public bool SeparateEditAndRelease { get; set; }
 

@@ -23,6 +23,7 @@ public static class ConfigCenterHosting
         services.AddSingleton<DeliveryFeed>();
         services.AddSingleton(sp => new AuditRetention(sp.GetRequiredService<IKeyValuePort>(), Options(sp).TimeProvider));
         services.AddHostedService<AuditPruner>();
+        services.AddHostedService<RolloutDriver>();
         return services;
     }
 

@@ -94,7 +94,12 @@ internal sealed class ConfigGrpcService(DeliveryService delivery, CredentialServ
             await credentials.AuthorizeAsync(callers.Of(context), request.App, request.Env, [request.Namespace], context.CancellationToken);
             var record = await delivery.ReportAsync(
                 request.App, request.Env, request.Namespace, request.Instance?.InstanceId ?? "", request.Instance?.Labels.ToList() ?? [],
-                request.ReleaseId, request.Status == Api.Config.V1.DeliveryStatus.Rejected ? ConfigCenter.Model.DeliveryStatus.Rejected : ConfigCenter.Model.DeliveryStatus.Applied,
+                request.ReleaseId, request.Status switch
+                {
+                    Api.Config.V1.DeliveryStatus.Rejected => ConfigCenter.Model.DeliveryStatus.Rejected,
+                    Api.Config.V1.DeliveryStatus.Unhealthy => ConfigCenter.Model.DeliveryStatus.Unhealthy,
+                    _ => ConfigCenter.Model.DeliveryStatus.Applied,
+                },
                 request.Reason, context.Peer, context.CancellationToken);
             return new ReportResponse { LeaseId = record.LeaseId };
         });

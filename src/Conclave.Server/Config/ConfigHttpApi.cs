@@ -193,7 +193,19 @@ public static class ConfigHttpApi
         ns.MapPost("/discard", async (string app, string env, string ns, [FromBody] GuardBody? b, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
             Results.Ok(View(await c.DiscardAsync(app, env, ns, b?.ExpectedRevision ?? 0, Who(h), ct))));
         ns.MapPost("/gray", async (string app, string env, string ns, GrayPublishBody b, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
-            Results.Ok(NamespaceSecrets.View(await c.GrayPublishAsync(app, env, ns, b.Rule, b.Title, b.Comment, b.ExpectedRevision, Who(h), ct), null)));
+            Results.Ok(NamespaceSecrets.View(b.Plan is { } plan
+                ? await c.StartRolloutAsync(app, env, ns, b.Rule ?? new GrayRule(), plan.ToSpec(), b.Title, b.Comment, b.ExpectedRevision, Who(h), ct)
+                : await c.GrayPublishAsync(app, env, ns, b.Rule, b.Title, b.Comment, b.ExpectedRevision, Who(h), ct), null)));
+        // A rollout plan (issue 22 item 2): the leader's RolloutDriver advances, halts and completes it; people pause,
+        // resume, skip to a step or abort.
+        ns.MapPost("/gray/plan/pause", async (string app, string env, string ns, [FromBody] GuardBody? b, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
+            Results.Ok(View(await c.PauseRolloutAsync(app, env, ns, b?.ExpectedRevision ?? 0, Who(h), ct))));
+        ns.MapPost("/gray/plan/resume", async (string app, string env, string ns, [FromBody] GuardBody? b, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
+            Results.Ok(View(await c.ResumeRolloutAsync(app, env, ns, b?.ExpectedRevision ?? 0, Who(h), ct))));
+        ns.MapPost("/gray/plan/skip", async (string app, string env, string ns, RolloutSkipBody b, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
+            Results.Ok(View(await c.SkipRolloutAsync(app, env, ns, b.Step, b.ExpectedRevision, Who(h), ct))));
+        ns.MapPost("/gray/plan/abort", async (string app, string env, string ns, [FromBody] RolloutAbortBody? b, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
+            Results.Ok(View(await c.AbortRolloutAsync(app, env, ns, b?.Reason, b?.ExpectedRevision ?? 0, Who(h), ct))));
         ns.MapPut("/gray/rule", async (string app, string env, string ns, GrayRuleBody b, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
             Results.Ok(View(await c.UpdateGrayRuleAsync(app, env, ns, b.Rule, b.ExpectedRevision, Who(h), ct))));
         ns.MapPost("/gray/promote", async (string app, string env, string ns, [FromBody] GuardBody? b, HttpContext h, ConfigCenterService c, CancellationToken ct) =>

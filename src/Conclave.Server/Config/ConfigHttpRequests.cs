@@ -26,7 +26,18 @@ public sealed record PublishBody(string? Title, string? Comment, long ExpectedRe
 /// <summary>A rollback; <see cref="Edits"/> says what happens to unpublished edits: refuse (default), discard or keep.</summary>
 public sealed record RollbackBody(long ToReleaseId, string? Comment, long ExpectedRevision, string? Edits = null, bool IgnoreSchema = false);
 
-public sealed record GrayPublishBody(GrayRule Rule, string? Title, string? Comment, long ExpectedRevision);
+/// <summary>A gray release; with <see cref="Plan"/>, a progressive rollout whose first step sets the percentage.</summary>
+public sealed record GrayPublishBody(GrayRule Rule, string? Title, string? Comment, long ExpectedRevision, RolloutPlanBody? Plan = null);
+
+/// <summary>A rollout plan's steps (percentage, bake seconds) and the limits that halt it.</summary>
+public sealed record RolloutPlanBody(IReadOnlyList<RolloutStep> Steps, double? MaxRejectedPercent = null, double? MaxUnhealthyPercent = null, int? MinReports = null)
+{
+    public Conclave.ConfigCenter.RolloutSpec ToSpec() => new(Steps ?? [], MaxRejectedPercent ?? 5, MaxUnhealthyPercent ?? 5, MinReports ?? 1);
+}
+
+public sealed record RolloutSkipBody(int Step, long ExpectedRevision);
+
+public sealed record RolloutAbortBody(string? Reason, long ExpectedRevision);
 
 public sealed record GrayRuleBody(GrayRule Rule, long ExpectedRevision);
 

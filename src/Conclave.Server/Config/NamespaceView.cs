@@ -29,7 +29,13 @@ public sealed record NamespaceView(
     bool RequireApproval,
     IReadOnlyList<string> Editors)
 {
+    /// <summary>The latest rollout plan (driving the gray release while running or paused, else how it ended).</summary>
+    public RolloutPlan? Rollout { get; init; }
+
     public static NamespaceView Of(NamespaceRecord n) => new(
         n.App, n.Env, n.Name, n.Format, n.Schema, n.IsPublic, n.Secret, n.BaseApp, n.Items, ConfigCenterService.WorkingContent(n),
-        n.HeadReleaseId, n.Gray, n.LastReleaseId, n.UpdatedAt, n.UpdatedBy, n.Revision, n.SeparateEditAndRelease, n.RequireApproval, n.Editors);
+        n.HeadReleaseId, n.Gray, n.LastReleaseId, n.UpdatedAt, n.UpdatedBy, n.Revision, n.SeparateEditAndRelease, n.RequireApproval, n.Editors)
+    {
+        Rollout = n.Rollout,
+    };
 }

@@ -29,10 +29,14 @@ public sealed record RollbackBody(long ToReleaseId, string? Comment, long Expect
 /// <summary>A gray release; with <see cref="Plan"/>, a progressive rollout whose first step sets the percentage.</summary>
 public sealed record GrayPublishBody(GrayRule Rule, string? Title, string? Comment, long ExpectedRevision, RolloutPlanBody? Plan = null);
 
-/// <summary>A rollout plan's steps (percentage, bake seconds) and the limits that halt it.</summary>
-public sealed record RolloutPlanBody(IReadOnlyList<RolloutStep> Steps, double? MaxRejectedPercent = null, double? MaxUnhealthyPercent = null, int? MinReports = null)
+/// <summary>
+/// A rollout plan: its steps (percentage, bake seconds), or <see cref="Text"/> as people write it ("1%,10%@5m,100%@10m",
+/// or a strategy name: Conclave.ConfigCenter.RolloutPlanText), and the limits that halt it.
+/// </summary>
+public sealed record RolloutPlanBody(IReadOnlyList<RolloutStep>? Steps = null, string? Text = null, double? MaxRejectedPercent = null, double? MaxUnhealthyPercent = null, int? MinReports = null)
 {
-    public Conclave.ConfigCenter.RolloutSpec ToSpec() => new(Steps ?? [], MaxRejectedPercent ?? 5, MaxUnhealthyPercent ?? 5, MinReports ?? 1);
+    public Conclave.ConfigCenter.RolloutSpec ToSpec() =>
+        new(Text is { } text ? Conclave.ConfigCenter.RolloutPlanText.Parse(text) : Steps ?? [], MaxRejectedPercent ?? 5, MaxUnhealthyPercent ?? 5, MinReports ?? 1);
 }
 
 public sealed record RolloutSkipBody(int Step, long ExpectedRevision);

@@ -60,4 +60,38 @@ public sealed class ConfigRollbackCommandTests(ITestOutputHelper output) : IAsyn
         await cli.OkAsync(["rollback", "--to", "1", "--keep-edits", .. ns]);
         Assert.Contains("retries", await cli.OkAsync(["diff", .. ns]), StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task A_rollout_plan_starts_shows_pauses_resumes_and_aborts_from_the_cli()
+    {
+        var cli = new ConfigCli(node);
+        string[] ns = ["-a", "plans", "-e", "PRO", "-n", "application"];
+        await cli.OkAsync("app", "create", "plans");
+        await cli.OkAsync("env", "create", "PRO", "-a", "plans");
+        await cli.OkAsync("ns", "create", "application", "-a", "plans", "-e", "PRO");
+        await cli.OkAsync(["item", "set", "ranker", "bm25", .. ns]);
+        await cli.OkAsync(["release", "publish", .. ns]);
+        await cli.OkAsync(["item", "set", "ranker", "neural", .. ns]);
+
+        var (code, _, error) = await cli.RunAsync(["gray", "publish", "--plan", "10%@5x,100%", .. ns]);
+        Assert.NotEqual(0, code);
+        Assert.Contains("bake time", error, StringComparison.Ordinal);
+
+        var started = await cli.OkAsync(["gray", "publish", "--plan", "canary", "--max-rejected", "2", "--min-reports", "10", .. ns]);
+        Assert.Contains("rolling out by plan canary", started, StringComparison.Ordinal);
+        var shown = await cli.OkAsync(["gray", "plan", .. ns]);
+        Assert.Contains("running, step 1 of 4", shown, StringComparison.Ordinal);
+        Assert.Contains("halts past 2% rejected", shown, StringComparison.Ordinal);
+        Assert.Contains("600s", shown, StringComparison.Ordinal);
+        Assert.Contains("paused, step 1 of 4", await cli.OkAsync(["gray", "plan", "pause", .. ns]), StringComparison.Ordinal);
+        Assert.Contains("paused, step 3 of 4", await cli.OkAsync(["gray", "plan", "skip", "--step", "3", .. ns]), StringComparison.Ordinal);
+        Assert.Contains("running, step 3 of 4", await cli.OkAsync(["gray", "plan", "resume", .. ns]), StringComparison.Ordinal);
+        var (refused, _, why) = await cli.RunAsync(["gray", "rule", "-p", "70", .. ns]);
+        Assert.NotEqual(0, refused);
+        Assert.Contains("rollout plan drives the gray rule", why, StringComparison.Ordinal);
+        var aborted = await cli.OkAsync(["gray", "plan", "abort", "-m", "not now", .. ns]);
+        Assert.Contains("aborted", aborted, StringComparison.Ordinal);
+        Assert.Contains("not now", aborted, StringComparison.Ordinal);
+        Assert.Contains("no active gray release", await cli.OkAsync(["gray", "status", .. ns]), StringComparison.Ordinal);
+    }
 }

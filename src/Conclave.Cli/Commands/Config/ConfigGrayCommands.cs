@@ -15,7 +15,18 @@ internal static class ConfigGrayCommands
         var title = new Option<string?>("--title", "-t") { Description = "Release title." };
         var comment = new Option<string?>("--comment", "-m") { Description = "Release comment." };
         var publishDryRun = ConfigReleaseCommands.DryRunOption();
-        var publish = new Command("publish", "Show what the gray release ships (the working copy against the main release), then publish it to the instances the rule selects.") { ids, labels, percentage, title, comment, publishDryRun };
+        var plan = new Option<string?>("--plan")
+        {
+            Description = "A progressive rollout instead of a fixed percentage: steps P%@BAKE (e.g. 1%,10%@5m,50%@10m,100%@10m; a step without @ bakes 5m) " +
+                "or a strategy (canary, linear, exponential, all-at-once). It advances by itself, promotes after the last step, and halts and rolls back past --max-rejected/--max-unhealthy.",
+        };
+        var maxRejected = new Option<double?>("--max-rejected") { Description = "With --plan: halt and roll back when more than this percentage of the cohort's reports reject the release (default 5)." };
+        var maxUnhealthy = new Option<double?>("--max-unhealthy") { Description = "With --plan: halt and roll back when more than this percentage report the app unhealthy after applying it (default 5)." };
+        var minReports = new Option<int?>("--min-reports") { Description = "With --plan: reports of the release needed before the limits are judged (default 1)." };
+        var publish = new Command("publish", "Show what the gray release ships (the working copy against the main release), then publish it to the instances the rule (or the first step of --plan) selects.")
+        {
+            ids, labels, percentage, title, comment, plan, maxRejected, maxUnhealthy, minReports, publishDryRun,
+        };
         publish.SetConfigAction(options, async c =>
         {
             var rule = Rule(c, ids, labels, percentage);
@@ -25,8 +36,19 @@ internal static class ConfigGrayCommands
                 return 0;
             }
 
-            var answer = await c.Api.PostAsync(c.NamespacePath("gray"), new JsonObject { ["rule"] = rule, ["title"] = c.Parse.GetValue(title), ["comment"] = c.Parse.GetValue(comment), ["expectedRevision"] = guard }, c.CancellationToken);
-            await c.PrintAsync(answer, r => $"gray release {ConfigTables.S(r, "id")} published to {ConfigTables.Rule(JsonElement.Parse(rule.ToJsonString()))}");
+            var body = new JsonObject { ["rule"] = rule, ["title"] = c.Parse.GetValue(title), ["comment"] = c.Parse.GetValue(comment), ["expectedRevision"] = guard };
+            if (c.Parse.GetValue(plan) is { } text)
+            {
+                body["plan"] = new JsonObject
+                {
+                    ["text"] = text, ["maxRejectedPercent"] = c.Parse.GetValue(maxRejected), ["maxUnhealthyPercent"] = c.Parse.GetValue(maxUnhealthy), ["minReports"] = c.Parse.GetValue(minReports),
+                };
+            }
+
+            var answer = await c.Api.PostAsync(c.NamespacePath("gray"), body, c.CancellationToken);
+            await c.PrintAsync(answer, r => c.Parse.GetValue(plan) is { } p
+                ? $"gray release {ConfigTables.S(r, "id")} rolling out by plan {p} (conclave config gray plan shows it)"
+                : $"gray release {ConfigTables.S(r, "id")} published to {ConfigTables.Rule(JsonElement.Parse(rule.ToJsonString()))}");
             return 0;
         });
 
@@ -92,7 +114,96 @@ internal static class ConfigGrayCommands
         gray.Subcommands.Add(promote);
         gray.Subcommands.Add(abandon);
         gray.Subcommands.Add(status);
+        gray.Subcommands.Add(Plan(options));
         return gray;
+    }
+
+    /// <summary><c>conclave config gray plan [show|pause|resume|skip|abort]</c>: the rollout plan of the gray release.</summary>
+    private static Command Plan(ConfigOptions options)
+    {
+        var plan = new Command("plan", "The rollout plan driving the gray release: show it (default), pause, resume, skip to a step, or abort (rolls back).");
+        plan.SetConfigAction(options, ShowAsync);
+        var show = new Command("show", "Show the plan: steps, the current one and its bake, limits, and each finished step's reports.");
+        show.SetConfigAction(options, ShowAsync);
+        plan.Subcommands.Add(show);
+        foreach (var (verb, what) in new[] { ("pause", "Stop the plan's clock: the current step holds."), ("resume", "Start the plan's clock again.") })
+        {
+            var command = new Command(verb, what);
+            command.SetConfigAction(options, async c =>
+            {
+                var answer = await c.Api.PostAsync(c.NamespacePath("gray", "plan", verb), [], c.CancellationToken);
+                await c.PrintAsync(answer, n => PlanText(n));
+                return 0;
+            });
+            plan.Subcommands.Add(command);
+        }
+
+        var step = new Option<int>("--step") { Description = "The step to go to (1-based), forward or back.", Required = true };
+        var skip = new Command("skip", "Move the plan to a step now (its bake starts again).") { step };
+        skip.SetConfigAction(options, async c =>
+        {
+            var answer = await c.Api.PostAsync(c.NamespacePath("gray", "plan", "skip"), new JsonObject { ["step"] = c.Parse.GetValue(step) }, c.CancellationToken);
+            await c.PrintAsync(answer, n => PlanText(n));
+            return 0;
+        });
+        plan.Subcommands.Add(skip);
+
+        var reason = new Option<string?>("--comment", "-m") { Description = "Why." };
+        var abort = new Command("abort", "Stop the plan and abandon its gray release: every instance returns to the main release.") { reason };
+        abort.SetConfigAction(options, async c =>
+        {
+            var answer = await c.Api.PostAsync(c.NamespacePath("gray", "plan", "abort"), new JsonObject { ["reason"] = c.Parse.GetValue(reason) }, c.CancellationToken);
+            await c.PrintAsync(answer, n => PlanText(n));
+            return 0;
+        });
+        plan.Subcommands.Add(abort);
+        return plan;
+
+        static async Task<int> ShowAsync(ConfigContext c)
+        {
+            var n = await c.Api.GetAsync(c.NamespacePath(), c.CancellationToken);
+            if (c.Json)
+            {
+                await c.Out.WriteLineAsync(n is { } v && v.TryGetProperty("rollout", out var r) ? ConfigJsonText.Compact(r) : "null");
+            }
+            else
+            {
+                await c.Out.WriteLineAsync(n is { } v ? PlanText(v) : "no rollout plan");
+            }
+
+            return 0;
+        }
+    }
+
+    /// <summary>A namespace's rollout plan in words and a table of its steps.</summary>
+    private static string PlanText(JsonElement n)
+    {
+        if (!n.TryGetProperty("rollout", out var r) || r.ValueKind != JsonValueKind.Object)
+        {
+            return "no rollout plan";
+        }
+
+        var status = ConfigTables.S(r, "status");
+        var current = r.GetProperty("step").GetInt32();
+        var steps = r.GetProperty("steps");
+        var results = r.GetProperty("results").EnumerateArray().ToDictionary(x => x.GetProperty("step").GetInt32());
+        var head = $"rollout of release {ConfigTables.S(r, "releaseId")} by {ConfigTables.S(r, "startedBy")}: {status.ToLowerInvariant()}"
+            + (status is "Running" or "Paused" ? $", step {current + 1} of {steps.GetArrayLength()}" : "")
+            + $"; halts past {ConfigTables.S(r, "maxRejectedPercent")}% rejected or {ConfigTables.S(r, "maxUnhealthyPercent")}% unhealthy (after {ConfigTables.S(r, "minReports")} reports)"
+            + (ConfigTables.S(r, "outcome") is { Length: > 0 } outcome ? $"\n{outcome}" : "") + "\n";
+        var table = new Client.TextTable(["STEP", "SHARE", "BAKE", "STATE", "APPLIED", "REJECTED", "UNHEALTHY"]);
+        var i = 0;
+        foreach (var s in steps.EnumerateArray())
+        {
+            var number = ++i;
+            var finished = results.TryGetValue(number, out var done);
+            var state = finished ? "done" : status is "Running" or "Paused" && number == current + 1 ? status.ToLowerInvariant() : "";
+            table.Add([
+                number.ToString(System.Globalization.CultureInfo.InvariantCulture), $"{ConfigTables.S(s, "percentage")}%", $"{ConfigTables.S(s, "bakeSeconds")}s", state,
+                finished ? ConfigTables.S(done, "applied") : "", finished ? ConfigTables.S(done, "rejected") : "", finished ? ConfigTables.S(done, "unhealthy") : ""]);
+        }
+
+        return head + table;
     }
 
     private static (Option<string?> Ids, Option<string?> Labels, Option<double> Percentage) RuleOptions() =>

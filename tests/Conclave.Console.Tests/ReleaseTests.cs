@@ -137,4 +137,48 @@ public sealed class ReleaseTests(ConsoleFixture fixture, ITestOutputHelper outpu
         var effectiveAfter = await http.SendAsync(HttpMethod.Get, $"{ns}/effective?instanceId=pod-0");
         Assert.Equal("neural", effectiveAfter.GetProperty("release").GetProperty("configurations").GetProperty("ranker").GetString());
     });
+
+    [Fact]
+    public Task A_rollout_plan_is_a_live_timeline_with_pause_resume_and_abort() => InBrowserAsync(async page =>
+    {
+        var app = NewName("plan");
+        using var http = Fixture.Http();
+        var ns = await http.NamespaceAsync(app, "PRO", "application", "properties");
+        await http.SetItemAsync(ns, "ranker", "bm25");
+        await http.PublishAsync(ns, "baseline");
+        await http.SetItemAsync(ns, "ranker", "neural");
+
+        await page.GotoAsync($"/#/apps/{app}/PRO/application?tab=gray");
+        await page.GetByLabel("Plan steps or strategy").FillAsync("10%@2s,50%@600s,100%@600s");
+        await page.GetByLabel("Halt past rejected (%)").FillAsync("2");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Start gray release" }).ClickAsync();
+        var start = page.GetByRole(AriaRole.Dialog, new() { Name = "Start a rollout by plan 10%@2s,50%@600s,100%@600s?" });
+        await start.GetByRole(AriaRole.Button, new() { Name = "Start gray release" }).ClickAsync();
+        await Expect(Banner(page)).ToHaveTextAsync("Gray release r2 rolling out by plan");
+
+        // The timeline moves by itself: step 1 bakes 2 s, then step 2 is current (the page polls the namespace).
+        var steps = page.GetByRole(AriaRole.List, new() { Name = "Rollout steps" });
+        await Expect(steps.GetByRole(AriaRole.Listitem)).ToHaveCountAsync(3);
+        await Expect(page.GetByTestId("plan-step-1")).ToContainTextAsync("done", new() { Timeout = 20_000 });
+        await Expect(page.GetByTestId("plan-step-2")).ToContainTextAsync("running");
+        await Expect(page.GetByTestId("bake")).ToContainTextAsync("s of bake left");
+        await Expect(page.GetByTestId("goes-to")).ToContainTextAsync("50% of instances");
+        await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Change rule" })).ToHaveCountAsync(0);
+        await Expect(page.GetByText("halts and rolls back past 2% rejected")).ToBeVisibleAsync();
+        await ScreenAsync(page, "rollout-plan");
+
+        await page.GetByRole(AriaRole.Button, new() { Name = "Pause plan" }).ClickAsync();
+        await Expect(Banner(page)).ToHaveTextAsync("Rollout paused");
+        await Expect(page.GetByTestId("plan-step-2")).ToContainTextAsync("paused");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Resume plan" }).ClickAsync();
+        await Expect(Banner(page)).ToHaveTextAsync("Rollout resumed");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Abort plan" }).ClickAsync();
+        await page.GetByRole(AriaRole.Dialog, new() { Name = "Abort the rollout?" }).GetByRole(AriaRole.Button, new() { Name = "Abort and roll back" }).ClickAsync();
+        await Expect(Banner(page)).ToHaveTextAsync("Rollout aborted: every instance is back on the main release");
+        await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Last rollout (r2): aborted" })).ToBeVisibleAsync();
+        await Expect(page.GetByTestId("plan-outcome")).ToContainTextAsync("aborted in the console");
+        var n = await http.SendAsync(HttpMethod.Get, ns);
+        Assert.Equal(System.Text.Json.JsonValueKind.Null, n.GetProperty("gray").ValueKind);
+        Assert.Equal("Aborted", n.GetProperty("rollout").GetProperty("status").GetString());
+    });
 }

@@ -148,7 +148,12 @@ public sealed partial class ConclaveClient
             Namespace = ns,
             Instance = Identity(target),
             ReleaseId = releaseId,
-            Status = status == ConfigDeliveryStatus.Rejected ? DeliveryStatus.Rejected : DeliveryStatus.Applied,
+            Status = status switch
+            {
+                ConfigDeliveryStatus.Rejected => DeliveryStatus.Rejected,
+                ConfigDeliveryStatus.Unhealthy => DeliveryStatus.Unhealthy,
+                _ => DeliveryStatus.Applied,
+            },
             Reason = reason ?? string.Empty,
         };
         try

@@ -424,6 +424,24 @@ public sealed class ConclaveConfigurationProvider : ConfigurationProvider, IDisp
         }
     }
 
+    /// <summary>
+    /// Reports the releases this instance runs as <see cref="ConfigDeliveryStatus.Unhealthy"/> (<paramref name="unhealthy"/>)
+    /// or applied again: what <c>AddConclaveReleaseHealthReports</c> does with the app's health checks after a release is
+    /// applied, so a rollout plan halts and rolls back when the new configuration makes instances unhealthy.
+    /// </summary>
+    /// <param name="unhealthy">Whether the app is unhealthy.</param>
+    /// <param name="reason">What failed (sent with an unhealthy report, at most a few hundred characters).</param>
+    public void ReportHealth(bool unhealthy, string? reason = null)
+    {
+        lock (gate)
+        {
+            foreach (var release in applied.Values)
+            {
+                reporter.Enqueue(release, unhealthy ? ConfigDeliveryStatus.Unhealthy : ConfigDeliveryStatus.Applied, unhealthy ? reason : null);
+            }
+        }
+    }
+
     private void ReportAllApplied()
     {
         lock (gate)

@@ -66,6 +66,23 @@ public static class ConclaveServiceCollectionExtensions
     }
 
     /// <summary>
+    /// Runs the app's health checks <paramref name="settle"/> after each release Conclave pushes is applied and reports
+    /// the releases unhealthy when they fail (and applied again once they pass): a rollout plan on the center counts
+    /// these reports and halts and rolls back past its unhealthy limit (<see cref="ConclaveReleaseHealthReporter"/>).
+    /// </summary>
+    /// <param name="services">The services.</param>
+    /// <param name="settle">How long after applying a release the checks run (default 30 s).</param>
+    /// <returns>The health checks builder, to add the app's checks.</returns>
+    public static IHealthChecksBuilder AddConclaveReleaseHealthReports(this IServiceCollection services, TimeSpan? settle = null)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        var checks = services.AddHealthChecks();
+        services.AddHostedService(sp => new ConclaveReleaseHealthReporter(
+            sp.GetRequiredService<IConfiguration>(), sp.GetRequiredService<HealthCheckService>(), settle, sp.GetService<ILogger<ConclaveReleaseHealthReporter>>()));
+        return checks;
+    }
+
+    /// <summary>
     /// Binds <typeparamref name="TOptions"/> from <paramref name="sectionPath"/> (as <c>AddOptions().BindConfiguration()</c>
     /// does) and lets its validators veto Conclave releases: before a release is applied, the options are bound from
     /// the configuration the release would produce and run through every <c>IValidateOptions&lt;TOptions&gt;</c>

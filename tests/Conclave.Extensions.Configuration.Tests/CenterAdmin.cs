@@ -53,6 +53,12 @@ public sealed class CenterAdmin : IDisposable
     public async Task<long> GrayPublishAsync(string ns, string[] instanceIds) =>
         (await SendAsync(HttpMethod.Post, $"{Ns(ns)}/gray", new { rule = new { instanceIds }, title = "gray" })).GetProperty("id").GetInt64();
 
+    /// <summary>Starts a rollout plan of the working copy (e.g. "100%@600s"); returns the gray release id.</summary>
+    public async Task<long> StartRolloutAsync(string ns, string plan, double maxUnhealthyPercent = 5) =>
+        (await SendAsync(HttpMethod.Post, $"{Ns(ns)}/gray", new { rule = new { }, title = "plan", plan = new { text = plan, maxUnhealthyPercent } })).GetProperty("id").GetInt64();
+
+    public Task<JsonElement> NamespaceAsync(string ns) => SendAsync(HttpMethod.Get, Ns(ns), null);
+
     public Task<JsonElement> ConvergenceAsync(string ns, long releaseId) =>
         SendAsync(HttpMethod.Get, $"{Ns(ns)}/convergence?releaseId={releaseId}", null);
 

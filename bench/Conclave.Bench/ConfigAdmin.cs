@@ -37,13 +37,17 @@ internal sealed class ConfigAdmin : IDisposable
 
     public Task<System.Text.Json.JsonElement?> PutAsync(string path, JsonObject body, CancellationToken cancellationToken) => SendAsync(HttpMethod.Put, path, body, cancellationToken);
 
+    public Task<System.Text.Json.JsonElement?> GetAsync(string path, CancellationToken cancellationToken) => SendAsync(HttpMethod.Get, path, null, cancellationToken);
+
+    public Task<System.Text.Json.JsonElement?> DeleteAsync(string path, CancellationToken cancellationToken) => SendAsync(HttpMethod.Delete, path, null, cancellationToken);
+
     public void Dispose() => _http.Dispose();
 
-    private async Task<System.Text.Json.JsonElement?> SendAsync(HttpMethod method, string path, JsonObject body, CancellationToken cancellationToken)
+    private async Task<System.Text.Json.JsonElement?> SendAsync(HttpMethod method, string path, JsonObject? body, CancellationToken cancellationToken)
     {
         using var request = new HttpRequestMessage(method, _baseUrl + path)
         {
-            Content = new StringContent(body.ToJsonString(), Encoding.UTF8, "application/json"),
+            Content = body is null ? null : new StringContent(body.ToJsonString(), Encoding.UTF8, "application/json"),
         };
         HttpResponseMessage response;
         try

@@ -33,9 +33,11 @@ internal static class ConfigBench
         var serverPid = new Option<int?>("--server-pid") { Description = "A local server process whose CPU time per phase is reported." };
         var credential = new Option<bool>("--credential") { Description = "Create an app credential and send it on every Fetch, Subscribe and Report (its check is then measured)." };
         var secret = new Option<bool>("--secret") { Description = "Make both namespaces secret: values sealed in the log, opened for every delivery (the member needs --config-master-key-file)." };
+        var planStep = new Option<double?>("--plan-step") { Description = "Run the publish rounds with a rollout plan active on the namespace, its first step at this percentage (the cohort stays on the gray release; the others are measured)." };
+        var halt = new Option<bool>("--halt") { Description = "After the rounds: a plan at 100% that the fleet rejects past its 5% limit; measures the time from the report that crosses the limit to every instance having the main release again." };
         var command = new Command("config", "Publish -> delivery latency to many subscribed instances, and Fetch throughput of a large namespace.")
         {
-            api, instances, subscriberConns, releases, pause, reports, spread, keys, fetchDuration, serverPid, credential, secret,
+            api, instances, subscriberConns, releases, pause, reports, spread, keys, fetchDuration, serverPid, credential, secret, planStep, halt,
         };
         command.SetAction(async (ParseResult parse, CancellationToken cancellationToken) =>
         {
@@ -46,7 +48,7 @@ internal static class ConfigBench
                     parse.GetRequiredValue(api), parse.GetValue(instances), parse.GetValue(subscriberConns), parse.GetValue(releases),
                     TimeSpan.FromSeconds(parse.GetValue(pause)), parse.GetValue(reports), TimeSpan.FromSeconds(parse.GetValue(spread)), parse.GetValue(keys),
                     parse.GetRequiredValue(fetchDuration) is "0" or "0s" ? null : BenchCommand.ParseDuration(parse.GetValue(fetchDuration)), parse.GetValue(serverPid),
-                    parse.GetValue(credential), parse.GetValue(secret));
+                    parse.GetValue(credential), parse.GetValue(secret), parse.GetValue(planStep), parse.GetValue(halt));
                 if (options.Instances < 1 || options.SubscriberConns < 1 || options.Releases < 1 || options.Keys < 1)
                 {
                     throw new ArgumentException("--instances, --subscriber-conns, --releases and --keys must be at least 1.");
@@ -70,7 +72,7 @@ internal static class ConfigBench
 
     private sealed record Options(
         string Api, int Instances, int SubscriberConns, int Releases, TimeSpan Pause, bool Reports, TimeSpan ReportSpread, int Keys, TimeSpan? FetchDuration, int? ServerPid,
-        bool Credential, bool Secret);
+        bool Credential, bool Secret, double? PlanStep, bool Halt);
 
     /// <summary>What every client call carries: the app credential with --credential, nothing otherwise.</summary>
     private static Metadata? headers;
@@ -118,16 +120,20 @@ internal static class ConfigBench
         using var connections = new BenchConnections(settings.Endpoints, options.SubscriberConns, BenchTransport.Grpc);
         var clients = connections.Invokers.Select(i => new ConfigService.ConfigServiceClient(i)).ToArray();
         // stamps[r]: timestamp taken just before release r was requested; releases are numbered from 1 (round 0).
-        var stamps = new long[options.Releases + 2];
-        var delivered = new int[options.Releases + 2];
+        var stamps = new long[options.Releases + 3];
+        var delivered = new int[options.Releases + 3];
         var recorders = new LatencyRecorder[options.Instances];
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var ready = 0;
         var reportErrors = 0L;
+        var current = new long[options.Instances];
+        var haltRecorders = new LatencyRecorder[options.Instances];
+        long haltTarget = 0, haltStamp = 0;
 
         async Task SubscriberAsync(int i)
         {
             var recorder = recorders[i] = new LatencyRecorder(options.Releases + 1);
+            var haltRecorder = haltRecorders[i] = new LatencyRecorder(2);
             var client = clients[i % clients.Length];
             var me = new InstanceIdentity { InstanceId = $"bench-{i:D5}" };
             var random = new Random(i);
@@ -137,6 +143,12 @@ internal static class ConfigBench
                 await foreach (var release in call.ResponseStream.ReadAllAsync(stop.Token))
                 {
                     var id = release.ReleaseId;
+                    Volatile.Write(ref current[i], id);
+                    if (Volatile.Read(ref haltStamp) is var crossed and > 0 && id == Volatile.Read(ref haltTarget))
+                    {
+                        haltRecorder.Record(Stopwatch.GetTimestamp() - crossed);
+                    }
+
                     if (id == 1)
                     {
                         Interlocked.Increment(ref ready);
@@ -181,36 +193,67 @@ internal static class ConfigBench
         await WaitUntilAsync(() => Volatile.Read(ref ready) >= options.Instances, TimeSpan.FromSeconds(60), $"{options.Instances} subscriptions to receive release 1", cancellationToken);
         await Task.Delay(options.Pause + options.ReportSpread, cancellationToken);
 
+        // With --plan-step: a rollout plan on this namespace whose first step holds a cohort on the gray release (id 2)
+        // while the rounds run; the leader's driver looks at the plan and the instances' reports every 250 ms.
+        var offset = 1;
+        var cohort = 0;
+        if (options.PlanStep is { } step)
+        {
+            await admin.PutAsync(fanout + "/items/plan", new JsonObject { ["value"] = "on" }, cancellationToken);
+            await admin.PostAsync(fanout + "/gray", new JsonObject
+            {
+                ["rule"] = new JsonObject(), ["title"] = "plan", ["plan"] = new JsonObject { ["text"] = string.Create(CultureInfo.InvariantCulture, $"{step}%@3600s,100%@3600s") },
+            }, cancellationToken);
+            await admin.DeleteAsync(fanout + "/items/plan", cancellationToken);
+            offset = 2;
+            var seen = -1;
+            for (var stable = 0; stable < 4; await Task.Delay(500, cancellationToken))
+            {
+                cohort = current.Count(c => c == 2);
+                stable = cohort == seen ? stable + 1 : 0;
+                seen = cohort;
+            }
+
+            await progress.WriteLineAsync($"plan active: {cohort} instances in the {step}% cohort on the gray release");
+        }
+
+        var expected = options.Instances - cohort;
         var before = ProcessUsage.Sample(options.ServerPid);
         var clock = Stopwatch.StartNew();
         var lost = 0L;
         for (var round = 1; round <= options.Releases; round++)
         {
-            var id = round + 1;
+            var id = round + offset;
             await admin.PutAsync(fanout + "/items/round", new JsonObject { ["value"] = round.ToString(CultureInfo.InvariantCulture) }, cancellationToken);
             Volatile.Write(ref stamps[id], Stopwatch.GetTimestamp());
             await admin.PostAsync(fanout + "/releases", new JsonObject { ["title"] = $"round {round}" }, cancellationToken);
             try
             {
-                await WaitUntilAsync(() => Volatile.Read(ref delivered[id]) >= options.Instances, TimeSpan.FromSeconds(10), $"release {id} to reach every instance", cancellationToken);
+                await WaitUntilAsync(() => Volatile.Read(ref delivered[id]) >= expected, TimeSpan.FromSeconds(10), $"release {id} to reach every instance", cancellationToken);
             }
             catch (TimeoutException e)
             {
                 await progress.WriteLineAsync(e.Message);
             }
 
-            lost += options.Instances - Volatile.Read(ref delivered[id]);
+            lost += expected - Volatile.Read(ref delivered[id]);
             await Task.Delay(options.Pause + (options.Reports ? options.ReportSpread : TimeSpan.Zero), cancellationToken);
         }
 
         var elapsed = clock.Elapsed;
         var after = ProcessUsage.Sample(options.ServerPid);
+        var latency = LatencyRecorder.Summarize(recorders);
+        var haltText = "";
+        if (options.Halt)
+        {
+            haltText = await HaltAsync();
+        }
+
         await stop.CancelAsync();
         await Task.WhenAll(subscribers);
-        var latency = LatencyRecorder.Summarize(recorders);
-        var deliveries = (long)options.Instances * options.Releases;
+        var deliveries = (long)expected * options.Releases;
         var text = new StringBuilder();
-        text.Append(CultureInfo.InvariantCulture, $"  publish -> delivered: {latency.Count} of {deliveries} deliveries, lost {lost}\n");
+        text.Append(CultureInfo.InvariantCulture, $"  publish -> delivered: {latency.Count} of {deliveries} deliveries, lost {lost}{(options.PlanStep is { } p ? $" (plan active: {cohort} instances in the {p}% cohort, not measured)" : "")}\n");
         text.Append(CultureInfo.InvariantCulture, $"    p50 {latency.P50:0.0} ms, p90 {latency.P90:0.0} ms, p99 {latency.P99:0.0} ms, max {latency.Max:0.0} ms\n");
         if (before is not null && after is not null)
         {
@@ -223,7 +266,47 @@ internal static class ConfigBench
             text.Append(CultureInfo.InvariantCulture, $"    report errors {Interlocked.Read(ref reportErrors)}\n");
         }
 
-        return text.ToString();
+        return text.Append(haltText).ToString();
+
+        // A plan at 100% (limit 5% rejected, judged after half the fleet reported); every instance reports the gray
+        // release applied, then just over 5% report it rejected. From the moment the crossing report is acknowledged,
+        // how long until each instance has the main release again (the driver halts the plan and abandons the gray).
+        async Task<string> HaltAsync()
+        {
+            var n = await admin.GetAsync(fanout, cancellationToken);
+            if (n!.Value.GetProperty("gray").ValueKind == System.Text.Json.JsonValueKind.Object)
+            {
+                await admin.PostAsync(fanout + "/gray/plan/abort", new JsonObject { ["reason"] = "bench: halt phase" }, cancellationToken);
+            }
+
+            var head = (await admin.GetAsync(fanout, cancellationToken))!.Value.GetProperty("headReleaseId").GetInt64();
+            await admin.PutAsync(fanout + "/items/halt", new JsonObject { ["value"] = "bad" }, cancellationToken);
+            var grayId = (await admin.PostAsync(fanout + "/gray", new JsonObject
+            {
+                ["rule"] = new JsonObject(), ["title"] = "halt",
+                ["plan"] = new JsonObject { ["text"] = "100%@3600s", ["maxRejectedPercent"] = 5, ["minReports"] = options.Instances / 2 },
+            }, cancellationToken))!.Value.GetProperty("id").GetInt64();
+            await WaitUntilAsync(() => current.All(c => c == grayId), TimeSpan.FromSeconds(30), "every instance on the gray release", cancellationToken);
+            await Task.Delay(options.ReportSpread + TimeSpan.FromSeconds(1), cancellationToken); // the subscribers' own reports of it land first
+            var client = clients[0];
+            await Parallel.ForEachAsync(Enumerable.Range(0, options.Instances), new ParallelOptions { MaxDegreeOfParallelism = 32, CancellationToken = cancellationToken }, async (i, ct) =>
+                await client.ReportAsync(new ReportRequest { App = app, Env = Env, Namespace = "fanout", Instance = new InstanceIdentity { InstanceId = $"bench-{i:D5}" }, ReleaseId = grayId }, headers, cancellationToken: ct));
+            var rejecting = (int)Math.Floor(options.Instances * 0.05) + 1;
+            Volatile.Write(ref haltTarget, head);
+            await Parallel.ForEachAsync(Enumerable.Range(0, rejecting), new ParallelOptions { MaxDegreeOfParallelism = 32, CancellationToken = cancellationToken }, async (i, ct) =>
+                await client.ReportAsync(new ReportRequest
+                {
+                    App = app, Env = Env, Namespace = "fanout", Instance = new InstanceIdentity { InstanceId = $"bench-{i:D5}" }, ReleaseId = grayId,
+                    Status = DeliveryStatus.Rejected, Reason = "bench: rejected",
+                }, headers, cancellationToken: ct));
+            Volatile.Write(ref haltStamp, Stopwatch.GetTimestamp());
+            await WaitUntilAsync(() => current.All(c => c == head), TimeSpan.FromSeconds(30), "every instance back on the main release", cancellationToken);
+            var back = LatencyRecorder.Summarize(haltRecorders);
+            var outcome = (await admin.GetAsync(fanout, cancellationToken))!.Value.GetProperty("rollout").GetProperty("outcome").GetString();
+            return string.Create(CultureInfo.InvariantCulture,
+                $"  halt -> rolled back: {back.Count} of {options.Instances} instances on the main release again after {rejecting} rejections crossed the 5% limit\n" +
+                $"    from the crossing report to the instance: p50 {back.P50:0.0} ms, p90 {back.P90:0.0} ms, p99 {back.P99:0.0} ms, max {back.Max:0.0} ms\n    plan: {outcome}\n");
+        }
     }
 
     private static async Task<string> FetchAsync(string app, BenchSettings settings, Options options, CancellationToken cancellationToken)

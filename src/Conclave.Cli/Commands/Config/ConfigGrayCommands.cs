@@ -14,36 +14,40 @@ internal static class ConfigGrayCommands
         var (ids, labels, percentage) = RuleOptions();
         var title = new Option<string?>("--title", "-t") { Description = "Release title." };
         var comment = new Option<string?>("--comment", "-m") { Description = "Release comment." };
-        var publish = new Command("publish", "Publish the working copy to the instances the rule selects.") { ids, labels, percentage, title, comment };
+        var publishExpect = ConfigCommands.ExpectOption();
+        var publish = new Command("publish", "Publish the working copy to the instances the rule selects.") { ids, labels, percentage, title, comment, publishExpect };
         publish.SetConfigAction(options, async c =>
         {
             var rule = Rule(c, ids, labels, percentage);
-            var answer = await c.Api.PostAsync(c.NamespacePath("gray"), new JsonObject { ["rule"] = rule, ["title"] = c.Parse.GetValue(title), ["comment"] = c.Parse.GetValue(comment) }, c.CancellationToken);
+            var answer = await c.Api.PostAsync(c.NamespacePath("gray"), new JsonObject { ["rule"] = rule, ["title"] = c.Parse.GetValue(title), ["comment"] = c.Parse.GetValue(comment), ["expectedRevision"] = c.Parse.GetValue(publishExpect) }, c.CancellationToken);
             await c.PrintAsync(answer, r => $"gray release {ConfigTables.S(r, "id")} published to {ConfigTables.Rule(JsonElement.Parse(rule.ToJsonString()))}");
             return 0;
         });
 
         var (ruleIds, ruleLabels, rulePercentage) = RuleOptions();
-        var change = new Command("rule", "Change who gets the active gray release (e.g. 10% to 20%: the first 10% stay in).") { ruleIds, ruleLabels, rulePercentage };
+        var ruleExpect = ConfigCommands.ExpectOption();
+        var change = new Command("rule", "Change who gets the active gray release (e.g. 10% to 20%: the first 10% stay in).") { ruleIds, ruleLabels, rulePercentage, ruleExpect };
         change.SetConfigAction(options, async c =>
         {
-            var answer = await c.Api.PutAsync(c.NamespacePath("gray", "rule"), new JsonObject { ["rule"] = Rule(c, ruleIds, ruleLabels, rulePercentage) }, c.CancellationToken);
+            var answer = await c.Api.PutAsync(c.NamespacePath("gray", "rule"), new JsonObject { ["rule"] = Rule(c, ruleIds, ruleLabels, rulePercentage), ["expectedRevision"] = c.Parse.GetValue(ruleExpect) }, c.CancellationToken);
             await c.PrintAsync(answer, n => $"gray release {ConfigTables.S(n.GetProperty("gray"), "releaseId")} now goes to {ConfigTables.Rule(n.GetProperty("gray").GetProperty("rule"))}");
             return 0;
         });
 
-        var promote = new Command("promote", "Make the gray release the main release for everyone.");
+        var promoteExpect = ConfigCommands.ExpectOption();
+        var promote = new Command("promote", "Make the gray release the main release for everyone.") { promoteExpect };
         promote.SetConfigAction(options, async c =>
         {
-            var answer = await c.Api.PostAsync(c.NamespacePath("gray", "promote"), [], c.CancellationToken);
+            var answer = await c.Api.PostAsync(c.NamespacePath("gray", "promote"), new JsonObject { ["expectedRevision"] = c.Parse.GetValue(promoteExpect) }, c.CancellationToken);
             await c.PrintAsync(answer, n => $"promoted: main release is {ConfigTables.S(n, "headReleaseId")}");
             return 0;
         });
 
-        var abandon = new Command("abandon", "End the gray release: its instances go back to the main release.");
+        var abandonExpect = ConfigCommands.ExpectOption();
+        var abandon = new Command("abandon", "End the gray release: its instances go back to the main release.") { abandonExpect };
         abandon.SetConfigAction(options, async c =>
         {
-            var answer = await c.Api.PostAsync(c.NamespacePath("gray", "abandon"), [], c.CancellationToken);
+            var answer = await c.Api.PostAsync(c.NamespacePath("gray", "abandon"), new JsonObject { ["expectedRevision"] = c.Parse.GetValue(abandonExpect) }, c.CancellationToken);
             await c.PrintAsync(answer, n => $"abandoned: everyone is on main release {ConfigTables.S(n, "headReleaseId")}");
             return 0;
         });

@@ -99,10 +99,11 @@ internal static class ConfigReleaseCommands
     {
         var to = new Option<long>("--to") { Description = "The release whose content to restore.", Required = true };
         var comment = new Option<string?>("--comment", "-m") { Description = "Why." };
-        var rollback = new Command("rollback", "Publish a new release restoring an earlier release's content (--app, --env, --ns).") { to, comment };
+        var expect = ConfigCommands.ExpectOption();
+        var rollback = new Command("rollback", "Publish a new release restoring an earlier release's content (--app, --env, --ns).") { to, comment, expect };
         rollback.SetConfigAction(options, async c =>
         {
-            var answer = await c.Api.PostAsync(c.NamespacePath("rollback"), new JsonObject { ["toReleaseId"] = c.Parse.GetValue(to), ["comment"] = c.Parse.GetValue(comment) }, c.CancellationToken);
+            var answer = await c.Api.PostAsync(c.NamespacePath("rollback"), new JsonObject { ["toReleaseId"] = c.Parse.GetValue(to), ["comment"] = c.Parse.GetValue(comment), ["expectedRevision"] = c.Parse.GetValue(expect) }, c.CancellationToken);
             await c.PrintAsync(answer, r => $"release {ConfigTables.S(r, "id")} restores release {ConfigTables.S(r, "rollbackOf")}");
             return 0;
         });

@@ -17,7 +17,7 @@ public sealed class ApiProblemTests(NodeFixture fixture) : IClassFixture<NodeFix
     {
         // name, method, path (APP is replaced), body, status, a part of the detail
         { "malformed JSON body", "POST", "/api/v1/apps/APP/envs/DEV/namespaces", "{\"name\": \"x\",", 400, "JSON" },
-        { "unknown format", "POST", "/api/v1/apps/APP/envs/DEV/namespaces", "{\"name\": \"x\", \"format\": \"toml\"}", 400, "format" },
+        { "unknown format", "POST", "/api/v1/apps/APP/envs/DEV/namespaces", "{\"name\": \"x\", \"format\": \"toml\"}", 400, "format must be one of properties, json, yaml, text" },
         { "body of the wrong shape", "POST", "/api/v1/apps/APP/envs", "[1, 2, 3]", 400, "JSON" },
         { "empty item key", "PUT", "/api/v1/apps/APP/envs/DEV/namespaces/p/items/", "{\"value\": \"1\"}", 400, "item key" },
         { "empty item key on delete", "DELETE", "/api/v1/apps/APP/envs/DEV/namespaces/p/items/", "", 400, "item key" },

@@ -138,22 +138,29 @@ internal static class ApiRefusals
         var at = message.IndexOf(converted, StringComparison.Ordinal);
         if (at >= 0)
         {
+            // The converter names the body's type, not the field's: the field is the last step of the path.
+            var field = json.Path is { Length: > 1 } p ? p[(p.LastIndexOf('.') + 1)..].TrimEnd(']') : "";
             var typeName = message[(at + converted.Length)..].TrimEnd('.');
-            if (EnumValues.TryGetValue(typeName, out var names))
+            if (EnumValues.TryGetValue(field, out var names) || EnumValues.TryGetValue(typeName, out names))
             {
-                var field = json.Path is { Length: > 2 } p ? p[2..] : typeName[(typeName.LastIndexOf('.') + 1)..];
-                return $"{field} must be one of {string.Join(", ", names.Select(JsonNamingPolicy.CamelCase.ConvertName))}";
+                return $"{(field.Length > 0 ? field : "the value")} must be one of {string.Join(", ", names.Select(JsonNamingPolicy.CamelCase.ConvertName))}";
             }
 
-            return $"a value is not a {typeName[(typeName.LastIndexOf('.') + 1)..]}";
+            return field.Length > 0 ? $"{field} does not have the type this call takes" : $"the body is not a {typeName[(typeName.LastIndexOf('.') + 1)..]}";
         }
 
         return message;
     }
 
-    /// <summary>The enums request bodies carry, by full name (no reflection: the member is also built ahead of time).</summary>
-    private static readonly Dictionary<string, string[]> EnumValues = new(StringComparer.Ordinal)
+    /// <summary>
+    /// The enums request bodies carry, by the field that carries them and by full name (no reflection: the member is
+    /// also built ahead of time).
+    /// </summary>
+    private static readonly Dictionary<string, string[]> EnumValues = new(StringComparer.OrdinalIgnoreCase)
     {
+        ["format"] = Enum.GetNames<ConfigCenter.Model.NamespaceFormat>(),
+        ["permission"] = Enum.GetNames<ConfigCenter.Model.ConfigPermission>(),
+        ["status"] = Enum.GetNames<ConfigCenter.Model.DeliveryStatus>(),
         [typeof(ConfigCenter.Model.NamespaceFormat).FullName!] = Enum.GetNames<ConfigCenter.Model.NamespaceFormat>(),
         [typeof(ConfigCenter.Model.ConfigPermission).FullName!] = Enum.GetNames<ConfigCenter.Model.ConfigPermission>(),
         [typeof(ConfigCenter.Model.DeliveryStatus).FullName!] = Enum.GetNames<ConfigCenter.Model.DeliveryStatus>(),

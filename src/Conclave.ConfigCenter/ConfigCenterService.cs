@@ -179,6 +179,15 @@ public sealed partial class ConfigCenterService(IKeyValuePort port, ConfigLimits
     }
 
     /// <summary>Sets (adds or replaces) one item of a properties namespace's working copy.</summary>
+    /// <summary>An expected revision is a revision the caller read (&gt; 0) or 0 for none; a negative one is a mistake, never "no guard".</summary>
+    internal static void CheckExpectedRevision(long expectedRevision)
+    {
+        if (expectedRevision < 0)
+        {
+            throw new ConfigCenterException(ConfigErrorKind.InvalidArgument, $"expectedRevision {expectedRevision} is negative: pass the namespace revision you read, or 0 for no guard");
+        }
+    }
+
     public ValueTask<NamespaceRecord> SetItemAsync(string app, string env, string ns, ConfigItem item, long expectedRevision, ChangeContext who, CancellationToken cancellationToken = default)
     {
         ConfigNames.CheckItemKey(item.Key, Limits);
@@ -201,10 +210,16 @@ public sealed partial class ConfigCenterService(IKeyValuePort port, ConfigLimits
             var items = n.Items.ToList();
             var at = items.FindIndex(i => i.Key == item.Key);
             var stored = key is not null ? item with { Value = key.Seal(item.Key, item.Value), Secret = true } : item;
+            if (at >= 0 && item.Comment is null)
+            {
+                // No comment given: the item keeps the one it has (an empty comment clears it).
+                stored = stored with { Comment = items[at].Comment };
+            }
+
             if (at >= 0 && items[at].Secret && item.Value == NamespaceSecrets.Mask)
             {
                 // The mask sent back (a form saved as shown): the value stays as it was.
-                stored = items[at] with { Comment = item.Comment };
+                stored = items[at] with { Comment = stored.Comment };
             }
 
             if (at >= 0)
@@ -651,6 +666,7 @@ public sealed partial class ConfigCenterService(IKeyValuePort port, ConfigLimits
         Func<NamespaceRecord, KeyUse> keyUse, Func<NamespaceRecord, NamespaceDataKey?, ValueTask<(NamespaceRecord Next, List<RequestOp> Writes)>> change, CancellationToken cancellationToken)
     {
         CheckAuthor(who);
+        CheckExpectedRevision(expectedRevision);
         var permission = PermissionOf(action);
         for (var attempt = 0; ; attempt++)
         {

@@ -22,11 +22,30 @@ public sealed class ConfigRemovalService(IKeyValuePort port, TimeProvider? clock
     private readonly TimeProvider clock = clock ?? TimeProvider.System;
     private readonly ConfigAccess access = new(port, clock: clock);
 
-    public async ValueTask DeleteNamespaceAsync(string app, string env, string ns, bool force, ChangeContext who, CancellationToken cancellationToken = default)
+    public ValueTask DeleteNamespaceAsync(string app, string env, string ns, bool force, ChangeContext who, CancellationToken cancellationToken = default) =>
+        DeleteNamespaceAsync(app, env, ns, force, 0, who, cancellationToken);
+
+    /// <summary>
+    /// Deletes a namespace; with <paramref name="expectedRevision"/> &gt; 0 only while it is still at that revision (409
+    /// otherwise). Without <paramref name="force"/> it is refused while a gray release is running or instances report it.
+    /// </summary>
+    public async ValueTask DeleteNamespaceAsync(string app, string env, string ns, bool force, long expectedRevision, ChangeContext who, CancellationToken cancellationToken = default)
     {
         ConfigCenterService.CheckAuthor(who);
+        ConfigCenterService.CheckExpectedRevision(expectedRevision);
         var pins = await access.RequireManagerAsync(who, app, "delete namespaces", cancellationToken);
         var n = await store.NamespaceAsync(app, env, ns, cancellationToken);
+        if (expectedRevision > 0 && n.Revision != expectedRevision)
+        {
+            throw new ConfigCenterException(ConfigErrorKind.Conflict, $"{app}/{env}/{ns} changed since revision {expectedRevision} (now {n.Revision}): read it again") { CurrentRevision = n.Revision };
+        }
+
+        if (n.Gray is { } gray && !force)
+        {
+            // The revision guard below catches a gray release started after this read.
+            throw new ConfigCenterException(ConfigErrorKind.FailedPrecondition,
+                $"{app}/{env}/{ns} has a gray release running (release {gray.ReleaseId}): promote or abandon it first, or delete with force");
+        }
         if (n.IsPublic)
         {
             // Associating rewrites the base record, so the revision guard below catches an association made after this read.

@@ -24,6 +24,7 @@ public sealed class ConfigTransferService(
     private readonly TimeProvider clock = clock ?? TimeProvider.System;
     private readonly ConfigAccess access = new(port, limits, clock);
     private readonly NamespaceSecrets secrets = new(new ConfigStore(port), masterKeys, clock);
+    private readonly PublicNamespaceService publicNamespaces = new(port, limits, clock);
 
     public ConfigLimits Limits { get; } = limits ?? new ConfigLimits();
 
@@ -127,11 +128,66 @@ public sealed class ConfigTransferService(
         var key = ConfigKeys.Namespace(app, env, file.Name);
         var now = clock.GetUtcNow();
         var current = (await port.RangeAsync(new() { Key = key }, cancellationToken)).Kvs.FirstOrDefault();
+        var associatedNow = false;
+        if (file.BaseApp is { } baseApp)
+        {
+            // An association: created here as ConfigCenter's associate does (the base's public namespace must exist in
+            // this environment), then its overrides are imported like any working copy.
+            if (current is not null && ConfigStore.NamespaceOf(current).BaseApp != baseApp)
+            {
+                return new ImportOutcome(env, file.Name, ImportAction.Conflict, $"the file's namespace associates {baseApp}'s public namespace; the one here does not");
+            }
+
+            if (current is null)
+            {
+                try
+                {
+                    Validate(file, items, content, schema);
+                    if (dryRun)
+                    {
+                        var source = await store.NamespaceAsync(baseApp, env, file.Name, cancellationToken);
+                        if (!source.IsPublic)
+                        {
+                            throw new ConfigCenterException(ConfigErrorKind.FailedPrecondition, $"{baseApp}/{env}/{file.Name} is not public: it cannot be associated");
+                        }
+
+                        return new ImportOutcome(env, file.Name, ImportAction.Created, $"associates {baseApp}'s public namespace; " + Describe(Changes(file.Format, [], "", items, content)))
+                        {
+                            Changes = Changes(file.Format, [], "", items, content),
+                        };
+                    }
+
+                    await publicNamespaces.AssociateNamespaceAsync(app, env, file.Name, baseApp, who, cancellationToken);
+                    associatedNow = true;
+                }
+                catch (ConfigCenterException e)
+                {
+                    return new ImportOutcome(env, file.Name, ImportAction.Invalid, e.Message);
+                }
+
+                current = (await port.RangeAsync(new() { Key = key }, cancellationToken)).Kvs.FirstOrDefault();
+                if (current is null)
+                {
+                    return new ImportOutcome(env, file.Name, ImportAction.Conflict, "the association was deleted during the import");
+                }
+            }
+        }
+
         if (current is null)
         {
+            var created = Changes(file.Format, [], "", items, content);
+            try
+            {
+                Validate(file, items, content, schema);
+            }
+            catch (ConfigCenterException e)
+            {
+                return new ImportOutcome(env, file.Name, ImportAction.Invalid, e.Message);
+            }
+
             if (dryRun)
             {
-                return new ImportOutcome(env, file.Name, ImportAction.Created);
+                return new ImportOutcome(env, file.Name, ImportAction.Created, Describe(created) + (schema is null ? "" : "; schema set")) { Changes = created };
             }
 
             var record = new NamespaceRecord
@@ -151,9 +207,9 @@ public sealed class ConfigTransferService(
             }
 
             writes.Add(ConfigStore.Put(key, record));
-            var (created, _) = await store.CommitAsync(compares, writes, cancellationToken);
-            return created
-                ? new ImportOutcome(env, file.Name, ImportAction.Created)
+            var (createdOk, _) = await store.CommitAsync(compares, writes, cancellationToken);
+            return createdOk
+                ? new ImportOutcome(env, file.Name, ImportAction.Created, Describe(created) + (schema is null ? "" : "; schema set")) { Changes = created }
                 : new ImportOutcome(env, file.Name, ImportAction.Conflict, "the namespace was created (or its environment deleted) during the import");
         }
 
@@ -176,9 +232,22 @@ public sealed class ConfigTransferService(
             return new ImportOutcome(env, file.Name, ImportAction.Invalid, e.Message);
         }
 
+        // An association this import just made is reported as created, with its overrides as the changes.
+        var updated = associatedNow ? ImportAction.Created : ImportAction.Updated;
         if (existing.Items.SequenceEqual(items) && existing.Content == content && n.Schema == schema)
         {
-            return new ImportOutcome(env, file.Name, ImportAction.Unchanged);
+            return new ImportOutcome(env, file.Name, associatedNow ? ImportAction.Created : ImportAction.Unchanged, associatedNow ? $"associates {file.BaseApp}'s public namespace" : "");
+        }
+
+        var itemChanges = Changes(file.Format, existing.Items, existing.Content, items, content);
+        var summary = Describe(itemChanges) + (n.Schema == schema ? "" : schema is null ? "; schema removed" : n.Schema is null ? "; schema set" : "; schema changed");
+        try
+        {
+            Validate(file, items, content, schema);
+        }
+        catch (ConfigCenterException e)
+        {
+            return new ImportOutcome(env, file.Name, ImportAction.Invalid, e.Message);
         }
 
         var head = await store.ReleaseAsync(app, env, file.Name, n.HeadReleaseId, cancellationToken);
@@ -191,7 +260,7 @@ public sealed class ConfigTransferService(
 
         if (dryRun)
         {
-            return new ImportOutcome(env, file.Name, ImportAction.Updated);
+            return new ImportOutcome(env, file.Name, updated, summary) { Changes = itemChanges };
         }
 
         var next = n with { Items = items, Content = content, Schema = schema, Secret = secret, UpdatedAt = now, UpdatedBy = who.Author };
@@ -209,7 +278,7 @@ public sealed class ConfigTransferService(
         changes.Add(ConfigStore.Put(key, next));
         var (ok, _) = await store.CommitAsync(guards, changes, cancellationToken);
         return ok
-            ? new ImportOutcome(env, file.Name, ImportAction.Updated)
+            ? new ImportOutcome(env, file.Name, updated, summary) { Changes = itemChanges }
             : new ImportOutcome(env, file.Name, ImportAction.Conflict, "the namespace was edited during the import: nothing of it was imported");
     }
 
@@ -284,9 +353,9 @@ public sealed class ConfigTransferService(
         ConfigNames.CheckName("namespace", file.Name, Limits);
         if (file.BaseApp is not null)
         {
-            throw new ConfigCenterException(ConfigErrorKind.InvalidArgument,
-                $"it associates {file.BaseApp}'s public namespace: associations are not imported; associate it first (conclave config ns associate), then import its overrides without baseApp");
+            ConfigNames.CheckName("baseApp", file.BaseApp, Limits);
         }
+
         if (!Enum.IsDefined(file.Format))
         {
             throw new ConfigCenterException(ConfigErrorKind.InvalidArgument, $"format '{file.Format}' is not one of properties, json, yaml, text");
@@ -322,6 +391,82 @@ public sealed class ConfigTransferService(
 
         ConfigNames.CheckContent(PropertiesDocument.Render(items), Limits);
         return items;
+    }
+
+    /// <summary>
+    /// What an import that changes a working copy brings must pass what publish checks: the document parses for its
+    /// format (bounded as every parse is) and its schema, the file's, accepts it. An empty document is a namespace
+    /// nothing was written to yet.
+    /// </summary>
+    private void Validate(NamespaceExport file, IReadOnlyList<ConfigItem> items, string content, string? schema)
+    {
+        if (file.Format == NamespaceFormat.Properties)
+        {
+            if (schema is not null)
+            {
+                DocumentValidator.Validate(NamespaceFormat.Properties, PropertiesDocument.Render(items), schema, Limits);
+            }
+        }
+        else if (file.Format != NamespaceFormat.Text && !string.IsNullOrWhiteSpace(content))
+        {
+            DocumentValidator.Validate(file.Format, content, schema, Limits);
+        }
+    }
+
+    /// <summary>What replacing the working copy (<paramref name="oldItems"/> or <paramref name="oldContent"/>) changes; secret values masked.</summary>
+    private static List<DiffEntry> Changes(NamespaceFormat format, IReadOnlyList<ConfigItem> oldItems, string oldContent, IReadOnlyList<ConfigItem> newItems, string newContent)
+    {
+        if (format != NamespaceFormat.Properties)
+        {
+            return oldContent == newContent ? [] : [new DiffEntry("", oldContent.Length == 0 ? DiffChange.Added : newContent.Length == 0 ? DiffChange.Removed : DiffChange.Changed,
+                oldContent.Length == 0 ? null : $"{System.Text.Encoding.UTF8.GetByteCount(oldContent)} bytes", newContent.Length == 0 ? null : $"{System.Text.Encoding.UTF8.GetByteCount(newContent)} bytes")];
+        }
+
+        var secret = oldItems.Concat(newItems).Where(i => i.Secret).Select(i => i.Key).ToHashSet(StringComparer.Ordinal);
+        string? Shown(string key, string? value) => value is not null && secret.Contains(key) ? NamespaceSecrets.Mask : value;
+        var before = oldItems.ToDictionary(i => i.Key, i => i, StringComparer.Ordinal);
+        var changes = new List<DiffEntry>();
+        foreach (var item in newItems)
+        {
+            if (!before.Remove(item.Key, out var old))
+            {
+                changes.Add(new DiffEntry(item.Key, DiffChange.Added, null, Shown(item.Key, item.Value)));
+            }
+            else if (old.Value != item.Value || old.Comment != item.Comment || old.Secret != item.Secret)
+            {
+                changes.Add(new DiffEntry(item.Key, DiffChange.Changed, Shown(item.Key, old.Value), Shown(item.Key, item.Value)));
+            }
+        }
+
+        changes.AddRange(oldItems.Where(i => before.ContainsKey(i.Key)).Select(i => new DiffEntry(i.Key, DiffChange.Removed, Shown(i.Key, i.Value), null)));
+        return changes;
+    }
+
+    /// <summary>The changes in one line: "added a, b; changed c; removed d", or what happens to the document.</summary>
+    private static string Describe(IReadOnlyList<DiffEntry> changes)
+    {
+        if (changes.Count == 1 && changes[0].Key.Length == 0)
+        {
+            var d = changes[0];
+            return d.Change switch
+            {
+                DiffChange.Added => $"document of {d.NewValue}",
+                DiffChange.Removed => "document emptied",
+                _ => $"document changed ({d.OldValue} -> {d.NewValue})",
+            };
+        }
+
+        var parts = new List<string>();
+        foreach (var (change, word) in new[] { (DiffChange.Added, "added"), (DiffChange.Changed, "changed"), (DiffChange.Removed, "removed") })
+        {
+            var keys = changes.Where(c => c.Change == change).Select(c => c.Key).ToList();
+            if (keys.Count > 0)
+            {
+                parts.Add($"{word} {string.Join(", ", keys.Take(20))}{(keys.Count > 20 ? $" and {keys.Count - 20} more" : "")}");
+            }
+        }
+
+        return parts.Count == 0 ? "no item changes" : string.Join("; ", parts);
     }
 
     private async ValueTask EnsureEnvironmentAsync(string app, string env, ChangeContext who, CancellationToken cancellationToken)

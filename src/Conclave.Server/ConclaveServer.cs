@@ -341,6 +341,7 @@ public sealed class ConclaveServer : IAsyncDisposable
         builder.Services.AddSingleton<Leases.LeaseKeeper>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<Leases.LeaseKeeper>());
         builder.Services.AddConfigCenter();
+        Config.ApiRefusals.AddServices(builder.Services);
 
         WebApplication app;
         try
@@ -351,6 +352,7 @@ public sealed class ConclaveServer : IAsyncDisposable
             Http2.ResetStreamFilter.Use(app);
             Grpc.LargeResponses.Use(app);
             var grpcPaths = GrpcPathLookup.UseBeforeRouting(app);
+            Config.ApiRefusals.Use(app);
             Security.Auth.HttpSignIn.Use(app);
             app.MapGrpcService<KvService>();
             app.MapGrpcService<WatchService>();

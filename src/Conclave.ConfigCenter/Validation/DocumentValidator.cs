@@ -45,6 +45,11 @@ public static class DocumentValidator
             // backtracks on this document is refused instead of holding a core.
             throw new ConfigCenterException(ConfigErrorKind.InvalidDocument, $"schema: the pattern '{e.Pattern}' took longer than {e.MatchTimeout.TotalSeconds:0.###} s on this document");
         }
+        catch (Exception e) when (e is JsonSchemaException or JsonException or ArgumentException or InvalidOperationException or UriFormatException)
+        {
+            // A reference the schema cannot resolve (it names no part of the schema): the schema is at fault, not the document.
+            throw new ConfigCenterException(ConfigErrorKind.InvalidSchema, "schema cannot be evaluated: " + FirstSentence(e.Message));
+        }
 
         if (!result.IsValid)
         {
@@ -66,6 +71,8 @@ public static class DocumentValidator
             throw new ConfigCenterException(ConfigErrorKind.InvalidSchema, "schema: a JSON Schema must be an object or a boolean");
         }
 
+        RefuseRemoteReferences(node, "");
+
         using (var document = JsonDocument.Parse(schema))
         {
             var meta = MetaSchemas.Draft202012.Evaluate(document.RootElement, new EvaluationOptions { OutputFormat = OutputFormat.List });
@@ -82,6 +89,40 @@ public static class DocumentValidator
         catch (Exception e) when (e is JsonException or JsonSchemaException or ArgumentException or InvalidOperationException)
         {
             throw new ConfigCenterException(ConfigErrorKind.InvalidSchema, "schema is not valid JSON Schema: " + e.Message);
+        }
+    }
+
+    /// <summary>Keywords whose value is a URI reference to another schema.</summary>
+    private static readonly string[] ReferenceKeywords = ["$ref", "$dynamicRef", "$recursiveRef"];
+
+    /// <summary>
+    /// A schema may refer only to its own parts (<c>#/$defs/x</c>, <c>#anchor</c>): anything else would make the member
+    /// fetch a URL or read a file, or fail at every publish. Walks the parsed schema, whose nesting JSON parsing bounds.
+    /// </summary>
+    private static void RefuseRemoteReferences(JsonNode? node, string at)
+    {
+        switch (node)
+        {
+            case JsonObject o:
+                foreach (var (name, value) in o)
+                {
+                    if (ReferenceKeywords.Contains(name) && value is JsonValue v && v.TryGetValue<string>(out var reference) && !reference.StartsWith('#'))
+                    {
+                        throw new ConfigCenterException(ConfigErrorKind.InvalidSchema,
+                            $"schema: remote references are not allowed: {name} '{reference}' at {(at.Length == 0 ? "/" : at)}; a schema may refer only to its own parts ('#/$defs/...'), the member never fetches schemas");
+                    }
+
+                    RefuseRemoteReferences(value, $"{at}/{name.Replace("~", "~0", StringComparison.Ordinal).Replace("/", "~1", StringComparison.Ordinal)}");
+                }
+
+                break;
+            case JsonArray a:
+                for (var i = 0; i < a.Count; i++)
+                {
+                    RefuseRemoteReferences(a[i], $"{at}/{i}");
+                }
+
+                break;
         }
     }
 

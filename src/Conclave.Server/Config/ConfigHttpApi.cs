@@ -134,19 +134,19 @@ public static class ConfigHttpApi
         var ns = envs.MapGroup("/{ns}");
         ns.MapGet("", async (string app, string env, string ns, bool? reveal, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
             Results.Ok(await ViewAsync(c, await c.GetNamespaceAsync(app, env, ns, ct), reveal, h, ct)));
-        ns.MapDelete("", async (string app, string env, string ns, bool? force, HttpContext h, ConfigRemovalService r, CancellationToken ct) =>
+        ns.MapDelete("", async (string app, string env, string ns, bool? force, long? expectedRevision, HttpContext h, ConfigRemovalService r, CancellationToken ct) =>
         {
-            await r.DeleteNamespaceAsync(app, env, ns, force ?? false, Who(h), ct);
+            await r.DeleteNamespaceAsync(app, env, ns, force ?? false, expectedRevision ?? 0, Who(h), ct);
             return Results.NoContent();
         });
         ns.MapPost("/associate", async (string app, string env, string ns, AssociateBody b, HttpContext h, PublicNamespaceService p, CancellationToken ct) =>
             Results.Created($"/api/v1/apps/{app}/envs/{env}/namespaces/{ns}", View(await p.AssociateNamespaceAsync(app, env, ns, b.BaseApp, Who(h), ct))));
         ns.MapGet("/associations", async (string app, string env, string ns, PublicNamespaceService p, CancellationToken ct) =>
             Items((await p.AssociationsAsync(app, env, ns, ct)).Select(View)));
-        ns.MapPut("/items/{key}", async (string app, string env, string ns, string key, SetItemBody b, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
-            Results.Ok(View(await c.SetItemAsync(app, env, ns, new ConfigItem(key, b.Value ?? "", b.Comment, b.Secret), b.ExpectedRevision, Who(h), ct))));
-        ns.MapDelete("/items/{key}", async (string app, string env, string ns, string key, long? expectedRevision, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
-            Results.Ok(View(await c.DeleteItemAsync(app, env, ns, key, expectedRevision ?? 0, Who(h), ct))));
+        ns.MapPut("/items/{key}", async (string app, string env, string ns, SetItemBody b, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
+            Results.Ok(View(await c.SetItemAsync(app, env, ns, new ConfigItem(ItemKeyOf(h), b.Value ?? "", b.Comment, b.Secret), b.ExpectedRevision, Who(h), ct))));
+        ns.MapDelete("/items/{key}", async (string app, string env, string ns, long? expectedRevision, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
+            Results.Ok(View(await c.DeleteItemAsync(app, env, ns, ItemKeyOf(h), expectedRevision ?? 0, Who(h), ct))));
         ns.MapPut("/content", async (string app, string env, string ns, SetContentBody b, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
             Results.Ok(View(await c.SetContentAsync(app, env, ns, b.Content ?? "", b.ExpectedRevision, Who(h), ct))));
         ns.MapPut("/schema", async (string app, string env, string ns, SetSchemaBody b, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
@@ -299,6 +299,19 @@ public static class ConfigHttpApi
             Roles = oidc ? Security.Auth.HttpSignIn.RolesOf(h) : user is null ? [] : [.. user.Roles],
             RequestId = RequestIdOf(h),
         };
+    }
+
+    /// <summary>
+    /// The item key of <c>.../items/{key}</c> exactly as the editor wrote it: the last segment of the request target as
+    /// sent, unescaped once. The route value cannot be used: Kestrel decodes every escape of the path but <c>%2F</c>, so
+    /// <c>a/b</c> arrived as <c>a%2Fb</c> (and was stored so), and a key spelled <c>a%2Fb</c> would arrive the same way.
+    /// </summary>
+    internal static string ItemKeyOf(HttpContext h)
+    {
+        var target = h.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpRequestFeature>()?.RawTarget is { Length: > 0 } raw ? raw : h.Request.Path.Value ?? "";
+        var query = target.IndexOf('?', StringComparison.Ordinal);
+        var path = query < 0 ? target : target[..query];
+        return Uri.UnescapeDataString(path[(path.LastIndexOf('/') + 1)..]);
     }
 
     /// <summary>The caller's <c>X-Request-Id</c> when it is a short printable token, else the member's own id for the request.</summary>

@@ -151,14 +151,14 @@ public sealed class ConfigCommandTests(ITestOutputHelper output) : IAsyncLifetim
             File.Delete(file);
         }
 
-        var (refused, _, why) = await cli.RunAsync("ns", "delete", "application", "-a", "orders", "-e", "DEV");
+        var (refused, _, why) = await cli.RunAsync("ns", "delete", "application", "-a", "orders", "-e", "DEV", "--yes");
         Assert.Equal(1, refused);
         Assert.Contains("412 failed precondition: orders/DEV/application still has 1 live instance record(s)", why, StringComparison.Ordinal);
-        Assert.Contains("deleted namespace orders/DEV/application", await cli.OkAsync("ns", "delete", "application", "-a", "orders", "-e", "DEV", "--force"), StringComparison.Ordinal);
+        Assert.Contains("deleted namespace orders/DEV/application", await cli.OkAsync("ns", "delete", "application", "-a", "orders", "-e", "DEV", "--force", "--yes"), StringComparison.Ordinal);
         await cli.OkAsync("env", "delete", "DEV", "-a", "orders");
         (refused, _, why) = await cli.RunAsync("app", "delete", "orders");
         Assert.Contains("still has 1 environment(s)", why, StringComparison.Ordinal);
-        await cli.OkAsync("ns", "delete", "application", "-a", "orders", "-e", "FAT");
+        await cli.OkAsync("ns", "delete", "application", "-a", "orders", "-e", "FAT", "--yes");
         await cli.OkAsync("env", "delete", "FAT", "-a", "orders");
         Assert.Contains("deleted app orders", await cli.OkAsync("app", "delete", "orders"), StringComparison.Ordinal);
     }
@@ -189,7 +189,7 @@ public sealed class ConfigCommandTests(ITestOutputHelper output) : IAsyncLifetim
         Assert.Equal("debug", configurations.GetProperty("level").GetString());
         Assert.Equal("json", configurations.GetProperty("format").GetString());
 
-        var (code, _, error) = await cli.RunAsync("ns", "delete", "logging", "-a", "platform", "-e", "PRO");
+        var (code, _, error) = await cli.RunAsync("ns", "delete", "logging", "-a", "platform", "-e", "PRO", "--yes");
         Assert.Equal(1, code);
         Assert.Contains("is public and associated by checkout", error, StringComparison.Ordinal);
     }

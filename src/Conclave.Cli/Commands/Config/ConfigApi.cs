@@ -17,16 +17,33 @@ internal sealed class ConfigApi : IDisposable
 
     public ConfigApi(string baseUrl, string author, TimeSpan timeout, string? caFile = null, string? certFile = null, string? keyFile = null)
     {
-        if (!Uri.TryCreate(baseUrl, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps))
-        {
-            throw new ArgumentException($"--api must be an http(s) URL of a member's HTTP listener, e.g. http://127.0.0.1:2381; got '{baseUrl}'.");
-        }
+        baseUrl = Normalize(baseUrl, tls: caFile is not null || certFile is not null);
 
         this.baseUrl = baseUrl.TrimEnd('/');
         var handler = new Conclave.Client.ConclaveClientOptions { Endpoints = [baseUrl], CaFile = caFile, CertFile = certFile, KeyFile = keyFile }.CreateHttpHandler();
         http = new HttpClient(handler) { Timeout = timeout };
         http.DefaultRequestHeaders.Add("X-Conclave-Author", author);
         http.DefaultRequestHeaders.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
+    }
+
+    /// <summary>
+    /// The API's URL from <c>--api</c>: a URL, or <c>host:port</c> as <c>--endpoints</c> takes it (http://, or https://
+    /// when <c>--cacert</c> or <c>--cert</c> is given: those only make sense over TLS).
+    /// </summary>
+    public static string Normalize(string api, bool tls)
+    {
+        var text = api.Trim();
+        if (text.Length > 0 && !text.Contains("://", StringComparison.Ordinal))
+        {
+            text = (tls ? "https://" : "http://") + text;
+        }
+
+        if (!Uri.TryCreate(text, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps) || string.IsNullOrEmpty(uri.Host))
+        {
+            throw new ArgumentException($"--api must be a member's HTTP listener as host:port or an http(s) URL, e.g. 127.0.0.1:2381 or http://127.0.0.1:2381; got '{api}'.");
+        }
+
+        return text;
     }
 
     /// <summary>The listener this client talks to.</summary>
@@ -66,13 +83,13 @@ internal sealed class ConfigApi : IDisposable
         }
         catch (HttpRequestException e)
         {
-            throw new ConfigApiException($"cannot reach the configuration API at {baseUrl} ({e.Message})");
+            throw await UnreachableAsync(e, 0, cancellationToken);
         }
 
         using (response)
         {
             var text = await response.Content.ReadAsStringAsync(cancellationToken);
-            return response.IsSuccessStatusCode ? text : throw Problem((int)response.StatusCode, text);
+            return response.IsSuccessStatusCode ? text : throw Refusal((int)response.StatusCode, text);
         }
     }
 
@@ -92,7 +109,7 @@ internal sealed class ConfigApi : IDisposable
         }
         catch (HttpRequestException e)
         {
-            throw new ConfigApiException($"cannot reach the configuration API at {baseUrl} ({e.Message}); is a member serving its HTTP listener there (--api, --listen-http-urls)?");
+            throw await UnreachableAsync(e, json is null ? 0 : Encoding.UTF8.GetByteCount(json), cancellationToken);
         }
         catch (TaskCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
@@ -107,7 +124,58 @@ internal sealed class ConfigApi : IDisposable
                 return text.Length == 0 ? null : JsonDocument.Parse(text).RootElement.Clone();
             }
 
-            throw Problem((int)response.StatusCode, text);
+            throw Refusal((int)response.StatusCode, text);
+        }
+    }
+
+    /// <summary>Bodies at least this large may be cut off by the member's request limit (about 2 MiB by default).</summary>
+    private const int LargeBodyBytes = 1024 * 1024;
+
+    /// <summary>
+    /// Says why a request got no HTTP answer: the URL is a gRPC port (it speaks only HTTP/2, so an HTTP/1.1 request is
+    /// answered with a GOAWAY frame), the connection was closed while a large body was still being sent (the member's
+    /// request limit), or nothing serves the API there.
+    /// </summary>
+    private async Task<ConfigApiException> UnreachableAsync(HttpRequestException e, int bodyBytes, CancellationToken cancellationToken)
+    {
+        if (await SpeaksOnlyHttp2Async(cancellationToken))
+        {
+            return GrpcPort();
+        }
+
+        if (bodyBytes >= LargeBodyBytes)
+        {
+            return new ConfigApiException($"the member at {baseUrl} closed the connection while a {bodyBytes}-byte request was being sent: it is probably over the member's request limit (--max-request-bytes plus 512 KiB) ({e.Message})");
+        }
+
+        return new ConfigApiException($"cannot reach the configuration API at {baseUrl} ({e.Message}); is a member serving its HTTP listener there (--api, --listen-http-urls)?");
+    }
+
+    /// <summary>A refusal with an HTTP status: the problem's detail, or, from a gRPC port, that --api names the wrong port.</summary>
+    private ConfigApiException Refusal(int status, string text) =>
+        status == 400 && text.Contains("HTTP/2 only endpoint", StringComparison.Ordinal) ? GrpcPort() : Problem(status, text);
+
+    private ConfigApiException GrpcPort() =>
+        new($"{baseUrl} is a gRPC port (it speaks only HTTP/2): --api takes the member's HTTP listener (--listen-http-urls, port 2381 by default), not its client URL (--listen-client-urls, 2379).");
+
+    private async Task<bool> SpeaksOnlyHttp2Async(CancellationToken cancellationToken)
+    {
+        if (!baseUrl.StartsWith("http://", StringComparison.OrdinalIgnoreCase))
+        {
+            return false; // over TLS, ALPN lets one port serve both
+        }
+
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(2), TimeProvider.System);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
+        try
+        {
+            using var probe = new HttpRequestMessage(HttpMethod.Get, baseUrl + "/health") { Version = System.Net.HttpVersion.Version20, VersionPolicy = HttpVersionPolicy.RequestVersionExact };
+            using var answer = await http.SendAsync(probe, timeout.Token);
+            return true; // any HTTP/2 answer over cleartext after an HTTP/1.1 failure: the gRPC listener
+        }
+        catch (Exception probeFailure) when (probeFailure is HttpRequestException or OperationCanceledException)
+        {
+            return false;
         }
     }
 

@@ -163,12 +163,26 @@ internal static class ConfigCommands
         });
 
         var deleteName = NameArgument();
-        var force = new Option<bool>("--force") { Description = "Delete even while instances still report it (they keep their last release)." };
-        var delete = new Command("delete", "Delete a namespace with its releases, history and delivery records.") { deleteName, force };
+        var force = new Option<bool>("--force") { Description = "Delete even while instances still report it (they keep their last release) or a gray release is running." };
+        var yes = new Option<bool>("--yes", "-y") { Description = "Delete without asking (needed when standard input is not a terminal)." };
+        var deleteExpect = ExpectOption();
+        var delete = new Command("delete", "Delete a namespace with its releases, history and delivery records (asks first unless --yes).") { deleteName, force, yes, deleteExpect };
         delete.SetConfigAction(options, async c =>
         {
             var target = c.Parse.GetRequiredValue(deleteName);
-            await c.Api.DeleteAsync(NsPath(c, target) + (c.Parse.GetValue(force) ? "?force=true" : ""), c.CancellationToken);
+            await ConfirmAsync(c, c.Parse.GetValue(yes), $"delete namespace {c.App}/{c.Env}/{target} with all its releases, history and delivery records");
+            var query = new List<string>();
+            if (c.Parse.GetValue(force))
+            {
+                query.Add("force=true");
+            }
+
+            if (c.Parse.GetValue(deleteExpect) is > 0 and var expected)
+            {
+                query.Add($"expectedRevision={expected}");
+            }
+
+            await c.Api.DeleteAsync(NsPath(c, target) + (query.Count > 0 ? "?" + string.Join('&', query) : ""), c.CancellationToken);
             await DoneAsync(c, $"deleted namespace {c.App}/{c.Env}/{target}");
             return 0;
         });
@@ -236,10 +250,46 @@ internal static class ConfigCommands
     };
 
     /// <summary>The namespace revision an edit expects (its <c>revision</c> as read); a change since then is refused.</summary>
-    public static Option<long> ExpectOption() => new("--expect-revision")
+    public static Option<long> ExpectOption()
     {
-        Description = "Refuse the change (409) if the namespace changed since this revision (as 'ns get' printed it).",
-    };
+        var option = new Option<long>("--expect-revision")
+        {
+            Description = "Refuse the change (409) if the namespace changed since this revision (as 'ns get' printed it).",
+        };
+        option.Validators.Add(result =>
+        {
+            // 0 (the default) means no guard; a negative number is a mistake, never "no guard".
+            if (result.GetValueOrDefault<long>() is var revision and < 0)
+            {
+                result.AddError($"--expect-revision must be a revision as 'ns get' printed it (a positive number), not {revision}.");
+            }
+        });
+        return option;
+    }
+
+    /// <summary>
+    /// Asks before a delete that cannot be undone: <c>--yes</c> answers for the caller; without it, a terminal is asked
+    /// and a script (standard input not a terminal) is refused, so a delete never happens because nobody was asked.
+    /// </summary>
+    public static async Task ConfirmAsync(ConfigContext c, bool yes, string what)
+    {
+        if (yes)
+        {
+            return;
+        }
+
+        if (Console.IsInputRedirected)
+        {
+            throw new ArgumentException($"{what}: pass --yes to confirm (standard input is not a terminal, so there is nobody to ask).");
+        }
+
+        await c.Error.WriteAsync($"{what}. Type yes to confirm: ");
+        var answer = await Console.In.ReadLineAsync(c.CancellationToken);
+        if (!string.Equals(answer?.Trim(), "yes", StringComparison.OrdinalIgnoreCase) && !string.Equals(answer?.Trim(), "y", StringComparison.OrdinalIgnoreCase))
+        {
+            throw new ArgumentException("not confirmed: nothing was deleted.");
+        }
+    }
 
     public static async Task<string> ReadFileAsync(FileInfo file, CancellationToken cancellationToken) =>
         file.Name == "-" ? await Console.In.ReadToEndAsync(cancellationToken) : await File.ReadAllTextAsync(file.FullName, cancellationToken);

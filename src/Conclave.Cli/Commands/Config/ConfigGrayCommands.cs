@@ -15,6 +15,7 @@ internal static class ConfigGrayCommands
         var title = new Option<string?>("--title", "-t") { Description = "Release title." };
         var comment = new Option<string?>("--comment", "-m") { Description = "Release comment." };
         var publishDryRun = ConfigReleaseCommands.DryRunOption();
+        var publishExpect = ConfigCommands.ExpectOption();
         var plan = new Option<string?>("--plan")
         {
             Description = "A progressive rollout instead of a fixed percentage: steps P%@BAKE (e.g. 1%,10%@5m,50%@10m,100%@10m; a step without @ bakes 5m) " +
@@ -25,12 +26,12 @@ internal static class ConfigGrayCommands
         var minReports = new Option<int?>("--min-reports") { Description = "With --plan: reports of the release needed before the limits are judged (default 1)." };
         var publish = new Command("publish", "Show what the gray release ships (the working copy against the main release), then publish it to the instances the rule (or the first step of --plan) selects.")
         {
-            ids, labels, percentage, title, comment, plan, maxRejected, maxUnhealthy, minReports, publishDryRun,
+            ids, labels, percentage, title, comment, plan, maxRejected, maxUnhealthy, minReports, publishExpect, publishDryRun,
         };
         publish.SetConfigAction(options, async c =>
         {
             var rule = Rule(c, ids, labels, percentage);
-            var guard = await ConfigReleaseCommands.PreviewAsync(c, c.NamespacePath("diff"), "ship to the gray instances", 0);
+            var guard = await ConfigReleaseCommands.PreviewAsync(c, c.NamespacePath("diff"), "ship to the gray instances", c.Parse.GetValue(publishExpect));
             if (c.Parse.GetValue(publishDryRun))
             {
                 return 0;
@@ -53,16 +54,18 @@ internal static class ConfigGrayCommands
         });
 
         var (ruleIds, ruleLabels, rulePercentage) = RuleOptions();
-        var change = new Command("rule", "Change who gets the active gray release (e.g. 10% to 20%: the first 10% stay in).") { ruleIds, ruleLabels, rulePercentage };
+        var ruleExpect = ConfigCommands.ExpectOption();
+        var change = new Command("rule", "Change who gets the active gray release (e.g. 10% to 20%: the first 10% stay in).") { ruleIds, ruleLabels, rulePercentage, ruleExpect };
         change.SetConfigAction(options, async c =>
         {
-            var answer = await c.Api.PutAsync(c.NamespacePath("gray", "rule"), new JsonObject { ["rule"] = Rule(c, ruleIds, ruleLabels, rulePercentage) }, c.CancellationToken);
+            var answer = await c.Api.PutAsync(c.NamespacePath("gray", "rule"), new JsonObject { ["rule"] = Rule(c, ruleIds, ruleLabels, rulePercentage), ["expectedRevision"] = c.Parse.GetValue(ruleExpect) }, c.CancellationToken);
             await c.PrintAsync(answer, n => $"gray release {ConfigTables.S(n.GetProperty("gray"), "releaseId")} now goes to {ConfigTables.Rule(n.GetProperty("gray").GetProperty("rule"))}");
             return 0;
         });
 
         var promoteDryRun = ConfigReleaseCommands.DryRunOption();
-        var promote = new Command("promote", "Show what promoting ships (the gray release against the main release), then make the gray release the main release for everyone.") { promoteDryRun };
+        var promoteExpect = ConfigCommands.ExpectOption();
+        var promote = new Command("promote", "Show what promoting ships (the gray release against the main release), then make the gray release the main release for everyone.") { promoteExpect, promoteDryRun };
         promote.SetConfigAction(options, async c =>
         {
             var n = await c.Api.GetAsync(c.NamespacePath(), c.CancellationToken);
@@ -71,7 +74,7 @@ internal static class ConfigGrayCommands
                 throw new ArgumentException($"{c.App}/{c.Env}/{c.Ns} has no active gray release to promote.");
             }
 
-            var guard = await ConfigReleaseCommands.PreviewAsync(c, c.NamespacePath("diff") + $"?from={ConfigTables.S(ns, "headReleaseId")}&to={ConfigTables.S(g, "releaseId")}", "ship to every instance", 0);
+            var guard = await ConfigReleaseCommands.PreviewAsync(c, c.NamespacePath("diff") + $"?from={ConfigTables.S(ns, "headReleaseId")}&to={ConfigTables.S(g, "releaseId")}", "ship to every instance", c.Parse.GetValue(promoteExpect));
             if (c.Parse.GetValue(promoteDryRun))
             {
                 return 0;
@@ -82,10 +85,11 @@ internal static class ConfigGrayCommands
             return 0;
         });
 
-        var abandon = new Command("abandon", "End the gray release: its instances go back to the main release.");
+        var abandonExpect = ConfigCommands.ExpectOption();
+        var abandon = new Command("abandon", "End the gray release: its instances go back to the main release.") { abandonExpect };
         abandon.SetConfigAction(options, async c =>
         {
-            var answer = await c.Api.PostAsync(c.NamespacePath("gray", "abandon"), [], c.CancellationToken);
+            var answer = await c.Api.PostAsync(c.NamespacePath("gray", "abandon"), new JsonObject { ["expectedRevision"] = c.Parse.GetValue(abandonExpect) }, c.CancellationToken);
             await c.PrintAsync(answer, n => $"abandoned: everyone is on main release {ConfigTables.S(n, "headReleaseId")}");
             return 0;
         });

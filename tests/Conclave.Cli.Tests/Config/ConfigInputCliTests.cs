@@ -63,7 +63,7 @@ public sealed class ConfigInputCliTests(ITestOutputHelper output) : IAsyncLifeti
             Assert.Contains("409", staleWhy, StringComparison.Ordinal);
         }
 
-        Assert.Contains("restores release 1", await cli.OkAsync([.. at, "rollback", "--to", "1", "--expect-revision", (await RevisionAsync(cli, "guards")).ToString(System.Globalization.CultureInfo.InvariantCulture)]), StringComparison.Ordinal);
+        Assert.Contains("restores release 1", await cli.OkAsync([.. at, "rollback", "--to", "1", "--keep-edits", "--expect-revision", (await RevisionAsync(cli, "guards")).ToString(System.Globalization.CultureInfo.InvariantCulture)]), StringComparison.Ordinal);
         await cli.OkAsync([.. at, "gray", "publish", "-p", "10", "--expect-revision", (await RevisionAsync(cli, "guards")).ToString(System.Globalization.CultureInfo.InvariantCulture)]);
         var grayRead = await RevisionAsync(cli, "guards");
         await cli.OkAsync([.. at, "gray", "rule", "-p", "20"]);

@@ -190,6 +190,9 @@ public sealed class WebhookTests(WebhookTests.Fixture fixture, ITestOutputHelper
         }
 
         Assert.Contains("..." + secret[^4..], one);
+        // The audit names the host only: receivers often carry a secret in the URL's path.
+        Assert.DoesNotContain("/hook", audit, StringComparison.Ordinal);
+        Assert.Contains(new Uri(receiver.Url).GetLeftPart(UriPartial.Authority) + "/...", audit, StringComparison.Ordinal);
 
         using var ping = await http.PostAsync($"/api/v1/apps/{app}/webhooks/{id}/ping", null);
         Assert.Equal(HttpStatusCode.Accepted, ping.StatusCode);
@@ -229,6 +232,22 @@ public sealed class WebhookTests(WebhookTests.Fixture fixture, ITestOutputHelper
         Assert.Contains("pod-1", rejection.GetProperty("detail").GetString());
         Assert.Contains("port is not a number", rejection.GetProperty("detail").GetString());
         Assert.Equal(2, JsonDocument.Parse(got[1].Body).RootElement.GetProperty("grayReleaseId").GetInt64());
+    }
+
+    [Fact]
+    public async Task Deleting_the_app_deletes_its_webhooks_so_a_new_app_of_that_name_inherits_none()
+    {
+        var app = "gone-" + Guid.NewGuid().ToString("N")[..8];
+        await fixture.Center.CreateAppAsync(app, null, null, Alice);
+        using var http = Http();
+        await CreateAsync(http, app, new { url = "http://127.0.0.1:1/hook" });
+        using (var deleted = await http.DeleteAsync($"/api/v1/apps/{app}"))
+        {
+            Assert.Equal(HttpStatusCode.NoContent, deleted.StatusCode);
+        }
+
+        await fixture.Center.CreateAppAsync(app, null, null, new ChangeContext("mallory"));
+        Assert.Empty((await http.GetFromJsonAsync<JsonElement[]>($"/api/v1/apps/{app}/webhooks"))!);
     }
 
     [Theory]

@@ -87,6 +87,9 @@ public static class ConfigKeys
 
     public static ByteString AllWebhookPending() => Key("webhook-pending/");
 
+    /// <summary>Every delivery and pending marker of every webhook of <paramref name="app"/> (deleted with the app).</summary>
+    public static ByteString[] AppWebhookRecords(string app) => [Key($"webhook-deliveries/{app}/"), Key($"webhook-pending/{app}/")];
+
     /// <summary>The last audit revision the webhook dispatcher has turned into deliveries.</summary>
     public static ByteString WebhookCursor() => Key("webhook-cursor");
 

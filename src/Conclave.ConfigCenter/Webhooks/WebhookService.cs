@@ -86,7 +86,7 @@ public sealed class WebhookService(IKeyValuePort port, ConfigLimits? limits = nu
             Key = prefix, RangeEnd = ConfigKeys.PrefixEnd(prefix), Target = Compare.Types.CompareTarget.Mod,
             Result = Compare.Types.CompareResult.Less, ModRevision = existing.Header.Revision + 1,
         };
-        var scope = $"{hook.Url} env={hook.Env ?? "*"} ns={hook.Namespace ?? "*"} events={string.Join(",", WebhookView.Of(hook).Events)}";
+        var scope = $"{Redacted(uri)} env={hook.Env ?? "*"} ns={hook.Namespace ?? "*"} events={string.Join(",", WebhookView.Of(hook).Events)}";
         var (ok, _) = await store.CommitAsync(
             [.. pins, ConfigStore.Present(ConfigKeys.App(app)), unchanged],
             [ConfigStore.Put(ConfigKeys.Webhook(app, id), hook), ConfigStore.Audit(app, ConfigCenterService.Audit(who, now, "webhook.create", $"{app}/webhooks/{id}", scope))],
@@ -124,7 +124,7 @@ public sealed class WebhookService(IKeyValuePort port, ConfigLimits? limits = nu
             [.. pins, ConfigStore.Present(ConfigKeys.Webhook(app, id))],
             [
                 ConfigStore.Delete(ConfigKeys.Webhook(app, id)), ConfigStore.DeleteUnder(ConfigKeys.WebhookDeliveries(app, id)), ConfigStore.DeleteUnder(ConfigKeys.WebhookPendings(app, id)),
-                ConfigStore.Audit(app, ConfigCenterService.Audit(who, clock.GetUtcNow(), "webhook.delete", $"{app}/webhooks/{id}", hook.Url)),
+                ConfigStore.Audit(app, ConfigCenterService.Audit(who, clock.GetUtcNow(), "webhook.delete", $"{app}/webhooks/{id}", Redacted(new Uri(hook.Url)))),
             ],
             cancellationToken);
     }
@@ -236,6 +236,19 @@ public sealed class WebhookService(IKeyValuePort port, ConfigLimits? limits = nu
             .Take(excess)
             .SelectMany(d => new[] { ConfigStore.Delete(ConfigKeys.WebhookDelivery(app, id, d.EventId)), ConfigStore.Delete(ConfigKeys.WebhookPending(app, id, d.EventId)) })];
     }
+
+    /// <summary>
+    /// The deletes of every webhook of <paramref name="app"/> with its log, for the app's deletion: a later app of the same
+    /// name must not inherit webhooks someone else subscribed.
+    /// </summary>
+    public static RequestOp[] DeleteAll(string app) =>
+        [ConfigStore.DeleteUnder(ConfigKeys.Webhooks(app)), .. ConfigKeys.AppWebhookRecords(app).Select(ConfigStore.DeleteUnder)];
+
+    /// <summary>
+    /// The URL as the audit shows it: scheme and host only. Many receivers put a secret in the path or query (chat
+    /// incoming-webhook URLs do), and the audit is readable by more people than the app's managers.
+    /// </summary>
+    public static string Redacted(Uri uri) => uri.PathAndQuery is "/" or "" ? uri.GetLeftPart(UriPartial.Authority) : uri.GetLeftPart(UriPartial.Authority) + "/...";
 
     private static byte[] AssociatedData(string app, string id) => Encoding.UTF8.GetBytes($"webhook:{app}/{id}");
 

@@ -53,7 +53,14 @@ public sealed class WebhookReceiver : IAsyncDisposable
             receiver.Requests.Enqueue(new Received(
                 n, receiver.clock.Elapsed, body, verified, h.Request.Headers[WebhookSender.EventIdHeader].ToString(), h.Request.Headers[WebhookSender.EventHeader].ToString(),
                 h.Request.Headers[WebhookSender.AttemptHeader].ToString()));
-            return Results.StatusCode(receiver.Answer(n));
+            var status = receiver.Answer(n);
+            if (status is >= 300 and < 400)
+            {
+                // Back to this endpoint: a client that followed it would show up here as an extra request.
+                h.Response.Headers.Location = "/hook";
+            }
+
+            return Results.StatusCode(status);
         });
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();

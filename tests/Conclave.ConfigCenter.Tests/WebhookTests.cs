@@ -235,6 +235,30 @@ public sealed class WebhookTests(WebhookTests.Fixture fixture, ITestOutputHelper
     }
 
     [Fact]
+    public async Task A_redirect_is_not_followed_but_counted_as_a_failed_attempt()
+    {
+        await using var receiver = await WebhookReceiver.StartAsync();
+        receiver.Answer = _ => 307; // keeps the POST: a client following it would loop back here up to 50 times
+        var app = await AppAsync();
+        using var http = Http();
+        var created = await CreateAsync(http, app, new { url = receiver.Url });
+        var id = created.GetProperty("webhook").GetProperty("id").GetString()!;
+        using (var ping = await http.PostAsync($"/api/v1/apps/{app}/webhooks/{id}/ping", null))
+        {
+            Assert.Equal(HttpStatusCode.Accepted, ping.StatusCode);
+        }
+
+        var log = await Eventually.WaitForAsync(ct => DeliveriesAsync(http, app, id, ct), d => d.Length == 1 && d[0].GetProperty("attempts").GetInt32() >= 1,
+            Eventually.DefaultTimeout, "the redirected attempt is logged");
+        Assert.Equal(307, log[0].GetProperty("lastStatus").GetInt32());
+        Assert.Contains("redirects are not followed", log[0].GetProperty("lastError").GetString());
+        Assert.NotEqual("Delivered", log[0].GetProperty("state").GetString());
+        var attempts = (await DeliveriesAsync(http, app, id))[0].GetProperty("attempts").GetInt32();
+        Assert.True(receiver.Requests.Count <= attempts + 1, $"{receiver.Requests.Count} requests for {attempts} recorded attempts: a redirect was followed");
+        Assert.All(receiver.Requests, r => Assert.Equal("ping", r.EventType));
+    }
+
+    [Fact]
     public async Task Deleting_the_app_deletes_its_webhooks_so_a_new_app_of_that_name_inherits_none()
     {
         var app = "gone-" + Guid.NewGuid().ToString("N")[..8];

@@ -47,21 +47,23 @@ internal sealed partial class WebhookDispatcher(ConclaveNode node, IKeyValuePort
 
             using var lead = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, leadership.Token);
             LogLeading(logger, leadership.Term);
+            var feed = RunFeedAsync(dispatch, lead.Token);
+            var send = RunSenderAsync(dispatch, sender, lead.Token);
+            var first = await Task.WhenAny(feed, send);
+            await lead.CancelAsync();
             try
             {
-                var feed = RunFeedAsync(dispatch, lead.Token);
-                var send = RunSenderAsync(dispatch, sender, lead.Token);
-                await Task.WhenAny(feed, send);
-                await lead.CancelAsync();
                 await Task.WhenAll(feed, send);
             }
-            catch (OperationCanceledException) when (lead.IsCancellationRequested)
+            catch (Exception)
             {
-                // Leadership ended or the member stops: the next leader goes on from the replicated state.
+                // Leadership ended, the member stops, or one loop failed (reported below); the other was stopped with it.
             }
-            catch (Exception e)
+
+            if (first.Exception?.InnerException is { } failure && failure is not OperationCanceledException && !stoppingToken.IsCancellationRequested)
             {
-                LogFailed(logger, e.Message);
+                // A failure (no quorum for a moment, a full disk): start both loops again from the replicated state.
+                LogFailed(logger, failure.Message);
                 try
                 {
                     await Task.Delay(TimeSpan.FromSeconds(1), clock, stoppingToken);

@@ -124,7 +124,7 @@ public sealed class ConfigRemovalService(IKeyValuePort port, TimeProvider? clock
         var now = clock.GetUtcNow();
         var (ok, _) = await store.CommitAsync(
             [.. pins, ConfigStore.Present(key), ConfigStore.NoneUnder(environments)],
-            [ConfigStore.Delete(key), ConfigStore.Delete(ConfigKeys.Access(app)), ConfigStore.Audit(app, ConfigCenterService.Audit(who, now, "app.delete", app))],
+            [ConfigStore.Delete(key), ConfigStore.Delete(ConfigKeys.Access(app)), .. Webhooks.WebhookService.DeleteAll(app), ConfigStore.Audit(app, ConfigCenterService.Audit(who, now, "app.delete", app))],
             cancellationToken);
         if (ok)
         {

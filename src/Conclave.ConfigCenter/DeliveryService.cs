@@ -200,7 +200,15 @@ public sealed class DeliveryService(IKeyValuePort port, ConfigLimits? limits = n
             InstanceId = instanceId, Labels = labels, ReleaseId = releaseId, Status = status, Reason = reason,
             ReportedAt = clock.GetUtcNow(), From = from, LeaseId = lease,
         };
-        var (ok, _) = await store.CommitAsync([ConfigStore.Present(nsKey)], [ConfigStore.Put(key, record, lease)], cancellationToken);
+        List<RequestOp> writes = [ConfigStore.Put(key, record, lease)];
+        if (status == DeliveryStatus.Rejected && (existing is null || existing.Status != DeliveryStatus.Rejected || existing.ReleaseId != releaseId))
+        {
+            // A new rejection (not a repeated report of the same one) is audited, which is also what webhooks see (ADR 0016).
+            var who = new ChangeContext($"instance:{instanceId}", from);
+            writes.Add(ConfigStore.Audit(app, ConfigCenterService.Audit(who, record.ReportedAt, "instance.reject", $"{app}/{env}/{ns}", $"instance {instanceId} rejected release {releaseId}: {reason ?? ""}")));
+        }
+
+        var (ok, _) = await store.CommitAsync([ConfigStore.Present(nsKey)], writes, cancellationToken);
         if (!ok)
         {
             await store.ThrowMissingAsync(app, env, ns, cancellationToken);

@@ -152,6 +152,12 @@ public sealed record ServerOptions
     /// </summary>
     public ConfigCenter.Secrets.IMasterKeyProvider? ConfigMasterKeys { get; init; }
 
+    /// <summary>
+    /// Outbound webhook requests of the configuration center (ADR 0016): retry schedule, request timeout, and whether
+    /// targets on loopback, private, link-local or unique-local addresses are refused (default: allowed; see docs/security.md).
+    /// </summary>
+    public Config.WebhookOptions Webhooks { get; init; } = new();
+
     /// <summary>Auth settings: token kind and lifetime, bcrypt cost (<c>--auth-token</c>, <c>--auth-token-ttl</c>, <c>--bcrypt-cost</c>).</summary>
     public Security.Auth.AuthSettings Auth { get; init; } = new();
 

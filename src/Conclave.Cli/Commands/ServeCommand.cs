@@ -114,6 +114,12 @@ internal static class ServeCommand
             Description = "A file holding the configuration center's master key (32 random bytes, base64). Repeat it or give a comma list during a rotation: the first is current, the others stay readable. Default: $CONCLAVE_MASTER_KEY.",
         };
 
+        // Webhooks (ADR 0016): a webhook URL is chosen by an app manager and fetched by the member.
+        var webhookRefusePrivate = new Option<bool>("--webhook-refuse-private-targets")
+        {
+            Description = "Refuse webhook targets on loopback, private, link-local (cloud metadata) and unique-local addresses, checked on every connection. Default: allowed.",
+        };
+
         var command = new Command("serve", "Run a Conclave member (a single-member cluster by default, data in ./conclave.data).")
         {
             name, dataDir, listenClient, advertiseClient, listenHttp, hostWhitelist, certFile, keyFile, trustedCa, clientCertAuth,
@@ -122,6 +128,7 @@ internal static class ServeCommand
             authToken, authTokenTtl, bcryptCost, snapshotSendRate,
             oidcIssuer, oidcClientId, oidcSecretFile, oidcUsernameClaim, oidcGroupsClaim, oidcScopes, oidcRedirect, oidcName,
             listenMetrics, maxLeases, maxWatchesPerStream, maxWatchesPerConnection, maxWatchKeyBytes, maxPendingResponse, masterKeyFile,
+            webhookRefusePrivate,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -193,6 +200,7 @@ internal static class ServeCommand
                 Tls = tls,
                 PeerTls = peerTls,
                 Auth = auth,
+                Webhooks = new Conclave.Server.Config.WebhookOptions { RefusePrivateTargets = parse.GetValue(webhookRefusePrivate) },
                 Oidc = oidc,
                 InsecureListen = parse.GetValue(insecureListen),
                 Name = parse.GetValue(name)!,

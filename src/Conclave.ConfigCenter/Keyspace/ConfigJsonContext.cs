@@ -44,4 +44,9 @@ namespace Conclave.ConfigCenter.Keyspace;
 [JsonSerializable(typeof(IssuedCredential))]
 [JsonSerializable(typeof(Secrets.DataKeyRecord))]
 [JsonSerializable(typeof(Secrets.KeyRotationResult))]
+[JsonSerializable(typeof(Webhooks.Webhook))]
+[JsonSerializable(typeof(Webhooks.WebhookView))]
+[JsonSerializable(typeof(Webhooks.IssuedWebhook))]
+[JsonSerializable(typeof(Webhooks.WebhookDelivery))]
+[JsonSerializable(typeof(Webhooks.WebhookEvent))]
 public sealed partial class ConfigJsonContext : JsonSerializerContext;

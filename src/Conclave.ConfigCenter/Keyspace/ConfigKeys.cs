@@ -70,6 +70,29 @@ public static class ConfigKeys
     /// <summary>The data key records of every namespace (what a master-key rotation re-wraps).</summary>
     public static ByteString AllDataKeys() => Key("keys/");
 
+    /// <summary>One webhook of an app (<see cref="Webhooks.Webhook"/>, ADR 0016).</summary>
+    public static ByteString Webhook(string app, string id) => Key($"webhooks/{app}/{id}");
+
+    public static ByteString Webhooks(string app) => Key($"webhooks/{app}/");
+
+    /// <summary>One event for one webhook (<see cref="Webhooks.WebhookDelivery"/>).</summary>
+    public static ByteString WebhookDelivery(string app, string id, string eventId) => Key($"webhook-deliveries/{app}/{id}/{eventId}");
+
+    public static ByteString WebhookDeliveries(string app, string id) => Key($"webhook-deliveries/{app}/{id}/");
+
+    /// <summary>The marker of a delivery waiting for an attempt (value: the due time in UTC ticks); what the leader's sender scans.</summary>
+    public static ByteString WebhookPending(string app, string id, string eventId) => Key($"webhook-pending/{app}/{id}/{eventId}");
+
+    public static ByteString WebhookPendings(string app, string id) => Key($"webhook-pending/{app}/{id}/");
+
+    public static ByteString AllWebhookPending() => Key("webhook-pending/");
+
+    /// <summary>Every delivery and pending marker of every webhook of <paramref name="app"/> (deleted with the app).</summary>
+    public static ByteString[] AppWebhookRecords(string app) => [Key($"webhook-deliveries/{app}/"), Key($"webhook-pending/{app}/")];
+
+    /// <summary>The last audit revision the webhook dispatcher has turned into deliveries.</summary>
+    public static ByteString WebhookCursor() => Key("webhook-cursor");
+
     /// <summary>The member-wide settings of the center (who may create apps).</summary>
     public static ByteString Settings() => Key("settings");
 

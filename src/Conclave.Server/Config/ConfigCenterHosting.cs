@@ -24,6 +24,8 @@ public static class ConfigCenterHosting
         services.AddSingleton(sp => new AuditRetention(sp.GetRequiredService<IKeyValuePort>(), Options(sp).TimeProvider));
         services.AddHostedService<AuditPruner>();
         services.AddHostedService<RolloutDriver>();
+        services.AddSingleton(sp => new ConfigCenter.Webhooks.WebhookService(sp.GetRequiredService<IKeyValuePort>(), Options(sp).ConfigLimits, Options(sp).TimeProvider, Options(sp).ConfigMasterKeys));
+        services.AddHostedService<WebhookDispatcher>();
         return services;
     }
 

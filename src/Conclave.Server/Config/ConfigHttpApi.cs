@@ -105,6 +105,8 @@ public static class ConfigHttpApi
             return Results.Ok(await c.RotateKeysAsync(Who(h), ct));
         });
 
+        WebhookHttpApi.Map(api);
+
         var credentials = api.MapGroup("/apps/{app}/envs/{env}/credentials");
         credentials.MapGet("", async (string app, string env, HttpContext h, CredentialService cr, CancellationToken ct) =>
             Items(await cr.ListAsync(app, env, Manager(h, change: false), ct)));

@@ -71,3 +71,6 @@ public sealed record ReleaseRequestView(ReleaseRequest Request, DiffEntry[] Diff
 
 /// <summary>A new app credential's name (who or what will use it).</summary>
 public sealed record CreateCredentialBody(string? Name);
+
+// A webhook (ADR 0016): env/namespace narrow it (null: all); events are action names or families (null: the defaults).
+public sealed record CreateWebhookBody(string Url, string? Env, string? Namespace, string[]? Events, string? Description);

@@ -43,6 +43,7 @@ namespace Conclave.Server.Http;
 [JsonSerializable(typeof(PolicyBody))]
 [JsonSerializable(typeof(DecisionBody))]
 [JsonSerializable(typeof(ConfigSettings))]
+[JsonSerializable(typeof(CreateWebhookBody))]
 // configuration center answers (lists as arrays: see ConfigHttpApi.Items)
 [JsonSerializable(typeof(AppRecord))]
 [JsonSerializable(typeof(AppRecord[]))]
@@ -69,6 +70,11 @@ namespace Conclave.Server.Http;
 [JsonSerializable(typeof(CredentialView))]
 [JsonSerializable(typeof(IssuedCredential))]
 [JsonSerializable(typeof(ConfigCenter.Secrets.KeyRotationResult))]
+[JsonSerializable(typeof(ConfigCenter.Webhooks.WebhookView))]
+[JsonSerializable(typeof(ConfigCenter.Webhooks.WebhookView[]))]
+[JsonSerializable(typeof(ConfigCenter.Webhooks.IssuedWebhook))]
+[JsonSerializable(typeof(ConfigCenter.Webhooks.WebhookDelivery))]
+[JsonSerializable(typeof(ConfigCenter.Webhooks.WebhookDelivery[]))]
 // console views
 [JsonSerializable(typeof(List<NamespaceSummary>))]
 [JsonSerializable(typeof(ValidationResult))]

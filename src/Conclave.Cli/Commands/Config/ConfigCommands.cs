@@ -27,6 +27,7 @@ internal static class ConfigCommands
         config.Subcommands.Add(ConfigDeliveryCommands.Instances(options));
         config.Subcommands.Add(ConfigDeliveryCommands.Audit(options));
         config.Subcommands.Add(ConfigCredentialCommands.Create(options));
+        config.Subcommands.Add(ConfigWebhookCommands.Create(options));
         config.Subcommands.Add(ConfigTransferCommands.Export(options));
         config.Subcommands.Add(ConfigTransferCommands.Import(options));
         config.Subcommands.Add(ConfigAccessCommands.Access(options));

@@ -5,10 +5,11 @@ import { renderDiff } from '../diff.js';
 import { managesApp } from '../access.js';
 import { renderAccess } from './access.js';
 import { renderCredentials } from './credentials.js';
+import { renderWebhooks } from './webhooks.js';
 
 const FORMATS = ['properties', 'json', 'yaml', 'text'];
 
-const VIEWS = [['namespaces', 'Namespaces'], ['access', 'Access'], ['credentials', 'Credentials']];
+const VIEWS = [['namespaces', 'Namespaces'], ['access', 'Access'], ['credentials', 'Credentials'], ['webhooks', 'Webhooks']];
 
 export async function renderApp(main, app, params) {
   const [info, envs, access] = await Promise.all([get(`/apps/${enc(app)}`), get(`/apps/${enc(app)}/envs`), get(`/apps/${enc(app)}/access`)]);
@@ -29,6 +30,11 @@ export async function renderApp(main, app, params) {
     const section = h('section', { 'aria-label': 'Access' });
     clear(main, ...head, section);
     return renderAccess(section, { app, access, envs, manage });
+  }
+  if (view === 'webhooks') {
+    const section = h('section', { 'aria-label': 'Webhooks' });
+    clear(main, ...head, section);
+    return renderWebhooks(section, { app, envs, manage });
   }
   const envNav = h('nav', { class: 'tabs', 'aria-label': 'Environments' },
     envs.map(e => h('a', { href: viewHref(view, e.name), 'aria-current': e.name === env ? 'page' : null }, e.name)));

@@ -53,12 +53,12 @@ public sealed class WebhookFailoverTests(ITestOutputHelper output) : IAsyncLifet
         string[] Titles(bool onlyAnswered) => [.. receiver.Requests.Where(r => !onlyAnswered || r.Number > 0).Select(r => JsonDocument.Parse(r.Body).RootElement.GetProperty("detail").GetString()!)];
 
         await PublishAsync("r1");
-        await Eventually.WaitAsync(() => Titles(false).Contains("r1"), Eventually.DefaultTimeout, "r1 is delivered before the leader change");
+        await Eventually.WaitAsync(() => Titles(false).Contains("r1"), TimeSpan.FromSeconds(60), "r1 is delivered before the leader change");
 
         // r2 fails while the first leader leads: its delivery is pending (retrying) when that leader stops.
         Volatile.Write(ref status, 503);
         await PublishAsync("r2");
-        await Eventually.WaitAsync(() => Titles(false).Contains("r2"), Eventually.DefaultTimeout, "r2 was attempted by the first leader");
+        await Eventually.WaitAsync(() => Titles(false).Contains("r2"), TimeSpan.FromSeconds(60), "r2 was attempted by the first leader");
         output.WriteLine($"stopping leader {leader}");
         await cluster.StopMemberAsync(leader);
         var next = await cluster.WaitForLeaderAsync();
@@ -76,7 +76,7 @@ public sealed class WebhookFailoverTests(ITestOutputHelper output) : IAsyncLifet
             {
                 return false;
             }
-        }, Eventually.DefaultTimeout, "the remaining members serve reads");
+        }, TimeSpan.FromSeconds(60), "the remaining members serve reads");
         await PublishAsync("r3");
 
         var log = await Eventually.WaitForAsync(

@@ -54,6 +54,7 @@ public sealed class ConfigWorkConsoleTests(ConsoleFixture fixture, ITestOutputHe
         await form.GetByRole(AriaRole.Button, new() { Name = "Attach schema" }).ClickAsync();
         await Expect(Banner(page)).ToHaveTextAsync("Saved the schema");
         await Expect(page.GetByTestId("schema-status")).ToHaveTextAsync("Publishing checks the working copy against this schema.");
+        await ScreenAsync(page, "schema");
         Assert.Equal(schema, (await http.SendAsync(HttpMethod.Get, ns)).GetProperty("schema").GetString());
 
         await page.GetByRole(AriaRole.Button, new() { Name = "Remove schema" }).ClickAsync();
@@ -77,12 +78,23 @@ public sealed class ConfigWorkConsoleTests(ConsoleFixture fixture, ITestOutputHe
         await Expect(text).ToHaveValueAsync(new System.Text.RegularExpressions.Regex("# the port\\nport=8080"));
         await Expect(page.GetByRole(AriaRole.Table, new() { Name = "Items" })).ToBeHiddenAsync();
         await text.FillAsync("# where to listen\nport=9090\nhost=a\nretries=3\n");
+        await ScreenAsync(page, "properties-text");
         await page.GetByRole(AriaRole.Button, new() { Name = "Save text" }).ClickAsync();
         await Expect(Banner(page)).ToHaveTextAsync("Saved the working copy from text: 3 items (not published yet)");
         var items = (await http.SendAsync(HttpMethod.Get, ns)).GetProperty("items").EnumerateArray().ToDictionary(i => i.GetProperty("key").GetString()!);
         Assert.Equal("9090", items["port"].GetProperty("value").GetString());
         Assert.Equal("where to listen", items["port"].GetProperty("comment").GetString());
         Assert.Equal("3", items["retries"].GetProperty("value").GetString());
+
+        // Publishing from text mode publishes the text as shown: unsaved text is saved first.
+        await page.GetByRole(AriaRole.Button, new() { Name = "Edit as text" }).ClickAsync();
+        await text.FillAsync("# where to listen\nport=7070\nhost=a\nretries=3\n");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Review and publish" }).ClickAsync();
+        var dialog = page.GetByRole(AriaRole.Dialog, new() { Name = $"Publish {app}/PRO/application" });
+        await Expect(dialog.GetByRole(AriaRole.Table, new() { Name = "Changes to publish" }).GetByRole(AriaRole.Row).Filter(new() { HasText = "port" })).ToContainTextAsync("7070");
+        await dialog.GetByRole(AriaRole.Button, new() { Name = "Publish" }).ClickAsync();
+        await Expect(Banner(page)).ToHaveTextAsync("Published r1");
+        Assert.Equal("7070", (await http.SendAsync(HttpMethod.Get, $"{ns}/releases/latest")).GetProperty("configurations").GetProperty("port").GetString());
     });
 
     [Fact]
@@ -178,6 +190,8 @@ public sealed class ConfigWorkConsoleTests(ConsoleFixture fixture, ITestOutputHe
         await Expect(page.GetByRole(AriaRole.Table, new() { Name = "Changes to PRO/application" }).GetByRole(AriaRole.Row).Filter(new() { HasText = "port" }))
             .ToContainTextAsync("Changed90908080");
         Assert.Equal("9090", await PortAsync(http, ns));
+        await dry.ScrollIntoViewIfNeededAsync();
+        await ScreenAsync(page, "import-dry-run");
 
         await page.GetByRole(AriaRole.Button, new() { Name = "Import for real" }).ClickAsync();
         await Expect(page.GetByRole(AriaRole.Table, new() { Name = "Import result" }).GetByRole(AriaRole.Row).Filter(new() { HasText = "application" }).First)

@@ -159,7 +159,8 @@ function propertiesEditor(ctx, state) {
   // Text mode: the working copy as the server renders it (key=value, comments as "# ..." above their key); saving
   // sends it back whole and the server parses it into items. Secret values must not land in a textarea masked or
   // unasked, so with secret items it waits for Reveal.
-  const hasSecrets = ctx.n.secret || ctx.n.items.some(i => i.secret);
+  // (An empty secret namespace has nothing to expose; what is saved into it becomes secret on the member.)
+  const hasSecrets = ctx.n.items.some(i => i.secret);
   const textToggle = h('button', { type: 'button', 'aria-pressed': 'false' }, 'Edit as text');
   const textNote = h('span', { class: 'muted', 'data-testid': 'text-mode-note' });
   const textArea = h('textarea', { id: 'properties-text', name: 'properties-text', rows: 16, spellcheck: 'false' });
@@ -175,24 +176,36 @@ function propertiesEditor(ctx, state) {
       : '';
   };
   syncTextToggle();
+  let textShown = null;
   textToggle.addEventListener('click', () => {
     const on = textToggle.getAttribute('aria-pressed') !== 'true';
-    if (on) textArea.value = revealed ? revealed.content : ctx.n.content;
+    if (on) textArea.value = textShown = revealed ? revealed.content : ctx.n.content;
     textToggle.setAttribute('aria-pressed', String(on));
     textToggle.textContent = on ? 'Edit as items' : 'Edit as text';
     textView.hidden = !on;
     itemView.hidden = on;
     if (on) textArea.focus();
   });
+  const saveText = () => attempt(error, () => put(`${ctx.base}/content`, { content: textArea.value, expectedRevision: state.revision }));
   textSave.addEventListener('click', async () => {
-    const n = await attempt(error, () => put(`${ctx.base}/content`, { content: textArea.value, expectedRevision: state.revision }));
+    const n = await saveText();
     if (n) { flash(`Saved the working copy from text: ${n.items.length} item${n.items.length === 1 ? '' : 's'} (not published yet)`); reload(); }
   });
-  return h('div', null,
+  const el = h('div', null,
     h('h2', null, 'Items (working copy)'),
     canEdit ? h('div', { class: 'actions' }, textToggle, textNote) : null,
     itemView, canEdit ? textView : null,
     error);
+  // Publishing from text mode publishes what the textarea shows: unsaved text is saved first.
+  el.beforePublish = async () => {
+    if (textView.hidden || textArea.value === textShown) return true;
+    const n = await saveText();
+    if (!n) return false;
+    state.revision = n.revision;
+    textShown = textArea.value;
+    return true;
+  };
+  return el;
 }
 
 function documentEditor(ctx, state) {

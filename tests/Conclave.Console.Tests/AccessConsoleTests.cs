@@ -169,6 +169,39 @@ public sealed class AccessConsoleTests(ConsoleFixture fixture, AuthConsoleNode a
     });
 
     [Fact]
+    public Task Text_mode_of_properties_waits_for_reveal_when_there_are_secret_items() => InBrowserAsync(auth.BaseUrl, async page =>
+    {
+        var (app, ns) = await NamespaceAsync("textsecret");
+        using var olivia = await auth.AsAsync("olivia");
+        await olivia.SendAsync(HttpMethod.Put, $"{ns}/items/token", new { value = "s3cr3t", secret = true });
+
+        // Text mode would put every value in a textarea: with a secret item it is off until the secret is revealed.
+        await page.GotoAsync($"/#/apps/{app}/PRO/application");
+        await SignInAsync(page, "olivia");
+        var toggle = page.GetByRole(AriaRole.Button, new() { Name = "Edit as text" });
+        await Expect(toggle).ToBeDisabledAsync();
+        await Expect(page.GetByTestId("text-mode-note")).ToHaveTextAsync("Text mode shows every value: reveal a secret item first.");
+        Assert.DoesNotContain("s3cr3t", await page.ContentAsync(), StringComparison.Ordinal);
+        await page.GetByRole(AriaRole.Button, new() { Name = "Reveal token" }).ClickAsync();
+        await Expect(toggle).ToBeEnabledAsync();
+        await toggle.ClickAsync();
+        var text = page.GetByLabel("Working copy as text (key=value; # comment above its key)");
+        await Expect(text).ToHaveValueAsync(new System.Text.RegularExpressions.Regex("token=s3cr3t"));
+
+        // Saved from text, the item stays secret.
+        await text.FillAsync("port=9090\ntoken=s3cr3t\n");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Save text" }).ClickAsync();
+        await Expect(Banner(page)).ToHaveTextAsync("Saved the working copy from text: 2 items (not published yet)");
+        var stored = await olivia.SendAsync(HttpMethod.Get, ns);
+        Assert.Contains(stored.GetProperty("items").EnumerateArray(), i => i.GetProperty("key").GetString() == "token" && i.GetProperty("secret").GetBoolean());
+
+        // vic may not edit: no text mode at all.
+        await SignOutAndInAsync(page, "vic");
+        await Expect(page.GetByTestId("read-only")).ToBeVisibleAsync();
+        await Expect(toggle).ToHaveCountAsync(0);
+    });
+
+    [Fact]
     public Task Owner_creates_a_credential_sees_the_key_once_and_revokes_it() => InBrowserAsync(auth.BaseUrl, async page =>
     {
         var (app, ns) = await NamespaceAsync("cred");

@@ -42,9 +42,9 @@ export async function renderAudit(main, params) {
   });
   clear(main, h('h1', null, 'Audit'), form,
     h('p', { class: 'muted' }, `${entries.length} entries, newest first.`),
-    h('table', { 'aria-label': 'Audit entries' },
+    h('table', { class: 'audit', 'aria-label': 'Audit entries' },
       h('thead', null, h('tr', null, ['When', 'App', 'Author', 'Action', 'Target', 'Detail', 'From', 'Request'].map(x => h('th', { scope: 'col' }, x)))),
-      h('tbody', null, entries.map(e => h('tr', null, h('td', null, fmtTime(e.at)), h('td', null, h('a', { href: `#/apps/${enc(e.app)}` }, e.app)),
-        h('td', null, e.author), h('td', null, h('code', null, e.action)), h('td', null, e.target), h('td', null, e.detail), h('td', null, e.from || ''), h('td', null, e.requestId || ''))))));
+      h('tbody', null, entries.map(e => h('tr', null, h('td', { class: 'nowrap' }, fmtTime(e.at)), h('td', null, h('a', { href: `#/apps/${enc(e.app)}` }, e.app)),
+        h('td', null, e.author), h('td', { class: 'nowrap' }, h('code', null, e.action)), h('td', null, e.target), h('td', null, e.detail), h('td', null, e.from || ''), h('td', null, e.requestId || ''))))));
   return null;
 }

@@ -101,6 +101,7 @@ function propertiesEditor(ctx, state) {
           return;
         }
         revealed = revealed || await attempt(error, () => get(`${ctx.base}?reveal=true`));
+        syncTextToggle();
         const plain = revealed && revealed.items.find(i => i.key === item.key);
         if (!plain) return;
         clear(cell, h('span', { class: 'lock', 'aria-hidden': 'true' }, '\u{1F513}'), ' ', h('code', { 'data-testid': `revealed-${item.key}` }, plain.value));
@@ -150,13 +151,61 @@ function propertiesEditor(ctx, state) {
     });
   }
   const headers = ['Key', 'Value', 'Comment'].concat(canEdit || ctx.perms.reveal ? ['Actions'] : []);
-  return h('div', null,
-    h('h2', null, 'Items (working copy)'),
+  const itemView = h('div', null,
     rows.length ? h('table', { 'aria-label': 'Items' },
       h('thead', null, h('tr', null, headers.map(x => h('th', { scope: 'col' }, x)))), h('tbody', null, rows))
       : h('p', { class: 'muted' }, 'No items yet.'),
-    form || h('p', { class: 'muted', 'data-testid': 'read-only' }, 'Read only: changing this working copy needs the edit permission.'),
+    form || h('p', { class: 'muted', 'data-testid': 'read-only' }, 'Read only: changing this working copy needs the edit permission.'));
+  // Text mode: the working copy as the server renders it (key=value, comments as "# ..." above their key); saving
+  // sends it back whole and the server parses it into items. Secret values must not land in a textarea masked or
+  // unasked, so with secret items it waits for Reveal.
+  // (An empty secret namespace has nothing to expose; what is saved into it becomes secret on the member.)
+  const hasSecrets = ctx.n.items.some(i => i.secret);
+  const textToggle = h('button', { type: 'button', 'aria-pressed': 'false' }, 'Edit as text');
+  const textNote = h('span', { class: 'muted', 'data-testid': 'text-mode-note' });
+  const textArea = h('textarea', { id: 'properties-text', name: 'properties-text', rows: 16, spellcheck: 'false' });
+  const textSave = h('button', { type: 'button', class: 'primary' }, 'Save text');
+  const textView = h('div', { hidden: true },
+    h('label', { for: 'properties-text' }, 'Working copy as text (key=value; # comment above its key)'), textArea,
+    h('div', { class: 'actions' }, textSave));
+  const syncTextToggle = () => {
+    const blocked = hasSecrets && !revealed;
+    textToggle.disabled = blocked;
+    textNote.textContent = blocked
+      ? (ctx.perms.reveal ? 'Text mode shows every value: reveal a secret item first.' : 'Text mode is not available: this namespace has secret items and you may not reveal them.')
+      : '';
+  };
+  syncTextToggle();
+  let textShown = null;
+  textToggle.addEventListener('click', () => {
+    const on = textToggle.getAttribute('aria-pressed') !== 'true';
+    if (on) textArea.value = textShown = revealed ? revealed.content : ctx.n.content;
+    textToggle.setAttribute('aria-pressed', String(on));
+    textToggle.textContent = on ? 'Edit as items' : 'Edit as text';
+    textView.hidden = !on;
+    itemView.hidden = on;
+    if (on) textArea.focus();
+  });
+  const saveText = () => attempt(error, () => put(`${ctx.base}/content`, { content: textArea.value, expectedRevision: state.revision }));
+  textSave.addEventListener('click', async () => {
+    const n = await saveText();
+    if (n) { flash(`Saved the working copy from text: ${n.items.length} item${n.items.length === 1 ? '' : 's'} (not published yet)`); reload(); }
+  });
+  const el = h('div', null,
+    h('h2', null, 'Items (working copy)'),
+    canEdit ? h('div', { class: 'actions' }, textToggle, textNote) : null,
+    itemView, canEdit ? textView : null,
     error);
+  // Publishing from text mode publishes what the textarea shows: unsaved text is saved first.
+  el.beforePublish = async () => {
+    if (textView.hidden || textArea.value === textShown) return true;
+    const n = await saveText();
+    if (!n) return false;
+    state.revision = n.revision;
+    textShown = textArea.value;
+    return true;
+  };
+  return el;
 }
 
 function documentEditor(ctx, state) {

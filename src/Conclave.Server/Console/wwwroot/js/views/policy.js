@@ -25,6 +25,7 @@ export async function renderPolicy(panel, ctx) {
     editors.length ? h('ul', { 'aria-label': 'Editors since the last release' }, editors.map(x => h('li', null, x)))
       : h('p', { class: 'muted' }, 'Nobody: the working copy has not changed since the last release.'),
   ];
+  sections.push(h('h2', null, 'JSON Schema'), schemaSection(ctx));
   if (manage) sections.push(h('h2', null, 'Delete namespace'), deleteButton(ctx));
   clear(panel, ...sections);
   return null;
@@ -49,4 +50,30 @@ function deleteButton(ctx) {
     if (done !== undefined) { flash(`Deleted namespace ${ctx.ns}`); location.hash = `#/apps/${enc(ctx.app)}?env=${enc(ctx.env)}`; }
   });
   return h('div', null, button, error);
+}
+
+// The schema every publish is checked against: attached, replaced or removed by holders of edit; the server
+// compiles it and answers 422 with the reason when it is not a usable JSON Schema.
+function schemaSection(ctx) {
+  const current = ctx.n.schema || '';
+  const text = h('textarea', { id: 'schema', name: 'schema', rows: 10, spellcheck: 'false', readOnly: !ctx.perms.edit });
+  text.value = current;
+  const status = h('p', { class: 'muted', 'data-testid': 'schema-status' },
+    current ? 'Publishing checks the working copy against this schema.' : 'No schema: publishing checks the format only.');
+  if (!ctx.perms.edit) {
+    return h('div', null, status, current ? [h('label', { for: 'schema' }, 'Schema'), text] : null,
+      h('p', { class: 'muted' }, 'Changing the schema needs the edit permission.'));
+  }
+  const error = errorArea();
+  const save = h('button', { type: 'submit' }, current ? 'Replace schema' : 'Attach schema');
+  const remove = current ? h('button', { type: 'button', class: 'danger' }, 'Remove schema') : null;
+  const send = async (schema, message) => {
+    const n = await attempt(error, () => put(`${ctx.base}/schema`, { schema, expectedRevision: ctx.n.revision }));
+    if (n) { flash(message); reload(); }
+  };
+  const form = h('form', { class: 'stack-form', 'aria-label': 'JSON Schema' },
+    status, h('label', { for: 'schema' }, 'Schema (JSON)'), text, h('div', { class: 'actions' }, save, remove), error);
+  form.addEventListener('submit', e => { e.preventDefault(); send(text.value, 'Saved the schema'); });
+  if (remove) remove.addEventListener('click', () => send(null, 'Removed the schema'));
+  return form;
 }

@@ -115,7 +115,18 @@ public sealed partial class ConfigCenterService
     /// </summary>
     public async ValueTask<string?> DriveRolloutAsync(string app, string env, string ns, IReadOnlyList<InstanceRecord> instances, CancellationToken cancellationToken = default)
     {
-        var n = await Store.NamespaceAsync(app, env, ns, cancellationToken);
+        NamespaceRecord n;
+        try
+        {
+            n = await Store.NamespaceAsync(app, env, ns, cancellationToken);
+        }
+        catch (ConfigCenterException e) when (e.Kind == ConfigErrorKind.NotFound)
+        {
+            // The namespace (or its app) is gone: so is its plan.
+            await Store.CommitAsync([ConfigStore.Absent(ConfigKeys.Namespace(app, env, ns))], [ConfigStore.Delete(ConfigKeys.Rollout(app, env, ns))], cancellationToken);
+            return "dropped the rollout index entry of a deleted namespace";
+        }
+
         var driver = ChangeContext.Unchecked(RolloutActor);
         if (n.Rollout is not { Active: true } plan || n.Gray?.ReleaseId != plan.ReleaseId)
         {

@@ -76,6 +76,7 @@ public sealed class ConfigRemovalService(IKeyValuePort port, TimeProvider? clock
                 ConfigStore.DeleteUnder(ConfigKeys.Requests(app, env, ns)),
                 ConfigStore.DeleteUnder(instances),
                 ConfigStore.Delete(ConfigKeys.DataKeys(app, env, ns)),
+                ConfigStore.Delete(ConfigKeys.Rollout(app, env, ns)),
                 ConfigStore.Audit(app, ConfigCenterService.Audit(who, now, "namespace.delete", $"{app}/{env}/{ns}", force ? "forced" : "")),
             ],
             cancellationToken);

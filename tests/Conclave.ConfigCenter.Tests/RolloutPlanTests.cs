@@ -182,4 +182,19 @@ public sealed class RolloutPlanTests(NodeFixture fixture, ITestOutputHelper outp
         var again = await Assert.ThrowsAsync<ConfigCenterException>(() => Center.PauseRolloutAsync(app, "DEV", "application", 0, Alice).AsTask());
         Assert.Contains("no active rollout plan", again.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task Deleting_a_namespace_ends_its_plan_and_a_stale_index_entry_is_dropped()
+    {
+        var app = await ReleasedAsync();
+        await Center.StartRolloutAsync(app, "DEV", "application", new GrayRule(), new RolloutSpec([new RolloutStep(10, 600), new RolloutStep(100, 600)]), null, null, 0, Alice);
+        Assert.Contains((app, "DEV", "application"), await Center.ActiveRolloutsAsync());
+        await fixture.Removal.DeleteNamespaceAsync(app, "DEV", "application", force: true, Alice);
+        Assert.DoesNotContain((app, "DEV", "application"), await Center.ActiveRolloutsAsync());
+
+        // An index entry left behind (as a member of an older version would) is dropped by the driver's next look.
+        await Center.CreateNamespaceAsync(app, "DEV", "other", NamespaceFormat.Properties, null, Alice);
+        await Center.Store.CommitAsync([], [Keyspace.ConfigStore.Put(Keyspace.ConfigKeys.Rollout(app, "DEV", "gone"), new RolloutIndex(7))], default);
+        await Eventually.WaitAsync(async ct => !(await Center.ActiveRolloutsAsync(ct)).Contains((app, "DEV", "gone")), TimeSpan.FromSeconds(10), "the driver drops the stale entry");
+    }
 }

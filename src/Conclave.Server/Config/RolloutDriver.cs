@@ -44,7 +44,16 @@ internal sealed partial class RolloutDriver(ConclaveNode node, ConfigCenterServi
                 {
                     try
                     {
-                        var instances = await delivery.InstancesAsync(app, env, ns, stoppingToken);
+                        IReadOnlyList<ConfigCenter.Model.InstanceRecord> instances;
+                        try
+                        {
+                            instances = await delivery.InstancesAsync(app, env, ns, stoppingToken);
+                        }
+                        catch (ConfigCenterException e) when (e.Kind == ConfigErrorKind.NotFound)
+                        {
+                            instances = []; // the namespace is gone: the look below drops its index entry
+                        }
+
                         if (await center.DriveRolloutAsync(app, env, ns, instances, stoppingToken) is { } did)
                         {
                             LogDrove(logger, $"{app}/{env}/{ns}", did);

@@ -75,6 +75,9 @@ public static class ConfigKeys
 
     public static ByteString Webhooks(string app) => Key($"webhooks/{app}/");
 
+    /// <summary>Every app's webhooks.</summary>
+    public static ByteString AllWebhooks() => Key("webhooks/");
+
     /// <summary>One event for one webhook (<see cref="Webhooks.WebhookDelivery"/>).</summary>
     public static ByteString WebhookDelivery(string app, string id, string eventId) => Key($"webhook-deliveries/{app}/{id}/{eventId}");
 

@@ -29,8 +29,13 @@ public sealed class WebhookDispatch(IKeyValuePort port, WebhookRetry? retry = nu
             return new WebhookCursor(long.Parse(kv.Value.ToStringUtf8(), CultureInfo.InvariantCulture), kv.ModRevision);
         }
 
-        // First start: from now on (events before webhooks existed go nowhere anyway).
-        return new WebhookCursor(response.Header.Revision, 0);
+        // First start: from the oldest webhook's creation, or from now when there is none. Webhooks read in the same range
+        // as the revision: one created later has a creation revision above it, so none of its events is skipped (a
+        // webhook created in the moment before the first leader's dispatcher started lost its first events before).
+        var prefix = ConfigKeys.AllWebhooks();
+        var hooks = await port.RangeAsync(new RangeRequest { Key = prefix, RangeEnd = ConfigKeys.PrefixEnd(prefix), KeysOnly = true }, cancellationToken);
+        var from = hooks.Kvs.Count == 0 ? hooks.Header.Revision : hooks.Kvs.Min(kv => kv.CreateRevision);
+        return new WebhookCursor(from, 0);
     }
 
     /// <summary>Moves the cursor to <paramref name="revision"/> without deliveries (past changes no webhook receives).</summary>

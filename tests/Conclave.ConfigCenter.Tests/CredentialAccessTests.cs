@@ -1,3 +1,4 @@
+using static Conclave.ConfigCenter.Tests.SignedInApi;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
@@ -274,32 +275,5 @@ public sealed class CredentialAccessTests(NodeFixture fixture, ITestOutputHelper
         {
             return e.StatusCode;
         }
-    }
-
-    private static async Task<string> SignInAsync(HttpClient http, string name, string password)
-    {
-        using var response = await http.PostAsJsonAsync("/api/v1/session", new { name, password });
-        response.EnsureSuccessStatusCode();
-        return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("token").GetString()!;
-    }
-
-    private static async Task<JsonElement> SendAsync(HttpClient http, string token, HttpMethod method, string path, object? body)
-    {
-        using var response = await SendRawAsync(http, token, method, path, body);
-        var text = await response.Content.ReadAsStringAsync();
-        Assert.True(response.IsSuccessStatusCode, $"{method} {path} -> {(int)response.StatusCode}: {text}");
-        return text.Length == 0 ? default : JsonDocument.Parse(text).RootElement.Clone();
-    }
-
-    private static async Task<HttpResponseMessage> SendRawAsync(HttpClient http, string token, HttpMethod method, string path, object? body)
-    {
-        using var request = new HttpRequestMessage(method, path);
-        request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
-        if (body is not null)
-        {
-            request.Content = JsonContent.Create(body);
-        }
-
-        return await http.SendAsync(request);
     }
 }

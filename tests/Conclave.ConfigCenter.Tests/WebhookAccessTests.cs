@@ -1,3 +1,4 @@
+using static Conclave.ConfigCenter.Tests.SignedInApi;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
@@ -61,32 +62,5 @@ public sealed class WebhookAccessTests(ITestOutputHelper output)
         Assert.Contains(audit.EnumerateArray(), a => a.GetProperty("action").GetString() == "denied" && a.GetProperty("author").GetString() == "bob");
         Assert.Contains(audit.EnumerateArray(), a => a.GetProperty("action").GetString() == "webhook.create" && a.GetProperty("author").GetString() == "carol");
         await SendAsync(http, carol, HttpMethod.Delete, $"{hooks}/{id}", null);
-    }
-
-    private static async Task<string> SignInAsync(HttpClient http, string name, string password)
-    {
-        using var response = await http.PostAsJsonAsync("/api/v1/session", new { name, password });
-        response.EnsureSuccessStatusCode();
-        return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("token").GetString()!;
-    }
-
-    private static async Task<JsonElement> SendAsync(HttpClient http, string token, HttpMethod method, string path, object? body)
-    {
-        using var response = await SendRawAsync(http, token, method, path, body);
-        var text = await response.Content.ReadAsStringAsync();
-        Assert.True(response.IsSuccessStatusCode, $"{method} {path} -> {(int)response.StatusCode}: {text}");
-        return text.Length == 0 ? default : JsonDocument.Parse(text).RootElement.Clone();
-    }
-
-    private static async Task<HttpResponseMessage> SendRawAsync(HttpClient http, string token, HttpMethod method, string path, object? body)
-    {
-        using var request = new HttpRequestMessage(method, path);
-        request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
-        if (body is not null)
-        {
-            request.Content = JsonContent.Create(body);
-        }
-
-        return await http.SendAsync(request);
     }
 }

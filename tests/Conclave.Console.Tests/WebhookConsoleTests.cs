@@ -1,11 +1,3 @@
-using System.Collections.Concurrent;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 
 namespace Conclave.Console.Tests;
 
@@ -19,18 +11,8 @@ public sealed class WebhookConsoleTests(ConsoleFixture fixture, ITestOutputHelpe
     [Fact]
     public Task Create_a_webhook_see_its_secret_once_and_its_deliveries() => InBrowserAsync(async page =>
     {
-        var received = new ConcurrentQueue<string>();
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        await using var receiver = builder.Build();
-        receiver.MapPost("/hook", (HttpContext h) =>
-        {
-            received.Enqueue(h.Request.Headers["X-Conclave-Event"].ToString());
-            return Results.NoContent();
-        });
-        await receiver.StartAsync();
-        var url = receiver.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First().TrimEnd('/') + "/hook";
+        await using var receiver = await WebhookReceiver.StartAsync();
+        var url = receiver.Url;
 
         var app = NewName("hooks");
         using var http = Fixture.Http();
@@ -57,8 +39,8 @@ public sealed class WebhookConsoleTests(ConsoleFixture fixture, ITestOutputHelpe
 
         await page.GetByRole(AriaRole.Button, new() { Name = "Ping", Exact = false }).First.ClickAsync();
         await Expect(log.GetByRole(AriaRole.Row).Filter(new() { HasText = "ping" })).ToContainTextAsync("delivered");
-        Assert.Contains("release.publish", received);
-        Assert.Contains("ping", received);
+        Assert.Contains("release.publish", receiver.Requests.Select(r => r.EventType));
+        Assert.Contains("ping", receiver.Requests.Select(r => r.EventType));
         await ScreenAsync(page, "webhooks");
 
         // Shown once: after a reload only the last characters remain.
@@ -66,6 +48,5 @@ public sealed class WebhookConsoleTests(ConsoleFixture fixture, ITestOutputHelpe
         await Expect(page.GetByRole(AriaRole.Table, new() { Name = "Webhooks" })).ToContainTextAsync("..." + secret[^4..]);
         await Expect(page.GetByTestId("webhook-secret")).ToHaveCountAsync(0);
         Assert.DoesNotContain(secret, await page.ContentAsync(), StringComparison.Ordinal);
-        await receiver.StopAsync();
     });
 }

@@ -9,7 +9,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
-namespace Conclave.ConfigCenter.Tests;
+namespace Conclave.Testing;
 
 /// <summary>
 /// A real HTTP endpoint for webhook tests (Kestrel on 127.0.0.1, port chosen by the system): records every request with

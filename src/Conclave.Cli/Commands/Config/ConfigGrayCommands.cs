@@ -74,7 +74,7 @@ internal static class ConfigGrayCommands
                 throw new ArgumentException($"{c.App}/{c.Env}/{c.Ns} has no active gray release to promote.");
             }
 
-            var guard = await ConfigReleaseCommands.PreviewAsync(c, c.NamespacePath("diff") + $"?from={ConfigTables.S(ns, "headReleaseId")}&to={ConfigTables.S(g, "releaseId")}", "ship to every instance", c.Parse.GetValue(promoteExpect));
+            var guard = await ConfigReleaseCommands.PreviewAsync(c, c.NamespacePath("diff") + $"?from={ConfigTables.S(ns, "headReleaseId")}&to={ConfigTables.S(g, "releaseId")}", "ship to every instance", c.Parse.GetValue(promoteExpect), ns);
             if (c.Parse.GetValue(promoteDryRun))
             {
                 return 0;

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using System.Text.Json;
 using System.Text.Json.Nodes;
 
 namespace Conclave.Cli.Commands.Config;
@@ -124,7 +125,7 @@ internal static class ConfigReleaseCommands
 
             var n = await c.Api.GetAsync(c.NamespacePath(), c.CancellationToken);
             var head = n is { } ns ? ConfigTables.S(ns, "headReleaseId") : "0";
-            var guard = await PreviewAsync(c, c.NamespacePath("diff") + $"?from={head}&to={c.Parse.GetValue(to)}", "ship to every instance", c.Parse.GetValue(expect));
+            var guard = await PreviewAsync(c, c.NamespacePath("diff") + $"?from={head}&to={c.Parse.GetValue(to)}", "ship to every instance", c.Parse.GetValue(expect), n);
             if (c.Parse.GetValue(dryRun))
             {
                 return 0;
@@ -170,9 +171,10 @@ internal static class ConfigReleaseCommands
     /// revision to guard the change with: the caller's <c>--expect-revision</c>, or the revision read before the diff, so
     /// the change is refused (409) if the namespace moved after the diff was shown: what ships is what was shown.
     /// </summary>
-    public static async Task<long> PreviewAsync(ConfigContext c, string diffPath, string what, long expected)
+    /// <param name="read">The namespace as the caller already read it (its revision is the guard), or null to read it here.</param>
+    public static async Task<long> PreviewAsync(ConfigContext c, string diffPath, string what, long expected, JsonElement? read = null)
     {
-        var n = await c.Api.GetAsync(c.NamespacePath(), c.CancellationToken);
+        var n = read ?? await c.Api.GetAsync(c.NamespacePath(), c.CancellationToken);
         var revision = expected > 0 ? expected : n is { } ns && ns.TryGetProperty("revision", out var r) ? r.GetInt64() : 0;
         var diff = await c.Api.GetAsync(diffPath, c.CancellationToken);
         if (!c.Json && diff is { } d)

@@ -35,6 +35,9 @@ internal sealed class LearnerFollower
     /// <summary>How long a learner waits for one feed answer (a heartbeat comes after at most half a second).</summary>
     private static readonly TimeSpan FollowAnswerWait = TimeSpan.FromSeconds(10);
 
+    /// <summary>The pause before asking the leader again after the image it described could not be fetched.</summary>
+    private static readonly TimeSpan FailedFetchPause = TimeSpan.FromMilliseconds(500);
+
     /// <summary>How long a promoted learner waits to be listed as a voter before it follows again.</summary>
     private static readonly TimeSpan PromotionGrace = TimeSpan.FromSeconds(30);
 
@@ -308,17 +311,12 @@ internal sealed class LearnerFollower
                     // Installed before any entry after it; the next request waits until then, and the leader keeps the
                     // image and its log while this member fetches (ADR 0010).
                     var descriptor = SnapshotDescriptor.Parse(response.SnapshotDescriptor.Span);
-                    while (true)
+                    if (!await InstallFetchedAsync(descriptor, response.SnapshotIndex, token).ConfigureAwait(false))
                     {
-                        try
-                        {
-                            await wal.AppendAsync(descriptor, response.SnapshotIndex, token).ConfigureAwait(false);
-                            break;
-                        }
-                        catch (SnapshotNotReadyException)
-                        {
-                            // Still fetching; the fetch runs in the background, each try waits a moment for it.
-                        }
+                        // The image could not be had (the leader no longer holds it, say): ask the leader again, which
+                        // describes the snapshot it holds now.
+                        await Task.Delay(FailedFetchPause, options.TimeProvider, token).ConfigureAwait(false);
+                        continue;
                     }
                 }
 
@@ -345,6 +343,31 @@ internal sealed class LearnerFollower
         // No leader heard from now (health says so until the feed is back).
         Volatile.Write(ref followedLeader, 0UL);
         return false;
+    }
+
+    /// <summary>
+    /// Appends the snapshot <paramref name="descriptor"/> names once its image is fetched (in the background; each try
+    /// waits a moment for it); false when the fetch failed for good.
+    /// </summary>
+    private async Task<bool> InstallFetchedAsync(SnapshotDescriptor descriptor, long index, CancellationToken token)
+    {
+        while (true)
+        {
+            try
+            {
+                await wal.AppendAsync(descriptor, index, token).ConfigureAwait(false);
+                return true;
+            }
+            catch (SnapshotNotReadyException e) when (e.Failure is not null)
+            {
+                Log.LearnerSnapshotFetchFailed(logger, descriptor.ToString(), e.Failure);
+                return false;
+            }
+            catch (SnapshotNotReadyException)
+            {
+                // Still fetching.
+            }
+        }
     }
 
     private async Task<FollowResponse> AskFollowAsync(PeerRequestClient client, FollowRequest request, CancellationToken token)

@@ -127,6 +127,9 @@ internal static partial class Log
     [LoggerMessage(EventId = 2051, Level = LogLevel.Debug, Message = "Learner feed from {Url} ended: {Reason}")]
     public static partial void LearnerFeedEnded(ILogger logger, string url, string reason);
 
+    [LoggerMessage(EventId = 2056, Level = LogLevel.Warning, Message = "Learner: the leader's {Snapshot} could not be fetched ({Reason}); asking the leader for its current snapshot")]
+    public static partial void LearnerSnapshotFetchFailed(ILogger logger, string snapshot, string reason);
+
     [LoggerMessage(EventId = 2052, Level = LogLevel.Information, Message = "Learner promoted at index {Index}: it joins as a voting member")]
     public static partial void LearnerPromoted(ILogger logger, long index);
 

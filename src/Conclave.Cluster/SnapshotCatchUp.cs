@@ -79,6 +79,8 @@ internal sealed class SnapshotCatchUp : IAsyncDisposable
     /// fetching it otherwise and waits at most <paramref name="wait"/> for it. The caller owns the returned file (it
     /// moves it into place); null means "not yet".
     /// </summary>
+    /// <exception cref="SnapshotNotReadyException">The fetch of this image failed for good (its <c>Failure</c> says why);
+    /// it is tried again when asked after a pause.</exception>
     public async ValueTask<string?> TryTakeAsync(SnapshotDescriptor snapshot, TimeSpan wait, CancellationToken cancellationToken)
     {
         Download download;
@@ -113,6 +115,13 @@ internal sealed class SnapshotCatchUp : IAsyncDisposable
             }
 
             cancellationToken.ThrowIfCancellationRequested();
+        }
+
+        if (download.Task.IsFaulted)
+        {
+            // Failed for good: the caller needs another image (a newer description), not another wait for this one.
+            var failure = download.Task.Exception?.InnerException?.Message ?? "unknown";
+            throw new SnapshotNotReadyException(snapshot.Index, download.Received, snapshot.FileLength, failure);
         }
 
         if (!download.Task.IsCompletedSuccessfully)

@@ -394,15 +394,37 @@ internal sealed class SnapshottingStateMachine : IAsyncDisposable
 
     /// <summary>
     /// What a leader sends for the snapshot at <paramref name="index"/> (its log's start): a descriptor of it, naming
-    /// this member as the source.
+    /// this member as the source. The image described is kept for <see cref="PinGrace"/> from now: a newer snapshot taken
+    /// before the peer's first fetch request arrives must not delete what the peer was just told to fetch.
     /// </summary>
     public SnapshotDescriptor DescribeRetained(long index)
     {
         lock (snapshotLock)
         {
-            var file = snapshot is { } newest && newest.Index == index ? newest
-                : pins.TryGetValue(index, out var pin) ? pin.File
-                : snapshot ?? throw new InvalidOperationException($"No snapshot is kept at index {index}.");
+            SnapshotFile file;
+            var now = time.GetTimestamp();
+            if (snapshot is { } newest && newest.Index == index)
+            {
+                file = newest;
+                if (pins.TryGetValue(index, out var held))
+                {
+                    held.LastUse = now;
+                }
+                else
+                {
+                    pins[index] = new Pin(newest, now);
+                }
+            }
+            else if (pins.TryGetValue(index, out var pin))
+            {
+                file = pin.File;
+                pin.LastUse = now;
+            }
+            else
+            {
+                file = snapshot ?? throw new InvalidOperationException($"No snapshot is kept at index {index}.");
+            }
+
             return SnapshotDescriptor.Of(file, localId);
         }
     }

@@ -213,17 +213,26 @@ public sealed class SnapshotTransferTests : IDisposable
             Assert.Equal(image, await File.ReadAllBytesAsync(path));
         }
 
-        // A corrupt byte fails the hash check: nothing is offered, the partial file is gone, and the next ask starts over.
+        // A corrupt byte fails the check: nothing is offered, the caller is told the fetch failed, and the partial file is gone.
         corrupt = true;
         offsets.Clear();
         var descriptor2 = new SnapshotDescriptor(file.Index + 1, file.Term, file.FileLength, file.Hash, 1);
         await using (var catchUp = new SnapshotCatchUp(Path.Combine(root, "incoming2"), Source, null, NullLogger.Instance, metrics, TimeProvider.System))
         {
-            for (var i = 0; i < 100 && Directory.EnumerateFiles(Path.Combine(root, "incoming2"), "*.part").Any() | offsets.Count < 2; i++)
+            SnapshotNotReadyException? failed = null;
+            for (var i = 0; i < 200 && failed is null; i++)
             {
-                Assert.Null(await catchUp.TryTakeAsync(descriptor2, TimeSpan.FromMilliseconds(50), CancellationToken.None));
+                try
+                {
+                    Assert.Null(await catchUp.TryTakeAsync(descriptor2, TimeSpan.FromMilliseconds(50), CancellationToken.None));
+                }
+                catch (SnapshotNotReadyException e)
+                {
+                    failed = e;
+                }
             }
 
+            Assert.NotNull(failed?.Failure);
             Assert.Empty(Directory.EnumerateFiles(Path.Combine(root, "incoming2"), "*.part"));
         }
     }
@@ -267,6 +276,74 @@ public sealed class SnapshotTransferTests : IDisposable
             Assert.Contains((2UL, 100 * 1024L), asked);
             Assert.DoesNotContain(asked, a => a.Source == 2 && a.Offset == 0);
         }
+    }
+
+    [Fact]
+    public async Task A_download_whose_image_is_gone_says_so_instead_of_waiting_forever()
+    {
+        var (machine, file) = await HolderAsync();
+        await using var _ = machine;
+        var image = await File.ReadAllBytesAsync(file.Path);
+
+        // Member 1 took a newer snapshot and deleted this image before the fetch began; member 2 holds a newer one.
+        async IAsyncEnumerable<(long, ReadOnlyMemory<byte>)> Source(SnapshotDescriptor d, long offset, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken token)
+        {
+            if (d.Source == 1)
+            {
+                throw new SnapshotGoneException($"the member no longer holds {d}");
+            }
+
+            for (var at = offset; at < image.Length; at += 8192)
+            {
+                yield return (at, image.AsMemory((int)at, (int)Math.Min(8192, image.Length - at)).ToArray());
+                await Task.Yield();
+            }
+        }
+
+        await using var catchUp = new SnapshotCatchUp(Path.Combine(root, "incoming"), Source, null, NullLogger.Instance, metrics, TimeProvider.System);
+        var gone = new SnapshotDescriptor(file.Index - 1, file.Term, file.FileLength, file.Hash ^ 1, 1);
+        SnapshotNotReadyException? failed = null;
+        for (var i = 0; i < 200 && failed is null; i++)
+        {
+            try
+            {
+                Assert.Null(await catchUp.TryTakeAsync(gone, TimeSpan.FromMilliseconds(50), CancellationToken.None));
+            }
+            catch (SnapshotNotReadyException e)
+            {
+                failed = e;
+            }
+        }
+
+        Assert.NotNull(failed);
+        Assert.Contains("no longer holds", failed.Failure);
+
+        // A description of another image (what the caller gets when it asks the leader again) starts a new fetch at once.
+        var path = await Eventually(() => catchUp.TryTakeAsync(SnapshotDescriptor.Of(file, 2), TimeSpan.FromMilliseconds(50), CancellationToken.None));
+        Assert.Equal(image, await File.ReadAllBytesAsync(path));
+    }
+
+    [Fact]
+    public async Task A_described_image_is_kept_when_a_newer_snapshot_follows_before_the_fetch_begins()
+    {
+        var (machine, file) = await HolderAsync();
+        await using var _ = machine;
+        var described = machine.DescribeRetained(file.Index);
+        Assert.Equal(file.Index, described.Index);
+
+        // A newer snapshot becomes this member's before the peer's first fetch request arrives.
+        using (var image = new SnapshotBuffer())
+        {
+            new RecordingStateMachine().WriteSnapshot(image);
+            await machine.InstallAsync(SnapshotFile.Write(Path.Combine(root, "snap"), file.Index + 500, 1, image));
+        }
+
+        Assert.Equal(file.Index + 500, machine.Snapshot!.Index);
+        await machine.ReclaimGarbageAsync(file.Index + 500, CancellationToken.None);
+        Assert.True(File.Exists(file.Path), "the described image was deleted before the peer could fetch it");
+        Assert.Equal(file.Index, machine.CompactionIndex);
+        using var lease = machine.TryServe(described.Index, described.Term, described.Hash);
+        Assert.NotNull(lease);
     }
 
     private static async Task<string> Eventually(Func<ValueTask<string?>> take)

@@ -258,7 +258,7 @@ internal sealed class LearnerFeed(
     {
         Log.FollowerSnapshot(logger, session.Id, snapshot.Index, snapshot.FileLength);
         var descriptor = new byte[SnapshotDescriptor.Size];
-        machine.DescribeRetained(snapshot.Index).Write(descriptor);
+        machine.DescribeRetained(snapshot.Index, hold: true).Write(descriptor);
         return new FollowResponse
         {
             SnapshotIndex = snapshot.Index,

@@ -394,31 +394,39 @@ internal sealed class SnapshottingStateMachine : IAsyncDisposable
 
     /// <summary>
     /// What a leader sends for the snapshot at <paramref name="index"/> (its log's start): a descriptor of it, naming
-    /// this member as the source. The image described is kept for <see cref="PinGrace"/> from now: a newer snapshot taken
-    /// before the peer's first fetch request arrives must not delete what the peer was just told to fetch.
+    /// this member as the source. With <paramref name="hold"/>, the image described is kept for <see cref="PinGrace"/>
+    /// from now, so that a newer snapshot taken before the peer's first fetch request arrives does not delete what the
+    /// peer was just told to fetch. Only for a peer known to be there (a learner's request being answered): Raft's reads
+    /// describe the snapshot to unreachable members too, and a pin for each would hold the log back for nobody.
     /// </summary>
-    public SnapshotDescriptor DescribeRetained(long index)
+    public SnapshotDescriptor DescribeRetained(long index, bool hold = false)
     {
         lock (snapshotLock)
         {
             SnapshotFile file;
-            var now = time.GetTimestamp();
             if (snapshot is { } newest && newest.Index == index)
             {
                 file = newest;
-                if (pins.TryGetValue(index, out var held))
+                if (hold)
                 {
-                    held.LastUse = now;
-                }
-                else
-                {
-                    pins[index] = new Pin(newest, now);
+                    var now = time.GetTimestamp();
+                    if (pins.TryGetValue(index, out var held))
+                    {
+                        held.LastUse = now;
+                    }
+                    else
+                    {
+                        pins[index] = new Pin(newest, now);
+                    }
                 }
             }
             else if (pins.TryGetValue(index, out var pin))
             {
                 file = pin.File;
-                pin.LastUse = now;
+                if (hold)
+                {
+                    pin.LastUse = time.GetTimestamp();
+                }
             }
             else
             {

@@ -328,7 +328,7 @@ public sealed class SnapshotTransferTests : IDisposable
     {
         var (machine, file) = await HolderAsync();
         await using var _ = machine;
-        var described = machine.DescribeRetained(file.Index);
+        var described = machine.DescribeRetained(file.Index, hold: true);
         Assert.Equal(file.Index, described.Index);
 
         // A newer snapshot becomes this member's before the peer's first fetch request arrives.

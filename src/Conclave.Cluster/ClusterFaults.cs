@@ -11,6 +11,7 @@ public sealed class ClusterFaults
     private long promotedAnswerDelayTicks;
     private long handOverDelayTicks;
     private long snapshotServeBytesPerSecond;
+    private long snapshotsGoneThrough;
 
     /// <summary>
     /// As the leader, hand a promoted learner over to Raft without telling it (its feed answer fails instead), as an
@@ -50,5 +51,15 @@ public sealed class ClusterFaults
     {
         get => Interlocked.Read(ref snapshotServeBytesPerSecond);
         set => Interlocked.Exchange(ref snapshotServeBytesPerSecond, Math.Max(0, value));
+    }
+
+    /// <summary>
+    /// As a snapshot source, answer a fetch of an image at or below this index as no longer held (0: none), as a member
+    /// that took a newer snapshot and deleted the image between describing it and the fetch would.
+    /// </summary>
+    public long SnapshotsGoneThrough
+    {
+        get => Interlocked.Read(ref snapshotsGoneThrough);
+        set => Interlocked.Exchange(ref snapshotsGoneThrough, Math.Max(0, value));
     }
 }

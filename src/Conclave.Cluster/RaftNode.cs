@@ -95,7 +95,8 @@ public sealed class RaftNode : IConsensus
         var router = new PeerRequestRouter(topology, view, standing, follower, followers, membership, leaderRequests, stateMachine, () => Term);
         cluster.LeaderChanged += OnLeaderChanged;
         snapshotServer = Task.Run(() => new SnapshotServer(peers.SnapshotConnections, stateMachine, metrics, logger, peers.HandshakeTimeout,
-            () => options.Faults?.SnapshotServeBytesPerSecond is > 0 and var injected ? injected : options.SnapshotSendBytesPerSecond).RunAsync(token));
+            () => options.Faults?.SnapshotServeBytesPerSecond is > 0 and var injected ? injected : options.SnapshotSendBytesPerSecond,
+            gone: options.Faults is { } faults ? index => index <= faults.SnapshotsGoneThrough : null).RunAsync(token));
         var requests = new PeerRequestServer(peers.RequestConnections, router.ServeAsync, requestOptions, metrics, logger);
         requestServer = Task.Run(() => requests.RunAsync(token));
         // A member started to join a running cluster may have been added as a learner: find out, and follow if so.

@@ -18,7 +18,7 @@ namespace Conclave.Cluster;
 /// </remarks>
 internal sealed class SnapshotServer(
     IConnectionListener connections, SnapshottingStateMachine snapshots, ClusterMetrics metrics, ILogger logger, TimeSpan handshakeTimeout,
-    Func<long>? bytesPerSecond = null, int maxConcurrent = SnapshotServer.DefaultMaxConcurrent)
+    Func<long>? bytesPerSecond = null, int maxConcurrent = SnapshotServer.DefaultMaxConcurrent, Func<long, bool>? gone = null)
 {
     /// <summary>The default of <see cref="MaxConcurrent"/>.</summary>
     public const int DefaultMaxConcurrent = 8;
@@ -31,7 +31,7 @@ internal sealed class SnapshotServer(
     /// <summary>Accepts and serves fetches until <paramref name="cancellationToken"/> ends or the channel closes; then waits for the fetches being served.</summary>
     public Task RunAsync(CancellationToken cancellationToken) =>
         Peers.PeerConnections.ServeEachAsync(
-            connections, connection => SnapshotTransfer.ServeAsync(connection, snapshots, metrics, logger, handshakeTimeout, cancellationToken, streams, bytesPerSecond), cancellationToken);
+            connections, connection => SnapshotTransfer.ServeAsync(connection, snapshots, metrics, logger, handshakeTimeout, cancellationToken, streams, bytesPerSecond, gone), cancellationToken);
 }
 
 /// <summary>How many snapshot images a member streams at once: a slot is taken without waiting, or not at all.</summary>

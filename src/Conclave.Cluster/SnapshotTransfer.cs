@@ -144,11 +144,12 @@ internal static class SnapshotTransfer
     /// <summary>
     /// Serves one fetch on <paramref name="connection"/> (from the snapshot channel), then closes it. With
     /// <paramref name="streams"/>, the image is streamed only while one of its slots is free (held until the stream
-    /// ends); otherwise a valid request is answered <see cref="Busy"/>.
+    /// ends); otherwise a valid request is answered <see cref="Busy"/>. <paramref name="gone"/> (a test's fault) names
+    /// images to answer as no longer held.
     /// </summary>
     public static async Task ServeAsync(
         ConnectionContext connection, SnapshottingStateMachine snapshots, ClusterMetrics metrics, ILogger logger, TimeSpan handshakeTimeout,
-        CancellationToken cancellationToken, SnapshotStreamSlots? streams = null, Func<long>? bytesPerSecond = null)
+        CancellationToken cancellationToken, SnapshotStreamSlots? streams = null, Func<long>? bytesPerSecond = null, Func<long, bool>? gone = null)
     {
         await using (connection.ConfigureAwait(false))
         {
@@ -171,7 +172,7 @@ internal static class SnapshotTransfer
                 }
 
                 using var slot = new Slot(streams);
-                using var lease = snapshots.TryServe(fetch.Index, fetch.Term, fetch.Hash);
+                using var lease = gone?.Invoke(fetch.Index) == true ? null : snapshots.TryServe(fetch.Index, fetch.Term, fetch.Hash);
                 if (lease is null)
                 {
                     await AnswerAsync(output, NotHeld, 0, snapshots.Time, cancellationToken).ConfigureAwait(false);

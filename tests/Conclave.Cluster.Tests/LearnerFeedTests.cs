@@ -19,12 +19,13 @@ public sealed class LearnerFeedTests : IAsyncLifetime
     private readonly List<RecordingStateMachine> machines = [];
     private readonly List<RaftNode?> nodes = [];
     private readonly Directory directory = new();
+    private readonly ClusterFaults faults = new();
     private IReadOnlyDictionary<string, string> initial = new Dictionary<string, string>();
 
     public async Task InitializeAsync()
     {
         // Small snapshots: the learner below starts behind the compacted log and needs one first.
-        (var cluster, initial) = TestMember.Cluster(3, static o => o with { SnapshotInterval = 40 });
+        (var cluster, initial) = TestMember.Cluster(3, o => o with { SnapshotInterval = 40, Faults = faults });
         members.AddRange(cluster);
         for (var i = 0; i < 3; i++)
         {
@@ -112,6 +113,54 @@ public sealed class LearnerFeedTests : IAsyncLifetime
         await learner.ProposeAsync(RecordingStateMachine.Put("promoted/write"));
         await TestMember.WaitUntilAsync(() => machines.All(m => m.Keys.Contains("promoted/write")), "the promoted member's write to reach every member", 10_000);
         Assert.DoesNotContain("on-learner", machines[leader].Keys);
+    }
+
+    [Fact]
+    public async Task A_learner_told_of_a_snapshot_its_leader_no_longer_holds_asks_again_and_catches_up()
+    {
+        var leader = await LeaderAsync();
+        for (var i = 0; i < 120; i++)
+        {
+            await nodes[leader]!.ProposeAsync(RecordingStateMachine.Put($"before/{i:d3}"));
+        }
+
+        // Every image up to the newest now is "gone" when fetched, as if a newer snapshot replaced it between the
+        // description and the fetch; only snapshots taken from here on can be had.
+        var newest = members.Take(3).Max(m => SnapshotFile.List(Path.Combine(m.DataDirectory, "snap")).Max(static f => f.Index));
+        faults.SnapshotsGoneThrough = newest;
+
+        var port = TestMember.FreePort();
+        var peerUrl = $"http://127.0.0.1:{port}";
+        var added = await nodes[leader]!.Membership.AddMemberAsync(peerUrl, isLearner: true, CancellationToken.None);
+        directory.Learners[added.Id] = null;
+        var learnerMember = new TestMember(o => o with
+        {
+            MemberName = "learner",
+            PeerEndpoint = new IPEndPoint(IPAddress.Loopback, port),
+            InitialCluster = new Dictionary<string, string>(initial) { ["learner"] = peerUrl },
+            JoinExisting = true,
+            ClientUrls = ["http://127.0.0.1:1"],
+        });
+        members.Add(learnerMember);
+        machines.Add(new RecordingStateMachine());
+        nodes.Add(await learnerMember.StartAsync(machines[3]));
+
+        // Writes go on; once the leader holds a newer snapshot, the learner must be told of it and install it, not keep
+        // asking for the image it was first told of.
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var written = 0;
+        while (machines[3].Keys.Count(k => k.StartsWith("during/", StringComparison.Ordinal)) < written || written == 0)
+        {
+            Assert.False(stop.IsCancellationRequested, $"the learner did not catch up in 30 s ({machines[3].Keys.Count} keys, {machines[3].RestoreCount} snapshot(s) installed)");
+            await nodes[leader]!.ProposeAsync(RecordingStateMachine.Put($"during/{written++:d4}"));
+            if (written % 50 == 0)
+            {
+                await Task.Delay(100);
+            }
+        }
+
+        Assert.True(machines[3].RestoreCount >= 1);
+        Assert.All(Enumerable.Range(0, 120), i => Assert.Contains($"before/{i:d3}", machines[3].Keys));
     }
 
     [Fact]

@@ -258,7 +258,8 @@ public sealed partial class KeyValueStore
         var histories = new List<KeyHistory>(r.Capacity(keyCount));
         for (var n = keyCount; n > 0; n--)
         {
-            var key = ByteString.CopyFrom(r.ReadBytes($"{which}key"));
+            // The reader's arrays are fresh and never reused: wrapped, not copied again.
+            var key = UnsafeByteOperations.UnsafeWrap(r.ReadBytes($"{which}key"));
             if (histories.Count > 0 && KeyOrder.Compare(histories[^1].Key, key) >= 0)
             {
                 throw new InvalidDataException($"snapshot {which}key before offset {r.Position} is out of order or repeated");
@@ -284,7 +285,7 @@ public sealed partial class KeyValueStore
                         break;
                     case 1:
                         kv = new KeyValue { Key = key, ModRevision = main, CreateRevision = r.ReadInt64(), Version = r.ReadInt64(), Lease = r.ReadInt64() };
-                        kv.Value = ByteString.CopyFrom(r.ReadBytes($"{which}value"));
+                        kv.Value = UnsafeByteOperations.UnsafeWrap(r.ReadBytes($"{which}value"));
                         break;
                     case var flag:
                         throw new InvalidDataException($"snapshot {which}version before offset {r.Position} has value flag {flag} (0 or 1 expected)");

@@ -1,12 +1,19 @@
+using System.Runtime.InteropServices;
 using Conclave.Api.Mvcc;
 using Google.Protobuf;
 
 namespace Conclave.Storage.Mvcc;
 
-/// <summary>Every retained revision of one key, oldest first.</summary>
+/// <summary>
+/// Every retained revision of one key, oldest first. Most keys have one retained version (a configuration store is
+/// mostly read, and compaction drops the rest), so a single version is kept in the object itself; an array holds them
+/// only while there are more (56 bytes less per key than a list around an array).
+/// </summary>
 public sealed class KeyHistory
 {
-    private readonly List<KeyVersion> versions = new(1);
+    private KeyVersion single;      // the only version while versions is null and count is 1
+    private KeyVersion[]? versions; // oldest first, the first count used, while there are (or were) more than one
+    private int count;
 
     public KeyHistory(ByteString key) => Key = key;
 
@@ -17,20 +24,47 @@ public sealed class KeyHistory
 
     internal bool IsUpperBound { get; private init; }
 
-    public IReadOnlyList<KeyVersion> Versions => versions;
+    /// <summary>The retained versions, oldest first (valid until the next change of this history).</summary>
+    public ReadOnlySpan<KeyVersion> Versions => versions is { } many
+        ? many.AsSpan(0, count)
+        : count == 0 ? [] : MemoryMarshal.CreateReadOnlySpan(ref single, 1);
 
-    public int Count => versions.Count;
+    public int Count => count;
 
     /// <summary>The live value at the newest revision, or null when the key is deleted.</summary>
-    public KeyValue? Latest => versions.Count == 0 ? null : versions[^1].Value;
+    public KeyValue? Latest => count == 0 ? null : Versions[count - 1].Value;
 
-    public void Append(KeyVersion version) => versions.Add(version);
+    public void Append(KeyVersion version)
+    {
+        if (count == 0 && versions is null)
+        {
+            single = version;
+        }
+        else
+        {
+            if (versions is null)
+            {
+                versions = new KeyVersion[4];
+                versions[0] = single;
+                single = default;
+            }
+            else if (count == versions.Length)
+            {
+                Array.Resize(ref versions, count * 2);
+            }
+
+            versions[count] = version;
+        }
+
+        count++;
+    }
 
     /// <summary>The value visible at <paramref name="revision"/>, or null when absent then.</summary>
     public KeyValue? At(long revision)
     {
-        var i = IndexAtOrBefore(revision);
-        return i < 0 ? null : versions[i].Value;
+        var all = Versions;
+        var i = IndexAtOrBefore(all, revision);
+        return i < 0 ? null : all[i].Value;
     }
 
     /// <summary>
@@ -39,34 +73,65 @@ public sealed class KeyHistory
     /// </summary>
     public long Compact(long compactRevision)
     {
-        var keep = IndexAtOrBefore(compactRevision);
+        var all = Versions;
+        var keep = IndexAtOrBefore(all, compactRevision);
         if (keep < 0)
         {
             return 0;
         }
 
         var drop = keep;
-        if (versions[keep].IsTombstone && versions[keep].Main < compactRevision)
+        if (all[keep].IsTombstone && all[keep].Main < compactRevision)
         {
             drop = keep + 1;
+        }
+
+        if (drop == 0)
+        {
+            return 0;
         }
 
         long freed = 0;
         for (var i = 0; i < drop; i++)
         {
-            freed += versions[i].Cost(Key.Length);
+            freed += all[i].Cost(Key.Length);
         }
 
-        versions.RemoveRange(0, drop);
+        var left = count - drop;
+        if (versions is null)
+        {
+            single = default; // drop == count == 1
+        }
+        else if (left == 1)
+        {
+            // Back to one version: inline again, and the array goes.
+            single = versions[count - 1];
+            versions = null;
+        }
+        else if (left == 0)
+        {
+            versions = null;
+        }
+        else
+        {
+            Array.Copy(versions, drop, versions, 0, left);
+            Array.Clear(versions, left, count - left);
+            if (versions.Length > 8 && left <= versions.Length / 4)
+            {
+                Array.Resize(ref versions, Math.Max(4, left * 2));
+            }
+        }
+
+        count = left;
         return freed;
     }
 
-    private int IndexAtOrBefore(long revision)
+    private static int IndexAtOrBefore(ReadOnlySpan<KeyVersion> all, long revision)
     {
         // Histories are short and reads are usually of the newest version: scan from the end.
-        for (var i = versions.Count - 1; i >= 0; i--)
+        for (var i = all.Length - 1; i >= 0; i--)
         {
-            if (versions[i].Main <= revision)
+            if (all[i].Main <= revision)
             {
                 return i;
             }

@@ -15,8 +15,9 @@ namespace Conclave.Storage.Mvcc;
 /// </summary>
 public sealed class Keyspace(KeyspaceKind kind = KeyspaceKind.User)
 {
-    private readonly SortedSet<KeyHistory> ordered = new(KeyHistoryComparer.Instance);
-    private readonly Dictionary<ByteString, KeyHistory> byKey = [];
+    // One ordered set is both the index and the order: a lookup is a search of it (about 20 comparisons of short keys
+    // at a million keys), which costs less than a hash map's 30-40 bytes per key and its resize spikes.
+    private SortedSet<KeyHistory> ordered = new(KeyHistoryComparer.Instance);
 
     /// <summary>Which of the store's keyspaces this is (leases record their keys per keyspace).</summary>
     public KeyspaceKind Kind { get; } = kind;
@@ -31,7 +32,7 @@ public sealed class Keyspace(KeyspaceKind kind = KeyspaceKind.User)
     public long SizeBytes { get; private set; }
 
     /// <summary>Number of keys with at least one retained version.</summary>
-    public int KeyCount => byKey.Count;
+    public int KeyCount => ordered.Count;
 
     public EventLog Events { get; } = new();
 
@@ -60,10 +61,12 @@ public sealed class Keyspace(KeyspaceKind kind = KeyspaceKind.User)
         return revision;
     }
 
-    public KeyValue? Get(ByteString key, long revision) => byKey.TryGetValue(key, out var h) ? h.At(revision) : null;
+    public KeyValue? Get(ByteString key, long revision) => Find(key)?.At(revision);
+
+    private KeyHistory? Find(ByteString key) => ordered.TryGetValue(new KeyHistory(key), out var h) ? h : null;
 
     /// <summary>Every retained version of <paramref name="key"/>, oldest first, deletions as tombstones (a copy).</summary>
-    public IReadOnlyList<KeyVersion> VersionsOf(ByteString key) => byKey.TryGetValue(key, out var h) ? h.Versions.ToArray() : [];
+    public IReadOnlyList<KeyVersion> VersionsOf(ByteString key) => Find(key) is { } h ? h.Versions.ToArray() : [];
 
     /// <summary>Visits the live values in [key, end) at <paramref name="revision"/>, in key order.</summary>
     public void Scan(ByteString key, ByteString end, long revision, Func<KeyValue, bool> visit)
@@ -234,10 +237,9 @@ public sealed class Keyspace(KeyspaceKind kind = KeyspaceKind.User)
 
     internal void Put(WriteBatch batch, ByteString key, ByteString value, long lease)
     {
-        if (!byKey.TryGetValue(key, out var history))
+        if (Find(key) is not { } history)
         {
             history = new KeyHistory(key);
-            byKey.Add(key, history);
             ordered.Add(history);
         }
 
@@ -261,7 +263,7 @@ public sealed class Keyspace(KeyspaceKind kind = KeyspaceKind.User)
 
     internal KeyValue? Delete(WriteBatch batch, ByteString key)
     {
-        if (!byKey.TryGetValue(key, out var history) || history.Latest is not { } previous)
+        if (Find(key) is not { } history || history.Latest is not { } previous)
         {
             return null;
         }
@@ -317,7 +319,6 @@ public sealed class Keyspace(KeyspaceKind kind = KeyspaceKind.User)
             foreach (var history in empty)
             {
                 ordered.Remove(history);
-                byKey.Remove(history.Key);
             }
         }
 
@@ -326,44 +327,91 @@ public sealed class Keyspace(KeyspaceKind kind = KeyspaceKind.User)
 
     // ---- snapshot support ----------------------------------------------------------------------------------
 
-    internal void Restore(long revision, long compactRevision, IEnumerable<KeyHistory> histories)
+    /// <summary>
+    /// Replaces the keyspace with <paramref name="histories"/> (in key order, as a snapshot holds them). The ordered set
+    /// is built from the sorted list in one pass and the event history in a parallel task, from one flat array sorted
+    /// by revision: no per-key insertions into a balanced tree and no per-revision lists (ADR 0017).
+    /// </summary>
+    internal void Restore(long revision, long compactRevision, List<KeyHistory> histories)
     {
-        ordered.Clear();
-        byKey.Clear();
-        SizeBytes = 0;
+        long size = 0;
+        SortedSet<KeyHistory>? set = null;
+        Parallel.Invoke(
+            () => RestoreEvents(compactRevision, histories),
+            () =>
+            {
+                foreach (var h in histories)
+                {
+                    foreach (ref readonly var v in h.Versions)
+                    {
+                        size += v.Cost(h.Key.Length);
+                    }
+                }
+
+                set = new SortedSet<KeyHistory>(histories, KeyHistoryComparer.Instance);
+            });
+        if (set!.Count != histories.Count)
+        {
+            throw new InvalidOperationException($"{histories.Count - set.Count} key(s) repeat in the restored keyspace (the snapshot reader checks their order)");
+        }
+
+        ordered = set;
+        SizeBytes = size;
         Revision = revision;
         CompactRevision = compactRevision;
-        var events = new SortedDictionary<long, List<(int Sub, Event Event)>>();
-        foreach (var history in histories)
+    }
+
+    private void RestoreEvents(long compactRevision, List<KeyHistory> histories)
+    {
+        var retained = 0;
+        foreach (var h in histories)
         {
-            ordered.Add(history);
-            byKey.Add(history.Key, history);
-            KeyValue? previous = null;
-            foreach (var v in history.Versions)
+            foreach (ref readonly var v in h.Versions)
             {
-                SizeBytes += v.Cost(history.Key.Length);
+                retained += v.Main >= compactRevision ? 1 : 0;
+            }
+        }
+
+        var at = new (long Main, int Sub)[retained];
+        var events = new Event[retained];
+        var n = 0;
+        foreach (var h in histories)
+        {
+            KeyValue? previous = null;
+            foreach (ref readonly var v in h.Versions)
+            {
                 if (v.Main >= compactRevision)
                 {
-                    var e = v.Value is { } kv
+                    at[n] = (v.Main, v.Sub);
+                    events[n++] = v.Value is { } kv
                         ? new Event { Type = Event.Types.EventType.Put, Kv = kv, PrevKv = previous }
-                        : new Event { Type = Event.Types.EventType.Delete, Kv = new KeyValue { Key = history.Key, ModRevision = v.Main }, PrevKv = previous };
-                    if (!events.TryGetValue(v.Main, out var list))
-                    {
-                        events[v.Main] = list = [];
-                    }
-
-                    list.Add((v.Sub, e));
+                        : new Event { Type = Event.Types.EventType.Delete, Kv = new KeyValue { Key = h.Key, ModRevision = v.Main }, PrevKv = previous };
                 }
 
                 previous = v.Value;
             }
         }
 
+        Array.Sort(at, events);
         Events.Clear(Math.Max(1, compactRevision));
-        foreach (var (rev, list) in events)
+        for (var i = 0; i < n;)
         {
-            list.Sort((a, b) => a.Sub.CompareTo(b.Sub));
-            Events.Append(rev, list.Select(x => x.Event).ToArray());
+            var end = i + 1;
+            while (end < n && at[end].Main == at[i].Main)
+            {
+                end++;
+            }
+
+            if (end - i == 1)
+            {
+                Events.Append(at[i].Main, events[i]);
+            }
+            else
+            {
+                Events.Append(at[i].Main, events[i..end]);
+            }
+
+            i = end;
         }
     }
 }

@@ -27,6 +27,15 @@ public sealed class EventLog
         }
     }
 
+    /// <summary>Appends a revision of one event (no array around it).</summary>
+    public void Append(long revision, Event single)
+    {
+        lock (gate)
+        {
+            entries.Add(new RevisionEvents(revision, single));
+        }
+    }
+
     /// <summary>Drops every revision below <paramref name="revision"/>.</summary>
     public void TruncateBefore(long revision)
     {
@@ -138,6 +147,12 @@ public readonly struct RevisionEvents
     {
         Revision = revision;
         this.events = events.Length == 1 ? events[0] : events;
+    }
+
+    public RevisionEvents(long revision, Event single)
+    {
+        Revision = revision;
+        events = single;
     }
 
     private RevisionEvents(long revision, object events)

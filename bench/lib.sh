@@ -1,11 +1,14 @@
 # Shared by bench/compare-etcd.sh and bench/compare-etcd-cluster.sh (sourced, not run).
 
-# Installs Debian's etcd-server when missing.
+# Installs Debian's etcd-server and etcd-client (etcdctl, which the scripts' health checks use) when missing.
 ensure_etcd() {
-  if ! command -v etcd >/dev/null; then
-    echo "installing etcd-server ..." >&2
+  local missing=()
+  command -v etcd >/dev/null || missing+=(etcd-server)
+  command -v etcdctl >/dev/null || missing+=(etcd-client)
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "installing ${missing[*]} ..." >&2
     local sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
-    $sudo apt-get update -qq >/dev/null && $sudo apt-get install -y -qq etcd-server >/dev/null
+    $sudo apt-get update -qq >/dev/null && $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
   fi
 }
 

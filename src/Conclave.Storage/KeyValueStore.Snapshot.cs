@@ -30,7 +30,10 @@ public sealed partial class KeyValueStore
     /// </summary>
     public void WriteSnapshot(Stream destination)
     {
-        using var w = new BinaryWriter(destination, Encoding.UTF8, leaveOpen: true);
+        // A snapshot is millions of small fields: buffered here, the destination (a file and its hash) sees 256 KiB
+        // writes instead of one call per field (a 1 GB image: about 9 million calls fewer).
+        using var buffered = new BufferedStream(new NonClosingStream(destination), 256 * 1024);
+        using var w = new BinaryWriter(buffered, Encoding.UTF8, leaveOpen: true);
         gate.EnterReadLock();
         try
         {
@@ -62,6 +65,7 @@ public sealed partial class KeyValueStore
             WriteKeys(w, system);
             WriteBytes(w, auth.ToSnapshot().ToByteArray());
             w.Write(SnapshotTrailer);
+            w.Flush();
         }
         finally
         {
@@ -305,4 +309,36 @@ public sealed partial class KeyValueStore
         w.Write7BitEncodedInt(bytes.Length);
         w.Write(bytes);
     }
+}
+
+/// <summary>Reads and writes through to a stream it does not own (disposing it leaves that stream open).</summary>
+internal sealed class NonClosingStream(Stream inner) : Stream
+{
+    public override bool CanRead => inner.CanRead;
+
+    public override bool CanSeek => false;
+
+    public override bool CanWrite => true;
+
+    public override long Length => throw new NotSupportedException();
+
+    public override long Position
+    {
+        get => throw new NotSupportedException();
+        set => throw new NotSupportedException();
+    }
+
+    public override void Write(byte[] buffer, int offset, int count) => inner.Write(buffer, offset, count);
+
+    public override void Write(ReadOnlySpan<byte> buffer) => inner.Write(buffer);
+
+    public override void Flush() => inner.Flush();
+
+    public override int Read(byte[] buffer, int offset, int count) => inner.Read(buffer, offset, count);
+
+    public override int Read(Span<byte> buffer) => inner.Read(buffer);
+
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+    public override void SetLength(long value) => throw new NotSupportedException();
 }

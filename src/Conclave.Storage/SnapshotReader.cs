@@ -22,8 +22,11 @@ internal sealed class SnapshotReader
 
     public SnapshotReader(Stream source)
     {
-        this.source = source;
         length = RemainingIn(source);
+
+        // Millions of small fields: read from a 256 KiB buffer, not with one call to the source each. The buffer may
+        // read past the image's end in the source; an image is always the rest of its stream.
+        this.source = new BufferedStream(new NonClosingStream(source), 256 * 1024);
     }
 
     /// <summary>Bytes left in the image, when the stream can tell.</summary>

@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Scale bench (issue 23): builds a large state in etcd 3.4 and in Conclave, one single-member durable server at a
+# time on loopback, and measures what the state costs each of them:
+#   load rate (puts/s, --sequential-keys), RSS after loading, data directory size, kill -9 -> restart -> healthy
+#   (seconds, from the restart to the first passing `etcdctl endpoint health`), RSS after the restart, and the
+#   put p99 during the load compared with a short run on an empty server.
+# The table is the median of ROUNDS rounds and the ratio conclave/etcd.
+#   bench/scale.sh                         # 1,000,000 keys of 1 KiB (about 1 GB of values), 1 round
+#   KEYS=200000 VAL=1024 ROUNDS=3 bench/scale.sh
+# Knobs: KEYS, VAL (value bytes), KEY_SIZE (16), CLIENTS (64), CONNS (4), ROUNDS (1), SERVERS ("etcd conclave"),
+#   CONCLAVE_SERVER (another build's binary, for an A/B), KEEP (1: keep the scratch folder).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+KEYS=${KEYS:-1000000}
+VAL=${VAL:-1024}
+KEY_SIZE=${KEY_SIZE:-16}
+CLIENTS=${CLIENTS:-64}
+CONNS=${CONNS:-4}
+ROUNDS=${ROUNDS:-1}
+SERVERS=${SERVERS:-"etcd conclave"}
+QUOTA=$((8 * 1024 * 1024 * 1024))
+
+source bench/lib.sh
+ensure_etcd
+if [ -n "${CONCLAVE_SERVER:-}" ]; then
+  CONCLAVE=$(realpath "$CONCLAVE_SERVER")
+else
+  ./conclave --help >/dev/null
+  CONCLAVE=$PWD/artifacts/conclave/conclave
+fi
+bench/conclave-bench --help >/dev/null
+BENCH=$PWD/artifacts/conclave-bench/conclave-bench
+WORK=$(mktemp -d /tmp/conclave-scale.XXXXXX)
+PID=""
+cleanup() { if [ -n "$PID" ]; then kill -9 "$PID" 2>/dev/null || true; fi; if [ "${KEEP:-0}" != 1 ]; then rm -rf "$WORK"; fi; }
+trap cleanup EXIT
+RESULTS="$WORK/results.tsv"; : >"$RESULTS"
+
+healthy() { ETCDCTL_API=3 etcdctl --endpoints="$1" --command-timeout=1s endpoint health >/dev/null 2>&1; }
+wait_healthy() { # addr timeout-seconds
+  local deadline; deadline=$(echo "$(now) + $2" | bc)
+  until healthy "$1"; do
+    if (( $(echo "$(now) > $deadline" | bc) )); then echo "server at $1 not healthy after $2 s" >&2; return 1; fi
+    sleep 0.05
+  done
+}
+
+start() { # server dir client-port peer-port http-port
+  local s=$1 d=$2 c=$3 p=$4 h=$5
+  if [ "$s" = etcd ]; then
+    etcd --name scale --data-dir "$d" --listen-client-urls "http://127.0.0.1:$c" --advertise-client-urls "http://127.0.0.1:$c" \
+      --listen-peer-urls "http://127.0.0.1:$p" --initial-advertise-peer-urls "http://127.0.0.1:$p" --initial-cluster "scale=http://127.0.0.1:$p" \
+      --quota-backend-bytes "$QUOTA" >>"$WORK/$s.log" 2>&1 &
+  else
+    "$CONCLAVE" serve --name scale --data-dir "$d" --listen-client-urls "http://127.0.0.1:$c" --listen-http-urls "http://127.0.0.1:$h" \
+      --listen-peer-urls "http://127.0.0.1:$p" --quota-backend-bytes "$QUOTA" >>"$WORK/$s.log" 2>&1 &
+  fi
+  PID=$!
+}
+
+json() { python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(eval(sys.argv[2], {}, {"d": d}))' "$1" "$2"; }
+
+for round in $(seq 1 "$ROUNDS"); do
+  for s in $SERVERS; do
+    echo "round $round/$ROUNDS: $s, $KEYS keys of $VAL bytes" >&2
+    d="$WORK/$s-data"; rm -rf "$d"
+    c=$(free_port); p=$(free_port); h=$(free_port)
+    start "$s" "$d" "$c" "$p" "$h"
+    wait_healthy "127.0.0.1:$c" 60
+    base=$("$BENCH" put --endpoints "127.0.0.1:$c" --conns "$CONNS" --clients "$CLIENTS" --total 20000 --key-size "$KEY_SIZE" \
+      --val-size "$VAL" --key-space-size 1000 --json)
+    out=$("$BENCH" put --endpoints "127.0.0.1:$c" --conns "$CONNS" --clients "$CLIENTS" --total "$KEYS" --key-size "$KEY_SIZE" \
+      --val-size "$VAL" --key-space-size "$KEYS" --sequential-keys --json)
+    record load "$s" "puts/s" "$(json "$out" 'd["requests_per_s"]')"
+    record load "$s" "put p99 ms, empty" "$(json "$base" 'd["latency_ms"]["p99"]')"
+    record load "$s" "put p99 ms, loading" "$(json "$out" 'd["latency_ms"]["p99"]')"
+    # Settle: a snapshot or compaction started by the load finishes before the memory is read.
+    sleep 5
+    record state "$s" "RSS MiB after loading" "$(echo "scale=1; $(rss_kb "$PID") / 1024" | bc)"
+    record state "$s" "data dir MiB" "$(du -sm "$d" | cut -f1)"
+    kill -9 "$PID"; wait "$PID" 2>/dev/null || true
+    t0=$(now)
+    start "$s" "$d" "$c" "$p" "$h"
+    wait_healthy "127.0.0.1:$c" 300
+    record restart "$s" "kill -9 to healthy s" "$(echo "$(now) - $t0" | bc)"
+    sleep 5
+    record restart "$s" "RSS MiB after restart" "$(echo "scale=1; $(rss_kb "$PID") / 1024" | bc)"
+    kill "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; PID=""
+    rm -rf "$d"
+  done
+done
+
+print_table "scale: $KEYS keys of $VAL bytes, $ROUNDS round(s)" "load state restart"

@@ -234,19 +234,19 @@ internal sealed class LearnerFeed(
                 break; // the snapshot: the log before it is compacted
             }
 
-            if (response.Entries.Count > 0 && bytes + entry.Payload.Length + 32 > budget)
+            if (response.Entries.Count > 0 && bytes + entry.PayloadLength + 32 > budget)
             {
                 break;
             }
 
             var item = new FollowEntry { Index = entry.Index, Term = entry.Term };
-            if (entry.Payload.Length > 0)
+            if (entry.PayloadLength > 0)
             {
-                // Entries are immutable once in the log: the payload is shared, not copied.
+                // Entries are immutable once in the log: the payload is shared (or read back once if evicted), not copied.
                 item.Payload = UnsafeByteOperations.UnsafeWrap(entry.Payload);
             }
 
-            bytes += entry.Payload.Length + 32;
+            bytes += entry.PayloadLength + 32;
             response.Entries.Add(item);
         }
 

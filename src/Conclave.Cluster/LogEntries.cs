@@ -9,6 +9,8 @@ internal sealed class LogEntries
     private readonly List<StoredEntry> entries = [];
     private long baseIndex;
     private long lastIndex;
+    private long residentBytes;
+    private int evictFrom; // entries before this position hold no payload in memory (or cannot be evicted yet)
 
     /// <param name="snapshotIndex">The index of the snapshot the entries follow (0 when none).</param>
     public LogEntries(long snapshotIndex)
@@ -46,14 +48,49 @@ internal sealed class LogEntries
         }
 
         entries.Add(entry);
+        residentBytes += entry.ResidentBytes;
         Volatile.Write(ref lastIndex, entry.Index);
+    }
+
+    /// <summary>Payload bytes the entries hold in memory.</summary>
+    public long ResidentBytes => residentBytes;
+
+    /// <summary>
+    /// Drops payloads from memory, oldest first, while more than <paramref name="budget"/> bytes are resident: only of
+    /// entries at or below <paramref name="appliedIndex"/> that are durable in a segment (they are read back from there
+    /// when asked for). Returns the bytes freed.
+    /// </summary>
+    public long Evict(long appliedIndex, long budget)
+    {
+        long freed = 0;
+        while (residentBytes > budget && evictFrom < entries.Count)
+        {
+            var entry = entries[evictFrom];
+            if (entry.Index > appliedIndex || (entry.ResidentBytes > 0 && !entry.IsLocated))
+            {
+                break;
+            }
+
+            var bytes = entry.Evict();
+            residentBytes -= bytes;
+            freed += bytes;
+            evictFrom++;
+        }
+
+        return freed;
     }
 
     /// <summary>Drops the entries from <paramref name="index"/> on (on disk the next frame supersedes them).</summary>
     public void TruncateFrom(long index)
     {
         var keep = (int)(index - baseIndex - 1);
+        for (var i = keep; i < entries.Count; i++)
+        {
+            residentBytes -= entries[i].ResidentBytes;
+        }
+
         entries.RemoveRange(keep, entries.Count - keep);
+        evictFrom = Math.Min(evictFrom, keep);
         Volatile.Write(ref lastIndex, index - 1);
         Truncations++;
     }
@@ -72,11 +109,20 @@ internal sealed class LogEntries
         if (lastIndex <= index)
         {
             entries.Clear();
+            residentBytes = 0;
+            evictFrom = 0;
             Volatile.Write(ref lastIndex, index);
         }
         else
         {
-            entries.RemoveRange(0, (int)(index - baseIndex));
+            var drop = (int)(index - baseIndex);
+            for (var i = 0; i < drop; i++)
+            {
+                residentBytes -= entries[i].ResidentBytes;
+            }
+
+            entries.RemoveRange(0, drop);
+            evictFrom = Math.Max(0, evictFrom - drop);
         }
 
         Volatile.Write(ref baseIndex, index);

@@ -56,6 +56,7 @@ internal sealed class LogSegments : IDisposable
     private Task<string>? spare;
     private byte[] scratch = new byte[4096];
     private readonly List<ReadOnlyMemory<byte>> parts = [];
+    private readonly List<(StoredEntry Entry, long PayloadOffset)> located = [];
 
     private LogSegments(string directory, long segmentSize, ILogger logger, List<Segment> segments, long writeOffset)
     {
@@ -103,9 +104,12 @@ internal sealed class LogSegments : IDisposable
         for (var i = 0; i < files.Count; i++)
         {
             var (path, seq) = files[i];
+            var segmentReader = new SegmentReader(path);
+            reader.Segment = segmentReader;
             var result = ReadSegment(path, seq, reader);
             if (result.Unused)
             {
+                segmentReader.Dispose();
                 // A spare prepared ahead of the writer and never used: zeros, as good as a new one. Only the
                 // newest file can be one; anything else is left over and goes.
                 if (i == files.Count - 1)
@@ -120,7 +124,7 @@ internal sealed class LogSegments : IDisposable
                 continue;
             }
 
-            kept.Add(new Segment(path, seq, result.MaxIndex));
+            kept.Add(new Segment(path, seq, result.MaxIndex) { Reader = segmentReader });
             writeOffset = result.End;
             if (result.Damage is null)
             {
@@ -158,6 +162,7 @@ internal sealed class LogSegments : IDisposable
             }
 
             unused = kept[^1].Path;
+            kept[^1].Reader?.Dispose();
             kept.RemoveAt(kept.Count - 1);
             writeOffset = 0;
         }
@@ -199,7 +204,7 @@ internal sealed class LogSegments : IDisposable
         var body = StateSize + RecordHeaderSize;
         foreach (var entry in entries)
         {
-            body += RecordHeaderSize + EntryFixedSize + entry.Payload.Length;
+            body += RecordHeaderSize + EntryFixedSize + entry.PayloadLength;
         }
 
         var frame = FrameHeaderSize + body;
@@ -212,6 +217,7 @@ internal sealed class LogSegments : IDisposable
         }
 
         parts.Clear();
+        located.Clear();
         var at = 0;
         Segment? started = null;
         if (newSegment)
@@ -226,21 +232,27 @@ internal sealed class LogSegments : IDisposable
         at += FrameHeaderSize;
         var bodyStart = parts.Count + 1;
         parts.Add(scratch.AsMemory(frameHeaderAt, FrameHeaderSize));
+
+        // Where each payload lands in the file: after this write, an evicted entry is read back from there.
+        var fileAt = (started is not null ? 0 : writeOffset) + at;
         var maxIndex = 0L;
         foreach (var entry in entries)
         {
             var record = scratch.AsSpan(at, RecordHeaderSize + EntryFixedSize);
             record[0] = EntryRecord;
-            BinaryPrimitives.WriteInt32LittleEndian(record[1..], EntryFixedSize + entry.Payload.Length);
+            BinaryPrimitives.WriteInt32LittleEndian(record[1..], EntryFixedSize + entry.PayloadLength);
             BinaryPrimitives.WriteInt64LittleEndian(record[5..], entry.Index);
             BinaryPrimitives.WriteInt64LittleEndian(record[13..], entry.Term);
             record[21] = (byte)((entry.IsConfiguration ? 1 : 0) | (entry.CommandId.HasValue ? 2 : 0));
             BinaryPrimitives.WriteInt32LittleEndian(record[22..], entry.CommandId.GetValueOrDefault());
             parts.Add(scratch.AsMemory(at, record.Length));
             at += record.Length;
-            if (entry.Payload.Length > 0)
+            fileAt += record.Length;
+            located.Add((entry, fileAt));
+            if (entry.PayloadLength > 0)
             {
                 parts.Add(entry.Payload);
+                fileAt += entry.PayloadLength;
             }
 
             maxIndex = Math.Max(maxIndex, entry.Index);
@@ -265,6 +277,7 @@ internal sealed class LogSegments : IDisposable
         {
             var previous = handle;
             handle = OpenForWrite(started.Path);
+            started.Reader = new SegmentReader(started.Path);
             previous?.Dispose();
             lock (segments)
             {
@@ -280,6 +293,12 @@ internal sealed class LogSegments : IDisposable
         var active = started ?? current!;
         active.MaxIndex = Math.Max(active.MaxIndex, maxIndex);
         parts.Clear();
+        foreach (var (entry, offset) in located)
+        {
+            entry.Locate(active.Reader!, offset);
+        }
+
+        located.Clear();
 
         // Prepare the next segment while this one still has room, so a roll never waits for zeros.
         if (spare is null && writeOffset * 2 > active.Capacity(segmentSize))
@@ -302,6 +321,7 @@ internal sealed class LogSegments : IDisposable
             while (segments.Count > 1 && segments[0].MaxIndex <= snapshotIndex)
             {
                 detached.Add(segments[0].Path);
+                segments[0].Reader?.Dispose();
                 segments.RemoveAt(0);
             }
         }
@@ -313,6 +333,14 @@ internal sealed class LogSegments : IDisposable
     {
         handle?.Dispose();
         handle = null;
+        lock (segments)
+        {
+            foreach (var segment in segments)
+            {
+                segment.Reader?.Dispose();
+            }
+        }
+
         try
         {
             // The log is synchronous by design (its flusher is a thread of its own that writes and fdatasyncs): this
@@ -502,7 +530,7 @@ internal sealed class LogSegments : IDisposable
                 }
                 else
                 {
-                    var problem = reader.Frame(span, ref maxIndex);
+                    var problem = reader.Frame(span, offset + FrameHeaderSize, ref maxIndex);
                     if (problem is not null)
                     {
                         return new SegmentReadResult { End = offset, MaxIndex = maxIndex, Damage = $"the frame at offset {offset}: {problem}", NotTorn = true, DiscardedBytes = length - offset };
@@ -592,8 +620,11 @@ internal sealed class LogSegments : IDisposable
 
         public long LastIndex { get; private set; }
 
+        /// <summary>The segment being read: replayed entries leave their payloads there until they are asked for.</summary>
+        public SegmentReader? Segment { get; set; }
+
         /// <returns>Null, or why the frame cannot be part of the log (its records are then not applied).</returns>
-        public string? Frame(ReadOnlySpan<byte> body, ref long maxIndex)
+        public string? Frame(ReadOnlySpan<byte> body, long bodyOffset, ref long maxIndex)
         {
             // Check the whole frame before applying any of it: a frame is all or nothing.
             var last = LastIndex;
@@ -657,12 +688,15 @@ internal sealed class LogSegments : IDisposable
                     if (index > snapshotIndex)
                     {
                         var flags = data[16];
-                        sink.Entry(new StoredEntry(
-                            index,
-                            BinaryPrimitives.ReadInt64LittleEndian(data[8..]),
-                            data[EntryFixedSize..].ToArray(),
-                            (flags & 1) != 0,
-                            (flags & 2) != 0 ? BinaryPrimitives.ReadInt32LittleEndian(data[17..]) : null));
+                        var term = BinaryPrimitives.ReadInt64LittleEndian(data[8..]);
+                        int? commandId = (flags & 2) != 0 ? BinaryPrimitives.ReadInt32LittleEndian(data[17..]) : null;
+                        var payloadOffset = bodyOffset + at + RecordHeaderSize + EntryFixedSize;
+
+                        // The payload stays in the segment (read when applied or sent): a restart does not hold the
+                        // whole log in memory.
+                        sink.Entry(Segment is { } segment
+                            ? new StoredEntry(index, term, length - EntryFixedSize, (flags & 1) != 0, commandId, segment, payloadOffset)
+                            : new StoredEntry(index, term, data[EntryFixedSize..].ToArray(), (flags & 1) != 0, commandId));
                         LastIndex = index;
                     }
                 }
@@ -689,6 +723,9 @@ internal sealed class LogSegments : IDisposable
 
         /// <summary>The highest entry index written into this segment.</summary>
         public long MaxIndex { get; set; } = maxIndex;
+
+        /// <summary>Reads payloads of entries evicted from memory (null until the segment is first written).</summary>
+        public SegmentReader? Reader { get; set; }
 
         private long capacity = -1;
 

@@ -42,6 +42,7 @@ internal sealed class RaftLog : IReplaySink, IAsyncDisposable
     private Exception? failure;
     private int initialized;
     private int disposed;
+    private long cacheBytes = RaftNodeOptions.DefaultLogCacheBytes;
 
     private RaftLog(SnapshottingStateMachine machine, IClusterConfigurationStorage? configuration)
     {
@@ -56,6 +57,18 @@ internal sealed class RaftLog : IReplaySink, IAsyncDisposable
     public long LastCommittedEntryIndex => Volatile.Read(ref commitIndex);
 
     public long LastAppliedIndex => applier.AppliedIndex;
+
+    /// <summary>Payload bytes of the log held in memory (the rest is read from the segments when needed).</summary>
+    public long ResidentBytes
+    {
+        get
+        {
+            lock (sync)
+            {
+                return entries.ResidentBytes;
+            }
+        }
+    }
 
     /// <summary>The first index the log still holds (entries before it are in a snapshot only).</summary>
     public long FirstEntryIndex => entries.BaseIndex + 1;
@@ -74,9 +87,9 @@ internal sealed class RaftLog : IReplaySink, IAsyncDisposable
     /// </summary>
     public static async Task<RaftLog> OpenAsync(
         string directory, long segmentSize, SnapshottingStateMachine machine, IClusterConfigurationStorage? configuration, ILogger logger,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken, long cacheBytes = RaftNodeOptions.DefaultLogCacheBytes)
     {
-        var log = new RaftLog(machine, configuration);
+        var log = new RaftLog(machine, configuration) { cacheBytes = cacheBytes };
         var files = LogSegments.Open(directory, segmentSize, machine.SnapshotIndex, log, machine.Time, logger);
         log.commitIndex = Math.Min(Math.Max(log.replayedCommit, log.entries.BaseIndex), log.entries.LastIndex);
         log.flusher = new LogFlusher(log.sync, files, () => new LogState(log.term, log.commitIndex, log.vote), () => log.failure is not null, log.Fail, logger);
@@ -434,6 +447,12 @@ internal sealed class RaftLog : IReplaySink, IAsyncDisposable
     /// <summary>Drops the entries a durable snapshot covers, and has the flusher delete their segments.</summary>
     private void CompactBehindSnapshot()
     {
+        lock (sync)
+        {
+            // Applied and durable entries beyond the cache budget keep their payloads on disk only.
+            entries.Evict(applier.AppliedIndex, cacheBytes);
+        }
+
         var snapshot = machine.CompactionIndex;
         if (snapshot <= entries.BaseIndex)
         {

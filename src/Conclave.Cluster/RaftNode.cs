@@ -206,7 +206,7 @@ public sealed class RaftNode : IConsensus
             adapter.RestoreLatest();
             var logDirectory = Path.Combine(dataDirectory, "log");
             membership = new PeerConfigurationStorage(Path.Combine(dataDirectory, "members"));
-            wal = await RaftLog.OpenAsync(logDirectory, options.WalSegmentSize, adapter, membership, logger, cancellationToken).ConfigureAwait(false);
+            wal = await RaftLog.OpenAsync(logDirectory, options.WalSegmentSize, adapter, membership, logger, cancellationToken, options.LogCacheBytes).ConfigureAwait(false);
             var movedFrom = await membership.PrepareAsync(topology, cancellationToken).ConfigureAwait(false);
             if (movedFrom is not null)
             {

@@ -126,6 +126,16 @@ public sealed record RaftNodeOptions
     /// </summary>
     public long WalSegmentSize { get; init; } = 4L * 1024 * 1024;
 
+    /// <summary>The default of <see cref="LogCacheBytes"/>.</summary>
+    public const long DefaultLogCacheBytes = 64L * 1024 * 1024;
+
+    /// <summary>
+    /// Payload bytes of the Raft log kept in memory once applied and durable (oldest dropped first); the rest is read
+    /// back from the segments when a lagging member or a learner needs it. Without it the log behind the newest snapshot
+    /// (up to half the state's size) would stay in memory (ADR 0017).
+    /// </summary>
+    public long LogCacheBytes { get; init; } = DefaultLogCacheBytes;
+
     /// <summary>Clock for timeouts.</summary>
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 

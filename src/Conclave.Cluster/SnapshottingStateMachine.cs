@@ -144,10 +144,10 @@ internal sealed class SnapshottingStateMachine : IAsyncDisposable
 
     private long ApplyEntry(StoredEntry entry)
     {
-        if (entry.Payload.Length > 0)
+        if (entry.PayloadLength > 0)
         {
             Apply(entry);
-            bytesSincePoint += entry.Payload.Length;
+            bytesSincePoint += entry.PayloadLength;
         }
 
         Volatile.Write(ref appliedIndex, entry.Index);

@@ -32,13 +32,13 @@ public sealed class RaftLogTests : IAsyncDisposable
         }
     }
 
-    private async Task<(RaftLog Log, RecordingStateMachine Machine)> OpenAsync(string directory)
+    private async Task<(RaftLog Log, RecordingStateMachine Machine)> OpenAsync(string directory, long cacheBytes = RaftNodeOptions.DefaultLogCacheBytes)
     {
         var machine = new RecordingStateMachine();
         var adapter = new SnapshottingStateMachine(machine, Path.Combine(directory, "snap"), 1_000_000, 1L << 40, 1, new PendingBatches(1), static (_, _, _) => throw new SnapshotGoneException("no peers here"), null, NullLogger.Instance, metrics, TimeProvider.System);
         opened.Add(adapter);
         adapter.RestoreLatest();
-        var log = await RaftLog.OpenAsync(Path.Combine(directory, "log"), 1024 * 1024, adapter, null, NullLogger.Instance, CancellationToken.None);
+        var log = await RaftLog.OpenAsync(Path.Combine(directory, "log"), 1024 * 1024, adapter, null, NullLogger.Instance, CancellationToken.None, cacheBytes);
         opened.Add(log);
         return (log, machine);
     }
@@ -79,6 +79,71 @@ public sealed class RaftLogTests : IAsyncDisposable
         await log.WaitForApplyAsync(30, CancellationToken.None);
         Assert.Equal(30, machine.AppliedIndex);
         Assert.True(log.FramesWritten <= 31, $"{log.FramesWritten} flushes for 30 entries");
+    }
+
+    [Fact]
+    public async Task Applied_entries_beyond_the_cache_leave_memory_and_read_back_from_disk_also_after_a_restart()
+    {
+        const int Count = 3000;
+        const long Cache = 64 * 1024;
+        var directory = Path.Combine(root, "cache");
+        var (log, machine) = await OpenAsync(directory, Cache);
+        var written = new Dictionary<long, byte[]>();
+        for (var i = 1; i <= Count; i++)
+        {
+            var entry = Put($"k{i:D5}-{new string('v', 2000)}", 1);
+            written[i] = entry.Content.ToArray();
+            await log.AppendAsync(entry, CancellationToken.None);
+            if (i % 50 == 0)
+            {
+                await log.CommitAsync(i, CancellationToken.None);
+            }
+        }
+
+        await log.CommitAsync(Count, CancellationToken.None);
+        await log.WaitForApplyAsync(Count, CancellationToken.None);
+        Assert.Equal(Count, machine.AppliedIndex);
+
+        // About 6 MB of payloads went through; at most the cache (and one entry past it) stays in memory.
+        Assert.True(log.ResidentBytes <= Cache + 2100, $"{log.ResidentBytes} payload bytes resident with a {Cache}-byte cache");
+        await AssertReadsBackAsync(log, written);
+
+        // A restart replays the segments without holding the payloads: they are read when applied or asked for.
+        await log.DisposeAsync();
+        var (reopened, replayed) = await OpenAsync(directory, Cache);
+        await reopened.WaitForApplyAsync(Count, CancellationToken.None);
+        Assert.Equal(Count, replayed.AppliedIndex);
+        Assert.Equal(machine.Keys, replayed.Keys);
+        Assert.True(reopened.ResidentBytes <= Cache + 2100, $"{reopened.ResidentBytes} payload bytes resident after the restart");
+        await AssertReadsBackAsync(reopened, written);
+    }
+
+    private static Task AssertReadsBackAsync(RaftLog log, Dictionary<long, byte[]> written)
+    {
+        var (entries, _) = log.Read(1, written.Count);
+        Assert.Equal(written.Count, entries.Length);
+        foreach (var entry in entries.Cast<StoredEntry>())
+        {
+            // As replication reads it (DotNext asks the entry for its bytes).
+            Assert.True(((DotNext.IO.IDataTransferObject)entry).TryGetMemory(out var memory));
+            Assert.Equal(written[entry.Index], memory.ToArray());
+        }
+
+        return Task.CompletedTask;
+    }
+
+    [Fact]
+    public void A_segment_reader_refuses_reads_once_its_segment_left_the_log()
+    {
+        var path = Path.Combine(root, "segment.bin");
+        Directory.CreateDirectory(root);
+        File.WriteAllBytes(path, [.. Enumerable.Range(0, 256).Select(static i => (byte)i)]);
+        var reader = new SegmentReader(path);
+        Assert.Equal(new byte[] { 10, 11, 12 }, reader.Read(10, 3, 7));
+        Assert.Throws<InvalidDataException>(() => reader.Read(250, 10, 7));
+        reader.Dispose();
+        reader.Dispose();
+        Assert.Equal(7, Assert.Throws<LogEntryGoneException>(() => reader.Read(10, 3, 7)).Index);
     }
 
     /// <summary>

@@ -27,6 +27,60 @@ public interface IReplicatedStateMachine
     /// <summary>Writes a consistent, versioned image of the whole state as of <see cref="AppliedIndex"/>.</summary>
     void WriteSnapshot(Stream destination);
 
+    /// <summary>
+    /// Freezes the state as of <see cref="AppliedIndex"/> for an image written later, on another thread, while
+    /// <see cref="Apply"/> goes on (called under the apply order, like <see cref="Apply"/>). The default writes the
+    /// image into memory at once; a state machine that can freeze its state cheaply overrides it (ADR 0017).
+    /// </summary>
+    ISnapshotImage CaptureSnapshot() => BufferedSnapshotImage.Write(this);
+
     /// <summary>Replaces the whole state with an image written by <see cref="WriteSnapshot"/>.</summary>
     void RestoreSnapshot(Stream source);
+}
+
+/// <summary>A state frozen for a snapshot (<see cref="IReplicatedStateMachine.CaptureSnapshot"/>). Dispose it when done.</summary>
+public interface ISnapshotImage : IDisposable
+{
+    /// <summary>The image's exact length in bytes, known before it is written.</summary>
+    long Length { get; }
+
+    /// <summary>Writes the image (once), on any thread.</summary>
+    void WriteTo(Stream destination);
+}
+
+/// <summary>An image written into pooled memory when captured: the default for state machines that cannot freeze.</summary>
+internal sealed class BufferedSnapshotImage : ISnapshotImage
+{
+    private readonly SnapshotBuffer buffer = new();
+
+    private BufferedSnapshotImage()
+    {
+    }
+
+    public long Length => buffer.Length;
+
+    public static BufferedSnapshotImage Write(IReplicatedStateMachine machine)
+    {
+        var image = new BufferedSnapshotImage();
+        try
+        {
+            machine.WriteSnapshot(image.buffer);
+            return image;
+        }
+        catch
+        {
+            image.Dispose();
+            throw;
+        }
+    }
+
+    public void WriteTo(Stream destination)
+    {
+        foreach (var segment in buffer.Segments)
+        {
+            destination.Write(segment.Span);
+        }
+    }
+
+    public void Dispose() => buffer.Dispose();
 }

@@ -35,7 +35,7 @@ internal sealed class SnapshottingStateMachine : IAsyncDisposable
     private long appliedIndex;
     private long bytesSincePoint;
     private long lastSnapshotBytes;
-    private SnapshotFile.Writer? queued;
+    private ISnapshotImage? queued;
 
     /// <summary>
     /// How long a snapshot served to a peer (and the log after it) is kept after the peer last asked for it, so that an
@@ -211,46 +211,35 @@ internal sealed class SnapshottingStateMachine : IAsyncDisposable
     private long LogBytesLimit => long.Max(logBytes, lastSnapshotBytes / 2);
 
     /// <summary>
-    /// Captures the state at <paramref name="index"/> into a new snapshot file and has it made durable in the background:
-    /// after the one being made durable now, if any. A capture waiting behind that one is superseded by this one (only
-    /// the newest matters), so at most two are on their way at a time. Every point is captured, never skipped for a busy
-    /// disk: the size of each image sets the next point (<see cref="LogBytesLimit"/>), which must not differ between members.
+    /// Captures the state at <paramref name="index"/> for a snapshot and has it written and made durable in the
+    /// background, after the one being made durable now, if any. Under the apply order only the capture runs (the state
+    /// machine freezes its state, milliseconds per hundred thousand keys): the image is written while applies go on, so
+    /// a snapshot of a large state does not stall writes (ADR 0017). A capture waiting behind another is superseded by
+    /// a newer one (only the newest matters), so at most two are on their way at a time. Every point is captured, never
+    /// skipped for a busy disk: the size of each image sets the next point (<see cref="LogBytesLimit"/>), which must not
+    /// differ between members, and the capture knows it exactly before a byte is written.
     /// </summary>
     private void CaptureSnapshot(long index, long term)
     {
         var started = time.GetTimestamp();
-        SnapshotFile.Writer image;
+        ISnapshotImage capture;
         try
         {
-            // Straight into the file's page cache: as fast as a copy in memory, and no buffer the size of the
-            // state (which a garbage-collected or pooled buffer would keep resident after the snapshot).
-            image = SnapshotFile.Create(directory, index, term);
+            capture = machine.CaptureSnapshot();
         }
         catch (Exception e)
         {
-            Log.SnapshotFailed(logger, index, e);
-            return;
-        }
-
-        try
-        {
-            machine.WriteSnapshot(image);
-            image.Seal();
-        }
-        catch (Exception e)
-        {
-            image.Dispose();
             Log.SnapshotFailed(logger, index, e);
             return;
         }
 
         var captureMs = (long)time.GetElapsedTime(started).TotalMilliseconds;
-        lastSnapshotBytes = image.Length;
-        SnapshotFile.Writer? superseded;
+        lastSnapshotBytes = capture.Length;
+        ISnapshotImage? superseded;
         lock (snapshotLock)
         {
             superseded = queued;
-            queued = image;
+            queued = capture;
         }
 
         if (superseded is not null)
@@ -259,28 +248,44 @@ internal sealed class SnapshottingStateMachine : IAsyncDisposable
             superseded.Dispose();
         }
 
-        persisting = PersistAfterAsync(persisting, image, index, term, captureMs);
+        persisting = PersistAfterAsync(persisting, capture, index, term, captureMs);
     }
 
-    /// <summary>Makes a captured snapshot durable once the one before it is (unless a newer capture superseded it meanwhile).</summary>
-    private async Task PersistAfterAsync(Task previous, SnapshotFile.Writer image, long index, long term, long captureMs)
+    /// <summary>Writes a captured snapshot and makes it durable once the one before it is (unless a newer capture superseded it meanwhile).</summary>
+    private async Task PersistAfterAsync(Task previous, ISnapshotImage capture, long index, long term, long captureMs)
     {
         await previous.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing | ConfigureAwaitOptions.ForceYielding);
         lock (snapshotLock)
         {
-            if (!ReferenceEquals(queued, image))
+            if (!ReferenceEquals(queued, capture))
             {
-                return; // superseded (and dropped) by a newer capture
+                return; // superseded (and disposed) by a newer capture
             }
 
             queued = null;
         }
 
-        using (image)
+        // A thread of its own: writing a large image takes seconds of CPU and I/O, which the thread pool's few
+        // workers (one per core) must not be held for.
+        await Task.Factory.StartNew(() => Persist(capture, index, term, captureMs), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default)
+            .ConfigureAwait(false);
+    }
+
+    private void Persist(ISnapshotImage capture, long index, long term, long captureMs)
+    {
+        using (capture)
         {
             try
             {
                 var persistStarted = time.GetTimestamp();
+                using var image = SnapshotFile.Create(directory, index, term);
+                capture.WriteTo(image);
+                image.Seal();
+                if (image.Length != capture.Length)
+                {
+                    throw new InvalidOperationException($"The snapshot image at index {index} is {image.Length} bytes; its capture announced {capture.Length}.");
+                }
+
                 var file = image.Commit();
                 Publish(file);
                 metrics.Snapshots.Add(1);

@@ -25,6 +25,8 @@ public sealed partial class KeyValueStore : IDisposable
     public const uint OldestCommandFormatVersion = 1;
 
     private readonly ReaderWriterLockSlim gate = new(LockRecursionPolicy.NoRecursion);
+    private readonly object captureLock = new();
+    private int captures;
     private readonly Keyspace keyspace = new();
     private readonly Keyspace system = new(KeyspaceKind.System);
     private readonly LeaseTable leases = new();
@@ -359,6 +361,7 @@ public sealed partial class KeyValueStore : IDisposable
         var floor = system.Revision - SystemKeyspace.RetainedRevisions;
         if (floor - Math.Max(system.CompactRevision, 1) >= SystemKeyspace.RetainedRevisions)
         {
+            WaitForCaptures();
             system.Compact(floor);
         }
     }
@@ -463,6 +466,7 @@ public sealed partial class KeyValueStore : IDisposable
 
     private CompactionResponse ApplyCompaction(CompactionRequest r)
     {
+        WaitForCaptures();
         keyspace.Compact(r.Revision);
         return new CompactionResponse { Header = new ResponseHeader { Revision = keyspace.Revision } };
     }

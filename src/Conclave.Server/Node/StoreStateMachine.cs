@@ -14,5 +14,17 @@ internal sealed class StoreStateMachine(KeyValueStore store) : IReplicatedStateM
 
     public void WriteSnapshot(Stream destination) => store.WriteSnapshot(destination);
 
+    public ISnapshotImage CaptureSnapshot() => new Image(store.CaptureSnapshot());
+
     public void RestoreSnapshot(Stream source) => store.RestoreSnapshot(source);
+
+    /// <summary>The store's capture: frozen in one pass over the keys, written later while applies go on.</summary>
+    private sealed class Image(KeyValueStore.SnapshotCapture capture) : ISnapshotImage
+    {
+        public long Length => capture.Length;
+
+        public void WriteTo(Stream destination) => capture.WriteTo(destination);
+
+        public void Dispose() => capture.Dispose();
+    }
 }

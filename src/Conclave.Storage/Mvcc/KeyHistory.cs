@@ -44,20 +44,37 @@ public sealed class KeyHistory
         {
             if (versions is null)
             {
-                versions = new KeyVersion[4];
-                versions[0] = single;
-                single = default;
+                // The inline version stays where it is as well: a snapshot being written concurrently (FrozenVersions)
+                // may still read it there. Compaction, which never runs during one, clears it.
+                var grown = new KeyVersion[4];
+                grown[0] = single;
+                grown[1] = version;
+                Volatile.Write(ref versions, grown);
             }
             else if (count == versions.Length)
             {
-                Array.Resize(ref versions, count * 2);
+                // A new array: one being read by a snapshot writer keeps its first count versions as they were.
+                var grown = new KeyVersion[count * 2];
+                Array.Copy(versions, grown, count);
+                grown[count] = version;
+                Volatile.Write(ref versions, grown);
             }
-
-            versions[count] = version;
+            else
+            {
+                versions[count] = version;
+            }
         }
 
         count++;
     }
+
+    /// <summary>
+    /// The first <paramref name="frozenCount"/> versions, read by a snapshot writer on another thread while writes go on:
+    /// appends only add after them (a full array is replaced, never changed), and compaction waits for the writer.
+    /// </summary>
+    internal ReadOnlySpan<KeyVersion> FrozenVersions(int frozenCount) => Volatile.Read(ref versions) is { } many
+        ? many.AsSpan(0, frozenCount)
+        : frozenCount == 0 ? [] : MemoryMarshal.CreateReadOnlySpan(ref single, 1);
 
     /// <summary>The value visible at <paramref name="revision"/>, or null when absent then.</summary>
     public KeyValue? At(long revision)
@@ -114,6 +131,7 @@ public sealed class KeyHistory
         }
         else
         {
+            single = default; // left over from the time it was the only version
             Array.Copy(versions, drop, versions, 0, left);
             Array.Clear(versions, left, count - left);
             if (versions.Length > 8 && left <= versions.Length / 4)

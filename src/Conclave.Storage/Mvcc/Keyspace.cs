@@ -328,6 +328,22 @@ public sealed class Keyspace(KeyspaceKind kind = KeyspaceKind.User)
     // ---- snapshot support ----------------------------------------------------------------------------------
 
     /// <summary>
+    /// Every key's history and how many versions it has now, in key order: what a snapshot of this moment holds, to be
+    /// written later while writes go on (<see cref="KeyHistory.FrozenVersions"/>). Costs one pass over the keys.
+    /// </summary>
+    internal (KeyHistory History, int Count)[] Freeze()
+    {
+        var frozen = new (KeyHistory, int)[ordered.Count];
+        var i = 0;
+        foreach (var history in ordered)
+        {
+            frozen[i++] = (history, history.Count);
+        }
+
+        return frozen;
+    }
+
+    /// <summary>
     /// Replaces the keyspace with <paramref name="histories"/> (in key order, as a snapshot holds them). The ordered set
     /// is built from the sorted list in one pass and the event history in a parallel task, from one flat array sorted
     /// by revision: no per-key insertions into a balanced tree and no per-revision lists (ADR 0017).

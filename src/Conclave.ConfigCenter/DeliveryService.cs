@@ -204,14 +204,30 @@ public sealed class DeliveryService(IKeyValuePort port, ConfigLimits? limits = n
 
         var key = ConfigKeys.Instance(app, env, ns, instanceId);
         var nsKey = ConfigKeys.Namespace(app, env, ns);
-        // The namespace first: a lease granted for a report that is then refused would stay behind for its whole TTL,
-        // and reports naming namespaces that do not exist could fill the lease table. (A namespace deleted between this
-        // check and the commit below still leaves one lease, which expires.)
-        await store.NamespaceAsync(app, env, ns, cancellationToken);
-        var (existing, _, _) = await store.GetAsync<InstanceRecord>(key, cancellationToken);
-        var lease = existing is { LeaseId: > 0 } && await port.KeepAliveAsync(existing.LeaseId, cancellationToken)
-            ? existing.LeaseId
-            : await port.GrantLeaseAsync(Limits.InstanceLeaseSeconds, cancellationToken);
+        // An instance that reported before keeps its lease: renewed, no new one, and no read of the namespace (the commit
+        // below still requires it). Otherwise the namespace first: a lease granted for a report that is then refused would
+        // stay behind for its whole TTL, and reports naming namespaces that do not exist could fill the lease table. (A
+        // namespace deleted between this check and the commit below still leaves one lease, which expires.)
+        // The usual report (applied, by an instance that reported through this member before) reads nothing: the lease
+        // this member last wrote the record with is renewed and the record written over. A rejection reads the record,
+        // to audit only a new one.
+        InstanceRecord? existing = null;
+        long lease;
+        if (status != DeliveryStatus.Rejected && knownLeases.TryGetValue(key, out var known) && await port.KeepAliveAsync(known, cancellationToken))
+        {
+            lease = known;
+        }
+        else if ((existing = (await store.GetAsync<InstanceRecord>(key, cancellationToken)).Value) is { LeaseId: > 0 }
+            && await port.KeepAliveAsync(existing.LeaseId, cancellationToken))
+        {
+            lease = existing.LeaseId;
+        }
+        else
+        {
+            await store.NamespaceAsync(app, env, ns, cancellationToken);
+            lease = await port.GrantLeaseAsync(Limits.InstanceLeaseSeconds, cancellationToken);
+        }
+
         var record = new InstanceRecord
         {
             InstanceId = instanceId, Labels = labels, ReleaseId = releaseId, Status = status, Reason = reason,
@@ -228,9 +244,16 @@ public sealed class DeliveryService(IKeyValuePort port, ConfigLimits? limits = n
         var (ok, _) = await store.CommitAsync([ConfigStore.Present(nsKey)], writes, cancellationToken);
         if (!ok)
         {
+            knownLeases.TryRemove(key, out _);
             await store.ThrowMissingAsync(app, env, ns, cancellationToken);
         }
 
+        if (!knownLeases.ContainsKey(key) && Interlocked.Increment(ref knownLeasesAdded) % MaxKnownLeases == 0)
+        {
+            knownLeases.Clear(); // a bound, not an LRU: an instance not remembered reads its record once more
+        }
+
+        knownLeases[key] = lease;
         return record;
     }
 
@@ -357,6 +380,9 @@ public sealed class DeliveryService(IKeyValuePort port, ConfigLimits? limits = n
     }
 
     private const int MaxOpened = 1024;
+    private const int MaxKnownLeases = 100_000;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<ByteString, long> knownLeases = new();
+    private long knownLeasesAdded;
     private readonly System.Collections.Concurrent.ConcurrentDictionary<(string App, string Env, string Ns, long Created, long Id), ReleaseRecord> opened = new();
     private long openedAdded;
 }

@@ -112,7 +112,8 @@ public sealed class DeliveryService(IKeyValuePort port, ConfigLimits? limits = n
                 }
             }
 
-            foreach (var kv in changed)
+            // After a resync the read above covers every change taken with it (they were dispatched before it was made).
+            foreach (var kv in resync ? [] : changed)
             {
                 EffectiveRelease? effective = null;
                 if (own.ContainsKey(kv.Key))

@@ -243,6 +243,7 @@ internal static class ConfigBench
         var elapsed = clock.Elapsed;
         var after = ProcessUsage.Sample(options.ServerPid);
         var latency = LatencyRecorder.Summarize(recorders);
+        var reportText = options.Reports ? await ReportCostAsync() : "";
         var haltText = "";
         if (options.Halt)
         {
@@ -266,7 +267,38 @@ internal static class ConfigBench
             text.Append(CultureInfo.InvariantCulture, $"    report errors {Interlocked.Read(ref reportErrors)}\n");
         }
 
-        return text.Append(haltText).ToString();
+        return text.Append(reportText).Append(haltText).ToString();
+
+        // The member's CPU per report on its own: a quiet window (subscriptions open, lease renewals running, nothing
+        // published or reported) and then a window of the same length in which every instance reports the release it
+        // has once, spread over it as in the rounds; the difference over the number of reports.
+        async Task<string> ReportCostAsync()
+        {
+            var window = options.ReportSpread + TimeSpan.FromSeconds(1);
+            var quietBefore = ProcessUsage.Sample(options.ServerPid);
+            await Task.Delay(window, cancellationToken);
+            var quietAfter = ProcessUsage.Sample(options.ServerPid);
+            var errorsBefore = Interlocked.Read(ref reportErrors);
+            var sw = Stopwatch.StartNew();
+            var reportsDone = Enumerable.Range(0, options.Instances).Select(i => ReportAsync(
+                clients[i % clients.Length], app, new InstanceIdentity { InstanceId = $"bench-{i:D5}" }, Volatile.Read(ref current[i]),
+                TimeSpan.FromMilliseconds(Random.Shared.NextDouble() * options.ReportSpread.TotalMilliseconds))).ToArray();
+            await Task.WhenAll(reportsDone);
+            var took = sw.Elapsed;
+            await Task.Delay(window - took > TimeSpan.Zero ? window - took : TimeSpan.Zero, cancellationToken);
+            var busyAfter = ProcessUsage.Sample(options.ServerPid);
+            var failed = Interlocked.Read(ref reportErrors) - errorsBefore;
+            var line = string.Create(CultureInfo.InvariantCulture, $"  reports alone: {options.Instances} reports in {took.TotalSeconds:0.00} s, errors {failed}\n");
+            if (quietBefore is not null && quietAfter is not null && busyAfter is not null)
+            {
+                var quiet = quietAfter.CpuSeconds - quietBefore.CpuSeconds;
+                var busy = busyAfter.CpuSeconds - quietAfter.CpuSeconds;
+                line += string.Create(CultureInfo.InvariantCulture,
+                    $"    server CPU {busy:0.00} s with reports, {quiet:0.00} s in a quiet window of the same length = {(busy - quiet) * 1000 / options.Instances:0.000} ms per report\n");
+            }
+
+            return line;
+        }
 
         // A plan at 100% (limit 5% rejected, judged after half the fleet reported); every instance reports the gray
         // release applied, then just over 5% report it rejected. From the moment the crossing report is acknowledged,

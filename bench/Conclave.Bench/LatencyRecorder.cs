@@ -22,23 +22,30 @@ internal sealed class LatencyRecorder(int capacity)
         _samples[Count++] = ticks;
     }
 
+    /// <summary>
+    /// Merges the samples recorded so far. Workers may still be recording (a late delivery after the run's end): each
+    /// recorder's count is read once, so a sample recorded meanwhile is left out rather than overrunning the merge.
+    /// </summary>
     public static LatencySummary Summarize(IEnumerable<LatencyRecorder?> recorders)
     {
-        var total = 0;
-        foreach (var recorder in recorders)
-        {
-            total += recorder?.Count ?? 0;
-        }
-
-        var all = new long[total];
-        var offset = 0;
+        var taken = new List<(long[] Samples, int Count)>();
         foreach (var recorder in recorders)
         {
             if (recorder is not null)
             {
-                Array.Copy(recorder._samples, 0, all, offset, recorder.Count);
-                offset += recorder.Count;
+                // Count first: the array read after it holds at least that many samples (a resize copies them first).
+                var count = recorder.Count;
+                var samples = recorder._samples;
+                taken.Add((samples, Math.Min(count, samples.Length)));
             }
+        }
+
+        var all = new long[taken.Sum(t => t.Count)];
+        var offset = 0;
+        foreach (var (samples, count) in taken)
+        {
+            Array.Copy(samples, 0, all, offset, count);
+            offset += count;
         }
 
         return LatencySummary.From(all);

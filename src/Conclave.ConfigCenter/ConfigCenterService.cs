@@ -5,6 +5,7 @@ using Conclave.ConfigCenter.Keyspace;
 using Conclave.ConfigCenter.Model;
 using Conclave.ConfigCenter.Secrets;
 using Conclave.ConfigCenter.Validation;
+using Google.Protobuf;
 
 namespace Conclave.ConfigCenter;
 
@@ -70,6 +71,37 @@ public sealed partial class ConfigCenterService(IKeyValuePort port, ConfigLimits
 
     public async ValueTask<IReadOnlyList<AppRecord>> ListAppsAsync(CancellationToken cancellationToken = default) =>
         (await Store.ListAsync<AppRecord>(ConfigKeys.Apps(), cancellationToken)).Select(x => x.Value).ToList();
+
+    /// <summary>Most apps in one page of <see cref="ListAppsAsync(int, string?, string?, CancellationToken)"/>.</summary>
+    public const int MaxAppPage = 1000;
+
+    /// <summary>
+    /// At most <paramref name="limit"/> apps in id order, after the id <paramref name="after"/> (exclusive) and whose
+    /// ids start with <paramref name="prefix"/>: one range read of that many keys, whatever the number of apps.
+    /// </summary>
+    public async ValueTask<AppPage> ListAppsAsync(int limit, string? after, string? prefix, CancellationToken cancellationToken = default)
+    {
+        if (limit is < 1 or > MaxAppPage)
+        {
+            throw new ConfigCenterException(ConfigErrorKind.InvalidArgument, $"limit must be between 1 and {MaxAppPage}, not {limit}");
+        }
+
+        var start = ByteString.CopyFrom([.. ConfigKeys.Apps().Span, .. System.Text.Encoding.UTF8.GetBytes(prefix ?? "")]);
+        var end = ConfigKeys.PrefixEnd(start);
+        if (!string.IsNullOrEmpty(after))
+        {
+            // The first key after the app 'after': its key followed by a zero byte.
+            var next = ByteString.CopyFrom([.. ConfigKeys.App(after).Span, 0]);
+            if (next.Span.SequenceCompareTo(start.Span) > 0)
+            {
+                start = next;
+            }
+        }
+
+        var response = await Store.Port.RangeAsync(new RangeRequest { Key = start, RangeEnd = end, Limit = limit }, cancellationToken);
+        var items = response.Kvs.Select(kv => ConfigJson.Decode<AppRecord>(kv.Value)).ToList();
+        return new AppPage(items, response.More && items.Count > 0 ? items[^1].Id : null);
+    }
 
     public async ValueTask<EnvironmentRecord> CreateEnvironmentAsync(string app, string env, ChangeContext who, CancellationToken cancellationToken = default)
     {

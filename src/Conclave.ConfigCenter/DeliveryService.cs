@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using Conclave.Api.Etcd;
+using Conclave.Api.Mvcc;
 using Google.Protobuf;
 using Conclave.ConfigCenter.Gray;
 using Conclave.ConfigCenter.Keyspace;
@@ -19,6 +20,13 @@ public sealed class DeliveryService(IKeyValuePort port, ConfigLimits? limits = n
     private readonly TimeProvider clock = clock ?? TimeProvider.System;
     private readonly ReleaseCache releases = new(new ConfigStore(port));
     private readonly NamespaceSecrets secrets = new(new ConfigStore(port), masterKeys, clock);
+    private readonly NamespaceChangeHub hub = new(port);
+
+    /// <summary>
+    /// How many times a subscription was handed a change of a namespace record it watches (its own namespaces and the
+    /// public ones they associate); a change of any other app's records hands nothing to it. For tests and diagnostics.
+    /// </summary>
+    public long SubscriptionWakeups => hub.Dispatched;
 
     public ConfigLimits Limits { get; } = limits ?? new ConfigLimits();
 
@@ -71,75 +79,75 @@ public sealed class DeliveryService(IKeyValuePort port, ConfigLimits? limits = n
         string app, string env, HashSet<string> wanted, string? instanceId, IReadOnlyCollection<string> labels,
         Dictionary<string, long> seen, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        // Keys decide before any decoding: the subscriber's own namespace records, and the public namespaces they associate.
+        // Only the records this subscriber needs reach it: its own namespace records, and the public namespaces they
+        // associate (which change as associations are added or removed). The hub's one watch hands over their changes.
         var own = wanted.ToDictionary(ns => ConfigKeys.Namespace(app, env, ns), ns => ns);
         var bases = new Dictionary<ByteString, string>();
+        using var interest = await hub.JoinAsync(cancellationToken);
+        foreach (var key in own.Keys)
+        {
+            interest.Watch(key);
+        }
+
+        IReadOnlyList<KeyValue> changed = [];
+        var resync = true;
         while (true)
         {
-            // Level-triggered: read the heads now, then watch from the revision after the read.
-            var range = await port.RangeAsync(new RangeRequest { Key = ConfigKeys.Namespaces(app, env), RangeEnd = ConfigKeys.PrefixEnd(ConfigKeys.Namespaces(app, env)) }, cancellationToken);
-            var revision = range.Header.Revision;
-            bases.Clear();
-            foreach (var kv in range.Kvs)
+            if (resync)
             {
+                // Level-triggered: read the heads now (after the keys are watched, so no later change is missed).
+                var range = await port.RangeAsync(new RangeRequest { Key = ConfigKeys.Namespaces(app, env), RangeEnd = ConfigKeys.PrefixEnd(ConfigKeys.Namespaces(app, env)) }, cancellationToken);
+                foreach (var kv in range.Kvs)
+                {
+                    if (own.ContainsKey(kv.Key))
+                    {
+                        interest.Seen(kv.Key, kv.ModRevision);
+                        var n = ConfigStore.NamespaceOf(kv);
+                        Track(n);
+                        if (await ChangedAsync(n, null) is { } effective)
+                        {
+                            yield return effective;
+                        }
+                    }
+                }
+            }
+
+            // After a resync the read above covers every change taken with it (they were dispatched before it was made).
+            foreach (var kv in resync ? [] : changed)
+            {
+                EffectiveRelease? effective = null;
                 if (own.ContainsKey(kv.Key))
                 {
+                    interest.Seen(kv.Key, kv.ModRevision);
                     var n = ConfigStore.NamespaceOf(kv);
                     Track(n);
-                    if (await ChangedAsync(n, null) is { } effective)
+                    effective = await ChangedAsync(n, null);
+                }
+                else if (bases.TryGetValue(kv.Key, out var name) && await TryNamespaceKvAsync(app, env, name, cancellationToken) is { } ownKv)
+                {
+                    // The association's own record as it is now: it may have changed (or dropped this base) meanwhile.
+                    interest.Seen(ownKv.Key, ownKv.ModRevision);
+                    var associated = ConfigStore.NamespaceOf(ownKv);
+                    Track(associated);
+                    if (bases.ContainsKey(kv.Key))
                     {
-                        yield return effective;
+                        interest.Seen(kv.Key, kv.ModRevision);
+                        effective = await ChangedAsync(associated, ConfigStore.NamespaceOf(kv));
                     }
+                    else
+                    {
+                        effective = await ChangedAsync(associated, null);
+                    }
+                }
+
+                if (effective is not null)
+                {
+                    yield return effective;
                 }
             }
 
-            var compacted = false;
-            await using var changes = port.WatchAsync(ConfigKeys.AllNamespaces(), revision + 1, cancellationToken).GetAsyncEnumerator(cancellationToken);
-            while (true)
-            {
-                KeyspaceChange change;
-                try
-                {
-                    if (!await changes.MoveNextAsync())
-                    {
-                        yield break;
-                    }
-
-                    change = changes.Current;
-                }
-                catch (KeyspaceCompactedException)
-                {
-                    compacted = true;
-                    break;
-                }
-
-                foreach (var e in change.Events)
-                {
-                    if (e.Type != Api.Mvcc.Event.Types.EventType.Put)
-                    {
-                        continue;
-                    }
-
-                    EffectiveRelease? effective = null;
-                    if (own.ContainsKey(e.Kv.Key))
-                    {
-                        var n = ConfigStore.NamespaceOf(e.Kv);
-                        Track(n);
-                        effective = await ChangedAsync(n, null);
-                    }
-                    else if (bases.TryGetValue(e.Kv.Key, out var name) && await TryNamespaceAsync(app, env, name, cancellationToken) is { } associated)
-                    {
-                        effective = await ChangedAsync(associated, ConfigStore.NamespaceOf(e.Kv));
-                    }
-
-                    if (effective is not null)
-                    {
-                        yield return effective;
-                    }
-                }
-            }
-
-            if (!compacted)
+            (changed, resync, var ended) = await interest.TakeAsync(cancellationToken);
+            if (ended)
             {
                 yield break;
             }
@@ -147,19 +155,29 @@ public sealed class DeliveryService(IKeyValuePort port, ConfigLimits? limits = n
 
         void Track(NamespaceRecord n)
         {
-            foreach (var stale in bases.Where(b => b.Value == n.Name).Select(b => b.Key).ToList())
+            ByteString? wantedBase = n.BaseApp is { } baseApp ? ConfigKeys.Namespace(baseApp, env, n.Name) : null;
+            foreach (var stale in bases.Where(b => b.Value == n.Name && b.Key != wantedBase).Select(b => b.Key).ToList())
             {
                 bases.Remove(stale);
+                interest.Unwatch(stale);
             }
 
-            if (n.BaseApp is { } baseApp)
+            if (wantedBase is not null)
             {
-                bases[ConfigKeys.Namespace(baseApp, env, n.Name)] = n.Name;
+                bases[wantedBase] = n.Name;
+                interest.Watch(wantedBase);
             }
         }
 
         async ValueTask<EffectiveRelease?> ChangedAsync(NamespaceRecord n, NamespaceRecord? knownBase)
         {
+            if (n.BaseApp is { } baseApp && knownBase is null && await TryNamespaceKvAsync(baseApp, env, n.Name, cancellationToken) is { } baseKv)
+            {
+                // Read after the base key is watched: its later changes come through the hub, older ones are dropped.
+                interest.Seen(baseKv.Key, baseKv.ModRevision);
+                knownBase = ConfigStore.NamespaceOf(baseKv);
+            }
+
             if (await ResolveAsync(n, instanceId, labels, cancellationToken, knownBase) is { } effective
                 && (!seen.TryGetValue(n.Name, out var had) || had != effective.Release.Id))
             {
@@ -187,14 +205,30 @@ public sealed class DeliveryService(IKeyValuePort port, ConfigLimits? limits = n
 
         var key = ConfigKeys.Instance(app, env, ns, instanceId);
         var nsKey = ConfigKeys.Namespace(app, env, ns);
-        // The namespace first: a lease granted for a report that is then refused would stay behind for its whole TTL,
-        // and reports naming namespaces that do not exist could fill the lease table. (A namespace deleted between this
-        // check and the commit below still leaves one lease, which expires.)
-        await store.NamespaceAsync(app, env, ns, cancellationToken);
-        var (existing, _, _) = await store.GetAsync<InstanceRecord>(key, cancellationToken);
-        var lease = existing is { LeaseId: > 0 } && await port.KeepAliveAsync(existing.LeaseId, cancellationToken)
-            ? existing.LeaseId
-            : await port.GrantLeaseAsync(Limits.InstanceLeaseSeconds, cancellationToken);
+        // An instance that reported before keeps its lease: renewed, no new one, and no read of the namespace (the commit
+        // below still requires it). Otherwise the namespace first: a lease granted for a report that is then refused would
+        // stay behind for its whole TTL, and reports naming namespaces that do not exist could fill the lease table. (A
+        // namespace deleted between this check and the commit below still leaves one lease, which expires.)
+        // The usual report (applied, by an instance that reported through this member before) reads nothing: the lease
+        // this member last wrote the record with is renewed and the record written over. A rejection reads the record,
+        // to audit only a new one.
+        InstanceRecord? existing = null;
+        long lease;
+        if (status != DeliveryStatus.Rejected && knownLeases.TryGetValue(key, out var known) && await port.KeepAliveAsync(known, cancellationToken))
+        {
+            lease = known;
+        }
+        else if ((existing = (await store.GetAsync<InstanceRecord>(key, cancellationToken)).Value) is { LeaseId: > 0 }
+            && await port.KeepAliveAsync(existing.LeaseId, cancellationToken))
+        {
+            lease = existing.LeaseId;
+        }
+        else
+        {
+            await store.NamespaceAsync(app, env, ns, cancellationToken);
+            lease = await port.GrantLeaseAsync(Limits.InstanceLeaseSeconds, cancellationToken);
+        }
+
         var record = new InstanceRecord
         {
             InstanceId = instanceId, Labels = labels, ReleaseId = releaseId, Status = status, Reason = reason,
@@ -211,9 +245,16 @@ public sealed class DeliveryService(IKeyValuePort port, ConfigLimits? limits = n
         var (ok, _) = await store.CommitAsync([ConfigStore.Present(nsKey)], writes, cancellationToken);
         if (!ok)
         {
+            knownLeases.TryRemove(key, out _);
             await store.ThrowMissingAsync(app, env, ns, cancellationToken);
         }
 
+        if (!knownLeases.ContainsKey(key) && Interlocked.Increment(ref knownLeasesAdded) % MaxKnownLeases == 0)
+        {
+            knownLeases.Clear(); // a bound, not an LRU: an instance not remembered reads its record once more
+        }
+
+        knownLeases[key] = lease;
         return record;
     }
 
@@ -292,9 +333,10 @@ public sealed class DeliveryService(IKeyValuePort port, ConfigLimits? limits = n
     }
 
     private async ValueTask<NamespaceRecord?> TryNamespaceAsync(string app, string env, string ns, CancellationToken cancellationToken) =>
-        (await port.RangeAsync(new RangeRequest { Key = ConfigKeys.Namespace(app, env, ns) }, cancellationToken)).Kvs.FirstOrDefault() is { } kv
-            ? ConfigStore.NamespaceOf(kv)
-            : null;
+        await TryNamespaceKvAsync(app, env, ns, cancellationToken) is { } kv ? ConfigStore.NamespaceOf(kv) : null;
+
+    private async ValueTask<KeyValue?> TryNamespaceKvAsync(string app, string env, string ns, CancellationToken cancellationToken) =>
+        (await port.RangeAsync(new RangeRequest { Key = ConfigKeys.Namespace(app, env, ns) }, cancellationToken)).Kvs.FirstOrDefault();
 
     private async ValueTask<EffectiveRelease?> ResolveOwnAsync(NamespaceRecord n, string? instanceId, IReadOnlyCollection<string> labels, CancellationToken cancellationToken)
     {
@@ -339,6 +381,9 @@ public sealed class DeliveryService(IKeyValuePort port, ConfigLimits? limits = n
     }
 
     private const int MaxOpened = 1024;
+    private const int MaxKnownLeases = 100_000;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<ByteString, long> knownLeases = new();
+    private long knownLeasesAdded;
     private readonly System.Collections.Concurrent.ConcurrentDictionary<(string App, string Env, string Ns, long Created, long Id), ReleaseRecord> opened = new();
     private long openedAdded;
 }

@@ -2,7 +2,9 @@ using Conclave.ConfigCenter;
 using Conclave.ConfigCenter.Keyspace;
 using Conclave.Server.Node;
 using Microsoft.AspNetCore.Builder;
+using Grpc.AspNetCore.Server.Model;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace Conclave.Server.Config;
 
@@ -20,6 +22,8 @@ public static class ConfigCenterHosting
             sp.GetRequiredService<IKeyValuePort>(), Options(sp).ConfigLimits, Options(sp).TimeProvider, Options(sp).ConfigMasterKeys, sp.GetRequiredService<ConfigCenterService>().CanRevealAsync));
         services.AddSingleton(sp => new CredentialService(sp.GetRequiredService<IKeyValuePort>(), Options(sp).ConfigLimits, Options(sp).TimeProvider));
         services.AddSingleton<ClientCallers>();
+        services.AddSingleton<ReleaseEncodings>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IServiceMethodProvider<ConfigGrpcService>, ConfigServiceMethods>());
         services.AddSingleton<DeliveryFeed>();
         services.AddSingleton(sp => new AuditRetention(sp.GetRequiredService<IKeyValuePort>(), Options(sp).TimeProvider));
         services.AddHostedService<AuditPruner>();

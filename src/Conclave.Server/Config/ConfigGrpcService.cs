@@ -10,11 +10,12 @@ namespace Conclave.Server.Config;
 /// <summary>
 /// <c>conclave.config.v1.ConfigService</c>: what configuration clients call. <c>Fetch</c>, <c>Subscribe</c> and
 /// <c>Report</c> pass <see cref="CredentialService.AuthorizeAsync"/> first (ADR 0015 decision 5): the caller's
-/// <c>conclave-access-key</c> metadata (or <c>authorization: ConclaveKey ...</c>), else its sign-in.
+/// <c>conclave-access-key</c> metadata (or <c>authorization: ConclaveKey ...</c>), else its sign-in. Bound by
+/// <see cref="ConfigServiceMethods"/> (Subscribe writes releases serialized once, <see cref="ReleaseEncodings"/>).
 /// </summary>
-internal sealed class ConfigGrpcService(DeliveryService delivery, CredentialService credentials, ClientCallers callers, IHostApplicationLifetime lifetime) : ConfigService.ConfigServiceBase
+internal sealed class ConfigGrpcService(DeliveryService delivery, CredentialService credentials, ClientCallers callers, ReleaseEncodings encodings, IHostApplicationLifetime lifetime)
 {
-    public override async Task<FetchResponse> Fetch(FetchRequest request, ServerCallContext context)
+    public async Task<FetchResponse> FetchAsync(FetchRequest request, ServerCallContext context)
     {
         var access = await GuardAsync(async () => await credentials.AuthorizeAsync(callers.Of(context), request.App, request.Env, request.Namespaces, context.CancellationToken));
         var response = new FetchResponse();
@@ -32,7 +33,7 @@ internal sealed class ConfigGrpcService(DeliveryService delivery, CredentialServ
         return response;
     }
 
-    public override async Task Subscribe(SubscribeRequest request, IServerStreamWriter<ReleaseMessage> responseStream, ServerCallContext context)
+    public async Task SubscribeAsync(SubscribeRequest request, IServerStreamWriter<EncodedRelease> responseStream, ServerCallContext context)
     {
         var access = await GuardAsync(async () => await credentials.AuthorizeAsync(callers.Of(context), request.App, request.Env, request.Namespaces, context.CancellationToken));
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, lifetime.ApplicationStopping);
@@ -44,7 +45,7 @@ internal sealed class ConfigGrpcService(DeliveryService delivery, CredentialServ
             await foreach (var effective in stream)
             {
                 await AuthorizeSecretsAsync(access, effective, linked.Token);
-                await responseStream.WriteAsync(ToMessage(effective), linked.Token);
+                await responseStream.WriteAsync(encodings.Of(effective), linked.Token);
             }
         }
         catch (ConfigCenterException e)
@@ -88,7 +89,7 @@ internal sealed class ConfigGrpcService(DeliveryService delivery, CredentialServ
             ? credentials.AuthorizeSecretsAsync(access, effective.Release.App, effective.Release.Env, effective.Release.Namespace, cancellationToken)
             : ValueTask.CompletedTask;
 
-    public override Task<ReportResponse> Report(ReportRequest request, ServerCallContext context) =>
+    public Task<ReportResponse> ReportAsync(ReportRequest request, ServerCallContext context) =>
         GuardAsync(async () =>
         {
             await credentials.AuthorizeAsync(callers.Of(context), request.App, request.Env, [request.Namespace], context.CancellationToken);
@@ -104,7 +105,7 @@ internal sealed class ConfigGrpcService(DeliveryService delivery, CredentialServ
             return new ReportResponse { LeaseId = record.LeaseId };
         });
 
-    public override Task<ConvergenceResponse> GetConvergence(ConvergenceRequest request, ServerCallContext context) =>
+    public Task<ConvergenceResponse> GetConvergenceAsync(ConvergenceRequest request, ServerCallContext context) =>
         GuardAsync(async () =>
         {
             var c = await delivery.ConvergenceAsync(request.App, request.Env, request.Namespace, request.ReleaseId, context.CancellationToken);

@@ -60,7 +60,25 @@ public static class ConfigHttpApi
             }
         });
 
-        api.MapGet("/apps", async (ConfigCenterService c, CancellationToken ct) => Items(await c.ListAppsAsync(ct)));
+        // Without limit, after or prefix: every app, as before. With any of them: one page (a range read of at most
+        // limit keys, default 100), its next cursor in a Link header and X-Conclave-Next-After (none on the last page).
+        api.MapGet("/apps", async (int? limit, string? after, string? prefix, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
+        {
+            if (limit is null && after is null && prefix is null)
+            {
+                return Items(await c.ListAppsAsync(ct));
+            }
+
+            var page = await c.ListAppsAsync(limit ?? 100, after, prefix, ct);
+            if (page.Next is { } next)
+            {
+                var query = $"limit={limit ?? 100}&after={Uri.EscapeDataString(next)}{(prefix is null ? "" : "&prefix=" + Uri.EscapeDataString(prefix))}";
+                h.Response.Headers.Link = $"</api/v1/apps?{query}>; rel=\"next\"";
+                h.Response.Headers["X-Conclave-Next-After"] = next;
+            }
+
+            return Items(page.Items);
+        });
         api.MapPost("/apps", async (CreateAppBody b, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
             Results.Created($"/api/v1/apps/{b.Id}", await c.CreateAppAsync(b.Id, b.Name, b.Owner, Who(h), ct)));
         api.MapGet("/apps/{app}", async (string app, ConfigCenterService c, CancellationToken ct) => Results.Ok(await c.GetAppAsync(app, ct)));

@@ -21,7 +21,8 @@ namespace Conclave.ConfigCenter;
 internal sealed class NamespaceChangeHub(IKeyValuePort port)
 {
     private readonly Lock gate = new();
-    private readonly Dictionary<ByteString, List<NamespaceInterest>> byKey = [];
+    // A set per key: 10,000 instances of one app all watch the same records, and each joins and leaves.
+    private readonly Dictionary<ByteString, HashSet<NamespaceInterest>> byKey = [];
     private readonly HashSet<NamespaceInterest> members = [];
     private CancellationTokenSource? pumpStop;
     private Task<long>? started;
@@ -74,10 +75,7 @@ internal sealed class NamespaceChangeHub(IKeyValuePort port)
                 byKey[key] = list = [];
             }
 
-            if (!list.Contains(interest))
-            {
-                list.Add(interest);
-            }
+            list.Add(interest);
         }
     }
 

@@ -9,14 +9,17 @@ namespace Conclave.Server.Config;
 /// The serialized Subscribe message of each effective release in use, shared by every subscriber that gets it: keyed by
 /// everything the message holds that can differ between two releases of one id (a namespace deleted and created again
 /// restarts its ids; an association's release is built per subscriber, so the record itself is no key). At most
-/// <see cref="MaxKept"/> are kept; a bound, not an LRU: a release still in use is encoded again on its next delivery.
+/// <see cref="MaxKept"/> messages and <see cref="MaxBytes"/> bytes are kept (a namespace may hold megabytes); a bound,
+/// not an LRU: past it everything is dropped, and a release still in use is encoded again on its next delivery.
 /// </summary>
 internal sealed class ReleaseEncodings
 {
     private const int MaxKept = 1024;
+    private const long MaxBytes = 64L * 1024 * 1024;
     private readonly ConcurrentDictionary<Key, Lazy<EncodedRelease>> kept = new();
     private long added;
     private long encoded;
+    private long keptBytes;
 
     /// <summary>How many messages were serialized (tests and diagnostics): once per release and variant while kept.</summary>
     public long Encoded => Interlocked.Read(ref encoded);
@@ -30,16 +33,19 @@ internal sealed class ReleaseEncodings
             return hit.Value;
         }
 
-        if (Interlocked.Increment(ref added) % MaxKept == 0)
+        if (Interlocked.Increment(ref added) % MaxKept == 0 || Interlocked.Read(ref keptBytes) > MaxBytes)
         {
             kept.Clear();
+            Interlocked.Exchange(ref keptBytes, 0);
         }
 
         // A publish reaches its subscribers all at once: one of them encodes, the others wait for its bytes.
         return kept.GetOrAdd(key, _ => new Lazy<EncodedRelease>(() =>
         {
             Interlocked.Increment(ref encoded);
-            return new EncodedRelease(ConfigGrpcService.ToMessage(effective).ToByteArray());
+            var bytes = ConfigGrpcService.ToMessage(effective).ToByteArray();
+            Interlocked.Add(ref keptBytes, bytes.Length);
+            return new EncodedRelease(bytes);
         })).Value;
     }
 

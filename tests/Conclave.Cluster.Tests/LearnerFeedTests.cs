@@ -53,22 +53,15 @@ public sealed class LearnerFeedTests : IAsyncLifetime
         return Leader()!.Value;
     }
 
-    private int? Leader() => nodes.FindIndex(n => n?.IsLeader == true) is var i and >= 0 ? i : null;
-
-    [Fact]
-    public async Task A_learner_follows_the_log_takes_no_writes_and_is_promoted_to_a_voter()
+    /// <summary>
+    /// Adds a member as a learner through <paramref name="leader"/> (the application records it), then starts it to
+    /// join, as etcdctl member add --learner and a new member's start do. It is member, machine and node 3.
+    /// </summary>
+    private async Task<(MemberInfo Added, string PeerUrl, RaftNode Learner)> AddLearnerAsync(int leader)
     {
-        var leader = await LeaderAsync();
-        for (var i = 0; i < 120; i++)
-        {
-            await nodes[leader]!.ProposeAsync(RecordingStateMachine.Put($"before/{i:d3}"));
-        }
-
-        // Added as a learner (the application records it), then started to join, as etcdctl member add --learner.
         var port = TestMember.FreePort();
         var peerUrl = $"http://127.0.0.1:{port}";
         var added = await nodes[leader]!.Membership.AddMemberAsync(peerUrl, isLearner: true, CancellationToken.None);
-        Assert.True(added.IsLearner);
         directory.Learners[added.Id] = null;
         var learnerMember = new TestMember(o => o with
         {
@@ -82,6 +75,22 @@ public sealed class LearnerFeedTests : IAsyncLifetime
         machines.Add(new RecordingStateMachine());
         var learner = await learnerMember.StartAsync(machines[3]);
         nodes.Add(learner);
+        return (added, peerUrl, learner);
+    }
+
+    private int? Leader() => nodes.FindIndex(n => n?.IsLeader == true) is var i and >= 0 ? i : null;
+
+    [Fact]
+    public async Task A_learner_follows_the_log_takes_no_writes_and_is_promoted_to_a_voter()
+    {
+        var leader = await LeaderAsync();
+        for (var i = 0; i < 120; i++)
+        {
+            await nodes[leader]!.ProposeAsync(RecordingStateMachine.Put($"before/{i:d3}"));
+        }
+
+        var (added, peerUrl, learner) = await AddLearnerAsync(leader);
+        Assert.True(added.IsLearner);
         learner.Membership.ServeLearners(directory);
 
         await TestMember.WaitUntilAsync(() => machines[3].Keys.Count(k => k.StartsWith("before/", StringComparison.Ordinal)) == 120, "the learner to hold the writes made before it started", 30_000);
@@ -129,21 +138,7 @@ public sealed class LearnerFeedTests : IAsyncLifetime
         var newest = members.Take(3).Max(m => SnapshotFile.List(Path.Combine(m.DataDirectory, "snap")).Max(static f => f.Index));
         faults.SnapshotsGoneThrough = newest;
 
-        var port = TestMember.FreePort();
-        var peerUrl = $"http://127.0.0.1:{port}";
-        var added = await nodes[leader]!.Membership.AddMemberAsync(peerUrl, isLearner: true, CancellationToken.None);
-        directory.Learners[added.Id] = null;
-        var learnerMember = new TestMember(o => o with
-        {
-            MemberName = "learner",
-            PeerEndpoint = new IPEndPoint(IPAddress.Loopback, port),
-            InitialCluster = new Dictionary<string, string>(initial) { ["learner"] = peerUrl },
-            JoinExisting = true,
-            ClientUrls = ["http://127.0.0.1:1"],
-        });
-        members.Add(learnerMember);
-        machines.Add(new RecordingStateMachine());
-        nodes.Add(await learnerMember.StartAsync(machines[3]));
+        await AddLearnerAsync(leader);
 
         // Writes go on; once the leader holds a newer snapshot, the learner must be told of it and install it, not keep
         // asking for the image it was first told of.

@@ -25,9 +25,7 @@ public sealed class KeyHistory
     internal bool IsUpperBound { get; private init; }
 
     /// <summary>The retained versions, oldest first (valid until the next change of this history).</summary>
-    public ReadOnlySpan<KeyVersion> Versions => versions is { } many
-        ? many.AsSpan(0, count)
-        : count == 0 ? [] : MemoryMarshal.CreateReadOnlySpan(ref single, 1);
+    public ReadOnlySpan<KeyVersion> Versions => FrozenVersions(count);
 
     public int Count => count;
 

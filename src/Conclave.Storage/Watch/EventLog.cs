@@ -155,12 +155,6 @@ public readonly struct RevisionEvents
         events = single;
     }
 
-    private RevisionEvents(long revision, object events)
-    {
-        Revision = revision;
-        this.events = events;
-    }
-
     public long Revision { get; }
 
     public int Count => events is Event[] many ? many.Length : 1;

@@ -69,6 +69,22 @@ public sealed class OidcTestProvider : IAsyncDisposable
             info.ArgumentList.Add("--test-hooks");
         }
 
+        // Node prints the ready line within about 2 s here. Once in CI it printed nothing at all for 30 s; what the
+        // process was doing then is logged, and a second process gets one more, longer chance.
+        try
+        {
+            return await StartProcessAsync(info, output, clientId, clientSecret, TimeSpan.FromSeconds(30), cancellationToken);
+        }
+        catch (TimeoutException)
+        {
+            TestOutput.TryWriteLine(output, "[oidc] no ready line in 30 s; starting it once more");
+            return await StartProcessAsync(info, output, clientId, clientSecret, TimeSpan.FromSeconds(60), cancellationToken);
+        }
+    }
+
+    private static async Task<OidcTestProvider> StartProcessAsync(
+        ProcessStartInfo info, ITestOutputHelper? output, string clientId, string clientSecret, TimeSpan deadline, CancellationToken cancellationToken)
+    {
         var ready = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
         var process = new Process { StartInfo = info, EnableRaisingEvents = true };
         process.OutputDataReceived += (_, e) =>
@@ -98,14 +114,41 @@ public sealed class OidcTestProvider : IAsyncDisposable
         process.BeginErrorReadLine();
         try
         {
-            var issuer = await ready.Task.WaitAsync(TimeSpan.FromSeconds(30), cancellationToken);
+            var issuer = await ready.Task.WaitAsync(deadline, cancellationToken);
             return new OidcTestProvider(process, issuer, clientId, clientSecret);
+        }
+        catch (TimeoutException)
+        {
+            TestOutput.TryWriteLine(output, $"[oidc] pid {process.Id} not ready after {deadline.TotalSeconds:F0} s: {Describe(process)}");
+            Stop(process);
+            process.Dispose();
+            throw;
         }
         catch
         {
             Stop(process);
             process.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>Whether the process still runs, and if so its scheduler state and CPU time (from /proc).</summary>
+    private static string Describe(Process process)
+    {
+        try
+        {
+            if (process.HasExited)
+            {
+                return $"exited with {process.ExitCode}";
+            }
+
+            var stat = File.ReadAllText($"/proc/{process.Id}/stat");
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            return $"running, state {fields[0]}, user {fields[11]} and system {fields[12]} clock ticks";
+        }
+        catch (Exception e) when (e is IOException or InvalidOperationException or UnauthorizedAccessException)
+        {
+            return $"state unknown ({e.Message})";
         }
     }
 

@@ -34,10 +34,12 @@ internal static class ConfigBench
         var credential = new Option<bool>("--credential") { Description = "Create an app credential and send it on every Fetch, Subscribe and Report (its check is then measured)." };
         var secret = new Option<bool>("--secret") { Description = "Make both namespaces secret: values sealed in the log, opened for every delivery (the member needs --config-master-key-file)." };
         var planStep = new Option<double?>("--plan-step") { Description = "Run the publish rounds with a rollout plan active on the namespace, its first step at this percentage (the cohort stays on the gray release; the others are measured)." };
+        var manyApps = new Option<int>("--apps") { Description = "Before the rounds, create this many other apps (3 environments x 4 namespaces each, every namespace with an item and a release) and time the API's list and lookup reads among them.", DefaultValueFactory = _ => 0 };
+        var setupConcurrency = new Option<int>("--setup-concurrency") { Description = "API clients creating the --apps in parallel.", DefaultValueFactory = _ => 16 };
         var halt = new Option<bool>("--halt") { Description = "After the rounds: a plan at 100% that the fleet rejects past its 5% limit; measures the time from the report that crosses the limit to every instance having the main release again." };
         var command = new Command("config", "Publish -> delivery latency to many subscribed instances, and Fetch throughput of a large namespace.")
         {
-            api, instances, subscriberConns, releases, pause, reports, spread, keys, fetchDuration, serverPid, credential, secret, planStep, halt,
+            api, instances, subscriberConns, releases, pause, reports, spread, keys, fetchDuration, serverPid, credential, secret, planStep, halt, manyApps, setupConcurrency,
         };
         command.SetAction(async (ParseResult parse, CancellationToken cancellationToken) =>
         {
@@ -48,10 +50,15 @@ internal static class ConfigBench
                     parse.GetRequiredValue(api), parse.GetValue(instances), parse.GetValue(subscriberConns), parse.GetValue(releases),
                     TimeSpan.FromSeconds(parse.GetValue(pause)), parse.GetValue(reports), TimeSpan.FromSeconds(parse.GetValue(spread)), parse.GetValue(keys),
                     parse.GetRequiredValue(fetchDuration) is "0" or "0s" ? null : BenchCommand.ParseDuration(parse.GetValue(fetchDuration)), parse.GetValue(serverPid),
-                    parse.GetValue(credential), parse.GetValue(secret), parse.GetValue(planStep), parse.GetValue(halt));
-                if (options.Instances < 1 || options.SubscriberConns < 1 || options.Releases < 1 || options.Keys < 1)
+                    parse.GetValue(credential), parse.GetValue(secret), parse.GetValue(planStep), parse.GetValue(halt), parse.GetValue(manyApps), parse.GetValue(setupConcurrency));
+                if (options.Instances < 1 || options.SubscriberConns < 1 || options.Releases < 1 || options.Keys < 1 || options.SetupConcurrency < 1)
                 {
-                    throw new ArgumentException("--instances, --subscriber-conns, --releases and --keys must be at least 1.");
+                    throw new ArgumentException("--instances, --subscriber-conns, --releases, --keys and --setup-concurrency must be at least 1.");
+                }
+
+                if (options.Apps < 0)
+                {
+                    throw new ArgumentException("--apps must not be negative.");
                 }
 
                 await parse.InvocationConfiguration.Output.WriteAsync(await RunAsync(settings, options, parse.InvocationConfiguration.Error, cancellationToken));
@@ -72,7 +79,7 @@ internal static class ConfigBench
 
     private sealed record Options(
         string Api, int Instances, int SubscriberConns, int Releases, TimeSpan Pause, bool Reports, TimeSpan ReportSpread, int Keys, TimeSpan? FetchDuration, int? ServerPid,
-        bool Credential, bool Secret, double? PlanStep, bool Halt);
+        bool Credential, bool Secret, double? PlanStep, bool Halt, int Apps, int SetupConcurrency);
 
     /// <summary>What every client call carries: the app credential with --credential, nothing otherwise.</summary>
     private static Metadata? headers;
@@ -105,7 +112,13 @@ internal static class ConfigBench
         await admin.PostAsync(fanout + "/releases", new JsonObject { ["title"] = "round 0" }, cancellationToken);
 
         var text = new StringBuilder();
-        text.Append(CultureInfo.InvariantCulture, $"bench config: app {app}, {options.Instances} instances over {options.SubscriberConns} connections, {options.Releases} releases, reports {(options.Reports ? "on" : "off")}, credential {(options.Credential ? "on" : "off")}, secret namespaces {(options.Secret ? "on" : "off")}\n");
+        text.Append(CultureInfo.InvariantCulture, $"bench config: app {app}, {options.Instances} instances over {options.SubscriberConns} connections, {options.Releases} releases, reports {(options.Reports ? "on" : "off")}, credential {(options.Credential ? "on" : "off")}, secret namespaces {(options.Secret ? "on" : "off")}, {options.Apps} other apps\n");
+        if (options.Apps > 0)
+        {
+            var (others, created) = await ManyApps.CreateAsync(admin, app + "-other", options.Apps, options.SetupConcurrency, options.ServerPid, progress, cancellationToken);
+            text.Append(created).Append(await ManyApps.MeasureReadsAsync(admin, others, cancellationToken));
+        }
+
         text.Append(await FanOutAsync(app, fanout, settings, options, admin, progress, cancellationToken));
         if (options.FetchDuration is { } duration)
         {

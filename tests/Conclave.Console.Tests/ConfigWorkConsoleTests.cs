@@ -5,7 +5,7 @@ namespace Conclave.Console.Tests;
 /// <summary>
 /// The configuration work done from the console (issue 22 item 5): audit cells that break only between words, a
 /// namespace's JSON Schema, properties edited as text, deleting environments and apps, public namespaces and
-/// associations, export and import with a dry run.
+/// associations, export and import with a dry run; apps picked by prefix, never listed whole (issue 23 item 5).
 /// </summary>
 [Collection(ConsoleCollection.Name)]
 public sealed class ConfigWorkConsoleTests(ConsoleFixture fixture, ITestOutputHelper output) : BrowserTest(fixture, output)
@@ -30,6 +30,54 @@ public sealed class ConfigWorkConsoleTests(ConsoleFixture fixture, ITestOutputHe
             await Expect(cells.Nth(at)).ToHaveCSSAsync("word-break", "normal");
             await Expect(cells.Nth(at)).ToHaveCSSAsync("overflow-wrap", "normal");
             await Expect(cells.Nth(at)).ToHaveCSSAsync("white-space", "normal");
+        }
+    });
+
+    [Fact]
+    public Task Audit_and_delivery_pages_suggest_apps_by_prefix_and_never_load_every_app() => InBrowserAsync(async page =>
+    {
+        // Issue 23 item 5: with thousands of apps, a page that filters by app must not fetch them all for a dropdown.
+        var prefix = NewName("pick");
+        using var http = Fixture.Http();
+        await http.NamespaceAsync(prefix + "-orders", "PRO", "application", "properties");
+        await http.NamespaceAsync(prefix + "-billing", "PRO", "application", "properties");
+        await http.NamespaceAsync(NewName("other"), "PRO", "application", "properties");
+        var appLists = new List<string>();
+        page.Request += (_, request) =>
+        {
+            var path = new Uri(request.Url).AbsolutePath;
+            if (path == "/api/v1/apps")
+            {
+                lock (appLists)
+                {
+                    appLists.Add(request.Url);
+                }
+            }
+        };
+
+        await page.GotoAsync("/#/audit");
+        var app = page.GetByLabel("App", new() { Exact = true });
+        await app.FillAsync(prefix);
+        var suggestions = page.Locator("datalist option");
+        await Expect(suggestions).ToHaveCountAsync(2);
+        Assert.Equal([prefix + "-billing", prefix + "-orders"], await suggestions.EvaluateAllAsync<string[]>("os => os.map(o => o.value)"));
+        await app.FillAsync(prefix + "-orders");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Filter" }).ClickAsync();
+        await Assertions.Expect(page).ToHaveURLAsync(new System.Text.RegularExpressions.Regex($"app={prefix}-orders"));
+        await Expect(page.GetByRole(AriaRole.Table, new() { Name = "Audit entries" })).ToContainTextAsync("namespace.create");
+
+        await page.GotoAsync("/#/delivery");
+        var deliveryApp = page.GetByLabel("App", new() { Exact = true });
+        await deliveryApp.FillAsync(prefix + "-billing");
+        await deliveryApp.DispatchEventAsync("change");
+        await page.GetByLabel("Environment").SelectOptionAsync("PRO");
+        await page.GetByLabel("Namespace").SelectOptionAsync("application");
+        await Expect(page.GetByText("Nothing published yet")).ToBeVisibleAsync();
+
+        lock (appLists)
+        {
+            Assert.NotEmpty(appLists);
+            Assert.All(appLists, url => Assert.Contains("limit=", url, StringComparison.Ordinal));
         }
     });
 

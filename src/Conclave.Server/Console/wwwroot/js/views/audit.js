@@ -1,5 +1,6 @@
 import { h, clear, enc, field, fmtTime } from '../dom.js';
 import { get } from '../api.js';
+import { appPicker } from '../appPicker.js';
 
 const ACTIONS = ['', 'app.', 'env.', 'namespace.', 'item.', 'content.', 'schema.', 'release.', 'gray.', 'access.', 'credential.', 'secret.', 'keys.', 'settings.', 'denied'];
 
@@ -15,24 +16,24 @@ const toLocal = iso => {
 
 export async function renderAudit(main, params) {
   const q = k => params.get(k) || '';
-  const apps = await get('/apps');
   const query = new URLSearchParams();
   for (const k of ['app', 'author', 'action', 'q', 'since', 'until']) if (q(k)) query.set(k, q(k));
   query.set('limit', '500');
   const entries = await get('/audit?' + query.toString());
-  const app = h('select', { name: 'app' }, h('option', { value: '' }, 'all apps'), apps.map(a => h('option', { value: a.id, selected: a.id === q('app') }, a.id)));
+  const picker = appPicker('app', q('app'), 'all apps');
+  const app = picker.input;
   const author = h('input', { name: 'author', value: q('author'), size: 12 });
   const action = h('select', { name: 'action' }, ACTIONS.map(a => h('option', { value: a, selected: a === q('action') }, a ? a + '*' : 'any action')));
   const text = h('input', { name: 'q', type: 'search', value: q('q'), size: 20 });
   const since = h('input', { name: 'since', type: 'datetime-local', value: toLocal(q('since')) });
   const until = h('input', { name: 'until', type: 'datetime-local', value: toLocal(q('until')) });
   const form = h('form', { class: 'inline-form', 'aria-label': 'Filter audit' },
-    field('App', app), field('Author', author), field('Action', action), field('Target or detail contains', text),
+    field('App', picker.element), field('Author', author), field('Action', action), field('Target or detail contains', text),
     field('From (local time)', since), field('Until (local time)', until), h('button', { type: 'submit' }, 'Filter'));
   form.addEventListener('submit', e => {
     e.preventDefault();
     const next = new URLSearchParams();
-    if (app.value) next.set('app', app.value);
+    if (app.value.trim()) next.set('app', app.value.trim());
     if (author.value.trim()) next.set('author', author.value.trim());
     if (action.value) next.set('action', action.value);
     if (text.value.trim()) next.set('q', text.value.trim());

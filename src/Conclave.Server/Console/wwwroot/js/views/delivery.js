@@ -1,5 +1,6 @@
 import { h, clear, enc, field, fmtNum, fmtTime, badge } from '../dom.js';
 import { get, stream } from '../api.js';
+import { appPicker } from '../appPicker.js';
 
 // The convergence text and bar: "812 of 1,000 on r42, 3 rejected".
 export function convergence(s) {
@@ -48,24 +49,27 @@ export async function renderDelivery(panel, app, env, ns, onSnapshot) {
 // The Delivery section: pick a namespace, then its live view.
 export async function renderDeliveryPage(main, params) {
   const app = params.get('app') || '', env = params.get('env') || '', ns = params.get('ns') || '';
-  const apps = await get('/apps');
   const envs = app ? await get(`/apps/${enc(app)}/envs`) : [];
   const names = app && env ? (await get(`/apps/${enc(app)}/envs/${enc(env)}/namespaces`)).map(n => n.name) : [];
+  const go = (name, value) => {
+    const q = new URLSearchParams({ app, env, ns });
+    q.set(name, value);
+    if (name === 'app') { q.delete('env'); q.delete('ns'); }
+    if (name === 'env') q.delete('ns');
+    location.hash = '#/delivery?' + q.toString();
+  };
   const pick = (name, label, options, value) => {
     const s = h('select', { name }, h('option', { value: '' }, '—'), options.map(o => h('option', { value: o, selected: o === value }, o)));
-    s.addEventListener('change', () => {
-      const q = new URLSearchParams({ app, env, ns });
-      q.set(name, s.value);
-      if (name === 'app') { q.delete('env'); q.delete('ns'); }
-      if (name === 'env') q.delete('ns');
-      location.hash = '#/delivery?' + q.toString();
-    });
+    s.addEventListener('change', () => go(name, s.value));
     return field(label, s);
   };
+  // Apps are typed (with suggestions), not listed: there may be thousands.
+  const appField = appPicker('app', app);
+  appField.input.addEventListener('change', () => { if (appField.input.value.trim() !== app) go('app', appField.input.value.trim()); });
   const panel = h('section', { 'aria-label': 'Delivery' });
   clear(main, h('h1', null, 'Delivery'),
     h('p', { class: 'muted' }, 'Which release each instance applied or rejected, live.'),
-    h('div', { class: 'inline-form' }, pick('app', 'App', apps.map(a => a.id), app), pick('env', 'Environment', envs.map(e => e.name), env), pick('ns', 'Namespace', names, ns)),
+    h('div', { class: 'inline-form' }, field('App', appField.element), pick('env', 'Environment', envs.map(e => e.name), env), pick('ns', 'Namespace', names, ns)),
     panel);
   if (app && env && ns) return renderDelivery(panel, app, env, ns);
   return null;

@@ -76,8 +76,8 @@ public sealed partial class KeyValueStore
                 captures++;
             }
 
-            return new SnapshotCapture(this, head.ToArray(), keyspace.Freeze(), system.Revision, system.CompactRevision, system.Freeze(),
-                auth.ToSnapshot().ToByteArray());
+            return new SnapshotCapture(this, head.ToArray(), keyspace.Freeze(), keyspace.SnapshotKeysBytes, system.Revision, system.CompactRevision, system.Freeze(),
+                system.SnapshotKeysBytes, auth.ToSnapshot().ToByteArray());
         }
         finally
         {
@@ -119,7 +119,8 @@ public sealed partial class KeyValueStore
         private int ended;
 
         internal SnapshotCapture(
-            KeyValueStore owner, byte[] head, (KeyHistory, int)[] user, long systemRevision, long systemCompactRevision, (KeyHistory, int)[] system, byte[] authBytes)
+            KeyValueStore owner, byte[] head, (KeyHistory, int)[] user, long userBytes, long systemRevision, long systemCompactRevision, (KeyHistory, int)[] system,
+            long systemBytes, byte[] authBytes)
         {
             this.owner = owner;
             this.head = head;
@@ -128,7 +129,8 @@ public sealed partial class KeyValueStore
             this.systemCompactRevision = systemCompactRevision;
             this.system = system;
             this.authBytes = authBytes;
-            Length = head.Length + KeysLength(user) + 16 + KeysLength(system) + Length7Bit(authBytes.Length) + authBytes.Length + 4;
+            // The keyspaces keep their sections' sizes as they change: no pass over the keys here (ADR 0017).
+            Length = head.Length + userBytes + 16 + systemBytes + SnapshotSizes.Length7Bit(authBytes.Length) + authBytes.Length + 4;
         }
 
         /// <summary>The image's exact length in bytes, known before it is written (it sets the next snapshot point).</summary>
@@ -166,36 +168,6 @@ public sealed partial class KeyValueStore
             {
                 owner.EndCapture();
             }
-        }
-
-        private static long KeysLength((KeyHistory History, int Count)[] frozen)
-        {
-            long bytes = 4;
-            foreach (var (history, count) in frozen)
-            {
-                bytes += Length7Bit(history.Key.Length) + history.Key.Length + 4;
-                foreach (ref readonly var v in history.FrozenVersions(count))
-                {
-                    bytes += 8 + 4 + 1;
-                    if (v.Value is { } kv)
-                    {
-                        bytes += 8 + 8 + 8 + Length7Bit(kv.Value.Length) + kv.Value.Length;
-                    }
-                }
-            }
-
-            return bytes;
-        }
-
-        private static int Length7Bit(int value)
-        {
-            var bytes = 1;
-            for (var v = (uint)value; v >= 0x80; v >>= 7)
-            {
-                bytes++;
-            }
-
-            return bytes;
         }
     }
 

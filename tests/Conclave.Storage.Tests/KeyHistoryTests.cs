@@ -43,7 +43,7 @@ public sealed class KeyHistoryTests
                 var keep = model.FindLastIndex(v => v.Main <= at);
                 var drop = keep < 0 ? 0 : model[keep].IsTombstone && model[keep].Main < at ? keep + 1 : keep;
                 var expectedFreed = model.Take(drop).Sum(v => v.Cost(key.Length));
-                Assert.Equal(expectedFreed, history.Compact(at));
+                Assert.Equal(expectedFreed, history.Compact(at).Cost);
                 model.RemoveRange(0, drop);
                 compacted = at;
             }

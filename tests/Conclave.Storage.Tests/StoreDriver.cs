@@ -13,6 +13,13 @@ internal sealed class StoreDriver : IDisposable
 
     public StoreDriver(StoreLimits? limits = null) => Store = new KeyValueStore(limits);
 
+    /// <summary>Drives a store that already holds a state (e.g. restored from a snapshot), from its applied index on; disposing it disposes the store.</summary>
+    public StoreDriver(KeyValueStore store)
+    {
+        Store = store;
+        index = store.AppliedIndex;
+    }
+
     public KeyValueStore Store { get; }
 
     public static ByteString B(string s) => ByteString.CopyFromUtf8(s);

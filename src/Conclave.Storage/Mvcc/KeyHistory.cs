@@ -83,16 +83,16 @@ public sealed class KeyHistory
     }
 
     /// <summary>
-    /// Drops what no read at or after <paramref name="compactRevision"/> can see; returns the bytes freed.
-    /// Keeps the version visible at the compact revision unless it is a tombstone.
+    /// Drops what no read at or after <paramref name="compactRevision"/> can see; returns the bytes freed, as the
+    /// quota counts them and in a snapshot image. Keeps the version visible at the compact revision unless it is a tombstone.
     /// </summary>
-    public long Compact(long compactRevision)
+    public (long Cost, long SnapshotBytes) Compact(long compactRevision)
     {
         var all = Versions;
         var keep = IndexAtOrBefore(all, compactRevision);
         if (keep < 0)
         {
-            return 0;
+            return (0, 0);
         }
 
         var drop = keep;
@@ -103,13 +103,14 @@ public sealed class KeyHistory
 
         if (drop == 0)
         {
-            return 0;
+            return (0, 0);
         }
 
-        long freed = 0;
+        long freed = 0, snapshotBytes = 0;
         for (var i = 0; i < drop; i++)
         {
             freed += all[i].Cost(Key.Length);
+            snapshotBytes += SnapshotSizes.Version(all[i]);
         }
 
         var left = count - drop;
@@ -139,7 +140,7 @@ public sealed class KeyHistory
         }
 
         count = left;
-        return freed;
+        return (freed, snapshotBytes);
     }
 
     private static int IndexAtOrBefore(ReadOnlySpan<KeyVersion> all, long revision)

@@ -31,6 +31,9 @@ public sealed class Keyspace(KeyspaceKind kind = KeyspaceKind.User)
     /// <summary>Bytes of retained history, charged against the space quota.</summary>
     public long SizeBytes { get; private set; }
 
+    /// <summary>Bytes of this keyspace's keys section in a snapshot image taken now (<see cref="SnapshotSizes"/>).</summary>
+    internal long SnapshotKeysBytes { get; private set; } = SnapshotSizes.Header;
+
     /// <summary>Number of keys with at least one retained version.</summary>
     public int KeyCount => ordered.Count;
 
@@ -241,6 +244,7 @@ public sealed class Keyspace(KeyspaceKind kind = KeyspaceKind.User)
         {
             history = new KeyHistory(key);
             ordered.Add(history);
+            SnapshotKeysBytes += SnapshotSizes.Key(key.Length);
         }
 
         var previous = history.Latest;
@@ -258,6 +262,7 @@ public sealed class Keyspace(KeyspaceKind kind = KeyspaceKind.User)
         var version = new KeyVersion(revision, batch.NextSub(), kv);
         history.Append(version);
         SizeBytes += version.Cost(key.Length);
+        SnapshotKeysBytes += SnapshotSizes.Version(version);
         batch.Record(new Event { Type = Event.Types.EventType.Put, Kv = kv, PrevKv = previous });
     }
 
@@ -272,6 +277,7 @@ public sealed class Keyspace(KeyspaceKind kind = KeyspaceKind.User)
         var version = new KeyVersion(revision, batch.NextSub(), null);
         history.Append(version);
         SizeBytes += version.Cost(key.Length);
+        SnapshotKeysBytes += SnapshotSizes.Version(version);
         batch.Record(new Event
         {
             Type = Event.Types.EventType.Delete,
@@ -307,10 +313,13 @@ public sealed class Keyspace(KeyspaceKind kind = KeyspaceKind.User)
         List<KeyHistory>? empty = null;
         foreach (var history in ordered)
         {
-            SizeBytes -= history.Compact(revision);
+            var (freed, freedSnapshotBytes) = history.Compact(revision);
+            SizeBytes -= freed;
+            SnapshotKeysBytes -= freedSnapshotBytes;
             if (history.Count == 0)
             {
                 (empty ??= []).Add(history);
+                SnapshotKeysBytes -= SnapshotSizes.Key(history.Key.Length);
             }
         }
 
@@ -350,7 +359,7 @@ public sealed class Keyspace(KeyspaceKind kind = KeyspaceKind.User)
     /// </summary>
     internal void Restore(long revision, long compactRevision, List<KeyHistory> histories)
     {
-        long size = 0;
+        long size = 0, snapshotBytes = SnapshotSizes.Header;
         SortedSet<KeyHistory>? set = null;
         Parallel.Invoke(
             () => RestoreEvents(compactRevision, histories),
@@ -358,9 +367,11 @@ public sealed class Keyspace(KeyspaceKind kind = KeyspaceKind.User)
             {
                 foreach (var h in histories)
                 {
+                    snapshotBytes += SnapshotSizes.Key(h.Key.Length);
                     foreach (ref readonly var v in h.Versions)
                     {
                         size += v.Cost(h.Key.Length);
+                        snapshotBytes += SnapshotSizes.Version(v);
                     }
                 }
 
@@ -373,6 +384,7 @@ public sealed class Keyspace(KeyspaceKind kind = KeyspaceKind.User)
 
         ordered = set;
         SizeBytes = size;
+        SnapshotKeysBytes = snapshotBytes;
         Revision = revision;
         CompactRevision = compactRevision;
     }

@@ -111,15 +111,15 @@ public sealed partial class KeyValueStore
     {
         private readonly KeyValueStore owner;
         private readonly byte[] head;
-        private readonly (KeyHistory History, int Count)[] user;
+        private readonly FrozenKeyspace user;
         private readonly long systemRevision;
         private readonly long systemCompactRevision;
-        private readonly (KeyHistory History, int Count)[] system;
+        private readonly FrozenKeyspace system;
         private readonly byte[] authBytes;
         private int ended;
 
         internal SnapshotCapture(
-            KeyValueStore owner, byte[] head, (KeyHistory, int)[] user, long userBytes, long systemRevision, long systemCompactRevision, (KeyHistory, int)[] system,
+            KeyValueStore owner, byte[] head, FrozenKeyspace user, long userBytes, long systemRevision, long systemCompactRevision, FrozenKeyspace system,
             long systemBytes, byte[] authBytes)
         {
             this.owner = owner;
@@ -326,12 +326,14 @@ public sealed partial class KeyValueStore
     }
 
     /// <summary>A keyspace's key section: the key count, then every key with every version it had when frozen.</summary>
-    private static void WriteKeys(BinaryWriter w, (KeyHistory History, int Count)[] frozen)
+    private static void WriteKeys(BinaryWriter w, FrozenKeyspace frozen)
     {
-        w.Write(frozen.Length);
-        foreach (var (history, count) in frozen)
+        var ordered = frozen.Ordered();
+        w.Write(ordered.Length);
+        foreach (var history in ordered)
         {
             WriteBytes(w, history.Key.Span);
+            var count = history.CountAtOrBefore(frozen.Revision);
             w.Write(count);
             foreach (ref readonly var v in history.FrozenVersions(count))
             {

@@ -99,6 +99,103 @@ public sealed class SnapshotCaptureTests
     }
 
     [Fact]
+    public void Captures_written_in_any_order_across_new_keys_compactions_and_a_restore_hold_their_moments()
+    {
+        // A capture takes the histories in creation order; its writer puts them in key order, building on the order the
+        // writer before it made (keys created since are sorted and merged in). Keys created between captures land
+        // before, between and after the existing ones; captures are written newest first and oldest first; a
+        // compaction empties keys between captures; a restored store goes on from its snapshot's order.
+        using var driver = new StoreDriver(new StoreLimits { QuotaBytes = 1L << 34 });
+        var random = new Random(5);
+        var keySpace = 200;
+        void Round(StoreDriver d)
+        {
+            keySpace += 150;
+            for (var i = 0; i < 400; i++)
+            {
+                var key = $"k{random.Next(keySpace):D5}";
+                if (random.Next(8) == 0)
+                {
+                    d.Delete(key);
+                }
+                else
+                {
+                    d.Put(key, new string('v', random.Next(40)));
+                }
+            }
+        }
+
+        (KeyValueStore.SnapshotCapture Capture, byte[] AtOnce) Take(KeyValueStore store)
+        {
+            var atOnce = new MemoryStream();
+            var capture = store.CaptureSnapshot();
+            store.WriteSnapshot(atOnce);
+            return (capture, atOnce.ToArray());
+        }
+
+        void Check(KeyValueStore.SnapshotCapture capture, byte[] atOnce)
+        {
+            var image = new MemoryStream();
+            capture.WriteTo(image);
+            Assert.Equal(atOnce, image.ToArray());
+            using var restored = new KeyValueStore(new StoreLimits { QuotaBytes = 1L << 34 });
+            image.Position = 0;
+            restored.RestoreSnapshot(image); // checks the key order
+            var again = new MemoryStream();
+            restored.WriteSnapshot(again);
+            Assert.Equal(atOnce, again.ToArray());
+        }
+
+        // Newest written first: the writers of older captures find an order that covers more than theirs.
+        var pending = new List<(KeyValueStore.SnapshotCapture, byte[])>();
+        for (var n = 0; n < 4; n++)
+        {
+            Round(driver);
+            pending.Add(Take(driver.Store));
+        }
+
+        Round(driver);
+        foreach (var (capture, atOnce) in Enumerable.Reverse(pending))
+        {
+            Check(capture, atOnce);
+        }
+
+        // A compaction that empties keys (deleted, then compacted past), then captures written oldest first.
+        for (var k = 0; k < keySpace; k += 3)
+        {
+            driver.Delete($"k{k:D5}");
+        }
+
+        driver.Compact(driver.Store.Revision);
+        pending.Clear();
+        for (var n = 0; n < 4; n++)
+        {
+            Round(driver);
+            pending.Add(Take(driver.Store));
+        }
+
+        foreach (var (capture, atOnce) in pending)
+        {
+            Check(capture, atOnce);
+        }
+
+        // A restored store: its snapshot's order is where the next writer starts.
+        var image = new MemoryStream();
+        driver.Store.WriteSnapshot(image);
+        var restoredStore = new KeyValueStore(new StoreLimits { QuotaBytes = 1L << 34 });
+        image.Position = 0;
+        restoredStore.RestoreSnapshot(image);
+        using var restored = new StoreDriver(restoredStore);
+        for (var n = 0; n < 3; n++)
+        {
+            Round(restored);
+            var (capture, atOnce) = Take(restoredStore);
+            Round(restored);
+            Check(capture, atOnce);
+        }
+    }
+
+    [Fact]
     public async Task A_compaction_waits_for_a_capture_being_written()
     {
         using var driver = new StoreDriver();

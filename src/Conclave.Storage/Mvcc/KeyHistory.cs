@@ -63,7 +63,24 @@ public sealed class KeyHistory
             }
         }
 
-        count++;
+        // Published after the version itself: a snapshot writer reading the count concurrently sees versions that are there.
+        Volatile.Write(ref count, count + 1);
+    }
+
+    /// <summary>
+    /// How many versions are at or before <paramref name="revision"/>, for a snapshot writer on another thread while
+    /// versions are appended (after it: they only ever have newer revisions); compaction waits for the writer.
+    /// </summary>
+    internal int CountAtOrBefore(long revision)
+    {
+        var n = Volatile.Read(ref count);
+        var all = FrozenVersions(n);
+        while (n > 0 && all[n - 1].Main > revision)
+        {
+            n--;
+        }
+
+        return n;
     }
 
     /// <summary>

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Conclave.Api.Errors;
 using Conclave.Api.Etcd;
 using Conclave.Api.Mvcc;
@@ -18,6 +19,10 @@ public sealed class Keyspace(KeyspaceKind kind = KeyspaceKind.User)
     // One ordered set is both the index and the order: a lookup is a search of it (about 20 comparisons of short keys
     // at a million keys), which costs less than a hash map's 30-40 bytes per key and its resize spikes.
     private SortedSet<KeyHistory> ordered = new(KeyHistoryComparer.Instance);
+
+    // The same histories in the order they were created, for snapshots (FrozenKeyspace): a capture takes them as they
+    // are instead of walking the ordered set on the apply thread.
+    private CreationOrder creation = new([], 0);
 
     /// <summary>Which of the store's keyspaces this is (leases record their keys per keyspace).</summary>
     public KeyspaceKind Kind { get; } = kind;
@@ -244,6 +249,7 @@ public sealed class Keyspace(KeyspaceKind kind = KeyspaceKind.User)
         {
             history = new KeyHistory(key);
             ordered.Add(history);
+            creation.Add(history);
             SnapshotKeysBytes += SnapshotSizes.Key(key.Length);
         }
 
@@ -329,6 +335,8 @@ public sealed class Keyspace(KeyspaceKind kind = KeyspaceKind.User)
             {
                 ordered.Remove(history);
             }
+
+            creation.DropEmpty();
         }
 
         Events.TruncateBefore(revision);
@@ -337,20 +345,10 @@ public sealed class Keyspace(KeyspaceKind kind = KeyspaceKind.User)
     // ---- snapshot support ----------------------------------------------------------------------------------
 
     /// <summary>
-    /// Every key's history and how many versions it has now, in key order: what a snapshot of this moment holds, to be
-    /// written later while writes go on (<see cref="KeyHistory.FrozenVersions"/>). Costs one pass over the keys.
+    /// The keyspace as of now, for a snapshot written later while writes go on: no pass over the keys (the writer puts
+    /// them in key order on its own thread). Call under the owner's lock, as every read.
     /// </summary>
-    internal (KeyHistory History, int Count)[] Freeze()
-    {
-        var frozen = new (KeyHistory, int)[ordered.Count];
-        var i = 0;
-        foreach (var history in ordered)
-        {
-            frozen[i++] = (history, history.Count);
-        }
-
-        return frozen;
-    }
+    internal FrozenKeyspace Freeze() => creation.Freeze(Revision);
 
     /// <summary>
     /// Replaces the keyspace with <paramref name="histories"/> (in key order, as a snapshot holds them). The ordered set
@@ -383,6 +381,7 @@ public sealed class Keyspace(KeyspaceKind kind = KeyspaceKind.User)
         }
 
         ordered = set;
+        creation = new CreationOrder([.. histories], histories.Count); // a new object: writers of older captures keep the old one
         SizeBytes = size;
         SnapshotKeysBytes = snapshotBytes;
         Revision = revision;
@@ -440,6 +439,145 @@ public sealed class Keyspace(KeyspaceKind kind = KeyspaceKind.User)
             }
 
             i = end;
+        }
+    }
+
+    /// <summary>
+    /// Histories in creation order (since the last restore), appended by the apply thread, and the key order the last
+    /// snapshot writer built from them, so the next writer sorts only the keys created since and merges them in.
+    /// </summary>
+    internal sealed class CreationOrder
+    {
+        private readonly Lock sortLock = new();
+        private KeyHistory[] created;
+        private int count;
+        private KeyHistory[]? sorted; // the first sortedCovers of `created` (exactly that many), in key order; never changed once made
+        private int sortedCovers;
+
+        /// <param name="histories">Histories already in key order (a restored snapshot's; this array becomes the first key order), or empty.</param>
+        public CreationOrder(KeyHistory[] histories, int count)
+        {
+            created = new KeyHistory[Math.Max(16, count)];
+            Array.Copy(histories, created, count);
+            this.count = count;
+            if (count > 0)
+            {
+                Remember(histories, count);
+            }
+        }
+
+        public void Add(KeyHistory history)
+        {
+            if (count == created.Length)
+            {
+                // A new array: a frozen keyspace keeps reading the first entries of the old one, which stay as they are.
+                var grown = new KeyHistory[count * 2];
+                Array.Copy(created, grown, count);
+                created = grown;
+            }
+
+            created[count] = history;
+            count++;
+        }
+
+        public FrozenKeyspace Freeze(long revision) => new(this, created, count, revision);
+
+        /// <summary>After a compaction (no capture is being written then): forgets the histories it emptied.</summary>
+        public void DropEmpty()
+        {
+            lock (sortLock)
+            {
+                var kept = 0;
+                var keptSorted = 0;
+                for (var i = 0; i < count; i++)
+                {
+                    if (created[i].Count > 0)
+                    {
+                        if (i < sortedCovers)
+                        {
+                            keptSorted++;
+                        }
+
+                        created[kept++] = created[i];
+                    }
+                }
+
+                Array.Clear(created, kept, count - kept);
+                count = kept;
+                if (sorted is not null)
+                {
+                    // The same histories as the first keptSorted of `created` now (the filter keeps the creation order).
+                    sorted = Array.FindAll(sorted, static h => h.Count > 0);
+                    sortedCovers = keptSorted;
+                    Debug.Assert(sorted.Length == sortedCovers, "the key order covers what it covered, less the emptied keys");
+                }
+            }
+        }
+
+        /// <summary>
+        /// The first <paramref name="frozenCount"/> histories of <paramref name="frozen"/> in key order, on a snapshot
+        /// writer's thread: the previous writer's order with the histories created since sorted and merged in (a
+        /// million keys: the new ones' sort and an array copy), or a sort of all of them when there is none to build on.
+        /// </summary>
+        public KeyHistory[] Sort(KeyHistory[] frozen, int frozenCount)
+        {
+            lock (sortLock)
+            {
+                // The previous order holds the first sortedCovers histories of the same creation order: those of an
+                // older capture (a later one may be written first) or of the current array, which only grew since.
+                if (sorted is null || sortedCovers > frozenCount)
+                {
+                    var all = frozen.AsSpan(0, frozenCount).ToArray();
+                    Array.Sort(all, KeyHistoryComparer.Instance);
+                    if (sorted is null)
+                    {
+                        Remember(all, frozenCount);
+                    }
+
+                    return all;
+                }
+
+                if (sortedCovers == frozenCount)
+                {
+                    return sorted;
+                }
+
+                var added = frozen.AsSpan(sortedCovers, frozenCount - sortedCovers).ToArray();
+                Array.Sort(added, KeyHistoryComparer.Instance);
+                var merged = Merge(sorted, added);
+                Remember(merged, frozenCount);
+                return merged;
+            }
+        }
+
+        private void Remember(KeyHistory[] order, int covers)
+        {
+            sorted = order;
+            sortedCovers = covers;
+        }
+
+        /// <summary>Both sorted, no key in both: each added one's place by binary search, the runs between copied.</summary>
+        private static KeyHistory[] Merge(KeyHistory[] existing, KeyHistory[] added)
+        {
+            var merged = new KeyHistory[existing.Length + added.Length];
+            int from = 0, to = 0;
+            foreach (var history in added)
+            {
+                var at = Array.BinarySearch(existing, from, existing.Length - from, history, KeyHistoryComparer.Instance);
+                if (at >= 0)
+                {
+                    throw new InvalidOperationException("a key created since the last snapshot is already in its order");
+                }
+
+                at = ~at;
+                Array.Copy(existing, from, merged, to, at - from);
+                to += at - from;
+                from = at;
+                merged[to++] = history;
+            }
+
+            Array.Copy(existing, from, merged, to, existing.Length - from);
+            return merged;
         }
     }
 }

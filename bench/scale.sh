@@ -4,7 +4,8 @@
 #   load rate (puts/s, --sequential-keys), RSS after loading, data directory size, kill -9 -> restart -> healthy
 #   (seconds, from the restart to the first passing `etcdctl endpoint health`), RSS after the restart, and the
 #   put p99 during the load and during OVERWRITE_S seconds of overwrites of the loaded state (full-state snapshots
-#   happen then) compared with a short run on an empty server.
+#   happen then) compared with a short run on an empty server, and the share of that time the server stood paused for
+#   garbage collection (from each server's /metrics).
 # The table is the median of ROUNDS rounds and the ratio conclave/etcd.
 #   bench/scale.sh                         # 1,000,000 keys of 1 KiB (about 1 GB of values), 1 round
 #   KEYS=200000 VAL=1024 ROUNDS=3 bench/scale.sh
@@ -61,6 +62,16 @@ start() { # server dir client-port peer-port http-port
   PID=$!
 }
 
+# Seconds the server has been paused for garbage collection: Go's go_gc_duration_seconds_sum (etcd, on its client
+# URL) or dotnet_gc_pause_seconds_total (Conclave, on its HTTP URL).
+gc_pause_s() { # server client-port http-port
+  if [ "$1" = etcd ]; then
+    curl -sf "http://127.0.0.1:$2/metrics" | awk '$1 == "go_gc_duration_seconds_sum" {print $2}'
+  else
+    curl -sf "http://127.0.0.1:$3/metrics" | awk '$1 == "dotnet_gc_pause_seconds_total" {print $2}'
+  fi
+}
+
 json() { python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(eval(sys.argv[2], {}, {"d": d}))' "$1" "$2"; }
 
 for round in $(seq 1 "$ROUNDS"); do
@@ -84,11 +95,14 @@ for round in $(seq 1 "$ROUNDS"); do
     # Overwrites across the whole state for OVERWRITE_S seconds: snapshots of the full state happen meanwhile
     # (Conclave's log says how many were written); their cost shows in the p99 against the empty server's.
     before=$(grep -c "Snapshot at index" "$WORK/$s.log" || true)
+    paused0=$(gc_pause_s "$s" "$c" "$h"); t_over=$(now)
     over=$("$BENCH" put --endpoints "127.0.0.1:$c" --conns "$CONNS" --clients "$CLIENTS" --duration "${OVERWRITE_S}s" --key-size "$KEY_SIZE" \
       --val-size "$VAL" --key-space-size "$KEYS" --json)
     record overwrite "$s" "puts/s" "$(json "$over" 'd["requests_per_s"]')"
     record overwrite "$s" "put p99 ms" "$(json "$over" 'd["latency_ms"]["p99"]')"
     record overwrite "$s" "put max ms" "$(json "$over" 'd["latency_ms"]["max"]')"
+    paused1=$(gc_pause_s "$s" "$c" "$h")
+    record overwrite "$s" "GC pause % of the time" "$(echo "scale=2; 100 * ($paused1 - $paused0) / ($(now) - $t_over)" | bc)"
     if [ "$s" = conclave ]; then
       echo "conclave wrote $(( $(grep -c "Snapshot at index" "$WORK/$s.log" || true) - before )) snapshot(s) during the overwrites" >&2
     fi

@@ -107,6 +107,12 @@ public sealed class ServerMetrics : IDisposable
         {
             text.Append(CultureInfo.InvariantCulture, $"dotnet_gc_collections_total{{generation=\"{generation}\"}} {GC.CollectionCount(generation)}\n");
         }
+
+        // Time every thread stood still for the collector (Go's go_gc_duration_seconds tells the same story): its rate
+        // is the share of time requests could not run.
+        text.AppendLine("# HELP dotnet_gc_pause_seconds_total Time the process was paused for garbage collections since it started.");
+        text.AppendLine("# TYPE dotnet_gc_pause_seconds_total counter");
+        text.Append(CultureInfo.InvariantCulture, $"dotnet_gc_pause_seconds_total {GC.GetTotalPauseDuration().TotalSeconds:0.######}\n");
     }
 
     private static void Gauge(StringBuilder text, string name, string help, long value)

@@ -176,6 +176,8 @@ public sealed class JsonGatewayTests(NodeFixture fixture) : IClassFixture<NodeFi
         Assert.InRange(heap, 0, committed); // zero until the first collection
         Assert.InRange(committed, 1, resident);
         Assert.Contains("dotnet_gc_collections_total{generation=\"0\"} ", text, StringComparison.Ordinal);
+        Assert.Contains("# TYPE dotnet_gc_pause_seconds_total counter", text, StringComparison.Ordinal);
+        Assert.InRange(Value("dotnet_gc_pause_seconds_total"), 0, 3600);
     }
 
     private static async Task<JsonElement> PostAsync(HttpClient http, string path, object body)

@@ -2,8 +2,6 @@ using Conclave.Api.Etcd;
 using Conclave.ConfigCenter.Keyspace;
 using Conclave.ConfigCenter.Model;
 using Conclave.Server.Config;
-using Conclave.Server.Leases;
-using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Conclave.ConfigCenter.Tests;
 
@@ -12,7 +10,7 @@ public sealed class CredentialServiceTests(NodeFixture fixture) : IClassFixture<
 {
     private static readonly ChangeContext Alice = NodeFixture.Alice;
 
-    private LocalKeyValuePort Port() => new(fixture.Node.Server.Node, new LeaseKeeper(fixture.Node.Server.Node, NullLogger<LeaseKeeper>.Instance));
+    private LocalKeyValuePort Port() => fixture.NewPort();
 
     private CredentialService Credentials() => new(Port());
 

@@ -2,8 +2,6 @@ using System.Text.Json;
 using Conclave.ConfigCenter.Keyspace;
 using Conclave.ConfigCenter.Model;
 using Conclave.Server.Config;
-using Conclave.Server.Leases;
-using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Conclave.ConfigCenter.Tests;
 
@@ -20,7 +18,7 @@ public sealed class ImportRoundTripTests(NodeFixture fixture) : IClassFixture<No
 
     private ConfigTransferService Transfer() => new(Port());
 
-    private LocalKeyValuePort Port() => new(fixture.Node.Server.Node, new LeaseKeeper(fixture.Node.Server.Node, NullLogger<LeaseKeeper>.Instance));
+    private LocalKeyValuePort Port() => fixture.NewPort();
 
     private long Revision => fixture.Node.Server.Node.Store.Revision;
 

@@ -21,14 +21,16 @@ public sealed class NodeFixture : IAsyncLifetime
     public async Task InitializeAsync()
     {
         Node = await TestNode.StartInProcessAsync();
-        var node = Node.Server.Node;
-        var port = new LocalKeyValuePort(node, new LeaseKeeper(node, NullLogger<LeaseKeeper>.Instance));
+        var port = NewPort();
         Center = new ConfigCenterService(port);
         Delivery = new DeliveryService(port);
         Removal = new ConfigRemovalService(port);
     }
 
     public async Task DisposeAsync() => await Node.DisposeAsync();
+
+    /// <summary>A new local port over the node (its own lease keeper), for a service a test builds with its own options.</summary>
+    public LocalKeyValuePort NewPort() => new(Node.Server.Node, new LeaseKeeper(Node.Server.Node, NullLogger<LeaseKeeper>.Instance));
 
     /// <summary>A fresh app with one environment, so tests sharing the node never collide.</summary>
     public async Task<string> NewAppAsync(string env = "DEV")

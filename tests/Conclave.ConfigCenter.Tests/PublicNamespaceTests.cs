@@ -1,9 +1,7 @@
 using Conclave.Api.Config.V1;
 using Conclave.ConfigCenter.Model;
 using Conclave.Server.Config;
-using Conclave.Server.Leases;
 using Grpc.Core;
-using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Conclave.ConfigCenter.Tests;
 
@@ -14,7 +12,7 @@ public sealed class PublicNamespaceTests(NodeFixture fixture) : IClassFixture<No
 
     private PublicNamespaceService Public() => new(Port());
 
-    private LocalKeyValuePort Port() => new(fixture.Node.Server.Node, new LeaseKeeper(fixture.Node.Server.Node, NullLogger<LeaseKeeper>.Instance));
+    private LocalKeyValuePort Port() => fixture.NewPort();
 
     [Fact]
     public async Task Association_overrides_keys_and_follows_base_releases_live()

@@ -1,7 +1,5 @@
 using Conclave.ConfigCenter.Model;
 using Conclave.Server.Config;
-using Conclave.Server.Leases;
-using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Conclave.ConfigCenter.Tests;
 
@@ -14,7 +12,7 @@ public sealed class RemovalAndTransferTests(NodeFixture fixture) : IClassFixture
 
     private ConfigTransferService Transfer() => new(Port());
 
-    private LocalKeyValuePort Port() => new(fixture.Node.Server.Node, new LeaseKeeper(fixture.Node.Server.Node, NullLogger<LeaseKeeper>.Instance));
+    private LocalKeyValuePort Port() => fixture.NewPort();
 
     [Fact]
     public async Task Namespace_delete_is_refused_while_instances_report_and_forced_delete_removes_everything()

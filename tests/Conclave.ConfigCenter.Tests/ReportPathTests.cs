@@ -5,7 +5,6 @@ using Conclave.ConfigCenter.Model;
 using Conclave.Server.Config;
 using Conclave.Server.Leases;
 using Google.Protobuf;
-using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Conclave.ConfigCenter.Tests;
 
@@ -17,7 +16,7 @@ public sealed class ReportPathTests(NodeFixture fixture) : IClassFixture<NodeFix
 {
     private static readonly ChangeContext Alice = NodeFixture.Alice;
 
-    private LocalKeyValuePort Port() => new(fixture.Node.Server.Node, new LeaseKeeper(fixture.Node.Server.Node, NullLogger<LeaseKeeper>.Instance));
+    private LocalKeyValuePort Port() => fixture.NewPort();
 
     [Fact]
     public async Task A_repeated_report_is_one_write_and_no_read_and_keeps_its_lease()

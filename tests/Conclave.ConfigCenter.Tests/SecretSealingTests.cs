@@ -4,8 +4,6 @@ using Conclave.ConfigCenter.Keyspace;
 using Conclave.ConfigCenter.Model;
 using Conclave.ConfigCenter.Secrets;
 using Conclave.Server.Config;
-using Conclave.Server.Leases;
-using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Conclave.ConfigCenter.Tests;
 
@@ -21,7 +19,7 @@ public sealed class SecretSealingTests(NodeFixture fixture) : IClassFixture<Node
     private static readonly byte[] KeyA = RandomNumberGenerator.GetBytes(32);
     private static readonly byte[] KeyB = RandomNumberGenerator.GetBytes(32);
 
-    private LocalKeyValuePort Port() => new(fixture.Node.Server.Node, new LeaseKeeper(fixture.Node.Server.Node, NullLogger<LeaseKeeper>.Instance));
+    private LocalKeyValuePort Port() => fixture.NewPort();
 
     private ConfigCenterService Center(params byte[][] keys) => new(Port(), masterKeys: keys.Length == 0 ? null : new LocalMasterKeys(keys));
 

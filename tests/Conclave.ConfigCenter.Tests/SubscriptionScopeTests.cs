@@ -5,7 +5,6 @@ using Conclave.ConfigCenter.Model;
 using Conclave.Server.Config;
 using Conclave.Server.Leases;
 using Google.Protobuf;
-using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Conclave.ConfigCenter.Tests;
 
@@ -19,7 +18,7 @@ public sealed class SubscriptionScopeTests(NodeFixture fixture) : IClassFixture<
 
     private ConfigCenterService Center => fixture.Center;
 
-    private LocalKeyValuePort Port() => new(fixture.Node.Server.Node, new LeaseKeeper(fixture.Node.Server.Node, NullLogger<LeaseKeeper>.Instance));
+    private LocalKeyValuePort Port() => fixture.NewPort();
 
     [Fact]
     public async Task A_subscriber_of_one_app_is_handed_nothing_when_another_app_publishes()

@@ -24,16 +24,7 @@ FAILOVERS=${FAILOVERS:-3}
 source bench/lib.sh
 ensure_etcd
 
-# CONCLAVE_SERVER=path/to/conclave measures another build's server (an A/B against an older commit) with this
-# checkout's load generator and settings; by default this checkout's build, published when stale.
-if [ -n "${CONCLAVE_SERVER:-}" ]; then
-  CONCLAVE=$(realpath "$CONCLAVE_SERVER")
-else
-  ./conclave --help >/dev/null # publishes the build (Native AOT with clang, else ReadyToRun) when stale
-  CONCLAVE=artifacts/conclave/conclave
-fi
-bench/conclave-bench --help >/dev/null # the load generator, published the same way
-BENCH=artifacts/conclave-bench/conclave-bench
+conclave_binaries
 WORK=$(mktemp -d /tmp/conclave-cbench.XXXXXX)
 declare -A PID CMD
 cleanup() { for k in "${!PID[@]}"; do kill -9 "${PID[$k]}" 2>/dev/null || true; done; rm -rf "$WORK"; }

@@ -43,16 +43,7 @@ WARMUP=${WARMUP:-40000}
 source bench/lib.sh
 ensure_etcd
 
-# CONCLAVE_SERVER=path/to/conclave measures another build's server (an A/B against an older commit) with this
-# checkout's load generator and settings; by default this checkout's build, published when stale.
-if [ -n "${CONCLAVE_SERVER:-}" ]; then
-  CONCLAVE=$(realpath "$CONCLAVE_SERVER")
-else
-  ./conclave --help >/dev/null # publishes the build (Native AOT with clang, else ReadyToRun) when stale
-  CONCLAVE=artifacts/conclave/conclave
-fi
-bench/conclave-bench --help >/dev/null # the load generator, published the same way
-BENCH=artifacts/conclave-bench/conclave-bench
+conclave_binaries
 WORK=$(mktemp -d /tmp/conclave-bench.XXXXXX)
 PIDS=()
 cleanup() { for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill -9 "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }

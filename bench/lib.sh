@@ -1,4 +1,4 @@
-# Shared by bench/compare-etcd.sh and bench/compare-etcd-cluster.sh (sourced, not run).
+# Shared by the bench scripts (sourced, not run).
 
 # Installs Debian's etcd-server and etcd-client (etcdctl, which the scripts' health checks use) when missing.
 ensure_etcd() {
@@ -10,6 +10,20 @@ ensure_etcd() {
     local sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
     $sudo apt-get update -qq >/dev/null && $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
   fi
+}
+
+# Sets CONCLAVE (the server binary) and BENCH (the load generator). CONCLAVE_SERVER=path/to/conclave measures another
+# build's server (an A/B against an older commit) with this checkout's load generator and settings; by default this
+# checkout's build, published when stale (Native AOT with clang, else ReadyToRun), and the load generator likewise.
+conclave_binaries() {
+  if [ -n "${CONCLAVE_SERVER:-}" ]; then
+    CONCLAVE=$(realpath "$CONCLAVE_SERVER")
+  else
+    ./conclave --help >/dev/null
+    CONCLAVE=$PWD/artifacts/conclave/conclave
+  fi
+  bench/conclave-bench --help >/dev/null
+  BENCH=$PWD/artifacts/conclave-bench/conclave-bench
 }
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }

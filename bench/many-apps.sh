@@ -17,14 +17,7 @@ RELEASES=${RELEASES:-10}
 SETUP_CONCURRENCY=${SETUP_CONCURRENCY:-16}
 
 source bench/lib.sh
-if [ -n "${CONCLAVE_SERVER:-}" ]; then
-  CONCLAVE=$(realpath "$CONCLAVE_SERVER")
-else
-  ./conclave --help >/dev/null
-  CONCLAVE=$PWD/artifacts/conclave/conclave
-fi
-bench/conclave-bench --help >/dev/null
-BENCH=$PWD/artifacts/conclave-bench/conclave-bench
+conclave_binaries
 WORK=$(mktemp -d /tmp/conclave-many-apps.XXXXXX)
 PID=""
 cleanup() { if [ -n "$PID" ]; then kill -9 "$PID" 2>/dev/null || true; fi; if [ "${KEEP:-0}" != 1 ]; then rm -rf "$WORK"; fi; }

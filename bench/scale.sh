@@ -26,14 +26,7 @@ QUOTA=$((8 * 1024 * 1024 * 1024))
 
 source bench/lib.sh
 ensure_etcd
-if [ -n "${CONCLAVE_SERVER:-}" ]; then
-  CONCLAVE=$(realpath "$CONCLAVE_SERVER")
-else
-  ./conclave --help >/dev/null
-  CONCLAVE=$PWD/artifacts/conclave/conclave
-fi
-bench/conclave-bench --help >/dev/null
-BENCH=$PWD/artifacts/conclave-bench/conclave-bench
+conclave_binaries
 WORK=$(mktemp -d /tmp/conclave-scale.XXXXXX)
 PID=""
 cleanup() { if [ -n "$PID" ]; then kill -9 "$PID" 2>/dev/null || true; fi; if [ "${KEEP:-0}" != 1 ]; then rm -rf "$WORK"; fi; }

@@ -24,8 +24,6 @@ internal sealed class FrozenKeyspace
     /// <summary>The keyspace's revision when frozen: versions after it are not part of the image.</summary>
     public long Revision { get; }
 
-    public int KeyCount => count;
-
     /// <summary>The frozen histories in key order. Runs on the writer's thread; see <see cref="Keyspace.CreationOrder.Sort"/>.</summary>
     public KeyHistory[] Ordered() => order.Sort(created, count);
 }

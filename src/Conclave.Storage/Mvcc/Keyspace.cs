@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Conclave.Api.Errors;
 using Conclave.Api.Etcd;
 using Conclave.Api.Mvcc;
@@ -22,7 +21,7 @@ public sealed class Keyspace(KeyspaceKind kind = KeyspaceKind.User)
 
     // The same histories in the order they were created, for snapshots (FrozenKeyspace): a capture takes them as they
     // are instead of walking the ordered set on the apply thread.
-    private CreationOrder creation = new([], 0);
+    private CreationOrder creation = new([]);
 
     /// <summary>Which of the store's keyspaces this is (leases record their keys per keyspace).</summary>
     public KeyspaceKind Kind { get; } = kind;
@@ -381,7 +380,7 @@ public sealed class Keyspace(KeyspaceKind kind = KeyspaceKind.User)
         }
 
         ordered = set;
-        creation = new CreationOrder([.. histories], histories.Count); // a new object: writers of older captures keep the old one
+        creation = new CreationOrder([.. histories]); // a new object: writers of older captures keep the old one
         SizeBytes = size;
         SnapshotKeysBytes = snapshotBytes;
         Revision = revision;
@@ -451,19 +450,15 @@ public sealed class Keyspace(KeyspaceKind kind = KeyspaceKind.User)
         private readonly Lock sortLock = new();
         private KeyHistory[] created;
         private int count;
-        private KeyHistory[]? sorted; // the first sortedCovers of `created` (exactly that many), in key order; never changed once made
-        private int sortedCovers;
+        private KeyHistory[]? sorted; // the first sorted.Length of `created`, in key order; never changed once made
 
         /// <param name="histories">Histories already in key order (a restored snapshot's; this array becomes the first key order), or empty.</param>
-        public CreationOrder(KeyHistory[] histories, int count)
+        public CreationOrder(KeyHistory[] histories)
         {
+            count = histories.Length;
             created = new KeyHistory[Math.Max(16, count)];
             Array.Copy(histories, created, count);
-            this.count = count;
-            if (count > 0)
-            {
-                Remember(histories, count);
-            }
+            sorted = count > 0 ? histories : null;
         }
 
         public void Add(KeyHistory history)
@@ -488,29 +483,19 @@ public sealed class Keyspace(KeyspaceKind kind = KeyspaceKind.User)
             lock (sortLock)
             {
                 var kept = 0;
-                var keptSorted = 0;
                 for (var i = 0; i < count; i++)
                 {
                     if (created[i].Count > 0)
                     {
-                        if (i < sortedCovers)
-                        {
-                            keptSorted++;
-                        }
-
                         created[kept++] = created[i];
                     }
                 }
 
                 Array.Clear(created, kept, count - kept);
                 count = kept;
-                if (sorted is not null)
-                {
-                    // The same histories as the first keptSorted of `created` now (the filter keeps the creation order).
-                    sorted = Array.FindAll(sorted, static h => h.Count > 0);
-                    sortedCovers = keptSorted;
-                    Debug.Assert(sorted.Length == sortedCovers, "the key order covers what it covered, less the emptied keys");
-                }
+
+                // Still the first sorted.Length of `created`: both filters keep the same histories, and `created` its order.
+                sorted = sorted is null ? null : Array.FindAll(sorted, static h => h.Count > 0);
             }
         }
 
@@ -523,37 +508,25 @@ public sealed class Keyspace(KeyspaceKind kind = KeyspaceKind.User)
         {
             lock (sortLock)
             {
-                // The previous order holds the first sortedCovers histories of the same creation order: those of an
-                // older capture (a later one may be written first) or of the current array, which only grew since.
-                if (sorted is null || sortedCovers > frozenCount)
+                // The previous order holds the first sorted.Length histories of the same creation order: those of
+                // an older capture (a later one may be written first) or of the current array, which only grew since.
+                if (sorted is null || sorted.Length > frozenCount)
                 {
                     var all = frozen.AsSpan(0, frozenCount).ToArray();
                     Array.Sort(all, KeyHistoryComparer.Instance);
-                    if (sorted is null)
-                    {
-                        Remember(all, frozenCount);
-                    }
-
+                    sorted ??= all;
                     return all;
                 }
 
-                if (sortedCovers == frozenCount)
+                if (sorted.Length < frozenCount)
                 {
-                    return sorted;
+                    var added = frozen.AsSpan(sorted.Length, frozenCount - sorted.Length).ToArray();
+                    Array.Sort(added, KeyHistoryComparer.Instance);
+                    sorted = Merge(sorted, added);
                 }
 
-                var added = frozen.AsSpan(sortedCovers, frozenCount - sortedCovers).ToArray();
-                Array.Sort(added, KeyHistoryComparer.Instance);
-                var merged = Merge(sorted, added);
-                Remember(merged, frozenCount);
-                return merged;
+                return sorted;
             }
-        }
-
-        private void Remember(KeyHistory[] order, int covers)
-        {
-            sorted = order;
-            sortedCovers = covers;
         }
 
         /// <summary>Both sorted, no key in both: each added one's place by binary search, the runs between copied.</summary>

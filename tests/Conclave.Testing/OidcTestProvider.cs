@@ -117,15 +117,13 @@ public sealed class OidcTestProvider : IAsyncDisposable
             var issuer = await ready.Task.WaitAsync(deadline, cancellationToken);
             return new OidcTestProvider(process, issuer, clientId, clientSecret);
         }
-        catch (TimeoutException)
+        catch (Exception e)
         {
-            TestOutput.TryWriteLine(output, $"[oidc] pid {process.Id} not ready after {deadline.TotalSeconds:F0} s: {Describe(process)}");
-            Stop(process);
-            process.Dispose();
-            throw;
-        }
-        catch
-        {
+            if (e is TimeoutException)
+            {
+                TestOutput.TryWriteLine(output, $"[oidc] pid {process.Id} not ready after {deadline.TotalSeconds:F0} s: {Describe(process)}");
+            }
+
             Stop(process);
             process.Dispose();
             throw;

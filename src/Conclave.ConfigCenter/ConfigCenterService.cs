@@ -17,7 +17,13 @@ namespace Conclave.ConfigCenter;
 public sealed partial class ConfigCenterService(IKeyValuePort port, ConfigLimits? limits = null, TimeProvider? clock = null, IMasterKeyProvider? masterKeys = null)
 {
     // Each failed round means another edit landed, so this bounds the editors racing on one namespace, not the time.
+    // Changes made through this member queue at the namespace's gate first, so only other members' changes race.
     private const int MaxRetries = 32;
+
+    private readonly NamespaceGates gates = new();
+
+    /// <summary>Namespace gates held or waited for now (none once every change has returned).</summary>
+    public int GateCount => gates.Count;
 
     public ConfigLimits Limits { get; } = limits ?? new ConfigLimits();
 
@@ -700,6 +706,13 @@ public sealed partial class ConfigCenterService(IKeyValuePort port, ConfigLimits
         CheckAuthor(who);
         CheckExpectedRevision(expectedRevision);
         var permission = PermissionOf(action);
+        var gateKey = $"{app}/{env}/{ns}";
+        using var gate = await gates.EnterAsync(gateKey, cancellationToken);
+        if (gate.Holds)
+        {
+            gates.MarkHeld(gateKey);
+        }
+
         for (var attempt = 0; ; attempt++)
         {
             var pins = await Access.RequireAsync(who, app, env, ns, permission, action, cancellationToken);

@@ -41,6 +41,19 @@ internal sealed class ConfigAdmin : IDisposable
 
     public Task<System.Text.Json.JsonElement?> DeleteAsync(string path, CancellationToken cancellationToken) => SendAsync(HttpMethod.Delete, path, null, cancellationToken);
 
+    /// <summary>Signs in (<c>POST /api/v1/session</c>) and makes every later call as that user (<c>Authorization: Bearer</c>).</summary>
+    public async Task SignInAsync(string user, string password, CancellationToken cancellationToken)
+    {
+        var answer = await PostAsync("/api/v1/session", new JsonObject { ["name"] = user, ["password"] = password }, cancellationToken);
+        var token = answer is { } a && a.TryGetProperty("token", out var t) ? t.GetString() : null;
+        if (string.IsNullOrEmpty(token))
+        {
+            throw new ConfigAdminException("the member answered the sign-in without a token");
+        }
+
+        _http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+    }
+
     public void Dispose() => _http.Dispose();
 
     private async Task<System.Text.Json.JsonElement?> SendAsync(HttpMethod method, string path, JsonObject? body, CancellationToken cancellationToken)

@@ -36,10 +36,14 @@ internal static class ConfigBench
         var planStep = new Option<double?>("--plan-step") { Description = "Run the publish rounds with a rollout plan active on the namespace, its first step at this percentage (the cohort stays on the gray release; the others are measured)." };
         var manyApps = new Option<int>("--apps") { Description = "Before the rounds, create this many other apps (3 environments x 4 namespaces each, every namespace with an item and a release) and time the API's list and lookup reads among them.", DefaultValueFactory = _ => 0 };
         var setupConcurrency = new Option<int>("--setup-concurrency") { Description = "API clients creating the --apps in parallel.", DefaultValueFactory = _ => 16 };
+        var changes = new Option<int>("--changes") { Description = "After setup: this many item changes (PUT .../items/{key}) through the API by --change-clients loops, timed with the member's CPU per change (with --user, as that user: the center's access check is then part of every change).", DefaultValueFactory = _ => 0 };
+        var changeClients = new Option<int>("--change-clients") { Description = "Concurrent API clients of the --changes phase.", DefaultValueFactory = _ => 4 };
+        var user = new Option<string?>("--user") { Description = "name:password: sign in to /api/v1 (POST /api/v1/session) and make every API call as that user (a member with auth enabled); the app is then created by that user, its owner." };
         var halt = new Option<bool>("--halt") { Description = "After the rounds: a plan at 100% that the fleet rejects past its 5% limit; measures the time from the report that crosses the limit to every instance having the main release again." };
         var command = new Command("config", "Publish -> delivery latency to many subscribed instances, and Fetch throughput of a large namespace.")
         {
             api, instances, subscriberConns, releases, pause, reports, spread, keys, fetchDuration, serverPid, credential, secret, planStep, halt, manyApps, setupConcurrency,
+            changes, changeClients, user,
         };
         command.SetAction(async (ParseResult parse, CancellationToken cancellationToken) =>
         {
@@ -50,15 +54,21 @@ internal static class ConfigBench
                     parse.GetRequiredValue(api), parse.GetValue(instances), parse.GetValue(subscriberConns), parse.GetValue(releases),
                     TimeSpan.FromSeconds(parse.GetValue(pause)), parse.GetValue(reports), TimeSpan.FromSeconds(parse.GetValue(spread)), parse.GetValue(keys),
                     parse.GetRequiredValue(fetchDuration) is "0" or "0s" ? null : BenchCommand.ParseDuration(parse.GetValue(fetchDuration)), parse.GetValue(serverPid),
-                    parse.GetValue(credential), parse.GetValue(secret), parse.GetValue(planStep), parse.GetValue(halt), parse.GetValue(manyApps), parse.GetValue(setupConcurrency));
-                if (options.Instances < 1 || options.SubscriberConns < 1 || options.Releases < 1 || options.Keys < 1 || options.SetupConcurrency < 1)
+                    parse.GetValue(credential), parse.GetValue(secret), parse.GetValue(planStep), parse.GetValue(halt), parse.GetValue(manyApps), parse.GetValue(setupConcurrency),
+                    parse.GetValue(changes), parse.GetValue(changeClients), parse.GetValue(user));
+                if (options.Instances < 1 || options.SubscriberConns < 1 || options.Releases < 1 || options.Keys < 1 || options.SetupConcurrency < 1 || options.ChangeClients < 1)
                 {
-                    throw new ArgumentException("--instances, --subscriber-conns, --releases, --keys and --setup-concurrency must be at least 1.");
+                    throw new ArgumentException("--instances, --subscriber-conns, --releases, --keys, --setup-concurrency and --change-clients must be at least 1.");
                 }
 
-                if (options.Apps < 0)
+                if (options.Apps < 0 || options.Changes < 0)
                 {
-                    throw new ArgumentException("--apps must not be negative.");
+                    throw new ArgumentException("--apps and --changes must not be negative.");
+                }
+
+                if (options.User is { } u && (u.IndexOf(':', StringComparison.Ordinal) is var colon && (colon < 1 || colon == u.Length - 1)))
+                {
+                    throw new ArgumentException("--user must be name:password.");
                 }
 
                 await parse.InvocationConfiguration.Output.WriteAsync(await RunAsync(settings, options, parse.InvocationConfiguration.Error, cancellationToken));
@@ -79,7 +89,7 @@ internal static class ConfigBench
 
     private sealed record Options(
         string Api, int Instances, int SubscriberConns, int Releases, TimeSpan Pause, bool Reports, TimeSpan ReportSpread, int Keys, TimeSpan? FetchDuration, int? ServerPid,
-        bool Credential, bool Secret, double? PlanStep, bool Halt, int Apps, int SetupConcurrency);
+        bool Credential, bool Secret, double? PlanStep, bool Halt, int Apps, int SetupConcurrency, int Changes, int ChangeClients, string? User);
 
     /// <summary>What every client call carries: the app credential with --credential, nothing otherwise.</summary>
     private static Metadata? headers;
@@ -87,6 +97,12 @@ internal static class ConfigBench
     private static async Task<string> RunAsync(BenchSettings settings, Options options, TextWriter progress, CancellationToken cancellationToken)
     {
         using var admin = new ConfigAdmin(options.Api, "bench", TimeSpan.FromSeconds(30));
+        if (options.User is { } user)
+        {
+            var colon = user.IndexOf(':', StringComparison.Ordinal);
+            await admin.SignInAsync(user[..colon], user[(colon + 1)..], cancellationToken);
+        }
+
         var app = "bench-" + Guid.NewGuid().ToString("N")[..8];
         await admin.PostAsync(ConfigAdmin.Path("apps"), new JsonObject { ["id"] = app }, cancellationToken);
         await admin.PostAsync(ConfigAdmin.Path("apps", app, "envs"), new JsonObject { ["name"] = Env }, cancellationToken);
@@ -112,7 +128,12 @@ internal static class ConfigBench
         await admin.PostAsync(fanout + "/releases", new JsonObject { ["title"] = "round 0" }, cancellationToken);
 
         var text = new StringBuilder();
-        text.Append(CultureInfo.InvariantCulture, $"bench config: app {app}, {options.Instances} instances over {options.SubscriberConns} connections, {options.Releases} releases, reports {(options.Reports ? "on" : "off")}, credential {(options.Credential ? "on" : "off")}, secret namespaces {(options.Secret ? "on" : "off")}, {options.Apps} other apps\n");
+        text.Append(CultureInfo.InvariantCulture, $"bench config: app {app}, {options.Instances} instances over {options.SubscriberConns} connections, {options.Releases} releases, reports {(options.Reports ? "on" : "off")}, credential {(options.Credential ? "on" : "off")}, secret namespaces {(options.Secret ? "on" : "off")}, {options.Apps} other apps{(options.User is { } signedIn ? $", API calls as {signedIn[..signedIn.IndexOf(':', StringComparison.Ordinal)]}" : "")}\n");
+        if (options.Changes > 0)
+        {
+            text.Append(await ChangesAsync(admin, fanout, options, cancellationToken));
+        }
+
         if (options.Apps > 0)
         {
             var (others, created) = await ManyApps.CreateAsync(admin, app + "-other", options.Apps, options.SetupConcurrency, options.ServerPid, progress, cancellationToken);
@@ -352,6 +373,40 @@ internal static class ConfigBench
                 $"  halt -> rolled back: {back.Count} of {options.Instances} instances on the main release again after {rejecting} rejections crossed the 5% limit\n" +
                 $"    from the crossing report to the instance: p50 {back.P50:0.0} ms, p90 {back.P90:0.0} ms, p99 {back.P99:0.0} ms, max {back.Max:0.0} ms\n    plan: {outcome}\n");
         }
+    }
+
+    /// <summary>
+    /// Item changes through the API, closed loop: each of --change-clients loops sets its own keys (50 each, in turn) until
+    /// --changes are done. Every change is a replicated transaction; with --user it also runs the center's access check.
+    /// </summary>
+    private static async Task<string> ChangesAsync(ConfigAdmin admin, string fanout, Options options, CancellationToken cancellationToken)
+    {
+        // Warm-up: the member's first changes pay for its JIT or cold caches, which is not what this phase measures.
+        for (var i = 0; i < Math.Min(200, options.Changes); i++)
+        {
+            await admin.PutAsync($"{fanout}/items/warm{i % 10}", new JsonObject { ["value"] = i.ToString(CultureInfo.InvariantCulture) }, cancellationToken);
+        }
+
+        var recorders = new LatencyRecorder[options.ChangeClients];
+        var next = -1;
+        var before = ProcessUsage.Sample(options.ServerPid);
+        var clock = Stopwatch.StartNew();
+        await Task.WhenAll(Enumerable.Range(0, options.ChangeClients).Select(c => Task.Run(async () =>
+        {
+            var recorder = recorders[c] = new LatencyRecorder(options.Changes / options.ChangeClients + 1);
+            for (var i = Interlocked.Increment(ref next); i < options.Changes; i = Interlocked.Increment(ref next))
+            {
+                var started = Stopwatch.GetTimestamp();
+                await admin.PutAsync($"{fanout}/items/c{c}k{i % 50}", new JsonObject { ["value"] = i.ToString(CultureInfo.InvariantCulture) }, cancellationToken);
+                recorder.Record(Stopwatch.GetTimestamp() - started);
+            }
+        }, cancellationToken)));
+        var elapsed = clock.Elapsed;
+        var after = ProcessUsage.Sample(options.ServerPid);
+        var latency = LatencyRecorder.Summarize(recorders);
+        var cpu = before is null || after is null ? "" : string.Create(CultureInfo.InvariantCulture, $", member CPU {(after.CpuSeconds - before.CpuSeconds) * 1e6 / options.Changes:0} µs per change");
+        return string.Create(CultureInfo.InvariantCulture,
+            $"  changes: {options.Changes} item changes over {options.ChangeClients} clients in {elapsed.TotalSeconds:0.00} s = {options.Changes / elapsed.TotalSeconds:0} changes/s, p50 {latency.P50:0.00} ms, p99 {latency.P99:0.00} ms{cpu}\n");
     }
 
     private static async Task<string> FetchAsync(string app, BenchSettings settings, Options options, CancellationToken cancellationToken)

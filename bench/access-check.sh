@@ -35,9 +35,9 @@ start_member() {
   for _ in $(seq 1 600); do curl -sf "http://127.0.0.1:$H/health" >/dev/null && break; sleep 0.1; done
   if [ "$2" = 1 ]; then
     local e=(etcdctl --endpoints "127.0.0.1:$C")
-    ETCDCTL_API=3 "${e[@]}" user add root --new-user-password=rootpw >/dev/null
-    ETCDCTL_API=3 "${e[@]}" user add bench --new-user-password=benchpw >/dev/null
-    ETCDCTL_API=3 "${e[@]}" auth enable >/dev/null
+    ETCDCTL_API=3 "${e[@]}" user add root --new-user-password=rootpw >/dev/null 2>&1
+    ETCDCTL_API=3 "${e[@]}" user add bench --new-user-password=benchpw >/dev/null 2>&1
+    ETCDCTL_API=3 "${e[@]}" auth enable >/dev/null 2>&1
   fi
 }
 

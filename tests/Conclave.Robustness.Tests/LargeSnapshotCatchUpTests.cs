@@ -162,31 +162,7 @@ public sealed partial class LargeSnapshotCatchUpTests(ITestOutputHelper output)
     private static async Task LoadAsync(string endpoint, int megabytes)
     {
         using var channel = GrpcChannel.ForAddress(endpoint);
-        var kv = new KV.KVClient(channel);
-        var count = megabytes * 1024 * 1024 / ValueBytes;
-        await Task.WhenAll(Enumerable.Range(0, 16).Select(async writer =>
-        {
-            var bytes = new byte[ValueBytes];
-            var random = new Random(writer);
-            for (var i = writer; i < count; i += 16)
-            {
-                random.NextBytes(bytes);
-                var put = new PutRequest { Key = ByteString.CopyFromUtf8($"bulk/{i:D8}"), Value = ByteString.CopyFrom(bytes) };
-                for (var attempt = 1; ; attempt++)
-                {
-                    try
-                    {
-                        await kv.PutAsync(put);
-                        break;
-                    }
-                    catch (RpcException e) when (e.StatusCode is StatusCode.Unavailable or StatusCode.DeadlineExceeded && attempt < 50)
-                    {
-                        // A leader change under this load (3 members on 2 cores): the same put again, as a client would.
-                        await Task.Delay(100);
-                    }
-                }
-            }
-        }));
+        await StateLoad.LoadAsync(channel, megabytes, ValueBytes, writers: 16);
     }
 
     [GeneratedRegex(@"Snapshot \d+ received and verified: (?<bytes>\d+) bytes in \d+ ms \(\d+ MB/s, (?<interruptions>\d+) interruption\(s\)\)")]

@@ -14,6 +14,7 @@ public sealed class LeaderFaultTests(ITestOutputHelper output)
     public async Task Killing_the_leader_ten_times_under_writes_loses_no_acknowledged_write()
     {
         await using var cluster = await ProcessCluster.StartAsync(3, output);
+        await StateLoad.LoadFaultStateAsync(cluster, output);
         await using var workload = new WriteWorkload(cluster.Endpoints, Writers);
         await using var registers = new RegisterWorkload(cluster.Endpoints, clientCount: 6, keyCount: 20);
         await workload.WaitForAcksAsync(100);
@@ -62,6 +63,7 @@ public sealed class LeaderFaultTests(ITestOutputHelper output)
     public async Task Killing_every_member_under_writes_and_restarting_them_loses_no_acknowledged_write()
     {
         await using var cluster = await ProcessCluster.StartAsync(3, output);
+        await StateLoad.LoadFaultStateAsync(cluster, output);
         await using var workload = new WriteWorkload(cluster.Endpoints, Writers);
         await workload.WaitForAcksAsync(300);
 
@@ -83,6 +85,7 @@ public sealed class LeaderFaultTests(ITestOutputHelper output)
     public async Task A_leader_paused_past_the_election_timeout_steps_down_and_no_term_has_two_leaders()
     {
         await using var cluster = await ProcessCluster.StartAsync(3, output);
+        await StateLoad.LoadFaultStateAsync(cluster, output);
         await using var workload = new WriteWorkload(cluster.Endpoints, Writers);
         await using var registers = new RegisterWorkload(cluster.Endpoints, clientCount: 6, keyCount: 20);
         await workload.WaitForAcksAsync(100);

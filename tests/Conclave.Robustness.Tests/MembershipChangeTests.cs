@@ -14,6 +14,7 @@ public sealed class MembershipChangeTests(ITestOutputHelper output)
     public async Task Adding_a_fourth_member_and_removing_one_under_writes_loses_no_acknowledged_write()
     {
         await using var cluster = await ProcessCluster.StartAsync(3, output);
+        await StateLoad.LoadFaultStateAsync(cluster, output);
         var leader = await cluster.WaitForLeaderAsync();
         var victim = Enumerable.Range(0, 3).First(i => i != leader);
         var survivors = Enumerable.Range(0, 3).Where(i => i != victim).ToArray();
@@ -69,6 +70,7 @@ public sealed class MembershipChangeTests(ITestOutputHelper output)
     {
         // Small snapshots: the learner starts behind the compacted log and needs one first.
         await using var cluster = await ProcessCluster.StartAsync(3, output, ["--snapshot-count", "200"]);
+        await StateLoad.LoadFaultStateAsync(cluster, output);
         var leader = await cluster.WaitForLeaderAsync();
         await using var workload = new WriteWorkload([.. cluster.Endpoints], 6);
         await workload.WaitForAcksAsync(400);

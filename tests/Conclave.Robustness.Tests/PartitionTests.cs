@@ -28,6 +28,7 @@ public sealed class PartitionTests(ITestOutputHelper output)
             // and client certificates on every listener (peers included) it needs no such flag.
             certificates is null ? ["--insecure-listen"] : [],
             certificates);
+        await StateLoad.LoadFaultStateAsync(cluster, output);
         await using var workload = new WriteWorkload(cluster.Endpoints, 6, cluster.Connect);
         await using var registers = new RegisterWorkload(cluster.Endpoints, clientCount: 6, keyCount: 20, cluster.Connect);
         await workload.WaitForAcksAsync(100);

@@ -22,6 +22,7 @@ public sealed class PeerTlsClusterTests(ITestOutputHelper output) : IDisposable
         // Small snapshots: the killed leader's log position is compacted away while it is down, so it must fetch a
         // snapshot image over the peer listener's snapshot channel when it comes back.
         await using var cluster = await ProcessCluster.StartAsync(3, output, ["--snapshot-count", "100"], certificates);
+        await StateLoad.LoadFaultStateAsync(cluster, output);
         Assert.All(Enumerable.Range(0, cluster.Count), i => Assert.StartsWith("https://", cluster[i].PeerUrl, StringComparison.Ordinal));
         var leader = await cluster.WaitForLeaderAsync();
         await using var workload = new WriteWorkload(cluster.Endpoints, 6, cluster.Connect);
@@ -61,6 +62,7 @@ public sealed class PeerTlsClusterTests(ITestOutputHelper output) : IDisposable
     public async Task A_learner_joins_a_TLS_cluster_over_https_and_a_plain_text_peer_url_is_refused()
     {
         await using var cluster = await ProcessCluster.StartAsync(3, output, ["--snapshot-count", "200"], certificates);
+        await StateLoad.LoadFaultStateAsync(cluster, output);
         var leader = await cluster.WaitForLeaderAsync();
         await using var workload = new WriteWorkload(cluster.Endpoints, 4, cluster.Connect);
         await workload.WaitForAcksAsync(300);

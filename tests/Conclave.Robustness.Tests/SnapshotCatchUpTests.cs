@@ -20,7 +20,10 @@ public sealed class SnapshotCatchUpTests(ITestOutputHelper output)
         // snapshots in a row while it catches up (the case that found DotNext's WAL flusher race, robustness.md).
         await using var cluster = await ProcessCluster.StartAsync(3, output, ["--snapshot-count", "100"]);
         var leader = await cluster.WaitForLeaderAsync();
-        await LoadAsync(cluster.Endpoints[leader], megabytes: 25);
+        using (var channel = GrpcChannel.ForAddress(cluster.Endpoints[leader]))
+        {
+            await StateLoad.LoadAsync(channel, megabytes: 25, valueBytes: 1024, writers: 32);
+        }
         await using var workload = new WriteWorkload(cluster.Endpoints, 6);
         await workload.WaitForAcksAsync(200);
         var lagging = Enumerable.Range(0, 3).First(i => i != leader);
@@ -57,21 +60,5 @@ public sealed class SnapshotCatchUpTests(ITestOutputHelper output)
         await workload.WaitForAcksAsync(workload.AckCount + 100);
         await workload.StopAsync();
         await Convergence.AssertAsync(cluster.Endpoints, workload.Acknowledged, output);
-    }
-
-    /// <summary>Writes about <paramref name="megabytes"/> MB of 1 KiB values (32 writers).</summary>
-    private static async Task LoadAsync(string endpoint, int megabytes)
-    {
-        using var channel = GrpcChannel.ForAddress(endpoint);
-        var kv = new KV.KVClient(channel);
-        var value = ByteString.CopyFrom(new byte[1024]);
-        var count = megabytes * 1024;
-        await Task.WhenAll(Enumerable.Range(0, 32).Select(async writer =>
-        {
-            for (var i = writer; i < count; i += 32)
-            {
-                await kv.PutAsync(new PutRequest { Key = ByteString.CopyFromUtf8($"bulk/{i:D8}"), Value = value });
-            }
-        }));
     }
 }

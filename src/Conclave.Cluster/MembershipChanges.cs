@@ -388,6 +388,9 @@ internal sealed class MembershipChanges : IMembership, IDisposable
     }
 
     /// <inheritdoc />
+    public Task ConfigurationChanged => Volatile.Read(ref membersChanged).Task;
+
+    /// <inheritdoc />
     public void DropFollower(ulong memberId)
     {
         feed.Drop(memberId);
@@ -579,6 +582,9 @@ public enum MembershipError
     NotEnoughMembers,
     NotSupported,
     LearnerNotReady,
+
+    /// <summary>The member to promote is a voting member already.</summary>
+    NotLearner,
 }
 
 /// <summary>A membership change that was refused; nothing changed.</summary>

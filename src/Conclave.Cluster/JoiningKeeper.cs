@@ -26,6 +26,7 @@ internal sealed partial class JoiningKeeper : IAsyncDisposable
     private readonly CancellationTokenSource stop;
     private readonly Task loop;
     private TaskCompletionSource written = NewSignal();
+    private int disposed;
 
     public JoiningKeeper(IConsensus consensus, MemberRecords joining, MemberRecords learners, TimeProvider time, ILogger logger)
     {
@@ -43,6 +44,11 @@ internal sealed partial class JoiningKeeper : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref disposed, 1) != 0)
+        {
+            return;
+        }
+
         await stop.CancelAsync().ConfigureAwait(false);
         await loop.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         stop.Dispose();
@@ -73,6 +79,9 @@ internal sealed partial class JoiningKeeper : IAsyncDisposable
     /// <summary>One round now, then one per configuration change or record written, until <paramref name="lead"/> ends.</summary>
     private async Task KeepWhileLeadingAsync(CancellationToken lead)
     {
+        // Only the first round of a leadership hands recorded members over: later records are this leadership's own,
+        // added here and held by the consensus layer already (re-adding one would race with its removal).
+        var first = true;
         while (!lead.IsCancellationRequested)
         {
             // Read before looking, so a change during the round wakes the next one.
@@ -81,7 +90,8 @@ internal sealed partial class JoiningKeeper : IAsyncDisposable
             bool kept;
             try
             {
-                kept = await KeepAsync(lead).ConfigureAwait(false);
+                kept = await KeepAsync(first, lead).ConfigureAwait(false);
+                first &= !kept;
             }
             catch (OperationCanceledException) when (lead.IsCancellationRequested)
             {
@@ -100,8 +110,8 @@ internal sealed partial class JoiningKeeper : IAsyncDisposable
         }
     }
 
-    /// <summary>One round; false when it should be tried again.</summary>
-    private async Task<bool> KeepAsync(CancellationToken cancellationToken)
+    /// <summary>One round; false when it should be tried again. With <paramref name="resume"/>, hands recorded members over.</summary>
+    private async Task<bool> KeepAsync(bool resume, CancellationToken cancellationToken)
     {
         try
         {
@@ -127,6 +137,11 @@ internal sealed partial class JoiningKeeper : IAsyncDisposable
                 if (configuration.Any(m => m.Id == record.ID))
                 {
                     await joining.DeleteAsync(record.ID, cancellationToken).ConfigureAwait(false);
+                    continue;
+                }
+
+                if (!resume)
+                {
                     continue;
                 }
 

@@ -10,8 +10,8 @@ namespace Conclave.Cluster;
 /// </summary>
 /// <remarks>
 /// Runs once for every leadership this member gains (after a read barrier, so the records the previous leader committed
-/// are applied here), then again whenever the Raft configuration changes or a record is written, until that leadership
-/// ends (<see cref="Leadership.Token"/>). A lose-and-regain is a new leadership and a new first round, never a missed
+/// are applied here; only this first round hands recorded members over), then again whenever the Raft configuration
+/// changes or a record is written, until that leadership ends (<see cref="Leadership.Token"/>). A lose-and-regain is a new leadership and a new first round, never a missed
 /// one. A round that fails (another change in progress, no quorum for a moment) is tried again after a second.
 /// </remarks>
 internal sealed partial class JoiningKeeper : IAsyncDisposable

@@ -59,6 +59,12 @@ public interface IConsensus : IAsyncDisposable
     /// <summary>The leadership this member holds now (term and a token cancelled when it ends), or <see cref="Cluster.Leadership.None"/>.</summary>
     Leadership Leadership { get; }
 
+    /// <summary>
+    /// Waits until this member holds a leadership and returns it: at once when it leads now, else when it is next elected
+    /// (and its leadership token issued). Work that belongs to each leadership waits here, then follows the token.
+    /// </summary>
+    ValueTask<Leadership> WaitForLeadershipAsync(CancellationToken cancellationToken);
+
     /// <summary>A point-in-time view of this member's consensus state.</summary>
     ConsensusStatus Status { get; }
 

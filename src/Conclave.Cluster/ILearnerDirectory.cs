@@ -1,7 +1,7 @@
 namespace Conclave.Cluster;
 
 /// <summary>
-/// Which members are learners: replicated state the application keeps (DotNext's configuration holds only voting
+/// Which members are learners: replicated state kept in the system keyspace (<see cref="RecordedMembership"/>) (DotNext's configuration holds only voting
 /// members, so a learner is not in it; ADR 0013). The consensus asks it to admit a learner's feed and to tell a member
 /// started to join how it is listed.
 /// </summary>

@@ -42,6 +42,12 @@ public interface IMembership
     /// <exception cref="ConsensusUnavailableException">Not the leader, or the change did not finish in time (the leader keeps trying).</exception>
     ValueTask PromoteLearnerAsync(ulong memberId, string peerUrl, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Completes at the next change of the Raft configuration (a member joined or left). Read it before looking at the
+    /// members, so a change between the look and the wait is not missed.
+    /// </summary>
+    Task ConfigurationChanged { get; }
+
     /// <summary>Ends a learner's feed on this member (after the learner was removed).</summary>
     void DropFollower(ulong memberId);
 }

@@ -18,7 +18,7 @@ namespace Conclave.Cluster;
 /// <see cref="AddMemberAsync"/> records the member on the leader as joining and returns its id at once; the leader
 /// keeps trying DotNext's catch-up-then-commit until the member (started with
 /// <c>--initial-cluster-state existing</c>) listens. One change at a time, as DotNext enforces. A joining member is
-/// held in the leader's memory: a leader that steps down hands it to the next one; the server also records the
+/// held in the leader's memory: a leader that steps down hands it to the next one; RecordedMembership also records the
 /// addition in the keyspace, so that the next leader continues it if the leader fails first.
 /// </remarks>
 internal sealed class MembershipChanges : IMembership, IDisposable
@@ -162,7 +162,7 @@ internal sealed class MembershipChanges : IMembership, IDisposable
 
         if (isLearner)
         {
-            // Not part of the Raft configuration: the server records it (in the keyspace) and it follows the log.
+            // Not part of the Raft configuration: RecordedMembership records it (in the system keyspace) and it follows the log.
             return ValueTask.FromResult(new MemberInfo(id, "", [peerUrl], [], IsLearner: true));
         }
 
@@ -388,6 +388,9 @@ internal sealed class MembershipChanges : IMembership, IDisposable
     }
 
     /// <inheritdoc />
+    public Task ConfigurationChanged => Volatile.Read(ref membersChanged).Task;
+
+    /// <inheritdoc />
     public void DropFollower(ulong memberId)
     {
         feed.Drop(memberId);
@@ -476,7 +479,7 @@ internal sealed class MembershipChanges : IMembership, IDisposable
             }
             catch (MembershipException e) when (e.Error is MembershipError.PeerUrlExists)
             {
-                // The next leader has it already (from the joining record the server keeps).
+                // The next leader has it already (from the joining record, see JoiningKeeper).
             }
 
             Log.MemberJoinHandedOver(logger, member.PeerUrl, member.Id);
@@ -579,6 +582,9 @@ public enum MembershipError
     NotEnoughMembers,
     NotSupported,
     LearnerNotReady,
+
+    /// <summary>The member to promote is a voting member already.</summary>
+    NotLearner,
 }
 
 /// <summary>A membership change that was refused; nothing changed.</summary>

@@ -166,6 +166,30 @@ public sealed class RaftNode : IConsensus
         }
     }
 
+    /// <inheritdoc/>
+    public async ValueTask<Leadership> WaitForLeadershipAsync(CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            var signal = link.Changed;
+            var leadership = Leadership;
+            if (leadership.IsHeld)
+            {
+                return leadership;
+            }
+
+            if (link.Current is { } leader && link.IsLocal(leader) && !follower.IsLearner)
+            {
+                // Named leader, leadership token not issued yet (DotNext raises LeaderChanged first).
+                await link.WaitForChangeOrLeadershipAsync(leader, cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                await signal.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
     /// <summary>
     /// Opens the durable state in <see cref="RaftNodeOptions.DataDirectory"/> (newest snapshot, then the log
     /// tail), starts the Raft listener, and joins (or, alone, forms) the cluster.

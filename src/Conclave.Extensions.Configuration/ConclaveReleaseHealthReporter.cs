@@ -40,6 +40,9 @@ public sealed class ConclaveReleaseHealthReporter : BackgroundService
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var providers = configuration.GetConclaveProviders().ToList();
+        // The clock the app gave its Conclave configuration (ConclaveConfigurationOptions.TimeProvider), so a test's fake
+        // clock drives the settle delay too.
+        var time = providers.FirstOrDefault()?.Options.TimeProvider ?? TimeProvider.System;
         void OnChanged(object? sender, ConclaveConfigurationChangedEventArgs e)
         {
             if (e.Origin == ConclaveConfigurationOrigin.Server)
@@ -63,7 +66,7 @@ public sealed class ConclaveReleaseHealthReporter : BackgroundService
                     await applied.WaitAsync(stoppingToken).ConfigureAwait(false);
                 }
 
-                await Task.Delay(Settle, TimeProvider.System, stoppingToken).ConfigureAwait(false);
+                await Task.Delay(Settle, time, stoppingToken).ConfigureAwait(false);
                 while (applied.CurrentCount > 0)
                 {
                     await applied.WaitAsync(stoppingToken).ConfigureAwait(false); // releases applied meanwhile are judged by this check too

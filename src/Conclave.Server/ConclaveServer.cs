@@ -287,7 +287,6 @@ public sealed class ConclaveServer : IAsyncDisposable
         builder.Services.AddSingleton<ServerMetrics>();
         builder.Services.AddSingleton(new Diagnostics.FollowerProgress(options.FollowerStallThreshold));
         builder.Services.AddHostedService<Diagnostics.FollowerMonitor>();
-        builder.Services.AddHostedService<Node.JoiningKeeper>();
         builder.Services.AddSingleton(meterBridge);
         // Every service maps errors to etcd's codes and records request metrics: KvService itself (the hot path),
         // the others through the interceptor.

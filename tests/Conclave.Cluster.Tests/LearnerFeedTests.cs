@@ -10,7 +10,7 @@ namespace Conclave.Cluster.Tests;
 
 /// <summary>
 /// Learners between in-process members, without the server: the feed, its admission, "learners do not vote or take
-/// writes", and promotion all run on Conclave.Cluster's request channel (ADR 0013). The learner records the server keeps
+/// writes", and promotion all run on Conclave.Cluster's request channel (ADR 0013). The learner records RecordedMembership keeps
 /// in the system keyspace are an in-memory directory here.
 /// </summary>
 public sealed class LearnerFeedTests : IAsyncLifetime

@@ -26,7 +26,7 @@ internal sealed class TestMember : IAsyncDisposable
 
     public RaftNodeOptions Options { get; }
 
-    public async Task<RaftNode> StartAsync(RecordingStateMachine machine)
+    public async Task<RaftNode> StartAsync(IReplicatedStateMachine machine)
     {
         var node = await RaftNode.StartAsync(Options, machine, CancellationToken.None);
         started.Add(node);

@@ -26,7 +26,7 @@ internal sealed partial class WebhookDispatcher(ConclaveNode node, IKeyValuePort
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        using var sender = new WebhookSender(options);
+        using var sender = new WebhookSender(options, clock);
         var dispatch = new WebhookDispatch(port, options.Retry, clock);
         while (!stoppingToken.IsCancellationRequested)
         {

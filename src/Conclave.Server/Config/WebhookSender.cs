@@ -23,10 +23,14 @@ public sealed class WebhookSender : IDisposable
 
     private readonly HttpClient client;
     private readonly WebhookOptions options;
+    private readonly TimeProvider time;
 
-    public WebhookSender(WebhookOptions options)
+    /// <param name="options">Timeout and target rules.</param>
+    /// <param name="time">The clock each attempt's timeout runs on (the member's <c>ServerOptions.TimeProvider</c>).</param>
+    public WebhookSender(WebhookOptions options, TimeProvider? time = null)
     {
         this.options = options;
+        this.time = time ?? TimeProvider.System;
         var handler = new SocketsHttpHandler
         {
             AllowAutoRedirect = false,
@@ -56,7 +60,7 @@ public sealed class WebhookSender : IDisposable
         request.Headers.Add(EventIdHeader, delivery.EventId);
         request.Headers.Add(AttemptHeader, (delivery.Attempts + 1).ToString(System.Globalization.CultureInfo.InvariantCulture));
         request.Headers.Add(WebhookHeader, hook.Id);
-        using var deadline = new CancellationTokenSource(options.Timeout, TimeProvider.System);
+        using var deadline = new CancellationTokenSource(options.Timeout, time);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
         try
         {

@@ -5,7 +5,10 @@ using Grpc.Core;
 
 namespace Conclave.Server.Grpc;
 
-/// <summary>etcd's Cluster service: member list, add, remove (changes go to the leader); update and promote as far as they apply.</summary>
+/// <summary>
+/// etcd's Cluster service over <see cref="Cluster.RecordedMembership"/>: member list, add, remove and promote (changes go to
+/// the leader), update as far as it applies. Only validation and the mapping to etcd's messages live here.
+/// </summary>
 internal sealed class ClusterService(ConclaveNode node) : Api.Etcd.Cluster.ClusterBase
 {
     /// <summary>etcd's Cluster service header: cluster id, member id and raft term, no revision (membership is not a KV write).</summary>
@@ -41,41 +44,12 @@ internal sealed class ClusterService(ConclaveNode node) : Api.Etcd.Cluster.Clust
             throw ErrorMapping.Create(ErrorCode.MemberBadUrls, "give exactly one peer URL for the new member");
         }
 
-        var added = await AddHereAsync(request.PeerURLs[0], request.IsLearner, cancellationToken);
+        var added = await node.Members.AddAsync(request.PeerURLs[0], request.IsLearner, cancellationToken);
         var member = new Member { ID = added.Id, Name = added.Name, IsLearner = added.IsLearner };
         member.PeerURLs.AddRange(added.PeerUrls);
         var response = new MemberAddResponse { Header = MembershipHeader(), Member = member };
         response.Members.AddRange(await MembersAsync(cancellationToken));
         return response;
-    }
-
-    /// <summary>On the leader: a voting member joins through Raft; a learner is recorded in the keyspace and follows the log.</summary>
-    private async Task<Cluster.MemberInfo> AddHereAsync(string peerUrl, bool isLearner, CancellationToken cancellationToken)
-    {
-        var learners = MemberRecords.Learners.List(node.Store);
-        if (learners.Any(m => m.PeerURLs.Contains(peerUrl)))
-        {
-            throw ErrorMapping.Create(ErrorCode.PeerUrlExists, $"a learner with peer URL {peerUrl} already exists");
-        }
-
-        var added = await node.Consensus.Membership.AddMemberAsync(peerUrl, isLearner, cancellationToken);
-        var record = new Member { ID = added.Id, IsLearner = isLearner };
-        record.PeerURLs.AddRange(added.PeerUrls);
-        if (isLearner)
-        {
-            if (!await MemberRecords.Learners.PutAsync(node, record, createOnly: true, cancellationToken))
-            {
-                throw ErrorMapping.Create(ErrorCode.PeerUrlExists, $"a learner with peer URL {peerUrl} already exists");
-            }
-        }
-        else
-        {
-            // The leader holds a joining member in memory; the record lets the next leader continue if this one fails
-            // before the member joined (Node.JoiningKeeper).
-            await MemberRecords.Joining.PutAsync(node, record, createOnly: false, cancellationToken);
-        }
-
-        return added;
     }
 
     public override Task<MemberRemoveResponse> MemberRemove(MemberRemoveRequest request, ServerCallContext context) =>
@@ -84,30 +58,7 @@ internal sealed class ClusterService(ConclaveNode node) : Api.Etcd.Cluster.Clust
     /// <summary>The leader's side of a member remove (also for one a follower passed on).</summary>
     internal async Task<MemberRemoveResponse> MemberRemoveHereAsync(MemberRemoveRequest request, CancellationToken cancellationToken)
     {
-        if (MemberRecords.Learners.Find(node.Store, request.ID) is not null && !await IsVoterAsync(request.ID, cancellationToken))
-        {
-            // A learner leaves by losing its record; its feed ends, and it finds itself unlisted and stops.
-            await MemberRecords.Learners.DeleteAsync(node, request.ID, cancellationToken);
-            node.Consensus.Membership.DropFollower(request.ID);
-        }
-        else
-        {
-            var joining = MemberRecords.Joining.Find(node.Store, request.ID);
-            try
-            {
-                await node.Consensus.Membership.RemoveMemberAsync(request.ID, cancellationToken);
-            }
-            catch (Cluster.MembershipException e) when (e.Error == Cluster.MembershipError.NotFound && joining is not null)
-            {
-                // Added, not joined, and forgotten by a leader that failed: the record is all there is.
-            }
-
-            if (joining is not null)
-            {
-                await MemberRecords.Joining.DeleteAsync(node, request.ID, cancellationToken);
-            }
-        }
-
+        await node.Members.RemoveAsync(request.ID, cancellationToken);
         var response = new MemberRemoveResponse { Header = MembershipHeader() };
         // The change is committed; the engine's own member list may trail it by a moment.
         response.Members.AddRange((await MembersAsync(cancellationToken)).Where(m => m.ID != request.ID));
@@ -137,29 +88,11 @@ internal sealed class ClusterService(ConclaveNode node) : Api.Etcd.Cluster.Clust
     /// <summary>The leader's side of a member promote (also for one a follower passed on).</summary>
     internal async Task<MemberPromoteResponse> MemberPromoteHereAsync(MemberPromoteRequest request, CancellationToken cancellationToken)
     {
-        var voter = await IsVoterAsync(request.ID, cancellationToken);
-        var record = MemberRecords.Learners.Find(node.Store, request.ID);
-        if (record is null || voter)
-        {
-            throw voter
-                ? ErrorMapping.Create(ErrorCode.MemberNotLearner, $"member {request.ID:x} is a voting member")
-                : ErrorMapping.Create(ErrorCode.MemberNotFound, $"no member has id {request.ID:x}");
-        }
-
-        await node.Consensus.Membership.PromoteLearnerAsync(request.ID, record.PeerURLs[0], cancellationToken);
-        // A voting member now (committed): the record goes; until then the voter entry shadows it.
-        await MemberRecords.Learners.DeleteAsync(node, request.ID, cancellationToken);
+        await node.Members.PromoteAsync(request.ID, cancellationToken);
         var response = new MemberPromoteResponse { Header = MembershipHeader() };
         response.Members.AddRange(await MembersAsync(cancellationToken));
         return response;
     }
-
-    /// <summary>
-    /// The header etcd 3.4's Cluster service answers with: cluster id, member id and term, but no revision (the
-    /// membership is not part of the keyspace, so no revision describes it).
-    /// </summary>
-    private async Task<bool> IsVoterAsync(ulong id, CancellationToken cancellationToken) =>
-        (await node.Consensus.Membership.MembersAsync(cancellationToken)).Any(m => m.Id == id);
 
     /// <summary>
     /// Runs a membership change where only the leader can: here when this member leads, else on the leader, over the
@@ -184,34 +117,18 @@ internal sealed class ClusterService(ConclaveNode node) : Api.Etcd.Cluster.Clust
             async (r, ct) => await new ClusterService(node).MemberPromoteHereAsync(r, ct));
     }
 
+    /// <summary>Raft's configuration, then the learners and joining members recorded in the system keyspace.</summary>
     private async Task<List<Member>> MembersAsync(CancellationToken cancellationToken)
     {
         var local = node.Consensus.Status.MemberId;
-        var members = new List<Member>();
-        void Add(Member member, IEnumerable<string> clientUrls)
+        // Client URLs as advertised, scheme included, as etcd lists them (ADR 0005); this member's from its own listeners.
+        return [.. (await node.Members.MembersAsync(cancellationToken)).Select(m => new Member
         {
-            // As advertised, scheme included, as etcd lists them (ADR 0005).
-            member.ClientURLs.Clear();
-            member.ClientURLs.AddRange(member.ID == local ? node.ClientUrls : clientUrls);
-            members.Add(member);
-        }
-
-        foreach (var m in await node.Consensus.Membership.MembersAsync(cancellationToken))
-        {
-            Add(new Member { ID = m.Id, Name = m.Name, IsLearner = m.IsLearner, PeerURLs = { m.PeerUrls } }, m.ClientUrls);
-        }
-
-        // Learners and members added but not joined are recorded in the keyspace; Raft's view shadows a record (a
-        // learner being promoted is listed once, as the voter it becomes).
-        foreach (var record in MemberRecords.Learners.List(node.Store).Concat(MemberRecords.Joining.List(node.Store)))
-        {
-            if (members.All(m => m.ID != record.ID))
-            {
-                Add(record.Clone(), record.ClientURLs);
-            }
-        }
-
-        return members;
+            ID = m.Id,
+            Name = m.Name,
+            IsLearner = m.IsLearner,
+            PeerURLs = { m.PeerUrls },
+            ClientURLs = { m.Id == local ? node.ClientUrls : m.ClientUrls },
+        })];
     }
-
 }

@@ -74,6 +74,7 @@ internal static class ErrorMapping
         MembershipError.InProgress => ErrorCode.Unhealthy,
         MembershipError.NotSupported => ErrorCode.NotCapable,
         MembershipError.LearnerNotReady => ErrorCode.LearnerNotReady,
+        MembershipError.NotLearner => ErrorCode.MemberNotLearner,
     };
 #pragma warning restore CS8524
 

@@ -34,9 +34,9 @@ internal static class ClusterHttpApi
         var status = node.Consensus.Status;
         var members = status.Members.Select(m => new MemberView(
             Hex(m.Id), m.Name, m.PeerUrls, m.Id == status.MemberId ? node.ClientUrls : m.ClientUrls, m.IsLearner, m.Id == status.LeaderId, m.Id == status.MemberId)).ToList();
-        // Learners are recorded in the keyspace, not in the Raft configuration (see MemberRecords).
-        members.AddRange(MemberRecords.Learners.List(node.Store).Where(l => members.All(m => m.Id != Hex(l.ID))).Select(l => new MemberView(
-            Hex(l.ID), l.Name, [.. l.PeerURLs], l.ID == status.MemberId ? node.ClientUrls : [.. l.ClientURLs], true, false, l.ID == status.MemberId)));
+        // Learners are recorded in the system keyspace, not in the Raft configuration (see RecordedMembership).
+        members.AddRange(node.Members.Learners().Where(l => members.All(m => m.Id != Hex(l.Id))).Select(l => new MemberView(
+            Hex(l.Id), l.Name, l.PeerUrls, l.Id == status.MemberId ? node.ClientUrls : l.ClientUrls, true, false, l.Id == status.MemberId)));
         var (revision, compacted) = node.Store.Revisions;
         return Results.Ok(new ClusterView(
             Hex(status.ClusterId), Hex(status.MemberId), status.LeaderId == 0 ? null : Hex(status.LeaderId), status.LeaderId != 0 && status.LeaderId == status.MemberId,

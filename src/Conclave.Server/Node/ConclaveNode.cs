@@ -25,7 +25,7 @@ public sealed class ConclaveNode : IAsyncDisposable
         Consensus = consensus;
         memberId = consensus.Status.MemberId;
         spaceAlarm = new SpaceAlarm(memberId, store, consensus, loggerFactory.CreateLogger<SpaceAlarm>());
-        consensus.Membership.ServeLearners(new LearnerDirectory(this));
+        Members = new RecordedMembership(consensus, store, options.TimeProvider, loggerFactory.CreateLogger<RecordedMembership>());
     }
 
     public ServerOptions Options { get; }
@@ -33,6 +33,9 @@ public sealed class ConclaveNode : IAsyncDisposable
     public KeyValueStore Store { get; }
 
     public IConsensus Consensus { get; }
+
+    /// <summary>The membership etcd's Cluster service shows and changes (Raft's configuration and the member records).</summary>
+    public RecordedMembership Members { get; }
 
     /// <summary>Client URLs this member advertises; set once the listeners are bound.</summary>
     public IReadOnlyList<string> ClientUrls { get; internal set; } = [];
@@ -161,6 +164,7 @@ public sealed class ConclaveNode : IAsyncDisposable
 
     private async ValueTask DisposeCoreAsync()
     {
+        await Members.DisposeAsync();
         await Consensus.DisposeAsync();
         Store.Dispose();
     }

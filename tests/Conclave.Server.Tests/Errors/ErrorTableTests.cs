@@ -45,6 +45,7 @@ public sealed class ErrorTableTests(ErrorTableTests.Edge edge) : IClassFixture<E
         [MembershipError.InProgress] = ErrorCode.Unhealthy,
         [MembershipError.NotEnoughMembers] = ErrorCode.MemberNotEnoughStarted,
         [MembershipError.NotSupported] = ErrorCode.NotCapable,
+        [MembershipError.NotLearner] = ErrorCode.MemberNotLearner,
         [MembershipError.LearnerNotReady] = ErrorCode.LearnerNotReady,
     };
 

@@ -124,6 +124,11 @@ public sealed class LeaseKeeperLeadershipTests
                     return new ValueTask<object?>(new LeaseRevokeResponse { Header = new ResponseHeader() });
                 case "DisposeAsync":
                     return ValueTask.CompletedTask;
+                case "WaitForLeadershipAsync":
+                    // Never elected here: the member-record keeper waits until the member stops.
+                    return new ValueTask<Leadership>(Task.Delay(Timeout.Infinite, (CancellationToken)args![0]!).ContinueWith(static _ => Leadership.None, TaskScheduler.Default));
+                case "get_Stopping":
+                    return CancellationToken.None;
                 case "get_Membership":
                     return DispatchProxy.Create<IMembership, NoMembership>();
                 default:

@@ -1,18 +1,16 @@
-using Conclave.Cluster;
-
-namespace Conclave.Server.Node;
+namespace Conclave.Cluster;
 
 /// <summary>
-/// The consensus' view of the learner records (<see cref="MemberRecords.Learners"/>, in the system keyspace): who may
-/// follow the leader's log as a learner, and how it is listed.
+/// The consensus' view of the learner records (<see cref="MemberRecords"/> under <see cref="MemberRecords.LearnersPrefix"/>,
+/// in the system keyspace): who may follow the leader's log as a learner, and how it is listed.
 /// </summary>
-internal sealed class LearnerDirectory(ConclaveNode node) : ILearnerDirectory
+internal sealed class LearnerDirectory(MemberRecords learners) : ILearnerDirectory
 {
-    public bool IsLearner(ulong memberId) => MemberRecords.Learners.Find(node.Store, memberId) is not null;
+    public bool IsLearner(ulong memberId) => learners.Find(memberId) is not null;
 
     public async ValueTask AdmitAsync(LearnerInfo learner, CancellationToken cancellationToken)
     {
-        var record = MemberRecords.Learners.Find(node.Store, learner.Id)
+        var record = learners.Find(learner.Id)
             ?? throw new MembershipException(MembershipError.NotFound, $"no learner has id {learner.Id:x}");
         if (record.Name != learner.Name || !record.ClientURLs.SequenceEqual(learner.ClientUrls))
         {
@@ -21,7 +19,7 @@ internal sealed class LearnerDirectory(ConclaveNode node) : ILearnerDirectory
             updated.Name = learner.Name;
             updated.ClientURLs.Clear();
             updated.ClientURLs.AddRange(learner.ClientUrls);
-            await MemberRecords.Learners.PutAsync(node, updated, createOnly: false, cancellationToken);
+            await learners.PutAsync(updated, createOnly: false, cancellationToken).ConfigureAwait(false);
         }
     }
 }

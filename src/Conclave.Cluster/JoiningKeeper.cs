@@ -97,6 +97,12 @@ internal sealed partial class JoiningKeeper : IAsyncDisposable
             {
                 return;
             }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                // Whatever it was, the keeper must outlive it: the records would otherwise stay wrong until a restart.
+                LogRoundCrashed(logger, e);
+                kept = false;
+            }
 
             var next = kept ? Task.WhenAny(changed, wrote) : Task.WhenAny(changed, wrote, Task.Delay(RetryDelay, time, lead));
             try
@@ -168,6 +174,9 @@ internal sealed partial class JoiningKeeper : IAsyncDisposable
 
     [LoggerMessage(EventId = 2130, Level = LogLevel.Information, Message = "Member {PeerUrl} (id {MemberId:x}) was added under an earlier leader and has not joined: adding it again")]
     private static partial void LogResumed(ILogger logger, string peerUrl, ulong memberId);
+
+    [LoggerMessage(EventId = 2132, Level = LogLevel.Warning, Message = "Keeping the member records failed unexpectedly; trying again in a second")]
+    private static partial void LogRoundCrashed(ILogger logger, Exception exception);
 
     [LoggerMessage(EventId = 2131, Level = LogLevel.Debug, Message = "Keeping the member records failed ({Reason}); trying again")]
     private static partial void LogRoundFailed(ILogger logger, string reason);

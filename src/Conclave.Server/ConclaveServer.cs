@@ -363,7 +363,7 @@ public sealed class ConclaveServer : IAsyncDisposable
             app.MapGrpcService<AuthService>();
             HttpEndpoints.Map(app);
             OperatorHttpApi.Map(app);
-            Security.Auth.HttpSignIn.Map(app);
+            Security.Auth.HttpSignIn.Map(app, oidcProvider, hosts);
             Security.Auth.Oidc.OidcSignIn.Map(app, oidcProvider, hosts);
             app.MapConfigCenter();
             Console.ConsoleEndpoints.Map(app);

@@ -327,6 +327,148 @@ public sealed class AccessConsoleTests(ConsoleFixture fixture, AuthConsoleNode a
         await Expect(Banner(page)).ToHaveTextAsync("Published r2");
     });
 
+    /// <summary>
+    /// "Secrets masked on every page": a secret item published, changed and published again, then changed and shipped to
+    /// a gray release, and in a second namespace (which requires approval) changed and filed as a release request. For
+    /// vic (no reveal) and sam (reveal), the releases page with a release diff and the history, the gray release view,
+    /// the approval request with its diff and the audit page never hold a plaintext value: not in the page's HTML, its
+    /// text, its form fields, nor in any answer of the API the page received. Only the item table offers Reveal, and
+    /// only sam gets the value from it.
+    /// </summary>
+    [Fact]
+    public Task Secrets_are_masked_on_every_page_and_revealed_only_in_the_item_table() => InBrowserAsync(auth.BaseUrl, async page =>
+    {
+        string[] secrets = ["pw-one-7Qx", "pw-two-8Ry", "pw-three-9Sz", "apw-one-1Ab", "apw-two-2Bc"];
+        var (app, ns) = await NamespaceAsync("masked");
+        using var olivia = await auth.AsAsync("olivia");
+        await GrantAsync(olivia, app, "user:sam", "reveal", "PRO", null);
+        await olivia.SendAsync(HttpMethod.Put, $"{ns}/items/db.password", new { value = secrets[0], secret = true });
+        await olivia.PublishAsync(ns, "first");
+        await olivia.SendAsync(HttpMethod.Put, $"{ns}/items/db.password", new { value = secrets[1], secret = true });
+        await olivia.PublishAsync(ns, "second");
+        await olivia.SendAsync(HttpMethod.Put, $"{ns}/items/db.password", new { value = secrets[2], secret = true });
+        var gray = await olivia.SendAsync(HttpMethod.Post, $"{ns}/gray", new { rule = new { instanceIds = new[] { "pod-a" } }, title = "gray" });
+        var grayId = gray.GetProperty("id").GetInt64();
+
+        await olivia.SendAsync(HttpMethod.Post, $"/api/v1/apps/{app}/envs/PRO/namespaces", new { name = "db", format = "properties" });
+        var db = $"/api/v1/apps/{app}/envs/PRO/namespaces/db";
+        await olivia.SendAsync(HttpMethod.Put, $"{db}/items/password", new { value = secrets[3], secret = true });
+        await olivia.PublishAsync(db, "first");
+        await olivia.SendAsync(HttpMethod.Put, $"{db}/policy", new { separateEditAndRelease = false, requireApproval = true });
+        await olivia.SendAsync(HttpMethod.Put, $"{db}/items/password", new { value = secrets[4], secret = true });
+        await olivia.SendAsync(HttpMethod.Post, $"{db}/releases", new { title = "rotate the password" });
+
+        // Every answer of the API the page gets, to search as well as the page.
+        var answers = new List<(string Url, Task<string> Body)>();
+        page.Response += (_, r) =>
+        {
+            // Server-sent events never end: what they carry is searched on the page when shown.
+            if (r.Url.Contains("/api/v1/", StringComparison.Ordinal) && !(r.Headers.TryGetValue("content-type", out var type) && type.StartsWith("text/event-stream", StringComparison.Ordinal)))
+            {
+                lock (answers)
+                {
+                    answers.Add((r.Url, r.TextAsync()));
+                }
+            }
+        };
+
+        await page.GotoAsync($"/#/apps/{app}/PRO/application?tab=releases");
+        await SignInAsync(page, "vic");
+        foreach (var user in (string[])["vic", "sam"])
+        {
+            if (user == "sam")
+            {
+                await SignOutAndInAsync(page, "sam");
+            }
+
+            await page.GotoAsync($"/#/apps/{app}/PRO/application?tab=releases");
+            var releases = page.GetByRole(AriaRole.Table, new() { Name = "Releases" });
+            await Expect(releases).ToContainTextAsync("second");
+            await page.GetByLabel("Diff from r1").CheckAsync();
+            await page.GetByLabel($"Diff to r{grayId}").CheckAsync();
+            await page.GetByRole(AriaRole.Button, new() { Name = "Diff selected releases" }).ClickAsync();
+            var diff = page.GetByRole(AriaRole.Table, new() { Name = $"Differences from r1 to r{grayId}" });
+            await Expect(diff).ToContainTextAsync("db.password");
+            await Expect(diff).ToContainTextAsync("******");
+            await Expect(page.GetByRole(AriaRole.Table, new() { Name = "History" })).ToContainTextAsync($"r{grayId}");
+            await NoPlaintextAsync(page, answers, $"{user}: releases, diff and history", secrets);
+
+            await Tab(page, "Gray release").ClickAsync();
+            await Expect(page.GetByTestId("goes-to")).ToContainTextAsync("pod-a");
+            await NoPlaintextAsync(page, answers, $"{user}: gray release", secrets);
+
+            await page.GotoAsync($"/#/apps/{app}/PRO/db?tab=requests");
+            var request = page.GetByRole(AriaRole.Region, new() { Name = "Release request 1" });
+            await Expect(request.GetByRole(AriaRole.Table, new() { Name = "Changes in Release request 1" })).ToContainTextAsync("password");
+            await NoPlaintextAsync(page, answers, $"{user}: approval request", secrets);
+
+            await page.GotoAsync($"/#/audit?app={app}");
+            var audit = page.GetByRole(AriaRole.Table, new() { Name = "Audit entries" });
+            await Expect(audit).ToContainTextAsync("db.password");
+            await Expect(audit).ToContainTextAsync("release.");
+            await NoPlaintextAsync(page, answers, $"{user}: audit", secrets);
+
+            await page.GotoAsync($"/#/apps/{app}/PRO/application");
+            var row = page.GetByRole(AriaRole.Table, new() { Name = "Items" }).GetByRole(AriaRole.Row).Filter(new() { HasText = "db.password" });
+            await Expect(row).ToContainTextAsync("******");
+            await NoPlaintextAsync(page, answers, $"{user}: items", secrets);
+        }
+
+        // The owner's confirmation of a promotion shows the diff it ships, masked as well.
+        await SignOutAndInAsync(page, "olivia");
+        await Tab(page, "Gray release").ClickAsync();
+        await page.GetByRole(AriaRole.Button, new() { Name = $"Promote r{grayId} to main" }).ClickAsync();
+        var dialog = page.GetByRole(AriaRole.Dialog);
+        await Expect(dialog.GetByRole(AriaRole.Table, new() { Name = "Changes shipped" })).ToContainTextAsync("db.password");
+        await NoPlaintextAsync(page, answers, "olivia: promotion dialog", secrets);
+        await dialog.GetByRole(AriaRole.Button, new() { Name = "Cancel" }).ClickAsync();
+
+        // sam, who holds reveal, gets the value where the console offers Reveal: the item table.
+        await SignOutAndInAsync(page, "sam");
+        await Tab(page, "Edit").ClickAsync();
+        var items = page.GetByRole(AriaRole.Table, new() { Name = "Items" }).GetByRole(AriaRole.Row).Filter(new() { HasText = "db.password" });
+        await items.GetByRole(AriaRole.Button, new() { Name = "Reveal db.password" }).ClickAsync();
+        await Expect(items.GetByTestId("revealed-db.password")).ToHaveTextAsync(secrets[2]);
+
+        // The search finds a value where there is one (so its silence above means something).
+        await Assert.ThrowsAsync<Xunit.Sdk.FalseException>(() => NoPlaintextAsync(page, answers, "sam: revealed item", secrets));
+    });
+
+    /// <summary>Fails when the page (HTML, text, form fields) or an API answer it received holds one of <paramref name="secrets"/>.</summary>
+    private async Task NoPlaintextAsync(IPage page, List<(string Url, Task<string> Body)> answers, string where, string[] secrets)
+    {
+        var html = await page.ContentAsync();
+        var text = await page.EvaluateAsync<string>("() => document.body.innerText + '\\n' + [...document.querySelectorAll('input, textarea, select')].map(e => e.value).join('\\n')");
+        List<(string Url, Task<string> Body)> received;
+        lock (answers)
+        {
+            received = [.. answers];
+            answers.Clear();
+        }
+
+        foreach (var secret in secrets)
+        {
+            Assert.False(html.Contains(secret, StringComparison.Ordinal), $"{where}: the page's HTML holds the secret value {secret}");
+            Assert.False(text.Contains(secret, StringComparison.Ordinal), $"{where}: the page's text holds the secret value {secret}");
+            foreach (var (url, body) in received)
+            {
+                string answer;
+                try
+                {
+                    answer = await body.WaitAsync(TimeSpan.FromSeconds(10));
+                }
+                catch (Exception e) when (e is PlaywrightException or TimeoutException)
+                {
+                    continue; // a redirect or an answer the page left before it was read: nothing it showed
+                }
+
+                Assert.False(answer.Contains(secret, StringComparison.Ordinal), $"{where}: the answer of {url} holds the secret value {secret}");
+            }
+        }
+
+        Output.WriteLine($"{where}: no plaintext in the page or in {received.Count} API answers");
+    }
+
     [Fact]
     public Task Owner_deletes_a_namespace_from_its_policy_tab() => InBrowserAsync(auth.BaseUrl, async page =>
     {

@@ -7,7 +7,8 @@ namespace Conclave.Testing;
 /// A real OpenID Connect provider for tests: the npm <c>oidc-provider</c> package (tests/clients/oidc/provider.mjs,
 /// versions pinned by its lockfile) run as a process on a free loopback port, with one confidential client and the
 /// accounts <c>carol</c> (group <c>config-editors</c>), <c>dave</c> (<c>viewers</c>, <c>ops</c>), <c>erin</c> (none) and
-/// <c>root</c>; its development login form accepts any password. Stopped by its process id on dispose.
+/// <c>root</c>; its development login form accepts any password; RP-Initiated Logout (its end-session endpoint) unless
+/// started without it. Stopped by its process id on dispose.
 /// </summary>
 public sealed class OidcTestProvider : IAsyncDisposable
 {
@@ -38,8 +39,11 @@ public sealed class OidcTestProvider : IAsyncDisposable
     /// <param name="alg">The ID tokens' signing algorithm: RS256 or ES256.</param>
     /// <param name="testHooks">Lets <see cref="MisbehaveAsync"/> make the token endpoint answer with bad ID tokens.</param>
     /// <param name="port">The port to listen on (see <see cref="ReservePort"/>), or 0 for any free one.</param>
+    /// <param name="postLogoutRedirectUris">Where the provider may send the browser back after RP-Initiated Logout.</param>
+    /// <param name="endSession">False: the provider offers no end-session endpoint (no RP-Initiated Logout).</param>
     public static async Task<OidcTestProvider> StartAsync(
-        IEnumerable<string> redirectUris, ITestOutputHelper? output, string alg = "RS256", bool testHooks = false, int port = 0, CancellationToken cancellationToken = default)
+        IEnumerable<string> redirectUris, ITestOutputHelper? output, string alg = "RS256", bool testHooks = false, int port = 0,
+        IEnumerable<string>? postLogoutRedirectUris = null, bool endSession = true, CancellationToken cancellationToken = default)
     {
         var directory = NodeProgram.ClientDirectory("oidc");
         await NodeProgram.EnsurePackagesAsync(directory, output, cancellationToken);
@@ -62,6 +66,17 @@ public sealed class OidcTestProvider : IAsyncDisposable
         {
             info.ArgumentList.Add("--redirect-uri");
             info.ArgumentList.Add(uri);
+        }
+
+        foreach (var uri in postLogoutRedirectUris ?? [])
+        {
+            info.ArgumentList.Add("--post-logout-redirect-uri");
+            info.ArgumentList.Add(uri);
+        }
+
+        if (!endSession)
+        {
+            info.ArgumentList.Add("--no-end-session");
         }
 
         if (testHooks)

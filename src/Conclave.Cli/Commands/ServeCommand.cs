@@ -79,6 +79,7 @@ internal static class ServeCommand
         var oidcGroupsClaim = new Option<string>("--oidc-groups-claim") { Description = "ID token claim listing the user's groups, which become its roles.", DefaultValueFactory = _ => defaults.Oidc.GroupsClaim };
         var oidcScopes = new Option<string>("--oidc-scopes") { Description = "Scopes asked for, comma separated (those the provider does not list are left out).", DefaultValueFactory = _ => string.Join(',', defaults.Oidc.Scopes) };
         var oidcRedirect = new Option<string?>("--oidc-redirect-url") { Description = "Callback URL registered at the provider (default: the console's own /api/v1/session/oidc/callback as the browser reached it)." };
+        var oidcPostLogout = new Option<string?>("--oidc-post-logout-redirect-url") { Description = "Where the provider sends the browser after sign-out ends its session, registered there as post_logout_redirect_uri (default: the console's root, under --oidc-redirect-url's origin or as the browser reached it)." };
         var oidcName = new Option<string?>("--oidc-provider-name") { Description = "Name on the console's 'Sign in with ...' button (default: the issuer's host)." };
 
         // Monitoring on its own listener, and the limits that protect the member from one client (docs/security.md#limits).
@@ -126,7 +127,7 @@ internal static class ServeCommand
             peerCertFile, peerKeyFile, peerTrustedCa, peerClientCertAuth, tlsMinVersion, cipherSuites, insecureListen,
             listenPeer, advertisePeer, initialCluster, initialState, maxRequest, maxTxnOps, maxStreams, maxConnections, quota, snapshotCount, electionTimeout, heartbeat,
             authToken, authTokenTtl, bcryptCost, snapshotSendRate,
-            oidcIssuer, oidcClientId, oidcSecretFile, oidcUsernameClaim, oidcGroupsClaim, oidcScopes, oidcRedirect, oidcName,
+            oidcIssuer, oidcClientId, oidcSecretFile, oidcUsernameClaim, oidcGroupsClaim, oidcScopes, oidcRedirect, oidcPostLogout, oidcName,
             listenMetrics, maxLeases, maxWatchesPerStream, maxWatchesPerConnection, maxWatchKeyBytes, maxPendingResponse, masterKeyFile,
             webhookRefusePrivate,
         };
@@ -178,6 +179,7 @@ internal static class ServeCommand
                     GroupsClaim = parse.GetValue(oidcGroupsClaim)!,
                     Scopes = Split(parse.GetValue(oidcScopes)),
                     RedirectUrl = parse.GetValue(oidcRedirect),
+                    PostLogoutRedirectUrl = parse.GetValue(oidcPostLogout),
                     ProviderName = parse.GetValue(oidcName),
                 };
             }

@@ -160,7 +160,8 @@ public sealed class NamespaceSecrets(ConfigStore store, IMasterKeyProvider? mast
 
     /// <summary>
     /// Re-wraps every data key not yet under the current master key, each record in its own guarded transaction with an
-    /// audit entry of its app. Readers and editors go on meanwhile: the data keys themselves do not change.
+    /// audit entry of its app, then every webhook signing secret likewise. Readers, editors and deliveries go on
+    /// meanwhile: the data keys and secrets themselves do not change.
     /// </summary>
     public async ValueTask<KeyRotationResult> RotateAsync(ChangeContext who, CancellationToken cancellationToken)
     {
@@ -230,7 +231,10 @@ public sealed class NamespaceSecrets(ConfigStore store, IMasterKeyProvider? mast
             }
         }
 
-        return new KeyRotationResult(current, rewrapped, already, failed);
+        // Webhook signing secrets are wrapped under the master key too (ADR 0016): the same rotation moves them.
+        var hooks = await Webhooks.WebhookService.RewrapSecretsAsync(store, masterKeys, who, clock, cancellationToken);
+        failed.AddRange(hooks.Failed);
+        return new KeyRotationResult(current, rewrapped, already, failed) { WebhookSecretsRewrapped = hooks.Rewrapped, WebhookSecretsAlreadyCurrent = hooks.AlreadyCurrent };
     }
 
     // ---- records with sealed values ----

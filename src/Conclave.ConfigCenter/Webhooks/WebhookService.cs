@@ -203,6 +203,72 @@ public sealed class WebhookService(IKeyValuePort port, ConfigLimits? limits = nu
         return await masterKeys.UnwrapAsync(hook.MasterKeyId, Convert.FromBase64String(hook.WrappedSecret), AssociatedData(hook.App, hook.Id), cancellationToken);
     }
 
+    /// <summary>
+    /// Re-wraps, under the current master key, every webhook signing secret wrapped under another one (part of
+    /// <c>conclave config keys rotate</c>, as the namespaces' data keys are): each record in its own transaction guarded by
+    /// its revision, with an audit entry of its app. The secret itself does not change, so receivers keep verifying with
+    /// the one shown at creation. Secrets kept as they are (made on a member without a master key) stay so.
+    /// </summary>
+    /// <returns>How many were re-wrapped, how many were already under the current key, and those that could not be opened.</returns>
+    internal static async ValueTask<(int Rewrapped, int AlreadyCurrent, List<string> Failed)> RewrapSecretsAsync(
+        ConfigStore store, IMasterKeyProvider masterKeys, ChangeContext who, TimeProvider clock, CancellationToken cancellationToken)
+    {
+        var current = masterKeys.CurrentKeyId;
+        int rewrapped = 0, already = 0;
+        var failed = new List<string>();
+        foreach (var (listed, kv) in await store.ListAsync<Webhook>(ConfigKeys.AllWebhooks(), cancellationToken))
+        {
+            var (hook, modRevision) = (listed, kv.ModRevision);
+            for (var attempt = 0; ; attempt++)
+            {
+                if (hook.WrappedSecret is null || hook.MasterKeyId is null || hook.MasterKeyId == current)
+                {
+                    already += hook.WrappedSecret is null ? 0 : 1;
+                    break;
+                }
+
+                var target = $"{hook.App}/webhooks/{hook.Id}";
+                try
+                {
+                    var aad = AssociatedData(hook.App, hook.Id);
+                    var plain = await masterKeys.UnwrapAsync(hook.MasterKeyId, Convert.FromBase64String(hook.WrappedSecret), aad, cancellationToken);
+                    var next = hook with { WrappedSecret = Convert.ToBase64String(await masterKeys.WrapAsync(plain, aad, cancellationToken)), MasterKeyId = current };
+                    CryptographicOperations.ZeroMemory(plain);
+                    var (ok, _) = await store.CommitAsync(
+                        [ConfigStore.ModifiedAt(kv.Key, modRevision)],
+                        [ConfigStore.Put(kv.Key, next), ConfigStore.Audit(hook.App, ConfigCenterService.Audit(who, clock.GetUtcNow(), "keys.rotate", target, $"webhook secret re-wrapped under master key {current}"))],
+                        cancellationToken);
+                    if (ok)
+                    {
+                        rewrapped++;
+                        break;
+                    }
+                }
+                catch (Exception e) when (e is ConfigCenterException or FormatException)
+                {
+                    failed.Add($"{target}: {e.Message}");
+                    break;
+                }
+
+                // Changed meanwhile (deleted, or another rotation): read it again.
+                var (again, revision, _) = await store.GetAsync<Webhook>(kv.Key, cancellationToken);
+                if (again is null || attempt >= 8)
+                {
+                    if (again is not null)
+                    {
+                        failed.Add($"{target}: changed during every attempt; run the rotation again");
+                    }
+
+                    break;
+                }
+
+                (hook, modRevision) = (again, revision);
+            }
+        }
+
+        return (rewrapped, already, failed);
+    }
+
     /// <summary>A new pending delivery of <paramref name="e"/> to <paramref name="hook"/>, due now.</summary>
     public static WebhookDelivery NewDelivery(Webhook hook, WebhookEvent e, DateTimeOffset now) => new()
     {

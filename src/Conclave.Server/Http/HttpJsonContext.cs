@@ -18,6 +18,7 @@ namespace Conclave.Server.Http;
 // request bodies
 [JsonSerializable(typeof(Security.Auth.SignIn))]
 [JsonSerializable(typeof(Security.Auth.SessionView))]
+[JsonSerializable(typeof(Security.Auth.SignOut))]
 [JsonSerializable(typeof(CreateAppBody))]
 [JsonSerializable(typeof(CreateEnvironmentBody))]
 [JsonSerializable(typeof(CreateNamespaceBody))]

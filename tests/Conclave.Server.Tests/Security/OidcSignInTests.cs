@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Http.Json;
 using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
 using Conclave.Server.Security.Auth;
@@ -182,6 +183,112 @@ public sealed class OidcSignInTests(ITestOutputHelper output)
             Assert.Equal("dave", view.GetProperty("user").GetString());
             Assert.Equal(["viewers", "ops"], view.GetProperty("roles").EnumerateArray().Select(static r => r.GetString()));
         }
+    }
+
+    [Fact]
+    public async Task Sign_out_sends_the_browser_to_the_providers_end_session_endpoint_and_nowhere_a_request_names()
+    {
+        var port = OidcTestProvider.ReservePort();
+        const string postLogout = "http://localhost:1/console/";
+        await using var node = await TestNode.StartInProcessAsync(output, o => With(o, OidcTestProvider.IssuerAt(port)) with
+        {
+            Oidc = With(o, OidcTestProvider.IssuerAt(port)).Oidc with { PostLogoutRedirectUrl = postLogout },
+        });
+        await EnableAuthAsync(node.Endpoint);
+        await using var provider = await OidcTestProvider.StartAsync([Callback(node.HttpUrl)], output, port: port, postLogoutRedirectUris: [postLogout]);
+
+        var (callback, flow) = await AtProviderAsync(node.HttpUrl, "carol");
+        using var answer = await CallbackAsync(callback, flow);
+        var session = SessionCookie(answer) ?? throw new Xunit.Sdk.XunitException("no session cookie");
+        var hint = CookieValue(answer, OidcLogout.HintCookie) ?? throw new Xunit.Sdk.XunitException("no logout hint cookie");
+        var hintSetCookie = answer.Headers.GetValues("Set-Cookie").Single(c => c.StartsWith(OidcLogout.HintCookie + "=", StringComparison.Ordinal));
+        Assert.Contains("httponly", hintSetCookie, StringComparison.OrdinalIgnoreCase);
+        Assert.Contains("samesite=strict", hintSetCookie, StringComparison.OrdinalIgnoreCase);
+        Assert.Contains("path=/api/v1/session", hintSetCookie, StringComparison.OrdinalIgnoreCase);
+
+        // An attacker's choices in the query and the body change nothing: the target is the provider's, the way back configured.
+        using var http = Client(node.HttpUrl);
+        using var signOut = new HttpRequestMessage(HttpMethod.Delete, "/api/v1/session?post_logout_redirect_uri=https%3A%2F%2Fevil.example%2F&return=https%3A%2F%2Fevil.example%2F")
+        {
+            Content = new StringContent("""{"post_logout_redirect_uri":"https://evil.example/","endSessionUrl":"https://evil.example/"}""", System.Text.Encoding.UTF8, "application/json"),
+        };
+        signOut.Headers.Add("Cookie", $"{HttpSignIn.CookieName}={session}; {OidcLogout.HintCookie}={hint}");
+        signOut.Headers.Add("Origin", node.HttpUrl.TrimEnd('/'));
+        using var signedOut = await http.SendAsync(signOut);
+        Assert.Equal(HttpStatusCode.OK, signedOut.StatusCode);
+        var setCookies = string.Join("\n", signedOut.Headers.GetValues("Set-Cookie"));
+        Assert.Contains($"{HttpSignIn.CookieName}=;", setCookies, StringComparison.Ordinal);
+        Assert.Contains($"{OidcLogout.HintCookie}=;", setCookies, StringComparison.Ordinal);
+        var url = new Uri(JsonDocument.Parse(await signedOut.Content.ReadAsStringAsync()).RootElement.GetProperty("endSessionUrl").GetString()!);
+        output.WriteLine($"end session: {url.GetLeftPart(UriPartial.Path)}");
+        Assert.Equal(new Uri(provider.Issuer).Authority, url.Authority);
+        var query = Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseQuery(url.Query);
+        Assert.Equal(postLogout, query["post_logout_redirect_uri"].ToString());
+        Assert.Equal(OidcTestProvider.ClientIdFor, query["client_id"].ToString());
+        Assert.DoesNotContain("evil", url.ToString(), StringComparison.Ordinal);
+
+        // The hint is the ID token the sign-in got: carol's, for this client, from this issuer; sealed in its cookie.
+        var idTokenPayload = query["id_token_hint"].ToString().Split('.')[1];
+        Assert.DoesNotContain(idTokenPayload[..20], hint, StringComparison.Ordinal);
+        var claims = JsonDocument.Parse(System.Buffers.Text.Base64Url.DecodeFromChars(idTokenPayload)).RootElement;
+        Assert.Equal("carol", claims.GetProperty("sub").GetString());
+        Assert.Equal(OidcTestProvider.ClientIdFor, claims.GetProperty("aud").GetString());
+        Assert.Equal(provider.Issuer, claims.GetProperty("iss").GetString());
+
+        // The provider accepts it: its "sign out?" page, and after "yes" the configured way back.
+        using var browser = new HttpClient(new SocketsHttpHandler { AllowAutoRedirect = false, CookieContainer = new CookieContainer() }) { Timeout = TimeSpan.FromSeconds(30) };
+        var page = await (await browser.GetAsync(url)).Content.ReadAsStringAsync();
+        var xsrf = System.Text.RegularExpressions.Regex.Match(page, "name=\"xsrf\" value=\"([^\"]+)\"").Groups[1].Value;
+        var action = System.Text.RegularExpressions.Regex.Match(page, "action=\"([^\"]+)\"").Groups[1].Value;
+        Assert.NotEmpty(xsrf);
+        using var confirmed = await browser.PostAsync(new Uri(url, action), new FormUrlEncodedContent([new("xsrf", xsrf), new("logout", "yes")]));
+        var back = confirmed.Headers.Location!;
+        for (var step = 0; step < 3 && !back.ToString().StartsWith(postLogout, StringComparison.Ordinal); step++)
+        {
+            using var next = await browser.GetAsync(new Uri(url, back));
+            back = next.Headers.Location ?? throw new Xunit.Sdk.XunitException($"the provider stopped at {back} with HTTP {(int)next.StatusCode}");
+        }
+
+        Assert.StartsWith(postLogout, back.ToString(), StringComparison.Ordinal);
+
+        // Another origin cannot sign the browser out (a write); a hint of another session is not sent; a local session or none: 204.
+        using var crossSite = new HttpRequestMessage(HttpMethod.Delete, "/api/v1/session");
+        crossSite.Headers.Add("Cookie", $"{HttpSignIn.CookieName}={session}");
+        crossSite.Headers.Add("Origin", "https://evil.example");
+        Assert.Equal(HttpStatusCode.Forbidden, (await http.SendAsync(crossSite)).StatusCode);
+
+        (callback, flow) = await AtProviderAsync(node.HttpUrl, "dave");
+        using var second = await CallbackAsync(callback, flow);
+        using var mixed = new HttpRequestMessage(HttpMethod.Delete, "/api/v1/session");
+        mixed.Headers.Add("Cookie", $"{HttpSignIn.CookieName}={SessionCookie(second)}; {OidcLogout.HintCookie}={hint}");
+        using var mixedAnswer = await http.SendAsync(mixed);
+        var mixedUrl = JsonDocument.Parse(await mixedAnswer.Content.ReadAsStringAsync()).RootElement.GetProperty("endSessionUrl").GetString()!;
+        Assert.DoesNotContain("id_token_hint", mixedUrl, StringComparison.Ordinal);
+        Assert.Contains("client_id=", mixedUrl, StringComparison.Ordinal);
+
+        using var local = await http.PostAsync("/api/v1/session", JsonContent.Create(new { name = "root", password = "rootpw" }));
+        using var localOut = new HttpRequestMessage(HttpMethod.Delete, "/api/v1/session");
+        localOut.Headers.Add("Cookie", $"{HttpSignIn.CookieName}={SessionCookie(local)}");
+        Assert.Equal(HttpStatusCode.NoContent, (await http.SendAsync(localOut)).StatusCode);
+        Assert.Equal(HttpStatusCode.NoContent, (await http.DeleteAsync("/api/v1/session")).StatusCode);
+    }
+
+    [Fact]
+    public async Task Without_an_end_session_endpoint_sign_out_is_local_only()
+    {
+        var port = OidcTestProvider.ReservePort();
+        await using var node = await TestNode.StartInProcessAsync(output, o => With(o, OidcTestProvider.IssuerAt(port)));
+        await EnableAuthAsync(node.Endpoint);
+        await using var provider = await OidcTestProvider.StartAsync([Callback(node.HttpUrl)], output, port: port, endSession: false);
+
+        var (callback, flow) = await AtProviderAsync(node.HttpUrl, "carol");
+        using var answer = await CallbackAsync(callback, flow);
+        using var http = Client(node.HttpUrl);
+        using var signOut = new HttpRequestMessage(HttpMethod.Delete, "/api/v1/session");
+        signOut.Headers.Add("Cookie", $"{HttpSignIn.CookieName}={SessionCookie(answer)}; {OidcLogout.HintCookie}={CookieValue(answer, OidcLogout.HintCookie)}");
+        using var signedOut = await http.SendAsync(signOut);
+        Assert.Equal(HttpStatusCode.NoContent, signedOut.StatusCode);
+        Assert.Contains($"{HttpSignIn.CookieName}=;", string.Join("\n", signedOut.Headers.GetValues("Set-Cookie")), StringComparison.Ordinal);
     }
 
     // --- the browser's part, by hand ---

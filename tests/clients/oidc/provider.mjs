@@ -3,8 +3,11 @@
 // development login form (any password is accepted: the tests are about the relying party, not the provider).
 //
 //   node provider.mjs --client-id ID --client-secret SECRET --redirect-uri URL [--redirect-uri URL ...]
-//                     [--alg RS256|ES256] [--test-hooks] [--port N]
+//                     [--post-logout-redirect-uri URL ...] [--no-end-session] [--alg RS256|ES256] [--test-hooks] [--port N]
 //
+// RP-Initiated Logout is on (its end_session_endpoint in the discovery document, the package's own "Do you want to
+// sign-out" page) for the --post-logout-redirect-uri URLs registered for the client; --no-end-session turns it off, as
+// at a provider that offers no logout.
 // Listens on --port (default: a free one; a test that must name the issuer before the provider starts picks one).
 // Prints "oidc provider ready at <issuer>" once it answers. --test-hooks adds POST /__test/misbehave?mode=..., which
 // makes the token endpoint answer the next code exchanges with a bad ID token (a tampered signature, another
@@ -16,7 +19,7 @@ import Provider from 'oidc-provider';
 import { SignJWT, importJWK, decodeJwt, decodeProtectedHeader, base64url } from 'jose';
 
 function parseArgs(argv) {
-  const args = { redirectUris: [], alg: 'RS256', testHooks: false, port: 0 };
+  const args = { redirectUris: [], postLogoutRedirectUris: [], endSession: true, alg: 'RS256', testHooks: false, port: 0 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = () => {
@@ -27,6 +30,8 @@ function parseArgs(argv) {
       case '--client-id': args.clientId = next(); break;
       case '--client-secret': args.clientSecret = next(); break;
       case '--redirect-uri': args.redirectUris.push(next()); break;
+      case '--post-logout-redirect-uri': args.postLogoutRedirectUris.push(next()); break;
+      case '--no-end-session': args.endSession = false; break;
       case '--alg': args.alg = next(); break;
       case '--test-hooks': args.testHooks = true; break;
       case '--port': args.port = Number(next()); break;
@@ -64,6 +69,7 @@ const provider = new Provider(issuer, {
     client_id: args.clientId,
     client_secret: args.clientSecret,
     redirect_uris: args.redirectUris,
+    post_logout_redirect_uris: args.postLogoutRedirectUris,
     response_types: ['code'],
     grant_types: ['authorization_code'],
     id_token_signed_response_alg: args.alg,
@@ -78,7 +84,7 @@ const provider = new Provider(issuer, {
   // Scope claims in the ID token (the relying party reads the ID token only).
   conformIdTokenClaims: false,
   pkce: { required: () => true },
-  features: { devInteractions: { enabled: true } },
+  features: { devInteractions: { enabled: true }, rpInitiatedLogout: { enabled: args.endSession } },
   async findAccount(ctx, id) {
     const account = accounts[id];
     if (!account) return undefined;

@@ -224,13 +224,14 @@ internal static class ConfigCommands
     private static Command Keys(ConfigOptions options)
     {
         var keys = new Command("keys", "The master key that protects secrets.");
-        var rotate = new Command("rotate", "Re-wrap every namespace's data key under the member's current master key (the first --config-master-key-file); afterwards older master keys can be removed. Root only when auth is enabled.");
+        var rotate = new Command("rotate", "Re-wrap every namespace's data key and every webhook signing secret under the member's current master key (the first --config-master-key-file); afterwards older master keys can be removed. Root only when auth is enabled.");
         rotate.SetConfigAction(options, async c =>
         {
             var answer = await c.Api.PostAsync(ConfigApi.Path("keys", "rotate"), null, c.CancellationToken);
             await c.PrintAsync(answer, r =>
             {
-                var text = $"master key {ConfigTables.S(r, "masterKeyId")}: {ConfigTables.S(r, "rewrapped")} data keys re-wrapped, {ConfigTables.S(r, "alreadyCurrent")} already under it";
+                var text = $"master key {ConfigTables.S(r, "masterKeyId")}: {ConfigTables.S(r, "rewrapped")} data keys re-wrapped, {ConfigTables.S(r, "alreadyCurrent")} already under it; " +
+                           $"{ConfigTables.S(r, "webhookSecretsRewrapped")} webhook secrets re-wrapped, {ConfigTables.S(r, "webhookSecretsAlreadyCurrent")} already under it";
                 foreach (var failure in r.GetProperty("failed").EnumerateArray())
                 {
                     text += $"\nnot re-wrapped: {failure.GetString()}";

@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace Conclave.Server.Security.Auth;
 
@@ -90,8 +91,8 @@ internal static class HttpSignIn
 
     private const string SessionPath = "/api/v1/session";
 
-    /// <summary>The console's sign-in: who is signed in, sign in, sign out.</summary>
-    public static void Map(IEndpointRouteBuilder app)
+    /// <summary>The console's sign-in: who is signed in, sign in, sign out (with the OpenID Connect provider's sign-out when there is one).</summary>
+    public static void Map(IEndpointRouteBuilder app, Oidc.OidcProvider? oidcProvider, HostAllowList hosts)
     {
         app.MapGet(SessionPath, (HttpContext http, Node.ConclaveNode node, Oidc.OidcSettings oidc) =>
         {
@@ -139,10 +140,37 @@ internal static class HttpSignIn
             return Results.Ok(new SessionView(true, user!.Name, token) { Provider = SessionIdentity.Local, Roles = [.. user.Roles] });
         });
 
-        app.MapDelete(SessionPath, (HttpContext http) =>
+        // Sign-out: the session cookie goes; for a session from OpenID Connect whose provider has an end-session
+        // endpoint, the answer also says where the browser goes to end the provider's session (RP-Initiated Logout).
+        // A write, so the cross-site guard refuses it from other origins; nothing in the request picks that address.
+        app.MapDelete(SessionPath, async (HttpContext http, Node.ConclaveNode node, ILoggerFactory logs) =>
         {
+            var token = http.Request.Cookies[CookieName];
             http.Response.Cookies.Delete(CookieName, new CookieOptions { Path = "/", Secure = http.Request.IsHttps, SameSite = SameSiteMode.Strict, HttpOnly = true });
-            return Results.NoContent();
+            Oidc.OidcLogout.ForgetHint(http);
+            http.Response.Headers.CacheControl = "no-store";
+            var state = node.Store.Auth;
+            if (oidcProvider is null || !state.Enabled || token is not { Length: > 0 })
+            {
+                return Results.NoContent();
+            }
+
+            try
+            {
+                if (ValidateSession(http.RequestServices, state, token).Provider != SessionIdentity.Oidc)
+                {
+                    return Results.NoContent();
+                }
+            }
+            catch (ConclaveErrorException)
+            {
+                return Results.NoContent(); // an ended session: nothing to end at the provider on its behalf
+            }
+
+            var log = logs.CreateLogger(typeof(Oidc.OidcLogout).FullName!);
+            return await Oidc.OidcLogout.EndSessionUrlAsync(http, oidcProvider, hosts, state.TokenKey, token, log) is { } url
+                ? Results.Ok(new SignOut(url))
+                : Results.NoContent();
         });
     }
 
@@ -204,6 +232,12 @@ public sealed record SessionView(bool AuthEnabled, string? User, [property: Json
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public OidcOffer? Oidc { get; init; }
 }
+
+/// <summary>
+/// A sign-out that has one more step: the browser goes to <paramref name="EndSessionUrl"/>, the OpenID Connect provider's
+/// end-session endpoint, which ends the provider's session and sends it back to the console's sign-in page.
+/// </summary>
+public sealed record SignOut(string EndSessionUrl);
 
 /// <summary>OpenID Connect sign-in offered by this member: the provider's name (for the button) and where it starts.</summary>
 public sealed record OidcOffer(string Name, string Url);

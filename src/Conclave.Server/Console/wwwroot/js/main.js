@@ -91,7 +91,7 @@ async function signIn(reason, error) {
 }
 
 document.getElementById('sign-out').addEventListener('click', async () => {
-  await signOut();
+  if (await signOut()) return; // on the way to the provider, which sends the browser back to the sign-in page
   showSession();
   signIn('Signed out.');
 });

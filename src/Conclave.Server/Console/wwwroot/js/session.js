@@ -1,7 +1,8 @@
 // Sign-in for the console while auth is enabled: the session is an HttpOnly cookie the server sets on
 // POST /api/v1/session, or at the end of an OpenID Connect sign-in (GET /api/v1/session/oidc sends the browser to
 // the provider, which sends it back to the server's callback); the console never sees the token. GET tells who is
-// signed in (user, provider, roles) and whether OIDC is offered, DELETE signs out.
+// signed in (user, provider, roles) and whether OIDC is offered, DELETE signs out (and may name the provider's
+// end-session URL, RP-Initiated Logout).
 import { h, clear, field } from './dom.js';
 
 export let session = { authEnabled: false, user: null, provider: null, roles: null, oidc: null };
@@ -51,7 +52,18 @@ export function renderSignIn(main, reason, error) {
   });
 }
 
+// Signs out; true when the browser is on its way to the OpenID Connect provider to end its session too (the server
+// answers 200 with the provider's end-session URL, built from its own configuration; the provider then sends the
+// browser back to the sign-in page), false when the sign-out is done here.
 export async function signOut() {
-  await fetch('/api/v1/session', { method: 'DELETE' });
+  const res = await fetch('/api/v1/session', { method: 'DELETE' });
   session = { ...session, user: null, provider: null, roles: null };
+  if (res.status === 200) {
+    const { endSessionUrl } = await res.json();
+    if (/^https?:\/\//.test(endSessionUrl)) {
+      location.assign(endSessionUrl);
+      return true;
+    }
+  }
+  return false;
 }

@@ -3,9 +3,13 @@ using System.Text.Json;
 
 namespace Conclave.Server.Security.Auth.Oidc;
 
-/// <summary>What the provider's discovery document says (OpenID Connect Discovery 1.0), the parts this member uses.</summary>
+/// <summary>
+/// What the provider's discovery document says (OpenID Connect Discovery 1.0), the parts this member uses;
+/// <see cref="EndSessionEndpoint"/> (RP-Initiated Logout 1.0) is null when the provider offers none.
+/// </summary>
 internal sealed record OidcMetadata(
-    string Issuer, string AuthorizationEndpoint, string TokenEndpoint, string JwksUri, IReadOnlyList<string>? ScopesSupported, bool PostSecret);
+    string Issuer, string AuthorizationEndpoint, string TokenEndpoint, string JwksUri, IReadOnlyList<string>? ScopesSupported, bool PostSecret,
+    string? EndSessionEndpoint = null);
 
 /// <summary>
 /// The member's client of the OpenID Connect provider: its discovery document (fetched once and kept for an hour; its
@@ -71,7 +75,8 @@ internal sealed class OidcProvider(OidcSettings settings, TimeProvider clock) : 
                 Endpoint(root, "token_endpoint"),
                 Endpoint(root, "jwks_uri"),
                 Strings(root, "scopes_supported"),
-                PostSecret: auth is not null && !auth.Contains("client_secret_basic") && auth.Contains("client_secret_post"));
+                PostSecret: auth is not null && !auth.Contains("client_secret_basic") && auth.Contains("client_secret_post"),
+                EndSessionEndpoint: root.TryGetProperty("end_session_endpoint", out _) ? Endpoint(root, "end_session_endpoint") : null);
             metadata = (result, clock.GetUtcNow());
             return result;
         }
@@ -109,7 +114,7 @@ internal sealed class OidcProvider(OidcSettings settings, TimeProvider clock) : 
         }
     }
 
-    /// <summary>Exchanges the authorization code for tokens; returns the ID token.</summary>
+    /// <summary>Exchanges the authorization code for tokens; returns the ID token (kept for sign-out's <c>id_token_hint</c>, never logged).</summary>
     /// <exception cref="OidcException">The provider refused (a used or expired code, a wrong secret) or did not answer.</exception>
     public async Task<string> ExchangeCodeAsync(string code, string redirectUri, string verifier, CancellationToken cancellationToken)
     {

@@ -30,6 +30,13 @@ public sealed record OidcSettings
     /// </summary>
     public string? RedirectUrl { get; init; }
 
+    /// <summary>
+    /// Where the provider sends the browser after sign-out ends its session (<c>--oidc-post-logout-redirect-url</c>, the
+    /// <c>post_logout_redirect_uri</c> registered at the provider; RP-Initiated Logout); null: the console's root
+    /// (<c>/</c>, its sign-in page) under the origin of <see cref="RedirectUrl"/>, or under the host the browser used.
+    /// </summary>
+    public string? PostLogoutRedirectUrl { get; init; }
+
     /// <summary>The name on the console's button (<c>--oidc-provider-name</c>); null: the issuer's host.</summary>
     public string? ProviderName { get; init; }
 
@@ -67,6 +74,13 @@ public sealed record OidcSettings
         if (string.IsNullOrWhiteSpace(UsernameClaim) || string.IsNullOrWhiteSpace(GroupsClaim))
         {
             throw new ArgumentException("--oidc-username-claim and --oidc-groups-claim must name claims");
+        }
+
+        if (PostLogoutRedirectUrl is not null
+            && (!Uri.TryCreate(PostLogoutRedirectUrl, UriKind.Absolute, out var postLogout) || (postLogout.Scheme != Uri.UriSchemeHttps && postLogout.Scheme != Uri.UriSchemeHttp)
+                || postLogout.Fragment.Length > 0 || postLogout.UserInfo.Length > 0))
+        {
+            throw new ArgumentException($"--oidc-post-logout-redirect-url '{PostLogoutRedirectUrl}': the console's URL registered at the provider, an http(s) URL without fragment");
         }
 
         if (RedirectUrl is not null)

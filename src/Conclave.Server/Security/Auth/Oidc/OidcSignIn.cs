@@ -150,6 +150,7 @@ internal static partial class OidcSignIn
                 }
 
                 http.Response.Cookies.Append(HttpSignIn.CookieName, session, HttpSignIn.SessionCookieOptions(http, settings));
+                OidcLogout.KeepHint(http, state.TokenKey.Span, session, idToken, settings.TokenTtl);
                 LogSignedIn(log, identity.Name, identity.Subject, string.Join(",", identity.Groups));
                 return Results.Redirect("/" + flow.ReturnTo);
             }

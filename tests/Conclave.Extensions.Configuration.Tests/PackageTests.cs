@@ -12,8 +12,11 @@ namespace Conclave.Extensions.Configuration.Tests;
 /// Conclave.Extensions.Configuration into a folder feed; what each package carries; and <c>samples/Orders</c>, copied out
 /// of the repository with its project reference replaced by a package reference, restored from that feed (Conclave.*
 /// only from there, into an empty packages folder), built, and run against a real member. This is how CI runs
-/// <c>dotnet pack</c> (.ci/run → test.sh → dotnet test). About a minute and a half on the 2-core machine.
+/// <c>dotnet pack</c> (.ci/run → test.sh → dotnet test). About a minute on the 2-core machine. It runs alone, after
+/// this project's other tests (<see cref="PackageTestsCollection"/>): a pack keeps both cores busy for most of that
+/// minute, which would stretch the outage and failover tests' deadlines.
 /// </summary>
+[Collection(nameof(PackageTestsCollection))]
 public sealed class PackageTests(NodeFixture fixture, ITestOutputHelper output) : IClassFixture<NodeFixture>
 {
     private static readonly string[] PackageIds = ["Conclave.Api", "Conclave.Client", "Conclave.Extensions.Configuration"];
@@ -307,3 +310,7 @@ public sealed class PackageTests(NodeFixture fixture, ITestOutputHelper output) 
     private static string FindRoot([CallerFilePath] string here = "") =>
         Path.GetFullPath(Path.Combine(Path.GetDirectoryName(here)!, "..", ".."));
 }
+
+/// <summary>Runs <see cref="PackageTests"/> with no other test of this project beside it.</summary>
+[CollectionDefinition(nameof(PackageTestsCollection), DisableParallelization = true)]
+public sealed class PackageTestsCollection;

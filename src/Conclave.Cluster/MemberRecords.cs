@@ -32,7 +32,7 @@ internal sealed class MemberRecords(string prefix, KeyValueStore store, IConsens
     public IReadOnlyList<Member> List()
     {
         var start = ByteString.CopyFromUtf8(Prefix);
-        var response = store.SystemKeyspace.Range(new RangeRequest { Key = start, RangeEnd = PrefixEnd(start) });
+        var response = store.SystemKeyspace.Range(new RangeRequest { Key = start, RangeEnd = Storage.Mvcc.KeyOrder.PrefixEnd(start) });
         return [.. response.Kvs.Select(static kv => Member.Parser.ParseFrom(kv.Value))];
     }
 
@@ -71,21 +71,5 @@ internal sealed class MemberRecords(string prefix, KeyValueStore store, IConsens
             T response => response,
             _ => throw new InvalidOperationException($"the state machine answered {result?.GetType().Name ?? "null"} where {typeof(T).Name} was expected"),
         };
-    }
-
-    /// <summary>The first key after every key that starts with <paramref name="prefix"/> (etcd's prefix range end).</summary>
-    private static ByteString PrefixEnd(ByteString prefix)
-    {
-        var bytes = prefix.ToByteArray();
-        for (var i = bytes.Length - 1; i >= 0; i--)
-        {
-            if (bytes[i] < 0xff)
-            {
-                bytes[i]++;
-                return ByteString.CopyFrom(bytes, 0, i + 1);
-            }
-        }
-
-        return ByteString.CopyFrom(0);
     }
 }

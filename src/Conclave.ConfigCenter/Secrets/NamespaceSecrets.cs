@@ -167,69 +167,28 @@ public sealed class NamespaceSecrets(ConfigStore store, IMasterKeyProvider? mast
     {
         RequireMasterKey();
         var current = masterKeys!.CurrentKeyId;
-        int rewrapped = 0, already = 0;
-        var failed = new List<string>();
-        foreach (var (listed, kv) in await store.ListAsync<DataKeyRecord>(ConfigKeys.AllDataKeys(), cancellationToken))
-        {
-            var record = listed;
-            var modRevision = kv.ModRevision;
-            for (var attempt = 0; ; attempt++)
+        var (rewrapped, already, failed) = await RecordRewrap.AllAsync<DataKeyRecord>(
+            store, ConfigKeys.AllDataKeys(), record => record.Keys.All(k => k.MasterKeyId == current),
+            async record =>
             {
-                if (record.Keys.All(k => k.MasterKeyId == current))
+                var next = new List<WrappedDataKey>();
+                foreach (var k in record.Keys)
                 {
-                    already++;
-                    break;
-                }
-
-                try
-                {
-                    var next = new List<WrappedDataKey>();
-                    foreach (var k in record.Keys)
+                    if (k.MasterKeyId == current)
                     {
-                        if (k.MasterKeyId == current)
-                        {
-                            next.Add(k);
-                            continue;
-                        }
-
-                        var aad = WrapAssociatedData(record.App, record.Env, record.Namespace, k.Version);
-                        var plain = await masterKeys.UnwrapAsync(k.MasterKeyId, Convert.FromBase64String(k.Wrapped), aad, cancellationToken);
-                        next.Add(k with { MasterKeyId = current, Wrapped = Convert.ToBase64String(await masterKeys.WrapAsync(plain, aad, cancellationToken)) });
+                        next.Add(k);
+                        continue;
                     }
 
-                    var now = clock.GetUtcNow();
-                    var target = $"{record.App}/{record.Env}/{record.Namespace}";
-                    var (ok, _) = await store.CommitAsync(
-                        [ConfigStore.ModifiedAt(kv.Key, modRevision)],
-                        [ConfigStore.Put(kv.Key, record with { Keys = next }), ConfigStore.Audit(record.App, ConfigCenterService.Audit(who, now, "keys.rotate", target, $"data key re-wrapped under master key {current}"))],
-                        cancellationToken);
-                    if (ok)
-                    {
-                        rewrapped++;
-                        break;
-                    }
-                }
-                catch (Exception e) when (e is ConfigCenterException or FormatException)
-                {
-                    failed.Add($"{record.App}/{record.Env}/{record.Namespace}: {e.Message}");
-                    break;
+                    var aad = WrapAssociatedData(record.App, record.Env, record.Namespace, k.Version);
+                    var plain = await masterKeys.UnwrapAsync(k.MasterKeyId, Convert.FromBase64String(k.Wrapped), aad, cancellationToken);
+                    next.Add(k with { MasterKeyId = current, Wrapped = Convert.ToBase64String(await masterKeys.WrapAsync(plain, aad, cancellationToken)) });
                 }
 
-                // Changed meanwhile (another rotation, or the namespace deleted): read it again.
-                var (again, revision, _) = await store.GetAsync<DataKeyRecord>(kv.Key, cancellationToken);
-                if (again is null || attempt >= 8)
-                {
-                    if (again is not null)
-                    {
-                        failed.Add($"{record.App}/{record.Env}/{record.Namespace}: changed during every attempt; run the rotation again");
-                    }
-
-                    break;
-                }
-
-                (record, modRevision) = (again, revision);
-            }
-        }
+                return record with { Keys = next };
+            },
+            record => ($"{record.App}/{record.Env}/{record.Namespace}", record.App),
+            $"data key re-wrapped under master key {current}", who, clock, cancellationToken);
 
         // Webhook signing secrets are wrapped under the master key too (ADR 0016): the same rotation moves them.
         var hooks = await Webhooks.WebhookService.RewrapSecretsAsync(store, masterKeys, who, clock, cancellationToken);

@@ -214,59 +214,23 @@ public sealed class WebhookService(IKeyValuePort port, ConfigLimits? limits = nu
         ConfigStore store, IMasterKeyProvider masterKeys, ChangeContext who, TimeProvider clock, CancellationToken cancellationToken)
     {
         var current = masterKeys.CurrentKeyId;
-        int rewrapped = 0, already = 0;
-        var failed = new List<string>();
-        foreach (var (listed, kv) in await store.ListAsync<Webhook>(ConfigKeys.AllWebhooks(), cancellationToken))
-        {
-            var (hook, modRevision) = (listed, kv.ModRevision);
-            for (var attempt = 0; ; attempt++)
+        return await RecordRewrap.AllAsync<Webhook>(
+            store, ConfigKeys.AllWebhooks(), hook => hook.WrappedSecret is null || hook.MasterKeyId is null ? null : hook.MasterKeyId == current,
+            async hook =>
             {
-                if (hook.WrappedSecret is null || hook.MasterKeyId is null || hook.MasterKeyId == current)
-                {
-                    already += hook.WrappedSecret is null ? 0 : 1;
-                    break;
-                }
-
-                var target = $"{hook.App}/webhooks/{hook.Id}";
+                var aad = AssociatedData(hook.App, hook.Id);
+                var plain = await masterKeys.UnwrapAsync(hook.MasterKeyId!, Convert.FromBase64String(hook.WrappedSecret!), aad, cancellationToken);
                 try
                 {
-                    var aad = AssociatedData(hook.App, hook.Id);
-                    var plain = await masterKeys.UnwrapAsync(hook.MasterKeyId, Convert.FromBase64String(hook.WrappedSecret), aad, cancellationToken);
-                    var next = hook with { WrappedSecret = Convert.ToBase64String(await masterKeys.WrapAsync(plain, aad, cancellationToken)), MasterKeyId = current };
+                    return hook with { WrappedSecret = Convert.ToBase64String(await masterKeys.WrapAsync(plain, aad, cancellationToken)), MasterKeyId = current };
+                }
+                finally
+                {
                     CryptographicOperations.ZeroMemory(plain);
-                    var (ok, _) = await store.CommitAsync(
-                        [ConfigStore.ModifiedAt(kv.Key, modRevision)],
-                        [ConfigStore.Put(kv.Key, next), ConfigStore.Audit(hook.App, ConfigCenterService.Audit(who, clock.GetUtcNow(), "keys.rotate", target, $"webhook secret re-wrapped under master key {current}"))],
-                        cancellationToken);
-                    if (ok)
-                    {
-                        rewrapped++;
-                        break;
-                    }
                 }
-                catch (Exception e) when (e is ConfigCenterException or FormatException)
-                {
-                    failed.Add($"{target}: {e.Message}");
-                    break;
-                }
-
-                // Changed meanwhile (deleted, or another rotation): read it again.
-                var (again, revision, _) = await store.GetAsync<Webhook>(kv.Key, cancellationToken);
-                if (again is null || attempt >= 8)
-                {
-                    if (again is not null)
-                    {
-                        failed.Add($"{target}: changed during every attempt; run the rotation again");
-                    }
-
-                    break;
-                }
-
-                (hook, modRevision) = (again, revision);
-            }
-        }
-
-        return (rewrapped, already, failed);
+            },
+            hook => ($"{hook.App}/webhooks/{hook.Id}", hook.App),
+            $"webhook secret re-wrapped under master key {current}", who, clock, cancellationToken);
     }
 
     /// <summary>A new pending delivery of <paramref name="e"/> to <paramref name="hook"/>, due now.</summary>

@@ -356,8 +356,12 @@ export class Subscription extends EventEmitter {
   private origin: Source | undefined;
   private triedCache = false;
   private resolveReady!: () => void;
+  private rejectReady!: (error: Error) => void;
   private connectedTo: string | undefined;
-  /** Resolves once the subscription has values to offer: connected to a member, or started from the cache. */
+  /**
+   * Resolves once the subscription has values to offer: connected to a member, or started from the cache. Rejects
+   * if the subscription is closed before that.
+   */
   readonly ready: Promise<void>;
   /** The last failure, cleared on connect. */
   lastError: Error | undefined;
@@ -370,7 +374,12 @@ export class Subscription extends EventEmitter {
     this.options = options;
     this.cache = cache;
     this.onClose = onClose;
-    this.ready = new Promise((resolve) => (this.resolveReady = resolve));
+    this.ready = new Promise((resolve, reject) => {
+      this.resolveReady = resolve;
+      this.rejectReady = reject;
+    });
+    // Rejected only when closed first; nobody has to await it.
+    this.ready.catch(() => undefined);
   }
 
   /** Whether a member's stream is open now. */
@@ -404,6 +413,7 @@ export class Subscription extends EventEmitter {
       return;
     }
     this.stop.abort();
+    this.rejectReady(new ConclaveError('the subscription was closed before it connected or started from the cache'));
     this.call?.cancel();
     clearTimeout(this.reportTimer);
     this.onClose();

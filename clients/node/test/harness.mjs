@@ -3,6 +3,8 @@
 // temporary data directories. Every process started here is killed by PID in stopAll() (the test files' after hooks)
 // and, as a last resort, when this process exits.
 import { spawn } from 'node:child_process';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -64,15 +66,30 @@ export async function eventually(condition, description, timeoutMs = 30000) {
 }
 
 export class Member {
-  constructor(name, root, ports, extraArgs = []) {
+  /** `tls`: { ca, memberCert, memberKey, clientCert, clientKey } file paths; every listener then runs TLS with client certificates required. */
+  constructor(name, root, ports, extraArgs = [], tls = undefined) {
     this.name = name;
     this.dataDir = join(root, name);
     this.ports = ports;
-    this.extraArgs = extraArgs;
-    this.endpoint = `http://127.0.0.1:${ports[0]}`;
-    this.httpUrl = `http://127.0.0.1:${ports[1]}`;
-    this.peerUrl = `http://127.0.0.1:${ports[2]}`;
+    this.tls = tls;
+    const scheme = tls ? 'https' : 'http';
+    this.extraArgs = tls
+      ? [...extraArgs, '--cert-file', tls.memberCert, '--key-file', tls.memberKey, '--trusted-ca-file', tls.ca, '--client-cert-auth',
+        '--peer-cert-file', tls.memberCert, '--peer-key-file', tls.memberKey, '--peer-trusted-ca-file', tls.ca, '--peer-client-cert-auth']
+      : extraArgs;
+    this.endpoint = `${scheme}://127.0.0.1:${ports[0]}`;
+    this.httpUrl = `${scheme}://127.0.0.1:${ports[1]}`;
+    this.peerUrl = `${scheme}://127.0.0.1:${ports[2]}`;
     this.process = undefined;
+  }
+
+  /** The client's TLS material as PEM text (for ConclaveClient's `tls` and HTTP requests). */
+  clientTls() {
+    return this.tls && {
+      ca: readFileSync(this.tls.ca, 'utf8'),
+      cert: readFileSync(this.tls.clientCert, 'utf8'),
+      key: readFileSync(this.tls.clientKey, 'utf8'),
+    };
   }
 
   get logPath() {
@@ -121,7 +138,7 @@ export class Member {
       if (!this.running) {
         throw new Error(`${this.name} exited before it was healthy:\n${this.logTail()}`);
       }
-      const response = await fetch(`${this.httpUrl}/health`, { signal: AbortSignal.timeout(2000) });
+      const response = await send('GET', `${this.httpUrl}/health`, undefined, this.clientTls(), 2000);
       return response.status === 200;
     }, `${this.name} to answer /health with 200`, timeoutMs).catch((e) => {
       throw new Error(`${e.message}\n--- ${this.logPath} ---\n${this.logTail()}`);
@@ -166,11 +183,11 @@ export class Member {
   }
 }
 
-/** One member on free ports; healthy when this resolves. */
-export async function startMember() {
+/** One member on free ports (over TLS with `tls`); healthy when this resolves. */
+export async function startMember(tls = undefined) {
   const root = mkdtempSync(join(tmpdir(), 'conclave-node-client-'));
   for (let attempt = 1; ; attempt++) {
-    const member = new Member('m1', root, await freePorts(3)).launch();
+    const member = new Member('m1', root, await freePorts(3), [], tls).launch();
     try {
       await member.waitHealthy();
       return Object.assign(member, { root });
@@ -206,24 +223,41 @@ export async function stopAll(...roots) {
   }
 }
 
+/** One HTTP(S) request; `tls` ({ ca, cert, key } PEM) trusts that CA only and presents the client certificate. */
+export function send(method, url, body, tls, timeoutMs = 15000) {
+  return new Promise((resolve, reject) => {
+    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    const options = {
+      method,
+      headers: { 'content-type': 'application/json', 'x-conclave-author': 'node-client-tests', ...(payload ? { 'content-length': payload.length } : {}) },
+      timeout: timeoutMs,
+      ...(tls ? { ca: tls.ca, cert: tls.cert, key: tls.key } : {}),
+    };
+    const req = (url.startsWith('https:') ? httpsRequest : httpRequest)(url, options, (response) => {
+      const chunks = [];
+      response.on('data', (c) => chunks.push(c));
+      response.on('end', () => resolve({ status: response.statusCode, text: Buffer.concat(chunks).toString('utf8') }));
+      response.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`${method} ${url} timed out after ${timeoutMs} ms`)));
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
 /** The configuration center's JSON API (/api/v1) on one member, as an operator drives it. */
 export class CenterApi {
-  constructor(httpUrl) {
+  constructor(httpUrl, tls = undefined) {
     this.base = `${httpUrl}/api/v1`;
+    this.tls = tls;
   }
 
   async call(method, path, body) {
-    const response = await fetch(this.base + path, {
-      method,
-      headers: { 'content-type': 'application/json', 'x-conclave-author': 'node-client-tests' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-      signal: AbortSignal.timeout(15000),
-    });
-    const text = await response.text();
-    if (!response.ok) {
-      throw new Error(`${method} ${path}: ${response.status} ${text}`);
+    const response = await send(method, this.base + path, body, this.tls);
+    if (response.status < 200 || response.status > 299) {
+      throw new Error(`${method} ${path}: ${response.status} ${response.text}`);
     }
-    return text ? JSON.parse(text) : undefined;
+    return response.text ? JSON.parse(response.text) : undefined;
   }
 
   /** App, environment and a properties namespace with `items`, published as release 1. */

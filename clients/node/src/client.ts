@@ -90,13 +90,13 @@ export class ConclaveClient {
     this.options = options;
     this.app = options.app;
     this.env = options.env;
-    this.endpoints = new Endpoints(options.endpoints, options.tls);
     const key = (options.accessKey ?? process.env[ACCESS_KEY_ENVIRONMENT_VARIABLE])?.trim();
     if (key && !/^[!-~]+$/.test(key)) {
       throw new Error('ConclaveClient: accessKey must be the {id}.{secret} text `conclave config credentials create` printed (printable ASCII)');
     }
     this.accessKey = key || undefined;
     this.instanceId = options.instanceId || process.env[INSTANCE_ID_ENVIRONMENT_VARIABLE] || process.env.HOSTNAME || hostname();
+    this.endpoints = new Endpoints(options.endpoints, options.tls, this.instanceId);
     this.labels = Object.entries(options.labels ?? {}).map(([k, v]) => `${k}=${v}`);
     const cacheKeyText = options.cacheKey ?? process.env[CACHE_KEY_ENVIRONMENT_VARIABLE];
     this.cacheKey = cacheKeyText?.trim() ? LastKnownGoodCache.parseKey(cacheKeyText) : undefined;

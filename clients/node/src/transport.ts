@@ -1,5 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
+import { createHash } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConclaveAccessError, ConclaveError, ConclaveNotFoundError, ConclaveUnavailableError } from './errors.js';
@@ -77,17 +78,20 @@ function pem(value: string | Buffer | undefined): Buffer | null {
 
 /**
  * The endpoints in order with one current: calls go to the current one, and a failure moves on to the next, so a
- * dead member costs one failed attempt, not one per call.
+ * dead member costs one failed attempt, not one per call. The first current one is picked by the instance id's hash,
+ * so instances spread over the members and only a dead member's instances move.
  */
 export class Endpoints {
   readonly all: readonly Endpoint[];
   private index = 0;
 
-  constructor(urls: readonly string[], tls: TlsOptions | undefined) {
+  /** `spreadBy` (the instance id) picks the first endpoint, so a fleet's instances spread over the members. */
+  constructor(urls: readonly string[], tls: TlsOptions | undefined, spreadBy: string) {
     if (!Array.isArray(urls) || urls.length === 0) {
       throw new Error('ConclaveClient: endpoints must name at least one member, e.g. ["http://127.0.0.1:2379"]');
     }
     this.all = urls.map((u) => new Endpoint(u, tls));
+    this.index = createHash('sha256').update(spreadBy, 'utf8').digest().readUInt32BE(0) % this.all.length;
   }
 
   get current(): Endpoint {

@@ -19,19 +19,22 @@ if ((${#missing[@]})); then
     || { echo "could not install ${missing[*]}"; echo "0 passed, 1 failed"; exit 1; }
 fi
 
-# The npm clients the compatibility tests drive (tests/clients/*), at the versions their lockfiles pin: installed when
-# node_modules is missing or older than the lockfile.
+# The npm clients the compatibility tests drive (tests/clients/*) and the Node.js client's own packages (clients/node), at
+# the versions their lockfiles pin: installed when node_modules is missing or older than the lockfile.
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
   echo "node or npm is missing: install Node.js 18 or later with npm (the npm client tests in tests/clients need them)"
   echo "0 passed, 1 failed"; exit 1
 fi
-for client in tests/clients/*/; do
+for client in tests/clients/*/ clients/node/; do
   lock="${client}package-lock.json" installed="${client}node_modules/.package-lock.json"
   if [ -f "$lock" ] && { [ ! -f "$installed" ] || [ "$lock" -nt "$installed" ]; }; then
     npm ci --prefix "$client" --no-audit --no-fund --loglevel=error >/dev/null \
       || { echo "npm ci in $client failed"; echo "0 passed, 1 failed"; exit 1; }
   fi
 done
+# The Node.js client is built (tsc, the protos copied from src/Conclave.Api) before its tests run it (NodeClientTests).
+npm run build --prefix clients/node --silent >/dev/null \
+  || { echo "npm run build in clients/node failed"; echo "0 passed, 1 failed"; exit 1; }
 
 # The member processes the cluster and fault tests start run as the binary users get: ./conclave's Native AOT
 # build (published here when stale, 3-4 minutes the first time).

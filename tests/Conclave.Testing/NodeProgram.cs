@@ -45,6 +45,19 @@ public static class NodeProgram
         return new NodeProgramResult(commandLine, exitCode, stdout, stderr);
     }
 
+    /// <summary>
+    /// Runs <paramref name="program"/> (e.g. <c>node</c> or <c>npm</c> from <see cref="Find"/>) in <paramref name="directory"/>
+    /// with extra <paramref name="environment"/> variables, forwarding each line like <see cref="RunAsync(string, string, IReadOnlyList{string}, ITestOutputHelper?, TimeSpan, CancellationToken)"/>.
+    /// </summary>
+    public static async Task<NodeProgramResult> RunInAsync(
+        string directory, string program, IReadOnlyList<string> args, IReadOnlyDictionary<string, string>? environment, ITestOutputHelper? output, TimeSpan timeout, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(args);
+        var commandLine = $"{Path.GetFileName(program)} {string.Join(' ', args)}";
+        var (exitCode, stdout, stderr) = await RunAsync(program, args, directory, output, timeout, commandLine, cancellationToken, environment);
+        return new NodeProgramResult(commandLine, exitCode, stdout, stderr);
+    }
+
     /// <summary>Installs the locked packages of a client folder (<c>npm ci</c>) when they are missing or older than its lockfile.</summary>
     public static async Task EnsurePackagesAsync(string directory, ITestOutputHelper? output, CancellationToken cancellationToken)
     {
@@ -72,7 +85,8 @@ public static class NodeProgram
     }
 
     private static async Task<(int ExitCode, IReadOnlyList<string> Stdout, string Stderr)> RunAsync(
-        string program, IReadOnlyList<string> args, string directory, ITestOutputHelper? output, TimeSpan timeout, string description, CancellationToken cancellationToken)
+        string program, IReadOnlyList<string> args, string directory, ITestOutputHelper? output, TimeSpan timeout, string description, CancellationToken cancellationToken,
+        IReadOnlyDictionary<string, string>? environment = null)
     {
         var info = new ProcessStartInfo(program)
         {
@@ -84,6 +98,11 @@ public static class NodeProgram
         foreach (var arg in args)
         {
             info.ArgumentList.Add(arg);
+        }
+
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+        {
+            info.Environment[name] = value;
         }
 
         var stdout = new List<string>();

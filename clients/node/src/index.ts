@@ -1,0 +1,16 @@
+export { ConclaveClient, Subscription, ACCESS_KEY_ENVIRONMENT_VARIABLE, INSTANCE_ID_ENVIRONMENT_VARIABLE } from './client.js';
+export type { CacheStartEvent } from './client.js';
+export { LastKnownGoodCache, CACHE_KEY_ENVIRONMENT_VARIABLE } from './cache.js';
+export type { CacheContents } from './cache.js';
+export { ConclaveError, ConclaveUnavailableError, ConclaveNotFoundError, ConclaveAccessError, ConclaveCacheError } from './errors.js';
+export type {
+  Release,
+  Snapshot,
+  Source,
+  KeyChange,
+  ChangeEvent,
+  TlsOptions,
+  DeliveryStatus,
+  ConclaveClientOptions,
+  SubscribeOptions,
+} from './types.js';

@@ -428,9 +428,20 @@ internal sealed class NonClosingStream(Stream inner) : Stream
         set => throw new NotSupportedException();
     }
 
-    public override void Write(byte[] buffer, int offset, int count) => inner.Write(buffer, offset, count);
+    /// <summary>Bytes written through this stream.</summary>
+    public long Written { get; private set; }
 
-    public override void Write(ReadOnlySpan<byte> buffer) => inner.Write(buffer);
+    public override void Write(byte[] buffer, int offset, int count)
+    {
+        inner.Write(buffer, offset, count);
+        Written += count;
+    }
+
+    public override void Write(ReadOnlySpan<byte> buffer)
+    {
+        inner.Write(buffer);
+        Written += buffer.Length;
+    }
 
     public override void Flush() => inner.Flush();
 

@@ -50,7 +50,7 @@ public static class SnapshotImage
     /// <paramref name="rewrite"/> says. Reads the image twice (the first pass counts what is dropped), so it must be
     /// seekable. Nothing is written unless the first pass found the image whole and consistent.
     /// </summary>
-    /// <returns>What was written.</returns>
+    /// <returns>What was written (<see cref="SnapshotImageSummary.Length"/> is the length written).</returns>
     /// <exception cref="InvalidDataException">The image is truncated, malformed or inconsistent.</exception>
     public static SnapshotImageSummary Rewrite(Stream image, Stream destination, SnapshotRewrite rewrite)
     {
@@ -65,7 +65,8 @@ public static class SnapshotImage
         var start = image.Position;
         var first = Walk(new SnapshotReader(image), w: null, rewrite, systemKeysOut: 0);
         image.Position = start;
-        using var buffered = new BufferedStream(new NonClosingStream(destination), 256 * 1024);
+        var counted = new NonClosingStream(destination);
+        using var buffered = new BufferedStream(counted, 256 * 1024);
         using var w = new BinaryWriter(buffered, Encoding.UTF8, leaveOpen: true);
         var written = Walk(new SnapshotReader(image), w, rewrite, first.SystemKeys);
         w.Flush();
@@ -74,7 +75,7 @@ public static class SnapshotImage
             throw new InvalidDataException("snapshot changed while it was being rewritten");
         }
 
-        return written;
+        return written with { Length = counted.Written };
     }
 
     private static SnapshotImageSummary Walk(SnapshotReader r, BinaryWriter? w, SnapshotRewrite? rewrite, long systemKeysOut)

@@ -8,6 +8,7 @@ var root = new RootCommand("Conclave: a strongly consistent configuration servic
 root.Subcommands.Add(ServeCommand.Create());
 root.Subcommands.Add(ClusterUpCommand.Create());
 root.Subcommands.Add(Conclave.Cli.Commands.Certs.CertsCommand.Create());
+root.Subcommands.Add(Conclave.Cli.Commands.Snapshot.SnapshotCommands.Create());
 foreach (var command in Conclave.Cli.Commands.Config.LoginCommands.Create())
 {
     root.Subcommands.Add(command);

@@ -1,5 +1,6 @@
 using Conclave.Api.Etcd;
 using Conclave.Client.Internal;
+using Grpc.Core;
 
 namespace Conclave.Client;
 
@@ -113,6 +114,51 @@ public sealed partial class ConclaveClient
         var (response, _) = await InvokeAsync(new MemberPromoteRequest { ID = id }, static (e, r, o) => e.Cluster.MemberPromoteAsync(r, o), idempotent: false, cancellationToken)
             .ConfigureAwait(false);
         return ToInfos(response.Members);
+    }
+
+    /// <summary>
+    /// Streams a snapshot of the whole state from the current endpoint into <paramref name="destination"/> (etcd's
+    /// <c>Maintenance.Snapshot</c>): the image, zero-padded to whole 512-byte pages, then its SHA-256 (32 bytes), the
+    /// layout <c>etcdctl snapshot save</c> checks. Not retried (bytes may already be written); no deadline, since a
+    /// large state takes as long as it takes: cancel through <paramref name="cancellationToken"/>.
+    /// </summary>
+    /// <param name="destination">Where the bytes go; not flushed or closed here.</param>
+    /// <param name="cancellationToken">Cancels the transfer.</param>
+    /// <returns>The bytes written.</returns>
+    /// <exception cref="ConclaveException">The member refused or the stream broke off before its last message.</exception>
+    public async ValueTask<long> SnapshotAsync(Stream destination, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(destination);
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        var endpoint = _endpoints.Current;
+        long written = 0;
+        try
+        {
+            using var call = endpoint.Maintenance.Snapshot(new SnapshotRequest(), new CallOptions(_headers, deadline: null, cancellationToken));
+            var complete = false;
+            while (await call.ResponseStream.MoveNext(cancellationToken).ConfigureAwait(false))
+            {
+                var response = call.ResponseStream.Current;
+                await destination.WriteAsync(response.Blob.Memory, cancellationToken).ConfigureAwait(false);
+                written += response.Blob.Length;
+                complete = response.RemainingBytes == 0;
+            }
+
+            if (!complete)
+            {
+                throw new ConclaveException($"The snapshot stream from {endpoint.Address} ended after {written} bytes, before its last message.");
+            }
+
+            return written;
+        }
+        catch (RpcException ex) when (ex.StatusCode == StatusCode.Cancelled && cancellationToken.IsCancellationRequested)
+        {
+            throw new OperationCanceledException("The snapshot was canceled.", ex, cancellationToken);
+        }
+        catch (RpcException ex)
+        {
+            throw RpcErrorMap.ToException(ex, endpoint.Address, 0, 0);
+        }
     }
 
     private static MemberInfo ToInfo(Member m) => new(m.ID, m.Name, [.. m.PeerURLs], [.. m.ClientURLs], m.IsLearner);

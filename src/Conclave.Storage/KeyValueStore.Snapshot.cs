@@ -10,19 +10,19 @@ namespace Conclave.Storage;
 
 public sealed partial class KeyValueStore
 {
-    private static readonly byte[] SnapshotMagic = "CNCLSNAP"u8.ToArray();
+    internal static readonly byte[] SnapshotMagic = "CNCLSNAP"u8.ToArray();
     // 2 adds the system keyspace (ADR 0012) after the user's keys; 3 adds each lease's keyspace; 4 adds the auth store
     // (ADR 0014) after the system keyspace. 1 to 3 are still read (a lease of theirs that holds system keys only is the
     // system keyspace's; their auth store is empty, as auth did not exist).
-    private const int SnapshotFormatVersion = 4;
-    private const int OldestSnapshotFormatVersion = 1;
-    private const uint SnapshotTrailer = 0x454E4421; // "END!"
+    internal const int SnapshotFormatVersion = 4;
+    internal const int OldestSnapshotFormatVersion = 1;
+    internal const uint SnapshotTrailer = 0x454E4421; // "END!"
 
     // The fewest bytes each record takes, which bounds a count by the bytes that remain.
-    private const int AlarmRecordBytes = 8 + 4;
-    private const int LeaseRecordBytes = 8 + 8 + 1;
-    private const int KeyRecordBytes = 1 + 4; // empty key, version count
-    private const int VersionRecordBytes = 8 + 4 + 1; // tombstone
+    internal const int AlarmRecordBytes = 8 + 4;
+    internal const int LeaseRecordBytes = 8 + 8 + 1;
+    internal const int KeyRecordBytes = 1 + 4; // empty key, version count
+    internal const int VersionRecordBytes = 8 + 4 + 1; // tombstone
 
     /// <summary>
     /// Writes the whole state (every retained revision of both keyspaces, leases, alarms, the auth store) in snapshot
@@ -428,9 +428,20 @@ internal sealed class NonClosingStream(Stream inner) : Stream
         set => throw new NotSupportedException();
     }
 
-    public override void Write(byte[] buffer, int offset, int count) => inner.Write(buffer, offset, count);
+    /// <summary>Bytes written through this stream.</summary>
+    public long Written { get; private set; }
 
-    public override void Write(ReadOnlySpan<byte> buffer) => inner.Write(buffer);
+    public override void Write(byte[] buffer, int offset, int count)
+    {
+        inner.Write(buffer, offset, count);
+        Written += count;
+    }
+
+    public override void Write(ReadOnlySpan<byte> buffer)
+    {
+        inner.Write(buffer);
+        Written += buffer.Length;
+    }
 
     public override void Flush() => inner.Flush();
 

@@ -57,6 +57,72 @@ public sealed class SnapshotFuzzTests
         Assert.True(failures.Count == 0, string.Join("\n", failures));
     }
 
+    /// <summary>
+    /// <see cref="SnapshotImage"/> reads backup files record by record (<c>conclave snapshot status|restore</c>): on the
+    /// same mutated images it must accept exactly what a restore accepts, fail only with
+    /// <see cref="InvalidDataException"/>, allocate within the same bound, and a rewrite of an accepted image must
+    /// restore.
+    /// </summary>
+    [Fact]
+    public void Mutated_real_snapshots_are_inspected_and_rewritten_as_a_restore_would_load_them()
+    {
+        var image = RealImage();
+        var fields = LengthAndCountFields(image);
+        var random = new Random(24_004);
+        var failures = new List<string>();
+        var (accepted, refused) = (0, 0);
+        for (var i = 0; i < Iterations && failures.Count < 5; i++)
+        {
+            var (mutated, how) = Mutate(image, fields, random);
+            try
+            {
+                var restores = TryRestore(mutated, seekable: true, out _, out _);
+                var start = GC.GetAllocatedBytesForCurrentThread();
+                SnapshotImageSummary? summary = null;
+                try
+                {
+                    summary = SnapshotImage.Inspect(new MemoryStream(mutated, writable: false));
+                }
+                catch (InvalidDataException)
+                {
+                }
+
+                var allocated = GC.GetAllocatedBytesForCurrentThread() - start;
+                if (allocated > AllocationBound(mutated.Length))
+                {
+                    failures.Add($"#{i} {how}: inspect allocated {allocated:N0} bytes for a {mutated.Length:N0}-byte image");
+                }
+
+                if ((summary is not null) != restores)
+                {
+                    failures.Add($"#{i} {how}: restore {(restores ? "loads" : "refuses")} it, inspect {(summary is null ? "refuses" : "accepts")} it");
+                    continue;
+                }
+
+                if (summary is null)
+                {
+                    refused++;
+                    continue;
+                }
+
+                accepted++;
+                using var rewritten = new MemoryStream();
+                SnapshotImage.Rewrite(new MemoryStream(mutated, writable: false), rewritten, new SnapshotRewrite { DropSystemKeyPrefix = "sys-0000000", DropAlarms = true });
+                rewritten.Position = 0;
+                using var store = new KeyValueStore();
+                store.RestoreSnapshot(rewritten);
+            }
+            catch (Exception e)
+            {
+                failures.Add($"#{i} {how}: {e.GetType().Name}: {e.Message}");
+            }
+        }
+
+        Assert.True(failures.Count == 0, string.Join("\n", failures));
+        Assert.True(refused > Iterations / 4, $"only {refused} of {Iterations} mutations were refused");
+        Assert.True(accepted > 0, "no mutation was accepted (a flipped value byte should be)");
+    }
+
     [Theory]
     [InlineData(int.MaxValue)]
     [InlineData(0x7FFF_FFC7)]

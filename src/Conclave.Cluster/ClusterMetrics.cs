@@ -12,6 +12,7 @@ internal sealed class ClusterMetrics : IDisposable
     public ClusterMetrics(Func<long> appliedIndex, Func<long> commitIndex, Func<long> firstLogIndex)
     {
         meter = new Meter(MeterName);
+        ClusterTimings.Publish();
         Proposals = meter.CreateCounter<long>("conclave.cluster.proposals", "{command}", "Commands proposed on this member");
         FailedProposals = meter.CreateCounter<long>("conclave.cluster.proposals.failed", "{command}", "Proposed commands that failed (not committed or outcome unknown)");
         BatchSize = meter.CreateHistogram<int>("conclave.cluster.batch.size", "{command}", "Commands per proposed log entry");

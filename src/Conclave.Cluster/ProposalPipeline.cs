@@ -68,7 +68,7 @@ internal sealed class ProposalPipeline : IAsyncDisposable
     /// <summary>Queues <paramref name="command"/> for the next batch and waits for its result.</summary>
     public ValueTask<object?> ProposeAsync(Command command, int size, CancellationToken cancellationToken)
     {
-        var proposal = new Proposal(command, size);
+        var proposal = new Proposal(command, size) { Caller = ClusterTracing.CallerSpan() };
         if (!queue.Writer.TryWrite(proposal))
         {
             return WaitForRoomAsync(proposal, cancellationToken);
@@ -181,6 +181,8 @@ internal sealed class ProposalPipeline : IAsyncDisposable
 
     private async Task ReplicateAsync(ProposalBatch batch)
     {
+        // Started here, not in the loop: an async method's Activity.Current does not leak back into its caller's.
+        using var span = batch.Span = batch.StartSpan();
         pending.Add(batch);
         try
         {
@@ -283,6 +285,7 @@ internal sealed class ProposalPipeline : IAsyncDisposable
                 try
                 {
                     await cluster.ReplicateAsync(entry, token).ConfigureAwait(false);
+                    batch.Span?.AddEvent(new System.Diagnostics.ActivityEvent("committed"));
                 }
                 catch (NotLeaderException)
                 {
@@ -295,7 +298,9 @@ internal sealed class ProposalPipeline : IAsyncDisposable
                 try
                 {
                     metrics.ForwardedBatches.Add(1);
+                    batch.Span?.AddEvent(new System.Diagnostics.ActivityEvent("forwarded"));
                     await requests.ProposeAsync(leader.EndPoint, pending.LocalMember, batch.Payload, token).ConfigureAwait(false);
+                    batch.Span?.AddEvent(new System.Diagnostics.ActivityEvent("committed"));
                 }
                 catch (ConsensusUnavailableException e) when (e.NotApplied)
                 {
@@ -368,6 +373,7 @@ internal sealed class ProposalPipeline : IAsyncDisposable
     private void Fail(ProposalBatch batch, ConsensusUnavailableException error)
     {
         var failed = batch.Fail(error);
+        batch.Span?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, error.Message);
         if (failed > 0)
         {
             metrics.FailedProposals.Add(failed);

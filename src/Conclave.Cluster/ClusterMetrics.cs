@@ -67,6 +67,10 @@ internal sealed class ClusterMetrics : IDisposable
 
     public Counter<long> PeerRequestsRefused { get; }
 
+    /// <summary>Reports the commands proposed on this member that have no outcome yet (queued or in a batch on its way).</summary>
+    public void ObservePendingProposals(Func<long> pending) =>
+        meter.CreateObservableGauge("conclave.cluster.proposals.pending", pending, "{command}", "Commands proposed on this member and not yet applied or failed (queued or in flight)");
+
     /// <summary>Reports how far the snapshot being fetched is (bytes here, bytes in all; both 0 when none is).</summary>
     public void ObserveSnapshotFetch(Func<long> received, Func<long> expected)
     {

@@ -31,6 +31,7 @@ internal sealed class ProposalPipeline : IAsyncDisposable
     private readonly PeerRequestClients requests;
     private readonly PendingBatches pending;
     private readonly Task loop;
+    private long inFlightCommands;
 
     public ProposalPipeline(
         RaftCluster cluster,
@@ -62,6 +63,7 @@ internal sealed class ProposalPipeline : IAsyncDisposable
             AllowSynchronousContinuations = false,
         });
         inFlight = new SemaphoreSlim(options.MaxInFlightBatches, options.MaxInFlightBatches);
+        metrics.ObservePendingProposals(() => queue.Reader.Count + Interlocked.Read(ref inFlightCommands));
         loop = Task.Run(RunAsync);
     }
 
@@ -183,6 +185,7 @@ internal sealed class ProposalPipeline : IAsyncDisposable
     {
         // Started here, not in the loop: an async method's Activity.Current does not leak back into its caller's.
         using var span = batch.Span = batch.StartSpan();
+        Interlocked.Add(ref inFlightCommands, batch.Count);
         pending.Add(batch);
         try
         {
@@ -217,6 +220,7 @@ internal sealed class ProposalPipeline : IAsyncDisposable
         }
         finally
         {
+            Interlocked.Add(ref inFlightCommands, -batch.Count);
             pending.Remove(batch);
             batch.ReleasePayload();
             inFlight.Release();

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole test suite. Installs what the tests drive for real (etcdctl 3.4 from Debian's etcd-client,
 # etcd 3.4 from etcd-server for side-by-side checks, Debian's chromium for the console's browser tests, clang for the
-# native build) when missing, the npm clients in tests/clients from their lockfiles (Node.js and npm must be installed),
+# native build, prometheus and promtool for the deploy/ checks) when missing, the npm clients in tests/clients from their lockfiles (Node.js and npm must be installed),
 # builds, runs every test project, and ends with one line: "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")"
@@ -12,11 +12,17 @@ command -v etcd >/dev/null 2>&1 || missing+=(etcd-server)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 command -v clang >/dev/null 2>&1 || missing+=(clang)
 [ -e /usr/include/zlib.h ] || missing+=(zlib1g-dev)
+command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 if ((${#missing[@]})); then
   echo "installing ${missing[*]} ..."
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null \
     || { echo "could not install ${missing[*]}"; echo "0 passed, 1 failed"; exit 1; }
+  # Debian's prometheus package (and the node exporter it recommends) start services where systemd runs; the tests
+  # use only the binaries (their own prometheus on a free port), so those services are stopped and disabled.
+  if [[ " ${missing[*]} " == *" prometheus "* ]] && [ -d /run/systemd/system ]; then
+    $SUDO systemctl disable --now prometheus prometheus-node-exporter >/dev/null 2>&1 || true
+  fi
 fi
 
 # The npm clients the compatibility tests drive (tests/clients/*) and the Node.js client's own packages (clients/node), at

@@ -12,6 +12,7 @@ internal sealed class ClusterMetrics : IDisposable
     public ClusterMetrics(Func<long> appliedIndex, Func<long> commitIndex, Func<long> firstLogIndex)
     {
         meter = new Meter(MeterName);
+        ClusterTimings.Publish();
         Proposals = meter.CreateCounter<long>("conclave.cluster.proposals", "{command}", "Commands proposed on this member");
         FailedProposals = meter.CreateCounter<long>("conclave.cluster.proposals.failed", "{command}", "Proposed commands that failed (not committed or outcome unknown)");
         BatchSize = meter.CreateHistogram<int>("conclave.cluster.batch.size", "{command}", "Commands per proposed log entry");
@@ -65,6 +66,10 @@ internal sealed class ClusterMetrics : IDisposable
     public Counter<long> PeerRequestsServed { get; }
 
     public Counter<long> PeerRequestsRefused { get; }
+
+    /// <summary>Reports the commands proposed on this member that have no outcome yet (queued or in a batch on its way).</summary>
+    public void ObservePendingProposals(Func<long> pending) =>
+        meter.CreateObservableGauge("conclave.cluster.proposals.pending", pending, "{command}", "Commands proposed on this member and not yet applied or failed (queued or in flight)");
 
     /// <summary>Reports how far the snapshot being fetched is (bytes here, bytes in all; both 0 when none is).</summary>
     public void ObserveSnapshotFetch(Func<long> received, Func<long> expected)

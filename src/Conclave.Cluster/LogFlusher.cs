@@ -13,6 +13,7 @@ namespace Conclave.Cluster;
 /// </remarks>
 internal sealed class LogFlusher
 {
+    private readonly TimeProvider time;
     private readonly Lock sync;
     private readonly LogSegments files;
     private readonly Func<LogState> state;
@@ -34,8 +35,9 @@ internal sealed class LogFlusher
     /// <param name="state">The log's state to record with a frame (called under the lock).</param>
     /// <param name="failed">Whether the log has failed: nothing more is written (called under the lock).</param>
     /// <param name="fail">Stops the log after a write failed.</param>
-    public LogFlusher(Lock sync, LogSegments files, Func<LogState> state, Func<bool> failed, Action<Exception> fail, ILogger logger)
+    public LogFlusher(Lock sync, LogSegments files, Func<LogState> state, Func<bool> failed, Action<Exception> fail, ILogger logger, TimeProvider time)
     {
+        this.time = time;
         this.sync = sync;
         this.files = files;
         this.state = state;
@@ -155,7 +157,9 @@ internal sealed class LogFlusher
             {
                 try
                 {
+                    var started = time.GetTimestamp();
                     files.Append(generation.Entries, frameState);
+                    ClusterTimings.WalFsync.Record(time.GetElapsedTime(started).TotalSeconds);
                     writtenCommit = frameState.Commit;
                     Interlocked.Increment(ref framesWritten);
                 }

@@ -9,4 +9,7 @@ internal sealed class Proposal(Command command, int size) : TaskCompletionSource
 
     /// <summary>Serialized size of <see cref="Command"/>, computed once.</summary>
     public int Size { get; } = size;
+
+    /// <summary>The proposer's span while something traces (<see cref="ClusterTracing"/>), else null.</summary>
+    public System.Diagnostics.Activity? Caller { get; init; }
 }

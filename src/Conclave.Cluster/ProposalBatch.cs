@@ -46,6 +46,23 @@ internal sealed class ProposalBatch
 
     public ReadOnlyMemory<byte> Payload { get; private set; }
 
+    /// <summary>The batch's <c>raft.propose</c> span while something traces (see <see cref="ClusterTracing"/>).</summary>
+    public System.Diagnostics.Activity? Span { get; set; }
+
+    /// <summary>Starts <see cref="Span"/>'s activity (null when nobody traces).</summary>
+    public System.Diagnostics.Activity? StartSpan() => ClusterTracing.StartProposal(proposals, Payload.Length);
+
+    /// <summary>Notes on the span the log position the batch was applied at.</summary>
+    public void Applied(long index, long term)
+    {
+        if (Span is { } span)
+        {
+            span.SetTag("conclave.raft.index", index);
+            span.SetTag("conclave.raft.term", term);
+            span.AddEvent(new System.Diagnostics.ActivityEvent("applied"));
+        }
+    }
+
     /// <summary>Bytes one command adds to a batch: its tag, its length prefix and itself.</summary>
     public static int FramedSize(int commandSize) => 1 + CodedOutputStream.ComputeLengthSize(commandSize) + commandSize;
 

@@ -31,6 +31,7 @@ internal sealed class ProposalPipeline : IAsyncDisposable
     private readonly PeerRequestClients requests;
     private readonly PendingBatches pending;
     private readonly Task loop;
+    private long inFlightCommands;
 
     public ProposalPipeline(
         RaftCluster cluster,
@@ -62,13 +63,14 @@ internal sealed class ProposalPipeline : IAsyncDisposable
             AllowSynchronousContinuations = false,
         });
         inFlight = new SemaphoreSlim(options.MaxInFlightBatches, options.MaxInFlightBatches);
+        metrics.ObservePendingProposals(() => queue.Reader.Count + Interlocked.Read(ref inFlightCommands));
         loop = Task.Run(RunAsync);
     }
 
     /// <summary>Queues <paramref name="command"/> for the next batch and waits for its result.</summary>
     public ValueTask<object?> ProposeAsync(Command command, int size, CancellationToken cancellationToken)
     {
-        var proposal = new Proposal(command, size);
+        var proposal = new Proposal(command, size) { Caller = ClusterTracing.CallerSpan() };
         if (!queue.Writer.TryWrite(proposal))
         {
             return WaitForRoomAsync(proposal, cancellationToken);
@@ -181,6 +183,9 @@ internal sealed class ProposalPipeline : IAsyncDisposable
 
     private async Task ReplicateAsync(ProposalBatch batch)
     {
+        // Started here, not in the loop: an async method's Activity.Current does not leak back into its caller's.
+        using var span = batch.Span = batch.StartSpan();
+        Interlocked.Add(ref inFlightCommands, batch.Count);
         pending.Add(batch);
         try
         {
@@ -215,6 +220,7 @@ internal sealed class ProposalPipeline : IAsyncDisposable
         }
         finally
         {
+            Interlocked.Add(ref inFlightCommands, -batch.Count);
             pending.Remove(batch);
             batch.ReleasePayload();
             inFlight.Release();
@@ -283,6 +289,7 @@ internal sealed class ProposalPipeline : IAsyncDisposable
                 try
                 {
                     await cluster.ReplicateAsync(entry, token).ConfigureAwait(false);
+                    batch.Span?.AddEvent(new System.Diagnostics.ActivityEvent("committed"));
                 }
                 catch (NotLeaderException)
                 {
@@ -295,7 +302,9 @@ internal sealed class ProposalPipeline : IAsyncDisposable
                 try
                 {
                     metrics.ForwardedBatches.Add(1);
+                    batch.Span?.AddEvent(new System.Diagnostics.ActivityEvent("forwarded"));
                     await requests.ProposeAsync(leader.EndPoint, pending.LocalMember, batch.Payload, token).ConfigureAwait(false);
+                    batch.Span?.AddEvent(new System.Diagnostics.ActivityEvent("committed"));
                 }
                 catch (ConsensusUnavailableException e) when (e.NotApplied)
                 {
@@ -368,6 +377,7 @@ internal sealed class ProposalPipeline : IAsyncDisposable
     private void Fail(ProposalBatch batch, ConsensusUnavailableException error)
     {
         var failed = batch.Fail(error);
+        batch.Span?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, error.Message);
         if (failed > 0)
         {
             metrics.FailedProposals.Add(failed);

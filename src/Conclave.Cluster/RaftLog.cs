@@ -92,7 +92,7 @@ internal sealed class RaftLog : IReplaySink, IAsyncDisposable
         var log = new RaftLog(machine, configuration) { cacheBytes = cacheBytes };
         var files = LogSegments.Open(directory, segmentSize, machine.SnapshotIndex, log, machine.Time, logger);
         log.commitIndex = Math.Min(Math.Max(log.replayedCommit, log.entries.BaseIndex), log.entries.LastIndex);
-        log.flusher = new LogFlusher(log.sync, files, () => new LogState(log.term, log.commitIndex, log.vote), () => log.failure is not null, log.Fail, logger);
+        log.flusher = new LogFlusher(log.sync, files, () => new LogState(log.term, log.commitIndex, log.vote), () => log.failure is not null, log.Fail, logger, machine.Time);
         log.applier.Start();
         try
         {

@@ -183,9 +183,12 @@ internal sealed class SnapshottingStateMachine : IAsyncDisposable
         var span = entry.Payload.AsSpan();
         try
         {
+            var started = time.GetTimestamp();
             var results = machine.Apply(entry.Index, entry.Term, span);
+            ClusterTimings.Apply.Record(time.GetElapsedTime(started).TotalSeconds);
             // Found by the origin in the entry's own bytes, never by DotNext's per-entry context (see ProposalPipeline).
             var batch = pending.Find(span);
+            batch?.Applied(entry.Index, entry.Term);
             if (batch is not null && !batch.Complete(results))
             {
                 Log.ResultCountMismatch(logger, entry.Index, batch.Count, results.Count);

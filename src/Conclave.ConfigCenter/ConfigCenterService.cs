@@ -336,13 +336,23 @@ public sealed partial class ConfigCenterService(IKeyValuePort port, ConfigLimits
     public async ValueTask<ReleaseRecord> PublishAsync(string app, string env, string ns, string? title, string? comment, long expectedRevision, ChangeContext who, CancellationToken cancellationToken = default)
     {
         ReleaseRecord? release = null;
-        await MutateAsync(app, env, ns, expectedRevision, who, "release.publish", title ?? "", ReadKeyIfSecret, (n, key) =>
+        try
         {
-            release = NewRelease(n, ReleaseKind.Normal, title, comment, who, WorkingContent(n), key);
-            var history = History(n, "publish", release.Id, n.HeadReleaseId, null, who, comment);
-            var next = n with { HeadReleaseId = release.Id, LastReleaseId = release.Id, LastHistoryId = history.Id };
-            return (next, [ReleasePut(release), HistoryPut(n, history)]);
-        }, cancellationToken);
+            await MutateAsync(app, env, ns, expectedRevision, who, "release.publish", title ?? "", ReadKeyIfSecret, (n, key) =>
+            {
+                release = NewRelease(n, ReleaseKind.Normal, title, comment, who, WorkingContent(n), key);
+                var history = History(n, "publish", release.Id, n.HeadReleaseId, null, who, comment);
+                var next = n with { HeadReleaseId = release.Id, LastReleaseId = release.Id, LastHistoryId = history.Id };
+                return (next, [ReleasePut(release), HistoryPut(n, history)]);
+            }, cancellationToken);
+        }
+        catch (ConfigCenterException e) when (e.Kind == ConfigErrorKind.InvalidDocument)
+        {
+            ConfigCenterMetrics.ReleaseRefused();
+            throw;
+        }
+
+        ConfigCenterMetrics.ReleasePublished();
         return release!;
     }
 
@@ -403,6 +413,7 @@ public sealed partial class ConfigCenterService(IKeyValuePort port, ConfigLimits
 
             return (next, [ReleasePut(release), HistoryPut(n, history)]);
         }, cancellationToken);
+        ConfigCenterMetrics.ReleasePublished();
         return release!;
     }
 
@@ -460,6 +471,7 @@ public sealed partial class ConfigCenterService(IKeyValuePort port, ConfigLimits
             writes.AddRange([ReleasePut(release), HistoryPut(n, history)]);
             return (n with { Gray = new GrayState(release.Id, rule), Rollout = rollout, LastReleaseId = release.Id, LastHistoryId = history.Id }, writes);
         }, cancellationToken);
+        ConfigCenterMetrics.ReleasePublished();
         return release!;
     }
 

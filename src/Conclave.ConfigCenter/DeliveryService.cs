@@ -255,6 +255,7 @@ public sealed class DeliveryService(IKeyValuePort port, ConfigLimits? limits = n
         }
 
         knownLeases[key] = lease;
+        ConfigCenterMetrics.Reported(status);
         return record;
     }
 

@@ -72,13 +72,13 @@ public sealed class ConclaveServer : IAsyncDisposable
         var advertisedPeerUrl = options.InitialAdvertisePeerUrl ?? peerUrl;
         var peerTls = IsHttps(peerUrl);
         CheckPeerSchemes(options, peerUrl, advertisedPeerUrl);
+        ServerTracing.Validate(options);
 
         var bootLogger = LoggerFactory.Create(l =>
         {
             if (configureLogging is null)
             {
-                l.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss.fff "; });
-                l.AddFilter("DotNext", LogLevel.Warning);
+                ServerLogging.Configure(l, options.LogFormat);
             }
             else
             {
@@ -199,19 +199,13 @@ public sealed class ConclaveServer : IAsyncDisposable
 
         // Listening before the Raft node starts, so its instruments are seen from the first proposal.
         var meterBridge = new MeterBridge();
+        // Traces only with a collector configured (docs/operations.md); started before the node for the same reason.
+        var tracer = ServerTracing.Start(options);
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [], ContentRootPath = AppContext.BaseDirectory });
         builder.Logging.ClearProviders();
         if (configureLogging is null)
         {
-            builder.Logging.AddSimpleConsole(o =>
-            {
-                o.SingleLine = true;
-                o.TimestampFormat = "HH:mm:ss.fff ";
-            });
-            builder.Logging.SetMinimumLevel(LogLevel.Information);
-            builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
-            builder.Logging.AddFilter("Grpc", LogLevel.Warning);
-            builder.Logging.AddFilter("DotNext", LogLevel.Warning);
+            ServerLogging.Configure(builder.Logging, options.LogFormat);
         }
         else
         {
@@ -277,6 +271,7 @@ public sealed class ConclaveServer : IAsyncDisposable
         {
             bootLogger.Dispose();
             meterBridge.Dispose();
+            tracer?.Dispose();
             certificates?.Dispose();
             peerCertificates?.Dispose();
             throw;
@@ -376,6 +371,7 @@ public sealed class ConclaveServer : IAsyncDisposable
             await peers.DisposeAsync();
             bootLogger.Dispose();
             meterBridge.Dispose();
+            tracer?.Dispose();
             certificates?.Dispose();
             peerCertificates?.Dispose();
             throw;
@@ -399,6 +395,7 @@ public sealed class ConclaveServer : IAsyncDisposable
             await peers.DisposeAsync();
             bootLogger.Dispose();
             meterBridge.Dispose();
+            tracer?.Dispose();
             certificates?.Dispose();
             peerCertificates?.Dispose();
             throw;
@@ -409,6 +406,11 @@ public sealed class ConclaveServer : IAsyncDisposable
         node.Consensus.Removed.Register(app.Lifetime.StopApplication);
         app.Lifetime.ApplicationStopped.Register(bootLogger.Dispose);
         app.Lifetime.ApplicationStopped.Register(meterBridge.Dispose);
+        if (tracer is not null)
+        {
+            app.Lifetime.ApplicationStopped.Register(tracer.Dispose);
+        }
+
         if (oidcProvider is not null)
         {
             app.Lifetime.ApplicationStopped.Register(oidcProvider.Dispose);

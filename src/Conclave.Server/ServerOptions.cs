@@ -164,6 +164,24 @@ public sealed record ServerOptions
     /// <summary>OpenID Connect sign-in for the console (<c>--oidc-*</c>); off without an issuer. Needs auth enabled.</summary>
     public Security.Auth.Oidc.OidcSettings Oidc { get; init; } = new();
 
+    /// <summary>
+    /// How the member writes its log to standard output (<c>--log-format</c>): <see cref="LogFormat.Text"/> (one readable
+    /// line per entry, the default) or <see cref="LogFormat.Json"/> (one JSON object per line, for log collectors).
+    /// </summary>
+    public LogFormat LogFormat { get; init; } = LogFormat.Text;
+
+    /// <summary>
+    /// Where traces go (<c>--otlp-endpoint</c>, an OTLP collector's URL). Null: <c>OTEL_EXPORTER_OTLP_TRACES_ENDPOINT</c> or
+    /// <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> when set, else no tracing at all (no spans are created).
+    /// </summary>
+    public string? OtlpEndpoint { get; init; }
+
+    /// <summary>
+    /// The OTLP transport for <see cref="OtlpEndpoint"/> (<c>--otlp-protocol</c>): <c>grpc</c> or <c>http/protobuf</c>.
+    /// Null: <c>OTEL_EXPORTER_OTLP_PROTOCOL</c>, else <c>grpc</c>.
+    /// </summary>
+    public string? OtlpProtocol { get; init; }
+
     /// <summary>Interval of watch progress notifications for watches that asked for them.</summary>
     public TimeSpan WatchProgressNotifyInterval { get; init; } = TimeSpan.FromMinutes(10);
 

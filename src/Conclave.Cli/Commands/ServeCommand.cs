@@ -121,6 +121,10 @@ internal static class ServeCommand
             Description = "Refuse webhook targets on loopback, private, link-local (cloud metadata) and unique-local addresses, checked on every connection. Default: allowed.",
         };
 
+        var logFormat = new Option<string>("--log-format") { Description = "Log format on standard output: 'text' (readable lines) or 'json' (one JSON object per line).", DefaultValueFactory = _ => "text" };
+        var otlpEndpoint = new Option<string?>("--otlp-endpoint") { Description = "OpenTelemetry collector URL to send traces to (default: OTEL_EXPORTER_OTLP_ENDPOINT; none: no tracing)." };
+        var otlpProtocol = new Option<string?>("--otlp-protocol") { Description = "OTLP transport: 'grpc' or 'http/protobuf' (default: OTEL_EXPORTER_OTLP_PROTOCOL, else grpc)." };
+
         var command = new Command("serve", "Run a Conclave member (a single-member cluster by default, data in ./conclave.data).")
         {
             name, dataDir, listenClient, advertiseClient, listenHttp, hostWhitelist, certFile, keyFile, trustedCa, clientCertAuth,
@@ -129,7 +133,7 @@ internal static class ServeCommand
             authToken, authTokenTtl, bcryptCost, snapshotSendRate,
             oidcIssuer, oidcClientId, oidcSecretFile, oidcUsernameClaim, oidcGroupsClaim, oidcScopes, oidcRedirect, oidcPostLogout, oidcName,
             listenMetrics, maxLeases, maxWatchesPerStream, maxWatchesPerConnection, maxWatchKeyBytes, maxPendingResponse, masterKeyFile,
-            webhookRefusePrivate,
+            webhookRefusePrivate, logFormat, otlpEndpoint, otlpProtocol,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -145,6 +149,17 @@ internal static class ServeCommand
                     MinVersion = Conclave.Server.Security.TlsSettings.ParseMinVersion(parse.GetValue(tlsMinVersion)),
                     CipherSuites = Conclave.Server.Security.TlsSettings.ParseCipherSuites(parse.GetValue(cipherSuites)),
                 };
+            }
+            catch (ArgumentException e)
+            {
+                await Console.Error.WriteLineAsync($"conclave serve: {e.Message}");
+                return 2;
+            }
+
+            LogFormat format;
+            try
+            {
+                format = ServerLogging.Parse(parse.GetValue(logFormat));
             }
             catch (ArgumentException e)
             {
@@ -230,6 +245,9 @@ internal static class ServeCommand
                 MaxWatchesPerConnection = parse.GetValue(maxWatchesPerConnection),
                 MaxWatchKeyBytesPerConnection = parse.GetValue(maxWatchKeyBytes),
                 MaxPendingResponseBytes = parse.GetValue(maxPendingResponse),
+                LogFormat = format,
+                OtlpEndpoint = parse.GetValue(otlpEndpoint),
+                OtlpProtocol = parse.GetValue(otlpProtocol),
             };
 
             try

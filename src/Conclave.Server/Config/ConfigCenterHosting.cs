@@ -13,6 +13,7 @@ public static class ConfigCenterHosting
 {
     public static IServiceCollection AddConfigCenter(this IServiceCollection services)
     {
+        ConfigCenterMetrics.Publish();
         services.AddSingleton<IKeyValuePort, LocalKeyValuePort>();
         services.AddSingleton(sp => new ConfigCenterService(sp.GetRequiredService<IKeyValuePort>(), Options(sp).ConfigLimits, Options(sp).TimeProvider, Options(sp).ConfigMasterKeys));
         services.AddSingleton(sp => new DeliveryService(sp.GetRequiredService<IKeyValuePort>(), Options(sp).ConfigLimits, Options(sp).TimeProvider, Options(sp).ConfigMasterKeys));

@@ -26,6 +26,7 @@ internal sealed partial class RolloutDriver(ConclaveNode node, ConfigCenterServi
             {
                 if (!node.Consensus.IsLeader)
                 {
+                    ConfigCenterMetrics.ActiveRollouts(0);
                     continue;
                 }
 
@@ -36,9 +37,12 @@ internal sealed partial class RolloutDriver(ConclaveNode node, ConfigCenterServi
                 }
                 catch (Exception e) when (e is not OperationCanceledException)
                 {
+                    ConfigCenterMetrics.RolloutLookFailed();
                     LogFailed(logger, "(index)", e.Message);
                     continue;
                 }
+
+                ConfigCenterMetrics.ActiveRollouts(active.Count);
 
                 foreach (var (app, env, ns) in active)
                 {
@@ -54,13 +58,17 @@ internal sealed partial class RolloutDriver(ConclaveNode node, ConfigCenterServi
                             instances = []; // the namespace is gone: the look below drops its index entry
                         }
 
+                        using var span = ServerTracing.Source.StartActivity("config.rollout.look");
+                        span?.SetTag("conclave.config.namespace", $"{app}/{env}/{ns}");
                         if (await center.DriveRolloutAsync(app, env, ns, instances, stoppingToken) is { } did)
                         {
+                            ConfigCenterMetrics.RolloutStepped();
                             LogDrove(logger, $"{app}/{env}/{ns}", did);
                         }
                     }
                     catch (Exception e) when (e is not OperationCanceledException)
                     {
+                        ConfigCenterMetrics.RolloutLookFailed();
                         LogFailed(logger, $"{app}/{env}/{ns}", e.Message);
                     }
                 }

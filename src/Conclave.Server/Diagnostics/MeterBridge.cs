@@ -26,7 +26,8 @@ public sealed class MeterBridge : IDisposable
                     || kind.StartsWith("ObservableGauge", StringComparison.Ordinal)))
             {
                 aggregates.TryAdd(instrument, new Aggregate(
-                    kind.StartsWith("Counter", StringComparison.Ordinal) ? Kind.Counter : kind.StartsWith("Histogram", StringComparison.Ordinal) ? Kind.Histogram : Kind.Gauge));
+                    kind.StartsWith("Counter", StringComparison.Ordinal) ? Kind.Counter : kind.StartsWith("Histogram", StringComparison.Ordinal) ? Kind.Histogram : Kind.Gauge,
+                    (instrument as Histogram<double>)?.Advice?.HistogramBucketBoundaries));
                 l.EnableMeasurementEvents(instrument);
             }
         };
@@ -62,6 +63,22 @@ public sealed class MeterBridge : IDisposable
                 text.Append("# TYPE ").Append(name).AppendLine("_total counter");
                 text.Append(CultureInfo.InvariantCulture, $"{name}_total {a.Sum}\n");
             }
+            else if (a.Bounds is { } bounds)
+            {
+                // Bucket boundaries advised by the instrument: a Prometheus histogram (percentiles, p99 alerts).
+                text.Append("# HELP ").Append(name).Append(' ').AppendLine(instrument.Description);
+                text.Append("# TYPE ").Append(name).AppendLine(" histogram");
+                var (buckets, sum, count) = a.Snapshot();
+                long cumulative = 0;
+                for (var i = 0; i < bounds.Count; i++)
+                {
+                    cumulative += buckets[i];
+                    text.Append(CultureInfo.InvariantCulture, $"{name}_bucket{{le=\"{bounds[i]}\"}} {cumulative}\n");
+                }
+
+                text.Append(CultureInfo.InvariantCulture, $"{name}_bucket{{le=\"+Inf\"}} {count}\n");
+                text.Append(CultureInfo.InvariantCulture, $"{name}_sum {sum}\n{name}_count {count}\n");
+            }
             else
             {
                 text.Append("# HELP ").Append(name).Append(' ').AppendLine(instrument.Description);
@@ -80,13 +97,26 @@ public sealed class MeterBridge : IDisposable
         Gauge,
     }
 
-    private sealed class Aggregate(Kind kind)
+    private sealed class Aggregate(Kind kind, IReadOnlyList<double>? bounds)
     {
         private readonly Lock gate = new();
+        private readonly long[]? buckets = bounds is null ? null : new long[bounds.Count + 1];
         private double sum;
         private long count;
 
         public Kind Kind { get; } = kind;
+
+        /// <summary>A histogram's upper bucket bounds (its instrument's advice), or null to export a sum and a count only.</summary>
+        public IReadOnlyList<double>? Bounds { get; } = bounds;
+
+        /// <summary>The per-bucket (not cumulative) counts, the sum and the count, read together.</summary>
+        public (long[] Buckets, double Sum, long Count) Snapshot()
+        {
+            lock (gate)
+            {
+                return ((long[])buckets!.Clone(), sum, count);
+            }
+        }
 
         public double Sum
         {
@@ -105,6 +135,16 @@ public sealed class MeterBridge : IDisposable
                 // A gauge reports its value when observed; counters and histograms accumulate.
                 sum = Kind == Kind.Gauge ? value : sum + value;
                 count++;
+                if (buckets is not null)
+                {
+                    var i = 0;
+                    while (i < Bounds!.Count && value > Bounds[i])
+                    {
+                        i++;
+                    }
+
+                    buckets[i]++;
+                }
             }
         }
     }

@@ -42,6 +42,9 @@ image.Position = 0;
 clock.Restart();
 restored.RestoreSnapshot(image);
 var restore = clock.Elapsed;
+var imageBytes = image.Length;
+image = null;
+var restoredHeld = GC.GetTotalMemory(forceFullCollection: true) - before - held;
 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-    $"{keys} keys of {valueBytes} bytes: heap {held / 1048576.0:F1} MiB for {raw / 1048576.0:F1} MiB of keys and values, {(held - raw) / (double)keys:F0} bytes per key beyond them ({held / (double)raw:F2}x); load {load.TotalSeconds:F2} s, snapshot of {image.Length / 1048576.0:F0} MiB written in {write.TotalMilliseconds:F0} ms, restored in {restore.TotalMilliseconds:F0} ms"));
+    $"{keys} keys of {valueBytes} bytes: heap {held / 1048576.0:F1} MiB for {raw / 1048576.0:F1} MiB of keys and values, {(held - raw) / (double)keys:F0} bytes per key beyond them ({held / (double)raw:F2}x), {(restoredHeld - raw) / (double)keys:F0} after a restore; load {load.TotalSeconds:F2} s, snapshot of {imageBytes / 1048576.0:F0} MiB written in {write.TotalMilliseconds:F0} ms, restored in {restore.TotalMilliseconds:F0} ms"));
 GC.KeepAlive(store);

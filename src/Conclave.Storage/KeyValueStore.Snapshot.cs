@@ -297,7 +297,7 @@ public sealed partial class KeyValueStore
             {
                 foreach (var history in restored)
                 {
-                    if (history.Latest is { Lease: not 0 } live)
+                    if (history.TryGetLatest(out var live) && live.Lease != 0)
                     {
                         leases.Attach(live.Lease, history.Key, space);
                     }
@@ -339,13 +339,13 @@ public sealed partial class KeyValueStore
             {
                 w.Write(v.Main);
                 w.Write(v.Sub);
-                if (v.Value is { } kv)
+                if (!v.IsTombstone)
                 {
                     w.Write((byte)1);
-                    w.Write(kv.CreateRevision);
-                    w.Write(kv.Version);
-                    w.Write(kv.Lease);
-                    WriteBytes(w, kv.Value.Span);
+                    w.Write(v.CreateRevision);
+                    w.Write(v.Version);
+                    w.Write(v.Lease);
+                    WriteBytes(w, v.ValueSpan);
                 }
                 else
                 {
@@ -382,20 +382,23 @@ public sealed partial class KeyValueStore
                 }
 
                 previous = (main, sub);
-                KeyValue? kv = null;
+                KeyVersion version;
                 switch (r.ReadByte())
                 {
                     case 0:
+                        version = KeyVersion.Tombstone(main, sub);
                         break;
                     case 1:
-                        kv = new KeyValue { Key = key, ModRevision = main, CreateRevision = r.ReadInt64(), Version = r.ReadInt64(), Lease = r.ReadInt64() };
-                        kv.Value = UnsafeByteOperations.UnsafeWrap(r.ReadBytes($"{which}value"));
+                        var (create, number, lease) = (r.ReadInt64(), r.ReadInt64(), r.ReadInt64());
+
+                        // The reader's arrays are fresh and never reused: kept as they are.
+                        version = new KeyVersion(main, sub, create, number, lease, r.ReadBytes($"{which}value"));
                         break;
                     case var flag:
                         throw new InvalidDataException($"snapshot {which}version before offset {r.Position} has value flag {flag} (0 or 1 expected)");
                 }
 
-                history.Append(new KeyVersion(main, sub, kv));
+                history.Append(version);
             }
 
             histories.Add(history);

@@ -88,7 +88,7 @@ public sealed partial class KeyValueStore
                     break;
                 case RequestOp.RequestOneofCase.RequestPut:
                     var put = op.RequestPut;
-                    if ((put.IgnoreValue || put.IgnoreLease) && space.Get(put.Key, revision) is null)
+                    if ((put.IgnoreValue || put.IgnoreLease) && !space.TryGetVersion(put.Key, revision, out _))
                     {
                         throw new ConclaveErrorException(ErrorCode.KeyNotFound, $"txn put: key '{put.Key.ToStringUtf8()}' does not exist, so its value or lease cannot be kept");
                     }

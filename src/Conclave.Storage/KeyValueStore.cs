@@ -396,35 +396,35 @@ public sealed partial class KeyValueStore : IDisposable
     private PutResponse PutIn(WriteBatch batch, PutRequest r)
     {
         var space = batch.Keyspace;
-        var existing = space.Get(r.Key, batch.ReadRevision);
-        if ((r.IgnoreValue || r.IgnoreLease) && existing is null)
+        var exists = space.TryGetVersion(r.Key, batch.ReadRevision, out var existing);
+        if ((r.IgnoreValue || r.IgnoreLease) && !exists)
         {
             throw new ConclaveErrorException(ErrorCode.KeyNotFound, $"put: key '{r.Key.ToStringUtf8()}' does not exist, so its value or lease cannot be kept");
         }
 
-        var lease = r.IgnoreLease ? existing!.Lease : r.Lease;
+        var lease = r.IgnoreLease ? existing.Lease : r.Lease;
         if (lease != 0 && leases.Find(lease)?.Keyspace != space.Kind)
         {
             throw new ConclaveErrorException(ErrorCode.LeaseNotFound, $"put: lease {lease:x} does not exist");
         }
 
-        var value = r.IgnoreValue ? existing!.Value : r.Value;
+        var value = r.IgnoreValue ? existing.ValueArray! : KeyVersion.Store(r.Value);
 
-        if (existing is not null && existing.Lease != 0 && existing.Lease != lease)
+        if (exists && existing.Lease != 0 && existing.Lease != lease)
         {
             leases.Detach(existing.Lease, r.Key, space.Kind);
+        }
+
+        var response = new PutResponse { Header = new ResponseHeader { Revision = batch.Revision } };
+        if (r.PrevKv && exists)
+        {
+            response.PrevKv = existing.ToKeyValue(r.Key);
         }
 
         batch.Put(r.Key, value, lease);
         if (lease != 0)
         {
             leases.Attach(lease, r.Key, space.Kind);
-        }
-
-        var response = new PutResponse { Header = new ResponseHeader { Revision = batch.Revision } };
-        if (r.PrevKv && existing is not null)
-        {
-            response.PrevKv = existing;
         }
 
         return response;

@@ -30,10 +30,9 @@ public sealed class KeyHistoryTests
             if (roll < 6)
             {
                 revision++;
-                var value = random.Next(4) == 0 && model.Count > 0 && !model[^1].IsTombstone
-                    ? null
-                    : new KeyValue { Key = key, Value = ByteString.CopyFromUtf8($"v{revision}"), ModRevision = revision };
-                var version = new KeyVersion(revision, 0, value);
+                var version = random.Next(4) == 0 && model.Count > 0 && !model[^1].IsTombstone
+                    ? KeyVersion.Tombstone(revision, 0)
+                    : new KeyVersion(revision, 0, revision, revision, 0, System.Text.Encoding.UTF8.GetBytes($"v{revision}"));
                 history.Append(version);
                 model.Add(version);
             }
@@ -50,9 +49,9 @@ public sealed class KeyHistoryTests
 
             Assert.Equal(model.Count, history.Count);
             Assert.Equal(model, history.Versions.ToArray());
-            Assert.Same(model.Count == 0 ? null : model[^1].Value, history.Latest);
+            Assert.Equal(model.Count == 0 ? null : model[^1].ToKeyValue(key), history.Latest);
             var probe = compacted + random.NextInt64(revision - compacted + 2);
-            Assert.Same(model.LastOrDefault(v => v.Main <= probe).Value, history.At(probe));
+            Assert.Equal(model.LastOrDefault(v => v.Main <= probe) is { Main: > 0 } visible ? visible.ToKeyValue(key) : null, history.At(probe));
         }
     }
 }

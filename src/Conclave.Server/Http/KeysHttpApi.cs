@@ -66,7 +66,7 @@ internal static class KeysHttpApi
             return Problems.Of(StatusCodes.Status404NotFound, "not found", "NotFound", $"key '{key}' has no retained revisions (never written, or compacted away)", http);
         }
 
-        var revisions = versions.Reverse().Select(v => v.Value is { } kv
+        var revisions = versions.Reverse().Select(v => v.ToKeyValue(bytes) is { } kv
             ? new KeyRevision(v.Main, "put", KeyView.Text(kv.Value, out var binary), binary, kv.CreateRevision, kv.Version, KeyView.LeaseId(kv.Lease))
             : new KeyRevision(v.Main, "delete", null, false, 0, 0, null)).ToList();
         return Results.Ok(new KeyHistoryView(key, revision, compacted, revisions));

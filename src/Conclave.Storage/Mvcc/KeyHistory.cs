@@ -29,8 +29,21 @@ public sealed class KeyHistory
 
     public int Count => count;
 
-    /// <summary>The live value at the newest revision, or null when the key is deleted.</summary>
-    public KeyValue? Latest => count == 0 ? null : Versions[count - 1].Value;
+    /// <summary>The live value at the newest revision, or null when the key is deleted (made on each call).</summary>
+    public KeyValue? Latest => count == 0 ? null : Versions[count - 1].ToKeyValue(Key);
+
+    /// <summary>The newest version when it is a live value (not a tombstone).</summary>
+    public bool TryGetLatest(out KeyVersion version)
+    {
+        if (count > 0 && !Versions[count - 1].IsTombstone)
+        {
+            version = Versions[count - 1];
+            return true;
+        }
+
+        version = default;
+        return false;
+    }
 
     public void Append(KeyVersion version)
     {
@@ -91,12 +104,49 @@ public sealed class KeyHistory
         ? many.AsSpan(0, frozenCount)
         : frozenCount == 0 ? [] : MemoryMarshal.CreateReadOnlySpan(ref single, 1);
 
-    /// <summary>The value visible at <paramref name="revision"/>, or null when absent then.</summary>
-    public KeyValue? At(long revision)
+    /// <summary>The value visible at <paramref name="revision"/>, or null when absent then (made on each call).</summary>
+    public KeyValue? At(long revision) => TryGetAt(revision, out var version) ? version.ToKeyValue(Key) : null;
+
+    /// <summary>The version visible at <paramref name="revision"/> when it is a live value.</summary>
+    public bool TryGetAt(long revision, out KeyVersion version)
     {
         var all = Versions;
         var i = IndexAtOrBefore(all, revision);
-        return i < 0 ? null : all[i].Value;
+        if (i >= 0 && !all[i].IsTombstone)
+        {
+            version = all[i];
+            return true;
+        }
+
+        version = default;
+        return false;
+    }
+
+    /// <summary>
+    /// The watch event of this key's write at (<paramref name="main"/>, <paramref name="sub"/>), made from its version and
+    /// the one before it, for the event log on a watcher's thread: appends only add after the versions read, and
+    /// compaction holds the event log's lock while it changes histories. Null when the version is not retained.
+    /// </summary>
+    internal Event? EventAt(long main, int sub)
+    {
+        var all = FrozenVersions(Volatile.Read(ref count));
+        for (var i = all.Length - 1; i >= 0; i--)
+        {
+            if (all[i].Main == main && all[i].Sub == sub)
+            {
+                var previous = i > 0 ? all[i - 1].ToKeyValue(Key) : null;
+                return all[i].IsTombstone
+                    ? new Event { Type = Event.Types.EventType.Delete, Kv = new KeyValue { Key = Key, ModRevision = main }, PrevKv = previous }
+                    : new Event { Type = Event.Types.EventType.Put, Kv = all[i].ToKeyValue(Key), PrevKv = previous };
+            }
+
+            if (all[i].Main < main)
+            {
+                break;
+            }
+        }
+
+        return null;
     }
 
     /// <summary>

@@ -70,20 +70,38 @@ public sealed class Keyspace(KeyspaceKind kind = KeyspaceKind.User)
 
     public KeyValue? Get(ByteString key, long revision) => Find(key)?.At(revision);
 
+    /// <summary>The live version of <paramref name="key"/> at <paramref name="revision"/>, without making a <see cref="KeyValue"/>.</summary>
+    internal bool TryGetVersion(ByteString key, long revision, out KeyVersion version)
+    {
+        if (Find(key) is { } history)
+        {
+            return history.TryGetAt(revision, out version);
+        }
+
+        version = default;
+        return false;
+    }
+
     private KeyHistory? Find(ByteString key) => ordered.TryGetValue(new KeyHistory(key), out var h) ? h : null;
 
     /// <summary>Every retained version of <paramref name="key"/>, oldest first, deletions as tombstones (a copy).</summary>
     public IReadOnlyList<KeyVersion> VersionsOf(ByteString key) => Find(key) is { } h ? h.Versions.ToArray() : [];
 
+    /// <summary>A visitor of the versions a scan finds: the key's history and its live version; false stops the scan.</summary>
+    internal delegate bool VersionVisitor(KeyHistory history, in KeyVersion version);
+
     /// <summary>Visits the live values in [key, end) at <paramref name="revision"/>, in key order.</summary>
-    public void Scan(ByteString key, ByteString end, long revision, Func<KeyValue, bool> visit)
+    public void Scan(ByteString key, ByteString end, long revision, Func<KeyValue, bool> visit) =>
+        ScanVersions(key, end, revision, (KeyHistory h, in KeyVersion v) => visit(v.ToKeyValue(h.Key)!));
+
+    /// <summary>Visits the live versions in [key, end) at <paramref name="revision"/>, in key order, making no objects.</summary>
+    internal void ScanVersions(ByteString key, ByteString end, long revision, VersionVisitor visit)
     {
         if (end.IsEmpty)
         {
-            var kv = Get(key, revision);
-            if (kv is not null)
+            if (Find(key) is { } single && single.TryGetAt(revision, out var version))
             {
-                visit(kv);
+                visit(single, version);
             }
 
             return;
@@ -109,8 +127,7 @@ public sealed class Keyspace(KeyspaceKind kind = KeyspaceKind.User)
                 break;
             }
 
-            var kv = h.At(revision);
-            if (kv is not null && !visit(kv))
+            if (h.TryGetAt(revision, out var version) && !visit(h, version))
             {
                 return;
             }
@@ -130,10 +147,11 @@ public sealed class Keyspace(KeyspaceKind kind = KeyspaceKind.User)
         }
 
         var needsAll = filtered || (sortOrder != RangeRequest.Types.SortOrder.None && !(sortOrder == RangeRequest.Types.SortOrder.Ascend && r.SortTarget == RangeRequest.Types.SortTarget.Key));
+        var sortsByValue = needsAll && r.SortTarget == RangeRequest.Types.SortTarget.Value;
         var limit = r.Limit;
         var collected = new List<KeyValue>();
         long count = 0;
-        Scan(r.Key, r.RangeEnd, revision, kv =>
+        ScanVersions(r.Key, r.RangeEnd, revision, (KeyHistory h, in KeyVersion v) =>
         {
             count++;
             if (r.CountOnly)
@@ -141,14 +159,17 @@ public sealed class Keyspace(KeyspaceKind kind = KeyspaceKind.User)
                 return true;
             }
 
-            if (filtered && !PassesFilters(r, kv))
+            if (filtered && !PassesFilters(r, v))
             {
                 return true;
             }
 
             if (needsAll || limit <= 0 || collected.Count <= limit)
             {
-                collected.Add(kv);
+                // Keys only: without the value, unless the values are still to be sorted by (then dropped below).
+                collected.Add(r.KeysOnly && !sortsByValue
+                    ? new KeyValue { Key = h.Key, CreateRevision = v.CreateRevision, ModRevision = v.Main, Version = v.Version, Lease = v.Lease }
+                    : v.ToKeyValue(h.Key)!);
             }
 
             return true;
@@ -175,31 +196,21 @@ public sealed class Keyspace(KeyspaceKind kind = KeyspaceKind.User)
             response.More = true;
         }
 
-        if (r.KeysOnly)
+        if (r.KeysOnly && sortsByValue)
         {
             foreach (var kv in collected)
             {
-                response.Kvs.Add(new KeyValue
-                {
-                    Key = kv.Key,
-                    CreateRevision = kv.CreateRevision,
-                    ModRevision = kv.ModRevision,
-                    Version = kv.Version,
-                    Lease = kv.Lease,
-                });
+                kv.Value = ByteString.Empty;
             }
         }
-        else
-        {
-            response.Kvs.AddRange(collected);
-        }
 
+        response.Kvs.AddRange(collected);
         return response;
     }
 
-    private static bool PassesFilters(RangeRequest r, KeyValue kv) =>
-        (r.MinModRevision == 0 || kv.ModRevision >= r.MinModRevision)
-        && (r.MaxModRevision == 0 || kv.ModRevision <= r.MaxModRevision)
+    private static bool PassesFilters(RangeRequest r, in KeyVersion kv) =>
+        (r.MinModRevision == 0 || kv.Main >= r.MinModRevision)
+        && (r.MaxModRevision == 0 || kv.Main <= r.MaxModRevision)
         && (r.MinCreateRevision == 0 || kv.CreateRevision >= r.MinCreateRevision)
         && (r.MaxCreateRevision == 0 || kv.CreateRevision <= r.MaxCreateRevision);
 
@@ -242,7 +253,9 @@ public sealed class Keyspace(KeyspaceKind kind = KeyspaceKind.User)
     /// <summary>Starts a write transaction: every change made through it shares one new revision.</summary>
     public WriteBatch BeginWrite() => new(this);
 
-    internal void Put(WriteBatch batch, ByteString key, ByteString value, long lease)
+    internal void Put(WriteBatch batch, ByteString key, ByteString value, long lease) => Put(batch, key, KeyVersion.Store(value), lease);
+
+    internal void Put(WriteBatch batch, ByteString key, byte[] value, long lease)
     {
         if (Find(key) is not { } history)
         {
@@ -252,44 +265,28 @@ public sealed class Keyspace(KeyspaceKind kind = KeyspaceKind.User)
             SnapshotKeysBytes += SnapshotSizes.Key(key.Length);
         }
 
-        var previous = history.Latest;
         var revision = batch.Revision;
-        var kv = new KeyValue
-        {
-            // Every revision of a key shares the history's copy of the key (one allocation per key, not per write).
-            Key = history.Key,
-            Value = value,
-            CreateRevision = previous?.CreateRevision ?? revision,
-            ModRevision = revision,
-            Version = (previous?.Version ?? 0) + 1,
-            Lease = lease,
-        };
-        var version = new KeyVersion(revision, batch.NextSub(), kv);
+        var live = history.TryGetLatest(out var previous);
+        var version = new KeyVersion(revision, batch.NextSub(), live ? previous.CreateRevision : revision, (live ? previous.Version : 0) + 1, lease, value);
         history.Append(version);
         SizeBytes += version.Cost(key.Length);
         SnapshotKeysBytes += SnapshotSizes.Version(version);
-        batch.Record(new Event { Type = Event.Types.EventType.Put, Kv = kv, PrevKv = previous });
+        batch.Record(history);
     }
 
     internal KeyValue? Delete(WriteBatch batch, ByteString key)
     {
-        if (Find(key) is not { } history || history.Latest is not { } previous)
+        if (Find(key) is not { } history || !history.TryGetLatest(out var previous))
         {
             return null;
         }
 
-        var revision = batch.Revision;
-        var version = new KeyVersion(revision, batch.NextSub(), null);
+        var version = KeyVersion.Tombstone(batch.Revision, batch.NextSub());
         history.Append(version);
         SizeBytes += version.Cost(key.Length);
         SnapshotKeysBytes += SnapshotSizes.Version(version);
-        batch.Record(new Event
-        {
-            Type = Event.Types.EventType.Delete,
-            Kv = new KeyValue { Key = history.Key, ModRevision = revision },
-            PrevKv = previous,
-        });
-        return previous;
+        batch.Record(history);
+        return previous.ToKeyValue(history.Key);
     }
 
     internal void Commit(WriteBatch batch)
@@ -297,7 +294,7 @@ public sealed class Keyspace(KeyspaceKind kind = KeyspaceKind.User)
         if (batch.Changed)
         {
             Revision = batch.Revision;
-            Events.Append(batch.Revision, batch.TakeEvents());
+            Events.Append(batch.Revision, batch.TakeChanges());
         }
     }
 
@@ -315,30 +312,33 @@ public sealed class Keyspace(KeyspaceKind kind = KeyspaceKind.User)
         }
 
         CompactRevision = revision;
-        List<KeyHistory>? empty = null;
-        foreach (var history in ordered)
-        {
-            var (freed, freedSnapshotBytes) = history.Compact(revision);
-            SizeBytes -= freed;
-            SnapshotKeysBytes -= freedSnapshotBytes;
-            if (history.Count == 0)
-            {
-                (empty ??= []).Add(history);
-                SnapshotKeysBytes -= SnapshotSizes.Key(history.Key.Length);
-            }
-        }
 
-        if (empty is not null)
+        // Watchers make events from the histories (EventLog.Read): the event log's lock keeps them out while histories change.
+        Events.TruncateBefore(revision, () =>
         {
-            foreach (var history in empty)
+            List<KeyHistory>? empty = null;
+            foreach (var history in ordered)
             {
-                ordered.Remove(history);
+                var (freed, freedSnapshotBytes) = history.Compact(revision);
+                SizeBytes -= freed;
+                SnapshotKeysBytes -= freedSnapshotBytes;
+                if (history.Count == 0)
+                {
+                    (empty ??= []).Add(history);
+                    SnapshotKeysBytes -= SnapshotSizes.Key(history.Key.Length);
+                }
             }
 
-            creation.DropEmpty();
-        }
+            if (empty is not null)
+            {
+                foreach (var history in empty)
+                {
+                    ordered.Remove(history);
+                }
 
-        Events.TruncateBefore(revision);
+                creation.DropEmpty();
+            }
+        });
     }
 
     // ---- snapshot support ----------------------------------------------------------------------------------
@@ -399,26 +399,21 @@ public sealed class Keyspace(KeyspaceKind kind = KeyspaceKind.User)
         }
 
         var at = new (long Main, int Sub)[retained];
-        var events = new Event[retained];
+        var changed = new KeyHistory[retained];
         var n = 0;
         foreach (var h in histories)
         {
-            KeyValue? previous = null;
             foreach (ref readonly var v in h.Versions)
             {
                 if (v.Main >= compactRevision)
                 {
                     at[n] = (v.Main, v.Sub);
-                    events[n++] = v.Value is { } kv
-                        ? new Event { Type = Event.Types.EventType.Put, Kv = kv, PrevKv = previous }
-                        : new Event { Type = Event.Types.EventType.Delete, Kv = new KeyValue { Key = h.Key, ModRevision = v.Main }, PrevKv = previous };
+                    changed[n++] = h;
                 }
-
-                previous = v.Value;
             }
         }
 
-        Array.Sort(at, events);
+        Array.Sort(at, changed);
         Events.Clear(Math.Max(1, compactRevision));
         for (var i = 0; i < n;)
         {
@@ -428,15 +423,7 @@ public sealed class Keyspace(KeyspaceKind kind = KeyspaceKind.User)
                 end++;
             }
 
-            if (end - i == 1)
-            {
-                Events.Append(at[i].Main, events[i]);
-            }
-            else
-            {
-                Events.Append(at[i].Main, events[i..end]);
-            }
-
+            Events.Append(at[i].Main, Enumerable.Range(i, end - i).Select(j => new EventLog.Change(changed[j], at[j].Sub)).ToArray());
             i = end;
         }
     }

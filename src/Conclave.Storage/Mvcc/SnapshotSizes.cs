@@ -14,7 +14,7 @@ internal static class SnapshotSizes
     public static long Key(int keyLength) => Length7Bit(keyLength) + keyLength + 4;
 
     public static long Version(in KeyVersion version) =>
-        version.Value is { } kv ? 8 + 4 + 1 + 8 + 8 + 8 + Length7Bit(kv.Value.Length) + kv.Value.Length : 8 + 4 + 1;
+        version.IsTombstone ? 8 + 4 + 1 : 8 + 4 + 1 + 8 + 8 + 8 + Length7Bit(version.ValueLength) + version.ValueLength;
 
     public static int Length7Bit(int value)
     {

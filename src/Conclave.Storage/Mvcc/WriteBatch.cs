@@ -10,7 +10,7 @@ namespace Conclave.Storage.Mvcc;
 public sealed class WriteBatch
 {
     private readonly Keyspace keyspace;
-    private List<Event>? events;
+    private List<KeyHistory>? changes; // the key each sub-revision changed, in order
     private int sub;
 
     internal WriteBatch(Keyspace keyspace)
@@ -25,12 +25,14 @@ public sealed class WriteBatch
     /// <summary>The revision this transaction writes at.</summary>
     public long Revision { get; }
 
-    public bool Changed => events is { Count: > 0 };
+    public bool Changed => changes is { Count: > 0 };
 
     /// <summary>The revision a read inside this transaction uses: its own writes are visible.</summary>
     public long ReadRevision => Changed ? Revision : keyspace.Revision;
 
     public void Put(ByteString key, ByteString value, long lease) => keyspace.Put(this, key, value, lease);
+
+    internal void Put(ByteString key, byte[] value, long lease) => keyspace.Put(this, key, value, lease);
 
     public KeyValue? Delete(ByteString key) => keyspace.Delete(this, key);
 
@@ -38,12 +40,20 @@ public sealed class WriteBatch
 
     internal int NextSub() => sub++;
 
-    internal void Record(Event e) => (events ??= []).Add(e);
-
-    internal Event[] TakeEvents()
+    /// <summary>Records that the change at the last sub-revision handed out was to <paramref name="history"/>'s key.</summary>
+    internal void Record(KeyHistory history)
     {
-        var result = events?.ToArray() ?? [];
-        events = null;
+        (changes ??= []).Add(history);
+        if (changes.Count != sub)
+        {
+            throw new InvalidOperationException($"change {changes.Count} of revision {Revision} recorded at sub-revision {sub - 1}");
+        }
+    }
+
+    internal KeyHistory[] TakeChanges()
+    {
+        var result = changes?.ToArray() ?? [];
+        changes = null;
         return result;
     }
 }

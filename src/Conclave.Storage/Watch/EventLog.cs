@@ -1,17 +1,25 @@
 using Conclave.Api.Mvcc;
+using Conclave.Storage.Mvcc;
 
 namespace Conclave.Storage.Watch;
 
 /// <summary>
-/// The events of every retained revision, in revision order: the history that watchers replay and catch up
-/// from. Appended by the apply thread; read concurrently by watch pumps; truncated by compaction.
+/// The events of every retained revision, in revision order: the history that watchers replay and catch up from.
+/// Appended by the apply thread; read concurrently by watch pumps; truncated by compaction.
+/// A revision is kept as the keys it changed (their histories, in sub-revision order), not as event objects: a
+/// revision's events are made from the histories when read (ADR 0017), and those of the newest revisions are kept
+/// once made, so the thousands of watchers that read a new revision share one set of events.
 /// </summary>
 public sealed class EventLog
 {
+    private const int RecentRevisions = 1024; // made events kept for this many of the newest revisions
+
     private readonly Lock gate = new();
-    private readonly List<RevisionEvents> entries = [];
+    private readonly List<LoggedRevision> entries = [];
+    private readonly RevisionEvents[] recent = new RevisionEvents[RecentRevisions]; // by revision % RecentRevisions
     private int head; // index of the first retained entry in `entries`
     private long firstRetainedRevision = 1;
+    private long newestRevision;
 
     /// <summary>Revisions below this are gone: reading from them is a compaction error.</summary>
     public long FirstRetainedRevision
@@ -19,28 +27,39 @@ public sealed class EventLog
         get { lock (gate) { return firstRetainedRevision; } }
     }
 
-    public void Append(long revision, Event[] events)
+    /// <summary>Appends a revision whose sub-revisions 0, 1, ... changed <paramref name="changed"/>' keys.</summary>
+    internal void Append(long revision, KeyHistory[] changed)
     {
+        object changes = changed.Length == 1 ? changed[0] : changed.Select((h, sub) => new Change(h, sub)).ToArray();
         lock (gate)
         {
-            entries.Add(new RevisionEvents(revision, events));
+            entries.Add(new LoggedRevision(revision, changes));
+            newestRevision = revision;
         }
     }
 
-    /// <summary>Appends a revision of one event (no array around it).</summary>
-    public void Append(long revision, Event single)
+    /// <summary>Appends a revision's changes (a restored snapshot's: their sub-revisions may have gaps after a compaction).</summary>
+    internal void Append(long revision, Change[] changes)
     {
+        object kept = changes is [{ Sub: 0 } only] ? only.History : changes;
         lock (gate)
         {
-            entries.Add(new RevisionEvents(revision, single));
+            entries.Add(new LoggedRevision(revision, kept));
+            newestRevision = revision;
         }
     }
 
-    /// <summary>Drops every revision below <paramref name="revision"/>.</summary>
-    public void TruncateBefore(long revision)
+    /// <summary>
+    /// Drops every revision below <paramref name="revision"/>, after <paramref name="compactHistories"/> has compacted the
+    /// keys' histories: it runs under this log's lock, so no watcher makes events from a history while it changes.
+    /// Events at the compaction revision lose their previous values from before it, as the histories do (a member
+    /// restored from a snapshot serves the same).
+    /// </summary>
+    internal void TruncateBefore(long revision, Action compactHistories)
     {
         lock (gate)
         {
+            compactHistories();
             while (head < entries.Count && entries[head].Revision < revision)
             {
                 entries[head] = default;
@@ -48,23 +67,7 @@ public sealed class EventLog
             }
 
             firstRetainedRevision = Math.Max(firstRetainedRevision, revision);
-
-            // History before the compaction revision is gone, so the previous values of the events at that
-            // revision are too: drop them here as well, so a member restored from a snapshot serves the same.
-            if (head < entries.Count && entries[head].Revision == revision)
-            {
-                var events = entries[head];
-                for (var i = 0; i < events.Count; i++)
-                {
-                    if (events[i].PrevKv is { } prev && prev.ModRevision < revision)
-                    {
-                        events = events.With(i, new Event { Type = events[i].Type, Kv = events[i].Kv });
-                    }
-                }
-
-                entries[head] = events;
-            }
-
+            Array.Clear(recent); // made before the compaction: their previous values may be gone now
             if (head > 1024 && head > entries.Count / 2)
             {
                 entries.RemoveRange(0, head);
@@ -73,13 +76,15 @@ public sealed class EventLog
         }
     }
 
-    public void Clear(long firstRetained)
+    internal void Clear(long firstRetained)
     {
         lock (gate)
         {
             entries.Clear();
+            Array.Clear(recent);
             head = 0;
             firstRetainedRevision = firstRetained;
+            newestRevision = 0;
         }
     }
 
@@ -107,13 +112,55 @@ public sealed class EventLog
                     break;
                 }
 
-                into.Add(e);
+                into.Add(EventsOf(e));
                 taken += e.Count;
             }
 
             return true;
         }
     }
+
+    /// <summary>The events of one logged revision: made from the histories, or those made already for a recent revision.</summary>
+    private RevisionEvents EventsOf(LoggedRevision logged)
+    {
+        var slot = (int)(logged.Revision % RecentRevisions);
+        if (recent[slot].Revision == logged.Revision && recent[slot].Count > 0)
+        {
+            return recent[slot];
+        }
+
+        // A change is missing from its key's history only when the same key changed again later in the compaction
+        // revision (compaction keeps the version visible at it): etcd's history loses that event too.
+        Event? history(KeyHistory h, int sub) => h.EventAt(logged.Revision, sub);
+
+        RevisionEvents made;
+        if (logged.Changes is KeyHistory single)
+        {
+            made = history(single, 0) is { } e ? new RevisionEvents(logged.Revision, e) : new RevisionEvents(logged.Revision, []);
+        }
+        else
+        {
+            var many = (Change[])logged.Changes;
+            var events = new List<Event>(many.Length);
+            foreach (var (changed, sub) in many)
+            {
+                if (history(changed, sub) is { } e)
+                {
+                    events.Add(e);
+                }
+            }
+
+            made = new RevisionEvents(logged.Revision, events.ToArray());
+        }
+
+        if (logged.Revision > newestRevision - RecentRevisions)
+        {
+            recent[slot] = made;
+        }
+
+        return made;
+    }
+
 
     private int FindFirstAtOrAfter(long revision)
     {
@@ -133,11 +180,23 @@ public sealed class EventLog
 
         return lo;
     }
+
+    /// <summary>A change of one revision: the key's history and the change's sub-revision.</summary>
+    internal readonly record struct Change(KeyHistory History, int Sub);
+
+    /// <summary>
+    /// A retained revision: the key it changed at sub-revision 0 (most revisions are one change: no array), or its
+    /// changes in sub-revision order.
+    /// </summary>
+    private readonly record struct LoggedRevision(long Revision, object Changes)
+    {
+        public int Count => Changes is Change[] many ? many.Length : 1;
+    }
 }
 
 /// <summary>
 /// The events one revision produced, in the order the writes happened. Most revisions are one write, so a single
-/// event is kept without an array around it (32 bytes less for every retained revision).
+/// event is kept without an array around it.
 /// </summary>
 public readonly struct RevisionEvents
 {
@@ -157,22 +216,9 @@ public readonly struct RevisionEvents
 
     public long Revision { get; }
 
-    public int Count => events is Event[] many ? many.Length : 1;
+    public int Count => events switch { Event[] many => many.Length, null => 0, _ => 1 };
 
     public Event this[int index] => events is Event[] many
         ? many[index]
-        : index == 0 ? (Event)events : throw new ArgumentOutOfRangeException(nameof(index));
-
-    /// <summary>A copy with the event at <paramref name="index"/> replaced (an array is replaced in place).</summary>
-    internal RevisionEvents With(int index, Event replacement)
-    {
-        if (events is Event[] many)
-        {
-            many[index] = replacement;
-            return this;
-        }
-
-        ArgumentOutOfRangeException.ThrowIfNotEqual(index, 0);
-        return new RevisionEvents(Revision, replacement);
-    }
+        : index == 0 && events is Event single ? single : throw new ArgumentOutOfRangeException(nameof(index));
 }

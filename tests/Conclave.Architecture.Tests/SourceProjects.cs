@@ -34,8 +34,8 @@ internal static class SourceProjects
         ["Conclave.Storage"] = [],
         ["Conclave.Cluster"] = ["DotNext.Net.Cluster", "Microsoft.Extensions.Logging.Abstractions"],
         ["Conclave.ConfigCenter"] = ["YamlDotNet", "JsonSchema.Net"],
-        // bcrypt: etcd's password hashes (ADR 0014).
-        ["Conclave.Server"] = ["BCrypt.Net-Next", "Grpc.AspNetCore"],
+        // bcrypt: etcd's password hashes (ADR 0014); OpenApi: /api/v1/openapi.json, generated from the endpoints.
+        ["Conclave.Server"] = ["BCrypt.Net-Next", "Grpc.AspNetCore", "Microsoft.AspNetCore.OpenApi"],
         ["Conclave.Client"] = ["Grpc.Net.Client", "Microsoft.Extensions.Logging.Abstractions"],
         ["Conclave.Extensions.Configuration"] =
         [

@@ -336,6 +336,7 @@ public sealed class ConclaveServer : IAsyncDisposable
         builder.Services.AddHostedService(sp => sp.GetRequiredService<Leases.LeaseKeeper>());
         builder.Services.AddConfigCenter();
         Config.ApiRefusals.AddServices(builder.Services);
+        ApiDocument.AddServices(builder.Services);
 
         WebApplication app;
         try
@@ -361,6 +362,7 @@ public sealed class ConclaveServer : IAsyncDisposable
             Security.Auth.HttpSignIn.Map(app, oidcProvider, hosts);
             Security.Auth.Oidc.OidcSignIn.Map(app, oidcProvider, hosts);
             app.MapConfigCenter();
+            ApiDocument.Map(app);
             Console.ConsoleEndpoints.Map(app);
             MaterializeEndpoints(app);
             grpcPaths.Build(app);

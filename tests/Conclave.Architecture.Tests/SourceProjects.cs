@@ -34,12 +34,12 @@ internal static class SourceProjects
         ["Conclave.Storage"] = [],
         ["Conclave.Cluster"] = ["DotNext.Net.Cluster", "Microsoft.Extensions.Logging.Abstractions"],
         ["Conclave.ConfigCenter"] = ["YamlDotNet", "JsonSchema.Net"],
-        // bcrypt: etcd's password hashes (ADR 0014).
+        // bcrypt: etcd's password hashes (ADR 0014). OpenApi: /api/v1/openapi.json, generated from the endpoints.
         // OpenTelemetry: traces over OTLP, only when a collector is configured (docs/operations.md).
         ["Conclave.Server"] =
         [
-            "BCrypt.Net-Next", "Grpc.AspNetCore", "OpenTelemetry", "OpenTelemetry.Exporter.OpenTelemetryProtocol",
-            "OpenTelemetry.Instrumentation.AspNetCore",
+            "BCrypt.Net-Next", "Grpc.AspNetCore", "Microsoft.AspNetCore.OpenApi", "OpenTelemetry",
+            "OpenTelemetry.Exporter.OpenTelemetryProtocol", "OpenTelemetry.Instrumentation.AspNetCore",
         ],
         ["Conclave.Client"] = ["Grpc.Net.Client", "Microsoft.Extensions.Logging.Abstractions"],
         ["Conclave.Extensions.Configuration"] =

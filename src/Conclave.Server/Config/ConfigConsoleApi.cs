@@ -19,13 +19,13 @@ internal static class ConfigConsoleApi
 
     public static void Map(RouteGroupBuilder api)
     {
-        api.MapGet("/apps/{app}/envs/{env}/overview", OverviewAsync);
-        api.MapPost("/apps/{app}/envs/{env}/namespaces/{ns}/validate", ValidateAsync);
+        api.MapGet("/apps/{app}/envs/{env}/overview", OverviewAsync).Produces<List<NamespaceSummary>>();
+        api.MapPost("/apps/{app}/envs/{env}/namespaces/{ns}/validate", ValidateAsync).Produces<ValidationResult>();
         api.MapGet("/apps/{app}/envs/{env}/namespaces/{ns}/delivery", async (string app, string env, string ns, DeliveryFeed feed, CancellationToken ct) =>
-            Results.Ok(await feed.SnapshotAsync(app, env, ns, ct)));
-        api.MapGet("/apps/{app}/envs/{env}/namespaces/{ns}/delivery/events", DeliveryEventsAsync);
-        api.MapGet("/audit", AuditAsync);
-        api.MapGet("/audit/export", AuditExportAsync);
+            TypedResults.Ok(await feed.SnapshotAsync(app, env, ns, ct)));
+        api.MapGet("/apps/{app}/envs/{env}/namespaces/{ns}/delivery/events", DeliveryEventsAsync).Produces<DeliverySnapshot>(contentType: "text/event-stream");
+        api.MapGet("/audit", AuditAsync).Produces<List<AuditView>>();
+        api.MapGet("/audit/export", AuditExportAsync).Produces<AuditView>(contentType: "application/x-ndjson");
     }
 
     private static async Task<IResult> OverviewAsync(string app, string env, ConfigCenterService center, CancellationToken cancellationToken)

@@ -22,6 +22,8 @@ public static class ConfigHttpApi
     public static void Map(IEndpointRouteBuilder routes)
     {
         var api = routes.MapGroup("/api/v1");
+        // The refusals below, as the document at /api/v1/openapi.json lists them (ProblemResponses).
+        Http.ProblemResponses.ProducesProblems(api, Http.ProblemResponses.CenterRead, Http.ProblemResponses.CenterWrite);
         api.AddEndpointFilter(async (context, next) =>
         {
             try
@@ -80,38 +82,38 @@ public static class ConfigHttpApi
             return Items(page.Items);
         });
         api.MapPost("/apps", async (CreateAppBody b, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
-            Results.Created($"/api/v1/apps/{b.Id}", await c.CreateAppAsync(b.Id, b.Name, b.Owner, Who(h), ct)));
-        api.MapGet("/apps/{app}", async (string app, ConfigCenterService c, CancellationToken ct) => Results.Ok(await c.GetAppAsync(app, ct)));
+            TypedResults.Created($"/api/v1/apps/{b.Id}", await c.CreateAppAsync(b.Id, b.Name, b.Owner, Who(h), ct)));
+        api.MapGet("/apps/{app}", async (string app, ConfigCenterService c, CancellationToken ct) => TypedResults.Ok(await c.GetAppAsync(app, ct)));
         api.MapDelete("/apps/{app}", async (string app, HttpContext h, ConfigRemovalService r, CancellationToken ct) =>
         {
             await r.DeleteAppAsync(app, Who(h), ct);
-            return Results.NoContent();
+            return TypedResults.NoContent();
         });
         api.MapGet("/apps/{app}/export", async (string app, string? env, string? ns, ConfigTransferService t, CancellationToken ct) =>
-            Results.Ok(await t.ExportAsync(app, env, ns, ct)));
+            TypedResults.Ok(await t.ExportAsync(app, env, ns, ct)));
         api.MapPost("/apps/{app}/import", async (string app, string? env, bool? overwrite, bool? dryRun, ConfigExport file, HttpContext h, ConfigTransferService t, CancellationToken ct) =>
-            Results.Ok(await t.ImportAsync(app, file, env, overwrite ?? false, dryRun ?? false, Who(h), ct)));
-        api.MapGet("/settings", async (ConfigCenterService c, CancellationToken ct) => Results.Ok(await c.Access.GetSettingsAsync(ct)));
-        api.MapPut("/settings", async (ConfigSettings b, HttpContext h, ConfigCenterService c, CancellationToken ct) => Results.Ok(await c.Access.SetSettingsAsync(Who(h), b, ct)));
-        api.MapGet("/apps/{app}/access", async (string app, ConfigCenterService c, CancellationToken ct) => Results.Ok(await c.Access.GetAsync(app, ct)));
+            TypedResults.Ok(await t.ImportAsync(app, file, env, overwrite ?? false, dryRun ?? false, Who(h), ct)));
+        api.MapGet("/settings", async (ConfigCenterService c, CancellationToken ct) => TypedResults.Ok(await c.Access.GetSettingsAsync(ct)));
+        api.MapPut("/settings", async (ConfigSettings b, HttpContext h, ConfigCenterService c, CancellationToken ct) => TypedResults.Ok(await c.Access.SetSettingsAsync(Who(h), b, ct)));
+        api.MapGet("/apps/{app}/access", async (string app, ConfigCenterService c, CancellationToken ct) => TypedResults.Ok(await c.Access.GetAsync(app, ct)));
         api.MapPut("/apps/{app}/access/owner", async (string app, OwnerBody b, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
-            Results.Ok(await c.Access.SetOwnerAsync(Who(h), app, b.Owner, ct)));
+            TypedResults.Ok(await c.Access.SetOwnerAsync(Who(h), app, b.Owner, ct)));
         api.MapPost("/apps/{app}/access/admins", async (string app, SubjectBody b, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
-            Results.Ok(await c.Access.AddAdminAsync(Who(h), app, b.Subject, ct)));
+            TypedResults.Ok(await c.Access.AddAdminAsync(Who(h), app, b.Subject, ct)));
         api.MapDelete("/apps/{app}/access/admins/{subject}", async (string app, string subject, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
-            Results.Ok(await c.Access.RemoveAdminAsync(Who(h), app, subject, ct)));
+            TypedResults.Ok(await c.Access.RemoveAdminAsync(Who(h), app, subject, ct)));
         api.MapPost("/apps/{app}/access/grants", async (string app, GrantBody b, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
-            Results.Ok(await c.Access.GrantAsync(Who(h), app, new AccessGrant(b.Subject, b.Permission, b.Env ?? "*", b.Namespace ?? "*"), ct)));
+            TypedResults.Ok(await c.Access.GrantAsync(Who(h), app, new AccessGrant(b.Subject, b.Permission, b.Env ?? "*", b.Namespace ?? "*"), ct)));
         api.MapDelete("/apps/{app}/access/grants", async (string app, string subject, string permission, string? env, string? ns, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
-            Results.Ok(await c.Access.RevokeAsync(Who(h), app, new AccessGrant(subject, ParsePermission(permission), env ?? "*", ns ?? "*"), ct)));
+            TypedResults.Ok(await c.Access.RevokeAsync(Who(h), app, new AccessGrant(subject, ParsePermission(permission), env ?? "*", ns ?? "*"), ct)));
         api.MapGet("/apps/{app}/audit", async (string app, int? limit, ConfigCenterService c, CancellationToken ct) => Items(await c.AuditAsync(app, limit ?? 100, ct)));
         api.MapGet("/apps/{app}/envs", async (string app, ConfigCenterService c, CancellationToken ct) => Items(await c.ListEnvironmentsAsync(app, ct)));
         api.MapPost("/apps/{app}/envs", async (string app, CreateEnvironmentBody b, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
-            Results.Created($"/api/v1/apps/{app}/envs/{b.Name}", await c.CreateEnvironmentAsync(app, b.Name, Who(h), ct)));
+            TypedResults.Created($"/api/v1/apps/{app}/envs/{b.Name}", await c.CreateEnvironmentAsync(app, b.Name, Who(h), ct)));
         api.MapDelete("/apps/{app}/envs/{env}", async (string app, string env, HttpContext h, ConfigRemovalService r, CancellationToken ct) =>
         {
             await r.DeleteEnvironmentAsync(app, env, Who(h), ct);
-            return Results.NoContent();
+            return TypedResults.NoContent();
         });
         api.MapGet("/apps/{app}/diff", async (string app, string ns, string envA, string envB, bool? reveal, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
             Items(await c.DiffEnvironmentsAsync(app, envA, envB, ns, reveal ?? false, Viewer(h), ct)));
@@ -120,7 +122,7 @@ public static class ConfigHttpApi
         api.MapPost("/keys/rotate", async (HttpContext h, ConfigCenterService c, CancellationToken ct) =>
         {
             Security.Auth.HttpSignIn.RequireAdmin(h);
-            return Results.Ok(await c.RotateKeysAsync(Who(h), ct));
+            return TypedResults.Ok(await c.RotateKeysAsync(Who(h), ct));
         });
 
         WebhookHttpApi.Map(api);
@@ -131,10 +133,10 @@ public static class ConfigHttpApi
         credentials.MapPost("", async (string app, string env, [FromBody] CreateCredentialBody? b, HttpContext h, CredentialService cr, CancellationToken ct) =>
         {
             var issued = await cr.CreateAsync(app, env, b?.Name, Manager(h), ct);
-            return Results.Created($"/api/v1/apps/{app}/envs/{env}/credentials/{issued.Credential.Id}", issued);
+            return TypedResults.Created($"/api/v1/apps/{app}/envs/{env}/credentials/{issued.Credential.Id}", issued);
         });
         credentials.MapDelete("/{id}", async (string app, string env, string id, HttpContext h, CredentialService cr, CancellationToken ct) =>
-            Results.Ok(await cr.RevokeAsync(app, env, id, Manager(h), ct)));
+            TypedResults.Ok(await cr.RevokeAsync(app, env, id, Manager(h), ct)));
 
         var envs = api.MapGroup("/apps/{app}/envs/{env}/namespaces");
         envs.MapGet("", async (string app, string env, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
@@ -148,33 +150,33 @@ public static class ConfigHttpApi
             return Items(views);
         });
         envs.MapPost("", async (string app, string env, CreateNamespaceBody b, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
-            Results.Created($"/api/v1/apps/{app}/envs/{env}/namespaces/{b.Name}", View(await c.CreateNamespaceAsync(app, env, b.Name, b.Format, b.Schema, b.Public, b.Secret, Who(h), ct))));
+            TypedResults.Created($"/api/v1/apps/{app}/envs/{env}/namespaces/{b.Name}", View(await c.CreateNamespaceAsync(app, env, b.Name, b.Format, b.Schema, b.Public, b.Secret, Who(h), ct))));
 
         // Secret values are masked in every answer; ?reveal=true asks for the plaintext (refused without the reveal permission).
         var ns = envs.MapGroup("/{ns}");
         ns.MapGet("", async (string app, string env, string ns, bool? reveal, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
-            Results.Ok(await ViewAsync(c, await c.GetNamespaceAsync(app, env, ns, ct), reveal, h, ct)));
+            TypedResults.Ok(await ViewAsync(c, await c.GetNamespaceAsync(app, env, ns, ct), reveal, h, ct)));
         ns.MapDelete("", async (string app, string env, string ns, bool? force, long? expectedRevision, HttpContext h, ConfigRemovalService r, CancellationToken ct) =>
         {
             await r.DeleteNamespaceAsync(app, env, ns, force ?? false, expectedRevision ?? 0, Who(h), ct);
-            return Results.NoContent();
+            return TypedResults.NoContent();
         });
         ns.MapPost("/associate", async (string app, string env, string ns, AssociateBody b, HttpContext h, PublicNamespaceService p, CancellationToken ct) =>
-            Results.Created($"/api/v1/apps/{app}/envs/{env}/namespaces/{ns}", View(await p.AssociateNamespaceAsync(app, env, ns, b.BaseApp, Who(h), ct))));
+            TypedResults.Created($"/api/v1/apps/{app}/envs/{env}/namespaces/{ns}", View(await p.AssociateNamespaceAsync(app, env, ns, b.BaseApp, Who(h), ct))));
         ns.MapGet("/associations", async (string app, string env, string ns, PublicNamespaceService p, CancellationToken ct) =>
             Items((await p.AssociationsAsync(app, env, ns, ct)).Select(View)));
         ns.MapPut("/items/{key}", async (string app, string env, string ns, SetItemBody b, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
-            Results.Ok(View(await c.SetItemAsync(app, env, ns, new ConfigItem(ItemKeyOf(h), b.Value ?? "", b.Comment, b.Secret), b.ExpectedRevision, Who(h), ct))));
+            TypedResults.Ok(View(await c.SetItemAsync(app, env, ns, new ConfigItem(ItemKeyOf(h), b.Value ?? "", b.Comment, b.Secret), b.ExpectedRevision, Who(h), ct))));
         ns.MapDelete("/items/{key}", async (string app, string env, string ns, long? expectedRevision, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
-            Results.Ok(View(await c.DeleteItemAsync(app, env, ns, ItemKeyOf(h), expectedRevision ?? 0, Who(h), ct))));
+            TypedResults.Ok(View(await c.DeleteItemAsync(app, env, ns, ItemKeyOf(h), expectedRevision ?? 0, Who(h), ct))));
         ns.MapPut("/content", async (string app, string env, string ns, SetContentBody b, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
-            Results.Ok(View(await c.SetContentAsync(app, env, ns, b.Content ?? "", b.ExpectedRevision, Who(h), ct))));
+            TypedResults.Ok(View(await c.SetContentAsync(app, env, ns, b.Content ?? "", b.ExpectedRevision, Who(h), ct))));
         ns.MapPut("/schema", async (string app, string env, string ns, SetSchemaBody b, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
-            Results.Ok(View(await c.SetSchemaAsync(app, env, ns, b.Schema, b.ExpectedRevision, Who(h), ct))));
+            TypedResults.Ok(View(await c.SetSchemaAsync(app, env, ns, b.Schema, b.ExpectedRevision, Who(h), ct))));
         ns.MapGet("/permissions", async (string app, string env, string ns, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
-            Results.Ok(await c.Access.PermissionsAsync(Viewer(h), app, env, ns, ct)));
+            TypedResults.Ok(await c.Access.PermissionsAsync(Viewer(h), app, env, ns, ct)));
         ns.MapPut("/policy", async (string app, string env, string ns, PolicyBody b, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
-            Results.Ok(View(await c.SetPolicyAsync(app, env, ns, b.SeparateEditAndRelease, b.RequireApproval, Who(h), ct))));
+            TypedResults.Ok(View(await c.SetPolicyAsync(app, env, ns, b.SeparateEditAndRelease, b.RequireApproval, Who(h), ct))));
         ns.MapGet("/releases", async (string app, string env, string ns, int? limit, bool? reveal, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
         {
             var views = new List<ReleaseRecord>();
@@ -185,53 +187,53 @@ public static class ConfigHttpApi
 
             return Items(views);
         });
-        ns.MapPost("/releases", async (string app, string env, string ns, PublishBody b, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
+        ns.MapPost("/releases", async Task<Results<Ok<ReleaseRecord>, Accepted<ReleaseRequest>>> (string app, string env, string ns, PublishBody b, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
         {
             // 200 with the release, or 202 with the request filed instead when the namespace requires approval.
             var outcome = await c.PublishOrRequestAsync(app, env, ns, b.Title, b.Comment, b.ExpectedRevision, Who(h), ct);
             return outcome.Release is { } release
-                ? Results.Ok(NamespaceSecrets.View(release, null))
-                : Results.Accepted($"/api/v1/apps/{app}/envs/{env}/namespaces/{ns}/requests/{outcome.Request!.Id}", NamespaceSecrets.View(outcome.Request!));
+                ? TypedResults.Ok(NamespaceSecrets.View(release, null))
+                : TypedResults.Accepted($"/api/v1/apps/{app}/envs/{env}/namespaces/{ns}/requests/{outcome.Request!.Id}", NamespaceSecrets.View(outcome.Request!));
         });
         ns.MapGet("/requests", async (string app, string env, string ns, string? status, int? limit, ConfigCenterService c, CancellationToken ct) =>
             Items((await c.ListRequestsAsync(app, env, ns, ParseStatus(status), limit ?? 50, ct)).Select(NamespaceSecrets.View)));
         ns.MapGet("/requests/{id:long}", async (string app, string env, string ns, long id, ConfigCenterService c, CancellationToken ct) =>
         {
             var (request, diff) = await c.GetRequestAsync(app, env, ns, id, ct);
-            return Results.Ok(new ReleaseRequestView(NamespaceSecrets.View(request), [.. diff]));
+            return TypedResults.Ok(new ReleaseRequestView(NamespaceSecrets.View(request), [.. diff]));
         });
         ns.MapPost("/requests/{id:long}/approve", async (string app, string env, string ns, long id, [FromBody] DecisionBody? b, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
-            Results.Ok(NamespaceSecrets.View(await c.ApproveAsync(app, env, ns, id, b?.Comment, Who(h), ct), null)));
+            TypedResults.Ok(NamespaceSecrets.View(await c.ApproveAsync(app, env, ns, id, b?.Comment, Who(h), ct), null)));
         ns.MapPost("/requests/{id:long}/reject", async (string app, string env, string ns, long id, [FromBody] DecisionBody? b, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
-            Results.Ok(NamespaceSecrets.View(await c.RejectAsync(app, env, ns, id, b?.Comment, Who(h), ct))));
+            TypedResults.Ok(NamespaceSecrets.View(await c.RejectAsync(app, env, ns, id, b?.Comment, Who(h), ct))));
         ns.MapGet("/releases/latest", async (string app, string env, string ns, bool? reveal, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
-            Results.Ok(await c.ViewAsync(await c.LatestReleaseAsync(app, env, ns, ct), reveal ?? false, Viewer(h), ct)));
+            TypedResults.Ok(await c.ViewAsync(await c.LatestReleaseAsync(app, env, ns, ct), reveal ?? false, Viewer(h), ct)));
         ns.MapGet("/releases/{id:long}", async (string app, string env, string ns, long id, bool? reveal, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
-            Results.Ok(await c.ViewAsync(await c.GetReleaseAsync(app, env, ns, id, ct), reveal ?? false, Viewer(h), ct)));
+            TypedResults.Ok(await c.ViewAsync(await c.GetReleaseAsync(app, env, ns, id, ct), reveal ?? false, Viewer(h), ct)));
         ns.MapPost("/rollback", async (string app, string env, string ns, RollbackBody b, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
-            Results.Ok(NamespaceSecrets.View(await c.RollbackAsync(app, env, ns, b.ToReleaseId, b.Comment, b.ExpectedRevision, ParseEdits(b.Edits), b.IgnoreSchema, Who(h), ct), null)));
+            TypedResults.Ok(NamespaceSecrets.View(await c.RollbackAsync(app, env, ns, b.ToReleaseId, b.Comment, b.ExpectedRevision, ParseEdits(b.Edits), b.IgnoreSchema, Who(h), ct), null)));
         ns.MapPost("/discard", async (string app, string env, string ns, [FromBody] GuardBody? b, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
-            Results.Ok(View(await c.DiscardAsync(app, env, ns, b?.ExpectedRevision ?? 0, Who(h), ct))));
+            TypedResults.Ok(View(await c.DiscardAsync(app, env, ns, b?.ExpectedRevision ?? 0, Who(h), ct))));
         ns.MapPost("/gray", async (string app, string env, string ns, GrayPublishBody b, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
-            Results.Ok(NamespaceSecrets.View(b.Plan is { } plan
+            TypedResults.Ok(NamespaceSecrets.View(b.Plan is { } plan
                 ? await c.StartRolloutAsync(app, env, ns, b.Rule ?? new GrayRule(), plan.ToSpec(), b.Title, b.Comment, b.ExpectedRevision, Who(h), ct)
                 : await c.GrayPublishAsync(app, env, ns, b.Rule, b.Title, b.Comment, b.ExpectedRevision, Who(h), ct), null)));
         // A rollout plan (issue 22 item 2): the leader's RolloutDriver advances, halts and completes it; people pause,
         // resume, skip to a step or abort.
         ns.MapPost("/gray/plan/pause", async (string app, string env, string ns, [FromBody] GuardBody? b, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
-            Results.Ok(View(await c.PauseRolloutAsync(app, env, ns, b?.ExpectedRevision ?? 0, Who(h), ct))));
+            TypedResults.Ok(View(await c.PauseRolloutAsync(app, env, ns, b?.ExpectedRevision ?? 0, Who(h), ct))));
         ns.MapPost("/gray/plan/resume", async (string app, string env, string ns, [FromBody] GuardBody? b, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
-            Results.Ok(View(await c.ResumeRolloutAsync(app, env, ns, b?.ExpectedRevision ?? 0, Who(h), ct))));
+            TypedResults.Ok(View(await c.ResumeRolloutAsync(app, env, ns, b?.ExpectedRevision ?? 0, Who(h), ct))));
         ns.MapPost("/gray/plan/skip", async (string app, string env, string ns, RolloutSkipBody b, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
-            Results.Ok(View(await c.SkipRolloutAsync(app, env, ns, b.Step, b.ExpectedRevision, Who(h), ct))));
+            TypedResults.Ok(View(await c.SkipRolloutAsync(app, env, ns, b.Step, b.ExpectedRevision, Who(h), ct))));
         ns.MapPost("/gray/plan/abort", async (string app, string env, string ns, [FromBody] RolloutAbortBody? b, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
-            Results.Ok(View(await c.AbortRolloutAsync(app, env, ns, b?.Reason, b?.ExpectedRevision ?? 0, Who(h), ct))));
+            TypedResults.Ok(View(await c.AbortRolloutAsync(app, env, ns, b?.Reason, b?.ExpectedRevision ?? 0, Who(h), ct))));
         ns.MapPut("/gray/rule", async (string app, string env, string ns, GrayRuleBody b, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
-            Results.Ok(View(await c.UpdateGrayRuleAsync(app, env, ns, b.Rule, b.ExpectedRevision, Who(h), ct))));
+            TypedResults.Ok(View(await c.UpdateGrayRuleAsync(app, env, ns, b.Rule, b.ExpectedRevision, Who(h), ct))));
         ns.MapPost("/gray/promote", async (string app, string env, string ns, [FromBody] GuardBody? b, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
-            Results.Ok(View(await c.PromoteGrayAsync(app, env, ns, b?.ExpectedRevision ?? 0, Who(h), ct))));
+            TypedResults.Ok(View(await c.PromoteGrayAsync(app, env, ns, b?.ExpectedRevision ?? 0, Who(h), ct))));
         ns.MapPost("/gray/abandon", async (string app, string env, string ns, [FromBody] GuardBody? b, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
-            Results.Ok(View(await c.AbandonGrayAsync(app, env, ns, b?.ExpectedRevision ?? 0, Who(h), ct))));
+            TypedResults.Ok(View(await c.AbandonGrayAsync(app, env, ns, b?.ExpectedRevision ?? 0, Who(h), ct))));
         ns.MapGet("/history", async (string app, string env, string ns, int? limit, ConfigCenterService c, CancellationToken ct) => Items(await c.HistoryAsync(app, env, ns, limit ?? 100, ct)));
         ns.MapGet("/diff", async (string app, string env, string ns, long? from, long? to, bool? reveal, HttpContext h, ConfigCenterService c, CancellationToken ct) =>
             Items(from is { } f && to is { } t
@@ -247,16 +249,16 @@ public static class ConfigHttpApi
                 await cr.AuthorizeSecretsAsync(access, app, env, ns, ct);
             }
 
-            return Results.Ok(effective);
+            return TypedResults.Ok(effective);
         });
         ns.MapPost("/reports", async (string app, string env, string ns, ReportBody b, HttpContext h, ClientCallers callers, CredentialService cr, DeliveryService d, CancellationToken ct) =>
         {
             await cr.AuthorizeAsync(callers.Of(h), app, env, [ns], ct);
-            return Results.Ok(await d.ReportAsync(app, env, ns, b.InstanceId, b.Labels ?? [], b.ReleaseId, b.Status, b.Reason, From(h), ct));
+            return TypedResults.Ok(await d.ReportAsync(app, env, ns, b.InstanceId, b.Labels ?? [], b.ReleaseId, b.Status, b.Reason, From(h), ct));
         });
         ns.MapGet("/instances", async (string app, string env, string ns, DeliveryService d, CancellationToken ct) => Items(await d.InstancesAsync(app, env, ns, ct)));
         ns.MapGet("/convergence", async (string app, string env, string ns, long? releaseId, DeliveryService d, CancellationToken ct) =>
-            Results.Ok(await d.ConvergenceAsync(app, env, ns, releaseId ?? 0, ct)));
+            TypedResults.Ok(await d.ConvergenceAsync(app, env, ns, releaseId ?? 0, ct)));
 
         ConfigConsoleApi.Map(api);
     }

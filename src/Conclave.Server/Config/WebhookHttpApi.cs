@@ -20,20 +20,20 @@ internal static class WebhookHttpApi
         hooks.MapPost("", async (string app, CreateWebhookBody b, HttpContext h, WebhookService w, CancellationToken ct) =>
         {
             var issued = await w.CreateAsync(app, b.Url, b.Env, b.Namespace, b.Events, b.Description, ConfigHttpApi.Who(h), ct);
-            return Results.Created($"/api/v1/apps/{app}/webhooks/{issued.Webhook.Id}", issued);
+            return TypedResults.Created($"/api/v1/apps/{app}/webhooks/{issued.Webhook.Id}", issued);
         });
         hooks.MapGet("/{id}", async (string app, string id, HttpContext h, WebhookService w, CancellationToken ct) =>
-            Results.Ok(await w.GetAsync(app, id, ConfigHttpApi.Viewer(h), ct)));
+            TypedResults.Ok(await w.GetAsync(app, id, ConfigHttpApi.Viewer(h), ct)));
         hooks.MapDelete("/{id}", async (string app, string id, HttpContext h, WebhookService w, CancellationToken ct) =>
         {
             await w.DeleteAsync(app, id, ConfigHttpApi.Who(h), ct);
-            return Results.NoContent();
+            return TypedResults.NoContent();
         });
         hooks.MapPost("/{id}/ping", async (string app, string id, HttpContext h, WebhookService w, CancellationToken ct) =>
-            Results.Accepted($"/api/v1/apps/{app}/webhooks/{id}/deliveries", await w.PingAsync(app, id, ConfigHttpApi.Who(h), ct)));
+            TypedResults.Accepted($"/api/v1/apps/{app}/webhooks/{id}/deliveries", await w.PingAsync(app, id, ConfigHttpApi.Who(h), ct)));
         hooks.MapGet("/{id}/deliveries", async (string app, string id, int? limit, HttpContext h, WebhookService w, CancellationToken ct) =>
             TypedResults.Ok((await w.DeliveriesAsync(app, id, limit ?? WebhookService.MaxDeliveriesKept, ConfigHttpApi.Viewer(h), ct)).ToArray()));
         hooks.MapPost("/{id}/deliveries/{eventId}/redeliver", async (string app, string id, string eventId, HttpContext h, WebhookService w, CancellationToken ct) =>
-            Results.Accepted($"/api/v1/apps/{app}/webhooks/{id}/deliveries", await w.RedeliverAsync(app, id, eventId, ConfigHttpApi.Who(h), ct)));
+            TypedResults.Accepted($"/api/v1/apps/{app}/webhooks/{id}/deliveries", await w.RedeliverAsync(app, id, eventId, ConfigHttpApi.Who(h), ct)));
     }
 }

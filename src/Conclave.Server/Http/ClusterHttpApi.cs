@@ -14,14 +14,14 @@ internal static class ClusterHttpApi
 {
     public static void Map(IEndpointRouteBuilder api)
     {
-        api.MapGet("/cluster", StatusAsync);
+        api.MapGet("/cluster", StatusAsync).Produces<ClusterView>();
         // Lease and lock holders name keys of every user: the root role's while auth is enabled.
-        api.MapGet("/cluster/leases", Leases).AddEndpointFilter(static (context, next) =>
+        api.MapGet("/cluster/leases", Leases).Produces<List<LeaseView>>().AddEndpointFilter(static (context, next) =>
         {
             Security.Auth.HttpSignIn.RequireAdmin(context.HttpContext);
             return next(context);
         });
-        api.MapGet("/cluster/locks", Locks).AddEndpointFilter(static (context, next) =>
+        api.MapGet("/cluster/locks", Locks).Produces<List<LockView>>().AddEndpointFilter(static (context, next) =>
         {
             Security.Auth.HttpSignIn.RequireAdmin(context.HttpContext);
             return next(context);

@@ -22,9 +22,9 @@ internal static class KeysHttpApi
 
     public static void Map(IEndpointRouteBuilder api)
     {
-        api.MapGet("/keys", ListAsync);
-        api.MapGet("/keys/history", HistoryAsync);
-        api.MapGet("/keys/watch", Watch);
+        api.MapGet("/keys", ListAsync).Produces<KeyPage>();
+        api.MapGet("/keys/history", HistoryAsync).Produces<KeyHistoryView>().ProducesProblems(StatusCodes.Status404NotFound);
+        api.MapGet("/keys/watch", Watch).Produces<KeyWatchEvent>(contentType: "text/event-stream").ProducesProblems(StatusCodes.Status410Gone);
     }
 
     private static async Task<IResult> ListAsync(string? prefix, string? after, int? limit, ConclaveNode node, HttpContext http, CancellationToken cancellationToken)

@@ -14,7 +14,7 @@ internal static class OperatorHttpApi
 {
     public static void Map(IEndpointRouteBuilder routes)
     {
-        var api = routes.MapGroup("/api/v1");
+        var api = routes.MapGroup("/api/v1").ProducesProblems(ProblemResponses.Operator);
         api.AddEndpointFilter(async (context, next) =>
         {
             try

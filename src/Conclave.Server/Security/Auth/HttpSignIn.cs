@@ -39,13 +39,15 @@ internal static class HttpSignIn
     /// <summary>Whether the request's user is known (auth is enabled and the request signed in).</summary>
     public static bool IsSignedIn(HttpContext http) => http.Items.ContainsKey(UserItem);
 
-    /// <summary>Requires sign-in for <c>/api/v1</c> (but the session endpoints) while auth is enabled.</summary>
+    /// <summary>Requires sign-in for <c>/api/v1</c> (but the session endpoints and its OpenAPI document) while auth is enabled.</summary>
     public static void Use(WebApplication app)
     {
         app.Use(next => async context =>
         {
             var path = context.Request.Path;
-            if (!path.StartsWithSegments("/api/v1", StringComparison.Ordinal) || path.StartsWithSegments(SessionPath, StringComparison.Ordinal))
+            // The API's description is route shapes only, public in the source: anyone may read it (docs/server.md).
+            if (!path.StartsWithSegments("/api/v1", StringComparison.Ordinal) || path.StartsWithSegments(SessionPath, StringComparison.Ordinal)
+                || path.Equals(ApiDocument.Path, StringComparison.Ordinal))
             {
                 await next(context);
                 return;
@@ -118,11 +120,20 @@ internal static class HttpSignIn
                     : [.. state.FindUser(session.Name)?.Roles ?? []],
                 Oidc = oidc.Enabled && state.Enabled ? new OidcOffer(oidc.DisplayName, Oidc.OidcSignIn.StartPath) : null,
             });
-        });
+        }).ProducesProblems(ProblemResponses.BeforeHandler);
 
         app.MapPost(SessionPath, async (SignIn request, HttpContext http, Node.ConclaveNode node, Passwords passwords, IAuthTokens tokens) =>
         {
-            await node.Consensus.ReadBarrierAsync(http.RequestAborted);
+            try
+            {
+                await node.Consensus.ReadBarrierAsync(http.RequestAborted);
+            }
+            catch (Cluster.ConsensusUnavailableException e)
+            {
+                http.Response.Headers.RetryAfter = "1";
+                return Problems.Of(StatusCodes.Status503ServiceUnavailable, "unavailable", "Unavailable", e.Message, http);
+            }
+
             var state = node.Store.Auth;
             if (!state.Enabled)
             {
@@ -130,15 +141,25 @@ internal static class HttpSignIn
             }
 
             var user = state.FindUser(request.Name ?? "");
-            if (!await passwords.VerifyAsync(user, request.Password ?? "", http.RequestAborted))
+            try
             {
-                return Problems.Of(StatusCodes.Status401Unauthorized, "sign-in failed", "AuthFailed", "wrong user name or password", http);
+                if (!await passwords.VerifyAsync(user, request.Password ?? "", http.RequestAborted))
+                {
+                    return Problems.Of(StatusCodes.Status401Unauthorized, "sign-in failed", "AuthFailed", "wrong user name or password", http);
+                }
+            }
+            catch (ConclaveErrorException e) when (e.Code == ErrorCode.TooManyRequests)
+            {
+                http.Response.Headers.RetryAfter = "1";
+                return Problems.Of(StatusCodes.Status429TooManyRequests, "too many requests", e.Code.ToString(), e.Message, http);
             }
 
             var token = tokens.Issue(state, user!);
             http.Response.Cookies.Append(CookieName, token, SessionCookieOptions(http, tokens.Ttl));
             return Results.Ok(new SessionView(true, user!.Name, token) { Provider = SessionIdentity.Local, Roles = [.. user.Roles] });
-        });
+        })
+        .Produces<SessionView>()
+        .ProducesProblems([.. ProblemResponses.BeforeHandler, StatusCodes.Status401Unauthorized, StatusCodes.Status409Conflict, StatusCodes.Status429TooManyRequests, StatusCodes.Status503ServiceUnavailable]);
 
         // Sign-out: the session cookie goes; for a session from OpenID Connect whose provider has an end-session
         // endpoint, the answer also says where the browser goes to end the provider's session (RP-Initiated Logout).
@@ -171,7 +192,10 @@ internal static class HttpSignIn
             return await Oidc.OidcLogout.EndSessionUrlAsync(http, oidcProvider, hosts, state.TokenKey, token, log) is { } url
                 ? Results.Ok(new SignOut(url))
                 : Results.NoContent();
-        });
+        })
+        .Produces<SignOut>()
+        .Produces(StatusCodes.Status204NoContent)
+        .ProducesProblems(ProblemResponses.BeforeHandler);
     }
 
     /// <summary>The session cookie: HttpOnly, SameSite=Strict, Secure over TLS, for a token's TTL.</summary>

@@ -32,9 +32,14 @@ internal static partial class OidcSignIn
     {
         if (provider is null)
         {
-            app.MapGet(StartPath, (HttpContext http) => Problems.Of(
-                StatusCodes.Status404NotFound, "OpenID Connect is not configured", "OidcNotConfigured",
-                "this member has no --oidc-issuer: sign in with a user of the auth store", http));
+            // Both paths answer, so the routes (and /api/v1/openapi.json) are the same whether OIDC is configured or not.
+            foreach (var path in (string[])[StartPath, CallbackPath])
+            {
+                app.MapGet(path, (HttpContext http) => Problems.Of(
+                    StatusCodes.Status404NotFound, "OpenID Connect is not configured", "OidcNotConfigured",
+                    "this member has no --oidc-issuer: sign in with a user of the auth store", http)).DescribeRedirect();
+            }
+
             return;
         }
 
@@ -79,7 +84,7 @@ internal static partial class OidcSignIn
                 LogFailed(log, e);
                 return Fail(http, $"this member cannot finish the sign-in now ({e.Message}); try again in a moment");
             }
-        });
+        }).DescribeRedirect();
 
         app.MapGet(CallbackPath, async (HttpContext http, Node.ConclaveNode node, SimpleTokens tokens, AuthSettings settings, TimeProvider clock, ILoggerFactory logs) =>
         {
@@ -165,7 +170,7 @@ internal static partial class OidcSignIn
                 LogFailed(log, e);
                 return Fail(http, $"this member cannot finish the sign-in now ({e.Message}); try again in a moment");
             }
-        });
+        }).DescribeRedirect();
     }
 
     /// <summary>The callback URL: configured, or this console's own under the Host the browser used (one the member answers).</summary>
@@ -188,6 +193,14 @@ internal static partial class OidcSignIn
     /// <summary>Where the console goes after sign-in: one of its own <c>#/...</c> routes, nothing else.</summary>
     private static string ReturnTo(string? requested) =>
         requested is { Length: > 2 and <= 512 } r && r.StartsWith("#/", StringComparison.Ordinal) && !r.Any(char.IsControl) && !r.Contains('\n') ? r : "";
+
+    /// <summary>
+    /// What /api/v1/openapi.json says of a browser step of the sign-in: a redirect (to the provider, or back to the
+    /// console, with <c>signin_error</c> on failure), or 404 while OpenID Connect is not configured.
+    /// </summary>
+    private static RouteHandlerBuilder DescribeRedirect(this RouteHandlerBuilder route) => route
+        .Produces(StatusCodes.Status302Found)
+        .ProducesProblems([.. ProblemResponses.BeforeHandler, StatusCodes.Status404NotFound]);
 
     private static IResult Fail(HttpContext http, string message) =>
         Results.Redirect("/?signin_error=" + Uri.EscapeDataString(message));

@@ -17,7 +17,7 @@ internal static class DataDirectoryCheck
 {
     /// <summary>Whether <paramref name="name"/>, directly in the data directory, is one of the member's own entries.</summary>
     internal static bool IsMembersOwn(string name) =>
-        name is "cluster-id" or "members" or "learner" or "log" or "snap"
+        name is "cluster-id" or "members" or "learner" or "log" or "snap" or DataDirectoryFormat.FileName
         || name.StartsWith("log.", StringComparison.Ordinal) // log.corrupt-*
         || name.StartsWith("cluster-id.", StringComparison.Ordinal)
         || name.EndsWith(".tmp", StringComparison.Ordinal); // DotNext rewrites `members` through one

@@ -487,6 +487,14 @@ internal sealed class LogSegments : IDisposable
         }
 
         var version = BinaryPrimitives.ReadUInt32LittleEndian(header[8..]);
+        if (version > FormatVersion)
+        {
+            throw new NewerFormatException(
+                $"log segment {path} is format {version}, newer than this build's {FormatVersion}: it was written by a newer Conclave. " +
+                "This member stops without changing the log. Upgrade the binary, or restore the member from a backup; see docs/upgrades.md.",
+                "log segment", version, FormatVersion);
+        }
+
         if (version != FormatVersion)
         {
             throw new InvalidDataException($"Log segment {path} has format version {version}; this build reads version {FormatVersion}.");

@@ -205,7 +205,14 @@ public sealed class RaftNode : IConsensus
         Log.Starting(logger, options.MemberName, topology.Local.Id, options.DataDirectory, options.PeerEndpoint.ToString(), topology.Members.Count);
 
         var dataDirectory = Path.GetFullPath(options.DataDirectory);
+        // Before anything is read or changed (permissions included): a directory of a newer format is refused untouched.
+        var format = DataDirectoryFormat.Check(dataDirectory);
         DataDirectoryCheck.Prepare(dataDirectory, logger);
+        if (format is null)
+        {
+            // New, or written before the format file existed (format 1): record it.
+            DataDirectoryFormat.Record(dataDirectory);
+        }
         RaftLog? wal = null;
         PersistentStateShell? shell = null;
         var metrics = new ClusterMetrics(() => wal?.LastAppliedIndex ?? 0, () => wal?.LastCommittedEntryIndex ?? 0, () => wal?.FirstEntryIndex ?? 0);

@@ -62,6 +62,7 @@ public static class RestoredDataDirectory
             }
 
             ClusterIdentity.Save(directory, topology.ClusterId);
+            DataDirectoryFormat.Record(directory);
             DurableFiles.FlushDirectory(directory);
         }
         catch

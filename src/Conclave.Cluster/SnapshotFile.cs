@@ -305,6 +305,14 @@ internal sealed class SnapshotFile : ISnapshot
         }
 
         var version = BinaryPrimitives.ReadUInt32LittleEndian(header[8..]);
+        if (version > FormatVersion)
+        {
+            throw new NewerFormatException(
+                $"snapshot file {path} is format {version}, newer than this build's {FormatVersion}: it was written by a newer Conclave. " +
+                "Upgrade the binary, or restore the member from a backup; see docs/upgrades.md.",
+                "snapshot file", version, FormatVersion);
+        }
+
         if (version != FormatVersion)
         {
             throw new InvalidDataException($"Snapshot {path} has format version {version}; this build reads version {FormatVersion}.");

@@ -100,8 +100,10 @@ internal sealed class SnapshottingStateMachine : IAsyncDisposable
             {
                 file = SnapshotFile.Open(path);
             }
-            catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException)
+            catch (Exception e) when ((e is IOException or InvalidDataException or UnauthorizedAccessException) && e is not NewerFormatException)
             {
+                // A damaged snapshot: an older one may stand in. A newer build's is not damaged, and falling back past
+                // it would load an older state: the member stops instead (NewerFormatException).
                 Log.SnapshotUnreadable(logger, path, e.Message);
                 continue;
             }

@@ -191,7 +191,9 @@ public sealed partial class KeyValueStore
         var format = r.ReadInt32();
         if (format is < OldestSnapshotFormatVersion or > SnapshotFormatVersion)
         {
-            throw new InvalidDataException($"snapshot format {format} is not readable by this build (reads formats {OldestSnapshotFormatVersion} to {SnapshotFormatVersion})");
+            throw new InvalidDataException(format > SnapshotFormatVersion
+                ? $"snapshot format {format} is newer than this build's {SnapshotFormatVersion}: it was written by a newer Conclave. Upgrade the binary, or restore from a backup it can read (docs/upgrades.md)"
+                : $"snapshot format {format} is not readable by this build (reads formats {OldestSnapshotFormatVersion} to {SnapshotFormatVersion})");
         }
 
         var index = r.ReadInt64();

@@ -68,6 +68,7 @@ public sealed class DataDirectoryPermissionTests : IAsyncLifetime
 
         var entries = Entries();
         Assert.Contains("cluster-id", entries);
+        Assert.Contains("format", entries);
         Assert.Contains(entries, e => e.StartsWith("members", StringComparison.Ordinal));
         Assert.Contains(entries, e => e.StartsWith("snap" + Path.DirectorySeparatorChar, StringComparison.Ordinal) && e.EndsWith(".snap", StringComparison.Ordinal));
         Assert.True(entries.Count(e => e.EndsWith(".wal", StringComparison.Ordinal)) >= 2, string.Join(", ", entries));

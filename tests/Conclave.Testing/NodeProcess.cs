@@ -280,7 +280,7 @@ public sealed class NodeProcess : IAsyncDisposable
         string[] command =
         [
             .. options.Launcher,
-            .. DotnetHost.NativeServer is { } native ? [native] : (string[])[DotnetHost.Muxer, DotnetHost.ConclaveDll],
+            .. (options.Binary ?? DotnetHost.NativeServer) is { } native ? [native] : (string[])[DotnetHost.Muxer, DotnetHost.ConclaveDll],
         ];
         var info = new ProcessStartInfo(command[0])
         {

@@ -8,6 +8,12 @@ public sealed record NodeProcessOptions
     /// <summary><c>--name</c>; part of the member id, so keep it across restarts.</summary>
     public string Name { get; init; } = "conclave-test";
 
+    /// <summary>
+    /// The <c>conclave</c> executable to run (e.g. an earlier build's, for a mixed-version cluster); null: the one the
+    /// test run names (<c>CONCLAVE_SERVER_BINARY</c>), else the JIT build next to the tests.
+    /// </summary>
+    public string? Binary { get; init; }
+
     /// <summary>More flags, e.g. <c>["--snapshot-count", "50"]</c>. The data directory and listen URLs are set by <see cref="NodeProcess"/>.</summary>
     public IReadOnlyList<string> ExtraArguments { get; init; } = [];
 

@@ -123,7 +123,7 @@ public sealed class SnapshotCommandTests(ITestOutputHelper output) : IAsyncLifet
         (code, var text, error) = await RunAsync("snapshot", "restore", path, "--data-dir", fresh, "--name", "n1", "--initial-cluster", "n1=http://127.0.0.1:1");
         Assert.True(code == 0, error);
         Assert.Contains("revision 12", text, StringComparison.Ordinal);
-        Assert.Equal(["cluster-id", "members", "snap"], Directory.EnumerateFileSystemEntries(fresh).Select(Path.GetFileName).Order());
+        Assert.Equal(["cluster-id", "format", "members", "snap"], Directory.EnumerateFileSystemEntries(fresh).Select(Path.GetFileName).Order());
     }
 
     [Fact]

@@ -86,8 +86,11 @@ internal sealed class MaintenanceService(ConclaveNode node, Security.Auth.Authen
         throw ErrorMapping.Create(ErrorCode.NotCapable, "moving leadership is not supported yet");
 
     /// <summary>
-    /// Streams a consistent image of the state, followed (as etcd does) by the SHA-256 of the image, so a
-    /// saved file can be checked.
+    /// Streams a consistent image of the state, followed (as etcd does) by the SHA-256 of the image, so a saved file can
+    /// be checked. The image is captured at once and written to a file in the data directory whose name is removed as
+    /// soon as it is open (nothing is left behind, even by a crash), and the client reads it from there at its own pace:
+    /// the member holds neither the image in memory (a 1 GB state is a 1 GB image; a memory stream also stops at 2 GB)
+    /// nor the capture while a slow client reads (a capture being written holds compactions back, ADR 0017).
     /// </summary>
     public override async Task Snapshot(SnapshotRequest request, IServerStreamWriter<SnapshotResponse> responseStream, ServerCallContext context)
     {
@@ -99,31 +102,112 @@ internal sealed class MaintenanceService(ConclaveNode node, Security.Auth.Authen
 
         try
         {
-            using var image = new MemoryStream();
-            node.Store.WriteSnapshot(image);
-            // etcdctl finds the checksum by the image being a whole number of 512-byte pages (as bolt files are).
-            image.SetLength((image.Length + 511) / 512 * 512);
-            // The stream's own buffer, not a copy of it: one image per snapshot in memory, not two.
-            var bytes = image.GetBuffer();
-            var length = (int)image.Length;
-            var sha = SHA256.HashData(bytes.AsSpan(0, length));
-            var total = (ulong)(length + sha.Length);
-            const int chunk = 32 * 1024;
+            await using var spool = OpenSpool();
             var header = node.Header(node.Store.Revision);
-            ulong sent = 0;
-            for (var offset = 0; offset < length; offset += chunk)
+            var (length, sha) = await Task.Run(() => WriteImage(spool), context.CancellationToken);
+            var total = (ulong)(length + sha.Length);
+            spool.Position = 0;
+            var buffer = new byte[64 * 1024];
+            long sent = 0;
+            while (sent < length)
             {
-                var n = Math.Min(chunk, length - offset);
-                sent += (ulong)n;
-                await responseStream.WriteAsync(new SnapshotResponse { Header = header, RemainingBytes = total - sent, Blob = ByteString.CopyFrom(bytes, offset, n) }, context.CancellationToken);
+                var n = await spool.ReadAsync(buffer.AsMemory(0, (int)Math.Min(buffer.Length, length - sent)), context.CancellationToken);
+                if (n == 0)
+                {
+                    throw ErrorMapping.Create(ErrorCode.Internal, $"the snapshot's spool file ended at {sent} of {length} bytes");
+                }
+
+                sent += n;
+                await responseStream.WriteAsync(new SnapshotResponse { Header = header, RemainingBytes = total - (ulong)sent, Blob = ByteString.CopyFrom(buffer, 0, n) }, context.CancellationToken);
             }
 
             await responseStream.WriteAsync(new SnapshotResponse { Header = header, RemainingBytes = 0, Blob = ByteString.CopyFrom(sha) }, context.CancellationToken);
+        }
+        catch (IOException e)
+        {
+            // A full disk or a failing one while spooling: say so, in etcd's terms.
+            throw ErrorMapping.Create(ErrorCode.Internal, $"the snapshot could not be written to this member's data directory ({e.Message})");
         }
         finally
         {
             snapshots.Exit();
         }
+    }
+
+    /// <summary>A new file in the data directory, opened and then unlinked: only this stream can reach it, and it goes when closed.</summary>
+    private FileStream OpenSpool()
+    {
+        var path = Path.Combine(node.Options.DataDirectory, $"snapshot-send-{Guid.NewGuid():N}.tmp");
+        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.ReadWrite, Share = FileShare.Delete, BufferSize = 0 };
+        if (!OperatingSystem.IsWindows())
+        {
+            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        }
+
+        var stream = new FileStream(path, options);
+        try
+        {
+            File.Delete(path);
+        }
+        catch
+        {
+            stream.Dispose();
+            throw;
+        }
+
+        return stream;
+    }
+
+    /// <summary>Captures the state and writes its image into <paramref name="spool"/>, padded as etcdctl expects; returns its length and SHA-256.</summary>
+    private (long Length, byte[] Sha) WriteImage(FileStream spool)
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        using (var capture = node.Store.CaptureSnapshot())
+        {
+            using var buffered = new BufferedStream(new HashingStream(spool, hash), 256 * 1024);
+            capture.WriteTo(buffered);
+
+            // etcdctl finds the checksum by the image being a whole number of 512-byte pages (as bolt files are).
+            var padding = (int)((512 - (capture.Length % 512)) % 512);
+            buffered.Write(new byte[padding]);
+            buffered.Flush();
+        }
+
+        return (spool.Length, hash.GetHashAndReset());
+    }
+
+    /// <summary>Writes through to a stream it does not own, hashing what passes.</summary>
+    private sealed class HashingStream(Stream inner, IncrementalHash hash) : Stream
+    {
+        public override bool CanRead => false;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => true;
+
+        public override long Length => throw new NotSupportedException();
+
+        public override long Position
+        {
+            get => throw new NotSupportedException();
+            set => throw new NotSupportedException();
+        }
+
+        public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
+
+        public override void Write(ReadOnlySpan<byte> buffer)
+        {
+            hash.AppendData(buffer);
+            inner.Write(buffer);
+        }
+
+        public override void Flush() => inner.Flush();
+
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
     }
 
     private sealed class Crc32Accumulator

@@ -61,6 +61,51 @@ public sealed class SnapshotLimitTests(ITestOutputHelper output)
             "a snapshot is sent once the first one has ended");
     }
 
+    /// <summary>
+    /// A snapshot is spooled to a file of the data directory that is unlinked once open, not held in memory: while a
+    /// client has read only the first chunk, the data directory shows no spool file (a crash leaves none), the image is
+    /// whole and checks against its SHA-256 when read to the end, and compaction is not held back by the slow reader.
+    /// </summary>
+    [Fact]
+    public async Task A_snapshot_is_spooled_to_an_unlinked_file_and_a_slow_reader_holds_nothing_back()
+    {
+        await using var node = await TestNode.StartInProcessAsync(output);
+        using var channel = node.CreateChannel();
+        var kv = new KV.KVClient(channel);
+        var value = ByteString.CopyFrom(new byte[256 * 1024]);
+        for (var i = 0; i < 16; i++)
+        {
+            await kv.PutAsync(new PutRequest { Key = Fixtures.Grpc.Bytes($"big/{i}"), Value = value });
+        }
+
+        var maintenance = new Api.Etcd.Maintenance.MaintenanceClient(channel);
+        using var stop = new CancellationTokenSource(TimeSpan.FromMinutes(1));
+        using (var slow = maintenance.Snapshot(new SnapshotRequest(), cancellationToken: stop.Token))
+        {
+            Assert.True(await slow.ResponseStream.MoveNext(stop.Token));
+            Assert.Empty(Directory.GetFiles(node.DataDirectory, "snapshot-send-*", SearchOption.AllDirectories));
+
+            // The capture is written and released before the client reads: a compaction goes through at once.
+            var revision = (await kv.PutAsync(new PutRequest { Key = Fixtures.Grpc.Bytes("after"), Value = value })).Header.Revision;
+            var compact = kv.CompactAsync(new CompactionRequest { Revision = revision }, cancellationToken: stop.Token).ResponseAsync;
+            Assert.Same(compact, await Task.WhenAny(compact, Task.Delay(TimeSpan.FromSeconds(10), stop.Token)));
+        }
+
+        // A whole one: the image is followed by its SHA-256.
+        using var call = maintenance.Snapshot(new SnapshotRequest(), cancellationToken: stop.Token);
+        using var image = new MemoryStream();
+        while (await call.ResponseStream.MoveNext(stop.Token))
+        {
+            call.ResponseStream.Current.Blob.WriteTo(image);
+        }
+
+        var bytes = image.ToArray();
+        Assert.True(bytes.Length > 16 * 256 * 1024);
+        Assert.Equal(0, (bytes.Length - 32) % 512);
+        Assert.Equal(bytes[^32..], System.Security.Cryptography.SHA256.HashData(bytes.AsSpan(0, bytes.Length - 32)));
+        Assert.Empty(Directory.GetFiles(node.DataDirectory, "snapshot-send-*", SearchOption.AllDirectories));
+    }
+
     /// <summary>Reads a whole snapshot; returns its bytes.</summary>
     private static async Task<long> ReadAllAsync(Api.Etcd.Maintenance.MaintenanceClient maintenance, CancellationToken cancellationToken)
     {

@@ -88,7 +88,7 @@ public static class SnapshotBackup
             CheckPadding(file, image.Length, size - HashBytes);
         }
 
-        return SnapshotFileStatus.From(path, sha, size, image);
+        return new SnapshotFileStatus(path, sha, size, image);
     }
 
     /// <summary>
@@ -136,7 +136,7 @@ public static class SnapshotBackup
             });
         }, cancellationToken).ConfigureAwait(false);
         return new SnapshotRestoreResult(
-            SnapshotFileStatus.From(options.SnapshotPath, "", new FileInfo(options.SnapshotPath).Length, written!),
+            new SnapshotFileStatus(options.SnapshotPath, "", new FileInfo(options.SnapshotPath).Length, written!),
             RestoredDataDirectory.ClusterId(raft),
             written!.SystemKeysDropped);
     }

@@ -423,7 +423,21 @@ public sealed class Keyspace(KeyspaceKind kind = KeyspaceKind.User)
                 end++;
             }
 
-            Events.Append(at[i].Main, Enumerable.Range(i, end - i).Select(j => new EventLog.Change(changed[j], at[j].Sub)).ToArray());
+            // Most revisions are one change at sub-revision 0: no array for those (a restore appends a million of them).
+            if (end - i == 1 && at[i].Sub == 0)
+            {
+                Events.Append(at[i].Main, changed[i]);
+            }
+            else
+            {
+                var changes = new EventLog.Change[end - i];
+                for (var j = i; j < end; j++)
+                {
+                    changes[j - i] = new EventLog.Change(changed[j], at[j].Sub);
+                }
+
+                Events.Append(at[i].Main, changes);
+            }
             i = end;
         }
     }

@@ -30,10 +30,26 @@ public sealed class EventLog
     /// <summary>Appends a revision whose sub-revisions 0, 1, ... changed <paramref name="changed"/>' keys.</summary>
     internal void Append(long revision, KeyHistory[] changed)
     {
-        object changes = changed.Length == 1 ? changed[0] : changed.Select((h, sub) => new Change(h, sub)).ToArray();
+        if (changed.Length == 1)
+        {
+            Append(revision, changed[0]);
+            return;
+        }
+
+        var changes = changed.Select((h, sub) => new Change(h, sub)).ToArray();
         lock (gate)
         {
             entries.Add(new LoggedRevision(revision, changes));
+            newestRevision = revision;
+        }
+    }
+
+    /// <summary>Appends a revision that changed one key, at sub-revision 0 (no array around it).</summary>
+    internal void Append(long revision, KeyHistory changed)
+    {
+        lock (gate)
+        {
+            entries.Add(new LoggedRevision(revision, changed));
             newestRevision = revision;
         }
     }

@@ -88,7 +88,7 @@ public static class SnapshotBackup
             CheckPadding(file, image.Length, size - HashBytes);
         }
 
-        return new SnapshotFileStatus(path, sha, size, image);
+        return SnapshotFileStatus.From(path, sha, size, image);
     }
 
     /// <summary>
@@ -136,7 +136,7 @@ public static class SnapshotBackup
             });
         }, cancellationToken).ConfigureAwait(false);
         return new SnapshotRestoreResult(
-            new SnapshotFileStatus(options.SnapshotPath, "", new FileInfo(options.SnapshotPath).Length, written!),
+            SnapshotFileStatus.From(options.SnapshotPath, "", new FileInfo(options.SnapshotPath).Length, written!),
             RestoredDataDirectory.ClusterId(raft),
             written!.SystemKeysDropped);
     }

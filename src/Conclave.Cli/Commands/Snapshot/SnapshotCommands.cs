@@ -34,7 +34,7 @@ internal static class SnapshotCommands
             {
                 var status = await SnapshotBackup.SaveAsync(path, (stream, token) => context.Client.SnapshotAsync(stream, token), context.CancellationToken);
                 await context.Out.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
-                    $"Snapshot saved at {path} (revision {status.Image.Revision}, {status.Image.Keys} keys, {status.FileSize} bytes, sha256 {status.Sha256})"));
+                    $"Snapshot saved at {path} (revision {status.Revision}, {status.Keys} keys, {status.FileSize} bytes, sha256 {status.Sha256})"));
                 return 0;
             }
             catch (Exception e) when (e is InvalidDataException or IOException or UnauthorizedAccessException)
@@ -113,8 +113,8 @@ internal static class SnapshotCommands
             {
                 var result = await SnapshotBackup.RestoreAsync(options, cancellationToken);
                 await stdout.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
-                    $"Restored member '{memberName}' of cluster {result.ClusterId:x16} into {Path.GetFullPath(options.DataDirectory)}: revision {result.Restored.Image.Revision}, " +
-                    $"{result.Restored.Image.Keys} keys, {result.Restored.Image.Leases} leases, {result.Restored.Image.SystemKeys} configuration records " +
+                    $"Restored member '{memberName}' of cluster {result.ClusterId:x16} into {Path.GetFullPath(options.DataDirectory)}: revision {result.Restored.Revision}, " +
+                    $"{result.Restored.Keys} keys, {result.Restored.Leases} leases, {result.Restored.SystemKeys} configuration records " +
                     $"({result.MembershipRecordsDropped} records of the old cluster's membership left out)"));
                 return 0;
             }

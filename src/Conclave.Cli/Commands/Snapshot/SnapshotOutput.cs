@@ -16,20 +16,20 @@ internal static class SnapshotOutput
                 {
                     json.WriteStartObject();
                     json.WriteString("hash", s.Sha256);
-                    json.WriteNumber("revision", s.Image.Revision);
-                    json.WriteNumber("compactRevision", s.Image.CompactRevision);
-                    json.WriteNumber("totalKey", s.Image.Keys);
-                    json.WriteNumber("totalVersions", s.Image.Versions);
+                    json.WriteNumber("revision", s.Revision);
+                    json.WriteNumber("compactRevision", s.CompactRevision);
+                    json.WriteNumber("totalKey", s.Keys);
+                    json.WriteNumber("totalVersions", s.Versions);
                     json.WriteNumber("totalSize", s.FileSize);
-                    json.WriteNumber("imageSize", s.Image.Length);
-                    json.WriteNumber("version", s.Image.FormatVersion);
-                    json.WriteNumber("appliedIndex", s.Image.AppliedIndex);
-                    json.WriteNumber("leases", s.Image.Leases);
-                    json.WriteNumber("systemRevision", s.Image.SystemRevision);
-                    json.WriteNumber("systemKeys", s.Image.SystemKeys);
-                    json.WriteBoolean("authEnabled", s.Image.AuthEnabled);
-                    json.WriteNumber("users", s.Image.Users);
-                    json.WriteNumber("roles", s.Image.Roles);
+                    json.WriteNumber("imageSize", s.ImageSize);
+                    json.WriteNumber("version", s.FormatVersion);
+                    json.WriteNumber("appliedIndex", s.AppliedIndex);
+                    json.WriteNumber("leases", s.Leases);
+                    json.WriteNumber("systemRevision", s.SystemRevision);
+                    json.WriteNumber("systemKeys", s.SystemKeys);
+                    json.WriteBoolean("authEnabled", s.AuthEnabled);
+                    json.WriteNumber("users", s.Users);
+                    json.WriteNumber("roles", s.Roles);
                     json.WriteEndObject();
                 }) + "\n";
             case OutputFormat.Table:
@@ -44,11 +44,11 @@ internal static class SnapshotOutput
     private static string[] Cells(SnapshotFileStatus s) =>
     [
         s.Sha256.Length == 0 ? "(not checked)" : s.Sha256,
-        s.Image.Revision.ToString(CultureInfo.InvariantCulture),
-        s.Image.Keys.ToString(CultureInfo.InvariantCulture),
+        s.Revision.ToString(CultureInfo.InvariantCulture),
+        s.Keys.ToString(CultureInfo.InvariantCulture),
         s.FileSize.ToString(CultureInfo.InvariantCulture),
-        s.Image.FormatVersion.ToString(CultureInfo.InvariantCulture),
-        s.Image.Leases.ToString(CultureInfo.InvariantCulture),
-        s.Image.SystemKeys.ToString(CultureInfo.InvariantCulture),
+        s.FormatVersion.ToString(CultureInfo.InvariantCulture),
+        s.Leases.ToString(CultureInfo.InvariantCulture),
+        s.SystemKeys.ToString(CultureInfo.InvariantCulture),
     ];
 }

@@ -1,5 +1,5 @@
-using System.Text;
 using Conclave.ConfigCenter.Model;
+using Conclave.Flags;
 
 namespace Conclave.ConfigCenter.Gray;
 
@@ -12,29 +12,11 @@ public static class GrayCohort
 {
     public const int Buckets = 10_000;
 
-    /// <summary>The instance's bucket, 0..9999. FNV-1a 64-bit over UTF-8 of <c>app/namespace/instance</c>, then a mixer.</summary>
-    public static int Bucket(string app, string ns, string instanceId)
-    {
-        const ulong offset = 14695981039346656037UL;
-        const ulong prime = 1099511628211UL;
-        var hash = offset;
-        foreach (var b in Encoding.UTF8.GetBytes($"{app}/{ns}/{instanceId}"))
-        {
-            hash ^= b;
-            hash *= prime;
-        }
-
-        // FNV's low bits are weak for short similar inputs: finish with SplitMix64's mixer.
-        hash ^= hash >> 30;
-        hash *= 0xbf58476d1ce4e5b9UL;
-        hash ^= hash >> 27;
-        hash *= 0x94d049bb133111ebUL;
-        hash ^= hash >> 31;
-        return (int)(hash % Buckets);
-    }
+    /// <summary>The instance's bucket, 0..9999: the flag bucket (docs/feature-flags.md) of the instance id under the seed <c>app/namespace</c>.</summary>
+    public static int Bucket(string app, string ns, string instanceId) => FlagBucket.Of($"{app}/{ns}", instanceId);
 
     /// <summary>The bucket threshold for a percentage (0..100, 0.01 steps).</summary>
-    public static int Threshold(double percentage) => (int)Math.Round(Math.Clamp(percentage, 0, 100) * 100, MidpointRounding.AwayFromZero);
+    public static int Threshold(double percentage) => FlagBucket.Threshold(percentage);
 
     public static bool InPercentage(string app, string ns, string instanceId, double percentage) => Bucket(app, ns, instanceId) < Threshold(percentage);
 

@@ -10,4 +10,7 @@ public enum NamespaceFormat
     Json,
     Yaml,
     Text,
+
+    /// <summary>Feature flags: a JSON document of docs/feature-flags.md, evaluated by the clients.</summary>
+    Flags,
 }

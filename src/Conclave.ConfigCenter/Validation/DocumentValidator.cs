@@ -19,8 +19,27 @@ public static class DocumentValidator
         NamespaceFormat.Properties => ToObject(PropertiesDocument.Parse(content, limits)),
         NamespaceFormat.Json => ParseJson(content, "json", ConfigErrorKind.InvalidDocument),
         NamespaceFormat.Yaml => ParseYaml(content),
+        NamespaceFormat.Flags => ParseFlags(content),
         _ => null,
     };
+
+    /// <summary>
+    /// A flags document must be plain JSON that docs/feature-flags.md accepts (the same parser the .NET clients
+    /// evaluate with); the error names the path, e.g. <c>flags["Checkout"].rules[2].rollout</c>.
+    /// </summary>
+    private static JsonNode? ParseFlags(string content)
+    {
+        try
+        {
+            Conclave.Flags.FlagSet.Parse(content);
+        }
+        catch (Conclave.Flags.FlagDocumentException e)
+        {
+            throw new ConfigCenterException(ConfigErrorKind.InvalidDocument, "flags: " + e.Message);
+        }
+
+        return ParseJson(content, "flags", ConfigErrorKind.InvalidDocument);
+    }
 
     /// <summary>Validates a document of <paramref name="format"/>, and against <paramref name="schema"/> when one is given.</summary>
     public static void Validate(NamespaceFormat format, string content, string? schema, ConfigLimits limits)

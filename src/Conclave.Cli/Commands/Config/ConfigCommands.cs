@@ -139,8 +139,8 @@ internal static class ConfigCommands
         });
 
         var createName = NameArgument();
-        var format = new Option<string>("--format", "-f") { Description = "properties, json, yaml or text.", DefaultValueFactory = _ => "properties" };
-        format.AcceptOnlyFromAmong("properties", "json", "yaml", "text");
+        var format = new Option<string>("--format", "-f") { Description = "properties, json, yaml, text or flags (docs/feature-flags.md).", DefaultValueFactory = _ => "properties" };
+        format.AcceptOnlyFromAmong("properties", "json", "yaml", "text", "flags");
         var schemaFile = new Option<FileInfo?>("--schema-file") { Description = "A JSON Schema the namespace's document must satisfy at every publish." };
         var isPublic = new Option<bool>("--public") { Description = "Other apps may associate this namespace and override its keys (as Apollo's public namespaces)." };
         var isSecret = new Option<bool>("--secret") { Description = "Every value is secret: each item (or the whole document) is encrypted before it is stored and masked in views (needs a member master key)." };

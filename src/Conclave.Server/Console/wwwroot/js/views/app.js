@@ -7,7 +7,7 @@ import { renderAccess } from './access.js';
 import { renderCredentials } from './credentials.js';
 import { renderWebhooks } from './webhooks.js';
 
-const FORMATS = ['properties', 'json', 'yaml', 'text'];
+const FORMATS = ['properties', 'json', 'yaml', 'text', 'flags'];
 
 const VIEWS = [['namespaces', 'Namespaces'], ['access', 'Access'], ['credentials', 'Credentials'], ['webhooks', 'Webhooks']];
 

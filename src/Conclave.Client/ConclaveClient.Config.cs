@@ -137,10 +137,19 @@ public sealed partial class ConclaveClient
     /// <param name="reason">Why it was rejected (shown in the convergence query); at most 1,024 characters are kept.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>A task that completes when the report is recorded.</returns>
-    public async ValueTask ReportConfigAsync(ConfigTarget target, string ns, long releaseId, ConfigDeliveryStatus status, string? reason = null, CancellationToken cancellationToken = default)
+    public ValueTask ReportConfigAsync(ConfigTarget target, string ns, long releaseId, ConfigDeliveryStatus status, string? reason = null, CancellationToken cancellationToken = default) =>
+        ReportConfigAsync(target, ns, releaseId, status, reason, [], cancellationToken);
+
+    /// <summary>
+    /// Reports what this instance did with a release and, for a flags namespace, how often it served each flag's
+    /// variants (docs/feature-flags.md, "Evaluation insight"): the member keeps the totals with the instance's record and
+    /// marks flags with recent evaluations as used today. At most 4,096 entries.
+    /// </summary>
+    public async ValueTask ReportConfigAsync(ConfigTarget target, string ns, long releaseId, ConfigDeliveryStatus status, string? reason, IReadOnlyList<FlagEvaluationCount> flagEvaluations, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(target);
         ArgumentException.ThrowIfNullOrEmpty(ns);
+        ArgumentNullException.ThrowIfNull(flagEvaluations);
         var request = new ReportRequest
         {
             App = target.App,
@@ -156,6 +165,11 @@ public sealed partial class ConclaveClient
             },
             Reason = reason ?? string.Empty,
         };
+        foreach (var e in flagEvaluations)
+        {
+            request.FlagEvaluations.Add(new Api.Config.V1.FlagEvaluationCount { Flag = e.Flag, Variant = e.Variant, Total = e.Total, Recent = e.Recent });
+        }
+
         try
         {
             // The record is keyed by instance and overwritten, so repeating a report is harmless.

@@ -162,7 +162,13 @@ public sealed partial class ConfigCenterService(IKeyValuePort port, ConfigLimits
         ConfigNames.CheckName("namespace", ns, Limits);
         if (!Enum.IsDefined(format))
         {
-            throw new ConfigCenterException(ConfigErrorKind.InvalidArgument, $"format '{format}' is not one of properties, json, yaml, text");
+            throw new ConfigCenterException(ConfigErrorKind.InvalidArgument, $"format '{format}' is not one of properties, json, yaml, text, flags");
+        }
+
+        if (secret && format == NamespaceFormat.Flags)
+        {
+            // Every instance evaluates every flag of the namespace: there is no one the values would be hidden from.
+            throw new ConfigCenterException(ConfigErrorKind.InvalidArgument, "a flags namespace cannot be secret: every instance that reads it evaluates all of its flags");
         }
 
         if (!string.IsNullOrWhiteSpace(schema))

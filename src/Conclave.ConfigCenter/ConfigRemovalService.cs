@@ -77,6 +77,7 @@ public sealed class ConfigRemovalService(IKeyValuePort port, TimeProvider? clock
                 ConfigStore.DeleteUnder(instances),
                 ConfigStore.Delete(ConfigKeys.DataKeys(app, env, ns)),
                 ConfigStore.Delete(ConfigKeys.Rollout(app, env, ns)),
+                ConfigStore.Delete(ConfigKeys.FlagUsage(app, env, ns)),
                 ConfigStore.Audit(app, ConfigCenterService.Audit(who, now, "namespace.delete", $"{app}/{env}/{ns}", force ? "forced" : "")),
             ],
             cancellationToken);

@@ -14,7 +14,7 @@ namespace Conclave.ConfigCenter;
 /// changes to it, and delivery reports (tied to a lease) with the convergence query. What it delivers is plaintext:
 /// sealed secrets are opened here, on the member that serves the client, with the master key of <paramref name="masterKeys"/>.
 /// </summary>
-public sealed class DeliveryService(IKeyValuePort port, ConfigLimits? limits = null, TimeProvider? clock = null, IMasterKeyProvider? masterKeys = null)
+public sealed partial class DeliveryService(IKeyValuePort port, ConfigLimits? limits = null, TimeProvider? clock = null, IMasterKeyProvider? masterKeys = null)
 {
     private readonly ConfigStore store = new(port);
     private readonly TimeProvider clock = clock ?? TimeProvider.System;
@@ -190,8 +190,16 @@ public sealed class DeliveryService(IKeyValuePort port, ConfigLimits? limits = n
     }
 
     /// <summary>Records what an instance applied or rejected; the record lives as long as the instance keeps reporting.</summary>
-    public async ValueTask<InstanceRecord> ReportAsync(string app, string env, string ns, string instanceId, IReadOnlyList<string> labels, long releaseId, DeliveryStatus status, string? reason, string? from, CancellationToken cancellationToken = default)
+    public ValueTask<InstanceRecord> ReportAsync(string app, string env, string ns, string instanceId, IReadOnlyList<string> labels, long releaseId, DeliveryStatus status, string? reason, string? from, CancellationToken cancellationToken = default) =>
+        ReportAsync(app, env, ns, instanceId, labels, releaseId, status, reason, from, [], cancellationToken);
+
+    /// <summary>
+    /// Records what an instance applied or rejected and, for a flags namespace, how often it served each flag's variants
+    /// (<paramref name="flagEvaluations"/>: totals kept with the record; a flag with recent evaluations is marked used today).
+    /// </summary>
+    public async ValueTask<InstanceRecord> ReportAsync(string app, string env, string ns, string instanceId, IReadOnlyList<string> labels, long releaseId, DeliveryStatus status, string? reason, string? from, IReadOnlyList<FlagEvaluationCount> flagEvaluations, CancellationToken cancellationToken = default)
     {
+        var totals = CheckFlagEvaluations(flagEvaluations);
         ConfigNames.CheckInstanceId(instanceId, Limits);
         foreach (var label in labels)
         {
@@ -232,7 +240,7 @@ public sealed class DeliveryService(IKeyValuePort port, ConfigLimits? limits = n
         var record = new InstanceRecord
         {
             InstanceId = instanceId, Labels = labels, ReleaseId = releaseId, Status = status, Reason = reason,
-            ReportedAt = clock.GetUtcNow(), From = from, LeaseId = lease,
+            ReportedAt = clock.GetUtcNow(), From = from, LeaseId = lease, FlagEvaluations = totals,
         };
         List<RequestOp> writes = [ConfigStore.Put(key, record, lease)];
         if (status == DeliveryStatus.Rejected && (existing is null || existing.Status != DeliveryStatus.Rejected || existing.ReleaseId != releaseId))
@@ -256,6 +264,7 @@ public sealed class DeliveryService(IKeyValuePort port, ConfigLimits? limits = n
 
         knownLeases[key] = lease;
         ConfigCenterMetrics.Reported(status);
+        await NoteFlagsEvaluatedAsync(app, env, ns, flagEvaluations, cancellationToken);
         return record;
     }
 

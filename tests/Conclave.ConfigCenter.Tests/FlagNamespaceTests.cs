@@ -1,3 +1,4 @@
+using System.Net.Http.Json;
 using System.Text.Json;
 using Conclave.ConfigCenter.Model;
 using Conclave.Flags;
@@ -103,6 +104,98 @@ public sealed class FlagNamespaceTests(NodeFixture fixture) : IClassFixture<Node
         Assert.Equal(r3.Id, served.Id);
         Assert.Equal(v1, served.Content);
         Assert.False(FlagReader.GetBoolean(FlagSet.Parse(served.Content), "a", true, FlagContext.Empty).Value);
+    }
+
+    [Fact]
+    public async Task Evaluation_counts_are_summed_over_the_live_fleet_and_unused_flags_turn_stale()
+    {
+        var clock = new ManualClock();
+        var port = fixture.NewPort();
+        var delivery = new DeliveryService(port, clock: clock);
+        var center = new ConfigCenterService(port, clock: clock);
+        var store = new Keyspace.ConfigStore(port);
+        var app = await fixture.NewAppAsync();
+        await center.CreateNamespaceAsync(app, "DEV", "flags", NamespaceFormat.Flags, null, Alice);
+        await center.SetContentAsync(app, "DEV", "flags", """{"flags": {"a": {"type": "boolean", "defaultVariant": "off"}, "b": {"type": "boolean", "defaultVariant": "on"}}}""", 0, Alice);
+        var release = await center.PublishAsync(app, "DEV", "flags", null, null, 0, Alice);
+
+        await delivery.ReportAsync(app, "DEV", "flags", "pod-1", [], release.Id, DeliveryStatus.Applied, null, null, [new("a", "on", 10, 10), new("a", "off", 5, 5)]);
+        await delivery.ReportAsync(app, "DEV", "flags", "pod-2", [], release.Id, DeliveryStatus.Applied, null, null, [new("a", "on", 3, 0)]);
+        var usage = await delivery.FlagUsageAsync(app, "DEV", "flags");
+        Assert.Equal(release.Id, usage.ReleaseId);
+        Assert.Equal(["a", "b"], usage.Flags.Select(f => f.Flag));
+        var a = usage.Flags[0];
+        Assert.Equal(new Dictionary<string, long> { ["off"] = 5, ["on"] = 13 }, a.Variants);
+        Assert.Equal(2, a.Instances);
+        Assert.Equal(new DateTimeOffset(clock.GetUtcNow().UtcDateTime.Date, TimeSpan.Zero), a.LastEvaluated);
+        Assert.False(a.Stale);
+        Assert.Empty(usage.Flags[1].Variants);
+        Assert.Null(usage.Flags[1].LastEvaluated);
+        Assert.False(usage.Flags[1].Stale); // never evaluated, but released less than a week ago
+
+        // A report the same day writes the instance record only: the usage record already says "today".
+        var written = (await store.GetAsync<FlagUsageRecord>(Keyspace.ConfigKeys.FlagUsage(app, "DEV", "flags"), default)).ModRevision;
+        await delivery.ReportAsync(app, "DEV", "flags", "pod-1", [], release.Id, DeliveryStatus.Applied, null, null, [new("a", "on", 20, 10), new("a", "off", 5, 0)]);
+        Assert.Equal(written, (await store.GetAsync<FlagUsageRecord>(Keyspace.ConfigKeys.FlagUsage(app, "DEV", "flags"), default)).ModRevision);
+        Assert.Equal(23, (await delivery.FlagUsageAsync(app, "DEV", "flags")).Flags[0].Variants["on"]);
+
+        // Eight days on, nobody evaluated either flag since: both are stale after a week, neither after ten days.
+        clock.Advance(TimeSpan.FromDays(8));
+        Assert.All((await delivery.FlagUsageAsync(app, "DEV", "flags")).Flags, f => Assert.True(f.Stale, f.Flag));
+        Assert.All((await delivery.FlagUsageAsync(app, "DEV", "flags", staleDays: 10)).Flags, f => Assert.False(f.Stale, f.Flag));
+        await delivery.ReportAsync(app, "DEV", "flags", "pod-3", [], release.Id, DeliveryStatus.Applied, null, null, [new("a", "on", 1, 1)]);
+        var later = await delivery.FlagUsageAsync(app, "DEV", "flags");
+        Assert.False(later.Flags[0].Stale);
+        Assert.True(later.Flags[1].Stale);
+
+        // Bounded and checked input; insight only for flags namespaces.
+        var tooMany = Enumerable.Range(0, DeliveryService.MaxFlagEvaluationEntries + 1).Select(i => new FlagEvaluationCount($"f{i}", "on", 1, 1)).ToList();
+        Assert.Equal(ConfigErrorKind.InvalidArgument, (await Assert.ThrowsAsync<ConfigCenterException>(() =>
+            delivery.ReportAsync(app, "DEV", "flags", "pod-1", [], release.Id, DeliveryStatus.Applied, null, null, tooMany).AsTask())).Kind);
+        Assert.Equal(ConfigErrorKind.InvalidArgument, (await Assert.ThrowsAsync<ConfigCenterException>(() =>
+            delivery.ReportAsync(app, "DEV", "flags", "pod-1", [], release.Id, DeliveryStatus.Applied, null, null, [new("a", "on", 1, 2)]).AsTask())).Kind);
+        await center.CreateNamespaceAsync(app, "DEV", "settings", NamespaceFormat.Json, null, Alice);
+        Assert.Equal(ConfigErrorKind.FailedPrecondition, (await Assert.ThrowsAsync<ConfigCenterException>(() => delivery.FlagUsageAsync(app, "DEV", "settings").AsTask())).Kind);
+        Assert.Equal(ConfigErrorKind.InvalidArgument, (await Assert.ThrowsAsync<ConfigCenterException>(() =>
+            center.CreateNamespaceAsync(app, "DEV", "secret-flags", NamespaceFormat.Flags, null, false, true, Alice).AsTask())).Kind);
+    }
+
+    [Fact]
+    public async Task Reports_over_http_and_grpc_carry_evaluation_counts_and_usage_is_served_over_http()
+    {
+        var app = await fixture.NewAppAsync();
+        await Center.CreateNamespaceAsync(app, "DEV", "flags", NamespaceFormat.Flags, null, Alice);
+        await Center.SetContentAsync(app, "DEV", "flags", """{"flags": {"a": {"type": "boolean", "defaultVariant": "off"}}}""", 0, Alice);
+        var release = await Center.PublishAsync(app, "DEV", "flags", null, null, 0, Alice);
+        using var http = fixture.Node.CreateHttpClient();
+        var ns = $"/api/v1/apps/{app}/envs/DEV/namespaces/flags";
+        using (var report = await http.PostAsJsonAsync($"{ns}/reports", new
+        {
+            instanceId = "pod-http", releaseId = release.Id, status = "Applied",
+            flagEvaluations = new[] { new { flag = "a", variant = "on", total = 7, recent = 7 } },
+        }))
+        {
+            Assert.True(report.IsSuccessStatusCode, await report.Content.ReadAsStringAsync());
+        }
+
+        await using (var client = new Conclave.Client.ConclaveClient(new Conclave.Client.ConclaveClientOptions { Endpoints = [fixture.Node.Endpoint] }))
+        {
+            await client.ReportConfigAsync(new Conclave.Client.ConfigTarget { App = app, Environment = "DEV", Namespaces = ["flags"], InstanceId = "pod-grpc" }, "flags", release.Id, Conclave.Client.ConfigDeliveryStatus.Applied, null,
+                [new Conclave.Client.FlagEvaluationCount("a", "off", 2, 1)]);
+        }
+
+        using var usage = JsonDocument.Parse(await http.GetStringAsync($"{ns}/flags/usage?staleDays=3"));
+        var flag = Assert.Single(usage.RootElement.GetProperty("flags").EnumerateArray());
+        Assert.Equal(3, usage.RootElement.GetProperty("staleDays").GetInt32());
+        Assert.Equal("a", flag.GetProperty("flag").GetString());
+        Assert.Equal(7, flag.GetProperty("variants").GetProperty("on").GetInt64());
+        Assert.Equal(2, flag.GetProperty("variants").GetProperty("off").GetInt64());
+        Assert.Equal(2, flag.GetProperty("instances").GetInt32());
+        Assert.False(flag.GetProperty("stale").GetBoolean());
+
+        using var bad = await http.GetAsync($"{ns}/flags/usage?staleDays=0");
+        Assert.Equal(System.Net.HttpStatusCode.BadRequest, bad.StatusCode);
+        Assert.Contains("staleDays", await bad.Content.ReadAsStringAsync(), StringComparison.Ordinal);
     }
 
     private static string VectorsDirectory()

@@ -23,6 +23,8 @@ namespace Conclave.ConfigCenter.Keyspace;
 [JsonSerializable(typeof(AuditEntry))]
 [JsonSerializable(typeof(InstanceRecord))]
 [JsonSerializable(typeof(RolloutIndex))]
+[JsonSerializable(typeof(FlagUsageRecord))]
+[JsonSerializable(typeof(FlagUsageReport))]
 [JsonSerializable(typeof(ConfigExport))]
 [JsonSerializable(typeof(EnvironmentExport))]
 [JsonSerializable(typeof(NamespaceExport))]

@@ -99,6 +99,9 @@ public static class ConfigKeys
     /// <summary>The member-wide settings of the center (who may create apps).</summary>
     public static ByteString Settings() => Key("settings");
 
+    /// <summary>When each flag of a flags namespace was last evaluated by any instance (<see cref="Model.FlagUsageRecord"/>).</summary>
+    public static ByteString FlagUsage(string app, string env, string ns) => Key($"flag-usage/{app}/{env}/{ns}");
+
     /// <summary>Present while a rollout plan of the namespace is active: the driver's index (it reads this prefix, not every namespace).</summary>
     public static ByteString Rollout(string app, string env, string ns) => Key($"rollouts/{app}/{env}/{ns}");
 

@@ -23,4 +23,14 @@ public sealed record InstanceRecord
     public string? From { get; init; }
 
     public long LeaseId { get; init; }
+
+    /// <summary>For a flags namespace: the instance's evaluations per flag and variant since it started (its last report's totals).</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public IReadOnlyList<FlagEvaluationTotal>? FlagEvaluations { get; init; }
 }
+
+/// <summary>How often an instance served <see cref="Variant"/> of <see cref="Flag"/> since it started.</summary>
+public sealed record FlagEvaluationTotal(string Flag, string Variant, long Total);
+
+/// <summary>What an instance reports for one flag and variant: totals since it started, and since its previous report.</summary>
+public readonly record struct FlagEvaluationCount(string Flag, string Variant, long Total, long Recent);

@@ -101,7 +101,9 @@ internal sealed class ConfigGrpcService(DeliveryService delivery, CredentialServ
                     Api.Config.V1.DeliveryStatus.Unhealthy => ConfigCenter.Model.DeliveryStatus.Unhealthy,
                     _ => ConfigCenter.Model.DeliveryStatus.Applied,
                 },
-                request.Reason, context.Peer, context.CancellationToken);
+                request.Reason, context.Peer,
+                [.. request.FlagEvaluations.Select(static e => new ConfigCenter.Model.FlagEvaluationCount(e.Flag, e.Variant, e.Total, e.Recent))],
+                context.CancellationToken);
             return new ReportResponse { LeaseId = record.LeaseId };
         });
 

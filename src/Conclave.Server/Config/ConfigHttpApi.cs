@@ -254,11 +254,14 @@ public static class ConfigHttpApi
         ns.MapPost("/reports", async (string app, string env, string ns, ReportBody b, HttpContext h, ClientCallers callers, CredentialService cr, DeliveryService d, CancellationToken ct) =>
         {
             await cr.AuthorizeAsync(callers.Of(h), app, env, [ns], ct);
-            return TypedResults.Ok(await d.ReportAsync(app, env, ns, b.InstanceId, b.Labels ?? [], b.ReleaseId, b.Status, b.Reason, From(h), ct));
+            return TypedResults.Ok(await d.ReportAsync(app, env, ns, b.InstanceId, b.Labels ?? [], b.ReleaseId, b.Status, b.Reason, From(h), b.FlagEvaluations ?? [], ct));
         });
         ns.MapGet("/instances", async (string app, string env, string ns, DeliveryService d, CancellationToken ct) => Items(await d.InstancesAsync(app, env, ns, ct)));
         ns.MapGet("/convergence", async (string app, string env, string ns, long? releaseId, DeliveryService d, CancellationToken ct) =>
             TypedResults.Ok(await d.ConvergenceAsync(app, env, ns, releaseId ?? 0, ct)));
+        // Evaluation insight of a flags namespace: variants served by the live fleet, and flags nobody evaluates any more.
+        ns.MapGet("/flags/usage", async (string app, string env, string ns, int? staleDays, DeliveryService d, CancellationToken ct) =>
+            TypedResults.Ok(await d.FlagUsageAsync(app, env, ns, staleDays ?? 7, ct)));
 
         ConfigConsoleApi.Map(api);
     }

@@ -47,7 +47,8 @@ public sealed record GrayRuleBody(GrayRule Rule, long ExpectedRevision);
 
 public sealed record GuardBody(long ExpectedRevision);
 
-public sealed record ReportBody(string InstanceId, IReadOnlyList<string>? Labels, long ReleaseId, DeliveryStatus Status, string? Reason);
+/// <summary>A delivery report; for a flags namespace it may carry the instance's evaluation counts (docs/feature-flags.md).</summary>
+public sealed record ReportBody(string InstanceId, IReadOnlyList<string>? Labels, long ReleaseId, DeliveryStatus Status, string? Reason, IReadOnlyList<FlagEvaluationCount>? FlagEvaluations = null);
 
 public sealed record ValidateBody(string? Content);
 

@@ -62,6 +62,7 @@ namespace Conclave.Server.Http;
 [JsonSerializable(typeof(ImportResult))]
 [JsonSerializable(typeof(EffectiveRelease))]
 [JsonSerializable(typeof(Convergence))]
+[JsonSerializable(typeof(FlagUsageReport))]
 [JsonSerializable(typeof(ConfigCenter.AccessView))]
 [JsonSerializable(typeof(ReleaseRequest))]
 [JsonSerializable(typeof(ReleaseRequest[]))]

@@ -39,11 +39,12 @@ internal static class ConfigBench
         var changes = new Option<int>("--changes") { Description = "After setup: this many item changes (PUT .../items/{key}) through the API by --change-clients loops, timed with the member's CPU per change (with --user, as that user: the center's access check is then part of every change).", DefaultValueFactory = _ => 0 };
         var changeClients = new Option<int>("--change-clients") { Description = "Concurrent API clients of the --changes phase.", DefaultValueFactory = _ => 4 };
         var user = new Option<string?>("--user") { Description = "name:password: sign in to /api/v1 (POST /api/v1/session) and make every API call as that user (a member with auth enabled); the app is then created by that user, its owner." };
+        var flags = new Option<int>("--flags") { Description = "Make the fan-out namespace a flags namespace of this many flags (each with a users rule and a 20% rollout, docs/feature-flags.md); each round changes the number flag 'round', and a delivery counts when the instance's own evaluation of it gives the new round (publish -> flag change visible).", DefaultValueFactory = _ => 0 };
         var halt = new Option<bool>("--halt") { Description = "After the rounds: a plan at 100% that the fleet rejects past its 5% limit; measures the time from the report that crosses the limit to every instance having the main release again." };
         var command = new Command("config", "Publish -> delivery latency to many subscribed instances, and Fetch throughput of a large namespace.")
         {
             api, instances, subscriberConns, releases, pause, reports, spread, keys, fetchDuration, serverPid, credential, secret, planStep, halt, manyApps, setupConcurrency,
-            changes, changeClients, user,
+            changes, changeClients, user, flags,
         };
         command.SetAction(async (ParseResult parse, CancellationToken cancellationToken) =>
         {
@@ -55,15 +56,20 @@ internal static class ConfigBench
                     TimeSpan.FromSeconds(parse.GetValue(pause)), parse.GetValue(reports), TimeSpan.FromSeconds(parse.GetValue(spread)), parse.GetValue(keys),
                     parse.GetRequiredValue(fetchDuration) is "0" or "0s" ? null : BenchCommand.ParseDuration(parse.GetValue(fetchDuration)), parse.GetValue(serverPid),
                     parse.GetValue(credential), parse.GetValue(secret), parse.GetValue(planStep), parse.GetValue(halt), parse.GetValue(manyApps), parse.GetValue(setupConcurrency),
-                    parse.GetValue(changes), parse.GetValue(changeClients), parse.GetValue(user));
+                    parse.GetValue(changes), parse.GetValue(changeClients), parse.GetValue(user), parse.GetValue(flags));
                 if (options.Instances < 1 || options.SubscriberConns < 1 || options.Releases < 1 || options.Keys < 1 || options.SetupConcurrency < 1 || options.ChangeClients < 1)
                 {
                     throw new ArgumentException("--instances, --subscriber-conns, --releases, --keys, --setup-concurrency and --change-clients must be at least 1.");
                 }
 
-                if (options.Apps < 0 || options.Changes < 0)
+                if (options.Apps < 0 || options.Changes < 0 || options.Flags < 0)
                 {
-                    throw new ArgumentException("--apps and --changes must not be negative.");
+                    throw new ArgumentException("--apps, --changes and --flags must not be negative.");
+                }
+
+                if (options.Flags > 0 && (options.PlanStep is not null || options.Halt || options.Secret || options.Changes > 0))
+                {
+                    throw new ArgumentException("--flags cannot be combined with --plan-step, --halt, --secret or --changes (they edit items of a properties namespace).");
                 }
 
                 if (options.User is { } u && (u.IndexOf(':', StringComparison.Ordinal) is var colon && (colon < 1 || colon == u.Length - 1)))
@@ -89,7 +95,7 @@ internal static class ConfigBench
 
     private sealed record Options(
         string Api, int Instances, int SubscriberConns, int Releases, TimeSpan Pause, bool Reports, TimeSpan ReportSpread, int Keys, TimeSpan? FetchDuration, int? ServerPid,
-        bool Credential, bool Secret, double? PlanStep, bool Halt, int Apps, int SetupConcurrency, int Changes, int ChangeClients, string? User);
+        bool Credential, bool Secret, double? PlanStep, bool Halt, int Apps, int SetupConcurrency, int Changes, int ChangeClients, string? User, int Flags);
 
     /// <summary>What every client call carries: the app credential with --credential, nothing otherwise.</summary>
     private static Metadata? headers;
@@ -106,7 +112,7 @@ internal static class ConfigBench
         var app = "bench-" + Guid.NewGuid().ToString("N")[..8];
         await admin.PostAsync(ConfigAdmin.Path("apps"), new JsonObject { ["id"] = app }, cancellationToken);
         await admin.PostAsync(ConfigAdmin.Path("apps", app, "envs"), new JsonObject { ["name"] = Env }, cancellationToken);
-        await admin.PostAsync(ConfigAdmin.Path("apps", app, "envs", Env, "namespaces"), new JsonObject { ["name"] = "fanout", ["format"] = "properties", ["secret"] = options.Secret }, cancellationToken);
+        await admin.PostAsync(ConfigAdmin.Path("apps", app, "envs", Env, "namespaces"), new JsonObject { ["name"] = "fanout", ["format"] = options.Flags > 0 ? "flags" : "properties", ["secret"] = options.Secret }, cancellationToken);
         await admin.PostAsync(ConfigAdmin.Path("apps", app, "envs", Env, "namespaces"), new JsonObject { ["name"] = "fetch", ["format"] = "properties", ["secret"] = options.Secret }, cancellationToken);
         headers = null;
         if (options.Credential)
@@ -124,7 +130,7 @@ internal static class ConfigBench
 
         await admin.PutAsync(fetch + "/content", new JsonObject { ["content"] = document.ToString() }, cancellationToken);
         await admin.PostAsync(fetch + "/releases", new JsonObject { ["title"] = "fetch" }, cancellationToken);
-        await admin.PutAsync(fanout + "/items/round", new JsonObject { ["value"] = "0" }, cancellationToken);
+        await SetRoundAsync(admin, fanout, options, 0, cancellationToken);
         await admin.PostAsync(fanout + "/releases", new JsonObject { ["title"] = "round 0" }, cancellationToken);
 
         var text = new StringBuilder();
@@ -187,7 +193,7 @@ internal static class ConfigBench
                     {
                         Interlocked.Increment(ref ready);
                     }
-                    else if (id < stamps.Length && Volatile.Read(ref stamps[id]) is var sent and > 0)
+                    else if (id < stamps.Length && Volatile.Read(ref stamps[id]) is var sent and > 0 && (options.Flags == 0 || RoundFlag(release.Content, me.InstanceId) == id - 1))
                     {
                         recorder.Record(Stopwatch.GetTimestamp() - sent);
                         Interlocked.Increment(ref delivered[id]);
@@ -258,7 +264,7 @@ internal static class ConfigBench
         for (var round = 1; round <= options.Releases; round++)
         {
             var id = round + offset;
-            await admin.PutAsync(fanout + "/items/round", new JsonObject { ["value"] = round.ToString(CultureInfo.InvariantCulture) }, cancellationToken);
+            await SetRoundAsync(admin, fanout, options, round, cancellationToken);
             Volatile.Write(ref stamps[id], Stopwatch.GetTimestamp());
             await admin.PostAsync(fanout + "/releases", new JsonObject { ["title"] = $"round {round}" }, cancellationToken);
             try
@@ -379,6 +385,40 @@ internal static class ConfigBench
     /// Item changes through the API, closed loop: each of --change-clients loops sets its own keys (50 each, in turn) until
     /// --changes are done. Every change is a replicated transaction; with --user it also runs the center's access check.
     /// </summary>
+    /// <summary>Round <paramref name="round"/>'s fan-out content: the item <c>round</c>, or with --flags a flags document whose flag <c>round</c> serves it.</summary>
+    private static async Task SetRoundAsync(ConfigAdmin admin, string fanout, Options options, int round, CancellationToken cancellationToken)
+    {
+        if (options.Flags == 0)
+        {
+            await admin.PutAsync(fanout + "/items/round", new JsonObject { ["value"] = round.ToString(CultureInfo.InvariantCulture) }, cancellationToken);
+            return;
+        }
+
+        var flags = new JsonObject
+        {
+            ["round"] = new JsonObject { ["type"] = "number", ["variants"] = new JsonObject { ["current"] = round }, ["defaultVariant"] = "current" },
+        };
+        for (var f = 1; f < options.Flags; f++)
+        {
+            flags[$"bench.flag{f:D4}"] = new JsonObject
+            {
+                ["type"] = "boolean", ["defaultVariant"] = "off",
+                ["rules"] = new JsonArray(
+                    new JsonObject { ["users"] = new JsonArray("bench-00001", "bench-00002"), ["variant"] = "on" },
+                    new JsonObject { ["rollout"] = new JsonArray(new JsonObject { ["variant"] = "on", ["percentage"] = 20 }) }),
+            };
+        }
+
+        await admin.PutAsync(fanout + "/content", new JsonObject { ["content"] = new JsonObject { ["flags"] = flags }.ToJsonString() }, cancellationToken);
+    }
+
+    /// <summary>What the instance's own evaluation of the flag <c>round</c> gives: the document parsed and evaluated as a client does.</summary>
+    private static long RoundFlag(string content, string instanceId)
+    {
+        var set = Conclave.Flags.FlagSet.Parse(content);
+        return (long)Conclave.Flags.FlagReader.GetDouble(set, "round", -1, new Conclave.Flags.FlagContext { InstanceId = instanceId }).Value;
+    }
+
     private static async Task<string> ChangesAsync(ConfigAdmin admin, string fanout, Options options, CancellationToken cancellationToken)
     {
         // Warm-up: the member's first changes pay for its JIT or cold caches, which is not what this phase measures.

@@ -66,6 +66,7 @@ case("time windows", {"flags": {"w": {
     ev("w", "boolean", False, {"now": "2027-01-10T08:00:00Z"}, True, "on", "TARGETING_MATCH"),
     ev("w", "boolean", False, {"now": "2027-01-10T10:30:00+02:00"}, True, "on", "TARGETING_MATCH"),
     ev("w", "boolean", False, {"now": "2027-01-10T09:00:00Z"}, False, "off", "DEFAULT"),
+    ev("w", "boolean", False, {"now": "2027-01-10T08:59:59.999Z"}, True, "on", "TARGETING_MATCH"),
 ])
 
 # 4. Prerequisites: the other flag evaluated with the same context.
@@ -156,6 +157,7 @@ invalid = [
     bad("default variant unknown", F({"type": "boolean", "defaultVariant": "yes"}), 'flags["f"].defaultVariant'),
     bad("string flag without variants", F({"type": "string", "defaultVariant": "a"}), 'flags["f"]'),
     bad("variant of the wrong type", F({"type": "number", "variants": {"a": "1"}, "defaultVariant": "a"}), 'flags["f"].variants["a"]'),
+    bad("number variant out of range", '{"flags": {"f": {"type": "number", "variants": {"big": 1e400}, "defaultVariant": "big"}}}', 'flags["f"].variants["big"]'),
     bad("boolean variant not a boolean", F({"type": "boolean", "variants": {"on": 1}, "defaultVariant": "on"}), 'flags["f"].variants["on"]'),
     bad("enabled not a boolean", F({"type": "boolean", "defaultVariant": "on", "enabled": "yes"}), 'flags["f"].enabled'),
     bad("rule with variant and rollout", F({"type": "boolean", "defaultVariant": "on", "rules": [{"variant": "on", "rollout": [{"variant": "on", "percentage": 1}]}]}), 'flags["f"].rules[0]'),
@@ -168,6 +170,10 @@ invalid = [
     bad("negative percentage", F({"type": "boolean", "defaultVariant": "off", "rules": [{"rollout": [{"variant": "on", "percentage": -1}]}]}), 'flags["f"].rules[0].rollout[0].percentage'),
     bad("empty rollout", F({"type": "boolean", "defaultVariant": "off", "rules": [{"rollout": []}]}), 'flags["f"].rules[0].rollout'),
     bad("window without offset", F({"type": "boolean", "defaultVariant": "off", "rules": [{"window": {"start": "2027-01-10T08:00:00"}, "variant": "on"}]}), 'flags["f"].rules[0].window.start'),
+    bad("window with a space for T", F({"type": "boolean", "defaultVariant": "off", "rules": [{"window": {"start": "2027-01-10 08:00:00Z"}, "variant": "on"}]}), 'flags["f"].rules[0].window.start'),
+    bad("window with a short month", F({"type": "boolean", "defaultVariant": "off", "rules": [{"window": {"end": "2027-1-10T08:00:00Z"}, "variant": "on"}]}), 'flags["f"].rules[0].window.end'),
+    bad("window with a compact offset", F({"type": "boolean", "defaultVariant": "off", "rules": [{"window": {"end": "2027-01-10T08:00:00+0100"}, "variant": "on"}]}), 'flags["f"].rules[0].window.end'),
+    bad("window on a day that does not exist", F({"type": "boolean", "defaultVariant": "off", "rules": [{"window": {"end": "2027-02-30T08:00:00Z"}, "variant": "on"}]}), 'flags["f"].rules[0].window.end'),
     bad("window backwards", F({"type": "boolean", "defaultVariant": "off", "rules": [{"window": {"start": "2027-01-10T08:00:00Z", "end": "2027-01-10T08:00:00Z"}, "variant": "on"}]}), 'flags["f"].rules[0].window'),
     bad("empty window", F({"type": "boolean", "defaultVariant": "off", "rules": [{"window": {}, "variant": "on"}]}), 'flags["f"].rules[0].window'),
     bad("prerequisite flag unknown", F({"type": "boolean", "defaultVariant": "off", "rules": [{"prerequisites": [{"flag": "g", "variants": ["on"]}], "variant": "on"}]}), 'flags["f"].rules[0].prerequisites[0].flag'),

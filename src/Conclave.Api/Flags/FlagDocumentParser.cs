@@ -9,7 +9,7 @@ namespace Conclave.Flags;
 /// trailing commas, no duplicate names), known fields only, every reference resolved, no prerequisite cycles, and the
 /// limits. The first error is thrown with its path.
 /// </summary>
-internal static class FlagDocumentParser
+internal static partial class FlagDocumentParser
 {
     public const int MaxFlags = 1_000;
     public const int MaxRules = 64;
@@ -388,7 +388,7 @@ internal static class FlagDocumentParser
         {
             FlagType.Boolean => value.ValueKind is JsonValueKind.True or JsonValueKind.False,
             FlagType.String => value.ValueKind == JsonValueKind.String,
-            FlagType.Number => value.ValueKind == JsonValueKind.Number && double.IsFinite(value.GetDouble()),
+            FlagType.Number => value.ValueKind == JsonValueKind.Number && value.TryGetDouble(out var number) && double.IsFinite(number),
             _ => true,
         };
         if (!ok)
@@ -474,17 +474,19 @@ internal static class FlagDocumentParser
             return null;
         }
 
-        // RFC 3339: a date, 'T', a time and an offset (Z or +hh:mm). A time without an offset is refused: it would mean
-        // different instants on members and instances in different zones.
-        if (value.ValueKind != JsonValueKind.String || value.GetString() is not { Length: >= 20 } text
-            || !(text.EndsWith('Z') || text.EndsWith("z", StringComparison.Ordinal) || text[^6] is '+' or '-')
-            || !DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind, out var time) || text[10] is not ('T' or 't'))
+        // RFC 3339's date-time exactly (the Node evaluator matches the same grammar): a time without an offset is refused,
+        // it would mean different instants on members and instances in different zones.
+        if (value.ValueKind != JsonValueKind.String || value.GetString() is not { } text || !Rfc3339().IsMatch(text)
+            || !DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.None, out var time))
         {
             throw new FlagDocumentException($"{path}.{field}", "must be an RFC 3339 timestamp with an offset, such as 2027-01-10T08:00:00Z");
         }
 
         return time;
     }
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,7})?([Zz]|[+-][0-9]{2}:[0-9]{2})$", System.Text.RegularExpressions.RegexOptions.CultureInvariant)]
+    private static partial System.Text.RegularExpressions.Regex Rfc3339();
 
     private static void RequireVariant(IReadOnlyDictionary<string, JsonElement> variants, string variant, string path)
     {

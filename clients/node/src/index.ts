@@ -14,3 +14,5 @@ export type {
   ConclaveClientOptions,
   SubscribeOptions,
 } from './types.js';
+export { FlagSet, FlagDocumentError, FLAG_LIMITS, flagBucket, changedFlags } from './flags.js';
+export type { FlagType, FlagReason, FlagErrorCode, FlagJsonValue, FlagContext, FlagEvaluation, FlagDefinition } from './flags.js';

@@ -21,6 +21,8 @@ public sealed class NodeClientTests(ITestOutputHelper output)
     [InlineData("client.test.mjs")]
     [InlineData("cluster.test.mjs")]
     [InlineData("tls.test.mjs")]
+    [InlineData("flags.test.mjs")]
+    [InlineData("openfeature.test.mjs")]
     public async Task The_node_clients_tests_pass_against_real_members(string file)
     {
         var directory = await BuildAsync();

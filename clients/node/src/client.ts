@@ -6,6 +6,7 @@ import { CACHE_KEY_ENVIRONMENT_VARIABLE, LastKnownGoodCache } from './cache.js';
 import { ConclaveCacheError, ConclaveError, ConclaveUnavailableError } from './errors.js';
 import { backoff, Endpoint, Endpoints, isTransient, toError } from './transport.js';
 import { diff, itemsOf } from './items.js';
+import { ConclaveFlags } from './live-flags.js';
 import type {
   ChangeEvent,
   ConclaveClientOptions,
@@ -68,6 +69,8 @@ export class ConclaveClient {
   readonly app: string;
   readonly env: string;
   readonly instanceId: string;
+  /** The instance's labels as given (`labels`); live flags add them to the evaluation context as attributes. */
+  readonly instanceLabels: Readonly<Record<string, string>>;
   private readonly options: ConclaveClientOptions;
   private readonly endpoints: Endpoints;
   private readonly accessKey: string | undefined;
@@ -97,6 +100,7 @@ export class ConclaveClient {
     this.accessKey = key || undefined;
     this.instanceId = options.instanceId || process.env[INSTANCE_ID_ENVIRONMENT_VARIABLE] || process.env.HOSTNAME || hostname();
     this.endpoints = new Endpoints(options.endpoints, options.tls, this.instanceId);
+    this.instanceLabels = Object.freeze({ ...options.labels });
     this.labels = Object.entries(options.labels ?? {}).map(([k, v]) => `${k}=${v}`);
     const cacheKeyText = options.cacheKey ?? process.env[CACHE_KEY_ENVIRONMENT_VARIABLE];
     this.cacheKey = cacheKeyText?.trim() ? LastKnownGoodCache.parseKey(cacheKeyText) : undefined;
@@ -180,6 +184,17 @@ export class ConclaveClient {
     this.subscriptions.add(subscription);
     subscription.start();
     return subscription;
+  }
+
+  /**
+   * Live feature flags (docs/feature-flags.md) from `flags` namespaces, merged in order (a later namespace's flag
+   * replaces an earlier one of the same name), evaluated in-process with this instance's id and labels in the context.
+   * See {@link ConclaveFlags}.
+   */
+  flags(namespaces: readonly string[]): ConclaveFlags {
+    this.checkOpen();
+    checkNamespaces(namespaces);
+    return new ConclaveFlags(this, namespaces);
   }
 
   /**

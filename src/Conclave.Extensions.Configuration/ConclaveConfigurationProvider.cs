@@ -340,7 +340,8 @@ public sealed class ConclaveConfigurationProvider : ConfigurationProvider, IDisp
         }
     }
 
-    private async Task ApplyAsync(ConfigRelease release, CancellationToken cancellationToken)
+    /// <summary>Applies one release, or refuses it (kept last good, reported rejected). Internal for the tests of a release the member would refuse at publish.</summary>
+    internal async Task ApplyAsync(ConfigRelease release, CancellationToken cancellationToken)
     {
         Dictionary<string, ConfigRelease> candidateReleases;
         lock (gate)

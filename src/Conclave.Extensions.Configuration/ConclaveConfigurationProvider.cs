@@ -1,5 +1,6 @@
 using Conclave.Client;
 using Conclave.Extensions.Configuration.Internal;
+using Conclave.Flags;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -24,6 +25,7 @@ public sealed class ConclaveConfigurationProvider : ConfigurationProvider, IDisp
     private readonly Lock gate = new();
     private ILogger logger;
     private Dictionary<string, ConfigRelease> applied = new(StringComparer.Ordinal);
+    private MergedFlags flags = MergedFlags.Empty;
     private ConclaveConfigurationOrigin origin;
     private bool connected;
     private string? lastError;
@@ -63,8 +65,20 @@ public sealed class ConclaveConfigurationProvider : ConfigurationProvider, IDisp
     /// <summary>Raised after a release was applied (data swapped, reload token fired), with the keys that changed.</summary>
     public event EventHandler<ConclaveConfigurationChangedEventArgs>? Changed;
 
+    /// <summary>
+    /// Raised after a release changed the definition of one or more flags (a flag added, removed or defined
+    /// differently), after <see cref="Flags"/> and the configuration keys were swapped; names the flags.
+    /// </summary>
+    public event EventHandler<ConclaveFlagsChangedEventArgs>? FlagsChanged;
+
     /// <summary>The provider's settings.</summary>
     public ConclaveConfigurationOptions Options { get; }
+
+    /// <summary>
+    /// The flags of this provider's <c>flags</c> namespaces, merged in namespace order (a later namespace's flag replaces
+    /// an earlier one of the same name); <see cref="FlagSet.Empty"/> without any. Swapped at once when a release is applied.
+    /// </summary>
+    public FlagSet Flags => Volatile.Read(ref flags).Set;
 
     /// <summary>App, environment, namespaces and the instance identity this provider asks for.</summary>
     public ConfigTarget Target { get; }
@@ -185,12 +199,12 @@ public sealed class ConclaveConfigurationProvider : ConfigurationProvider, IDisp
 
         if (outcome.Data is not null)
         {
-            Install(outcome.Releases, outcome.Data, outcome.Origin);
+            Install(outcome.Releases, outcome.Data, outcome.Flags, outcome.Origin);
         }
     }
 
     /// <summary>Start-up: nobody listens yet, so the data is set without a reload signal.</summary>
-    private void Install(IReadOnlyList<ConfigRelease> releases, Dictionary<string, string?> data, ConclaveConfigurationOrigin from)
+    private void Install(IReadOnlyList<ConfigRelease> releases, Dictionary<string, string?> data, MergedFlags loadedFlags, ConclaveConfigurationOrigin from)
     {
         var byNamespace = new Dictionary<string, ConfigRelease>(StringComparer.Ordinal);
         foreach (var release in releases)
@@ -204,6 +218,7 @@ public sealed class ConclaveConfigurationProvider : ConfigurationProvider, IDisp
             origin = from;
         }
 
+        Volatile.Write(ref flags, loadedFlags);
         Data = data;
     }
 
@@ -325,7 +340,8 @@ public sealed class ConclaveConfigurationProvider : ConfigurationProvider, IDisp
         }
     }
 
-    private async Task ApplyAsync(ConfigRelease release, CancellationToken cancellationToken)
+    /// <summary>Applies one release, or refuses it (kept last good, reported rejected). Internal for the tests of a release the member would refuse at publish.</summary>
+    internal async Task ApplyAsync(ConfigRelease release, CancellationToken cancellationToken)
     {
         Dictionary<string, ConfigRelease> candidateReleases;
         lock (gate)
@@ -340,9 +356,10 @@ public sealed class ConclaveConfigurationProvider : ConfigurationProvider, IDisp
 
         string? rejection = null;
         Dictionary<string, string?>? candidate = null;
+        var candidateFlags = MergedFlags.Empty;
         try
         {
-            candidate = ReleaseFlattener.Merge(InOrder(candidateReleases));
+            candidate = ReleaseFlattener.Merge(InOrder(candidateReleases), out candidateFlags);
         }
         catch (FormatException e)
         {
@@ -381,10 +398,17 @@ public sealed class ConclaveConfigurationProvider : ConfigurationProvider, IDisp
             origin = ConclaveConfigurationOrigin.Server;
         }
 
+        // The flags first: an IFeatureManager that sees the new keys evaluates with the new flags.
+        var changedFlags = Volatile.Read(ref flags).ChangedIn(candidateFlags);
+        Volatile.Write(ref flags, candidateFlags);
         Data = candidate;
         OnReload();
         Log.Applied(logger, Options.App, Options.Environment, release.Namespace, release.ReleaseId, release.IsGray ? " (gray)" : "", changed.Count);
         RaiseChanged(new ConclaveConfigurationChangedEventArgs([release], changed, ConclaveConfigurationOrigin.Server));
+        if (changedFlags.Count > 0)
+        {
+            RaiseFlagsChanged(new ConclaveFlagsChangedEventArgs(changedFlags));
+        }
         await SaveCacheAsync(cancellationToken).ConfigureAwait(false);
         reporter.Enqueue(release, ConfigDeliveryStatus.Applied, null);
     }
@@ -394,6 +418,18 @@ public sealed class ConclaveConfigurationProvider : ConfigurationProvider, IDisp
         try
         {
             Changed?.Invoke(this, args);
+        }
+        catch (Exception e)
+        {
+            Log.ChangedHandlerFailed(logger, Options.App, Options.Environment, e);
+        }
+    }
+
+    private void RaiseFlagsChanged(ConclaveFlagsChangedEventArgs args)
+    {
+        try
+        {
+            FlagsChanged?.Invoke(this, args);
         }
         catch (Exception e)
         {

@@ -62,6 +62,7 @@ public static class ConclaveServiceCollectionExtensions
             sp => new ConclaveHealthCheck(sp.GetRequiredService<IConfiguration>(), sp.GetService<ConclaveClient>()),
             HealthStatus.Degraded,
             ["conclave"]));
+        services.AddConclaveFeatureFlags();
         return services;
     }
 
@@ -132,6 +133,7 @@ public static class ConclaveServiceCollectionExtensions
         ArgumentNullException.ThrowIfNull(services);
         services.TryAddSingleton<OptionsReleaseValidator>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, ConclaveProviderAttachment>());
+        services.AddConclaveFeatureFlags();
         return services;
     }
 }

@@ -48,6 +48,7 @@ internal static class SourceProjects
             "Microsoft.Extensions.DependencyInjection.Abstractions", "Microsoft.Extensions.Diagnostics.HealthChecks",
             "Microsoft.Extensions.Hosting.Abstractions", "Microsoft.Extensions.Logging.Abstractions",
             "Microsoft.Extensions.Options", "Microsoft.Extensions.Options.ConfigurationExtensions", "YamlDotNet",
+            "Microsoft.FeatureManagement",
         ],
         ["Conclave.Cli"] = ["System.CommandLine"],
     };

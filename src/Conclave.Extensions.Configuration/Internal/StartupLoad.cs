@@ -10,7 +10,11 @@ namespace Conclave.Extensions.Configuration.Internal;
 internal sealed class StartupLoad(ConclaveClient client, ConfigTarget target, ConclaveConfigurationOptions options, LastKnownGoodCache? cache, ILogger logger)
 {
     /// <summary>What the first load produced. <see cref="Data"/> is null when the source starts empty.</summary>
-    public sealed record Outcome(IReadOnlyList<ConfigRelease> Releases, Dictionary<string, string?>? Data, ConclaveConfigurationOrigin Origin, string? Error);
+    public sealed record Outcome(IReadOnlyList<ConfigRelease> Releases, Dictionary<string, string?>? Data, ConclaveConfigurationOrigin Origin, string? Error)
+    {
+        /// <summary>The merged flags of the flags namespaces loaded.</summary>
+        public MergedFlags Flags { get; init; } = MergedFlags.Empty;
+    }
 
     public async Task<Outcome> RunAsync(CancellationToken stop)
     {
@@ -20,9 +24,9 @@ internal sealed class StartupLoad(ConclaveClient client, ConfigTarget target, Co
         try
         {
             var releases = await client.FetchConfigAsync(target, linked.Token).ConfigureAwait(false);
-            var data = ReleaseFlattener.Merge(InOrder(releases));
+            var data = ReleaseFlattener.Merge(InOrder(releases), out var flags);
             Log.LoadedFromServer(logger, options.App, options.Environment, string.Join(",", options.Namespaces), string.Join(",", client.Endpoints), Describe(releases));
-            return new Outcome(releases, data, ConclaveConfigurationOrigin.Server, null);
+            return new Outcome(releases, data, ConclaveConfigurationOrigin.Server, null) { Flags = flags };
         }
         catch (ConfigNotFoundException e) when (!options.Optional)
         {
@@ -76,9 +80,9 @@ internal sealed class StartupLoad(ConclaveClient client, ConfigTarget target, Co
                 return null;
             }
 
-            var data = ReleaseFlattener.Merge(InOrder(document.Releases));
+            var data = ReleaseFlattener.Merge(InOrder(document.Releases), out var flags);
             Log.LoadedFromCache(logger, options.App, options.Environment, failure.Message, cache.Path, document.SavedAt, Describe(document.Releases));
-            return new Outcome(document.Releases, data, ConclaveConfigurationOrigin.Cache, failure.Message);
+            return new Outcome(document.Releases, data, ConclaveConfigurationOrigin.Cache, failure.Message) { Flags = flags };
         }
         catch (Exception e) when (e is InvalidDataException or IOException or UnauthorizedAccessException or FormatException)
         {

@@ -3,6 +3,7 @@ import { get, put, post, del } from '../api.js';
 import { errorArea, attempt, flash, reload } from '../feedback.js';
 import { renderDiff } from '../diff.js';
 import { me } from '../access.js';
+import { flagsEditor } from './flags.js';
 
 export const MASK = '******';
 
@@ -17,7 +18,9 @@ export async function renderEditor(panel, ctx) {
   const state = { revision: ctx.n.revision };
   // What the working copy changes against the main release: marked on the items, and what Discard drops.
   state.pending = ctx.n.headReleaseId ? await get(`${ctx.base}/diff`).catch(() => []) : [];
-  const body = isProperties ? propertiesEditor(ctx, state) : documentEditor(ctx, state);
+  // A flags namespace gets the flag form (with Raw JSON for the document editor), unless it is a secret one still masked.
+  const isFlags = ctx.n.format === 'Flags' && !(ctx.n.secret && ctx.n.content === MASK);
+  const body = isProperties ? propertiesEditor(ctx, state) : isFlags ? flagsEditor(ctx, state, documentEditor) : documentEditor(ctx, state);
   clear(panel, pendingSummary(ctx, state), body, publishActions(ctx, state, body));
   return body.cleanup || null;
 }

@@ -97,6 +97,13 @@ public sealed class ConclaveConfigurationOptions
     public TimeSpan ReportSpread { get; set; } = TimeSpan.FromSeconds(1);
 
     /// <summary>
+    /// While flags are evaluated, how often the evaluation counts of the flags namespaces are reported with their last
+    /// delivery outcome (default 5 minutes; the center marks flags nobody evaluates as stale). Zero sends counts only
+    /// with the report of a new release.
+    /// </summary>
+    public TimeSpan FlagUsageReportInterval { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>
     /// A client to share (for example one registered with <c>AddConclaveClient</c>); the provider does not dispose
     /// it. When null the provider creates its own from <see cref="Endpoints"/> and the retry delays.
     /// </summary>

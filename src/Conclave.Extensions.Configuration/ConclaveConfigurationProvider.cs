@@ -59,7 +59,7 @@ public sealed class ConclaveConfigurationProvider : ConfigurationProvider, IDisp
         ownsClient = options.Client is null;
         client = options.Client ?? SourceSetup.CreateClient(options, instanceId);
         cache = SourceSetup.CreateCache(options, logger);
-        reporter = new DeliveryReporter(client, Target, options, () => Volatile.Read(ref logger));
+        reporter = new DeliveryReporter(client, Target, options, () => Volatile.Read(ref logger), Evaluations, () => Volatile.Read(ref flags));
     }
 
     /// <summary>Raised after a release was applied (data swapped, reload token fired), with the keys that changed.</summary>
@@ -79,6 +79,9 @@ public sealed class ConclaveConfigurationProvider : ConfigurationProvider, IDisp
     /// an earlier one of the same name); <see cref="FlagSet.Empty"/> without any. Swapped at once when a release is applied.
     /// </summary>
     public FlagSet Flags => Volatile.Read(ref flags).Set;
+
+    /// <summary>The evaluation counts of this provider's flags, reported with its delivery reports.</summary>
+    internal FlagEvaluationCounter Evaluations { get; } = new();
 
     /// <summary>App, environment, namespaces and the instance identity this provider asks for.</summary>
     public ConfigTarget Target { get; }

@@ -59,6 +59,9 @@ public sealed class CenterAdmin : IDisposable
 
     public Task<JsonElement> NamespaceAsync(string ns) => SendAsync(HttpMethod.Get, Ns(ns), null);
 
+    /// <summary>The evaluation insight of a flags namespace (GET .../flags/usage).</summary>
+    public Task<JsonElement> FlagUsageAsync(string ns) => SendAsync(HttpMethod.Get, $"{Ns(ns)}/flags/usage", null);
+
     public Task<JsonElement> ConvergenceAsync(string ns, long releaseId) =>
         SendAsync(HttpMethod.Get, $"{Ns(ns)}/convergence?releaseId={releaseId}", null);
 

@@ -189,6 +189,52 @@ public sealed class FlagProviderTests(NodeFixture fixture) : IClassFixture<NodeF
     private static string Rollout(int percent) => Boolean("Checkout.NewFlow", enabled: true,
         $$"""[{"users": ["vip"], "variant": "on"}, {"rollout": [{"variant": "on", "percentage": {{percent}}}]}]""");
 
+    [Fact]
+    public async Task Evaluations_through_the_typed_API_and_IFeatureManager_are_counted_and_reported_to_the_center()
+    {
+        using var admin = await fixture.NewAppAsync(("features", "flags"));
+        await PublishAsync(admin, "features", Boolean("Checkout.NewFlow", enabled: true, """[{"users": ["alice"], "variant": "on"}]"""));
+        var options = Sources.Options(fixture.Node.Endpoint, admin.App, "pod-counted", "features");
+        options.ReportSpread = TimeSpan.Zero;
+        options.FlagUsageReportInterval = TimeSpan.FromMilliseconds(200);
+        using var root = Sources.Build(options);
+        await using var provider = root.Provider();
+        await using var services = Services(root);
+        var features = services.GetRequiredService<IFeatureManager>();
+        var flags = services.GetRequiredService<IConclaveFeatureFlags>();
+
+        for (var i = 0; i < 30; i++)
+        {
+            Assert.True((await flags.GetBooleanAsync("Checkout.NewFlow", false, new FlagContext { TargetingKey = "alice" })).Value);
+        }
+
+        for (var i = 0; i < 20; i++)
+        {
+            Assert.False(await features.IsEnabledAsync("Checkout.NewFlow", new TargetingContext { UserId = "bob" }));
+        }
+
+        // Errors are not evaluations of a flag's variant: nothing is counted for them.
+        Assert.Equal(FlagErrorCode.FlagNotFound, (await flags.GetBooleanAsync("Nope", false)).ErrorCode);
+        Assert.Equal(FlagErrorCode.TypeMismatch, (await flags.GetStringAsync("Checkout.NewFlow", "")).ErrorCode);
+
+        // The counts reach the center with the periodic report; the flag is used today and not stale.
+        JsonElement flag = default;
+        await Eventually.WaitAsync(
+            async _ =>
+            {
+                var usage = await admin.FlagUsageAsync("features");
+                flag = usage.GetProperty("flags").EnumerateArray().Single();
+                // The day of use is written right after the instance's record, in a transaction of its own.
+                return flag.GetProperty("variants").TryGetProperty("off", out var off) && off.GetInt64() == 20
+                    && flag.GetProperty("lastEvaluated").ValueKind == JsonValueKind.String;
+            },
+            Deadline,
+            "the evaluation counts in the center's flag usage");
+        Assert.Equal(30, flag.GetProperty("variants").GetProperty("on").GetInt64());
+        Assert.Equal(1, flag.GetProperty("instances").GetInt32());
+        Assert.False(flag.GetProperty("stale").GetBoolean());
+    }
+
     private static string Boolean(string name, bool enabled, string rules) =>
         $$"""{"flags": {"{{name}}": {"type": "boolean", "enabled": {{(enabled ? "true" : "false")}}, "defaultVariant": "off", "rules": """ + rules + "}}}";
 

@@ -43,6 +43,7 @@ public static class Sources
         to.RetryMaxDelay = from.RetryMaxDelay;
         to.ReportDelivery = from.ReportDelivery;
         to.ReportSpread = from.ReportSpread;
+        to.FlagUsageReportInterval = from.FlagUsageReportInterval;
         to.Client = from.Client;
         to.LoggerFactory = from.LoggerFactory;
         to.TimeProvider = from.TimeProvider;

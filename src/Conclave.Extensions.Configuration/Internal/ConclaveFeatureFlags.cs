@@ -103,31 +103,36 @@ internal sealed class ConclaveFeatureFlags : IConclaveFeatureFlags, IDisposable
     public ValueTask<FlagResult<bool>> GetBooleanAsync(string flag, bool defaultValue, FlagContext? context = null, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        return new(FlagReader.GetBoolean(Flags, flag, defaultValue, Complete(context)));
+        var set = Flags;
+        return new(Counted(set, FlagReader.GetBoolean(set, flag, defaultValue, Complete(context))));
     }
 
     public ValueTask<FlagResult<string>> GetStringAsync(string flag, string defaultValue, FlagContext? context = null, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        return new(FlagReader.GetString(Flags, flag, defaultValue, Complete(context)));
+        var set = Flags;
+        return new(Counted(set, FlagReader.GetString(set, flag, defaultValue, Complete(context))));
     }
 
     public ValueTask<FlagResult<double>> GetDoubleAsync(string flag, double defaultValue, FlagContext? context = null, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        return new(FlagReader.GetDouble(Flags, flag, defaultValue, Complete(context)));
+        var set = Flags;
+        return new(Counted(set, FlagReader.GetDouble(set, flag, defaultValue, Complete(context))));
     }
 
     public ValueTask<FlagResult<long>> GetIntegerAsync(string flag, long defaultValue, FlagContext? context = null, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        return new(FlagReader.GetInteger(Flags, flag, defaultValue, Complete(context)));
+        var set = Flags;
+        return new(Counted(set, FlagReader.GetInteger(set, flag, defaultValue, Complete(context))));
     }
 
     public ValueTask<FlagResult<JsonElement>> GetJsonAsync(string flag, JsonElement defaultValue, FlagContext? context = null, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        return new(FlagReader.GetJson(Flags, flag, defaultValue, Complete(context)));
+        var set = Flags;
+        return new(Counted(set, FlagReader.GetJson(set, flag, defaultValue, Complete(context))));
     }
 
     /// <summary>
@@ -144,9 +149,40 @@ internal sealed class ConclaveFeatureFlags : IConclaveFeatureFlags, IDisposable
             return false;
         }
 
+        CounterOf(definition)?.Count(definition, decision.Variant);
+
         return definition.Type == FlagType.Boolean
             ? value.ValueKind == JsonValueKind.True
             : !string.Equals(decision.Variant, definition.OffVariant, StringComparison.Ordinal);
+    }
+
+    private FlagResult<T> Counted<T>(FlagSet set, FlagResult<T> result)
+    {
+        if (result.Variant is { } variant && set.Flags.TryGetValue(result.Flag, out var definition))
+        {
+            CounterOf(definition)?.Count(definition, variant);
+        }
+
+        return result;
+    }
+
+    /// <summary>The counter of the provider whose flags hold <paramref name="definition"/> (its report carries the count).</summary>
+    private FlagEvaluationCounter? CounterOf(FlagDefinition definition)
+    {
+        if (providers.Length == 1)
+        {
+            return providers[0].Evaluations;
+        }
+
+        foreach (var provider in providers)
+        {
+            if (provider.Flags.Flags.TryGetValue(definition.Name, out var own) && ReferenceEquals(own, definition))
+            {
+                return provider.Evaluations;
+            }
+        }
+
+        return null;
     }
 
     public void Dispose()

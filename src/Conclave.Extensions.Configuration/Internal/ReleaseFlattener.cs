@@ -73,7 +73,7 @@ internal static class ReleaseFlattener
     {
         if (string.IsNullOrWhiteSpace(release.Content))
         {
-            return new ParsedFlags(FlagSet.Empty, new Dictionary<string, string>(StringComparer.Ordinal));
+            return new ParsedFlags(FlagSet.Empty, new Dictionary<string, string>(StringComparer.Ordinal), release.Namespace);
         }
 
         FlagSet set;
@@ -99,7 +99,7 @@ internal static class ReleaseFlattener
             }
         }
 
-        return new ParsedFlags(set, texts);
+        return new ParsedFlags(set, texts, release.Namespace);
     }
 
     /// <summary>
@@ -363,18 +363,22 @@ internal static class ReleaseFlattener
 }
 
 /// <summary>A parsed flags release: its set and each flag's definition as JSON text.</summary>
-internal sealed record ParsedFlags(FlagSet Set, IReadOnlyDictionary<string, string> Texts);
+internal sealed record ParsedFlags(FlagSet Set, IReadOnlyDictionary<string, string> Texts, string Namespace);
 
 /// <summary>The flags of a provider's flags releases merged in namespace order, with each flag's definition as text.</summary>
 internal sealed class MergedFlags
 {
-    public static MergedFlags Empty { get; } = new(FlagSet.Empty, new Dictionary<string, string>(StringComparer.Ordinal));
+    public static MergedFlags Empty { get; } = new(FlagSet.Empty, new Dictionary<string, string>(StringComparer.Ordinal), new Dictionary<string, string>(StringComparer.Ordinal));
 
-    private MergedFlags(FlagSet set, IReadOnlyDictionary<string, string> texts)
+    private MergedFlags(FlagSet set, IReadOnlyDictionary<string, string> texts, IReadOnlyDictionary<string, string> owners)
     {
         Set = set;
         Texts = texts;
+        Owners = owners;
     }
+
+    /// <summary>Each flag's namespace (the last one defining it): where its evaluation counts are reported.</summary>
+    public IReadOnlyDictionary<string, string> Owners { get; }
 
     public FlagSet Set { get; }
 
@@ -382,9 +386,18 @@ internal sealed class MergedFlags
 
     public static MergedFlags Of(IReadOnlyList<ParsedFlags> inOrder)
     {
+        var owners = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var parsed in inOrder)
+        {
+            foreach (var name in parsed.Texts.Keys)
+            {
+                owners[name] = parsed.Namespace;
+            }
+        }
+
         if (inOrder.Count == 1)
         {
-            return new MergedFlags(inOrder[0].Set, inOrder[0].Texts);
+            return new MergedFlags(inOrder[0].Set, inOrder[0].Texts, owners);
         }
 
         var texts = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -396,7 +409,7 @@ internal sealed class MergedFlags
             }
         }
 
-        return new MergedFlags(FlagSet.Merge(inOrder.Select(p => p.Set)), texts);
+        return new MergedFlags(FlagSet.Merge(inOrder.Select(p => p.Set)), texts, owners);
     }
 
     /// <summary>The flags added, removed or defined differently in <paramref name="next"/>, sorted ordinally.</summary>

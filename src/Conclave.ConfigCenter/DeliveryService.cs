@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
 using Conclave.Api.Etcd;
 using Conclave.Api.Mvcc;
@@ -28,7 +29,20 @@ public sealed partial class DeliveryService(IKeyValuePort port, ConfigLimits? li
     /// </summary>
     public long SubscriptionWakeups => hub.Dispatched;
 
+    /// <summary>How many namespace records the subscriptions decoded: once per record version however many watch it. For tests.</summary>
+    public long NamespaceRecordsDecoded => Interlocked.Read(ref namespaceRecordsDecoded);
+
+    private long namespaceRecordsDecoded;
+
     public ConfigLimits Limits { get; } = limits ?? new ConfigLimits();
+
+    // A change of a namespace record reaches every subscription that watches it, often thousands, each of which needs the
+    // record decoded; the record carries the working copy (a whole document), so decoding it once per subscription cost
+    // more than sending the release (0.2 ms each for a 12 KB flags document). Decoded once per (key, revision), shared:
+    // the delivery path only reads records.
+    private readonly ConcurrentDictionary<(ByteString Key, long Revision), NamespaceRecord> decodedNamespaces = new();
+
+    private const int MaxDecodedNamespaces = 1_024;
 
     /// <summary>The release <paramref name="instanceId"/> should run; NoRelease when the namespace has none for it.</summary>
     public async ValueTask<EffectiveRelease> FetchAsync(string app, string env, string ns, string? instanceId, IReadOnlyCollection<string> labels, CancellationToken cancellationToken = default)
@@ -102,7 +116,7 @@ public sealed partial class DeliveryService(IKeyValuePort port, ConfigLimits? li
                     if (own.ContainsKey(kv.Key))
                     {
                         interest.Seen(kv.Key, kv.ModRevision);
-                        var n = ConfigStore.NamespaceOf(kv);
+                        var n = DecodeShared(kv);
                         Track(n);
                         if (await ChangedAsync(n, null) is { } effective)
                         {
@@ -119,7 +133,7 @@ public sealed partial class DeliveryService(IKeyValuePort port, ConfigLimits? li
                 if (own.ContainsKey(kv.Key))
                 {
                     interest.Seen(kv.Key, kv.ModRevision);
-                    var n = ConfigStore.NamespaceOf(kv);
+                    var n = DecodeShared(kv);
                     Track(n);
                     effective = await ChangedAsync(n, null);
                 }
@@ -127,12 +141,12 @@ public sealed partial class DeliveryService(IKeyValuePort port, ConfigLimits? li
                 {
                     // The association's own record as it is now: it may have changed (or dropped this base) meanwhile.
                     interest.Seen(ownKv.Key, ownKv.ModRevision);
-                    var associated = ConfigStore.NamespaceOf(ownKv);
+                    var associated = DecodeShared(ownKv);
                     Track(associated);
                     if (bases.ContainsKey(kv.Key))
                     {
                         interest.Seen(kv.Key, kv.ModRevision);
-                        effective = await ChangedAsync(associated, ConfigStore.NamespaceOf(kv));
+                        effective = await ChangedAsync(associated, DecodeShared(kv));
                     }
                     else
                     {
@@ -175,7 +189,7 @@ public sealed partial class DeliveryService(IKeyValuePort port, ConfigLimits? li
             {
                 // Read after the base key is watched: its later changes come through the hub, older ones are dropped.
                 interest.Seen(baseKv.Key, baseKv.ModRevision);
-                knownBase = ConfigStore.NamespaceOf(baseKv);
+                knownBase = DecodeShared(baseKv);
             }
 
             if (await ResolveAsync(n, instanceId, labels, cancellationToken, knownBase) is { } effective
@@ -187,6 +201,25 @@ public sealed partial class DeliveryService(IKeyValuePort port, ConfigLimits? li
 
             return null;
         }
+    }
+
+    private NamespaceRecord DecodeShared(KeyValue kv)
+    {
+        var key = (kv.Key, kv.ModRevision);
+        if (decodedNamespaces.TryGetValue(key, out var known))
+        {
+            return known;
+        }
+
+        var decoded = ConfigStore.NamespaceOf(kv);
+        Interlocked.Increment(ref namespaceRecordsDecoded);
+        if (decodedNamespaces.Count >= MaxDecodedNamespaces)
+        {
+            decodedNamespaces.Clear(); // a bound, not an LRU: the next subscriber to need one decodes it again
+        }
+
+        decodedNamespaces[key] = decoded;
+        return decoded;
     }
 
     /// <summary>Records what an instance applied or rejected; the record lives as long as the instance keeps reporting.</summary>

@@ -60,6 +60,51 @@ public sealed class SubscriptionScopeTests(NodeFixture fixture) : IClassFixture<
     }
 
     [Fact]
+    public async Task Many_subscriptions_of_one_namespace_decode_each_version_of_its_record_once()
+    {
+        var app = await fixture.NewAppAsync();
+        await Center.CreateNamespaceAsync(app, "DEV", "flags", NamespaceFormat.Flags, null, Alice);
+        var document = "{\"flags\": {" + string.Join(", ", Enumerable.Range(0, 50).Select(i => $"\"f{i}\": {{\"type\": \"boolean\", \"defaultVariant\": \"off\"}}")) + "}}";
+        await Center.SetContentAsync(app, "DEV", "flags", document, 0, Alice);
+        await Center.PublishAsync(app, "DEV", "flags", null, null, 0, Alice);
+
+        var delivery = new DeliveryService(Port());
+        using var cts = new CancellationTokenSource(Eventually.DefaultTimeout);
+        var streams = new List<IAsyncEnumerator<EffectiveRelease>>();
+        try
+        {
+            for (var i = 0; i < 50; i++)
+            {
+                var stream = delivery.SubscribeAsync(app, "DEV", ["flags"], $"pod-{i}", [], new Dictionary<string, long>(), cts.Token).GetAsyncEnumerator(cts.Token);
+                streams.Add(stream);
+                Assert.True(await stream.MoveNextAsync());
+            }
+
+            // The 50 first reads found one version of the record: decoded once.
+            Assert.Equal(1, delivery.NamespaceRecordsDecoded);
+            var next = streams.Select(s => s.MoveNextAsync().AsTask()).ToList();
+            await Center.PublishAsync(app, "DEV", "flags", "again", null, 0, Alice);
+            Assert.All(await Task.WhenAll(next), Assert.True);
+            Assert.All(streams, s => Assert.Equal(2, s.Current.Release.Id));
+            Assert.Equal(2, delivery.NamespaceRecordsDecoded);
+        }
+        finally
+        {
+            await cts.CancelAsync();
+            foreach (var stream in streams)
+            {
+                try
+                {
+                    await stream.DisposeAsync();
+                }
+                catch (OperationCanceledException)
+                {
+                }
+            }
+        }
+    }
+
+    [Fact]
     public async Task An_association_made_while_subscribed_brings_the_new_base_and_drops_the_old()
     {
         var first = await fixture.NewAppAsync();

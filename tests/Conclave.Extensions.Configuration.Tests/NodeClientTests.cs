@@ -23,6 +23,8 @@ public sealed class NodeClientTests(ITestOutputHelper output)
     [InlineData("tls.test.mjs")]
     [InlineData("flags.test.mjs")]
     [InlineData("openfeature.test.mjs")]
+    [InlineData("flag-usage.test.mjs")]
+    [InlineData("flag-insight.test.mjs")]
     public async Task The_node_clients_tests_pass_against_real_members(string file)
     {
         var directory = await BuildAsync();

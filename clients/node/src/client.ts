@@ -7,6 +7,7 @@ import { ConclaveCacheError, ConclaveError, ConclaveUnavailableError } from './e
 import { backoff, Endpoint, Endpoints, isTransient, toError } from './transport.js';
 import { diff, itemsOf } from './items.js';
 import { ConclaveFlags } from './live-flags.js';
+import type { FlagEvaluationCount, FlagUsage } from './flag-usage.js';
 import type {
   ChangeEvent,
   ConclaveClientOptions,
@@ -175,9 +176,19 @@ export class ConclaveClient {
    * no member answers at start, it starts from the last-known-good cache (event `cache`, `source === 'cache'`).
    */
   subscribe(namespaces: readonly string[], handler?: (event: ChangeEvent) => void, options: SubscribeOptions = {}): Subscription {
+    return this.subscribeWithFlagUsage(namespaces, handler, options, undefined);
+  }
+
+  /** @internal {@link subscribe}, whose delivery reports of flags namespaces carry `usage`'s evaluation counts. */
+  subscribeWithFlagUsage(
+    namespaces: readonly string[],
+    handler: ((event: ChangeEvent) => void) | undefined,
+    options: SubscribeOptions,
+    usage: FlagUsage | undefined,
+  ): Subscription {
     this.checkOpen();
     checkNamespaces(namespaces);
-    const subscription = new Subscription(this, [...namespaces], options, this.cache(namespaces), () => this.subscriptions.delete(subscription));
+    const subscription = new Subscription(this, [...namespaces], options, this.cache(namespaces), () => this.subscriptions.delete(subscription), usage);
     if (handler) {
       subscription.on('change', handler);
     }
@@ -203,6 +214,11 @@ export class ConclaveClient {
    * applied and rejected releases by themselves (option `reportDelivery`).
    */
   async report(namespace: string, releaseId: number, status: DeliveryStatus, reason?: string): Promise<void> {
+    await this.sendReport(namespace, releaseId, status, reason, []);
+  }
+
+  /** @internal {@link report} with the evaluation counts of a flags namespace's flags. */
+  async sendReport(namespace: string, releaseId: number, status: DeliveryStatus, reason: string | undefined, flagEvaluations: readonly FlagEvaluationCount[]): Promise<void> {
     this.checkOpen();
     checkNamespaces([namespace]);
     if (!(status in STATUS_WIRE)) {
@@ -216,6 +232,7 @@ export class ConclaveClient {
       release_id: releaseId,
       status: STATUS_WIRE[status],
       reason: reason ?? '',
+      flag_evaluations: flagEvaluations,
     });
   }
 
@@ -232,13 +249,16 @@ export class ConclaveClient {
   }
 
   /** @internal */
-  get settings(): Required<Pick<ConclaveClientOptions, 'callTimeoutMs' | 'retryBaseDelayMs' | 'retryMaxDelayMs' | 'reportDelivery' | 'reportSpreadMs'>> {
+  get settings(): Required<
+    Pick<ConclaveClientOptions, 'callTimeoutMs' | 'retryBaseDelayMs' | 'retryMaxDelayMs' | 'reportDelivery' | 'reportSpreadMs' | 'flagUsageReportIntervalMs'>
+  > {
     return {
       callTimeoutMs: this.options.callTimeoutMs ?? 5000,
       retryBaseDelayMs: this.options.retryBaseDelayMs ?? 200,
       retryMaxDelayMs: this.options.retryMaxDelayMs ?? 30000,
       reportDelivery: this.options.reportDelivery ?? true,
       reportSpreadMs: this.options.reportSpreadMs ?? 1000,
+      flagUsageReportIntervalMs: this.options.flagUsageReportIntervalMs ?? 300000,
     };
   }
 
@@ -341,6 +361,13 @@ function delay(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
+/** A delivery outcome waiting to be reported, or last reported, for one namespace. */
+interface Outcome {
+  readonly release: Release;
+  readonly status: DeliveryStatus;
+  readonly reason?: string;
+}
+
 /** Information of the `cache` event: the subscription started from the last-known-good cache. */
 export interface CacheStartEvent {
   readonly path: string;
@@ -364,8 +391,12 @@ export class Subscription extends EventEmitter {
   private readonly stop = new AbortController();
   private readonly applied = new Map<string, Snapshot>();
   private readonly seen = new Map<string, number>();
-  private readonly reports = new Map<string, { release: Release; status: DeliveryStatus; reason?: string }>();
+  private readonly reports = new Map<string, Outcome>();
+  /** The last outcome sent per namespace: re-sent with the evaluation counts since, while flags are evaluated. */
+  private readonly lastSent = new Map<string, Outcome>();
+  private readonly usage: FlagUsage | undefined;
   private reportTimer: NodeJS.Timeout | undefined;
+  private usageTimer: NodeJS.Timeout | undefined;
   private call: grpc.ClientReadableStream<WireRelease> | undefined;
   private queue: Promise<void> = Promise.resolve();
   private origin: Source | undefined;
@@ -382,8 +413,16 @@ export class Subscription extends EventEmitter {
   lastError: Error | undefined;
 
   /** @internal */
-  constructor(client: ConclaveClient, namespaces: string[], options: SubscribeOptions, cache: LastKnownGoodCache | undefined, onClose: () => void) {
+  constructor(
+    client: ConclaveClient,
+    namespaces: string[],
+    options: SubscribeOptions,
+    cache: LastKnownGoodCache | undefined,
+    onClose: () => void,
+    usage?: FlagUsage,
+  ) {
     super();
+    this.usage = usage;
     this.client = client;
     this.namespaces = namespaces;
     this.options = options;
@@ -431,11 +470,19 @@ export class Subscription extends EventEmitter {
     this.rejectReady(new ConclaveError('the subscription was closed before it connected or started from the cache'));
     this.call?.cancel();
     clearTimeout(this.reportTimer);
+    clearInterval(this.usageTimer);
     this.onClose();
   }
 
   /** @internal */
   start(): void {
+    const { reportDelivery, flagUsageReportIntervalMs } = this.client.settings;
+    if (this.usage !== undefined && reportDelivery && flagUsageReportIntervalMs > 0) {
+      // setInterval takes at most 2^31 - 1 ms (a longer delay would fire every millisecond).
+      this.usageTimer = setInterval(() => this.reportUsage(), Math.min(flagUsageReportIntervalMs, 2 ** 31 - 1));
+      // The stream keeps the process alive while the subscription is open; this timer alone must not.
+      this.usageTimer.unref();
+    }
     void this.run().catch((e) => this.fail(e as Error));
   }
 
@@ -637,17 +684,46 @@ export class Subscription extends EventEmitter {
     }
   }
 
+  /**
+   * While flags are evaluated: the last outcome of each namespace owning flags is queued again (unless a newer one
+   * waits), so its report carries the evaluation counts since the previous one (as the .NET provider does every
+   * FlagUsageReportInterval).
+   */
+  private reportUsage(): void {
+    const usage = this.usage;
+    if (usage === undefined || this.stop.signal.aborted || !usage.hasRecent()) {
+      return;
+    }
+    let queued = false;
+    for (const [namespace, outcome] of this.lastSent) {
+      if (usage.owns(namespace) && !this.reports.has(namespace)) {
+        this.reports.set(namespace, outcome);
+        queued = true;
+      }
+    }
+    if (queued && this.reportTimer === undefined) {
+      this.reportTimer = setTimeout(() => void this.sendReports(), Math.random() * this.client.settings.reportSpreadMs);
+    }
+  }
+
   private async sendReports(): Promise<void> {
     const batch = [...this.reports.values()];
     this.reports.clear();
-    for (const { release, status, reason } of batch) {
+    for (const outcome of batch) {
       if (this.stop.signal.aborted) {
         break;
       }
+      const { release, status, reason } = outcome;
+      this.lastSent.set(release.namespace, outcome);
+      // A flags namespace's report carries the counts of the flags it owns; a failed report keeps them for the next.
+      const counts = this.usage !== undefined && release.format.toLowerCase() === 'flags' ? this.usage.harvest(release.namespace) : null;
       try {
-        await this.client.report(release.namespace, release.releaseId, status, reason);
+        await this.client.sendReport(release.namespace, release.releaseId, status, reason, counts ?? []);
       } catch {
         // Best effort: the next report, or the record's lease running out, corrects it.
+        if (counts !== null) {
+          this.usage!.restore(counts);
+        }
       }
     }
     this.reportTimer = undefined;

@@ -536,6 +536,11 @@ export interface FlagDefinition {
 }
 
 interface Flag extends FlagDefinition {
+  /**
+   * One evaluation counter per variant (evaluation insight, docs/feature-flags.md): every result object of the
+   * variant holds the same cell under {@link EVALUATIONS}, so counting is one increment, without a lookup.
+   */
+  readonly cells: ReadonlyMap<string, Float64Array>;
   readonly rules: readonly Rule[];
   readonly seedState: readonly [number, number];
   /** Variants that are whole numbers written as integers (for getInteger). */
@@ -545,9 +550,41 @@ interface Flag extends FlagDefinition {
   readonly disabledResult: FlagEvaluation;
 }
 
-function result(flag: string, variant: string, value: FlagJsonValue, reason: FlagReason): FlagEvaluation {
-  return Object.freeze({ flag, value, variant, reason, errorCode: null, errorMessage: null });
+/**
+ * @internal The key (not enumerable) under which a successful result holds its flag variant's evaluation counter, a
+ * one-element Float64Array owned by the flag's definition. Error results have none: they are not counted.
+ */
+export const EVALUATIONS: unique symbol = Symbol('conclave.flagEvaluations');
+
+function result(flag: string, variant: string, value: FlagJsonValue, reason: FlagReason, cells: Map<string, Float64Array>): FlagEvaluation {
+  let cell = cells.get(variant);
+  if (cell === undefined) {
+    cell = new Float64Array(1);
+    cells.set(variant, cell);
+  }
+  const evaluation = { flag, value, variant, reason, errorCode: null, errorMessage: null };
+  Object.defineProperty(evaluation, EVALUATIONS, { value: cell });
+  return Object.freeze(evaluation);
 }
+
+/** Counts a successful evaluation (one increment of its variant's cell); an error result is not counted. */
+function counted<T>(evaluation: FlagEvaluation<T>): FlagEvaluation<T> {
+  const cell = (evaluation as unknown as { [EVALUATIONS]?: Float64Array })[EVALUATIONS];
+  if (cell !== undefined) {
+    cell[0]!++;
+  }
+  return evaluation;
+}
+
+/**
+ * @internal The evaluation counters of a definition from a parsed {@link FlagSet}, by variant: evaluations since the
+ * counter was last reset (the caller resets it when it harvests). Empty for a definition of another origin.
+ */
+export function evaluationCells(definition: FlagDefinition): ReadonlyMap<string, Float64Array> {
+  return (definition as Partial<Flag>).cells ?? NO_CELLS;
+}
+
+const NO_CELLS: ReadonlyMap<string, Float64Array> = new Map();
 
 function failure<T>(flag: string, value: T, errorCode: FlagErrorCode, errorMessage: string): FlagEvaluation<T> {
   return { flag, value, variant: null, reason: 'ERROR', errorCode, errorMessage };
@@ -806,7 +843,7 @@ function hundredths(literal: string): number | undefined {
   return value <= 10_000 ? value : undefined;
 }
 
-function readRule(node: JsonNode, path: string, variants: ReadonlyMap<string, FlagJsonValue>, flagName: string): Rule {
+function readRule(node: JsonNode, path: string, variants: ReadonlyMap<string, FlagJsonValue>, flagName: string, cells: Map<string, Float64Array>): Rule {
   const rule = requireObject(node, path);
   checkFields(rule, path, RULE_FIELDS);
   const name = optionalString(rule, 'name', path, FLAG_LIMITS.maxStringLength);
@@ -895,7 +932,7 @@ function readRule(node: JsonNode, path: string, variants: ReadonlyMap<string, Fl
     }
     variant = variantNode.value;
     requireVariant(variants, variant, `${path}.variant`);
-    variantResult = result(flagName, variant, variants.get(variant)!, 'TARGETING_MATCH');
+    variantResult = result(flagName, variant, variants.get(variant)!, 'TARGETING_MATCH', cells);
   } else {
     const rolloutPath = `${path}.rollout`;
     if (rolloutNode!.kind !== 'array' || rolloutNode!.items.length === 0) {
@@ -924,7 +961,7 @@ function readRule(node: JsonNode, path: string, variants: ReadonlyMap<string, Fl
         variant: entryVariant,
         percentage: share / 100,
         upperBucket: upper,
-        result: result(flagName, entryVariant, variants.get(entryVariant)!, 'SPLIT'),
+        result: result(flagName, entryVariant, variants.get(entryVariant)!, 'SPLIT', cells),
       });
     });
   }
@@ -993,6 +1030,7 @@ function readFlag(name: string, node: JsonNode): Flag {
   requireVariant(variants, offVariant, `${path}.offVariant`);
 
   const seed = optionalString(flag, 'seed', path, FLAG_LIMITS.maxFlagNameLength) ?? name;
+  const cells = new Map<string, Float64Array>();
   const rules: Rule[] = [];
   const rulesNode = field(flag, 'rules');
   if (rulesNode !== undefined) {
@@ -1002,7 +1040,7 @@ function readFlag(name: string, node: JsonNode): Flag {
     if (rulesNode.items.length > FLAG_LIMITS.maxRules) {
       throw new FlagDocumentError(`${path}.rules`, `more than ${FLAG_LIMITS.maxRules} rules`);
     }
-    rulesNode.items.forEach((ruleNode, index) => rules.push(readRule(ruleNode, `${path}.rules[${index}]`, variants, name)));
+    rulesNode.items.forEach((ruleNode, index) => rules.push(readRule(ruleNode, `${path}.rules[${index}]`, variants, name, cells)));
   }
 
   return {
@@ -1015,12 +1053,13 @@ function readFlag(name: string, node: JsonNode): Flag {
     offVariant,
     seed,
     fingerprint: canonical(node),
+    cells,
     rules,
     seedState: seedState(seed),
     integerVariants,
-    staticResult: result(name, defaultVariant, variants.get(defaultVariant)!, 'STATIC'),
-    defaultResult: result(name, defaultVariant, variants.get(defaultVariant)!, 'DEFAULT'),
-    disabledResult: result(name, offVariant, variants.get(offVariant)!, 'DISABLED'),
+    staticResult: result(name, defaultVariant, variants.get(defaultVariant)!, 'STATIC', cells),
+    defaultResult: result(name, defaultVariant, variants.get(defaultVariant)!, 'DEFAULT', cells),
+    disabledResult: result(name, offVariant, variants.get(offVariant)!, 'DISABLED', cells),
   };
 }
 
@@ -1111,7 +1150,9 @@ const NO_GROUPS: readonly string[] = Object.freeze([]);
 
 /**
  * The flags of one `flags` document, parsed and validated ({@link FlagSet.parse}), and their evaluation. Immutable;
- * a successful evaluation allocates nothing (its result object is shared and frozen).
+ * a successful evaluation allocates nothing (its result object is shared and frozen). Each successful evaluation
+ * through `evaluate` and the typed reads adds one to a counter of its flag definition and variant, which live flags
+ * (`client.flags`) report to the center (evaluation insight); errors are not counted.
  */
 export class FlagSet {
   /** A set without flags. */
@@ -1162,20 +1203,20 @@ export class FlagSet {
     if (definition === undefined) {
       return failure(flag, undefined, 'FLAG_NOT_FOUND', `no flag '${flag}'`);
     }
-    return this.decide(definition, context, 0);
+    return counted(this.decide(definition, context, 0));
   }
 
   /** A boolean flag's value; the default with TYPE_MISMATCH for another type, FLAG_NOT_FOUND when missing. */
   getBoolean(flag: string, defaultValue: boolean, context: FlagContext = {}): FlagEvaluation<boolean> {
-    return this.read(flag, defaultValue, context, 'boolean') as FlagEvaluation<boolean>;
+    return counted(this.read(flag, defaultValue, context, 'boolean')) as FlagEvaluation<boolean>;
   }
 
   getString(flag: string, defaultValue: string, context: FlagContext = {}): FlagEvaluation<string> {
-    return this.read(flag, defaultValue, context, 'string') as FlagEvaluation<string>;
+    return counted(this.read(flag, defaultValue, context, 'string')) as FlagEvaluation<string>;
   }
 
   getNumber(flag: string, defaultValue: number, context: FlagContext = {}): FlagEvaluation<number> {
-    return this.read(flag, defaultValue, context, 'number') as FlagEvaluation<number>;
+    return counted(this.read(flag, defaultValue, context, 'number')) as FlagEvaluation<number>;
   }
 
   /**
@@ -1187,12 +1228,12 @@ export class FlagSet {
     if (evaluation.variant !== null && !this.flags.get(flag)!.integerVariants.has(evaluation.variant)) {
       return failure(flag, defaultValue, 'TYPE_MISMATCH', `flag '${flag}' variant '${evaluation.variant}' is not a whole number`);
     }
-    return evaluation;
+    return counted(evaluation);
   }
 
   /** A `json` flag's value, of any shape (frozen). */
   getObject<T extends FlagJsonValue = FlagJsonValue>(flag: string, defaultValue: T, context: FlagContext = {}): FlagEvaluation<T> {
-    return this.read(flag, defaultValue, context, 'json') as FlagEvaluation<T>;
+    return counted(this.read(flag, defaultValue, context, 'json')) as FlagEvaluation<T>;
   }
 
   private read(flag: string, defaultValue: unknown, context: FlagContext, type: FlagType): FlagEvaluation<unknown> {

@@ -18,3 +18,4 @@ export { FlagSet, FlagDocumentError, FLAG_LIMITS, flagBucket, changedFlags } fro
 export type { FlagType, FlagReason, FlagErrorCode, FlagJsonValue, FlagContext, FlagEvaluation, FlagDefinition } from './flags.js';
 export { ConclaveFlags } from './live-flags.js';
 export type { FlagsChangeEvent } from './live-flags.js';
+export type { FlagEvaluationCount } from './flag-usage.js';

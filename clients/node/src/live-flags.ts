@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { ConclaveClient, Subscription } from './client.js';
 import { ConclaveError } from './errors.js';
+import { FlagUsage } from './flag-usage.js';
 import { changedFlags, FlagSet } from './flags.js';
 import type { FlagContext, FlagEvaluation, FlagJsonValue } from './flags.js';
 import type { ChangeEvent, Release } from './types.js';
@@ -23,6 +24,10 @@ export interface FlagsChangeEvent {
  * Evaluations fill the context's `instanceId` with the client's instance id and add the client's labels as
  * attributes (the context's own attributes win).
  *
+ * Successful evaluations (typed reads, `evaluate`, reads of {@link set}, the OpenFeature provider's resolutions) are
+ * counted per flag and variant and sent with the subscription's delivery reports of the namespace owning each flag
+ * (evaluation insight, docs/feature-flags.md; option `flagUsageReportIntervalMs`).
+ *
  * Events: `change` ({@link FlagsChangeEvent}), `rejected` ({ release, reason }), `failure` (Error), `connected`,
  * `disconnected` (as the subscription's).
  */
@@ -42,6 +47,7 @@ export class ConclaveFlags extends EventEmitter {
   private readonly parsed = new WeakMap<Release, FlagSet>();
   private readonly sets = new Map<string, FlagSet>();
   private merged = FlagSet.empty;
+  private readonly usage = new FlagUsage();
   private resolveReady!: () => void;
   private rejectReady!: (error: Error) => void;
 
@@ -58,7 +64,7 @@ export class ConclaveFlags extends EventEmitter {
       this.rejectReady = reject;
     });
     this.ready.catch(() => undefined);
-    this.subscription = client.subscribe(namespaces, (event) => this.apply(event), { validate: (release) => this.check(release) });
+    this.subscription = client.subscribeWithFlagUsage(namespaces, (event) => this.apply(event), { validate: (release) => this.check(release) }, this.usage);
     this.subscription.on('rejected', (rejection) => this.forward('rejected', rejection));
     this.subscription.on('failure', (error) => this.forward('failure', error));
     this.subscription.on('connected', (url) => this.forward('connected', url));
@@ -139,6 +145,7 @@ export class ConclaveFlags extends EventEmitter {
     this.sets.set(event.namespace, set);
     const before = this.merged;
     this.merged = FlagSet.merge(this.namespaces.flatMap((n) => this.sets.get(n) ?? []));
+    this.usage.update(this.namespaces, this.sets, this.merged);
     const flagsChanged = changedFlags(before, this.merged);
     if (this.sets.size === this.namespaces.length) {
       this.resolveReady();

@@ -107,6 +107,14 @@ export interface ConclaveClientOptions {
   readonly reportDelivery?: boolean;
   /** Each report waits a random part of this many ms, so a fleet does not report all at once. Default 1000. */
   readonly reportSpreadMs?: number;
+  /**
+   * Live flags ({@link ConclaveClient.flags}, the OpenFeature provider) count their evaluations per flag and variant;
+   * a delivery report of a flags namespace carries the counts of the flags it owns (evaluation insight,
+   * docs/feature-flags.md). While flags are evaluated, the namespace's last outcome is reported again every this many
+   * ms with the counts since. 0: counts go only with the reports of new releases. Default 300000 (5 minutes).
+   * Nothing is sent when `reportDelivery` is false.
+   */
+  readonly flagUsageReportIntervalMs?: number;
 }
 
 export interface SubscribeOptions {

@@ -1,7 +1,8 @@
-import { h, clear, field, badge } from '../dom.js';
-import { put, post } from '../api.js';
+import { h, clear, field, badge, fmtTime } from '../dom.js';
+import { get, put, post, describe } from '../api.js';
 import { errorArea, attempt, flash, reload } from '../feedback.js';
 import { bucket, threshold, rolloutVariant } from '../flagBucket.js';
+import { usageCell } from '../flagUsage.js';
 
 // The flag editor of a namespace of format flags (docs/feature-flags.md): a list of the working copy's flags and a
 // form for one flag. It edits the parsed document in place (fields it does not show are kept) and saves the whole
@@ -14,6 +15,9 @@ const NEW_VARIANTS = { boolean: { on: true, off: false }, string: { control: '' 
 // Per namespace, for this browser tab: the flag being edited and whether raw JSON is shown (a save re-renders the page).
 const selection = new Map();
 const rawShown = new Set();
+// Per namespace, for this browser tab: the list's order ('document', 'stale-first', 'stale-only') and the stale period.
+const listOrder = new Map();
+const staleDaysOf = new Map();
 // The cohort preview's sample keys are the page's, never the document's: kept per namespace, flag and rule.
 const sampleKeys = new Map();
 let uid = 0;
@@ -64,6 +68,9 @@ export function flagsEditor(ctx, state, documentEditor) {
   let raw = null;
   let timer = null;
   let seq = 0;
+  // The fleet's usage of the main release's flags: { loading, report, error, at }; fetched on opening and on Refresh.
+  let usage = { loading: false, report: null, error: null, at: null };
+  let usageSeq = 0;
 
   const error = errorArea();
   const validation = h('p', { class: 'doc-status', 'data-testid': 'flags-validation', 'aria-live': 'polite' });
@@ -105,8 +112,23 @@ export function flagsEditor(ctx, state, documentEditor) {
     return [mine, badge(change.change === 'Added' ? 'new, not published' : 'changed, not published', 'warn')];
   };
 
+  // What the fleet serves of a flag of the main release (see flagUsage.js).
+  const usageOf = (name, byFlag) => {
+    if (!ctx.n.headReleaseId) return h('span', { class: 'muted' }, '—');
+    if (!byFlag) return h('span', { class: 'muted' }, usage.loading ? 'loading…' : '—');
+    const entry = byFlag.get(name);
+    return entry ? usageCell(entry, usage.report) : h('span', { class: 'muted' }, 'not in the main release');
+  };
+
   const renderList = () => {
-    const names = Object.keys(doc.flags);
+    const all = Object.keys(doc.flags);
+    const byFlag = usage.report ? new Map(usage.report.flags.map(f => [f.flag, f])) : null;
+    const isStale = name => Boolean(byFlag && byFlag.get(name) && byFlag.get(name).stale);
+    const mode = listOrder.get(ctx.base) || 'document';
+    const names = mode === 'stale-first' ? [...all.filter(isStale), ...all.filter(n => !isStale(n))]
+      : mode === 'stale-only' ? all.filter(isStale) : all;
+    // Drawing the list again (usage arrived, a switch changed) keeps the focus on the control that had it.
+    const focused = listArea.contains(document.activeElement) ? document.activeElement.getAttribute('aria-label') : null;
     const rows = names.map(name => {
       const f = doc.flags[name];
       const enabled = h('input', { type: 'checkbox', checked: f.enabled !== false, disabled: !canEdit, 'aria-label': `Enabled ${name}` });
@@ -136,13 +158,65 @@ export function flagsEditor(ctx, state, documentEditor) {
         h('td', null, f.defaultVariant === undefined ? '' : h('code', null, String(f.defaultVariant))),
         h('td', null, String((f.rules || []).length)),
         h('td', null, publishedState(name)),
+        h('td', { class: 'usage' }, usageOf(name, byFlag)),
         h('td', null, edit, ' ', remove));
     });
+    const empty = all.length === 0 ? 'No flags yet.'
+      : byFlag ? `No stale flags among the ${all.length} flag${all.length === 1 ? '' : 's'}.` : 'Stale flags are known once the usage is loaded.';
     clear(listArea, names.length
       ? h('table', { 'aria-label': 'Flags' },
-        h('thead', null, h('tr', null, ['Flag', 'Type', 'State', 'Default variant', 'Rules', 'Published', 'Actions'].map(x => h('th', { scope: 'col' }, x)))),
+        h('thead', null, h('tr', null, ['Flag', 'Type', 'State', 'Default variant', 'Rules', 'Published', 'Served (live instances)', 'Actions'].map(x => h('th', { scope: 'col' }, x)))),
         h('tbody', null, rows))
-      : h('p', { class: 'muted' }, 'No flags yet.'));
+      : h('p', { class: 'muted', 'data-testid': 'flags-empty' }, empty));
+    if (focused) {
+      const again = [...listArea.querySelectorAll('[aria-label]')].find(e => e.getAttribute('aria-label') === focused);
+      if (again) again.focus();
+    }
+  };
+
+  // Evaluation insight: per flag of the main release, the variants the live instances served and whether it is stale.
+  const order = h('select', { name: 'flag-order' },
+    [['document', 'All flags, in document order'], ['stale-first', 'Stale flags first'], ['stale-only', 'Only stale flags']]
+      .map(([value, label]) => h('option', { value, selected: value === (listOrder.get(ctx.base) || 'document') }, label)));
+  order.addEventListener('change', () => { listOrder.set(ctx.base, order.value); renderList(); });
+  const staleDays = h('input', { type: 'number', name: 'stale-days', min: 1, max: 3650, step: 1, value: String(staleDaysOf.get(ctx.base) || 7) });
+  staleDays.addEventListener('change', () => {
+    const n = Number(staleDays.value);
+    // Not marked invalid (that would hold Save back): an impossible period goes back to the one in use.
+    if (!Number.isInteger(n) || n < 1 || n > 3650) { staleDays.value = String(staleDaysOf.get(ctx.base) || 7); return; }
+    staleDaysOf.set(ctx.base, n);
+    loadUsage();
+  });
+  const refresh = h('button', { type: 'button' }, 'Refresh usage');
+  refresh.addEventListener('click', () => loadUsage());
+  const usageStatus = h('p', { class: 'muted', 'data-testid': 'usage-status', 'aria-live': 'polite' });
+  const usageBar = h('div', { class: 'inline-form usage-controls', role: 'group', 'aria-label': 'Usage' },
+    field('Show', order), field('Stale after (days)', staleDays), refresh);
+
+  const renderUsageStatus = () => {
+    // Left enabled while loading (disabling it would drop the focus): the latest request's answer wins anyway.
+    refresh.disabled = !ctx.n.headReleaseId;
+    if (!ctx.n.headReleaseId) { clear(usageStatus, 'Nothing published yet: instances count the evaluations of the main release.'); return; }
+    if (usage.error) { clear(usageStatus, h('span', { class: 'error-inline', role: 'alert' }, `Cannot load what the fleet serves: ${usage.error}`)); return; }
+    if (!usage.report) { clear(usageStatus, 'Loading what the fleet serves…'); return; }
+    const r = usage.report;
+    const stale = r.flags.filter(f => f.stale).length;
+    clear(usageStatus, `Served: evaluations of r${r.releaseId} reported by the live instances · ${stale} of ${r.flags.length} flag${r.flags.length === 1 ? '' : 's'} stale (not evaluated for ${r.staleDays} day${r.staleDays === 1 ? '' : 's'}) · as of ${fmtTime(usage.at.toISOString())}`,
+      usage.loading ? ' · refreshing…' : '');
+  };
+
+  // On opening the view and on Refresh (no polling): the answer of the latest request wins.
+  const loadUsage = async () => {
+    if (!ctx.n.headReleaseId) { renderUsageStatus(); return; }
+    const mine = ++usageSeq;
+    usage.loading = true;
+    renderUsageStatus();
+    let report = null, error = null;
+    try { report = await get(`${ctx.base}/flags/usage?staleDays=${staleDaysOf.get(ctx.base) || 7}`); } catch (e) { error = describe(e); }
+    if (mine !== usageSeq) return;
+    usage = { loading: false, report, error, at: new Date() };
+    renderUsageStatus();
+    renderList();
   };
 
   const select = name => {
@@ -239,7 +313,7 @@ export function flagsEditor(ctx, state, documentEditor) {
   };
   rawToggle.addEventListener('click', () => showRaw(rawToggle.getAttribute('aria-pressed') !== 'true'));
 
-  clear(formView, status, validation, listArea, newFlagForm, flagArea,
+  clear(formView, status, validation, usageBar, usageStatus, listArea, newFlagForm, flagArea,
     h('div', { class: 'actions' }, saveButton),
     canEdit ? null : h('p', { class: 'muted', 'data-testid': 'read-only' }, 'Read only: changing this working copy needs the edit permission.'));
 
@@ -251,6 +325,7 @@ export function flagsEditor(ctx, state, documentEditor) {
   renderStatus();
   renderList();
   renderFlag();
+  loadUsage();
   if (!loaded.doc) {
     cannotShow.textContent = `The form cannot show this document: ${loaded.problem}. Fix it here as raw JSON.`;
     cannotShow.hidden = false;
@@ -267,7 +342,7 @@ export function flagsEditor(ctx, state, documentEditor) {
     if (!rawView.hidden) return raw.beforePublish ? raw.beforePublish() : true;
     return dirty ? save() : true;
   };
-  el.cleanup = () => { clearTimeout(timer); if (raw && raw.cleanup) raw.cleanup(); };
+  el.cleanup = () => { clearTimeout(timer); usageSeq++; if (raw && raw.cleanup) raw.cleanup(); };
   return el;
 }
 

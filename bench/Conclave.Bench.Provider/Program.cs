@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using Conclave.Client;
 using Conclave.Extensions.Configuration;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Primitives;
 
 // Benchmarks of the Conclave IConfiguration provider (figures, not assertions; see docs/configuration-provider.md).
@@ -14,6 +15,7 @@ return mode switch
 {
     "fanout" => await Fanout.RunAsync(options),
     "coldstart" => await ColdStart.RunAsync(options),
+    "flags" => await FlagEvaluations.RunAsync(options),
     _ => Usage(),
 };
 
@@ -22,6 +24,7 @@ static int Usage()
     Console.Error.WriteLine("""
         usage:
           Conclave.Bench.Provider fanout [--endpoint http://127.0.0.1:2379] [--http http://127.0.0.1:2381] [--providers 1000] [--clients 32] [--releases 20] [--report true]
+          Conclave.Bench.Provider flags [--endpoint http://127.0.0.1:2379] [--http http://127.0.0.1:2381] [--rounds 5] [--evaluations 2000000]
           Conclave.Bench.Provider coldstart --run "dotnet samples/Orders/bin/Release/net10.0/Orders.dll" --url http://127.0.0.1:5080/ [--runs 5] [--cwd DIR]
         """);
     return 2;
@@ -297,6 +300,88 @@ internal static class ColdStart
         }
 
         Console.WriteLine($"cold start to first request: {Stats.Describe(times)}");
+        return 0;
+    }
+}
+
+/// <summary>
+/// Evaluations per second of <see cref="IConclaveFeatureFlags.GetBooleanAsync"/> on one thread (so per core), with the
+/// evaluation counting the provider reports: a boolean flag with a 50-user rule and a 20% rollout, over a release a
+/// real member pushed, 10,000 targeting keys in turn.
+/// </summary>
+internal static class FlagEvaluations
+{
+    public static async Task<int> RunAsync(Dictionary<string, string> args)
+    {
+        var endpoint = args.Get("endpoint", "http://127.0.0.1:2379");
+        var httpUrl = args.Get("http", "http://127.0.0.1:2381");
+        var rounds = args.Int("rounds", 5);
+        var evaluations = args.Int("evaluations", 2_000_000);
+        var app = "bench-" + Guid.NewGuid().ToString("N")[..8];
+        using var http = new HttpClient { BaseAddress = new Uri(httpUrl), Timeout = TimeSpan.FromSeconds(30) };
+        http.DefaultRequestHeaders.Add("X-Conclave-Author", "bench");
+        async Task SendAsync(HttpMethod method, string path, object body)
+        {
+            using var response = await http.SendAsync(new HttpRequestMessage(method, path) { Content = JsonContent.Create(body) });
+            response.EnsureSuccessStatusCode();
+        }
+
+        var ns = $"/api/v1/apps/{app}/envs/PRO/namespaces/features";
+        await SendAsync(HttpMethod.Post, "/api/v1/apps", new { id = app });
+        await SendAsync(HttpMethod.Post, $"/api/v1/apps/{app}/envs", new { name = "PRO" });
+        await SendAsync(HttpMethod.Post, $"/api/v1/apps/{app}/envs/PRO/namespaces", new { name = "features", format = "flags" });
+        var users = string.Join(",", Enumerable.Range(0, 50).Select(i => $"\"vip-{i}\""));
+        await SendAsync(HttpMethod.Put, ns + "/content", new
+        {
+            content = "{\"flags\": {\"Checkout.NewFlow\": {\"type\": \"boolean\", \"defaultVariant\": \"off\", \"rules\": [" +
+                "{\"users\": [" + users + "], \"variant\": \"on\"}, {\"rollout\": [{\"variant\": \"on\", \"percentage\": 20}]}]}}}",
+        });
+        await SendAsync(HttpMethod.Post, ns + "/releases", new { title = "bench" });
+
+        var root = new ConfigurationBuilder().AddConclave(o =>
+        {
+            o.Endpoints = [endpoint];
+            o.App = app;
+            o.Environment = "PRO";
+            o.Namespaces = ["features"];
+            o.InstanceId = "pod-1";
+            o.Labels = new Dictionary<string, string> { ["zone"] = "eu1" };
+        }).Build();
+        await using var services = new ServiceCollection().AddSingleton<IConfiguration>(root).AddConclaveFeatureFlags().BuildServiceProvider();
+        var flags = services.GetRequiredService<IConclaveFeatureFlags>();
+        var contexts = Enumerable.Range(0, 10_000).Select(i => new Conclave.Flags.FlagContext { TargetingKey = "user-" + i }).ToArray();
+
+        async Task<(double PerSecond, int On)> RunRoundAsync(int n)
+        {
+            var on = 0;
+            var clock = Stopwatch.StartNew();
+            for (var i = 0; i < n; i++)
+            {
+                if ((await flags.GetBooleanAsync("Checkout.NewFlow", false, contexts[i % contexts.Length])).Value)
+                {
+                    on++;
+                }
+            }
+
+            return (n / clock.Elapsed.TotalSeconds, on);
+        }
+
+        await RunRoundAsync(evaluations / 10); // warm-up (tiered compilation)
+        var figures = new List<double>();
+        for (var round = 1; round <= rounds; round++)
+        {
+            var (perSecond, on) = await RunRoundAsync(evaluations);
+            figures.Add(perSecond);
+            Console.WriteLine($"round {round}: {perSecond:N0} evaluations/s on one thread ({on * 100.0 / evaluations:0.00}% on)");
+        }
+
+        figures.Sort();
+        Console.WriteLine($"median {figures[figures.Count / 2]:N0} evaluations/s");
+        foreach (var provider in root.GetConclaveProviders())
+        {
+            await provider.DisposeAsync();
+        }
+
         return 0;
     }
 }

@@ -198,6 +198,41 @@ public sealed class FlagNamespaceTests(NodeFixture fixture) : IClassFixture<Node
         Assert.Contains("staleDays", await bad.Content.ReadAsStringAsync(), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task A_rollout_plan_ships_a_flags_release_to_its_cohort_by_step_and_promotes_it()
+    {
+        var app = await fixture.NewAppAsync();
+        await Center.CreateNamespaceAsync(app, "DEV", "flags", NamespaceFormat.Flags, null, Alice);
+        const string v1 = """{"flags": {"ranker": {"type": "string", "variants": {"classic": "bm25"}, "defaultVariant": "classic"}}}""";
+        const string v2 = """{"flags": {"ranker": {"type": "string", "variants": {"classic": "bm25", "neural": "ltr-v3"}, "defaultVariant": "neural"}}}""";
+        await Center.SetContentAsync(app, "DEV", "flags", v1, 0, Alice);
+        var main = await Center.PublishAsync(app, "DEV", "flags", null, null, 0, Alice);
+        await Center.SetContentAsync(app, "DEV", "flags", v2, 0, Alice);
+        var gray = await Center.StartRolloutAsync(app, "DEV", "flags", new GrayRule(), new RolloutSpec([new RolloutStep(20, 600), new RolloutStep(100, 1)]), "neural ranker", null, 0, Alice);
+
+        // Step 1: exactly the 20% cohort of the gray hash evaluates the new flags; the others keep the main release.
+        var inCohort = 0;
+        for (var i = 0; i < 200; i++)
+        {
+            var id = $"pod-{i}";
+            var served = (await fixture.Delivery.FetchAsync(app, "DEV", "flags", id, [])).Release;
+            var expected = Gray.GrayCohort.InPercentage(app, "flags", id, 20);
+            Assert.Equal(expected ? gray.Id : main.Id, served.Id);
+            Assert.Equal(expected ? "ltr-v3" : "bm25", FlagReader.GetString(FlagSet.Parse(served.Content), "ranker", "", new FlagContext { InstanceId = id }).Value);
+            inCohort += expected ? 1 : 0;
+        }
+
+        Assert.InRange(inCohort, 20, 60);
+
+        // Step 2 (100%) now, then the plan completes after its bake and the flags release becomes the main release.
+        await Center.SkipRolloutAsync(app, "DEV", "flags", 2, 0, Alice);
+        await Eventually.WaitAsync(
+            async ct => (await Center.GetNamespaceAsync(app, "DEV", "flags", ct)) is { Rollout.Status: RolloutStatus.Completed, HeadReleaseId: var head } && head == gray.Id,
+            TimeSpan.FromSeconds(30),
+            "the plan to complete and promote the flags release");
+        Assert.Equal(v2, (await fixture.Delivery.FetchAsync(app, "DEV", "flags", "pod-1", [])).Release.Content);
+    }
+
     private static string VectorsDirectory()
     {
         var dir = new DirectoryInfo(AppContext.BaseDirectory);

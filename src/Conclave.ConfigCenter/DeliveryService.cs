@@ -40,7 +40,7 @@ public sealed partial class DeliveryService(IKeyValuePort port, ConfigLimits? li
     // record decoded; the record carries the working copy (a whole document), so decoding it once per subscription cost
     // more than sending the release (0.2 ms each for a 12 KB flags document). Decoded once per (key, revision), shared:
     // the delivery path only reads records.
-    private readonly ConcurrentDictionary<(ByteString Key, long Revision), NamespaceRecord> decodedNamespaces = new();
+    private readonly ConcurrentDictionary<(ByteString Key, long Revision), Lazy<NamespaceRecord>> decodedNamespaces = new();
 
     private const int MaxDecodedNamespaces = 1_024;
 
@@ -208,18 +208,20 @@ public sealed partial class DeliveryService(IKeyValuePort port, ConfigLimits? li
         var key = (kv.Key, kv.ModRevision);
         if (decodedNamespaces.TryGetValue(key, out var known))
         {
-            return known;
+            return known.Value;
         }
 
-        var decoded = ConfigStore.NamespaceOf(kv);
-        Interlocked.Increment(ref namespaceRecordsDecoded);
         if (decodedNamespaces.Count >= MaxDecodedNamespaces)
         {
             decodedNamespaces.Clear(); // a bound, not an LRU: the next subscriber to need one decodes it again
         }
 
-        decodedNamespaces[key] = decoded;
-        return decoded;
+        // Subscriptions woken by the same change race here: the Lazy makes exactly one of them decode.
+        return decodedNamespaces.GetOrAdd(key, _ => new Lazy<NamespaceRecord>(() =>
+        {
+            Interlocked.Increment(ref namespaceRecordsDecoded);
+            return ConfigStore.NamespaceOf(kv);
+        })).Value;
     }
 
     /// <summary>Records what an instance applied or rejected; the record lives as long as the instance keeps reporting.</summary>

@@ -15,7 +15,7 @@ public sealed class FlagNamespaceTests(NodeFixture fixture) : IClassFixture<Node
 
     private static ChangeContext Alice => NodeFixture.Alice;
 
-    private static JsonElement Vectors { get; } = JsonDocument.Parse(File.ReadAllText(Path.Combine(VectorsDirectory(), "vectors.json"))).RootElement;
+    private static JsonElement Vectors { get; } = JsonDocument.Parse(File.ReadAllText(RepositoryPaths.Of("tests", "flags", "vectors.json"))).RootElement;
 
     [Fact]
     public async Task Every_vector_document_publishes_and_is_served_as_written()
@@ -231,16 +231,5 @@ public sealed class FlagNamespaceTests(NodeFixture fixture) : IClassFixture<Node
             TimeSpan.FromSeconds(30),
             "the plan to complete and promote the flags release");
         Assert.Equal(v2, (await fixture.Delivery.FetchAsync(app, "DEV", "flags", "pod-1", [])).Release.Content);
-    }
-
-    private static string VectorsDirectory()
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Conclave.slnx")))
-        {
-            dir = dir.Parent;
-        }
-
-        return Path.Combine(dir?.FullName ?? throw new DirectoryNotFoundException($"no Conclave.slnx above {AppContext.BaseDirectory}"), "tests", "flags");
     }
 }

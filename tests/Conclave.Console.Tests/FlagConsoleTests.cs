@@ -239,14 +239,7 @@ public sealed class FlagConsoleTests(ConsoleFixture fixture, ITestOutputHelper o
     /// <summary>The "buckets" of tests/flags/vectors.json (written from tests/flags/bucket.py, an independent implementation).</summary>
     private static IEnumerable<BucketVector> BucketVectors()
     {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Conclave.slnx")))
-        {
-            dir = dir.Parent;
-        }
-
-        var path = Path.Combine(dir?.FullName ?? throw new DirectoryNotFoundException($"no Conclave.slnx above {AppContext.BaseDirectory}"), "tests", "flags", "vectors.json");
-        using var vectors = JsonDocument.Parse(File.ReadAllText(path));
+        using var vectors = JsonDocument.Parse(File.ReadAllText(RepositoryPaths.Of("tests", "flags", "vectors.json")));
         return vectors.RootElement.GetProperty("buckets").EnumerateArray()
             .Select(v => new BucketVector(v.GetProperty("seed").GetString()!, v.GetProperty("key").GetString()!, v.GetProperty("bucket").GetInt32()))
             .ToArray();

@@ -160,16 +160,5 @@ public sealed class NodeClientTests(ITestOutputHelper output)
         return directory;
     }
 
-    private static string ClientDirectory()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "Conclave.slnx")))
-            {
-                return Path.Combine(dir.FullName, "clients", "node");
-            }
-        }
-
-        throw new DirectoryNotFoundException($"no Conclave.slnx above {AppContext.BaseDirectory}: cannot find clients/node");
-    }
+    private static string ClientDirectory() => RepositoryPaths.Of("clients", "node");
 }

@@ -18,16 +18,8 @@ public static class NodeProgram
     /// <summary>The folder of the client program <paramref name="name"/> (<c>tests/clients/NAME</c> of this repository).</summary>
     public static string ClientDirectory(string name)
     {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "Conclave.slnx")))
-            {
-                var client = Path.Combine(dir.FullName, "tests", "clients", name);
-                return Directory.Exists(client) ? client : throw new DirectoryNotFoundException($"{client} does not exist");
-            }
-        }
-
-        throw new DirectoryNotFoundException($"no Conclave.slnx above {AppContext.BaseDirectory}: cannot find tests/clients/{name}");
+        var client = RepositoryPaths.Of("tests", "clients", name);
+        return Directory.Exists(client) ? client : throw new DirectoryNotFoundException($"{client} does not exist");
     }
 
     /// <summary>

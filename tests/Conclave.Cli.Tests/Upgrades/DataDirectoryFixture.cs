@@ -73,19 +73,7 @@ internal sealed record DataDirectoryFixture
     };
 
     /// <summary><c>tests/fixtures</c> of the repository the tests were built from.</summary>
-    public static string Directory
-    {
-        get
-        {
-            var dir = new DirectoryInfo(AppContext.BaseDirectory);
-            while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Conclave.slnx")))
-            {
-                dir = dir.Parent;
-            }
-
-            return Path.Combine(dir?.FullName ?? throw new DirectoryNotFoundException($"no Conclave.slnx above {AppContext.BaseDirectory}"), "tests", "fixtures");
-        }
-    }
+    public static string Directory => RepositoryPaths.Of("tests", "fixtures");
 
     /// <summary>The fixtures checked in, by name (<c>data-dir-format-1</c>).</summary>
     public static IEnumerable<string> All() =>

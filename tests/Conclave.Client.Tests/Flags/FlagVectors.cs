@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using Conclave.Flags;
+using Conclave.Testing;
 
 namespace Conclave.Client.Tests.Flags;
 
@@ -13,19 +14,7 @@ public static class FlagVectors
     private static readonly Lazy<JsonDocument> Document = new(() => JsonDocument.Parse(File.ReadAllText(Path.Combine(Directory, "vectors.json"))));
 
     /// <summary><c>tests/flags</c> of the repository the tests were built from.</summary>
-    public static string Directory
-    {
-        get
-        {
-            var dir = new DirectoryInfo(AppContext.BaseDirectory);
-            while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Conclave.slnx")))
-            {
-                dir = dir.Parent;
-            }
-
-            return Path.Combine(dir?.FullName ?? throw new DirectoryNotFoundException($"no Conclave.slnx above {AppContext.BaseDirectory}"), "tests", "flags");
-        }
-    }
+    public static string Directory => RepositoryPaths.Of("tests", "flags");
 
     public static JsonElement Root => Document.Value.RootElement;
 

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Runtime.CompilerServices;
 
 namespace Conclave.Server.Tests.Operations;
 
@@ -9,16 +8,7 @@ internal static class DeployFiles
     public const string Prometheus = "/usr/bin/prometheus";
     public const string Promtool = "/usr/bin/promtool";
 
-    public static string Directory([CallerFilePath] string source = "")
-    {
-        var dir = Path.GetDirectoryName(source);
-        while (dir is not null && !File.Exists(Path.Combine(dir, "Conclave.slnx")))
-        {
-            dir = Path.GetDirectoryName(dir);
-        }
-
-        return Path.Combine(dir ?? throw new InvalidOperationException("the repository root (Conclave.slnx) was not found"), "deploy");
-    }
+    public static string Directory() => RepositoryPaths.Of("deploy");
 
     public static string Rules => Path.Combine(Directory(), "prometheus", "conclave-rules.yml");
 

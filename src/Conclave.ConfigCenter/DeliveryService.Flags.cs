@@ -15,6 +15,13 @@ public sealed partial class DeliveryService
     /// <summary>The most entries one report may carry (1,000 flags of a document, a few variants each served).</summary>
     public const int MaxFlagEvaluationEntries = 4_096;
 
+    /// <summary>
+    /// The most characters of flag and variant names one instance record keeps (a thousand flags with a couple of
+    /// variants each); entries past it are left out of the record, in the order sent (clients send the most used first).
+    /// Bounds what many instances' records can take of the keyspace: 4,096 maximal entries would be ~800 KB each.
+    /// </summary>
+    public const int MaxFlagEvaluationNameChars = 64 * 1024;
+
     /// <summary>The most flags a namespace's usage record keeps: a document holds at most 1,000, renamed ones age out.</summary>
     public const int MaxFlagUsageEntries = 2_000;
 
@@ -99,6 +106,7 @@ public sealed partial class DeliveryService
         }
 
         var totals = new List<FlagEvaluationTotal>(entries.Count);
+        var chars = 0;
         foreach (var e in entries)
         {
             if (e.Flag is not { Length: > 0 and <= 128 } || e.Variant is not { Length: > 0 and <= 64 } || e.Total < 0 || e.Recent < 0 || e.Recent > e.Total)
@@ -107,7 +115,11 @@ public sealed partial class DeliveryService
                     "a flag evaluation count names a flag (1-128 characters) and a variant (1-64) with a total and a recent count, 0 <= recent <= total");
             }
 
-            totals.Add(new FlagEvaluationTotal(e.Flag, e.Variant, e.Total));
+            chars += e.Flag.Length + e.Variant.Length;
+            if (chars <= MaxFlagEvaluationNameChars)
+            {
+                totals.Add(new FlagEvaluationTotal(e.Flag, e.Variant, e.Total));
+            }
         }
 
         return totals;

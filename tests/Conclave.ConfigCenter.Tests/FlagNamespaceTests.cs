@@ -43,6 +43,8 @@ public sealed class FlagNamespaceTests(NodeFixture fixture) : IClassFixture<Node
     {
         var app = await fixture.NewAppAsync();
         await Center.CreateNamespaceAsync(app, "DEV", "flags", NamespaceFormat.Flags, null, Alice);
+        var empty = await Assert.ThrowsAsync<ConfigCenterException>(() => Center.PublishAsync(app, "DEV", "flags", "nothing yet", null, 0, Alice).AsTask());
+        Assert.Contains("the document is empty: a flags document is {\"flags\": {...}}", empty.Message, StringComparison.Ordinal);
         await Center.SetContentAsync(app, "DEV", "flags", """{"flags": {"good": {"type": "boolean", "defaultVariant": "on"}}}""", 0, Alice);
         var good = await Center.PublishAsync(app, "DEV", "flags", "good", null, 0, Alice);
 
@@ -154,6 +156,14 @@ public sealed class FlagNamespaceTests(NodeFixture fixture) : IClassFixture<Node
             delivery.ReportAsync(app, "DEV", "flags", "pod-1", [], release.Id, DeliveryStatus.Applied, null, null, tooMany).AsTask())).Kind);
         Assert.Equal(ConfigErrorKind.InvalidArgument, (await Assert.ThrowsAsync<ConfigCenterException>(() =>
             delivery.ReportAsync(app, "DEV", "flags", "pod-1", [], release.Id, DeliveryStatus.Applied, null, null, [new("a", "on", 1, 2)]).AsTask())).Kind);
+
+        // The largest report accepted keeps at most MaxFlagEvaluationNameChars of names in the instance's record,
+        // the entries sent first (the most used).
+        var widest = Enumerable.Range(0, DeliveryService.MaxFlagEvaluationEntries)
+            .Select(i => new FlagEvaluationCount($"f{i:D4}" + new string('x', 123), "v" + new string('y', 63), 1, 1)).ToList();
+        var kept = await delivery.ReportAsync(app, "DEV", "flags", "pod-wide", [], release.Id, DeliveryStatus.Applied, null, null, widest);
+        Assert.InRange(kept.FlagEvaluations!.Sum(e => e.Flag.Length + e.Variant.Length), DeliveryService.MaxFlagEvaluationNameChars - 192, DeliveryService.MaxFlagEvaluationNameChars);
+        Assert.Equal(widest.Take(kept.FlagEvaluations!.Count).Select(e => e.Flag), kept.FlagEvaluations!.Select(e => e.Flag));
         await center.CreateNamespaceAsync(app, "DEV", "settings", NamespaceFormat.Json, null, Alice);
         Assert.Equal(ConfigErrorKind.FailedPrecondition, (await Assert.ThrowsAsync<ConfigCenterException>(() => delivery.FlagUsageAsync(app, "DEV", "settings").AsTask())).Kind);
         Assert.Equal(ConfigErrorKind.InvalidArgument, (await Assert.ThrowsAsync<ConfigCenterException>(() =>

@@ -27,6 +27,12 @@ internal static partial class FlagDocumentParser
     public static FlagSet Parse(string json)
     {
         ArgumentNullException.ThrowIfNull(json);
+        if (string.IsNullOrWhiteSpace(json))
+        {
+            // A new flags namespace's working copy: say what belongs there rather than quote the JSON reader.
+            throw new FlagDocumentException("", "the document is empty: a flags document is {\"flags\": {...}} (docs/feature-flags.md)");
+        }
+
         JsonDocument document;
         try
         {

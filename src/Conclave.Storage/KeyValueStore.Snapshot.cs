@@ -242,11 +242,13 @@ public sealed partial class KeyValueStore
             restoredLeases.Add((id, ttl, leaseKeyspace));
         }
 
-        var histories = ReadKeys(r, revision, "");
+        var values = new ValueArena();
+        var histories = ReadKeys(r, revision, "", values);
 
         // Format 1 has no system keyspace: it restores empty, at revision 1.
         var (systemRevision, systemCompactRevision) = (1L, 0L);
         List<KeyHistory> systemHistories = [];
+        var systemValues = new ValueArena();
         if (format >= 2)
         {
             (systemRevision, systemCompactRevision) = (r.ReadInt64(), r.ReadInt64());
@@ -255,7 +257,7 @@ public sealed partial class KeyValueStore
                 throw new InvalidDataException($"snapshot system keyspace header before offset {r.Position} is inconsistent: revision {systemRevision}, compact revision {systemCompactRevision}");
             }
 
-            systemHistories = ReadKeys(r, systemRevision, "system ");
+            systemHistories = ReadKeys(r, systemRevision, "system ", systemValues);
         }
 
         var restoredAuth = AuthState.Initial;
@@ -280,8 +282,8 @@ public sealed partial class KeyValueStore
         gate.EnterWriteLock();
         try
         {
-            keyspace.Restore(revision, compactRevision, histories);
-            system.Restore(systemRevision, systemCompactRevision, systemHistories);
+            keyspace.Restore(revision, compactRevision, histories, values);
+            system.Restore(systemRevision, systemCompactRevision, systemHistories, systemValues);
             auth.Restore(restoredAuth);
             alarms.Clear();
             foreach (var a in restoredAlarms)
@@ -358,7 +360,7 @@ public sealed partial class KeyValueStore
     }
 
     /// <summary>Reads and checks a key section written by <see cref="WriteKeys"/> for a keyspace at <paramref name="revision"/>.</summary>
-    private static List<KeyHistory> ReadKeys(SnapshotReader r, long revision, string which)
+    private static List<KeyHistory> ReadKeys(SnapshotReader r, long revision, string which, ValueArena values)
     {
         var keyCount = r.ReadCount($"{which}key", KeyRecordBytes);
         var histories = new List<KeyHistory>(r.Capacity(keyCount));
@@ -393,8 +395,8 @@ public sealed partial class KeyValueStore
                     case 1:
                         var (create, number, lease) = (r.ReadInt64(), r.ReadInt64(), r.ReadInt64());
 
-                        // The reader's arrays are fresh and never reused: kept as they are.
-                        version = new KeyVersion(main, sub, create, number, lease, r.ReadBytes($"{which}value"));
+                        // Read straight into the restored keyspace's arena: no array per value (ADR 0017).
+                        version = new KeyVersion(main, sub, create, number, lease, r.ReadValue($"{which}value", values));
                         break;
                     case var flag:
                         throw new InvalidDataException($"snapshot {which}version before offset {r.Position} has value flag {flag} (0 or 1 expected)");

@@ -408,8 +408,6 @@ public sealed partial class KeyValueStore : IDisposable
             throw new ConclaveErrorException(ErrorCode.LeaseNotFound, $"put: lease {lease:x} does not exist");
         }
 
-        var value = r.IgnoreValue ? existing.ValueArray! : KeyVersion.Store(r.Value);
-
         if (exists && existing.Lease != 0 && existing.Lease != lease)
         {
             leases.Detach(existing.Lease, r.Key, space.Kind);
@@ -421,7 +419,15 @@ public sealed partial class KeyValueStore : IDisposable
             response.PrevKv = existing.ToKeyValue(r.Key);
         }
 
-        batch.Put(r.Key, value, lease);
+        if (r.IgnoreValue)
+        {
+            batch.PutKeepingValue(r.Key, existing, lease);
+        }
+        else
+        {
+            batch.Put(r.Key, r.Value, lease);
+        }
+
         if (lease != 0)
         {
             leases.Attach(lease, r.Key, space.Kind);

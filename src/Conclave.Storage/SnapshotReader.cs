@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using Conclave.Storage.Mvcc;
 
 namespace Conclave.Storage;
 
@@ -90,6 +91,11 @@ internal sealed class SnapshotReader
             throw new InvalidDataException($"snapshot {what} length at offset {offset} is {count} bytes; {remaining} remain");
         }
 
+        return ReadBytesAfterLength(count);
+    }
+
+    private byte[] ReadBytesAfterLength(int count)
+    {
         if (count <= ChunkBytes || Remaining is not null)
         {
             var bytes = new byte[count];
@@ -113,6 +119,29 @@ internal sealed class SnapshotReader
         }
 
         return buffer;
+    }
+
+    /// <summary>
+    /// A byte string read straight into <paramref name="arena"/> (no array of its own unless it is large). A length up to
+    /// <see cref="ValueArena.OwnArrayAbove"/> reserves at most that much before its bytes arrive; a longer one is read
+    /// as <see cref="ReadBytes"/> reads it, growing with what arrives when the stream cannot tell its length.
+    /// </summary>
+    public StoredValue ReadValue(string what, ValueArena arena)
+    {
+        var offset = position;
+        var count = Read7BitEncodedLength(what, offset);
+        if (Remaining is { } remaining && count > remaining)
+        {
+            throw new InvalidDataException($"snapshot {what} length at offset {offset} is {count} bytes; {remaining} remain");
+        }
+
+        if (count > ValueArena.OwnArrayAbove && Remaining is null)
+        {
+            return StoredValue.Own(ReadBytesAfterLength(count));
+        }
+
+        ReadExactly(arena.Reserve(count, out var stored));
+        return stored;
     }
 
     /// <summary>The current offset, for messages.</summary>

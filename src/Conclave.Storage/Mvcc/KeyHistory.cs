@@ -152,8 +152,9 @@ public sealed class KeyHistory
     /// <summary>
     /// Drops what no read at or after <paramref name="compactRevision"/> can see; returns the bytes freed, as the
     /// quota counts them and in a snapshot image. Keeps the version visible at the compact revision unless it is a tombstone.
+    /// The dropped versions' values are released to <paramref name="arena"/> (the keyspace's, when it keeps them there).
     /// </summary>
-    public (long Cost, long SnapshotBytes) Compact(long compactRevision)
+    public (long Cost, long SnapshotBytes) Compact(long compactRevision, ValueArena? arena = null)
     {
         var all = Versions;
         var keep = IndexAtOrBefore(all, compactRevision);
@@ -178,6 +179,10 @@ public sealed class KeyHistory
         {
             freed += all[i].Cost(Key.Length);
             snapshotBytes += SnapshotSizes.Version(all[i]);
+            if (!all[i].IsTombstone)
+            {
+                arena?.Release(all[i].Stored);
+            }
         }
 
         var left = count - drop;
@@ -208,6 +213,32 @@ public sealed class KeyHistory
 
         count = left;
         return (freed, snapshotBytes);
+    }
+
+    /// <summary>
+    /// Moves the values of this history's versions that sit in chunks <paramref name="arena"/> is emptying (in place:
+    /// the caller excludes snapshot writers and readers of histories, as for <see cref="Compact"/>).
+    /// </summary>
+    internal void MoveValues(ValueArena arena)
+    {
+        if (versions is null)
+        {
+            if (count == 1 && !single.IsTombstone && ValueArena.MustMove(single.Stored))
+            {
+                single = single.WithValue(arena.Move(single.Stored));
+            }
+
+            return;
+        }
+
+        single = default; // left over from the time it was the only version: no reader needs it now
+        for (var i = 0; i < count; i++)
+        {
+            if (!versions[i].IsTombstone && ValueArena.MustMove(versions[i].Stored))
+            {
+                versions[i] = versions[i].WithValue(arena.Move(versions[i].Stored));
+            }
+        }
     }
 
     private static int IndexAtOrBefore(ReadOnlySpan<KeyVersion> all, long revision)

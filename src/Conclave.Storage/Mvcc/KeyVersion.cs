@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using Conclave.Api.Mvcc;
 using Google.Protobuf;
 
@@ -8,22 +7,33 @@ namespace Conclave.Storage.Mvcc;
 /// One revision of one key as the keyspace keeps it: the write's revision (<see cref="Main"/>, <see cref="Sub"/>) and,
 /// unless a tombstone, the key's create revision, version, lease and value. A plain record in the key's history, not an
 /// object graph: the protobuf <see cref="KeyValue"/> a read or a watch event returns is made from it when asked
-/// (<see cref="ToKeyValue"/>), sharing the value's array (ADR 0017). The value array is never changed once stored.
+/// (<see cref="ToKeyValue"/>), sharing the value's bytes (ADR 0017). The value sits in its keyspace's
+/// <see cref="ValueArena"/>, whose bytes are never changed once stored.
 /// </summary>
 public readonly struct KeyVersion : IEquatable<KeyVersion>
 {
-    private readonly byte[]? value;
+    private readonly ValueChunk? chunk; // null for a tombstone
+    private readonly int offset;
+    private readonly int length;
 
-    /// <summary>A put: <paramref name="value"/> is kept as it is (the caller must not change it afterwards).</summary>
-    public KeyVersion(long main, int sub, long createRevision, long version, long lease, byte[] value)
+    /// <summary>A put whose value is <paramref name="value"/> (in a keyspace's arena, or an array of its own).</summary>
+    public KeyVersion(long main, int sub, long createRevision, long version, long lease, StoredValue value)
     {
-        ArgumentNullException.ThrowIfNull(value);
+        ArgumentNullException.ThrowIfNull(value.Chunk);
         Main = main;
         Sub = sub;
         CreateRevision = createRevision;
         Version = version;
         Lease = lease;
-        this.value = value;
+        chunk = value.Chunk;
+        offset = value.Offset;
+        length = value.Length;
+    }
+
+    /// <summary>A put whose value is kept in an array of its own (the caller must not change it afterwards).</summary>
+    public KeyVersion(long main, int sub, long createRevision, long version, long lease, byte[] value)
+        : this(main, sub, createRevision, version, lease, StoredValue.Own(value ?? throw new ArgumentNullException(nameof(value))))
+    {
     }
 
     private KeyVersion(long main, int sub)
@@ -45,43 +55,30 @@ public readonly struct KeyVersion : IEquatable<KeyVersion>
 
     public long Lease { get; }
 
-    public bool IsTombstone => value is null;
+    public bool IsTombstone => chunk is null;
 
     /// <summary>The value's bytes (empty for a tombstone).</summary>
-    public ReadOnlySpan<byte> ValueSpan => value;
+    public ReadOnlySpan<byte> ValueSpan => chunk is null ? [] : chunk.Bytes.AsSpan(offset, length);
 
     /// <summary>The value's length (0 for a tombstone).</summary>
-    public int ValueLength => value?.Length ?? 0;
+    public int ValueLength => length;
 
-    /// <summary>The stored value array itself, for another version of the same key that keeps it (a put that ignores the value).</summary>
-    internal byte[]? ValueArray => value;
+    /// <summary>Where the value is kept, for another version of the same key that keeps it (a put that ignores the value).</summary>
+    internal StoredValue Stored => chunk is null ? StoredValue.Empty : new StoredValue(chunk, offset, length);
+
+    /// <summary>This version with its value kept at <paramref name="moved"/> (the same bytes elsewhere).</summary>
+    internal KeyVersion WithValue(StoredValue moved) => new(Main, Sub, CreateRevision, Version, Lease, moved);
 
     /// <summary>Bytes this version is charged against the space quota.</summary>
     public long Cost(int keyLength) => keyLength + ValueLength + 48;
 
-    /// <summary>The value as a <see cref="ByteString"/> over the stored array (no copy).</summary>
-    public ByteString ValueBytes => value is null || value.Length == 0 ? ByteString.Empty : UnsafeByteOperations.UnsafeWrap(value);
+    /// <summary>The value as a <see cref="ByteString"/> over the stored bytes (no copy; they never change).</summary>
+    public ByteString ValueBytes => chunk is null || length == 0 ? ByteString.Empty : UnsafeByteOperations.UnsafeWrap(chunk.Bytes.AsMemory(offset, length));
 
     /// <summary>The key-value a read returns for this version, or null for a tombstone.</summary>
-    public KeyValue? ToKeyValue(ByteString key) => value is null
+    public KeyValue? ToKeyValue(ByteString key) => chunk is null
         ? null
         : new KeyValue { Key = key, Value = ValueBytes, CreateRevision = CreateRevision, ModRevision = Main, Version = Version, Lease = Lease };
-
-    /// <summary>
-    /// The array to keep for <paramref name="bytes"/>: its own array when it wraps a whole one (a parsed command's value
-    /// is a fresh array of its own, never changed), otherwise a copy.
-    /// </summary>
-    public static byte[] Store(ByteString bytes)
-    {
-        if (bytes.IsEmpty)
-        {
-            return [];
-        }
-
-        return MemoryMarshal.TryGetArray(bytes.Memory, out var segment) && segment.Offset == 0 && segment.Count == segment.Array!.Length
-            ? segment.Array
-            : bytes.ToByteArray();
-    }
 
     public bool Equals(KeyVersion other) =>
         Main == other.Main && Sub == other.Sub && CreateRevision == other.CreateRevision && Version == other.Version && Lease == other.Lease

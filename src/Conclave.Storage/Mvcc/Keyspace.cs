@@ -23,6 +23,12 @@ public sealed class Keyspace(KeyspaceKind kind = KeyspaceKind.User)
     // are instead of walking the ordered set on the apply thread.
     private CreationOrder creation = new([]);
 
+    // The values of every retained version, packed into chunks (ADR 0017).
+    private ValueArena values = new();
+
+    /// <summary>Where the values are kept (for metrics and tests).</summary>
+    public ValueArena Values => values;
+
     /// <summary>Which of the store's keyspaces this is (leases record their keys per keyspace).</summary>
     public KeyspaceKind Kind { get; } = kind;
 
@@ -253,9 +259,17 @@ public sealed class Keyspace(KeyspaceKind kind = KeyspaceKind.User)
     /// <summary>Starts a write transaction: every change made through it shares one new revision.</summary>
     public WriteBatch BeginWrite() => new(this);
 
-    internal void Put(WriteBatch batch, ByteString key, ByteString value, long lease) => Put(batch, key, KeyVersion.Store(value), lease);
+    internal void Put(WriteBatch batch, ByteString key, ByteString value, long lease) => Put(batch, key, values.Store(value.Span), lease);
 
-    internal void Put(WriteBatch batch, ByteString key, byte[] value, long lease)
+    /// <summary>A put that keeps <paramref name="existing"/>'s value (etcd's ignore_value): the bytes are shared, not copied.</summary>
+    internal void PutKeepingValue(WriteBatch batch, ByteString key, in KeyVersion existing, long lease)
+    {
+        var value = existing.Stored;
+        values.Share(value);
+        Put(batch, key, value, lease);
+    }
+
+    private void Put(WriteBatch batch, ByteString key, StoredValue value, long lease)
     {
         if (Find(key) is not { } history)
         {
@@ -319,7 +333,7 @@ public sealed class Keyspace(KeyspaceKind kind = KeyspaceKind.User)
             List<KeyHistory>? empty = null;
             foreach (var history in ordered)
             {
-                var (freed, freedSnapshotBytes) = history.Compact(revision);
+                var (freed, freedSnapshotBytes) = history.Compact(revision, values);
                 SizeBytes -= freed;
                 SnapshotKeysBytes -= freedSnapshotBytes;
                 if (history.Count == 0)
@@ -338,6 +352,19 @@ public sealed class Keyspace(KeyspaceKind kind = KeyspaceKind.User)
 
                 creation.DropEmpty();
             }
+
+            // Chunks that compaction left mostly empty: their live values move to the newest chunk, in this same pass
+            // over the histories' exclusion (writers of snapshots wait for compactions, readers of events for this lock).
+            if (values.WantsReclaim)
+            {
+                values.Reclaim(move =>
+                {
+                    foreach (var history in ordered)
+                    {
+                        move(history);
+                    }
+                });
+            }
         });
     }
 
@@ -354,7 +381,7 @@ public sealed class Keyspace(KeyspaceKind kind = KeyspaceKind.User)
     /// is built from the sorted list in one pass and the event history in a parallel task, from one flat array sorted
     /// by revision: no per-key insertions into a balanced tree and no per-revision lists (ADR 0017).
     /// </summary>
-    internal void Restore(long revision, long compactRevision, List<KeyHistory> histories)
+    internal void Restore(long revision, long compactRevision, List<KeyHistory> histories, ValueArena restoredValues)
     {
         long size = 0, snapshotBytes = SnapshotSizes.Header;
         SortedSet<KeyHistory>? set = null;
@@ -380,6 +407,7 @@ public sealed class Keyspace(KeyspaceKind kind = KeyspaceKind.User)
         }
 
         ordered = set;
+        values = restoredValues; // the old one's chunks go when nothing refers to them
         creation = new CreationOrder([.. histories]); // a new object: writers of older captures keep the old one
         SizeBytes = size;
         SnapshotKeysBytes = snapshotBytes;

@@ -32,7 +32,8 @@ public sealed class WriteBatch
 
     public void Put(ByteString key, ByteString value, long lease) => keyspace.Put(this, key, value, lease);
 
-    internal void Put(ByteString key, byte[] value, long lease) => keyspace.Put(this, key, value, lease);
+    /// <summary>A put that keeps <paramref name="existing"/>'s value (etcd's ignore_value).</summary>
+    internal void PutKeepingValue(ByteString key, in KeyVersion existing, long lease) => keyspace.PutKeepingValue(this, key, existing, lease);
 
     public KeyValue? Delete(ByteString key) => keyspace.Delete(this, key);
 

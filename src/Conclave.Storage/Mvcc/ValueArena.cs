@@ -1,0 +1,239 @@
+namespace Conclave.Storage.Mvcc;
+
+/// <summary>
+/// A block of value bytes: a shared chunk (up to 1 MiB) that many versions' values are packed into, a large value's own array,
+/// or the empty value. Bytes once written are never changed, so a version (or a <see cref="Google.Protobuf.ByteString"/>
+/// a read returned) that still points into a chunk the arena has given up reads what it always read: the chunk is an
+/// ordinary array, kept alive by whoever still refers to it (ADR 0017).
+/// </summary>
+public sealed class ValueChunk
+{
+    internal static readonly ValueChunk Empty = new([], shared: false);
+
+    internal ValueChunk(byte[] bytes, bool shared)
+    {
+        Bytes = bytes;
+        Shared = shared;
+    }
+
+    internal byte[] Bytes { get; }
+
+    /// <summary>A chunk the arena packs values into and accounts for (not a large value's own array, not the empty one).</summary>
+    internal bool Shared { get; }
+
+    /// <summary>Bytes written so far (the apply thread only).</summary>
+    internal int Used { get; set; }
+
+    /// <summary>Bytes of it that retained versions refer to (a version that kept its predecessor's value counts again).</summary>
+    internal long Live { get; set; }
+
+    /// <summary>Its live values are being moved out by <see cref="ValueArena.Reclaim"/>.</summary>
+    internal bool Moving { get; set; }
+
+    /// <summary>Where it is in the arena's list while the arena accounts for it; -1 once given up.</summary>
+    internal int Slot { get; set; } = -1;
+}
+
+/// <summary>A value as a keyspace keeps it: <see cref="Length"/> bytes at <see cref="Offset"/> in <see cref="Chunk"/>.</summary>
+public readonly record struct StoredValue(ValueChunk Chunk, int Offset, int Length)
+{
+    public static StoredValue Empty => new(ValueChunk.Empty, 0, 0);
+
+    /// <summary>A value kept in an array of its own (the caller must not change it afterwards).</summary>
+    public static StoredValue Own(byte[] value) => value.Length == 0 ? Empty : new(new ValueChunk(value, shared: false), 0, value.Length);
+}
+
+/// <summary>
+/// Where a keyspace keeps its values: packed into chunks (up to 1 MiB) instead of one array per version (ADR 0017). A million
+/// values of 1 KiB are a thousand large arrays the collector neither scans nor copies, instead of a million small ones it
+/// promoted twice each and walked in every full collection; the parsed command's own array dies young.
+/// Space is accounted per chunk: compaction releases the values it drops; a chunk nobody refers to any more is given
+/// up; and when given-up space in half-empty chunks passes a quarter of the arena, <see cref="Reclaim"/> moves their
+/// live values to the newest chunk (during a compaction, which already excludes readers of histories).
+/// Not thread-safe: the apply thread stores and releases, as it writes histories.
+/// </summary>
+public sealed class ValueArena
+{
+    /// <summary>The size of a shared chunk once the arena holds a megabyte (the first are smaller, see <see cref="NextChunkBytes"/>).</summary>
+    public const int ChunkBytes = 1 << 20;
+
+    /// <summary>The size of the first chunks: a small keyspace (the system keyspace, a fresh member) stays small.</summary>
+    public const int FirstChunkBytes = 64 * 1024;
+
+    /// <summary>Values longer than this get an array of their own instead of a place in a chunk.</summary>
+    public const int OwnArrayAbove = 64 * 1024;
+
+    private readonly List<ValueChunk> chunks = [];
+    private ValueChunk? current;
+
+    /// <summary>Bytes in shared chunks the arena holds.</summary>
+    public long ChunkedBytes { get; private set; }
+
+    /// <summary>Bytes of those that retained versions refer to.</summary>
+    public long LiveBytes { get; private set; }
+
+    /// <summary>Shared chunks the arena holds.</summary>
+    public int ChunkCount => chunks.Count;
+
+    /// <summary>Bytes a reclaim pass has moved since the arena was made (for tests and metrics).</summary>
+    public long MovedBytes { get; private set; }
+
+    /// <summary>Copies <paramref name="value"/> into the arena.</summary>
+    public StoredValue Store(ReadOnlySpan<byte> value)
+    {
+        if (value.IsEmpty)
+        {
+            return StoredValue.Empty;
+        }
+
+        var span = Reserve(value.Length, out var stored);
+        value.CopyTo(span);
+        return stored;
+    }
+
+    /// <summary>
+    /// Room for a value of <paramref name="length"/> bytes, to be filled by the caller before the version is published
+    /// (a snapshot restore reads values straight into it).
+    /// </summary>
+    public Span<byte> Reserve(int length, out StoredValue stored)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(length);
+        if (length == 0)
+        {
+            stored = StoredValue.Empty;
+            return [];
+        }
+
+        if (length > OwnArrayAbove)
+        {
+            var own = GC.AllocateUninitializedArray<byte>(length);
+            stored = new StoredValue(new ValueChunk(own, shared: false), 0, length);
+            return own;
+        }
+
+        if (current is null || current.Bytes.Length - current.Used < length)
+        {
+            var previous = current;
+            var size = NextChunkBytes;
+            current = new ValueChunk(GC.AllocateUninitializedArray<byte>(size), shared: true) { Slot = chunks.Count };
+            chunks.Add(current);
+            ChunkedBytes += size;
+            if (previous is { Live: 0 })
+            {
+                GiveUp(previous);
+            }
+        }
+
+        var chunk = current;
+        var offset = chunk.Used;
+        chunk.Used += length;
+        chunk.Live += length;
+        LiveBytes += length;
+        stored = new StoredValue(chunk, offset, length);
+        return chunk.Bytes.AsSpan(offset, length);
+    }
+
+    /// <summary>
+    /// Chunks double from <see cref="FirstChunkBytes"/> with the arena (each as large as all before it) up to
+    /// <see cref="ChunkBytes"/>; every value up to <see cref="OwnArrayAbove"/> fits even the first.
+    /// </summary>
+    private int NextChunkBytes => (int)Math.Clamp(ChunkedBytes, FirstChunkBytes, ChunkBytes);
+
+    /// <summary>Another version refers to <paramref name="value"/> too (a put that keeps the key's value).</summary>
+    internal void Share(in StoredValue value)
+    {
+        if (value.Chunk.Shared && value.Chunk.Slot >= 0)
+        {
+            value.Chunk.Live += value.Length;
+            LiveBytes += value.Length;
+        }
+    }
+
+    /// <summary>A retained version referring to <paramref name="value"/> was dropped.</summary>
+    internal void Release(in StoredValue value)
+    {
+        var chunk = value.Chunk;
+        if (!chunk.Shared || chunk.Slot < 0)
+        {
+            return;
+        }
+
+        chunk.Live -= value.Length;
+        LiveBytes -= value.Length;
+        if (chunk.Live <= 0 && chunk != current)
+        {
+            GiveUp(chunk);
+        }
+    }
+
+    /// <summary>
+    /// Bytes in shared chunks no retained version refers to, besides the newest chunk's unwritten end (versions that
+    /// share a value make this an underestimate, never an overestimate).
+    /// </summary>
+    public long GarbageBytes => Math.Max(0, ChunkedBytes - LiveBytes - (current is null ? 0 : current.Bytes.Length - current.Used));
+
+    /// <summary>
+    /// Whether a <see cref="Reclaim"/> pass is worth its cost now: given-up space is a quarter of the chunks and at least
+    /// two chunks' worth.
+    /// </summary>
+    public bool WantsReclaim => GarbageBytes >= Math.Max(2L * NextChunkBytes, ChunkedBytes / 4);
+
+    /// <summary>
+    /// Moves the live values out of chunks less than half used by retained versions: <paramref name="visitAll"/> must
+    /// call the callback it is given for every history that may refer to them (each history's versions are rewritten in
+    /// place, so the caller excludes readers of histories and snapshot writers, as a compaction does). The emptied chunks
+    /// are given up; readers that still hold their bytes keep them alive.
+    /// </summary>
+    internal void Reclaim(Action<Action<KeyHistory>> visitAll)
+    {
+        var moving = new List<ValueChunk>();
+        foreach (var chunk in chunks)
+        {
+            if (chunk != current && chunk.Live < chunk.Bytes.Length / 2)
+            {
+                chunk.Moving = true;
+                moving.Add(chunk);
+            }
+        }
+
+        if (moving.Count == 0)
+        {
+            return;
+        }
+
+        visitAll(history => history.MoveValues(this));
+        foreach (var chunk in moving)
+        {
+            chunk.Moving = false;
+            if (chunk.Slot >= 0 && chunk.Live <= 0)
+            {
+                GiveUp(chunk);
+            }
+        }
+    }
+
+    /// <summary>Whether <paramref name="value"/> is in a chunk being emptied.</summary>
+    internal static bool MustMove(in StoredValue value) => value.Chunk.Moving;
+
+    /// <summary>Copies <paramref name="value"/> to the newest chunk and releases the old place.</summary>
+    internal StoredValue Move(in StoredValue value)
+    {
+        var moved = Store(value.Chunk.Bytes.AsSpan(value.Offset, value.Length));
+        MovedBytes += value.Length;
+        Release(value);
+        return moved;
+    }
+
+    private void GiveUp(ValueChunk chunk)
+    {
+        // Swap with the last so that giving up is O(1); the array stays alive while anything refers to it.
+        var last = chunks[^1];
+        chunks[chunk.Slot] = last;
+        last.Slot = chunk.Slot;
+        chunks.RemoveAt(chunks.Count - 1);
+        chunk.Slot = -1;
+        ChunkedBytes -= chunk.Bytes.Length;
+        LiveBytes -= Math.Max(0, chunk.Live);
+        chunk.Live = 0;
+    }
+}

@@ -75,6 +75,9 @@ public sealed partial class KeyValueStore : IDisposable
 
     public int KeyCount => Read(k => k.KeyCount);
 
+    /// <summary>The user keyspace's value arena: bytes in its chunks and bytes of them retained versions refer to.</summary>
+    public (long Chunked, long Live) ValueArenaBytes => Read(k => (k.Values.ChunkedBytes, k.Values.LiveBytes));
+
     /// <summary>The current revision and compact revision, read together.</summary>
     public (long Revision, long CompactRevision) Revisions => Read(k => (k.Revision, k.CompactRevision));
 

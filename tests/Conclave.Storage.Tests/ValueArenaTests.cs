@@ -6,10 +6,10 @@ using Google.Protobuf;
 namespace Conclave.Storage.Tests;
 
 /// <summary>
-/// Values packed into a keyspace's arena (ADR 0017): through random puts of every size, puts that keep the value,
-/// deletions, compactions (which release values and reclaim half-empty chunks) and snapshot restores, every read at
-/// every retained revision gives the value written, the arena's accounting matches what is retained, and its chunks
-/// stay bounded by what is live.
+/// A restored keyspace's values packed into its arena (ADR 0017): through random puts of every size (which keep their
+/// own arrays), puts that keep the value, deletions, compactions (which release values and reclaim half-empty chunks)
+/// and restores, every read at every retained revision gives the value written, the arena's accounting matches the
+/// restored values still retained, and its chunks stay bounded by what is live.
 /// </summary>
 public sealed class ValueArenaTests
 {
@@ -20,15 +20,110 @@ public sealed class ValueArenaTests
     [InlineData(1)]
     [InlineData(2)]
     [InlineData(3)]
-    public void Reads_accounting_and_chunks_hold_through_writes_compactions_reclaims_and_restores(int seed)
+    public void Reads_accounting_and_chunks_hold_through_restores_writes_compactions_and_reclaims(int seed)
     {
         var random = new Random(seed);
-        using var d = new StoreDriver();
-        var model = new Dictionary<string, List<(long Revision, byte[]? Value)>>();
-        var held = new List<(ByteString Bytes, byte[] Expected)>(); // values read earlier, still referred to
+        var model = new Dictionary<string, List<Written>>();
         long compacted = 0;
-        var reclaimedOnce = false;
-        for (var step = 0; step < 6_000; step++)
+
+        // A state written by puts (their values keep their own arrays), then restored: the restored values are in chunks.
+        var first = new StoreDriver();
+        var held = new List<(ByteString Bytes, byte[] Expected)>(); // values read earlier, still referred to
+        RandomWrites(first, random, model, held, ref compacted, steps: 3_000);
+        using var d = new StoreDriver(Restored(first.Store));
+        first.Dispose();
+        foreach (var history in model.Values)
+        {
+            for (var i = 0; i < history.Count; i++)
+            {
+                history[i] = history[i] with { InArena = history[i].Value is { Length: > 0 and <= ValueArena.OwnArrayAbove } };
+            }
+        }
+
+        Check(d.Store, model, compacted, random);
+
+        // Writes and compactions on the restored state release its values; reclaims move the live ones out of chunks
+        // left mostly empty.
+        var reclaimed = RandomWrites(d, random, model, held, ref compacted, steps: 6_000);
+        Assert.True(reclaimed, "no compaction moved values out of a half-empty chunk: the reclaim path went untested");
+        foreach (var (bytes, expected) in held)
+        {
+            Assert.Equal(expected, bytes.ToByteArray()); // bytes once read never change, even after their chunk was given up
+        }
+
+        // Restored again: the same reads, everything retained in chunks.
+        using var again = Restored(d.Store);
+        foreach (var history in model.Values)
+        {
+            for (var i = 0; i < history.Count; i++)
+            {
+                history[i] = history[i] with { InArena = history[i].Value is { Length: > 0 and <= ValueArena.OwnArrayAbove } };
+            }
+        }
+
+        Check(again, model, compacted, random);
+    }
+
+    [Fact]
+    public void Overwrites_with_compactions_keep_a_restored_arena_near_its_live_bytes()
+    {
+        // 4,000 keys of 1 KiB restored into chunks, then a random 30% of them overwritten in each of 10 rounds, compacted
+        // to the newest revision after every round: without the reclaim the chunks would stay, each with a few of the
+        // values not yet overwritten.
+        const int keys = 4_000;
+        var random = new Random(7);
+        var value = new byte[1024];
+        var first = new StoreDriver();
+        for (var i = 0; i < keys; i++)
+        {
+            random.NextBytes(value);
+            first.Ok<PutResponse>(new Command { Put = new PutRequest { Key = StoreDriver.B($"key{i:D5}"), Value = ByteString.CopyFrom(value) } });
+        }
+
+        using var d = new StoreDriver(Restored(first.Store));
+        first.Dispose();
+        Assert.Equal(keys * 1024L, d.Store.Read(k => k.Values.LiveBytes));
+        var restoredLeft = new HashSet<int>(Enumerable.Range(0, keys));
+        for (var round = 0; round < 10; round++)
+        {
+            long revision = 0;
+            foreach (var i in Enumerable.Range(0, keys).Where(_ => random.Next(10) < 3))
+            {
+                random.NextBytes(value);
+                revision = d.Ok<PutResponse>(new Command { Put = new PutRequest { Key = StoreDriver.B($"key{i:D5}"), Value = ByteString.CopyFrom(value) } })
+                    .Header.Revision;
+                restoredLeft.Remove(i);
+            }
+
+            d.Compact(revision);
+        }
+
+        var (live, chunked, moved) = d.Store.Read(k => (k.Values.LiveBytes, k.Values.ChunkedBytes, k.Values.MovedBytes));
+        Assert.Equal(restoredLeft.Count * 1024L, live);
+        Assert.True(moved > 0, "nothing was reclaimed");
+        // A reclaim leaves only chunks at least half live, so the chunks stay under twice the live bytes, plus the
+        // chunk being filled.
+        Assert.True(chunked <= (live * 2) + (2 * ValueArena.ChunkBytes), $"{chunked} bytes of chunks hold {live} live bytes");
+    }
+
+    private sealed record Written(long Revision, byte[]? Value, bool InArena);
+
+    private static KeyValueStore Restored(KeyValueStore store)
+    {
+        using var image = new MemoryStream();
+        store.WriteSnapshot(image);
+        image.Position = 0;
+        var restored = new KeyValueStore();
+        restored.RestoreSnapshot(image);
+        return restored;
+    }
+
+    /// <summary>Random puts, puts keeping the value, deletions and compactions; true when a compaction moved values.</summary>
+    private static bool RandomWrites(
+        StoreDriver d, Random random, Dictionary<string, List<Written>> model, List<(ByteString Bytes, byte[] Expected)> held, ref long compacted, int steps)
+    {
+        var reclaimed = false;
+        for (var step = 0; step < steps; step++)
         {
             // Most writes go to a few hot keys: the cold keys' values stay behind in chunks the hot keys' old values leave
             // mostly empty, which is what a reclaim is for.
@@ -39,28 +134,24 @@ public sealed class ValueArenaTests
             if (roll < 8 && live)
             {
                 revision = d.Ok<DeleteRangeResponse>(new Command { DeleteRange = new DeleteRangeRequest { Key = StoreDriver.B(key) } }).Header.Revision;
-                versions!.Add((revision, null));
+                versions!.Add(new Written(revision, null, false));
             }
             else if (roll < 14 && live)
             {
-                // etcd's ignore_value: the new version shares the previous one's bytes.
+                // etcd's ignore_value: the new version shares the previous one's bytes (in a chunk if they are).
                 revision = d.Ok<PutResponse>(new Command { Put = new PutRequest { Key = StoreDriver.B(key), IgnoreValue = true } }).Header.Revision;
-                versions!.Add((revision, versions[^1].Value));
+                versions!.Add(versions[^1] with { Revision = revision });
             }
             else
             {
                 var value = RandomValue(random);
                 revision = d.Ok<PutResponse>(new Command { Put = new PutRequest { Key = StoreDriver.B(key), Value = ByteString.CopyFrom(value) } }).Header.Revision;
-                (versions ??= model[key] = []).Add((revision, value));
+                (versions ??= model[key] = []).Add(new Written(revision, value, false));
             }
 
-            if (random.Next(50) == 0)
+            if (random.Next(50) == 0 && d.Get(key).Kvs.SingleOrDefault() is { } kv)
             {
-                var kv = d.Get(key).Kvs.SingleOrDefault();
-                if (kv is not null)
-                {
-                    held.Add((kv.Value, kv.Value.ToByteArray()));
-                }
+                held.Add((kv.Value, kv.Value.ToByteArray()));
             }
 
             if (step % 400 == 399)
@@ -77,53 +168,12 @@ public sealed class ValueArenaTests
                     history.RemoveRange(0, drop);
                 }
 
-                reclaimedOnce |= d.Store.Read(k => k.Values.MovedBytes) > movedBefore;
+                reclaimed |= d.Store.Read(k => k.Values.MovedBytes) > movedBefore;
                 Check(d.Store, model, compacted, random);
             }
         }
 
-        Assert.True(reclaimedOnce, "no compaction moved values out of a half-empty chunk: the reclaim path went untested");
-        foreach (var (bytes, expected) in held)
-        {
-            Assert.Equal(expected, bytes.ToByteArray()); // bytes once read never change, even after their chunk was given up
-        }
-
-        // A restored store reads the same and accounts the same.
-        using var image = new MemoryStream();
-        d.Store.WriteSnapshot(image);
-        image.Position = 0;
-        using var restored = new KeyValueStore();
-        restored.RestoreSnapshot(image);
-        Check(restored, model, compacted, random);
-    }
-
-    [Fact]
-    public void Overwrites_with_compactions_keep_the_chunks_near_the_live_bytes()
-    {
-        // 2,000 keys of 1 KiB, a random 60% of them overwritten in each of 20 rounds, compacted to the newest revision after
-        // every round: without the reclaim the chunks would fill with the values that were not overwritten, a few each.
-        using var d = new StoreDriver();
-        var random = new Random(7);
-        var value = new byte[1024];
-        long revision = 0;
-        for (var round = 0; round < 20; round++)
-        {
-            foreach (var i in Enumerable.Range(0, 2_000).Where(i => round == 0 || random.Next(10) < 6))
-            {
-                random.NextBytes(value);
-                revision = d.Ok<PutResponse>(new Command { Put = new PutRequest { Key = StoreDriver.B($"key{i:D5}"), Value = ByteString.CopyFrom(value) } })
-                    .Header.Revision;
-            }
-
-            d.Compact(revision);
-        }
-
-        var (live, chunked, moved) = d.Store.Read(k => (k.Values.LiveBytes, k.Values.ChunkedBytes, k.Values.MovedBytes));
-        Assert.Equal(2_000 * 1024L, live);
-        Assert.True(moved > 0, "nothing was reclaimed");
-        // A reclaim leaves only chunks at least half live, so the chunks stay under twice the live bytes, plus the
-        // threshold's two chunks of slack.
-        Assert.True(chunked <= (live * 2) + (2 * ValueArena.ChunkBytes), $"{chunked} bytes of chunks hold {live} live bytes");
+        return reclaimed;
     }
 
     private static byte[] RandomValue(Random random)
@@ -140,17 +190,17 @@ public sealed class ValueArenaTests
         return value;
     }
 
-    private static void Check(KeyValueStore store, Dictionary<string, List<(long Revision, byte[]? Value)>> model, long compacted, Random random)
+    private static void Check(KeyValueStore store, Dictionary<string, List<Written>> model, long compacted, Random random)
     {
         var current = store.Revision;
         long expectedLive = 0;
         foreach (var (key, history) in model)
         {
-            foreach (var (_, value) in history)
+            foreach (var written in history)
             {
-                if (value is { Length: > 0 and <= ValueArena.OwnArrayAbove })
+                if (written.InArena)
                 {
-                    expectedLive += value.Length;
+                    expectedLive += written.Value!.Length;
                 }
             }
 
@@ -160,7 +210,7 @@ public sealed class ValueArenaTests
                 var effective = at == 0 ? current : at;
                 var expected = history.LastOrDefault(v => v.Revision <= effective);
                 var kv = store.Range(new RangeRequest { Key = StoreDriver.B(key), Revision = at }).Kvs.SingleOrDefault();
-                if (expected.Value is null)
+                if (expected?.Value is null)
                 {
                     Assert.Null(kv);
                 }

@@ -44,13 +44,15 @@ public readonly record struct StoredValue(ValueChunk Chunk, int Offset, int Leng
 }
 
 /// <summary>
-/// Where a keyspace keeps its values: packed into chunks (up to 1 MiB) instead of one array per version (ADR 0017). A million
-/// values of 1 KiB are a thousand large arrays the collector neither scans nor copies, instead of a million small ones it
-/// promoted twice each and walked in every full collection; the parsed command's own array dies young.
-/// Space is accounted per chunk: compaction releases the values it drops; a chunk nobody refers to any more is given
-/// up; and when given-up space in half-empty chunks passes a quarter of the arena, <see cref="Reclaim"/> moves their
-/// live values to the newest chunk (during a compaction, which already excludes readers of histories).
-/// Not thread-safe: the apply thread stores and releases, as it writes histories.
+/// Where a keyspace keeps the values it restored from a snapshot (and moves them to): packed into chunks instead of one
+/// array per value (ADR 0017). A restore of a million values of 1 KiB allocates a thousand large arrays the collector
+/// neither scans nor copies, instead of a million small ones it promoted twice each: a member restarts in half the time.
+/// Values a put brings keep the parsed command's own array (copying them here left that array as garbage among every
+/// put's survivors and cost 300 MiB more after loading a gigabyte).
+/// Space is accounted per chunk: compaction releases the values it drops; a chunk no retained version refers to is given
+/// up; and when given-up space passes a quarter of the chunks, <see cref="Reclaim"/> moves the live values out of chunks
+/// less than half live (during a compaction, which already excludes readers of histories and snapshot writers).
+/// Not thread-safe: the apply thread (or the restore that builds it) stores and releases, as it writes histories.
 /// </summary>
 public sealed class ValueArena
 {
@@ -174,9 +176,9 @@ public sealed class ValueArena
 
     /// <summary>
     /// Whether a <see cref="Reclaim"/> pass is worth its cost now: given-up space is a quarter of the chunks and at least
-    /// two chunks' worth.
+    /// two first chunks' worth. (A pass rides on a compaction, which walks every key anyway.)
     /// </summary>
-    public bool WantsReclaim => GarbageBytes >= Math.Max(2L * NextChunkBytes, ChunkedBytes / 4);
+    public bool WantsReclaim => GarbageBytes >= Math.Max(2L * FirstChunkBytes, ChunkedBytes / 4);
 
     /// <summary>
     /// Moves the live values out of chunks less than half used by retained versions: <paramref name="visitAll"/> must

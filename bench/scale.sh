@@ -4,8 +4,9 @@
 #   load rate (puts/s, --sequential-keys), RSS after loading, data directory size, kill -9 -> restart -> healthy
 #   (seconds, from the restart to the first passing `etcdctl endpoint health`), RSS after the restart, and the
 #   put p99 during the load and during OVERWRITE_S seconds of overwrites of the loaded state (full-state snapshots
-#   happen then) compared with a short run on an empty server, and the share of that time the server stood paused for
-#   garbage collection (from each server's /metrics).
+#   happen then) compared with a short run on an empty server, for Conclave split into the puts that completed while a
+#   snapshot was being persisted and the rest (from its log and the load tool's --latency-log), and the share of that
+#   time the server stood paused for garbage collection (from each server's /metrics).
 # The table is the median of ROUNDS rounds and the ratio conclave/etcd.
 #   bench/scale.sh                         # 1,000,000 keys of 1 KiB (about 1 GB of values), 1 round
 #   KEYS=200000 VAL=1024 ROUNDS=3 bench/scale.sh
@@ -65,6 +66,28 @@ gc_pause_s() { # server client-port http-port
   fi
 }
 
+# p99 of the latencies (ms) that completed inside a snapshot's persist window, p99 of the others, and the count inside.
+snapshot_split() { # member-log latency-log
+  python3 - "$1" "$2" <<'PY'
+import re, sys, time, datetime
+lat = [tuple(map(float, l.split())) for l in open(sys.argv[2]) if l.strip()]
+day = datetime.datetime.fromtimestamp(min(t for t, _ in lat)).date()  # the member logs local time of day
+windows = []
+for line in open(sys.argv[1]):
+    m = re.match(r"(\d\d):(\d\d):(\d\d)\.(\d{3}) .*Snapshot at index \d+ .*persisted in (\d+) ms", line)
+    if m:
+        h, mi, sec, ms, persist = map(int, m.groups())
+        end = time.mktime(datetime.datetime.combine(day, datetime.time(h, mi, sec)).timetuple()) + ms / 1000
+        windows.append((end - persist / 1000, end))
+def p99(xs):
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(0.99 * len(xs)))] if xs else float("nan")
+inside = [l for t, l in lat if any(a <= t <= b for a, b in windows)]
+outside = [l for t, l in lat if not any(a <= t <= b for a, b in windows)]
+print(f"{p99(inside):.1f} {p99(outside):.1f} {len(inside)}")
+PY
+}
+
 json() { python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(eval(sys.argv[2], {}, {"d": d}))' "$1" "$2"; }
 
 for round in $(seq 1 "$ROUNDS"); do
@@ -90,7 +113,7 @@ for round in $(seq 1 "$ROUNDS"); do
     before=$(grep -c "Snapshot at index" "$WORK/$s.log" || true)
     paused0=$(gc_pause_s "$s" "$c" "$h"); t_over=$(now)
     over=$("$BENCH" put --endpoints "127.0.0.1:$c" --conns "$CONNS" --clients "$CLIENTS" --duration "${OVERWRITE_S}s" --key-size "$KEY_SIZE" \
-      --val-size "$VAL" --key-space-size "$KEYS" --json)
+      --val-size "$VAL" --key-space-size "$KEYS" --latency-log "$WORK/$s.latency" --json)
     record overwrite "$s" "puts/s" "$(json "$over" 'd["requests_per_s"]')"
     record overwrite "$s" "put p99 ms" "$(json "$over" 'd["latency_ms"]["p99"]')"
     record overwrite "$s" "put max ms" "$(json "$over" 'd["latency_ms"]["max"]')"
@@ -98,6 +121,12 @@ for round in $(seq 1 "$ROUNDS"); do
     record overwrite "$s" "GC pause % of the time" "$(echo "scale=2; 100 * ($paused1 - $paused0) / ($(now) - $t_over)" | bc)"
     if [ "$s" = conclave ]; then
       echo "conclave wrote $(( $(grep -c "Snapshot at index" "$WORK/$s.log" || true) - before )) snapshot(s) during the overwrites" >&2
+      # Issue 23 item 3: the p99 of the puts that completed while a snapshot was being persisted against the p99 of the
+      # rest, from the member's log ("... persisted in N ms", stamped when it finished) and the load tool's latency log.
+      read -r during between in_windows < <(snapshot_split "$WORK/$s.log" "$WORK/$s.latency")
+      echo "conclave: $in_windows puts completed while a snapshot was being persisted" >&2
+      record overwrite "$s" "put p99 ms, during snapshots" "$during"
+      record overwrite "$s" "put p99 ms, between snapshots" "$between"
     fi
     kill -9 "$PID"; wait "$PID" 2>/dev/null || true
     t0=$(now)

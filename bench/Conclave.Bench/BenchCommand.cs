@@ -70,7 +70,8 @@ internal static class BenchCommand
         var certKey = new Option<string?>("--cert-key") { Description = "Private key (PEM) of --cert (etcdctl's --key)." };
         var user = new Option<string?>("--user") { Description = "name:password; each connection authenticates once, then sends the token with every request." };
         var loopServerPid = new Option<int?>("--server-pid") { Description = "A local server process whose CPU time during the measured loop is reported per request." };
-        Option[] loopOptions = [caCert, cert, certKey, user, loopServerPid];
+        var latencyLog = new Option<string?>("--latency-log") { Description = "Write each completed request's completion time (unix seconds) and latency (ms) to this file, one per line." };
+        Option[] loopOptions = [caCert, cert, certKey, user, loopServerPid, latencyLog];
 
         BenchSettings LoopSettings(ParseResult parse)
         {
@@ -79,6 +80,7 @@ internal static class BenchCommand
                 Tls = TlsOf(parse, caCert, cert, certKey),
                 Credentials = parse.GetValue(user) is { } credentials ? BenchCredentials.Parse(credentials) : null,
                 ServerPid = parse.GetValue(loopServerPid),
+                LatencyLog = parse.GetValue(latencyLog),
             };
             if (settings.Tls is not null && settings.Endpoints.FirstOrDefault(e => e.StartsWith("http://", StringComparison.OrdinalIgnoreCase)) is { } plain)
             {

@@ -23,6 +23,12 @@ internal sealed record BenchSettings(
     /// </summary>
     public int? ServerPid { get; init; }
 
+    /// <summary>
+    /// <c>--latency-log</c> of put and range: a file that gets one line per completed request, "unix-seconds latency-ms"
+    /// (when it completed, how long it took), to set latency beside server events such as snapshots.
+    /// </summary>
+    public string? LatencyLog { get; init; }
+
     /// <summary><c>--user</c>: each connection authenticates once and sends its token with every request; null for none.</summary>
     public BenchCredentials? Credentials { get; init; }
 

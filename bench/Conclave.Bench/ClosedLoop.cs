@@ -19,11 +19,12 @@ internal static class ClosedLoop
         long errors = 0;
         var serverBefore = ProcessUsage.Sample(settings.ServerPid);
         var start = Stopwatch.GetTimestamp();
+        var startUnix = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() / 1000.0;
         var deadline = settings.Duration is { } d ? start + (long)(d.TotalSeconds * Stopwatch.Frequency) : long.MaxValue;
 
         async Task WorkerAsync(int client)
         {
-            var recorder = recorders[client] = new LatencyRecorder(settings.ExpectedPerClient);
+            var recorder = recorders[client] = new LatencyRecorder(settings.ExpectedPerClient, withEnds: settings.LatencyLog is not null);
             long local = 0;
             while (!cancellationToken.IsCancellationRequested)
             {
@@ -62,7 +63,8 @@ internal static class ClosedLoop
                 try
                 {
                     await send(client, i, cancellationToken).ConfigureAwait(false);
-                    recorder.Record(Stopwatch.GetTimestamp() - sent);
+                    var done = Stopwatch.GetTimestamp();
+                    recorder.Record(done - sent, done);
                 }
                 catch (RpcException e) when (!cancellationToken.IsCancellationRequested)
                 {
@@ -87,6 +89,11 @@ internal static class ClosedLoop
         var elapsed = Stopwatch.GetElapsedTime(start);
         var serverAfter = ProcessUsage.Sample(settings.ServerPid);
         var latency = LatencyRecorder.Summarize(recorders);
+        if (settings.LatencyLog is { } log)
+        {
+            LatencyRecorder.WriteLog(log, recorders, start, startUnix);
+        }
+
         return new ClosedLoopResult(latency.Count, errors, elapsed, latency, errorKinds)
         {
             ServerCpuSeconds = serverBefore is null || serverAfter is null ? null : serverAfter.CpuSeconds - serverBefore.CpuSeconds,

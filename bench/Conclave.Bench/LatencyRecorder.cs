@@ -6,20 +6,57 @@ namespace Conclave.Bench;
 /// Raw latency samples of one worker, in <see cref="Stopwatch"/> ticks. One recorder per worker, so recording is
 /// a plain array store without locks; recorders are merged once at the end.
 /// </summary>
-internal sealed class LatencyRecorder(int capacity)
+internal sealed class LatencyRecorder(int capacity, bool withEnds = false)
 {
     private long[] _samples = new long[Math.Max(capacity, 16)];
+    private long[]? _ends = withEnds ? new long[Math.Max(capacity, 16)] : null; // Stopwatch timestamps of completion
 
     public int Count { get; private set; }
 
-    public void Record(long ticks)
+    public void Record(long ticks, long end = 0)
     {
         if (Count == _samples.Length)
         {
             Array.Resize(ref _samples, _samples.Length * 2);
+            if (_ends is not null)
+            {
+                Array.Resize(ref _ends, _ends.Length * 2);
+            }
         }
 
-        _samples[Count++] = ticks;
+        _samples[Count] = ticks;
+        if (_ends is not null)
+        {
+            _ends[Count] = end;
+        }
+
+        Count++;
+    }
+
+    /// <summary>
+    /// Writes "unix-seconds latency-ms" per sample of every recorder (recorded with ends), the Stopwatch timestamps turned
+    /// into wall time through one pair read at <paramref name="startTimestamp"/> / <paramref name="startUnixSeconds"/>.
+    /// </summary>
+    public static void WriteLog(string path, IEnumerable<LatencyRecorder?> recorders, long startTimestamp, double startUnixSeconds)
+    {
+        using var writer = new StreamWriter(path);
+        foreach (var recorder in recorders)
+        {
+            if (recorder?._ends is not { } ends)
+            {
+                continue;
+            }
+
+            var count = Math.Min(recorder.Count, ends.Length);
+            for (var i = 0; i < count; i++)
+            {
+                var at = startUnixSeconds + ((double)(ends[i] - startTimestamp) / Stopwatch.Frequency);
+                var ms = recorder._samples[i] * 1000.0 / Stopwatch.Frequency;
+                writer.Write(at.ToString("F4", System.Globalization.CultureInfo.InvariantCulture));
+                writer.Write(' ');
+                writer.WriteLine(ms.ToString("F3", System.Globalization.CultureInfo.InvariantCulture));
+            }
+        }
     }
 
     /// <summary>

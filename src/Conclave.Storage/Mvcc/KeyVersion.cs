@@ -12,20 +12,20 @@ namespace Conclave.Storage.Mvcc;
 /// </summary>
 public readonly struct KeyVersion : IEquatable<KeyVersion>
 {
-    private readonly ValueChunk? chunk; // null for a tombstone
+    private readonly object? storage; // the value's own array or its ValueChunk; null for a tombstone
     private readonly int offset;
     private readonly int length;
 
     /// <summary>A put whose value is <paramref name="value"/> (in a keyspace's arena, or an array of its own).</summary>
     public KeyVersion(long main, int sub, long createRevision, long version, long lease, StoredValue value)
     {
-        ArgumentNullException.ThrowIfNull(value.Chunk);
+        ArgumentNullException.ThrowIfNull(value.Storage);
         Main = main;
         Sub = sub;
         CreateRevision = createRevision;
         Version = version;
         Lease = lease;
-        chunk = value.Chunk;
+        storage = value.Storage;
         offset = value.Offset;
         length = value.Length;
     }
@@ -55,16 +55,16 @@ public readonly struct KeyVersion : IEquatable<KeyVersion>
 
     public long Lease { get; }
 
-    public bool IsTombstone => chunk is null;
+    public bool IsTombstone => storage is null;
 
     /// <summary>The value's bytes (empty for a tombstone).</summary>
-    public ReadOnlySpan<byte> ValueSpan => chunk is null ? [] : chunk.Bytes.AsSpan(offset, length);
+    public ReadOnlySpan<byte> ValueSpan => storage is null ? [] : Stored.Span;
 
     /// <summary>The value's length (0 for a tombstone).</summary>
     public int ValueLength => length;
 
     /// <summary>Where the value is kept, for another version of the same key that keeps it (a put that ignores the value).</summary>
-    internal StoredValue Stored => chunk is null ? StoredValue.Empty : new StoredValue(chunk, offset, length);
+    internal StoredValue Stored => storage is null ? StoredValue.Empty : new StoredValue(storage, offset, length);
 
     /// <summary>This version with its value kept at <paramref name="moved"/> (the same bytes elsewhere).</summary>
     internal KeyVersion WithValue(StoredValue moved) => new(Main, Sub, CreateRevision, Version, Lease, moved);
@@ -73,10 +73,10 @@ public readonly struct KeyVersion : IEquatable<KeyVersion>
     public long Cost(int keyLength) => keyLength + ValueLength + 48;
 
     /// <summary>The value as a <see cref="ByteString"/> over the stored bytes (no copy; they never change).</summary>
-    public ByteString ValueBytes => chunk is null || length == 0 ? ByteString.Empty : UnsafeByteOperations.UnsafeWrap(chunk.Bytes.AsMemory(offset, length));
+    public ByteString ValueBytes => storage is null || length == 0 ? ByteString.Empty : UnsafeByteOperations.UnsafeWrap(Stored.Memory);
 
     /// <summary>The key-value a read returns for this version, or null for a tombstone.</summary>
-    public KeyValue? ToKeyValue(ByteString key) => chunk is null
+    public KeyValue? ToKeyValue(ByteString key) => storage is null
         ? null
         : new KeyValue { Key = key, Value = ValueBytes, CreateRevision = CreateRevision, ModRevision = Main, Version = Version, Lease = Lease };
 

@@ -1,25 +1,16 @@
 namespace Conclave.Storage.Mvcc;
 
 /// <summary>
-/// A block of value bytes: a shared chunk (up to 1 MiB) that many versions' values are packed into, a large value's own array,
-/// or the empty value. Bytes once written are never changed, so a version (or a <see cref="Google.Protobuf.ByteString"/>
-/// a read returned) that still points into a chunk the arena has given up reads what it always read: the chunk is an
-/// ordinary array, kept alive by whoever still refers to it (ADR 0017).
+/// A shared chunk (64 KiB to 1 MiB) that many restored values are packed into. Bytes once written are never changed, so
+/// a version (or a <see cref="Google.Protobuf.ByteString"/> a read returned) that still points into a chunk the arena
+/// has given up reads what it always read: the chunk is an ordinary array, kept alive by whoever still refers to it
+/// (ADR 0017).
 /// </summary>
 public sealed class ValueChunk
 {
-    internal static readonly ValueChunk Empty = new([], shared: false);
-
-    internal ValueChunk(byte[] bytes, bool shared)
-    {
-        Bytes = bytes;
-        Shared = shared;
-    }
+    internal ValueChunk(byte[] bytes) => Bytes = bytes;
 
     internal byte[] Bytes { get; }
-
-    /// <summary>A chunk the arena packs values into and accounts for (not a large value's own array, not the empty one).</summary>
-    internal bool Shared { get; }
 
     /// <summary>Bytes written so far (the apply thread only).</summary>
     internal int Used { get; set; }
@@ -34,13 +25,24 @@ public sealed class ValueChunk
     internal int Slot { get; set; } = -1;
 }
 
-/// <summary>A value as a keyspace keeps it: <see cref="Length"/> bytes at <see cref="Offset"/> in <see cref="Chunk"/>.</summary>
-public readonly record struct StoredValue(ValueChunk Chunk, int Offset, int Length)
+/// <summary>
+/// A value as a keyspace keeps it: <see cref="Length"/> bytes at <see cref="Offset"/> in <see cref="Storage"/>, which is
+/// either an array of the value's own (a put's, a large value's, the empty one: offset 0, the whole array) or a
+/// <see cref="ValueChunk"/>. No object besides the array: a million puts make no million wrappers.
+/// </summary>
+public readonly record struct StoredValue(object Storage, int Offset, int Length)
 {
-    public static StoredValue Empty => new(ValueChunk.Empty, 0, 0);
+    public static StoredValue Empty => new(Array.Empty<byte>(), 0, 0);
 
     /// <summary>A value kept in an array of its own (the caller must not change it afterwards).</summary>
-    public static StoredValue Own(byte[] value) => value.Length == 0 ? Empty : new(new ValueChunk(value, shared: false), 0, value.Length);
+    public static StoredValue Own(byte[] value) => new(value, 0, value.Length);
+
+    /// <summary>The chunk it is in, or null for an array of its own.</summary>
+    public ValueChunk? Chunk => Storage as ValueChunk;
+
+    public ReadOnlySpan<byte> Span => Storage is byte[] own ? own : ((ValueChunk)Storage).Bytes.AsSpan(Offset, Length);
+
+    public ReadOnlyMemory<byte> Memory => Storage is byte[] own ? own : ((ValueChunk)Storage).Bytes.AsMemory(Offset, Length);
 }
 
 /// <summary>
@@ -109,7 +111,7 @@ public sealed class ValueArena
         if (length > OwnArrayAbove)
         {
             var own = GC.AllocateUninitializedArray<byte>(length);
-            stored = new StoredValue(new ValueChunk(own, shared: false), 0, length);
+            stored = StoredValue.Own(own);
             return own;
         }
 
@@ -117,7 +119,7 @@ public sealed class ValueArena
         {
             var previous = current;
             var size = NextChunkBytes;
-            current = new ValueChunk(GC.AllocateUninitializedArray<byte>(size), shared: true) { Slot = chunks.Count };
+            current = new ValueChunk(GC.AllocateUninitializedArray<byte>(size)) { Slot = chunks.Count };
             chunks.Add(current);
             ChunkedBytes += size;
             if (previous is { Live: 0 })
@@ -144,9 +146,9 @@ public sealed class ValueArena
     /// <summary>Another version refers to <paramref name="value"/> too (a put that keeps the key's value).</summary>
     internal void Share(in StoredValue value)
     {
-        if (value.Chunk.Shared && value.Chunk.Slot >= 0)
+        if (value.Storage is ValueChunk { Slot: >= 0 } chunk)
         {
-            value.Chunk.Live += value.Length;
+            chunk.Live += value.Length;
             LiveBytes += value.Length;
         }
     }
@@ -154,8 +156,7 @@ public sealed class ValueArena
     /// <summary>A retained version referring to <paramref name="value"/> was dropped.</summary>
     internal void Release(in StoredValue value)
     {
-        var chunk = value.Chunk;
-        if (!chunk.Shared || chunk.Slot < 0)
+        if (value.Storage is not ValueChunk { Slot: >= 0 } chunk)
         {
             return;
         }
@@ -215,12 +216,12 @@ public sealed class ValueArena
     }
 
     /// <summary>Whether <paramref name="value"/> is in a chunk being emptied.</summary>
-    internal static bool MustMove(in StoredValue value) => value.Chunk.Moving;
+    internal static bool MustMove(in StoredValue value) => value.Storage is ValueChunk { Moving: true };
 
     /// <summary>Copies <paramref name="value"/> to the newest chunk and releases the old place.</summary>
     internal StoredValue Move(in StoredValue value)
     {
-        var moved = Store(value.Chunk.Bytes.AsSpan(value.Offset, value.Length));
+        var moved = Store(value.Span);
         MovedBytes += value.Length;
         Release(value);
         return moved;

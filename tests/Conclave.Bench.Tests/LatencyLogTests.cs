@@ -24,7 +24,7 @@ public sealed class LatencyLogTests(ITestOutputHelper output)
             output.WriteLine(stderr);
             Assert.Equal(0, exitCode);
 
-            var lines = File.ReadAllLines(log);
+            var lines = await File.ReadAllLinesAsync(log);
             Assert.Equal(500, lines.Length);
             foreach (var line in lines)
             {

@@ -11,14 +11,18 @@ namespace Conclave.Cluster.Tests;
 /// <see cref="RaftLog"/> as Raft drives it, checked against what its files hold: the directory is copied the moment
 /// a call returns (what a kill -9 then would leave) and opened again.
 /// </summary>
-public sealed class RaftLogTests : IAsyncDisposable
+// IAsyncLifetime, not IAsyncDisposable: xunit 2 never called the latter on a test class, and every run left its
+// directories under /tmp (254 of them on the dev machine).
+public sealed class RaftLogTests : IAsyncLifetime
 {
     private readonly string root = Path.Combine(Path.GetTempPath(), "conclave-raftlog-tests", Guid.NewGuid().ToString("N"));
     private readonly ClusterMetrics metrics = new(static () => 0, static () => 0, static () => 0);
     private readonly List<IAsyncDisposable> opened = [];
     private int copies;
 
-    public async ValueTask DisposeAsync()
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
     {
         foreach (var item in Enumerable.Reverse(opened))
         {

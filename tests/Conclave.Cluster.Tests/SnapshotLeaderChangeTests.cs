@@ -132,8 +132,27 @@ public sealed class SnapshotLeaderChangeTests : IAsyncLifetime
         }
     }
 
-    private static SnapshotFile? Newest(TestMember member) =>
-        SnapshotFile.List(Path.Combine(member.DataDirectory, "snap")).Select(static f => SnapshotFile.Open(f.Path)).MaxBy(static f => f.Index);
+    /// <summary>
+    /// The member's newest snapshot, or null. Only the newest file is opened: the member deletes older ones as newer
+    /// ones land, and opening every listed file raced with that (CI once saw one vanish between the listing and the
+    /// open). The newest can go the same way, to a newer one: then the caller's poll asks again.
+    /// </summary>
+    private static SnapshotFile? Newest(TestMember member)
+    {
+        if (SnapshotFile.List(Path.Combine(member.DataDirectory, "snap")).FirstOrDefault() is not { Path: not null } newest)
+        {
+            return null;
+        }
+
+        try
+        {
+            return SnapshotFile.Open(newest.Path);
+        }
+        catch (FileNotFoundException)
+        {
+            return null;
+        }
+    }
 
     private static long PartialBytes(string directory) =>
         Directory.Exists(directory) ? Directory.EnumerateFiles(directory, "*.part").Sum(static f => new FileInfo(f).Length) : 0;

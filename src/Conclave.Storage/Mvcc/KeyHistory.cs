@@ -17,12 +17,7 @@ public sealed class KeyHistory
 
     public KeyHistory(ByteString key) => Key = key;
 
-    /// <summary>Probe used as an upper bound when scanning an ordered set of histories.</summary>
-    internal static KeyHistory UpperBound { get; } = new(ByteString.Empty) { IsUpperBound = true };
-
     public ByteString Key { get; }
-
-    internal bool IsUpperBound { get; private init; }
 
     /// <summary>The retained versions, oldest first (valid until the next change of this history).</summary>
     public ReadOnlySpan<KeyVersion> Versions => FrozenVersions(count);

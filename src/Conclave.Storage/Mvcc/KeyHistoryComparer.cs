@@ -11,16 +11,6 @@ internal sealed class KeyHistoryComparer : IComparer<KeyHistory>
             return 0;
         }
 
-        if (x!.IsUpperBound)
-        {
-            return 1;
-        }
-
-        if (y!.IsUpperBound)
-        {
-            return -1;
-        }
-
-        return KeyOrder.Compare(x.Key, y.Key);
+        return KeyOrder.Compare(x!.Key, y!.Key);
     }
 }

@@ -16,9 +16,10 @@ namespace Conclave.Storage.Mvcc;
 /// </summary>
 public sealed class Keyspace(KeyspaceKind kind = KeyspaceKind.User)
 {
-    // One ordered set is both the index and the order: a lookup is a search of it (about 20 comparisons of short keys
-    // at a million keys), which costs less than a hash map's 30-40 bytes per key and its resize spikes.
-    private SortedSet<KeyHistory> ordered = new(KeyHistoryComparer.Instance);
+    // One ordered index is both the lookup and the order: a lookup is a binary search of sorted blocks (about 20
+    // comparisons of short keys at a million keys), which costs less than a hash map's 30-40 bytes per key and its
+    // resize spikes, and less than a balanced tree's node per key (ADR 0017).
+    private KeyIndex ordered = new();
 
     // The same histories in the order they were created, for snapshots (FrozenKeyspace): a capture takes them as they
     // are instead of walking the ordered set on the apply thread.
@@ -50,7 +51,7 @@ public sealed class Keyspace(KeyspaceKind kind = KeyspaceKind.User)
 
     public EventLog Events { get; } = new();
 
-    internal IEnumerable<KeyHistory> AllHistories => ordered;
+    internal IEnumerable<KeyHistory> AllHistories => ordered.All();
 
     // ---- reads ---------------------------------------------------------------------------------------------
 
@@ -89,7 +90,7 @@ public sealed class Keyspace(KeyspaceKind kind = KeyspaceKind.User)
         return false;
     }
 
-    private KeyHistory? Find(ByteString key) => ordered.TryGetValue(new KeyHistory(key), out var h) ? h : null;
+    private KeyHistory? Find(ByteString key) => ordered.Find(key);
 
     /// <summary>Every retained version of <paramref name="key"/>, oldest first, deletions as tombstones (a copy).</summary>
     public IReadOnlyList<KeyVersion> VersionsOf(ByteString key) => Find(key) is { } h ? h.Versions.ToArray() : [];
@@ -125,9 +126,7 @@ public sealed class Keyspace(KeyspaceKind kind = KeyspaceKind.User)
             return;
         }
 
-        var lower = new KeyHistory(key);
-        var upper = openEnd ? KeyHistory.UpperBound : new KeyHistory(end);
-        foreach (var h in ordered.GetViewBetween(lower, upper))
+        foreach (var h in ordered.From(key))
         {
             if (!openEnd && KeyOrder.Compare(h.Key, end) >= 0)
             {
@@ -342,26 +341,22 @@ public sealed class Keyspace(KeyspaceKind kind = KeyspaceKind.User)
         // Watchers make events from the histories (EventLog.Read): the event log's lock keeps them out while histories change.
         Events.TruncateBefore(revision, () =>
         {
-            List<KeyHistory>? empty = null;
-            foreach (var history in ordered)
+            var emptied = false;
+            foreach (var history in ordered.All())
             {
                 var (freed, freedSnapshotBytes) = history.Compact(revision, values);
                 SizeBytes -= freed;
                 SnapshotKeysBytes -= freedSnapshotBytes;
                 if (history.Count == 0)
                 {
-                    (empty ??= []).Add(history);
+                    emptied = true;
                     SnapshotKeysBytes -= SnapshotSizes.Key(history.Key.Length);
                 }
             }
 
-            if (empty is not null)
+            if (emptied)
             {
-                foreach (var history in empty)
-                {
-                    ordered.Remove(history);
-                }
-
+                ordered.RemoveWhere(static h => h.Count == 0);
                 creation.DropEmpty();
             }
 
@@ -371,7 +366,7 @@ public sealed class Keyspace(KeyspaceKind kind = KeyspaceKind.User)
             {
                 values.Reclaim(move =>
                 {
-                    foreach (var history in ordered)
+                    foreach (var history in ordered.All())
                     {
                         move(history);
                     }
@@ -396,7 +391,7 @@ public sealed class Keyspace(KeyspaceKind kind = KeyspaceKind.User)
     internal void Restore(long revision, long compactRevision, List<KeyHistory> histories, ValueArena restoredValues)
     {
         long size = 0, snapshotBytes = SnapshotSizes.Header;
-        SortedSet<KeyHistory>? set = null;
+        KeyIndex? index = null;
         Parallel.Invoke(
             () => RestoreEvents(compactRevision, histories),
             () =>
@@ -411,14 +406,18 @@ public sealed class Keyspace(KeyspaceKind kind = KeyspaceKind.User)
                     }
                 }
 
-                set = new SortedSet<KeyHistory>(histories, KeyHistoryComparer.Instance);
-            });
-        if (set!.Count != histories.Count)
-        {
-            throw new InvalidOperationException($"{histories.Count - set.Count} key(s) repeat in the restored keyspace (the snapshot reader checks their order)");
-        }
+                for (var i = 1; i < histories.Count; i++)
+                {
+                    if (KeyOrder.Compare(histories[i - 1].Key, histories[i].Key) >= 0)
+                    {
+                        throw new InvalidOperationException($"restored key {i} is not after the one before it (the snapshot reader checks their order)");
+                    }
+                }
 
-        ordered = set;
+                index = KeyIndex.FromSorted(histories);
+            });
+
+        ordered = index!;
         values = restoredValues; // the old one's chunks go when nothing refers to them
         creation = new CreationOrder([.. histories]); // a new object: writers of older captures keep the old one
         SizeBytes = size;

@@ -48,6 +48,9 @@ internal sealed class LearnerFeed(
     private readonly ConcurrentDictionary<ulong, LearnerSession> sessions = new();
     private ILearnerDirectory? directory;
 
+    /// <summary>Whether any learner is being fed now (it reads the log's recent entries).</summary>
+    public bool HasSessions => !sessions.IsEmpty;
+
     /// <summary>Serves learners with <paramref name="learners"/> from now on (once).</summary>
     public void Use(ILearnerDirectory learners)
     {

@@ -67,6 +67,9 @@ internal sealed class MembershipChanges : IMembership, IDisposable
         joiner = Task.Run(JoinLoopAsync);
     }
 
+    /// <summary>Whether this member feeds any learner now.</summary>
+    public bool FeedsLearners => feed.HasSessions;
+
     /// <summary>The leader's side of the learners' feed.</summary>
     public LearnerFeed Feed => feed;
 

@@ -44,6 +44,16 @@ internal sealed class RaftLog : IReplaySink, IAsyncDisposable
     private int disposed;
     private long cacheBytes = RaftNodeOptions.DefaultLogCacheBytes;
 
+    /// <summary>The payload bytes kept once applied while <see cref="Replicates"/> says no other member reads the log.</summary>
+    internal const long AloneCacheBytes = 1024 * 1024;
+
+    /// <summary>
+    /// Whether another member may read recent entries from this log (Raft followers, learners being fed); while it says
+    /// no, applied payloads beyond <see cref="AloneCacheBytes"/> leave memory at once. Null (before the node is built):
+    /// the whole cache is kept. Entries that left memory are read back from the segments if a member comes after all.
+    /// </summary>
+    internal Func<bool>? Replicates { get; set; }
+
     private RaftLog(SnapshottingStateMachine machine, IClusterConfigurationStorage? configuration)
     {
         this.machine = machine;
@@ -449,8 +459,9 @@ internal sealed class RaftLog : IReplaySink, IAsyncDisposable
     {
         lock (sync)
         {
-            // Applied and durable entries beyond the cache budget keep their payloads on disk only.
-            entries.Evict(applier.AppliedIndex, cacheBytes);
+            // Applied and durable entries beyond the cache budget keep their payloads on disk only. A member that
+            // replicates to no one (alone, no learner following) keeps almost none: nothing would read them from memory.
+            entries.Evict(applier.AppliedIndex, Replicates is { } replicates && !replicates() ? Math.Min(cacheBytes, AloneCacheBytes) : cacheBytes);
         }
 
         var snapshot = machine.CompactionIndex;

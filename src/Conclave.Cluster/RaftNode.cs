@@ -91,6 +91,9 @@ public sealed class RaftNode : IConsensus
         barrier = new LeaderBarrier(cluster, shell, link, requestClients, topology.Local.Id, () => stateMachine.Restored, options.ReadBarrierTimeout, options.TimeProvider, token);
         pipeline = new ProposalPipeline(cluster, shell, link, barrier, requestClients, stateMachine.Pending, options, metrics, logger, token);
         membership = new MembershipChanges(cluster, link, view, wal, stateMachine, topology, standing, requestClients, options, logger, token);
+        // Alone (one voter, no learner fed), nothing reads recent entries from the log's memory (ADR 0017).
+        var changes = membership;
+        wal.Replicates = () => cluster.Members.Count > 1 || changes.FeedsLearners;
         var followers = new FollowerRequests(cluster, link, view, wal, barrier, membership.IsMemberOrJoining, options, appliedMachine, logger, token);
         var router = new PeerRequestRouter(topology, view, standing, follower, followers, membership, leaderRequests, stateMachine, () => Term);
         cluster.LeaderChanged += OnLeaderChanged;
@@ -117,6 +120,9 @@ public sealed class RaftNode : IConsensus
 
     /// <inheritdoc />
     public bool IsLearner => follower.IsLearner;
+
+    /// <summary>Payload bytes of the Raft log held in memory now (for tests and diagnostics; ADR 0017).</summary>
+    internal long LogResidentBytes => wal.ResidentBytes;
 
     /// <inheritdoc />
     public CancellationToken Removed => standing.Removed;

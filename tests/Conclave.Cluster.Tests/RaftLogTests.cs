@@ -122,6 +122,42 @@ public sealed class RaftLogTests : IAsyncLifetime
         await AssertReadsBackAsync(reopened, written);
     }
 
+    [Fact]
+    public async Task A_log_that_replicates_to_no_one_keeps_almost_no_applied_payloads_and_the_cache_again_once_it_does()
+    {
+        const long Cache = 4 * 1024 * 1024;
+        var directory = Path.Combine(root, "alone");
+        var (log, machine) = await OpenAsync(directory, Cache);
+        var replicates = false;
+        log.Replicates = () => replicates;
+        var written = new Dictionary<long, byte[]>();
+        async Task WriteAsync(int from, int count)
+        {
+            for (var i = from; i < from + count; i++)
+            {
+                var entry = Put($"k{i:D5}-{new string('v', 2000)}", 1);
+                written[i] = entry.Content.ToArray();
+                await log.AppendAsync(entry, CancellationToken.None);
+            }
+
+            await log.CommitAsync(from + count - 1, CancellationToken.None);
+            await log.WaitForApplyAsync(from + count - 1, CancellationToken.None);
+        }
+
+        // About 6 MB through a 4 MiB cache while nobody reads the log: at most the alone budget stays.
+        await WriteAsync(1, 3000);
+        Assert.Equal(3000, machine.AppliedIndex);
+        Assert.True(log.ResidentBytes <= RaftLog.AloneCacheBytes + 2100, $"{log.ResidentBytes} payload bytes resident while replicating to no one");
+        await AssertReadsBackAsync(log, written);
+
+        // A member arrives: the cache fills again up to its size.
+        replicates = true;
+        await WriteAsync(3001, 3000);
+        Assert.True(log.ResidentBytes > RaftLog.AloneCacheBytes * 2, $"{log.ResidentBytes} payload bytes resident once replicating");
+        Assert.True(log.ResidentBytes <= Cache + 2100, $"{log.ResidentBytes} payload bytes resident with a {Cache}-byte cache");
+        await AssertReadsBackAsync(log, written);
+    }
+
     private static Task AssertReadsBackAsync(RaftLog log, Dictionary<long, byte[]> written)
     {
         var (entries, _) = log.Read(1, written.Count);

@@ -336,7 +336,7 @@ public sealed partial class KeyValueStore
         w.Write(ordered.Length);
         foreach (var history in ordered)
         {
-            WriteBytes(w, history.Key.Span);
+            WriteBytes(w, history.KeySpan);
             var count = history.CountAtOrBefore(frozen.Revision);
             w.Write(count);
             foreach (ref readonly var v in history.FrozenVersions(count))
@@ -366,9 +366,9 @@ public sealed partial class KeyValueStore
         var histories = new List<KeyHistory>(r.Capacity(keyCount));
         for (var n = keyCount; n > 0; n--)
         {
-            // The reader's arrays are fresh and never reused: wrapped, not copied again.
-            var key = UnsafeByteOperations.UnsafeWrap(r.ReadBytes($"{which}key"));
-            if (histories.Count > 0 && KeyOrder.Compare(histories[^1].Key, key) >= 0)
+            // The reader's arrays are fresh and never reused: kept, not copied again.
+            var key = r.ReadBytes($"{which}key");
+            if (histories.Count > 0 && histories[^1].KeySpan.SequenceCompareTo(key) >= 0)
             {
                 throw new InvalidDataException($"snapshot {which}key before offset {r.Position} is out of order or repeated");
             }

@@ -71,7 +71,7 @@ public sealed class KeyIndexTests
                     2 => "",
                     _ => $"z{random.Next(10)}",
                 };
-                var found = index.Find(ByteString.CopyFromUtf8(key));
+                var found = index.Find(ByteString.CopyFromUtf8(key).Span);
                 if (model.Contains(key))
                 {
                     Assert.Same(histories[key], found);
@@ -102,7 +102,7 @@ public sealed class KeyIndexTests
         var restored = KeyIndex.FromSorted(sorted);
         Assert.Equal(full, restored.BlockCount);
         Assert.Equal(sorted, restored.All());
-        Assert.Same(sorted[4_321], restored.Find(ByteString.CopyFromUtf8("k004321")));
+        Assert.Same(sorted[4_321], restored.Find(ByteString.CopyFromUtf8("k004321").Span));
         Assert.Empty(new KeyIndex().From(ByteString.CopyFromUtf8("a")));
     }
 }

@@ -15,9 +15,22 @@ public sealed class KeyHistory
     private KeyVersion[]? versions; // oldest first, the first count used, while there are (or were) more than one
     private int count;
 
-    public KeyHistory(ByteString key) => Key = key;
+    private readonly byte[] key; // never changed; no ByteString object kept per key (ADR 0017)
 
-    public ByteString Key { get; }
+    /// <summary>A history of <paramref name="key"/>: its array is kept when it wraps a whole one (a parsed command's key is a fresh array of its own), otherwise a copy.</summary>
+    public KeyHistory(ByteString key) =>
+        this.key = MemoryMarshal.TryGetArray(key.Memory, out var segment) && segment.Offset == 0 && segment.Count == segment.Array!.Length
+            ? segment.Array
+            : key.ToByteArray();
+
+    /// <summary>A history of <paramref name="key"/>, kept as it is (the caller must not change it afterwards).</summary>
+    internal KeyHistory(byte[] key) => this.key = key;
+
+    /// <summary>The key as a <see cref="ByteString"/> over the kept array (made on each call, no copy).</summary>
+    public ByteString Key => key.Length == 0 ? ByteString.Empty : UnsafeByteOperations.UnsafeWrap(key);
+
+    /// <summary>The key's bytes, for comparisons and sizes without making a <see cref="ByteString"/>.</summary>
+    public ReadOnlySpan<byte> KeySpan => key;
 
     /// <summary>The retained versions, oldest first (valid until the next change of this history).</summary>
     public ReadOnlySpan<KeyVersion> Versions => FrozenVersions(count);
@@ -172,7 +185,7 @@ public sealed class KeyHistory
         long freed = 0, snapshotBytes = 0;
         for (var i = 0; i < drop; i++)
         {
-            freed += all[i].Cost(Key.Length);
+            freed += all[i].Cost(key.Length);
             snapshotBytes += SnapshotSizes.Version(all[i]);
             if (!all[i].IsTombstone)
             {

@@ -11,6 +11,6 @@ internal sealed class KeyHistoryComparer : IComparer<KeyHistory>
             return 0;
         }
 
-        return KeyOrder.Compare(x!.Key, y!.Key);
+        return x!.KeySpan.SequenceCompareTo(y!.KeySpan);
     }
 }

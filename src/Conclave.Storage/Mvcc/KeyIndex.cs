@@ -41,7 +41,7 @@ internal sealed class KeyIndex
     }
 
     /// <summary>The history of <paramref name="key"/>, or null.</summary>
-    public KeyHistory? Find(ByteString key)
+    public KeyHistory? Find(ReadOnlySpan<byte> key)
     {
         var b = BlockFor(key);
         if (b < 0)
@@ -67,9 +67,9 @@ internal sealed class KeyIndex
             return;
         }
 
-        var b = Math.Max(0, BlockFor(history.Key));
+        var b = Math.Max(0, BlockFor(history.KeySpan));
         var block = blocks[b];
-        var i = Search(block, history.Key);
+        var i = Search(block, history.KeySpan);
         if (i >= 0)
         {
             throw new InvalidOperationException("the key is already in the index");
@@ -173,13 +173,13 @@ internal sealed class KeyIndex
     /// <summary>The histories whose keys are at or after <paramref name="key"/>, in key order (the caller stops at its end).</summary>
     public IEnumerable<KeyHistory> From(ByteString key)
     {
-        var b = Math.Max(0, BlockFor(key));
+        var b = Math.Max(0, BlockFor(key.Span));
         if (b >= blocks.Count)
         {
             yield break;
         }
 
-        var i = Search(blocks[b], key);
+        var i = Search(blocks[b], key.Span);
         i = i >= 0 ? i : ~i;
         for (; b < blocks.Count; b++, i = 0)
         {
@@ -195,13 +195,13 @@ internal sealed class KeyIndex
     internal int BlockCount => blocks.Count;
 
     /// <summary>The last block whose first key is at or before <paramref name="key"/>; -1 when the key is before all (or none).</summary>
-    private int BlockFor(ByteString key)
+    private int BlockFor(ReadOnlySpan<byte> key)
     {
         int lo = 0, hi = blocks.Count - 1, found = -1;
         while (lo <= hi)
         {
             var mid = (lo + hi) >>> 1;
-            if (KeyOrder.Compare(blocks[mid].Items[0].Key, key) <= 0)
+            if (blocks[mid].Items[0].KeySpan.SequenceCompareTo(key) <= 0)
             {
                 found = mid;
                 lo = mid + 1;
@@ -216,13 +216,13 @@ internal sealed class KeyIndex
     }
 
     /// <summary>The index of <paramref name="key"/> in the block, or the complement of where it would go.</summary>
-    private static int Search(Block block, ByteString key)
+    private static int Search(Block block, ReadOnlySpan<byte> key)
     {
         int lo = 0, hi = block.Count - 1;
         while (lo <= hi)
         {
             var mid = (lo + hi) >>> 1;
-            var c = KeyOrder.Compare(block.Items[mid].Key, key);
+            var c = block.Items[mid].KeySpan.SequenceCompareTo(key);
             if (c == 0)
             {
                 return mid;

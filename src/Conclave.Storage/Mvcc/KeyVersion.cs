@@ -7,8 +7,8 @@ namespace Conclave.Storage.Mvcc;
 /// One revision of one key as the keyspace keeps it: the write's revision (<see cref="Main"/>, <see cref="Sub"/>) and,
 /// unless a tombstone, the key's create revision, version, lease and value. A plain record in the key's history, not an
 /// object graph: the protobuf <see cref="KeyValue"/> a read or a watch event returns is made from it when asked
-/// (<see cref="ToKeyValue"/>), sharing the value's bytes (ADR 0017). The value sits in its keyspace's
-/// <see cref="ValueArena"/>, whose bytes are never changed once stored.
+/// (<see cref="ToKeyValue"/>), sharing the value's bytes (ADR 0017). The value is the put's own array, or (restored from a
+/// snapshot) bytes in its keyspace's <see cref="ValueArena"/>; either is never changed once stored.
 /// </summary>
 public readonly struct KeyVersion : IEquatable<KeyVersion>
 {

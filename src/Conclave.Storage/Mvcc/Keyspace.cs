@@ -90,7 +90,7 @@ public sealed class Keyspace(KeyspaceKind kind = KeyspaceKind.User)
         return false;
     }
 
-    private KeyHistory? Find(ByteString key) => ordered.Find(key);
+    private KeyHistory? Find(ByteString key) => ordered.Find(key.Span);
 
     /// <summary>Every retained version of <paramref name="key"/>, oldest first, deletions as tombstones (a copy).</summary>
     public IReadOnlyList<KeyVersion> VersionsOf(ByteString key) => Find(key) is { } h ? h.Versions.ToArray() : [];
@@ -128,7 +128,7 @@ public sealed class Keyspace(KeyspaceKind kind = KeyspaceKind.User)
 
         foreach (var h in ordered.From(key))
         {
-            if (!openEnd && KeyOrder.Compare(h.Key, end) >= 0)
+            if (!openEnd && h.KeySpan.SequenceCompareTo(end.Span) >= 0)
             {
                 break;
             }
@@ -350,7 +350,7 @@ public sealed class Keyspace(KeyspaceKind kind = KeyspaceKind.User)
                 if (history.Count == 0)
                 {
                     emptied = true;
-                    SnapshotKeysBytes -= SnapshotSizes.Key(history.Key.Length);
+                    SnapshotKeysBytes -= SnapshotSizes.Key(history.KeySpan.Length);
                 }
             }
 
@@ -398,17 +398,17 @@ public sealed class Keyspace(KeyspaceKind kind = KeyspaceKind.User)
             {
                 foreach (var h in histories)
                 {
-                    snapshotBytes += SnapshotSizes.Key(h.Key.Length);
+                    snapshotBytes += SnapshotSizes.Key(h.KeySpan.Length);
                     foreach (ref readonly var v in h.Versions)
                     {
-                        size += v.Cost(h.Key.Length);
+                        size += v.Cost(h.KeySpan.Length);
                         snapshotBytes += SnapshotSizes.Version(v);
                     }
                 }
 
                 for (var i = 1; i < histories.Count; i++)
                 {
-                    if (KeyOrder.Compare(histories[i - 1].Key, histories[i].Key) >= 0)
+                    if (histories[i - 1].KeySpan.SequenceCompareTo(histories[i].KeySpan) >= 0)
                     {
                         throw new InvalidOperationException($"restored key {i} is not after the one before it (the snapshot reader checks their order)");
                     }

@@ -40,9 +40,9 @@ public readonly record struct StoredValue(object Storage, int Offset, int Length
     /// <summary>The chunk it is in, or null for an array of its own.</summary>
     public ValueChunk? Chunk => Storage as ValueChunk;
 
-    public ReadOnlySpan<byte> Span => Storage is byte[] own ? own : ((ValueChunk)Storage).Bytes.AsSpan(Offset, Length);
+    public ReadOnlySpan<byte> Span => (Storage as byte[] ?? ((ValueChunk)Storage).Bytes).AsSpan(Offset, Length);
 
-    public ReadOnlyMemory<byte> Memory => Storage is byte[] own ? own : ((ValueChunk)Storage).Bytes.AsMemory(Offset, Length);
+    public ReadOnlyMemory<byte> Memory => (Storage as byte[] ?? ((ValueChunk)Storage).Bytes).AsMemory(Offset, Length);
 }
 
 /// <summary>

@@ -13,6 +13,7 @@ namespace Conclave.ConfigCenter.Tests;
 /// refused as <see cref="ConfigErrorKind.InvalidDocument"/> (the service) or a 4xx problem detail (HTTP). The generator
 /// is seeded: a failure names the seed and the case, and <c>CONCLAVE_DOCUMENT_SEED</c> replays it.
 /// </summary>
+[Collection(HeapMeasurements.Name)]
 public sealed class DocumentBoundsPropertyTests(NodeFixture fixture) : IClassFixture<NodeFixture>
 {
     private const int Cases = 3000;

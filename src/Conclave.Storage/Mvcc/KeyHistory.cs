@@ -18,10 +18,7 @@ public sealed class KeyHistory
     private readonly byte[] key; // never changed; no ByteString object kept per key (ADR 0017)
 
     /// <summary>A history of <paramref name="key"/>: its array is kept when it wraps a whole one (a parsed command's key is a fresh array of its own), otherwise a copy.</summary>
-    public KeyHistory(ByteString key) =>
-        this.key = MemoryMarshal.TryGetArray(key.Memory, out var segment) && segment.Offset == 0 && segment.Count == segment.Array!.Length
-            ? segment.Array
-            : key.ToByteArray();
+    public KeyHistory(ByteString key) => this.key = StoredValue.OwnArrayOf(key);
 
     /// <summary>A history of <paramref name="key"/>, kept as it is (the caller must not change it afterwards).</summary>
     internal KeyHistory(byte[] key) => this.key = key;

@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using Conclave.Api.Errors;
 using Conclave.Api.Etcd;
 using Conclave.Api.Mvcc;
@@ -265,12 +264,7 @@ public sealed class Keyspace(KeyspaceKind kind = KeyspaceKind.User)
     /// garbage among the survivors of every put, and a loaded member held 300 MiB more (ADR 0017). Restores, which
     /// would otherwise allocate an array per value, read into the arena.
     /// </summary>
-    internal void Put(WriteBatch batch, ByteString key, ByteString value, long lease) => Put(batch, key, StoredValue.Own(OwnArray(value)), lease);
-
-    private static byte[] OwnArray(ByteString bytes) =>
-        MemoryMarshal.TryGetArray(bytes.Memory, out var segment) && segment.Offset == 0 && segment.Count == segment.Array!.Length
-            ? segment.Array
-            : bytes.ToByteArray();
+    internal void Put(WriteBatch batch, ByteString key, ByteString value, long lease) => Put(batch, key, StoredValue.Own(StoredValue.OwnArrayOf(value)), lease);
 
     /// <summary>A put that keeps <paramref name="existing"/>'s value (etcd's ignore_value): the bytes are shared, not copied.</summary>
     internal void PutKeepingValue(WriteBatch batch, ByteString key, in KeyVersion existing, long lease)

@@ -1,3 +1,6 @@
+using System.Runtime.InteropServices;
+using Google.Protobuf;
+
 namespace Conclave.Storage.Mvcc;
 
 /// <summary>
@@ -37,8 +40,14 @@ public readonly record struct StoredValue(object Storage, int Offset, int Length
     /// <summary>A value kept in an array of its own (the caller must not change it afterwards).</summary>
     public static StoredValue Own(byte[] value) => new(value, 0, value.Length);
 
-    /// <summary>The chunk it is in, or null for an array of its own.</summary>
-    public ValueChunk? Chunk => Storage as ValueChunk;
+    /// <summary>
+    /// The array to keep for <paramref name="bytes"/>: its own array when it wraps a whole one (a parsed command's key or
+    /// value is a fresh array of exactly its size, never changed), otherwise a copy.
+    /// </summary>
+    internal static byte[] OwnArrayOf(ByteString bytes) =>
+        MemoryMarshal.TryGetArray(bytes.Memory, out var segment) && segment.Offset == 0 && segment.Count == segment.Array!.Length
+            ? segment.Array
+            : bytes.ToByteArray();
 
     public ReadOnlySpan<byte> Span => (Storage as byte[] ?? ((ValueChunk)Storage).Bytes).AsSpan(Offset, Length);
 
@@ -75,9 +84,6 @@ public sealed class ValueArena
 
     /// <summary>Bytes of those that retained versions refer to.</summary>
     public long LiveBytes { get; private set; }
-
-    /// <summary>Shared chunks the arena holds.</summary>
-    public int ChunkCount => chunks.Count;
 
     /// <summary>Bytes a reclaim pass has moved since the arena was made (for tests and metrics).</summary>
     public long MovedBytes { get; private set; }

@@ -30,6 +30,13 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 # User + system CPU ticks of one or more processes, summed.
 cpu_ticks() { local t=0 p; for p in "$@"; do t=$((t + $(awk '{print $14+$15}' "/proc/$p/stat"))); done; echo "$t"; }
 rss_kb() { awk '/VmRSS/{print $2}' "/proc/$1/status"; }
+# Bytes written to the disk that holds DIR, from /proc/diskstats (sectors written, all processes). Not
+# /proc/PID/io: its write_bytes counts a whole page-cache folio (hundreds of KiB on this kernel) each time a write
+# dirties it again, so a log appending 1 KiB per fdatasync showed 700 KiB per put there against 11 KiB at the device.
+disk_written() { # dir
+  local dev; dev=$(basename "$(df --output=source "$1" | tail -1)")
+  awk -v d="$dev" '$3 == d {printf "%.0f\n", $10 * 512}' /proc/diskstats
+}
 now() { date +%s.%N; }
 
 # record WORKLOAD SERVER METRIC VALUE  (appends to $RESULTS)

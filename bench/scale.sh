@@ -6,11 +6,15 @@
 #   put p99 during the load and during OVERWRITE_S seconds of overwrites of the loaded state (full-state snapshots
 #   happen then) compared with a short run on an empty server, for Conclave split into the puts that completed while a
 #   snapshot was being persisted and the rest (from its log and the load tool's --latency-log), and the share of that
-#   time the server stood paused for garbage collection (from each server's /metrics).
+#   time the server stood paused for garbage collection (from each server's /metrics); then TRICKLE_S seconds of
+#   overwrites by TRICKLE_CLIENTS clients (a configuration service's usual load: one put per log entry against a large
+#   state). For both overwrite phases, the bytes written to the data directory's disk per byte put (/proc/diskstats) and, for
+#   Conclave, the snapshots written.
 # The table is the median of ROUNDS rounds and the ratio conclave/etcd.
 #   bench/scale.sh                         # 1,000,000 keys of 1 KiB (about 1 GB of values), 1 round
 #   KEYS=200000 VAL=1024 ROUNDS=3 bench/scale.sh
 # Knobs: KEYS, VAL (value bytes), KEY_SIZE (16), CLIENTS (64), CONNS (4), ROUNDS (1), OVERWRITE_S (30),
+#   TRICKLE_S (60), TRICKLE_CLIENTS (2),
 #   SERVERS ("etcd conclave"),
 #   CONCLAVE_SERVER (another build's binary, for an A/B), KEEP (1: keep the scratch folder).
 set -euo pipefail
@@ -22,6 +26,8 @@ CLIENTS=${CLIENTS:-64}
 CONNS=${CONNS:-4}
 ROUNDS=${ROUNDS:-1}
 OVERWRITE_S=${OVERWRITE_S:-30}
+TRICKLE_S=${TRICKLE_S:-60}
+TRICKLE_CLIENTS=${TRICKLE_CLIENTS:-2}
 SERVERS=${SERVERS:-"etcd conclave"}
 QUOTA=$((8 * 1024 * 1024 * 1024))
 
@@ -111,6 +117,7 @@ for round in $(seq 1 "$ROUNDS"); do
     # Overwrites across the whole state for OVERWRITE_S seconds: snapshots of the full state happen meanwhile
     # (Conclave's log says how many were written); their cost shows in the p99 against the empty server's.
     before=$(grep -c "Snapshot at index" "$WORK/$s.log" || true)
+    written0=$(disk_written "$WORK")
     paused0=$(gc_pause_s "$s" "$c" "$h"); t_over=$(now)
     over=$("$BENCH" put --endpoints "127.0.0.1:$c" --conns "$CONNS" --clients "$CLIENTS" --duration "${OVERWRITE_S}s" --key-size "$KEY_SIZE" \
       --val-size "$VAL" --key-space-size "$KEYS" --latency-log "$WORK/$s.latency" --json)
@@ -119,6 +126,8 @@ for round in $(seq 1 "$ROUNDS"); do
     record overwrite "$s" "put max ms" "$(json "$over" 'd["latency_ms"]["max"]')"
     paused1=$(gc_pause_s "$s" "$c" "$h")
     record overwrite "$s" "GC pause % of the time" "$(echo "scale=2; 100 * ($paused1 - $paused0) / ($(now) - $t_over)" | bc)"
+    record overwrite "$s" "disk bytes per byte put" \
+      "$(echo "scale=2; ($(disk_written "$WORK") - $written0) / ($(json "$over" 'd["total"]') * ($KEY_SIZE + $VAL))" | bc)"
     if [ "$s" = conclave ]; then
       echo "conclave wrote $(( $(grep -c "Snapshot at index" "$WORK/$s.log" || true) - before )) snapshot(s) during the overwrites" >&2
       # Issue 23 item 3: the p99 of the puts that completed while a snapshot was being persisted against the p99 of the
@@ -127,6 +136,19 @@ for round in $(seq 1 "$ROUNDS"); do
       echo "conclave: $in_windows puts completed while a snapshot was being persisted" >&2
       record overwrite "$s" "put p99 ms, during snapshots" "$during"
       record overwrite "$s" "put p99 ms, between snapshots" "$between"
+    fi
+    # A configuration service's usual load: few writers, so one put per log entry, against the large state. What a
+    # snapshot costs per byte that changed shows here (issue 23 item 3): the bytes written to disk per byte put.
+    before=$(grep -c "Snapshot at index" "$WORK/$s.log" || true)
+    written0=$(disk_written "$WORK")
+    trickle=$("$BENCH" put --endpoints "127.0.0.1:$c" --conns 1 --clients "$TRICKLE_CLIENTS" --duration "${TRICKLE_S}s" --key-size "$KEY_SIZE" \
+      --val-size "$VAL" --key-space-size "$KEYS" --json)
+    record trickle "$s" "puts/s" "$(json "$trickle" 'd["requests_per_s"]')"
+    record trickle "$s" "put p99 ms" "$(json "$trickle" 'd["latency_ms"]["p99"]')"
+    record trickle "$s" "disk bytes per byte put" \
+      "$(echo "scale=2; ($(disk_written "$WORK") - $written0) / ($(json "$trickle" 'd["total"]') * ($KEY_SIZE + $VAL))" | bc)"
+    if [ "$s" = conclave ]; then
+      record trickle "$s" "snapshots written" "$(( $(grep -c "Snapshot at index" "$WORK/$s.log" || true) - before ))"
     fi
     kill -9 "$PID"; wait "$PID" 2>/dev/null || true
     t0=$(now)
@@ -140,4 +162,4 @@ for round in $(seq 1 "$ROUNDS"); do
   done
 done
 
-print_table "scale: $KEYS keys of $VAL bytes, $ROUNDS round(s)" "load overwrite state restart"
+print_table "scale: $KEYS keys of $VAL bytes, $ROUNDS round(s)" "load overwrite trickle state restart"

@@ -76,7 +76,11 @@ public sealed record RaftNodeOptions
     /// <summary>How long a read barrier may wait before it fails.</summary>
     public TimeSpan ReadBarrierTimeout { get; init; } = TimeSpan.FromSeconds(5);
 
-    /// <summary>A snapshot is taken at every log index that is a multiple of this; the log behind it is truncated.</summary>
+    /// <summary>
+    /// Snapshots are taken at log indexes that are multiples of this (the log behind one is truncated): at every multiple
+    /// while the state is small, at one where the log since the last snapshot carries a quarter of the state's size
+    /// once it is large, and at every sixteenth whatever the log carries (<see cref="SnapshotSchedule"/>).
+    /// </summary>
     public long SnapshotInterval { get; init; } = 10_000;
 
     /// <summary>

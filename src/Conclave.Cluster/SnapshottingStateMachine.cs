@@ -18,8 +18,7 @@ internal sealed class SnapshottingStateMachine : IAsyncDisposable
 {
     private readonly IReplicatedStateMachine machine;
     private readonly string directory;
-    private readonly long interval;
-    private readonly long logBytes;
+    private readonly SnapshotSchedule schedule;
     private readonly ILogger logger;
     private readonly ClusterMetrics metrics;
     private readonly Lock snapshotLock = new();
@@ -33,8 +32,6 @@ internal sealed class SnapshottingStateMachine : IAsyncDisposable
     private Task restoring = Task.CompletedTask;
     private long latestInstall;
     private long appliedIndex;
-    private long bytesSincePoint;
-    private long lastSnapshotBytes;
     private ISnapshotImage? queued;
 
     /// <summary>
@@ -53,12 +50,9 @@ internal sealed class SnapshottingStateMachine : IAsyncDisposable
         IReplicatedStateMachine machine, string directory, long interval, long logBytes, ulong localId, PendingBatches pending,
         SnapshotChunkSource peers, SnapshotHolder? holders, ILogger logger, ClusterMetrics metrics, TimeProvider time)
     {
-        ArgumentOutOfRangeException.ThrowIfLessThan(interval, 1, nameof(interval));
-        ArgumentOutOfRangeException.ThrowIfLessThan(logBytes, 1, nameof(logBytes));
+        schedule = new SnapshotSchedule(interval, logBytes);
         this.machine = machine;
         this.directory = directory;
-        this.interval = interval;
-        this.logBytes = logBytes;
         this.localId = localId;
         this.pending = pending;
         this.logger = logger;
@@ -116,7 +110,7 @@ internal sealed class SnapshottingStateMachine : IAsyncDisposable
 
             snapshot = file;
             appliedIndex = file.Index;
-            lastSnapshotBytes = file.PayloadLength;
+            schedule.ImageAt(file.PayloadLength, restarted: true);
             return;
         }
 
@@ -149,35 +143,16 @@ internal sealed class SnapshottingStateMachine : IAsyncDisposable
         if (entry.PayloadLength > 0)
         {
             Apply(entry);
-            bytesSincePoint += entry.PayloadLength;
+            schedule.Applied(entry.PayloadLength);
         }
 
         Volatile.Write(ref appliedIndex, entry.Index);
-        if (IsSnapshotPoint(entry.Index))
+        if (schedule.IsPoint(entry.Index))
         {
             CaptureSnapshot(entry.Index, entry.Term);
         }
 
         return entry.Index;
-    }
-
-    /// <summary>
-    /// Whether a snapshot is taken at <paramref name="index"/>, decided from the log and the state alone so that every
-    /// member with the same <c>--snapshot-count</c> takes its snapshots at the same indexes, and their images (the same
-    /// state, written the same way) are the same bytes: a lagging member's fetch then continues from any member holding
-    /// the image, also after a leader change (ADR 0010). Every multiple of the interval is a point (which also aligns
-    /// members whose snapshots were taken otherwise before), and so is the entry that brings the log since the last point
-    /// to <see cref="LogBytesLimit"/>.
-    /// </summary>
-    private bool IsSnapshotPoint(long index)
-    {
-        if (index % interval != 0 && bytesSincePoint < LogBytesLimit)
-        {
-            return false;
-        }
-
-        bytesSincePoint = 0;
-        return true;
     }
 
     private void Apply(StoredEntry entry)
@@ -208,20 +183,12 @@ internal sealed class SnapshottingStateMachine : IAsyncDisposable
     }
 
     /// <summary>
-    /// Log payload bytes applied since the last snapshot that trigger the next one: the configured minimum, or half
-    /// the last snapshot's size when that is more. The WAL keeps the log behind the newest snapshot in memory, so this
-    /// bounds that memory to half the state's; and since a snapshot rewrites the whole state, taking one only after
-    /// half its size of new log keeps the cost of snapshots per written byte constant as the state grows.
-    /// </summary>
-    private long LogBytesLimit => long.Max(logBytes, lastSnapshotBytes / 2);
-
-    /// <summary>
     /// Captures the state at <paramref name="index"/> for a snapshot and has it written and made durable in the
     /// background, after the one being made durable now, if any. Under the apply order only the capture runs (the state
     /// machine freezes its state, milliseconds per hundred thousand keys): the image is written while applies go on, so
     /// a snapshot of a large state does not stall writes (ADR 0017). A capture waiting behind another is superseded by
     /// a newer one (only the newest matters), so at most two are on their way at a time. Every point is captured, never
-    /// skipped for a busy disk: the size of each image sets the next point (<see cref="LogBytesLimit"/>), which must not
+    /// skipped for a busy disk: the size of each image sets the next point (<see cref="SnapshotSchedule"/>), which must not
     /// differ between members, and the capture knows it exactly before a byte is written.
     /// </summary>
     private void CaptureSnapshot(long index, long term)
@@ -239,7 +206,7 @@ internal sealed class SnapshottingStateMachine : IAsyncDisposable
         }
 
         var captureMs = (long)time.GetElapsedTime(started).TotalMilliseconds;
-        lastSnapshotBytes = capture.Length;
+        schedule.ImageAt(capture.Length);
         ISnapshotImage? superseded;
         lock (snapshotLock)
         {
@@ -362,8 +329,7 @@ internal sealed class SnapshottingStateMachine : IAsyncDisposable
         // Durable now: a crash from here on restarts from this file. Open it before anything can delete it.
         var payload = file.OpenPayload();
         Publish(file);
-        bytesSincePoint = 0;
-        lastSnapshotBytes = file.PayloadLength;
+        schedule.ImageAt(file.PayloadLength, restarted: true);
         Volatile.Write(ref appliedIndex, index);
         Volatile.Write(ref latestInstall, index);
         var previous = restoring;

@@ -108,7 +108,10 @@ public sealed record ServerOptions
     /// <summary>Leader heartbeat interval (<c>--heartbeat-interval</c>); must be under half the election timeout.</summary>
     public TimeSpan HeartbeatInterval { get; init; } = TimeSpan.FromMilliseconds(100);
 
-    /// <summary>Snapshots are taken at every multiple of this log index (<c>--snapshot-count</c>); the same on every member, so their images match.</summary>
+    /// <summary>
+    /// Snapshots are taken at multiples of this log index (<c>--snapshot-count</c>): every multiple while the state is small,
+    /// fewer once the state is large against what changed (docs/cluster.md); the same on every member, so their images match.
+    /// </summary>
     public int SnapshotCount { get; init; } = 10_000;
 
     /// <summary>Most bytes per second of a snapshot image sent to one catching-up member (<c>--snapshot-send-rate</c>, MB/s; 0: no limit).</summary>

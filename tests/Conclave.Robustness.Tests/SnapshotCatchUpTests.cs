@@ -16,9 +16,11 @@ public sealed class SnapshotCatchUpTests(ITestOutputHelper output)
     [Fact]
     public async Task A_follower_behind_the_compacted_log_catches_up_by_snapshot_under_writes()
     {
-        // Snapshots every 100 entries: the log the stopped follower needs is truncated quickly, and it installs several
-        // snapshots in a row while it catches up (the case that found DotNext's WAL flusher race, robustness.md).
-        await using var cluster = await ProcessCluster.StartAsync(3, output, ["--snapshot-count", "100"]);
+        // Snapshots every 160 entries (the state is larger than 8 MiB and the log since a point carries less than a
+        // quarter of it, so every 16th multiple of 10 is a point, docs/cluster.md): the log the stopped follower needs is
+        // truncated quickly, and it installs several snapshots in a row while it catches up (the case that found
+        // DotNext's WAL flusher race, robustness.md).
+        await using var cluster = await ProcessCluster.StartAsync(3, output, ["--snapshot-count", "10"]);
         var leader = await cluster.WaitForLeaderAsync();
         using (var channel = GrpcChannel.ForAddress(cluster.Endpoints[leader]))
         {

@@ -49,7 +49,7 @@ internal static class ServeCommand
             DefaultValueFactory = _ => defaults.MaxConcurrentConnections,
         };
         var quota = new Option<long>("--quota-backend-bytes") { Description = "Space quota in bytes; past it the NOSPACE alarm rejects writes.", DefaultValueFactory = _ => defaults.QuotaBackendBytes };
-        var snapshotCount = new Option<int>("--snapshot-count") { Description = "A snapshot at every multiple of this log index (use the same value on every member).", DefaultValueFactory = _ => defaults.SnapshotCount };
+        var snapshotCount = new Option<int>("--snapshot-count") { Description = "Snapshots at multiples of this log index, fewer while little changed in a large state (use the same value on every member).", DefaultValueFactory = _ => defaults.SnapshotCount };
         var electionTimeout = new Option<int>("--election-timeout")
         {
             Description = "Election timeout in milliseconds (randomized between it and twice it); peer requests time out at half of it.",

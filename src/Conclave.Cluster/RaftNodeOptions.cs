@@ -91,8 +91,9 @@ public sealed record RaftNodeOptions
 
     /// <summary>
     /// A snapshot is also taken once this many payload bytes were applied since the last one, or half the last
-    /// snapshot's size if that is more. The WAL keeps the live log (everything after the newest snapshot) in memory,
-    /// its fastest mode, so this bounds that memory (and replay time) to about half the state's size.
+    /// snapshot's size if that is more: the log on disk behind the newest snapshot (and a restart's replay) stays within
+    /// about half the state. An image no larger than this is also taken at every multiple of
+    /// <see cref="SnapshotInterval"/> (<see cref="SnapshotSchedule"/>).
     /// </summary>
     public long SnapshotLogBytes { get; init; } = 8L * 1024 * 1024;
 

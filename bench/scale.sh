@@ -94,6 +94,17 @@ print(f"{p99(inside):.1f} {p99(outside):.1f} {len(inside)}")
 PY
 }
 
+# Snapshots the member's log says were written (not ones that failed).
+snapshots_written() { grep -cE "Snapshot at index [0-9]+ \(term [0-9]+\) written" "$WORK/$1.log" || true; }
+
+# Bytes written to the data directory's disk since WRITTEN0 per byte put (PUTS puts of a key and a value); nan when the
+# disk's counters cannot be read (a data directory on overlayfs or tmpfs has no device in /proc/diskstats).
+disk_per_byte_put() { # written0 puts
+  local written1; written1=$(disk_written "$WORK")
+  if [ -z "$1" ] || [ -z "$written1" ]; then echo nan; return; fi
+  echo "scale=2; ($written1 - $1) / ($2 * ($KEY_SIZE + $VAL))" | bc
+}
+
 json() { python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(eval(sys.argv[2], {}, {"d": d}))' "$1" "$2"; }
 
 for round in $(seq 1 "$ROUNDS"); do
@@ -116,7 +127,7 @@ for round in $(seq 1 "$ROUNDS"); do
     record state "$s" "data dir MiB after loading" "$(du -sm "$d" | cut -f1)"
     # Overwrites across the whole state for OVERWRITE_S seconds: snapshots of the full state happen meanwhile
     # (Conclave's log says how many were written); their cost shows in the p99 against the empty server's.
-    before=$(grep -c "Snapshot at index" "$WORK/$s.log" || true)
+    before=$(snapshots_written "$s")
     written0=$(disk_written "$WORK")
     paused0=$(gc_pause_s "$s" "$c" "$h"); t_over=$(now)
     over=$("$BENCH" put --endpoints "127.0.0.1:$c" --conns "$CONNS" --clients "$CLIENTS" --duration "${OVERWRITE_S}s" --key-size "$KEY_SIZE" \
@@ -126,10 +137,9 @@ for round in $(seq 1 "$ROUNDS"); do
     record overwrite "$s" "put max ms" "$(json "$over" 'd["latency_ms"]["max"]')"
     paused1=$(gc_pause_s "$s" "$c" "$h")
     record overwrite "$s" "GC pause % of the time" "$(echo "scale=2; 100 * ($paused1 - $paused0) / ($(now) - $t_over)" | bc)"
-    record overwrite "$s" "disk bytes per byte put" \
-      "$(echo "scale=2; ($(disk_written "$WORK") - $written0) / ($(json "$over" 'd["total"]') * ($KEY_SIZE + $VAL))" | bc)"
+    record overwrite "$s" "disk bytes per byte put" "$(disk_per_byte_put "$written0" "$(json "$over" 'd["total"]')")"
     if [ "$s" = conclave ]; then
-      echo "conclave wrote $(( $(grep -c "Snapshot at index" "$WORK/$s.log" || true) - before )) snapshot(s) during the overwrites" >&2
+      echo "conclave wrote $(( $(snapshots_written "$s") - before )) snapshot(s) during the overwrites" >&2
       # Issue 23 item 3: the p99 of the puts that completed while a snapshot was being persisted against the p99 of the
       # rest, from the member's log ("... persisted in N ms", stamped when it finished) and the load tool's latency log.
       read -r during between in_windows < <(snapshot_split "$WORK/$s.log" "$WORK/$s.latency")
@@ -139,16 +149,15 @@ for round in $(seq 1 "$ROUNDS"); do
     fi
     # A configuration service's usual load: few writers, so one put per log entry, against the large state. What a
     # snapshot costs per byte that changed shows here (issue 23 item 3): the bytes written to disk per byte put.
-    before=$(grep -c "Snapshot at index" "$WORK/$s.log" || true)
+    before=$(snapshots_written "$s")
     written0=$(disk_written "$WORK")
     trickle=$("$BENCH" put --endpoints "127.0.0.1:$c" --conns 1 --clients "$TRICKLE_CLIENTS" --duration "${TRICKLE_S}s" --key-size "$KEY_SIZE" \
       --val-size "$VAL" --key-space-size "$KEYS" --json)
     record trickle "$s" "puts/s" "$(json "$trickle" 'd["requests_per_s"]')"
     record trickle "$s" "put p99 ms" "$(json "$trickle" 'd["latency_ms"]["p99"]')"
-    record trickle "$s" "disk bytes per byte put" \
-      "$(echo "scale=2; ($(disk_written "$WORK") - $written0) / ($(json "$trickle" 'd["total"]') * ($KEY_SIZE + $VAL))" | bc)"
+    record trickle "$s" "disk bytes per byte put" "$(disk_per_byte_put "$written0" "$(json "$trickle" 'd["total"]')")"
     if [ "$s" = conclave ]; then
-      record trickle "$s" "snapshots written" "$(( $(grep -c "Snapshot at index" "$WORK/$s.log" || true) - before ))"
+      record trickle "$s" "snapshots written" "$(( $(snapshots_written "$s") - before ))"
     fi
     kill -9 "$PID"; wait "$PID" 2>/dev/null || true
     t0=$(now)

@@ -45,12 +45,6 @@ internal sealed class SnapshotSchedule
         this.minLogBytes = minLogBytes;
     }
 
-    /// <summary>Payload bytes applied since the last point.</summary>
-    public long BytesSincePoint => bytesSincePoint;
-
-    /// <summary>The payload bytes since the last point at which any index is a point.</summary>
-    public long LogBytesLimit => long.Max(minLogBytes, lastImageBytes / 2);
-
     /// <summary>Counts an applied entry's payload.</summary>
     public void Applied(long payloadBytes) => bytesSincePoint += payloadBytes;
 
@@ -69,6 +63,9 @@ internal sealed class SnapshotSchedule
 
         return point;
     }
+
+    /// <summary>The payload bytes since the last point at which any index is a point.</summary>
+    private long LogBytesLimit => long.Max(minLogBytes, lastImageBytes / 2);
 
     /// <summary>
     /// Records the state's image size at the point just taken, or at the snapshot the state was restored or installed

@@ -332,9 +332,8 @@ public sealed partial class KeyValueStore
     /// <summary>A keyspace's key section: the key count, then every key with every version it had when frozen.</summary>
     private static void WriteKeys(BinaryWriter w, FrozenKeyspace frozen)
     {
-        var ordered = frozen.Ordered();
-        w.Write(ordered.Length);
-        foreach (var history in ordered)
+        w.Write(frozen.Count);
+        foreach (var history in frozen.Ordered())
         {
             WriteBytes(w, history.KeySpan);
             var count = history.CountAtOrBefore(frozen.Revision);
@@ -366,9 +365,9 @@ public sealed partial class KeyValueStore
         var histories = new List<KeyHistory>(r.Capacity(keyCount));
         for (var n = keyCount; n > 0; n--)
         {
-            // The reader's arrays are fresh and never reused: kept, not copied again.
-            var key = r.ReadBytes($"{which}key");
-            if (histories.Count > 0 && histories[^1].KeySpan.SequenceCompareTo(key) >= 0)
+            // Read straight into the arena, as the values are: no array per key (ADR 0017).
+            var key = r.ReadValue($"{which}key", values);
+            if (histories.Count > 0 && histories[^1].KeySpan.SequenceCompareTo(key.Span) >= 0)
             {
                 throw new InvalidDataException($"snapshot {which}key before offset {r.Position} is out of order or repeated");
             }

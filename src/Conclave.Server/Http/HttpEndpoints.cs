@@ -102,8 +102,8 @@ internal static class HttpEndpoints
         Gauge("conclave_mvcc_db_size_bytes", "Bytes of retained history charged against the quota.", node.Store.SizeBytes);
         Gauge("conclave_mvcc_keys", "Keys with retained history.", node.Store.KeyCount);
         var (chunked, live) = node.Store.ValueArenaBytes;
-        Gauge("conclave_mvcc_value_chunk_bytes", "Bytes of the chunks the user keyspace packs restored values into (ADR 0017).", chunked);
-        Gauge("conclave_mvcc_value_live_bytes", "Bytes of those chunks that retained versions refer to; the rest is reclaimed after compactions.", live);
+        Gauge("conclave_mvcc_value_chunk_bytes", "Bytes of the chunks the user keyspace packs its keys and values into (ADR 0017).", chunked);
+        Gauge("conclave_mvcc_value_live_bytes", "Bytes of those chunks that retained keys and versions refer to; the rest is reclaimed after compactions.", live);
         Gauge("conclave_quota_bytes", "Space quota.", node.Options.QuotaBackendBytes);
         return text.ToString();
     }

@@ -2,28 +2,19 @@ namespace Conclave.Storage.Mvcc;
 
 /// <summary>
 /// A keyspace as it was at one revision, for a snapshot written later on another thread while writes go on (ADR 0017).
-/// Taking it costs nothing per key: it holds the keyspace's histories in creation order as they were (the first
-/// <see cref="count"/>; the array only ever grows at its end until a compaction, which waits for captures) and the
-/// revision. The writer puts them in key order (<see cref="Ordered"/>) and writes each history's versions up to the
-/// revision (<see cref="KeyHistory.CountAtOrBefore"/>).
+/// Taking it costs a list of the key index's blocks, which are copied before they change from then on
+/// (<see cref="KeyIndex.Freeze"/>), and the revision. The writer reads the histories in key order (<see cref="Ordered"/>)
+/// and writes each one's versions up to the revision (<see cref="KeyHistory.CountAtOrBefore"/>): histories only grow at
+/// their end, and a compaction waits for captures.
 /// </summary>
-internal sealed class FrozenKeyspace
+internal sealed class FrozenKeyspace(KeyIndex.Frozen index, long revision)
 {
-    private readonly Keyspace.CreationOrder order;
-    private readonly KeyHistory[] created;
-    private readonly int count;
-
-    internal FrozenKeyspace(Keyspace.CreationOrder order, KeyHistory[] created, int count, long revision)
-    {
-        this.order = order;
-        this.created = created;
-        this.count = count;
-        Revision = revision;
-    }
-
     /// <summary>The keyspace's revision when frozen: versions after it are not part of the image.</summary>
-    public long Revision { get; }
+    public long Revision { get; } = revision;
 
-    /// <summary>The frozen histories in key order. Runs on the writer's thread; see <see cref="Keyspace.CreationOrder.Sort"/>.</summary>
-    public KeyHistory[] Ordered() => order.Sort(created, count);
+    /// <summary>How many histories it holds.</summary>
+    public int Count => index.Count;
+
+    /// <summary>The frozen histories in key order.</summary>
+    public IEnumerable<KeyHistory> Ordered() => index.All();
 }

@@ -15,19 +15,41 @@ public sealed class KeyHistory
     private KeyVersion[]? versions; // oldest first, the first count used, while there are (or were) more than one
     private int count;
 
-    private readonly byte[] key; // never changed; no ByteString object kept per key (ADR 0017)
+    // The key's bytes: in its keyspace's arena (no array and no ByteString object per key, ADR 0017) or an array of its
+    // own. The bytes never change; only a reclaim pass moves them, while readers of histories are excluded.
+    private object keyStorage;
+    private int keyLocation;
 
     /// <summary>A history of <paramref name="key"/>: its array is kept when it wraps a whole one (a parsed command's key is a fresh array of its own), otherwise a copy.</summary>
-    public KeyHistory(ByteString key) => this.key = StoredValue.OwnArrayOf(key);
+    public KeyHistory(ByteString key)
+        : this(StoredValue.Own(StoredValue.OwnArrayOf(key)))
+    {
+    }
 
     /// <summary>A history of <paramref name="key"/>, kept as it is (the caller must not change it afterwards).</summary>
-    internal KeyHistory(byte[] key) => this.key = key;
+    internal KeyHistory(byte[] key)
+        : this(StoredValue.Own(key))
+    {
+    }
 
-    /// <summary>The key as a <see cref="ByteString"/> over the kept array (made on each call, no copy).</summary>
-    public ByteString Key => key.Length == 0 ? ByteString.Empty : UnsafeByteOperations.UnsafeWrap(key);
+    /// <summary>A history of the key kept at <paramref name="key"/> (a keyspace's arena accounts it as a live value).</summary>
+    internal KeyHistory(StoredValue key)
+    {
+        keyStorage = key.Storage;
+        keyLocation = key.Location;
+    }
+
+    /// <summary>Where the key's bytes are kept, to release them to the arena when the history is dropped.</summary>
+    internal StoredValue KeyStored => StoredValue.At(keyStorage, keyLocation);
+
+    /// <summary>The key as a <see cref="ByteString"/> over the kept bytes (made on each call, no copy).</summary>
+    public ByteString Key => KeyLength == 0 ? ByteString.Empty : UnsafeByteOperations.UnsafeWrap(KeyStored.Memory);
 
     /// <summary>The key's bytes, for comparisons and sizes without making a <see cref="ByteString"/>.</summary>
-    public ReadOnlySpan<byte> KeySpan => key;
+    public ReadOnlySpan<byte> KeySpan => KeyStored.Span;
+
+    /// <summary>The key's length in bytes.</summary>
+    public int KeyLength => StoredValue.LengthAt(keyStorage, keyLocation);
 
     /// <summary>The retained versions, oldest first (valid until the next change of this history).</summary>
     public ReadOnlySpan<KeyVersion> Versions => FrozenVersions(count);
@@ -182,7 +204,7 @@ public sealed class KeyHistory
         long freed = 0, snapshotBytes = 0;
         for (var i = 0; i < drop; i++)
         {
-            freed += all[i].Cost(key.Length);
+            freed += all[i].Cost(KeyLength);
             snapshotBytes += SnapshotSizes.Version(all[i]);
             if (!all[i].IsTombstone)
             {
@@ -221,11 +243,18 @@ public sealed class KeyHistory
     }
 
     /// <summary>
-    /// Moves the values of this history's versions that sit in chunks <paramref name="arena"/> is emptying (in place:
+    /// Moves the key and the values of this history's versions that sit in chunks <paramref name="arena"/> is emptying (in place:
     /// the caller excludes snapshot writers and readers of histories, as for <see cref="Compact"/>).
     /// </summary>
     internal void MoveValues(ValueArena arena)
     {
+        if (ValueArena.MustMove(KeyStored))
+        {
+            var moved = arena.Move(KeyStored);
+            keyStorage = moved.Storage;
+            keyLocation = moved.Location;
+        }
+
         if (versions is null)
         {
             if (count == 1 && !single.IsTombstone && ValueArena.MustMove(single.Stored))

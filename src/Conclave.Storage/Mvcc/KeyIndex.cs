@@ -8,6 +8,10 @@ namespace Conclave.Storage.Mvcc;
 /// <c>SortedSet</c>, whose node per key cost 48 bytes and an object the collector traces, and whose lookups
 /// allocated a probe history each: here a key costs its slot (8 bytes, blocks at least a quarter full after removals,
 /// full when keys arrive in order) and a lookup allocates nothing.
+/// A snapshot writer reads the index as it was when captured (<see cref="Freeze"/>) on its own thread while writes go on:
+/// blocks are copied before they change once a capture may read them, so a capture costs a list of the blocks, not a
+/// copy or a sort of the keys (it replaced an array of every history in creation order and one in key order: 16 bytes a
+/// key).
 /// Not thread-safe: the keyspace's owner serialises writers and readers, as for every other part of it.
 /// </summary>
 internal sealed class KeyIndex
@@ -16,6 +20,9 @@ internal sealed class KeyIndex
     internal const int BlockSize = 128;
 
     private readonly List<Block> blocks = [];
+
+    // Blocks made in an earlier epoch than this may be read by a capture (Freeze starts a new epoch): copied before changed.
+    private int epoch;
 
     public int Count { get; private set; }
 
@@ -26,7 +33,7 @@ internal sealed class KeyIndex
         for (var i = 0; i < sorted.Count; i += BlockSize)
         {
             var n = Math.Min(BlockSize, sorted.Count - i);
-            var block = new Block();
+            var block = new Block(0);
             for (var j = 0; j < n; j++)
             {
                 block.Items[j] = sorted[i + j];
@@ -59,7 +66,7 @@ internal sealed class KeyIndex
     {
         if (blocks.Count == 0)
         {
-            var first = new Block();
+            var first = new Block(epoch);
             first.Items[0] = history;
             first.Count = 1;
             blocks.Add(first);
@@ -81,7 +88,7 @@ internal sealed class KeyIndex
             if (b == blocks.Count - 1 && i == BlockSize)
             {
                 // Keys arriving in order (a load, a restore-like pattern): a new block, the full one stays full.
-                var next = new Block();
+                var next = new Block(epoch);
                 next.Items[0] = history;
                 next.Count = 1;
                 blocks.Add(next);
@@ -89,25 +96,72 @@ internal sealed class KeyIndex
                 return;
             }
 
-            // Split in halves and insert into the half the key belongs to.
-            var right = new Block();
+            // A neighbour with room takes this block's last (or first) history, so keys arriving a little out of order keep
+            // blocks full instead of splitting them.
+            if (b + 1 < blocks.Count && blocks[b + 1].Count < BlockSize)
+            {
+                var next = Own(b + 1);
+                block = Own(b);
+                if (i < BlockSize)
+                {
+                    InsertAt(next, 0, block.Items[BlockSize - 1]);
+                    block.Count--;
+                }
+                else
+                {
+                    // After this block's last key and before the next block's first: the next block's new first key.
+                    (block, i) = (next, 0);
+                }
+
+                InsertAt(block, i, history);
+                Count++;
+                return;
+            }
+
+            if (b > 0 && i > 0 && blocks[b - 1].Count < BlockSize)
+            {
+                var previous = Own(b - 1);
+                block = Own(b);
+                previous.Items[previous.Count++] = block.Items[0];
+                Array.Copy(block.Items, 1, block.Items, 0, BlockSize - 1);
+                block.Count--;
+                InsertAt(block, i - 1, history);
+                Count++;
+                return;
+            }
+
+            // Split and insert into the part the key belongs to: in halves, or for the last block at the key's place in its
+            // second half. Keys arriving nearly in order (many writers loading a range) land near the end of the last
+            // block; halves would leave a half-empty block behind each time, this split leaves it nearly full.
+            block = Own(b);
+            var right = new Block(epoch);
             const int half = BlockSize / 2;
-            Array.Copy(block.Items, half, right.Items, 0, BlockSize - half);
-            Array.Clear(block.Items, half, BlockSize - half);
-            right.Count = BlockSize - half;
-            block.Count = half;
+            var split = b == blocks.Count - 1 && i > half ? i : half;
+            Array.Copy(block.Items, split, right.Items, 0, BlockSize - split);
+            Array.Clear(block.Items, split, BlockSize - split);
+            right.Count = BlockSize - split;
+            block.Count = split;
             blocks.Insert(b + 1, right);
-            if (i > half)
+            if (i > split)
             {
                 block = right;
-                i -= half;
+                i -= split;
             }
         }
+        else
+        {
+            block = Own(b);
+        }
 
+        InsertAt(block, i, history);
+        Count++;
+    }
+
+    private static void InsertAt(Block block, int i, KeyHistory history)
+    {
         Array.Copy(block.Items, i, block.Items, i + 1, block.Count - i);
         block.Items[i] = history;
         block.Count++;
-        Count++;
     }
 
     /// <summary>Removes every history <paramref name="remove"/> selects, in one pass, keeping the order.</summary>
@@ -120,14 +174,31 @@ internal sealed class KeyIndex
             var n = 0;
             for (var i = 0; i < block.Count; i++)
             {
-                if (!remove(block.Items[i]))
+                var history = block.Items[i];
+                if (remove(history))
                 {
-                    block.Items[n++] = block.Items[i];
+                    if (n == i)
+                    {
+                        block = Own(b); // the first removal in this block: from here on it changes
+                    }
+
+                    continue;
                 }
+
+                if (n != i)
+                {
+                    block.Items[n] = history;
+                }
+
+                n++;
             }
 
-            Array.Clear(block.Items, n, block.Count - n);
-            block.Count = n;
+            if (n != block.Count)
+            {
+                Array.Clear(block.Items, n, block.Count - n);
+                block.Count = n;
+            }
+
             kept += n;
         }
 
@@ -144,6 +215,11 @@ internal sealed class KeyIndex
             if (merged.Count > 0 && merged[^1].Count + block.Count <= BlockSize)
             {
                 var into = merged[^1];
+                if (into.Epoch != epoch)
+                {
+                    into = merged[^1] = into.Copy(epoch);
+                }
+
                 Array.Copy(block.Items, 0, into.Items, into.Count, block.Count);
                 into.Count += block.Count;
             }
@@ -189,6 +265,31 @@ internal sealed class KeyIndex
                 yield return block.Items[i];
             }
         }
+    }
+
+    /// <summary>
+    /// The index as it is now, for a reader on another thread while the index changes (call it as a reader: no writer
+    /// runs meanwhile). Every block in it is copied before it changes from now on; the view's blocks never change.
+    /// </summary>
+    public Frozen Freeze()
+    {
+        var view = new Frozen(blocks.ToArray(), Count);
+        Interlocked.Increment(ref epoch); // captures may be taken by concurrent readers
+        return view;
+    }
+
+    /// <summary>The block at <paramref name="b"/>, copied first when a capture may read it.</summary>
+    private Block Own(int b)
+    {
+        var block = blocks[b];
+        if (block.Epoch == epoch)
+        {
+            return block;
+        }
+
+        var copy = block.Copy(epoch);
+        blocks[b] = copy;
+        return copy;
     }
 
     /// <summary>How many blocks hold the histories (for tests).</summary>
@@ -241,9 +342,37 @@ internal sealed class KeyIndex
         return ~lo;
     }
 
-    private sealed class Block
+    /// <summary>An index's blocks as they were when frozen, with the number of histories in them.</summary>
+    internal sealed class Frozen(Block[] blocks, int count)
+    {
+        public int Count => count;
+
+        /// <summary>The histories in key order.</summary>
+        public IEnumerable<KeyHistory> All()
+        {
+            foreach (var block in blocks)
+            {
+                for (var i = 0; i < block.Count; i++)
+                {
+                    yield return block.Items[i];
+                }
+            }
+        }
+    }
+
+    internal sealed class Block(int epoch)
     {
         public readonly KeyHistory[] Items = new KeyHistory[BlockSize];
         public int Count;
+
+        /// <summary>The index's epoch when this block was made: it may be changed in place only in that epoch.</summary>
+        public int Epoch { get; } = epoch;
+
+        public Block Copy(int newEpoch)
+        {
+            var copy = new Block(newEpoch) { Count = Count };
+            Array.Copy(Items, copy.Items, Count);
+            return copy;
+        }
     }
 }

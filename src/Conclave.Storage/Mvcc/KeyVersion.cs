@@ -7,14 +7,14 @@ namespace Conclave.Storage.Mvcc;
 /// One revision of one key as the keyspace keeps it: the write's revision (<see cref="Main"/>, <see cref="Sub"/>) and,
 /// unless a tombstone, the key's create revision, version, lease and value. A plain record in the key's history, not an
 /// object graph: the protobuf <see cref="KeyValue"/> a read or a watch event returns is made from it when asked
-/// (<see cref="ToKeyValue"/>), sharing the value's bytes (ADR 0017). The value is the put's own array, or (restored from a
-/// snapshot) bytes in its keyspace's <see cref="ValueArena"/>; either is never changed once stored.
+/// (<see cref="ToKeyValue"/>), sharing the value's bytes (ADR 0017). The value is bytes in its keyspace's
+/// <see cref="ValueArena"/> or, when longer than a chunk takes, an array of its own; either is never changed once stored.
+/// 48 bytes: the storage reference, four longs, the sub-revision and the value's place (<see cref="StoredValue.Location"/>).
 /// </summary>
 public readonly struct KeyVersion : IEquatable<KeyVersion>
 {
     private readonly object? storage; // the value's own array or its ValueChunk; null for a tombstone
-    private readonly int offset;
-    private readonly int length;
+    private readonly int location;    // where in a chunk (StoredValue.Location): 48 bytes a version, not 56
 
     /// <summary>A put whose value is <paramref name="value"/> (in a keyspace's arena, or an array of its own).</summary>
     public KeyVersion(long main, int sub, long createRevision, long version, long lease, StoredValue value)
@@ -26,8 +26,7 @@ public readonly struct KeyVersion : IEquatable<KeyVersion>
         Version = version;
         Lease = lease;
         storage = value.Storage;
-        offset = value.Offset;
-        length = value.Length;
+        location = value.Location;
     }
 
     /// <summary>A put whose value is kept in an array of its own (the caller must not change it afterwards).</summary>
@@ -61,10 +60,10 @@ public readonly struct KeyVersion : IEquatable<KeyVersion>
     public ReadOnlySpan<byte> ValueSpan => storage is null ? [] : Stored.Span;
 
     /// <summary>The value's length (0 for a tombstone).</summary>
-    public int ValueLength => length;
+    public int ValueLength => storage is null ? 0 : StoredValue.LengthAt(storage, location);
 
     /// <summary>Where the value is kept, for another version of the same key that keeps it (a put that ignores the value).</summary>
-    internal StoredValue Stored => storage is null ? StoredValue.Empty : new StoredValue(storage, offset, length);
+    internal StoredValue Stored => storage is null ? StoredValue.Empty : StoredValue.At(storage, location);
 
     /// <summary>This version with its value kept at <paramref name="moved"/> (the same bytes elsewhere).</summary>
     internal KeyVersion WithValue(StoredValue moved) => new(Main, Sub, CreateRevision, Version, Lease, moved);
@@ -73,7 +72,7 @@ public readonly struct KeyVersion : IEquatable<KeyVersion>
     public long Cost(int keyLength) => keyLength + ValueLength + 48;
 
     /// <summary>The value as a <see cref="ByteString"/> over the stored bytes (no copy; they never change).</summary>
-    public ByteString ValueBytes => storage is null || length == 0 ? ByteString.Empty : UnsafeByteOperations.UnsafeWrap(Stored.Memory);
+    public ByteString ValueBytes => storage is null || ValueLength == 0 ? ByteString.Empty : UnsafeByteOperations.UnsafeWrap(Stored.Memory);
 
     /// <summary>The key-value a read returns for this version, or null for a tombstone.</summary>
     public KeyValue? ToKeyValue(ByteString key) => storage is null

@@ -15,14 +15,10 @@ namespace Conclave.Storage.Mvcc;
 /// </summary>
 public sealed class Keyspace(KeyspaceKind kind = KeyspaceKind.User)
 {
-    // One ordered index is both the lookup and the order: a lookup is a binary search of sorted blocks (about 20
-    // comparisons of short keys at a million keys), which costs less than a hash map's 30-40 bytes per key and its
-    // resize spikes, and less than a balanced tree's node per key (ADR 0017).
+    // One ordered index is the lookup, the order and what a snapshot capture freezes: a lookup is a binary search of
+    // sorted blocks (about 20 comparisons of short keys at a million keys), which costs less than a hash map's 30-40
+    // bytes per key and its resize spikes, and less than a balanced tree's node per key (ADR 0017).
     private KeyIndex ordered = new();
-
-    // The same histories in the order they were created, for snapshots (FrozenKeyspace): a capture takes them as they
-    // are instead of walking the ordered set on the apply thread.
-    private CreationOrder creation = new([]);
 
     // The values of every retained version, packed into chunks (ADR 0017).
     private ValueArena values = new();
@@ -259,12 +255,10 @@ public sealed class Keyspace(KeyspaceKind kind = KeyspaceKind.User)
     public WriteBatch BeginWrite() => new(this);
 
     /// <summary>
-    /// A put keeps the value's own array when the value wraps a whole one (a parsed command's value is a fresh array of
-    /// exactly its size, never changed), otherwise a copy. Not copied into the arena: that copy left the parsed array as
-    /// garbage among the survivors of every put, and a loaded member held 300 MiB more (ADR 0017). Restores, which
-    /// would otherwise allocate an array per value, read into the arena.
+    /// A put copies the value into the arena, and a new key's bytes with it: no array per value or key, whose 24-byte
+    /// headers were 5% of a million 1 KiB values with their keys (ADR 0017). The parsed command's arrays die young.
     /// </summary>
-    internal void Put(WriteBatch batch, ByteString key, ByteString value, long lease) => Put(batch, key, StoredValue.Own(StoredValue.OwnArrayOf(value)), lease);
+    internal void Put(WriteBatch batch, ByteString key, ByteString value, long lease) => Put(batch, key, values.Store(value.Span), lease);
 
     /// <summary>A put that keeps <paramref name="existing"/>'s value (etcd's ignore_value): the bytes are shared, not copied.</summary>
     internal void PutKeepingValue(WriteBatch batch, ByteString key, in KeyVersion existing, long lease)
@@ -278,9 +272,8 @@ public sealed class Keyspace(KeyspaceKind kind = KeyspaceKind.User)
     {
         if (Find(key) is not { } history)
         {
-            history = new KeyHistory(key);
+            history = new KeyHistory(values.Store(key.Span));
             ordered.Add(history);
-            creation.Add(history);
             SnapshotKeysBytes += SnapshotSizes.Key(key.Length);
         }
 
@@ -344,14 +337,14 @@ public sealed class Keyspace(KeyspaceKind kind = KeyspaceKind.User)
                 if (history.Count == 0)
                 {
                     emptied = true;
-                    SnapshotKeysBytes -= SnapshotSizes.Key(history.KeySpan.Length);
+                    SnapshotKeysBytes -= SnapshotSizes.Key(history.KeyLength);
+                    values.Release(history.KeyStored);
                 }
             }
 
             if (emptied)
             {
                 ordered.RemoveWhere(static h => h.Count == 0);
-                creation.DropEmpty();
             }
 
             // Chunks that compaction left mostly empty: their live values move to the newest chunk, in this same pass
@@ -372,10 +365,10 @@ public sealed class Keyspace(KeyspaceKind kind = KeyspaceKind.User)
     // ---- snapshot support ----------------------------------------------------------------------------------
 
     /// <summary>
-    /// The keyspace as of now, for a snapshot written later while writes go on: no pass over the keys (the writer puts
-    /// them in key order on its own thread). Call under the owner's lock, as every read.
+    /// The keyspace as of now, for a snapshot written later while writes go on: no pass over the keys, a list of the
+    /// index's blocks (copied before they change from now on). Call under the owner's lock, as every read.
     /// </summary>
-    internal FrozenKeyspace Freeze() => creation.Freeze(Revision);
+    internal FrozenKeyspace Freeze() => new(ordered.Freeze(), Revision);
 
     /// <summary>
     /// Replaces the keyspace with <paramref name="histories"/> (in key order, as a snapshot holds them). The ordered set
@@ -392,10 +385,10 @@ public sealed class Keyspace(KeyspaceKind kind = KeyspaceKind.User)
             {
                 foreach (var h in histories)
                 {
-                    snapshotBytes += SnapshotSizes.Key(h.KeySpan.Length);
+                    snapshotBytes += SnapshotSizes.Key(h.KeyLength);
                     foreach (ref readonly var v in h.Versions)
                     {
-                        size += v.Cost(h.KeySpan.Length);
+                        size += v.Cost(h.KeyLength);
                         snapshotBytes += SnapshotSizes.Version(v);
                     }
                 }
@@ -413,7 +406,6 @@ public sealed class Keyspace(KeyspaceKind kind = KeyspaceKind.User)
 
         ordered = index!;
         values = restoredValues; // the old one's chunks go when nothing refers to them
-        creation = new CreationOrder([.. histories]); // a new object: writers of older captures keep the old one
         SizeBytes = size;
         SnapshotKeysBytes = snapshotBytes;
         Revision = revision;
@@ -472,119 +464,6 @@ public sealed class Keyspace(KeyspaceKind kind = KeyspaceKind.User)
                 Events.Append(at[i].Main, changes);
             }
             i = end;
-        }
-    }
-
-    /// <summary>
-    /// Histories in creation order (since the last restore), appended by the apply thread, and the key order the last
-    /// snapshot writer built from them, so the next writer sorts only the keys created since and merges them in.
-    /// </summary>
-    internal sealed class CreationOrder
-    {
-        private readonly Lock sortLock = new();
-        private KeyHistory[] created;
-        private int count;
-        private KeyHistory[]? sorted; // the first sorted.Length of `created`, in key order; never changed once made
-
-        /// <param name="histories">Histories already in key order (a restored snapshot's; this array becomes the first key order), or empty.</param>
-        public CreationOrder(KeyHistory[] histories)
-        {
-            count = histories.Length;
-            created = new KeyHistory[Math.Max(16, count)];
-            Array.Copy(histories, created, count);
-            sorted = count > 0 ? histories : null;
-        }
-
-        public void Add(KeyHistory history)
-        {
-            if (count == created.Length)
-            {
-                // A new array: a frozen keyspace keeps reading the first entries of the old one, which stay as they are.
-                var grown = new KeyHistory[count * 2];
-                Array.Copy(created, grown, count);
-                created = grown;
-            }
-
-            created[count] = history;
-            count++;
-        }
-
-        public FrozenKeyspace Freeze(long revision) => new(this, created, count, revision);
-
-        /// <summary>After a compaction (no capture is being written then): forgets the histories it emptied.</summary>
-        public void DropEmpty()
-        {
-            lock (sortLock)
-            {
-                var kept = 0;
-                for (var i = 0; i < count; i++)
-                {
-                    if (created[i].Count > 0)
-                    {
-                        created[kept++] = created[i];
-                    }
-                }
-
-                Array.Clear(created, kept, count - kept);
-                count = kept;
-
-                // Still the first sorted.Length of `created`: both filters keep the same histories, and `created` its order.
-                sorted = sorted is null ? null : Array.FindAll(sorted, static h => h.Count > 0);
-            }
-        }
-
-        /// <summary>
-        /// The first <paramref name="frozenCount"/> histories of <paramref name="frozen"/> in key order, on a snapshot
-        /// writer's thread: the previous writer's order with the histories created since sorted and merged in (a
-        /// million keys: the new ones' sort and an array copy), or a sort of all of them when there is none to build on.
-        /// </summary>
-        public KeyHistory[] Sort(KeyHistory[] frozen, int frozenCount)
-        {
-            lock (sortLock)
-            {
-                // The previous order holds the first sorted.Length histories of the same creation order: those of
-                // an older capture (a later one may be written first) or of the current array, which only grew since.
-                if (sorted is null || sorted.Length > frozenCount)
-                {
-                    var all = frozen.AsSpan(0, frozenCount).ToArray();
-                    Array.Sort(all, KeyHistoryComparer.Instance);
-                    sorted ??= all;
-                    return all;
-                }
-
-                if (sorted.Length < frozenCount)
-                {
-                    var added = frozen.AsSpan(sorted.Length, frozenCount - sorted.Length).ToArray();
-                    Array.Sort(added, KeyHistoryComparer.Instance);
-                    sorted = Merge(sorted, added);
-                }
-
-                return sorted;
-            }
-        }
-
-        /// <summary>Both sorted, no key in both: each added one's place by binary search, the runs between copied.</summary>
-        private static KeyHistory[] Merge(KeyHistory[] existing, KeyHistory[] added)
-        {
-            var merged = new KeyHistory[existing.Length + added.Length];
-            int from = 0, to = 0;
-            foreach (var history in added)
-            {
-                var at = Array.BinarySearch(existing, from, existing.Length - from, history, KeyHistoryComparer.Instance);
-                if (at >= 0)
-                {
-                    throw new InvalidOperationException("a key created since the last snapshot is already in its order");
-                }
-
-                at = ~at;
-                Array.Copy(existing, from, merged, to, at - from);
-                to += at - from;
-                from = at;
-                merged[to++] = history;
-            }
-
-            Array.Copy(existing, from, merged, to, existing.Length - from);
-            return merged;
         }
     }
 }

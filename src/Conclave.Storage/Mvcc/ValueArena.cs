@@ -49,32 +49,59 @@ public readonly record struct StoredValue(object Storage, int Offset, int Length
             ? segment.Array
             : bytes.ToByteArray();
 
+    /// <summary>Bits of <see cref="Location"/> that hold the length of a value in a chunk (the rest hold its offset).</summary>
+    private const int LengthBits = 12;
+
+    /// <summary>
+    /// <see cref="Offset"/> and <see cref="Length"/> in one int, for a record that keeps them beside <see cref="Storage"/>
+    /// (<see cref="KeyVersion"/>, <see cref="KeyHistory"/>: 8 bytes less each): a chunk's offset in the high 20 bits, the
+    /// length in the low 12 (<see cref="ValueArena"/> keeps chunks of at most 1 MiB and values of at most 4095 bytes in
+    /// them); 0 for an array of its own, whose length is the array's.
+    /// </summary>
+    internal int Location => Storage is ValueChunk ? (int)(((uint)Offset << LengthBits) | (uint)Length) : 0;
+
+    /// <summary>The value at <paramref name="location"/> (see <see cref="Location"/>) in <paramref name="storage"/>.</summary>
+    internal static StoredValue At(object storage, int location) => storage is byte[] own
+        ? new StoredValue(own, 0, own.Length)
+        : new StoredValue(storage, (int)((uint)location >> LengthBits), location & ValueArena.MaxChunkedLength);
+
+    /// <summary>The length of the value at <paramref name="location"/> in <paramref name="storage"/>, without making it.</summary>
+    internal static int LengthAt(object storage, int location) => storage is byte[] own ? own.Length : location & ValueArena.MaxChunkedLength;
+
     public ReadOnlySpan<byte> Span => (Storage as byte[] ?? ((ValueChunk)Storage).Bytes).AsSpan(Offset, Length);
 
     public ReadOnlyMemory<byte> Memory => (Storage as byte[] ?? ((ValueChunk)Storage).Bytes).AsMemory(Offset, Length);
 }
 
 /// <summary>
-/// Where a keyspace keeps the values it restored from a snapshot (and moves them to): packed into chunks instead of one
-/// array per value (ADR 0017). A restore of a million values of 1 KiB allocates a thousand large arrays the collector
-/// neither scans nor copies, instead of a million small ones it promoted twice each: a member restarts in half the time.
-/// Values a put brings keep the parsed command's own array (copying them here left that array as garbage among every
-/// put's survivors and cost 300 MiB more after loading a gigabyte).
-/// Space is accounted per chunk: compaction releases the values it drops; a chunk no retained version refers to is given
-/// up; and when given-up space passes a quarter of the chunks, <see cref="Reclaim"/> moves the live values out of chunks
+/// Where a keyspace keeps its keys and values (ADR 0017): packed into chunks instead of an array each, by puts and by
+/// restores alike. A million keys with values of 1 KiB are a thousand large arrays the collector neither scans nor
+/// copies, instead of two million small ones it promoted twice each: a restore takes half the time, and the arrays'
+/// headers (48 bytes a key) are gone. A put's parsed arrays die young once copied here.
+/// Space is accounted per chunk: compaction releases the keys and values it drops; a chunk nothing retained refers to is given
+/// up; and when given-up space passes a quarter of the chunks, <see cref="Reclaim"/> moves the live bytes out of chunks
 /// less than half live (during a compaction, which already excludes readers of histories and snapshot writers).
 /// Not thread-safe: the apply thread (or the restore that builds it) stores and releases, as it writes histories.
 /// </summary>
 public sealed class ValueArena
 {
-    /// <summary>The size of a shared chunk once the arena holds a megabyte (the first are smaller, see <see cref="NextChunkBytes"/>).</summary>
+    /// <summary>
+    /// The size of a shared chunk once the arena holds a megabyte (the first are smaller, see <see cref="NextChunkBytes"/>).
+    /// At most 1 MiB: <see cref="StoredValue.Location"/> keeps offsets in 20 bits.
+    /// </summary>
     public const int ChunkBytes = 1 << 20;
 
     /// <summary>The size of the first chunks: a small keyspace (the system keyspace, a fresh member) stays small.</summary>
     public const int FirstChunkBytes = 64 * 1024;
 
-    /// <summary>Values longer than this get an array of their own instead of a place in a chunk.</summary>
-    public const int OwnArrayAbove = 64 * 1024;
+    /// <summary>
+    /// Values (and keys) longer than this get an array of their own instead of a place in a chunk: its 24-byte header is
+    /// under 0.6% of them, and a chunked value's length fits the 12 bits <see cref="StoredValue.Location"/> gives it.
+    /// </summary>
+    public const int OwnArrayAbove = MaxChunkedLength;
+
+    /// <summary>The longest value a chunk holds (see <see cref="StoredValue.Location"/>).</summary>
+    internal const int MaxChunkedLength = (1 << 12) - 1;
 
     private readonly List<ValueChunk> chunks = [];
     private ValueChunk? current;

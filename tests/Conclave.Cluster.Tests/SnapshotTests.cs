@@ -122,6 +122,27 @@ public sealed class SnapshotFileWriterTests : IDisposable
     }
 
     [Fact]
+    public void ALargeImageIsSyncedAsItIsWrittenNotOnlyAtTheEnd()
+    {
+        // 40 MiB in 1 MiB writes: a data sync after each 16 MiB, so no more than that waits in the page cache for the
+        // final sync (which otherwise queued a whole gigabyte image ahead of the log's next fdatasync).
+        var block = new byte[1024 * 1024];
+        new Random(3).NextBytes(block);
+        using var writer = SnapshotFile.Create(directory, index: 7, term: 1);
+        for (var i = 0; i < 40; i++)
+        {
+            writer.Write(block);
+            Assert.Equal((i + 1) * block.LongLength / SnapshotFile.Writer.SyncEveryBytes, writer.DataSyncs);
+        }
+
+        writer.Seal();
+        var file = writer.Commit();
+        Assert.Equal(40L * block.Length, file.PayloadLength);
+        using var stream = SnapshotFile.Open(Assert.Single(Directory.GetFiles(directory))).OpenPayload(); // verifies the hash
+        Assert.Equal(40L * block.Length, stream.Length);
+    }
+
+    [Fact]
     public void AnAbandonedSnapshotLeavesNoFile()
     {
         using (var writer = SnapshotFile.Create(directory, index: 5, term: 1))

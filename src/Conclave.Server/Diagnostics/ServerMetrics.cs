@@ -101,6 +101,23 @@ public sealed class ServerMetrics : IDisposable
         Gauge(text, "dotnet_gc_fragmented_bytes", "Free space inside the GC heap at the last collection.", gc.FragmentedBytes);
         Gauge(text, "dotnet_gc_committed_bytes", "Memory the GC has committed from the OS.", gc.TotalCommittedBytes);
         Gauge(text, "dotnet_gc_allocated_bytes", "Bytes allocated on the GC heap since the process started.", GC.GetTotalAllocatedBytes());
+        // Where the heap's size and free space are, by generation (2, the large and the pinned object heaps hold what
+        // lives long: a gen2 or LOH whose free space stays high is fragmentation the collector has not compacted away).
+        string[] generations = ["0", "1", "2", "loh", "poh"];
+        text.AppendLine("# HELP dotnet_gc_generation_size_bytes Size of each generation after the last collection, free space included.");
+        text.AppendLine("# TYPE dotnet_gc_generation_size_bytes gauge");
+        for (var g = 0; g < Math.Min(generations.Length, gc.GenerationInfo.Length); g++)
+        {
+            text.Append(CultureInfo.InvariantCulture, $"dotnet_gc_generation_size_bytes{{generation=\"{generations[g]}\"}} {gc.GenerationInfo[g].SizeAfterBytes}\n");
+        }
+
+        text.AppendLine("# HELP dotnet_gc_generation_fragmented_bytes Free space in each generation after the last collection.");
+        text.AppendLine("# TYPE dotnet_gc_generation_fragmented_bytes gauge");
+        for (var g = 0; g < Math.Min(generations.Length, gc.GenerationInfo.Length); g++)
+        {
+            text.Append(CultureInfo.InvariantCulture, $"dotnet_gc_generation_fragmented_bytes{{generation=\"{generations[g]}\"}} {gc.GenerationInfo[g].FragmentationAfterBytes}\n");
+        }
+
         text.AppendLine("# HELP dotnet_gc_collections_total Garbage collections, by generation.");
         text.AppendLine("# TYPE dotnet_gc_collections_total counter");
         for (var generation = 0; generation <= GC.MaxGeneration; generation++)

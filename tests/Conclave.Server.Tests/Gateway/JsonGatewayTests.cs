@@ -176,6 +176,20 @@ public sealed class JsonGatewayTests(NodeFixture fixture) : IClassFixture<NodeFi
         Assert.InRange(heap, 0, committed); // zero until the first collection
         Assert.InRange(committed, 1, resident);
         Assert.Contains("dotnet_gc_collections_total{generation=\"0\"} ", text, StringComparison.Ordinal);
+
+        // By generation: the sizes add up to at most what the collector committed, and each one's free space is inside it.
+        long Labelled(string name, string generation) => long.Parse(
+            text.Split('\n').Single(l => l.StartsWith($"{name}{{generation=\"{generation}\"}} ", StringComparison.Ordinal)).Split(' ')[1],
+            System.Globalization.CultureInfo.InvariantCulture);
+        long sizes = 0;
+        foreach (var generation in new[] { "0", "1", "2", "loh", "poh" })
+        {
+            var size = Labelled("dotnet_gc_generation_size_bytes", generation);
+            Assert.InRange(Labelled("dotnet_gc_generation_fragmented_bytes", generation), 0, size);
+            sizes += size;
+        }
+
+        Assert.InRange(sizes, 0L, (long)committed);
         Assert.Contains("# TYPE dotnet_gc_pause_seconds_total counter", text, StringComparison.Ordinal);
         Assert.InRange(Value("dotnet_gc_pause_seconds_total"), 0, 3600);
     }

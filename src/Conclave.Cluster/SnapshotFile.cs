@@ -152,10 +152,11 @@ internal sealed class SnapshotFile : ISnapshot
     internal sealed class Writer : WriteOnlyStream
     {
         /// <summary>
-        /// Bytes written between data syncs while an image is written. Without them a gigabyte image sat dirty in the
-        /// page cache (the kernel starts writing back at 10% of memory) until the final sync, which put the whole image
-        /// on the disk's queue ahead of the log's next fdatasync: puts stalled 0.7-1.2 s as each large snapshot ended
-        /// (docs/benchmarks.md, twenty-fifth session). Syncing as it goes keeps at most this much of it ahead of the log.
+        /// Bytes written between write-back steps while an image is written (<see cref="DurableFiles.WriteBackStep"/>).
+        /// Without them a gigabyte image sat dirty in the page cache (the kernel starts writing back at 10% of memory)
+        /// until the final sync, which put the whole image on the disk's queue ahead of the log's next fdatasync: puts
+        /// stalled 0.7-1.2 s as each large snapshot ended (docs/benchmarks.md, twenty-fifth session). Pushed out as it
+        /// goes, at most two steps of it are ahead of the log.
         /// </summary>
         internal const long SyncEveryBytes = 4 * 1024 * 1024;
 
@@ -166,7 +167,8 @@ internal sealed class SnapshotFile : ISnapshot
         private readonly FileStream file;
         private readonly XxHash64 hash = new();
         private long length;
-        private long syncedAt;
+        private long syncedAt;                 // payload bytes whose write-back has been started
+        private long writtenBack = HeaderSize; // file offset up to which the write-back is complete
         private bool isSealed;
 
         public Writer(string directory, long index, long term)
@@ -190,14 +192,19 @@ internal sealed class SnapshotFile : ISnapshot
             if (length - syncedAt >= SyncEveryBytes)
             {
                 file.Flush();
-                DurableFiles.DataSync(file.SafeFileHandle);
+                var end = HeaderSize + length;
+                DurableFiles.WriteBackStep(file.SafeFileHandle, waitFrom: writtenBack, from: HeaderSize + syncedAt, to: end);
+                writtenBack = HeaderSize + syncedAt;
                 syncedAt = length;
                 DataSyncs++;
             }
         }
 
-        /// <summary>Data syncs made while the payload was written (for tests).</summary>
+        /// <summary>Write-back steps made while the payload was written (for tests).</summary>
         internal int DataSyncs { get; private set; }
+
+        /// <summary>The file being written (for tests that ask the kernel how much of it is still in the page cache).</summary>
+        internal Microsoft.Win32.SafeHandles.SafeFileHandle FileHandle => file.SafeFileHandle;
 
         /// <summary>Ends the payload: writes the trailer and the header into the file (page cache, not yet durable).</summary>
         public void Seal()

@@ -158,7 +158,7 @@ internal sealed class SnapshotFile : ISnapshot
         /// stalled 0.7-1.2 s as each large snapshot ended (docs/benchmarks.md, twenty-fifth session). Pushed out as it
         /// goes, at most two steps of it are ahead of the log.
         /// </summary>
-        internal const long SyncEveryBytes = 4 * 1024 * 1024;
+        internal const long WriteBackStepBytes = 4 * 1024 * 1024;
 
         private readonly string directory;
         private readonly long index;
@@ -167,7 +167,7 @@ internal sealed class SnapshotFile : ISnapshot
         private readonly FileStream file;
         private readonly XxHash64 hash = new();
         private long length;
-        private long syncedAt;                 // payload bytes whose write-back has been started
+        private long writeBackStarted;         // payload bytes whose write-back has been started
         private long writtenBack = HeaderSize; // file offset up to which the write-back is complete
         private bool isSealed;
 
@@ -189,19 +189,19 @@ internal sealed class SnapshotFile : ISnapshot
             hash.Append(buffer);
             file.Write(buffer);
             length += buffer.Length;
-            if (length - syncedAt >= SyncEveryBytes)
+            if (length - writeBackStarted >= WriteBackStepBytes)
             {
                 file.Flush();
                 var end = HeaderSize + length;
-                DurableFiles.WriteBackStep(file.SafeFileHandle, waitFrom: writtenBack, from: HeaderSize + syncedAt, to: end);
-                writtenBack = HeaderSize + syncedAt;
-                syncedAt = length;
-                DataSyncs++;
+                DurableFiles.WriteBackStep(file.SafeFileHandle, waitFrom: writtenBack, from: HeaderSize + writeBackStarted, to: end);
+                writtenBack = HeaderSize + writeBackStarted;
+                writeBackStarted = length;
+                WriteBackSteps++;
             }
         }
 
         /// <summary>Write-back steps made while the payload was written (for tests).</summary>
-        internal int DataSyncs { get; private set; }
+        internal int WriteBackSteps { get; private set; }
 
         /// <summary>The file being written (for tests that ask the kernel how much of it is still in the page cache).</summary>
         internal Microsoft.Win32.SafeHandles.SafeFileHandle FileHandle => file.SafeFileHandle;

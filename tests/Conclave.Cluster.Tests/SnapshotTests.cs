@@ -133,7 +133,7 @@ public sealed class SnapshotFileWriterTests : IDisposable
         for (var i = 0; i < 40; i++)
         {
             writer.Write(block);
-            Assert.Equal((i + 1) * block.LongLength / SnapshotFile.Writer.SyncEveryBytes, writer.DataSyncs);
+            Assert.Equal((i + 1) * block.LongLength / SnapshotFile.Writer.WriteBackStepBytes, writer.WriteBackSteps);
             if (PageCache.DirtyBytes(writer.FileHandle) is { } dirty)
             {
                 mostDirty = Math.Max(mostDirty ?? 0, dirty);
@@ -143,7 +143,7 @@ public sealed class SnapshotFileWriterTests : IDisposable
         // Where the kernel can say (cachestat, Linux 6.5+): two steps and the 64 KiB write buffer at most, not 40 MiB.
         if (mostDirty is { } most)
         {
-            Assert.True(most <= (2 * SnapshotFile.Writer.SyncEveryBytes) + block.Length + (64 * 1024), $"{most} bytes of the image were dirty at once");
+            Assert.True(most <= (2 * SnapshotFile.Writer.WriteBackStepBytes) + block.Length + (64 * 1024), $"{most} bytes of the image were dirty at once");
         }
 
         writer.Seal();

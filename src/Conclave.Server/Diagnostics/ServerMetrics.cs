@@ -103,21 +103,10 @@ public sealed class ServerMetrics : IDisposable
         Gauge(text, "dotnet_gc_allocated_bytes", "Bytes allocated on the GC heap since the process started.", GC.GetTotalAllocatedBytes());
         // Where the heap's size and free space are, by generation (2, the large and the pinned object heaps hold what
         // lives long: a gen2 or LOH whose free space stays high is fragmentation the collector has not compacted away).
-        string[] generations = ["0", "1", "2", "loh", "poh"];
-        text.AppendLine("# HELP dotnet_gc_generation_size_bytes Size of each generation after the last collection, free space included.");
-        text.AppendLine("# TYPE dotnet_gc_generation_size_bytes gauge");
-        for (var g = 0; g < Math.Min(generations.Length, gc.GenerationInfo.Length); g++)
-        {
-            text.Append(CultureInfo.InvariantCulture, $"dotnet_gc_generation_size_bytes{{generation=\"{generations[g]}\"}} {gc.GenerationInfo[g].SizeAfterBytes}\n");
-        }
-
-        text.AppendLine("# HELP dotnet_gc_generation_fragmented_bytes Free space in each generation after the last collection.");
-        text.AppendLine("# TYPE dotnet_gc_generation_fragmented_bytes gauge");
-        for (var g = 0; g < Math.Min(generations.Length, gc.GenerationInfo.Length); g++)
-        {
-            text.Append(CultureInfo.InvariantCulture, $"dotnet_gc_generation_fragmented_bytes{{generation=\"{generations[g]}\"}} {gc.GenerationInfo[g].FragmentationAfterBytes}\n");
-        }
-
+        ByGeneration(text, "dotnet_gc_generation_size_bytes", "Size of each generation after the last collection, free space included.",
+            gc, static g => g.SizeAfterBytes);
+        ByGeneration(text, "dotnet_gc_generation_fragmented_bytes", "Free space in each generation after the last collection.",
+            gc, static g => g.FragmentationAfterBytes);
         text.AppendLine("# HELP dotnet_gc_collections_total Garbage collections, by generation.");
         text.AppendLine("# TYPE dotnet_gc_collections_total counter");
         for (var generation = 0; generation <= GC.MaxGeneration; generation++)
@@ -130,6 +119,18 @@ public sealed class ServerMetrics : IDisposable
         text.AppendLine("# HELP dotnet_gc_pause_seconds_total Time the process was paused for garbage collections since it started.");
         text.AppendLine("# TYPE dotnet_gc_pause_seconds_total counter");
         text.Append(CultureInfo.InvariantCulture, $"dotnet_gc_pause_seconds_total {GC.GetTotalPauseDuration().TotalSeconds:0.######}\n");
+    }
+
+    private static void ByGeneration(StringBuilder text, string name, string help, GCMemoryInfo gc, Func<GCGenerationInfo, long> value)
+    {
+        string[] generations = ["0", "1", "2", "loh", "poh"];
+        text.Append("# HELP ").Append(name).Append(' ').AppendLine(help);
+        text.Append("# TYPE ").Append(name).AppendLine(" gauge");
+        var info = gc.GenerationInfo;
+        for (var g = 0; g < Math.Min(generations.Length, info.Length); g++)
+        {
+            text.Append(CultureInfo.InvariantCulture, $"{name}{{generation=\"{generations[g]}\"}} {value(info[g])}\n");
+        }
     }
 
     private static void Gauge(StringBuilder text, string name, string help, long value)

@@ -26,12 +26,6 @@ public sealed class KeyHistory
     {
     }
 
-    /// <summary>A history of <paramref name="key"/>, kept as it is (the caller must not change it afterwards).</summary>
-    internal KeyHistory(byte[] key)
-        : this(StoredValue.Own(key))
-    {
-    }
-
     /// <summary>A history of the key kept at <paramref name="key"/> (a keyspace's arena accounts it as a live value).</summary>
     internal KeyHistory(StoredValue key)
     {

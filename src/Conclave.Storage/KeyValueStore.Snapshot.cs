@@ -395,7 +395,7 @@ public sealed partial class KeyValueStore
                         var (create, number, lease) = (r.ReadInt64(), r.ReadInt64(), r.ReadInt64());
 
                         // Read straight into the restored keyspace's arena: no array per value (ADR 0017).
-                        version = new KeyVersion(main, sub, create, number, lease, r.ReadValue($"{which}value", values));
+                        version = new KeyVersion(main, sub, create, number, lease, r.ReadValue($"{which}value", values, lease));
                         break;
                     case var flag:
                         throw new InvalidDataException($"snapshot {which}version before offset {r.Position} has value flag {flag} (0 or 1 expected)");

@@ -126,7 +126,8 @@ internal sealed class SnapshotReader
     /// <see cref="ValueArena.OwnArrayAbove"/> reserves at most that much before its bytes arrive; a longer one is read
     /// as <see cref="ReadBytes"/> reads it, growing with what arrives when the stream cannot tell its length.
     /// </summary>
-    public StoredValue ReadValue(string what, ValueArena arena)
+    /// <remarks>With a <paramref name="lease"/> other than 0, the value is kept after it, as a version with that lease keeps it.</remarks>
+    public StoredValue ReadValue(string what, ValueArena arena, long lease = 0)
     {
         var offset = position;
         var count = Read7BitEncodedLength(what, offset);
@@ -137,10 +138,11 @@ internal sealed class SnapshotReader
 
         if (count > ValueArena.OwnArrayAbove && Remaining is null)
         {
-            return StoredValue.Own(ReadBytesAfterLength(count));
+            var large = ReadBytesAfterLength(count);
+            return lease == 0 ? StoredValue.Own(large) : arena.Store(large, lease);
         }
 
-        ReadExactly(arena.Reserve(count, out var stored));
+        ReadExactly(arena.Reserve(count, lease, out var stored));
         return stored;
     }
 

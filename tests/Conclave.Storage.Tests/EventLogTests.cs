@@ -55,6 +55,61 @@ public sealed class EventLogTests
     }
 
     [Fact]
+    public void Revisions_missing_from_a_restored_history_are_skipped_and_later_ones_keep_their_numbers()
+    {
+        // A restored state whose retained versions are at revisions 5, 6 and 9 (two changes): the log keeps a revision
+        // by its place, so 7 and 8 are empty places, not shifted numbers.
+        var a = new KeyHistory(B("a"));
+        a.Append(new KeyVersion(5, 0, 5, 1, 0, "5"u8.ToArray()));
+        a.Append(new KeyVersion(9, 1, 5, 2, 0, "9"u8.ToArray()));
+        var b = new KeyHistory(B("b"));
+        b.Append(new KeyVersion(6, 0, 6, 1, 0, "6"u8.ToArray()));
+        b.Append(new KeyVersion(9, 0, 6, 2, 0, "9"u8.ToArray()));
+        var space = new Keyspace();
+        space.Restore(9, 5, [a, b], new ValueArena());
+
+        static string[] Events(List<RevisionEvents> read) =>
+            read.SelectMany(r => Enumerable.Range(0, r.Count).Select(i => $"{r.Revision}:{r[i].Kv.Key.ToStringUtf8()}={r[i].Kv.Value.ToStringUtf8()}")).ToArray();
+
+        Assert.Equal(["5:a=5", "6:b=6", "9:b=9", "9:a=9"], Events(Read(space.Events, 5, 9)));
+        Assert.Empty(Read(space.Events, 7, 8));
+        Assert.Equal(["9:b=9", "9:a=9"], Events(Read(space.Events, 7, 9)));
+        Assert.Equal(["5:a=5"], Events(Read(space.Events, 5, 9, max: 1)));
+        Assert.False(space.Events.Read(4, 9, 100, [])); // below the restored compaction
+
+        Write(space, ("c", "10"));
+        Assert.Equal(["9:b=9", "9:a=9", "10:c=10"], Events(Read(space.Events, 8, 10)));
+        space.Compact(8);
+        Assert.False(space.Events.Read(7, 10, 100, []));
+        Assert.Equal(["9:b=9", "9:a=9", "10:c=10"], Events(Read(space.Events, 8, 10)));
+    }
+
+    [Fact]
+    public void A_long_history_reads_back_by_revision_across_segments_and_compactions()
+    {
+        // Enough revisions for several of the log's segments; compactions drop whole segments and parts of one.
+        var space = new Keyspace();
+        var revisions = 3 * SegmentedLog<object>.SegmentLength + 100;
+        for (var i = 0; i < revisions; i++)
+        {
+            Write(space, ($"k{i % 50}", $"{i}"));
+        }
+
+        foreach (var compactAt in new long[] { 10, SegmentedLog<object>.SegmentLength + 2, (2 * SegmentedLog<object>.SegmentLength) + 1, space.Revision - 5 })
+        {
+            space.Compact(compactAt);
+            Assert.False(space.Events.Read(compactAt - 1, space.Revision, 10, []));
+            foreach (var from in new[] { compactAt, compactAt + 1, space.Revision - 1, space.Revision })
+            {
+                var read = Read(space.Events, from, space.Revision, max: 3);
+                Assert.Equal(from, read[0].Revision);
+                Assert.Equal($"{from - 2}", read[0][0].Kv.Value.ToStringUtf8()); // revision 2 wrote "0"
+                Assert.Equal(Enumerable.Range(0, read.Count).Select(i => from + i), read.Select(r => r.Revision));
+            }
+        }
+    }
+
+    [Fact]
     public void Reads_stop_at_whole_revisions_near_the_event_limit()
     {
         var space = new Keyspace();

@@ -8,8 +8,9 @@ namespace Conclave.Storage.Tests;
 /// <summary>
 /// A keyspace's keys and values packed into its arena (ADR 0017): through random puts of every size (large values keep
 /// arrays of their own), puts that keep the value, deletions, compactions (which release values and keys, and reclaim
-/// half-empty chunks) and restores, every read at every retained revision gives the value written, the arena's
-/// accounting matches the keys and values still retained, and its chunks stay bounded by what is live.
+/// half-empty chunks) and restores, every read at every retained revision gives the value and lease written (a lease is
+/// stored before its value), the arena's accounting matches the keys, values and leases still retained, and its chunks
+/// stay bounded by what is live.
 /// </summary>
 public sealed class ValueArenaTests
 {
@@ -28,6 +29,11 @@ public sealed class ValueArenaTests
 
         // A state written by puts, then restored: the restored keys and values are in chunks as the written ones were.
         var first = new StoreDriver();
+        foreach (var lease in Leases.Where(l => l != 0))
+        {
+            first.Ok<LeaseGrantResponse>(new Command { LeaseGrant = new LeaseGrantRequest { ID = lease, TTL = 600 } });
+        }
+
         var held = new List<(ByteString Bytes, byte[] Expected)>(); // values read earlier, still referred to
         RandomWrites(first, random, model, held, ref compacted, steps: 3_000);
         using var d = new StoreDriver(Restored(first.Store));
@@ -118,49 +124,78 @@ public sealed class ValueArenaTests
     }
 
     [Fact]
-    public void Keys_and_values_read_back_from_every_place_in_full_chunks_and_a_version_stays_48_bytes()
+    public void Keys_values_and_leases_read_back_from_every_place_in_full_chunks_and_a_version_stays_40_bytes()
     {
         // Offset and length share one int in a version and a history (20 and 12 bits): past four full 1 MiB chunks, values
         // of 1 byte, of the longest a chunk takes and of one more (an array of its own) read back as stored, as a value
         // and as a key.
         var arena = new ValueArena();
         var random = new Random(3);
-        var stored = new List<(StoredValue Stored, byte[] Expected)>();
+        var stored = new List<(StoredValue Stored, byte[] Expected, long Lease)>();
         while (arena.ChunkedBytes < 4L * ValueArena.ChunkBytes)
         {
-            var value = new byte[random.Next(4) switch
+            // With a lease, 8 bytes less fit: the value and its lease are one piece of storage.
+            var lease = random.Next(3) == 0 ? random.NextInt64(long.MinValue, long.MaxValue) | 1 : 0;
+            var room = ValueArena.OwnArrayAbove - (lease != 0 ? KeyVersion.LeaseBytes : 0);
+            var value = new byte[random.Next(5) switch
             {
                 0 => 1,
-                1 => ValueArena.OwnArrayAbove,
-                2 => ValueArena.OwnArrayAbove + 1,
-                _ => random.Next(1, ValueArena.OwnArrayAbove),
+                1 => room,
+                2 => room + 1,
+                3 when lease != 0 => 0,
+                _ => random.Next(1, room),
             }];
             random.NextBytes(value);
-            stored.Add((arena.Store(value), value));
+            stored.Add((arena.Store(value, lease), value, lease));
         }
 
         // Offsets in the last 8 KiB of a full chunk: the offset's top bit is the int's sign bit.
         Assert.Contains(stored, s => s.Stored.Storage is ValueChunk && s.Stored.Offset >= ValueArena.ChunkBytes - (2 * ValueArena.OwnArrayAbove));
-        foreach (var (value, expected) in stored)
+        foreach (var (value, expected, lease) in stored)
         {
-            Assert.Equal(expected.Length > ValueArena.OwnArrayAbove, value.Storage is byte[]);
-            var version = new KeyVersion(1, 0, 1, 1, 0, value);
+            Assert.Equal(expected.Length + (lease != 0 ? KeyVersion.LeaseBytes : 0) > ValueArena.OwnArrayAbove, value.Storage is byte[]);
+            var version = new KeyVersion(1, 7, 1, 1, lease, value);
             Assert.Equal(expected, version.ValueSpan.ToArray());
             Assert.Equal(expected.Length, version.ValueLength);
             Assert.Equal(expected, version.ValueBytes.ToByteArray());
+            Assert.Equal(lease, version.Lease);
+            Assert.Equal(7, version.Sub);
+            Assert.Equal(version, new KeyVersion(1, 7, 1, 1, lease, expected)); // the same in an array of its own
+            if (lease != 0)
+            {
+                continue; // a key has no lease
+            }
+
             var history = new KeyHistory(value);
             Assert.Equal(expected, history.KeySpan.ToArray());
             Assert.Equal(expected.Length, history.KeyLength);
             Assert.Equal(expected, history.Key.ToByteArray());
         }
 
-        // Every retained version is one of these in an array or inline in its history: 8 bytes more is 8 MB a million keys.
-        Assert.Equal(48, System.Runtime.CompilerServices.Unsafe.SizeOf<KeyVersion>());
+        // A lease that is not the one stored is refused rather than read back wrong.
+        var leased = arena.Store([1, 2, 3], 0x55);
+        Assert.Throws<ArgumentException>(() => new KeyVersion(1, 0, 1, 1, 0x56, leased));
+        Assert.Throws<ArgumentException>(() => new KeyVersion(1, 0, 1, 1, 0x55, arena.Store([1, 2, 3])));
+
+        // Every retained version is one of these in an array or inline in its history: 8 bytes more is 8 MB a million
+        // keys, and a history (an object, with one version inline) is 80 bytes.
+        Assert.Equal(40, System.Runtime.CompilerServices.Unsafe.SizeOf<KeyVersion>());
+        var key = arena.Store("k"u8);
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        var one = new KeyHistory(key);
+        Assert.Equal(80, GC.GetAllocatedBytesForCurrentThread() - before);
+        GC.KeepAlive(one);
     }
 
-    private sealed record Written(long Revision, byte[]? Value)
+    /// <summary>Leases the random puts attach (0: none); the largest has its top bit set, as etcd's random IDs may.</summary>
+    private static readonly long[] Leases = [0, 0, 0, 0x1234, 0x7fff_ffff_ffff_fff0, -0x10];
+
+    private sealed record Written(long Revision, byte[]? Value, long Lease = 0)
     {
-        public bool InArena => Value is { Length: > 0 and <= ValueArena.OwnArrayAbove };
+        /// <summary>Bytes kept for it: the value, after the lease when there is one.</summary>
+        public int StoredLength => Value is null ? 0 : Value.Length + (Lease != 0 ? KeyVersion.LeaseBytes : 0);
+
+        public bool InArena => StoredLength is > 0 and <= ValueArena.OwnArrayAbove;
     }
 
     private static KeyValueStore Restored(KeyValueStore store)
@@ -193,15 +228,21 @@ public sealed class ValueArenaTests
             }
             else if (roll < 14 && live)
             {
-                // etcd's ignore_value: the new version shares the previous one's bytes (in a chunk if they are).
-                revision = d.Ok<PutResponse>(new Command { Put = new PutRequest { Key = StoreDriver.B(key), IgnoreValue = true } }).Header.Revision;
-                versions!.Add(versions[^1] with { Revision = revision });
+                // etcd's ignore_value: the new version shares the previous one's bytes (in a chunk if they are) when the
+                // lease stays, and keeps a copy after the new lease when it changes; ignore_lease keeps the lease.
+                var lease = Leases[random.Next(Leases.Length)];
+                var ignoreLease = random.Next(3) == 0;
+                revision = d.Ok<PutResponse>(new Command { Put = new PutRequest { Key = StoreDriver.B(key), IgnoreValue = true, IgnoreLease = ignoreLease, Lease = ignoreLease ? 0 : lease } })
+                    .Header.Revision;
+                versions!.Add(versions[^1] with { Revision = revision, Lease = ignoreLease ? versions[^1].Lease : lease });
             }
             else
             {
                 var value = RandomValue(random);
-                revision = d.Ok<PutResponse>(new Command { Put = new PutRequest { Key = StoreDriver.B(key), Value = ByteString.CopyFrom(value) } }).Header.Revision;
-                (versions ??= model[key] = []).Add(new Written(revision, value));
+                var lease = Leases[random.Next(Leases.Length)];
+                revision = d.Ok<PutResponse>(new Command { Put = new PutRequest { Key = StoreDriver.B(key), Value = ByteString.CopyFrom(value), Lease = lease } })
+                    .Header.Revision;
+                (versions ??= model[key] = []).Add(new Written(revision, value, lease));
             }
 
             if (random.Next(50) == 0 && d.Get(key).Kvs.SingleOrDefault() is { } kv)
@@ -260,7 +301,7 @@ public sealed class ValueArenaTests
             {
                 if (written.InArena)
                 {
-                    expectedLive += written.Value!.Length;
+                    expectedLive += written.StoredLength;
                 }
             }
 
@@ -278,6 +319,7 @@ public sealed class ValueArenaTests
                 {
                     Assert.NotNull(kv);
                     Assert.Equal(expected.Value, kv.Value.ToByteArray());
+                    Assert.Equal(expected.Lease, kv.Lease);
                 }
             }
         }

@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using Conclave.Api.Mvcc;
 using Google.Protobuf;
 
@@ -9,36 +10,61 @@ namespace Conclave.Storage.Mvcc;
 /// object graph: the protobuf <see cref="KeyValue"/> a read or a watch event returns is made from it when asked
 /// (<see cref="ToKeyValue"/>), sharing the value's bytes (ADR 0017). The value is bytes in its keyspace's
 /// <see cref="ValueArena"/> or, when longer than a chunk takes, an array of its own; either is never changed once stored.
-/// 48 bytes: the storage reference, four longs, the sub-revision and the value's place (<see cref="StoredValue.Location"/>).
+/// A version's lease, when it has one, is stored as the 8 bytes before its value (<see cref="ValueArena.Store(ReadOnlySpan{byte}, long)"/>),
+/// flagged by the sub-revision's top bit: most keys of a configuration store have no lease, and every version (and every
+/// key's history, which holds one inline) is 8 bytes smaller for it.
+/// 40 bytes: the storage reference, three longs, the sub-revision with the flag and the value's place (<see cref="StoredValue.Location"/>).
 /// </summary>
 public readonly struct KeyVersion : IEquatable<KeyVersion>
 {
-    private readonly object? storage; // the value's own array or its ValueChunk; null for a tombstone
-    private readonly int location;    // where in a chunk (StoredValue.Location): 48 bytes a version, not 56
+    /// <summary>Bytes a lease takes before the value it belongs to.</summary>
+    internal const int LeaseBytes = sizeof(long);
 
-    /// <summary>A put whose value is <paramref name="value"/> (in a keyspace's arena, or an array of its own).</summary>
-    public KeyVersion(long main, int sub, long createRevision, long version, long lease, StoredValue value)
+    private const int LeasedFlag = int.MinValue; // in subAndFlag: the stored bytes start with the lease
+
+    private readonly object? storage; // the value's own array or its ValueChunk; null for a tombstone
+    private readonly int location;    // where in a chunk (StoredValue.Location)
+    private readonly int subAndFlag;  // Sub, and LeasedFlag when the stored bytes start with the lease
+
+    /// <summary>
+    /// A put whose value (after its lease, when <paramref name="lease"/> is not 0) is kept at <paramref name="stored"/>:
+    /// what <see cref="ValueArena.Store(ReadOnlySpan{byte}, long)"/> or <see cref="ValueArena.Reserve(int, long, out StoredValue)"/>
+    /// returned for the same lease.
+    /// </summary>
+    public KeyVersion(long main, int sub, long createRevision, long version, long lease, StoredValue stored)
     {
-        ArgumentNullException.ThrowIfNull(value.Storage);
+        ArgumentNullException.ThrowIfNull(stored.Storage);
+        ArgumentOutOfRangeException.ThrowIfNegative(sub);
+        if (lease != 0 && (stored.Length < LeaseBytes || BinaryPrimitives.ReadInt64LittleEndian(stored.Span) != lease))
+        {
+            throw new ArgumentException($"the stored bytes do not start with lease {lease:x}", nameof(stored));
+        }
+
         Main = main;
-        Sub = sub;
+        subAndFlag = lease != 0 ? sub | LeasedFlag : sub;
         CreateRevision = createRevision;
         Version = version;
-        Lease = lease;
-        storage = value.Storage;
-        location = value.Location;
+        storage = stored.Storage;
+        location = stored.Location;
     }
 
     /// <summary>A put whose value is kept in an array of its own (the caller must not change it afterwards).</summary>
     public KeyVersion(long main, int sub, long createRevision, long version, long lease, byte[] value)
-        : this(main, sub, createRevision, version, lease, StoredValue.Own(value ?? throw new ArgumentNullException(nameof(value))))
+        : this(main, sub, createRevision, version, lease, StoredValue.Own(lease == 0 ? value ?? throw new ArgumentNullException(nameof(value)) : WithLease(lease, value)))
     {
     }
 
     private KeyVersion(long main, int sub)
     {
         Main = main;
-        Sub = sub;
+        subAndFlag = sub;
+    }
+
+    private KeyVersion(in KeyVersion version, StoredValue moved)
+    {
+        this = version;
+        storage = moved.Storage;
+        location = moved.Location;
     }
 
     /// <summary>A deletion at (<paramref name="main"/>, <paramref name="sub"/>).</summary>
@@ -46,33 +72,41 @@ public readonly struct KeyVersion : IEquatable<KeyVersion>
 
     public long Main { get; }
 
-    public int Sub { get; }
+    public int Sub => subAndFlag & int.MaxValue;
 
     public long CreateRevision { get; }
 
     public long Version { get; }
 
-    public long Lease { get; }
+    /// <summary>The lease the key is attached to at this version (0 for none).</summary>
+    public long Lease => HasLease ? BinaryPrimitives.ReadInt64LittleEndian(Stored.Span) : 0;
 
     public bool IsTombstone => storage is null;
 
+    private bool HasLease => subAndFlag < 0;
+
     /// <summary>The value's bytes (empty for a tombstone).</summary>
-    public ReadOnlySpan<byte> ValueSpan => storage is null ? [] : Stored.Span;
+    public ReadOnlySpan<byte> ValueSpan => storage is null ? [] : Stored.Span[LeaseLength..];
 
     /// <summary>The value's length (0 for a tombstone).</summary>
-    public int ValueLength => storage is null ? 0 : StoredValue.LengthAt(storage, location);
+    public int ValueLength => storage is null ? 0 : StoredValue.LengthAt(storage, location) - LeaseLength;
 
-    /// <summary>Where the value is kept, for another version of the same key that keeps it (a put that ignores the value).</summary>
+    /// <summary>
+    /// Where the value is kept, with the lease before it when there is one: what a keyspace's arena accounts, moves and
+    /// releases, and what another version of the same key with the same lease shares (a put that ignores the value).
+    /// </summary>
     internal StoredValue Stored => storage is null ? StoredValue.Empty : StoredValue.At(storage, location);
 
-    /// <summary>This version with its value kept at <paramref name="moved"/> (the same bytes elsewhere).</summary>
-    internal KeyVersion WithValue(StoredValue moved) => new(Main, Sub, CreateRevision, Version, Lease, moved);
+    private int LeaseLength => HasLease ? LeaseBytes : 0;
+
+    /// <summary>This version with its value (and lease) kept at <paramref name="moved"/> (the same bytes elsewhere).</summary>
+    internal KeyVersion WithValue(StoredValue moved) => new(this, moved);
 
     /// <summary>Bytes this version is charged against the space quota.</summary>
     public long Cost(int keyLength) => keyLength + ValueLength + 48;
 
     /// <summary>The value as a <see cref="ByteString"/> over the stored bytes (no copy; they never change).</summary>
-    public ByteString ValueBytes => storage is null || ValueLength == 0 ? ByteString.Empty : UnsafeByteOperations.UnsafeWrap(Stored.Memory);
+    public ByteString ValueBytes => storage is null || ValueLength == 0 ? ByteString.Empty : UnsafeByteOperations.UnsafeWrap(Stored.Memory[LeaseLength..]);
 
     /// <summary>The key-value a read returns for this version, or null for a tombstone.</summary>
     public KeyValue? ToKeyValue(ByteString key) => storage is null
@@ -82,6 +116,15 @@ public readonly struct KeyVersion : IEquatable<KeyVersion>
     public bool Equals(KeyVersion other) =>
         Main == other.Main && Sub == other.Sub && CreateRevision == other.CreateRevision && Version == other.Version && Lease == other.Lease
         && IsTombstone == other.IsTombstone && ValueSpan.SequenceEqual(other.ValueSpan);
+
+    private static byte[] WithLease(long lease, byte[] value)
+    {
+        ArgumentNullException.ThrowIfNull(value);
+        var stored = new byte[LeaseBytes + value.Length];
+        BinaryPrimitives.WriteInt64LittleEndian(stored, lease);
+        value.CopyTo(stored, LeaseBytes);
+        return stored;
+    }
 
     public override bool Equals(object? obj) => obj is KeyVersion other && Equals(other);
 

@@ -258,11 +258,20 @@ public sealed class Keyspace(KeyspaceKind kind = KeyspaceKind.User)
     /// A put copies the value into the arena, and a new key's bytes with it: no array per value or key, whose 24-byte
     /// headers were 5% of a million 1 KiB values with their keys (ADR 0017). The parsed command's arrays die young.
     /// </summary>
-    internal void Put(WriteBatch batch, ByteString key, ByteString value, long lease) => Put(batch, key, values.Store(value.Span), lease);
+    internal void Put(WriteBatch batch, ByteString key, ByteString value, long lease) => Put(batch, key, values.Store(value.Span, lease), lease);
 
-    /// <summary>A put that keeps <paramref name="existing"/>'s value (etcd's ignore_value): the bytes are shared, not copied.</summary>
+    /// <summary>
+    /// A put that keeps <paramref name="existing"/>'s value (etcd's ignore_value): the bytes are shared, not copied, when
+    /// the lease stays the same (it is stored with them).
+    /// </summary>
     internal void PutKeepingValue(WriteBatch batch, ByteString key, in KeyVersion existing, long lease)
     {
+        if (lease != existing.Lease)
+        {
+            Put(batch, key, values.Store(existing.ValueSpan, lease), lease);
+            return;
+        }
+
         var value = existing.Stored;
         values.Share(value);
         Put(batch, key, value, lease);

@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 using Google.Protobuf;
 
@@ -126,6 +127,38 @@ public sealed class ValueArena
         var span = Reserve(value.Length, out var stored);
         value.CopyTo(span);
         return stored;
+    }
+
+    /// <summary>
+    /// Copies <paramref name="value"/> into the arena after <paramref name="lease"/>'s 8 bytes when it is not 0: how a
+    /// <see cref="KeyVersion"/> with that lease keeps its value.
+    /// </summary>
+    public StoredValue Store(ReadOnlySpan<byte> value, long lease)
+    {
+        if (lease == 0)
+        {
+            return Store(value);
+        }
+
+        value.CopyTo(Reserve(value.Length, lease, out var stored));
+        return stored;
+    }
+
+    /// <summary>
+    /// Room for a value of <paramref name="length"/> bytes after <paramref name="lease"/>'s (when it is not 0), to be
+    /// filled by the caller before the version is published (a snapshot restore reads values straight into it).
+    /// </summary>
+    public Span<byte> Reserve(int length, long lease, out StoredValue stored)
+    {
+        if (lease == 0)
+        {
+            return Reserve(length, out stored);
+        }
+
+        ArgumentOutOfRangeException.ThrowIfNegative(length);
+        var span = Reserve(KeyVersion.LeaseBytes + length, out stored);
+        BinaryPrimitives.WriteInt64LittleEndian(span, lease);
+        return span[KeyVersion.LeaseBytes..];
     }
 
     /// <summary>

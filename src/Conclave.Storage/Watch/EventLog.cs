@@ -9,15 +9,18 @@ namespace Conclave.Storage.Watch;
 /// A revision is kept as the keys it changed (their histories, in sub-revision order), not as event objects: a
 /// revision's events are made from the histories when read (ADR 0017), and those of the newest revisions are kept
 /// once made, so the thousands of watchers that read a new revision share one set of events.
+/// Revisions are dense (every write that changes a key makes the next one), so an entry is only what the revision
+/// changed, at its place in a <see cref="SegmentedLog{T}"/>: 8 bytes a revision, its number given by its place (a
+/// revision missing from a restored history, which is rare, has an empty place).
 /// </summary>
 public sealed class EventLog
 {
     private const int RecentRevisions = 1024; // made events kept for this many of the newest revisions
 
     private readonly Lock gate = new();
-    private readonly List<LoggedRevision> entries = [];
+    private readonly SegmentedLog<object?> entries = new(); // a KeyHistory (one change at sub-revision 0), a Change[], or null
+    private long revisionAtZero; // the revision at place 0 of entries
     private readonly RevisionEvents[] recent = new RevisionEvents[RecentRevisions]; // by revision % RecentRevisions
-    private int head; // index of the first retained entry in `entries`
     private long firstRetainedRevision = 1;
     private long newestRevision;
 
@@ -39,8 +42,7 @@ public sealed class EventLog
         var changes = changed.Select((h, sub) => new Change(h, sub)).ToArray();
         lock (gate)
         {
-            entries.Add(new LoggedRevision(revision, changes));
-            newestRevision = revision;
+            Add(revision, changes);
         }
     }
 
@@ -49,8 +51,7 @@ public sealed class EventLog
     {
         lock (gate)
         {
-            entries.Add(new LoggedRevision(revision, changed));
-            newestRevision = revision;
+            Add(revision, changed);
         }
     }
 
@@ -60,9 +61,28 @@ public sealed class EventLog
         object kept = changes is [{ Sub: 0 } only] ? only.History : changes;
         lock (gate)
         {
-            entries.Add(new LoggedRevision(revision, kept));
-            newestRevision = revision;
+            Add(revision, kept);
         }
+    }
+
+    private void Add(long revision, object changes)
+    {
+        if (entries.End == 0)
+        {
+            revisionAtZero = revision;
+        }
+        else if (revision <= newestRevision)
+        {
+            throw new InvalidOperationException($"revision {revision} appended after {newestRevision}");
+        }
+
+        while (revisionAtZero + entries.End < revision)
+        {
+            entries.Add(null); // a revision with nothing retained
+        }
+
+        entries.Add(changes);
+        newestRevision = revision;
     }
 
     /// <summary>
@@ -76,19 +96,9 @@ public sealed class EventLog
         lock (gate)
         {
             compactHistories();
-            while (head < entries.Count && entries[head].Revision < revision)
-            {
-                entries[head] = default;
-                head++;
-            }
-
+            entries.DropBefore(FindFirstAtOrAfter(revision));
             firstRetainedRevision = Math.Max(firstRetainedRevision, revision);
             Array.Clear(recent); // made before the compaction: their previous values may be gone now
-            if (head > 1024 && head > entries.Count / 2)
-            {
-                entries.RemoveRange(0, head);
-                head = 0;
-            }
         }
     }
 
@@ -97,8 +107,8 @@ public sealed class EventLog
         lock (gate)
         {
             entries.Clear();
+            revisionAtZero = 0;
             Array.Clear(recent);
-            head = 0;
             firstRetainedRevision = firstRetained;
             newestRevision = 0;
         }
@@ -118,18 +128,21 @@ public sealed class EventLog
                 return false;
             }
 
-            var i = FindFirstAtOrAfter(fromRevision);
             var taken = 0;
-            for (; i < entries.Count; i++)
+            for (var i = FindFirstAtOrAfter(fromRevision); i < entries.End; i++)
             {
-                var e = entries[i];
-                if (e.Revision > toRevision || (taken > 0 && taken + e.Count > maxEvents))
+                var changes = entries[i];
+                var count = changes is Change[] many ? many.Length : 1;
+                if (revisionAtZero + i > toRevision || (taken > 0 && taken + count > maxEvents))
                 {
                     break;
                 }
 
-                into.Add(EventsOf(e));
-                taken += e.Count;
+                if (changes is not null)
+                {
+                    into.Add(EventsOf(revisionAtZero + i, changes));
+                    taken += count;
+                }
             }
 
             return true;
@@ -137,26 +150,26 @@ public sealed class EventLog
     }
 
     /// <summary>The events of one logged revision: made from the histories, or those made already for a recent revision.</summary>
-    private RevisionEvents EventsOf(LoggedRevision logged)
+    private RevisionEvents EventsOf(long revision, object changes)
     {
-        var slot = (int)(logged.Revision % RecentRevisions);
-        if (recent[slot].Revision == logged.Revision && recent[slot].Count > 0)
+        var slot = (int)(revision % RecentRevisions);
+        if (recent[slot].Revision == revision && recent[slot].Count > 0)
         {
             return recent[slot];
         }
 
         // A change is missing from its key's history only when the same key changed again later in the compaction
         // revision (compaction keeps the version visible at it): etcd's history loses that event too.
-        Event? history(KeyHistory h, int sub) => h.EventAt(logged.Revision, sub);
+        Event? history(KeyHistory h, int sub) => h.EventAt(revision, sub);
 
         RevisionEvents made;
-        if (logged.Changes is KeyHistory single)
+        if (changes is KeyHistory single)
         {
-            made = history(single, 0) is { } e ? new RevisionEvents(logged.Revision, e) : new RevisionEvents(logged.Revision, []);
+            made = history(single, 0) is { } e ? new RevisionEvents(revision, e) : new RevisionEvents(revision, []);
         }
         else
         {
-            var many = (Change[])logged.Changes;
+            var many = (Change[])changes;
             var events = new List<Event>(many.Length);
             foreach (var (changed, sub) in many)
             {
@@ -166,10 +179,10 @@ public sealed class EventLog
                 }
             }
 
-            made = new RevisionEvents(logged.Revision, events.ToArray());
+            made = new RevisionEvents(revision, events.ToArray());
         }
 
-        if (logged.Revision > newestRevision - RecentRevisions)
+        if (revision > newestRevision - RecentRevisions)
         {
             recent[slot] = made;
         }
@@ -178,36 +191,11 @@ public sealed class EventLog
     }
 
 
-    private int FindFirstAtOrAfter(long revision)
-    {
-        int lo = head, hi = entries.Count;
-        while (lo < hi)
-        {
-            var mid = (lo + hi) >>> 1;
-            if (entries[mid].Revision < revision)
-            {
-                lo = mid + 1;
-            }
-            else
-            {
-                hi = mid;
-            }
-        }
-
-        return lo;
-    }
+    /// <summary>The place of <paramref name="revision"/>, or of the first kept after it.</summary>
+    private long FindFirstAtOrAfter(long revision) => Math.Clamp(revision - revisionAtZero, entries.Start, entries.End);
 
     /// <summary>A change of one revision: the key's history and the change's sub-revision.</summary>
     internal readonly record struct Change(KeyHistory History, int Sub);
-
-    /// <summary>
-    /// A retained revision: the key it changed at sub-revision 0 (most revisions are one change: no array), or its
-    /// changes in sub-revision order.
-    /// </summary>
-    private readonly record struct LoggedRevision(long Revision, object Changes)
-    {
-        public int Count => Changes is Change[] many ? many.Length : 1;
-    }
 }
 
 /// <summary>

@@ -4,6 +4,7 @@ using Conclave.Api.Mvcc;
 using Conclave.Api.Raft;
 using Conclave.Storage.Auth;
 using Conclave.Storage.Mvcc;
+using Conclave.Storage.Watch;
 using Google.Protobuf;
 
 namespace Conclave.Storage;
@@ -244,6 +245,7 @@ public sealed partial class KeyValueStore
 
         var values = new ValueArena();
         var histories = ReadKeys(r, revision, "", values);
+        CheckRetainedRevisions(histories, revision, compactRevision, "");
 
         // Format 1 has no system keyspace: it restores empty, at revision 1.
         var (systemRevision, systemCompactRevision) = (1L, 0L);
@@ -258,6 +260,7 @@ public sealed partial class KeyValueStore
             }
 
             systemHistories = ReadKeys(r, systemRevision, "system ", systemValues);
+            CheckRetainedRevisions(systemHistories, systemRevision, systemCompactRevision, "system ");
         }
 
         var restoredAuth = AuthState.Initial;
@@ -355,6 +358,31 @@ public sealed partial class KeyValueStore
                     w.Write((byte)0);
                 }
             }
+        }
+    }
+
+    /// <summary>
+    /// Refuses an image whose retained versions leave most revisions since the compaction missing. A keyspace keeps every
+    /// version at or after its compaction, so a real image misses none of them; the event log keeps a place per revision
+    /// from the compaction on (EventLog), and a crafted image claiming revision 2^50 with two versions would have it
+    /// allocate for every one. Allowed: as many missing as present, and a segment more.
+    /// </summary>
+    private static void CheckRetainedRevisions(List<KeyHistory> histories, long revision, long compactRevision, string which)
+    {
+        long retained = 0;
+        foreach (var h in histories)
+        {
+            foreach (ref readonly var v in h.Versions)
+            {
+                retained += v.Main >= compactRevision ? 1 : 0;
+            }
+        }
+
+        var span = revision - Math.Max(1, compactRevision) + 1;
+        if (span - retained > retained + SegmentedLog<object?>.SegmentLength)
+        {
+            throw new InvalidDataException(
+                $"snapshot {which}keys retain {retained} versions from compact revision {compactRevision} to revision {revision}: a keyspace keeps every revision since its compaction");
         }
     }
 

@@ -85,6 +85,21 @@ public sealed class EventLogTests
     }
 
     [Fact]
+    public void A_restored_history_claiming_a_vast_gap_of_revisions_is_refused_without_allocating_for_it()
+    {
+        // Two versions, at revisions 5 and 2^50: the log would need a place per revision between. The snapshot reader
+        // refuses such an image first (SnapshotTests); the log holds the same bound for any other caller.
+        var a = new KeyHistory(B("a"));
+        a.Append(new KeyVersion(5, 0, 5, 1, 0, "5"u8.ToArray()));
+        a.Append(new KeyVersion(1L << 50, 0, 5, 2, 0, "x"u8.ToArray()));
+        var space = new Keyspace();
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        var refused = Assert.Throws<AggregateException>(() => space.Restore(1L << 50, 5, [a], new ValueArena()));
+        Assert.Contains("missing", Assert.IsType<InvalidOperationException>(refused.InnerException).Message);
+        Assert.True(GC.GetAllocatedBytesForCurrentThread() - before < 4 << 20, "the refusal allocated for the gap");
+    }
+
+    [Fact]
     public void A_long_history_reads_back_by_revision_across_segments_and_compactions()
     {
         // Enough revisions for several of the log's segments; compactions drop whole segments and parts of one.

@@ -70,6 +70,41 @@ public sealed class SnapshotTests
     }
 
     [Fact]
+    public void An_image_claiming_revisions_its_keys_do_not_hold_is_refused_before_anything_is_restored()
+    {
+        // A real image with its header's revision raised to 2^50: the key section still holds versions up to revision 4,
+        // so nearly every revision since the compaction would be missing (and the event log would need a place for each).
+        using var d = new StoreDriver();
+        d.Put("a", "1");
+        d.Put("b", "2");
+        d.Put("a", "3");
+        using var image = new MemoryStream();
+        d.Store.WriteSnapshot(image);
+        var bytes = image.ToArray();
+        var header = new byte[16];
+        BitConverter.TryWriteBytes(header.AsSpan(0, 8), d.Store.Revision);
+        BitConverter.TryWriteBytes(header.AsSpan(8, 8), 0L); // compact revision
+        var at = bytes.AsSpan().IndexOf(header);
+        Assert.True(at > 0, "the header's revision was not found");
+        BitConverter.TryWriteBytes(bytes.AsSpan(at, 8), 1L << 50);
+
+        using var restored = new KeyValueStore();
+        restored.RestoreSnapshot(RestoredImage(d));
+        var refused = Assert.Throws<InvalidDataException>(() => restored.RestoreSnapshot(new MemoryStream(bytes)));
+        Assert.Contains("keeps every revision since its compaction", refused.Message);
+        Assert.Equal(d.Store.Revision, restored.Revision); // the state restored before stays as it was
+        Assert.Equal("3", restored.Range(new() { Key = StoreDriver.B("a") }).Kvs.Single().Value.ToStringUtf8());
+    }
+
+    private static MemoryStream RestoredImage(StoreDriver d)
+    {
+        var image = new MemoryStream();
+        d.Store.WriteSnapshot(image);
+        image.Position = 0;
+        return image;
+    }
+
+    [Fact]
     public void Corrupt_snapshot_is_rejected()
     {
         using var d = new StoreDriver();

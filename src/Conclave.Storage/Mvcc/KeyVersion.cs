@@ -117,12 +117,18 @@ public readonly struct KeyVersion : IEquatable<KeyVersion>
         Main == other.Main && Sub == other.Sub && CreateRevision == other.CreateRevision && Version == other.Version && Lease == other.Lease
         && IsTombstone == other.IsTombstone && ValueSpan.SequenceEqual(other.ValueSpan);
 
+    /// <summary>Writes <paramref name="lease"/> at the start of <paramref name="stored"/>; returns the room for the value after it.</summary>
+    internal static Span<byte> WriteLease(Span<byte> stored, long lease)
+    {
+        BinaryPrimitives.WriteInt64LittleEndian(stored, lease);
+        return stored[LeaseBytes..];
+    }
+
     private static byte[] WithLease(long lease, byte[] value)
     {
         ArgumentNullException.ThrowIfNull(value);
         var stored = new byte[LeaseBytes + value.Length];
-        BinaryPrimitives.WriteInt64LittleEndian(stored, lease);
-        value.CopyTo(stored, LeaseBytes);
+        value.CopyTo(WriteLease(stored, lease));
         return stored;
     }
 

@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 using Google.Protobuf;
 
@@ -156,9 +155,7 @@ public sealed class ValueArena
         }
 
         ArgumentOutOfRangeException.ThrowIfNegative(length);
-        var span = Reserve(KeyVersion.LeaseBytes + length, out stored);
-        BinaryPrimitives.WriteInt64LittleEndian(span, lease);
-        return span[KeyVersion.LeaseBytes..];
+        return KeyVersion.WriteLease(Reserve(KeyVersion.LeaseBytes + length, out stored), lease);
     }
 
     /// <summary>

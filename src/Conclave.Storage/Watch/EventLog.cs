@@ -20,6 +20,8 @@ public sealed class EventLog
     private readonly Lock gate = new();
     private readonly SegmentedLog<object?> entries = new(); // a KeyHistory (one change at sub-revision 0), a Change[], or null
     private long revisionAtZero; // the revision at place 0 of entries
+    private long appended;       // revisions appended since the log was made or cleared
+    private long gapPlaces;      // empty places added for revisions missing from a restored history, since then
     private readonly RevisionEvents[] recent = new RevisionEvents[RecentRevisions]; // by revision % RecentRevisions
     private long firstRetainedRevision = 1;
     private long newestRevision;
@@ -76,12 +78,24 @@ public sealed class EventLog
             throw new InvalidOperationException($"revision {revision} appended after {newestRevision}");
         }
 
-        while (revisionAtZero + entries.End < revision)
+        // A history keeps every version at or after its compaction, so a restored one has no missing revisions; the
+        // snapshot reader refuses an image that claims many (KeyValueStore.CheckRetainedRevisions). This is the same
+        // bound, kept here so that no caller can make the log allocate a place for each of 2^50 revisions.
+        var gap = revision - (revisionAtZero + entries.End);
+        if (gap > 0 && gapPlaces + gap > appended + SegmentedLog<object?>.SegmentLength)
+        {
+            throw new InvalidOperationException(
+                $"revision {revision} follows {newestRevision}: the restored history leaves {gapPlaces + gap} revisions missing for {appended} present");
+        }
+
+        for (; gap > 0; gap--)
         {
             entries.Add(null); // a revision with nothing retained
+            gapPlaces++;
         }
 
         entries.Add(changes);
+        appended++;
         newestRevision = revision;
     }
 
@@ -107,7 +121,7 @@ public sealed class EventLog
         lock (gate)
         {
             entries.Clear();
-            revisionAtZero = 0;
+            revisionAtZero = appended = gapPlaces = 0;
             Array.Clear(recent);
             firstRetainedRevision = firstRetained;
             newestRevision = 0;
@@ -132,7 +146,7 @@ public sealed class EventLog
             for (var i = FindFirstAtOrAfter(fromRevision); i < entries.End; i++)
             {
                 var changes = entries[i];
-                var count = changes is Change[] many ? many.Length : 1;
+                var count = changes switch { Change[] many => many.Length, null => 0, _ => 1 };
                 if (revisionAtZero + i > toRevision || (taken > 0 && taken + count > maxEvents))
                 {
                     break;

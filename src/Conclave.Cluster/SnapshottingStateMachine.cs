@@ -12,7 +12,8 @@ namespace Conclave.Cluster;
 /// A snapshot is captured under the apply order (so it is consistent without the state machine knowing about
 /// concurrency) straight into its file's page cache, and flushed to disk in the background while applies go on. Once it is durable,
 /// <see cref="Snapshot"/> reports it and the log drops the entries behind it and calls
-/// <see cref="ReclaimGarbageAsync"/>, which deletes older snapshot files.
+/// <see cref="ReclaimGarbageAsync"/>, which deletes older snapshot files (in the background, a step at a time:
+/// <see cref="FileReclaimer"/>).
 /// </remarks>
 internal sealed class SnapshottingStateMachine : IAsyncDisposable
 {
@@ -27,6 +28,7 @@ internal sealed class SnapshottingStateMachine : IAsyncDisposable
     private readonly TimeProvider time;
     private readonly Dictionary<long, Pin> pins = [];
     private readonly PendingBatches pending;
+    private readonly FileReclaimer reclaimer;
     private SnapshotFile? snapshot;
     private Task persisting = Task.CompletedTask;
     private Task restoring = Task.CompletedTask;
@@ -58,6 +60,7 @@ internal sealed class SnapshottingStateMachine : IAsyncDisposable
         this.logger = logger;
         this.metrics = metrics;
         this.time = time;
+        reclaimer = new FileReclaimer(logger);
         PrivateFiles.CreateDirectory(directory);
         catchUp = new SnapshotCatchUp(Path.Combine(directory, "incoming"), peers, holders, logger, metrics, time);
         metrics.ObserveSnapshotFetch(() => catchUp.ReceivedBytes, () => catchUp.ExpectedBytes);
@@ -81,9 +84,12 @@ internal sealed class SnapshottingStateMachine : IAsyncDisposable
     /// <exception cref="InvalidDataException">Snapshots exist but none is readable.</exception>
     public void RestoreLatest()
     {
+        // A snapshot being written when the member stopped, and old ones it was deleting: gone in the background, so
+        // that a gigabyte image does not delay the start (nor, while being freed, the log's writes).
+        reclaimer.DeleteLeftovers(directory);
         foreach (var stale in Directory.EnumerateFiles(directory, "*.tmp"))
         {
-            File.Delete(stale);
+            reclaimer.Delete(stale);
         }
 
         var candidates = SnapshotFile.List(directory).ToList();
@@ -570,19 +576,30 @@ internal sealed class SnapshottingStateMachine : IAsyncDisposable
         {
             if (index < watermark && index != current && !pinned.Contains(index))
             {
-                File.Delete(path);
-                Log.SnapshotDeleted(logger, Path.GetFileName(path), watermark);
+                try
+                {
+                    reclaimer.Delete(path);
+                    Log.SnapshotDeleted(logger, Path.GetFileName(path), watermark);
+                }
+                catch (IOException e)
+                {
+                    Log.FileDeleteFailed(logger, path, e.Message);
+                }
             }
         }
 
         return ValueTask.CompletedTask;
     }
 
-    /// <summary>Stops a snapshot fetch, and waits for a snapshot being written in the background.</summary>
+    /// <summary>Old snapshot files being deleted in the background; completes when those queued so far are gone.</summary>
+    internal Task Reclaimed => reclaimer.Idle;
+
+    /// <summary>Stops a snapshot fetch, and waits for a snapshot being written and old ones being deleted in the background.</summary>
     public async ValueTask DisposeAsync()
     {
         await catchUp.DisposeAsync().ConfigureAwait(false);
         await persisting.ConfigureAwait(false);
         await restoring.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        await reclaimer.DrainAsync().ConfigureAwait(false);
     }
 }

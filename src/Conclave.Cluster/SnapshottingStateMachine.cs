@@ -244,9 +244,17 @@ internal sealed class SnapshottingStateMachine : IAsyncDisposable
         }
 
         // A thread of its own: writing a large image takes seconds of CPU and I/O, which the thread pool's few
-        // workers (one per core) must not be held for.
-        await Task.Factory.StartNew(() => Persist(capture, index, term, captureMs), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default)
-            .ConfigureAwait(false);
+        // workers (one per core) must not be held for. It runs at a lower priority (BackgroundPriority), so nothing
+        // else may run on it: continuations go to the pool.
+        await Task.Factory.StartNew(
+            () =>
+            {
+                BackgroundPriority.LowerCurrentThread();
+                Persist(capture, index, term, captureMs);
+            },
+            CancellationToken.None,
+            TaskCreationOptions.LongRunning | TaskCreationOptions.RunContinuationsAsynchronously,
+            TaskScheduler.Default).ConfigureAwait(false);
     }
 
     private void Persist(ISnapshotImage capture, long index, long term, long captureMs)

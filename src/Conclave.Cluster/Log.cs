@@ -82,7 +82,7 @@ internal static partial class Log
     [LoggerMessage(EventId = 2015, Level = LogLevel.Debug, Message = "Deleted snapshot {SnapshotFile} older than index {Watermark}")]
     public static partial void SnapshotDeleted(ILogger logger, string snapshotFile, long watermark);
 
-    [LoggerMessage(EventId = 2118, Level = LogLevel.Warning, Message = "Deleting {File} failed ({Reason}); it is deleted again at the next start")]
+    [LoggerMessage(EventId = 2118, Level = LogLevel.Warning, Message = "Deleting {File} failed ({Reason}); it is tried again later (at the next snapshot, or the next start)")]
     public static partial void FileDeleteFailed(ILogger logger, string file, string reason);
 
     [LoggerMessage(EventId = 2030, Level = LogLevel.Warning, Message = "Proposal batch of {Commands} command(s) failed: {Reason}")]

@@ -86,8 +86,9 @@ public sealed class MetricsListenerTests(ITestOutputHelper output)
                         return true;
                     }
 
-                    // Answered: a slot was free after all (another client's connection, such as the start-up check's
-                    // pooled one, held a slot while the sockets above connected and closed since). Hold that one too.
+                    // Answered: a slot was free. The listener counts connections as it gets to them, not in the order
+                    // they connected, so a probe can be counted before one of the sockets above, which is then the one
+                    // refused (CI saw it). Hold another socket in the slot the probe left.
                     var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
                     held.Add(socket);
                     await socket.ConnectAsync(httpEndPoint, ct);

@@ -33,21 +33,17 @@ internal static partial class BackgroundPriority
     }
 
     /// <summary>The calling thread's nice value (Linux), for tests.</summary>
-    internal static int CurrentNice()
-    {
-        Marshal.SetLastPInvokeError(0);
-        return NativeMethods.getpriority(0, NativeMethods.gettid());
-    }
+    internal static int CurrentNice() => NativeMethods.getpriority(0, NativeMethods.gettid());
 
     private static partial class NativeMethods
     {
         [LibraryImport("libc")]
         internal static partial int gettid();
 
-        [LibraryImport("libc", SetLastError = true)]
+        [LibraryImport("libc")]
         internal static partial int setpriority(int which, int who, int prio);
 
-        [LibraryImport("libc", SetLastError = true)]
+        [LibraryImport("libc")]
         internal static partial int getpriority(int which, int who);
     }
 }

@@ -50,7 +50,7 @@ public sealed class BackgroundPriorityTests : IDisposable
 
         var machine = new WriterRecordingMachine();
         using var metrics = new ClusterMetrics(static () => 0, static () => 0, static () => 0);
-        var adapter = new SnapshottingStateMachine(machine, Path.Combine(root, "snap"), 10, 1L << 40, 1, new PendingBatches(1), static (_, _, _) => throw new SnapshotGoneException("no peers here"), null, NullLogger.Instance, metrics, TimeProvider.System);
+        var adapter = LonelyAdapter.Create(machine, Path.Combine(root, "snap"), metrics, interval: 10);
         await using var _ = adapter;
         adapter.RestoreLatest();
         await using var log = await RaftLog.OpenAsync(Path.Combine(root, "log"), 1024 * 1024, adapter, null, NullLogger.Instance, CancellationToken.None);

@@ -126,9 +126,7 @@ public sealed class FileReclaimerTests : IDisposable
         }
 
         using var metrics = new ClusterMetrics(static () => 0, static () => 0, static () => 0);
-        var machine = new SnapshottingStateMachine(
-            new RecordingStateMachine(), directory, 1_000_000, 1L << 40, 1, new PendingBatches(1), static (_, _, _) => throw new SnapshotGoneException("no peers here"), null,
-            NullLogger.Instance, metrics, TimeProvider.System);
+        var machine = LonelyAdapter.Create(new RecordingStateMachine(), directory, metrics);
         await using var _ = machine;
         machine.RestoreLatest();
         Assert.Equal(10, machine.Snapshot!.Index);

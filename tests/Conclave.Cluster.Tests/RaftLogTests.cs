@@ -39,7 +39,7 @@ public sealed class RaftLogTests : IAsyncLifetime
     private async Task<(RaftLog Log, RecordingStateMachine Machine)> OpenAsync(string directory, long cacheBytes = RaftNodeOptions.DefaultLogCacheBytes)
     {
         var machine = new RecordingStateMachine();
-        var adapter = new SnapshottingStateMachine(machine, Path.Combine(directory, "snap"), 1_000_000, 1L << 40, 1, new PendingBatches(1), static (_, _, _) => throw new SnapshotGoneException("no peers here"), null, NullLogger.Instance, metrics, TimeProvider.System);
+        var adapter = LonelyAdapter.Create(machine, Path.Combine(directory, "snap"), metrics);
         opened.Add(adapter);
         adapter.RestoreLatest();
         var log = await RaftLog.OpenAsync(Path.Combine(directory, "log"), 1024 * 1024, adapter, null, NullLogger.Instance, CancellationToken.None, cacheBytes);

@@ -30,7 +30,7 @@ public sealed class SnapshotInstallTests : IDisposable
     {
         var follower = new RecordingStateMachine();
         using var metrics = new ClusterMetrics(static () => 0, static () => 0, static () => 0);
-        var adapter = new SnapshottingStateMachine(follower, Path.Combine(root, "snap"), 1_000_000, 1L << 40, 1, new PendingBatches(1), static (_, _, _) => throw new SnapshotGoneException("no peers here"), null, NullLogger.Instance, metrics, TimeProvider.System);
+        var adapter = LonelyAdapter.Create(follower, Path.Combine(root, "snap"), metrics);
         await using var _ = adapter;
         var log = await RaftLog.OpenAsync(Path.Combine(root, "log"), 1024 * 1024, adapter, null, NullLogger.Instance, CancellationToken.None);
         var wal = log;
@@ -73,7 +73,7 @@ public sealed class SnapshotInstallTests : IDisposable
 
         // Reopened: the newest snapshot, then the entry after it, and the segments behind the snapshot are gone.
         var restarted = new RecordingStateMachine();
-        var reopenedAdapter = new SnapshottingStateMachine(restarted, Path.Combine(root, "snap"), 1_000_000, 1L << 40, 1, new PendingBatches(1), static (_, _, _) => throw new SnapshotGoneException("no peers here"), null, NullLogger.Instance, metrics, TimeProvider.System);
+        var reopenedAdapter = LonelyAdapter.Create(restarted, Path.Combine(root, "snap"), metrics);
         await using var __ = reopenedAdapter;
         reopenedAdapter.RestoreLatest();
         await using var reopened = await RaftLog.OpenAsync(Path.Combine(root, "log"), 1024 * 1024, reopenedAdapter, null, NullLogger.Instance, CancellationToken.None);

@@ -378,9 +378,7 @@ public sealed class SnapshotTransferTests : IDisposable
             SnapshotFile.Write(directory, keys, 1, image);
         }
 
-        var machine = new SnapshottingStateMachine(
-            new RecordingStateMachine(), directory, 1_000_000, 1L << 40, 1, new PendingBatches(1), static (_, _, _) => throw new SnapshotGoneException("no peers here"), null,
-            NullLogger.Instance, metrics, TimeProvider.System);
+        var machine = LonelyAdapter.Create(new RecordingStateMachine(), directory, metrics);
         machine.RestoreLatest();
         await Task.CompletedTask;
         return (machine, machine.Snapshot!);

@@ -91,6 +91,12 @@ internal sealed class FileReclaimer
     {
         try
         {
+            if (File.ResolveLinkTarget(path, returnFinalTarget: false) is not null)
+            {
+                File.Delete(path); // a link: only the link is this member's to remove, never what it points at
+                return;
+            }
+
             using (var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Write))
             {
                 var length = RandomAccess.GetLength(handle);

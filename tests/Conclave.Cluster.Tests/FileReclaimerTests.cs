@@ -77,6 +77,30 @@ public sealed class FileReclaimerTests : IDisposable
     }
 
     [Fact]
+    public async Task A_link_left_in_the_folder_is_removed_and_what_it_points_at_is_not_cut()
+    {
+        var outside = Path.Combine(root, "outside");
+        Directory.CreateDirectory(outside);
+        var target = Path.Combine(outside, "precious");
+        using (var file = File.Create(target))
+        {
+            file.SetLength(3 * Step);
+        }
+
+        var folder = Path.Combine(root, "snap");
+        Directory.CreateDirectory(folder);
+        var link = Path.Combine(folder, "snapshot-1.snap" + FileReclaimer.Suffix);
+        File.CreateSymbolicLink(link, target);
+
+        var reclaimer = new FileReclaimer(NullLogger.Instance, _ => Task.CompletedTask);
+        reclaimer.DeleteLeftovers(folder);
+        await reclaimer.Idle.WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.False(File.Exists(link) || new FileInfo(link).LinkTarget is not null);
+        Assert.Equal(3 * Step, new FileInfo(target).Length);
+    }
+
+    [Fact]
     public async Task Draining_finishes_without_pausing()
     {
         var path = Path.Combine(root, "big.tmp");

@@ -20,7 +20,7 @@ internal static class BenchCommand
         var keySize = new Option<int>("--key-size") { Description = "Key size in bytes.", DefaultValueFactory = _ => 8, Recursive = true };
         var valSize = new Option<int>("--val-size") { Description = "Value size in bytes.", DefaultValueFactory = _ => 8, Recursive = true };
         var json = new Option<bool>("--json") { Description = "Print the figures as one JSON object.", Recursive = true };
-        var transport = new Option<string>("--transport") { Description = "lean: the bench's own minimal HTTP/2 client, cheap on CPU (unary calls; https endpoints use grpc unless --cacert is given); grpc: grpc-dotnet.", DefaultValueFactory = _ => "lean", Recursive = true };
+        var transport = new Option<string>("--transport") { Description = "lean: the bench's own minimal HTTP/2 client, cheap on CPU (unary and server-streaming calls; https endpoints use grpc unless --cacert is given); grpc: grpc-dotnet.", DefaultValueFactory = _ => "lean", Recursive = true };
         transport.AcceptOnlyFromAmong("lean", "grpc");
 
         var bench = new RootCommand("Benchmark a cluster (Conclave or etcd) over the etcd v3 gRPC API. Not part of the product: see docs/benchmarks.md.")

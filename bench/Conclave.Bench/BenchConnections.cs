@@ -63,7 +63,7 @@ internal sealed class BenchConnections : IDisposable
 
     public KV.KVClient[] Kv { get; }
 
-    /// <summary>One invoker per connection, for other generated clients (<c>new Lease.LeaseClient(Invokers[i])</c>); unary calls only on lean.</summary>
+    /// <summary>One invoker per connection, for other generated clients (<c>new Lease.LeaseClient(Invokers[i])</c>); unary and server-streaming calls only on lean.</summary>
     public CallInvoker[] Invokers { get; }
 
     /// <summary>

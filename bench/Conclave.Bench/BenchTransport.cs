@@ -4,8 +4,9 @@ namespace Conclave.Bench;
 internal enum BenchTransport
 {
     /// <summary>
-    /// The bench's own minimal HTTP/2 client (<see cref="Http2.LeanCallInvoker"/>): unary calls only, a small
-    /// fraction of grpc-dotnet's CPU per call, so that on a shared machine the server, not the client, is measured.
+    /// The bench's own minimal HTTP/2 client (<see cref="Http2.LeanCallInvoker"/>): unary and server-streaming calls,
+    /// a small fraction of grpc-dotnet's CPU per call, so that on a shared machine the server, not the client, is
+    /// measured.
     /// </summary>
     Lean,
 

@@ -134,7 +134,7 @@ internal static class ConfigBench
         await admin.PostAsync(fanout + "/releases", new JsonObject { ["title"] = "round 0" }, cancellationToken);
 
         var text = new StringBuilder();
-        text.Append(CultureInfo.InvariantCulture, $"bench config: app {app}, {options.Instances} instances over {options.SubscriberConns} connections, {options.Releases} releases, reports {(options.Reports ? "on" : "off")}, credential {(options.Credential ? "on" : "off")}, secret namespaces {(options.Secret ? "on" : "off")}, {options.Apps} other apps{(options.User is { } signedIn ? $", API calls as {signedIn[..signedIn.IndexOf(':', StringComparison.Ordinal)]}" : "")}\n");
+        text.Append(CultureInfo.InvariantCulture, $"bench config: app {app}, {options.Instances} instances over {options.SubscriberConns} connections ({settings.Transport.ToString().ToLowerInvariant()}), {options.Releases} releases, reports {(options.Reports ? "on" : "off")}, credential {(options.Credential ? "on" : "off")}, secret namespaces {(options.Secret ? "on" : "off")}, {options.Apps} other apps{(options.User is { } signedIn ? $", API calls as {signedIn[..signedIn.IndexOf(':', StringComparison.Ordinal)]}" : "")}\n");
         if (options.Changes > 0)
         {
             text.Append(await ChangesAsync(admin, fanout, options, cancellationToken));
@@ -157,7 +157,7 @@ internal static class ConfigBench
 
     private static async Task<string> FanOutAsync(string app, string fanout, BenchSettings settings, Options options, ConfigAdmin admin, TextWriter progress, CancellationToken cancellationToken)
     {
-        using var connections = new BenchConnections(settings.Endpoints, options.SubscriberConns, BenchTransport.Grpc);
+        using var connections = new BenchConnections(settings.Endpoints, options.SubscriberConns, settings.Transport);
         var clients = connections.Invokers.Select(i => new ConfigService.ConfigServiceClient(i)).ToArray();
         // stamps[r]: timestamp taken just before release r was requested; releases are numbered from 1 (round 0).
         var stamps = new long[options.Releases + 3];

@@ -5,9 +5,9 @@ using Grpc.Core;
 namespace Conclave.Bench.Http2;
 
 /// <summary>
-/// A gRPC <see cref="CallInvoker"/> for unary calls over one <see cref="LeanGrpcConnection"/> to one endpoint (h2c, or
-/// h2 over TLS), dialled on first use and again after it fails or is retired. Generated clients run on it unchanged
-/// (<c>new KV.KVClient(invoker)</c>). Streaming and blocking calls are not supported.
+/// A gRPC <see cref="CallInvoker"/> for unary and server-streaming calls over one <see cref="LeanGrpcConnection"/> to one
+/// endpoint (h2c, or h2 over TLS), dialled on first use and again after it fails or is retired. Generated clients run on
+/// it unchanged (<c>new KV.KVClient(invoker)</c>). Client-streaming, duplex and blocking calls are not supported.
 /// </summary>
 internal sealed class LeanCallInvoker : CallInvoker, IDisposable
 {
@@ -71,17 +71,7 @@ internal sealed class LeanCallInvoker : CallInvoker, IDisposable
     public override AsyncUnaryCall<TResponse> AsyncUnaryCall<TRequest, TResponse>(Method<TRequest, TResponse> method, string? host, CallOptions options, TRequest request)
     {
         var call = new LeanUnaryCall<TResponse>(method.ResponseMarshaller.ContextualDeserializer);
-        var block = _headerBlocks.GetOrAdd(method.FullName, static (path, self) => GrpcRequestHeaders.Build(path, self._authority, self._tls is not null, self._token), this);
-        var timeout = Timeout(options.Deadline);
-        call.HeaderBlock = timeout is not null || options.Headers is { Count: > 0 } ? GrpcRequestHeaders.WithExtras(block, timeout, options.Headers) : block;
-        var (buffer, length) = RequestSerializer.Serialize(method.RequestMarshaller.ContextualSerializer, request);
-        call.SetRequest(buffer, length);
-        call.Watch(options, timeout);
-        if (_connection is not { } connection || !connection.TryStart(call))
-        {
-            _ = StartSlowAsync(call);
-        }
-
+        Start(call, method, options, request);
         return new AsyncUnaryCall<TResponse>(
             call.Task,
             static s => ((LeanStream)s).ResponseHeadersAsync(),
@@ -94,14 +84,41 @@ internal sealed class LeanCallInvoker : CallInvoker, IDisposable
     public override TResponse BlockingUnaryCall<TRequest, TResponse>(Method<TRequest, TResponse> method, string? host, CallOptions options, TRequest request) =>
         throw new NotSupportedException("The lean transport has no blocking calls; use the async method.");
 
-    public override AsyncServerStreamingCall<TResponse> AsyncServerStreamingCall<TRequest, TResponse>(Method<TRequest, TResponse> method, string? host, CallOptions options, TRequest request) =>
-        throw new NotSupportedException("The lean transport carries unary calls only; use --transport grpc for streams.");
+    public override AsyncServerStreamingCall<TResponse> AsyncServerStreamingCall<TRequest, TResponse>(Method<TRequest, TResponse> method, string? host, CallOptions options, TRequest request)
+    {
+        var call = new LeanServerStreamingCall<TResponse>(method.ResponseMarshaller.ContextualDeserializer);
+        Start(call, method, options, request);
+        return new AsyncServerStreamingCall<TResponse>(
+            call,
+            static s => ((LeanStream)s).ResponseHeadersAsync(),
+            static s => ((LeanStream)s).GetStatus(),
+            static s => ((LeanStream)s).GetTrailers(),
+            static s => ((LeanStream)s).Cancel(StatusCode.Cancelled, "Call disposed."),
+            call);
+    }
 
     public override AsyncClientStreamingCall<TRequest, TResponse> AsyncClientStreamingCall<TRequest, TResponse>(Method<TRequest, TResponse> method, string? host, CallOptions options) =>
-        throw new NotSupportedException("The lean transport carries unary calls only; use --transport grpc for streams.");
+        throw new NotSupportedException("The lean transport carries unary and server-streaming calls only; use --transport grpc for client streams.");
 
     public override AsyncDuplexStreamingCall<TRequest, TResponse> AsyncDuplexStreamingCall<TRequest, TResponse>(Method<TRequest, TResponse> method, string? host, CallOptions options) =>
-        throw new NotSupportedException("The lean transport carries unary calls only; use --transport grpc for streams.");
+        throw new NotSupportedException("The lean transport carries unary and server-streaming calls only; use --transport grpc for client streams.");
+
+    /// <summary>Writes the request, arms cancellation and the deadline, and hands the call to a connection.</summary>
+    private void Start<TRequest, TResponse>(LeanStream call, Method<TRequest, TResponse> method, CallOptions options, TRequest request)
+        where TRequest : class
+        where TResponse : class
+    {
+        var block = _headerBlocks.GetOrAdd(method.FullName, static (path, self) => GrpcRequestHeaders.Build(path, self._authority, self._tls is not null, self._token), this);
+        var timeout = Timeout(options.Deadline);
+        call.HeaderBlock = timeout is not null || options.Headers is { Count: > 0 } ? GrpcRequestHeaders.WithExtras(block, timeout, options.Headers) : block;
+        var (buffer, length) = RequestSerializer.Serialize(method.RequestMarshaller.ContextualSerializer, request);
+        call.SetRequest(buffer, length);
+        call.Watch(options, timeout);
+        if (_connection is not { } connection || !connection.TryStart(call))
+        {
+            _ = StartSlowAsync(call);
+        }
+    }
 
     public void Dispose()
     {

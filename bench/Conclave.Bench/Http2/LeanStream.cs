@@ -7,12 +7,16 @@ using Grpc.Core;
 namespace Conclave.Bench.Http2;
 
 /// <summary>
-/// One unary gRPC call on an HTTP/2 stream. The request half is written by the connection under its lock; the
-/// response half (headers, message, trailers) is filled in by the connection's reader loop only. Completes once,
-/// from whichever comes first: the trailers, a reset, the connection failing, cancellation or the deadline.
+/// One gRPC call on an HTTP/2 stream: unary, or server streaming (one request, any number of responses). The request
+/// half is written by the connection under its lock; the response half (headers, messages, trailers) is filled in by the
+/// connection's reader loop only. Completes once, from whichever comes first: the trailers, a reset, the connection
+/// failing, cancellation or the deadline.
 /// </summary>
 internal abstract class LeanStream : IHeaderSink
 {
+    /// <summary>grpc-dotnet's default limit on a received message.</summary>
+    private const int MaxMessageSize = 4 * 1024 * 1024;
+
     private int _completed;
     private CancellationTokenRegistration _cancellation;
     private Timer? _deadline;
@@ -112,57 +116,48 @@ internal abstract class LeanStream : IHeaderSink
         }
     }
 
-    /// <summary>Takes the content of a DATA frame: one length-prefixed gRPC message, possibly over several frames.</summary>
+    /// <summary>
+    /// Takes the content of a DATA frame: length-prefixed gRPC messages, any number of them in one frame and any of them
+    /// over several frames. A unary call takes exactly one (<see cref="AcceptsMany"/>).
+    /// </summary>
     public void OnData(ReadOnlyMemory<byte> content, ResponsePayload payload)
     {
-        if (content.IsEmpty || FramingError is not null)
+        while (!content.IsEmpty && FramingError is null)
         {
-            return;
-        }
+            if (_partialLength == 0 && content.Length >= RequestSerializer.PrefixSize
+                && BinaryPrimitives.ReadUInt32BigEndian(content.Span[1..]) is var whole && (ulong)content.Length >= RequestSerializer.PrefixSize + (ulong)whole)
+            {
+                // The usual case: the whole message in this frame, read straight from the receive buffer.
+                OnMessage(content.Span[0], content.Slice(RequestSerializer.PrefixSize, (int)whole), payload);
+                content = content[(RequestSerializer.PrefixSize + (int)whole)..];
+                continue;
+            }
 
-        if (HasMessage)
-        {
-            FramingError = "More than one response message for a unary call.";
-            return;
-        }
+            // A message over several frames: its prefix first, then as many bytes as it says.
+            var total = _partialLength < RequestSerializer.PrefixSize ? RequestSerializer.PrefixSize : RequestSerializer.PrefixSize + PartialMessageLength;
+            var take = Math.Min(total - _partialLength, content.Length);
+            EnsurePartial(_partialLength + take);
+            content.Span[..take].CopyTo(_partial.AsSpan(_partialLength));
+            _partialLength += take;
+            content = content[take..];
+            if (_partialLength < RequestSerializer.PrefixSize)
+            {
+                continue;
+            }
 
-        var span = content.Span;
-        if (_partial is null && span.Length >= RequestSerializer.PrefixSize && BinaryPrimitives.ReadUInt32BigEndian(span[1..]) == span.Length - RequestSerializer.PrefixSize)
-        {
-            // The usual case: the whole message in one frame, read straight from the receive buffer.
-            Deserialize(span[0], content[RequestSerializer.PrefixSize..], payload);
-            return;
-        }
+            var declared = BinaryPrimitives.ReadUInt32BigEndian(_partial.AsSpan(1));
+            if (declared > MaxMessageSize)
+            {
+                FramingError = $"Received message exceeds the maximum configured message size ({declared} > {MaxMessageSize}).";
+                return;
+            }
 
-        var needed = _partialLength + content.Length;
-        if (_partial is null || _partial.Length < needed)
-        {
-            var bigger = new byte[Math.Max(needed, (_partial?.Length ?? 0) * 2)];
-            _partial?.AsSpan(0, _partialLength).CopyTo(bigger);
-            _partial = bigger;
+            if (_partialLength == RequestSerializer.PrefixSize + (int)declared)
+            {
+                _partialLength = 0;
+                OnMessage(_partial![0], _partial.AsMemory(RequestSerializer.PrefixSize, (int)declared), payload);
+            }
         }
-
-        span.CopyTo(_partial.AsSpan(_partialLength));
-        _partialLength = needed;
-        if (_partialLength < RequestSerializer.PrefixSize)
-        {
-            return;
-        }
-
-        var length = BinaryPrimitives.ReadUInt32BigEndian(_partial.AsSpan(1));
-        if ((ulong)_partialLength < RequestSerializer.PrefixSize + (ulong)length)
-        {
-            return;
-        }
-
-        if ((ulong)_partialLength > RequestSerializer.PrefixSize + (ulong)length)
-        {
-            FramingError = "More than one response message for a unary call.";
-            return;
-        }
-
-        Deserialize(_partial[0], _partial.AsMemory(RequestSerializer.PrefixSize, (int)length), payload);
-        _partial = null;
     }
 
     /// <summary>Called when the stream ends (END_STREAM): the outcome from the status, trailers and message.</summary>
@@ -171,6 +166,11 @@ internal abstract class LeanStream : IHeaderSink
         if (FramingError is { } framing)
         {
             return new Status(StatusCode.Internal, framing);
+        }
+
+        if (_partialLength > 0)
+        {
+            return new Status(StatusCode.Internal, "The stream ended inside a message.");
         }
 
         if (HttpStatus != 200)
@@ -188,7 +188,7 @@ internal abstract class LeanStream : IHeaderSink
             return new Status((StatusCode)GrpcStatus, GrpcMessage ?? string.Empty);
         }
 
-        return HasMessage ? Status.DefaultSuccess : new Status(StatusCode.Internal, "Failed to deserialize response message. The response has no message.");
+        return HasMessage || AcceptsMany ? Status.DefaultSuccess : new Status(StatusCode.Internal, "Failed to deserialize response message. The response has no message.");
     }
 
     /// <summary>Completes the call; false when it had already completed.</summary>
@@ -232,11 +232,37 @@ internal abstract class LeanStream : IHeaderSink
         return [];
     }
 
+    /// <summary>Whether the response may hold any number of messages (a server-streaming call) rather than exactly one.</summary>
+    protected virtual bool AcceptsMany => false;
+
     protected abstract void Deserialize(DeserializationContext context);
 
     protected abstract void SetResult();
 
     protected abstract void SetException(RpcException exception);
+
+    private int PartialMessageLength => (int)Math.Min(BinaryPrimitives.ReadUInt32BigEndian(_partial.AsSpan(1)), MaxMessageSize);
+
+    private void EnsurePartial(int needed)
+    {
+        if (_partial is null || _partial.Length < needed)
+        {
+            var bigger = new byte[Math.Max(Math.Max(needed, 256), (_partial?.Length ?? 0) * 2)];
+            _partial.AsSpan(0, _partialLength).CopyTo(bigger);
+            _partial = bigger;
+        }
+    }
+
+    private void OnMessage(byte compressed, ReadOnlyMemory<byte> message, ResponsePayload payload)
+    {
+        if (HasMessage && !AcceptsMany)
+        {
+            FramingError = "More than one response message for a unary call.";
+            return;
+        }
+
+        Deserialize(compressed, message, payload);
+    }
 
     private void Deserialize(byte compressed, ReadOnlyMemory<byte> message, ResponsePayload payload)
     {

@@ -1,3 +1,4 @@
+using Conclave.Cluster;
 using Conclave.ConfigCenter;
 using Conclave.ConfigCenter.Keyspace;
 using Conclave.ConfigCenter.Webhooks;
@@ -30,19 +31,15 @@ internal sealed partial class WebhookDispatcher(ConclaveNode node, IKeyValuePort
         var dispatch = new WebhookDispatch(port, options.Retry, clock);
         while (!stoppingToken.IsCancellationRequested)
         {
-            var leadership = node.Consensus.Leadership;
-            if (!leadership.IsHeld)
+            // Woken when this member becomes the leader (no polling): a follower's dispatcher costs nothing.
+            Leadership leadership;
+            try
             {
-                try
-                {
-                    await Task.Delay(TimeSpan.FromMilliseconds(200), clock, stoppingToken);
-                }
-                catch (OperationCanceledException)
-                {
-                    return;
-                }
-
-                continue;
+                leadership = await node.Consensus.WaitForLeadershipAsync(stoppingToken);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
             }
 
             using var lead = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, leadership.Token);

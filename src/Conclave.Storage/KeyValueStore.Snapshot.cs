@@ -244,13 +244,15 @@ public sealed partial class KeyValueStore
         }
 
         var values = new ValueArena();
-        var histories = ReadKeys(r, revision, "", values);
+        var rows = new HistoryRows();
+        var histories = ReadKeys(r, revision, "", values, rows);
         CheckRetainedRevisions(histories, revision, compactRevision, "");
 
         // Format 1 has no system keyspace: it restores empty, at revision 1.
         var (systemRevision, systemCompactRevision) = (1L, 0L);
         List<KeyHistory> systemHistories = [];
         var systemValues = new ValueArena();
+        var systemRows = new HistoryRows();
         if (format >= 2)
         {
             (systemRevision, systemCompactRevision) = (r.ReadInt64(), r.ReadInt64());
@@ -259,7 +261,7 @@ public sealed partial class KeyValueStore
                 throw new InvalidDataException($"snapshot system keyspace header before offset {r.Position} is inconsistent: revision {systemRevision}, compact revision {systemCompactRevision}");
             }
 
-            systemHistories = ReadKeys(r, systemRevision, "system ", systemValues);
+            systemHistories = ReadKeys(r, systemRevision, "system ", systemValues, systemRows);
             CheckRetainedRevisions(systemHistories, systemRevision, systemCompactRevision, "system ");
         }
 
@@ -285,8 +287,8 @@ public sealed partial class KeyValueStore
         gate.EnterWriteLock();
         try
         {
-            keyspace.Restore(revision, compactRevision, histories, values);
-            system.Restore(systemRevision, systemCompactRevision, systemHistories, systemValues);
+            keyspace.Restore(revision, compactRevision, rows, histories, values);
+            system.Restore(systemRevision, systemCompactRevision, systemRows, systemHistories, systemValues);
             auth.Restore(restoredAuth);
             alarms.Clear();
             foreach (var a in restoredAlarms)
@@ -379,7 +381,7 @@ public sealed partial class KeyValueStore
         }
 
         var span = revision - Math.Max(1, compactRevision) + 1;
-        if (span - retained > retained + SegmentedLog<object?>.SegmentLength)
+        if (span - retained > retained + SegmentedLog<int>.SegmentLength)
         {
             throw new InvalidDataException(
                 $"snapshot {which}keys retain {retained} versions from compact revision {compactRevision} to revision {revision}: a keyspace keeps every revision since its compaction");
@@ -387,7 +389,7 @@ public sealed partial class KeyValueStore
     }
 
     /// <summary>Reads and checks a key section written by <see cref="WriteKeys"/> for a keyspace at <paramref name="revision"/>.</summary>
-    private static List<KeyHistory> ReadKeys(SnapshotReader r, long revision, string which, ValueArena values)
+    private static List<KeyHistory> ReadKeys(SnapshotReader r, long revision, string which, ValueArena values, HistoryRows rows)
     {
         var keyCount = r.ReadCount($"{which}key", KeyRecordBytes);
         var histories = new List<KeyHistory>(r.Capacity(keyCount));
@@ -400,7 +402,7 @@ public sealed partial class KeyValueStore
                 throw new InvalidDataException($"snapshot {which}key before offset {r.Position} is out of order or repeated");
             }
 
-            var history = new KeyHistory(key);
+            var history = rows.New(key);
             (long Main, int Sub) previous = (0, 0);
             for (var m = r.ReadCount($"{which}version", VersionRecordBytes); m > 0; m--)
             {

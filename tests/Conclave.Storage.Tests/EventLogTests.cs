@@ -55,18 +55,67 @@ public sealed class EventLogTests
     }
 
     [Fact]
+    public void A_row_emptied_by_compaction_serves_a_new_key_and_the_events_after_it_name_the_right_keys()
+    {
+        // a is deleted and compacted away: its row is given back and b, the next new key, gets it. Events from the
+        // compaction on, reads and a restore of the state see b where a was, and nothing of a.
+        var space = new Keyspace();
+        Write(space, ("a", "1"));                 // 2
+        Write(space, ("keep", "1"));              // 3
+        Write(space, ("a", null));                // 4
+        Write(space, ("keep", "2"));              // 5
+        var aRow = space.AllHistories.Single(h => h.Key.ToStringUtf8() == "a").Row;
+        space.Compact(5);                         // after the tombstone at 4: a's history is emptied
+        Assert.DoesNotContain(space.AllHistories, h => h.Key.ToStringUtf8() == "a");
+        Assert.Equal(1, space.Rows.Count);
+
+        Write(space, ("b", "3"));                 // 6
+        var b = space.AllHistories.Single(h => h.Key.ToStringUtf8() == "b");
+        Assert.Equal(aRow, b.Row);
+        Assert.Equal(2, space.Rows.Count);
+        Assert.Null(space.Get(B("a"), space.Revision));
+        Assert.Equal("3", space.Get(B("b"), space.Revision)!.Value.ToStringUtf8());
+        Assert.Equal(1, space.Get(B("b"), space.Revision)!.Version);
+
+        static string[] Events(List<RevisionEvents> read) =>
+            read.SelectMany(r => Enumerable.Range(0, r.Count).Select(i => $"{r.Revision}:{r[i].Type}:{r[i].Kv.Key.ToStringUtf8()}={r[i].Kv.Value.ToStringUtf8()}:{r[i].PrevKv?.Value.ToStringUtf8()}")).ToArray();
+        // (An event at the compaction revision has lost its previous value with the history, as documented.)
+        Assert.Equal(["5:Put:keep=2:", "6:Put:b=3:"], Events(Read(space.Events, 5, 6)));
+        Assert.False(space.Events.Read(4, 6, 100, []));
+    }
+
+    [Fact]
+    public void Revisions_of_several_changes_are_kept_aside_only_until_compaction_drops_them()
+    {
+        var space = new Keyspace();
+        for (var i = 0; i < 100; i++)
+        {
+            Write(space, ($"x{i}", "1"), ($"y{i}", "1")); // revisions 2..101, two changes each
+        }
+
+        Write(space, ("z", "1")); // 102
+        Assert.Equal(100, space.Events.SeveralCount);
+        space.Compact(51);
+        Assert.Equal(51, space.Events.SeveralCount); // 51..101 are kept
+        Assert.Equal(["51:x49", "51:y49"], Read(space.Events, 51, 51).SelectMany(r => Enumerable.Range(0, r.Count).Select(i => $"{r.Revision}:{r[i].Kv.Key.ToStringUtf8()}")));
+        space.Compact(102);
+        Assert.Equal(0, space.Events.SeveralCount);
+    }
+
+    [Fact]
     public void Revisions_missing_from_a_restored_history_are_skipped_and_later_ones_keep_their_numbers()
     {
         // A restored state whose retained versions are at revisions 5, 6 and 9 (two changes): the log keeps a revision
         // by its place, so 7 and 8 are empty places, not shifted numbers.
-        var a = new KeyHistory(B("a"));
+        var rows = new HistoryRows();
+        var a = rows.New(B("a"));
         a.Append(new KeyVersion(5, 0, 5, 1, 0, "5"u8.ToArray()));
         a.Append(new KeyVersion(9, 1, 5, 2, 0, "9"u8.ToArray()));
-        var b = new KeyHistory(B("b"));
+        var b = rows.New(B("b"));
         b.Append(new KeyVersion(6, 0, 6, 1, 0, "6"u8.ToArray()));
         b.Append(new KeyVersion(9, 0, 6, 2, 0, "9"u8.ToArray()));
         var space = new Keyspace();
-        space.Restore(9, 5, [a, b], new ValueArena());
+        space.Restore(9, 5, rows, [a, b], new ValueArena());
 
         static string[] Events(List<RevisionEvents> read) =>
             read.SelectMany(r => Enumerable.Range(0, r.Count).Select(i => $"{r.Revision}:{r[i].Kv.Key.ToStringUtf8()}={r[i].Kv.Value.ToStringUtf8()}")).ToArray();
@@ -89,12 +138,13 @@ public sealed class EventLogTests
     {
         // Two versions, at revisions 5 and 2^50: the log would need a place per revision between. The snapshot reader
         // refuses such an image first (SnapshotTests); the log holds the same bound for any other caller.
-        var a = new KeyHistory(B("a"));
+        var rows = new HistoryRows();
+        var a = rows.New(B("a"));
         a.Append(new KeyVersion(5, 0, 5, 1, 0, "5"u8.ToArray()));
         a.Append(new KeyVersion(1L << 50, 0, 5, 2, 0, "x"u8.ToArray()));
         var space = new Keyspace();
         var before = GC.GetAllocatedBytesForCurrentThread();
-        var refused = Assert.Throws<AggregateException>(() => space.Restore(1L << 50, 5, [a], new ValueArena()));
+        var refused = Assert.Throws<AggregateException>(() => space.Restore(1L << 50, 5, rows, [a], new ValueArena()));
         Assert.Contains("missing", Assert.IsType<InvalidOperationException>(refused.InnerException).Message);
         Assert.True(GC.GetAllocatedBytesForCurrentThread() - before < 4 << 20, "the refusal allocated for the gap");
     }

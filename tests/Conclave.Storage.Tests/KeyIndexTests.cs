@@ -17,7 +17,8 @@ public sealed class KeyIndexTests
     public void Lookups_scans_insertions_and_removals_agree_with_a_sorted_set(int seed)
     {
         var random = new Random(seed);
-        var index = new KeyIndex();
+        var rows = new HistoryRows();
+        var index = new KeyIndex(rows);
         var model = new SortedSet<string>(StringComparer.Ordinal);
         var histories = new Dictionary<string, KeyHistory>();
         var sequential = 0;
@@ -42,13 +43,13 @@ public sealed class KeyIndexTests
                 };
                 if (model.Add(key))
                 {
-                    var history = new KeyHistory(ByteString.CopyFromUtf8(key));
+                    var history = rows.New(ByteString.CopyFromUtf8(key));
                     histories[key] = history;
                     index.Add(history);
                 }
                 else
                 {
-                    Assert.Throws<InvalidOperationException>(() => index.Add(new KeyHistory(ByteString.CopyFromUtf8(key))));
+                    Assert.Throws<InvalidOperationException>(() => index.Add(rows.New(ByteString.CopyFromUtf8(key))));
                 }
             }
 
@@ -92,7 +93,7 @@ public sealed class KeyIndexTests
                 var found = index.Find(ByteString.CopyFromUtf8(key).Span);
                 if (model.Contains(key))
                 {
-                    Assert.Same(histories[key], found);
+                    Assert.Equal(histories[key], found);
                 }
                 else
                 {
@@ -108,8 +109,9 @@ public sealed class KeyIndexTests
     [Fact]
     public void Keys_added_in_order_fill_their_blocks_and_a_restore_builds_full_blocks()
     {
-        var index = new KeyIndex();
-        var sorted = Enumerable.Range(0, 10_000).Select(i => new KeyHistory(ByteString.CopyFromUtf8($"k{i:D6}"))).ToList();
+        var rows = new HistoryRows();
+        var index = new KeyIndex(rows);
+        var sorted = Enumerable.Range(0, 10_000).Select(i => rows.New(ByteString.CopyFromUtf8($"k{i:D6}"))).ToList();
         foreach (var history in sorted)
         {
             index.Add(history);
@@ -117,11 +119,11 @@ public sealed class KeyIndexTests
 
         var full = (10_000 + KeyIndex.BlockSize - 1) / KeyIndex.BlockSize;
         Assert.Equal(full, index.BlockCount);
-        var restored = KeyIndex.FromSorted(sorted);
+        var restored = KeyIndex.FromSorted(rows, sorted);
         Assert.Equal(full, restored.BlockCount);
         Assert.Equal(sorted, restored.All());
-        Assert.Same(sorted[4_321], restored.Find(ByteString.CopyFromUtf8("k004321").Span));
-        Assert.Empty(new KeyIndex().From(ByteString.CopyFromUtf8("a")));
+        Assert.Equal(sorted[4_321], restored.Find(ByteString.CopyFromUtf8("k004321").Span));
+        Assert.Empty(new KeyIndex(new HistoryRows()).From(ByteString.CopyFromUtf8("a")));
     }
 
     [Fact]
@@ -129,13 +131,14 @@ public sealed class KeyIndexTests
     {
         // 64 writers loading a range: each key arrives up to 64 places after where order would put it. Halving the last
         // block at each late key left blocks 73% full on average (11 MB of slots for a million keys).
-        var index = new KeyIndex();
+        var rows = new HistoryRows();
+        var index = new KeyIndex(rows);
         var random = new Random(4);
         const int keys = 100_000;
         var order = Enumerable.Range(0, keys).Select(i => (Key: i, At: i + random.Next(64))).OrderBy(k => k.At).Select(k => k.Key);
         foreach (var i in order)
         {
-            index.Add(new KeyHistory(ByteString.CopyFromUtf8($"k{i:D6}")));
+            index.Add(rows.New(ByteString.CopyFromUtf8($"k{i:D6}")));
         }
 
         Assert.Equal(Enumerable.Range(0, keys).Select(i => $"k{i:D6}"), index.All().Select(h => h.Key.ToStringUtf8()));

@@ -166,7 +166,7 @@ public sealed class ValueArenaTests
                 continue; // a key has no lease
             }
 
-            var history = new KeyHistory(value);
+            var history = new HistoryRows().New(value);
             Assert.Equal(expected, history.KeySpan.ToArray());
             Assert.Equal(expected.Length, history.KeyLength);
             Assert.Equal(expected, history.Key.ToByteArray());
@@ -178,13 +178,17 @@ public sealed class ValueArenaTests
         Assert.Throws<ArgumentException>(() => new KeyVersion(1, 0, 1, 1, 0x55, arena.Store([1, 2, 3])));
 
         // Every retained version is one of these in an array or inline in its history: 8 bytes more is 8 MB a million
-        // keys, and a history (an object, with one version inline) is 80 bytes.
+        // keys. A history is a 64-byte row of its keyspace's rows (one version inline), no object: once its segment is
+        // there, a new key's history allocates nothing.
         Assert.Equal(40, System.Runtime.CompilerServices.Unsafe.SizeOf<KeyVersion>());
+        Assert.Equal(64, System.Runtime.CompilerServices.Unsafe.SizeOf<HistoryRow>());
+        var rows = new HistoryRows();
+        rows.New(arena.Store("j"u8));
         var key = arena.Store("k"u8);
         var before = GC.GetAllocatedBytesForCurrentThread();
-        var one = new KeyHistory(key);
-        Assert.Equal(80, GC.GetAllocatedBytesForCurrentThread() - before);
-        GC.KeepAlive(one);
+        var one = rows.New(key);
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal("k"u8.ToArray(), one.KeySpan.ToArray());
     }
 
     /// <summary>Leases the random puts attach (0: none); the largest has its top bit set, as etcd's random IDs may.</summary>

@@ -3,10 +3,11 @@ using Google.Protobuf;
 namespace Conclave.Storage.Mvcc;
 
 /// <summary>
-/// A keyspace's histories in key order: sorted blocks of up to <see cref="BlockSize"/> histories each, found by a
-/// binary search over the blocks' first keys and then within the block (ADR 0017). It replaced a
+/// A keyspace's histories in key order (their row numbers in its <see cref="HistoryRows"/>): sorted blocks of up to
+/// <see cref="BlockSize"/> histories each, found by a binary search over the blocks' first keys and then within the
+/// block (ADR 0017). It replaced a
 /// <c>SortedSet</c>, whose node per key cost 48 bytes and an object the collector traces, and whose lookups
-/// allocated a probe history each: here a key costs its slot (8 bytes, blocks at least a quarter full after removals,
+/// allocated a probe history each: here a key costs its slot (4 bytes, blocks at least a quarter full after removals,
 /// full when keys arrive in order) and a lookup allocates nothing.
 /// A snapshot writer reads the index as it was when captured (<see cref="Freeze"/>) on its own thread while writes go on:
 /// blocks are copied before they change once a capture may read them, so a capture costs a list of the blocks, not a
@@ -14,7 +15,7 @@ namespace Conclave.Storage.Mvcc;
 /// key).
 /// Not thread-safe: the keyspace's owner serialises writers and readers, as for every other part of it.
 /// </summary>
-internal sealed class KeyIndex
+internal sealed class KeyIndex(HistoryRows rows)
 {
     /// <summary>Most histories in one block.</summary>
     internal const int BlockSize = 128;
@@ -26,17 +27,20 @@ internal sealed class KeyIndex
 
     public int Count { get; private set; }
 
-    /// <summary>Builds the index from histories already in strictly ascending key order (a restored snapshot's).</summary>
-    public static KeyIndex FromSorted(IReadOnlyList<KeyHistory> sorted)
+    /// <summary>The rows the index's histories are in.</summary>
+    public HistoryRows Rows => rows;
+
+    /// <summary>Builds the index from histories of <paramref name="rows"/> already in strictly ascending key order (a restored snapshot's).</summary>
+    public static KeyIndex FromSorted(HistoryRows rows, IReadOnlyList<KeyHistory> sorted)
     {
-        var index = new KeyIndex();
+        var index = new KeyIndex(rows);
         for (var i = 0; i < sorted.Count; i += BlockSize)
         {
             var n = Math.Min(BlockSize, sorted.Count - i);
             var block = new Block(0);
             for (var j = 0; j < n; j++)
             {
-                block.Items[j] = sorted[i + j];
+                block.Items[j] = index.RowOf(sorted[i + j]);
             }
 
             block.Count = n;
@@ -58,12 +62,14 @@ internal sealed class KeyIndex
 
         var block = blocks[b];
         var i = Search(block, key);
-        return i >= 0 ? block.Items[i] : null;
+        return i >= 0 ? new KeyHistory(rows, block.Items[i]) : null;
     }
 
     /// <summary>Adds a history whose key is not in the index yet.</summary>
-    public void Add(KeyHistory history)
+    public void Add(KeyHistory added)
     {
+        var history = RowOf(added);
+        var key = added.KeySpan;
         if (blocks.Count == 0)
         {
             var first = new Block(epoch);
@@ -74,9 +80,9 @@ internal sealed class KeyIndex
             return;
         }
 
-        var b = Math.Max(0, BlockFor(history.KeySpan));
+        var b = Math.Max(0, BlockFor(key));
         var block = blocks[b];
-        var i = Search(block, history.KeySpan);
+        var i = Search(block, key);
         if (i >= 0)
         {
             throw new InvalidOperationException("the key is already in the index");
@@ -157,7 +163,7 @@ internal sealed class KeyIndex
         Count++;
     }
 
-    private static void InsertAt(Block block, int i, KeyHistory history)
+    private static void InsertAt(Block block, int i, int history)
     {
         Array.Copy(block.Items, i, block.Items, i + 1, block.Count - i);
         block.Items[i] = history;
@@ -175,7 +181,7 @@ internal sealed class KeyIndex
             for (var i = 0; i < block.Count; i++)
             {
                 var history = block.Items[i];
-                if (remove(history))
+                if (remove(new KeyHistory(rows, history)))
                 {
                     if (n == i)
                     {
@@ -241,7 +247,7 @@ internal sealed class KeyIndex
         {
             for (var i = 0; i < block.Count; i++)
             {
-                yield return block.Items[i];
+                yield return new KeyHistory(rows, block.Items[i]);
             }
         }
     }
@@ -262,7 +268,7 @@ internal sealed class KeyIndex
             var block = blocks[b];
             for (; i < block.Count; i++)
             {
-                yield return block.Items[i];
+                yield return new KeyHistory(rows, block.Items[i]);
             }
         }
     }
@@ -273,7 +279,7 @@ internal sealed class KeyIndex
     /// </summary>
     public Frozen Freeze()
     {
-        var view = new Frozen(blocks.ToArray(), Count);
+        var view = new Frozen(blocks.ToArray(), Count, rows);
         Interlocked.Increment(ref epoch); // captures may be taken by concurrent readers
         return view;
     }
@@ -292,6 +298,12 @@ internal sealed class KeyIndex
         return copy;
     }
 
+    private ReadOnlySpan<byte> KeyOf(int row) => new KeyHistory(rows, row).KeySpan;
+
+    private int RowOf(KeyHistory history) => ReferenceEquals(history.Rows, rows)
+        ? history.Row
+        : throw new ArgumentException("the history is not in this index's rows", nameof(history));
+
     /// <summary>How many blocks hold the histories (for tests).</summary>
     internal int BlockCount => blocks.Count;
 
@@ -302,7 +314,7 @@ internal sealed class KeyIndex
         while (lo <= hi)
         {
             var mid = (lo + hi) >>> 1;
-            if (blocks[mid].Items[0].KeySpan.SequenceCompareTo(key) <= 0)
+            if (KeyOf(blocks[mid].Items[0]).SequenceCompareTo(key) <= 0)
             {
                 found = mid;
                 lo = mid + 1;
@@ -317,13 +329,13 @@ internal sealed class KeyIndex
     }
 
     /// <summary>The index of <paramref name="key"/> in the block, or the complement of where it would go.</summary>
-    private static int Search(Block block, ReadOnlySpan<byte> key)
+    private int Search(Block block, ReadOnlySpan<byte> key)
     {
         int lo = 0, hi = block.Count - 1;
         while (lo <= hi)
         {
             var mid = (lo + hi) >>> 1;
-            var c = block.Items[mid].KeySpan.SequenceCompareTo(key);
+            var c = KeyOf(block.Items[mid]).SequenceCompareTo(key);
             if (c == 0)
             {
                 return mid;
@@ -343,7 +355,7 @@ internal sealed class KeyIndex
     }
 
     /// <summary>An index's blocks as they were when frozen, with the number of histories in them.</summary>
-    internal sealed class Frozen(Block[] blocks, int count)
+    internal sealed class Frozen(Block[] blocks, int count, HistoryRows rows)
     {
         public int Count => count;
 
@@ -354,7 +366,7 @@ internal sealed class KeyIndex
             {
                 for (var i = 0; i < block.Count; i++)
                 {
-                    yield return block.Items[i];
+                    yield return new KeyHistory(rows, block.Items[i]);
                 }
             }
         }
@@ -362,7 +374,7 @@ internal sealed class KeyIndex
 
     internal sealed class Block(int epoch)
     {
-        public readonly KeyHistory[] Items = new KeyHistory[BlockSize];
+        public readonly int[] Items = new int[BlockSize]; // rows of the index's HistoryRows
         public int Count;
 
         /// <summary>The index's epoch when this block was made: it may be changed in place only in that epoch.</summary>

@@ -13,12 +13,23 @@ namespace Conclave.Storage.Mvcc;
 /// (<see cref="KeyValueStore"/>) serialises writers and readers. The store has two, each with its own revisions and
 /// history: the user keyspace and the system keyspace (ADR 0012).
 /// </summary>
-public sealed class Keyspace(KeyspaceKind kind = KeyspaceKind.User)
+public sealed class Keyspace
 {
+    // The histories, one row each (ADR 0017): the index and the event log name them by row.
+    private HistoryRows rows;
+
     // One ordered index is the lookup, the order and what a snapshot capture freezes: a lookup is a binary search of
     // sorted blocks (about 20 comparisons of short keys at a million keys), which costs less than a hash map's 30-40
     // bytes per key and its resize spikes, and less than a balanced tree's node per key (ADR 0017).
-    private KeyIndex ordered = new();
+    private KeyIndex ordered;
+
+    public Keyspace(KeyspaceKind kind = KeyspaceKind.User)
+    {
+        Kind = kind;
+        rows = new HistoryRows();
+        ordered = new KeyIndex(rows);
+        Events = new EventLog(rows);
+    }
 
     // The values of every retained version, packed into chunks (ADR 0017).
     private ValueArena values = new();
@@ -27,7 +38,7 @@ public sealed class Keyspace(KeyspaceKind kind = KeyspaceKind.User)
     public ValueArena Values => values;
 
     /// <summary>Which of the store's keyspaces this is (leases record their keys per keyspace).</summary>
-    public KeyspaceKind Kind { get; } = kind;
+    public KeyspaceKind Kind { get; }
 
     /// <summary>The newest revision; a fresh store is at revision 1, as etcd's is.</summary>
     public long Revision { get; private set; } = 1;
@@ -44,9 +55,12 @@ public sealed class Keyspace(KeyspaceKind kind = KeyspaceKind.User)
     /// <summary>Number of keys with at least one retained version.</summary>
     public int KeyCount => ordered.Count;
 
-    public EventLog Events { get; } = new();
+    public EventLog Events { get; }
 
     internal IEnumerable<KeyHistory> AllHistories => ordered.All();
+
+    /// <summary>The rows the histories are kept in (for tests).</summary>
+    internal HistoryRows Rows => rows;
 
     // ---- reads ---------------------------------------------------------------------------------------------
 
@@ -281,7 +295,7 @@ public sealed class Keyspace(KeyspaceKind kind = KeyspaceKind.User)
     {
         if (Find(key) is not { } history)
         {
-            history = new KeyHistory(values.Store(key.Span));
+            history = rows.New(values.Store(key.Span));
             ordered.Add(history);
             SnapshotKeysBytes += SnapshotSizes.Key(key.Length);
         }
@@ -337,7 +351,7 @@ public sealed class Keyspace(KeyspaceKind kind = KeyspaceKind.User)
         // Watchers make events from the histories (EventLog.Read): the event log's lock keeps them out while histories change.
         Events.TruncateBefore(revision, () =>
         {
-            var emptied = false;
+            List<int>? emptied = null;
             foreach (var history in ordered.All())
             {
                 var (freed, freedSnapshotBytes) = history.Compact(revision, values);
@@ -345,15 +359,20 @@ public sealed class Keyspace(KeyspaceKind kind = KeyspaceKind.User)
                 SnapshotKeysBytes -= freedSnapshotBytes;
                 if (history.Count == 0)
                 {
-                    emptied = true;
+                    (emptied ??= []).Add(history.Row);
                     SnapshotKeysBytes -= SnapshotSizes.Key(history.KeyLength);
                     values.Release(history.KeyStored);
                 }
             }
 
-            if (emptied)
+            if (emptied is not null)
             {
+                // Out of the index first; the event log's revisions that named them are dropped with this compaction.
                 ordered.RemoveWhere(static h => h.Count == 0);
+                foreach (var row in emptied)
+                {
+                    rows.Free(row);
+                }
             }
 
             // Chunks that compaction left mostly empty: their live values move to the newest chunk, in this same pass
@@ -384,12 +403,12 @@ public sealed class Keyspace(KeyspaceKind kind = KeyspaceKind.User)
     /// is built from the sorted list in one pass and the event history in a parallel task, from one flat array sorted
     /// by revision: no per-key insertions into a balanced tree and no per-revision lists (ADR 0017).
     /// </summary>
-    internal void Restore(long revision, long compactRevision, List<KeyHistory> histories, ValueArena restoredValues)
+    internal void Restore(long revision, long compactRevision, HistoryRows restoredRows, List<KeyHistory> histories, ValueArena restoredValues)
     {
         long size = 0, snapshotBytes = SnapshotSizes.Header;
         KeyIndex? index = null;
         Parallel.Invoke(
-            () => RestoreEvents(compactRevision, histories),
+            () => RestoreEvents(compactRevision, restoredRows, histories),
             () =>
             {
                 foreach (var h in histories)
@@ -410,9 +429,10 @@ public sealed class Keyspace(KeyspaceKind kind = KeyspaceKind.User)
                     }
                 }
 
-                index = KeyIndex.FromSorted(histories);
+                index = KeyIndex.FromSorted(restoredRows, histories);
             });
 
+        rows = restoredRows;
         ordered = index!;
         values = restoredValues; // the old one's chunks go when nothing refers to them
         SizeBytes = size;
@@ -421,7 +441,7 @@ public sealed class Keyspace(KeyspaceKind kind = KeyspaceKind.User)
         CompactRevision = compactRevision;
     }
 
-    private void RestoreEvents(long compactRevision, List<KeyHistory> histories)
+    private void RestoreEvents(long compactRevision, HistoryRows restoredRows, List<KeyHistory> histories)
     {
         var retained = 0;
         foreach (var h in histories)
@@ -433,7 +453,7 @@ public sealed class Keyspace(KeyspaceKind kind = KeyspaceKind.User)
         }
 
         var at = new (long Main, int Sub)[retained];
-        var changed = new KeyHistory[retained];
+        var changed = new int[retained];
         var n = 0;
         foreach (var h in histories)
         {
@@ -442,13 +462,13 @@ public sealed class Keyspace(KeyspaceKind kind = KeyspaceKind.User)
                 if (v.Main >= compactRevision)
                 {
                     at[n] = (v.Main, v.Sub);
-                    changed[n++] = h;
+                    changed[n++] = h.Row;
                 }
             }
         }
 
         Array.Sort(at, changed);
-        Events.Clear(Math.Max(1, compactRevision));
+        Events.Clear(Math.Max(1, compactRevision), restoredRows);
         for (var i = 0; i < n;)
         {
             var end = i + 1;

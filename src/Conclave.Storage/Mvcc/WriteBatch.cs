@@ -10,7 +10,7 @@ namespace Conclave.Storage.Mvcc;
 public sealed class WriteBatch
 {
     private readonly Keyspace keyspace;
-    private List<KeyHistory>? changes; // the key each sub-revision changed, in order
+    private List<int>? changes; // the row of the key each sub-revision changed, in order
     private int sub;
 
     internal WriteBatch(Keyspace keyspace)
@@ -44,14 +44,14 @@ public sealed class WriteBatch
     /// <summary>Records that the change at the last sub-revision handed out was to <paramref name="history"/>'s key.</summary>
     internal void Record(KeyHistory history)
     {
-        (changes ??= []).Add(history);
+        (changes ??= []).Add(history.Row);
         if (changes.Count != sub)
         {
             throw new InvalidOperationException($"change {changes.Count} of revision {Revision} recorded at sub-revision {sub - 1}");
         }
     }
 
-    internal KeyHistory[] TakeChanges()
+    internal int[] TakeChanges()
     {
         var result = changes?.ToArray() ?? [];
         changes = null;

@@ -10,15 +10,21 @@ namespace Conclave.Storage.Watch;
 /// revision's events are made from the histories when read (ADR 0017), and those of the newest revisions are kept
 /// once made, so the thousands of watchers that read a new revision share one set of events.
 /// Revisions are dense (every write that changes a key makes the next one), so an entry is only what the revision
-/// changed, at its place in a <see cref="SegmentedLog{T}"/>: 8 bytes a revision, its number given by its place (a
-/// revision missing from a restored history, which is rare, has an empty place).
+/// changed, at its place in a <see cref="SegmentedLog{T}"/>: 4 bytes a revision, the row of the key it changed, its
+/// number given by its place (a revision missing from a restored history, which is rare, has an empty place; one that
+/// changed several keys is kept aside).
 /// </summary>
 public sealed class EventLog
 {
+    private const int Empty = -1; // a place with nothing retained
+    private const int Several = -2; // a revision of several changes (or one not at sub-revision 0): in several
+
     private const int RecentRevisions = 1024; // made events kept for this many of the newest revisions
 
     private readonly Lock gate = new();
-    private readonly SegmentedLog<object?> entries = new(); // a KeyHistory (one change at sub-revision 0), a Change[], or null
+    private readonly SegmentedLog<int> entries = new(); // the row of the one key changed at sub-revision 0, Empty or Several
+    private readonly Dictionary<long, Change[]> several = []; // by revision
+    private HistoryRows rows;                                // the keyspace's rows the entries name
     private long revisionAtZero; // the revision at place 0 of entries
     private long appended;       // revisions appended since the log was made or cleared
     private long gapPlaces;      // empty places added for revisions missing from a restored history, since then
@@ -26,14 +32,22 @@ public sealed class EventLog
     private long firstRetainedRevision = 1;
     private long newestRevision;
 
+    /// <summary>Revisions of several changes kept aside (for tests).</summary>
+    internal int SeveralCount
+    {
+        get { lock (gate) { return several.Count; } }
+    }
+
     /// <summary>Revisions below this are gone: reading from them is a compaction error.</summary>
     public long FirstRetainedRevision
     {
         get { lock (gate) { return firstRetainedRevision; } }
     }
 
-    /// <summary>Appends a revision whose sub-revisions 0, 1, ... changed <paramref name="changed"/>' keys.</summary>
-    internal void Append(long revision, KeyHistory[] changed)
+    internal EventLog(HistoryRows rows) => this.rows = rows;
+
+    /// <summary>Appends a revision whose sub-revisions 0, 1, ... changed the keys of <paramref name="changed"/>' rows.</summary>
+    internal void Append(long revision, int[] changed)
     {
         if (changed.Length == 1)
         {
@@ -41,33 +55,44 @@ public sealed class EventLog
             return;
         }
 
-        var changes = changed.Select((h, sub) => new Change(h, sub)).ToArray();
+        var changes = changed.Select((row, sub) => new Change(row, sub)).ToArray();
         lock (gate)
         {
             Add(revision, changes);
         }
     }
 
-    /// <summary>Appends a revision that changed one key, at sub-revision 0 (no array around it).</summary>
-    internal void Append(long revision, KeyHistory changed)
+    /// <summary>Appends a revision that changed one key (its row), at sub-revision 0 (no array around it).</summary>
+    internal void Append(long revision, int changed)
     {
         lock (gate)
         {
-            Add(revision, changed);
+            Add(revision, changed, null);
         }
     }
 
     /// <summary>Appends a revision's changes (a restored snapshot's: their sub-revisions may have gaps after a compaction).</summary>
     internal void Append(long revision, Change[] changes)
     {
-        object kept = changes is [{ Sub: 0 } only] ? only.History : changes;
         lock (gate)
         {
-            Add(revision, kept);
+            Add(revision, changes);
         }
     }
 
-    private void Add(long revision, object changes)
+    private void Add(long revision, Change[] changes)
+    {
+        if (changes is [{ Sub: 0 } only])
+        {
+            Add(revision, only.Row, null);
+        }
+        else
+        {
+            Add(revision, Several, changes);
+        }
+    }
+
+    private void Add(long revision, int entry, Change[]? changes)
     {
         if (entries.End == 0)
         {
@@ -82,7 +107,7 @@ public sealed class EventLog
         // snapshot reader refuses an image that claims many (KeyValueStore.CheckRetainedRevisions). This is the same
         // bound, kept here so that no caller can make the log allocate a place for each of 2^50 revisions.
         var gap = revision - (revisionAtZero + entries.End);
-        if (gap > 0 && gapPlaces + gap > appended + SegmentedLog<object?>.SegmentLength)
+        if (gap > 0 && gapPlaces + gap > appended + SegmentedLog<int>.SegmentLength)
         {
             throw new InvalidOperationException(
                 $"revision {revision} follows {newestRevision}: the restored history leaves {gapPlaces + gap} revisions missing for {appended} present");
@@ -90,11 +115,16 @@ public sealed class EventLog
 
         for (; gap > 0; gap--)
         {
-            entries.Add(null); // a revision with nothing retained
+            entries.Add(Empty); // a revision with nothing retained
             gapPlaces++;
         }
 
-        entries.Add(changes);
+        if (changes is not null)
+        {
+            several.Add(revision, changes);
+        }
+
+        entries.Add(entry);
         appended++;
         newestRevision = revision;
     }
@@ -110,17 +140,29 @@ public sealed class EventLog
         lock (gate)
         {
             compactHistories();
-            entries.DropBefore(FindFirstAtOrAfter(revision));
+            var first = FindFirstAtOrAfter(revision);
+            for (var i = entries.Start; i < first; i++)
+            {
+                if (entries[i] == Several)
+                {
+                    several.Remove(revisionAtZero + i);
+                }
+            }
+
+            entries.DropBefore(first);
             firstRetainedRevision = Math.Max(firstRetainedRevision, revision);
             Array.Clear(recent); // made before the compaction: their previous values may be gone now
         }
     }
 
-    internal void Clear(long firstRetained)
+    /// <summary>Empties the log for a keyspace restored into <paramref name="restoredRows"/>.</summary>
+    internal void Clear(long firstRetained, HistoryRows restoredRows)
     {
         lock (gate)
         {
+            rows = restoredRows;
             entries.Clear();
+            several.Clear();
             revisionAtZero = appended = gapPlaces = 0;
             Array.Clear(recent);
             firstRetainedRevision = firstRetained;
@@ -145,16 +187,17 @@ public sealed class EventLog
             var taken = 0;
             for (var i = FindFirstAtOrAfter(fromRevision); i < entries.End; i++)
             {
-                var changes = entries[i];
-                var count = changes switch { Change[] many => many.Length, null => 0, _ => 1 };
-                if (revisionAtZero + i > toRevision || (taken > 0 && taken + count > maxEvents))
+                var entry = entries[i];
+                var r = revisionAtZero + i;
+                var count = entry switch { Several => several[r].Length, Empty => 0, _ => 1 };
+                if (r > toRevision || (taken > 0 && taken + count > maxEvents))
                 {
                     break;
                 }
 
-                if (changes is not null)
+                if (entry != Empty)
                 {
-                    into.Add(EventsOf(revisionAtZero + i, changes));
+                    into.Add(EventsOf(r, entry));
                     taken += count;
                 }
             }
@@ -164,7 +207,7 @@ public sealed class EventLog
     }
 
     /// <summary>The events of one logged revision: made from the histories, or those made already for a recent revision.</summary>
-    private RevisionEvents EventsOf(long revision, object changes)
+    private RevisionEvents EventsOf(long revision, int entry)
     {
         var slot = (int)(revision % RecentRevisions);
         if (recent[slot].Revision == revision && recent[slot].Count > 0)
@@ -174,16 +217,16 @@ public sealed class EventLog
 
         // A change is missing from its key's history only when the same key changed again later in the compaction
         // revision (compaction keeps the version visible at it): etcd's history loses that event too.
-        Event? history(KeyHistory h, int sub) => h.EventAt(revision, sub);
+        Event? history(int row, int sub) => new KeyHistory(rows, row).EventAt(revision, sub);
 
         RevisionEvents made;
-        if (changes is KeyHistory single)
+        if (entry != Several)
         {
-            made = history(single, 0) is { } e ? new RevisionEvents(revision, e) : new RevisionEvents(revision, []);
+            made = history(entry, 0) is { } e ? new RevisionEvents(revision, e) : new RevisionEvents(revision, []);
         }
         else
         {
-            var many = (Change[])changes;
+            var many = several[revision];
             var events = new List<Event>(many.Length);
             foreach (var (changed, sub) in many)
             {
@@ -208,8 +251,8 @@ public sealed class EventLog
     /// <summary>The place of <paramref name="revision"/>, or of the first kept after it.</summary>
     private long FindFirstAtOrAfter(long revision) => Math.Clamp(revision - revisionAtZero, entries.Start, entries.End);
 
-    /// <summary>A change of one revision: the key's history and the change's sub-revision.</summary>
-    internal readonly record struct Change(KeyHistory History, int Sub);
+    /// <summary>A change of one revision: the row of the key's history and the change's sub-revision.</summary>
+    internal readonly record struct Change(int Row, int Sub);
 }
 
 /// <summary>

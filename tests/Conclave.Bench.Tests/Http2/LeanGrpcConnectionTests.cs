@@ -8,30 +8,23 @@ using static Conclave.Bench.Tests.Http2.ScriptedConnection;
 namespace Conclave.Bench.Tests.Http2;
 
 /// <summary>The lean client against a scripted server that sends what Kestrel and Go may send.</summary>
-public sealed class LeanGrpcConnectionTests : IDisposable
+public sealed class LeanGrpcConnectionTests : ScriptedClientTest
 {
-    private readonly ScriptedH2Server _server = ScriptedH2Server.Start();
-    private readonly LeanCallInvoker _invoker;
     private readonly KV.KVClient _kv;
 
-    public LeanGrpcConnectionTests()
-    {
-        Assert.True(LeanCallInvoker.TryCreate("http://" + _server.Endpoint, out var invoker));
-        _invoker = invoker;
-        _kv = new KV.KVClient(invoker);
-    }
+    public LeanGrpcConnectionTests() => _kv = new KV.KVClient(Invoker);
 
     [Fact]
     public async Task Decodes_huffman_and_dynamic_table_headers_over_continuation_and_split_padded_data()
     {
         var first = _kv.RangeAsync(new RangeRequest { Key = ByteString.CopyFromUtf8("a") }).ResponseAsync;
-        using var connection = await _server.AcceptAsync((3, 100));
+        using var connection = await Server.AcceptAsync((3, 100));
 
         var request = await connection.ReadRequestAsync();
         Assert.Equal(1, request.StreamId);
         Assert.Equal("POST", request.Header(":method"));
         Assert.Equal("/etcdserverpb.KV/Range", request.Header(":path"));
-        Assert.Equal(_server.Endpoint, request.Header(":authority"));
+        Assert.Equal(Server.Endpoint, request.Header(":authority"));
         Assert.Equal("application/grpc", request.Header("content-type"));
         Assert.Equal("trailers", request.Header("te"));
         Assert.Equal("a", RangeRequest.Parser.ParseFrom(request.Message()).Key.ToStringUtf8());
@@ -75,7 +68,7 @@ public sealed class LeanGrpcConnectionTests : IDisposable
     public async Task Statuses_resets_and_http_errors_become_rpc_exceptions()
     {
         var calls = new[] { "a", "b", "c", "d" }.ToDictionary(k => k, k => _kv.RangeAsync(new RangeRequest { Key = ByteString.CopyFromUtf8(k) }).ResponseAsync);
-        using var connection = await _server.AcceptAsync();
+        using var connection = await Server.AcceptAsync();
         var streams = new Dictionary<string, int>();
         for (var i = 0; i < calls.Count; i++)
         {
@@ -104,7 +97,7 @@ public sealed class LeanGrpcConnectionTests : IDisposable
     {
         var value = ByteString.CopyFrom(new byte[30]);
         var first = _kv.PutAsync(new PutRequest { Key = ByteString.CopyFromUtf8("a"), Value = value }).ResponseAsync;
-        using var connection = await _server.AcceptAsync((3, 1), (4, 10));
+        using var connection = await Server.AcceptAsync((3, 1), (4, 10));
         var headers = await connection.ReadStreamFrameAsync();
         Assert.Equal((FrameType.Headers, 1), (headers.Header.Type, headers.Header.StreamId));
         var second = _kv.PutAsync(new PutRequest { Key = ByteString.CopyFromUtf8("b"), Value = value }).ResponseAsync;
@@ -135,7 +128,7 @@ public sealed class LeanGrpcConnectionTests : IDisposable
         // The connection first: the deadline runs from the call's start, and on a loaded machine 300 ms can pass while
         // the connection is still being set up, so the call would fail before its request is written.
         var warm = _kv.RangeAsync(new RangeRequest { Key = ByteString.CopyFromUtf8("w") }).ResponseAsync;
-        using var connection = await _server.AcceptAsync();
+        using var connection = await Server.AcceptAsync();
         Assert.Equal(1, (await connection.ReadRequestAsync()).StreamId);
         await connection.SendAsync(SuccessFrames(1, new RangeResponse()));
         await warm;
@@ -169,7 +162,7 @@ public sealed class LeanGrpcConnectionTests : IDisposable
     public async Task Goaway_fails_unprocessed_streams_and_the_next_call_dials_again()
     {
         var processed = _kv.RangeAsync(new RangeRequest { Key = ByteString.CopyFromUtf8("a") }).ResponseAsync;
-        using (var connection = await _server.AcceptAsync())
+        using (var connection = await Server.AcceptAsync())
         {
             Assert.Equal(1, (await connection.ReadRequestAsync()).StreamId);
             var unprocessed = _kv.RangeAsync(new RangeRequest { Key = ByteString.CopyFromUtf8("b") }).ResponseAsync;
@@ -184,7 +177,7 @@ public sealed class LeanGrpcConnectionTests : IDisposable
         }
 
         var again = _kv.RangeAsync(new RangeRequest { Key = ByteString.CopyFromUtf8("c") }).ResponseAsync;
-        using var second = await _server.AcceptAsync();
+        using var second = await Server.AcceptAsync();
         var request = await second.ReadRequestAsync();
         Assert.Equal(1, request.StreamId);
         await second.SendAsync(SuccessFrames(1, Response("c", "3")));
@@ -195,7 +188,7 @@ public sealed class LeanGrpcConnectionTests : IDisposable
     public async Task A_frame_inside_a_header_block_is_a_protocol_error()
     {
         var call = _kv.RangeAsync(new RangeRequest { Key = ByteString.CopyFromUtf8("a") }).ResponseAsync;
-        using var connection = await _server.AcceptAsync();
+        using var connection = await Server.AcceptAsync();
         await connection.ReadRequestAsync();
         await connection.SendAsync(
             Frame(FrameType.Headers, 0, 1, 0x88),
@@ -210,7 +203,7 @@ public sealed class LeanGrpcConnectionTests : IDisposable
     public async Task A_malformed_header_block_fails_the_calls_and_sends_goaway()
     {
         var call = _kv.RangeAsync(new RangeRequest { Key = ByteString.CopyFromUtf8("a") }).ResponseAsync;
-        using var connection = await _server.AcceptAsync();
+        using var connection = await Server.AcceptAsync();
         await connection.ReadRequestAsync();
         await connection.SendAsync(Frame(FrameType.Headers, FrameFlags.EndHeaders, 1, 0x80));
 
@@ -218,12 +211,6 @@ public sealed class LeanGrpcConnectionTests : IDisposable
         Assert.Equal(StatusCode.Internal, failed.StatusCode);
         var goAway = await connection.ReadUntilAsync(static h => h.Type == FrameType.GoAway);
         Assert.Equal((uint)Http2ErrorCode.CompressionError, BinaryPrimitives.ReadUInt32BigEndian(goAway.Payload.AsSpan(4)));
-    }
-
-    public void Dispose()
-    {
-        _invoker.Dispose();
-        _server.Dispose();
     }
 
     private static RangeResponse Response(string key, string value) => new()

@@ -8,24 +8,17 @@ using static Conclave.Bench.Tests.Http2.ScriptedConnection;
 namespace Conclave.Bench.Tests.Http2;
 
 /// <summary>Server-streaming calls on the lean client (etcd's Maintenance.Snapshot here) against a scripted server.</summary>
-public sealed class LeanServerStreamingTests : IDisposable
+public sealed class LeanServerStreamingTests : ScriptedClientTest
 {
-    private readonly ScriptedH2Server _server = ScriptedH2Server.Start();
-    private readonly LeanCallInvoker _invoker;
     private readonly Maintenance.MaintenanceClient _maintenance;
 
-    public LeanServerStreamingTests()
-    {
-        Assert.True(LeanCallInvoker.TryCreate("http://" + _server.Endpoint, out var invoker));
-        _invoker = invoker;
-        _maintenance = new Maintenance.MaintenanceClient(invoker);
-    }
+    public LeanServerStreamingTests() => _maintenance = new Maintenance.MaintenanceClient(Invoker);
 
     [Fact]
     public async Task Reads_messages_packed_in_one_frame_and_split_anywhere_then_the_status()
     {
         using var call = _maintenance.Snapshot(new SnapshotRequest());
-        using var connection = await _server.AcceptAsync();
+        using var connection = await Server.AcceptAsync();
         var request = await connection.ReadRequestAsync();
         Assert.Equal("/etcdserverpb.Maintenance/Snapshot", request.Header(":path"));
 
@@ -76,7 +69,7 @@ public sealed class LeanServerStreamingTests : IDisposable
         var sent = Enumerable.Range(0, 200).Select(i => Chunk((ulong)i, new string((char)('a' + (i % 26)), random.Next(4) == 0 ? 0 : random.Next(1, 3_000)))).ToList();
         var bytes = sent.SelectMany(m => GrpcMessage(m)).ToArray();
         using var call = _maintenance.Snapshot(new SnapshotRequest());
-        using var connection = await _server.AcceptAsync();
+        using var connection = await Server.AcceptAsync();
         await connection.ReadRequestAsync();
         var frames = new List<byte[]> { Frame(FrameType.Headers, FrameFlags.EndHeaders, 1, new TestHpackEncoder().Indexed(8).ToArray()) };
         for (var at = 0; at < bytes.Length;)
@@ -109,7 +102,7 @@ public sealed class LeanServerStreamingTests : IDisposable
         // More than the client's 16 MiB receive window, in 16 KiB frames: without WINDOW_UPDATEs for the stream a
         // server could not send them all (the scripted one does not enforce it: the test looks for the updates).
         using var call = _maintenance.Snapshot(new SnapshotRequest());
-        using var connection = await _server.AcceptAsync();
+        using var connection = await Server.AcceptAsync();
         await connection.ReadRequestAsync();
         await connection.SendAsync(Frame(FrameType.Headers, FrameFlags.EndHeaders, 1, new TestHpackEncoder().Indexed(8).ToArray()));
         var message = GrpcMessage(Chunk(0, new string('y', 16_384 - 5 - 10)));
@@ -143,7 +136,7 @@ public sealed class LeanServerStreamingTests : IDisposable
     public async Task An_error_status_is_thrown_after_the_messages_before_it_are_read()
     {
         using var call = _maintenance.Snapshot(new SnapshotRequest());
-        using var connection = await _server.AcceptAsync();
+        using var connection = await Server.AcceptAsync();
         await connection.ReadRequestAsync();
         await connection.SendAsync(
             Frame(FrameType.Headers, FrameFlags.EndHeaders, 1, new TestHpackEncoder().Indexed(8).ToArray()),
@@ -160,7 +153,7 @@ public sealed class LeanServerStreamingTests : IDisposable
     public async Task A_stream_that_ends_inside_a_message_or_declares_a_huge_one_fails()
     {
         using var cut = _maintenance.Snapshot(new SnapshotRequest());
-        using var connection = await _server.AcceptAsync();
+        using var connection = await Server.AcceptAsync();
         await connection.ReadRequestAsync();
         using var huge = _maintenance.Snapshot(new SnapshotRequest());
         await connection.ReadRequestAsync();
@@ -187,7 +180,7 @@ public sealed class LeanServerStreamingTests : IDisposable
     public async Task Cancelling_a_read_or_disposing_the_call_resets_the_stream()
     {
         using var read = _maintenance.Snapshot(new SnapshotRequest());
-        using var connection = await _server.AcceptAsync();
+        using var connection = await Server.AcceptAsync();
         Assert.Equal(1, (await connection.ReadRequestAsync()).StreamId);
         var disposed = _maintenance.Snapshot(new SnapshotRequest());
         Assert.Equal(3, (await connection.ReadRequestAsync()).StreamId);
@@ -209,9 +202,9 @@ public sealed class LeanServerStreamingTests : IDisposable
     [Fact]
     public async Task A_unary_call_answered_with_two_messages_fails()
     {
-        var kv = new KV.KVClient(_invoker);
+        var kv = new KV.KVClient(Invoker);
         var call = kv.RangeAsync(new RangeRequest { Key = ByteString.CopyFromUtf8("a") }).ResponseAsync;
-        using var connection = await _server.AcceptAsync();
+        using var connection = await Server.AcceptAsync();
         await connection.ReadRequestAsync();
         var message = GrpcMessage(new RangeResponse { Count = 1 });
         await connection.SendAsync(
@@ -221,12 +214,6 @@ public sealed class LeanServerStreamingTests : IDisposable
 
         var failed = await Assert.ThrowsAsync<RpcException>(() => call);
         Assert.Equal((StatusCode.Internal, "More than one response message for a unary call."), (failed.StatusCode, failed.Status.Detail));
-    }
-
-    public void Dispose()
-    {
-        _invoker.Dispose();
-        _server.Dispose();
     }
 
     private static SnapshotResponse Chunk(ulong remaining, string blob) => new() { RemainingBytes = remaining, Blob = ByteString.CopyFromUtf8(blob) };

@@ -27,7 +27,7 @@ internal struct HistoryRow
 /// excludes snapshot writers and holds the event log's lock, and the index and the event log no longer refer to them.
 /// Not thread-safe for writers: the keyspace's owner serialises them.
 /// </summary>
-public sealed class HistoryRows
+internal sealed class HistoryRows
 {
     private const int SegmentShift = 12; // 4,096 rows of 64 bytes: 256 KiB a segment
     private const int SegmentMask = (1 << SegmentShift) - 1;

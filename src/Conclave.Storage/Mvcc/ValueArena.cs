@@ -54,7 +54,7 @@ public readonly record struct StoredValue(object Storage, int Offset, int Length
 
     /// <summary>
     /// <see cref="Offset"/> and <see cref="Length"/> in one int, for a record that keeps them beside <see cref="Storage"/>
-    /// (<see cref="KeyVersion"/>, <see cref="KeyHistory"/>: 8 bytes less each): a chunk's offset in the high 20 bits, the
+    /// (<see cref="KeyVersion"/>, <see cref="HistoryRow"/>: 8 bytes less each): a chunk's offset in the high 20 bits, the
     /// length in the low 12 (<see cref="ValueArena"/> keeps chunks of at most 1 MiB and values of at most 4095 bytes in
     /// them); 0 for an array of its own, whose length is the array's.
     /// </summary>
